@@ -1,0 +1,15 @@
+"""cxrules: org-as-code for customer-service centres.
+
+Load an org (``load_org``), validate it with every diagnostic (``validate_path``), and work
+on the typed, frozen :class:`~cxrules.model.Org` it yields.
+"""
+
+from .diagnostics import Diagnostic, Location, Related, Severity
+from .loading import LoadLimits
+from .model import Org
+from .validation import OrgError, ValidationResult, load_org, validate_path
+
+__version__ = "0.1.0"
+
+__all__ = ["Diagnostic", "Location", "Related", "Severity", "LoadLimits", "Org", "OrgError", "ValidationResult",
+           "load_org", "validate_path", "__version__"]

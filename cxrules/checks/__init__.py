@@ -1,0 +1,1 @@
+"""Checks of `cxrules check`; each module registers its codes."""

@@ -1,0 +1,111 @@
+"""The `cxrules` command: a few lines per command over the public library functions."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+from .codes import lookup
+from .diagnostics import Diagnostic, Severity
+from .reporting import REPORTERS, Report, default_format, render
+from .schema import schema_text
+from .validation import validate_paths
+
+app = typer.Typer(
+    name="cxrules",
+    help="Org-as-code for customer-service centres: validate, check, route and simulate an org file.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+Format = Enum("Format", {name: name for name in ["auto", *REPORTERS]}, type=str)
+
+EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cxrules {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Org-as-code for customer-service centres."""
+
+
+def _emit(report: Report, format: Format, output: Optional[Path], colour: Optional[bool]) -> None:
+    name = default_format() if format.value == "auto" else format.value
+    to_terminal = output is None and sys.stdout.isatty()
+    use_colour = colour if colour is not None else (to_terminal and "NO_COLOR" not in __import__("os").environ)
+    text = render(report, name, use_colour)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        typer.echo(f"cxrules: cannot write {output}: {error.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+
+def _exit_code(diagnostics: list[Diagnostic], strict: bool) -> int:
+    if any(d.code == "CX001" for d in diagnostics):
+        return EXIT_USAGE
+    failing = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
+    return EXIT_PROBLEMS if any(d.severity in failing for d in diagnostics) else EXIT_CLEAN
+
+
+FORMAT_OPTION = typer.Option(Format.auto, "--format", "-f", help="Output format; `auto` is `github` under GitHub Actions, else `text`.")
+OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the report to this file instead of standard output.")
+COLOUR_OPTION = typer.Option(None, "--color/--no-color", help="Colour the text output (default: on a terminal, unless NO_COLOR is set).")
+STRICT_OPTION = typer.Option(False, "--strict", help="Exit 1 on warnings too.")
+
+
+@app.command()
+def validate(
+    paths: List[Path] = typer.Argument(..., help="Org files, or folders searched for *.yaml and *.yml."),
+    format: Format = FORMAT_OPTION,
+    output: Optional[Path] = OUTPUT_OPTION,
+    color: Optional[bool] = COLOUR_OPTION,
+    strict: bool = STRICT_OPTION,
+) -> None:
+    """Check that org files are well-formed: YAML, schema, references, trees.
+
+    Exit status: 0 clean, 1 problems found, 2 a path could not be read.
+    """
+    results, problems = validate_paths(paths)
+    diagnostics = problems + [d for result in results for d in result.diagnostics]
+    files = tuple(file for result in results for file in (result.files or (result.path,)))
+    _emit(Report(files, tuple(diagnostics)), format, output, color)
+    raise typer.Exit(_exit_code(diagnostics, strict))
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of org files (for editors and other tools)."""
+    typer.echo(schema_text(), nl=False)
+
+
+@app.command()
+def explain(code: str = typer.Argument(..., help="A diagnostic code such as CX201.")) -> None:
+    """Explain what a diagnostic code means and how to fix it."""
+    info = lookup(code)
+    if info is None:
+        typer.echo(f"cxrules: unknown code `{code}`; codes look like CX201", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    typer.echo(f"{info.code} {info.name} ({info.severity.value})\n\n{info.summary}\n\n{info.doc}\n")
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

@@ -1,0 +1,137 @@
+"""Every diagnostic code cxrules can emit, with what it means and how to fix it.
+
+Codes are stable: once published, a code keeps its meaning. ``CX0xx`` are input/output
+problems, ``CX1xx`` YAML syntax and schema, ``CX2xx`` references between items, ``CX3xx``
+semantic basics found during validation; ``CX4xx`` and up belong to ``cxrules check`` and
+are registered by the check modules themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .diagnostics import Severity
+
+__all__ = ["CodeInfo", "REGISTRY", "register", "lookup"]
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """Documentation of one code: ``explain`` prints it and the docs are generated from it."""
+
+    code: str
+    name: str
+    summary: str
+    doc: str
+    severity: Severity = Severity.ERROR
+
+
+REGISTRY: dict[str, CodeInfo] = {}
+
+
+def register(code: str, name: str, summary: str, doc: str = "", severity: Severity = Severity.ERROR) -> CodeInfo:
+    if code in REGISTRY:
+        raise ValueError(f"code {code} registered twice")
+    info = CodeInfo(code, name, summary, doc.strip(), severity)
+    REGISTRY[code] = info
+    return info
+
+
+def lookup(code: str) -> CodeInfo | None:
+    """Find a code, case-insensitively, after every check module has registered its own."""
+    from . import checks  # noqa: F401  (importing registers the check codes)
+
+    return REGISTRY.get(code.strip().upper())
+
+
+_VALIDATION_CODES = [
+    ("CX001", "io-error", "The file or folder cannot be read.",
+     "The path does not exist, is not readable, or is a folder with no YAML files in it. "
+     "cxrules exits with status 2. Fix: check the path and its permissions."),
+    ("CX100", "yaml-syntax", "The file is not valid YAML.",
+     "The YAML parser stopped at the given place. Common causes: a missing `:` after a key, "
+     "an unclosed quote or bracket, or a line indented differently from its siblings."),
+    ("CX101", "duplicate-key", "The same key appears twice in one mapping.",
+     "YAML parsers silently keep the last of two equal keys, so one of them is lost. "
+     "Fix: remove or rename one of the two; the message names where the first one is."),
+    ("CX102", "file-too-large", "The file is larger than cxrules reads.",
+     "Org files are read whole; files above the limit (10 MB by default) are refused before "
+     "reading so that a stray data file cannot exhaust memory. Fix: split the org with `include`."),
+    ("CX103", "binary-file", "The file is binary, not YAML text.",
+     "The file contains NUL bytes, as images, archives and compiled files do. Fix: point cxrules "
+     "at the YAML file."),
+    ("CX104", "not-utf8", "The file is not UTF-8 text.",
+     "cxrules reads org files as UTF-8 (Chinese labels included). Fix: re-save the file as UTF-8, "
+     "e.g. `iconv -f GBK -t UTF-8 in.yaml > out.yaml`."),
+    ("CX105", "tab-indentation", "A tab is used where YAML needs spaces.",
+     "YAML forbids tabs for indentation. Fix: indent with spaces (two per level is customary)."),
+    ("CX106", "multiple-documents", "The file holds more than one YAML document.",
+     "An org file is one document; a second `---` starts another that would be ignored. "
+     "Fix: put each org or fragment in a file of its own and join them with `include`."),
+    ("CX107", "empty-file", "The file has no content.",
+     "The file is empty or holds only comments. Fix: start from `cxrules init`."),
+    ("CX108", "alias-expansion", "YAML aliases expand to too many nodes.",
+     "Anchors and aliases (`&a`, `*a`) may repeat content, but nested aliases can grow "
+     "exponentially (the 'billion laughs' attack). cxrules stops expanding past a limit. "
+     "Fix: write the repeated content out, or reduce the nesting of aliases."),
+    ("CX109", "yaml-unsupported", "The YAML uses a feature org files do not allow.",
+     "Keys must be plain strings and values plain scalars, lists or mappings; explicit tags "
+     "such as `!!python/object` are refused."),
+    ("CX110", "wrong-type", "A value has the wrong type.",
+     "The schema expects another type here, e.g. a list where a single value was written. "
+     "Values such as `no`, `on` or `off` are read as booleans by YAML: quote them."),
+    ("CX111", "missing-property", "A required property is missing.",
+     "Every item needs the properties the schema marks as required, such as `id` and `name`."),
+    ("CX112", "unknown-property", "A property that the format does not know.",
+     "Objects in an org file are closed: a misspelt key would otherwise be ignored silently. "
+     "Fix: correct the key (the hint suggests the nearest known one) or remove it."),
+    ("CX113", "value-not-allowed", "The value is not one of those allowed.",
+     "The property takes one of a fixed set of values; the message lists them."),
+    ("CX114", "bad-format", "The value does not have the required form.",
+     "Ids are lower-case `snake_case`; durations look like `30m`, `2h30m`, `3d`; times of day "
+     "like `09:00-18:00`; shares like `80%`; dates like `2025-01-26`."),
+    ("CX115", "out-of-range", "A number, text or list is too large or too small.",
+     "The schema sets bounds, e.g. a capacity of at least 1 or a workflow of at least two states."),
+    ("CX116", "duplicate-items", "A list repeats the same item.",
+     "Lists of ids must not name an id twice."),
+    ("CX119", "schema-violation", "The value breaks a rule of the schema.",
+     "A schema rule not covered by a more specific code."),
+    ("CX120", "unsupported-version", "The file's `apiVersion` is missing or not supported.",
+     "This release reads `apiVersion: cxrules/v1`. Fix: set it, or upgrade cxrules."),
+    ("CX130", "include-missing", "An included file cannot be read.",
+     "A path under `include` is resolved relative to the including file. Fix the path."),
+    ("CX131", "include-cycle", "Files include each other in a cycle.",
+     "Fix: remove the `include` that closes the cycle."),
+    ("CX132", "include-kind", "An included file is not a fragment, or a fragment says what only the main file may.",
+     "Included files must say `kind: Fragment` and may not set `org` or `include`."),
+    ("CX133", "no-org", "The main file does not describe an organisation.",
+     "The file given to cxrules must be `kind: Organisation` with an `org` section; fragments "
+     "are read through the `include` of an org file."),
+    ("CX201", "unknown-reference", "An id names nothing of the kind expected.",
+     "Roles, units, duties, calendars, categories, channels, segments, skills, priorities and "
+     "escalation paths are referred to by id. The hint suggests the nearest existing id, or "
+     "says when the id exists but is of another kind (a unit where a role is expected)."),
+    ("CX202", "duplicate-id", "Two items of the same kind share an id.",
+     "Ids must be unique within their kind across all included files. Fix: rename one."),
+    ("CX301", "unit-cycle", "Units are their own ancestors.",
+     "The `parent` links of units must form a tree. Fix: break the cycle named in the message."),
+    ("CX302", "reporting-cycle", "Roles report to each other in a cycle.",
+     "The `reports_to` links must form a tree. Fix: break the cycle named in the message."),
+    ("CX303", "unknown-timezone", "The time zone is not known.",
+     "Time zones are IANA names such as `Asia/Shanghai` or `Europe/Berlin`."),
+    ("CX304", "zero-duration", "A duration is zero.",
+     "Time limits, deadlines and windows must be longer than zero."),
+    ("CX305", "empty-interval", "A time interval starts when it ends.",
+     "`09:00-09:00` is empty; to mean the whole day write `00:00-24:00`."),
+    ("CX306", "invalid-date", "A date does not exist.",
+     "Dates are `YYYY-MM-DD` and must exist in the calendar (no 2025-02-30)."),
+    ("CX307", "percent-range", "A share is above 100 %.",
+     "Shares such as `warn_at` and follow-up coverage lie between 0% and 100%."),
+    ("CX308", "level-without-limit", "An escalation level other than the last has no time limit.",
+     "Every level but the last needs `within`, or the ticket would never move on."),
+    ("CX309", "unknown-country", "No public holidays are known for the country.",
+     "`holidays.country` takes an ISO 3166 code that the `holidays` library supports, e.g. `CN`."),
+]
+
+for _code, _name, _summary, _doc in _VALIDATION_CODES:
+    register(_code, _name, _summary, _doc)

@@ -1,0 +1,409 @@
+"""The typed, frozen org model that every stage after validation works on.
+
+Nothing here parses YAML or reports problems: :mod:`cxrules.validation` checks the raw data
+and then builds these objects, so code that holds an :class:`Org` may rely on every id it
+meets to exist, every duration to be positive and every tree to be a tree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from types import MappingProxyType
+from typing import Iterator, Mapping, Optional
+
+from .diagnostics import Location
+from .loading import Document, JsonPath
+
+__all__ = [
+    "Source", "Match", "Interval", "Calendar", "Unit", "StaffGroup", "Role", "Duty", "Channel", "Category",
+    "Segment", "Skill", "Sla", "RoutingRule", "Handoff", "EscalationLevel", "EscalationPath", "FollowUp",
+    "Surge", "WorkflowState", "Workflow", "Accepted", "OrgInfo", "Org", "parse_duration", "format_duration",
+    "DAYS", "DEFAULT_PRIORITIES",
+]
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_PRIORITIES = ("urgent", "high", "normal", "low")
+_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """`2h30m` → 2:30:00. The schema has already checked the form."""
+    weeks, days, hours, minutes, seconds = (int(part or 0) for part in _DURATION.match(text).groups())
+    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The inverse of :func:`parse_duration`, for messages: 9000 s → `2h30m`."""
+    seconds = int(value.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0m"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an item is written, so any later stage can point into the file."""
+
+    document: Document = field(repr=False, compare=False, hash=False)
+    path: JsonPath = field(compare=False, hash=False)
+
+    def at(self, *subpath, key: bool = False) -> Location:
+        return self.document.location(self.path + subpath, key=key)
+
+    @property
+    def location(self) -> Location:
+        return self.document.location(self.path)
+
+
+@dataclass(frozen=True)
+class Match:
+    """Which tickets an SLA, rule or policy applies to; ``None`` on a dimension means any."""
+
+    categories: Optional[frozenset[str]] = None
+    """Matched categories with their sub-categories expanded."""
+    channels: Optional[frozenset[str]] = None
+    segments: Optional[frozenset[str]] = None
+    priorities: Optional[frozenset[str]] = None
+    member: Optional[bool] = None
+    declared_categories: tuple[str, ...] = ()
+
+    def matches(self, category: str, channel: str, segment: str, priority: str, member: bool = False) -> bool:
+        return (
+            (self.categories is None or category in self.categories)
+            and (self.channels is None or channel in self.channels)
+            and (self.segments is None or segment in self.segments)
+            and (self.priorities is None or priority in self.priorities)
+            and (self.member is None or self.member == member)
+        )
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Minutes from midnight, ``start < end <= 1440``."""
+
+    start: int
+    end: int
+
+    def __str__(self) -> str:
+        return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
+
+
+@dataclass(frozen=True)
+class Calendar:
+    id: str
+    timezone: str
+    week: tuple[tuple[Interval, ...], ...]
+    """Seven tuples (Monday first) of sorted, non-overlapping open intervals."""
+    source: Source
+    name: str | None = None
+    label: str | None = None
+    holiday_country: str | None = None
+    closed: frozenset[date] = frozenset()
+    open: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    name: str
+    source: Source
+    label: str | None = None
+    description: str | None = None
+    parent: str | None = None
+    temporary: bool = False
+
+
+@dataclass(frozen=True)
+class StaffGroup:
+    shift: str
+    agents: int
+    skills: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Role:
+    id: str
+    name: str
+    unit: str
+    source: Source
+    label: str | None = None
+    description: str | None = None
+    reports_to: str | None = None
+    duties: tuple[str, ...] = ()
+    handles: frozenset[str] = frozenset()
+    """Categories the role can take, sub-categories expanded."""
+    closes: frozenset[str] = frozenset()
+    skills: tuple[str, ...] = ()
+    authority: bool = False
+    capacity: int = 1
+    assignment: str = "least_loaded"
+    staff: tuple[StaffGroup, ...] = ()
+    temporary: bool = False
+
+    @property
+    def headcount(self) -> int:
+        return sum(group.agents for group in self.staff)
+
+
+@dataclass(frozen=True)
+class Duty:
+    id: str
+    name: str
+    source: Source
+    label: str | None = None
+    description: str | None = None
+    accountable: tuple[str, ...] = ()
+    consulted: tuple[str, ...] = ()
+    informed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str
+    name: str
+    hours: str
+    source: Source
+    label: str | None = None
+    categories: Optional[frozenset[str]] = None
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    name: str
+    source: Source
+    label: str | None = None
+    description: str | None = None
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    id: str
+    name: str
+    source: Source
+    label: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Skill:
+    id: str
+    name: str
+    source: Source
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Sla:
+    id: str
+    match: Match
+    resolution: timedelta
+    calendar: str
+    source: Source
+    name: str | None = None
+    first_response: timedelta | None = None
+    warn_at: float | None = None
+    pause_when: tuple[str, ...] = ()
+    escalation: str | None = None
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    id: str
+    match: Match
+    to: str
+    precedence: int
+    order: int
+    """Position in the org (across included files); breaks no ties, only orders reports."""
+    source: Source
+    description: str | None = None
+    during: str | None = None
+    requires: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Handoff:
+    id: str
+    from_role: str
+    to_role: str
+    source: Source
+    description: str | None = None
+    categories: Optional[frozenset[str]] = None
+    returns: bool = False
+    within: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class EscalationLevel:
+    role: str
+    within: timedelta | None = None
+    notify: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EscalationPath:
+    id: str
+    levels: tuple[EscalationLevel, ...]
+    source: Source
+    name: str | None = None
+    then: str | None = None
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    id: str
+    on: str
+    within: timedelta
+    by: str
+    match: Match
+    source: Source
+    name: str | None = None
+    calendar: str | None = None
+    quiet_hours: str | None = None
+    coverage_members: float = 1.0
+    coverage_others: float = 1.0
+    record: bool = False
+    reopen_when_unsatisfied: bool = False
+    escalate_when_unsatisfied: str | None = None
+    notify_when_unsatisfied: tuple[str, ...] = ()
+    notify_when_overdue: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Surge:
+    id: str
+    match: Match
+    threshold: int
+    window: timedelta
+    release_below: int
+    activate: str
+    source: Source
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowState:
+    id: str
+    next: tuple[str, ...]
+    name: str | None = None
+    label: str | None = None
+    role: str | None = None
+    requires: str | None = None
+
+
+@dataclass(frozen=True)
+class Workflow:
+    id: str
+    match: Match
+    states: tuple[WorkflowState, ...]
+    source: Source
+    name: str | None = None
+    label: str | None = None
+
+    @property
+    def initial(self) -> str:
+        return self.states[0].id
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A finding the org's authors accepted on purpose, with their reason."""
+
+    code: str
+    reason: str
+    source: Source
+    at: str | None = None
+
+
+@dataclass(frozen=True)
+class OrgInfo:
+    id: str
+    name: str
+    timezone: str
+    calendar: str
+    fallback_queue: str
+    priorities: tuple[str, ...]
+    span_of_control: int
+    capacity_floor: int
+    source: Source
+    label: str | None = None
+    description: str | None = None
+    locale: str | None = None
+
+
+def _index(items) -> Mapping:
+    return MappingProxyType({item.id: item for item in items})
+
+
+@dataclass(frozen=True)
+class Org:
+    """A validated organisation. Build one with :func:`cxrules.load_org`."""
+
+    info: OrgInfo
+    calendars: tuple[Calendar, ...] = ()
+    units: tuple[Unit, ...] = ()
+    roles: tuple[Role, ...] = ()
+    duties: tuple[Duty, ...] = ()
+    channels: tuple[Channel, ...] = ()
+    categories: tuple[Category, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    skills: tuple[Skill, ...] = ()
+    slas: tuple[Sla, ...] = ()
+    routing: tuple[RoutingRule, ...] = ()
+    handoffs: tuple[Handoff, ...] = ()
+    escalations: tuple[EscalationPath, ...] = ()
+    followups: tuple[FollowUp, ...] = ()
+    surges: tuple[Surge, ...] = ()
+    workflows: tuple[Workflow, ...] = ()
+    accepted: tuple[Accepted, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("calendars", "units", "roles", "duties", "channels", "categories", "segments", "skills",
+                     "slas", "routing", "handoffs", "escalations", "followups", "surges", "workflows"):
+            object.__setattr__(self, f"_{name}_by_id", _index(getattr(self, name)))
+
+    def calendar(self, id: str) -> Calendar:
+        return self._calendars_by_id[id]
+
+    def unit(self, id: str) -> Unit:
+        return self._units_by_id[id]
+
+    def role(self, id: str) -> Role:
+        return self._roles_by_id[id]
+
+    def duty(self, id: str) -> Duty:
+        return self._duties_by_id[id]
+
+    def channel(self, id: str) -> Channel:
+        return self._channels_by_id[id]
+
+    def category(self, id: str) -> Category:
+        return self._categories_by_id[id]
+
+    def escalation(self, id: str) -> EscalationPath:
+        return self._escalations_by_id[id]
+
+    def sla(self, id: str) -> Sla:
+        return self._slas_by_id[id]
+
+    def leaf_categories(self) -> tuple[str, ...]:
+        """Categories a ticket can carry: those with no sub-categories, in file order."""
+        parents = {category.parent for category in self.categories}
+        return tuple(category.id for category in self.categories if category.id not in parents)
+
+    def descendants(self, category: str) -> Iterator[str]:
+        """The category and every category beneath it."""
+        yield category
+        for child in self.categories:
+            if child.parent == category:
+                yield from self.descendants(child.id)
+
+    def roles_in(self, unit: str) -> tuple[Role, ...]:
+        return tuple(role for role in self.roles if role.unit == unit)

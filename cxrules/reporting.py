@@ -1,0 +1,172 @@
+"""Reporters: the same diagnostics printed for people (text) or for machines (json, sarif, github).
+
+Reporters only format; they never decide what is a problem. All of them take a
+:class:`Report` and return the text to print, so a service can call them too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from . import __version__
+from .codes import lookup
+from .diagnostics import Diagnostic, Severity, sort_key
+
+__all__ = ["Report", "REPORTERS", "render", "default_format"]
+
+DOCS_URL = "https://github.com/cxrules/cxrules/blob/main/docs/codes.md"
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of one run over one or more files."""
+
+    files: tuple[str, ...]
+    diagnostics: tuple[Diagnostic, ...] = field(default=())
+    tool: str = "cxrules"
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for d in self.diagnostics if d.severity is severity)
+
+    @property
+    def sorted(self) -> list[Diagnostic]:
+        return sorted(self.diagnostics, key=sort_key)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _summary(report: Report) -> str:
+    errors, warnings = report.count(Severity.ERROR), report.count(Severity.WARNING)
+    files = _plural(len(report.files), "file")
+    if not errors and not warnings:
+        return f"{files} checked: no problems"
+    return f"{files} checked: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+
+
+_COLOURS = {Severity.ERROR: "\033[1;31m", Severity.WARNING: "\033[1;33m", Severity.INFO: "\033[1;36m"}
+_DIM, _BOLD, _RESET = "\033[2m", "\033[1m", "\033[0m"
+
+
+def _source_line(file: str, line: int, cache: dict) -> str | None:
+    if file not in cache:
+        try:
+            with open(file, encoding="utf-8") as stream:
+                cache[file] = stream.read().splitlines()
+        except (OSError, UnicodeDecodeError):
+            cache[file] = None
+    lines = cache[file]
+    return lines[line - 1] if lines and 0 < line <= len(lines) else None
+
+
+def render_text(report: Report, colour: bool = False) -> str:
+    """Compiler-style lines with the offending source line and a caret under the column."""
+    paint = (lambda code, text: f"{code}{text}{_RESET}") if colour else (lambda code, text: text)
+    cache: dict = {}
+    out = []
+    for d in report.sorted:
+        info = lookup(d.code)
+        name = f" [{info.name}]" if info else ""
+        out.append(f"{paint(_BOLD, str(d.location))}: {paint(_COLOURS[d.severity], d.severity.value)} "
+                   f"{paint(_BOLD, d.code)} {d.message}{paint(_DIM, name)}")
+        source = _source_line(d.location.file, d.location.line, cache)
+        if source is not None and len(source) < 300:
+            out.append(f"    {source}")
+            out.append("    " + " " * (d.location.column - 1) + paint(_COLOURS[d.severity], "^"))
+        if d.hint:
+            out.append(f"    {paint(_BOLD, 'hint')}: {d.hint}")
+        for related in d.related:
+            out.append(f"    {paint(_DIM, str(related.location))}: note: {related.message}")
+    out.append(_summary(report))
+    return "\n".join(out) + "\n"
+
+
+def render_json(report: Report, colour: bool = False) -> str:
+    payload = {
+        "tool": report.tool,
+        "version": __version__,
+        "files": list(report.files),
+        "summary": {"errors": report.count(Severity.ERROR), "warnings": report.count(Severity.WARNING),
+                    "infos": report.count(Severity.INFO)},
+        "diagnostics": [d.to_dict() for d in report.sorted],
+    }
+    return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+
+
+_SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def _sarif_location(location) -> dict:
+    return {"physicalLocation": {"artifactLocation": {"uri": location.file.replace(os.sep, "/")},
+                                 "region": {"startLine": location.line, "startColumn": location.column}}}
+
+
+def render_sarif(report: Report, colour: bool = False) -> str:
+    """SARIF 2.1.0, as GitHub code scanning reads it."""
+    codes = sorted({d.code for d in report.diagnostics})
+    rules = []
+    for code in codes:
+        info = lookup(code)
+        rule = {"id": code, "helpUri": f"{DOCS_URL}#{code.lower()}"}
+        if info:
+            rule.update(name=info.name, shortDescription={"text": info.summary}, fullDescription={"text": info.doc or info.summary})
+        rules.append(rule)
+    results = []
+    for d in report.sorted:
+        text = d.message + (f" (hint: {d.hint})" if d.hint else "")
+        result = {"ruleId": d.code, "ruleIndex": codes.index(d.code), "level": _SARIF_LEVEL[d.severity],
+                  "message": {"text": text}, "locations": [_sarif_location(d.location)]}
+        if d.related:
+            result["relatedLocations"] = [dict(_sarif_location(r.location), id=i, message={"text": r.message})
+                                          for i, r in enumerate(d.related)]
+        results.append(result)
+    sarif = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": report.tool, "version": __version__, "informationUri": DOCS_URL, "rules": rules}},
+                  "results": results}],
+    }
+    return json.dumps(sarif, ensure_ascii=False, indent=2) + "\n"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(report: Report, colour: bool = False) -> str:
+    """GitHub Actions workflow commands: annotations on the pull request's diff."""
+    command = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+    out = []
+    for d in report.sorted:
+        info = lookup(d.code)
+        title = f"{d.code} {info.name}" if info else d.code
+        message = d.message + (f"\nhint: {d.hint}" if d.hint else "")
+        out.append(f"::{command[d.severity]} file={_escape_property(d.location.file)},line={d.location.line},"
+                   f"col={d.location.column},title={_escape_property(title)}::{_escape_data(message)}")
+    out.append(_summary(report))
+    return "\n".join(out) + "\n"
+
+
+REPORTERS: dict[str, Callable[[Report, bool], str]] = {
+    "text": render_text,
+    "json": render_json,
+    "sarif": render_sarif,
+    "github": render_github,
+}
+
+
+def default_format() -> str:
+    """`github` inside GitHub Actions (annotations appear on the diff), else `text`."""
+    return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+
+
+def render(report: Report, format: str = "text", colour: bool = False) -> str:
+    return REPORTERS[format](report, colour)

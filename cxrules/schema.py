@@ -1,0 +1,198 @@
+"""Schema validation: the org schema, and jsonschema's errors told as plain sentences.
+
+``schemas/org.schema.json`` is the single source of truth for the format. The installed
+package carries a copy (see ``pyproject.toml``); a source checkout reads the file itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+
+from .diagnostics import Diagnostic
+from .loading import Document, JsonPath
+
+__all__ = ["org_schema", "schema_text", "validate_document", "describe_path", "closest"]
+
+SCHEMA_NAME = "org.schema.json"
+SUPPORTED_API_VERSION = "cxrules/v1"
+
+
+def schema_text() -> str:
+    """The org schema as published (for `cxrules schema` and for editors)."""
+    packaged = resources.files("cxrules") / "schemas" / SCHEMA_NAME
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_NAME).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def org_schema() -> dict:
+    return json.loads(schema_text())
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    return jsonschema.Draft202012Validator(org_schema())
+
+
+def closest(word: str, candidates, cutoff: float = 0.6) -> str | None:
+    """The candidate nearest to a misspelt word, for "did you mean …" hints."""
+    matches = difflib.get_close_matches(str(word), sorted(set(candidates)), n=1, cutoff=cutoff)
+    return matches[0] if matches else None
+
+
+_SECTION_NOUNS = {
+    "calendars": "calendar", "units": "unit", "roles": "role", "duties": "duty", "channels": "channel",
+    "categories": "category", "segments": "segment", "skills": "skill", "slas": "SLA", "routing": "routing rule",
+    "handoffs": "hand-off", "escalations": "escalation path", "followups": "follow-up policy",
+    "surges": "surge rule", "workflows": "workflow", "accept": "accepted finding",
+}
+
+
+def describe_path(document: Document, path: JsonPath) -> str:
+    """Name the item a path lies in, for messages: "role `cs_rep`", "`org`"."""
+    if len(path) >= 2 and path[0] in _SECTION_NOUNS and isinstance(path[1], int):
+        item_id = document.get(path[:2] + ("id",))
+        noun = _SECTION_NOUNS[path[0]]
+        return f"{noun} `{item_id}`" if isinstance(item_id, str) else f"{noun} #{path[1] + 1}"
+    if path:
+        return f"`{path[0]}`"
+    return "the file"
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "text", list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_EXPECTED_TYPES = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false", "array": "a list", "object": "a mapping"}
+
+
+def validate_document(document: Document) -> list[Diagnostic]:
+    """Every schema violation of one file, at the line and column where it must be fixed."""
+    diagnostics = []
+    for error in _validator().iter_errors(document.data):
+        diagnostics.extend(_translate(document, error))
+    return diagnostics
+
+
+def _translate(document: Document, error: jsonschema.ValidationError) -> Iterator[Diagnostic]:
+    path = tuple(error.absolute_path)
+    where = describe_path(document, path)
+    named = [step for step in path[2:] if isinstance(step, str)] if len(path) > 2 else [step for step in path if isinstance(step, str)]
+    field = f"`{named[-1]}`" if named else "the value"
+    kind = error.validator
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    value = error.instance
+
+    if kind == "additionalProperties":
+        known = list(schema.get("properties", {}))
+        for extra in sorted(set(value) - set(known)):
+            suggestion = closest(extra, known)
+            yield Diagnostic(
+                "CX112", f"unknown property `{extra}` in {where}", document.location(path + (extra,), key=True),
+                hint=f"did you mean `{suggestion}`?" if suggestion else f"known properties: {', '.join(known)}")
+    elif kind == "required":
+        missing = re.match(r"'([^']+)'", error.message)
+        name = missing.group(1) if missing else error.message
+        yield Diagnostic("CX111", f"{where} is missing the required property `{name}`", document.location(path, key=True),
+                         hint=_describe_property(schema, name))
+    elif kind == "type":
+        expected = error.validator_value
+        expected = " or ".join(_EXPECTED_TYPES.get(t, t) for t in (expected if isinstance(expected, list) else [expected]))
+        hint = None
+        if path in document.surprises:
+            original = document.surprises[path]
+            hint = f"YAML reads `{original}` as {_shown(value)}: write `\"{original}\"` in quotes"
+        elif expected == "a list" and isinstance(value, (str, int)):
+            hint = f"write a list: `[{_shown(value)}]`"
+        yield Diagnostic("CX110", f"{field} in {where} must be {expected}, found {_type_name(value)} `{_shown(value)}`",
+                         document.location(path), hint=hint)
+    elif kind in ("enum", "const"):
+        allowed = schema.get("enum") or [schema.get("const")]
+        if path == ("apiVersion",):
+            yield Diagnostic("CX120", f"unsupported apiVersion `{_shown(value)}`; this release reads `{SUPPORTED_API_VERSION}`",
+                             document.location(path), hint=f"set `apiVersion: {SUPPORTED_API_VERSION}`")
+            return
+        suggestion = closest(str(value), [str(a) for a in allowed])
+        yield Diagnostic("CX113", f"{field} in {where} is `{_shown(value)}`; expected one of {', '.join(f'`{a}`' for a in allowed)}",
+                         document.location(path), hint=f"did you mean `{suggestion}`?" if suggestion else None)
+    elif kind == "pattern" and "propertyNames" in error.schema_path:
+        days = ["daily", "weekdays", "weekends", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        suggestion = closest(str(value), days, cutoff=0.3)
+        yield Diagnostic("CX114", f"`{_shown(value)}` is not a day in {where}", document.location(path + (value,), key=True),
+                         hint=(f"did you mean `{suggestion}`? " if suggestion else "")
+                         + "days are `daily`, `weekdays`, `weekends`, a day such as `mon` or a range such as `mon-fri`")
+    elif kind == "pattern":
+        yield _bad_format(document, path, field, where, value, schema)
+    elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems"):
+        bound = error.validator_value
+        rule = {
+            "minimum": f"at least {bound}", "maximum": f"at most {bound}",
+            "exclusiveMinimum": f"more than {bound}", "exclusiveMaximum": f"less than {bound}",
+            "minLength": f"at least {bound} character(s) long", "maxLength": f"at most {bound} characters long",
+            "minItems": f"a list of at least {bound} item(s)", "maxItems": f"a list of at most {bound} items",
+        }[kind]
+        yield Diagnostic("CX115", f"{field} in {where} must be {rule}, found `{_shown(value)}`", document.location(path))
+    elif kind == "uniqueItems":
+        seen, repeated = set(), None
+        for index, item in enumerate(value):
+            marker = json.dumps(item, sort_keys=True)
+            if marker in seen:
+                repeated = index
+                break
+            seen.add(marker)
+        at = path + (repeated,) if repeated is not None else path
+        yield Diagnostic("CX116", f"{field} in {where} lists `{_shown(document.get(at))}` twice", document.location(at),
+                         hint="remove the repeated item")
+    else:
+        yield Diagnostic("CX119", f"{field} in {where}: {error.message}", document.location(path))
+
+
+_FORMAT_HINTS = {
+    "id": "ids are lower-case letters, digits and `_`, starting with a letter",
+    "ref": "ids are lower-case letters, digits and `_`, starting with a letter",
+    "duration": "write durations like `30m`, `2h30m`, `3d` or `1w`",
+    "interval": "write times of day as `HH:MM-HH:MM`, e.g. `09:00-18:00`",
+    "percent": "write shares like `80%`",
+    "date": "write dates as `YYYY-MM-DD`",
+    "timezone": "use an IANA time zone such as `Asia/Shanghai`",
+}
+
+
+def _bad_format(document: Document, path: JsonPath, field: str, where: str, value: Any, schema: dict) -> Diagnostic:
+    pattern = schema.get("pattern", "")
+    kind = next((name for name, definition in org_schema()["$defs"].items() if definition.get("pattern") == pattern), None)
+    hint = _FORMAT_HINTS.get(kind or "", None)
+    if kind in ("id", "ref") and isinstance(value, str):
+        slug = re.sub(r"[^a-z0-9]+", "_", value.strip().lower()).strip("_")
+        if re.fullmatch(r"[a-z][a-z0-9_]{0,63}", slug):
+            hint = f"{hint}: did you mean `{slug}`?"
+    elif kind == "duration" and isinstance(value, str):
+        spaced = re.sub(r"\s+", "", value.lower())
+        for long, short in (("weeks", "w"), ("week", "w"), ("days", "d"), ("day", "d"), ("hours", "h"), ("hour", "h"), ("mins", "m"), ("min", "m")):
+            spaced = spaced.replace(long, short)
+        if spaced != value and re.fullmatch(pattern, spaced):
+            hint = f"{hint}: did you mean `{spaced}`?"
+    if hint is None:
+        hint = schema.get("description")
+    return Diagnostic("CX114", f"{field} in {where} has the wrong form: `{_shown(value)}`", document.location(path), hint=hint)
+
+
+def _describe_property(schema: dict, name: str) -> str | None:
+    description = schema.get("properties", {}).get(name, {}).get("description")
+    return f"`{name}`: {description}" if description else None

@@ -1,0 +1,606 @@
+"""Validation in layers: YAML → schema → references → semantic basics → the typed model.
+
+Every layer runs on whatever the earlier ones left intact, so one run reports every
+problem of every file together. An item with schema errors is left out of the later layers
+(its id still counts as defined, so it causes no follow-on "unknown id" noise).
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import networkx as nx
+
+from .diagnostics import Diagnostic, Location, Related, Severity, sort_key
+from .loading import Document, JsonPath, LoadLimits, load_file, org_files
+from .model import (
+    DAYS, DEFAULT_PRIORITIES, Accepted, Calendar, Category, Channel, Duty, EscalationLevel, EscalationPath,
+    FollowUp, Handoff, Interval, Match, Org, OrgInfo, Role, RoutingRule, Segment, Skill, Sla, Source,
+    StaffGroup, Surge, Unit, Workflow, WorkflowState, parse_duration,
+)
+from .schema import closest, describe_path, validate_document
+
+__all__ = ["ValidationResult", "validate_path", "validate_paths", "load_org", "OrgError"]
+
+SECTIONS = ("calendars", "units", "roles", "duties", "channels", "categories", "segments", "skills", "slas",
+            "routing", "handoffs", "escalations", "followups", "surges", "workflows", "accept")
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """What validating one org produced: the model when there were no errors, and every diagnostic."""
+
+    path: str
+    org: Org | None
+    diagnostics: tuple[Diagnostic, ...]
+    files: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.org is not None
+
+
+class OrgError(Exception):
+    """Raised by :func:`load_org` when an org file does not validate; carries the diagnostics."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = tuple(diagnostics)
+        first = self.diagnostics[0] if self.diagnostics else None
+        super().__init__(f"{first.location}: {first.code} {first.message}" if first else "invalid org")
+
+
+def load_org(path: str | Path, limits: LoadLimits = LoadLimits()) -> Org:
+    """Load and validate an org file; the public entry point for services."""
+    result = validate_path(path, limits)
+    if result.org is None:
+        raise OrgError(d for d in result.diagnostics if d.severity is Severity.ERROR)
+    return result.org
+
+
+def validate_path(path: str | Path, limits: LoadLimits = LoadLimits()) -> ValidationResult:
+    """Validate the org whose main file is ``path`` (with everything it includes)."""
+    documents, diagnostics = _load_sources(Path(path), limits)
+    files = tuple(document.file for document in documents)
+    if not documents:
+        return ValidationResult(str(path), None, tuple(sorted(diagnostics, key=sort_key)), files)
+    broken: set[tuple[str, JsonPath]] = set()
+    for document in documents:
+        for diagnostic in validate_document(document):
+            diagnostics.append(diagnostic)
+            broken.add((document.file, _item_path(document, diagnostic)))
+    items = _Items(documents, broken)
+    diagnostics.extend(_check_root(documents))
+    diagnostics.extend(_check_ids(items))
+    diagnostics.extend(_check_references(items))
+    diagnostics.extend(_check_values(items))
+    diagnostics.extend(_check_trees(items))
+    diagnostics.sort(key=sort_key)
+    if any(d.severity is Severity.ERROR for d in diagnostics):
+        return ValidationResult(str(path), None, tuple(diagnostics), files)
+    return ValidationResult(str(path), _build(items), tuple(diagnostics), files)
+
+
+# ---------------------------------------------------------------- files and includes
+
+def _load_sources(root: Path, limits: LoadLimits) -> tuple[list[Document], list[Diagnostic]]:
+    documents: list[Document] = []
+    diagnostics: list[Diagnostic] = []
+    document, problems = load_file(root, limits, display=_display(root))
+    diagnostics.extend(problems)
+    if document is None:
+        return documents, diagnostics
+    documents.append(document)
+    pending = [(document, root.resolve(), (root.resolve(),))]
+    while pending:
+        parent, parent_path, chain = pending.pop(0)
+        includes = parent.get(("include",))
+        if not isinstance(includes, list):
+            continue
+        for index, entry in enumerate(includes):
+            if not isinstance(entry, str):
+                continue
+            target = (parent_path.parent / entry).resolve()
+            where = parent.location(("include", index))
+            if target in chain:
+                diagnostics.append(Diagnostic("CX131", f"including `{entry}` closes a cycle: {' → '.join(p.name for p in chain + (target,))}",
+                                              where, hint="remove this include"))
+                continue
+            if any(Path(d.file).resolve() == target for d in documents):
+                continue  # included twice through different files: read once
+            child, problems = load_file(target, limits, display=_display(target))
+            if child is None:
+                for problem in problems:
+                    if problem.code == "CX001":
+                        diagnostics.append(Diagnostic("CX130", f"included file `{entry}` cannot be read: {problem.message}", where,
+                                                      hint=_include_hint(parent_path.parent, entry)))
+                    else:
+                        diagnostics.append(problem)
+                continue
+            documents.append(child)
+            pending.append((child, target, chain + (target,)))
+    return documents, diagnostics
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _include_hint(folder: Path, entry: str) -> str | None:
+    candidates = [str(p.relative_to(folder)) for p in folder.rglob("*.y*ml")] if folder.is_dir() else []
+    suggestion = closest(entry, candidates[:500])
+    return f"did you mean `{suggestion}`?" if suggestion else "paths are relative to the including file"
+
+
+def _check_root(documents: list[Document]) -> Iterator[Diagnostic]:
+    root, *fragments = documents
+    if isinstance(root.data, dict) and root.data.get("kind", "Organisation") == "Organisation" and "org" not in root.data:
+        yield Diagnostic("CX133", "the main file has no `org` section", root.location(()),
+                         hint="add `org:` with id, name, timezone, calendar and fallback_queue")
+    elif isinstance(root.data, dict) and root.data.get("kind") == "Fragment":
+        yield Diagnostic("CX133", "this is a fragment; validate the org file that includes it", root.location(("kind",)))
+    for fragment in fragments:
+        if not isinstance(fragment.data, dict):
+            continue
+        if fragment.data.get("kind") != "Fragment":
+            yield Diagnostic("CX132", "an included file must say `kind: Fragment`", fragment.location(("kind",) if "kind" in fragment.data else ()),
+                             hint="add `kind: Fragment` at the top")
+        for key in ("org", "include"):
+            if key in fragment.data:
+                yield Diagnostic("CX132", f"a fragment may not set `{key}`; only the main file does", fragment.location((key,), key=True))
+
+
+def _item_path(document: Document, diagnostic: Diagnostic) -> JsonPath:
+    """The (section, index) item a schema diagnostic falls in, found from its position."""
+    best: JsonPath = ()
+    for section in SECTIONS:
+        entries = document.get((section,))
+        if not isinstance(entries, list):
+            continue
+        for index in range(len(entries)):
+            start = document.location((section, index))
+            end = document.location((section, index + 1)) if index + 1 < len(entries) else None
+            if (start.line, start.column) <= (diagnostic.location.line, diagnostic.location.column) and (
+                    end is None or (diagnostic.location.line, diagnostic.location.column) < (end.line, end.column)):
+                best = (section, index)
+    return best
+
+
+# ---------------------------------------------------------------- items across files
+
+@dataclass
+class _Item:
+    document: Document
+    path: JsonPath
+    data: dict
+    parent: str | None = None
+    """For categories: the id of the enclosing category."""
+
+    def get(self, *keys, default=None):
+        value: Any = self.data
+        for key in keys:
+            if not isinstance(value, dict) or key not in value:
+                return default
+            value = value[key]
+        return value
+
+    def at(self, *subpath, key: bool = False) -> Location:
+        return self.document.location(self.path + subpath, key=key)
+
+    @property
+    def id(self) -> str | None:
+        value = self.data.get("id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def source(self) -> Source:
+        return Source(self.document, self.path)
+
+
+class _Items:
+    """Every well-formed item of every section, across the main file and its fragments."""
+
+    def __init__(self, documents: list[Document], broken: set[tuple[str, JsonPath]]):
+        self.documents = documents
+        self.root = documents[0]
+        self.sections: dict[str, list[_Item]] = {section: [] for section in SECTIONS}
+        self.defined: dict[str, set[str]] = {section: set() for section in SECTIONS}
+        for document in documents:
+            if not isinstance(document.data, dict):
+                continue
+            for section in SECTIONS:
+                entries = document.data.get(section)
+                if not isinstance(entries, list):
+                    continue
+                for index, entry in enumerate(entries):
+                    if not isinstance(entry, dict):
+                        continue
+                    item = _Item(document, (section, index), entry)
+                    if item.id:
+                        self.defined[section].add(item.id)
+                    if (document.file, (section, index)) not in broken:
+                        self.sections[section].append(item)
+        self.categories = list(self._walk_categories())
+        self.defined["categories"] = {item.id for item in self.categories if item.id}
+        org = self.root.data.get("org") if isinstance(self.root.data, dict) else None
+        self.org = org if isinstance(org, dict) else {}
+        priorities = self.org.get("priorities")
+        self.priorities = tuple(priorities) if isinstance(priorities, list) else DEFAULT_PRIORITIES
+
+    def _walk_categories(self) -> Iterator[_Item]:
+        """Nested categories flattened, with the parent's id recorded."""
+        stack = [(item, None) for item in reversed(self.sections["categories"])]
+        while stack:
+            item, parent = stack.pop()
+            item.parent = parent
+            yield item
+            children = item.get("children", default=[])
+            for index in reversed(range(len(children) if isinstance(children, list) else 0)):
+                if isinstance(children[index], dict):
+                    stack.append((_Item(item.document, item.path + ("children", index), children[index]), item.id))
+
+    def each(self, section: str) -> list[_Item]:
+        return self.categories if section == "categories" else self.sections[section]
+
+
+# ---------------------------------------------------------------- ids and references
+
+_KIND_NOUN = {"calendars": "calendar", "units": "unit", "roles": "role", "duties": "duty", "channels": "channel",
+              "categories": "category", "segments": "segment", "skills": "skill", "escalations": "escalation path",
+              "priorities": "priority", "states": "state"}
+
+# (section, path inside an item with "*" for list positions) → kind of item it names
+_REFERENCES: list[tuple[str, tuple, str]] = [
+    ("roles", ("unit",), "units"), ("roles", ("reports_to",), "roles"), ("roles", ("duties", "*"), "duties"),
+    ("roles", ("handles", "*"), "categories"), ("roles", ("closes", "*"), "categories"),
+    ("roles", ("skills", "*"), "skills"), ("roles", ("staff", "*", "shift"), "calendars"),
+    ("roles", ("staff", "*", "skills", "*"), "skills"),
+    ("units", ("parent",), "units"),
+    ("duties", ("accountable", "*"), "roles"), ("duties", ("consulted", "*"), "roles"), ("duties", ("informed", "*"), "roles"),
+    ("channels", ("hours",), "calendars"), ("channels", ("categories", "*"), "categories"),
+    ("slas", ("calendar",), "calendars"), ("slas", ("escalation",), "escalations"),
+    ("routing", ("during",), "calendars"), ("routing", ("to",), "roles"), ("routing", ("requires", "*"), "skills"),
+    ("handoffs", ("from",), "roles"), ("handoffs", ("to",), "roles"), ("handoffs", ("categories", "*"), "categories"),
+    ("escalations", ("levels", "*", "role"), "roles"), ("escalations", ("levels", "*", "notify", "*"), "roles"),
+    ("escalations", ("then",), "escalations"),
+    ("followups", ("by",), "roles"), ("followups", ("calendar",), "calendars"), ("followups", ("quiet_hours",), "calendars"),
+    ("followups", ("on_unsatisfied", "escalate"), "escalations"), ("followups", ("on_unsatisfied", "notify", "*"), "roles"),
+    ("followups", ("on_overdue", "notify", "*"), "roles"),
+    ("surges", ("activate",), "roles"),
+    ("workflows", ("states", "*", "role"), "roles"),
+] + [(section, ("match",) + dimension, kind) for section in ("slas", "routing", "followups", "surges", "workflows")
+     for dimension, kind in ((("category", "*"), "categories"), (("channel", "*"), "channels"),
+                             (("segment", "*"), "segments"), (("priority", "*"), "priorities"))]
+
+
+def _values_at(item: _Item, pattern: tuple) -> Iterator[tuple[JsonPath, Any]]:
+    """Every value matching a pattern of keys and `*`, with its path inside the item."""
+    frontier: list[tuple[JsonPath, Any]] = [((), item.data)]
+    for step in pattern:
+        next_frontier = []
+        for path, value in frontier:
+            if step == "*" and isinstance(value, list):
+                next_frontier.extend((path + (i,), v) for i, v in enumerate(value))
+            elif step != "*" and isinstance(value, dict) and step in value:
+                next_frontier.append((path + (step,), value[step]))
+        frontier = next_frontier
+    return iter(frontier)
+
+
+def _check_ids(items: _Items) -> Iterator[Diagnostic]:
+    for section in SECTIONS:
+        if section == "accept":
+            continue
+        yield from _duplicates(items.each(section), _KIND_NOUN.get(section, section))
+    for workflow in items.each("workflows"):
+        states = workflow.get("states", default=[])
+        state_items = [_Item(workflow.document, workflow.path + ("states", i), s) for i, s in enumerate(states) if isinstance(s, dict)]
+        yield from _duplicates(state_items, f"state of workflow `{workflow.id}`")
+
+
+def _duplicates(entries: list[_Item], noun: str) -> Iterator[Diagnostic]:
+    first: dict[str, _Item] = {}
+    for entry in entries:
+        if not entry.id:
+            continue
+        if entry.id in first:
+            earlier = first[entry.id]
+            yield Diagnostic("CX202", f"{noun} id `{entry.id}` is already used", entry.at("id"),
+                             hint="rename one of the two", related=(Related(earlier.at("id"), "first defined here"),))
+        else:
+            first[entry.id] = entry
+
+
+def _check_references(items: _Items) -> Iterator[Diagnostic]:
+    known = dict(items.defined)
+    known["priorities"] = set(items.priorities)
+    for key, kind in (("calendar", "calendars"), ("fallback_queue", "roles")):
+        value = items.org.get(key)
+        if isinstance(value, str) and value not in known[kind]:
+            yield _unknown(items.root.location(("org", key)), value, kind, known, "`org`")
+    for section, pattern, kind in _REFERENCES:
+        for item in items.each(section):
+            for path, value in _values_at(item, pattern):
+                if isinstance(value, str) and value not in known[kind]:
+                    yield _unknown(item.at(*path), value, kind, known, describe_path(item.document, item.path))
+    for workflow in items.each("workflows"):
+        states = [s.get("id") for s in workflow.get("states", default=[]) if isinstance(s, dict)]
+        for path, value in _values_at(workflow, ("states", "*", "next", "*")):
+            if isinstance(value, str) and value not in states:
+                yield _unknown(workflow.at(*path), value, "states", {"states": set(filter(None, states))}, f"workflow `{workflow.id}`")
+    for accepted in items.each("accept"):
+        target = accepted.get("at")
+        everything = set().union(*(ids for section, ids in known.items() if section != "priorities"))
+        if isinstance(target, str) and target not in everything:
+            suggestion = closest(target, everything)
+            yield Diagnostic("CX201", f"accepted finding names `{target}`, which is not an id in this org", accepted.at("at"),
+                             hint=f"did you mean `{suggestion}`?" if suggestion else None)
+
+
+def _unknown(where: Location, value: str, kind: str, known: dict[str, set[str]], owner: str) -> Diagnostic:
+    noun = _KIND_NOUN[kind]
+    suggestion = closest(value, known[kind])
+    other_kinds = [_KIND_NOUN[k] for k, ids in known.items() if k != kind and value in ids]
+    if suggestion:
+        hint = f"did you mean `{suggestion}`?"
+    elif other_kinds:
+        hint = f"`{value}` is a {other_kinds[0]}, not a {noun}"
+    elif known[kind]:
+        hint = f"known {noun} ids: {', '.join(sorted(known[kind])[:8])}{' …' if len(known[kind]) > 8 else ''}"
+    else:
+        hint = f"this org defines no {noun} yet"
+    return Diagnostic("CX201", f"{owner} names {noun} `{value}`, which does not exist", where, hint=hint)
+
+
+# ---------------------------------------------------------------- values the schema cannot judge
+
+_DURATION_FIELDS = [
+    ("slas", ("first_response",)), ("slas", ("resolution",)), ("handoffs", ("within",)),
+    ("escalations", ("levels", "*", "within")), ("followups", ("within",)), ("surges", ("window",)),
+]
+_PERCENT_FIELDS = [("slas", ("warn_at",)), ("followups", ("coverage", "members")), ("followups", ("coverage", "others"))]
+
+
+def _check_values(items: _Items) -> Iterator[Diagnostic]:
+    zones = [(items.root, ("org", "timezone"), items.org.get("timezone"))]
+    for calendar in items.each("calendars"):
+        zones.append((calendar.document, calendar.path + ("timezone",), calendar.get("timezone")))
+        for day, intervals in (calendar.get("hours", default={}) or {}).items():
+            for index, text in enumerate(intervals if isinstance(intervals, list) else []):
+                if isinstance(text, str) and text[:5] == text[6:]:
+                    yield Diagnostic("CX305", f"interval `{text}` is empty", calendar.at("hours", day, index),
+                                     hint="to mean the whole day write `00:00-24:00`")
+        for path, value in _values_at(calendar, ("holidays", "*", "*")):
+            try:
+                date.fromisoformat(value)
+            except (TypeError, ValueError):
+                yield Diagnostic("CX306", f"`{value}` is not a date that exists", calendar.at(*path))
+        country = calendar.get("holidays", "country")
+        if isinstance(country, str) and country not in _holiday_countries():
+            yield Diagnostic("CX309", f"no public holidays are known for country `{country}`", calendar.at("holidays", "country"),
+                             hint=f"did you mean `{closest(country, _holiday_countries())}`?" if closest(country, _holiday_countries()) else None)
+    for document, path, zone in zones:
+        if isinstance(zone, str) and not _known_zone(zone):
+            suggestion = closest(zone, zoneinfo.available_timezones())
+            yield Diagnostic("CX303", f"unknown time zone `{zone}`", document.location(path),
+                             hint=f"did you mean `{suggestion}`?" if suggestion else "use an IANA name such as `Asia/Shanghai`")
+    for section, pattern in _DURATION_FIELDS:
+        for item in items.each(section):
+            for path, value in _values_at(item, pattern):
+                if isinstance(value, str) and parse_duration(value) == timedelta(0):
+                    yield Diagnostic("CX304", f"`{path[-1]}` of {describe_path(item.document, item.path)} is zero", item.at(*path),
+                                     hint="give a duration longer than zero, e.g. `30m`")
+    for section, pattern in _PERCENT_FIELDS:
+        for item in items.each(section):
+            for path, value in _values_at(item, pattern):
+                if isinstance(value, str) and float(value[:-1]) > 100:
+                    yield Diagnostic("CX307", f"`{path[-1]}` of {describe_path(item.document, item.path)} is {value}; shares go up to 100%", item.at(*path))
+    for path_item in items.each("escalations"):
+        levels = path_item.get("levels", default=[])
+        for index, level in enumerate(levels[:-1]):
+            if isinstance(level, dict) and "within" not in level:
+                yield Diagnostic("CX308", f"level {index + 1} of escalation path `{path_item.id}` has no time limit",
+                                 path_item.at("levels", index), hint="add `within:` (e.g. `2h`): only the last level may go without")
+
+
+def _known_zone(zone: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(zone)
+        return True
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+
+
+def _holiday_countries() -> set[str]:
+    import holidays
+
+    return set(holidays.list_supported_countries())
+
+
+# ---------------------------------------------------------------- trees
+
+def _check_trees(items: _Items) -> Iterator[Diagnostic]:
+    for section, link, code, noun in (("units", "parent", "CX301", "unit"), ("roles", "reports_to", "CX302", "role")):
+        graph = nx.DiGraph()
+        where = {}
+        for item in items.each(section):
+            target = item.get(link)
+            if item.id and isinstance(target, str):
+                graph.add_edge(item.id, target)
+                where[item.id] = item
+        for cycle in sorted(nx.simple_cycles(graph), key=lambda c: min(c)):
+            start = min(cycle)
+            ordered = cycle[cycle.index(start):] + cycle[:cycle.index(start)]
+            text = " → ".join(ordered + [start])
+            yield Diagnostic(code, f"{noun}s form a cycle: {text}", where[start].at(link),
+                             hint=f"one {noun} of the cycle must have a different `{link}`",
+                             related=tuple(Related(where[other].at(link), f"`{other}` → `{where[other].get(link)}`") for other in ordered[1:]))
+
+
+# ---------------------------------------------------------------- building the model
+
+def _intervals(text_list: list[str]) -> list[tuple[int, int]]:
+    result = []
+    for text in text_list:
+        start = int(text[0:2]) * 60 + int(text[3:5])
+        end = int(text[6:8]) * 60 + int(text[9:11])
+        result.append((start, end))
+    return result
+
+
+def _week(hours: dict) -> tuple[tuple[Interval, ...], ...]:
+    """Day keys applied in file order; overnight intervals spill into the next day."""
+    days: list[list[tuple[int, int]]] = [[] for _ in DAYS]
+    for key, texts in hours.items():
+        for day in _expand_days(key):
+            days[day] = _intervals(texts)
+    spans: list[list[tuple[int, int]]] = [[] for _ in DAYS]
+    for day, intervals in enumerate(days):
+        for start, end in intervals:
+            if end > start:
+                spans[day].append((start, end))
+            else:
+                spans[day].append((start, 1440))
+                if end:
+                    spans[(day + 1) % 7].append((0, end))
+    return tuple(tuple(Interval(s, e) for s, e in _merge(day)) for day in spans)
+
+
+def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[list[int]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(s, e) for s, e in merged]
+
+
+def _expand_days(key: str) -> list[int]:
+    if key == "daily":
+        return list(range(7))
+    if key == "weekdays":
+        return list(range(5))
+    if key == "weekends":
+        return [5, 6]
+    first, _, last = key.partition("-")
+    start, end = DAYS.index(first), DAYS.index(last or first)
+    return [(start + offset) % 7 for offset in range(((end - start) % 7) + 1)]
+
+
+def _build(items: _Items) -> Org:
+    org = items.org
+    descendants = _category_descendants(items)
+
+    def categories(ids) -> frozenset[str] | None:
+        return None if ids is None else frozenset(c for category in ids for c in descendants[category])
+
+    def match(item: _Item, key: str = "match") -> Match:
+        raw = item.get(key, default={}) or {}
+        as_set = lambda name: frozenset(raw[name]) if name in raw else None  # noqa: E731
+        return Match(categories(raw.get("category")), as_set("channel"), as_set("segment"), as_set("priority"),
+                     raw.get("member"), tuple(raw.get("category", ())))
+
+    duration = lambda text: parse_duration(text) if text else None  # noqa: E731
+    percent = lambda text, default=None: float(text[:-1]) / 100 if text else default  # noqa: E731
+    default_calendar = org["calendar"]
+    info = OrgInfo(
+        id=org["id"], name=org["name"], timezone=org["timezone"], calendar=default_calendar,
+        fallback_queue=org["fallback_queue"], priorities=items.priorities,
+        span_of_control=org.get("span_of_control", 12), capacity_floor=org.get("capacity_floor", 1),
+        source=Source(items.root, ("org",)), label=org.get("label"), description=org.get("description"), locale=org.get("locale"))
+
+    calendars = tuple(Calendar(
+        id=c.id, timezone=c.get("timezone") or org["timezone"], week=_week(c.get("hours")), source=c.source,
+        name=c.get("name"), label=c.get("label"), holiday_country=c.get("holidays", "country"),
+        closed=frozenset(date.fromisoformat(d) for d in c.get("holidays", "closed", default=[])),
+        open=frozenset(date.fromisoformat(d) for d in c.get("holidays", "open", default=[]))) for c in items.each("calendars"))
+    units = tuple(Unit(u.id, u.get("name"), u.source, u.get("label"), u.get("description"), u.get("parent"), u.get("temporary", default=False))
+                  for u in items.each("units"))
+    roles = []
+    for r in items.each("roles"):
+        handles = categories(r.get("handles", default=[]))
+        roles.append(Role(
+            id=r.id, name=r.get("name"), unit=r.get("unit"), source=r.source, label=r.get("label"), description=r.get("description"),
+            reports_to=r.get("reports_to"), duties=tuple(r.get("duties", default=[])), handles=handles,
+            closes=categories(r.get("closes")) if r.get("closes") is not None else handles,
+            skills=tuple(r.get("skills", default=[])), authority=r.get("authority", default=False),
+            capacity=r.get("capacity", default=1), assignment=r.get("assignment", default="least_loaded"),
+            staff=tuple(StaffGroup(g.get("shift", default_calendar), g["agents"], tuple(g.get("skills", []))) for g in r.get("staff", default=[])),
+            temporary=r.get("temporary", default=False)))
+    duties = tuple(Duty(d.id, d.get("name"), d.source, d.get("label"), d.get("description"), tuple(d.get("accountable", default=[])),
+                        tuple(d.get("consulted", default=[])), tuple(d.get("informed", default=[]))) for d in items.each("duties"))
+    channels = tuple(Channel(c.id, c.get("name"), c.get("hours") or default_calendar, c.source, c.get("label"), categories(c.get("categories")))
+                     for c in items.each("channels"))
+    category_models = tuple(Category(c.id, c.get("name"), c.source, c.get("label"), c.get("description"), c.parent) for c in items.categories)
+    segments = tuple(Segment(s.id, s.get("name"), s.source, s.get("label"), s.get("description")) for s in items.each("segments"))
+    skills = tuple(Skill(s.id, s.get("name"), s.source, s.get("label")) for s in items.each("skills"))
+    slas = tuple(Sla(
+        id=s.id, match=match(s), resolution=duration(s.get("resolution")), calendar=s.get("calendar") or default_calendar, source=s.source,
+        name=s.get("name"), first_response=duration(s.get("first_response")), warn_at=percent(s.get("warn_at")),
+        pause_when=tuple(s.get("pause_when", default=[])), escalation=s.get("escalation")) for s in items.each("slas"))
+    routing = tuple(RoutingRule(
+        id=r.id, match=match(r), to=r.get("to"), precedence=r.get("precedence"), order=order, source=r.source,
+        description=r.get("description"), during=r.get("during"), requires=tuple(r.get("requires", default=[])))
+        for order, r in enumerate(items.each("routing")))
+    handoffs = tuple(Handoff(h.id, h.get("from"), h.get("to"), h.source, h.get("description"), categories(h.get("categories")),
+                             h.get("returns", default=False), duration(h.get("within"))) for h in items.each("handoffs"))
+    escalations = tuple(EscalationPath(
+        e.id, tuple(EscalationLevel(level["role"], duration(level.get("within")), tuple(level.get("notify", []))) for level in e.get("levels")),
+        e.source, e.get("name"), e.get("then")) for e in items.each("escalations"))
+    followups = tuple(FollowUp(
+        id=f.id, on=f.get("on"), within=duration(f.get("within")), by=f.get("by"), match=match(f), source=f.source, name=f.get("name"),
+        calendar=f.get("calendar"), quiet_hours=f.get("quiet_hours"),
+        coverage_members=percent(f.get("coverage", "members"), 1.0), coverage_others=percent(f.get("coverage", "others"), 1.0),
+        record=f.get("record", default=False), reopen_when_unsatisfied=f.get("on_unsatisfied", "reopen", default=False),
+        escalate_when_unsatisfied=f.get("on_unsatisfied", "escalate"), notify_when_unsatisfied=tuple(f.get("on_unsatisfied", "notify", default=[])),
+        notify_when_overdue=tuple(f.get("on_overdue", "notify", default=[]))) for f in items.each("followups"))
+    surges = tuple(Surge(
+        id=s.id, match=match(s), threshold=s.get("threshold"), window=duration(s.get("window")),
+        release_below=s.get("release_below", default=s.get("threshold") // 2), activate=s.get("activate"), source=s.source,
+        name=s.get("name")) for s in items.each("surges"))
+    workflows = tuple(Workflow(
+        id=w.id, match=match(w), states=_states(w.get("states")), source=w.source, name=w.get("name"), label=w.get("label"))
+        for w in items.each("workflows"))
+    accepted = tuple(Accepted(a.get("code"), a.get("reason"), a.source, a.get("at")) for a in items.each("accept"))
+    return Org(info, calendars, units, tuple(roles), duties, channels, category_models, segments, skills, slas, routing, handoffs,
+               escalations, followups, surges, workflows, accepted, tuple(d.file for d in items.documents))
+
+
+def _states(raw: list[dict]) -> tuple[WorkflowState, ...]:
+    states = []
+    for index, state in enumerate(raw):
+        default_next = (raw[index + 1]["id"],) if index + 1 < len(raw) else ()
+        states.append(WorkflowState(state["id"], tuple(state.get("next", default_next)), state.get("name"), state.get("label"),
+                                    state.get("role"), state.get("requires")))
+    return tuple(states)
+
+
+def _category_descendants(items: _Items) -> dict[str, tuple[str, ...]]:
+    children: dict[str | None, list[str]] = {}
+    for item in items.categories:
+        children.setdefault(item.parent, []).append(item.id)
+
+    def below(category: str) -> tuple[str, ...]:
+        result = [category]
+        for child in children.get(category, []):
+            result.extend(below(child))
+        return tuple(result)
+
+    return {item.id: below(item.id) for item in items.categories}
+
+
+def validate_paths(paths, limits: LoadLimits = LoadLimits()) -> tuple[list[ValidationResult], list[Diagnostic]]:
+    """Validate every org named by ``paths`` (files, or folders searched for YAML files).
+
+    Returns one result per org and the diagnostics about the paths themselves (I/O errors).
+    """
+    files, problems = org_files(paths)
+    return [validate_path(file, limits) for file in files], problems

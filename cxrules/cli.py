@@ -14,6 +14,7 @@ from .codes import lookup
 from .diagnostics import Diagnostic, Severity
 from .reporting import REPORTERS, Report, default_format, render
 from .schema import schema_text
+from .checks import CheckConfig, ConfigError, check_paths, load_config
 from .validation import validate_paths
 
 app = typer.Typer(
@@ -87,6 +88,51 @@ def validate(
     diagnostics = problems + [d for result in results for d in result.diagnostics]
     files = tuple(file for result in results for file in (result.files or (result.path,)))
     _emit(Report(files, tuple(diagnostics)), format, output, color)
+    raise typer.Exit(_exit_code(diagnostics, strict))
+
+
+def _codes(values: Optional[List[str]]) -> list[str]:
+    return [code.strip().upper() for value in values or [] for code in value.split(",") if code.strip()]
+
+
+def _severities(values: Optional[List[str]]) -> tuple[tuple[str, Severity], ...]:
+    pairs = []
+    for value in values or []:
+        code, _, level = value.partition("=")
+        try:
+            pairs.append((code.strip().upper(), Severity(level.strip().lower())))
+        except ValueError:
+            raise typer.BadParameter(f"expected CODE=error|warning|info, got {value!r}", param_hint="--severity") from None
+    return tuple(pairs)
+
+
+@app.command()
+def check(
+    paths: List[Path] = typer.Argument(..., help="Org files, or folders searched for *.yaml and *.yml."),
+    select: Optional[List[str]] = typer.Option(None, "--select", help="Run only these codes or code prefixes (e.g. CX4,CX511)."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes or code prefixes."),
+    severity: Optional[List[str]] = typer.Option(None, "--severity", help="Override a severity: CODE=error|warning|info."),
+    format: Format = FORMAT_OPTION,
+    output: Optional[Path] = OUTPUT_OPTION,
+    color: Optional[bool] = COLOUR_OPTION,
+    strict: bool = STRICT_OPTION,
+) -> None:
+    """Prove the org works: routing gaps and overlaps, escalations, hand-offs, duties, staffing.
+
+    Validates first (as `validate` does). Options default to `[tool.cxrules]` in the
+    nearest pyproject.toml. Exit status: 0 clean, 1 problems found, 2 usage or I/O error.
+    """
+    try:
+        config, _ = load_config(Path.cwd())
+    except ConfigError as error:
+        typer.echo(f"cxrules: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    config = config.merged(_codes(select), _codes(ignore))
+    overrides = _severities(severity)
+    if overrides:
+        config = CheckConfig(config.select, config.ignore, config.severity + overrides)
+    files, diagnostics, _accepted = check_paths(paths, config)
+    _emit(Report(tuple(files), tuple(diagnostics)), format, output, color)
     raise typer.Exit(_exit_code(diagnostics, strict))
 
 

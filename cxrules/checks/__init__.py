@@ -1,1 +1,289 @@
-"""Checks of `cxrules check`; each module registers its codes."""
+"""`cxrules check`: static checks that an org works, one module per family of checks.
+
+Each check is a generator registered with :func:`register` under a stable code; its
+docstring's first line is its summary and the rest (with a failing and a passing example)
+is what ``cxrules explain CODE`` prints and what docs/codes.md is generated from. Checks
+yield :class:`Finding` objects; the runner, not the check, stamps the code and severity
+(so severities can be configured) and drops findings the org accepts inline.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tomllib
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Optional
+
+import networkx as nx
+
+from ..calendars import WeekSet, week_set
+from ..codes import register as register_code
+from ..diagnostics import Diagnostic, Location, Related, Severity, sort_key
+from ..model import Org
+from ..regions import Box
+from ..routing import Router
+
+__all__ = ["Finding", "Check", "CHECKS", "register", "CheckConfig", "CheckContext", "CheckResult", "check", "run_checks",
+           "load_config"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a check yields: the runner turns it into a :class:`Diagnostic`."""
+
+    message: str
+    location: Location
+    hint: Optional[str] = None
+    related: tuple[Related, ...] = ()
+    subject: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    name: str
+    summary: str
+    doc: str
+    severity: Severity
+    run: Callable[["CheckContext"], Iterable[Finding]]
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def register(code: str, name: str, severity: Severity = Severity.WARNING):
+    """Register a check function under ``code``; its docstring documents it."""
+
+    def decorate(function):
+        doc = inspect.getdoc(function) or ""
+        summary, _, rest = doc.partition("\n")
+        CHECKS[code] = Check(code, name, summary.strip(), rest.strip(), severity, function)
+        register_code(code, name, summary.strip(), rest, severity)
+        return function
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """Which checks run and how severe their findings are (CLI options or `[tool.cxrules]`)."""
+
+    select: Optional[frozenset[str]] = None
+    ignore: frozenset[str] = frozenset()
+    severity: tuple[tuple[str, Severity], ...] = ()
+
+    def enabled(self, code: str) -> bool:
+        selected = self.select is None or any(code.startswith(prefix) for prefix in self.select)
+        return selected and not any(code.startswith(prefix) for prefix in self.ignore)
+
+    def severity_of(self, check: Check) -> Severity:
+        return dict(self.severity).get(check.code, check.severity)
+
+    def merged(self, select=None, ignore=None) -> "CheckConfig":
+        return replace(self, select=frozenset(select) if select else self.select,
+                       ignore=self.ignore | frozenset(ignore or ()))
+
+
+class ConfigError(ValueError):
+    """A `[tool.cxrules]` table that cannot be used; the message says what is wrong."""
+
+
+def load_config(start: Path) -> tuple[CheckConfig, Optional[Path]]:
+    """Read `[tool.cxrules]` from the nearest pyproject.toml at or above ``start``."""
+    for folder in [start, *start.parents]:
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                table = tomllib.loads(candidate.read_text(encoding="utf-8")).get("tool", {}).get("cxrules")
+            except (tomllib.TOMLDecodeError, OSError) as error:
+                raise ConfigError(f"{candidate}: {error}") from None
+            if table is None:
+                continue
+            return _config_from_table(table, candidate), candidate
+    return CheckConfig(), None
+
+
+def _config_from_table(table: dict, where: Path) -> CheckConfig:
+    unknown = set(table) - {"select", "ignore", "severity"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) in [tool.cxrules]: {', '.join(sorted(unknown))}; known: select, ignore, severity")
+    severities = []
+    for code, level in table.get("severity", {}).items():
+        try:
+            severities.append((code.upper(), Severity(level)))
+        except ValueError:
+            raise ConfigError(f"{where}: severity of {code} must be error, warning or info, not {level!r}") from None
+    select = table.get("select")
+    return CheckConfig(frozenset(c.upper() for c in select) if select else None,
+                       frozenset(c.upper() for c in table.get("ignore", [])), tuple(severities))
+
+
+class CheckContext:
+    """The org plus what several checks need, computed once: graphs, hours, rule regions."""
+
+    def __init__(self, org: Org):
+        self.org = org
+        self.router = Router(org)
+
+    @cached_property
+    def zone(self) -> str:
+        return self.org.info.timezone
+
+    def hours(self, calendar_id: Optional[str]) -> WeekSet:
+        if calendar_id is None:
+            return WeekSet.full()
+        return self._hours.setdefault(calendar_id, week_set(self.org.calendar(calendar_id), self.zone))
+
+    @cached_property
+    def _hours(self) -> dict[str, WeekSet]:
+        return {}
+
+    def role_hours(self, role_id: str) -> WeekSet:
+        """When at least one agent of the role is on shift."""
+        hours = WeekSet()
+        for group in self.org.role(role_id).staff:
+            hours = hours | self.hours(group.shift)
+        return hours
+
+    @cached_property
+    def values(self) -> tuple[frozenset, ...]:
+        org = self.org
+        return (frozenset(c.id for c in org.categories), frozenset(c.id for c in org.channels),
+                frozenset(s.id for s in org.segments) or frozenset({"any"}), frozenset(org.info.priorities),
+                frozenset({True, False}))
+
+    def box(self, match, hours: WeekSet) -> Optional[Box]:
+        """The region of a match (with hours); None when it can match nothing."""
+        dims = (match.categories, match.channels, match.segments, match.priorities,
+                None if match.member is None else frozenset({match.member}))
+        sets = tuple(self.values[i] if values is None else frozenset(values) & self.values[i] for i, values in enumerate(dims))
+        return Box(sets, hours) if all(sets) and hours else None
+
+    @cached_property
+    def rule_boxes(self) -> dict[str, Box]:
+        boxes = {}
+        for rule in self.router.rules:
+            box = self.box(rule.match, self.hours(rule.during))
+            if box is not None:
+                boxes[rule.id] = box
+        return boxes
+
+    @cached_property
+    def channel_spaces(self) -> list[tuple["object", Box]]:
+        """Per channel, every ticket it can receive during its opening hours."""
+        spaces = []
+        for channel in self.org.channels:
+            categories = channel.categories if channel.categories is not None else self.values[0]
+            hours = self.hours(channel.hours)
+            if categories and hours:
+                spaces.append((channel, Box((frozenset(categories), frozenset({channel.id}), *self.values[2:]), hours)))
+        return spaces
+
+    @cached_property
+    def rule_position(self) -> dict[str, int]:
+        """Rule id → its place in the order rules are tried."""
+        return {rule.id: index for index, rule in enumerate(self.router.rules)}
+
+    def describe_categories(self, values: frozenset) -> str:
+        return " | ".join(self._compress_categories(values))
+
+    @cached_property
+    def category_index(self) -> dict[str, list[str]]:
+        """Category → ids of rules whose region contains it (to find rules that may meet)."""
+        index: dict[str, list[str]] = {}
+        for rule_id, box in self.rule_boxes.items():
+            for category in box.sets[0]:
+                index.setdefault(category, []).append(rule_id)
+        return index
+
+    @cached_property
+    def reporting_graph(self) -> nx.DiGraph:
+        graph = nx.DiGraph()
+        graph.add_nodes_from(role.id for role in self.org.roles)
+        graph.add_edges_from((role.reports_to, role.id) for role in self.org.roles if role.reports_to)
+        return graph
+
+    def describe(self, box: Box) -> str:
+        """A region in words: `complaint × wechat × any segment × any priority, Sat–Sun`."""
+        parts = []
+        names = ("category", "channel", "segment", "priority")
+        for index, name in enumerate(names):
+            values = box.sets[index]
+            if values == self.values[index]:
+                parts.append(f"any {name}")
+            else:
+                shown = self._compress_categories(values) if name == "category" else sorted(values)
+                parts.append(" | ".join(shown))
+        if box.sets[4] != self.values[4]:
+            parts.append("members" if True in box.sets[4] else "non-members")
+        return " × ".join(parts) + f", {box.hours.describe()}"
+
+    def _compress_categories(self, values: frozenset) -> list[str]:
+        """Name a parent alone when all its sub-categories are in the set too."""
+        shown = []
+        for category in self.org.categories:
+            if category.id not in values or (category.parent and self._whole(category.parent, values)):
+                continue
+            has_children = any(c.parent == category.id for c in self.org.categories)
+            shown.append(category.id if self._whole(category.id, values) or not has_children else f"{category.id} (itself)")
+        shown.extend(sorted(v for v in values if v not in {c.id for c in self.org.categories}))
+        return shown
+
+    def _whole(self, category: str, values: frozenset) -> bool:
+        return all(c in values for c in self.org.descendants(category))
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    diagnostics: tuple[Diagnostic, ...]
+    accepted: tuple[Diagnostic, ...] = field(default=())
+
+
+def _is_accepted(org: Org, diagnostic: Diagnostic) -> bool:
+    return any(a.code == diagnostic.code and (a.at is None or a.at == diagnostic.subject) for a in org.accepted)
+
+
+def run_checks(org: Org, config: CheckConfig = CheckConfig()) -> CheckResult:
+    """Run every enabled check; findings the org accepts inline are returned apart."""
+    context = CheckContext(org)
+    kept, accepted = [], []
+    for code in sorted(CHECKS):
+        if not config.enabled(code):
+            continue
+        check_ = CHECKS[code]
+        for finding in check_.run(context):
+            diagnostic = Diagnostic(code, finding.message, finding.location, config.severity_of(check_), finding.hint,
+                                    finding.related, finding.subject)
+            (accepted if _is_accepted(org, diagnostic) else kept).append(diagnostic)
+    return CheckResult(tuple(sorted(kept, key=sort_key)), tuple(sorted(accepted, key=sort_key)))
+
+
+def check(org: Org, config: CheckConfig = CheckConfig()) -> list[Diagnostic]:
+    """The findings of every enabled check on a validated org (accepted ones left out)."""
+    return list(run_checks(org, config).diagnostics)
+
+
+def check_paths(paths, config: CheckConfig = CheckConfig()) -> tuple[list[str], list[Diagnostic], int]:
+    """Validate and check every org under ``paths``.
+
+    Returns the files read, every diagnostic (validation problems, then check findings of
+    the orgs that validated) and how many findings were accepted inline.
+    """
+    from ..validation import validate_paths
+
+    results, diagnostics = validate_paths(paths)
+    files, accepted = [], 0
+    for result in results:
+        files.extend(result.files or (result.path,))
+        diagnostics.extend(result.diagnostics)
+        if result.org is not None:
+            outcome = run_checks(result.org, config)
+            diagnostics.extend(outcome.diagnostics)
+            accepted += len(outcome.accepted)
+    return files, diagnostics, accepted
+
+
+# Importing the check modules registers their checks (kept last: they import from here).
+from . import duties, escalation, followups, handoffs, routing, staffing, structure  # noqa: E402,F401

@@ -1,0 +1,242 @@
+"""Time on an org's calendars: weekly hour sets for static analysis, business time for the engine.
+
+Static checks reason about a typical week (:class:`WeekSet`, minutes from Monday 00:00 in the
+org's time zone). The engine works on real dates (:class:`BusinessCalendar`): holidays from
+the `holidays` library (China's public holidays and weekend make-up working days included),
+the org's own closed and open dates, time zones and DST.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from typing import Iterable, Iterator
+from zoneinfo import ZoneInfo
+
+from .model import DAYS, Calendar
+
+__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar"]
+
+WEEK = 7 * 1440
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class WeekSet:
+    """A set of minutes of the week as sorted, disjoint ``(start, end)`` intervals."""
+
+    intervals: tuple[tuple[int, int], ...] = ()
+
+    @staticmethod
+    def of(intervals: Iterable[tuple[int, int]]) -> "WeekSet":
+        merged: list[list[int]] = []
+        for start, end in sorted((max(0, s), min(WEEK, e)) for s, e in intervals):
+            if end <= start:
+                continue
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        return WeekSet(tuple((s, e) for s, e in merged))
+
+    @staticmethod
+    def full() -> "WeekSet":
+        return WeekSet(((0, WEEK),))
+
+    def __bool__(self) -> bool:
+        return bool(self.intervals)
+
+    @property
+    def minutes(self) -> int:
+        return sum(e - s for s, e in self.intervals)
+
+    def __or__(self, other: "WeekSet") -> "WeekSet":
+        return WeekSet.of(self.intervals + other.intervals)
+
+    def __and__(self, other: "WeekSet") -> "WeekSet":
+        result, i, j = [], 0, 0
+        a, b = self.intervals, other.intervals
+        while i < len(a) and j < len(b):
+            start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+            if start < end:
+                result.append((start, end))
+            if a[i][1] < b[j][1]:
+                i += 1
+            else:
+                j += 1
+        return WeekSet(tuple(result))
+
+    def __sub__(self, other: "WeekSet") -> "WeekSet":
+        return self & other.complement()
+
+    def complement(self) -> "WeekSet":
+        result, cursor = [], 0
+        for start, end in self.intervals:
+            if start > cursor:
+                result.append((cursor, start))
+            cursor = end
+        if cursor < WEEK:
+            result.append((cursor, WEEK))
+        return WeekSet(tuple(result))
+
+    def shifted(self, minutes: int) -> "WeekSet":
+        """The same hours seen from a time zone ``minutes`` ahead (wrapping round the week)."""
+        pieces = []
+        for start, end in self.intervals:
+            s, e = start + minutes, end + minutes
+            pieces.extend(_wrap(s, e))
+        return WeekSet.of(pieces)
+
+    def longest_gap_within(self, window: int) -> int:
+        """Longest stretch, counting round the week, without any minute of this set (capped)."""
+        if not self.intervals:
+            return WEEK
+        gaps = [self.intervals[0][0] + WEEK - self.intervals[-1][1]]
+        gaps += [b[0] - a[1] for a, b in zip(self.intervals, self.intervals[1:])]
+        return min(max(gaps), window) if window else max(gaps)
+
+    def describe(self) -> str:
+        """Readable form: `Mon–Fri 09:00–18:00; Sat 09:00–12:00`, `Sat–Sun`, `always`."""
+        if not self.intervals:
+            return "never"
+        if self.intervals == ((0, WEEK),):
+            return "at all hours"
+        per_day: list[tuple[tuple[int, int], ...]] = []
+        for day in range(7):
+            lo, hi = day * 1440, (day + 1) * 1440
+            per_day.append(tuple((max(s, lo) - lo, min(e, hi) - lo) for s, e in self.intervals if s < hi and e > lo))
+        groups: list[tuple[int, int, tuple]] = []
+        for day, spans in enumerate(per_day):
+            if groups and groups[-1][2] == spans and groups[-1][1] == day - 1:
+                groups[-1] = (groups[-1][0], day, spans)
+            else:
+                groups.append((day, day, spans))
+        parts = []
+        for first, last, spans in groups:
+            if not spans:
+                continue
+            days = _DAY_NAMES[first] if first == last else f"{_DAY_NAMES[first]}–{_DAY_NAMES[last]}"
+            if spans == ((0, 1440),):
+                parts.append(days)
+            else:
+                parts.append(f"{days} " + ", ".join(f"{_hhmm(s)}–{_hhmm(e)}" for s, e in spans))
+        return "; ".join(parts)
+
+
+def _wrap(start: int, end: int) -> list[tuple[int, int]]:
+    start_mod = start % WEEK
+    length = end - start
+    if start_mod + length <= WEEK:
+        return [(start_mod, start_mod + length)]
+    return [(start_mod, WEEK), (0, start_mod + length - WEEK)]
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _utc_offset_minutes(zone: str) -> int:
+    reference = datetime(2025, 1, 15, 12, tzinfo=ZoneInfo(zone))
+    return int(reference.utcoffset().total_seconds() // 60)
+
+
+def week_set(calendar: Calendar, view_zone: str | None = None) -> WeekSet:
+    """The calendar's weekly open hours, seen in ``view_zone`` (default: its own zone).
+
+    Static analysis uses a January reference day for UTC offsets; the engine handles DST
+    exactly through :class:`BusinessCalendar`.
+    """
+    base = WeekSet.of((day * 1440 + interval.start, day * 1440 + interval.end)
+                      for day, intervals in enumerate(calendar.week) for interval in intervals)
+    if view_zone and view_zone != calendar.timezone:
+        return base.shifted(_utc_offset_minutes(view_zone) - _utc_offset_minutes(calendar.timezone))
+    return base
+
+
+@lru_cache(maxsize=64)
+def _country_holidays(country: str, year: int):
+    import holidays
+
+    return holidays.country_holidays(country, years=year)
+
+
+class BusinessCalendar:
+    """Open hours on real dates, and business-time arithmetic on them (immutable, thread-safe)."""
+
+    def __init__(self, calendar: Calendar):
+        self.calendar = calendar
+        self.zone = ZoneInfo(calendar.timezone)
+
+    def hours_on(self, day: date) -> tuple:
+        """Open intervals of a local date: holidays close it; make-up working days open it."""
+        calendar = self.calendar
+        if day in calendar.closed:
+            return ()
+        if day in calendar.open:
+            return calendar.week[0]
+        if calendar.holiday_country:
+            table = _country_holidays(calendar.holiday_country, day.year)
+            if day in table:
+                return ()
+            if day in getattr(table, "weekend_workdays", ()):
+                return calendar.week[0]
+        return calendar.week[day.weekday()]
+
+    def intervals_from(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Open intervals (aware, UTC) from ``start`` on, the first one clipped to ``start``.
+
+        Stops after two years without any open hour, so a calendar that never opens cannot
+        loop forever.
+        """
+        local = start.astimezone(self.zone)
+        day = local.date()
+        idle = 0
+        while idle < 730:
+            spans = self.hours_on(day)
+            idle = 0 if spans else idle + 1
+            for interval in spans:
+                opens = self._instant(day, interval.start)
+                closes = self._instant(day, interval.end)
+                if closes <= start:
+                    continue
+                yield max(opens, start), closes
+            day += timedelta(days=1)
+
+    def _instant(self, day: date, minute: int) -> datetime:
+        if minute >= 1440:
+            naive = datetime.combine(day + timedelta(days=1), time(0))
+        else:
+            naive = datetime.combine(day, time(minute // 60, minute % 60))
+        return naive.replace(tzinfo=self.zone).astimezone(timezone.utc)
+
+    def is_open(self, moment: datetime) -> bool:
+        for opens, closes in self.intervals_from(moment):
+            return opens <= moment < closes
+        return False
+
+    def add(self, start: datetime, duration: timedelta) -> datetime | None:
+        """The moment ``duration`` of open time after ``start``; None if the calendar never opens."""
+        remaining = duration
+        for opens, closes in self.intervals_from(start):
+            span = closes - opens
+            if remaining <= span:
+                return opens + remaining
+            remaining -= span
+        return None
+
+    def between(self, start: datetime, end: datetime) -> timedelta:
+        """Open time between two moments."""
+        total = timedelta(0)
+        if end <= start:
+            return total
+        for opens, closes in self.intervals_from(start):
+            if opens >= end:
+                break
+            total += min(closes, end) - opens
+        return total
+
+    def next_open(self, moment: datetime) -> datetime | None:
+        for opens, _ in self.intervals_from(moment):
+            return opens
+        return None

@@ -1,0 +1,137 @@
+"""Escalation paths: loops, dead ends, limits longer than the SLA, levels nobody staffs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Iterator
+
+import networkx as nx
+
+from ..diagnostics import Related, Severity
+from ..model import format_duration
+from . import CheckContext, Finding, register
+
+
+def _then_graph(context: CheckContext) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    for path in context.org.escalations:
+        graph.add_node(path.id)
+        if path.then:
+            graph.add_edge(path.id, path.then)
+    return graph
+
+
+@register("CX501", "escalation-cycle", Severity.ERROR)
+def escalation_cycle(context: CheckContext) -> Iterator[Finding]:
+    """Escalation paths that continue into each other in a loop (`then`).
+
+    A breached ticket would circle for ever and never reach an authority.
+
+    Failing::
+
+        escalations:
+          - {id: a, levels: [{role: lead, within: 1h}], then: b}
+          - {id: b, levels: [{role: supervisor, within: 1h}], then: a}
+
+    Passing: the last path ends at a role with `authority: true` and has no `then`.
+    """
+    for cycle in nx.simple_cycles(_then_graph(context)):
+        start = min(cycle)
+        ordered = cycle[cycle.index(start):] + cycle[:cycle.index(start)]
+        path = next(p for p in context.org.escalations if p.id == start)
+        yield Finding(f"escalation paths loop: {' → '.join(ordered + [start])}", path.source.at("then"),
+                      hint="end one of the paths at an authority instead of continuing with `then`", subject=start)
+
+
+@register("CX502", "escalation-dead-end", Severity.ERROR)
+def escalation_dead_end(context: CheckContext) -> Iterator[Finding]:
+    """An escalation path ends at a role without authority.
+
+    The last level of a path (after following `then`) must be a role that can decide,
+    marked `authority: true`; otherwise escalation stops below anyone who can act.
+
+    Failing::
+
+        roles: [{id: lead, name: Team lead, unit: ops}]
+        escalations: [{id: complaints, levels: [{role: lead}]}]
+
+    Passing::
+
+        roles: [{id: manager, name: Centre manager, unit: ops, authority: true}]
+        escalations: [{id: complaints, levels: [{role: lead, within: 2h}, {role: manager}]}]
+    """
+    graph = _then_graph(context)
+    for path in context.org.escalations:
+        if path.then:
+            continue  # judged where the chain ends
+        last = path.levels[-1].role
+        if not context.org.role(last).authority:
+            yield Finding(f"escalation path `{path.id}` ends at `{last}`, which has no authority",
+                          path.source.at("levels", len(path.levels) - 1, "role"),
+                          hint=f"add a last level with a role that has `authority: true`, or mark `{last}` so",
+                          related=tuple(Related(p.source.at("then"), f"`{p.id}` continues into it")
+                                        for p in context.org.escalations if p.id in graph.predecessors(path.id)),
+                          subject=path.id)
+
+
+def _chain_limit(context: CheckContext, path_id: str) -> tuple[timedelta, list[str]]:
+    total, chain, seen = timedelta(0), [], set()
+    current = path_id
+    while current and current not in seen:
+        seen.add(current)
+        path = context.org.escalation(current)
+        chain.append(current)
+        total += sum((level.within for level in path.levels if level.within), timedelta(0))
+        current = path.then
+    return total, chain
+
+
+@register("CX503", "escalation-exceeds-sla", Severity.WARNING)
+def escalation_exceeds_sla(context: CheckContext) -> Iterator[Finding]:
+    """The time limits of an escalation path add up to more than the SLA it protects.
+
+    The authority would hear of a breached ticket only after the resolution target has
+    long passed. Limits and targets both count business time.
+
+    Failing::
+
+        slas: [{id: standard, resolution: 4h, escalation: complaints}]
+        escalations: [{id: complaints, levels: [{role: lead, within: 3h}, {role: supervisor, within: 2h}, {role: manager}]}]
+
+    Passing::
+
+        escalations: [{id: complaints, levels: [{role: lead, within: 1h}, {role: supervisor, within: 2h}, {role: manager}]}]
+    """
+    for sla in context.org.slas:
+        if not sla.escalation:
+            continue
+        total, chain = _chain_limit(context, sla.escalation)
+        if total > sla.resolution:
+            path = context.org.escalation(sla.escalation)
+            yield Finding(
+                f"escalation `{' → '.join(chain)}` takes {format_duration(total)} to reach its last level, "
+                f"longer than the {format_duration(sla.resolution)} resolution target of SLA `{sla.id}`",
+                path.source.at("levels"), hint="shorten the levels' `within`, or escalate on a path made for this SLA",
+                related=(Related(sla.source.at("resolution"), f"SLA `{sla.id}` resolution target"),), subject=path.id)
+
+
+@register("CX504", "escalation-level-unstaffed", Severity.WARNING)
+def escalation_level_unstaffed(context: CheckContext) -> Iterator[Finding]:
+    """An escalation level names a role with no one on duty.
+
+    A role without `staff` has nobody to receive the escalation.
+
+    Failing::
+
+        roles: [{id: supervisor, name: Supervisor, unit: ops}]
+        escalations: [{id: p, levels: [{role: supervisor, within: 1h}, {role: manager}]}]
+
+    Passing::
+
+        roles: [{id: supervisor, name: Supervisor, unit: ops, staff: [{agents: 1}]}]
+    """
+    for path in context.org.escalations:
+        for index, level in enumerate(path.levels):
+            if not context.org.role(level.role).staff:
+                yield Finding(f"level {index + 1} of escalation path `{path.id}` goes to `{level.role}`, which has no staff",
+                              path.source.at("levels", index, "role"), hint=f"add `staff:` to role `{level.role}`", subject=path.id)

@@ -1,0 +1,203 @@
+"""Routing: tickets nobody owns, tickets two owners claim, rules that can never fire."""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Iterator
+
+from ..diagnostics import Related, Severity
+from ..regions import Box, is_covered, uncovered
+from . import CheckContext, Finding, register
+
+
+@register("CX401", "routing-gap", Severity.ERROR)
+def routing_gap(context: CheckContext) -> Iterator[Finding]:
+    """Tickets a channel can receive while open that no routing rule owns.
+
+    Every class of ticket (category × channel × segment × priority) a channel can receive
+    must be matched by some rule at every hour the channel is open; otherwise the ticket
+    lands in the fallback queue. The finding names the smallest regions that are missing.
+
+    Failing (WeChat is open at weekends but the only rule runs on office hours)::
+
+        channels: [{id: wechat, name: WeChat, hours: always}]
+        routing:
+          - {id: complaints, match: {category: [complaint]}, to: desk, during: office, precedence: 10}
+
+    Passing (a catch-all rule with low precedence owns everything else)::
+
+        routing:
+          - {id: complaints, match: {category: [complaint]}, to: desk, during: office, precedence: 10}
+          - {id: everything_else, to: duty_desk, precedence: 0}
+    """
+    boxes = list(context.rule_boxes.values())
+    fallback = context.org.info.fallback_queue
+    for channel, space in context.channel_spaces:
+        for region in uncovered(space, boxes):
+            yield Finding(
+                f"no routing rule owns {context.describe(region)}", channel.source.at("id"),
+                hint=f"add a rule for these tickets or a catch-all rule with a low precedence; until then they go to the fallback queue `{fallback}`",
+                subject=channel.id)
+
+
+def _meeting_pairs(context: CheckContext, rules) -> Iterator[tuple]:
+    """Pairs of rules (in precedence order) whose regions may intersect, found by category."""
+    if len(rules) <= 64:
+        yield from combinations(rules, 2)
+        return
+    position = {rule.id: index for index, rule in enumerate(rules)}
+    members = set(position)
+    seen = set()
+    for rule in rules:
+        box = context.rule_boxes.get(rule.id)
+        if box is None:
+            continue
+        for category in box.sets[0]:
+            for other_id in context.category_index.get(category, ()):
+                if other_id in members and position[other_id] > position[rule.id] and (rule.id, other_id) not in seen:
+                    seen.add((rule.id, other_id))
+                    yield rule, rules[position[other_id]]
+
+
+def _earlier_boxes(context: CheckContext, rule, region: Box) -> list[Box]:
+    """Regions of rules tried before ``rule`` that meet ``region``."""
+    before = []
+    for category in region.sets[0]:
+        before.extend(context.category_index.get(category, ()))
+    position = context.rule_position
+    return [context.rule_boxes[other] for other in dict.fromkeys(before) if position[other] < position[rule.id]]
+
+
+@register("CX402", "routing-overlap", Severity.ERROR)
+def routing_overlap(context: CheckContext) -> Iterator[Finding]:
+    """Two rules of equal precedence claim the same tickets for different owners.
+
+    When both match, the engine takes the earlier rule in the file, which is rarely what
+    the authors meant. The finding names the tickets both claim (less any that a rule of
+    higher precedence takes first).
+
+    Failing::
+
+        - {id: vip, match: {segment: [vip]}, to: vip_desk, precedence: 10}
+        - {id: complaints, match: {category: [complaint]}, to: complaint_group, precedence: 10}
+
+    Passing (VIP complaints are decided explicitly)::
+
+        - {id: vip, match: {segment: [vip]}, to: vip_desk, precedence: 20}
+        - {id: complaints, match: {category: [complaint]}, to: complaint_group, precedence: 10}
+    """
+    groups: dict[int, list] = {}
+    for rule in context.router.rules:
+        if rule.id in context.rule_boxes:
+            groups.setdefault(rule.precedence, []).append(rule)
+    for rules in groups.values():
+        if len({rule.to for rule in rules}) < 2:
+            continue
+        for first, second in _meeting_pairs(context, rules):
+            if first.to == second.to:
+                continue
+            both = context.rule_boxes[first.id].intersect(context.rule_boxes[second.id])
+            if both is None:
+                continue
+            for channel, space in context.channel_spaces:
+                claimed = both.intersect(space)
+                if claimed is None:
+                    continue
+                for region in uncovered(claimed, _earlier_boxes(context, first, claimed)):
+                    yield Finding(
+                        f"rules `{first.id}` and `{second.id}` both have precedence {first.precedence} and claim "
+                        f"{context.describe(region)} for different owners (`{first.to}`, `{second.to}`)",
+                        second.source.at("precedence"),
+                        hint=f"give one of them a higher precedence; today `{first.id}` wins because it comes first",
+                        related=(Related(first.source.at("id"), f"overlaps with rule `{first.id}` here"),),
+                        subject=second.id)
+
+
+@register("CX403", "shadowed-rule", Severity.WARNING)
+def shadowed_rule(context: CheckContext) -> Iterator[Finding]:
+    """A rule that can never fire because rules tried before it take all it matches.
+
+    Rules are tried by precedence (then file order); if earlier rules already own every
+    ticket a rule matches, in every hour it applies, the rule is dead weight or a mistake.
+
+    Failing (`vip_complaints` is inside `complaints`, which is tried first)::
+
+        - {id: complaints, match: {category: [complaint]}, to: complaint_group, precedence: 20}
+        - {id: vip_complaints, match: {category: [complaint], segment: [vip]}, to: vip_desk, precedence: 10}
+
+    Passing (the narrower rule is tried first)::
+
+        - {id: vip_complaints, match: {category: [complaint], segment: [vip]}, to: vip_desk, precedence: 20}
+        - {id: complaints, match: {category: [complaint]}, to: complaint_group, precedence: 10}
+    """
+    for rule in context.router.rules:
+        box = context.rule_boxes.get(rule.id)
+        reachable = [part for _, space in context.channel_spaces if box is not None
+                     for part in [box.intersect(space)] if part is not None]
+        if not reachable:
+            yield Finding(f"rule `{rule.id}` matches no ticket any channel receives while open", rule.source.at("id"),
+                          hint="check its `match` and `during` against the channels' categories and hours", subject=rule.id)
+            continue
+        earlier = {id(b): b for part in reachable for b in _earlier_boxes(context, rule, part)}
+        if all(is_covered(part, earlier.values()) for part in reachable):
+            winners = [other for other in context.router.rules[:context.rule_position[rule.id]]
+                       if other.id in context.rule_boxes and any(context.rule_boxes[other.id].intersect(part) for part in reachable)]
+            yield Finding(
+                f"rule `{rule.id}` can never fire: rules tried before it own every ticket it matches",
+                rule.source.at("precedence"),
+                hint="raise its precedence above the rules named below, or remove it",
+                related=tuple(Related(other.source.at("id"), f"`{other.id}` (precedence {other.precedence}) takes its tickets")
+                              for other in winners[:3]),
+                subject=rule.id)
+
+
+@register("CX404", "route-to-role-without-category", Severity.WARNING)
+def route_to_role_without_category(context: CheckContext) -> Iterator[Finding]:
+    """A rule sends categories to a role that does not handle them.
+
+    A role's `handles` lists the categories its people are trained for; sending others
+    there means tickets are owned by someone who cannot solve them.
+
+    Failing::
+
+        roles: [{id: cashier, name: Cashier, unit: shop, handles: [billing]}]
+        routing: [{id: faults, match: {category: [technical_fault]}, to: cashier, precedence: 10}]
+
+    Passing::
+
+        roles: [{id: technician, name: Technician, unit: shop, handles: [technical_fault]}]
+        routing: [{id: faults, match: {category: [technical_fault]}, to: technician, precedence: 10}]
+    """
+    for rule in context.org.routing:
+        if rule.match.categories is None:
+            continue
+        missing = sorted(rule.match.categories - context.org.role(rule.to).handles)
+        if missing:
+            shown = context.describe_categories(frozenset(missing))
+            yield Finding(f"rule `{rule.id}` sends {shown} to `{rule.to}`, which does not handle them", rule.source.at("to"),
+                          hint=f"add them to `handles` of role `{rule.to}`, or route them to a role that handles them",
+                          subject=rule.id)
+
+
+@register("CX405", "required-skill-missing", Severity.ERROR)
+def required_skill_missing(context: CheckContext) -> Iterator[Finding]:
+    """A rule requires skills that no agent of its target role has.
+
+    Such tickets would wait in the queue forever.
+
+    Failing::
+
+        roles: [{id: desk, name: Desk, unit: front, staff: [{agents: 3}]}]
+        routing: [{id: english, match: {segment: [export]}, to: desk, requires: [english], precedence: 5}]
+
+    Passing::
+
+        roles: [{id: desk, name: Desk, unit: front, staff: [{agents: 3}, {agents: 1, skills: [english]}]}]
+    """
+    for rule in context.org.routing:
+        if not rule.requires:
+            continue
+        role = context.org.role(rule.to)
+        if not any(set(rule.requires) <= set(role.skills) | set(group.skills) for group in role.staff):
+            yield Finding(f"rule `{rule.id}` requires {', '.join(f'`{s}`' for s in rule.requires)} but no agent of `{role.id}` has all of them",
+                          rule.source.at("requires"), hint=f"add the skills to a staff group of `{role.id}`", subject=rule.id)

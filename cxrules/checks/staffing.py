@@ -1,0 +1,104 @@
+"""Staffing coverage: open channels nobody serves, capacity below the floor, targets without staff."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..calendars import WeekSet
+from ..diagnostics import Severity
+from . import CheckContext, Finding, register
+
+
+def serving_roles(context: CheckContext, channel_id: str) -> set[str]:
+    """Roles that may own a ticket from this channel: rule targets, surge teams and the fallback queue."""
+    roles = {context.org.info.fallback_queue}
+    for rule in context.org.routing:
+        if rule.match.channels is None or channel_id in rule.match.channels:
+            roles.add(rule.to)
+    return roles
+
+
+@register("CX711", "channel-unstaffed", Severity.WARNING)
+def channel_unstaffed(context: CheckContext) -> Iterator[Finding]:
+    """Hours in which a channel is open but no role that serves it has anyone on shift.
+
+    Like a schedule gap in an on-call rota: tickets arrive, nobody is there to take them.
+
+    Failing: WeChat open `daily: ["08:00-22:00"]`, its roles staffed `mon-fri: ["09:00-18:00"]`.
+
+    Passing: an evening and a weekend shift for one of the roles that serve WeChat.
+    """
+    for channel in context.org.channels:
+        open_hours = context.hours(channel.hours)
+        staffed = WeekSet()
+        for role in serving_roles(context, channel.id):
+            staffed = staffed | context.role_hours(role)
+        gap = open_hours - staffed
+        if gap:
+            yield Finding(f"channel `{channel.id}` is open but nobody who serves it is on shift: {gap.describe()}",
+                          channel.source.at("hours") if channel.source.document.get(channel.source.path + ("hours",)) else channel.source.at("id"),
+                          hint="add shifts to a role that serves the channel, or shorten its opening hours", subject=channel.id)
+
+
+@register("CX712", "capacity-below-floor", Severity.WARNING)
+def capacity_below_floor(context: CheckContext) -> Iterator[Finding]:
+    """Hours in which a channel's staffed capacity is above zero but below `org.capacity_floor`.
+
+    Capacity is agents on shift times each role's `capacity`, summed over the roles that
+    serve the channel. (Hours with no one at all are reported by CX711.)
+
+    Failing: `capacity_floor: 4`, one agent of capacity 2 on the evening shift.
+
+    Passing: two such agents, or a lower floor.
+    """
+    floor = context.org.info.capacity_floor
+    if floor <= 1:
+        return
+    for channel in context.org.channels:
+        open_hours = context.hours(channel.hours)
+        groups = [(context.hours(group.shift), group.agents * context.org.role(role).capacity)
+                  for role in serving_roles(context, channel.id) for group in context.org.role(role).staff]
+        points = sorted({p for hours, _ in groups for span in hours.intervals for p in span} | {p for span in open_hours.intervals for p in span})
+        short = []
+        for start, end in zip(points, points[1:]):
+            piece = WeekSet(((start, end),))
+            if not (piece & open_hours):
+                continue
+            capacity = sum(amount for hours, amount in groups if hours & piece)
+            if 0 < capacity < floor:
+                short.append((start, end))
+        if short:
+            yield Finding(f"channel `{channel.id}` can take fewer than {floor} tickets at once: {WeekSet.of(short).describe()}",
+                          channel.source.at("id"), hint="add agents on those shifts, or lower `org.capacity_floor`", subject=channel.id)
+
+
+@register("CX713", "role-unstaffed", Severity.ERROR)
+def role_unstaffed(context: CheckContext) -> Iterator[Finding]:
+    """A role that receives tickets has no `staff`.
+
+    Routing targets, the fallback queue, hand-off receivers, follow-up callers and surge
+    teams all need people. (Escalation levels are checked by CX504.)
+
+    Failing::
+
+        roles: [{id: desk, name: Desk, unit: front}]
+        routing: [{id: all, to: desk, precedence: 0}]
+
+    Passing::
+
+        roles: [{id: desk, name: Desk, unit: front, staff: [{shift: office, agents: 3}]}]
+    """
+    org = context.org
+    needs = {org.info.fallback_queue: "the fallback queue"}
+    for rule in org.routing:
+        needs.setdefault(rule.to, f"the target of routing rule `{rule.id}`")
+    for handoff in org.handoffs:
+        needs.setdefault(handoff.to_role, f"the receiver of hand-off `{handoff.id}`")
+    for followup in org.followups:
+        needs.setdefault(followup.by, f"the caller of follow-up `{followup.id}`")
+    for surge in org.surges:
+        needs.setdefault(surge.activate, f"the team of surge rule `{surge.id}`")
+    for role in org.roles:
+        if role.id in needs and not role.staff:
+            yield Finding(f"role `{role.id}` is {needs[role.id]} but has no staff", role.source.at("id"),
+                          hint="add `staff:` with shifts and agent counts", subject=role.id)

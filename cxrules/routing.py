@@ -1,0 +1,97 @@
+"""Routing semantics: which rule owns a ticket. The one definition the engine runs and `check` analyses.
+
+A rule applies to a ticket when its ``match`` fits the ticket's class and, if it has
+``during``, the calendar is open. Of the rules that apply, the one with the highest
+``precedence`` wins; among equal precedence the earlier rule in the org wins (and `check`
+reports the tie as an overlap when the owners differ). While a surge rule is active, the
+tickets it counts go to its team instead. No rule → the org's fallback queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterable, Optional
+
+from .calendars import BusinessCalendar
+from .model import Org, RoutingRule, Surge
+
+__all__ = ["TicketClass", "Route", "Router", "precedence_order"]
+
+
+@dataclass(frozen=True)
+class TicketClass:
+    """The dimensions routing looks at; everything else about a ticket is irrelevant to it."""
+
+    category: str
+    channel: str
+    segment: str
+    priority: str
+    member: bool = False
+
+
+@dataclass(frozen=True)
+class Route:
+    """A routing decision and why it was taken."""
+
+    role: str
+    rule: Optional[RoutingRule]
+    """None when the ticket went to the fallback queue or to a surge team."""
+    surge: Optional[Surge] = None
+    considered: tuple[tuple[RoutingRule, str], ...] = field(default=())
+    """Rules that match the ticket's class but lost, with the reason."""
+
+    @property
+    def fallback(self) -> bool:
+        return self.rule is None and self.surge is None
+
+
+def precedence_order(rules: Iterable[RoutingRule]) -> tuple[RoutingRule, ...]:
+    """Rules in the order they are tried: higher precedence first, then file order."""
+    return tuple(sorted(rules, key=lambda rule: (-rule.precedence, rule.order)))
+
+
+class Router:
+    """Decides the owner of a ticket class at a moment; thread-safe (its caches only grow)."""
+
+    def __init__(self, org: Org):
+        self.org = org
+        self.rules = precedence_order(org.routing)
+        self._candidates: dict[TicketClass, tuple[RoutingRule, ...]] = {}
+        self._calendars = {calendar.id: BusinessCalendar(calendar) for calendar in org.calendars}
+
+    def candidates(self, ticket: TicketClass) -> tuple[RoutingRule, ...]:
+        """Every rule whose match fits the class, in the order they are tried."""
+        found = self._candidates.get(ticket)
+        if found is None:
+            found = tuple(rule for rule in self.rules if rule.match.matches(
+                ticket.category, ticket.channel, ticket.segment, ticket.priority, ticket.member))
+            self._candidates[ticket] = found
+        return found
+
+    def applies_at(self, rule: RoutingRule, at: Optional[datetime]) -> bool:
+        return rule.during is None or at is None or self._calendars[rule.during].is_open(at)
+
+    def route(self, ticket: TicketClass, at: Optional[datetime] = None,
+              active_surges: Iterable[Surge] = (), explain: bool = False) -> Route:
+        """The owner of ``ticket`` at ``at`` (``None``: ignore `during` calendars)."""
+        for surge in active_surges:
+            if surge.match.matches(ticket.category, ticket.channel, ticket.segment, ticket.priority, ticket.member):
+                losers = tuple((rule, f"surge `{surge.id}` is active") for rule in self.candidates(ticket)) if explain else ()
+                return Route(surge.activate, None, surge, losers)
+        chosen = None
+        losers = []
+        for rule in self.candidates(ticket):
+            if chosen is None and self.applies_at(rule, at):
+                chosen = rule
+                if not explain:
+                    break
+            elif chosen is None:
+                losers.append((rule, f"outside calendar `{rule.during}`"))
+            elif rule.precedence == chosen.precedence:
+                losers.append((rule, f"same precedence {rule.precedence} as `{chosen.id}`, which comes first in the file"))
+            else:
+                losers.append((rule, f"lower precedence ({rule.precedence} < {chosen.precedence})"))
+        if chosen is None:
+            return Route(self.org.info.fallback_queue, None, None, tuple(losers))
+        return Route(chosen.to, chosen, None, tuple(losers))

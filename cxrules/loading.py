@@ -272,24 +272,23 @@ class _Builder:
         return value
 
 
-_FRAGMENT_MARKER = ("kind: Fragment", "kind: 'Fragment'", 'kind: "Fragment"')
-
-
 def org_files(paths) -> tuple[list[Path], list[Diagnostic]]:
-    """The org files named by ``paths``: files as given, folders searched for ``*.yaml``/``*.yml``.
+    """The org files named by ``paths``: files as given, folders searched for org files.
 
-    Inside folders, fragments (``kind: Fragment``) are skipped: they are read through the
-    ``include`` of the org that uses them, with that org's context.
+    In folders, a YAML file counts as an org when it declares `apiVersion: cxrules/...`
+    (so CI configs and other YAML beside it are left alone) and is not a fragment:
+    fragments are read through the `include` of the org that uses them.
     """
     found: list[Path] = []
     problems: list[Diagnostic] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            candidates = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-            roots = [p for p in candidates if not _is_fragment(p)]
+            candidates = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+                                and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            roots = [p for p in candidates if _is_org_root(p)]
             if not roots:
-                problems.append(Diagnostic("CX001", "folder holds no org files (*.yaml, *.yml)", Location(str(path))))
+                problems.append(Diagnostic("CX001", "folder holds no org files (*.yaml or *.yml with `apiVersion: cxrules/v1`)", Location(str(path))))
             found.extend(roots)
         elif path.exists():
             found.append(path)
@@ -298,10 +297,11 @@ def org_files(paths) -> tuple[list[Path], list[Diagnostic]]:
     return found, problems
 
 
-def _is_fragment(path: Path) -> bool:
+def _is_org_root(path: Path) -> bool:
     try:
         with open(path, "rb") as stream:
-            head = stream.read(4096).decode("utf-8", "replace")
+            head = stream.read(8192).decode("utf-8", "replace")
     except OSError:
         return False
-    return any(line.strip() in _FRAGMENT_MARKER for line in head.splitlines())
+    lines = [line.split("#")[0].strip().replace('"', "").replace("'", "") for line in head.splitlines()]
+    return any(line.startswith("apiVersion: cxrules/") for line in lines) and "kind: Fragment" not in lines

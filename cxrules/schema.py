@@ -14,12 +14,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
 
+import fastjsonschema
 import jsonschema
 
 from .diagnostics import Diagnostic
 from .loading import Document, JsonPath
 
-__all__ = ["org_schema", "schema_text", "validate_document", "describe_path", "closest"]
+__all__ = ["org_schema", "schema_text", "validate_document", "schema_problems", "is_valid", "describe_path", "closest"]
 
 SCHEMA_NAME = "org.schema.json"
 SUPPORTED_API_VERSION = "cxrules/v1"
@@ -41,6 +42,24 @@ def org_schema() -> dict:
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(org_schema())
+
+
+@lru_cache(maxsize=1)
+def _gate():
+    """A compiled yes/no validator of the same schema, ~5x faster than jsonschema on big orgs.
+
+    jsonschema stays the authority: it runs whenever the gate says no, and its errors are
+    what users see. tests/test_schema.py checks that both always agree.
+    """
+    return fastjsonschema.compile(org_schema(), use_default=False)
+
+
+def is_valid(data: Any) -> bool:
+    try:
+        _gate()(data)
+        return True
+    except fastjsonschema.JsonSchemaException:
+        return False
 
 
 def closest(word: str, candidates, cutoff: float = 0.6) -> str | None:
@@ -84,10 +103,15 @@ _EXPECTED_TYPES = {"string": "text", "integer": "a whole number", "number": "a n
 
 def validate_document(document: Document) -> list[Diagnostic]:
     """Every schema violation of one file, at the line and column where it must be fixed."""
-    diagnostics = []
-    for error in _validator().iter_errors(document.data):
-        diagnostics.extend(_translate(document, error))
-    return diagnostics
+    return [diagnostic for _, diagnostic in schema_problems(document)]
+
+
+def schema_problems(document: Document) -> list[tuple[JsonPath, Diagnostic]]:
+    """Schema violations with the path of the value each is about."""
+    if is_valid(document.data):
+        return []
+    return [(tuple(error.absolute_path), diagnostic) for error in _validator().iter_errors(document.data)
+            for diagnostic in _translate(document, error)]
 
 
 def _translate(document: Document, error: jsonschema.ValidationError) -> Iterator[Diagnostic]:

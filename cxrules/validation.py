@@ -23,7 +23,7 @@ from .model import (
     FollowUp, Handoff, Interval, Match, Org, OrgInfo, Role, RoutingRule, Segment, Skill, Sla, Source,
     StaffGroup, Surge, Unit, Workflow, WorkflowState, parse_duration,
 )
-from .schema import closest, describe_path, validate_document
+from .schema import closest, describe_path, schema_problems
 
 __all__ = ["ValidationResult", "validate_path", "validate_paths", "load_org", "OrgError"]
 
@@ -70,9 +70,9 @@ def validate_path(path: str | Path, limits: LoadLimits = LoadLimits()) -> Valida
         return ValidationResult(str(path), None, tuple(sorted(diagnostics, key=sort_key)), files)
     broken: set[tuple[str, JsonPath]] = set()
     for document in documents:
-        for diagnostic in validate_document(document):
+        for path, diagnostic in schema_problems(document):
             diagnostics.append(diagnostic)
-            broken.add((document.file, _item_path(document, diagnostic)))
+            broken.add((document.file, path[:2] if len(path) >= 2 and path[0] in SECTIONS else ()))
     items = _Items(documents, broken)
     diagnostics.extend(_check_root(documents))
     diagnostics.extend(_check_ids(items))
@@ -155,22 +155,6 @@ def _check_root(documents: list[Document]) -> Iterator[Diagnostic]:
         for key in ("org", "include"):
             if key in fragment.data:
                 yield Diagnostic("CX132", f"a fragment may not set `{key}`; only the main file does", fragment.location((key,), key=True))
-
-
-def _item_path(document: Document, diagnostic: Diagnostic) -> JsonPath:
-    """The (section, index) item a schema diagnostic falls in, found from its position."""
-    best: JsonPath = ()
-    for section in SECTIONS:
-        entries = document.get((section,))
-        if not isinstance(entries, list):
-            continue
-        for index in range(len(entries)):
-            start = document.location((section, index))
-            end = document.location((section, index + 1)) if index + 1 < len(entries) else None
-            if (start.line, start.column) <= (diagnostic.location.line, diagnostic.location.column) and (
-                    end is None or (diagnostic.location.line, diagnostic.location.column) < (end.line, end.column)):
-                best = (section, index)
-    return best
 
 
 # ---------------------------------------------------------------- items across files
@@ -377,7 +361,7 @@ def _check_values(items: _Items) -> Iterator[Diagnostic]:
                 if isinstance(text, str) and text[:5] == text[6:]:
                     yield Diagnostic("CX305", f"interval `{text}` is empty", calendar.at("hours", day, index),
                                      hint="to mean the whole day write `00:00-24:00`")
-        for path, value in _values_at(calendar, ("holidays", "*", "*")):
+        for path, value in [*_values_at(calendar, ("holidays", "closed", "*")), *_values_at(calendar, ("holidays", "open", "*"))]:
             try:
                 date.fromisoformat(value)
             except (TypeError, ValueError):

@@ -1,0 +1,70 @@
+"""Generate large, valid orgs for benchmarks and property tests (deterministic for a seed)."""
+
+from __future__ import annotations
+
+import random
+
+import yaml
+
+__all__ = ["generate_org", "generate_yaml"]
+
+PRIORITIES = ["urgent", "high", "normal", "low"]
+
+
+def generate_org(roles: int = 2000, categories: int = 500, channels: int = 10, segments: int = 5,
+                 rules: int = 20000, units: int = 50, seed: int = 0, overlaps: bool = False) -> dict:
+    """An org of the given size; rules match 1–3 categories and sometimes channels, segments, priorities."""
+    rng = random.Random(seed)
+    parents = max(1, categories // 5)
+    category_tree = []
+    for p in range(parents):
+        children = [{"id": f"cat{p}_{c}", "name": f"Category {p}.{c}"} for c in range(min(4, categories - parents - 4 * p) if categories > parents else 0)]
+        entry = {"id": f"cat{p}", "name": f"Category {p}"}
+        if children:
+            entry["children"] = children
+        category_tree.append(entry)
+    leaves = [c["id"] for p in category_tree for c in p.get("children", [])] or [p["id"] for p in category_tree]
+    parent_of = {c["id"]: p["id"] for p in category_tree for c in p.get("children", [])}
+    channel_ids = [f"ch{i}" for i in range(channels)]
+    segment_ids = [f"seg{i}" for i in range(segments)]
+    unit_list = [{"id": "root", "name": "Root"}] + [{"id": f"u{i}", "name": f"Unit {i}", "parent": "root"} for i in range(units)]
+    role_list = []
+    for i in range(roles):
+        handles = sorted({p["id"] for p in rng.sample(category_tree, min(5, len(category_tree)))})
+        role = {"id": f"r{i}", "name": f"Role {i}", "unit": "root" if i == 0 else f"u{i % units}",
+                "handles": handles if i else [p["id"] for p in category_tree],
+                "capacity": rng.randint(1, 5), "staff": [{"shift": "office", "agents": rng.randint(1, 10)}]}
+        if i:
+            role["reports_to"] = f"r{(i - 1) // 10}"
+        role_list.append(role)
+    rule_list = [{"id": "catch_all", "to": "r0", "precedence": 0}]
+    for i in range(rules):
+        role = role_list[rng.randrange(roles)]
+        pool = [leaf for leaf in leaves if parent_of.get(leaf, leaf) in role["handles"]] or role["handles"]
+        match = {"category": sorted(set(rng.sample(pool, min(len(pool), rng.randint(1, 3)))))}
+        if rng.random() < 0.5:
+            match["channel"] = sorted(rng.sample(channel_ids, rng.randint(1, max(1, channels // 2))))
+        if rng.random() < 0.3:
+            match["segment"] = sorted(rng.sample(segment_ids, rng.randint(1, max(1, segments - 1))))
+        if rng.random() < 0.3:
+            match["priority"] = sorted(rng.sample(PRIORITIES, rng.randint(1, 3)))
+        precedence = rng.randint(1, 50) if overlaps else i + 1
+        rule_list.append({"id": f"rule{i}", "match": match, "to": role["id"], "precedence": precedence})
+    return {
+        "apiVersion": "cxrules/v1",
+        "kind": "Organisation",
+        "org": {"id": "generated", "name": "Generated org", "timezone": "Asia/Shanghai", "calendar": "office",
+                "fallback_queue": "r0", "span_of_control": 20},
+        "calendars": [{"id": "office", "hours": {"mon-fri": ["08:00-20:00"], "sat": ["09:00-17:00"]}}],
+        "units": unit_list,
+        "roles": role_list,
+        "channels": [{"id": c, "name": f"Channel {c}"} for c in channel_ids],
+        "categories": category_tree,
+        "segments": [{"id": s, "name": f"Segment {s}"} for s in segment_ids],
+        "routing": rule_list,
+    }
+
+
+def generate_yaml(**sizes) -> str:
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(generate_org(**sizes), Dumper=dumper, sort_keys=False, allow_unicode=True, width=200)

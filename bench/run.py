@@ -1,0 +1,113 @@
+"""Benchmarks: `python bench/run.py [validate|check ...]` prints figures and same-run baselines.
+
+Every figure is compared with a baseline measured in the same process, because these
+machines are noisy: ratios travel, absolute seconds do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import yaml  # noqa: E402
+
+from generate import generate_yaml  # noqa: E402
+
+import cxrules  # noqa: E402
+from cxrules.checks import CheckConfig, CheckContext, run_checks  # noqa: E402
+from cxrules.routing import TicketClass  # noqa: E402
+
+
+def _timed(function, *args, **kwargs):
+    gc.collect()
+    start = time.perf_counter()
+    value = function(*args, **kwargs)
+    return value, time.perf_counter() - start
+
+
+def _write(folder: Path, name: str, **sizes) -> Path:
+    path = folder / name
+    path.write_text(generate_yaml(**sizes), encoding="utf-8")
+    return path
+
+
+def bench_validate(folder: Path) -> None:
+    """Validate a 2,000-role, 20,000-rule org; baseline: plain yaml.safe_load of the same file."""
+    path = _write(folder, "large.yaml", roles=2000, rules=20000)
+    size = path.stat().st_size / 1e6
+    _, baseline = _timed(yaml.load, path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    result, seconds = _timed(cxrules.validate_path, path)
+    assert result.ok, result.diagnostics[:3]
+    print(f"validate  2,000 roles, 20,000 rules ({size:.1f} MB): {seconds:.2f} s "
+          f"(target < 2 s); plain yaml load {baseline:.2f} s; ratio {seconds / baseline:.1f}x")
+    shipped = sorted((Path(__file__).resolve().parent.parent / "orgs").glob("*.yaml"))
+    if shipped:
+        _, seconds = _timed(lambda: [cxrules.validate_path(p) for p in shipped])
+        print(f"validate  the {len(shipped)} shipped orgs: {seconds * 1000:.0f} ms")
+
+
+def _brute_force(org) -> tuple[int, int]:
+    """Cell by cell: route every class at every hour of the week; count cells without an owner."""
+    context = CheckContext(org)
+    router = context.router
+    gaps = cells = 0
+    for channel, space in context.channel_spaces:
+        points = sorted({p for b in [space, *context.rule_boxes.values()] for span in b.hours.intervals for p in span})
+        pieces = [(s, e) for s, e in zip(points, points[1:]) if space.hours & cxrules.calendars.WeekSet(((s, e),))]
+        for category, segment, priority, member in itertools.product(space.sets[0], space.sets[2], space.sets[3], (True, False)):
+            ticket = TicketClass(category, channel.id, segment, priority, member)
+            for _ in pieces:
+                cells += 1
+                if not router.candidates(ticket):
+                    gaps += 1
+    return cells, gaps
+
+
+def bench_check(folder: Path) -> None:
+    """Check the large org; baseline: brute force cell by cell on a smaller org, in the same run."""
+    import cxrules.calendars  # noqa: F401
+
+    small = cxrules.load_org(_write(folder, "small.yaml", roles=200, categories=100, channels=5, segments=5, rules=2000))
+    (cells, _), brute = _timed(_brute_force, small)
+    _, fast_small = _timed(run_checks, small, CheckConfig(select=frozenset({"CX401"})))
+    print(f"gaps      small org (2,000 rules, {cells:,} cells): brute force {brute:.2f} s, "
+          f"regions {fast_small:.2f} s; ratio {brute / fast_small:.1f}x")
+    large = cxrules.load_org(_write(folder, "large.yaml", roles=2000, categories=500, channels=10, segments=5, rules=20000))
+    context = CheckContext(large)
+    large_cells = sum(len(s.sets[0]) * len(s.sets[2]) * len(s.sets[3]) * 2 for _, s in context.channel_spaces)
+    result, seconds = _timed(run_checks, large)
+    per_cell = brute / cells
+    print(f"check     2,000 roles, 500 categories, 10 channels, 5 segments, 4 priorities, 20,000 rules: {seconds:.2f} s "
+          f"(target < 5 s), {len(result.diagnostics)} findings; brute force would visit {large_cells:,}+ cells "
+          f"(≈{per_cell * large_cells:.0f} s at the small org's rate)")
+    overlapping = cxrules.load_org(_write(folder, "overlapping.yaml", roles=2000, categories=500, channels=10, rules=20000, overlaps=True))
+    result, seconds = _timed(run_checks, overlapping)
+    print(f"check     same size, precedence drawn from 1..50 (many overlaps): {seconds:.2f} s, {len(result.diagnostics)} findings")
+
+
+BENCHES = {"validate": bench_validate, "check": bench_check}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", choices=[*BENCHES, []], help="benchmarks to run (default: all)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.names or BENCHES:
+            tracemalloc.start()
+            BENCHES[name](Path(folder))
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            print(f"          peak traced memory of `{name}`: {peak / 1e6:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -12,7 +12,7 @@ import itertools
 import sys
 import tempfile
 import time
-import tracemalloc
+import resource
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -102,11 +102,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         for name in args.names or BENCHES:
-            tracemalloc.start()
             BENCHES[name](Path(folder))
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-            print(f"          peak traced memory of `{name}`: {peak / 1e6:.0f} MB")
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"          peak memory of the process so far: {peak:.0f} MB")
 
 
 if __name__ == "__main__":

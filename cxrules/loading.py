@@ -14,6 +14,7 @@ against a budget, which stops "billion laughs" files.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -113,7 +114,7 @@ def load_text(raw: bytes | str, file: str = "<string>", limits: LoadLimits = Loa
     """Parse YAML text (bytes are decoded as UTF-8) into a positioned :class:`Document`."""
     try:
         text = _decode(raw, file) if isinstance(raw, bytes) else raw
-        return _compose(text, file, limits), []
+        return _compose(text, file, limits)
     except _LoadError as error:
         return None, [error.diagnostic]
 
@@ -140,36 +141,53 @@ def _decode(raw: bytes, file: str) -> str:
             hint="re-save the file as UTF-8 (e.g. `iconv -f GBK -t UTF-8`)")) from None
 
 
-def _compose(text: str, file: str, limits: LoadLimits) -> Document:
+def _compose(text: str, file: str, limits: LoadLimits) -> tuple[Document, list[Diagnostic]]:
     loader = _Loader(text)
     try:
         if not loader.check_node():
-            raise _LoadError(Diagnostic("CX107", "file is empty: expected an org or fragment", Location(file), hint="start from `cxrules init`"))
+            raise _LoadError(Diagnostic("CX107", "file is empty: expected an org or fragment", Location(file), hint=_EMPTY_HINT))
         root = loader.get_node()
         if loader.check_node():
-            event = loader.peek_event()
             raise _LoadError(Diagnostic(
                 "CX106", "a second YAML document starts here; an org file holds exactly one",
-                _mark(event.start_mark, file), hint="move it into a file of its own and join the files with `include`"))
+                _second_document(text, root, loader.peek_event(), file),
+                hint="move it into a file of its own and join the files with `include`"))
     except yaml.MarkedYAMLError as error:
         raise _LoadError(_syntax_diagnostic(error, text, file)) from None
     except yaml.YAMLError as error:  # errors without a position (rare)
         raise _LoadError(Diagnostic("CX100", f"invalid YAML: {error}", Location(file))) from None
     finally:
         loader.dispose()
-    if root is None:
-        raise _LoadError(Diagnostic("CX107", "file is empty: expected an org or fragment", Location(file)))
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == _TAG + "null" and not root.value):
+        raise _LoadError(Diagnostic("CX107", "file is empty: expected an org or fragment", Location(file), hint=_EMPTY_HINT))
     builder = _Builder(file, limits)
     data = builder.build(root, (), 0, None)
-    return Document(file, data, MappingProxyType(builder.positions), MappingProxyType(builder.surprises))
+    return Document(file, data, MappingProxyType(builder.positions), MappingProxyType(builder.surprises)), builder.problems
+
+
+_EMPTY_HINT = "an org file starts with `apiVersion: cxrules/v1`; the files in orgs/ are complete examples"
+
+
+def _second_document(text: str, first, event, file: str) -> Location:
+    """Where the second document starts: its `---` line if there is one, else the parser's mark."""
+    marker = re.compile(r"^---", re.MULTILINE).search(text, first.end_mark.index)
+    if marker:
+        return _position(text, marker.start(), file)
+    return _mark(event.start_mark, file)
 
 
 def _mark(mark, file: str) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
+_CONTEXTS_AT_THE_MISTAKE = ("while scanning a simple key", "while parsing a flow", "while scanning a quoted scalar")
+
+
 def _syntax_diagnostic(error: yaml.MarkedYAMLError, text: str, file: str) -> Diagnostic:
+    """Point at the mistake itself: an unclosed `[` or a key without `:`, not where parsing gave up."""
     mark = error.problem_mark or error.context_mark
+    if error.context_mark and error.context and error.context.startswith(_CONTEXTS_AT_THE_MISTAKE):
+        mark = error.context_mark
     location = _mark(mark, file) if mark else Location(file)
     problem = (error.problem or "invalid YAML").strip()
     if mark is not None and (text[mark.index:mark.index + 1] == "\t" or "tab" in problem):
@@ -177,8 +195,9 @@ def _syntax_diagnostic(error: yaml.MarkedYAMLError, text: str, file: str) -> Dia
     message = problem
     if error.context:
         message = f"{problem} ({error.context.strip()}"
-        if error.context_mark and error.context_mark is not mark:
-            message += f" at line {error.context_mark.line + 1}"
+        other = error.problem_mark if mark is error.context_mark else error.context_mark
+        if other is not None and other.line != mark.line:
+            message += f"; noticed at line {other.line + 1}" if mark is error.context_mark else f" at line {other.line + 1}"
         message += ")"
     return Diagnostic("CX100", f"invalid YAML: {message}", location)
 
@@ -191,6 +210,7 @@ class _Builder:
         self.limits = limits
         self.positions: dict[JsonPath, tuple[int, int, int, int]] = {}
         self.surprises: dict[JsonPath, str] = {}
+        self.problems: list[Diagnostic] = []
         self.done: dict[int, tuple[Any, int]] = {}
         self.total = 0
         self.constructor = yaml.constructor.SafeConstructor()
@@ -207,6 +227,8 @@ class _Builder:
             raise _LoadError(Diagnostic("CX109", f"nesting deeper than {self.limits.max_depth} levels", self._where(node)))
         before = self.total
         self._count(1, path, key_node)
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in (_TAG + "map", _TAG + "seq"):
+            raise _LoadError(Diagnostic("CX109", f"unsupported YAML tag `{node.tag}`", self._where(node), hint="remove the tag"))
         if isinstance(node, yaml.MappingNode):
             value = self._mapping(node, path, depth)
         elif isinstance(node, yaml.SequenceNode):
@@ -219,7 +241,10 @@ class _Builder:
     def _count(self, size: int, path: JsonPath, key_node) -> None:
         self.total += size
         if self.total > self.limits.max_nodes:
-            where = Location(self.file, *self.positions[path][:2]) if path else Location(self.file)
+            keyed = path
+            while keyed and not isinstance(keyed[-1], str):
+                keyed = keyed[:-1]  # list items of an alias carry the anchor's position: use their key
+            where = Location(self.file, *self.positions[keyed][:2]) if keyed else Location(self.file)
             raise _LoadError(Diagnostic(
                 "CX108", f"aliases expand to more than {self.limits.max_nodes:,} values", where,
                 hint="write repeated content out instead of nesting aliases"))
@@ -245,11 +270,12 @@ class _Builder:
             key = key_node.value  # the text as written: `on`, `no` and `1` stay strings
             if key in first_seen:
                 first = first_seen[key]
-                raise _LoadError(Diagnostic(
+                self.problems.append(Diagnostic(
                     "CX101", f"duplicate key `{key}`: YAML would silently keep only the last one",
                     self._where(key_node),
                     hint="remove or rename one of the two",
                     related=(Related(_mark(first.start_mark, self.file), f"`{key}` first defined here"),)))
+                continue  # keep the first, so later layers still check the rest of the file
             first_seen[key] = key_node
             result[key] = self.build(value_node, path + (key,), depth + 1, key_node)
         for source in merged:

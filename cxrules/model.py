@@ -393,11 +393,6 @@ class Org:
     def sla(self, id: str) -> Sla:
         return self._slas_by_id[id]
 
-    def leaf_categories(self) -> tuple[str, ...]:
-        """Categories a ticket can carry: those with no sub-categories, in file order."""
-        parents = {category.parent for category in self.categories}
-        return tuple(category.id for category in self.categories if category.id not in parents)
-
     def descendants(self, category: str) -> Iterator[str]:
         """The category and every category beneath it."""
         yield category

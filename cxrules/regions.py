@@ -16,7 +16,7 @@ from typing import Iterable, Optional
 
 from .calendars import WeekSet
 
-__all__ = ["DIMENSIONS", "Box", "uncovered", "is_covered"]
+__all__ = ["DIMENSIONS", "Box", "uncovered", "is_covered", "coalesce"]
 
 DIMENSIONS = ("category", "channel", "segment", "priority", "member")
 
@@ -114,3 +114,35 @@ def _merge(space: Box, dimension: int, parts: list[tuple[frozenset, list[Box]]],
         for box in rest:
             result.append(box.replace(dimension, frozenset(values)))
     return result
+
+
+def coalesce(boxes: Iterable[Box]) -> list[Box]:
+    """Join regions that differ in one dimension only, until none do.
+
+    Splitting goes one dimension at a time in a fixed order, so two remainders that
+    together are "any category × vip" can come back as one region per category; this
+    joins them. The set of tickets covered never changes.
+    """
+    current = list(dict.fromkeys(boxes))
+    changed = True
+    while changed and len(current) > 1:
+        changed = False
+        for dimension in range(len(current[0].sets) + 1):
+            groups: dict[Box, list[Box]] = {}
+            for box in current:
+                groups.setdefault(box.replace(dimension, WeekSet() if dimension == len(box.sets) else frozenset()), []).append(box)
+            if len(groups) == len(current):
+                continue
+            merged = []
+            for key, members in groups.items():
+                if len(members) == 1:
+                    merged.append(members[0])
+                elif dimension == len(key.sets):
+                    hours = WeekSet()
+                    for member in members:
+                        hours = hours | member.hours
+                    merged.append(key.replace(dimension, hours))
+                else:
+                    merged.append(key.replace(dimension, frozenset().union(*(m.sets[dimension] for m in members))))
+            current, changed = merged, True
+    return current

@@ -77,12 +77,17 @@ _SECTION_NOUNS = {
 
 
 def describe_path(document: Document, path: JsonPath) -> str:
-    """Name the item a path lies in, for messages: "role `cs_rep`", "`org`"."""
+    """Name the object a path lies in: "role `cs_rep`", "`staff` entry 2 of role `desk`", "`org`"."""
     if len(path) >= 2 and path[0] in _SECTION_NOUNS and isinstance(path[1], int):
         item_id = document.get(path[:2] + ("id",))
         noun = _SECTION_NOUNS[path[0]]
-        return f"{noun} `{item_id}`" if isinstance(item_id, str) else f"{noun} #{path[1] + 1}"
-    if path:
+        item = f"{noun} `{item_id}`" if isinstance(item_id, str) else f"{noun} #{path[1] + 1}"
+        inner = path[2:]
+        for index in range(len(inner) - 1, 0, -1):
+            if isinstance(inner[index], int) and isinstance(inner[index - 1], str):
+                return f"`{inner[index - 1]}` entry {inner[index] + 1} of {item}"
+        return item
+    if len(path) > 1:
         return f"`{path[0]}`"
     return "the file"
 
@@ -94,6 +99,12 @@ def _type_name(value: Any) -> str:
 
 
 def _shown(value: Any) -> str:
+    if value == "":
+        return "(empty)"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item{'' if len(value) == 1 else 's'}"
+    if isinstance(value, dict):
+        return "a mapping"
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -133,6 +144,10 @@ def _translate(document: Document, error: jsonschema.ValidationError) -> Iterato
     elif kind == "required":
         missing = re.match(r"'([^']+)'", error.message)
         name = missing.group(1) if missing else error.message
+        if path == () and name == "apiVersion":
+            yield Diagnostic("CX120", f"the file has no `apiVersion`; this release reads `{SUPPORTED_API_VERSION}`",
+                             document.location(()), hint=f"add `apiVersion: {SUPPORTED_API_VERSION}` as the first key")
+            return
         yield Diagnostic("CX111", f"{where} is missing the required property `{name}`", document.location(path, key=True),
                          hint=_describe_property(schema, name))
     elif kind == "type":
@@ -144,6 +159,10 @@ def _translate(document: Document, error: jsonschema.ValidationError) -> Iterato
             hint = f"YAML reads `{original}` as {_shown(value)}: write `\"{original}\"` in quotes"
         elif expected == "a list" and isinstance(value, (str, int)):
             hint = f"write a list: `[{_shown(value)}]`"
+        if value is None:
+            yield Diagnostic("CX110", f"{field} in {where} has no value; expected {expected}", document.location(path, key=True),
+                             hint=_describe_property(error.parent.schema if error.parent else {}, str(path[-1])) if path else None)
+            return
         yield Diagnostic("CX110", f"{field} in {where} must be {expected}, found {_type_name(value)} `{_shown(value)}`",
                          document.location(path), hint=hint)
     elif kind in ("enum", "const"):

@@ -116,11 +116,13 @@ def _load_sources(root: Path, limits: LoadLimits) -> tuple[list[Document], list[
             if child is None:
                 for problem in problems:
                     if problem.code == "CX001":
-                        diagnostics.append(Diagnostic("CX130", f"included file `{entry}` cannot be read: {problem.message}", where,
+                        reason = problem.message.removeprefix("cannot read file: ")
+                        diagnostics.append(Diagnostic("CX130", f"included file `{entry}` cannot be read: {reason}", where,
                                                       hint=_include_hint(parent_path.parent, entry)))
                     else:
                         diagnostics.append(problem)
                 continue
+            diagnostics.extend(problems)
             documents.append(child)
             pending.append((child, target, chain + (target,)))
     return documents, diagnostics
@@ -135,7 +137,7 @@ def _display(path: Path) -> str:
 
 def _include_hint(folder: Path, entry: str) -> str | None:
     candidates = [str(p.relative_to(folder)) for p in folder.rglob("*.y*ml")] if folder.is_dir() else []
-    suggestion = closest(entry, candidates[:500])
+    suggestion = closest(entry, candidates[:500], cutoff=0.85)
     return f"did you mean `{suggestion}`?" if suggestion else "paths are relative to the including file"
 
 

@@ -40,7 +40,12 @@ def test_every_expected_entry_has_a_file():
     assert sorted(EXPECTED) == sorted(p.name for p in INVALID)
 
 
+# CX001 (unreadable path) and CX102 (a file over 10 MB) are made at test time in
+# test_loading.py; CX119 is the net for schema keywords the translator does not know yet.
+NOT_AS_FILES = {"CX001", "CX102", "CX119"}
+
+
 def test_every_validation_code_has_an_example():
     used = {entry.split()[0] for entries in EXPECTED.values() for entry in entries}
-    validation_codes = {code for code in REGISTRY if code < "CX400" and code != "CX001"}
-    assert validation_codes - used == set()
+    validation_codes = {code for code in REGISTRY if code < "CX400"}
+    assert validation_codes - used == NOT_AS_FILES

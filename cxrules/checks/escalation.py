@@ -75,15 +75,16 @@ def escalation_dead_end(context: CheckContext) -> Iterator[Finding]:
 
 
 def _chain_limit(context: CheckContext, path_id: str) -> tuple[timedelta, list[str]]:
-    total, chain, seen = timedelta(0), [], set()
+    """Time until the last level of the chain is called: every limit but the very last one's."""
+    limits, chain, seen = [], [], set()
     current = path_id
     while current and current not in seen:
         seen.add(current)
         path = context.org.escalation(current)
         chain.append(current)
-        total += sum((level.within for level in path.levels if level.within), timedelta(0))
+        limits.extend(level.within or timedelta(0) for level in path.levels)
         current = path.then
-    return total, chain
+    return sum(limits[:-1], timedelta(0)), chain
 
 
 @register("CX503", "escalation-exceeds-sla", Severity.WARNING)

@@ -51,7 +51,13 @@ def followup_deadline_unmeetable(context: CheckContext) -> Iterator[Finding]:
         if followup.quiet_hours:
             related.append(Related(context.org.calendar(followup.quiet_hours).source.at("hours"), "customers' quiet hours"))
         if not hours:
-            yield Finding(f"follow-up `{followup.id}` can never be made: `{followup.by}` is never on shift outside the quiet hours",
+            limits = [f"on shift (`{followup.by}`)"]
+            if followup.calendar:
+                limits.append(f"within calendar `{followup.calendar}`")
+                related.append(Related(context.org.calendar(followup.calendar).source.at("hours"), f"calendar `{followup.calendar}`"))
+            if followup.quiet_hours:
+                limits.append(f"outside quiet hours `{followup.quiet_hours}`")
+            yield Finding(f"follow-up `{followup.id}` can never be made: no hour of the week is {', '.join(limits)}",
                           followup.source.at("by"), hint="give the caller shifts outside the quiet hours, or choose another caller",
                           related=tuple(related), subject=followup.id)
             continue

@@ -28,16 +28,20 @@ def handoff_ping_pong(context: CheckContext) -> Iterator[Finding]:
 
         roles: [{id: repair, name: Repair, unit: workshop, handles: [fault], closes: [fault]}]
     """
+    everything = context.values[0]
     graph = nx.DiGraph()
     for handoff in context.org.handoffs:
-        if not handoff.returns:
-            graph.add_edge(handoff.from_role, handoff.to_role, handoff=handoff)
-    everything = context.values[0]
+        if handoff.returns:
+            continue
+        if not graph.has_edge(handoff.from_role, handoff.to_role):
+            graph.add_edge(handoff.from_role, handoff.to_role, handoffs=[])
+        graph.edges[handoff.from_role, handoff.to_role]["handoffs"].append(handoff)
     for cycle in nx.simple_cycles(graph):
-        edges = [graph.edges[a, b]["handoff"] for a, b in zip(cycle, cycle[1:] + cycle[:1])]
+        steps = [graph.edges[a, b]["handoffs"] for a, b in zip(cycle, cycle[1:] + cycle[:1])]
+        edges = [h for step in steps for h in step]
         travelling = frozenset(everything)
-        for edge in edges:
-            travelling &= edge.categories if edge.categories is not None else everything
+        for step in steps:  # parallel hand-offs between the same two roles: any of them carries
+            travelling &= frozenset().union(*(h.categories if h.categories is not None else everything for h in step))
         closed = frozenset().union(*(context.org.role(role).closes for role in cycle))
         stuck = travelling - closed
         if stuck:

@@ -6,7 +6,7 @@ from itertools import combinations
 from typing import Iterator
 
 from ..diagnostics import Related, Severity
-from ..regions import Box, is_covered, uncovered
+from ..regions import Box, coalesce, is_covered, uncovered
 from . import CheckContext, Finding, register
 
 
@@ -33,7 +33,7 @@ def routing_gap(context: CheckContext) -> Iterator[Finding]:
     boxes = list(context.rule_boxes.values())
     fallback = context.org.info.fallback_queue
     for channel, space in context.channel_spaces:
-        for region in uncovered(space, boxes):
+        for region in coalesce(uncovered(space, boxes)):
             yield Finding(
                 f"no routing rule owns {context.describe(region)}", channel.source.at("id"),
                 hint=f"add a rule for these tickets or a catch-all rule with a low precedence; until then they go to the fallback queue `{fallback}`",
@@ -99,18 +99,19 @@ def routing_overlap(context: CheckContext) -> Iterator[Finding]:
             both = context.rule_boxes[first.id].intersect(context.rule_boxes[second.id])
             if both is None:
                 continue
+            regions = []
             for channel, space in context.channel_spaces:
                 claimed = both.intersect(space)
-                if claimed is None:
-                    continue
-                for region in uncovered(claimed, _earlier_boxes(context, first, claimed)):
-                    yield Finding(
-                        f"rules `{first.id}` and `{second.id}` both have precedence {first.precedence} and claim "
-                        f"{context.describe(region)} for different owners (`{first.to}`, `{second.to}`)",
-                        second.source.at("precedence"),
-                        hint=f"give one of them a higher precedence; today `{first.id}` wins because it comes first",
-                        related=(Related(first.source.at("id"), f"overlaps with rule `{first.id}` here"),),
-                        subject=second.id)
+                if claimed is not None:
+                    regions.extend(uncovered(claimed, _earlier_boxes(context, first, claimed)))
+            if regions:
+                yield Finding(
+                    f"rules `{first.id}` and `{second.id}` both have precedence {first.precedence} and claim "
+                    f"{'; '.join(context.describe(r) for r in coalesce(regions))} for different owners (`{first.to}`, `{second.to}`)",
+                    second.source.at("precedence"),
+                    hint=f"give one of them a higher precedence; today `{first.id}` wins because it comes first",
+                    related=(Related(first.source.at("id"), f"overlaps with rule `{first.id}` here"),),
+                    subject=second.id)
 
 
 @register("CX403", "shadowed-rule", Severity.WARNING)
@@ -158,6 +159,9 @@ def route_to_role_without_category(context: CheckContext) -> Iterator[Finding]:
     A role's `handles` lists the categories its people are trained for; sending others
     there means tickets are owned by someone who cannot solve them.
 
+    Only the tickets that reach the rule count, so a catch-all is judged on what the
+    rules before it leave over.
+
     Failing::
 
         roles: [{id: cashier, name: Cashier, unit: shop, handles: [billing]}]
@@ -169,9 +173,17 @@ def route_to_role_without_category(context: CheckContext) -> Iterator[Finding]:
         routing: [{id: faults, match: {category: [technical_fault]}, to: technician, precedence: 10}]
     """
     for rule in context.org.routing:
-        if rule.match.categories is None:
+        box = context.rule_boxes.get(rule.id)
+        handles = context.org.role(rule.to).handles
+        if box is None or box.sets[0] <= handles:
             continue
-        missing = sorted(rule.match.categories - context.org.role(rule.to).handles)
+        received = frozenset()  # only what reaches the rule counts: a catch-all sees what others leave
+        for _, space in context.channel_spaces:
+            part = box.intersect(space)
+            if part is not None:
+                for region in uncovered(part, _earlier_boxes(context, rule, part)):
+                    received |= region.sets[0]
+        missing = received - handles
         if missing:
             shown = context.describe_categories(frozenset(missing))
             yield Finding(f"rule `{rule.id}` sends {shown} to `{rule.to}`, which does not handle them", rule.source.at("to"),

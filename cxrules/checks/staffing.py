@@ -9,13 +9,20 @@ from ..diagnostics import Severity
 from . import CheckContext, Finding, register
 
 
-def serving_roles(context: CheckContext, channel_id: str) -> set[str]:
-    """Roles that may own a ticket from this channel: rule targets, surge teams and the fallback queue."""
-    roles = {context.org.info.fallback_queue}
+def serving_roles(context: CheckContext, channel) -> list[tuple[str, WeekSet]]:
+    """Roles that own tickets from this channel, each with the hours its rule applies.
+
+    A rule serves the channel when it can match something the channel receives; tickets
+    nobody routes (the fallback queue's) are the routing-gap check's business.
+    """
+    space = dict((c.id, box) for c, box in context.channel_spaces).get(channel.id)
+    serving = []
     for rule in context.org.routing:
-        if rule.match.channels is None or channel_id in rule.match.channels:
-            roles.add(rule.to)
-    return roles
+        box = context.rule_boxes.get(rule.id)
+        part = box.intersect(space) if box is not None and space is not None else None
+        if part is not None:
+            serving.append((rule.to, part.hours))
+    return serving
 
 
 @register("CX711", "channel-unstaffed", Severity.WARNING)
@@ -31,8 +38,8 @@ def channel_unstaffed(context: CheckContext) -> Iterator[Finding]:
     for channel in context.org.channels:
         open_hours = context.hours(channel.hours)
         staffed = WeekSet()
-        for role in serving_roles(context, channel.id):
-            staffed = staffed | context.role_hours(role)
+        for role, hours in serving_roles(context, channel):
+            staffed = staffed | (context.role_hours(role) & hours)
         gap = open_hours - staffed
         if gap:
             yield Finding(f"channel `{channel.id}` is open but nobody who serves it is on shift: {gap.describe()}",
@@ -56,8 +63,11 @@ def capacity_below_floor(context: CheckContext) -> Iterator[Finding]:
         return
     for channel in context.org.channels:
         open_hours = context.hours(channel.hours)
-        groups = [(context.hours(group.shift), group.agents * context.org.role(role).capacity)
-                  for role in serving_roles(context, channel.id) for group in context.org.role(role).staff]
+        roles = {role: WeekSet() for role, _ in serving_roles(context, channel)}
+        for role, hours in serving_roles(context, channel):
+            roles[role] = roles[role] | hours
+        groups = [(context.hours(group.shift) & hours, group.agents * context.org.role(role).capacity)
+                  for role, hours in roles.items() for group in context.org.role(role).staff]
         points = sorted({p for hours, _ in groups for span in hours.intervals for p in span} | {p for span in open_hours.intervals for p in span})
         short = []
         for start, end in zip(points, points[1:]):

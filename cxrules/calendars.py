@@ -52,20 +52,17 @@ class WeekSet:
         return sum(e - s for s, e in self.intervals)
 
     def __or__(self, other: "WeekSet") -> "WeekSet":
-        return WeekSet.of(self.intervals + other.intervals)
+        if self.intervals == other.intervals or not other.intervals:
+            return self
+        return _union(self, other)
 
     def __and__(self, other: "WeekSet") -> "WeekSet":
-        result, i, j = [], 0, 0
-        a, b = self.intervals, other.intervals
-        while i < len(a) and j < len(b):
-            start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-            if start < end:
-                result.append((start, end))
-            if a[i][1] < b[j][1]:
-                i += 1
-            else:
-                j += 1
-        return WeekSet(tuple(result))
+        # Checks meet the same few calendars millions of times: answer those from a cache.
+        if self.intervals == other.intervals or other.intervals == _FULL:
+            return self
+        if self.intervals == _FULL:
+            return other
+        return _intersection(self, other)
 
     def __sub__(self, other: "WeekSet") -> "WeekSet":
         return self & other.complement()
@@ -122,6 +119,29 @@ class WeekSet:
             else:
                 parts.append(f"{days} " + ", ".join(f"{_hhmm(s)}–{_hhmm(e)}" for s, e in spans))
         return "; ".join(parts)
+
+
+_FULL = ((0, WEEK),)
+
+
+@lru_cache(maxsize=4096)
+def _union(a: WeekSet, b: WeekSet) -> WeekSet:
+    return WeekSet.of(a.intervals + b.intervals)
+
+
+@lru_cache(maxsize=4096)
+def _intersection(a: WeekSet, b: WeekSet) -> WeekSet:
+    result, i, j = [], 0, 0
+    x, y = a.intervals, b.intervals
+    while i < len(x) and j < len(y):
+        start, end = max(x[i][0], y[j][0]), min(x[i][1], y[j][1])
+        if start < end:
+            result.append((start, end))
+        if x[i][1] < y[j][1]:
+            i += 1
+        else:
+            j += 1
+    return WeekSet(tuple(result))
 
 
 def _wrap(start: int, end: int) -> list[tuple[int, int]]:

@@ -22,7 +22,7 @@ from ..calendars import WeekSet, week_set
 from ..codes import register as register_code
 from ..diagnostics import Diagnostic, Location, Related, Severity, sort_key
 from ..model import Org
-from ..regions import Box
+from ..regions import Box, coalesce
 from ..routing import Router
 
 __all__ = ["Finding", "Check", "CHECKS", "register", "CheckConfig", "CheckContext", "CheckResult", "check", "run_checks",
@@ -186,8 +186,18 @@ class CheckContext:
         """Rule id → its place in the order rules are tried."""
         return {rule.id: index for index, rule in enumerate(self.router.rules)}
 
+    @cached_property
+    def rule_order(self) -> dict[str, int]:
+        """Rule id → its index in ``org.routing``."""
+        return {rule.id: index for index, rule in enumerate(self.org.routing)}
+
     def describe_categories(self, values: frozenset) -> str:
         return " | ".join(self._compress_categories(values))
+
+    @cached_property
+    def receivable(self) -> list[Box]:
+        """Every ticket some channel can receive while open, as few regions as possible."""
+        return coalesce(space for _, space in self.channel_spaces)
 
     @cached_property
     def category_index(self) -> dict[str, list[str]]:

@@ -59,13 +59,18 @@ def _meeting_pairs(context: CheckContext, rules) -> Iterator[tuple]:
                     yield rule, rules[position[other_id]]
 
 
-def _earlier_boxes(context: CheckContext, rule, region: Box) -> list[Box]:
-    """Regions of rules tried before ``rule`` that meet ``region``."""
-    before = []
+def _earlier_rules(context: CheckContext, rule, region: Box) -> list[str]:
+    """Ids of rules tried before ``rule`` that share a category with ``region``, in trial order."""
+    before = set()
     for category in region.sets[0]:
-        before.extend(context.category_index.get(category, ()))
+        before.update(context.category_index.get(category, ()))
     position = context.rule_position
-    return [context.rule_boxes[other] for other in dict.fromkeys(before) if position[other] < position[rule.id]]
+    return sorted((other for other in before if position[other] < position[rule.id]), key=position.__getitem__)
+
+
+def _earlier_boxes(context: CheckContext, rule, region: Box) -> list[Box]:
+    """Regions of rules tried before ``rule`` that may meet ``region``."""
+    return [context.rule_boxes[other] for other in _earlier_rules(context, rule, region)]
 
 
 @register("CX402", "routing-overlap", Severity.ERROR)
@@ -100,7 +105,7 @@ def routing_overlap(context: CheckContext) -> Iterator[Finding]:
             if both is None:
                 continue
             regions = []
-            for channel, space in context.channel_spaces:
+            for space in context.receivable:
                 claimed = both.intersect(space)
                 if claimed is not None:
                     regions.extend(uncovered(claimed, _earlier_boxes(context, first, claimed)))
@@ -133,16 +138,17 @@ def shadowed_rule(context: CheckContext) -> Iterator[Finding]:
     """
     for rule in context.router.rules:
         box = context.rule_boxes.get(rule.id)
-        reachable = [part for _, space in context.channel_spaces if box is not None
+        reachable = [part for space in context.receivable if box is not None
                      for part in [box.intersect(space)] if part is not None]
         if not reachable:
             yield Finding(f"rule `{rule.id}` matches no ticket any channel receives while open", rule.source.at("id"),
                           hint="check its `match` and `during` against the channels' categories and hours", subject=rule.id)
             continue
-        earlier = {id(b): b for part in reachable for b in _earlier_boxes(context, rule, part)}
-        if all(is_covered(part, earlier.values()) for part in reachable):
-            winners = [other for other in context.router.rules[:context.rule_position[rule.id]]
-                       if other.id in context.rule_boxes and any(context.rule_boxes[other.id].intersect(part) for part in reachable)]
+        earlier = _earlier_rules(context, rule, box)
+        earlier_boxes = [context.rule_boxes[other] for other in earlier]
+        if all(is_covered(part, earlier_boxes) for part in reachable):
+            winners = [context.org.routing[context.rule_order[other]] for other in earlier
+                       if any(context.rule_boxes[other].intersect(part) for part in reachable)]
             yield Finding(
                 f"rule `{rule.id}` can never fire: rules tried before it own every ticket it matches",
                 rule.source.at("precedence"),
@@ -178,7 +184,7 @@ def route_to_role_without_category(context: CheckContext) -> Iterator[Finding]:
         if box is None or box.sets[0] <= handles:
             continue
         received = frozenset()  # only what reaches the rule counts: a catch-all sees what others leave
-        for _, space in context.channel_spaces:
+        for space in context.receivable:
             part = box.intersect(space)
             if part is not None:
                 for region in uncovered(part, _earlier_boxes(context, rule, part)):

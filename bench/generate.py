@@ -12,8 +12,13 @@ PRIORITIES = ["urgent", "high", "normal", "low"]
 
 
 def generate_org(roles: int = 2000, categories: int = 500, channels: int = 10, segments: int = 5,
-                 rules: int = 20000, units: int = 50, seed: int = 0, overlaps: bool = False) -> dict:
-    """An org of the given size; rules match 1–3 categories and sometimes channels, segments, priorities."""
+                 rules: int = 20000, units: int = 50, seed: int = 0, overlaps: bool = False,
+                 catch_all: bool = True, timed: float = 0.0) -> dict:
+    """An org of the given size; rules match 1–3 categories and sometimes channels, segments, priorities.
+
+    ``overlaps`` draws precedences from a small range (many ties); ``catch_all=False`` leaves
+    gaps; ``timed`` is the share of rules that apply only in office hours (`during`).
+    """
     rng = random.Random(seed)
     parents = max(1, categories // 5)
     category_tree = []
@@ -37,28 +42,44 @@ def generate_org(roles: int = 2000, categories: int = 500, channels: int = 10, s
         if i:
             role["reports_to"] = f"r{(i - 1) // 10}"
         role_list.append(role)
-    rule_list = [{"id": "catch_all", "to": "r0", "precedence": 0}]
+    rule_list = [{"id": "catch_all", "to": "r0", "precedence": 0}] if catch_all else []
+    # Like a real routing table, rules mostly split the ticket space between owners: rule i
+    # takes one category on one channel for one segment (cycling through them), sometimes
+    # only some priorities; a few broader rules cut across with a higher precedence.
+    owners: dict[str, list[dict]] = {}
+    for role in role_list:
+        for category in role["handles"]:
+            owners.setdefault(category, []).append(role)
     for i in range(rules):
-        role = role_list[rng.randrange(roles)]
-        pool = [leaf for leaf in leaves if parent_of.get(leaf, leaf) in role["handles"]] or role["handles"]
-        match = {"category": sorted(set(rng.sample(pool, min(len(pool), rng.randint(1, 3)))))}
-        if rng.random() < 0.5:
-            match["channel"] = sorted(rng.sample(channel_ids, rng.randint(1, max(1, channels // 2))))
-        if rng.random() < 0.3:
-            match["segment"] = sorted(rng.sample(segment_ids, rng.randint(1, max(1, segments - 1))))
+        leaf = leaves[i % len(leaves)]
+        role = rng.choice(owners.get(parent_of.get(leaf, leaf)) or role_list[:1])
+        match = {"category": [leaf], "channel": [channel_ids[(i // len(leaves)) % channels]]}
+        if segments:
+            match["segment"] = [segment_ids[(i // (len(leaves) * channels)) % segments]]
         if rng.random() < 0.3:
             match["priority"] = sorted(rng.sample(PRIORITIES, rng.randint(1, 3)))
-        precedence = rng.randint(1, 50) if overlaps else i + 1
-        rule_list.append({"id": f"rule{i}", "match": match, "to": role["id"], "precedence": precedence})
+        precedence = rng.randint(1, 50) if overlaps else 1000 + i
+        if rng.random() < 0.01:  # a broader rule: the whole parent category for one segment on a channel
+            parent = parent_of.get(leaf, leaf)
+            role = rng.choice(owners.get(parent) or role_list[:1])
+            match = {"category": [parent], "channel": [rng.choice(channel_ids)]}
+            if segments:
+                match["segment"] = [rng.choice(segment_ids)]
+            precedence = rng.randint(1, 50) if overlaps else 100_000 + i
+        rule = {"id": f"rule{i}", "match": match, "to": role["id"], "precedence": precedence}
+        if rng.random() < timed:
+            rule["during"] = "office"
+        rule_list.append(rule)
     return {
         "apiVersion": "cxrules/v1",
         "kind": "Organisation",
         "org": {"id": "generated", "name": "Generated org", "timezone": "Asia/Shanghai", "calendar": "office",
                 "fallback_queue": "r0", "span_of_control": 20},
-        "calendars": [{"id": "office", "hours": {"mon-fri": ["08:00-20:00"], "sat": ["09:00-17:00"]}}],
+        "calendars": [{"id": "office", "hours": {"mon-fri": ["08:00-20:00"], "sat": ["09:00-17:00"]}},
+                      {"id": "always", "hours": {"daily": ["00:00-24:00"]}}],
         "units": unit_list,
         "roles": role_list,
-        "channels": [{"id": c, "name": f"Channel {c}"} for c in channel_ids],
+        "channels": [{"id": c, "name": f"Channel {c}", **({"hours": "always"} if i % 2 else {})} for i, c in enumerate(channel_ids)],
         "categories": category_tree,
         "segments": [{"id": s, "name": f"Segment {s}"} for s in segment_ids],
         "routing": rule_list,

@@ -1,0 +1,119 @@
+"""Routing semantics, and the differential test: `check` finds a gap exactly where the router falls back."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from hypothesis import given, settings, strategies as st
+
+import cxrules
+from cxrules.calendars import WeekSet
+from cxrules.checks import CheckContext
+from cxrules.loading import load_file
+from cxrules.regions import uncovered
+from cxrules.routing import Router, TicketClass
+
+from conftest import ROOT, SEED_ORGS
+
+sys.path.insert(0, str(ROOT / "bench"))
+from generate import generate_org  # noqa: E402
+
+MONDAY = datetime(2025, 3, 3)  # a week with no public holiday in China
+
+
+def _org_from(tmp_path: Path, data: dict) -> cxrules.Org:
+    path = tmp_path / "org.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return cxrules.load_org(path)
+
+
+def _tiny(tmp_path: Path, routing: list[dict]) -> cxrules.Org:
+    data = load_file(ROOT / "tests/fixtures/tiny.yaml")[0].data  # keeps `on:` a key, unlike yaml.safe_load
+    data["routing"] = routing
+    return _org_from(tmp_path, data)
+
+
+def test_higher_precedence_wins_and_ties_go_to_the_earlier_rule(tmp_path):
+    org = _tiny(tmp_path, [
+        {"id": "low", "to": "desk", "precedence": 1},
+        {"id": "first_tie", "match": {"category": ["complaint"]}, "to": "manager", "precedence": 5},
+        {"id": "second_tie", "match": {"segment": ["vip"]}, "to": "desk", "precedence": 5},
+    ])
+    router = Router(org)
+    route = router.route(TicketClass("repair_quality", "phone", "vip", "high"), explain=True)
+    assert route.rule.id == "first_tie" and route.role == "manager"
+    reasons = dict((rule.id, why) for rule, why in route.considered)
+    assert "same precedence" in reasons["second_tie"] and "lower precedence" in reasons["low"]
+    assert router.route(TicketClass("question", "phone", "normal", "low")).rule.id == "low"
+
+
+def test_a_ticket_no_rule_matches_goes_to_the_fallback_queue(tmp_path):
+    org = _tiny(tmp_path, [{"id": "complaints", "match": {"category": ["complaint"]}, "to": "manager", "precedence": 1}])
+    route = Router(org).route(TicketClass("question", "phone", "normal", "low"))
+    assert route.fallback and route.role == "desk"
+
+
+def test_during_limits_a_rule_to_its_calendar_hours(tmp_path):
+    org = _tiny(tmp_path, [
+        {"id": "office_hours", "during": "office", "to": "desk", "precedence": 2},
+        {"id": "after_hours", "to": "manager", "precedence": 1},
+    ])
+    router = Router(org)
+    zone = ZoneInfo("Asia/Shanghai")
+    ticket = TicketClass("question", "phone", "normal", "low")
+    assert router.route(ticket, MONDAY.replace(hour=10, tzinfo=zone)).rule.id == "office_hours"
+    assert router.route(ticket, MONDAY.replace(hour=20, tzinfo=zone)).rule.id == "after_hours"
+    # Chinese New Year's Eve 2025 is a public holiday: the office calendar is closed all day
+    assert router.route(ticket, datetime(2025, 1, 28, 10, tzinfo=zone)).rule.id == "after_hours"
+
+
+def test_an_active_surge_sends_its_tickets_to_the_surge_team(tmp_path):
+    org = _tiny(tmp_path, [{"id": "all", "to": "desk", "precedence": 1}])
+    surge = cxrules.model.Surge("storm", cxrules.model.Match(categories=frozenset({"complaint"})), 3, timedelta(hours=1), 1, "manager",
+                                org.routing[0].source)
+    route = Router(org).route(TicketClass("complaint", "phone", "normal", "low"), active_surges=[surge])
+    assert route.role == "manager" and route.surge is surge
+
+
+def _assert_check_gaps_match_router(org: cxrules.Org) -> int:
+    """Every cell of every channel's space at every piece of the week: gap ⇔ fallback."""
+    context = CheckContext(org)
+    router = context.router
+    boxes = list(context.rule_boxes.values())
+    compared = 0
+    for channel, space in context.channel_spaces:
+        gaps = uncovered(space, boxes)
+        points = sorted({p for b in [space, *boxes] for span in b.hours.intervals for p in span})
+        for start, end in zip(points, points[1:]):
+            piece = WeekSet(((start, end),))
+            if not (piece & space.hours):
+                continue
+            moment = (MONDAY + timedelta(minutes=start)).replace(tzinfo=ZoneInfo(org.info.timezone))
+            for category, segment, priority, member in itertools.product(*space.sets[:1], *space.sets[2:]):
+                ticket = TicketClass(category, channel.id, segment, priority, member)
+                in_gap = any(category in g.sets[0] and segment in g.sets[2] and priority in g.sets[3]
+                             and member in g.sets[4] and g.hours & piece for g in gaps)
+                assert in_gap == router.route(ticket, moment).fallback, (ticket, start)
+                compared += 1
+    return compared
+
+
+@pytest.mark.parametrize("path", SEED_ORGS, ids=lambda p: p.stem)
+def test_seed_orgs_have_no_gap_and_the_router_agrees(path):
+    org = cxrules.load_org(path)
+    assert _assert_check_gaps_match_router(org) > 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), timed=st.sampled_from([0.0, 0.5]), rules=st.integers(1, 25))
+def test_generated_orgs_gaps_match_router(tmp_path_factory, seed, timed, rules):
+    data = generate_org(roles=6, categories=10, channels=2, segments=2, rules=rules, units=2, seed=seed,
+                        catch_all=False, timed=timed)
+    org = _org_from(tmp_path_factory.mktemp("org"), data)
+    _assert_check_gaps_match_router(org)

@@ -69,7 +69,7 @@ _VALIDATION_CODES = [
      "An org file is one document; a second `---` starts another that would be ignored. "
      "Fix: put each org or fragment in a file of its own and join them with `include`."),
     ("CX107", "empty-file", "The file has no content.",
-     "The file is empty or holds only comments. Fix: start from `cxrules init`."),
+     "The file is empty or holds only comments. Fix: start from one of the orgs in `orgs/`."),
     ("CX108", "alias-expansion", "YAML aliases expand to too many nodes.",
      "Anchors and aliases (`&a`, `*a`) may repeat content, but nested aliases can grow "
      "exponentially (the 'billion laughs' attack). cxrules stops expanding past a limit. "

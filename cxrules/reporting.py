@@ -149,6 +149,7 @@ def render_github(report: Report, colour: bool = False) -> str:
         info = lookup(d.code)
         title = f"{d.code} {info.name}" if info else d.code
         message = d.message + (f"\nhint: {d.hint}" if d.hint else "")
+        message += "".join(f"\n{r.location}: {r.message}" for r in d.related)
         out.append(f"::{command[d.severity]} file={_escape_property(d.location.file)},line={d.location.line},"
                    f"col={d.location.column},title={_escape_property(title)}::{_escape_data(message)}")
     out.append(_summary(report))

@@ -163,8 +163,8 @@ def _translate(document: Document, error: jsonschema.ValidationError) -> Iterato
             yield Diagnostic("CX110", f"{field} in {where} has no value; expected {expected}", document.location(path, key=True),
                              hint=_describe_property(error.parent.schema if error.parent else {}, str(path[-1])) if path else None)
             return
-        yield Diagnostic("CX110", f"{field} in {where} must be {expected}, found {_type_name(value)} `{_shown(value)}`",
-                         document.location(path), hint=hint)
+        found = _shown(value) if isinstance(value, (list, dict)) else f"{_type_name(value)} `{_shown(value)}`"
+        yield Diagnostic("CX110", f"{field} in {where} must be {expected}, found {found}", document.location(path), hint=hint)
     elif kind in ("enum", "const"):
         allowed = schema.get("enum") or [schema.get("const")]
         if path == ("apiVersion",):

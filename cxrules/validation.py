@@ -240,7 +240,8 @@ class _Items:
 
 _KIND_NOUN = {"calendars": "calendar", "units": "unit", "roles": "role", "duties": "duty", "channels": "channel",
               "categories": "category", "segments": "segment", "skills": "skill", "escalations": "escalation path",
-              "priorities": "priority", "states": "state"}
+              "priorities": "priority", "states": "state", "slas": "SLA", "routing": "routing rule", "handoffs": "hand-off",
+              "followups": "follow-up policy", "surges": "surge rule", "workflows": "workflow", "accept": "accepted finding"}
 
 # (section, path inside an item with "*" for list positions) → kind of item it names
 _REFERENCES: list[tuple[str, tuple, str]] = [

@@ -105,19 +105,33 @@ def load_config(start: Path) -> tuple[CheckConfig, Optional[Path]]:
     return CheckConfig(), None
 
 
-def _config_from_table(table: dict, where: Path) -> CheckConfig:
+def _codes(table: dict, key: str, where: Path) -> frozenset[str] | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
+        raise ConfigError(f"{where}: [tool.cxrules] {key} must be a list of codes such as [\"CX4\", \"CX511\"], not {value!r}")
+    return frozenset(code.strip().upper() for code in value)
+
+
+def _config_from_table(table, where: Path) -> CheckConfig:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [tool.cxrules] must be a table, not {table!r}")
     unknown = set(table) - {"select", "ignore", "severity"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) in [tool.cxrules]: {', '.join(sorted(unknown))}; known: select, ignore, severity")
+    levels = table.get("severity", {})
+    if not isinstance(levels, dict):
+        raise ConfigError(f"{where}: [tool.cxrules] severity must be a table such as {{ CX403 = \"error\" }}, not {levels!r}")
     severities = []
-    for code, level in table.get("severity", {}).items():
+    for code, level in levels.items():
         try:
-            severities.append((code.upper(), Severity(level)))
+            severities.append((code.upper(), Severity(str(level).lower())))
         except ValueError:
             raise ConfigError(f"{where}: severity of {code} must be error, warning or info, not {level!r}") from None
-    select = table.get("select")
-    return CheckConfig(frozenset(c.upper() for c in select) if select else None,
-                       frozenset(c.upper() for c in table.get("ignore", [])), tuple(severities))
+    return CheckConfig(_codes(table, "select", where), _codes(table, "ignore", where) or frozenset(), tuple(severities))
 
 
 class CheckContext:

@@ -293,7 +293,8 @@ def test_github_report_lines(run_cli, at_root):
         assert line.startswith(f"::error file={DUPLICATE_KEY_REL},line=")
     assert annotations[0] == (f"::error file={DUPLICATE_KEY_REL},line=36,col=5,title=CX101 duplicate-key::"
                               "duplicate key `unit`: YAML would silently keep only the last one"
-                              "%0Ahint: remove or rename one of the two")
+                              "%0Ahint: remove or rename one of the two"
+                              f"%0A{DUPLICATE_KEY_REL}:34:5: `unit` first defined here")
     assert summary == "1 file checked: 4 errors, 0 warnings"
 
 

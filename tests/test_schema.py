@@ -1,0 +1,57 @@
+"""The schema is the single source of the format: complete, closed, documented, and shipped."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+
+from cxrules.schema import org_schema, schema_text
+
+from conftest import ROOT
+
+
+def _objects(node, path="#"):
+    """Every object schema with its JSON pointer."""
+    if isinstance(node, dict):
+        if node.get("type") == "object" or "properties" in node:
+            yield path, node
+        for key, value in node.items():
+            yield from _objects(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _objects(value, f"{path}/{index}")
+
+
+def test_schema_is_valid_draft_2020_12_with_an_id():
+    schema = org_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$schema"].endswith("2020-12/schema") and schema["$id"].startswith("https://")
+
+
+def _described(prop: dict) -> bool:
+    """A description of its own, or one on the shared definition it refers to."""
+    if "description" in prop:
+        return True
+    ref = prop.get("$ref", "")
+    return ref.startswith("#/$defs/") and "description" in org_schema()["$defs"][ref.rsplit("/", 1)[1]]
+
+
+def test_every_property_has_a_description():
+    missing = [f"{path}/properties/{name}" for path, node in _objects(org_schema())
+               for name, prop in node.get("properties", {}).items() if not _described(prop)]
+    assert missing == []
+
+
+def test_every_object_is_closed():
+    open_objects = [path for path, node in _objects(org_schema())
+                    if "properties" in node and node.get("additionalProperties") is not False]
+    assert open_objects == []
+
+
+def test_the_package_serves_the_schema_file_itself():
+    assert json.loads(schema_text()) == json.loads((ROOT / "schemas" / "org.schema.json").read_text(encoding="utf-8"))
+
+
+def test_ids_are_constrained_by_a_pattern():
+    assert org_schema()["$defs"]["id"]["pattern"].startswith("^[a-z]")

@@ -6,6 +6,7 @@ package carries a copy (see ``pyproject.toml``); a source checkout reads the fil
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import re
@@ -51,7 +52,7 @@ def _gate():
     jsonschema stays the authority: it runs whenever the gate says no, and its errors are
     what users see. tests/test_schema.py checks that both always agree.
     """
-    return fastjsonschema.compile(org_schema(), use_default=False)
+    return fastjsonschema.compile(copy.deepcopy(org_schema()), use_default=False)  # it rewrites `$ref`s in place
 
 
 def is_valid(data: Any) -> bool:

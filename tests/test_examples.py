@@ -49,3 +49,10 @@ def test_every_validation_code_has_an_example():
     used = {entry.split()[0] for entries in EXPECTED.values() for entry in entries}
     validation_codes = {code for code in REGISTRY if code < "CX400"}
     assert validation_codes - used == NOT_AS_FILES
+
+
+def test_positions_stay_exact_across_included_files():
+    org = validate_path(EXAMPLES / "valid" / "split.yaml").org
+    duty = next(d for d in org.duties if d.id == "answer")
+    where = duty.source.at("id")
+    assert where.file.endswith("parts/duties.yaml") and where.line == 9

@@ -260,3 +260,54 @@ class BusinessCalendar:
         for opens, _ in self.intervals_from(moment):
             return opens
         return None
+
+
+Span = tuple[datetime, datetime]
+
+
+def open_spans(calendar: BusinessCalendar, start: datetime, end: datetime) -> list[Span]:
+    """Open intervals of a calendar between two moments."""
+    spans = []
+    for opens, closes in calendar.intervals_from(start):
+        if opens >= end:
+            break
+        spans.append((opens, min(closes, end)))
+    return spans
+
+
+def union_spans(*groups: list[Span]) -> list[Span]:
+    merged: list[list[datetime]] = []
+    for start, end in sorted(span for group in groups for span in group):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(s, e) for s, e in merged]
+
+
+def intersect_spans(a: list[Span], b: list[Span]) -> list[Span]:
+    result, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if start < end:
+            result.append((start, end))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return result
+
+
+def subtract_spans(a: list[Span], b: list[Span]) -> list[Span]:
+    result = []
+    for start, end in a:
+        cursor = start
+        for cut_start, cut_end in b:
+            if cut_end <= cursor or cut_start >= end:
+                continue
+            if cut_start > cursor:
+                result.append((cursor, cut_start))
+            cursor = max(cursor, cut_end)
+        if cursor < end:
+            result.append((cursor, end))
+    return result

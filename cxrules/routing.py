@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Optional
 from .calendars import BusinessCalendar
 from .model import Org, RoutingRule, Surge
 
-__all__ = ["TicketClass", "Route", "Router", "precedence_order"]
+__all__ = ["TicketClass", "Route", "Router", "precedence_order", "surge_route"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,14 @@ def precedence_order(rules: Iterable[RoutingRule]) -> tuple[RoutingRule, ...]:
     return tuple(sorted(rules, key=lambda rule: (-rule.precedence, rule.order)))
 
 
+def surge_route(ticket: TicketClass, active_surges: Iterable[Surge]) -> Optional[Route]:
+    """While a surge is active, the tickets it counts go to its team."""
+    for surge in active_surges:
+        if surge.match.matches(ticket.category, ticket.channel, ticket.segment, ticket.priority, ticket.member):
+            return Route(surge.activate, None, surge)
+    return None
+
+
 class Router:
     """Decides the owner of a ticket class at a moment; thread-safe (its caches only grow)."""
 
@@ -75,10 +83,10 @@ class Router:
     def route(self, ticket: TicketClass, at: Optional[datetime] = None,
               active_surges: Iterable[Surge] = (), explain: bool = False) -> Route:
         """The owner of ``ticket`` at ``at`` (``None``: ignore `during` calendars)."""
-        for surge in active_surges:
-            if surge.match.matches(ticket.category, ticket.channel, ticket.segment, ticket.priority, ticket.member):
-                losers = tuple((rule, f"surge `{surge.id}` is active") for rule in self.candidates(ticket)) if explain else ()
-                return Route(surge.activate, None, surge, losers)
+        surged = surge_route(ticket, active_surges)
+        if surged is not None:
+            losers = tuple((rule, f"surge `{surged.surge.id}` is active") for rule in self.candidates(ticket)) if explain else ()
+            return Route(surged.role, None, surged.surge, losers)
         chosen = None
         losers = []
         for rule in self.candidates(ticket):

@@ -1,0 +1,11 @@
+"""The routing engine: typed events in, typed decisions out, on an injected clock."""
+
+from .clock import Clock, RealClock, VirtualClock
+from .decisions import *  # noqa: F401,F403
+from .decisions import __all__ as _decisions
+from .engine import Agent, Engine
+from .events import *  # noqa: F401,F403
+from .events import __all__ as _events
+from .store import MemoryStore, Store, TicketState
+
+__all__ = ["Engine", "Agent", "Clock", "RealClock", "VirtualClock", "Store", "MemoryStore", "TicketState", *_events, *_decisions]

@@ -1,0 +1,49 @@
+"""Clocks: the real one for services, a virtual one for tests and simulation (no sleeps anywhere)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+__all__ = ["Clock", "RealClock", "VirtualClock"]
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current moment, timezone-aware."""
+
+
+class RealClock:
+    """Wall-clock time in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class VirtualClock:
+    """Time that moves only when told to, so a month of tickets replays in seconds."""
+
+    def __init__(self, start: datetime):
+        if start.tzinfo is None:
+            raise ValueError("VirtualClock needs a timezone-aware start, e.g. datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))")
+        self._now = start.astimezone(timezone.utc)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> datetime:
+        if delta < timedelta(0):
+            raise ValueError("time does not run backwards")
+        with self._lock:
+            self._now += delta
+            return self._now
+
+    def set(self, moment: datetime) -> datetime:
+        """Move to ``moment`` (never backwards)."""
+        moment = moment.astimezone(timezone.utc)
+        with self._lock:
+            if moment > self._now:
+                self._now = moment
+            return self._now

@@ -1,0 +1,166 @@
+"""Decisions that come out of the engine; handlers can be registered for each kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Optional
+
+__all__ = ["Decision", "Assigned", "Queued", "Fallback", "Notified", "SlaWarning", "SlaBreached", "Escalated",
+           "FollowUpScheduled", "FollowUpDue", "FollowUpOverdue", "TicketReopened", "SurgeActivated",
+           "SurgeDeactivated", "Refused", "StateChanged"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    ticket_id: Optional[str]
+    at: datetime
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    @property
+    def key(self) -> str:
+        """Idempotency key: the same decision replayed has the same key."""
+        return f"{self.kind}:{self.ticket_id}:{self.at.isoformat()}:{self._detail()}"
+
+    def _detail(self) -> str:
+        return ""
+
+
+@dataclass(frozen=True)
+class Assigned(Decision):
+    role: str
+    agent: Optional[str]
+    rule: Optional[str]
+    """The routing rule that chose the role; None for hand-offs, escalations and the fallback."""
+    first_response_due: Optional[datetime] = None
+    resolution_due: Optional[datetime] = None
+
+    def _detail(self) -> str:
+        return f"{self.role}:{self.agent}"
+
+
+@dataclass(frozen=True)
+class Queued(Decision):
+    role: str
+    position: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Fallback(Decision):
+    """No routing rule took the ticket: it went to the org's fallback queue (and is reported)."""
+
+    role: str
+
+
+@dataclass(frozen=True)
+class Notified(Decision):
+    roles: tuple[str, ...]
+    reason: str
+
+    def _detail(self) -> str:
+        return self.reason
+
+
+@dataclass(frozen=True)
+class SlaWarning(Decision):
+    target: str  # first_response | resolution
+    due: datetime
+
+    def _detail(self) -> str:
+        return self.target
+
+
+@dataclass(frozen=True)
+class SlaBreached(Decision):
+    target: str
+    due: datetime
+
+    def _detail(self) -> str:
+        return self.target
+
+
+@dataclass(frozen=True)
+class Escalated(Decision):
+    path: str
+    level: int
+    role: str
+    notify: tuple[str, ...] = ()
+    next_at: Optional[datetime] = None
+
+    def _detail(self) -> str:
+        return f"{self.path}:{self.level}"
+
+
+@dataclass(frozen=True)
+class FollowUpScheduled(Decision):
+    policy: str
+    by: str
+    call_at: datetime
+    due: datetime
+
+    def _detail(self) -> str:
+        return self.policy
+
+
+@dataclass(frozen=True)
+class FollowUpDue(Decision):
+    """Time to call the customer: the caller is on shift and the customer is not resting."""
+
+    policy: str
+    by: str
+    due: datetime
+
+    def _detail(self) -> str:
+        return self.policy
+
+
+@dataclass(frozen=True)
+class FollowUpOverdue(Decision):
+    policy: str
+    notify: tuple[str, ...]
+
+    def _detail(self) -> str:
+        return self.policy
+
+
+@dataclass(frozen=True)
+class TicketReopened(Decision):
+    reason: str
+
+
+@dataclass(frozen=True)
+class SurgeActivated(Decision):
+    surge: str
+    team: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SurgeDeactivated(Decision):
+    surge: str
+    team: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Refused(Decision):
+    """An event the engine could not apply, with the reason; nothing changed."""
+
+    event: str
+    reason: str
+
+    def _detail(self) -> str:
+        return f"{self.event}:{self.reason}"
+
+
+@dataclass(frozen=True)
+class StateChanged(Decision):
+    workflow: str
+    state: str
+
+    def _detail(self) -> str:
+        return self.state

@@ -1,0 +1,136 @@
+"""The org's routing rules compiled into a durable-rules ruleset, behind a narrow interface.
+
+What we rely on, and guard against (durable-rules 2.0.28): rulesets are built from plain
+dicts, so they are generated from the validated model, never written by hand; a ruleset's
+name must be unique in the process, so each compiled org gets a fresh one and releases it
+with :meth:`DurableRouter.close`; its Host starts wall-clock timer threads, so we use bare
+``Ruleset`` objects and keep time ourselves; an action that raises is swallowed, so our
+actions only record the winner; an event no rule matches raises
+``MessageNotHandledException``, which means the fallback queue.
+
+A routing decision is a pure function of the ticket's class and of which `during`
+calendars are open, so each one is computed by durable-rules once and then served from a
+cache: the engine is fast without a second implementation of the rules.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from datetime import datetime
+from typing import Iterable, Optional
+
+import durable_rules_engine
+from durable.engine import MessageNotHandledException, Ruleset
+
+from ..calendars import BusinessCalendar
+from ..model import Match, Org, RoutingRule, Surge
+from ..routing import Route, TicketClass, precedence_order, surge_route
+
+__all__ = ["DurableRouter", "compile_routing"]
+
+_serial = itertools.count()
+
+
+def _condition(name: str, values: Optional[frozenset]) -> Optional[dict]:
+    if values is None:
+        return None
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return {name: ordered[0]}
+    return {"$or": [{name: value} for value in ordered]}
+
+
+def _match_terms(match: Match) -> list[dict]:
+    terms = [_condition("category", match.categories), _condition("channel", match.channels),
+             _condition("segment", match.segments), _condition("priority", match.priorities)]
+    if match.member is not None:
+        terms.append({"member": match.member})
+    return [term for term in terms if term is not None]
+
+
+def compile_routing(rules: Iterable[RoutingRule], action) -> dict:
+    """A durable-rules ruleset definition: one rule per routing rule, tried in precedence order.
+
+    ``pri`` (lower fires first) is the rule's place in :func:`precedence_order`, so
+    durable-rules resolves conflicts exactly as the reference router does.
+    """
+    definition = {}
+    for rank, rule in enumerate(precedence_order(rules)):
+        terms = [{"t": "route"}, *_match_terms(rule.match)]
+        if rule.during:
+            terms.append({f"open_{rule.during}": True})
+        definition[f"r_{rule.id}"] = {"all": [{"m": {"$and": terms}}], "pri": rank, "run": action(rule.id)}
+    return definition
+
+
+class DurableRouter:
+    """Decides owners with durable-rules; same contract as :class:`cxrules.routing.Router`."""
+
+    def __init__(self, org: Org):
+        self.org = org
+        self.rules = {rule.id: rule for rule in org.routing}
+        self._calendars = {c.id: BusinessCalendar(c) for c in org.calendars if any(r.during == c.id for r in org.routing)}
+        self._winner: list[Optional[str]] = [None]
+        self._lock = threading.Lock()
+        self._cache: dict[tuple, Optional[str]] = {}
+        self.name = f"cxrules_{org.info.id}_{os.getpid()}_{next(_serial)}"
+        self._ruleset = Ruleset(self.name, None, compile_routing(org.routing, self._recorder)) if org.routing else None
+        self.posts = 0
+
+    def _recorder(self, rule_id: str):
+        def record(closure) -> None:
+            self._winner[0] = rule_id
+        return record
+
+    def _open_calendars(self, at: Optional[datetime]) -> frozenset[str]:
+        return frozenset(cid for cid, calendar in self._calendars.items() if at is None or calendar.is_open(at))
+
+    def winner(self, ticket: TicketClass, at: Optional[datetime] = None) -> Optional[str]:
+        """Id of the rule that owns the ticket at ``at`` (None: no rule, the fallback queue)."""
+        open_calendars = self._open_calendars(at)
+        key = (ticket, open_calendars)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = self._post(ticket, open_calendars)
+            return self._cache[key]
+
+    def _post(self, ticket: TicketClass, open_calendars: frozenset[str]) -> Optional[str]:
+        if self._ruleset is None:
+            return None
+        message = {"t": "route", "category": ticket.category, "channel": ticket.channel, "segment": ticket.segment,
+                   "priority": ticket.priority, "member": ticket.member}
+        message.update({f"open_{cid}": cid in open_calendars for cid in self._calendars})
+        self._winner[0] = None
+        self.posts += 1
+        try:
+            handle = self._ruleset.assert_event(message)
+        except MessageNotHandledException:
+            return None
+        failure: list = [None]
+        self._ruleset.do_actions(handle, lambda error, state: failure.__setitem__(0, error))
+        if failure[0] is not None:
+            raise RuntimeError(f"durable-rules failed while routing {ticket}: {failure[0]}")
+        return self._winner[0]
+
+    def route(self, ticket: TicketClass, at: Optional[datetime] = None, active_surges: Iterable[Surge] = ()) -> Route:
+        surged = surge_route(ticket, active_surges)
+        if surged is not None:
+            return surged
+        rule_id = self.winner(ticket, at)
+        if rule_id is None:
+            return Route(self.org.info.fallback_queue, None)
+        rule = self.rules[rule_id]
+        return Route(rule.to, rule)
+
+    def close(self) -> None:
+        """Release the compiled ruleset (durable-rules keeps it until told)."""
+        if self._ruleset is not None:
+            durable_rules_engine.delete_ruleset(self._ruleset._handle)
+            self._ruleset = None
+            self._cache.clear()

@@ -1,0 +1,120 @@
+"""Engine state behind a small interface, so a durable store can replace the in-memory one.
+
+Everything the engine must not lose lives here: tickets, timers (SLA clocks, escalation
+levels, follow-up calls and deadlines), role queues, agents' loads, surge windows, and the
+keys of timers already fired (so each fires once).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Optional
+
+__all__ = ["TicketState", "Timer", "Store", "MemoryStore"]
+
+
+@dataclass
+class TicketState:
+    """What the engine knows of one open ticket."""
+
+    id: str
+    category: str
+    channel: str
+    segment: str
+    priority: str
+    member: bool
+    created_at: datetime
+    role: Optional[str] = None
+    agent: Optional[str] = None
+    rule: Optional[str] = None
+    status: str = "open"  # open | queued | waiting | resolved | closed
+    sla: Optional[str] = None
+    first_response_due: Optional[datetime] = None
+    resolution_due: Optional[datetime] = None
+    responded: bool = False
+    paused_since: Optional[datetime] = None
+    generation: int = 0
+    """Bumped whenever SLA timers are rescheduled: older timers are then ignored."""
+    escalation: Optional[str] = None
+    workflow: Optional[str] = None
+    state: Optional[str] = None
+    fallback: bool = False
+    fired: set[str] = field(default_factory=set)
+    """Keys of this ticket's timers that have fired (dropped with the ticket)."""
+    followups_pending: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, order=True)
+class Timer:
+    due: datetime
+    seq: int
+    kind: str = field(compare=False)
+    ticket_id: Optional[str] = field(compare=False)
+    key: str = field(compare=False)
+    """Unique per timer: a timer whose key has fired never fires again."""
+    data: Any = field(compare=False, default=None)
+
+
+class Store:
+    """The interface the engine uses; :class:`MemoryStore` is the reference implementation."""
+
+    def get(self, ticket_id: str) -> Optional[TicketState]: ...
+    def put(self, ticket: TicketState) -> None: ...
+    def drop(self, ticket_id: str) -> None: ...
+    def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None) -> None: ...
+    def pop_due(self, now: datetime) -> Optional[Timer]:
+        """The earliest timer due at or before ``now``, removed from the schedule."""
+    def next_due(self) -> Optional[datetime]: ...
+    def fired(self, timer: Timer) -> bool: ...
+    def mark_fired(self, timer: Timer) -> None: ...
+
+
+class MemoryStore(Store):
+    """State in memory: for tests, simulation, and services that accept losing it on restart."""
+
+    def __init__(self) -> None:
+        self.tickets: dict[str, TicketState] = {}
+        self.timers: list[Timer] = []
+        self.fired_keys: set[str] = set()
+        """Fired keys of timers that belong to no ticket (surge windows)."""
+        self.queues: dict[str, deque[str]] = {}
+        self.loads: dict[str, int] = {}
+        self.cursors: dict[str, int] = {}
+        self.arrivals: dict[str, deque[datetime]] = {}
+        self.active_surges: set[str] = set()
+        self.fallback: list[str] = []
+        self._seq = itertools.count()
+
+    def get(self, ticket_id: str) -> Optional[TicketState]:
+        return self.tickets.get(ticket_id)
+
+    def put(self, ticket: TicketState) -> None:
+        self.tickets[ticket.id] = ticket
+
+    def drop(self, ticket_id: str) -> None:
+        self.tickets.pop(ticket_id, None)
+
+    def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None) -> None:
+        timer = Timer(due, next(self._seq), kind, ticket_id, key, data)
+        if not self.fired(timer):
+            heapq.heappush(self.timers, timer)
+
+    def pop_due(self, now: datetime) -> Optional[Timer]:
+        if self.timers and self.timers[0].due <= now:
+            return heapq.heappop(self.timers)
+        return None
+
+    def next_due(self) -> Optional[datetime]:
+        return self.timers[0].due if self.timers else None
+
+    def fired(self, timer: Timer) -> bool:
+        ticket = self.tickets.get(timer.ticket_id) if timer.ticket_id else None
+        return timer.key in (ticket.fired if ticket else self.fired_keys)
+
+    def mark_fired(self, timer: Timer) -> None:
+        ticket = self.tickets.get(timer.ticket_id) if timer.ticket_id else None
+        (ticket.fired if ticket else self.fired_keys).add(timer.key)

@@ -12,7 +12,7 @@ import typer
 from . import __version__
 from .codes import lookup
 from .diagnostics import Diagnostic, Severity
-from .reporting import REPORTERS, Report, default_format, render
+from .reporting import REPORTERS, Report, default_format, render, render_route
 from .schema import schema_text
 from .checks import CheckConfig, ConfigError, check_paths, load_config
 from .validation import validate_paths
@@ -134,6 +134,57 @@ def check(
     files, diagnostics, _accepted = check_paths(paths, config)
     _emit(Report(tuple(files), tuple(diagnostics)), format, output, color)
     raise typer.Exit(_exit_code(diagnostics, strict))
+
+
+@app.command()
+def route(
+    org_path: Path = typer.Argument(..., metavar="ORG", help="The org file."),
+    ticket_path: Path = typer.Argument(..., metavar="TICKET", help="A ticket as JSON (`-` for standard input)."),
+    at: Optional[str] = typer.Option(None, "--at", help="When the ticket arrives (ISO 8601); default its `created`, else now."),
+    format: str = typer.Option("text", "--format", "-f", help="text or json."),
+) -> None:
+    """Route one ticket and explain the decision: rule, owner, SLA deadlines, escalations, follow-ups.
+
+    Exit status: 0 routed by a rule, 1 sent to the fallback queue, 2 bad org, ticket or usage.
+    """
+    import json
+    from datetime import datetime
+
+    from .engine.explain import TicketError, explain_route, parse_ticket
+    from .validation import validate_path
+
+    if format not in ("text", "json"):
+        raise typer.BadParameter("expected text or json", param_hint="--format")
+    result = validate_path(org_path)
+    if result.org is None:
+        _emit(Report(result.files or (str(org_path),), result.diagnostics), Format.text, None, None)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        raw = sys.stdin.read() if str(ticket_path) == "-" else ticket_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        typer.echo(f"cxrules: cannot read {ticket_path}: {getattr(error, 'strerror', None) or error}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as error:
+        typer.echo(f"cxrules: {ticket_path}:{error.lineno}:{error.colno}: not JSON: {error.msg}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        ticket = parse_ticket(result.org, data)
+        moment = datetime.fromisoformat(at) if at else None
+    except (TicketError, ValueError) as error:
+        typer.echo(f"cxrules: {ticket_path}: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if moment is not None and moment.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        moment = moment.replace(tzinfo=ZoneInfo(result.org.info.timezone))
+    report = explain_route(result.org, ticket, moment)
+    if format == "json":
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(render_route(report))
+    raise typer.Exit(EXIT_PROBLEMS if report.fallback else EXIT_CLEAN)
 
 
 @app.command()

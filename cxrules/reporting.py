@@ -156,6 +156,41 @@ def render_github(report: Report, colour: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
+def render_route(report) -> str:
+    """`cxrules route` for people: the decision, why, and what follows if nobody answers."""
+    zone = report.at.tzinfo
+    when = lambda moment: moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M")  # noqa: E731
+    t = report.ticket
+    lines = [f"ticket {t.ticket_id}: {t.category} × {t.channel} × {t.segment} × {t.priority}"
+             f"{' (member)' if t.member else ''}, arriving {when(report.at)}"]
+    if report.fallback:
+        lines.append(f"→ no routing rule matches: fallback queue `{report.role}` (reported)")
+    else:
+        lines.append(f"→ `{report.role}` by rule `{report.rule}`" + (f", agent {report.agent}" if report.agent else ""))
+    for decision in report.decisions:
+        if decision.kind == "Queued":
+            lines.append(f"  queued at `{decision.role}` (position {decision.position}): {decision.reason}")
+        if decision.kind == "Assigned" and decision.resolution_due:
+            if decision.first_response_due:
+                lines.append(f"  first response due {when(decision.first_response_due)}")
+            lines.append(f"  resolution due     {when(decision.resolution_due)}")
+    if report.considered:
+        lines.append("rules that also match, and why they lost:")
+        lines.extend(f"  {rule}: {why}" for rule, why in report.considered)
+    if report.timeline:
+        lines.append("if nobody answers:")
+        for decision in report.timeline:
+            detail = {"SlaWarning": lambda x: f"warning: {x.target} target near",
+                      "SlaBreached": lambda x: f"{x.target} target breached",
+                      "Escalated": lambda x: f"escalated to `{x.role}` (level {x.level} of `{x.path}`)",
+                      "Notified": lambda x: f"notify {', '.join(x.roles)}: {x.reason}"}.get(decision.kind, lambda x: x.kind)(decision)
+            lines.append(f"  {when(decision.at)}  {detail}")
+    for decision in report.followups:
+        lines.append(f"follow-up `{decision.policy}` by `{decision.by}`: call from {when(decision.call_at)}, due {when(decision.due)} "
+                     f"(if resolved at the end of this timeline)")
+    return "\n".join(lines)
+
+
 REPORTERS: dict[str, Callable[[Report, bool], str]] = {
     "text": render_text,
     "json": render_json,

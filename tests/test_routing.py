@@ -117,3 +117,38 @@ def test_generated_orgs_gaps_match_router(tmp_path_factory, seed, timed, rules):
                         catch_all=False, timed=timed)
     org = _org_from(tmp_path_factory.mktemp("org"), data)
     _assert_check_gaps_match_router(org)
+
+
+def _assert_durable_agrees(org: cxrules.Org, moments) -> int:
+    from cxrules.engine.durable import DurableRouter
+
+    durable, reference = DurableRouter(org), Router(org)
+    context = CheckContext(org)
+    compared = 0
+    try:
+        for category, channel, segment, priority, member in itertools.product(*context.values):
+            ticket = TicketClass(category, channel, segment, priority, member)
+            for moment in moments:
+                expected, found = reference.route(ticket, moment), durable.route(ticket, moment)
+                assert (found.role, found.rule) == (expected.role, expected.rule), (ticket, moment)
+                compared += 1
+    finally:
+        durable.close()
+    return compared
+
+
+WEEK_MOMENTS = [(MONDAY + timedelta(hours=h)).replace(tzinfo=ZoneInfo("Asia/Shanghai")) for h in range(0, 7 * 24, 5)]
+
+
+@pytest.mark.parametrize("path", SEED_ORGS, ids=lambda p: p.stem)
+def test_durable_rules_decide_exactly_as_the_reference_on_seed_orgs(path):
+    assert _assert_durable_agrees(cxrules.load_org(path), [None, *WEEK_MOMENTS[::3]]) > 1000
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), overlaps=st.booleans(), timed=st.sampled_from([0.0, 0.5]))
+def test_durable_rules_decide_exactly_as_the_reference_on_generated_orgs(tmp_path_factory, seed, overlaps, timed):
+    data = generate_org(roles=8, categories=10, channels=3, segments=2, rules=30, units=2, seed=seed,
+                        overlaps=overlaps, catch_all=seed % 2 == 0, timed=timed)
+    org = _org_from(tmp_path_factory.mktemp("org"), data)
+    _assert_durable_agrees(org, [None, *WEEK_MOMENTS[::7]])

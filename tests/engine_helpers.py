@@ -1,0 +1,36 @@
+"""Small orgs for engine tests, written out from tiny.yaml with changes."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+
+import cxrules
+from cxrules.engine import Engine, VirtualClock
+from cxrules.loading import load_file
+
+from conftest import ROOT
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TINY = load_file(ROOT / "tests/fixtures/tiny.yaml")[0].data
+
+
+def local(*args) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+def make_org(tmp_path: Path, change=None, name: str = "org.yaml") -> cxrules.Org:
+    data = copy.deepcopy(TINY)
+    if change:
+        change(data)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return cxrules.load_org(path)
+
+
+def make_engine(org: cxrules.Org, start: datetime) -> Engine:
+    return Engine(org, VirtualClock(start))

@@ -1,0 +1,280 @@
+"""The engine under a virtual clock: assignment, queues, SLAs, escalation, follow-ups, surges, workflows."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+import cxrules
+from cxrules.engine import (Assigned, Closed, CustomerReply, Escalated, Fallback, FirstResponse, FollowUpDone, FollowUpDue,
+                            FollowUpOverdue, FollowUpScheduled, HandOff, Notified, Queued, Refused, Resolved, SlaBreached,
+                            SlaWarning, StateChanged, SurgeActivated, SurgeDeactivated, TicketCreated, TicketReopened,
+                            Waiting, WorkflowStep)
+
+from conftest import ORGS
+from engine_helpers import local, make_engine, make_org
+
+
+def created(ticket_id, category="question", channel="phone", segment="normal", priority="normal", member=False, at=None):
+    return TicketCreated(ticket_id, category=category, channel=channel, segment=segment, priority=priority, member=member, at=at)
+
+
+def kinds(decisions):
+    return [type(x).__name__ for x in decisions]
+
+
+# ---------------------------------------------------------------- the showcase scenario
+
+def test_vip_member_complaint_on_wechat_friday_evening():
+    """Who gets it, when it escalates, when the callback is due, and that it skips quiet hours."""
+    org = cxrules.load_org(ORGS / "automotive.yaml")
+    friday_evening = local(2025, 3, 7, 19, 30)
+    engine = make_engine(org, friday_evening)
+    try:
+        first = engine.submit(created("T1", "complaint", "wechat", "vip", "high", member=True))
+        assigned = next(x for x in first if isinstance(x, Assigned))
+        assert (assigned.role, assigned.rule) == ("cs_rep", "vip_front_desk")   # the office rules are closed
+        # SLA clocks run in business hours: nothing counts between Fri 18:00 and Sat 08:30
+        assert assigned.first_response_due == local(2025, 3, 8, 8, 45)
+        timeline = engine.advance(local(2025, 3, 10, 18, 0))
+        escalations = [x for x in timeline if isinstance(x, Escalated)]
+        assert [(x.role, x.at) for x in escalations] == [
+            ("crm_supervisor", local(2025, 3, 8, 8, 45)), ("cs_manager", local(2025, 3, 8, 12, 45)),
+            ("general_manager", local(2025, 3, 9, 11, 15))]
+        assert [x.at for x in timeline] == sorted(x.at for x in timeline)       # timers fire in time order
+        resolved = engine.submit(Resolved("T1", at=local(2025, 3, 10, 20, 30)))
+        scheduled = next(x for x in resolved if isinstance(x, FollowUpScheduled))
+        assert scheduled.policy == "complaint_revisit"
+        assert scheduled.due == local(2025, 3, 13, 20, 30)                        # within 3 days
+        assert scheduled.call_at == local(2025, 3, 11, 9, 0)                      # not in the 21:00–09:00 rest
+        due = engine.advance(local(2025, 3, 11, 12, 0))
+        assert [(type(x), x.at) for x in due] == [(FollowUpDue, local(2025, 3, 11, 9, 0))]
+        assert engine.submit(FollowUpDone("T1", policy="complaint_revisit", satisfied=True)) == []
+    finally:
+        engine.close()
+
+
+# ---------------------------------------------------------------- assignment and queues
+
+def _staffed(agents=1, capacity=1, assignment="least_loaded"):
+    def change(data):
+        desk = next(r for r in data["roles"] if r["id"] == "desk")
+        desk.update(capacity=capacity, assignment=assignment, staff=[{"shift": "office", "agents": agents}])
+    return change
+
+
+def test_full_role_queues_and_hands_out_oldest_first(tmp_path):
+    engine = make_engine(make_org(tmp_path, _staffed(agents=1, capacity=1)), local(2025, 3, 3, 10))
+    assert kinds(engine.submit(created("A"))) == ["Assigned"]
+    assert kinds(engine.submit(created("B"))) == ["Queued"]
+    assert kinds(engine.submit(created("C"))) == ["Queued"]
+    assert engine.queue("desk") == ["B", "C"]
+    freed = engine.submit(Resolved("A"))
+    assert [(type(x), x.ticket_id) for x in freed if isinstance(x, Assigned)] == [(Assigned, "B")]
+    assert engine.queue("desk") == ["C"]
+
+
+def test_least_loaded_spreads_and_round_robin_rotates(tmp_path):
+    engine = make_engine(make_org(tmp_path, _staffed(agents=3, capacity=5)), local(2025, 3, 3, 10))
+    agents = [next(x for x in engine.submit(created(f"L{i}")) if isinstance(x, Assigned)).agent for i in range(6)]
+    assert agents == ["desk#1", "desk#2", "desk#3", "desk#1", "desk#2", "desk#3"]
+    engine.submit(Resolved("L1"))
+    assert next(x for x in engine.submit(created("L6")) if isinstance(x, Assigned)).agent == "desk#2"
+    rr = make_engine(make_org(tmp_path, _staffed(agents=3, capacity=5, assignment="round_robin"), "rr.yaml"), local(2025, 3, 3, 10))
+    picks = [next(x for x in rr.submit(created(f"R{i}")) if isinstance(x, Assigned)).agent for i in range(4)]
+    assert picks == ["desk#1", "desk#2", "desk#3", "desk#1"]
+
+
+def test_nobody_on_shift_queues_until_the_shift_starts(tmp_path):
+    engine = make_engine(make_org(tmp_path, _staffed()), local(2025, 3, 1, 10))  # Saturday: office closed
+    decision = engine.submit(created("W"))[0]
+    assert isinstance(decision, Queued) and "nobody" in decision.reason
+    monday = engine.advance(local(2025, 3, 3, 12))
+    assert [(type(x), x.at) for x in monday if isinstance(x, Assigned)] == [(Assigned, local(2025, 3, 3, 9))]
+
+
+def test_unrouted_ticket_goes_to_the_fallback_queue_and_is_reported(tmp_path):
+    def only_complaints(data):
+        data["routing"] = [{"id": "complaints", "match": {"category": ["complaint"]}, "to": "manager", "precedence": 1}]
+    engine = make_engine(make_org(tmp_path, only_complaints), local(2025, 3, 3, 10))
+    decisions = engine.submit(created("Q"))
+    assert isinstance(decisions[0], Fallback) and decisions[0].role == "desk"
+    assert any(isinstance(x, Assigned) and x.role == "desk" for x in decisions)
+    assert engine.fallback_tickets == ["Q"]
+
+
+# ---------------------------------------------------------------- SLAs in business time
+
+def test_sla_deadline_skips_chinese_new_year_and_counts_the_make_up_sunday(tmp_path):
+    engine = make_engine(make_org(tmp_path), local(2025, 1, 24, 17, 0))  # Friday before the holiday
+    decisions = engine.submit(created("H"))
+    assigned = next(x for x in decisions if isinstance(x, Assigned))
+    # 1d = 24 business hours of 9 h days: Fri 1h, Sun 26 Jan (make-up working day) 9h, Mon 9h, Tue 28 Jan is a
+    # holiday... so 5h remain for the next working day after the festival (Wed 5 Feb 09:00 + 5h)
+    assert assigned.resolution_due == local(2025, 2, 5, 14, 0)
+    assert assigned.first_response_due == local(2025, 1, 24, 17, 30)
+
+
+def test_sla_warning_and_breach_then_escalation_levels(tmp_path):
+    engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 9, 0))
+    engine.submit(created("S", category="complaint"))
+    fired = engine.advance(local(2025, 3, 4, 18, 0))
+    assert [type(x) for x in fired][:2] == [SlaWarning, SlaBreached]
+    assert fired[0].at == local(2025, 3, 3, 9, 24) and fired[1].at == local(2025, 3, 3, 9, 30)  # 80% of 30m
+    escalated = [x for x in fired if isinstance(x, Escalated)]
+    assert [(x.role, x.level, x.at) for x in escalated] == [("desk", 1, local(2025, 3, 3, 9, 30)),
+                                                            ("manager", 2, local(2025, 3, 3, 11, 30))]
+
+
+def test_first_response_stops_the_first_response_clock(tmp_path):
+    engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 9, 0))
+    engine.submit(created("F"))
+    engine.submit(FirstResponse("F", at=local(2025, 3, 3, 9, 10)))
+    assert [x for x in engine.advance(local(2025, 3, 3, 12)) if getattr(x, "target", "") == "first_response"] == []
+
+
+def test_waiting_for_the_customer_pauses_the_clock(tmp_path):
+    def pausing(data):
+        data["slas"][0]["pause_when"] = ["waiting_customer"]
+    engine = make_engine(make_org(tmp_path, pausing), local(2025, 3, 3, 9, 0))
+    engine.submit(created("P"))
+    engine.submit(FirstResponse("P"))
+    engine.submit(Waiting("P", reason="waiting_customer", at=local(2025, 3, 3, 10, 0)))
+    assert engine.advance(local(2025, 3, 5, 17, 0)) == []          # no breach while paused
+    engine.submit(CustomerReply("P", at=local(2025, 3, 6, 10, 0)))
+    # 1 of 24 business hours was used before the pause; 23 remain from Thu 10:00: Thu 8h, Fri 9h, Mon 6h
+    assert engine.ticket("P").resolution_due == local(2025, 3, 10, 15, 0)
+
+
+# ---------------------------------------------------------------- follow-ups
+
+def test_followup_fires_once_even_when_resolved_is_replayed(tmp_path):
+    engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
+    engine.submit(created("R", category="complaint", member=True))
+    first = engine.submit(Resolved("R"))
+    assert kinds(first).count("FollowUpScheduled") == 1
+    replay = engine.submit(Resolved("R"))
+    assert kinds(replay) == ["FollowUpDue", "Refused"]  # the call falls due at once (office hours, no quiet time)
+    later = engine.advance(local(2025, 3, 10))
+    assert kinds(later) == ["FollowUpOverdue", "Notified"]
+
+
+def test_unsatisfied_answer_reopens_and_escalates(tmp_path):
+    engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
+    engine.submit(created("U", category="repair_quality", member=True))
+    engine.submit(Resolved("U"))
+    decisions = engine.submit(FollowUpDone("U", policy="revisit", satisfied=False, at=local(2025, 3, 4, 10)))
+    assert kinds(decisions)[:3] == ["FollowUpDue", "TicketReopened", "Assigned"]
+    assert any(isinstance(x, Escalated) and x.path == "complaints" for x in decisions)
+    assert kinds(engine.submit(FollowUpDone("U", policy="revisit"))) == ["Refused"]  # a duplicate answer changes nothing
+
+
+def test_overdue_followup_notifies_the_supervisor(tmp_path):
+    engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
+    engine.submit(created("O", category="complaint", member=True))
+    engine.submit(Resolved("O"))
+    overdue = [x for x in engine.advance(local(2025, 3, 7)) if isinstance(x, (FollowUpOverdue, Notified))]
+    assert [type(x) for x in overdue] == [FollowUpOverdue, Notified]
+    assert overdue[1].roles == ("manager",) and overdue[0].at == local(2025, 3, 6, 10)
+
+
+def test_coverage_samples_non_members_deterministically(tmp_path):
+    def half(data):
+        data["followups"][0]["coverage"] = {"members": "100%", "others": "50%"}
+    engine = make_engine(make_org(tmp_path, half), local(2025, 3, 3, 10))
+    scheduled = 0
+    for i in range(200):
+        engine.submit(created(f"N{i}", category="complaint"))
+        scheduled += kinds(engine.submit(Resolved(f"N{i}"))).count("FollowUpScheduled")
+    assert 70 < scheduled < 130
+
+
+# ---------------------------------------------------------------- surges, hand-offs, workflows
+
+def _surging(data):
+    data["surges"] = [{"id": "storm", "match": {"category": ["complaint"]}, "threshold": 3, "window": "1h",
+                       "release_below": 2, "activate": "manager"}]
+
+
+def test_surge_switches_the_team_on_and_off(tmp_path):
+    engine = make_engine(make_org(tmp_path, _surging), local(2025, 3, 3, 10))
+    for i, minute in enumerate((0, 10, 20)):
+        decisions = engine.submit(created(f"C{i}", category="complaint", at=local(2025, 3, 3, 10, minute)))
+    assert isinstance(decisions[0], SurgeActivated)
+    assert next(x for x in decisions if isinstance(x, Assigned)).role == "manager"   # the surge team takes it
+    off = [x for x in engine.advance(local(2025, 3, 3, 12)) if isinstance(x, SurgeDeactivated)]
+    assert off and off[0].at == local(2025, 3, 3, 11, 10)
+    assert next(x for x in engine.submit(created("C9", category="complaint")) if isinstance(x, Assigned)).role == "desk"
+
+
+def test_handoff_must_follow_a_declared_path(tmp_path):
+    def handoffs(data):
+        data["handoffs"] = [{"id": "to_manager", "from": "desk", "to": "manager"}]
+    engine = make_engine(make_org(tmp_path, handoffs), local(2025, 3, 3, 10))
+    engine.submit(created("H"))
+    assert next(x for x in engine.submit(HandOff("H", to_role="manager")) if isinstance(x, Assigned)).role == "manager"
+    refused = engine.submit(HandOff("H", to_role="desk"))
+    assert isinstance(refused[0], Refused) and "no hand-off from `manager` to `desk`" in refused[0].reason
+
+
+def test_workflow_refuses_a_skipped_step(tmp_path):
+    def loop(data):
+        data["workflows"] = [{"id": "complaint_loop", "match": {"category": ["complaint"]},
+                              "states": [{"id": "intake"}, {"id": "validity", "next": ["investigation", "review"]},
+                                         {"id": "investigation"}, {"id": "review"}]}]
+    engine = make_engine(make_org(tmp_path, loop), local(2025, 3, 3, 10))
+    engine.submit(created("W", category="complaint"))
+    refused = engine.submit(WorkflowStep("W", state="investigation"))[0]
+    assert isinstance(refused, Refused) and "cannot go from `intake` to `investigation`" in refused.reason
+    assert isinstance(engine.submit(WorkflowStep("W", state="validity"))[0], StateChanged)
+    assert isinstance(engine.submit(WorkflowStep("W", state="review"))[0], StateChanged)  # the invalid-complaint branch
+
+
+# ---------------------------------------------------------------- safety
+
+def test_bad_events_are_refused_not_raised(tmp_path):
+    engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
+    assert "unknown ticket" in engine.submit(Resolved("nope"))[0].reason
+    refused = engine.submit(created("X", category="complain"))[0]
+    assert isinstance(refused, Refused) and "did you mean `complaint`" in refused.reason
+    engine.submit(created("D"))
+    assert "already exists" in engine.submit(created("D"))[0].reason
+
+
+def test_handlers_get_their_decisions_and_a_failing_handler_loses_nothing(tmp_path):
+    engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
+    seen, everything = [], []
+    engine.on(Assigned, seen.append)
+    engine.on(None, everything.append)
+    engine.on(Assigned, lambda decision: 1 / 0)
+    engine.submit(created("A"))
+    assert [x.ticket_id for x in seen] == ["A"] and len(everything) == 1
+    assert len(engine.handler_errors) == 1 and engine.ticket("A").agent
+
+
+def test_submit_from_many_threads_keeps_every_ticket(tmp_path):
+    engine = make_engine(make_org(tmp_path, _staffed(agents=4, capacity=1000)), local(2025, 3, 3, 10))
+
+    def worker(n):
+        for i in range(250):
+            engine.submit(created(f"T{n}-{i}"))
+            engine.submit(Resolved(f"T{n}-{i}"))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(1 for t in engine.store.tickets.values() if t.status == "resolved") == 2000
+    assert all(load == 0 for load in engine.store.loads.values())
+
+
+def test_two_orgs_and_a_reloaded_version_live_side_by_side(tmp_path):
+    first = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
+    second = make_engine(make_org(tmp_path, _staffed(agents=2), "v2.yaml"), local(2025, 3, 3, 10))
+    assert first.router.name != second.router.name
+    assert kinds(first.submit(created("A"))) == kinds(second.submit(created("A"))) == ["Assigned"]
+    first.close()
+    assert kinds(second.submit(created("B"))) == ["Assigned"]

@@ -100,7 +100,80 @@ def bench_check(folder: Path) -> None:
     print(f"check     same size, precedence drawn from 1..50 (many overlaps): {seconds:.2f} s, {len(result.diagnostics)} findings")
 
 
-BENCHES = {"validate": bench_validate, "check": bench_check}
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as stream:
+        return int(stream.read().split()[1]) * resource.getpagesize() / 1e6
+
+
+def bench_engine(folder: Path) -> None:
+    """Routing decisions/s through Engine.submit vs raw durable-rules posts vs a dict lookup (the floor)."""
+    import random
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from durable.engine import MessageNotHandledException, Ruleset
+
+    from cxrules.engine import Closed, Engine, TicketCreated, VirtualClock
+    from cxrules.engine.durable import compile_routing
+    from cxrules.routing import Router
+
+    org = cxrules.load_org(_write(folder, "engine.yaml", roles=200, categories=100, channels=5, segments=4, rules=1000))
+    context = CheckContext(org)
+    rng = random.Random(1)
+    classes = [TicketClass(*(rng.choice(sorted(values, key=str)) for values in context.values)) for _ in range(5000)]
+    count = int(__import__("os").environ.get("BENCH_EVENTS", 200_000))
+    start = datetime(2025, 3, 3, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+    floor_table = {ticket: Router(org).route(ticket).role for ticket in set(classes)}
+    _, floor = _timed(lambda: [floor_table[classes[i % 5000]] for i in range(count)])
+
+    winners = []
+    raw = Ruleset(f"bench_raw_{id(folder)}", None, compile_routing(org.routing, lambda rule_id: lambda c: winners.append(rule_id)))
+
+    def post_raw(n):
+        for i in range(n):
+            t = classes[i % 5000]
+            message = {"t": "route", "category": t.category, "channel": t.channel, "segment": t.segment,
+                       "priority": t.priority, "member": t.member}
+            try:
+                raw.do_actions(raw.assert_event(message), lambda error, state: None)
+            except MessageNotHandledException:
+                pass
+    raw_count = 20_000
+    _, raw_seconds = _timed(post_raw, raw_count)
+
+    engine = Engine(org, VirtualClock(start))
+    decide = engine.router.route
+    _, route_seconds = _timed(lambda: [decide(classes[i % 5000], start) for i in range(count)])
+    route_rate = count / route_seconds
+    print(f"engine    the routing decision alone (durable-rules once per class, then cached): {route_rate:,.0f}/s, "
+          f"{route_rate / (raw_count / raw_seconds):.1f}x raw durable-rules, {(count / floor) / route_rate:.1f}x slower than the dict floor")
+
+    def submit(n, offset=0):
+        for i in range(offset, offset + n):
+            t = classes[i % 5000]
+            engine.submit(TicketCreated(f"t{i}", category=t.category, channel=t.channel, segment=t.segment,
+                                        priority=t.priority, member=t.member))
+            engine.submit(Closed(f"t{i}"))
+    _, seconds = _timed(submit, count // 2)
+    rate, raw_rate, floor_rate = count / 2 / seconds, raw_count / raw_seconds, count / floor
+    print(f"engine    1,000 rules: Engine.submit {rate:,.0f} routing decisions/s (plus a close each); raw durable-rules post "
+          f"{raw_rate:,.0f}/s; dict lookup {floor_rate:,.0f}/s")
+    print(f"          Engine.submit is {rate / raw_rate:.1f}x raw durable-rules (target ≥ 10x) and "
+          f"{floor_rate / rate:.1f}x slower than the dict floor (target ≤ 5x)")
+    checkpoints = []
+    done = count // 2
+    for _ in range(4):
+        submit(125_000, done)
+        done += 125_000
+        gc.collect()
+        checkpoints.append(_rss_mb())
+    print(f"          memory over {done * 2:,} events (RSS after each 250,000): "
+          + ", ".join(f"{m:.0f} MB" for m in checkpoints) + f"; open tickets kept: {len(engine.store.tickets)}")
+    engine.close()
+
+
+BENCHES = {"validate": bench_validate, "check": bench_check, "engine": bench_engine}
 
 
 def main() -> None:

@@ -187,6 +187,8 @@ class BusinessCalendar:
     def __init__(self, calendar: Calendar):
         self.calendar = calendar
         self.zone = ZoneInfo(calendar.timezone)
+        self._known: tuple[datetime, datetime, bool] | None = None
+        """The last stretch looked up: (from, until, open); replaced whole, so safe across threads."""
 
     def hours_on(self, day: date) -> tuple:
         """Open intervals of a local date: holidays close it; make-up working days open it."""
@@ -231,8 +233,15 @@ class BusinessCalendar:
         return naive.replace(tzinfo=self.zone).astimezone(timezone.utc)
 
     def is_open(self, moment: datetime) -> bool:
+        known = self._known
+        if known is not None and known[0] <= moment < known[1]:
+            return known[2]
         for opens, closes in self.intervals_from(moment):
-            return opens <= moment < closes
+            if opens <= moment:
+                self._known = (moment, closes, True)
+                return True
+            self._known = (moment, opens, False)
+            return False
         return False
 
     def add(self, start: datetime, duration: timedelta) -> datetime | None:

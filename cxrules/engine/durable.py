@@ -31,6 +31,7 @@ from ..routing import Route, TicketClass, precedence_order, surge_route
 __all__ = ["DurableRouter", "compile_routing"]
 
 _serial = itertools.count()
+_NONE: frozenset[str] = frozenset()
 
 
 def _condition(name: str, values: Optional[frozenset]) -> Optional[dict]:
@@ -85,12 +86,14 @@ class DurableRouter:
         return record
 
     def _open_calendars(self, at: Optional[datetime]) -> frozenset[str]:
+        if not self._calendars:
+            return _NONE
         return frozenset(cid for cid, calendar in self._calendars.items() if at is None or calendar.is_open(at))
 
     def winner(self, ticket: TicketClass, at: Optional[datetime] = None) -> Optional[str]:
         """Id of the rule that owns the ticket at ``at`` (None: no rule, the fallback queue)."""
         open_calendars = self._open_calendars(at)
-        key = (ticket, open_calendars)
+        key = (ticket, open_calendars) if open_calendars else ticket
         try:
             return self._cache[key]
         except KeyError:

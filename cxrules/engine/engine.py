@@ -43,6 +43,8 @@ class Agent:
     shift: str
     skills: frozenset[str]
     capacity: int
+    number: int
+    """Place in the role's team, from 0: ties go to the lower number."""
 
 
 class Engine:
@@ -59,11 +61,14 @@ class Engine:
             team, number = [], 0
             for group in role.staff:
                 for _ in range(group.agents):
+                    team.append(Agent(f"{role.id}#{number + 1}", role.id, group.shift, frozenset(role.skills) | set(group.skills),
+                                      role.capacity, number))
                     number += 1
-                    team.append(Agent(f"{role.id}#{number}", role.id, group.shift, frozenset(role.skills) | set(group.skills), role.capacity))
             self.agents[role.id] = team
         self.handoffs = {(h.from_role, h.to_role): h for h in org.handoffs}
         self.rules = {rule.id: rule for rule in org.routing}
+        self.known_values = {"category": frozenset(c.id for c in org.categories), "channel": frozenset(c.id for c in org.channels),
+                             "segment": frozenset(s.id for s in org.segments), "priority": frozenset(org.info.priorities)}
         self._handlers: dict[Optional[type], list[Handler]] = defaultdict(list)
         self._lock = threading.RLock()
         self.handler_errors: list[tuple[d.Decision, BaseException]] = []
@@ -155,9 +160,7 @@ class Engine:
         return handler(ticket, event, at)
 
     def _invalid_field(self, event: e.TicketCreated) -> Optional[str]:
-        known = {"category": [c.id for c in self.org.categories], "channel": [c.id for c in self.org.channels],
-                 "segment": [s.id for s in self.org.segments], "priority": list(self.org.info.priorities)}
-        for name, values in known.items():
+        for name, values in self.known_values.items():
             value = getattr(event, name)
             if values and value not in values:
                 suggestion = closest(str(value), values)
@@ -310,17 +313,17 @@ class Engine:
 
     def _pick(self, role: str, at: datetime, requires: frozenset[str]) -> Optional[Agent]:
         team = self.agents.get(role, [])
-        able = [a for a in team if requires <= a.skills and self.store.loads.get(a.id, 0) < a.capacity
-                and self.calendars[a.shift].is_open(at)]
+        loads = self.store.loads
+        open_shifts = {shift for shift in {a.shift for a in team} if self.calendars[shift].is_open(at)}
+        able = [a for a in team if a.shift in open_shifts and loads.get(a.id, 0) < a.capacity and requires <= a.skills]
         if not able:
             return None
         if self.org.role(role).assignment == "round_robin":
             cursor = self.store.cursors.get(role, -1)
-            order = sorted(able, key=lambda a: (team.index(a) <= cursor, team.index(a)))
-            chosen = order[0]
-            self.store.cursors[role] = team.index(chosen)
+            chosen = min(able, key=lambda a: (a.number <= cursor, a.number))
+            self.store.cursors[role] = chosen.number
             return chosen
-        return min(able, key=lambda a: (self.store.loads.get(a.id, 0), team.index(a)))
+        return min(able, key=lambda a: (loads.get(a.id, 0), a.number))
 
     def _next_shift(self, role: str, at: datetime) -> Optional[datetime]:
         starts = [self.calendars[a.shift].next_open(at) for a in self.agents.get(role, ())]

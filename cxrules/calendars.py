@@ -187,6 +187,7 @@ class BusinessCalendar:
     def __init__(self, calendar: Calendar):
         self.calendar = calendar
         self.zone = ZoneInfo(calendar.timezone)
+        self._days: dict[date, tuple] = {}
         self._known: tuple[datetime, datetime, bool] | None = None
         """The last stretch looked up: (from, until, open); replaced whole, so safe across threads."""
 
@@ -211,19 +212,26 @@ class BusinessCalendar:
         Stops after two years without any open hour, so a calendar that never opens cannot
         loop forever.
         """
-        local = start.astimezone(self.zone)
-        day = local.date()
+        day = start.astimezone(self.zone).date()
         idle = 0
         while idle < 730:
-            spans = self.hours_on(day)
+            spans = self._spans(day)
             idle = 0 if spans else idle + 1
-            for interval in spans:
-                opens = self._instant(day, interval.start)
-                closes = self._instant(day, interval.end)
+            for opens, closes in spans:
                 if closes <= start:
                     continue
                 yield max(opens, start), closes
             day += timedelta(days=1)
+
+    def _spans(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """A local date's open intervals as UTC instants, computed once per date."""
+        spans = self._days.get(day)
+        if spans is None:
+            spans = tuple((self._instant(day, i.start), self._instant(day, i.end)) for i in self.hours_on(day))
+            if len(self._days) > 20_000:
+                self._days.clear()
+            self._days[day] = spans
+        return spans
 
     def _instant(self, day: date, minute: int) -> datetime:
         if minute >= 1440:

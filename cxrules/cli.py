@@ -188,6 +188,83 @@ def route(
 
 
 @app.command()
+def simulate(
+    paths: List[Path] = typer.Argument(..., metavar="ORG [ORG_B] LOG", help="One org (or two, to compare) and a ticket log (CSV or JSON Lines)."),
+    mapping: Path = typer.Option(..., "--mapping", "-m", help="Mapping from the log's columns and values to tickets (YAML)."),
+    mapping_b: Optional[Path] = typer.Option(None, "--mapping-b", help="Mapping for ORG_B when it differs from --mapping."),
+    format: str = typer.Option("table", "--format", "-f", help="table, json or csv (queue length per role and hour)."),
+    output: Optional[Path] = OUTPUT_OPTION,
+    strict: bool = typer.Option(False, "--strict", help="Stop with exit 1 if any row of the log cannot be mapped."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal, off in CI)."),
+) -> None:
+    """Replay a ticket log against an org, or two side by side: SLA attainment, load, waits, follow-ups.
+
+    Exit status: 0 replayed, 1 rows unmapped with --strict, 2 bad org, mapping, log or usage.
+    """
+    import json
+    import os
+
+    from .simulation import LogError, load_mapping, read_log, simulate as replay
+    from .reporting import render_simulation, render_simulation_csv
+    from .validation import validate_path
+
+    if format not in ("table", "json", "csv"):
+        raise typer.BadParameter("expected table, json or csv", param_hint="--format")
+    if len(paths) not in (2, 3):
+        raise typer.BadParameter("give ORG LOG, or ORG ORG_B LOG", param_hint="ORG [ORG_B] LOG")
+    *org_paths, log = paths
+    if not log.is_file():
+        typer.echo(f"cxrules: cannot read the log {log}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    show = progress if progress is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
+    results = []
+    for index, org_path in enumerate(org_paths):
+        validated = validate_path(org_path)
+        if validated.org is None:
+            _emit(Report(validated.files or (str(org_path),), validated.diagnostics), Format.text, None, None)
+            raise typer.Exit(EXIT_USAGE)
+        loaded, problems = load_mapping(mapping_b if index and mapping_b else mapping, validated.org)
+        if loaded is None:
+            _emit(Report((str(mapping),), tuple(problems)), Format.text, None, None)
+            raise typer.Exit(EXIT_USAGE)
+        try:
+            records, unmapped = read_log(log, loaded)
+        except (LogError, OSError) as error:
+            typer.echo(f"cxrules: {error}", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        if strict and unmapped.total:
+            typer.echo(f"cxrules: {unmapped.total} rows of {log} cannot be mapped: "
+                       + "; ".join(f"{n} × {reason}" for reason, n in unmapped.reasons.items()), err=True)
+            raise typer.Exit(EXIT_PROBLEMS)
+        results.append(_with_progress(show, f"replaying against {validated.org.info.id}",
+                                      lambda report: replay(validated.org, records, loaded, unmapped, progress=report)))
+    text = {"json": lambda: json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2) + "\n",
+            "csv": lambda: render_simulation_csv(results), "table": lambda: render_simulation(results)}[format]()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def _with_progress(show: bool, label: str, run):
+    """Run ``run(report)`` with a progress bar (rate and ETA) on the terminal, or silently."""
+    if not show:
+        return run(None)
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+               TextColumn("{task.fields[rate]:.0f} tickets/s"), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(label, total=None, rate=0.0)
+
+        def report(done: int, total: int) -> None:
+            elapsed = bar.tasks[0].elapsed or 1e-9
+            bar.update(task, completed=done, total=total, rate=done / elapsed)
+
+        return run(report)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of org files (for editors and other tools)."""
     typer.echo(schema_text(), nl=False)

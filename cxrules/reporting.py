@@ -191,6 +191,54 @@ def render_route(report) -> str:
     return "\n".join(lines)
 
 
+def _rate(share: dict) -> str:
+    return "–" if share.get("rate") is None else f"{share['rate'] * 100:5.1f}% ({share['met']}/{share['total']})"
+
+
+def render_simulation(results) -> str:
+    """`cxrules simulate` as a table; two results are shown side by side (as-is against to-be)."""
+    data = [r.to_dict() for r in results]
+    rows: list[tuple[str, list[str]]] = [("tickets replayed", [str(d["tickets"]) for d in data]),
+                                         ("rows not mapped", [str(d["unmapped"]["total"]) for d in data])]
+    for target in ("first_response", "resolution"):
+        rows.append((f"SLA {target.replace('_', ' ')}", [_rate(d["sla_attainment"][target]["all"]["all"]) for d in data]))
+        for dimension in ("priority", "segment", "channel"):
+            values = sorted({v for d in data for v in d["sla_attainment"][target][dimension]})
+            for value in values:
+                rows.append((f"  {dimension} {value}", [_rate(d["sla_attainment"][target][dimension].get(value, {})) for d in data]))
+    for key in ("p50", "p90", "p99"):
+        rows.append((f"wait to assignment {key}", [f"{d['waits_minutes'][key]} min" if d["waits_minutes"][key] is not None else "–" for d in data]))
+    roles = sorted({role for d in data for role in d["roles"]})
+    for role in roles:
+        rows.append((f"role {role}", [(lambda r: f"{r['assigned']} tickets, util {r['utilisation'] * 100:.0f}%, max queue {r['max_queue']}"
+                                       if r and r["utilisation"] is not None else (f"{r['assigned']} tickets" if r else "–"))(d["roles"].get(role))
+                                      for d in data]))
+    levels = sorted({level for d in data for level in d["escalations_by_level"]})
+    for level in levels:
+        rows.append((f"escalations level {level}", [str(d["escalations_by_level"].get(level, 0)) for d in data]))
+    for key in ("scheduled", "due", "done", "late", "deferred_to_callable_hours"):
+        rows.append((f"follow-ups {key.replace('_', ' ')}", [str(d["followups"][key]) for d in data]))
+    rows.append(("surge activations", [str(sum(1 for s in d["surges"] if s["on"])) for d in data]))
+    rows.append(("fallback queue", [str(d["fallback_queue"]) for d in data]))
+    width = max(len(label) for label, _ in rows) + 2
+    columns = [max([len(d["org"])] + [len(values[i]) for _, values in rows]) + 2 for i, d in enumerate(data)]
+    lines = [" " * width + "".join(d["org"].ljust(columns[i]) for i, d in enumerate(data))]
+    lines += [label.ljust(width) + "".join(value.ljust(columns[i]) for i, value in enumerate(values)) for label, values in rows]
+    for d in data:
+        for reason, count in sorted(d["unmapped"]["reasons"].items(), key=lambda item: -item[1]):
+            examples = ", ".join(d["unmapped"]["examples"].get(reason, [])[:3])
+            lines.append(f"{d['org']}: {count} rows not mapped: {reason} (e.g. {examples})")
+    return "\n".join(lines) + "\n"
+
+
+def render_simulation_csv(results) -> str:
+    """Queue length per role and hour, one row per (org, hour, role): a time series for spreadsheets."""
+    lines = ["org,hour,role,max_queue"]
+    for result in results:
+        lines += [f"{result.org},{row['hour']},{row['role']},{row['queue']}" for row in result.queue_series]
+    return "\n".join(lines) + "\n"
+
+
 REPORTERS: dict[str, Callable[[Report, bool], str]] = {
     "text": render_text,
     "json": render_json,

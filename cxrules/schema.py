@@ -21,18 +21,18 @@ import jsonschema
 from .diagnostics import Diagnostic
 from .loading import Document, JsonPath
 
-__all__ = ["org_schema", "schema_text", "validate_document", "schema_problems", "is_valid", "describe_path", "closest"]
+__all__ = ["org_schema", "schema_text", "validate_document", "validate_against", "schema_problems", "is_valid", "describe_path", "closest"]
 
 SCHEMA_NAME = "org.schema.json"
 SUPPORTED_API_VERSION = "cxrules/v1"
 
 
-def schema_text() -> str:
-    """The org schema as published (for `cxrules schema` and for editors)."""
-    packaged = resources.files("cxrules") / "schemas" / SCHEMA_NAME
+def schema_text(name: str = SCHEMA_NAME) -> str:
+    """A schema as published (for `cxrules schema` and for editors): the installed copy, else the source file."""
+    packaged = resources.files("cxrules") / "schemas" / name
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_NAME).read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "schemas" / name).read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)
@@ -111,6 +111,16 @@ def _shown(value: Any) -> str:
 
 
 _EXPECTED_TYPES = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false", "array": "a list", "object": "a mapping"}
+
+
+@lru_cache(maxsize=4)
+def _named_validator(name: str) -> jsonschema.protocols.Validator:
+    return jsonschema.Draft202012Validator(json.loads(schema_text(name)))
+
+
+def validate_against(document: Document, name: str) -> list[Diagnostic]:
+    """Schema violations of a file against another published schema (e.g. the log mapping's)."""
+    return [diagnostic for error in _named_validator(name).iter_errors(document.data) for diagnostic in _translate(document, error)]
 
 
 def validate_document(document: Document) -> list[Diagnostic]:

@@ -1,0 +1,135 @@
+"""Replaying logs: figures computed by hand, broken rows counted by reason, the sample log on every seed org."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import cxrules
+from cxrules.simulation import load_mapping, read_log, simulate
+
+from conftest import ORGS, ROOT
+from engine_helpers import make_org
+
+SAMPLE = ROOT.parent / "shared" / "data" / "support_tickets_sample.csv"
+
+MAPPING = """apiVersion: cxrules/v1
+kind: TicketLogMapping
+timezone: Asia/Shanghai
+time_formats: ["%Y-%m-%d %H:%M"]
+fields:
+  id: {column: id}
+  created: {column: opened}
+  first_response: {column: answered}
+  category: {column: type, values: {Question: question, Complaint: complaint}}
+  channel: {value: phone}
+  segment: {value: normal}
+  priority: {column: prio, values: {P1: urgent, P2: normal}, default: low}
+service_time:
+  default: {mean: 30m}
+"""
+
+
+def _one_agent(data):
+    desk = next(r for r in data["roles"] if r["id"] == "desk")
+    desk.update(capacity=1, staff=[{"shift": "office", "agents": 1}])
+
+
+@pytest.fixture
+def org(tmp_path):
+    return make_org(tmp_path, _one_agent)
+
+
+def _files(tmp_path, rows: str, mapping: str = MAPPING):
+    (tmp_path / "log.csv").write_text("id,opened,answered,type,prio\n" + rows, encoding="utf-8")
+    (tmp_path / "mapping.yaml").write_text(mapping, encoding="utf-8")
+    return tmp_path / "log.csv", tmp_path / "mapping.yaml"
+
+
+def test_one_agent_three_arrivals_known_waits_and_attainment(tmp_path, org):
+    log, mapping_path = _files(tmp_path, "T1,2025-03-03 09:00,2025-03-03 09:05,Question,P2\n"
+                                         "T2,2025-03-03 09:10,2025-03-03 09:45,Question,P2\n"
+                                         "T3,2025-03-03 09:20,2025-03-03 09:49,Question,P2\n")
+    mapping, problems = load_mapping(mapping_path, org)
+    assert problems == []
+    records, unmapped = read_log(log, mapping)
+    result = simulate(org, records, mapping, unmapped).to_dict()
+    # one agent, 30 minutes each: T1 09:00–09:30, T2 waits 20 min (09:30–10:00), T3 waits 40 min (10:00–10:30)
+    assert result["waits_minutes"] == {"p50": 20.0, "p90": 40.0, "p99": 40.0, "mean": 20.0}
+    # first response due 30 min after arrival: T2 answered after 35 min, the others in time
+    assert result["sla_attainment"]["first_response"]["all"]["all"] == {"met": 2, "total": 3, "rate": 0.6667}
+    assert result["sla_attainment"]["resolution"]["all"]["all"] == {"met": 3, "total": 3, "rate": 1.0}
+    assert result["roles"]["desk"]["assigned"] == 3 and result["roles"]["desk"]["max_queue"] == 2
+    assert result["fallback_queue"] == 0 and result["unmapped"]["total"] == 0
+
+
+def test_broken_rows_are_counted_by_reason_with_examples(tmp_path, org):
+    log, mapping_path = _files(tmp_path, "A,2025-03-03 09:00,,Question,P1\n"
+                                         "B,yesterday,,Question,P1\n"
+                                         "C,2025-03-03 09:00,,Refund,P1\n"
+                                         "D,,,Question,P1\n"
+                                         "E,2025-03-03 09:00,2025-03-03 08:00,Question,P1\n"
+                                         "A,2025-03-03 09:30,,Question,P9\n")
+    mapping, _ = load_mapping(mapping_path, org)
+    records, unmapped = read_log(log, mapping)
+    assert [r.id for r in records] == ["A"]
+    assert unmapped.reasons == {"created: `yesterday` matches no time format": 1, "category: value `Refund` not in the mapping": 1,
+                                "created: empty": 1, "first response before it was created": 1, "duplicate ticket id": 1}
+    assert unmapped.examples["created: empty"] == ["row 5"]
+
+
+def test_a_mapping_that_names_ids_the_org_lacks_is_refused_with_positions(tmp_path, org):
+    _, mapping_path = _files(tmp_path, "", MAPPING.replace("Question: question", "Question: questoin"))
+    mapping, problems = load_mapping(mapping_path, org)
+    assert mapping is None
+    assert [(p.code, p.location.line) for p in problems] == [("CX201", 9)]
+    assert "did you mean `question`" in problems[0].hint
+
+
+def test_json_lines_logs_are_read_too(tmp_path, org):
+    (tmp_path / "log.jsonl").write_text('{"id": "J1", "opened": "2025-03-03 09:00", "type": "Question", "prio": "P2"}\n'
+                                        'not json\n[1, 2]\n', encoding="utf-8")
+    (tmp_path / "mapping.yaml").write_text(MAPPING, encoding="utf-8")
+    mapping, _ = load_mapping(tmp_path / "mapping.yaml", org)
+    records, unmapped = read_log(tmp_path / "log.jsonl", mapping)
+    assert [r.id for r in records] == ["J1"]
+    assert unmapped.reasons == {"line is not JSON": 1, "line is not a JSON object": 1}
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="the shared sample log is beside the project in CI and for developers")
+@pytest.mark.parametrize("name", ["automotive", "logistics", "aftersales"])
+def test_the_sample_log_replays_against_each_seed_org(name):
+    org = cxrules.load_org(ORGS / f"{name}.yaml")
+    mapping, problems = load_mapping(ROOT / "examples" / "mappings" / f"support_tickets_to_{name}.yaml", org)
+    assert problems == []
+    records, unmapped = read_log(SAMPLE, mapping)
+    assert len(records) + unmapped.total == 999            # every row replayed or reported
+    assert unmapped.reasons["resolved before it was created"] > 0
+    result = simulate(org, records, mapping, unmapped)
+    assert result.tickets == len(records) > 300
+    assert result.fallback == 0 and result.refused == {}
+    assert result.followups["scheduled"] > 0
+
+
+def test_simulate_cli_compares_two_orgs_as_json(run_cli, tmp_path, org):
+    log, mapping_path = _files(tmp_path, "T1,2025-03-03 09:00,2025-03-03 09:05,Question,P2\n")
+    result = run_cli("simulate", ROOT / "tests/fixtures/tiny.yaml", ROOT / "tests/fixtures/tiny.yaml", log,
+                     "--mapping", mapping_path, "--format", "json", "--no-progress")
+    assert result.exit_code == 0, result.output
+    both = json.loads(result.stdout)
+    assert [r["org"] for r in both] == ["tiny", "tiny"] and both[0]["tickets"] == 1
+    table = run_cli("simulate", ROOT / "tests/fixtures/tiny.yaml", log, "--mapping", mapping_path, "--no-progress")
+    assert "SLA first response" in table.stdout and "wait to assignment p50" in table.stdout
+
+
+def test_simulate_cli_strict_stops_on_unmapped_rows(run_cli, tmp_path):
+    log, mapping_path = _files(tmp_path, "T1,2025-03-03 09:00,,Refund,P2\n")
+    result = run_cli("simulate", ROOT / "tests/fixtures/tiny.yaml", log, "--mapping", mapping_path, "--strict", "--no-progress")
+    assert result.exit_code == 1 and "cannot be mapped" in result.stderr
+
+
+def test_a_mapped_column_missing_from_the_header_is_a_clear_error(run_cli, tmp_path):
+    log, mapping_path = _files(tmp_path, "T1,2025-03-03 09:00,,Question,P2\n", MAPPING.replace("column: prio", "column: priority"))
+    result = run_cli("simulate", ROOT / "tests/fixtures/tiny.yaml", log, "--mapping", mapping_path, "--no-progress")
+    assert result.exit_code == 2 and "column `priority`" in result.stderr and "did you mean `prio`" in result.stderr

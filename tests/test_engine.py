@@ -278,3 +278,13 @@ def test_two_orgs_and_a_reloaded_version_live_side_by_side(tmp_path):
     assert kinds(first.submit(created("A"))) == kinds(second.submit(created("A"))) == ["Assigned"]
     first.close()
     assert kinds(second.submit(created("B"))) == ["Assigned"]
+
+
+def test_handed_over_followup_starts_on_a_hand_off(tmp_path):
+    def handoff_check(data):
+        data["handoffs"] = [{"id": "to_manager", "from": "desk", "to": "manager"}]
+        data["followups"].append({"id": "receiver_called", "on": "handed_over", "within": "1d", "by": "manager"})
+    engine = make_engine(make_org(tmp_path, handoff_check), local(2025, 3, 3, 10))
+    engine.submit(created("H"))
+    scheduled = [x for x in engine.submit(HandOff("H", to_role="manager")) if isinstance(x, FollowUpScheduled)]
+    assert [x.policy for x in scheduled] == ["receiver_called"]

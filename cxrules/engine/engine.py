@@ -205,6 +205,7 @@ class Engine:
             return [d.Notified(ticket.id, at, (event.to_role,), f"hand-off `{handoff.id}`: answer back to `{ticket.role}`, who keeps the ticket")]
         decisions = self._release(ticket, at)
         decisions.extend(self._assign(ticket, event.to_role, at, ()))
+        decisions.extend(self._start_followups(ticket, "handed_over", at))
         return decisions
 
     def _waiting(self, ticket: TicketState, event: e.Waiting, at: datetime) -> list[d.Decision]:

@@ -14,7 +14,7 @@ from .codes import lookup
 from .diagnostics import Diagnostic, Severity
 from .reporting import REPORTERS, Report, default_format, render, render_route
 from .schema import schema_text
-from .checks import CheckConfig, ConfigError, check_paths, load_config
+from .checks import CheckConfig, ConfigError, check as check_org, check_paths, load_config
 from .validation import validate_paths
 
 app = typer.Typer(
@@ -262,6 +262,131 @@ def _with_progress(show: bool, label: str, run):
             bar.update(task, completed=done, total=total, rate=done / elapsed)
 
         return run(report)
+
+
+def _org_or_exit(path: Path):
+    """The validated org, or the validation report and exit 2."""
+    from .validation import validate_path
+
+    result = validate_path(path)
+    if result.org is None:
+        _emit(Report(result.files or (str(path),), result.diagnostics), Format.text, None, None)
+        raise typer.Exit(EXIT_USAGE)
+    return result.org
+
+
+def _write(output: Optional[Path], content: str | bytes) -> None:
+    if output is None:
+        if isinstance(content, bytes):
+            sys.stdout.buffer.write(content)
+        else:
+            typer.echo(content, nl=False)
+        return
+    try:
+        output.write_bytes(content) if isinstance(content, bytes) else output.write_text(content, encoding="utf-8")
+    except OSError as error:
+        typer.echo(f"cxrules: cannot write {output}: {error.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+
+@app.command()
+def graph(
+    org_path: Path = typer.Argument(..., metavar="ORG", help="The org file."),
+    view: str = typer.Option("org", "--view", help="org (chart), routing, escalation or handoffs."),
+    format: str = typer.Option("mermaid", "--format", "-f", help="mermaid, dot, svg or png (svg/png need Graphviz)."),
+    findings: bool = typer.Option(False, "--findings", help="Draw the findings of `check` in (gaps red, overlaps orange)."),
+    output: Optional[Path] = OUTPUT_OPTION,
+) -> None:
+    """Draw the org chart, the routing map, the escalation paths or the hand-offs."""
+    from .rendering.graphs import VIEWS, GraphvizMissing, build, render_image, to_dot, to_mermaid
+
+    if view not in VIEWS:
+        raise typer.BadParameter(f"expected one of {', '.join(VIEWS)}", param_hint="--view")
+    if format not in ("mermaid", "dot", "svg", "png"):
+        raise typer.BadParameter("expected mermaid, dot, svg or png", param_hint="--format")
+    org = _org_or_exit(org_path)
+    picture = build(org, view, check_org(org) if findings else ())
+    if format == "mermaid":
+        _write(output, to_mermaid(picture))
+        return
+    try:
+        _write(output, to_dot(picture) if format == "dot" else render_image(to_dot(picture), format))
+    except GraphvizMissing as error:
+        typer.echo(f"cxrules: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+
+@app.command()
+def report(
+    org_path: Path = typer.Argument(..., metavar="ORG", help="The org file."),
+    tickets: Optional[Path] = typer.Option(None, "--tickets", help="A ticket log to replay for the simulation charts."),
+    mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help="Mapping of the ticket log (needed with --tickets)."),
+    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="Where to write the HTML file."),
+) -> None:
+    """Write one self-contained HTML report: org chart, RACI, coverage heat map, staffing, findings, simulation."""
+    from .rendering.report import build_report
+    from .simulation import LogError, load_mapping, read_log, simulate as replay
+
+    org = _org_or_exit(org_path)
+    result = None
+    if tickets is not None:
+        if mapping is None:
+            raise typer.BadParameter("give the log's mapping too", param_hint="--mapping")
+        loaded, problems = load_mapping(mapping, org)
+        if loaded is None:
+            _emit(Report((str(mapping),), tuple(problems)), Format.text, None, None)
+            raise typer.Exit(EXIT_USAGE)
+        try:
+            records, unmapped = read_log(tickets, loaded)
+        except (LogError, OSError) as error:
+            typer.echo(f"cxrules: {error}", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        result = replay(org, records, loaded, unmapped)
+    _write(output, build_report(org, check_org(org), result))
+    typer.echo(f"wrote {output}", err=True)
+
+
+@app.command()
+def diff(
+    old_path: Path = typer.Argument(..., metavar="OLD", help="The org as it was."),
+    new_path: Path = typer.Argument(..., metavar="NEW", help="The org as it is proposed."),
+    format: str = typer.Option("text", "--format", "-f", help="text, markdown (for a pull request) or json."),
+    output: Optional[Path] = OUTPUT_OPTION,
+) -> None:
+    """What changed between two versions of an org: roles, duties, routing owners, SLAs, escalations, findings.
+
+    Exit status: 0 no changes, 1 changes, 2 usage or invalid org.
+    """
+    import json
+
+    from .diff import diff_orgs, render_markdown, render_text
+
+    if format not in ("text", "markdown", "json"):
+        raise typer.BadParameter("expected text, markdown or json", param_hint="--format")
+    result = diff_orgs(_org_or_exit(old_path), _org_or_exit(new_path))
+    text = {"text": render_text, "markdown": render_markdown,
+            "json": lambda r: json.dumps(r.to_dict(), ensure_ascii=False, indent=2) + "\n"}[format](result)
+    _write(output, text)
+    raise typer.Exit(EXIT_PROBLEMS if result.changes else EXIT_CLEAN)
+
+
+@app.command()
+def init(
+    output: Path = typer.Argument(Path("org.yaml"), help="The org file to create."),
+    template: str = typer.Option("blank", "--template", "-t", help="blank, automotive, logistics or aftersales."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Start a new org file from a template that validates and checks clean."""
+    from .templates import TEMPLATES, write_template
+
+    if template not in TEMPLATES:
+        raise typer.BadParameter(f"expected one of {', '.join(TEMPLATES)}", param_hint="--template")
+    if output.exists() and not force:
+        typer.echo(f"cxrules: {output} exists; use --force to overwrite", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    for path in write_template(template, output):
+        typer.echo(f"wrote {path}")
+    typer.echo(f"next: cxrules check {output}")
 
 
 @app.command()

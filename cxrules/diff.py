@@ -1,0 +1,152 @@
+"""`cxrules diff OLD NEW`: what changed between two versions of an org, in the org's own terms.
+
+Roles and units added, removed or moved; duties reassigned; routing rules changed and,
+more to the point, the ticket classes whose owner changes (as regions, not cells); SLA
+and escalation changes; and the findings of `check` that appear or disappear.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from .checks import CheckContext, check
+from .model import Org, format_duration
+from .regions import Box, coalesce
+from .calendars import WeekSet
+from .routing import TicketClass
+
+__all__ = ["Change", "OrgDiff", "diff_orgs", "render_text", "render_markdown"]
+
+
+@dataclass(frozen=True)
+class Change:
+    section: str
+    kind: str  # added | removed | changed | moved
+    subject: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class OrgDiff:
+    old: str
+    new: str
+    changes: tuple[Change, ...] = field(default=())
+
+    def to_dict(self) -> dict:
+        return {"old": self.old, "new": self.new,
+                "changes": [{"section": c.section, "kind": c.kind, "subject": c.subject, "detail": c.detail} for c in self.changes]}
+
+
+def _items(org: Org, section: str) -> dict:
+    return {item.id: item for item in getattr(org, section)}
+
+
+def _added_removed(section: str, old: dict, new: dict, noun: str) -> list[Change]:
+    changes = [Change(section, "added", key, f"{noun} `{key}` added") for key in new if key not in old]
+    changes += [Change(section, "removed", key, f"{noun} `{key}` removed") for key in old if key not in new]
+    return changes
+
+
+def diff_orgs(old: Org, new: Org) -> OrgDiff:
+    changes: list[Change] = []
+    old_units, new_units = _items(old, "units"), _items(new, "units")
+    changes += _added_removed("units", old_units, new_units, "unit")
+    for key in old_units.keys() & new_units.keys():
+        if old_units[key].parent != new_units[key].parent:
+            changes.append(Change("units", "moved", key, f"unit `{key}` moved from `{old_units[key].parent}` to `{new_units[key].parent}`"))
+    old_roles, new_roles = _items(old, "roles"), _items(new, "roles")
+    changes += _added_removed("roles", old_roles, new_roles, "role")
+    for key in sorted(old_roles.keys() & new_roles.keys()):
+        a, b = old_roles[key], new_roles[key]
+        if a.unit != b.unit:
+            changes.append(Change("roles", "moved", key, f"role `{key}` moved from unit `{a.unit}` to `{b.unit}`"))
+        if a.reports_to != b.reports_to:
+            changes.append(Change("roles", "moved", key, f"role `{key}` now reports to `{b.reports_to}` (was `{a.reports_to}`)"))
+        if (a.headcount, a.capacity) != (b.headcount, b.capacity):
+            changes.append(Change("roles", "changed", key, f"role `{key}` staffing {a.headcount}×{a.capacity} → {b.headcount}×{b.capacity}"))
+    responsible = lambda org: {d.id: sorted(r.id for r in org.roles if d.id in r.duties) for d in org.duties}  # noqa: E731
+    old_r, new_r = responsible(old), responsible(new)
+    old_duties, new_duties = _items(old, "duties"), _items(new, "duties")
+    changes += _added_removed("duties", old_duties, new_duties, "duty")
+    for key in sorted(old_duties.keys() & new_duties.keys()):
+        if old_r[key] != new_r[key]:
+            changes.append(Change("duties", "changed", key, f"duty `{key}` responsible {', '.join(old_r[key]) or 'nobody'} → {', '.join(new_r[key]) or 'nobody'}"))
+        if old_duties[key].accountable != new_duties[key].accountable:
+            changes.append(Change("duties", "changed", key, f"duty `{key}` accountable {', '.join(old_duties[key].accountable) or 'nobody'} → "
+                                                           f"{', '.join(new_duties[key].accountable) or 'nobody'}"))
+    old_rules, new_rules = _items(old, "routing"), _items(new, "routing")
+    changes += _added_removed("routing", old_rules, new_rules, "routing rule")
+    for key in sorted(old_rules.keys() & new_rules.keys()):
+        a, b = old_rules[key], new_rules[key]
+        for attribute in ("to", "precedence", "during", "match", "requires"):
+            if getattr(a, attribute) != getattr(b, attribute):
+                shown = (lambda v: ", ".join(v.declared_categories) if attribute == "match" else v)
+                changes.append(Change("routing", "changed", key, f"rule `{key}` {attribute}: {shown(getattr(a, attribute))} → {shown(getattr(b, attribute))}"))
+    changes += _owner_changes(old, new)
+    old_slas, new_slas = _items(old, "slas"), _items(new, "slas")
+    changes += _added_removed("slas", old_slas, new_slas, "SLA")
+    for key in sorted(old_slas.keys() & new_slas.keys()):
+        a, b = old_slas[key], new_slas[key]
+        for attribute in ("first_response", "resolution", "calendar", "escalation", "warn_at"):
+            x, y = getattr(a, attribute), getattr(b, attribute)
+            if x != y:
+                fmt = lambda v: format_duration(v) if hasattr(v, "total_seconds") else v  # noqa: E731
+                changes.append(Change("slas", "changed", key, f"SLA `{key}` {attribute}: {fmt(x)} → {fmt(y)}"))
+    old_paths, new_paths = _items(old, "escalations"), _items(new, "escalations")
+    changes += _added_removed("escalations", old_paths, new_paths, "escalation path")
+    for key in sorted(old_paths.keys() & new_paths.keys()):
+        describe = lambda p: " → ".join(f"{l.role}" + (f" ({format_duration(l.within)})" if l.within else "") for l in p.levels)  # noqa: E731,E741
+        if describe(old_paths[key]) != describe(new_paths[key]) or old_paths[key].then != new_paths[key].then:
+            changes.append(Change("escalations", "changed", key, f"escalation `{key}`: {describe(old_paths[key])} → {describe(new_paths[key])}"))
+    old_findings = {(f.code, f.subject, f.message) for f in check(old)}
+    new_findings = {(f.code, f.subject, f.message) for f in check(new)}
+    changes += [Change("findings", "added", code, f"new finding {code}: {message}") for code, _, message in sorted(new_findings - old_findings)]
+    changes += [Change("findings", "removed", code, f"fixed {code}: {message}") for code, _, message in sorted(old_findings - new_findings)]
+    return OrgDiff(old.info.id, new.info.id, tuple(changes))
+
+
+def _owner_changes(old: Org, new: Org) -> list[Change]:
+    """Ticket classes whose owner differs, grouped into regions per (old owner, new owner)."""
+    old_context, new_context = CheckContext(old), CheckContext(new)
+    values = tuple(a | b for a, b in zip(old_context.values, new_context.values))
+    moved: dict[tuple[str, str], list[Box]] = {}
+    for category, channel, segment, priority, member in itertools.product(*values):
+        ticket = TicketClass(category, channel, segment, priority, member)
+        before, after = old_context.router.route(ticket).role, new_context.router.route(ticket).role
+        if before != after:
+            cell = Box(tuple(frozenset({v}) for v in (category, channel, segment, priority, member)), WeekSet.full())
+            moved.setdefault((before, after), []).append(cell)
+    changes = []
+    for (before, after), cells in sorted(moved.items()):
+        for region in coalesce(cells):
+            changes.append(Change("owners", "moved", f"{before}→{after}",
+                                  f"{new_context.describe(region).removesuffix(', at all hours')}: `{before}` → `{after}`"))
+    return changes
+
+
+_HEADINGS = {"units": "Units", "roles": "Roles", "duties": "Duties", "routing": "Routing rules", "owners": "Who owns which tickets",
+             "slas": "SLAs", "escalations": "Escalation paths", "findings": "Findings of `cxrules check`"}
+
+
+def render_text(result: OrgDiff) -> str:
+    if not result.changes:
+        return f"{result.old} → {result.new}: no changes\n"
+    lines = [f"{result.old} → {result.new}: {len(result.changes)} change(s)"]
+    for section, heading in _HEADINGS.items():
+        items = [c for c in result.changes if c.section == section]
+        if items:
+            lines.append(heading.replace("`", ""))
+            lines += [f"  {'+' if c.kind == 'added' else '-' if c.kind == 'removed' else '~'} {c.detail}" for c in items]
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(result: OrgDiff) -> str:
+    if not result.changes:
+        return f"**{result.old} → {result.new}**: no changes\n"
+    lines = [f"### Org changes: `{result.old}` → `{result.new}`", ""]
+    for section, heading in _HEADINGS.items():
+        items = [c for c in result.changes if c.section == section]
+        if items:
+            lines += [f"**{heading}**", ""] + [f"- {'➕' if c.kind == 'added' else '➖' if c.kind == 'removed' else '✏️'} {c.detail}" for c in items] + [""]
+    return "\n".join(lines)

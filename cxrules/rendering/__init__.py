@@ -1,0 +1,1 @@
+"""Pictures and documents made from an org: graphs, the HTML report."""

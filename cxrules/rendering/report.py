@@ -1,0 +1,200 @@
+"""The HTML report a consultant hands the client: one self-contained file that opens offline.
+
+Org chart, RACI duty matrix, coverage heat map (category × channel, coloured by how many
+owners a ticket finds), staffing timeline, every finding of `check` with its place in the
+file, and, given a ticket log, the simulation's charts. Labels come from the org file, and
+section titles follow the org's locale (Chinese or English).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from html import escape
+from typing import Iterable, Optional
+
+from ..checks import CheckContext
+from ..checks.staffing import serving_roles
+from ..diagnostics import Diagnostic, Severity, sort_key
+from ..model import Org
+from ..routing import TicketClass
+from .graphs import _problems
+from .svg import bar_chart, line_chart, org_chart, week_strip
+
+__all__ = ["build_report", "coverage"]
+
+_TITLES = {
+    "summary": ("Summary", "概览"), "chart": ("Org chart", "组织架构"), "raci": ("Duty matrix (RACI)", "职责矩阵"),
+    "coverage": ("Coverage heat map: category × channel", "覆盖热力图：类别 × 渠道"),
+    "staffing": ("Staffing timeline: opening hours against staffed hours", "值班时间线：开放时间与在岗时间"),
+    "findings": ("Findings", "检查结果"), "simulation": ("Simulation", "仿真"),
+}
+
+_STYLE = """
+body{font-family:-apple-system,"Segoe UI","Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;margin:0;color:#222;background:#fafafa}
+header{background:#1f3b57;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}header p{margin:4px 0 0;opacity:.85}
+main{padding:8px 28px 40px}section{background:#fff;border:1px solid #e3e3e3;border-radius:8px;margin:18px 0;padding:14px 18px;overflow-x:auto}
+h2{font-size:17px;margin:4px 0 12px}table{border-collapse:collapse;font-size:12px}th,td{border:1px solid #ddd;padding:4px 7px;text-align:left}
+th{background:#f3f5f7;position:sticky;top:0}.cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #e3e3e3;border-radius:6px;padding:8px 14px;min-width:110px}
+.card b{display:block;font-size:20px}.heat td{text-align:center;min-width:64px}.c0{background:#f4a6a6}.c1{background:#cfe8cf}.c2{background:#ffd08a}
+.legend span{display:inline-block;padding:2px 8px;margin-right:6px;border-radius:3px;font-size:12px}.sev-error{color:#b3261e;font-weight:bold}
+.sev-warning{color:#a15c00}.filters button{margin-right:6px;padding:3px 10px;border:1px solid #bbb;background:#fff;border-radius:4px;cursor:pointer}
+.filters button.on{background:#1f3b57;color:#fff}.raci td{text-align:center}.raci td:first-child,.heat td:first-child{text-align:left;white-space:nowrap}.muted{color:#777;font-size:12px}code{font-size:12px}
+"""
+
+_SCRIPT = """
+document.querySelectorAll('.filters button').forEach(function (button) {
+  button.addEventListener('click', function () {
+    document.querySelectorAll('.filters button').forEach(function (b) { b.classList.remove('on'); });
+    button.classList.add('on');
+    var level = button.getAttribute('data-level');
+    document.querySelectorAll('#findings tbody tr').forEach(function (row) {
+      row.style.display = (level === 'all' || row.getAttribute('data-level') === level) ? '' : 'none';
+    });
+  });
+});
+"""
+
+
+def coverage(org: Org, context: Optional[CheckContext] = None) -> dict[tuple[str, str], tuple[int, list[str]]]:
+    """(category, channel) → (owner count, owners): 0 if some ticket there has no rule, 2 if two equal rules disagree."""
+    context = context or CheckContext(org)
+    segments, priorities, members = context.values[2], context.values[3], context.values[4]
+    cells = {}
+    for category in org.categories:
+        for channel in org.channels:
+            if channel.categories is not None and category.id not in channel.categories:
+                continue
+            owners, count = set(), 1
+            for segment in segments:
+                for priority in priorities:
+                    for member in members:
+                        candidates = context.router.candidates(TicketClass(category.id, channel.id, segment, priority, member))
+                        if not candidates:
+                            count = 0
+                            continue
+                        top = [rule for rule in candidates if rule.precedence == candidates[0].precedence and rule.during == candidates[0].during]
+                        owners.update(rule.to for rule in top)
+                        if len({rule.to for rule in top}) > 1 and count:
+                            count = 2
+            cells[(category.id, channel.id)] = (count, sorted(owners))
+    return cells
+
+
+def build_report(org: Org, findings: Iterable[Diagnostic], simulation=None) -> str:
+    findings = sorted(findings, key=sort_key)
+    chinese = (org.info.locale or "").startswith("zh")
+    title = lambda key: f"{_TITLES[key][0]} · {_TITLES[key][1]}" if chinese else _TITLES[key][0]  # noqa: E731
+    name = lambda item: f"{item.label} ({item.name})" if chinese and getattr(item, "label", None) else item.name  # noqa: E731
+    context = CheckContext(org)
+    errors = sum(1 for f in findings if f.severity is Severity.ERROR)
+    warnings = sum(1 for f in findings if f.severity is Severity.WARNING)
+    html = [f"<!DOCTYPE html><html lang=\"{'zh-CN' if chinese else 'en'}\"><head><meta charset=\"utf-8\">",
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{escape(org.info.name)} · cxrules</title>",
+            f"<style>{_STYLE}</style></head><body>",
+            f"<header><h1>{escape(org.info.label or org.info.name) if chinese else escape(org.info.name)}</h1>"
+            f"<p>{escape(org.info.name if chinese else (org.info.label or ''))} · {escape(', '.join(org.files))}</p></header><main>"]
+    cards = [("roles", len(org.roles)), ("units", len(org.units)), ("channels", len(org.channels)),
+             ("routing rules", len(org.routing)), ("agents", sum(r.headcount for r in org.roles)),
+             ("errors", errors), ("warnings", warnings)]
+    html.append(f"<section id=\"summary\"><h2>{title('summary')}</h2><div class=\"cards\">"
+                + "".join(f"<div class=\"card\"><b>{value}</b>{label}</div>" for label, value in cards) + "</div></section>")
+    html.append(f"<section id=\"chart\"><h2>{title('chart')}</h2>{org_chart(org, _problems(findings), chinese)}</section>")
+    html.append(_raci(org, title("raci"), name))
+    html.append(_heat(org, context, title("coverage"), name))
+    html.append(_staffing(org, context, title("staffing"), name))
+    html.append(_findings(findings, title("findings")))
+    if simulation is not None:
+        html.append(_simulation(simulation, title("simulation")))
+    html.append(f"</main><script>{_SCRIPT}</script></body></html>")
+    return "".join(html)
+
+
+def _raci(org: Org, heading: str, name) -> str:
+    marks: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for role in org.roles:
+        for duty in role.duties:
+            marks[(duty, role.id)].append("R")
+    for duty in org.duties:
+        for letter, roles in (("A", duty.accountable), ("C", duty.consulted), ("I", duty.informed)):
+            for role in roles:
+                marks[(duty.id, role)].append(letter)
+    roles = [role for role in org.roles if any((duty.id, role.id) in marks for duty in org.duties)]
+    head = "".join(f"<th title=\"{escape(role.id)}\">{escape(role.label or role.name)}</th>" for role in roles)
+    rows = "".join(f"<tr><td>{escape(name(duty))}</td>" + "".join(f"<td>{''.join(marks.get((duty.id, role.id), []))}</td>" for role in roles)
+                   + "</tr>" for duty in org.duties)
+    return (f"<section id=\"raci\"><h2>{heading}</h2><p class=\"muted\">R responsible · A accountable · C consulted · I informed</p>"
+            f"<table class=\"raci\"><thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table></section>")
+
+
+def _heat(org: Org, context: CheckContext, heading: str, name) -> str:
+    cells = coverage(org, context)
+    head = "".join(f"<th>{escape(name(channel))}</th>" for channel in org.channels)
+    rows = []
+    for category in org.categories:
+        indent = "&nbsp;&nbsp;&nbsp;" if category.parent else ""
+        row = [f"<td>{indent}{escape(name(category))}</td>"]
+        for channel in org.channels:
+            if (category.id, channel.id) not in cells:
+                row.append("<td class=\"muted\">–</td>")
+                continue
+            count, owners = cells[(category.id, channel.id)]
+            label = {0: "gap", 1: "1", 2: "2+"}[count]
+            row.append(f"<td class=\"c{count}\" title=\"{escape(', '.join(owners) or 'nobody')}\">{label}</td>")
+        rows.append("<tr>" + "".join(row) + "</tr>")
+    legend = ("<p class=\"legend\"><span class=\"c0\">gap: some tickets have no owner</span><span class=\"c1\">one owner</span>"
+              "<span class=\"c2\">2+: equal rules disagree</span> (hover a cell for the owners)</p>")
+    return (f"<section id=\"coverage\"><h2>{heading}</h2>{legend}<table class=\"heat\"><thead><tr><th></th>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></section>")
+
+
+def _staffing(org: Org, context: CheckContext, heading: str, name) -> str:
+    rows = []
+    for channel in org.channels:
+        open_hours = context.hours(channel.hours)
+        staffed = None
+        for role, hours in serving_roles(context, channel):
+            part = context.role_hours(role) & hours
+            staffed = part if staffed is None else staffed | part
+        staffed_hours = (staffed & open_hours).intervals if staffed is not None else ()
+        rows.append((channel.label or channel.name, list(open_hours.intervals), list(staffed_hours)))
+    return (f"<section id=\"staffing-section\"><h2>{heading}</h2><p class=\"muted\">light: channel open · dark: someone who serves it "
+            f"is on shift</p>{week_strip(rows)}</section>")
+
+
+def _findings(findings: list[Diagnostic], heading: str) -> str:
+    if not findings:
+        body = "<p>No findings: the routing has no gaps and no overlaps, and every other check passes.</p>"
+    else:
+        rows = "".join(
+            f"<tr data-level=\"{f.severity.value}\"><td><code>{f.code}</code></td><td class=\"sev-{f.severity.value}\">{f.severity.value}</td>"
+            f"<td><code>{escape(str(f.location))}</code></td><td>{escape(f.message)}"
+            + (f"<br><span class=\"muted\">hint: {escape(f.hint)}</span>" if f.hint else "")
+            + "".join(f"<br><span class=\"muted\">{escape(str(r.location))}: {escape(r.message)}</span>" for r in f.related)
+            + "</td></tr>" for f in findings)
+        body = ("<p class=\"filters\"><button class=\"on\" data-level=\"all\">all</button><button data-level=\"error\">errors</button>"
+                "<button data-level=\"warning\">warnings</button></p><table><thead><tr><th>code</th><th>severity</th><th>where</th>"
+                f"<th>finding</th></tr></thead><tbody>{rows}</tbody></table>")
+    return f"<section id=\"findings\"><h2>{heading}</h2>{body}</section>"
+
+
+def _simulation(result, heading: str) -> str:
+    data = result.to_dict()
+    charts = []
+    for target in ("first_response", "resolution"):
+        for dimension in ("priority", "segment"):
+            bars = [(value, share["rate"]) for value, share in data["sla_attainment"][target][dimension].items()]
+            if bars:
+                charts.append(bar_chart(f"SLA {target.replace('_', ' ')} by {dimension}", bars))
+    series: dict[str, list] = defaultdict(list)
+    for row in data and result.queue_series:
+        series[row["role"]].append((row["hour"], row["queue"]))
+    if series:
+        charts.append(line_chart("Queue length per role (peak per hour)", dict(series)))
+    follow = data["followups"]
+    total = max(follow["scheduled"], 1)
+    charts.append(bar_chart("Follow-ups (share of scheduled)", [("due", follow["due"] / total), ("done", follow["done"] / total),
+                                                                ("late", follow["late"] / total)]))
+    waits = data["waits_minutes"]
+    summary = (f"<p>{data['tickets']} tickets replayed · waits to assignment p50 {waits['p50']} min, p90 {waits['p90']} min, "
+               f"p99 {waits['p99']} min · {data['fallback_queue']} in the fallback queue · {data['unmapped']['total']} rows not mapped</p>")
+    return f"<section id=\"simulation\"><h2>{heading}</h2>{summary}" + "".join(f"<div>{chart}</div>" for chart in charts) + "</section>"

@@ -47,6 +47,7 @@ def _problems(findings: Iterable[Diagnostic]) -> dict[str, str]:
 
 def build(org: Org, view: str, findings: Iterable[Diagnostic] = ()) -> nx.DiGraph:
     """A view of the org as a graph; nodes carry `label`, `kind`, `group` and maybe `problem`."""
+    findings = list(findings)
     marks = _problems(findings)
     graph = nx.DiGraph(name=view)
     if view == "org":
@@ -74,6 +75,11 @@ def build(org: Org, view: str, findings: Iterable[Diagnostic] = ()) -> nx.DiGrap
         graph.add_node("rule:__fallback__", label="no rule matches\n(fallback queue)", kind="rule")
         graph.add_node(fallback, label=_name(org, org.role(fallback)), kind="role", problem=marks.get(fallback))
         graph.add_edge("rule:__fallback__", fallback, kind="fallback")
+        gaps = [f for f in findings if f.code == "CX401"]
+        for number, gap in enumerate(gaps):  # tickets nobody owns, drawn in red on their way to the fallback queue
+            region = gap.message.removeprefix("no routing rule owns ")
+            graph.add_node(f"gap:{number}", label=f"GAP: {region}", kind="rule", problem="gap")
+            graph.add_edge(f"gap:{number}", fallback, kind="fallback", problem="gap")
     elif view == "escalation":
         for path in org.escalations:
             previous = f"path:{path.id}"

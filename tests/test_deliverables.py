@@ -1,0 +1,153 @@
+"""What a consultant hands over: graphs (golden files), the HTML report in a real browser, diff, init, docs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+import cxrules
+from cxrules.checks import check
+from cxrules.diff import diff_orgs, render_markdown
+from cxrules.docs import codes_reference, format_reference
+from cxrules.loading import load_file
+from cxrules.rendering.graphs import VIEWS, build, to_dot, to_mermaid
+from cxrules.rendering.report import build_report, coverage
+from cxrules.templates import TEMPLATES
+
+from browser import open_page
+from conftest import ORGS, ROOT, SEED_ORGS, assert_golden
+
+ARTIFACTS = ROOT / "artifacts"
+
+
+@pytest.mark.parametrize("path", SEED_ORGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("view", VIEWS)
+def test_graphs_of_the_seed_orgs_match_their_golden_files(path, view):
+    org = cxrules.load_org(path)
+    picture = build(org, view, check(org))
+    assert_golden(f"graphs/{path.stem}-{view}.mmd", to_mermaid(picture))
+    assert_golden(f"graphs/{path.stem}-{view}.dot", to_dot(picture))
+
+
+def test_findings_are_drawn_in(tmp_path):
+    data = load_file(ROOT / "tests/fixtures/tiny.yaml")[0].data
+    data["routing"] = [{"id": "complaints", "match": {"category": ["complaint"]}, "to": "desk", "precedence": 1}]
+    (tmp_path / "gap.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    org = cxrules.load_org(tmp_path / "gap.yaml")
+    assert 'color="#d62728"' not in to_dot(build(org, "routing"))
+    dot, mermaid = to_dot(build(org, "routing", check(org))), to_mermaid(build(org, "routing", check(org)))
+    assert 'color="#d62728"' in dot and "GAP: question" in dot
+    assert "stroke:#d62728" in mermaid
+
+
+MERMAID_JS = os.environ.get("CXRULES_MERMAID_JS")
+
+
+@pytest.mark.skipif(not MERMAID_JS or not Path(MERMAID_JS).exists(),
+                    reason="Mermaid's parser (npm package mermaid) not available; .ci/run installs it and sets CXRULES_MERMAID_JS")
+def test_mermaid_output_parses(tmp_path):
+    diagrams = [to_mermaid(build(cxrules.load_org(path), view)) for path in SEED_ORGS for view in VIEWS]
+    page = tmp_path / "parse.html"
+    page.write_text(f"""<!DOCTYPE html><html><body><pre id="out">pending</pre>
+<script src="file://{MERMAID_JS}"></script><script>
+const diagrams = {json.dumps(diagrams)};
+mermaid.initialize({{startOnLoad: false}});
+Promise.all(diagrams.map((text, i) => mermaid.parse(text).then(() => 'ok', e => 'FAIL ' + i + ': ' + e.message)))
+  .then(results => {{ document.getElementById('out').textContent = results.join('\\n'); }});
+</script></body></html>""", encoding="utf-8")
+    dom, _ = open_page(page.as_uri())
+    lines = dom.split('<pre id="out">')[1].split("</pre>")[0].strip().splitlines()
+    assert lines == ["ok"] * len(diagrams), [line for line in lines if line != "ok"][:3]
+
+
+@pytest.mark.parametrize("path", SEED_ORGS, ids=lambda p: p.stem)
+def test_report_opens_in_chromium_without_errors_and_shows_its_sections(path, tmp_path):
+    org = cxrules.load_org(path)
+    html = build_report(org, check(org))
+    page = tmp_path / f"{path.stem}.html"
+    page.write_text(html, encoding="utf-8")
+    ARTIFACTS.mkdir(exist_ok=True)
+    dom, errors = open_page(page.as_uri(), screenshot=ARTIFACTS / f"report-{path.stem}.png")
+    assert errors == []
+    for marker in ('id="org-chart"', 'class="heat"', 'id="findings"', 'id="raci"', 'id="staffing"'):
+        assert marker in dom, marker
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html  # opens offline
+    assert (ARTIFACTS / f"report-{path.stem}.png").stat().st_size > 10_000
+
+
+def test_report_with_a_ticket_log_has_the_simulation_charts(tmp_path):
+    from cxrules.simulation import load_mapping, read_log, simulate
+
+    org = cxrules.load_org(ROOT / "tests/fixtures/tiny.yaml")
+    (tmp_path / "log.csv").write_text("id,at,type\nA,2025-03-03 09:00,Question\nB,2025-03-03 09:05,Question\n", encoding="utf-8")
+    (tmp_path / "m.yaml").write_text("apiVersion: cxrules/v1\nkind: TicketLogMapping\ntime_formats: ['%Y-%m-%d %H:%M']\n"
+                                     "fields:\n  id: {column: id}\n  created: {column: at}\n  category: {column: type, values: {Question: question}}\n"
+                                     "  channel: {value: phone}\n  segment: {value: normal}\n  priority: {value: normal}\n", encoding="utf-8")
+    mapping, _ = load_mapping(tmp_path / "m.yaml", org)
+    result = simulate(org, *read_log(tmp_path / "log.csv", mapping)[:1], mapping)
+    html = build_report(org, check(org), result)
+    assert 'id="simulation"' in html and "SLA first response by priority" in html and "Follow-ups" in html
+
+
+def test_heat_map_counts_owners_gaps_and_overlaps(tmp_path):
+    data = load_file(ROOT / "tests/fixtures/tiny.yaml")[0].data
+    data["routing"] = [{"id": "a", "match": {"category": ["complaint"]}, "to": "desk", "precedence": 1},
+                       {"id": "b", "match": {"category": ["repair_quality"]}, "to": "manager", "precedence": 1}]
+    (tmp_path / "o.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    cells = coverage(cxrules.load_org(tmp_path / "o.yaml"))
+    assert cells[("question", "phone")][0] == 0                  # nobody routes questions
+    assert cells[("complaint", "phone")] == (1, ["desk"])
+    assert cells[("repair_quality", "phone")][0] == 2            # equal precedence, two owners
+
+
+def test_diff_names_the_ticket_classes_that_change_owner(tmp_path):
+    old = cxrules.load_org(ROOT / "tests/fixtures/tiny.yaml")
+    data = load_file(ROOT / "tests/fixtures/tiny.yaml")[0].data
+    data["routing"].insert(0, {"id": "vip_complaints", "match": {"category": ["complaint"], "segment": ["vip"]}, "to": "manager",
+                               "precedence": 20})
+    data["roles"][1]["reports_to"] = None
+    del data["roles"][1]["reports_to"]
+    data["units"].append({"id": "back", "name": "Back office", "parent": "centre"})
+    data["roles"][1]["unit"] = "back"
+    (tmp_path / "new.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    result = diff_orgs(old, cxrules.load_org(tmp_path / "new.yaml"))
+    details = [c.detail for c in result.changes]
+    assert "complaint × any channel × vip × any priority: `desk` → `manager`" in details
+    assert "routing rule `vip_complaints` added" in details and "unit `back` added" in details
+    assert "role `desk` moved from unit `front` to `back`" in details
+    assert any(c.section == "findings" and c.kind == "added" for c in result.changes)  # the empty unit `front`
+    assert render_markdown(result).startswith("### Org changes")
+
+
+def test_diff_of_an_org_with_itself_is_empty(run_cli):
+    result = run_cli("diff", ORGS / "automotive.yaml", ORGS / "automotive.yaml")
+    assert result.exit_code == 0 and "no changes" in result.stdout
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_init_templates_validate_and_check_clean(run_cli, tmp_path, template):
+    target = tmp_path / f"{template}.yaml"
+    result = run_cli("init", target, "--template", template)
+    assert result.exit_code == 0 and (tmp_path / "org.schema.json").exists()
+    assert target.read_text(encoding="utf-8").startswith("# yaml-language-server: $schema=org.schema.json")
+    assert run_cli("check", target).exit_code == 0
+    assert run_cli("init", target).exit_code == 2  # never overwrites without --force
+
+
+def test_graph_cli_formats(run_cli, tmp_path):
+    assert run_cli("graph", ORGS / "logistics.yaml").stdout.startswith("flowchart TB")
+    assert run_cli("graph", ORGS / "logistics.yaml", "--view", "routing", "--format", "dot").stdout.startswith('digraph "routing"')
+    if shutil.which("dot"):
+        assert run_cli("graph", ORGS / "logistics.yaml", "--format", "svg", "-o", tmp_path / "o.svg").exit_code == 0
+        assert (tmp_path / "o.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
+    assert run_cli("graph", ORGS / "logistics.yaml", "--view", "nope").exit_code == 2
+
+
+def test_generated_references_are_up_to_date():
+    assert (ROOT / "docs" / "format.md").read_text(encoding="utf-8") == format_reference(), "run: python -m cxrules.docs"
+    assert (ROOT / "docs" / "codes.md").read_text(encoding="utf-8") == codes_reference(), "run: python -m cxrules.docs"

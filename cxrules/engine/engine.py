@@ -28,10 +28,21 @@ from .clock import Clock, RealClock, VirtualClock
 from .durable import DurableRouter
 from .store import MemoryStore, Store, TicketState, Timer
 
-__all__ = ["Engine", "Agent"]
+__all__ = ["Engine", "Agent", "ReloadReport"]
 
 log = logging.getLogger("cxrules.engine")
 Handler = Callable[[d.Decision], None]
+
+
+@dataclass(frozen=True)
+class ReloadReport:
+    """What a reload did to tickets in flight."""
+
+    org: str
+    kept: tuple[str, ...]
+    """Open tickets whose class and role exist in the new org: they follow its rules from now on."""
+    moved_to_fallback: tuple[str, ...]
+    """Open tickets whose category, channel, segment, priority or role is gone: sent to the fallback queue."""
 
 
 @dataclass(frozen=True)
@@ -51,9 +62,18 @@ class Engine:
     """Assigns tickets, escalates on SLA breach, schedules follow-ups, switches surge teams."""
 
     def __init__(self, org: Org, clock: Optional[Clock] = None, store: Optional[Store] = None):
-        self.org = org
         self.clock = clock or RealClock()
         self.store = store or MemoryStore()
+        self._configure(org)
+        self._handlers: dict[Optional[type], list[Handler]] = defaultdict(list)
+        self._lock = threading.RLock()
+        self.handler_errors: list[tuple[d.Decision, BaseException]] = []
+        self._pending_dispatch = self.store.recover(self)
+        """Decisions persisted before a crash whose handlers may not have run; see :meth:`start`."""
+
+    def _configure(self, org: Org) -> None:
+        """Everything derived from the org; swapped whole on reload."""
+        self.org = org
         self.router = DurableRouter(org)
         self.calendars = {c.id: BusinessCalendar(c) for c in org.calendars}
         self.agents: dict[str, list[Agent]] = {}
@@ -69,9 +89,6 @@ class Engine:
         self.rules = {rule.id: rule for rule in org.routing}
         self.known_values = {"category": frozenset(c.id for c in org.categories), "channel": frozenset(c.id for c in org.channels),
                              "segment": frozenset(s.id for s in org.segments), "priority": frozenset(org.info.priorities)}
-        self._handlers: dict[Optional[type], list[Handler]] = defaultdict(list)
-        self._lock = threading.RLock()
-        self.handler_errors: list[tuple[d.Decision, BaseException]] = []
 
     # ------------------------------------------------------------------ public API
 
@@ -80,20 +97,43 @@ class Engine:
         self._handlers[kind].append(handler)
 
     def submit(self, event: e.Event) -> list[d.Decision]:
-        """Apply one ticket event; returns the decisions taken, timers that fell due first included."""
+        """Apply one ticket event; returns the decisions taken, timers that fell due first included.
+
+        The decisions are made durable by the store before any handler runs.
+        """
         with self._lock:
             at = self._moment(event.at)
-            decisions = self._run_timers(at)
-            decisions.extend(self._apply(event, at))
+            event = replace(event, at=at)
+            decisions = self.replay(event)
+            self.store.persist(("event", event), decisions)
             self._dispatch(decisions)
             return decisions
 
     def advance(self, until: Optional[datetime] = None) -> list[d.Decision]:
-        """Fire every timer due up to ``until`` (default: the clock's now), in order."""
+        """Fire every timer due up to ``until`` (default: the clock's now), in order, at their own due times."""
         with self._lock:
-            decisions = self._run_timers(self._moment(until))
+            moment = self._moment(until)
+            decisions = self._run_timers(moment)
+            if decisions:
+                self.store.persist(("advance", moment), decisions)
             self._dispatch(decisions)
             return decisions
+
+    def start(self) -> list[d.Decision]:
+        """After a restart: run the handlers of decisions that may have missed them, then the timers due meanwhile.
+
+        Decisions keep their idempotency ``key``, so a handler that ran before the crash can tell.
+        """
+        with self._lock:
+            pending, self._pending_dispatch = self._pending_dispatch, []
+            self._dispatch(pending)
+            return pending + self.advance()
+
+    def replay(self, event: e.Event) -> list[d.Decision]:
+        """Apply an event at its own time without persisting or dispatching (used by recovery)."""
+        decisions = self._run_timers(event.at)
+        decisions.extend(self._apply(event, event.at))
+        return decisions
 
     def ticket(self, ticket_id: str) -> Optional[TicketState]:
         return self.store.get(ticket_id)
@@ -108,6 +148,44 @@ class Engine:
 
     def close(self) -> None:
         self.router.close()
+
+    def reload_file(self, path) -> "ReloadReport | list":
+        """Reload from an org file; an invalid file is refused (its diagnostics returned) and the old org keeps running."""
+        from ..validation import validate_path
+
+        result = validate_path(path)
+        if result.org is None:
+            return [x for x in result.diagnostics]
+        return self.reload(result.org)
+
+    def reload(self, org: Org) -> "ReloadReport":
+        """Swap to a new version of the org while events flow; tickets in flight keep their state.
+
+        Open tickets move to the new rules where their class and role still exist; the others
+        go to the new org's fallback queue and are reported. The old compiled ruleset is
+        released. A durable store takes a snapshot, so a restart continues with the new org.
+        """
+        with self._lock:
+            old_router = self.router
+            at = self.clock.now()
+            self._configure(org)
+            kept, moved = [], []
+            for ticket in list(self.store.tickets.values()):
+                if ticket.status in ("resolved", "closed"):
+                    continue
+                if self._invalid_field(ticket) is None and ticket.role in self.agents:
+                    kept.append(ticket.id)
+                    continue
+                self._release(ticket, at)
+                moved.append(ticket.id)
+                self._assign(ticket, org.info.fallback_queue, at, ())
+                ticket.fallback = True
+                self.store.fallback.append(ticket.id)
+            old_router.close()
+            snapshot = getattr(self.store, "snapshot", None)
+            if snapshot:
+                snapshot()
+            return ReloadReport(org.info.id, tuple(kept), tuple(moved))
 
     # ------------------------------------------------------------------ plumbing
 
@@ -130,6 +208,8 @@ class Engine:
                 except Exception as error:  # a broken handler must not lose the engine's state
                     log.exception("handler failed on %s", decision.key)
                     self.handler_errors.append((decision, error))
+        if decisions:
+            self.store.dispatched(decisions)
 
     def _run_timers(self, until: datetime) -> list[d.Decision]:
         """Fire timers one at a time, earliest first (firing one may schedule an earlier one)."""
@@ -159,7 +239,7 @@ class Engine:
         }[type(event)]
         return handler(ticket, event, at)
 
-    def _invalid_field(self, event: e.TicketCreated) -> Optional[str]:
+    def _invalid_field(self, event) -> Optional[str]:
         for name, values in self.known_values.items():
             value = getattr(event, name)
             if values and value not in values:

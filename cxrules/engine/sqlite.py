@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pickle
 import sqlite3
 import threading
@@ -90,28 +91,55 @@ class SqliteStore(MemoryStore):
         super().__init__()
         self.path = str(path)
         self.snapshot_every = snapshot_every
+        self.synchronous = "FULL" if synchronous.upper() == "FULL" else "NORMAL"
         self._since_snapshot = 0
         self._write = threading.Lock()
-        try:
-            self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute(f"PRAGMA synchronous={'FULL' if synchronous.upper() == 'FULL' else 'NORMAL'}")
-            self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as error:
-            raise StoreError(f"cannot use {self.path} as a cxrules store: {error}") from error
+        self.faults: list[str] = []
+        """Problems the store met and worked round (a deleted file, a failed write of decisions)."""
         self.engine = None
+        self._open()
+        self._events = self.events_applied
+
+    def _open(self) -> None:
+        try:
+            self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=2)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute(f"PRAGMA synchronous={self.synchronous}")
+            self.db.executescript(SCHEMA)
+            self._inode = os.stat(self.path).st_ino
+        except (sqlite3.DatabaseError, OSError) as error:
+            raise StoreError(f"cannot use {self.path} as a cxrules store: {error}") from error
 
     # -------------------------------------------------------------- writing
 
-    def persist(self, entry: tuple, decisions: list) -> None:
+    def journal(self, entry: tuple) -> int:
+        """Write an event (or a timer run) ahead of applying it; on failure nothing has changed."""
         kind, payload = entry
         text = event_to_json(payload) if kind == "event" else json.dumps(_plain(payload))
         with self._write:
+            self._reopen_if_replaced()
             try:
                 self.db.execute("BEGIN IMMEDIATE")
                 seq = self.db.execute("INSERT INTO journal (kind, payload) VALUES (?, ?)", (kind, text)).lastrowid
                 if kind == "event":
                     self.db.execute("INSERT INTO counters VALUES ('events', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1")
+                self.db.execute("COMMIT")
+            except sqlite3.Error as error:
+                self._rollback()
+                raise StoreError(f"cannot write to {self.path}: {error}") from error
+            if kind == "event":
+                self._events += 1
+            return seq
+
+    def record(self, seq: int, decisions: list) -> None:
+        """Keep the decisions of an applied entry (and now and then a snapshot) before handlers run.
+
+        A failure here loses nothing: the entry is journalled, so a restart replays it and
+        makes the same decisions again; the fault is noted in :attr:`faults`.
+        """
+        with self._write:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
                 self.db.executemany("INSERT OR IGNORE INTO decisions (key, seq, payload) VALUES (?, ?, ?)",
                                     [(x.key, seq, decision_to_json(x)) for x in decisions])
                 self._since_snapshot += 1
@@ -120,7 +148,24 @@ class SqliteStore(MemoryStore):
                 self.db.execute("COMMIT")
             except sqlite3.Error as error:
                 self._rollback()
-                raise StoreError(f"cannot write to {self.path}: {error}") from error
+                self.faults.append(f"could not record decisions in {self.path}: {error}")
+
+    def _reopen_if_replaced(self) -> None:
+        """A store file deleted or replaced under a running engine is written anew from memory."""
+        try:
+            inode = os.stat(self.path).st_ino
+        except OSError:
+            inode = None
+        if inode == self._inode:
+            return
+        self.faults.append(f"{self.path} was deleted or replaced while the engine ran; rewritten from the engine's state")
+        self.db.close()
+        self._open()
+        self.db.execute("BEGIN IMMEDIATE")
+        seq = self.db.execute("INSERT INTO journal (kind, payload) VALUES ('mark', '{}')").lastrowid
+        self.db.execute("INSERT OR REPLACE INTO counters VALUES ('events', ?)", (self._events,))
+        self._snapshot(seq)
+        self.db.execute("COMMIT")
 
     def _rollback(self) -> None:
         try:
@@ -149,8 +194,8 @@ class SqliteStore(MemoryStore):
         with self._write:
             try:
                 self.db.executemany("UPDATE decisions SET dispatched = 1 WHERE key = ?", [(x.key,) for x in decisions])
-            except sqlite3.Error as error:  # the decisions are safe; their handlers will just run again after a restart
-                raise StoreError(f"cannot write to {self.path}: {error}") from error
+            except sqlite3.Error as error:  # their handlers will just run again after a restart
+                self.faults.append(f"could not mark decisions delivered in {self.path}: {error}")
 
     # -------------------------------------------------------------- recovery
 

@@ -61,12 +61,16 @@ class Timer:
 class Store:
     """The interface the engine uses; :class:`MemoryStore` is the reference implementation.
 
-    Durable stores also implement :meth:`persist`, :meth:`dispatched` and :meth:`recover`;
-    the in-memory store keeps nothing across processes, so those do nothing there.
+    Durable stores also implement :meth:`journal`, :meth:`record`, :meth:`dispatched` and
+    :meth:`recover`; the in-memory store keeps nothing across processes, so those do nothing there.
     """
 
-    def persist(self, entry: tuple, decisions: list) -> None:
-        """Make one applied event (or timer run) and its decisions durable, before handlers run."""
+    def journal(self, entry: tuple) -> int:
+        """Make an event (or a run of due timers) durable before it is applied; raise StoreError if impossible."""
+        return 0
+
+    def record(self, seq: int, decisions: list) -> None:
+        """Keep the decisions of an applied entry, before their handlers run."""
 
     def dispatched(self, decisions: list) -> None:
         """Note that the handlers of these decisions have returned."""
@@ -101,6 +105,7 @@ class MemoryStore(Store):
         self.active_surges: set[str] = set()
         self.fallback: list[str] = []
         self.next_seq = 0
+        self.faults: list[str] = []
 
     def get(self, ticket_id: str) -> Optional[TicketState]:
         return self.tickets.get(ticket_id)

@@ -17,8 +17,8 @@ import signal
 import sys
 
 import cxrules
-from cxrules.engine import Engine, SqliteStore
-from cxrules.engine.sqlite import decision_to_json, event_from_json
+from cxrules.engine import Engine, EventError, SqliteStore, StoreError, parse_event
+from cxrules.engine.sqlite import decision_to_json
 
 
 def main(org_path: str, store_path: str) -> None:
@@ -36,8 +36,8 @@ def main(org_path: str, store_path: str) -> None:
     for line in sys.stdin:
         if line.strip():
             try:
-                engine.submit(event_from_json(line))
-            except (ValueError, KeyError, TypeError) as error:
+                engine.submit(parse_event(json.loads(line)))
+            except (json.JSONDecodeError, EventError, StoreError) as error:  # StoreError: not applied, the feeder retries
                 print(json.dumps({"refused": line.strip()[:200], "reason": str(error)}), file=sys.stderr, flush=True)
         engine.advance()                   # fire timers due by now
     engine.close()

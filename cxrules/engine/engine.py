@@ -242,7 +242,8 @@ class Engine:
             return self._created(event, at)
         ticket = self.store.get(event.ticket_id)
         if ticket is None:
-            return [d.Refused(event.ticket_id, at, type(event).__name__, f"unknown ticket `{event.ticket_id}`")]
+            return [d.Refused(event.ticket_id, at, type(event).__name__,
+                              f"unknown ticket `{event.ticket_id}` (never created, or closed with nothing left to do)")]
         handler = {
             e.FirstResponse: self._first_response, e.HandOff: self._hand_off, e.Waiting: self._waiting,
             e.CustomerReply: self._reply, e.Resolved: self._resolved, e.Reopened: self._reopened, e.Closed: self._closed,

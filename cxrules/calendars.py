@@ -131,17 +131,7 @@ def _union(a: WeekSet, b: WeekSet) -> WeekSet:
 
 @lru_cache(maxsize=4096)
 def _intersection(a: WeekSet, b: WeekSet) -> WeekSet:
-    result, i, j = [], 0, 0
-    x, y = a.intervals, b.intervals
-    while i < len(x) and j < len(y):
-        start, end = max(x[i][0], y[j][0]), min(x[i][1], y[j][1])
-        if start < end:
-            result.append((start, end))
-        if x[i][1] < y[j][1]:
-            i += 1
-        else:
-            j += 1
-    return WeekSet(tuple(result))
+    return WeekSet(tuple(intersect_spans(a.intervals, b.intervals)))
 
 
 def _wrap(start: int, end: int) -> list[tuple[int, int]]:
@@ -302,7 +292,8 @@ def union_spans(*groups: list[Span]) -> list[Span]:
     return [(s, e) for s, e in merged]
 
 
-def intersect_spans(a: list[Span], b: list[Span]) -> list[Span]:
+def intersect_spans(a, b) -> list:
+    """Intersection of two sorted lists of disjoint (start, end) spans (minutes or datetimes)."""
     result, i, j = [], 0, 0
     while i < len(a) and j < len(b):
         start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])

@@ -116,12 +116,18 @@ def _safe(node: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", node)
 
 
-def to_mermaid(graph: nx.DiGraph) -> str:
-    """Mermaid `flowchart` text (renders on GitHub, GitLab and in most wikis)."""
-    lines = ["flowchart TB" if graph.graph.get("name") in ("org", "escalation") else "flowchart LR"]
+def _groups(graph: nx.DiGraph) -> dict[str, list[str]]:
+    """Nodes by the unit that boxes them in ("" for none), in insertion order."""
     groups: dict[str, list[str]] = {}
     for node, data in graph.nodes(data=True):
         groups.setdefault(data.get("group") or "", []).append(node)
+    return groups
+
+
+def to_mermaid(graph: nx.DiGraph) -> str:
+    """Mermaid `flowchart` text (renders on GitHub, GitLab and in most wikis)."""
+    lines = ["flowchart TB" if graph.graph.get("name") in ("org", "escalation") else "flowchart LR"]
+    groups = _groups(graph)
     for group, nodes in groups.items():
         indent = "    "
         if group:
@@ -160,9 +166,7 @@ def to_dot(graph: nx.DiGraph) -> str:
     lines = [f'digraph "{graph.graph.get("name", "org")}" {{', f"  rankdir={rankdir};",
              '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Noto Sans CJK SC, sans-serif", fontsize=11];',
              '  edge [fontname="sans-serif", fontsize=9, color="#555555"];', '  graph [fontname="Noto Sans CJK SC, sans-serif"];']
-    groups: dict[str, list[str]] = {}
-    for node, data in graph.nodes(data=True):
-        groups.setdefault(data.get("group") or "", []).append(node)
+    groups = _groups(graph)
     for group, nodes in groups.items():
         indent = "  "
         if group:

@@ -106,3 +106,24 @@ def test_durable_rules_failing_inside_routing_falls_back_to_the_reference_router
     decisions = engine.submit(ticket("A"))
     assert engine.ticket("A").role and any(d.kind == "Assigned" for d in decisions)
     assert any("error code 202" in fault for fault in engine.faults)
+
+
+def test_a_store_corrupted_while_running_is_rewritten_from_memory(tmp_path):
+    path = tmp_path / "state.db"
+    engine = Engine(ORG, VirtualClock(local(2025, 3, 3, 10)), str(path))   # a path means the SQLite store
+    for name in "AB":
+        engine.submit(ticket(name))
+    with open(path, "r+b") as stream:                                     # someone scribbles over the file
+        stream.seek(0)
+        stream.write(b"garbage" * 200)
+    try:
+        engine.submit(ticket("C"))                                        # SQLite may or may not notice at once
+    except StoreError:                                                    # refused: nothing applied
+        engine.store.rewrite()
+        engine.submit(ticket("C"))
+    else:
+        engine.store.rewrite()
+    assert any("rewritten from memory" in fault for fault in engine.faults)
+    after = restarted(path)
+    assert all(after.ticket(name) for name in "ABC")
+    assert list(tmp_path.glob("state.db.corrupt-*"))

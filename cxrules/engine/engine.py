@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass, replace
@@ -61,8 +62,13 @@ class Agent:
 class Engine:
     """Assigns tickets, escalates on SLA breach, schedules follow-ups, switches surge teams."""
 
-    def __init__(self, org: Org, clock: Optional[Clock] = None, store: Optional[Store] = None):
+    def __init__(self, org: Org, clock: Optional[Clock] = None, store: "Store | str | os.PathLike | None" = None):
+        """``store``: a :class:`Store`, or a file path for the durable :class:`~.sqlite.SqliteStore`; default in memory."""
         self.clock = clock or RealClock()
+        if isinstance(store, (str, os.PathLike)):
+            from .sqlite import SqliteStore
+
+            store = SqliteStore(store)
         self.store = store or MemoryStore()
         self._configure(org)
         self._handlers: dict[Optional[type], list[Handler]] = defaultdict(list)

@@ -150,6 +150,26 @@ class SqliteStore(MemoryStore):
                 self._rollback()
                 self.faults.append(f"could not record decisions in {self.path}: {error}")
 
+    def rewrite(self) -> str:
+        """Start a fresh file at the same path from the engine's state in memory (e.g. after corruption).
+
+        The old file is kept beside it as `PATH.corrupt-N` for inspection; returns its name.
+        """
+        with self._write:
+            self.db.close()
+            number = 1
+            while os.path.exists(f"{self.path}.corrupt-{number}"):
+                number += 1
+            kept = f"{self.path}.corrupt-{number}"
+            if os.path.exists(self.path):
+                os.replace(self.path, kept)
+            for suffix in ("-wal", "-shm"):
+                if os.path.exists(self.path + suffix):
+                    os.remove(self.path + suffix)
+            self._fresh()
+            self.faults.append(f"{self.path} rewritten from memory; the old file is {kept}")
+            return kept
+
     def _reopen_if_replaced(self) -> None:
         """A store file deleted or replaced under a running engine is written anew from memory."""
         try:
@@ -160,6 +180,10 @@ class SqliteStore(MemoryStore):
             return
         self.faults.append(f"{self.path} was deleted or replaced while the engine ran; rewritten from the engine's state")
         self.db.close()
+        self._fresh()
+
+    def _fresh(self) -> None:
+        """A new file at the path holding the engine's current state as its snapshot."""
         self._open()
         self.db.execute("BEGIN IMMEDIATE")
         seq = self.db.execute("INSERT INTO journal (kind, payload) VALUES ('mark', '{}')").lastrowid

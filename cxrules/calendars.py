@@ -113,7 +113,7 @@ class WeekSet:
         for first, last, spans in groups:
             if not spans:
                 continue
-            days = _DAY_NAMES[first] if first == last else f"{_DAY_NAMES[first]}–{_DAY_NAMES[last]}"
+            days = "daily" if (first, last) == (0, 6) else _DAY_NAMES[first] if first == last else f"{_DAY_NAMES[first]}–{_DAY_NAMES[last]}"
             if spans == ((0, 1440),):
                 parts.append(days)
             else:

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from collections import defaultdict, deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Optional
 
@@ -33,6 +33,16 @@ __all__ = ["Engine", "Agent", "ReloadReport"]
 
 log = logging.getLogger("cxrules.engine")
 Handler = Callable[[d.Decision], None]
+
+
+def _stamped(event: e.Event, at: datetime) -> e.Event:
+    """The event with its time filled in (a cheap copy: `dataclasses.replace` is slow on a hot path)."""
+    if event.at == at:
+        return event
+    stamped = object.__new__(type(event))
+    stamped.__dict__.update(event.__dict__)
+    object.__setattr__(stamped, "at", at)
+    return stamped
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,7 @@ class Engine:
             self.agents[role.id] = team
         self.handoffs = {(h.from_role, h.to_role): h for h in org.handoffs}
         self.rules = {rule.id: rule for rule in org.routing}
+        self._policy_cache: dict[tuple, tuple] = {}
         self.known_values = {"category": frozenset(c.id for c in org.categories), "channel": frozenset(c.id for c in org.channels),
                              "segment": frozenset(s.id for s in org.segments), "priority": frozenset(org.info.priorities)}
 
@@ -110,7 +121,7 @@ class Engine:
         """
         with self._lock:
             at = self._moment(event.at)
-            event = replace(event, at=at)
+            event = _stamped(event, at)
             seq = self.store.journal(("event", event))  # StoreError here: nothing was applied, submit again later
             decisions = self.replay(event)
             self.store.record(seq, decisions)
@@ -284,10 +295,9 @@ class Engine:
             ticket.fallback = True
             self.store.fallback.append(ticket.id)
             decisions.append(d.Fallback(ticket.id, at, route.role))
-        sla = next((s for s in self.org.slas if s.match.matches(*self._fields(ticket))), None)
+        sla, workflow = self._policies(self._fields(ticket))
         if sla is not None:
             self._start_sla(ticket, sla, at)
-        workflow = next((w for w in self.org.workflows if w.match.matches(*self._fields(ticket))), None)
         if workflow is not None:
             ticket.workflow, ticket.state = workflow.id, workflow.initial
         decisions.extend(self._assign(ticket, route.role, at, route.rule.requires if route.rule else ()))
@@ -548,11 +558,22 @@ class Engine:
     def _active_surges(self):
         return [s for s in self.org.surges if s.id in self.store.active_surges]
 
+    def _policies(self, fields: tuple) -> tuple:
+        """The SLA and the workflow a ticket class gets (the first that match), cached per class."""
+        found = self._policy_cache.get(fields)
+        if found is None:
+            found = (next((s for s in self.org.slas if s.match.matches(*fields)), None),
+                     next((w for w in self.org.workflows if w.match.matches(*fields)), None),
+                     tuple(s for s in self.org.surges if s.match.matches(*fields)))
+            self._policy_cache[fields] = found
+        return found[:2]
+
     def _count_surges(self, ticket: TicketState, at: datetime) -> list[d.Decision]:
         decisions: list[d.Decision] = []
-        for surge in self.org.surges:
-            if not surge.match.matches(*self._fields(ticket)):
-                continue
+        if not self.org.surges:
+            return decisions
+        self._policies(self._fields(ticket))
+        for surge in self._policy_cache[self._fields(ticket)][2]:
             arrivals = self.store.arrivals.setdefault(surge.id, deque())
             arrivals.append(at)
             decisions.extend(self._judge_surge(surge, at))

@@ -119,7 +119,7 @@ def check(
 ) -> None:
     """Prove the org works: routing gaps and overlaps, escalations, hand-offs, duties, staffing.
 
-    Validates first (as `validate` does). Options default to `[tool.cxrules]` in the
+    Validates first (as `validate` does). Options default to `\\[tool.cxrules]` in the
     nearest pyproject.toml. Exit status: 0 clean, 1 problems found, 2 usage or I/O error.
     """
     try:

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator
 import networkx as nx
 
 from .diagnostics import Diagnostic, Location, Related, Severity, sort_key
+from .performance import paused_gc
 from .loading import Document, JsonPath, LoadLimits, load_file, org_files
 from .model import (
     DAYS, DEFAULT_PRIORITIES, Accepted, Calendar, Category, Channel, Duty, EscalationLevel, EscalationPath,
@@ -64,6 +65,11 @@ def load_org(path: str | Path, limits: LoadLimits = LoadLimits()) -> Org:
 
 def validate_path(path: str | Path, limits: LoadLimits = LoadLimits()) -> ValidationResult:
     """Validate the org whose main file is ``path`` (with everything it includes)."""
+    with paused_gc():
+        return _validate(path, limits)
+
+
+def _validate(path: str | Path, limits: LoadLimits) -> ValidationResult:
     documents, diagnostics = _load_sources(Path(path), limits)
     files = tuple(document.file for document in documents)
     if not documents:

@@ -22,6 +22,7 @@ from ..calendars import WeekSet, week_set
 from ..codes import register as register_code
 from ..diagnostics import Diagnostic, Location, Related, Severity, sort_key
 from ..model import Org
+from ..performance import paused_gc
 from ..regions import Box, coalesce
 from ..routing import Router
 
@@ -273,6 +274,12 @@ def run_checks(org: Org, config: CheckConfig = CheckConfig()) -> CheckResult:
     """Run every enabled check; findings the org accepts inline are returned apart."""
     context = CheckContext(org)
     kept, accepted = [], []
+    with paused_gc():
+        _run(context, org, config, kept, accepted)
+    return CheckResult(tuple(sorted(kept, key=sort_key)), tuple(sorted(accepted, key=sort_key)))
+
+
+def _run(context: "CheckContext", org: Org, config: CheckConfig, kept: list, accepted: list) -> None:
     for code in sorted(CHECKS):
         if not config.enabled(code):
             continue
@@ -281,7 +288,6 @@ def run_checks(org: Org, config: CheckConfig = CheckConfig()) -> CheckResult:
             diagnostic = Diagnostic(code, finding.message, finding.location, config.severity_of(check_), finding.hint,
                                     finding.related, finding.subject)
             (accepted if _is_accepted(org, diagnostic) else kept).append(diagnostic)
-    return CheckResult(tuple(sorted(kept, key=sort_key)), tuple(sorted(accepted, key=sort_key)))
 
 
 def check(org: Org, config: CheckConfig = CheckConfig()) -> list[Diagnostic]:

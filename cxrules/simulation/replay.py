@@ -22,6 +22,7 @@ from ..engine import events as e
 from ..engine.clock import VirtualClock
 from ..engine.engine import Engine
 from ..model import Org
+from ..performance import paused_gc
 from .mapping import LogMapping, TicketRecord, Unmapped
 
 __all__ = ["SimulationResult", "simulate"]
@@ -86,6 +87,11 @@ def simulate(org: Org, tickets: Iterable[TicketRecord], mapping: Optional[LogMap
              unmapped: Optional[Unmapped] = None, progress: Optional[Callable[[int, int], None]] = None,
              tail: timedelta = timedelta(days=14)) -> SimulationResult:
     """Replay ``tickets`` against ``org`` and measure what happens."""
+    with paused_gc():
+        return _simulate(org, tickets, mapping, unmapped, progress, tail)
+
+
+def _simulate(org, tickets, mapping, unmapped, progress, tail) -> SimulationResult:
     records = sorted(tickets, key=lambda r: (r.created, r.row))
     mapping = mapping or LogMapping(fields={}, path="")
     rng = random.Random(mapping.seed)

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 import cxrules
-from cxrules.engine import (Assigned, Closed, CustomerReply, Escalated, Fallback, FirstResponse, FollowUpDone, FollowUpDue,
+from cxrules.engine import (Assigned, Closed, CustomerReply, Reopened, Escalated, Fallback, FirstResponse, FollowUpDone, FollowUpDue,
                             FollowUpOverdue, FollowUpScheduled, HandOff, Notified, Queued, Refused, Resolved, SlaBreached,
                             SlaWarning, StateChanged, SurgeActivated, SurgeDeactivated, TicketCreated, TicketReopened,
                             Waiting, WorkflowStep)
@@ -288,3 +288,45 @@ def test_handed_over_followup_starts_on_a_hand_off(tmp_path):
     engine.submit(created("H"))
     scheduled = [x for x in engine.submit(HandOff("H", to_role="manager")) if isinstance(x, FollowUpScheduled)]
     assert [x.policy for x in scheduled] == ["receiver_called"]
+
+
+# ---------------------------------------------------------------- found in review
+
+def test_a_reload_that_drops_a_followup_policy_leaves_the_engine_working(tmp_path):
+    engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
+    engine.submit(created("R", category="complaint", member=True))
+    engine.submit(Resolved("R", at=local(2025, 3, 3, 12, 30)))
+
+    def renamed(data):
+        data["followups"][0]["id"] = "revisit2"
+    engine.reload(make_org(tmp_path, renamed, "v2.yaml"))
+    engine.advance(local(2025, 3, 10))
+    assert any("no longer exists" in fault for fault in engine.faults)
+    assert kinds(engine.submit(created("S", at=local(2025, 3, 10, 10)))) == ["Assigned"]
+
+
+def test_waiting_on_a_queued_ticket_keeps_it_in_the_queue(tmp_path):
+    engine = make_engine(make_org(tmp_path, _staffed(agents=1, capacity=1)), local(2025, 3, 3, 10))
+    engine.submit(created("A"))
+    engine.submit(created("B"))
+    engine.submit(Waiting("B", reason="waiting_customer"))
+    engine.submit(CustomerReply("B"))
+    assert [x.ticket_id for x in engine.submit(Resolved("A")) if isinstance(x, Assigned)] == ["B"]
+
+
+def test_a_reopened_ticket_is_watched_by_its_sla_again(tmp_path):
+    engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
+    engine.submit(created("O", category="complaint"))
+    engine.submit(FirstResponse("O"))
+    engine.submit(Resolved("O", at=local(2025, 3, 3, 11)))
+    engine.submit(Reopened("O", at=local(2025, 3, 10, 10)))
+    later = engine.advance(local(2025, 3, 20))
+    assert any(isinstance(x, SlaBreached) and x.target == "resolution" for x in later)
+
+
+def test_a_naive_time_is_refused_not_raised(tmp_path):
+    from datetime import datetime
+
+    engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
+    refused = engine.submit(created("N", at=datetime(2025, 3, 3, 11)))
+    assert isinstance(refused[0], Refused) and "no time zone" in refused[0].reason

@@ -104,6 +104,9 @@ class Engine:
             self.agents[role.id] = team
         self.handoffs = {(h.from_role, h.to_role): h for h in org.handoffs}
         self.rules = {rule.id: rule for rule in org.routing}
+        self.followups = {policy.id: policy for policy in org.followups}
+        self.surges = {surge.id: surge for surge in org.surges}
+        self.workflows = {workflow.id: workflow for workflow in org.workflows}
         self._policy_cache: dict[tuple, tuple] = {}
         self.known_values = {"category": frozenset(c.id for c in org.categories), "channel": frozenset(c.id for c in org.channels),
                              "segment": frozenset(s.id for s in org.segments), "priority": frozenset(org.info.priorities)}
@@ -120,6 +123,9 @@ class Engine:
         The decisions are made durable by the store before any handler runs.
         """
         with self._lock:
+            if event.at is not None and event.at.tzinfo is None:
+                return [d.Refused(event.ticket_id, self.clock.now(), type(event).__name__,
+                                  f"time {event.at.isoformat()} has no time zone; give an aware datetime")]
             at = self._moment(event.at)
             event = _stamped(event, at)
             seq = self.store.journal(("event", event))  # StoreError here: nothing was applied, submit again later
@@ -321,18 +327,23 @@ class Engine:
         return decisions
 
     def _waiting(self, ticket: TicketState, event: e.Waiting, at: datetime) -> list[d.Decision]:
-        sla = self.org.sla(ticket.sla) if ticket.sla else None
-        ticket.status = "waiting"
+        if ticket.status in ("resolved", "closed"):
+            return [d.Refused(ticket.id, at, "Waiting", f"ticket is {ticket.status}")]
+        sla = self._sla(ticket)
+        if ticket.status == "open":
+            ticket.status = "waiting"  # a queued ticket stays in its queue
         if sla and event.reason in sla.pause_when and ticket.paused_since is None:
             ticket.paused_since = at
             ticket.generation += 1  # pending SLA timers no longer count
         return []
 
     def _reply(self, ticket: TicketState, event, at: datetime) -> list[d.Decision]:
+        if ticket.status in ("resolved", "closed"):
+            return [d.Refused(ticket.id, at, "CustomerReply", f"ticket is {ticket.status}; reopen it first")]
         if ticket.status == "waiting":
             ticket.status = "open"
-        if ticket.paused_since is not None and ticket.sla:
-            sla = self.org.sla(ticket.sla)
+        sla = self._sla(ticket)
+        if ticket.paused_since is not None and sla:
             calendar = self.calendars[sla.calendar]
             for target in ("first_response_due", "resolution_due"):
                 due = getattr(ticket, target)
@@ -367,14 +378,26 @@ class Engine:
         ticket.status = "open"
         ticket.generation += 1
         decisions: list[d.Decision] = [d.TicketReopened(ticket.id, at, reason)]
-        decisions.extend(self._assign(ticket, ticket.role, at, ()))
+        sla = self._sla(ticket)
+        if sla is not None:  # a reopened ticket gets a fresh resolution target, watched again
+            ticket.responded, ticket.escalation, ticket.paused_since = True, None, None
+            ticket.resolution_due = self.calendars[sla.calendar].add(at, sla.resolution)
+            self._schedule_sla(ticket, sla, at)
+        role = ticket.role if ticket.role in self.agents else self.org.info.fallback_queue
+        if role != ticket.role:  # its role went away in a reload
+            ticket.fallback = True
+            self.store.fallback.append(ticket.id)
+            decisions.append(d.Fallback(ticket.id, at, role))
+        decisions.extend(self._assign(ticket, role, at, ()))
         return decisions
 
     def _followup_done(self, ticket: TicketState, event: e.FollowUpDone, at: datetime) -> list[d.Decision]:
         if event.policy not in ticket.followups_pending:
             return [d.Refused(ticket.id, at, "FollowUpDone", f"no follow-up `{event.policy}` is pending for this ticket")]
         ticket.followups_pending.discard(event.policy)
-        policy = next(f for f in self.org.followups if f.id == event.policy)
+        policy = self.followups.get(event.policy)
+        if policy is None:  # the policy was removed by a reload: the answer is kept, nothing follows from it
+            return [d.Refused(ticket.id, at, "FollowUpDone", f"follow-up `{event.policy}` no longer exists in org `{self.org.info.id}`")]
         decisions: list[d.Decision] = []
         if not event.satisfied:
             if policy.notify_when_unsatisfied:
@@ -389,7 +412,9 @@ class Engine:
     def _step(self, ticket: TicketState, event: e.WorkflowStep, at: datetime) -> list[d.Decision]:
         if ticket.workflow is None:
             return [d.Refused(ticket.id, at, "WorkflowStep", "the ticket follows no workflow")]
-        workflow = next(w for w in self.org.workflows if w.id == ticket.workflow)
+        workflow = self.workflows.get(ticket.workflow)
+        if workflow is None or ticket.state not in {state.id for state in workflow.states}:
+            return [d.Refused(ticket.id, at, "WorkflowStep", f"workflow `{ticket.workflow}` no longer exists in this version of the org")]
         current = next(s for s in workflow.states if s.id == ticket.state)
         if event.state not in current.next:
             allowed = ", ".join(f"`{s}`" for s in current.next) or "nothing (final state)"
@@ -498,10 +523,12 @@ class Engine:
             self._schedule(due, "sla", ticket, key + ":breach", (target, "breach", ticket.generation))
 
     def _escalate(self, ticket: TicketState, path_id: str, level: int, at: datetime) -> list[d.Decision]:
-        path = self.org.escalation(path_id)
+        path = next((p for p in self.org.escalations if p.id == path_id), None)
+        if path is None or level >= len(path.levels):  # removed or shortened by a reload
+            return []
         step = path.levels[level]
         ticket.escalation = path_id
-        calendar = self.calendars[self.org.sla(ticket.sla).calendar if ticket.sla else self.org.info.calendar]
+        calendar = self.calendars[self._sla(ticket).calendar if self._sla(ticket) else self.org.info.calendar]
         next_at = None
         if level + 1 < len(path.levels) or path.then:
             next_at = calendar.add(at, step.within or timedelta(0))
@@ -558,6 +585,10 @@ class Engine:
     def _active_surges(self):
         return [s for s in self.org.surges if s.id in self.store.active_surges]
 
+    def _sla(self, ticket: TicketState):
+        """The ticket's SLA, if this version of the org still has it."""
+        return next((s for s in self.org.slas if s.id == ticket.sla), None) if ticket.sla else None
+
     def _policies(self, fields: tuple) -> tuple:
         """The SLA and the workflow a ticket class gets (the first that match), cached per class."""
         found = self._policy_cache.get(fields)
@@ -599,8 +630,8 @@ class Engine:
     def _fire(self, timer: Timer) -> list[d.Decision]:
         at = timer.due
         if timer.kind == "surge":
-            surge = next(s for s in self.org.surges if s.id == timer.data)
-            return self._judge_surge(surge, at)
+            surge = self.surges.get(timer.data)
+            return self._judge_surge(surge, at) if surge else []
         if timer.kind == "drain":
             return self._drain(timer.data, at)
         ticket = self.store.get(timer.ticket_id)
@@ -616,8 +647,8 @@ class Engine:
             if phase == "warn":
                 return [d.SlaWarning(ticket.id, at, target, due)]
             decisions: list[d.Decision] = [d.SlaBreached(ticket.id, at, target, due)]
-            sla = self.org.sla(ticket.sla)
-            if sla.escalation and ticket.escalation is None:
+            sla = self._sla(ticket)
+            if sla and sla.escalation and ticket.escalation is None:
                 decisions.extend(self._escalate(ticket, sla.escalation, 0, at))
             return decisions
         if timer.kind == "escalate":
@@ -626,12 +657,16 @@ class Engine:
                 return []
             return self._escalate(ticket, path_id, level, at)
         if timer.kind == "followup_call":
-            policy = next(f for f in self.org.followups if f.id == timer.data[0])
-            if policy.id not in ticket.followups_pending:
+            policy = self.followups.get(timer.data[0])
+            if policy is None or policy.id not in ticket.followups_pending:
                 return []
             return [d.FollowUpDue(ticket.id, at, policy.id, policy.by, timer.data[1])]
         if timer.kind == "followup_deadline":
-            policy = next(f for f in self.org.followups if f.id == timer.data)
+            policy = self.followups.get(timer.data)
+            if policy is None:  # removed by a reload: forget the promise, and say so
+                ticket.followups_pending.discard(timer.data)
+                self._faults.append(f"follow-up `{timer.data}` of ticket `{ticket.id}` dropped: the policy no longer exists")
+                return []
             if policy.id not in ticket.followups_pending:
                 return []
             decisions = [d.FollowUpOverdue(ticket.id, at, policy.id, policy.notify_when_overdue)]

@@ -127,6 +127,15 @@ def check(
     except ConfigError as error:
         typer.echo(f"cxrules: {error}", err=True)
         raise typer.Exit(EXIT_USAGE)
+    from .codes import lookup as _lookup
+
+    for prefix in _codes(select) + _codes(ignore):
+        _lookup("CX000")
+        from .codes import REGISTRY
+
+        if not any(code.startswith(prefix) for code in REGISTRY):
+            typer.echo(f"cxrules: no check code starts with `{prefix}`; see docs/codes.md or `cxrules explain CODE`", err=True)
+            raise typer.Exit(EXIT_USAGE)
     config = config.merged(_codes(select), _codes(ignore))
     overrides = _severities(severity)
     if overrides:
@@ -170,9 +179,12 @@ def route(
         typer.echo(f"cxrules: {ticket_path}:{error.lineno}:{error.colno}: not JSON: {error.msg}", err=True)
         raise typer.Exit(EXIT_USAGE)
     try:
-        ticket = parse_ticket(result.org, data)
         moment = datetime.fromisoformat(at) if at else None
-    except (TicketError, ValueError) as error:
+    except ValueError:
+        raise typer.BadParameter(f"expected an ISO 8601 time such as 2025-03-07T19:30+08:00, got {at!r}", param_hint="--at") from None
+    try:
+        ticket = parse_ticket(result.org, data)
+    except TicketError as error:
         typer.echo(f"cxrules: {ticket_path}: {error}", err=True)
         raise typer.Exit(EXIT_USAGE)
     if moment is not None and moment.tzinfo is None:
@@ -240,10 +252,7 @@ def simulate(
                                       lambda report: replay(validated.org, records, loaded, unmapped, progress=report)))
     text = {"json": lambda: json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2) + "\n",
             "csv": lambda: render_simulation_csv(results), "table": lambda: render_simulation(results)}[format]()
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
+    _write(output, text)
 
 
 def _with_progress(show: bool, label: str, run):
@@ -283,7 +292,10 @@ def _write(output: Optional[Path], content: str | bytes) -> None:
             typer.echo(content, nl=False)
         return
     try:
-        output.write_bytes(content) if isinstance(content, bytes) else output.write_text(content, encoding="utf-8")
+        if isinstance(content, bytes):
+            output.write_bytes(content)
+        else:
+            output.write_text(content, encoding="utf-8")
     except OSError as error:
         typer.echo(f"cxrules: cannot write {output}: {error.strerror}", err=True)
         raise typer.Exit(EXIT_USAGE)
@@ -381,10 +393,15 @@ def init(
 
     if template not in TEMPLATES:
         raise typer.BadParameter(f"expected one of {', '.join(TEMPLATES)}", param_hint="--template")
-    if output.exists() and not force:
-        typer.echo(f"cxrules: {output} exists; use --force to overwrite", err=True)
+    try:
+        if output.exists() and not force:
+            typer.echo(f"cxrules: {output} exists; use --force to overwrite", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        written = write_template(template, output)
+    except OSError as error:
+        typer.echo(f"cxrules: cannot write {output}: {error.strerror or error}", err=True)
         raise typer.Exit(EXIT_USAGE)
-    for path in write_template(template, output):
+    for path in written:
         typer.echo(f"wrote {path}")
     typer.echo(f"next: cxrules check {output}")
 

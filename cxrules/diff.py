@@ -54,7 +54,8 @@ def diff_orgs(old: Org, new: Org) -> OrgDiff:
     changes += _added_removed("units", old_units, new_units, "unit")
     for key in old_units.keys() & new_units.keys():
         if old_units[key].parent != new_units[key].parent:
-            changes.append(Change("units", "moved", key, f"unit `{key}` moved from `{old_units[key].parent}` to `{new_units[key].parent}`"))
+            changes.append(Change("units", "moved", key, f"unit `{key}` moved from `{old_units[key].parent or 'the top'}` "
+                                                         f"to `{new_units[key].parent or 'the top'}`"))
     old_roles, new_roles = _items(old, "roles"), _items(new, "roles")
     changes += _added_removed("roles", old_roles, new_roles, "role")
     for key in sorted(old_roles.keys() & new_roles.keys()):
@@ -62,7 +63,9 @@ def diff_orgs(old: Org, new: Org) -> OrgDiff:
         if a.unit != b.unit:
             changes.append(Change("roles", "moved", key, f"role `{key}` moved from unit `{a.unit}` to `{b.unit}`"))
         if a.reports_to != b.reports_to:
-            changes.append(Change("roles", "moved", key, f"role `{key}` now reports to `{b.reports_to}` (was `{a.reports_to}`)"))
+            was = f"`{a.reports_to}`" if a.reports_to else "nobody"
+            now = f"`{b.reports_to}`" if b.reports_to else "nobody"
+            changes.append(Change("roles", "moved", key, f"role `{key}` now reports to {now} (was {was})"))
         if (a.headcount, a.capacity) != (b.headcount, b.capacity):
             changes.append(Change("roles", "changed", key, f"role `{key}` staffing {a.headcount}×{a.capacity} → {b.headcount}×{b.capacity}"))
     responsible = lambda org: {d.id: sorted(r.id for r in org.roles if d.id in r.duties) for d in org.duties}  # noqa: E731

@@ -310,8 +310,11 @@ def org_files(paths) -> tuple[list[Path], list[Diagnostic]]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            candidates = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-                                and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            candidates = []
+            for folder, subfolders, names in os.walk(path, onerror=lambda error: problems.append(
+                    Diagnostic("CX001", f"cannot read folder: {error.strerror}", Location(str(error.filename))))):
+                subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+                candidates += [Path(folder) / name for name in sorted(names) if name.endswith((".yaml", ".yml"))]
             roots = [p for p in candidates if _is_org_root(p)]
             if not roots:
                 problems.append(Diagnostic("CX001", "folder holds no org files (*.yaml or *.yml with `apiVersion: cxrules/v1`)", Location(str(path))))
@@ -324,10 +327,12 @@ def org_files(paths) -> tuple[list[Path], list[Diagnostic]]:
 
 
 def _is_org_root(path: Path) -> bool:
+    """An org file (not a fragment, not a log mapping); unreadable files count, so they get reported."""
     try:
         with open(path, "rb") as stream:
             head = stream.read(8192).decode("utf-8", "replace")
     except OSError:
-        return False
+        return True
     lines = [line.split("#")[0].strip().replace('"', "").replace("'", "") for line in head.splitlines()]
-    return any(line.startswith("apiVersion: cxrules/") for line in lines) and "kind: Fragment" not in lines
+    return (any(line.startswith("apiVersion: cxrules/") for line in lines)
+            and not any(line in ("kind: Fragment", "kind: TicketLogMapping") for line in lines))

@@ -187,7 +187,7 @@ def render_route(report) -> str:
             lines.append(f"  {when(decision.at)}  {detail}")
     for decision in report.followups:
         lines.append(f"follow-up `{decision.policy}` by `{decision.by}`: call from {when(decision.call_at)}, due {when(decision.due)} "
-                     f"(if resolved at the end of this timeline)")
+                     f"(if resolved on {when(decision.at)})")
     return "\n".join(lines)
 
 

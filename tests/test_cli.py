@@ -596,3 +596,29 @@ def test_accept_naming_an_unknown_id_is_an_error(run_cli, warning_org):
     assert result.exit_code == 1
     assert _codes_in(result.stdout) == ["CX201"]
     assert "accepted finding names `nosuch`" in result.stdout
+
+
+def test_folder_scan_reports_unreadable_files_and_skips_log_mappings(run_cli, tmp_path):
+    import os
+    import shutil
+
+    shutil.copy(ROOT / "tests/fixtures/tiny.yaml", tmp_path / "good.yaml")
+    shutil.copy(ROOT / "examples/mappings/support_tickets_to_automotive.yaml", tmp_path / "mapping.yaml")
+    assert run_cli("check", tmp_path).exit_code == 0                     # the mapping is not taken for an org
+    (tmp_path / "locked.yaml").write_text("apiVersion: cxrules/v1\n", encoding="utf-8")
+    os.chmod(tmp_path / "locked.yaml", 0)
+    if os.access(tmp_path / "locked.yaml", os.R_OK):                    # root reads anything
+        pytest.skip("running as root: permissions do not apply")
+    result = run_cli("check", tmp_path)
+    assert result.exit_code == 2 and "CX001" in result.stdout
+
+
+def test_select_of_a_code_that_does_not_exist_is_a_usage_error(run_cli):
+    result = run_cli("check", ROOT / "tests/fixtures/tiny.yaml", "--select", "XX9")
+    assert result.exit_code == 2 and "no check code starts with `XX9`" in result.stderr
+
+
+def test_writing_into_a_missing_folder_is_a_clear_error(run_cli, tmp_path):
+    assert run_cli("init", tmp_path / "missing" / "org.yaml").exit_code == 2
+    result = run_cli("graph", ROOT / "tests/fixtures/tiny.yaml", "-o", tmp_path / "missing" / "g.mmd")
+    assert result.exit_code == 2 and "cannot write" in result.stderr

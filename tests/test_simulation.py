@@ -133,3 +133,21 @@ def test_a_mapped_column_missing_from_the_header_is_a_clear_error(run_cli, tmp_p
     log, mapping_path = _files(tmp_path, "T1,2025-03-03 09:00,,Question,P2\n", MAPPING.replace("column: prio", "column: priority"))
     result = run_cli("simulate", ROOT / "tests/fixtures/tiny.yaml", log, "--mapping", mapping_path, "--no-progress")
     assert result.exit_code == 2 and "column `priority`" in result.stderr and "did you mean `prio`" in result.stderr
+
+
+def test_tickets_still_queued_count_in_attainment_and_waits(tmp_path, org):
+    rows = "".join(f"L{i},2025-03-03 09:00,2025-03-03 09:00,Question,P2\n" for i in range(3))
+    log, mapping_path = _files(tmp_path, rows, MAPPING.replace("default: {mean: 30m}", "default: {mean: 3d}"))
+    mapping, _ = load_mapping(mapping_path, org)
+    result = simulate(org, *read_log(log, mapping)[:1], mapping).to_dict()
+    assert result["sla_attainment"]["first_response"]["all"]["all"]["total"] == 3      # the two still queued count
+    assert result["waits_minutes"]["p99"] > 60 * 24                                     # and so do their waits
+    assert result["roles"]["desk"]["utilisation"] <= 1.0                                # busy only while on shift
+
+
+def test_values_the_org_does_not_know_are_unmapped_rows(tmp_path, org):
+    mapping_text = MAPPING.replace("category: {column: type, values: {Question: question, Complaint: complaint}}", "category: {column: type}")
+    log, mapping_path = _files(tmp_path, "T1,2025-03-03 09:00,,questoin,P2\nT2,2025-03-03 09:00,,question,P2\n", mapping_text)
+    mapping, _ = load_mapping(mapping_path, org)
+    records, unmapped = read_log(log, mapping)
+    assert [r.id for r in records] == ["T2"] and unmapped.reasons == {"category: `questoin` is not a category of the org": 1}

@@ -194,7 +194,7 @@ def _simulation(result, heading: str) -> str:
     total = max(follow["scheduled"], 1)
     charts.append(bar_chart("Follow-ups (share of scheduled)", [("due", follow["due"] / total), ("done", follow["done"] / total),
                                                                 ("late", follow["late"] / total)]))
-    waits = data["waits_minutes"]
-    summary = (f"<p>{data['tickets']} tickets replayed · waits to assignment p50 {waits['p50']} min, p90 {waits['p90']} min, "
-               f"p99 {waits['p99']} min · {data['fallback_queue']} in the fallback queue · {data['unmapped']['total']} rows not mapped</p>")
+    waits = {k: "–" if v is None else f"{v} min" for k, v in data["waits_minutes"].items()}
+    summary = (f"<p>{data['tickets']} tickets replayed · waits to assignment p50 {waits['p50']}, p90 {waits['p90']}, "
+               f"p99 {waits['p99']} · {data['fallback_queue']} in the fallback queue · {data['unmapped']['total']} rows not mapped</p>")
     return f"<section id=\"simulation\"><h2>{heading}</h2>{summary}" + "".join(f"<div>{chart}</div>" for chart in charts) + "</section>"

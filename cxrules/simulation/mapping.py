@@ -78,6 +78,8 @@ class LogMapping:
     service_default: tuple[timedelta, str] = (timedelta(hours=1), "fixed")
     service_by_category: dict = field(default_factory=dict)
     seed: int = 0
+    known: dict = field(default_factory=dict)
+    """The org's ids per field (category, channel, segment, priority): other values are unmapped rows."""
 
     def service_time(self, category: str, rng: random.Random) -> timedelta:
         """A handling time drawn from the model for ``category``."""
@@ -134,6 +136,7 @@ def load_mapping(path: str | Path, org: Org) -> tuple[Optional[LogMapping], list
         satisfied_at_least=float(data.get("satisfied_at_least", 3)),
         service_default=model(service["default"]) if "default" in service else (timedelta(hours=1), "fixed"),
         service_by_category={k: model(v) for k, v in service.get("by_category", {}).items()}, seed=data.get("seed", 0),
+        known={name: frozenset(known[kind]) for name, kind in _ORG_KINDS.items() if known[kind]},
     ), []
 
 
@@ -226,6 +229,9 @@ def read_log(path: str | Path, mapping: LogMapping) -> tuple[list[TicketRecord],
             for name in ("created", "category", "channel", "priority"):
                 if values.get(name) is None:
                     raise _RowError(f"{name}: empty")
+            for name, ids in mapping.known.items():
+                if values.get(name) is not None and str(values[name]) not in ids:
+                    raise _RowError(f"{name}: `{values[name]}` is not a {name} of the org")
             times = {name: _time(values.get(name), mapping, zone, name) for name in TIME_FIELDS}
             if times["resolved"] and times["resolved"] < times["created"]:
                 raise _RowError("resolved before it was created")

@@ -128,7 +128,6 @@ def _simulate(org, tickets, mapping, unmapped, progress, tail) -> SimulationResu
                 if outcome.assigned_at is None:
                     outcome.assigned_at = decision.at
                     outcome.role = decision.role
-                    outcome.has_sla = decision.resolution_due is not None
                     waits.append((decision.at - outcome.record.created).total_seconds() / 60)
                 if outcome.record.resolved is None and outcome.resolved_at is None:
                     push(decision.at + mapping.service_time(outcome.record.category, rng), e.Resolved(decision.ticket_id))
@@ -170,11 +169,16 @@ def _simulate(org, tickets, mapping, unmapped, progress, tail) -> SimulationResu
                 followups["done"] += 1
             fold(engine.submit(event if event.at else _at(event, moment)))
             if isinstance(event, e.TicketCreated):
+                state = engine.ticket(event.ticket_id)
+                outcomes[event.ticket_id].has_sla = state is not None and state.sla is not None
                 done += 1
                 if progress and (done % 500 == 0 or done == total):
                     progress(done, total)
         end = max((o.resolved_at or o.record.created for o in outcomes.values()), default=start)
         fold(engine.advance((end or engine.clock.now()) + tail))
+        for outcome in outcomes.values():  # still queued when the log ends: they waited all that time
+            if outcome.assigned_at is None and outcome.role is not None:
+                waits.append((engine.clock.now() - outcome.record.created).total_seconds() / 60)
     finally:
         engine.close()
     return SimulationResult(
@@ -216,8 +220,10 @@ def _roles(org: Org, engine: Engine, outcomes, queue_peaks, start, end) -> dict:
     for o in outcomes:
         if o.role and o.assigned_at:
             assigned[o.role] += 1
-            if o.resolved_at and o.resolved_at > o.assigned_at:
-                busy[o.role] += (o.resolved_at - o.assigned_at).total_seconds()
+            if o.resolved_at and o.resolved_at > o.assigned_at:  # counted only while the role is on shift
+                shifts = [engine.calendars[g.shift] for g in org.role(o.role).staff] if o.role in engine.agents else []
+                busy[o.role] += max((c.between(o.assigned_at, o.resolved_at) for c in shifts),
+                                    default=o.resolved_at - o.assigned_at).total_seconds()
     roles = {}
     for role in org.roles:
         available = 0.0

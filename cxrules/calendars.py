@@ -306,16 +306,19 @@ def intersect_spans(a, b) -> list:
     return result
 
 
-def subtract_spans(a: list[Span], b: list[Span]) -> list[Span]:
-    result = []
+def subtract_spans(a, b) -> list:
+    """``a`` minus ``b``, both sorted lists of disjoint spans; linear in their lengths."""
+    result, j = [], 0
     for start, end in a:
         cursor = start
-        for cut_start, cut_end in b:
-            if cut_end <= cursor or cut_start >= end:
-                continue
-            if cut_start > cursor:
-                result.append((cursor, cut_start))
-            cursor = max(cursor, cut_end)
+        while j < len(b) and b[j][1] <= cursor:
+            j += 1
+        k = j
+        while k < len(b) and b[k][0] < end:
+            if b[k][0] > cursor:
+                result.append((cursor, b[k][0]))
+            cursor = max(cursor, b[k][1])
+            k += 1
         if cursor < end:
             result.append((cursor, end))
     return result

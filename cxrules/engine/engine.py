@@ -567,14 +567,19 @@ class Engine:
 
     def _first_call_moment(self, policy: FollowUp, start: datetime, due: datetime) -> Optional[datetime]:
         """First moment the caller is on shift, inside the policy's calendar, outside quiet hours."""
-        horizon = due + timedelta(days=14)
         shifts = {a.shift for a in self.agents.get(policy.by, ())}
-        spans = union_spans(*(open_spans(self.calendars[s], start, horizon) for s in shifts))
-        if policy.calendar:
-            spans = intersect_spans(spans, open_spans(self.calendars[policy.calendar], start, horizon))
-        if policy.quiet_hours:
-            spans = subtract_spans(spans, open_spans(self.calendars[policy.quiet_hours], start, horizon))
-        return spans[0][0] if spans else None
+        last = due + timedelta(days=14)
+        window = timedelta(days=2)
+        while True:  # look a little ahead first: the first slot is nearly always within a day or two
+            horizon = min(start + window, last)
+            spans = union_spans(*(open_spans(self.calendars[s], start, horizon) for s in shifts))
+            if policy.calendar:
+                spans = intersect_spans(spans, open_spans(self.calendars[policy.calendar], start, horizon))
+            if policy.quiet_hours:
+                spans = subtract_spans(spans, open_spans(self.calendars[policy.quiet_hours], start, horizon))
+            if spans or horizon >= last:
+                return spans[0][0] if spans else None
+            window *= 4
 
     def _forget_if_done(self, ticket: TicketState) -> None:
         if ticket.status == "closed" and not ticket.followups_pending:

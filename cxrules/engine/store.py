@@ -47,15 +47,15 @@ class TicketState:
     followups_pending: set[str] = field(default_factory=set)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Timer:
     due: datetime
     seq: int
-    kind: str = field(compare=False)
-    ticket_id: Optional[str] = field(compare=False)
-    key: str = field(compare=False)
+    kind: str
+    ticket_id: Optional[str]
+    key: str
     """Unique per timer: a timer whose key has fired never fires again."""
-    data: Any = field(compare=False, default=None)
+    data: Any = None
 
 
 class Store:
@@ -95,7 +95,8 @@ class MemoryStore(Store):
 
     def __init__(self) -> None:
         self.tickets: dict[str, TicketState] = {}
-        self.timers: list[Timer] = []
+        self.timers: list[tuple[float, int, Timer]] = []
+        """A heap of (due as a POSIX timestamp, sequence, timer): floats compare far faster than aware datetimes."""
         self.fired_keys: set[str] = set()
         """Fired keys of timers that belong to no ticket (surge windows)."""
         self.queues: dict[str, deque[str]] = {}
@@ -120,7 +121,7 @@ class MemoryStore(Store):
         timer = Timer(due, self.next_seq, kind, ticket_id, key, data)
         self.next_seq += 1
         if not self.fired(timer):
-            heapq.heappush(self.timers, timer)
+            heapq.heappush(self.timers, (due.timestamp(), timer.seq, timer))
 
     STATE = ("tickets", "timers", "fired_keys", "queues", "loads", "cursors", "arrivals", "active_surges", "fallback", "next_seq")
 
@@ -133,12 +134,12 @@ class MemoryStore(Store):
             setattr(self, name, state[name])
 
     def pop_due(self, now: datetime) -> Optional[Timer]:
-        if self.timers and self.timers[0].due <= now:
-            return heapq.heappop(self.timers)
+        if self.timers and self.timers[0][0] <= now.timestamp():
+            return heapq.heappop(self.timers)[2]
         return None
 
     def next_due(self) -> Optional[datetime]:
-        return self.timers[0].due if self.timers else None
+        return self.timers[0][2].due if self.timers else None
 
     def fired(self, timer: Timer) -> bool:
         ticket = self.tickets.get(timer.ticket_id) if timer.ticket_id else None

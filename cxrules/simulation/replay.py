@@ -38,7 +38,9 @@ class _Outcome:
     resolved_at: Optional[datetime] = None
     has_sla: bool = False
     breached: set = field(default_factory=set)
-    responded_target: bool = False
+    resolution_pending: bool = False
+    """A Resolved event is already on its way (from the log or the service-time model)."""
+    reopened: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def _simulate(org, tickets, mapping, unmapped, progress, tail) -> SimulationResu
     handoffs = fallback = 0
 
     def push(moment: datetime, event: e.Event) -> None:
-        heapq.heappush(pending, (moment, next(sequence), event))
+        heapq.heappush(pending, (moment.timestamp(), next(sequence), moment, event))
 
     for record in records:
         outcomes[record.id] = _Outcome(record)
@@ -119,6 +121,7 @@ def _simulate(org, tickets, mapping, unmapped, progress, tail) -> SimulationResu
             push(record.first_response, e.FirstResponse(record.id, at=record.first_response))
         if record.resolved:
             push(record.resolved, e.Resolved(record.id, at=record.resolved))
+            outcomes[record.id].resolution_pending = True
 
     def fold(decisions: list[d.Decision]) -> None:
         nonlocal fallback
@@ -129,8 +132,11 @@ def _simulate(org, tickets, mapping, unmapped, progress, tail) -> SimulationResu
                     outcome.assigned_at = decision.at
                     outcome.role = decision.role
                     waits.append((decision.at - outcome.record.created).total_seconds() / 60)
-                if outcome.record.resolved is None and outcome.resolved_at is None:
+                if not outcome.resolution_pending:  # handled for as long as the model says, from now
+                    outcome.resolution_pending = True
                     push(decision.at + mapping.service_time(outcome.record.category, rng), e.Resolved(decision.ticket_id))
+            elif isinstance(decision, d.TicketReopened) and outcome:
+                outcome.resolution_pending, outcome.reopened = False, True
             elif isinstance(decision, d.Queued):
                 hour = decision.at.replace(minute=0, second=0, microsecond=0).isoformat()
                 queue_peaks[(hour, decision.role)] = max(queue_peaks[(hour, decision.role)], decision.position)
@@ -162,9 +168,10 @@ def _simulate(org, tickets, mapping, unmapped, progress, tail) -> SimulationResu
     total, done = len(records), 0
     try:
         while pending:
-            moment, _, event = heapq.heappop(pending)
+            _, _, moment, event = heapq.heappop(pending)
             if isinstance(event, e.Resolved) and event.ticket_id in outcomes:
                 outcomes[event.ticket_id].resolved_at = moment
+                outcomes[event.ticket_id].resolution_pending = False
             if isinstance(event, e.FollowUpDone):
                 followups["done"] += 1
             fold(engine.submit(event if event.at else _at(event, moment)))

@@ -506,9 +506,10 @@ class Engine:
         ticket.sla = sla.id
         ticket.first_response_due = calendar.add(at, sla.first_response) if sla.first_response else None
         ticket.resolution_due = calendar.add(at, sla.resolution)
-        self._schedule_sla(ticket, sla, at)
+        self._schedule_sla(ticket, sla, at, fresh=True)
 
-    def _schedule_sla(self, ticket: TicketState, sla: Sla, at: datetime) -> None:
+    def _schedule_sla(self, ticket: TicketState, sla: Sla, at: datetime, fresh: bool = False) -> None:
+        """Timers for the warning and the breach of each target; ``fresh``: the whole target lies ahead."""
         ticket.generation += 1
         calendar = self.calendars[sla.calendar]
         for target, due, total in (("first_response", ticket.first_response_due, sla.first_response),
@@ -517,7 +518,7 @@ class Engine:
                 continue
             key = f"{ticket.id}:sla:{target}:{ticket.generation}"
             if sla.warn_at is not None and total is not None:
-                remaining = calendar.between(at, due)
+                remaining = total if fresh else calendar.between(at, due)
                 warn = calendar.add(at, max(timedelta(0), remaining - total * (1 - sla.warn_at)))
                 self._schedule(warn, "sla", ticket, key + ":warn", (target, "warn", ticket.generation))
             self._schedule(due, "sla", ticket, key + ":breach", (target, "breach", ticket.generation))

@@ -234,12 +234,17 @@ class SqliteStore(MemoryStore):
                     raise StoreError(f"{self.path} holds the state of org `{org}`, not `{engine.org.info.id}`")
                 self.restore(pickle.loads(state))
                 after = seq
-            entries = self.db.execute("SELECT kind, payload FROM journal WHERE seq > ? ORDER BY seq", (after,)).fetchall()
-            for kind, payload in entries:
+            entries = self.db.execute("SELECT seq, kind, payload FROM journal WHERE seq > ? ORDER BY seq", (after,)).fetchall()
+            for seq, kind, payload in entries:
                 if kind == "event":
-                    engine.replay(event_from_json(payload))
+                    decisions = engine.replay(event_from_json(payload))
+                elif kind == "advance":
+                    decisions = engine._run_timers(_unplain(json.loads(payload)))
                 else:
-                    engine._run_timers(_unplain(json.loads(payload)))
+                    continue
+                # a crash between journalling an entry and recording its decisions: record them now, undelivered
+                self.db.executemany("INSERT OR IGNORE INTO decisions (key, seq, payload) VALUES (?, ?, ?)",
+                                    [(x.key, seq, decision_to_json(x)) for x in decisions])
             self._since_snapshot = len(entries)
             pending = [decision_from_json(text) for (text,) in
                        self.db.execute("SELECT payload FROM decisions WHERE dispatched = 0 ORDER BY seq, rowid")]

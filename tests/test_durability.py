@@ -78,18 +78,26 @@ def test_timers_due_while_down_fire_at_start_in_order_with_their_due_times(tmp_p
     assert later.start() == []                                             # and never again
 
 
-def test_decisions_whose_handlers_did_not_run_are_delivered_after_a_restart(tmp_path, monkeypatch):
-    store = SqliteStore(tmp_path / "store.db")
+def _crash_then_restart(path, monkeypatch, lose_decisions: bool) -> tuple[list, list]:
+    """Submit one ticket in a process that dies before handlers run (and maybe before decisions are kept); restart."""
+    store = SqliteStore(path)
     engine = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), store)
-    monkeypatch.setattr(engine, "_dispatch", lambda decisions: None)   # the process dies before any handler runs
+    monkeypatch.setattr(engine, "_dispatch", lambda decisions: None)
+    if lose_decisions:
+        monkeypatch.setattr(store, "record", lambda seq, decisions: None)
     decided = engine.submit(TicketCreated("T1", category="consultation", channel="phone", segment="normal", priority="normal"))
     store.close()
     monkeypatch.undo()
     delivered = []
-    restarted = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), SqliteStore(tmp_path / "store.db"))
+    restarted = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), SqliteStore(path))
     restarted.on(None, delivered.append)
     restarted.start()
-    assert [x.key for x in delivered] == [x.key for x in decided]       # same idempotency keys
+    return decided, delivered
+
+
+def test_decisions_whose_handlers_did_not_run_are_delivered_after_a_restart(tmp_path, monkeypatch):
+    decided, delivered = _crash_then_restart(tmp_path / "store.db", monkeypatch, lose_decisions=False)
+    assert decided and [x.key for x in delivered] == [x.key for x in decided]       # same idempotency keys
     again = []
     third = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), SqliteStore(tmp_path / "store.db"))
     third.on(None, again.append)
@@ -171,15 +179,5 @@ def test_the_example_service_runs(tmp_path):
 
 
 def test_a_crash_between_journal_and_decisions_still_delivers_them(tmp_path, monkeypatch):
-    store = SqliteStore(tmp_path / "store.db")
-    engine = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), store)
-    monkeypatch.setattr(store, "record", lambda seq, decisions: None)        # dies right after the journal write
-    monkeypatch.setattr(engine, "_dispatch", lambda decisions: None)
-    decided = engine.submit(TicketCreated("T1", category="consultation", channel="phone", segment="normal", priority="normal"))
-    store.close()
-    monkeypatch.undo()
-    delivered = []
-    restarted = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), SqliteStore(tmp_path / "store.db"))
-    restarted.on(None, delivered.append)
-    restarted.start()
+    decided, delivered = _crash_then_restart(tmp_path / "store.db", monkeypatch, lose_decisions=True)
     assert decided and [x.key for x in delivered] == [x.key for x in decided]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .diagnostics import Severity
 
-__all__ = ["CodeInfo", "REGISTRY", "register", "lookup"]
+__all__ = ["CodeInfo", "REGISTRY", "register", "lookup", "all_codes"]
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,16 @@ def register(code: str, name: str, summary: str, doc: str = "", severity: Severi
     return info
 
 
-def lookup(code: str) -> CodeInfo | None:
-    """Find a code, case-insensitively, after every check module has registered its own."""
-    from . import checks  # noqa: F401  (importing registers the check codes)
+def all_codes() -> dict[str, CodeInfo]:
+    """Every code, validation's and the checks' (importing the checks registers theirs)."""
+    from . import checks  # noqa: F401
 
-    return REGISTRY.get(code.strip().upper())
+    return REGISTRY
+
+
+def lookup(code: str) -> CodeInfo | None:
+    """Find a code, case-insensitively."""
+    return all_codes().get(code.strip().upper())
 
 
 _VALIDATION_CODES = [

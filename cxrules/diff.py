@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from .checks import CheckContext, check
-from .model import Org, format_duration
+from .model import Match, Org, format_duration
 from .regions import Box, coalesce
 from .calendars import WeekSet
 from .routing import TicketClass
@@ -48,6 +48,32 @@ def _added_removed(section: str, old: dict, new: dict, noun: str) -> list[Change
     return changes
 
 
+def _shown(value) -> str:
+    """An attribute's value in a change line: durations as `2h30m`, matches by their dimensions."""
+    if isinstance(value, Match):
+        parts = [f"{name} {', '.join(sorted(values))}" for name, values in (
+            ("category", value.declared_categories), ("channel", value.channels or ()), ("segment", value.segments or ()),
+            ("priority", value.priorities or ())) if values]
+        if value.member is not None:
+            parts.append("members" if value.member else "non-members")
+        return "; ".join(parts) or "any ticket"
+    if hasattr(value, "total_seconds"):
+        return format_duration(value)
+    return str(value)
+
+
+def _compare(section: str, noun: str, old: Org, new: Org, attributes: tuple[str, ...]) -> list[Change]:
+    """Items of a section added, removed, or changed in any of ``attributes``."""
+    before, after = _items(old, section), _items(new, section)
+    changes = _added_removed(section, before, after, noun)
+    for key in sorted(before.keys() & after.keys()):
+        for attribute in attributes:
+            x, y = getattr(before[key], attribute), getattr(after[key], attribute)
+            if x != y:
+                changes.append(Change(section, "changed", key, f"{noun} `{key}` {attribute}: {_shown(x)} → {_shown(y)}"))
+    return changes
+
+
 def diff_orgs(old: Org, new: Org) -> OrgDiff:
     changes: list[Change] = []
     old_units, new_units = _items(old, "units"), _items(new, "units")
@@ -78,24 +104,9 @@ def diff_orgs(old: Org, new: Org) -> OrgDiff:
         if old_duties[key].accountable != new_duties[key].accountable:
             changes.append(Change("duties", "changed", key, f"duty `{key}` accountable {', '.join(old_duties[key].accountable) or 'nobody'} → "
                                                            f"{', '.join(new_duties[key].accountable) or 'nobody'}"))
-    old_rules, new_rules = _items(old, "routing"), _items(new, "routing")
-    changes += _added_removed("routing", old_rules, new_rules, "routing rule")
-    for key in sorted(old_rules.keys() & new_rules.keys()):
-        a, b = old_rules[key], new_rules[key]
-        for attribute in ("to", "precedence", "during", "match", "requires"):
-            if getattr(a, attribute) != getattr(b, attribute):
-                shown = (lambda v: ", ".join(v.declared_categories) if attribute == "match" else v)
-                changes.append(Change("routing", "changed", key, f"rule `{key}` {attribute}: {shown(getattr(a, attribute))} → {shown(getattr(b, attribute))}"))
+    changes += _compare("routing", "routing rule", old, new, ("to", "precedence", "during", "match", "requires"))
     changes += _owner_changes(old, new)
-    old_slas, new_slas = _items(old, "slas"), _items(new, "slas")
-    changes += _added_removed("slas", old_slas, new_slas, "SLA")
-    for key in sorted(old_slas.keys() & new_slas.keys()):
-        a, b = old_slas[key], new_slas[key]
-        for attribute in ("first_response", "resolution", "calendar", "escalation", "warn_at"):
-            x, y = getattr(a, attribute), getattr(b, attribute)
-            if x != y:
-                fmt = lambda v: format_duration(v) if hasattr(v, "total_seconds") else v  # noqa: E731
-                changes.append(Change("slas", "changed", key, f"SLA `{key}` {attribute}: {fmt(x)} → {fmt(y)}"))
+    changes += _compare("slas", "SLA", old, new, ("first_response", "resolution", "calendar", "escalation", "warn_at"))
     old_paths, new_paths = _items(old, "escalations"), _items(new, "escalations")
     changes += _added_removed("escalations", old_paths, new_paths, "escalation path")
     for key in sorted(old_paths.keys() & new_paths.keys()):

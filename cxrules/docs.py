@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .codes import REGISTRY, lookup
+from .codes import all_codes
 from .schema import org_schema
 
 __all__ = ["format_reference", "codes_reference", "write_docs"]
@@ -71,15 +71,15 @@ def format_reference() -> str:
 
 
 def codes_reference() -> str:
-    lookup("CX000")  # registers the check codes
+    registry = all_codes()
     out = ["# Diagnostic codes", "", "_Generated from the code registry and the checks' docstrings by `python -m cxrules.docs`; do not edit._", "",
            "| code | name | severity | summary |", "|---|---|---|---|"]
-    for code in sorted(REGISTRY):
-        info = REGISTRY[code]
+    for code in sorted(registry):
+        info = registry[code]
         out.append(f"| [{code}](#{code.lower()}) | `{info.name}` | {info.severity.value} | {info.summary} |")
     out.append("")
-    for code in sorted(REGISTRY):
-        info = REGISTRY[code]
+    for code in sorted(registry):
+        info = registry[code]
         out += [f"## {code}", "", f"**{info.name}** ({info.severity.value}): {info.summary}", "", info.doc, ""]
     return "\n".join(out)
 

@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Optional
 from .calendars import BusinessCalendar
 from .model import Org, RoutingRule, Surge
 
-__all__ = ["TicketClass", "Route", "Router", "precedence_order", "surge_route"]
+__all__ = ["TicketClass", "Route", "Router", "precedence_order", "surge_route", "class_values", "unknown_value"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,25 @@ class TicketClass:
     segment: str
     priority: str
     member: bool = False
+
+
+def class_values(org: Org) -> dict[str, dict[str, None]]:
+    """The ids each routing dimension of a ticket may take in this org, in file order (empty: anything goes).
+
+    Dicts, not lists: membership is checked for every ticket the engine takes in.
+    """
+    return {"category": dict.fromkeys(c.id for c in org.categories), "channel": dict.fromkeys(c.id for c in org.channels),
+            "segment": dict.fromkeys(s.id for s in org.segments), "priority": dict.fromkeys(org.info.priorities)}
+
+
+def unknown_value(name: str, value: object, known: dict[str, None]) -> Optional[str]:
+    """Why ``value`` cannot be a ticket's ``name`` ("unknown category `x`; did you mean `y`?"), or None if it can."""
+    if not known or value in known:
+        return None
+    from .schema import closest
+
+    suggestion = closest(str(value), known)
+    return f"unknown {name} `{value}`" + (f"; did you mean `{suggestion}`?" if suggestion else f"; one of: {', '.join(list(known)[:12])}")
 
 
 @dataclass(frozen=True)

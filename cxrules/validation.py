@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -377,8 +378,9 @@ def _check_values(items: _Items) -> Iterator[Diagnostic]:
                 yield Diagnostic("CX306", f"`{value}` is not a date that exists", calendar.at(*path))
         country = calendar.get("holidays", "country")
         if isinstance(country, str) and country not in _holiday_countries():
+            suggestion = closest(country, _holiday_countries())
             yield Diagnostic("CX309", f"no public holidays are known for country `{country}`", calendar.at("holidays", "country"),
-                             hint=f"did you mean `{closest(country, _holiday_countries())}`?" if closest(country, _holiday_countries()) else None)
+                             hint=f"did you mean `{suggestion}`?" if suggestion else None)
     for document, path, zone in zones:
         if isinstance(zone, str) and not _known_zone(zone):
             suggestion = closest(zone, zoneinfo.available_timezones())
@@ -411,10 +413,11 @@ def _known_zone(zone: str) -> bool:
         return False
 
 
-def _holiday_countries() -> set[str]:
+@lru_cache(maxsize=1)
+def _holiday_countries() -> frozenset[str]:
     import holidays
 
-    return set(holidays.list_supported_countries())
+    return frozenset(holidays.list_supported_countries())
 
 
 # ---------------------------------------------------------------- trees

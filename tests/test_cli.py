@@ -622,3 +622,11 @@ def test_writing_into_a_missing_folder_is_a_clear_error(run_cli, tmp_path):
     assert run_cli("init", tmp_path / "missing" / "org.yaml").exit_code == 2
     result = run_cli("graph", ROOT / "tests/fixtures/tiny.yaml", "-o", tmp_path / "missing" / "g.mmd")
     assert result.exit_code == 2 and "cannot write" in result.stderr
+
+
+def test_unknown_codes_in_pyproject_or_severity_are_usage_errors(run_cli, warning_org):
+    _pyproject(warning_org.parent, '[tool.cxrules]\nignore = ["CX9"]\n')
+    assert run_cli("check", warning_org).exit_code == 2
+    (warning_org.parent / "pyproject.toml").unlink()
+    result = run_cli("check", warning_org, "--severity", "CX999=error")
+    assert result.exit_code == 2 and "`CX999`" in result.stderr

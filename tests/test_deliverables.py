@@ -151,3 +151,12 @@ def test_graph_cli_formats(run_cli, tmp_path):
 def test_generated_references_are_up_to_date():
     assert (ROOT / "docs" / "format.md").read_text(encoding="utf-8") == format_reference(), "run: python -m cxrules.docs"
     assert (ROOT / "docs" / "codes.md").read_text(encoding="utf-8") == codes_reference(), "run: python -m cxrules.docs"
+
+
+def test_diff_shows_every_dimension_of_a_changed_match(tmp_path):
+    old = cxrules.load_org(ROOT / "tests/fixtures/tiny.yaml")
+    data = load_file(ROOT / "tests/fixtures/tiny.yaml")[0].data
+    data["routing"][0]["match"]["segment"] = ["vip"]
+    (tmp_path / "new.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    details = [c.detail for c in diff_orgs(old, cxrules.load_org(tmp_path / "new.yaml")).changes]
+    assert "routing rule `complaints` match: category complaint → category complaint; segment vip" in details

@@ -73,3 +73,13 @@ def test_keys_stay_text_even_when_yaml_would_read_them_as_booleans():
 def test_a_byte_order_mark_is_accepted():
     document, problems = load_text("\ufeffa: 1\n".encode("utf-8"))
     assert problems == [] and document.data == {"a": 1}
+
+
+def test_validation_pauses_the_garbage_collector_only_while_it_runs():
+    import gc
+
+    from conftest import ROOT
+
+    assert gc.isenabled()
+    validate_path(ROOT / "tests/fixtures/tiny.yaml")
+    assert gc.isenabled()

@@ -82,6 +82,13 @@ class CheckConfig:
     def severity_of(self, check: Check) -> Severity:
         return dict(self.severity).get(check.code, check.severity)
 
+    def unknown_codes(self) -> list[str]:
+        """Codes or prefixes in the configuration that name no check (a typo would silently select nothing)."""
+        from ..codes import all_codes
+
+        named = [*(self.select or ()), *self.ignore, *(code for code, _ in self.severity)]
+        return [prefix for prefix in named if not any(code.startswith(prefix) for code in all_codes())]
+
     def merged(self, select=None, ignore=None) -> "CheckConfig":
         return replace(self, select=frozenset(select) if select else self.select,
                        ignore=self.ignore | frozenset(ignore or ()))
@@ -149,7 +156,10 @@ class CheckContext:
     def hours(self, calendar_id: Optional[str]) -> WeekSet:
         if calendar_id is None:
             return WeekSet.full()
-        return self._hours.setdefault(calendar_id, week_set(self.org.calendar(calendar_id), self.zone))
+        hours = self._hours.get(calendar_id)
+        if hours is None:
+            hours = self._hours[calendar_id] = week_set(self.org.calendar(calendar_id), self.zone)
+        return hours
 
     @cached_property
     def _hours(self) -> dict[str, WeekSet]:

@@ -63,9 +63,9 @@ def capacity_below_floor(context: CheckContext) -> Iterator[Finding]:
         return
     for channel in context.org.channels:
         open_hours = context.hours(channel.hours)
-        roles = {role: WeekSet() for role, _ in serving_roles(context, channel)}
+        roles: dict[str, WeekSet] = {}
         for role, hours in serving_roles(context, channel):
-            roles[role] = roles[role] | hours
+            roles[role] = roles.get(role, WeekSet()) | hours
         groups = [(context.hours(group.shift) & hours, group.agents * context.org.role(role).capacity)
                   for role, hours in roles.items() for group in context.org.role(role).staff]
         points = sorted({p for hours, _ in groups for span in hours.intervals for p in span} | {p for span in open_hours.intervals for p in span})

@@ -21,8 +21,7 @@ from typing import Callable, Iterable, Optional
 
 from ..calendars import BusinessCalendar, intersect_spans, open_spans, subtract_spans, union_spans
 from ..model import FollowUp, Org, Sla
-from ..routing import Router, TicketClass
-from ..schema import closest
+from ..routing import Router, TicketClass, class_values, unknown_value
 from . import decisions as d
 from . import events as e
 from .clock import Clock, RealClock, VirtualClock
@@ -107,9 +106,10 @@ class Engine:
         self.followups = {policy.id: policy for policy in org.followups}
         self.surges = {surge.id: surge for surge in org.surges}
         self.workflows = {workflow.id: workflow for workflow in org.workflows}
+        self.slas = {sla.id: sla for sla in org.slas}
+        self.paths = {path.id: path for path in org.escalations}
         self._policy_cache: dict[tuple, tuple] = {}
-        self.known_values = {"category": frozenset(c.id for c in org.categories), "channel": frozenset(c.id for c in org.channels),
-                             "segment": frozenset(s.id for s in org.segments), "priority": frozenset(org.info.priorities)}
+        self.known_values = class_values(org)
 
     # ------------------------------------------------------------------ public API
 
@@ -224,15 +224,14 @@ class Engine:
     # ------------------------------------------------------------------ plumbing
 
     def _moment(self, at: Optional[datetime]) -> datetime:
-        """When an event happens: its own time, never before what the engine has already seen."""
-        now = self.clock.now()
+        """When an event happens: its own time, else now; a virtual clock moves forward to it, never back."""
         if at is None:
-            return now
+            return self.clock.now()
         if at.tzinfo is None:
             raise ValueError("event times must be timezone-aware")
         if isinstance(self.clock, VirtualClock):
             return self.clock.set(at)
-        return max(at, now) if at > now else at
+        return at
 
     def _dispatch(self, decisions: list[d.Decision]) -> None:
         for decision in decisions:
@@ -275,12 +274,8 @@ class Engine:
         return handler(ticket, event, at)
 
     def _invalid_field(self, event) -> Optional[str]:
-        for name, values in self.known_values.items():
-            value = getattr(event, name)
-            if values and value not in values:
-                suggestion = closest(str(value), values)
-                return f"unknown {name} `{value}`" + (f"; did you mean `{suggestion}`?" if suggestion else f"; known: {', '.join(values)}")
-        return None
+        return next((problem for name, values in self.known_values.items()
+                     if (problem := unknown_value(name, getattr(event, name), values))), None)
 
     def _created(self, event: e.TicketCreated, at: datetime) -> list[d.Decision]:
         if self.store.get(event.ticket_id) is not None:
@@ -524,7 +519,7 @@ class Engine:
             self._schedule(due, "sla", ticket, key + ":breach", (target, "breach", ticket.generation))
 
     def _escalate(self, ticket: TicketState, path_id: str, level: int, at: datetime) -> list[d.Decision]:
-        path = next((p for p in self.org.escalations if p.id == path_id), None)
+        path = self.paths.get(path_id)
         if path is None or level >= len(path.levels):  # removed or shortened by a reload
             return []
         step = path.levels[level]
@@ -593,7 +588,7 @@ class Engine:
 
     def _sla(self, ticket: TicketState):
         """The ticket's SLA, if this version of the org still has it."""
-        return next((s for s in self.org.slas if s.id == ticket.sla), None) if ticket.sla else None
+        return self.slas.get(ticket.sla) if ticket.sla else None
 
     def _policies(self, fields: tuple) -> tuple:
         """The SLA and the workflow a ticket class gets (the first that match), cached per class."""

@@ -13,7 +13,7 @@ from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
 from ..model import Org
-from ..routing import Router, TicketClass
+from ..routing import Router, TicketClass, class_values, unknown_value
 from ..schema import closest
 from . import decisions as d
 from .clock import VirtualClock
@@ -39,18 +39,16 @@ def parse_ticket(org: Org, data: Any) -> TicketCreated:
         suggestion = closest(unknown[0], REQUIRED + OPTIONAL)
         raise TicketError(f"unknown field `{unknown[0]}`" + (f"; did you mean `{suggestion}`?" if suggestion else
                                                              f"; fields are {', '.join(REQUIRED + OPTIONAL)}"))
-    known = {"category": [c.id for c in org.categories], "channel": [c.id for c in org.channels],
-             "segment": [s.id for s in org.segments], "priority": list(org.info.priorities)}
+    known = class_values(org)
     for name in REQUIRED:
         if name not in data:
-            raise TicketError(f"missing field `{name}`; one of: {', '.join(known[name][:12])}")
+            raise TicketError(f"missing field `{name}`; one of: {', '.join(list(known[name])[:12])}")
         value = data[name]
         if not isinstance(value, str):
             raise TicketError(f"field `{name}` must be text, got {value!r}")
-        if known[name] and value not in known[name]:
-            suggestion = closest(value, known[name])
-            raise TicketError(f"field `{name}`: unknown {name} `{value}`" + (f"; did you mean `{suggestion}`?" if suggestion
-                                                                             else f"; one of: {', '.join(known[name][:12])}"))
+        problem = unknown_value(name, value, known[name])
+        if problem:
+            raise TicketError(f"field `{name}`: {problem}")
     member = data.get("member", False)
     if not isinstance(member, bool):
         raise TicketError(f"field `member` must be true or false, got {member!r}")
@@ -108,6 +106,8 @@ def explain_route(org: Org, ticket: TicketCreated, at: Optional[datetime] = None
     try:
         decisions = tuple(engine.submit(ticket.__class__(**{**vars(ticket), "at": moment})))
         state = engine.ticket(ticket.ticket_id)
+        # The owner above comes from the engine (durable-rules); the reference router, which decides the
+        # same (tests/test_routing.py), also says why each other matching rule lost.
         route = Router(org).route(TicketClass(ticket.category, ticket.channel, ticket.segment, ticket.priority, ticket.member),
                                   moment, explain=True)
         considered = tuple((rule.id, why) for rule, why in route.considered)

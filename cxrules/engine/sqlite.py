@@ -66,9 +66,7 @@ def event_to_json(event: e.Event) -> str:
 
 
 def event_from_json(text: str) -> e.Event:
-    data = json.loads(text)
-    cls = e.EVENT_TYPES[data.pop("type")]
-    return cls(**{k: _unplain(v) for k, v in data.items()})
+    return e.parse_event(json.loads(text))
 
 
 _DECISIONS = {cls.__name__: cls for cls in vars(d).values() if isinstance(cls, type) and issubclass(cls, d.Decision)}
@@ -248,7 +246,7 @@ class SqliteStore(MemoryStore):
             self._since_snapshot = len(entries)
             pending = [decision_from_json(text) for (text,) in
                        self.db.execute("SELECT payload FROM decisions WHERE dispatched = 0 ORDER BY seq, rowid")]
-        except (sqlite3.DatabaseError, pickle.UnpicklingError, EOFError, KeyError, ValueError) as error:
+        except (sqlite3.DatabaseError, pickle.UnpicklingError, EOFError, KeyError, ValueError, e.EventError) as error:
             raise StoreError(f"cannot recover from {self.path}: {error}") from error
         return pending
 

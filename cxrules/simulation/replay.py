@@ -56,7 +56,6 @@ class SimulationResult:
     roles: dict
     queue_series: list
     escalations: dict
-    handoffs: int
     followups: dict
     surges: list
     fallback: int
@@ -68,7 +67,7 @@ class SimulationResult:
             "org": self.org, "tickets": self.tickets,
             "start": self.start.isoformat() if self.start else None, "end": self.end.isoformat() if self.end else None,
             "sla_attainment": self.attainment, "waits_minutes": self.waits_minutes, "roles": self.roles,
-            "escalations_by_level": self.escalations, "handoffs": self.handoffs, "followups": self.followups,
+            "escalations_by_level": self.escalations, "followups": self.followups,
             "surges": self.surges, "fallback_queue": self.fallback, "refused": self.refused, "unmapped": self.unmapped,
         }
 
@@ -108,7 +107,7 @@ def _simulate(org, tickets, mapping, unmapped, progress, tail) -> SimulationResu
     refused: Counter = Counter()
     surges: list[dict] = []
     queue_peaks: dict[tuple[str, str], int] = defaultdict(int)
-    handoffs = fallback = 0
+    fallback = 0
 
     def push(moment: datetime, event: e.Event) -> None:
         heapq.heappush(pending, (moment.timestamp(), next(sequence), moment, event))
@@ -195,7 +194,7 @@ def _simulate(org, tickets, mapping, unmapped, progress, tail) -> SimulationResu
             "mean": round(statistics.fmean(waits), 1) if waits else None},
         roles=_roles(org, engine, outcomes.values(), queue_peaks, start, end),
         queue_series=[{"hour": hour, "role": role, "queue": length} for (hour, role), length in sorted(queue_peaks.items())],
-        escalations={str(level): count for level, count in sorted(escalations.items())}, handoffs=handoffs,
+        escalations={str(level): count for level, count in sorted(escalations.items())},
         followups={k: followups.get(k, 0) for k in ("scheduled", "due", "done", "late", "deferred_to_callable_hours")},
         surges=surges, fallback=fallback, refused=dict(refused),
         unmapped={"total": unmapped.total, "reasons": dict(unmapped.reasons), "examples": unmapped.examples} if unmapped else

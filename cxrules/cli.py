@@ -74,7 +74,7 @@ STRICT_OPTION = typer.Option(False, "--strict", help="Exit 1 on warnings too.")
 
 @app.command()
 def validate(
-    paths: List[Path] = typer.Argument(..., help="Org files, or folders searched for *.yaml and *.yml."),
+    paths: List[Path] = typer.Argument(..., help="Org files, or folders searched for org files (YAML with `apiVersion: cxrules/v1`)."),
     format: Format = FORMAT_OPTION,
     output: Optional[Path] = OUTPUT_OPTION,
     color: Optional[bool] = COLOUR_OPTION,
@@ -108,7 +108,7 @@ def _severities(values: Optional[List[str]]) -> tuple[tuple[str, Severity], ...]
 
 @app.command()
 def check(
-    paths: List[Path] = typer.Argument(..., help="Org files, or folders searched for *.yaml and *.yml."),
+    paths: List[Path] = typer.Argument(..., help="Org files, or folders searched for org files (YAML with `apiVersion: cxrules/v1`)."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Run only these codes or code prefixes (e.g. CX4,CX511)."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes or code prefixes."),
     severity: Optional[List[str]] = typer.Option(None, "--severity", help="Override a severity: CODE=error|warning|info."),

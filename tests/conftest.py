@@ -6,13 +6,35 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner
+
+# No deadline anywhere: a busy machine must not fail a property. `fuzz` is for long runs
+# (`HYPOTHESIS_PROFILE=fuzz pytest -m slow`).
+_RELAXED = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.register_profile("default-run", max_examples=80, **_RELAXED)
+settings.register_profile("fuzz", max_examples=2000, **_RELAXED)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default-run"))
 
 ROOT = Path(__file__).resolve().parent.parent
 ORGS = ROOT / "orgs"
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 SEED_ORGS = sorted(ORGS.glob("*.yaml"))
+
+
+def require_tool(available: object, what: str, install: str) -> None:
+    """Skip a test whose outside tool is missing, saying why; fail instead in CI (``CI=true``).
+
+    `.ci/run` installs Chromium, Graphviz and Mermaid's parser, so there a missing tool is a
+    broken install, not a reason to pass quietly.
+    """
+    if available:
+        return
+    message = f"{what} is not available ({install})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; .ci/run installs it, so in CI its absence is a failure", pytrace=False)
+    pytest.skip(f"{message}; .ci/run installs it")
 
 
 @pytest.fixture

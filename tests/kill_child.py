@@ -3,6 +3,8 @@
 Usage: python kill_child.py ORG STORE EVENTS.jsonl OUTBOX END_ISO
 Every decision's key is appended to OUTBOX by a handler (flushed and fsynced), so the
 parent sees what handlers were called; the store decides what the engine remembers.
+After starting, and after each event, the child prints `progress N` (N: events the store
+holds) on stdout, so the parent can pick its kill points by progress, never by time.
 """
 
 import os
@@ -27,10 +29,16 @@ def deliver(decision):
     os.fsync(outbox.fileno())
 
 
+def report_progress():
+    print(f"progress {store.events_applied}", flush=True)
+
+
 engine.on(None, deliver)
+report_progress()
 engine.start()
 for event in events[store.events_applied:]:
     engine.submit(event)
+    report_progress()
 engine.advance(datetime.fromisoformat(end))
 outbox.write("DONE\n")
 outbox.close()

@@ -11,12 +11,13 @@ import json
 import re
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from cxrules import __version__
 from cxrules.checks import CHECKS
 
-from conftest import EXAMPLES, ORGS, ROOT, assert_golden
+from conftest import EXAMPLES, ORGS, ROOT, SEED_ORGS, assert_golden
 
 TINY = ROOT / "tests" / "fixtures" / "tiny.yaml"
 SEVERAL_LAYERS = EXAMPLES / "invalid" / "several_layers.yaml"
@@ -245,9 +246,31 @@ def test_json_report_of_check_carries_subject_and_warnings(run_cli, warning_org)
     assert finding["code"] == "CX612" and finding["severity"] == "warning" and finding["subject"] == "answer"
 
 
+SARIF_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+
+
+def assert_valid_sarif(text: str) -> dict:
+    """Parsed SARIF, after validating it against the OASIS SARIF 2.1.0 schema (errata 01) shipped in tests/schemas."""
+    sarif = json.loads(text)
+    errors = sorted(jsonschema.Draft4Validator(SARIF_SCHEMA).iter_errors(sarif), key=lambda e: list(e.absolute_path))
+    assert not errors, [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5]]
+    return sarif
+
+
+def test_the_sarif_schema_check_can_fail():
+    with pytest.raises(AssertionError):
+        assert_valid_sarif(json.dumps({"version": "2.1.0", "runs": [{"tool": {"driver": {}}}]}))
+
+
+@pytest.mark.parametrize("command", ["validate", "check"])
+def test_sarif_of_the_shipped_orgs_and_the_bad_corpus_is_valid(run_cli, command):
+    for path in [*SEED_ORGS, *sorted((ROOT / "tests" / "examples" / "invalid").glob("*.yaml"))[:20]]:
+        assert_valid_sarif(run_cli(command, path, "--format", "sarif").stdout)
+
+
 def test_sarif_report_is_valid_2_1_0(run_cli, at_root):
     result = run_cli("validate", DUPLICATE_KEY_REL, "--format", "sarif")
-    sarif = json.loads(result.stdout)
+    sarif = assert_valid_sarif(result.stdout)
     assert sarif["version"] == "2.1.0"
     assert "sarif" in sarif["$schema"]
     (run,) = sarif["runs"]
@@ -278,7 +301,7 @@ def test_sarif_report_is_valid_2_1_0(run_cli, at_root):
 
 
 def test_sarif_levels_of_check_findings(run_cli, warning_org):
-    sarif = json.loads(run_cli("check", warning_org, "--format", "sarif", "--severity", "CX612=info").stdout)
+    sarif = assert_valid_sarif(run_cli("check", warning_org, "--format", "sarif", "--severity", "CX612=info").stdout)
     (result,) = sarif["runs"][0]["results"]
     assert result["ruleId"] == "CX612" and result["level"] == "note"
     assert [rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]] == ["CX612"]

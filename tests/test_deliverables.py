@@ -20,7 +20,7 @@ from cxrules.rendering.report import build_report, coverage
 from cxrules.templates import TEMPLATES
 
 from browser import open_page
-from conftest import ORGS, ROOT, SEED_ORGS, assert_golden
+from conftest import ORGS, ROOT, SEED_ORGS, assert_golden, require_tool
 
 ARTIFACTS = ROOT / "artifacts"
 
@@ -48,9 +48,9 @@ def test_findings_are_drawn_in(tmp_path):
 MERMAID_JS = os.environ.get("CXRULES_MERMAID_JS")
 
 
-@pytest.mark.skipif(not MERMAID_JS or not Path(MERMAID_JS).exists(),
-                    reason="Mermaid's parser (npm package mermaid) not available; .ci/run installs it and sets CXRULES_MERMAID_JS")
 def test_mermaid_output_parses(tmp_path):
+    require_tool(MERMAID_JS and Path(MERMAID_JS).exists(), "Mermaid's parser",
+                 "npm install mermaid@11 and set CXRULES_MERMAID_JS to dist/mermaid.min.js")
     diagrams = [to_mermaid(build(cxrules.load_org(path), view)) for path in SEED_ORGS for view in VIEWS]
     page = tmp_path / "parse.html"
     page.write_text(f"""<!DOCTYPE html><html><body><pre id="out">pending</pre>
@@ -142,10 +142,10 @@ def test_init_templates_validate_and_check_clean(run_cli, tmp_path, template):
 def test_graph_cli_formats(run_cli, tmp_path):
     assert run_cli("graph", ORGS / "logistics.yaml").stdout.startswith("flowchart TB")
     assert run_cli("graph", ORGS / "logistics.yaml", "--view", "routing", "--format", "dot").stdout.startswith('digraph "routing"')
-    if shutil.which("dot"):
-        assert run_cli("graph", ORGS / "logistics.yaml", "--format", "svg", "-o", tmp_path / "o.svg").exit_code == 0
-        assert (tmp_path / "o.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
     assert run_cli("graph", ORGS / "logistics.yaml", "--view", "nope").exit_code == 2
+    require_tool(shutil.which("dot"), "Graphviz (dot)", "apt-get install graphviz")
+    assert run_cli("graph", ORGS / "logistics.yaml", "--format", "svg", "-o", tmp_path / "o.svg").exit_code == 0
+    assert (tmp_path / "o.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
 
 
 def test_generated_references_are_up_to_date():

@@ -15,7 +15,6 @@ from cxrules.schema import is_valid, org_schema
 
 from conftest import SEED_ORGS
 
-PER_ORG = 100
 
 
 def _mutate(text: bytes, rng: random.Random) -> bytes:
@@ -47,12 +46,13 @@ def _mutate(text: bytes, rng: random.Random) -> bytes:
     return b"\n".join(lines)
 
 
+@pytest.mark.parametrize("rounds", [100, pytest.param(1000, marks=pytest.mark.slow)], ids=["100", "1000"])
 @pytest.mark.parametrize("org", SEED_ORGS, ids=lambda p: p.stem)
-def test_mutated_orgs_end_in_diagnostics_not_tracebacks(org, tmp_path):
-    rng = random.Random(org.stem)
+def test_mutated_orgs_end_in_diagnostics_not_tracebacks(org, rounds, tmp_path):
+    rng = random.Random(f"{org.stem}:{rounds}")
     original = org.read_bytes()
     outcomes = {"valid": 0, "invalid": 0}
-    for round_ in range(PER_ORG):
+    for round_ in range(rounds):
         path = tmp_path / f"{round_}.yaml"
         path.write_bytes(_mutate(original, rng))
         result = validate_path(path)
@@ -70,4 +70,4 @@ def test_mutated_orgs_end_in_diagnostics_not_tracebacks(org, tmp_path):
         if document is not None:  # the fast gate and jsonschema must agree on every file
             errors = list(jsonschema.Draft202012Validator(org_schema()).iter_errors(document.data))
             assert is_valid(document.data) == (not errors)
-    assert outcomes["invalid"] > PER_ORG // 3, outcomes
+    assert outcomes["invalid"] > rounds // 3, outcomes

@@ -4,19 +4,19 @@ Invariants: nothing but the documented errors escapes; every ticket ends with ex
 owner or in the fallback queue; no follow-up fires twice; every SLA deadline lies inside
 business hours; `check` reports an overlap exactly where two rules of equal precedence
 claim a ticket for different owners. (Gaps against the fallback queue: tests/test_routing.py.)
-`HYPOTHESIS_PROFILE=fuzz pytest tests/test_properties.py` runs a longer fuzz.
+`pytest -m slow` adds a 1,000-org fuzz run; `HYPOTHESIS_PROFILE=fuzz` (tests/conftest.py) makes every property longer.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import event, given, settings, strategies as st
 
 import cxrules
 from cxrules.calendars import BusinessCalendar
@@ -31,11 +31,6 @@ from engine_helpers import local
 sys.path.insert(0, str(ROOT / "bench"))
 from generate import generate_org  # noqa: E402
 
-settings.register_profile("ci", max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                                       HealthCheck.too_slow])
-settings.register_profile("fuzz", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                                          HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ID = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, max_size=12).map(lambda s: "x" + s)
 WEIRD_ID = st.one_of(ID, st.text(min_size=1, max_size=8))  # unicode, spaces, empty-looking ids
@@ -81,8 +76,22 @@ def adversarial_orgs(draw) -> dict:
     return data
 
 
-@given(data=adversarial_orgs(), arrivals=st.lists(st.tuples(st.integers(0, 7 * 24 * 60), st.booleans()), max_size=12))
+ARRIVALS = st.lists(st.tuples(st.integers(0, 7 * 24 * 60), st.booleans()), max_size=12)
+
+
+@given(data=adversarial_orgs(), arrivals=ARRIVALS)
 def test_adversarial_orgs_through_the_whole_pipeline(tmp_path_factory, data, arrivals):
+    through_the_pipeline(tmp_path_factory, data, arrivals)
+
+
+@pytest.mark.slow
+@settings(max_examples=1000)
+@given(data=adversarial_orgs(), arrivals=ARRIVALS)
+def test_adversarial_orgs_fuzz(tmp_path_factory, data, arrivals):
+    through_the_pipeline(tmp_path_factory, data, arrivals)
+
+
+def through_the_pipeline(tmp_path_factory, data: dict, arrivals: list) -> None:
     path = tmp_path_factory.mktemp("org") / "org.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     result = cxrules.validate_path(path)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -22,3 +24,15 @@ def test_readme_opens_with_the_main_job_and_the_test_command():
 def test_ci_runs_exactly_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert _commands()[1] in ci.splitlines()
+
+
+def _python_snippets() -> list[str]:
+    return re.findall(r"```python\n(.+?)\n```", README, flags=re.S)
+
+
+@pytest.mark.parametrize("number", range(len(_python_snippets())), ids=lambda n: f"snippet{n + 1}")
+def test_every_python_snippet_of_the_readme_runs_as_written(number, tmp_path, monkeypatch):
+    """Run from a fresh folder holding the shipped orgs, as a reader who cloned the repository would."""
+    (tmp_path / "orgs").symlink_to(ROOT / "orgs")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(_python_snippets()[number], f"README.md python snippet {number + 1}", "exec"), {"__name__": "readme"})

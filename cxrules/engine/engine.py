@@ -14,10 +14,10 @@ import hashlib
 import logging
 import os
 import threading
-from collections import defaultdict, deque
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Optional
+from typing import Iterable, Optional
 
 from ..calendars import BusinessCalendar, intersect_spans, open_spans, subtract_spans, union_spans
 from ..model import FollowUp, Org, Sla
@@ -25,13 +25,13 @@ from ..routing import Router, TicketClass, class_values, unknown_value
 from . import decisions as d
 from . import events as e
 from .clock import Clock, RealClock, VirtualClock
+from .delivery import DeadLetter, Delivery, DeliveryPolicy, Handler, Undelivered
 from .durable import DurableRouter
 from .store import MemoryStore, Store, TicketState, Timer
 
 __all__ = ["Engine", "Agent", "ReloadReport"]
 
 log = logging.getLogger("cxrules.engine")
-Handler = Callable[[d.Decision], None]
 
 
 def _stamped(event: e.Event, at: datetime) -> e.Event:
@@ -71,8 +71,12 @@ class Agent:
 class Engine:
     """Assigns tickets, escalates on SLA breach, schedules follow-ups, switches surge teams."""
 
-    def __init__(self, org: Org, clock: Optional[Clock] = None, store: "Store | str | os.PathLike | None" = None):
-        """``store``: a :class:`Store`, or a file path for the durable :class:`~.sqlite.SqliteStore`; default in memory."""
+    def __init__(self, org: Org, clock: Optional[Clock] = None, store: "Store | str | os.PathLike | None" = None,
+                 delivery: DeliveryPolicy = DeliveryPolicy()):
+        """``store``: a :class:`Store`, or a file path for the durable :class:`~.sqlite.SqliteStore`; default in memory.
+
+        ``delivery``: how failing handlers are retried before their decision becomes a dead letter.
+        """
         self.clock = clock or RealClock()
         if isinstance(store, (str, os.PathLike)):
             from .sqlite import SqliteStore
@@ -80,9 +84,8 @@ class Engine:
             store = SqliteStore(store)
         self.store = store or MemoryStore()
         self._configure(org)
-        self._handlers: dict[Optional[type], list[Handler]] = defaultdict(list)
+        self._delivery = Delivery(delivery, self.store)
         self._lock = threading.RLock()
-        self.handler_errors: list[tuple[d.Decision, BaseException]] = []
         self._faults: list[str] = []
         self._pending_dispatch = self.store.recover(self)
         """Decisions persisted before a crash whose handlers may not have run; see :meth:`start`."""
@@ -114,8 +117,12 @@ class Engine:
     # ------------------------------------------------------------------ public API
 
     def on(self, kind: Optional[type[d.Decision]], handler: Handler) -> None:
-        """Call ``handler`` for every decision of ``kind`` (``None``: every decision)."""
-        self._handlers[kind].append(handler)
+        """Call ``handler`` for every decision of ``kind`` (``None``: every decision).
+
+        A handler that raises is retried later (see :attr:`undelivered` and :attr:`dead_letters`).
+        """
+        with self._lock:
+            self._delivery.on(kind, handler)
 
     def submit(self, event: e.Event) -> list[d.Decision]:
         """Apply one ticket event; returns the decisions taken, timers that fell due first included.
@@ -132,12 +139,17 @@ class Engine:
             decisions = self.replay(event)
             self.store.record(seq, decisions)
             self._dispatch(decisions)
+            self._delivery.retry(at)
             return decisions
 
     def advance(self, until: Optional[datetime] = None) -> list[d.Decision]:
-        """Fire every timer due up to ``until`` (default: the clock's now), in order, at their own due times."""
+        """Fire every timer due up to ``until`` (default: the clock's now), in order, at their own due times.
+
+        Also tries again the handlers whose retry is due.
+        """
         with self._lock:
             moment = self._moment(until)
+            self._delivery.retry(moment)
             due = self.store.next_due()
             if due is None or due > moment:
                 return []
@@ -157,6 +169,23 @@ class Engine:
             self._dispatch(pending)
             return pending + self.advance()
 
+    def redeliver(self) -> None:
+        """Try every undelivered decision again now (say, once the broker is back), whatever its backoff."""
+        with self._lock:
+            self._delivery.retry(self.clock.now(), everything=True)
+
+    @property
+    def undelivered(self) -> list[Undelivered]:
+        """Decisions some handler raised on, with their tries so far and when they are tried again."""
+        with self._lock:
+            return self._delivery.undelivered
+
+    @property
+    def dead_letters(self) -> list[DeadLetter]:
+        """Decisions given up on after ``DeliveryPolicy.attempts`` failed tries (kept by a durable store across restarts)."""
+        with self._lock:
+            return self.store.dead_letters()
+
     def replay(self, event: e.Event) -> list[d.Decision]:
         """Apply an event at its own time without persisting or dispatching (used by recovery)."""
         decisions = self._run_timers(event.at)
@@ -166,8 +195,7 @@ class Engine:
     @property
     def faults(self) -> list[str]:
         """Faults the engine met and survived: failing handlers, store problems worked round, routing errors."""
-        return [f"handler failed on {decision.key}: {error!r}" for decision, error in self.handler_errors] + \
-            list(getattr(self.store, "faults", [])) + self._faults
+        return self._delivery.faults + list(getattr(self.store, "faults", [])) + self._faults
 
     def ticket(self, ticket_id: str) -> Optional[TicketState]:
         return self.store.get(ticket_id)
@@ -234,15 +262,7 @@ class Engine:
         return at
 
     def _dispatch(self, decisions: list[d.Decision]) -> None:
-        for decision in decisions:
-            for handler in self._handlers.get(type(decision), []) + self._handlers.get(None, []):
-                try:
-                    handler(decision)
-                except Exception as error:  # a broken handler must not lose the engine's state
-                    log.exception("handler failed on %s", decision.key)
-                    self.handler_errors.append((decision, error))
-        if decisions:
-            self.store.dispatched(decisions)
+        self._delivery.deliver(decisions, self.clock.now())
 
     def _run_timers(self, until: datetime) -> list[d.Decision]:
         """Fire timers one at a time, earliest first (firing one may schedule an earlier one)."""

@@ -10,7 +10,9 @@ handlers of decisions not yet marked as dispatched and fires the timers that fel
 while the process was down, at their original due times.
 
 Guarantees: a decision is on disk before its handlers run; handlers run at least once
-per decision and get its idempotency ``key``; a timer (SLA warning, breach, escalation
+per decision and get its idempotency ``key`` (a decision is marked delivered only when all
+its handlers returned; failed tries and dead letters are kept in the same table, see
+:mod:`.delivery`); a timer (SLA warning, breach, escalation
 level, follow-up call or deadline) fires exactly once, because whether it fired is part of
 the state that is replayed.
 """
@@ -29,13 +31,15 @@ from typing import Any
 
 from . import decisions as d
 from . import events as e
+from .delivery import DeadLetter
 from .store import MemoryStore
 
 __all__ = ["SqliteStore", "StoreError", "event_to_json", "event_from_json", "decision_to_json", "decision_from_json"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, payload TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS decisions (key TEXT PRIMARY KEY, seq INTEGER NOT NULL, payload TEXT NOT NULL, dispatched INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS decisions (key TEXT PRIMARY KEY, seq INTEGER NOT NULL, payload TEXT NOT NULL, dispatched INTEGER NOT NULL DEFAULT 0,
+                                      attempts INTEGER NOT NULL DEFAULT 0, error TEXT);
 CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, org TEXT NOT NULL, state BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
@@ -104,6 +108,10 @@ class SqliteStore(MemoryStore):
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute(f"PRAGMA synchronous={self.synchronous}")
             self.db.executescript(SCHEMA)
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(decisions)")}
+            if "attempts" not in columns:  # a store written before failed deliveries were kept
+                self.db.execute("ALTER TABLE decisions ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+                self.db.execute("ALTER TABLE decisions ADD COLUMN error TEXT")
             self._inode = os.stat(self.path).st_ino
         except (sqlite3.DatabaseError, OSError) as error:
             raise StoreError(f"cannot use {self.path} as a cxrules store: {error}") from error
@@ -213,11 +221,33 @@ class SqliteStore(MemoryStore):
             self.db.execute("COMMIT")
 
     def dispatched(self, decisions: list) -> None:
+        super().dispatched(decisions)
+        self._mark(decisions, "UPDATE decisions SET dispatched = 1 WHERE key = ?", [(x.key,) for x in decisions],
+                   "mark decisions delivered")  # on failure their handlers just run again after a restart
+
+    def delivery_failed(self, decision, attempts: int, error: str) -> None:
+        super().delivery_failed(decision, attempts, error)
+        self._mark([decision], "INSERT INTO decisions (key, seq, payload, attempts, error) VALUES (?, 0, ?, ?, ?) "
+                   "ON CONFLICT(key) DO UPDATE SET attempts = excluded.attempts, error = excluded.error",
+                   [(decision.key, decision_to_json(decision), attempts, error)], "count a failed delivery")
+
+    def dead_letter(self, decision, attempts: int, error: str) -> None:
+        super().dead_letter(decision, attempts, error)
+        self._mark([decision], "INSERT INTO decisions (key, seq, payload, dispatched, attempts, error) VALUES (?, 0, ?, 2, ?, ?) "
+                   "ON CONFLICT(key) DO UPDATE SET dispatched = 2, attempts = excluded.attempts, error = excluded.error",
+                   [(decision.key, decision_to_json(decision), attempts, error)], "keep a dead letter")
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self._write:
+            rows = self.db.execute("SELECT payload, attempts, error FROM decisions WHERE dispatched = 2 ORDER BY seq, rowid").fetchall()
+        return [DeadLetter(decision_from_json(payload), attempts, error or "") for payload, attempts, error in rows]
+
+    def _mark(self, decisions: list, statement: str, rows: list, what: str) -> None:
         with self._write:
             try:
-                self.db.executemany("UPDATE decisions SET dispatched = 1 WHERE key = ?", [(x.key,) for x in decisions])
-            except sqlite3.Error as error:  # their handlers will just run again after a restart
-                self.faults.append(f"could not mark decisions delivered in {self.path}: {error}")
+                self.db.executemany(statement, rows)
+            except sqlite3.Error as error:
+                self.faults.append(f"could not {what} in {self.path}: {error}")
 
     # -------------------------------------------------------------- recovery
 
@@ -244,8 +274,11 @@ class SqliteStore(MemoryStore):
                 self.db.executemany("INSERT OR IGNORE INTO decisions (key, seq, payload) VALUES (?, ?, ?)",
                                     [(x.key, seq, decision_to_json(x)) for x in decisions])
             self._since_snapshot = len(entries)
-            pending = [decision_from_json(text) for (text,) in
-                       self.db.execute("SELECT payload FROM decisions WHERE dispatched = 0 ORDER BY seq, rowid")]
+            pending = []
+            for key, text, attempts in self.db.execute("SELECT key, payload, attempts FROM decisions WHERE dispatched = 0 ORDER BY seq, rowid"):
+                pending.append(decision_from_json(text))
+                if attempts:
+                    self.failed_attempts[key] = attempts
         except (sqlite3.DatabaseError, pickle.UnpicklingError, EOFError, KeyError, ValueError, e.EventError) as error:
             raise StoreError(f"cannot recover from {self.path}: {error}") from error
         return pending

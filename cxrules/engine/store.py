@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Optional
 
+from .delivery import DeadLetter
+
 __all__ = ["TicketState", "Timer", "Store", "MemoryStore"]
 
 
@@ -79,6 +81,20 @@ class Store:
         """Rebuild the engine's state after a restart; returns decisions whose handlers must run again."""
         return []
 
+    def delivery_attempts(self, key: str) -> int:
+        """Failed tries so far of the decision with this key (0: none, or delivered)."""
+        return 0
+
+    def delivery_failed(self, decision, attempts: int, error: str) -> None:
+        """A handler of ``decision`` raised: it stays undelivered, tried again later."""
+
+    def dead_letter(self, decision, attempts: int, error: str) -> None:
+        """Give up on ``decision`` after ``attempts`` failed tries, keeping it for an operator."""
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """The decisions given up on, oldest first."""
+        return []
+
     def get(self, ticket_id: str) -> Optional[TicketState]: ...
     def put(self, ticket: TicketState) -> None: ...
     def drop(self, ticket_id: str) -> None: ...
@@ -107,6 +123,26 @@ class MemoryStore(Store):
         self.fallback: list[str] = []
         self.next_seq = 0
         self.faults: list[str] = []
+        self.failed_attempts: dict[str, int] = {}
+        """Failed delivery tries of decisions still undelivered, by key."""
+        self.dead: dict[str, DeadLetter] = {}
+
+    def delivery_attempts(self, key: str) -> int:
+        return self.failed_attempts.get(key, 0)
+
+    def delivery_failed(self, decision, attempts: int, error: str) -> None:
+        self.failed_attempts[decision.key] = attempts
+
+    def dead_letter(self, decision, attempts: int, error: str) -> None:
+        self.failed_attempts.pop(decision.key, None)
+        self.dead[decision.key] = DeadLetter(decision, attempts, error)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return list(self.dead.values())
+
+    def dispatched(self, decisions: list) -> None:
+        for decision in decisions:
+            self.failed_attempts.pop(decision.key, None)
 
     def get(self, ticket_id: str) -> Optional[TicketState]:
         return self.tickets.get(ticket_id)

@@ -1,0 +1,130 @@
+"""Handing decisions to the service's handlers: at least once, retried with backoff, dead-lettered at last.
+
+A decision is *delivered* when every handler registered for it has returned. A handler
+that raises leaves its decision undelivered: the store keeps it so (a restart runs all its
+handlers again), and while the process lives it is retried after a growing delay, on the
+engine's clock, by :meth:`Engine.advance`, :meth:`Engine.submit` and :meth:`Engine.start`
+(or at once by :meth:`Engine.redeliver`). Retries call only the handlers that failed. After
+``DeliveryPolicy.attempts`` failed tries the decision becomes a *dead letter*: kept by the
+store, listed in :attr:`Engine.dead_letters` and :attr:`Engine.faults`, and never tried
+again by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Optional
+
+from . import decisions as d
+
+__all__ = ["DeliveryPolicy", "Undelivered", "DeadLetter", "Handler"]
+
+log = logging.getLogger("cxrules.engine")
+Handler = Callable[[d.Decision], None]
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How often and how patiently a failing handler is tried again."""
+
+    attempts: int = 5
+    """Tries in all, the first included, before a decision becomes a dead letter."""
+    first_delay: timedelta = timedelta(seconds=30)
+    factor: float = 4.0
+    max_delay: timedelta = timedelta(hours=1)
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.factor < 1 or self.first_delay < timedelta(0) or self.max_delay < self.first_delay:
+            raise ValueError("DeliveryPolicy needs attempts >= 1, factor >= 1 and 0 <= first_delay <= max_delay")
+
+    def delay(self, failed: int) -> timedelta:
+        """The wait after the ``failed``-th failed try: 30 s, 2 min, 8 min, 32 min, then hourly by default."""
+        if failed > 30:
+            return self.max_delay
+        return min(self.first_delay * (self.factor ** (failed - 1)), self.max_delay)
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """A decision whose handlers have not all returned yet; tried again at ``next_try``."""
+
+    decision: d.Decision
+    attempts: int
+    next_try: datetime
+    error: str
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A decision given up on after ``attempts`` failed tries; the store keeps it for an operator."""
+
+    decision: d.Decision
+    attempts: int
+    error: str
+
+
+class Delivery:
+    """The handlers, and the decisions still owed to some of them (not thread-safe: the engine's lock guards it)."""
+
+    def __init__(self, policy: DeliveryPolicy, store) -> None:
+        self.policy = policy
+        self.store = store
+        self.handlers: dict[Optional[type], list[Handler]] = {}
+        self._owed: dict[str, tuple[Undelivered, tuple[Handler, ...]]] = {}
+        self.faults: list[str] = []
+
+    def on(self, kind: Optional[type], handler: Handler) -> None:
+        self.handlers.setdefault(kind, []).append(handler)
+
+    def deliver(self, decisions: list[d.Decision], now: datetime) -> None:
+        """Run every handler of each decision; mark the fully delivered ones in the store."""
+        done = []
+        for decision in decisions:
+            handlers = tuple(self.handlers.get(type(decision), ())) + tuple(self.handlers.get(None, ()))
+            if self._run(decision, handlers, self.store.delivery_attempts(decision.key), now):
+                done.append(decision)
+        if done:
+            self.store.dispatched(done)
+
+    def retry(self, now: datetime, everything: bool = False) -> None:
+        """Try again the decisions whose wait is over (``everything``: all of them, now)."""
+        due = [(owed, handlers) for owed, handlers in self._owed.values() if everything or owed.next_try <= now]
+        done = []
+        for owed, handlers in sorted(due, key=lambda item: (item[0].next_try, item[0].decision.key)):
+            del self._owed[owed.decision.key]
+            if self._run(owed.decision, handlers, owed.attempts, now):
+                done.append(owed.decision)
+        if done:
+            self.store.dispatched(done)
+
+    def next_try(self) -> Optional[datetime]:
+        return min((owed.next_try for owed, _ in self._owed.values()), default=None)
+
+    @property
+    def undelivered(self) -> list[Undelivered]:
+        return sorted((owed for owed, _ in self._owed.values()), key=lambda owed: (owed.next_try, owed.decision.key))
+
+    def _run(self, decision: d.Decision, handlers: tuple[Handler, ...], failed_before: int, now: datetime) -> bool:
+        """True when every handler returned; otherwise the decision is owed to those that raised."""
+        failing, error = [], None
+        for handler in handlers:
+            try:
+                handler(decision)
+            except Exception as raised:  # a broken handler must not lose the decision nor the engine's state
+                failing.append(handler)
+                error = f"{type(raised).__name__}: {raised}"
+        if not failing:
+            return True
+        attempts = failed_before + 1
+        log.warning("handler failed on %s (try %d of %d): %s", decision.key, attempts, self.policy.attempts, error)
+        if attempts >= self.policy.attempts:
+            self.faults.append(f"handler failed on {decision.key} {attempts} times, last with {error}; kept as a dead letter")
+            self.store.dead_letter(decision, attempts, error)
+        else:
+            self.faults.append(f"handler failed on {decision.key} (try {attempts} of {self.policy.attempts}): {error}; "
+                               f"tried again in {self.policy.delay(attempts)}")
+            self.store.delivery_failed(decision, attempts, error)
+            self._owed[decision.key] = (Undelivered(decision, attempts, now + self.policy.delay(attempts), error), tuple(failing))
+        return False

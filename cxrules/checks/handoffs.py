@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections import deque
+from typing import Iterator, Optional
 
 import networkx as nx
 
@@ -28,29 +29,91 @@ def handoff_ping_pong(context: CheckContext) -> Iterator[Finding]:
 
         roles: [{id: repair, name: Repair, unit: workshop, handles: [fault], closes: [fault]}]
     """
-    everything = context.values[0]
+    # One finding per group of roles that hand off to each other (a strongly connected part of
+    # the hand-off graph), not per elementary loop (9 roles handing off to each other have
+    # 125,664): it names the group's roles, the categories that can bounce, and one loop as an
+    # example, and points at the last hand-off of that loop in the file. Everything is ordered
+    # by file position, never by set iteration, so the output is the same under any hash seed.
+    org = context.org
+    position = {role.id: index for index, role in enumerate(org.roles)}
+    steps: dict[tuple[str, str], list] = {}  # (from, to) → the hand-offs between them, in file order
+    for handoff in org.handoffs:
+        if not handoff.returns:
+            steps.setdefault((handoff.from_role, handoff.to_role), []).append(handoff)
     graph = nx.DiGraph()
-    for handoff in context.org.handoffs:
-        if handoff.returns:
+    graph.add_nodes_from(sorted({role for pair in steps for role in pair}, key=position.__getitem__))
+    graph.add_edges_from(sorted(steps, key=lambda pair: (position[pair[0]], position[pair[1]])))
+    groups = [sorted(component, key=position.__getitem__) for component in nx.strongly_connected_components(graph)]
+    for members in sorted(groups, key=lambda group: position[group[0]]):
+        if len(members) == 1 and not graph.has_edge(members[0], members[0]):
             continue
-        if not graph.has_edge(handoff.from_role, handoff.to_role):
-            graph.add_edge(handoff.from_role, handoff.to_role, handoffs=[])
-        graph.edges[handoff.from_role, handoff.to_role]["handoffs"].append(handoff)
-    for cycle in nx.simple_cycles(graph):
-        steps = [graph.edges[a, b]["handoffs"] for a, b in zip(cycle, cycle[1:] + cycle[:1])]
-        edges = [h for step in steps for h in step]
-        travelling = frozenset(everything)
-        for step in steps:  # parallel hand-offs between the same two roles: any of them carries
-            travelling &= frozenset().union(*(h.categories if h.categories is not None else everything for h in step))
-        closed = frozenset().union(*(context.org.role(role).closes for role in cycle))
-        stuck = travelling - closed
-        if stuck:
-            last = max(edges, key=lambda h: (h.source.document.file, h.source.path))
-            yield Finding(
-                f"{context.describe_categories(stuck)} can bounce round {' → '.join(cycle + [cycle[0]])} and no role on the way may close it",
-                last.source.at("to"), hint="let one role on the loop close these categories (`closes`), mark the way back `returns: true`, or remove a hand-off",
-                related=tuple(Related(h.source.at("id"), f"hand-off `{h.id}`: {h.from_role} → {h.to_role}") for h in edges if h is not last),
-                subject=last.id)
+        inside = set(members)
+        pairs = [pair for pair in graph.edges if pair[0] in inside and pair[1] in inside]
+        stuck, example = [], None
+        for category in org.categories:  # file order, so the example is the same on every run
+            loop = _loop_carrying(category.id, members, pairs, steps, org)
+            if loop is not None:
+                stuck.append(category.id)
+                example = example or (category.id, loop)
+        if example is None:
+            continue
+        category, loop = example
+        edges = [next(h for h in steps[pair] if _carries(h, category)) for pair in zip(loop, loop[1:])]
+        last = max(edges, key=lambda h: (h.source.document.file, h.source.path))
+        named = context._compress_categories(frozenset(stuck))
+        roles = [f"`{role}`" for role in members]
+        between = f"between {', '.join(roles[:-1])} and {roles[-1]}" if len(roles) > 1 else f"of {roles[0]} to itself"
+        path = " → ".join(loop)
+        yield Finding(
+            f"{' | '.join(named)} can bounce round the hand-offs {between} "
+            f"and no role on the way may close {'it' if len(named) == 1 else 'them'}: "
+            f"e.g. {path if len(named) == 1 else f'{category} round {path}'}",
+            last.source.at("to"), hint="let one role on the loop close these categories (`closes`), mark the way back `returns: true`, or remove a hand-off",
+            related=tuple(Related(h.source.at("id"), f"hand-off `{h.id}`: {h.from_role} → {h.to_role}") for h in edges if h is not last),
+            subject=last.id)
+
+
+def _carries(handoff, category: str) -> bool:
+    return handoff.categories is None or category in handoff.categories
+
+
+def _loop_carrying(category: str, members: list[str], pairs: list[tuple[str, str]], steps: dict, org) -> Optional[list[str]]:
+    """A shortest loop of hand-offs that carry ``category`` among roles that do not close it, or None.
+
+    Linear in the hand-offs: the roles and hand-offs that may bounce the category form a
+    graph; it has a loop when one of its strongly connected parts has an edge inside. The
+    loop starts at the first such role in file order and is found breadth-first with
+    neighbours in file order, so it is the same on every run.
+    """
+    open_roles = {role for role in members if category not in org.role(role).closes}
+    following: dict[str, list[str]] = {role: [] for role in members if role in open_roles}
+    for a, b in pairs:
+        if a in open_roles and b in open_roles and any(_carries(h, category) for h in steps[(a, b)]):
+            following[a].append(b)
+    sub = nx.DiGraph()
+    sub.add_nodes_from(following)
+    sub.add_edges_from((a, b) for a, targets in following.items() for b in targets)
+    cyclic = set()
+    for component in nx.strongly_connected_components(sub):
+        if len(component) > 1 or any(sub.has_edge(role, role) for role in component):
+            cyclic |= component
+    start = next((role for role in members if role in cyclic), None)
+    if start is None:
+        return None
+    parent: dict[str, str] = {}
+    queue = deque([start])
+    while queue:
+        role = queue.popleft()
+        for target in following[role]:
+            if target == start:
+                path = [role]
+                while path[-1] != start:
+                    path.append(parent[path[-1]])
+                return [*reversed(path), start]
+            if target not in parent and target in cyclic:
+                parent[target] = role
+                queue.append(target)
+    return None  # not reached: start lies on a loop
 
 
 @register("CX512", "handoff-to-role-without-category", Severity.WARNING)

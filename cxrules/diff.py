@@ -7,16 +7,13 @@ and escalation changes; and the findings of `check` that appear or disappear.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 from .checks import CheckContext, check
 from .model import Match, Org, format_duration
-from .regions import Box, coalesce
-from .calendars import WeekSet
-from .routing import TicketClass
+from .regions import Box, coalesce, uncovered
 
-__all__ = ["Change", "OrgDiff", "diff_orgs", "render_text", "render_markdown"]
+__all__ = ["Change", "OrgDiff", "diff_orgs", "owner_moves", "render_text", "render_markdown"]
 
 
 @dataclass(frozen=True)
@@ -32,9 +29,17 @@ class OrgDiff:
     old: str
     new: str
     changes: tuple[Change, ...] = field(default=())
+    old_file: str = ""
+    new_file: str = ""
+
+    @property
+    def title(self) -> tuple[str, str]:
+        """How the two versions are named: by file (with the org's id), the id alone when there is no file."""
+        return (f"{self.old_file} ({self.old})" if self.old_file else self.old,
+                f"{self.new_file} ({self.new})" if self.new_file else self.new)
 
     def to_dict(self) -> dict:
-        return {"old": self.old, "new": self.new,
+        return {"old": self.old, "new": self.new, "old_file": self.old_file, "new_file": self.new_file,
                 "changes": [{"section": c.section, "kind": c.kind, "subject": c.subject, "detail": c.detail} for c in self.changes]}
 
 
@@ -78,7 +83,7 @@ def diff_orgs(old: Org, new: Org) -> OrgDiff:
     changes: list[Change] = []
     old_units, new_units = _items(old, "units"), _items(new, "units")
     changes += _added_removed("units", old_units, new_units, "unit")
-    for key in old_units.keys() & new_units.keys():
+    for key in sorted(old_units.keys() & new_units.keys()):
         if old_units[key].parent != new_units[key].parent:
             changes.append(Change("units", "moved", key, f"unit `{key}` moved from `{old_units[key].parent or 'the top'}` "
                                                          f"to `{new_units[key].parent or 'the top'}`"))
@@ -117,26 +122,74 @@ def diff_orgs(old: Org, new: Org) -> OrgDiff:
     new_findings = {(f.code, f.subject, f.message) for f in check(new)}
     changes += [Change("findings", "added", code, f"new finding {code}: {message}") for code, _, message in sorted(new_findings - old_findings)]
     changes += [Change("findings", "removed", code, f"fixed {code}: {message}") for code, _, message in sorted(old_findings - new_findings)]
-    return OrgDiff(old.info.id, new.info.id, tuple(changes))
+    return OrgDiff(old.info.id, new.info.id, tuple(changes), old.files[0] if old.files else "", new.files[0] if new.files else "")
+
+
+def owner_moves(old: Org, new: Org) -> tuple[CheckContext, dict[tuple[str, str], list[Box]]]:
+    """Tickets whose owner differs, as regions (with the hours) per (old owner, new owner).
+
+    The same region algebra as `check`: each version's rules, in the order they are tried,
+    own their region less the regions of the rules tried before them (the fallback queue
+    owns what no rule matches), over every ticket a channel of either version receives
+    while open. Old and new ownership regions are intersected where the owners differ, so
+    a rule that applies only at night, or a calendar, is seen as `route` sees it at that
+    hour. The cost grows with the regions, not with the product of the dimensions' values.
+    """
+    values = tuple(a | b for a, b in zip(CheckContext(old).values, CheckContext(new).values))
+    old_context, new_context = _Context(old, values), _Context(new, values)
+    spaces = list(old_context.receivable)
+    for space in new_context.receivable:
+        spaces.extend(uncovered(space, spaces))
+    before, after = _ownership(old_context, spaces), _ownership(new_context, spaces)
+    by_category: dict[str, list[int]] = {}
+    for index, (_, region) in enumerate(before):
+        for category in region.sets[0]:
+            by_category.setdefault(category, []).append(index)
+    moved: dict[tuple[str, str], list[Box]] = {}
+    for owner, region in after:
+        candidates = sorted({index for category in region.sets[0] for index in by_category.get(category, ())})
+        for index in candidates:
+            was, part = before[index][0], before[index][1].intersect(region)
+            if was != owner and part is not None:
+                moved.setdefault((was, owner), []).append(part)
+    return new_context, {pair: coalesce(moved[pair]) for pair in sorted(moved)}
 
 
 def _owner_changes(old: Org, new: Org) -> list[Change]:
-    """Ticket classes whose owner differs, grouped into regions per (old owner, new owner)."""
-    old_context, new_context = CheckContext(old), CheckContext(new)
-    values = tuple(a | b for a, b in zip(old_context.values, new_context.values))
-    moved: dict[tuple[str, str], list[Box]] = {}
-    for category, channel, segment, priority, member in itertools.product(*values):
-        ticket = TicketClass(category, channel, segment, priority, member)
-        before, after = old_context.router.route(ticket).role, new_context.router.route(ticket).role
-        if before != after:
-            cell = Box(tuple(frozenset({v}) for v in (category, channel, segment, priority, member)), WeekSet.full())
-            moved.setdefault((before, after), []).append(cell)
+    context, moved = owner_moves(old, new)
     changes = []
-    for (before, after), cells in sorted(moved.items()):
-        for region in coalesce(cells):
-            changes.append(Change("owners", "moved", f"{before}→{after}",
-                                  f"{new_context.describe(region).removesuffix(', at all hours')}: `{before}` → `{after}`"))
+    for (was, now), regions in moved.items():
+        described = sorted(context.describe(region).removesuffix(", at all hours") for region in regions)
+        changes += [Change("owners", "moved", f"{was}→{now}", f"{text}: `{was}` → `{now}`") for text in described]
     return changes
+
+
+class _Context(CheckContext):
+    """A check context whose dimensions take the values of both versions, so their regions meet."""
+
+    def __init__(self, org: Org, values: tuple[frozenset, ...]):
+        super().__init__(org)
+        self.values = values  # replaces the cached property: both versions name the same tickets
+
+
+def _ownership(context: CheckContext, spaces: list[Box]) -> list[tuple[str, Box]]:
+    """(owner, region) for every ticket and hour of ``spaces``: what each rule wins, and the fallback's rest."""
+    owned: list[tuple[str, Box]] = []
+    tried: list[Box] = []
+    for rule in context.router.rules:
+        box = context.rule_boxes.get(rule.id)
+        if box is None:
+            continue
+        for space in spaces:
+            part = box.intersect(space)
+            if part is not None:
+                earlier = [other for other in tried if other.intersect(part) is not None]
+                owned.extend((rule.to, region) for region in uncovered(part, earlier))
+        tried.append(box)
+    fallback = context.org.info.fallback_queue
+    for space in spaces:
+        owned.extend((fallback, region) for region in uncovered(space, tried))
+    return owned
 
 
 _HEADINGS = {"units": "Units", "roles": "Roles", "duties": "Duties", "routing": "Routing rules", "owners": "Who owns which tickets",
@@ -144,9 +197,10 @@ _HEADINGS = {"units": "Units", "roles": "Roles", "duties": "Duties", "routing": 
 
 
 def render_text(result: OrgDiff) -> str:
+    old, new = result.title
     if not result.changes:
-        return f"{result.old} → {result.new}: no changes\n"
-    lines = [f"{result.old} → {result.new}: {len(result.changes)} change(s)"]
+        return f"{old} → {new}: no changes\n"
+    lines = [f"{old} → {new}: {len(result.changes)} change(s)"]
     for section, heading in _HEADINGS.items():
         items = [c for c in result.changes if c.section == section]
         if items:
@@ -156,9 +210,10 @@ def render_text(result: OrgDiff) -> str:
 
 
 def render_markdown(result: OrgDiff) -> str:
+    old, new = result.title
     if not result.changes:
-        return f"**{result.old} → {result.new}**: no changes\n"
-    lines = [f"### Org changes: `{result.old}` → `{result.new}`", ""]
+        return f"**{old} → {new}**: no changes\n"
+    lines = [f"### Org changes: `{old}` → `{new}`", ""]
     for section, heading in _HEADINGS.items():
         items = [c for c in result.changes if c.section == section]
         if items:

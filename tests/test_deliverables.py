@@ -117,7 +117,7 @@ def test_diff_names_the_ticket_classes_that_change_owner(tmp_path):
     (tmp_path / "new.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     result = diff_orgs(old, cxrules.load_org(tmp_path / "new.yaml"))
     details = [c.detail for c in result.changes]
-    assert "complaint × any channel × vip × any priority: `desk` → `manager`" in details
+    assert "complaint × any channel × vip × any priority, Mon–Fri 09:00–18:00: `desk` → `manager`" in details  # phone opens in office hours
     assert "routing rule `vip_complaints` added" in details and "unit `back` added" in details
     assert "role `desk` moved from unit `front` to `back`" in details
     assert any(c.section == "findings" and c.kind == "added" for c in result.changes)  # the empty unit `front`

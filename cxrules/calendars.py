@@ -4,6 +4,13 @@ Static checks reason about a typical week (:class:`WeekSet`, minutes from Monday
 org's time zone). The engine works on real dates (:class:`BusinessCalendar`): holidays from
 the `holidays` library (China's public holidays and weekend make-up working days included),
 the org's own closed and open dates, time zones and DST.
+
+On real dates a calendar is a set of shifts, each starting on a date and perhaps running past
+midnight (``22:00-06:00``). A date's kind decides which shifts *start* on it: an ordinary
+date starts its weekday's shifts, a make-up working day (or an `open` date) the union of
+Monday's and its own weekday's, a holiday or `closed` date none. A shift that has started
+runs to its end, so the tail of a Friday night shift is worked on a Saturday holiday, and a
+holiday's night shift is not worked into the next morning.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from functools import lru_cache
 from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
-from .model import DAYS, Calendar
+from .model import Calendar, Interval, WorkingDays
 
 __all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar"]
 
@@ -147,8 +154,9 @@ def _hhmm(minutes: int) -> str:
 
 
 def _utc_offset_minutes(zone: str) -> int:
-    reference = datetime(2025, 1, 15, 12, tzinfo=ZoneInfo(zone))
-    return int(reference.utcoffset().total_seconds() // 60)
+    offset = datetime(2025, 1, 15, 12, tzinfo=ZoneInfo(zone)).utcoffset()
+    assert offset is not None  # a ZoneInfo always has one
+    return int(offset.total_seconds() // 60)
 
 
 def week_set(calendar: Calendar, view_zone: str | None = None) -> WeekSet:
@@ -181,20 +189,36 @@ class BusinessCalendar:
         self._known: tuple[datetime, datetime, bool] | None = None
         """The last stretch looked up: (from, until, open); replaced whole, so safe across threads."""
 
-    def hours_on(self, day: date) -> tuple:
-        """Open intervals of a local date: holidays close it; make-up working days open it."""
+    def shifts_on(self, day: date) -> tuple[Interval, ...]:
+        """The shifts that start on a local date, as written (an end past midnight goes past 1440).
+
+        A `closed` date or a public holiday starts none; an `open` date or a make-up working
+        day starts Monday's shifts and its own weekday's, so it never loses working time.
+        """
         calendar = self.calendar
+        shifts = calendar.shifts
         if day in calendar.closed:
             return ()
         if day in calendar.open:
-            return calendar.week[0]
+            return _merged(shifts[0] + shifts[day.weekday()])
         if calendar.holiday_country:
             table = _country_holidays(calendar.holiday_country, day.year)
             if day in table:
                 return ()
             if day in getattr(table, "weekend_workdays", ()):
-                return calendar.week[0]
-        return calendar.week[day.weekday()]
+                return _merged(shifts[0] + shifts[day.weekday()])
+        return shifts[day.weekday()]
+
+    def is_working_day(self, day: date) -> bool:
+        """Whether any shift starts on the local date (the unit `wd` durations count)."""
+        return bool(self.shifts_on(day))
+
+    def hours_on(self, day: date) -> tuple[Interval, ...]:
+        """Open intervals of a local date (within 00:00-24:00): its own shifts up to midnight,
+        and the part after midnight of the shifts the day before started."""
+        own = [(shift.start, min(shift.end, 1440)) for shift in self.shifts_on(day)]
+        tails = [(0, shift.end - 1440) for shift in self.shifts_on(day - timedelta(days=1)) if shift.end > 1440]
+        return _merged(tuple(Interval(s, e) for s, e in own + tails))
 
     def intervals_from(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Open intervals (aware, UTC) from ``start`` on, the first one clipped to ``start``.
@@ -243,7 +267,13 @@ class BusinessCalendar:
         return False
 
     def add(self, start: datetime, duration: timedelta) -> datetime | None:
-        """The moment ``duration`` of open time after ``start``; None if the calendar never opens."""
+        """The deadline ``duration`` of business time after ``start``; None if the calendar never opens.
+
+        Hours and minutes count open time. :class:`~cxrules.model.WorkingDays` (`3wd`) counts
+        working days: see :meth:`add_working_days`.
+        """
+        if isinstance(duration, WorkingDays):
+            return self.add_working_days(start, duration.count)
         remaining = duration
         for opens, closes in self.intervals_from(start):
             span = closes - opens
@@ -251,6 +281,48 @@ class BusinessCalendar:
                 return opens + remaining
             remaining -= span
         return None
+
+    def add_working_days(self, start: datetime, count: int) -> datetime | None:
+        """The same local time on the ``count``-th working day after the start's; None if the
+        calendar stops opening.
+
+        A start outside open hours counts from the next opening (a ticket that arrives on
+        Saturday is due, with `1wd`, one working day after Monday's opening). A working day is
+        a date on which a shift starts (:meth:`is_working_day`); a start in the part of a night
+        shift after midnight belongs to the date the shift started on, so `1wd` is always one
+        shift's worth. The deadline is that wall-clock time even if the calendar is closed then
+        (e.g. on a shorter Saturday).
+        """
+        begin = self.next_open(start)
+        if begin is None:
+            return None
+        local = begin.astimezone(self.zone)
+        day = local.date()
+        offset = timedelta(hours=local.hour, minutes=local.minute, seconds=local.second, microseconds=local.microsecond)
+        minute = local.hour * 60 + local.minute
+        if not any(shift.start <= minute < shift.end for shift in self.shifts_on(day)) and \
+                any(minute < shift.end - 1440 for shift in self.shifts_on(day - timedelta(days=1))):
+            day -= timedelta(days=1)  # the tail of the night shift that started the day before
+            offset += timedelta(days=1)
+        idle = 0
+        while count > 0:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                count, idle = count - 1, 0
+            else:
+                idle += 1
+                if idle > 730:
+                    return None
+        naive = datetime.combine(day, time(0)) + offset
+        return naive.replace(tzinfo=self.zone).astimezone(timezone.utc)
+
+    def business_time(self, start: datetime, duration: timedelta) -> timedelta:
+        """The open time a target of ``duration`` gives from ``start``: the duration itself for
+        hours and minutes; for working days, the open time until that deadline."""
+        if isinstance(duration, WorkingDays):
+            due = self.add_working_days(start, duration.count)
+            return self.between(start, due) if due is not None else timedelta(0)
+        return duration
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Open time between two moments."""
@@ -267,6 +339,16 @@ class BusinessCalendar:
         for opens, _ in self.intervals_from(moment):
             return opens
         return None
+
+
+def _merged(intervals: Iterable[Interval]) -> tuple[Interval, ...]:
+    merged: list[list[int]] = []
+    for interval in sorted(intervals, key=lambda i: (i.start, i.end)):
+        if merged and interval.start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], interval.end)
+        else:
+            merged.append([interval.start, interval.end])
+    return tuple(Interval(s, e) for s, e in merged)
 
 
 Span = tuple[datetime, datetime]

@@ -140,3 +140,8 @@ _VALIDATION_CODES = [
 
 for _code, _name, _summary, _doc in _VALIDATION_CODES:
     register(_code, _name, _summary, _doc)
+    ("CX311", "duration-too-long", "A duration is longer than a duration may be.",
+     "Durations may be at most 366 days: `366d` in calendar time (follow-ups, surge windows); "
+     "`8784h` or `366wd` in business time (SLA targets, hand-off and escalation limits). A longer "
+     "one is a typing slip, and counting it out would keep the engine busy for nothing. "
+     "Fix: give the time really meant."),

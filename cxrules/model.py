@@ -19,23 +19,100 @@ from .loading import Document, JsonPath
 __all__ = [
     "Source", "Match", "Interval", "Calendar", "Unit", "StaffGroup", "Role", "Duty", "Channel", "Category",
     "Segment", "Skill", "Sla", "RoutingRule", "Handoff", "EscalationLevel", "EscalationPath", "FollowUp",
-    "Surge", "WorkflowState", "Workflow", "Accepted", "OrgInfo", "Org", "parse_duration", "format_duration",
-    "DAYS", "DEFAULT_PRIORITIES",
+    "Surge", "WorkflowState", "Workflow", "Accepted", "OrgInfo", "Org", "WorkingDays", "parse_duration", "format_duration",
+    "duration_problem", "DAYS", "DEFAULT_PRIORITIES", "MAX_DURATION", "MAX_WORKING_DAYS", "MAX_DURATION_TEXT",
 ]
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_PRIORITIES = ("urgent", "high", "normal", "low")
-_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"^(?:(\d+)wd|(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?)$")
+
+MAX_DURATION = timedelta(days=366)
+"""The longest duration an org may write: 366 days (`366d`, `8784h`)."""
+MAX_WORKING_DAYS = 366
+"""The most working days a business-time target may count (`366wd`)."""
+MAX_DURATION_TEXT = 20
+"""Longest duration text the schema takes, so that no number is too large to read."""
+
+
+class WorkingDays(timedelta):
+    """`3wd`: a business-time target due at the same local time on the 3rd working day.
+
+    :meth:`cxrules.calendars.BusinessCalendar.add` turns it into a deadline on a real
+    calendar. As a :class:`~datetime.timedelta` it counts 24 hours per working day, a stand-in
+    for comparisons made without a calendar (24 hours is at least the open time of any one
+    working day). It equals only another ``WorkingDays`` of the same count, never a plain
+    timedelta, so `1wd` and `24h` are told apart.
+    """
+
+    __slots__ = ("count",)
+    count: int
+
+    def __new__(cls, count: int) -> "WorkingDays":
+        self = super().__new__(cls, days=count)
+        object.__setattr__(self, "count", count)
+        return self
+
+    def __setattr__(self, name, value):
+        raise AttributeError("WorkingDays is immutable")
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, WorkingDays) and other.count == self.count
+
+    def __ne__(self, other) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(("wd", self.count))
+
+    def __reduce__(self):
+        return WorkingDays, (self.count,)
+
+    def __repr__(self) -> str:
+        return f"WorkingDays({self.count})"
+
+    def __str__(self) -> str:
+        return f"{self.count}wd"
+
+
+def duration_problem(text: str) -> str | None:
+    """Why ``text`` is no duration an org may use (too long, or not a duration), or None."""
+    match = _DURATION.match(text) if isinstance(text, str) and len(text) <= MAX_DURATION_TEXT else None
+    if match is None:
+        return f"`{text}` is not a duration of at most {MAX_DURATION_TEXT} characters"
+    working_days, *parts = match.groups()
+    if working_days is not None:
+        if int(working_days) > MAX_WORKING_DAYS:
+            return f"`{text}` is more than {MAX_WORKING_DAYS} working days"
+        return None
+    weeks, days, hours, minutes, seconds = (int(part or 0) for part in parts)
+    total = (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds  # Python ints: no overflow
+    if total > MAX_DURATION.total_seconds():
+        return f"`{text}` is more than {MAX_DURATION.days} days"
+    return None
 
 
 def parse_duration(text: str) -> timedelta:
-    """`2h30m` → 2:30:00. The schema has already checked the form."""
-    weeks, days, hours, minutes, seconds = (int(part or 0) for part in _DURATION.match(text).groups())
-    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    """`2h30m` → 2:30:00, `3wd` → ``WorkingDays(3)``.
+
+    Raises ValueError (never OverflowError) for text that is no duration or is longer than
+    :data:`MAX_DURATION` / :data:`MAX_WORKING_DAYS`; validation has reported those already.
+    """
+    problem = duration_problem(text)
+    if problem:
+        raise ValueError(problem)
+    match = _DURATION.match(text)
+    assert match is not None  # duration_problem said so
+    working_days, weeks, days, hours, minutes, seconds = (int(part) if part else None for part in match.groups())
+    if working_days is not None:
+        return WorkingDays(working_days)
+    return timedelta(weeks=weeks or 0, days=days or 0, hours=hours or 0, minutes=minutes or 0, seconds=seconds or 0)
 
 
 def format_duration(value: timedelta) -> str:
-    """The inverse of :func:`parse_duration`, for messages: 9000 s → `2h30m`."""
+    """The inverse of :func:`parse_duration`, for messages: 9000 s → `2h30m`, ``WorkingDays(3)`` → `3wd`."""
+    if isinstance(value, WorkingDays):
+        return str(value)
     seconds = int(value.total_seconds())
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
@@ -84,13 +161,15 @@ class Match:
 
 @dataclass(frozen=True)
 class Interval:
-    """Minutes from midnight, ``start < end <= 1440``."""
+    """Minutes from midnight, ``start < end``: ``end <= 1440`` within a day, up to 2880 for a
+    shift that runs past midnight (``22:00-06:00`` is ``Interval(1320, 1800)``)."""
 
     start: int
     end: int
 
     def __str__(self) -> str:
-        return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
+        end = self.end - 1440 if self.end > 1440 else self.end
+        return f"{self.start // 60:02d}:{self.start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
 
 
 @dataclass(frozen=True)
@@ -98,13 +177,24 @@ class Calendar:
     id: str
     timezone: str
     week: tuple[tuple[Interval, ...], ...]
-    """Seven tuples (Monday first) of sorted, non-overlapping open intervals."""
+    """The typical week, seven tuples (Monday first) of sorted, disjoint open intervals within
+    each day: a shift past midnight is split, its tail counted on the next weekday. Static
+    checks read this."""
     source: Source
     name: str | None = None
     label: str | None = None
     holiday_country: str | None = None
     closed: frozenset[date] = frozenset()
     open: frozenset[date] = frozenset()
+    shifts: tuple[tuple[Interval, ...], ...] = ()
+    """Seven tuples (Monday first) of the shifts each weekday starts, as written: sorted and
+    merged, an end past midnight kept (up to 2880). Real dates are computed from these, so a
+    holiday or make-up day changes the shifts that start on it, not the tail of the day
+    before. Default: ``week``, with no shift past midnight."""
+
+    def __post_init__(self) -> None:
+        if not self.shifts:
+            object.__setattr__(self, "shifts", self.week)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,10 @@ problem of every file together. An item with schema errors is left out of the la
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from functools import lru_cache
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -23,7 +22,7 @@ from .loading import Document, JsonPath, LoadLimits, load_file, org_files
 from .model import (
     DAYS, DEFAULT_PRIORITIES, Accepted, Calendar, Category, Channel, Duty, EscalationLevel, EscalationPath,
     FollowUp, Handoff, Interval, Match, Org, OrgInfo, Role, RoutingRule, Segment, Skill, Sla, Source,
-    StaffGroup, Surge, Unit, Workflow, WorkflowState, parse_duration,
+    MAX_DURATION, MAX_WORKING_DAYS, StaffGroup, Surge, Unit, Workflow, WorkflowState, duration_problem, parse_duration,
 )
 from .schema import closest, describe_path, schema_problems
 
@@ -355,14 +354,16 @@ def _unknown(where: Location, value: str, kind: str, known: dict[str, set[str]],
 
 # ---------------------------------------------------------------- values the schema cannot judge
 
-_DURATION_FIELDS = [
-    ("slas", ("first_response",)), ("slas", ("resolution",)), ("handoffs", ("within",)),
-    ("escalations", ("levels", "*", "within")), ("followups", ("within",)), ("surges", ("window",)),
+_BUSINESS_DURATIONS = [
+    ("slas", ("first_response",)), ("slas", ("resolution",)), ("handoffs", ("within",)), ("escalations", ("levels", "*", "within")),
 ]
 _PERCENT_FIELDS = [("slas", ("warn_at",)), ("followups", ("coverage", "members")), ("followups", ("coverage", "others"))]
 
 
 def _check_values(items: _Items) -> Iterator[Diagnostic]:
+"""Durations counted in business time: open hours (`4h`) or working days (`3wd`)."""
+_CALENDAR_DURATIONS = [("followups", ("within",)), ("surges", ("window",))]
+"""Durations counted on the wall clock (`3d`); the schema refuses working days there."""
     zones = [(items.root, ("org", "timezone"), items.org.get("timezone"))]
     for calendar in items.each("calendars"):
         zones.append((calendar.document, calendar.path + ("timezone",), calendar.get("timezone")))
@@ -386,12 +387,12 @@ def _check_values(items: _Items) -> Iterator[Diagnostic]:
             suggestion = closest(zone, zoneinfo.available_timezones())
             yield Diagnostic("CX303", f"unknown time zone `{zone}`", document.location(path),
                              hint=f"did you mean `{suggestion}`?" if suggestion else "use an IANA name such as `Asia/Shanghai`")
-    for section, pattern in _DURATION_FIELDS:
-        for item in items.each(section):
-            for path, value in _values_at(item, pattern):
-                if isinstance(value, str) and parse_duration(value) == timedelta(0):
-                    yield Diagnostic("CX304", f"`{path[-1]}` of {describe_path(item.document, item.path)} is zero", item.at(*path),
-                                     hint="give a duration longer than zero, e.g. `30m`")
+    for fields, business in ((_BUSINESS_DURATIONS, True), (_CALENDAR_DURATIONS, False)):
+        for section, pattern in fields:
+            for item in items.each(section):
+                for path, value in _values_at(item, pattern):
+                    if isinstance(value, str):
+                        yield from _check_duration(item, path, value, business)
     for section, pattern in _PERCENT_FIELDS:
         for item in items.each(section):
             for path, value in _values_at(item, pattern):
@@ -409,6 +410,17 @@ def _known_zone(zone: str) -> bool:
     try:
         zoneinfo.ZoneInfo(zone)
         return True
+def _check_duration(item: _Item, path: JsonPath, value: str, business: bool) -> Iterator[Diagnostic]:
+    where = f"`{path[-1]}` of {describe_path(item.document, item.path)}"
+    if duration_problem(value):
+        limit = (f"at most {MAX_DURATION.days} days of business time (`{int(MAX_DURATION.total_seconds()) // 3600}h`) "
+                 f"or {MAX_WORKING_DAYS} working days (`{MAX_WORKING_DAYS}wd`)") if business else f"at most {MAX_DURATION.days} days (`{MAX_DURATION.days}d`)"
+        yield Diagnostic("CX311", f"{where} is `{value}`, longer than a duration may be: {limit}", item.at(*path),
+                         hint="a target beyond a year is no target; give the time it really is")
+    elif not parse_duration(value):
+        yield Diagnostic("CX304", f"{where} is zero", item.at(*path), hint="give a duration longer than zero, e.g. `30m`")
+
+
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return False
 
@@ -451,16 +463,21 @@ def _intervals(text_list: list[str]) -> list[tuple[int, int]]:
     return result
 
 
-def _week(hours: dict) -> tuple[tuple[Interval, ...], ...]:
-    """Day keys applied in file order; overnight intervals spill into the next day."""
+def _days(hours: dict) -> list[list[tuple[int, int]]]:
+    """Each weekday's intervals as written; day keys applied in file order."""
     days: list[list[tuple[int, int]]] = [[] for _ in DAYS]
     for key, texts in hours.items():
         for day in _expand_days(key):
             days[day] = _intervals(texts)
     spans: list[list[tuple[int, int]]] = [[] for _ in DAYS]
-    for day, intervals in enumerate(days):
+    for day, intervals in enumerate(_days(hours)):
         for start, end in intervals:
             if end > start:
+    return days
+
+
+def _week(hours: dict) -> tuple[tuple[Interval, ...], ...]:
+    """The typical week for static checks: overnight intervals spill into the next weekday."""
                 spans[day].append((start, end))
             else:
                 spans[day].append((start, 1440))
@@ -473,6 +490,12 @@ def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[list[int]] = []
     for start, end in sorted(intervals):
         if merged and start <= merged[-1][1]:
+def _shifts(hours: dict) -> tuple[tuple[Interval, ...], ...]:
+    """The shifts each weekday starts: an end at or before the start runs past midnight."""
+    return tuple(tuple(Interval(s, e) for s, e in _merge([(start, end if end > start else end + 1440) for start, end in day]))
+                 for day in _days(hours))
+
+
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
@@ -514,7 +537,7 @@ def _build(items: _Items) -> Org:
         source=Source(items.root, ("org",)), label=org.get("label"), description=org.get("description"), locale=org.get("locale"))
 
     calendars = tuple(Calendar(
-        id=c.id, timezone=c.get("timezone") or org["timezone"], week=_week(c.get("hours")), source=c.source,
+        id=c.id, timezone=c.get("timezone") or org["timezone"], week=_week(c.get("hours")), shifts=_shifts(c.get("hours")), source=c.source,
         name=c.get("name"), label=c.get("label"), holiday_country=c.get("holidays", "country"),
         closed=frozenset(date.fromisoformat(d) for d in c.get("holidays", "closed", default=[])),
         open=frozenset(date.fromisoformat(d) for d in c.get("holidays", "open", default=[]))) for c in items.each("calendars"))

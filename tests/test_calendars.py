@@ -46,3 +46,156 @@ def test_a_calendar_that_never_opens_gives_no_deadline_instead_of_looping():
     never = calendar("Asia/Shanghai", [])
     assert never.add(datetime(2025, 3, 3, tzinfo=SHANGHAI), timedelta(hours=1)) is None
     assert not never.is_open(datetime(2025, 3, 3, 12, tzinfo=SHANGHAI))
+
+
+# ---------------------------------------------------------------- shifts past midnight on real dates
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from cxrules.model import WorkingDays  # noqa: E402
+from cxrules.validation import _shifts, _week  # noqa: E402
+
+
+def written(hours: dict, zone: str = "Asia/Shanghai", country: str | None = "CN", **dates) -> BusinessCalendar:
+    """A calendar from its `hours` as written in an org file."""
+    return BusinessCalendar(Calendar("c", zone, _week(hours), Source(None, ()), holiday_country=country, shifts=_shifts(hours), **dates))
+
+
+def at(*args) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+NIGHTS = {"mon-fri": ["22:00-06:00"]}
+
+
+def test_a_make_up_saturday_keeps_the_tail_of_friday_night_and_starts_a_night_of_its_own():
+    nights = written(NIGHTS)
+    assert [str(i) for i in nights.hours_on(date(2025, 2, 8))] == ["00:00-06:00", "22:00-24:00"]
+    assert nights.add(at(2025, 2, 7, 23), timedelta(hours=2)) == at(2025, 2, 8, 1)
+
+
+def test_a_make_up_sunday_night_runs_into_monday_morning():
+    nights = written(NIGHTS)
+    assert nights.add(at(2025, 1, 26, 23), timedelta(hours=2)) == at(2025, 1, 27, 1)
+    assert [str(i) for i in nights.hours_on(date(2025, 1, 27))] == ["00:00-06:00", "22:00-24:00"]
+
+
+def test_a_holiday_after_a_night_shift_keeps_its_tail_but_starts_no_shift():
+    nights = written(NIGHTS)                                       # 1 October 2025 (Wednesday): National Day
+    assert [str(i) for i in nights.hours_on(date(2025, 10, 1))] == ["00:00-06:00"]
+    assert nights.add(at(2025, 9, 30, 23), timedelta(hours=2)) == at(2025, 10, 1, 1)
+    assert not nights.is_open(at(2025, 10, 1, 23))
+
+
+def test_the_morning_after_a_holiday_has_no_tail_of_a_shift_nobody_started():
+    nights = written(NIGHTS)                                       # 8 October 2025: last day of the holidays
+    assert [str(i) for i in nights.hours_on(date(2025, 10, 9))] == ["22:00-24:00"]
+    assert not nights.is_open(at(2025, 10, 9, 3))
+    assert nights.next_open(at(2025, 10, 9, 0)) == at(2025, 10, 9, 22)
+
+
+def test_an_open_date_works_mondays_shifts_as_well_as_its_own():
+    calendar = written({"mon": ["09:00-12:00"], "sat": ["14:00-16:00"]}, country=None, open=frozenset({date(2025, 3, 8)}))
+    assert [str(i) for i in calendar.hours_on(date(2025, 3, 8))] == ["09:00-12:00", "14:00-16:00"]
+
+
+def test_the_weekly_view_for_static_checks_still_splits_nights_at_midnight():
+    week = _week(NIGHTS)
+    assert [str(i) for i in week[0]] == ["22:00-24:00"] and [str(i) for i in week[5]] == ["00:00-06:00"]
+    assert [str(i) for i in _shifts(NIGHTS)[4]] == ["22:00-06:00"] and _shifts(NIGHTS)[5] == ()
+
+
+_times = st.integers(0, 47).map(lambda half_hours: half_hours * 30)
+_shift = st.tuples(_times, _times).filter(lambda pair: pair[0] != pair[1]).map(lambda pair: "%02d:%02d-%02d:%02d" % (
+    pair[0] // 60, pair[0] % 60, pair[1] // 60, pair[1] % 60))
+_hours = st.dictionaries(st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]), st.lists(_shift, max_size=3), min_size=1)
+_MAKE_UP_DAYS = [date(2025, 1, 26), date(2025, 2, 8), date(2025, 4, 27), date(2025, 9, 28), date(2025, 10, 11)]
+
+
+def _minutes(intervals) -> set[int]:
+    return {minute for interval in intervals for minute in range(interval.start, interval.end)}
+
+
+@given(hours=_hours, day=st.sampled_from(_MAKE_UP_DAYS))
+def test_a_make_up_day_never_has_less_open_time_than_the_same_weekday_would(hours, day):
+    with_holidays, ordinary = written(hours), written(hours, country=None)
+    tails_before = [(0, s.end - 1440) for s in with_holidays.shifts_on(day - timedelta(days=1)) if s.end > 1440]
+    own_ordinary = [(s.start, min(s.end, 1440)) for s in ordinary.shifts_on(day)]
+    assert _minutes(with_holidays.hours_on(day)) >= _minutes(Interval(s, e) for s, e in own_ordinary + tails_before)
+    assert _minutes(with_holidays.shifts_on(day)) >= _minutes(ordinary.shifts_on(day))
+
+
+@given(hours=_hours, start=st.integers(0, 60 * 24 * 400), minutes=st.integers(1, 60 * 200))
+def test_between_measures_back_what_add_added(hours, start, minutes):
+    calendar = written(hours)
+    begin = at(2025, 1, 1) + timedelta(minutes=start)
+    due = calendar.add(begin, timedelta(minutes=minutes))
+    if due is not None:                                            # None: the calendar has no open hour at all
+        assert calendar.between(begin, due) == timedelta(minutes=minutes)
+        assert calendar.is_open(due - timedelta(seconds=1))
+
+
+# ---------------------------------------------------------------- working days (`3wd`)
+
+OFFICE = {"mon-fri": ["09:00-18:00"]}
+
+
+def test_a_working_day_is_due_at_the_same_local_time_the_next_working_day():
+    office = written(OFFICE)
+    assert office.add(at(2025, 3, 4, 15), WorkingDays(1)) == at(2025, 3, 5, 15)       # Tue 15:00 → Wed 15:00
+    assert office.add(at(2025, 3, 7, 15), WorkingDays(1)) == at(2025, 3, 10, 15)      # Fri → Mon
+    assert office.add(at(2025, 3, 4, 15), WorkingDays(3)) == at(2025, 3, 7, 15)
+
+
+def test_three_working_days_are_not_72_business_hours():
+    office = written(OFFICE)
+    assert office.add(at(2025, 3, 4, 15), WorkingDays(3)) != office.add(at(2025, 3, 4, 15), timedelta(hours=72))
+    assert office.add(at(2025, 3, 4, 15), timedelta(hours=72)) == at(2025, 3, 14, 15)  # eight working days of 9 h later
+
+
+def test_working_days_skip_holidays_and_count_make_up_days():
+    office = written(OFFICE)
+    assert office.add(at(2025, 9, 30, 10), WorkingDays(1)) == at(2025, 10, 9, 10)     # across National Day
+    assert office.add(at(2025, 9, 26, 10), WorkingDays(1)) == at(2025, 9, 28, 10)     # Sunday 28 Sept is worked
+
+
+def test_a_start_outside_open_hours_counts_from_the_next_opening():
+    office = written(OFFICE)
+    assert office.add(at(2025, 3, 4, 20), WorkingDays(1)) == at(2025, 3, 6, 9)        # Tue evening → Wed 09:00 → Thu 09:00
+    assert office.add(at(2025, 3, 8, 11), WorkingDays(1)) == at(2025, 3, 11, 9)       # Saturday → Mon 09:00 → Tue 09:00
+
+
+def test_the_tail_of_a_night_shift_belongs_to_the_day_the_shift_started():
+    nights = written(NIGHTS)
+    assert nights.add(at(2025, 3, 4, 23), WorkingDays(1)) == at(2025, 3, 5, 23)
+    assert nights.add(at(2025, 3, 8, 2), WorkingDays(1)) == at(2025, 3, 11, 2)        # Fri's shift → Mon's shift
+    assert nights.between(at(2025, 3, 8, 2), at(2025, 3, 11, 2)) == timedelta(hours=8)
+
+
+def test_working_days_on_a_calendar_that_never_opens_give_no_deadline():
+    assert written({"daily": []}).add(at(2025, 3, 3), WorkingDays(2)) is None
+
+
+def test_the_business_time_of_working_days_is_the_open_time_until_their_deadline():
+    office = written(OFFICE)
+    assert office.business_time(at(2025, 3, 4, 15), WorkingDays(2)) == timedelta(hours=18)
+    assert office.business_time(at(2025, 3, 4, 15), timedelta(hours=5)) == timedelta(hours=5)
+
+
+@given(hours=_hours, start=st.integers(0, 60 * 24 * 400), count=st.integers(1, 30))
+def test_working_days_land_on_the_nth_working_day_at_the_starting_time(hours, start, count):
+    calendar = written(hours)
+    begin = at(2025, 1, 1) + timedelta(minutes=start)
+    opening, due = calendar.next_open(begin), calendar.add(begin, WorkingDays(count))
+    if opening is None:
+        assert due is None
+        return
+    opening, due = opening.astimezone(SHANGHAI), due.astimezone(SHANGHAI)
+    assert due.time() == opening.time()                            # no DST in Shanghai
+    minute = opening.hour * 60 + opening.minute
+    own = any(s.start <= minute < s.end for s in calendar.shifts_on(opening.date()))
+    first = opening.date() if own else opening.date() - timedelta(days=1)       # the date the shift started on
+    last = due.date() - (opening.date() - first)
+    assert calendar.is_working_day(first) and calendar.is_working_day(last)
+    assert sum(calendar.is_working_day(first + timedelta(days=d)) for d in range(1, (last - first).days + 1)) == count
+    assert calendar.between(begin, due) == calendar.business_time(begin, WorkingDays(count))

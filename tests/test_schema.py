@@ -55,3 +55,41 @@ def test_the_package_serves_the_schema_file_itself():
 
 def test_ids_are_constrained_by_a_pattern():
     assert org_schema()["$defs"]["id"]["pattern"].startswith("^[a-z]")
+
+
+def _field_schemas(section: str, *path: str) -> dict:
+    node = org_schema()["properties"][section]["items"]
+    for key in path:
+        node = node["properties"][key] if "properties" in node else node["items"]["properties"][key]
+    return node
+
+
+BUSINESS_TIME = [("slas", "first_response"), ("slas", "resolution"), ("handoffs", "within"), ("escalations", "levels", "within")]
+CALENDAR_TIME = [("followups", "within"), ("surges", "window")]
+
+
+def test_business_time_fields_take_working_days_and_calendar_time_fields_do_not():
+    import copy
+
+    import fastjsonschema
+
+    defs = org_schema()["$defs"]
+    for fields, wd_allowed in ((BUSINESS_TIME, True), (CALENDAR_TIME, False)):
+        for field in fields:
+            node = {"$defs": defs, **_field_schemas(*field)}
+            gate = fastjsonschema.compile(copy.deepcopy(node))
+            for text, ok in (("3wd", wd_allowed), ("2h30m", True), ("3d", True), ("3 days", False), ("wd", False), (3, False),
+                             ("1" * 21 + "m", False)):
+                by_jsonschema = jsonschema.Draft202012Validator(node).is_valid(text)
+                try:
+                    gate(text)
+                    by_gate = True
+                except fastjsonschema.JsonSchemaException:
+                    by_gate = False
+                assert by_jsonschema == by_gate == ok, (field, text)
+
+
+def test_the_duration_form_documents_both_kinds_of_time_and_the_bound():
+    text = org_schema()["$defs"]["duration"]["description"]
+    for words in ("calendar time", "business time", "`3wd`", "366 days", "`72h`", "next opening"):
+        assert words in text

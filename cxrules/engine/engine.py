@@ -536,6 +536,7 @@ class Engine:
                 remaining = total if fresh else calendar.between(at, due)
                 warn = calendar.add(at, max(timedelta(0), remaining - total * (1 - sla.warn_at)))
                 self._schedule(warn, "sla", ticket, key + ":warn", (target, "warn", ticket.generation))
+                total = calendar.business_time(at, total)  # working days (`2wd`): the open time they give from now
             self._schedule(due, "sla", ticket, key + ":breach", (target, "breach", ticket.generation))
 
     def _escalate(self, ticket: TicketState, path_id: str, level: int, at: datetime) -> list[d.Decision]:

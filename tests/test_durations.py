@@ -1,0 +1,88 @@
+"""Durations: business hours (`4h`) and working days (`3wd`) in business-time targets, and bounds.
+
+A target written in working days is due at the same local time on the Nth working day
+(docs/format.md, value form *duration*); hours count open time. The engine's SLA deadlines,
+warnings and escalation steps use the calendar's arithmetic for both.
+"""
+
+from __future__ import annotations
+
+import pickle
+from datetime import timedelta
+
+import pytest
+
+from cxrules.engine import (Assigned, CustomerReply, Escalated, FirstResponse, Reopened, Resolved, SlaBreached, SlaWarning,
+                            TicketCreated, Waiting)
+from cxrules.model import MAX_DURATION, WorkingDays, duration_problem, format_duration, parse_duration
+
+from engine_helpers import local, make_engine, make_org
+
+
+def created(ticket_id, category="question", at=None):
+    return TicketCreated(ticket_id, category=category, channel="phone", segment="normal", priority="normal", member=False, at=at)
+
+
+def working_days(data):
+    data["slas"][0].update({"first_response": "2h", "resolution": "2wd", "warn_at": "50%", "pause_when": ["waiting_customer"]})
+    data["escalations"][0]["levels"][0]["within"] = "1wd"
+
+
+# ---------------------------------------------------------------- the model
+
+def test_working_days_parse_to_their_own_type_and_hours_stay_hours():
+    assert parse_duration("3wd") == WorkingDays(3) and parse_duration("3wd").count == 3
+    assert parse_duration("72h") == timedelta(hours=72) and not isinstance(parse_duration("72h"), WorkingDays)
+    assert WorkingDays(1) != timedelta(days=1) and WorkingDays(1) != parse_duration("24h")   # `1wd` and `24h` differ
+    assert format_duration(WorkingDays(2)) == "2wd" and pickle.loads(pickle.dumps(WorkingDays(2))) == WorkingDays(2)
+
+
+@pytest.mark.parametrize("text", ["99999999999w", "500000w", "367d", "8785h", "367wd", "9" * 25 + "m"])
+def test_durations_beyond_the_bound_are_refused_with_a_value_error_never_an_overflow(text):
+    assert duration_problem(text)
+    with pytest.raises(ValueError, match="366|characters"):
+        parse_duration(text)
+
+
+def test_the_bound_itself_is_allowed():
+    assert parse_duration("366d") == MAX_DURATION == parse_duration("8784h") and parse_duration("366wd") == WorkingDays(366)
+
+
+# ---------------------------------------------------------------- the engine
+
+def test_a_two_working_day_resolution_is_due_at_the_same_time_two_working_days_later(tmp_path):
+    engine = make_engine(make_org(tmp_path, working_days), local(2025, 3, 4, 15))         # Tuesday 15:00
+    assigned = next(x for x in engine.submit(created("W")) if isinstance(x, Assigned))
+    assert assigned.resolution_due == local(2025, 3, 6, 15)                                 # Thursday 15:00
+    engine.submit(FirstResponse("W", at=local(2025, 3, 4, 15, 10)))
+    fired = engine.advance(local(2025, 3, 6, 16))
+    warning = next(x for x in fired if isinstance(x, SlaWarning) and x.target == "resolution")
+    breach = next(x for x in fired if isinstance(x, SlaBreached) and x.target == "resolution")
+    assert warning.at == local(2025, 3, 5, 15)                     # half of the 18 open hours: Tue 3h + Wed 6h
+    assert breach.at == local(2025, 3, 6, 15)
+
+
+def test_an_escalation_level_of_one_working_day_calls_the_next_level_a_working_day_later(tmp_path):
+    engine = make_engine(make_org(tmp_path, working_days), local(2025, 3, 6, 15))         # Thursday 15:00
+    engine.submit(created("E", category="complaint"))
+    engine.submit(FirstResponse("E", at=local(2025, 3, 6, 15, 5)))
+    fired = engine.advance(local(2025, 3, 12, 18))
+    levels = [(x.level, x.at) for x in fired if isinstance(x, Escalated)]
+    assert levels == [(1, local(2025, 3, 10, 15)), (2, local(2025, 3, 11, 15))]           # breach Mon 15:00, next Tue 15:00
+
+
+def test_a_reopened_ticket_gets_a_fresh_target_in_working_days(tmp_path):
+    engine = make_engine(make_org(tmp_path, working_days), local(2025, 3, 4, 10))
+    engine.submit(created("R"))
+    engine.submit(Resolved("R", at=local(2025, 3, 4, 11)))
+    engine.submit(Reopened("R", at=local(2025, 3, 7, 16)))                                # Friday 16:00
+    assert engine.ticket("R").resolution_due == local(2025, 3, 11, 16)                    # Tuesday 16:00
+
+
+def test_a_pause_keeps_the_open_time_left_of_a_working_day_target(tmp_path):
+    engine = make_engine(make_org(tmp_path, working_days), local(2025, 3, 4, 15))
+    engine.submit(created("P"))
+    engine.submit(FirstResponse("P", at=local(2025, 3, 4, 15, 5)))
+    engine.submit(Waiting("P", reason="waiting_customer", at=local(2025, 3, 4, 17)))      # 2 of 18 open hours used
+    engine.submit(CustomerReply("P", at=local(2025, 3, 10, 9)))
+    assert engine.ticket("P").resolution_due == local(2025, 3, 11, 16)                    # Mon 9h + Tue 7h

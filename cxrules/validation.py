@@ -357,13 +357,13 @@ def _unknown(where: Location, value: str, kind: str, known: dict[str, set[str]],
 _BUSINESS_DURATIONS = [
     ("slas", ("first_response",)), ("slas", ("resolution",)), ("handoffs", ("within",)), ("escalations", ("levels", "*", "within")),
 ]
+"""Durations counted in business time: open hours (`4h`) or working days (`3wd`)."""
+_CALENDAR_DURATIONS = [("followups", ("within",)), ("surges", ("window",))]
+"""Durations counted on the wall clock (`3d`); the schema refuses working days there."""
 _PERCENT_FIELDS = [("slas", ("warn_at",)), ("followups", ("coverage", "members")), ("followups", ("coverage", "others"))]
 
 
 def _check_values(items: _Items) -> Iterator[Diagnostic]:
-"""Durations counted in business time: open hours (`4h`) or working days (`3wd`)."""
-_CALENDAR_DURATIONS = [("followups", ("within",)), ("surges", ("window",))]
-"""Durations counted on the wall clock (`3d`); the schema refuses working days there."""
     zones = [(items.root, ("org", "timezone"), items.org.get("timezone"))]
     for calendar in items.each("calendars"):
         zones.append((calendar.document, calendar.path + ("timezone",), calendar.get("timezone")))
@@ -406,10 +406,6 @@ _CALENDAR_DURATIONS = [("followups", ("within",)), ("surges", ("window",))]
                                  path_item.at("levels", index), hint="add `within:` (e.g. `2h`): only the last level may go without")
 
 
-def _known_zone(zone: str) -> bool:
-    try:
-        zoneinfo.ZoneInfo(zone)
-        return True
 def _check_duration(item: _Item, path: JsonPath, value: str, business: bool) -> Iterator[Diagnostic]:
     where = f"`{path[-1]}` of {describe_path(item.document, item.path)}"
     if duration_problem(value):
@@ -421,6 +417,10 @@ def _check_duration(item: _Item, path: JsonPath, value: str, business: bool) -> 
         yield Diagnostic("CX304", f"{where} is zero", item.at(*path), hint="give a duration longer than zero, e.g. `30m`")
 
 
+def _known_zone(zone: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(zone)
+        return True
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return False
 
@@ -469,15 +469,15 @@ def _days(hours: dict) -> list[list[tuple[int, int]]]:
     for key, texts in hours.items():
         for day in _expand_days(key):
             days[day] = _intervals(texts)
-    spans: list[list[tuple[int, int]]] = [[] for _ in DAYS]
-    for day, intervals in enumerate(_days(hours)):
-        for start, end in intervals:
-            if end > start:
     return days
 
 
 def _week(hours: dict) -> tuple[tuple[Interval, ...], ...]:
     """The typical week for static checks: overnight intervals spill into the next weekday."""
+    spans: list[list[tuple[int, int]]] = [[] for _ in DAYS]
+    for day, intervals in enumerate(_days(hours)):
+        for start, end in intervals:
+            if end > start:
                 spans[day].append((start, end))
             else:
                 spans[day].append((start, 1440))
@@ -486,16 +486,16 @@ def _week(hours: dict) -> tuple[tuple[Interval, ...], ...]:
     return tuple(tuple(Interval(s, e) for s, e in _merge(day)) for day in spans)
 
 
-def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[list[int]] = []
-    for start, end in sorted(intervals):
-        if merged and start <= merged[-1][1]:
 def _shifts(hours: dict) -> tuple[tuple[Interval, ...], ...]:
     """The shifts each weekday starts: an end at or before the start runs past midnight."""
     return tuple(tuple(Interval(s, e) for s, e in _merge([(start, end if end > start else end + 1440) for start, end in day]))
                  for day in _days(hours))
 
 
+def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[list[int]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])

@@ -136,12 +136,12 @@ _VALIDATION_CODES = [
      "Every level but the last needs `within`, or the ticket would never move on."),
     ("CX309", "unknown-country", "No public holidays are known for the country.",
      "`holidays.country` takes an ISO 3166 code that the `holidays` library supports, e.g. `CN`."),
-]
-
-for _code, _name, _summary, _doc in _VALIDATION_CODES:
-    register(_code, _name, _summary, _doc)
     ("CX311", "duration-too-long", "A duration is longer than a duration may be.",
      "Durations may be at most 366 days: `366d` in calendar time (follow-ups, surge windows); "
      "`8784h` or `366wd` in business time (SLA targets, hand-off and escalation limits). A longer "
      "one is a typing slip, and counting it out would keep the engine busy for nothing. "
      "Fix: give the time really meant."),
+]
+
+for _code, _name, _summary, _doc in _VALIDATION_CODES:
+    register(_code, _name, _summary, _doc)

@@ -533,10 +533,10 @@ class Engine:
                 continue
             key = f"{ticket.id}:sla:{target}:{ticket.generation}"
             if sla.warn_at is not None and total is not None:
+                total = calendar.business_time(at, total)  # working days (`2wd`): the open time they give from now
                 remaining = total if fresh else calendar.between(at, due)
                 warn = calendar.add(at, max(timedelta(0), remaining - total * (1 - sla.warn_at)))
                 self._schedule(warn, "sla", ticket, key + ":warn", (target, "warn", ticket.generation))
-                total = calendar.business_time(at, total)  # working days (`2wd`): the open time they give from now
             self._schedule(due, "sla", ticket, key + ":breach", (target, "breach", ticket.generation))
 
     def _escalate(self, ticket: TicketState, path_id: str, level: int, at: datetime) -> list[d.Decision]:

@@ -140,7 +140,8 @@ def owner_moves(old: Org, new: Org) -> tuple[CheckContext, dict[tuple[str, str],
     spaces = list(old_context.receivable)
     for space in new_context.receivable:
         spaces.extend(uncovered(space, spaces))
-    before, after = _ownership(old_context, spaces), _ownership(new_context, spaces)
+    before = [(owner, region) for owner, _, region in old_context.ownership(spaces)]
+    after = [(owner, region) for owner, _, region in new_context.ownership(spaces)]
     by_category: dict[str, list[int]] = {}
     for index, (_, region) in enumerate(before):
         for category in region.sets[0]:
@@ -170,26 +171,6 @@ class _Context(CheckContext):
     def __init__(self, org: Org, values: tuple[frozenset, ...]):
         super().__init__(org)
         self.values = values  # replaces the cached property: both versions name the same tickets
-
-
-def _ownership(context: CheckContext, spaces: list[Box]) -> list[tuple[str, Box]]:
-    """(owner, region) for every ticket and hour of ``spaces``: what each rule wins, and the fallback's rest."""
-    owned: list[tuple[str, Box]] = []
-    tried: list[Box] = []
-    for rule in context.router.rules:
-        box = context.rule_boxes.get(rule.id)
-        if box is None:
-            continue
-        for space in spaces:
-            part = box.intersect(space)
-            if part is not None:
-                earlier = [other for other in tried if other.intersect(part) is not None]
-                owned.extend((rule.to, region) for region in uncovered(part, earlier))
-        tried.append(box)
-    fallback = context.org.info.fallback_queue
-    for space in spaces:
-        owned.extend((fallback, region) for region in uncovered(space, tried))
-    return owned
 
 
 _HEADINGS = {"units": "Units", "roles": "Roles", "duties": "Duties", "routing": "Routing rules", "owners": "Who owns which tickets",

@@ -100,9 +100,74 @@ def test_heat_map_counts_owners_gaps_and_overlaps(tmp_path):
                        {"id": "b", "match": {"category": ["repair_quality"]}, "to": "manager", "precedence": 1}]
     (tmp_path / "o.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     cells = coverage(cxrules.load_org(tmp_path / "o.yaml"))
-    assert cells[("question", "phone")][0] == 0                  # nobody routes questions
-    assert cells[("complaint", "phone")] == (1, ["desk"])
-    assert cells[("repair_quality", "phone")][0] == 2            # equal precedence, two owners
+    assert cells[("question", "phone")].count == 0               # nobody routes questions
+    assert cells[("complaint", "phone")].count == 1 and cells[("complaint", "phone")].owners == (("desk", "Mon–Fri 09:00–18:00"),)
+    assert cells[("repair_quality", "phone")].count == 2         # equal precedence, two owners
+
+
+def _heat_cell(html: str, category: str, channel_index: int) -> str:
+    """The `<td>` of a category's row in the heat map (channel_index counts the channels from 0)."""
+    table = html.split('<table class="heat">')[1].split("</table>")[0]
+    row = next(r for r in table.split("<tr>") if r.startswith(f"<td>{category}</td>") or r.startswith(f"<td>&nbsp;&nbsp;&nbsp;{category}</td>"))
+    return row.split("</td>")[1 + channel_index] + "</td>"
+
+
+def _cx(org, code):
+    return [d.message for d in check(org) if d.code == code]
+
+
+def test_heat_map_shows_a_gap_that_exists_only_at_weekends(tmp_path):
+    """Questions on WeChat have an owner on weekdays only: `check` reports a gap, so must the heat map."""
+    org = cxrules.load_org(ROOT / "tests/checks/CX401_weekend_gap.yaml")
+    assert _cx(org, "CX401") == ["no routing rule owns question × wechat × any segment × any priority, Sat–Sun"]
+    cells = coverage(org)
+    assert cells[("question", "wechat")].count == 0 and cells[("question", "wechat")].gaps == ("Sat–Sun",)
+    assert [key for key, cell in cells.items() if cell.count != 1] == [("question", "wechat")]
+    html = build_report(org, check(org))
+    assert _heat_cell(html, "Question", 1) == '<td class="c0" title="no owner (fallback queue `desk`): Sat–Sun&#10;desk: Mon–Fri">gap</td>'
+    page = tmp_path / "weekend.html"
+    page.write_text(html, encoding="utf-8")
+    ARTIFACTS.mkdir(exist_ok=True)
+    dom, errors = open_page(page.as_uri(), screenshot=ARTIFACTS / "report-heat-weekend-gap.png")
+    assert errors == [] and 'title="no owner (fallback queue `desk`): Sat–Sun&#10;desk: Mon–Fri">gap</td>' in dom.replace("\n", "&#10;")
+
+
+def test_heat_map_shows_an_overlap_that_exists_only_during_some_hours(tmp_path):
+    """Two equal rules meet only at weekday lunchtime: `check` reports it, so must the heat map, with the hours."""
+    org = cxrules.load_org(ROOT / "tests/checks/CX402_hours.yaml")
+    assert len(_cx(org, "CX402")) == 1 and "Mon–Fri 12:00–14:00" in _cx(org, "CX402")[0]
+    cells = coverage(org)
+    cell = cells[("complaint", "phone")]
+    assert cell.count == 2
+    assert cell.overlaps == ("`manager` (rule `vip`) and `desk` (rule `complaints`), vip × any priority, Mon–Fri 12:00–14:00",)
+    assert cells[("question", "phone")].count == 1
+    html = build_report(org, check(org))
+    assert _heat_cell(html, "Complaint", 0).startswith('<td class="c2" title="two owners: `manager` (rule `vip`) and `desk` (rule '
+                                                       '`complaints`), vip × any priority, Mon–Fri 12:00–14:00&#10;desk: ')
+    page = tmp_path / "overlap.html"
+    page.write_text(html, encoding="utf-8")
+    ARTIFACTS.mkdir(exist_ok=True)
+    dom, errors = open_page(page.as_uri(), screenshot=ARTIFACTS / "report-heat-hours-overlap.png")
+    assert errors == [] and ">2+</td>" in dom
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "tests/checks").glob("CX40[12]_*.yaml")) + SEED_ORGS, ids=lambda p: p.stem)
+def test_heat_map_agrees_with_check(path):
+    """The heat map's regions are those CX401 and CX402 report, and a cell is marked exactly where one of them lies."""
+    from cxrules.checks import CheckContext
+
+    org = cxrules.load_org(path)
+    context = CheckContext(org)
+    assert sorted(_cx(org, "CX401")) == sorted(f"no routing rule owns {context.describe(region)}"
+                                               for _, regions in context.gap_regions for region in regions)
+    assert sorted(_cx(org, "CX402")) == sorted(
+        f"rules `{a.id}` and `{b.id}` both have precedence {a.precedence} and claim {'; '.join(context.describe(r) for r in regions)} "
+        f"for different owners (`{a.to}`, `{b.to}`)" for a, b, regions in context.overlap_regions)
+    cells = coverage(org, context)
+    for (category, channel), cell in cells.items():
+        gap = any(category in r.sets[0] for c, regions in context.gap_regions if c.id == channel for r in regions)
+        overlap = any(category in r.sets[0] and channel in r.sets[1] for _, _, regions in context.overlap_regions for r in regions)
+        assert (cell.count, bool(cell.gaps), bool(cell.overlaps)) == (0 if gap else 2 if overlap else 1, gap, overlap), (category, channel)
 
 
 def test_diff_names_the_ticket_classes_that_change_owner(tmp_path):

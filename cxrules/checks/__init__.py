@@ -23,7 +23,7 @@ from ..codes import register as register_code
 from ..diagnostics import Diagnostic, Location, Related, Severity, sort_key
 from ..model import Org
 from ..performance import paused_gc
-from ..regions import Box, coalesce
+from ..regions import Box, coalesce, uncovered
 from ..routing import Router
 
 __all__ = ["Finding", "Check", "CHECKS", "register", "CheckConfig", "CheckContext", "CheckResult", "check", "run_checks",
@@ -232,6 +232,65 @@ class CheckContext:
             for category in box.sets[0]:
                 index.setdefault(category, []).append(rule_id)
         return index
+
+    @cached_property
+    def gap_regions(self) -> list[tuple["object", list[Box]]]:
+        """Per channel, the tickets it receives while open that no rule owns (what CX401 reports)."""
+        boxes = list(self.rule_boxes.values())
+        return [(channel, coalesce(uncovered(space, boxes))) for channel, space in self.channel_spaces]
+
+    @cached_property
+    def overlap_regions(self) -> list[tuple["object", "object", list[Box]]]:
+        """(first rule, second rule, regions): equal precedence, different owners, both claim (what CX402 reports)."""
+        from .routing import _earlier_boxes, _meeting_pairs
+
+        groups: dict[int, list] = {}
+        for rule in self.router.rules:
+            if rule.id in self.rule_boxes:
+                groups.setdefault(rule.precedence, []).append(rule)
+        found = []
+        for rules in groups.values():
+            if len({rule.to for rule in rules}) < 2:
+                continue
+            for first, second in _meeting_pairs(self, rules):
+                if first.to == second.to:
+                    continue
+                both = self.rule_boxes[first.id].intersect(self.rule_boxes[second.id])
+                if both is None:
+                    continue
+                regions = []
+                for space in self.receivable:
+                    claimed = both.intersect(space)
+                    if claimed is not None:
+                        regions.extend(uncovered(claimed, _earlier_boxes(self, first, claimed)))
+                if regions:
+                    found.append((first, second, coalesce(regions)))
+        return found
+
+    def ownership(self, spaces: Optional[list[Box]] = None) -> list[tuple[str, Optional[str], Box]]:
+        """(owner, rule id or None for the fallback queue, region) covering ``spaces`` (default: what channels receive).
+
+        Rules in the order they are tried each own their region less the regions of the rules
+        tried before them; what no rule matches goes to the fallback queue. The regions are
+        disjoint and carry their hours, so the owner of a ticket at an hour is read off them.
+        """
+        spaces = self.receivable if spaces is None else spaces
+        owned: list[tuple[str, Optional[str], Box]] = []
+        tried: list[Box] = []
+        for rule in self.router.rules:
+            box = self.rule_boxes.get(rule.id)
+            if box is None:
+                continue
+            for space in spaces:
+                part = box.intersect(space)
+                if part is not None:
+                    earlier = [other for other in tried if other.intersect(part) is not None]
+                    owned.extend((rule.to, rule.id, region) for region in uncovered(part, earlier))
+            tried.append(box)
+        fallback = self.org.info.fallback_queue
+        for space in spaces:
+            owned.extend((fallback, None, region) for region in uncovered(space, tried))
+        return owned
 
     @cached_property
     def reporting_graph(self) -> nx.DiGraph:

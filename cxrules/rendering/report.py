@@ -8,7 +8,9 @@ section titles follow the org's locale (Chinese or English).
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
+from dataclasses import dataclass
 from html import escape
 from typing import Iterable, Optional
 
@@ -16,11 +18,11 @@ from ..checks import CheckContext
 from ..checks.staffing import serving_roles
 from ..diagnostics import Diagnostic, Severity, sort_key
 from ..model import Org
-from ..routing import TicketClass
+from ..regions import Box, coalesce
 from .graphs import _problems
 from .svg import bar_chart, line_chart, org_chart, week_strip
 
-__all__ = ["build_report", "coverage"]
+__all__ = ["build_report", "coverage", "Cell"]
 
 _TITLES = {
     "summary": ("Summary", "概览"), "chart": ("Org chart", "组织架构"), "raci": ("Duty matrix (RACI)", "职责矩阵"),
@@ -55,28 +57,74 @@ document.querySelectorAll('.filters button').forEach(function (button) {
 """
 
 
-def coverage(org: Org, context: Optional[CheckContext] = None) -> dict[tuple[str, str], tuple[int, list[str]]]:
-    """(category, channel) → (owner count, owners): 0 if some ticket there has no rule, 2 if two equal rules disagree."""
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the heat map (a category on a channel), from the regions `check` computes.
+
+    ``count`` is 0 when some ticket there has no owner at some hour the channel is open
+    (a CX401 gap), 2 when two rules of equal precedence disagree at some hour (a CX402
+    overlap), else 1. ``gaps`` and ``overlaps`` say which tickets and when; ``owners``
+    says who owns the cell's tickets and when.
+    """
+
+    count: int
+    owners: tuple[tuple[str, str], ...]
+    gaps: tuple[str, ...] = ()
+    overlaps: tuple[str, ...] = ()
+    fallback: str = ""
+
+    @property
+    def title(self) -> str:
+        lines = [f"no owner (fallback queue `{self.fallback}`): {gap}" for gap in self.gaps] + [f"two owners: {overlap}" for overlap in self.overlaps]
+        lines += [f"{owner}: {hours}" for owner, hours in self.owners] or ["nobody"]
+        return "\n".join(lines)
+
+
+def _within(context: CheckContext, box: Box) -> str:
+    """A region of one cell in words, without its category and channel: `vip × any priority, Sat–Sun`, or `Sat–Sun`."""
+    if box.sets[2:] == context.values[2:]:
+        return box.hours.describe()
+    whole = context.describe(box.replace(0, context.values[0]).replace(1, context.values[1]))
+    return whole.removeprefix("any category × any channel × ")
+
+
+def coverage(org: Org, context: Optional[CheckContext] = None) -> dict[tuple[str, str], Cell]:
+    """(category, channel) → :class:`Cell`, for every category a channel receives while open.
+
+    Gaps and overlaps are the regions of CX401 and CX402 (with their hours), so the heat map
+    never says "one owner" where `check` finds a gap at some hour.
+    """
     context = context or CheckContext(org)
-    segments, priorities, members = context.values[2], context.values[3], context.values[4]
+    received: dict[tuple[str, str], None] = {}
+    for channel, space in context.channel_spaces:
+        for category in org.categories:
+            if category.id in space.sets[0]:
+                received[(category.id, channel.id)] = None
+    gaps: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for channel, regions in context.gap_regions:
+        for region in regions:
+            for category in region.sets[0]:
+                gaps[(category, channel.id)].append(_within(context, region))
+    overlaps: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for first, second, regions in context.overlap_regions:
+        for region in regions:
+            for category, channel in itertools.product(region.sets[0], region.sets[1]):
+                overlaps[(category, channel)].append(
+                    f"`{first.to}` (rule `{first.id}`) and `{second.to}` (rule `{second.id}`), {_within(context, region)}")
+    owned: dict[tuple[str, str], dict[str, list[Box]]] = defaultdict(dict)
+    for owner, rule, region in context.ownership():
+        if rule is None:
+            continue  # the fallback queue's share is the gap, told apart
+        for category, channel in itertools.product(region.sets[0], region.sets[1]):
+            cell = region.replace(0, frozenset({category})).replace(1, frozenset({channel}))
+            owned[(category, channel)].setdefault(owner, []).append(cell)
     cells = {}
-    for category in org.categories:
-        for channel in org.channels:
-            if channel.categories is not None and category.id not in channel.categories:
-                continue
-            owners, count = set(), 1
-            for segment in segments:
-                for priority in priorities:
-                    for member in members:
-                        candidates = context.router.candidates(TicketClass(category.id, channel.id, segment, priority, member))
-                        if not candidates:
-                            count = 0
-                            continue
-                        top = [rule for rule in candidates if rule.precedence == candidates[0].precedence and rule.during == candidates[0].during]
-                        owners.update(rule.to for rule in top)
-                        if len({rule.to for rule in top}) > 1 and count:
-                            count = 2
-            cells[(category.id, channel.id)] = (count, sorted(owners))
+    for key in received:
+        count = 0 if gaps.get(key) else 2 if overlaps.get(key) else 1
+        mine = owned.get(key, {})
+        owners = tuple((owner, "; ".join(sorted(_within(context, box) for box in coalesce(mine[owner])))) for owner in sorted(mine))
+        cells[key] = Cell(count, owners, tuple(sorted(set(gaps.get(key, ())))), tuple(sorted(set(overlaps.get(key, ())))),
+                          org.info.fallback_queue)
     return cells
 
 
@@ -137,12 +185,14 @@ def _heat(org: Org, context: CheckContext, heading: str, name) -> str:
             if (category.id, channel.id) not in cells:
                 row.append("<td class=\"muted\">–</td>")
                 continue
-            count, owners = cells[(category.id, channel.id)]
-            label = {0: "gap", 1: "1", 2: "2+"}[count]
-            row.append(f"<td class=\"c{count}\" title=\"{escape(', '.join(owners) or 'nobody')}\">{label}</td>")
+            cell = cells[(category.id, channel.id)]
+            label = {0: "gap", 1: "1", 2: "2+"}[cell.count] + (", 2+" if cell.count == 0 and cell.overlaps else "")
+            title = escape(cell.title).replace("\n", "&#10;")
+            row.append(f"<td class=\"c{cell.count}\" title=\"{title}\">{label}</td>")
         rows.append("<tr>" + "".join(row) + "</tr>")
-    legend = ("<p class=\"legend\"><span class=\"c0\">gap: some tickets have no owner</span><span class=\"c1\">one owner</span>"
-              "<span class=\"c2\">2+: equal rules disagree</span> (hover a cell for the owners)</p>")
+    legend = ("<p class=\"legend\"><span class=\"c0\">gap: some tickets have no owner at some hour the channel is open</span>"
+              "<span class=\"c1\">1: every ticket has one owner at every hour</span><span class=\"c2\">2+: equal rules disagree at some hour</span>"
+              " (hover a cell for the tickets, the hours and the owners)</p>")
     return (f"<section id=\"coverage\"><h2>{heading}</h2>{legend}<table class=\"heat\"><thead><tr><th></th>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table></section>")
 

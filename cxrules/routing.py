@@ -103,11 +103,12 @@ class Router:
               active_surges: Iterable[Surge] = (), explain: bool = False) -> Route:
         """The owner of ``ticket`` at ``at`` (``None``: ignore `during` calendars)."""
         surged = surge_route(ticket, active_surges)
-        if surged is not None:
-            losers = tuple((rule, f"surge `{surged.surge.id}` is active") for rule in self.candidates(ticket)) if explain else ()
-            return Route(surged.role, None, surged.surge, losers)
+        losers: list[tuple[RoutingRule, str]] = []
+        if surged is not None and surged.surge is not None:
+            if explain:
+                losers = [(rule, f"surge `{surged.surge.id}` is active") for rule in self.candidates(ticket)]
+            return Route(surged.role, None, surged.surge, tuple(losers))
         chosen = None
-        losers = []
         for rule in self.candidates(ticket):
             if chosen is None and self.applies_at(rule, at):
                 chosen = rule

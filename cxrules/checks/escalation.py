@@ -76,8 +76,10 @@ def escalation_dead_end(context: CheckContext) -> Iterator[Finding]:
 
 def _chain_limit(context: CheckContext, path_id: str) -> tuple[timedelta, list[str]]:
     """Time until the last level of the chain is called: every limit but the very last one's."""
-    limits, chain, seen = [], [], set()
-    current = path_id
+    limits: list[timedelta] = []
+    chain: list[str] = []
+    seen: set[str] = set()
+    current: str | None = path_id
     while current and current not in seen:
         seen.add(current)
         path = context.org.escalation(current)

@@ -61,7 +61,7 @@ def _meeting_pairs(context: CheckContext, rules) -> Iterator[tuple]:
 
 def _earlier_rules(context: CheckContext, rule, region: Box) -> list[str]:
     """Ids of rules tried before ``rule`` that share a category with ``region``, in trial order."""
-    before = set()
+    before: set[str] = set()
     for category in region.sets[0]:
         before.update(context.category_index.get(category, ()))
     position = context.rule_position
@@ -144,7 +144,7 @@ def shadowed_rule(context: CheckContext) -> Iterator[Finding]:
             yield Finding(f"rule `{rule.id}` matches no ticket any channel receives while open", rule.source.at("id"),
                           hint="check its `match` and `during` against the channels' categories and hours", subject=rule.id)
             continue
-        earlier = _earlier_rules(context, rule, box)
+        earlier = _earlier_rules(context, rule, box) if box is not None else []
         earlier_boxes = [context.rule_boxes[other] for other in earlier]
         if all(is_covered(part, earlier_boxes) for part in reachable):
             winners = [context.org.routing[context.rule_order[other]] for other in earlier
@@ -183,7 +183,7 @@ def route_to_role_without_category(context: CheckContext) -> Iterator[Finding]:
         handles = context.org.role(rule.to).handles
         if box is None or box.sets[0] <= handles:
             continue
-        received = frozenset()  # only what reaches the rule counts: a catch-all sees what others leave
+        received: frozenset[str] = frozenset()  # only what reaches the rule counts: a catch-all sees what others leave
         for space in context.receivable:
             part = box.intersect(space)
             if part is not None:

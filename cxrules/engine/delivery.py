@@ -108,7 +108,7 @@ class Delivery:
 
     def _run(self, decision: d.Decision, handlers: tuple[Handler, ...], failed_before: int, now: datetime) -> bool:
         """True when every handler returned; otherwise the decision is owed to those that raised."""
-        failing, error = [], None
+        failing, error = [], ""
         for handler in handlers:
             try:
                 handler(decision)

@@ -75,7 +75,8 @@ class DurableRouter:
         self._calendars = {c.id: BusinessCalendar(c) for c in org.calendars if any(r.during == c.id for r in org.routing)}
         self._winner: list[Optional[str]] = [None]
         self._lock = threading.Lock()
-        self._cache: dict[tuple, Optional[str]] = {}
+        self._cache: dict[object, Optional[str]] = {}
+        """Winners by ticket class, or by (class, open calendars) for rules with `during`."""
         self.name = f"cxrules_{org.info.id}_{os.getpid()}_{next(_serial)}"
         self._ruleset = Ruleset(self.name, None, compile_routing(org.routing, self._recorder)) if org.routing else None
         self.posts = 0
@@ -93,7 +94,7 @@ class DurableRouter:
     def winner(self, ticket: TicketClass, at: Optional[datetime] = None) -> Optional[str]:
         """Id of the rule that owns the ticket at ``at`` (None: no rule, the fallback queue)."""
         open_calendars = self._open_calendars(at)
-        key = (ticket, open_calendars) if open_calendars else ticket
+        key: object = (ticket, open_calendars) if open_calendars else ticket
         try:
             return self._cache[key]
         except KeyError:

@@ -188,6 +188,8 @@ class Engine:
 
     def replay(self, event: e.Event) -> list[d.Decision]:
         """Apply an event at its own time without persisting or dispatching (used by recovery)."""
+        if event.at is None:
+            raise ValueError("replay needs an event with its time filled in")
         decisions = self._run_timers(event.at)
         decisions.extend(self._apply(event, event.at))
         return decisions
@@ -329,7 +331,7 @@ class Engine:
         return []
 
     def _hand_off(self, ticket: TicketState, event: e.HandOff, at: datetime) -> list[d.Decision]:
-        handoff = self.handoffs.get((ticket.role, event.to_role))
+        handoff = self.handoffs.get((ticket.role, event.to_role)) if ticket.role else None
         if handoff is None or (handoff.categories is not None and ticket.category not in handoff.categories):
             allowed = sorted(h.to_role for h in self.org.handoffs if h.from_role == ticket.role)
             return [d.Refused(ticket.id, at, "HandOff", f"no hand-off from `{ticket.role}` to `{event.to_role}` for "
@@ -479,11 +481,12 @@ class Engine:
         return min(able, key=lambda a: (loads.get(a.id, 0), a.number))
 
     def _next_shift(self, role: str, at: datetime) -> Optional[datetime]:
-        starts = [self.calendars[a.shift].next_open(at) for a in self.agents.get(role, ())]
-        starts = [s for s in starts if s is not None and s > at]
+        starts = [start for a in self.agents.get(role, ()) if (start := self.calendars[a.shift].next_open(at)) is not None and start > at]
         return min(starts) if starts else None
 
     def _release(self, ticket: TicketState, at: datetime) -> list[d.Decision]:
+        if ticket.role is None:
+            return []
         queue = self.store.queues.get(ticket.role)
         if ticket.status == "queued" and queue and ticket.id in queue:
             queue.remove(ticket.id)
@@ -502,7 +505,7 @@ class Engine:
             if ticket is None or ticket.status != "queued" or ticket.role != role:
                 queue.popleft()
                 continue
-            rule = self.rules.get(ticket.rule)
+            rule = self.rules.get(ticket.rule) if ticket.rule else None
             agent = self._pick(role, at, frozenset(rule.requires if rule else ()))
             if agent is None:
                 if not any(self.calendars[a.shift].is_open(at) for a in self.agents.get(role, ())):
@@ -656,7 +659,7 @@ class Engine:
             return self._judge_surge(surge, at) if surge else []
         if timer.kind == "drain":
             return self._drain(timer.data, at)
-        ticket = self.store.get(timer.ticket_id)
+        ticket = self.store.get(timer.ticket_id) if timer.ticket_id else None
         if ticket is None:
             return []
         if timer.kind == "sla":

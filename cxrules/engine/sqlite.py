@@ -19,14 +19,12 @@ the state that is replayed.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import pickle
 import sqlite3
 import threading
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from . import decisions as d
@@ -86,10 +84,17 @@ def decision_from_json(text: str) -> d.Decision:
     return cls(**{k: _unplain(v) for k, v in data.items()})
 
 
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid an INSERT gave its row (SQLite always gives one)."""
+    if cursor.lastrowid is None:
+        raise sqlite3.DatabaseError("an INSERT returned no rowid")
+    return cursor.lastrowid
+
+
 class SqliteStore(MemoryStore):
     """The engine's state in memory, made durable in one SQLite file (see the module docstring)."""
 
-    def __init__(self, path: str | Path, snapshot_every: int = 500, synchronous: str = "NORMAL"):
+    def __init__(self, path: str | os.PathLike, snapshot_every: int = 500, synchronous: str = "NORMAL"):
         super().__init__()
         self.path = str(path)
         self.snapshot_every = snapshot_every
@@ -126,7 +131,7 @@ class SqliteStore(MemoryStore):
             self._reopen_if_replaced()
             try:
                 self.db.execute("BEGIN IMMEDIATE")
-                seq = self.db.execute("INSERT INTO journal (kind, payload) VALUES (?, ?)", (kind, text)).lastrowid
+                seq = _row_id(self.db.execute("INSERT INTO journal (kind, payload) VALUES (?, ?)", (kind, text)))
                 if kind == "event":
                     self.db.execute("INSERT INTO counters VALUES ('events', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1")
                 self.db.execute("COMMIT")
@@ -192,7 +197,7 @@ class SqliteStore(MemoryStore):
         """A new file at the path holding the engine's current state as its snapshot."""
         self._open()
         self.db.execute("BEGIN IMMEDIATE")
-        seq = self.db.execute("INSERT INTO journal (kind, payload) VALUES ('mark', '{}')").lastrowid
+        seq = _row_id(self.db.execute("INSERT INTO journal (kind, payload) VALUES ('mark', '{}')"))
         self.db.execute("INSERT OR REPLACE INTO counters VALUES ('events', ?)", (self._events,))
         self._snapshot(seq)
         self.db.execute("COMMIT")

@@ -8,6 +8,7 @@ keys of timers already fired (so each fires once).
 from __future__ import annotations
 
 import heapq
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,12 +61,29 @@ class Timer:
     data: Any = None
 
 
-class Store:
+class Store(ABC):
     """The interface the engine uses; :class:`MemoryStore` is the reference implementation.
 
-    Durable stores also implement :meth:`journal`, :meth:`record`, :meth:`dispatched` and
-    :meth:`recover`; the in-memory store keeps nothing across processes, so those do nothing there.
+    The engine reads and changes the state containers declared below (tickets, queues,
+    loads, round-robin cursors, surge arrivals, active surges, the fallback list) in place,
+    and moves timers through the methods. Durable stores also implement :meth:`journal`,
+    :meth:`record`, :meth:`dispatched` and :meth:`recover`; the in-memory store keeps nothing
+    across processes, so those do nothing there.
     """
+
+    tickets: dict[str, TicketState]
+    queues: dict[str, deque[str]]
+    """Tickets waiting for an agent of a role, oldest first."""
+    loads: dict[str, int]
+    """Open tickets per agent id."""
+    cursors: dict[str, int]
+    """Per round-robin role: the number of the agent who got the last ticket."""
+    arrivals: dict[str, deque[datetime]]
+    """Per surge rule: arrival times inside its window."""
+    active_surges: set[str]
+    fallback: list[str]
+    """Tickets no routing rule took, in arrival order."""
+    faults: list[str]
 
     def journal(self, entry: tuple) -> int:
         """Make an event (or a run of due timers) durable before it is applied; raise StoreError if impossible."""
@@ -95,14 +113,22 @@ class Store:
         """The decisions given up on, oldest first."""
         return []
 
+    @abstractmethod
     def get(self, ticket_id: str) -> Optional[TicketState]: ...
+    @abstractmethod
     def put(self, ticket: TicketState) -> None: ...
+    @abstractmethod
     def drop(self, ticket_id: str) -> None: ...
+    @abstractmethod
     def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None) -> None: ...
+    @abstractmethod
     def pop_due(self, now: datetime) -> Optional[Timer]:
         """The earliest timer due at or before ``now``, removed from the schedule."""
+    @abstractmethod
     def next_due(self) -> Optional[datetime]: ...
+    @abstractmethod
     def fired(self, timer: Timer) -> bool: ...
+    @abstractmethod
     def mark_fired(self, timer: Timer) -> None: ...
 
 

@@ -133,7 +133,7 @@ def _simulate(org, tickets, mapping, unmapped, progress, tail) -> SimulationResu
                     waits.append((decision.at - outcome.record.created).total_seconds() / 60)
                 if not outcome.resolution_pending:  # handled for as long as the model says, from now
                     outcome.resolution_pending = True
-                    push(decision.at + mapping.service_time(outcome.record.category, rng), e.Resolved(decision.ticket_id))
+                    push(decision.at + mapping.service_time(outcome.record.category, rng), e.Resolved(outcome.record.id))
             elif isinstance(decision, d.TicketReopened) and outcome:
                 outcome.resolution_pending, outcome.reopened = False, True
             elif isinstance(decision, d.Queued):
@@ -153,7 +153,7 @@ def _simulate(org, tickets, mapping, unmapped, progress, tail) -> SimulationResu
                 followups["due"] += 1
                 satisfaction = outcome.record.satisfaction
                 satisfied = satisfaction is None or satisfaction >= mapping.satisfied_at_least
-                push(decision.at, e.FollowUpDone(decision.ticket_id, policy=decision.policy, satisfied=satisfied, at=decision.at))
+                push(decision.at, e.FollowUpDone(outcome.record.id, policy=decision.policy, satisfied=satisfied, at=decision.at))
             elif isinstance(decision, d.FollowUpOverdue):
                 followups["late"] += 1
             elif isinstance(decision, (d.SurgeActivated, d.SurgeDeactivated)):

@@ -3,6 +3,12 @@
 Each view is first built as a networkx graph (nodes and edges with labels and a `problem`
 mark), then written out; findings of `cxrules check` can be drawn in (gaps red, overlaps
 orange) so the picture shows what to fix.
+
+Labels follow the org's `locale`: under `zh-*` the Chinese `label` comes first and the
+English `name` second. Labels are text from the org file, so each format escapes them:
+Mermaid with its entity codes (`#lt;`, `#quot;` …), DOT with backslash escapes and HTML
+entities (Graphviz turns them back into the characters), so no label can inject markup or
+break the syntax.
 """
 
 from __future__ import annotations
@@ -10,14 +16,14 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 import networkx as nx
 
 from ..diagnostics import Diagnostic
 from ..model import Org
 
-__all__ = ["VIEWS", "build", "to_mermaid", "to_dot", "render_image", "GraphvizMissing"]
+__all__ = ["VIEWS", "build", "to_mermaid", "to_dot", "render_image", "GraphvizMissing", "cjk_font_warning", "has_cjk"]
 
 VIEWS = ("org", "routing", "escalation", "handoffs")
 _COLOURS = {"gap": "#d62728", "overlap": "#ff7f0e", "warning": "#bcbd22"}
@@ -29,9 +35,16 @@ class GraphvizMissing(RuntimeError):
     """SVG or PNG was asked for but Graphviz's `dot` is not installed."""
 
 
+def _chinese_first(org: Org) -> bool:
+    return (org.info.locale or "").lower().startswith("zh")
+
+
 def _name(org: Org, item) -> str:
+    """Name and label on two lines; the Chinese label first under a `zh` locale."""
     label = getattr(item, "label", None)
-    return f"{item.name}\n{label}" if label and label != item.name else item.name
+    if not label or label == item.name:
+        return item.name
+    return f"{label}\n{item.name}" if _chinese_first(org) else f"{item.name}\n{label}"
 
 
 def _problems(findings: Iterable[Diagnostic]) -> dict[str, str]:
@@ -131,7 +144,7 @@ def to_mermaid(graph: nx.DiGraph) -> str:
     for group, nodes in groups.items():
         indent = "    "
         if group:
-            lines.append(f'    subgraph {_safe(group)}["{_escape_mermaid(graph.nodes[group]["label"]) if group in graph else group}"]')
+            lines.append(f'    subgraph {_safe(group)}["{_escape_mermaid(graph.nodes[group]["label"] if group in graph else group)}"]')
             indent = "        "
         for node in nodes:
             if node == group or node in groups:  # a unit drawn as the box around its roles
@@ -156,14 +169,26 @@ def to_mermaid(graph: nx.DiGraph) -> str:
     return "\n".join(lines) + "\n"
 
 
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_MERMAID_CODES = {"#": "#35;", "&": "#amp;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "`": "#96;",
+                  "[": "#91;", "]": "#93;", "{": "#123;", "}": "#125;", "|": "#124;", ";": "#59;", "\\": "#92;"}
+_MERMAID_SPECIAL = re.compile("[" + re.escape("".join(_MERMAID_CODES)) + "]")
+
+
+def _lines(text: str) -> list[str]:
+    """A label's lines, with control characters (tabs, carriage returns …) turned into spaces."""
+    return [_CONTROL.sub(" ", line) for line in str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+
+
 def _escape_mermaid(text: str) -> str:
-    return text.replace('"', "#quot;").replace("\n", "<br/>")
+    """A label inside Mermaid's quotes: characters that are markup or syntax as entity codes, lines joined by <br/>."""
+    return "<br/>".join(_MERMAID_SPECIAL.sub(lambda m: _MERMAID_CODES[m.group()], line) for line in _lines(text))
 
 
 def to_dot(graph: nx.DiGraph) -> str:
     """Graphviz DOT text (units as clusters; problems outlined in red or orange)."""
     rankdir = "TB" if graph.graph.get("name") in ("org", "escalation") else "LR"
-    lines = [f'digraph "{graph.graph.get("name", "org")}" {{', f"  rankdir={rankdir};",
+    lines = [f'digraph "{_dot(graph.graph.get("name", "org"))}" {{', f"  rankdir={rankdir};",
              '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Noto Sans CJK SC, sans-serif", fontsize=11];',
              '  edge [fontname="sans-serif", fontsize=9, color="#555555"];', '  graph [fontname="Noto Sans CJK SC, sans-serif"];']
     groups = _groups(graph)
@@ -186,7 +211,7 @@ def to_dot(graph: nx.DiGraph) -> str:
                 attributes.append('shape=folder, fillcolor="#fafafa"')
             if data.get("problem"):
                 attributes.append(f'color="{_COLOURS[data["problem"]]}", penwidth=3')
-            lines.append(f'{indent}"{node}" [{", ".join(attributes)}];')
+            lines.append(f'{indent}"{_dot(node)}" [{", ".join(attributes)}];')
         if group:
             lines.append("  }")
     for source, target, data in graph.edges(data=True):
@@ -199,13 +224,18 @@ def to_dot(graph: nx.DiGraph) -> str:
             attributes.append("style=dashed")
         if data.get("problem"):
             attributes.append(f'color="{_COLOURS[data["problem"]]}", penwidth=2')
-        lines.append(f'  "{source}" -> "{target}"' + (f" [{', '.join(attributes)}]" if attributes else "") + ";")
+        lines.append(f'  "{_dot(source)}" -> "{_dot(target)}"' + (f" [{', '.join(attributes)}]" if attributes else "") + ";")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
 def _dot(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """Text inside DOT's quotes: HTML-safe (`&`, `<`, `>` as entities, which Graphviz draws as the characters),
+    backslashes and quotes escaped, lines joined by `\\n`."""
+    def line(part: str) -> str:
+        part = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return part.replace("\\", "\\\\").replace('"', '\\"')
+    return "\\n".join(line(part) for part in _lines(text))
 
 
 def render_image(dot_text: str, fmt: str, dot_binary: Optional[str] = None) -> bytes:
@@ -218,3 +248,36 @@ def render_image(dot_text: str, fmt: str, dot_binary: Optional[str] = None) -> b
     if completed.returncode != 0:
         raise RuntimeError(f"dot failed: {completed.stderr.decode('utf-8', 'replace')[:500]}")
     return completed.stdout
+
+
+_CJK = re.compile("[\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds Chinese (or Japanese) characters, which need a CJK font to be drawn."""
+    return _CJK.search(text) is not None
+
+
+def cjk_fonts_installed() -> Optional[bool]:
+    """Whether fontconfig knows a font for Chinese (`fc-list :lang=zh`); None when that cannot be told."""
+    binary = shutil.which("fc-list")
+    if binary is None:
+        return None
+    try:
+        found = subprocess.run([binary, ":lang=zh", "family"], capture_output=True, timeout=120)  # a guard, not a speed limit
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found.returncode == 0 and bool(found.stdout.strip())
+
+
+def cjk_font_warning(dot_text: str, probe: Optional[Callable[[], Optional[bool]]] = None) -> Optional[str]:
+    """A warning for a PNG whose Chinese labels Graphviz would draw as boxes (no CJK font installed), else None.
+
+    ``probe`` tells whether a CJK font is installed (default :func:`cjk_fonts_installed`).
+    """
+    if not has_cjk(dot_text):
+        return None
+    if (probe or cjk_fonts_installed)() is not False:
+        return None
+    return ("no font for Chinese is installed (`fc-list :lang=zh` lists none), so the PNG shows its Chinese labels as boxes; "
+            "install one, e.g. `apt-get install fonts-noto-cjk` (Debian/Ubuntu), or use --format svg or mermaid")

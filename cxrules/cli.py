@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from . import __version__
 from .codes import lookup
@@ -17,7 +18,33 @@ from .schema import schema_text
 from .checks import CheckConfig, ConfigError, check as check_org, check_paths, load_config
 from .validation import validate_paths
 
+def _no_flag_types(params: list) -> list:
+    """Flags take no value, so help shows no type beside them.
+
+    Typer (0.29 and later) prints a parameter's type in angle brackets, `<bool>` for every
+    flag, `--help` included: an empty metavar is what it prints instead.
+    """
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Group(TyperGroup):
+    """The `cxrules` command group: its flags and its commands' flags are shown without a type."""
+
+    def get_params(self, ctx):
+        return _no_flag_types(super().get_params(ctx))
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _no_flag_types(command.get_params(ctx))
+        return command
+
+
 app = typer.Typer(
+    cls=_Group,
     name="cxrules",
     help="Org-as-code for customer-service centres: validate, check, route and simulate an org file.",
     no_args_is_help=True,
@@ -26,7 +53,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-Format = Enum("Format", {name: name for name in ["auto", *REPORTERS]}, type=str)
+Format = Enum("Format", {name: name for name in ["auto", *REPORTERS]}, type=str)  # type: ignore[misc]  # members from REPORTERS
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -66,7 +93,7 @@ def _exit_code(diagnostics: list[Diagnostic], strict: bool) -> int:
     return EXIT_PROBLEMS if any(d.severity in failing for d in diagnostics) else EXIT_CLEAN
 
 
-FORMAT_OPTION = typer.Option(Format.auto, "--format", "-f", help="Output format; `auto` is `github` under GitHub Actions, else `text`.")
+FORMAT_OPTION = typer.Option(Format["auto"], "--format", "-f", help="Output format; `auto` is `github` under GitHub Actions, else `text`.")
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the report to this file instead of standard output.")
 COLOUR_OPTION = typer.Option(None, "--color/--no-color", help="Colour the text output (default: on a terminal, unless NO_COLOR is set).")
 STRICT_OPTION = typer.Option(False, "--strict", help="Exit 1 on warnings too.")
@@ -82,11 +109,17 @@ def validate(
 ) -> None:
     """Check that org files are well-formed: YAML, schema, references, trees.
 
+    A ticket-log mapping (`kind: TicketLogMapping`) named here is checked as a mapping.
     Exit status: 0 clean, 1 problems found, 2 a path could not be read.
     """
-    results, problems = validate_paths(paths)
+    from .simulation.mapping import is_mapping_file, validate_mapping
+
+    mappings = [path for path in paths if is_mapping_file(path)]
+    orgs = [path for path in paths if path not in mappings]
+    results, problems = validate_paths(orgs) if orgs else ([], [])
     diagnostics = problems + [d for result in results for d in result.diagnostics]
-    files = tuple(file for result in results for file in (result.files or (result.path,)))
+    diagnostics += [d for path in mappings for d in validate_mapping(path)]
+    files = tuple(file for result in results for file in (result.files or (result.path,))) + tuple(str(p) for p in mappings)
     _emit(Report(files, tuple(diagnostics)), format, output, color)
     raise typer.Exit(_exit_code(diagnostics, strict))
 
@@ -140,11 +173,67 @@ def check(
     raise typer.Exit(_exit_code(diagnostics, strict))
 
 
-@app.command()
+ROUTE_EPILOG = """\b
+TICKET is JSON (UTF-8, at most 1 MB): a regular file, or - for standard input.
+  field        type            default     meaning
+  id           text            "ticket"    the ticket's id
+  category     text, required              a category id of the org
+  channel      text, required              a channel id of the org
+  segment      text, required              a segment id of the org
+  priority     text, required              a priority of the org
+  member       true or false   false       the customer is a member
+  customer_id  text or null    null        the customer's id
+  created      ISO 8601 time   now         arrival (--at wins); without an
+                                           offset, in the org's time zone
+Texts hold 1-200 characters and no control characters; times fall in the
+years 1970-2100; no other fields, none given twice. For example:
+  {"id": "T-1001", "category": "complaint", "channel": "phone",
+   "segment": "vip", "priority": "high", "member": true,
+   "created": "2025-09-30T10:00:00+08:00"}
+The timeline runs to the ticket's last deadline (resolution, every
+escalation level), at most one year after arrival, and says where and why
+it stops. Follow-ups assume resolution at the resolution deadline.
+More: docs/route.md
+"""
+
+
+def _read_ticket_bytes(ticket_path: Path) -> bytes:
+    """The ticket file's bytes, read bounded: only a regular file or standard input, at most the size cap (+1 to notice more)."""
+    import os
+    import stat
+
+    from .engine.explain import MAX_TICKET_BYTES
+
+    if str(ticket_path) == "-":
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is not None:
+            return stream.read(MAX_TICKET_BYTES + 1)
+        return sys.stdin.read(MAX_TICKET_BYTES + 1).encode("utf-8", "surrogateescape")
+    try:
+        if not stat.S_ISREG(os.stat(ticket_path).st_mode):
+            raise _Unreadable("not a regular file; give a JSON file, or - for standard input")
+        with open(ticket_path, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):  # swapped between the two looks
+                raise _Unreadable("not a regular file; give a JSON file, or - for standard input")
+            return stream.read(MAX_TICKET_BYTES + 1)
+    except OSError as error:
+        raise _Unreadable(error.strerror or str(error)) from None
+
+
+class _Unreadable(Exception):
+    """The ticket file cannot be read; the message says why."""
+
+
+def _safe_path(path: Path) -> str:
+    """A path for a message: characters that cannot be printed (undecodable bytes) escaped."""
+    return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@app.command(epilog=ROUTE_EPILOG)
 def route(
     org_path: Path = typer.Argument(..., metavar="ORG", help="The org file."),
-    ticket_path: Path = typer.Argument(..., metavar="TICKET", help="A ticket as JSON (`-` for standard input)."),
-    at: Optional[str] = typer.Option(None, "--at", help="When the ticket arrives (ISO 8601); default its `created`, else now."),
+    ticket_path: Path = typer.Argument(..., metavar="TICKET", help="A ticket as JSON (`-` for standard input); format below."),
+    at: Optional[str] = typer.Option(None, "--at", help="When the ticket arrives (ISO 8601, years 1970-2100); default its `created`, else now."),
     format: str = typer.Option("text", "--format", "-f", help="text or json."),
 ) -> None:
     """Route one ticket and explain the decision: rule, owner, SLA deadlines, escalations, follow-ups.
@@ -152,45 +241,43 @@ def route(
     Exit status: 0 routed by a rule, 1 sent to the fallback queue, 2 bad org, ticket or usage.
     """
     import json
-    from datetime import datetime
+    from zoneinfo import ZoneInfo
 
-    from .engine.explain import TicketError, explain_route, parse_ticket
+    from .engine.explain import TicketError, explain_route, parse_ticket, parse_time, read_ticket
     from .validation import validate_path
 
     if format not in ("text", "json"):
         raise typer.BadParameter("expected text or json", param_hint="--format")
     result = validate_path(org_path)
     if result.org is None:
-        _emit(Report(result.files or (str(org_path),), result.diagnostics), Format.text, None, None)
+        _emit(Report(result.files or (str(org_path),), result.diagnostics), Format["text"], None, None)
         raise typer.Exit(EXIT_USAGE)
+    zone = ZoneInfo(result.org.info.timezone)
     try:
-        raw = sys.stdin.read() if str(ticket_path) == "-" else ticket_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        typer.echo(f"cxrules: cannot read {ticket_path}: {getattr(error, 'strerror', None) or error}", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as error:
-        typer.echo(f"cxrules: {ticket_path}:{error.lineno}:{error.colno}: not JSON: {error.msg}", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    try:
-        moment = datetime.fromisoformat(at) if at else None
-    except ValueError:
-        raise typer.BadParameter(f"expected an ISO 8601 time such as 2025-03-07T19:30+08:00, got {at!r}", param_hint="--at") from None
-    try:
-        ticket = parse_ticket(result.org, data)
+        moment = parse_time(at, zone, "--at") if at is not None else None
     except TicketError as error:
-        typer.echo(f"cxrules: {ticket_path}: {error}", err=True)
+        raise typer.BadParameter(str(error).removeprefix("--at ").removeprefix("--at: "), param_hint="--at") from None
+    name = "standard input" if str(ticket_path) == "-" else _safe_path(ticket_path)
+    try:
+        raw = _read_ticket_bytes(ticket_path)
+    except _Unreadable as error:
+        typer.echo(f"cxrules: cannot read {name}: {error}", err=True)
         raise typer.Exit(EXIT_USAGE)
-    if moment is not None and moment.tzinfo is None:
-        from zoneinfo import ZoneInfo
-
-        moment = moment.replace(tzinfo=ZoneInfo(result.org.info.timezone))
-    report = explain_route(result.org, ticket, moment)
+    try:
+        ticket = parse_ticket(result.org, read_ticket(raw))
+        report = explain_route(result.org, ticket, moment)
+    except TicketError as error:
+        typer.echo(f"cxrules: {name}{error.position}: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    except (OverflowError, ValueError) as error:  # a deadline past what dates can hold (an org with enormous durations)
+        typer.echo(f"cxrules: cannot compute the deadlines of {name}: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE)
     if format == "json":
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         typer.echo(render_route(report))
+        if report.end is not None:
+            typer.echo(f"timeline {report.end.reason}")
     raise typer.Exit(EXIT_PROBLEMS if report.fallback else EXIT_CLEAN)
 
 
@@ -228,11 +315,11 @@ def simulate(
     for index, org_path in enumerate(org_paths):
         validated = validate_path(org_path)
         if validated.org is None:
-            _emit(Report(validated.files or (str(org_path),), validated.diagnostics), Format.text, None, None)
+            _emit(Report(validated.files or (str(org_path),), validated.diagnostics), Format["text"], None, None)
             raise typer.Exit(EXIT_USAGE)
         loaded, problems = load_mapping(mapping_b if index and mapping_b else mapping, validated.org)
         if loaded is None:
-            _emit(Report((str(mapping),), tuple(problems)), Format.text, None, None)
+            _emit(Report((str(mapping),), tuple(problems)), Format["text"], None, None)
             raise typer.Exit(EXIT_USAGE)
         try:
             records, unmapped = read_log(log, loaded)
@@ -274,7 +361,7 @@ def _org_or_exit(path: Path):
 
     result = validate_path(path)
     if result.org is None:
-        _emit(Report(result.files or (str(path),), result.diagnostics), Format.text, None, None)
+        _emit(Report(result.files or (str(path),), result.diagnostics), Format["text"], None, None)
         raise typer.Exit(EXIT_USAGE)
     return result.org
 
@@ -305,7 +392,7 @@ def graph(
     output: Optional[Path] = OUTPUT_OPTION,
 ) -> None:
     """Draw the org chart, the routing map, the escalation paths or the hand-offs."""
-    from .rendering.graphs import VIEWS, GraphvizMissing, build, render_image, to_dot, to_mermaid
+    from .rendering.graphs import VIEWS, build, cjk_font_warning, render_image, to_dot, to_mermaid
 
     if view not in VIEWS:
         raise typer.BadParameter(f"expected one of {', '.join(VIEWS)}", param_hint="--view")
@@ -316,11 +403,17 @@ def graph(
     if format == "mermaid":
         _write(output, to_mermaid(picture))
         return
+    dot = to_dot(picture)
     try:
-        _write(output, to_dot(picture) if format == "dot" else render_image(to_dot(picture), format))
-    except GraphvizMissing as error:
+        content = dot if format == "dot" else render_image(dot, format)
+    except RuntimeError as error:  # GraphvizMissing, or dot itself failed
         typer.echo(f"cxrules: {error}", err=True)
         raise typer.Exit(EXIT_USAGE)
+    if format == "png":
+        warning = cjk_font_warning(dot)
+        if warning:
+            typer.echo(f"cxrules: warning: {warning}", err=True)
+    _write(output, content)
 
 
 @app.command()
@@ -341,7 +434,7 @@ def report(
             raise typer.BadParameter("give the log's mapping too", param_hint="--mapping")
         loaded, problems = load_mapping(mapping, org)
         if loaded is None:
-            _emit(Report((str(mapping),), tuple(problems)), Format.text, None, None)
+            _emit(Report((str(mapping),), tuple(problems)), Format["text"], None, None)
             raise typer.Exit(EXIT_USAGE)
         try:
             records, unmapped = read_log(tickets, loaded)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,7 +24,7 @@ from ..loading import load_file
 from ..model import Org, parse_duration
 from ..schema import closest, validate_against
 
-__all__ = ["LogMapping", "LogError", "TicketRecord", "Unmapped", "load_mapping", "read_log"]
+__all__ = ["LogMapping", "LogError", "TicketRecord", "Unmapped", "load_mapping", "validate_mapping", "is_mapping_file", "read_log"]
 
 TIME_FIELDS = ("created", "first_response", "resolved")
 
@@ -92,12 +94,61 @@ class LogMapping:
 _ORG_KINDS = {"category": "categories", "channel": "channels", "segment": "segments", "priority": "priorities"}
 
 
+MAPPING_KIND = "TicketLogMapping"
+
+
+def is_mapping_file(path: str | Path) -> bool:
+    """Whether ``path`` is a regular file that declares `kind: TicketLogMapping` at its top level.
+
+    Looks at the first 8 kB only (as the folder scan of `validate` does); anything that cannot
+    be read counts as no mapping, so the org reader reports it.
+    """
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        with open(path, "rb") as stream:
+            head = stream.read(8192).decode("utf-8", "replace")
+    except OSError:
+        return False
+    for line in head.splitlines():
+        if line[:1] in (" ", "\t"):
+            continue
+        if line.split("#")[0].strip().replace('"', "").replace("'", "").replace(" ", "") == f"kind:{MAPPING_KIND}":
+            return True
+    return False
+
+
+def validate_mapping(path: str | Path) -> list[Diagnostic]:
+    """Check a mapping file on its own (YAML, schema, time zone): what `cxrules validate` reports for it.
+
+    The ids it maps values to are checked against an org when the mapping is used (`simulate`, `report`).
+    """
+    document, problems = load_file(path)
+    if document is None:
+        return problems
+    return problems + _check_document(document, None)
+
+
+def _check_document(document, default_zone: Optional[str]) -> list[Diagnostic]:
+    """Schema problems, then (on a well-formed mapping) an unknown time zone."""
+    problems = validate_against(document, "mapping.schema.json")
+    if problems:
+        return problems
+    zone = document.data.get("timezone", default_zone)
+    if zone is not None:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(Diagnostic("CX303", f"unknown time zone `{zone}`", document.location(("timezone",))))
+    return problems
+
+
 def load_mapping(path: str | Path, org: Org) -> tuple[Optional[LogMapping], list[Diagnostic]]:
     """Load and check a mapping for ``org``; diagnostics point into the mapping file."""
     document, problems = load_file(path)
     if document is None:
         return None, problems
-    problems += validate_against(document, "mapping.schema.json")
+    problems += _check_document(document, org.info.timezone)
     if problems:
         return None, problems
     data = document.data
@@ -122,10 +173,6 @@ def load_mapping(path: str | Path, org: Org) -> tuple[Optional[LogMapping], list
                                    document.location(("fields",), key=True),
                                    hint=f"map a column, or give a constant such as `segment: {{value: {known['segments'][-1]}}}`"))
     zone = data.get("timezone", org.info.timezone)
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.append(Diagnostic("CX303", f"unknown time zone `{zone}`", document.location(("timezone",))))
     if problems:
         return None, problems
     service = data.get("service_time", {})

@@ -1,0 +1,184 @@
+"""`cxrules route`: the timeline runs to the last deadline (issue 11), tickets are read bounded and checked whole.
+
+Bad ticket files are in the corpus (tests/corpus/route, run by test_corpus.py); here are the
+cases a file cannot express: `--at`, standard input, sizes, FIFOs, and the timeline itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta
+
+import pytest
+
+from conftest import ORGS, ROOT
+
+TINY = ROOT / "tests" / "fixtures" / "tiny.yaml"
+TICKET = {"id": "N1", "category": "complaint", "channel": "phone", "segment": "normal", "priority": "normal",
+          "created": "2025-09-30T10:00:00+08:00"}
+
+
+def _org(tmp_path, resolution: str):
+    """tiny.yaml (office hours Mon–Fri 09:00–18:00, China's holidays) with another resolution target."""
+    text = TINY.read_text(encoding="utf-8")
+    assert "    resolution: 1d\n" in text
+    path = tmp_path / "org.yaml"
+    path.write_text(text.replace("    resolution: 1d\n", f"    resolution: {resolution}\n"), encoding="utf-8")
+    return path
+
+
+def _ticket(tmp_path, **changes):
+    path = tmp_path / "ticket.json"
+    path.write_text(json.dumps({**TICKET, **changes}), encoding="utf-8")
+    return path
+
+
+def _route(run_cli, org, ticket, *options):
+    result = run_cli("route", org, ticket, "--format", "json", *options)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_timeline_runs_across_national_day_to_the_resolution_deadline(run_cli, tmp_path):
+    # 60 business hours from Tue 30 Sep 10:00, with 1–8 October off: Wed 15 October 16:00, 15 days later
+    # (it used to stop at 14 days, showing neither the warning nor the breach).
+    report = _route(run_cli, _org(tmp_path, "60h"), _ticket(tmp_path))
+    due = report["decisions"][0]["resolution_due"]
+    assert due == "2025-10-15T16:00:00+08:00"
+    resolution = [(x["kind"], x["at"]) for x in report["timeline"] if x.get("target") == "resolution"]
+    assert [kind for kind, _ in resolution] == ["SlaWarning", "SlaBreached"]
+    assert resolution[1][1] == due
+    assert datetime.fromisoformat(due) - datetime.fromisoformat(TICKET["created"]) > timedelta(days=14)
+    assert report["timeline_end"] == {"complete": True, "at": due, "next_due": None,
+                                      "reason": "complete: nothing more happens after Wed 2025-10-15 16:00 if nobody answers"}
+    # the follow-up assumes resolution at the deadline, not at arrival + 14 days
+    assert report["followups_if_resolved_at"] == due
+    (followup,) = report["followups"]
+    assert followup["at"] == due and followup["due"] == "2025-10-18T16:00:00+08:00"
+
+
+def test_text_output_shows_the_breach_and_where_the_timeline_ends(run_cli, tmp_path):
+    result = run_cli("route", _org(tmp_path, "60h"), _ticket(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "Wed 2025-10-15 16:00  resolution target breached" in result.stdout
+    assert "(if resolved on Wed 2025-10-15 16:00)" in result.stdout
+    assert result.stdout.rstrip().endswith("timeline complete: nothing more happens after Wed 2025-10-15 16:00 if nobody answers")
+
+
+@pytest.mark.parametrize("category", ["warranty", "complaint"])
+def test_shipped_org_across_national_day_follow_up_assumes_resolution_at_its_deadline(run_cli, tmp_path, category):
+    ticket = _ticket(tmp_path, category=category)
+    report = _route(run_cli, ORGS / "automotive.yaml", ticket)
+    due = report["decisions"][-1]["resolution_due"]
+    assert due and any(x["kind"] == "SlaBreached" and x["target"] == "resolution" and x["at"] == due for x in report["timeline"])
+    assert report["timeline_end"]["complete"] is True
+    last = max(x["at"] for x in report["timeline"])
+    assert report["timeline_end"]["at"] == last
+    assert report["followups"] and all(x["at"] == due for x in report["followups"])
+
+
+def test_timeline_stops_one_year_after_arrival_and_says_why(run_cli, tmp_path):
+    org = _org(tmp_path, "3000h")  # 3,000 office hours: February 2027
+    report = _route(run_cli, org, _ticket(tmp_path))
+    assert report["decisions"][0]["resolution_due"] == "2027-02-04T13:00:00+08:00"
+    end = report["timeline_end"]
+    assert end["complete"] is False and end["at"] == "2026-10-01T10:00:00+08:00"
+    assert "limit of 366 days after arrival" in end["reason"] and "the resolution deadline (Thu 2027-02-04 13:00)" in end["reason"]
+    assert end["next_due"] > end["at"]
+    assert all(x["at"] <= end["at"] for x in report["timeline"])
+    assert report["followups_if_resolved_at"] == "2027-02-04T13:00:00+08:00"
+    text = run_cli("route", org, _ticket(tmp_path)).stdout
+    assert "timeline stops at Thu 2026-10-01 10:00, its limit of 366 days after arrival" in text
+
+
+@pytest.mark.parametrize("at, message", [
+    ("9999-12-31T23:00:00+08:00", "year 9999 is outside the years cxrules computes deadlines for (1970–2100)"),
+    ("0001-01-01T00:00:00", "year 1 is outside the years cxrules computes deadlines for (1970–2100)"),
+    ("2101-01-01", "year 2101 is outside"),
+    ("1969-12-31T23:59:59+00:00", "year 1969 is outside"),
+    ("next tuesday", "must be an ISO 8601 time"),
+])
+def test_at_outside_the_supported_years_or_not_a_time_is_refused(run_cli, tmp_path, at, message):
+    result = run_cli("route", TINY, _ticket(tmp_path), "--at", at)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.replace("│", " ").split())
+    assert "Traceback" not in result.output
+
+
+def test_at_on_the_edges_of_the_supported_years_routes(run_cli, tmp_path):
+    for at in ("1970-01-01T00:00:00+14:00", "2100-12-31T23:59:59-12:00"):
+        report = _route(run_cli, TINY, _ticket(tmp_path), "--at", at)
+        assert report["timeline_end"]["complete"] is True, at
+
+
+def test_ticket_from_standard_input(run_cli, tmp_path):
+    from typer.testing import CliRunner
+
+    from cxrules.cli import app
+
+    result = CliRunner().invoke(app, ["route", str(TINY), "-", "-f", "json"], input=json.dumps(TICKET), catch_exceptions=False)
+    assert result.exit_code == 0 and json.loads(result.stdout)["ticket"] == "N1"
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_a_ticket_larger_than_one_megabyte_is_refused_unread(run_cli, tmp_path, source):
+    from typer.testing import CliRunner
+
+    from cxrules.cli import app
+
+    padding = " " * 1_000_001
+    text = json.dumps(TICKET)[:-1] + padding + "}"
+    if source == "file":
+        path = tmp_path / "big.json"
+        path.write_text(text, encoding="utf-8")
+        result = run_cli("route", TINY, path)
+    else:
+        result = CliRunner().invoke(app, ["route", str(TINY), "-"], input=text, catch_exceptions=False)
+    assert result.exit_code == 2 and "larger than 1 MB" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_is_refused_without_waiting_for_a_writer(run_cli, tmp_path):
+    fifo = tmp_path / "ticket.json"
+    os.mkfifo(fifo)
+    result = run_cli("route", TINY, fifo)
+    assert result.exit_code == 2 and "not a regular file" in result.stderr
+
+
+def test_a_folder_or_a_missing_file_is_refused(run_cli, tmp_path):
+    assert "not a regular file" in run_cli("route", TINY, tmp_path).stderr
+    result = run_cli("route", TINY, tmp_path / "missing.json")
+    assert result.exit_code == 2 and "cannot read" in result.stderr and "No such file" in result.stderr
+
+
+def test_every_field_is_checked_before_use(run_cli, tmp_path):
+    cases = {
+        "customer_id": ([1], "field `customer_id` must be text, got a list"),
+        "member": ({"a": 1}, "field `member` must be true or false, got an object"),
+        "category": ("\u202ecomplaint", "field `category` holds a control character (U+202E"),
+        "created": ("2025-09-30T10:00:00+08:00" + " " * 60, "field `created` is longer than 64 characters"),
+        "priority": (None, "field `priority` must be text, got null"),
+    }
+    for field, (value, message) in cases.items():
+        result = run_cli("route", TINY, _ticket(tmp_path, **{field: value}))
+        assert result.exit_code == 2 and message in result.stderr, (field, result.stderr)
+
+
+def test_a_ticket_without_id_or_created_gets_the_documented_defaults(run_cli, tmp_path):
+    ticket = {k: v for k, v in TICKET.items() if k not in ("id", "created")}
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({**ticket, "customer_id": None}), encoding="utf-8")
+    report = _route(run_cli, TINY, path, "--at", "2025-03-03T10:00")
+    assert report["ticket"] == "ticket" and report["at"] == "2025-03-03T10:00:00+08:00"
+
+
+def test_help_documents_every_ticket_field_and_docs_route_md_does_too(run_cli):
+    from cxrules.engine.explain import OPTIONAL, REQUIRED
+
+    text = run_cli("route", "--help").stdout
+    docs = (ROOT / "docs" / "route.md").read_text(encoding="utf-8")
+    for field in REQUIRED + OPTIONAL:
+        assert f"  {field} " in text, field
+        assert f"`{field}`" in docs, field
+    assert "1970-2100" in text and "docs/route.md" in text and "1 MB" in text

@@ -1,0 +1,51 @@
+"""`cxrules validate MAPPING.yaml` (issue 11): a ticket-log mapping is validated as a mapping, not as an org."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import ROOT
+
+MAPPING = ROOT / "tests" / "corpus" / "logs" / "mapping.yaml"
+TINY = ROOT / "tests" / "fixtures" / "tiny.yaml"
+
+
+def test_a_good_mapping_validates_clean(run_cli):
+    result = run_cli("validate", MAPPING)
+    assert result.exit_code == 0, result.stdout
+    assert "kind" not in result.stdout and "Organisation" not in result.stdout
+    assert "1 file checked: no problems" in result.stdout
+
+
+def test_a_bad_mapping_gets_mapping_diagnostics_with_positions(run_cli, tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text("apiVersion: cxrules/v1\nkind: TicketLogMapping\ntime_formats: ['%Y-%m-%d']\n"
+                    "fields:\n  created: {column: opened}\n  category: {colum: type}\n  channel: {value: phone}\n"
+                    "  priority: {value: normal}\n", encoding="utf-8")
+    result = run_cli("validate", path, "--format", "json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    found = {(d["code"], d["line"], d["column"]) for d in report["diagnostics"]}
+    assert ("CX112", 6, 14) in found  # unknown property `colum`: did you mean `column`?
+    assert not any("Organisation" in d["message"] for d in report["diagnostics"])
+    text = run_cli("validate", path).stdout
+    assert f"{path}:6:14: error CX112 unknown property `colum`" in text and "did you mean `column`?" in text
+
+
+def test_a_mapping_with_an_unknown_time_zone(run_cli, tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text(MAPPING.read_text(encoding="utf-8").replace("timezone: Asia/Shanghai", "timezone: Mars/Olympus"), encoding="utf-8")
+    result = run_cli("validate", path)
+    assert result.exit_code == 1 and f"{path}:3:11: error CX303 unknown time zone `Mars/Olympus`" in result.stdout
+
+
+def test_mappings_and_orgs_together(run_cli, tmp_path):
+    result = run_cli("validate", TINY, MAPPING)
+    assert result.exit_code == 0 and "2 files checked: no problems" in result.stdout
+
+
+def test_an_org_file_still_says_what_kind_it_needs(run_cli, tmp_path):
+    path = tmp_path / "o.yaml"
+    path.write_text(TINY.read_text(encoding="utf-8").replace("kind: Organisation", "kind: Organization"), encoding="utf-8")
+    result = run_cli("validate", path)
+    assert result.exit_code == 1 and "`Organisation`" in result.stdout

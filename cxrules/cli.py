@@ -112,16 +112,21 @@ def validate(
     A ticket-log mapping (`kind: TicketLogMapping`) named here is checked as a mapping.
     Exit status: 0 clean, 1 problems found, 2 a path could not be read.
     """
+    orgs, files, diagnostics = _mappings_validated(paths)
+    results, problems = validate_paths(orgs) if orgs else ([], [])
+    diagnostics += problems + [d for result in results for d in result.diagnostics]
+    files = [file for result in results for file in (result.files or (result.path,))] + files
+    _emit(Report(tuple(files), tuple(diagnostics)), format, output, color)
+    raise typer.Exit(_exit_code(diagnostics, strict))
+
+
+def _mappings_validated(paths: List[Path]) -> tuple[list[Path], list[str], list[Diagnostic]]:
+    """Ticket-log mappings named on the command line are validated as mappings: the other paths, the mappings, their problems."""
     from .simulation.mapping import is_mapping_file, validate_mapping
 
     mappings = [path for path in paths if is_mapping_file(path)]
-    orgs = [path for path in paths if path not in mappings]
-    results, problems = validate_paths(orgs) if orgs else ([], [])
-    diagnostics = problems + [d for result in results for d in result.diagnostics]
-    diagnostics += [d for path in mappings for d in validate_mapping(path)]
-    files = tuple(file for result in results for file in (result.files or (result.path,))) + tuple(str(p) for p in mappings)
-    _emit(Report(files, tuple(diagnostics)), format, output, color)
-    raise typer.Exit(_exit_code(diagnostics, strict))
+    return ([path for path in paths if path not in mappings], [str(path) for path in mappings],
+            [d for path in mappings for d in validate_mapping(path)])
 
 
 def _codes(values: Optional[List[str]]) -> list[str]:
@@ -168,8 +173,10 @@ def check(
     if unknown:
         typer.echo(f"cxrules: no check code starts with `{unknown[0]}`; see docs/codes.md or `cxrules explain CODE`", err=True)
         raise typer.Exit(EXIT_USAGE)
-    files, diagnostics, _accepted = check_paths(paths, config)
-    _emit(Report(tuple(files), tuple(diagnostics)), format, output, color)
+    orgs, mappings, diagnostics = _mappings_validated(paths)
+    files, found, _accepted = check_paths(orgs, config) if orgs else ([], [], [])
+    diagnostics += found
+    _emit(Report(tuple(files) + tuple(mappings), tuple(diagnostics)), format, output, color)
     raise typer.Exit(_exit_code(diagnostics, strict))
 
 

@@ -49,3 +49,9 @@ def test_an_org_file_still_says_what_kind_it_needs(run_cli, tmp_path):
     path.write_text(TINY.read_text(encoding="utf-8").replace("kind: Organisation", "kind: Organization"), encoding="utf-8")
     result = run_cli("validate", path)
     assert result.exit_code == 1 and "`Organisation`" in result.stdout
+
+
+def test_check_validates_a_mapping_as_a_mapping_beside_the_orgs(run_cli):
+    result = run_cli("check", MAPPING, TINY)
+    assert result.exit_code == 0, result.stdout
+    assert "Organisation" not in result.stdout and "2 files checked" in result.stdout

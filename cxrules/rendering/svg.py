@@ -68,7 +68,7 @@ def org_chart(org: Org, problems: dict[str, str], chinese_first: bool = True) ->
         x, y = centre(role.id)
         left = x - BOX_W / 2
         problem = problems.get(role.id)
-        stroke = {"gap": "#d62728", "overlap": "#ff7f0e"}.get(problem, "#1a73e8" if role.authority else "#666")
+        stroke = {"gap": "#d62728", "overlap": "#ff7f0e"}.get(problem or "", "#1a73e8" if role.authority else "#666")
         dash = ' stroke-dasharray="5,3"' if role.temporary else ""
         parts.append(f'<g class="role" data-role="{escape(role.id)}"><title>{escape(role.name)} ({escape(role.id)}) · '
                      f'unit {escape(role.unit)} · {role.headcount} agent(s) × capacity {role.capacity}</title>')

@@ -158,7 +158,7 @@ def load_mapping(path: str | Path, org: Org) -> tuple[Optional[LogMapping], list
         spec = data["fields"].get(name)
         if spec is None or not known[kind]:
             continue
-        targets = [(("fields", name, "value"), spec["value"])] if "value" in spec else []
+        targets: list[tuple[tuple, Any]] = [(("fields", name, "value"), spec["value"])] if "value" in spec else []
         targets += [(("fields", name, "values", raw), value) for raw, value in (spec.get("values") or {}).items()]
         if "default" in spec:
             targets.append((("fields", name, "default"), spec["default"]))
@@ -280,9 +280,12 @@ def read_log(path: str | Path, mapping: LogMapping) -> tuple[list[TicketRecord],
                 if values.get(name) is not None and str(values[name]) not in ids:
                     raise _RowError(f"{name}: `{values[name]}` is not a {name} of the org")
             times = {name: _time(values.get(name), mapping, zone, name) for name in TIME_FIELDS}
-            if times["resolved"] and times["resolved"] < times["created"]:
+            created = times["created"]
+            if created is None:
+                raise _RowError("created: empty")
+            if times["resolved"] and times["resolved"] < created:
                 raise _RowError("resolved before it was created")
-            if times["first_response"] and times["first_response"] < times["created"]:
+            if times["first_response"] and times["first_response"] < created:
                 raise _RowError("first response before it was created")
             ticket_id = str(values.get("id") or f"row{number}")
             if ticket_id in seen:
@@ -295,7 +298,7 @@ def read_log(path: str | Path, mapping: LogMapping) -> tuple[list[TicketRecord],
                 raise _RowError(f"satisfaction: `{satisfaction}` is not a number") from None
             member = values.get("member")
             records.append(TicketRecord(
-                id=ticket_id, created=times["created"], category=str(values["category"]), channel=str(values["channel"]),
+                id=ticket_id, created=created, category=str(values["category"]), channel=str(values["channel"]),
                 segment=str(values.get("segment") or "any"), priority=str(values["priority"]),
                 member=member in (True, "true", "True", "yes", "1", 1), customer_id=values.get("customer_id"),
                 first_response=times["first_response"], resolved=times["resolved"], satisfaction=satisfaction, row=number))

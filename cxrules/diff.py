@@ -1,19 +1,22 @@
 """`cxrules diff OLD NEW`: what changed between two versions of an org, in the org's own terms.
 
 Roles and units added, removed or moved; duties reassigned; routing rules changed and,
-more to the point, the ticket classes whose owner changes (as regions, not cells); SLA
+more to the point, the tickets whose owner changes (as regions with their hours, in an
+ordinary week and on the kinds of day calendars treat apart: holidays, make-up days); SLA
 and escalation changes; and the findings of `check` that appear or disappear.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, Optional
 
+from .calendars import WeekSet
 from .checks import CheckContext, check
-from .model import Match, Org, format_duration
+from .model import Calendar, Match, Org, format_duration
 from .regions import Box, coalesce, uncovered
 
-__all__ = ["Change", "OrgDiff", "diff_orgs", "owner_moves", "render_text", "render_markdown"]
+__all__ = ["Change", "OrgDiff", "diff_orgs", "owner_moves", "day_kinds", "render_text", "render_markdown"]
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,10 @@ def diff_orgs(old: Org, new: Org) -> OrgDiff:
     return OrgDiff(old.info.id, new.info.id, tuple(changes), old.files[0] if old.files else "", new.files[0] if new.files else "")
 
 
-def owner_moves(old: Org, new: Org) -> tuple[CheckContext, dict[tuple[str, str], list[Box]]]:
+Adjust = Callable[[Calendar, WeekSet], WeekSet]
+
+
+def owner_moves(old: Org, new: Org, adjust: Optional[Adjust] = None) -> tuple[CheckContext, dict[tuple[str, str], list[Box]]]:
     """Tickets whose owner differs, as regions (with the hours) per (old owner, new owner).
 
     The same region algebra as `check`: each version's rules, in the order they are tried,
@@ -134,9 +140,12 @@ def owner_moves(old: Org, new: Org) -> tuple[CheckContext, dict[tuple[str, str],
     while open. Old and new ownership regions are intersected where the owners differ, so
     a rule that applies only at night, or a calendar, is seen as `route` sees it at that
     hour. The cost grows with the regions, not with the product of the dimensions' values.
+
+    ``adjust`` turns each calendar's weekly hours into those of a kind of day (see
+    :func:`day_kinds`); without it, an ordinary week.
     """
     values = tuple(a | b for a, b in zip(CheckContext(old).values, CheckContext(new).values))
-    old_context, new_context = _Context(old, values), _Context(new, values)
+    old_context, new_context = _Context(old, values, adjust), _Context(new, values, adjust)
     spaces = list(old_context.receivable)
     for space in new_context.receivable:
         spaces.extend(uncovered(space, spaces))
@@ -156,21 +165,82 @@ def owner_moves(old: Org, new: Org) -> tuple[CheckContext, dict[tuple[str, str],
     return new_context, {pair: coalesce(moved[pair]) for pair in sorted(moved)}
 
 
+_DAY = 1440
+_WEEKEND = WeekSet(((5 * _DAY, 7 * _DAY),))
+
+
+def _has_make_up_days(country: str) -> bool:
+    import holidays
+
+    return bool(getattr(holidays.country_holidays(country), "weekend_workdays", ()))
+
+
+def day_kinds(old: Org, new: Org) -> list[tuple[str, Adjust, WeekSet]]:
+    """Kinds of day on which calendars keep other hours than in an ordinary week: (words, hours, days of the week).
+
+    On a public holiday or a `closed` date, a calendar with holidays is closed; on a make-up
+    working day (China's weekend workdays, or an `open` date), it works Monday's hours too.
+    Routing can change owners on those days only (a rule `during: office` stops applying on
+    holidays), so the diff looks at them as well. Calendars with holidays are taken to
+    close together (one country per org is the rule).
+    """
+    calendars = [calendar for org in (old, new) for calendar in org.calendars]
+    countries = sorted({c.holiday_country for c in calendars if c.holiday_country})
+    kinds: list[tuple[str, Adjust, WeekSet]] = []
+    closed = any(c.closed for c in calendars)
+    if countries or closed:
+        words = " and ".join(([f"public holidays ({', '.join(countries)})"] if countries else []) + (["closed dates"] if closed else []))
+        kinds.append((f"on {words}", lambda c, hours: WeekSet() if c.holiday_country or c.closed else hours, WeekSet.full()))
+    make_up = [country for country in countries if _has_make_up_days(country)]
+    opened = any(c.open for c in calendars)
+    if make_up or opened:
+        def working(c: Calendar, hours: WeekSet) -> WeekSet:
+            if not (c.open or c.holiday_country in make_up):
+                return hours
+            monday = hours & WeekSet(((0, _DAY),))
+            return hours | monday.shifted(5 * _DAY) | monday.shifted(6 * _DAY)
+
+        words = " and ".join(([f"make-up working days ({', '.join(make_up)})"] if make_up else []) + (["open dates"] if opened else []))
+        kinds.append((f"on {words}", working, _WEEKEND))
+    return kinds
+
+
 def _owner_changes(old: Org, new: Org) -> list[Change]:
     context, moved = owner_moves(old, new)
+    lines: dict[tuple[str, str], list[str]] = {pair: [context.describe(region).removesuffix(", at all hours") for region in regions]
+                                               for pair, regions in moved.items()}
+    for words, adjust, days in day_kinds(old, new):
+        _, on_those_days = owner_moves(old, new, adjust)
+        for pair, regions in on_those_days.items():
+            extra = []  # only what an ordinary week does not already say
+            for region in regions:
+                within = region.replace(len(region.sets), region.hours & days)
+                if within.hours:
+                    extra.extend(uncovered(within, moved.get(pair, [])))
+            lines.setdefault(pair, []).extend(
+                f"{context.describe(region).removesuffix(', at all hours')} {words}" for region in coalesce(extra))
     changes = []
-    for (was, now), regions in moved.items():
-        described = sorted(context.describe(region).removesuffix(", at all hours") for region in regions)
-        changes += [Change("owners", "moved", f"{was}→{now}", f"{text}: `{was}` → `{now}`") for text in described]
+    for (was, now) in sorted(lines):
+        changes += [Change("owners", "moved", f"{was}→{now}", f"{text}: `{was}` → `{now}`") for text in sorted(lines[(was, now)])]
     return changes
 
 
 class _Context(CheckContext):
-    """A check context whose dimensions take the values of both versions, so their regions meet."""
+    """A check context whose dimensions take the values of both versions, so their regions meet.
 
-    def __init__(self, org: Org, values: tuple[frozenset, ...]):
+    With ``adjust``, calendars keep the hours of a kind of day instead of an ordinary week.
+    """
+
+    def __init__(self, org: Org, values: tuple[frozenset, ...], adjust: Optional[Adjust] = None):
         super().__init__(org)
         self.values = values  # replaces the cached property: both versions name the same tickets
+        self._adjust = adjust
+
+    def hours(self, calendar_id: Optional[str]) -> WeekSet:
+        hours = super().hours(calendar_id)
+        if self._adjust is None or calendar_id is None:
+            return hours
+        return self._adjust(self.org.calendar(calendar_id), hours)
 
 
 _HEADINGS = {"units": "Units", "roles": "Roles", "duties": "Duties", "routing": "Routing rules", "owners": "Who owns which tickets",

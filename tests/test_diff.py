@@ -18,7 +18,7 @@ import yaml
 import cxrules
 from cxrules.calendars import BusinessCalendar
 from cxrules.checks import CheckContext
-from cxrules.diff import diff_orgs, owner_moves, render_markdown, render_text
+from cxrules.diff import day_kinds, diff_orgs, owner_moves, render_markdown, render_text
 from cxrules.loading import load_file
 from cxrules.routing import Router, TicketClass
 
@@ -192,3 +192,47 @@ def test_a_rule_that_changes_only_its_hours_or_precedence_moves_owners_in_those_
     old, new = _org(tmp_path, "old.yaml"), _org(tmp_path, "new.yaml", change)
     assert [c.detail for c in diff_orgs(old, new).changes if c.section == "owners"] == expected
     assert _assert_matches_the_router(old, new) > 0
+
+
+def _office_org(tmp_path, name, office_to, rest_to):
+    """Phone always open; office-hours rule (calendar with China's holidays) and a catch-all."""
+    def change(data):
+        data["routing"] = [{"id": "office_hours", "to": office_to, "during": "office", "precedence": 20},
+                           {"id": "everything_else", "to": rest_to, "precedence": 0}]
+    return _org(tmp_path, name, change)
+
+
+def _owner_at(org, moment):
+    return Router(org).route(TicketClass("question", "phone", "vip", org.info.priorities[0]), moment.replace(tzinfo=ZoneInfo(org.info.timezone))).role
+
+
+def test_owner_changes_on_public_holidays_are_said_apart(tmp_path):
+    """The catch-all moves: at nights and weekends, and on holidays in office hours too (the office rule stops)."""
+    old, new = _office_org(tmp_path, "old.yaml", "desk", "manager"), _office_org(tmp_path, "new.yaml", "desk", "desk")
+    details = [c.detail for c in diff_orgs(old, new).changes if c.section == "owners"]
+    assert details == [f"{ANY}, Mon–Fri 00:00–09:00, 18:00–24:00; Sat–Sun: `manager` → `desk`",
+                       f"{ANY}, Mon–Fri 09:00–18:00 on public holidays (CN): `manager` → `desk`"]
+    national_day = datetime(2025, 10, 1, 10)  # a Wednesday
+    assert (_owner_at(old, national_day), _owner_at(new, national_day)) == ("manager", "desk")
+    ordinary = datetime(2025, 10, 15, 10)
+    assert _owner_at(old, ordinary) == _owner_at(new, ordinary) == "desk"
+
+
+def test_owner_changes_on_make_up_working_days_are_said_apart(tmp_path):
+    """The office rule moves: on weekdays in office hours, and on China's make-up Saturdays and Sundays too."""
+    old, new = _office_org(tmp_path, "old.yaml", "desk", "manager"), _office_org(tmp_path, "new.yaml", "manager", "manager")
+    details = [c.detail for c in diff_orgs(old, new).changes if c.section == "owners"]
+    assert details == [f"{ANY}, Mon–Fri 09:00–18:00: `desk` → `manager`",
+                       f"{ANY}, Sat–Sun 09:00–18:00 on make-up working days (CN): `desk` → `manager`"]
+    make_up_sunday = datetime(2025, 9, 28, 10)
+    assert (_owner_at(old, make_up_sunday), _owner_at(new, make_up_sunday)) == ("desk", "manager")
+    ordinary_sunday = datetime(2025, 9, 21, 10)
+    assert _owner_at(old, ordinary_sunday) == _owner_at(new, ordinary_sunday) == "manager"
+
+
+def test_no_day_kinds_without_holidays(tmp_path):
+    def change(data):
+        for calendar in data["calendars"]:
+            calendar.pop("holidays", None)
+    old = _org(tmp_path, "old.yaml", change)
+    assert day_kinds(old, old) == []

@@ -14,14 +14,14 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Iterable, Optional
 
 import networkx as nx
 
 from ..calendars import WeekSet, week_set
 from ..codes import register as register_code
 from ..diagnostics import Diagnostic, Location, Related, Severity, sort_key
-from ..model import Org
+from ..model import Channel, Org, RoutingRule
 from ..performance import paused_gc
 from ..regions import Box, coalesce, uncovered
 from ..routing import Router
@@ -196,9 +196,9 @@ class CheckContext:
         return boxes
 
     @cached_property
-    def channel_spaces(self) -> list[tuple["object", Box]]:
+    def channel_spaces(self) -> list[tuple[Channel, Box]]:
         """Per channel, every ticket it can receive during its opening hours."""
-        spaces = []
+        spaces: list[tuple[Channel, Box]] = []
         for channel in self.org.channels:
             categories = channel.categories if channel.categories is not None else self.values[0]
             hours = self.hours(channel.hours)
@@ -234,21 +234,21 @@ class CheckContext:
         return index
 
     @cached_property
-    def gap_regions(self) -> list[tuple["object", list[Box]]]:
+    def gap_regions(self) -> list[tuple[Channel, list[Box]]]:
         """Per channel, the tickets it receives while open that no rule owns (what CX401 reports)."""
         boxes = list(self.rule_boxes.values())
         return [(channel, coalesce(uncovered(space, boxes))) for channel, space in self.channel_spaces]
 
     @cached_property
-    def overlap_regions(self) -> list[tuple["object", "object", list[Box]]]:
+    def overlap_regions(self) -> list[tuple[RoutingRule, RoutingRule, list[Box]]]:
         """(first rule, second rule, regions): equal precedence, different owners, both claim (what CX402 reports)."""
         from .routing import _earlier_boxes, _meeting_pairs
 
-        groups: dict[int, list] = {}
+        groups: dict[int, list[RoutingRule]] = {}
         for rule in self.router.rules:
             if rule.id in self.rule_boxes:
                 groups.setdefault(rule.precedence, []).append(rule)
-        found = []
+        found: list[tuple[RoutingRule, RoutingRule, list[Box]]] = []
         for rules in groups.values():
             if len({rule.to for rule in rules}) < 2:
                 continue
@@ -258,7 +258,7 @@ class CheckContext:
                 both = self.rule_boxes[first.id].intersect(self.rule_boxes[second.id])
                 if both is None:
                     continue
-                regions = []
+                regions: list[Box] = []
                 for space in self.receivable:
                     claimed = both.intersect(space)
                     if claimed is not None:
@@ -342,7 +342,8 @@ def _is_accepted(org: Org, diagnostic: Diagnostic) -> bool:
 def run_checks(org: Org, config: CheckConfig = CheckConfig()) -> CheckResult:
     """Run every enabled check; findings the org accepts inline are returned apart."""
     context = CheckContext(org)
-    kept, accepted = [], []
+    kept: list[Diagnostic] = []
+    accepted: list[Diagnostic] = []
     with paused_gc():
         _run(context, org, config, kept, accepted)
     return CheckResult(tuple(sorted(kept, key=sort_key)), tuple(sorted(accepted, key=sort_key)))
@@ -373,7 +374,8 @@ def check_paths(paths, config: CheckConfig = CheckConfig()) -> tuple[list[str], 
     from ..validation import validate_paths
 
     results, diagnostics = validate_paths(paths)
-    files, accepted = [], 0
+    files: list[str] = []
+    accepted = 0
     for result in results:
         files.extend(result.files or (result.path,))
         diagnostics.extend(result.diagnostics)

@@ -49,7 +49,8 @@ def handoff_ping_pong(context: CheckContext) -> Iterator[Finding]:
             continue
         inside = set(members)
         pairs = [pair for pair in graph.edges if pair[0] in inside and pair[1] in inside]
-        stuck, example = [], None
+        stuck: list[str] = []
+        example: Optional[tuple[str, list[str]]] = None
         for category in org.categories:  # file order, so the example is the same on every run
             loop = _loop_carrying(category.id, members, pairs, steps, org)
             if loop is not None:
@@ -57,8 +58,8 @@ def handoff_ping_pong(context: CheckContext) -> Iterator[Finding]:
                 example = example or (category.id, loop)
         if example is None:
             continue
-        category, loop = example
-        edges = [next(h for h in steps[pair] if _carries(h, category)) for pair in zip(loop, loop[1:])]
+        first, loop = example
+        edges = [next(h for h in steps[pair] if _carries(h, first)) for pair in zip(loop, loop[1:])]
         last = max(edges, key=lambda h: (h.source.document.file, h.source.path))
         named = context._compress_categories(frozenset(stuck))
         roles = [f"`{role}`" for role in members]
@@ -67,7 +68,7 @@ def handoff_ping_pong(context: CheckContext) -> Iterator[Finding]:
         yield Finding(
             f"{' | '.join(named)} can bounce round the hand-offs {between} "
             f"and no role on the way may close {'it' if len(named) == 1 else 'them'}: "
-            f"e.g. {path if len(named) == 1 else f'{category} round {path}'}",
+            f"e.g. {path if len(named) == 1 else f'{first} round {path}'}",
             last.source.at("to"), hint="let one role on the loop close these categories (`closes`), mark the way back `returns: true`, or remove a hand-off",
             related=tuple(Related(h.source.at("id"), f"hand-off `{h.id}`: {h.from_role} → {h.to_role}") for h in edges if h is not last),
             subject=last.id)

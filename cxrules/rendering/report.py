@@ -160,12 +160,12 @@ def build_report(org: Org, findings: Iterable[Diagnostic], simulation=None) -> s
 def _raci(org: Org, heading: str, name) -> str:
     marks: dict[tuple[str, str], list[str]] = defaultdict(list)
     for role in org.roles:
-        for duty in role.duties:
-            marks[(duty, role.id)].append("R")
+        for duty_id in role.duties:
+            marks[(duty_id, role.id)].append("R")
     for duty in org.duties:
-        for letter, roles in (("A", duty.accountable), ("C", duty.consulted), ("I", duty.informed)):
-            for role in roles:
-                marks[(duty.id, role)].append(letter)
+        for letter, role_ids in (("A", duty.accountable), ("C", duty.consulted), ("I", duty.informed)):
+            for role_id in role_ids:
+                marks[(duty.id, role_id)].append(letter)
     roles = [role for role in org.roles if any((duty.id, role.id) in marks for duty in org.duties)]
     head = "".join(f"<th title=\"{escape(role.id)}\">{escape(role.label or role.name)}</th>" for role in roles)
     rows = "".join(f"<tr><td>{escape(name(duty))}</td>" + "".join(f"<td>{''.join(marks.get((duty.id, role.id), []))}</td>" for role in roles)

@@ -431,6 +431,10 @@ def _index(items) -> Mapping:
     return MappingProxyType({item.id: item for item in items})
 
 
+def _lookup():
+    return field(default_factory=lambda: MappingProxyType({}), init=False, repr=False, compare=False, hash=False)
+
+
 @dataclass(frozen=True)
 class Org:
     """A validated organisation. Build one with :func:`cxrules.load_org`."""
@@ -453,6 +457,16 @@ class Org:
     workflows: tuple[Workflow, ...] = ()
     accepted: tuple[Accepted, ...] = ()
     files: tuple[str, ...] = ()
+
+    # Lookups by id, filled in by __post_init__.
+    _calendars_by_id: Mapping[str, Calendar] = _lookup()
+    _units_by_id: Mapping[str, Unit] = _lookup()
+    _roles_by_id: Mapping[str, Role] = _lookup()
+    _duties_by_id: Mapping[str, Duty] = _lookup()
+    _channels_by_id: Mapping[str, Channel] = _lookup()
+    _categories_by_id: Mapping[str, Category] = _lookup()
+    _escalations_by_id: Mapping[str, EscalationPath] = _lookup()
+    _slas_by_id: Mapping[str, Sla] = _lookup()
 
     def __post_init__(self) -> None:
         for name in ("calendars", "units", "roles", "duties", "channels", "categories", "segments", "skills",

@@ -76,9 +76,9 @@ def _validate(path: str | Path, limits: LoadLimits) -> ValidationResult:
         return ValidationResult(str(path), None, tuple(sorted(diagnostics, key=sort_key)), files)
     broken: set[tuple[str, JsonPath]] = set()
     for document in documents:
-        for path, diagnostic in schema_problems(document):
+        for at, diagnostic in schema_problems(document):
             diagnostics.append(diagnostic)
-            broken.add((document.file, path[:2] if len(path) >= 2 and path[0] in SECTIONS else ()))
+            broken.add((document.file, at[:2] if len(at) >= 2 and at[0] in SECTIONS else ()))
     items = _Items(documents, broken)
     diagnostics.extend(_check_root(documents))
     diagnostics.extend(_check_ids(items))
@@ -101,7 +101,7 @@ def _load_sources(root: Path, limits: LoadLimits) -> tuple[list[Document], list[
     if document is None:
         return documents, diagnostics
     documents.append(document)
-    pending = [(document, root.resolve(), (root.resolve(),))]
+    pending: list[tuple[Document, Path, tuple[Path, ...]]] = [(document, root.resolve(), (root.resolve(),))]
     while pending:
         parent, parent_path, chain = pending.pop(0)
         includes = parent.get(("include",))
@@ -192,6 +192,11 @@ class _Item:
         return value if isinstance(value, str) else None
 
     @property
+    def key(self) -> str:
+        """The id of an item that passed the schema, which requires one (for building the model)."""
+        return self.data["id"]
+
+    @property
     def source(self) -> Source:
         return Source(self.document, self.path)
 
@@ -228,7 +233,7 @@ class _Items:
 
     def _walk_categories(self) -> Iterator[_Item]:
         """Nested categories flattened, with the parent's id recorded."""
-        stack = [(item, None) for item in reversed(self.sections["categories"])]
+        stack: list[tuple[_Item, str | None]] = [(item, None) for item in reversed(self.sections["categories"])]
         while stack:
             item, parent = stack.pop()
             item.parent = parent
@@ -277,7 +282,7 @@ def _values_at(item: _Item, pattern: tuple) -> Iterator[tuple[JsonPath, Any]]:
     """Every value matching a pattern of keys and `*`, with its path inside the item."""
     frontier: list[tuple[JsonPath, Any]] = [((), item.data)]
     for step in pattern:
-        next_frontier = []
+        next_frontier: list[tuple[JsonPath, Any]] = []
         for path, value in frontier:
             if step == "*" and isinstance(value, list):
                 next_frontier.extend((path + (i,), v) for i, v in enumerate(value))
@@ -518,8 +523,11 @@ def _build(items: _Items) -> Org:
     org = items.org
     descendants = _category_descendants(items)
 
+    def category_set(ids) -> frozenset[str]:
+        return frozenset(c for category in ids for c in descendants[category])
+
     def categories(ids) -> frozenset[str] | None:
-        return None if ids is None else frozenset(c for category in ids for c in descendants[category])
+        return None if ids is None else category_set(ids)
 
     def match(item: _Item, key: str = "match") -> Match:
         raw = item.get(key, default={}) or {}
@@ -537,56 +545,56 @@ def _build(items: _Items) -> Org:
         source=Source(items.root, ("org",)), label=org.get("label"), description=org.get("description"), locale=org.get("locale"))
 
     calendars = tuple(Calendar(
-        id=c.id, timezone=c.get("timezone") or org["timezone"], week=_week(c.get("hours")), shifts=_shifts(c.get("hours")), source=c.source,
+        id=c.key, timezone=c.get("timezone") or org["timezone"], week=_week(c.get("hours")), shifts=_shifts(c.get("hours")), source=c.source,
         name=c.get("name"), label=c.get("label"), holiday_country=c.get("holidays", "country"),
         closed=frozenset(date.fromisoformat(d) for d in c.get("holidays", "closed", default=[])),
         open=frozenset(date.fromisoformat(d) for d in c.get("holidays", "open", default=[]))) for c in items.each("calendars"))
-    units = tuple(Unit(u.id, u.get("name"), u.source, u.get("label"), u.get("description"), u.get("parent"), u.get("temporary", default=False))
+    units = tuple(Unit(u.key, u.get("name"), u.source, u.get("label"), u.get("description"), u.get("parent"), u.get("temporary", default=False))
                   for u in items.each("units"))
     roles = []
     for r in items.each("roles"):
-        handles = categories(r.get("handles", default=[]))
+        handles = category_set(r.get("handles", default=[]))
         roles.append(Role(
-            id=r.id, name=r.get("name"), unit=r.get("unit"), source=r.source, label=r.get("label"), description=r.get("description"),
+            id=r.key, name=r.get("name"), unit=r.get("unit"), source=r.source, label=r.get("label"), description=r.get("description"),
             reports_to=r.get("reports_to"), duties=tuple(r.get("duties", default=[])), handles=handles,
-            closes=categories(r.get("closes")) if r.get("closes") is not None else handles,
+            closes=category_set(r.get("closes")) if r.get("closes") is not None else handles,
             skills=tuple(r.get("skills", default=[])), authority=r.get("authority", default=False),
             capacity=r.get("capacity", default=1), assignment=r.get("assignment", default="least_loaded"),
             staff=tuple(StaffGroup(g.get("shift", default_calendar), g["agents"], tuple(g.get("skills", []))) for g in r.get("staff", default=[])),
             temporary=r.get("temporary", default=False)))
-    duties = tuple(Duty(d.id, d.get("name"), d.source, d.get("label"), d.get("description"), tuple(d.get("accountable", default=[])),
+    duties = tuple(Duty(d.key, d.get("name"), d.source, d.get("label"), d.get("description"), tuple(d.get("accountable", default=[])),
                         tuple(d.get("consulted", default=[])), tuple(d.get("informed", default=[]))) for d in items.each("duties"))
-    channels = tuple(Channel(c.id, c.get("name"), c.get("hours") or default_calendar, c.source, c.get("label"), categories(c.get("categories")))
+    channels = tuple(Channel(c.key, c.get("name"), c.get("hours") or default_calendar, c.source, c.get("label"), categories(c.get("categories")))
                      for c in items.each("channels"))
-    category_models = tuple(Category(c.id, c.get("name"), c.source, c.get("label"), c.get("description"), c.parent) for c in items.categories)
-    segments = tuple(Segment(s.id, s.get("name"), s.source, s.get("label"), s.get("description")) for s in items.each("segments"))
-    skills = tuple(Skill(s.id, s.get("name"), s.source, s.get("label")) for s in items.each("skills"))
+    category_models = tuple(Category(c.key, c.get("name"), c.source, c.get("label"), c.get("description"), c.parent) for c in items.categories)
+    segments = tuple(Segment(s.key, s.get("name"), s.source, s.get("label"), s.get("description")) for s in items.each("segments"))
+    skills = tuple(Skill(s.key, s.get("name"), s.source, s.get("label")) for s in items.each("skills"))
     slas = tuple(Sla(
-        id=s.id, match=match(s), resolution=duration(s.get("resolution")), calendar=s.get("calendar") or default_calendar, source=s.source,
+        id=s.key, match=match(s), resolution=parse_duration(s.get("resolution")), calendar=s.get("calendar") or default_calendar, source=s.source,
         name=s.get("name"), first_response=duration(s.get("first_response")), warn_at=percent(s.get("warn_at")),
         pause_when=tuple(s.get("pause_when", default=[])), escalation=s.get("escalation")) for s in items.each("slas"))
     routing = tuple(RoutingRule(
-        id=r.id, match=match(r), to=r.get("to"), precedence=r.get("precedence"), order=order, source=r.source,
+        id=r.key, match=match(r), to=r.get("to"), precedence=r.get("precedence"), order=order, source=r.source,
         description=r.get("description"), during=r.get("during"), requires=tuple(r.get("requires", default=[])))
         for order, r in enumerate(items.each("routing")))
-    handoffs = tuple(Handoff(h.id, h.get("from"), h.get("to"), h.source, h.get("description"), categories(h.get("categories")),
+    handoffs = tuple(Handoff(h.key, h.get("from"), h.get("to"), h.source, h.get("description"), categories(h.get("categories")),
                              h.get("returns", default=False), duration(h.get("within"))) for h in items.each("handoffs"))
     escalations = tuple(EscalationPath(
-        e.id, tuple(EscalationLevel(level["role"], duration(level.get("within")), tuple(level.get("notify", []))) for level in e.get("levels")),
+        e.key, tuple(EscalationLevel(level["role"], duration(level.get("within")), tuple(level.get("notify", []))) for level in e.get("levels")),
         e.source, e.get("name"), e.get("then")) for e in items.each("escalations"))
     followups = tuple(FollowUp(
-        id=f.id, on=f.get("on"), within=duration(f.get("within")), by=f.get("by"), match=match(f), source=f.source, name=f.get("name"),
+        id=f.key, on=f.get("on"), within=parse_duration(f.get("within")), by=f.get("by"), match=match(f), source=f.source, name=f.get("name"),
         calendar=f.get("calendar"), quiet_hours=f.get("quiet_hours"),
         coverage_members=percent(f.get("coverage", "members"), 1.0), coverage_others=percent(f.get("coverage", "others"), 1.0),
         record=f.get("record", default=False), reopen_when_unsatisfied=f.get("on_unsatisfied", "reopen", default=False),
         escalate_when_unsatisfied=f.get("on_unsatisfied", "escalate"), notify_when_unsatisfied=tuple(f.get("on_unsatisfied", "notify", default=[])),
         notify_when_overdue=tuple(f.get("on_overdue", "notify", default=[]))) for f in items.each("followups"))
     surges = tuple(Surge(
-        id=s.id, match=match(s), threshold=s.get("threshold"), window=duration(s.get("window")),
+        id=s.key, match=match(s), threshold=s.get("threshold"), window=parse_duration(s.get("window")),
         release_below=s.get("release_below", default=s.get("threshold") // 2), activate=s.get("activate"), source=s.source,
         name=s.get("name")) for s in items.each("surges"))
     workflows = tuple(Workflow(
-        id=w.id, match=match(w), states=_states(w.get("states")), source=w.source, name=w.get("name"), label=w.get("label"))
+        id=w.key, match=match(w), states=_states(w.get("states")), source=w.source, name=w.get("name"), label=w.get("label"))
         for w in items.each("workflows"))
     accepted = tuple(Accepted(a.get("code"), a.get("reason"), a.source, a.get("at")) for a in items.each("accept"))
     return Org(info, calendars, units, tuple(roles), duties, channels, category_models, segments, skills, slas, routing, handoffs,
@@ -605,7 +613,7 @@ def _states(raw: list[dict]) -> tuple[WorkflowState, ...]:
 def _category_descendants(items: _Items) -> dict[str, tuple[str, ...]]:
     children: dict[str | None, list[str]] = {}
     for item in items.categories:
-        children.setdefault(item.parent, []).append(item.id)
+        children.setdefault(item.parent, []).append(item.key)
 
     def below(category: str) -> tuple[str, ...]:
         result = [category]
@@ -613,7 +621,7 @@ def _category_descendants(items: _Items) -> dict[str, tuple[str, ...]]:
             result.extend(below(child))
         return tuple(result)
 
-    return {item.id: below(item.id) for item in items.categories}
+    return {item.key: below(item.key) for item in items.categories}
 
 
 def validate_paths(paths, limits: LoadLimits = LoadLimits()) -> tuple[list[ValidationResult], list[Diagnostic]]:

@@ -51,11 +51,19 @@ def lookup(code: str) -> CodeInfo | None:
 
 _VALIDATION_CODES = [
     ("CX001", "io-error", "The file or folder cannot be read.",
-     "The path does not exist, is not readable, or is a folder with no YAML files in it. "
-     "cxrules exits with status 2. Fix: check the path and its permissions."),
+     "The path does not exist, is not readable, is a folder with no YAML files in it, or is not a "
+     "regular file (a FIFO, a device or a socket: cxrules reads org files from regular files only, so "
+     "that a named pipe cannot hang it and `/dev/zero` cannot fill memory). In a folder scan, a "
+     "`*.yaml` file that is not a regular file, and a symlink leading out of the scanned folder, are "
+     "reported and not read. cxrules exits with status 2. Fix: check the path and its permissions."),
     ("CX100", "yaml-syntax", "The file is not valid YAML.",
      "The YAML parser stopped at the given place. Common causes: a missing `:` after a key, "
-     "an unclosed quote or bracket, or a line indented differently from its siblings."),
+     "an unclosed quote or bracket, or a line indented differently from its siblings. Where the "
+     "cause is recognised the diagnostic points at it and says the fix: a full-width or typographic "
+     "lookalike of YAML punctuation (`：` full-width colon U+FF1A, `，` `“` `”` `［` `］` `｛` `｝`, "
+     "the full-width space U+3000; replace it with its ASCII form), a key indented to a column no "
+     "key above it uses (the hint gives the column of its sibling keys), or a `: ` inside a value "
+     "(quote the value)."),
     ("CX101", "duplicate-key", "The same key appears twice in one mapping.",
      "YAML parsers silently keep the last of two equal keys, so one of them is lost. "
      "Fix: remove or rename one of the two; the message names where the first one is."),
@@ -112,6 +120,17 @@ _VALIDATION_CODES = [
     ("CX133", "no-org", "The main file does not describe an organisation.",
      "The file given to cxrules must be `kind: Organisation` with an `org` section; fragments "
      "are read through the `include` of an org file."),
+    ("CX134", "include-outside", "An include leads out of the org's folder.",
+     "Included files must lie in the folder of the main org file or below it: an absolute path "
+     "(`/etc/passwd`), a `..` that climbs out of the folder, or a symlink whose target is outside "
+     "it is refused before anything is read, so an org file cannot make cxrules (or a CI job "
+     "running it) read and print files from elsewhere. Fix: copy the fragment into the org's "
+     "folder and include it by a path relative to the including file."),
+    ("CX135", "include-not-org-file", "An included file is not an org file.",
+     "Only org fragments can be included: regular files whose name ends in `.yaml` or `.yml` and "
+     "that declare `apiVersion: cxrules/v1`. A JSON file, a CI config, a binary file, a FIFO or a "
+     "device is refused with this diagnostic at the `include` entry, and nothing of its content is "
+     "quoted. Fix: include the fragment you meant (`kind: Fragment`), or remove the entry."),
     ("CX201", "unknown-reference", "An id names nothing of the kind expected.",
      "Roles, units, duties, calendars, categories, channels, segments, skills, priorities and "
      "escalation paths are referred to by id. The hint suggests the nearest existing id, or "

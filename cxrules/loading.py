@@ -5,16 +5,22 @@ away and silently keeps the last of two equal keys. So we compose with libyaml (
 present) and build the data ourselves: each value is recorded under its path
 (``("roles", 3, "reports_to")``) with the line and column of its key and of the value.
 
-Hostile input ends in exactly one diagnostic, quickly and in bounded memory: files above a
-size limit are refused before reading, binary and non-UTF-8 files before parsing, and
-aliases are never copied (equal subtrees are shared) while their expanded size is counted
-against a budget, which stops "billion laughs" files.
+Hostile input ends in exactly one diagnostic, quickly and in bounded memory: only regular
+files are read (a FIFO would wait for ever, `/dev/zero` never ends), files above a size
+limit are refused before reading (checked on the opened descriptor too), binary and
+non-UTF-8 files before parsing, and aliases are never copied (equal subtrees are shared)
+while their expanded size is counted against a budget, which stops "billion laughs" files.
+
+Includes stay inside the org's folder and are never quoted unless they are org files; the
+reporters read back only the lines they quote (:func:`source_lines`).
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -24,10 +30,12 @@ import yaml
 
 from .diagnostics import Diagnostic, Location, Related
 
-__all__ = ["Document", "LoadLimits", "load_file", "load_text", "org_files", "JsonPath"]
+__all__ = ["Document", "LoadLimits", "load_file", "load_text", "org_files", "JsonPath", "read_regular", "source_lines",
+           "NotRegularFile", "FileTooLarge", "resolve_include", "load_included"]
 
 JsonPath = tuple[Any, ...]
 
+_Loader: type[Any]
 try:  # libyaml is ~10x faster; PyYAML's wheels ship it, source builds may not
     _Loader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
@@ -91,23 +99,177 @@ class _LoadError(Exception):
         self.diagnostic = diagnostic
 
 
+class NotRegularFile(OSError):
+    """The path is a FIFO, a device, a socket or a folder: nothing cxrules reads."""
+
+    def __init__(self, path, kind: str):
+        super().__init__(f"{path} is {kind}, not a regular file")
+        self.kind = kind
+
+
+class FileTooLarge(OSError):
+    """The file is larger than the reader's limit (found from its size, before reading it)."""
+
+    def __init__(self, path, size: int, limit: int):
+        super().__init__(f"{path} is {size} bytes; the limit is {limit}")
+        self.size = size
+        self.limit = limit
+
+
+def _kind(mode: int) -> str | None:
+    """What a non-regular file is, in words; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _open_regular(path, max_bytes: int, *, follow: bool = True) -> int:
+    """A descriptor on ``path`` once it is known to be a regular file of at most ``max_bytes``.
+
+    Checked twice: on the path (so a FIFO or a device is never opened) and on the opened
+    descriptor (so a file swapped in between is caught). The open never blocks: with
+    O_NONBLOCK a FIFO swapped in opens at once and is then refused by ``fstat``.
+    """
+    _refuse(path, os.stat(path, follow_symlinks=follow), max_bytes)
+    fd = os.open(path, _OPEN_FLAGS | (0 if follow else getattr(os, "O_NOFOLLOW", 0)))
+    try:
+        _refuse(path, os.fstat(fd), max_bytes)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _refuse(path, status: os.stat_result, max_bytes: int) -> None:
+    kind = _kind(status.st_mode)
+    if kind is not None:
+        raise NotRegularFile(path, kind)
+    if status.st_size > max_bytes:
+        raise FileTooLarge(path, status.st_size, max_bytes)
+
+
+def read_regular(path, max_bytes: int = 10 * 1024 * 1024, *, follow: bool = True) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``, read through one bounded descriptor.
+
+    Raises :class:`NotRegularFile` for FIFOs, devices, sockets and folders, :class:`FileTooLarge`
+    when the file is (or grows) over the limit, and :class:`OSError` when it cannot be read.
+    Never reads more than ``max_bytes + 1`` bytes.
+    """
+    fd = _open_regular(path, max_bytes, follow=follow)
+    try:
+        chunks, total = [], 0
+        while total <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > max_bytes:
+            raise FileTooLarge(path, total, max_bytes)  # it grew since fstat
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _too_large(size: int, limits: LoadLimits, shown: str, where: Location | None = None, entry: str | None = None) -> Diagnostic:
+    what = f"included file `{entry}`" if entry is not None else "file"
+    return Diagnostic("CX102", f"{what} is {size / 1048576:.1f} MB; org files are read up to {limits.max_bytes / 1048576:.0f} MB",
+                      where or Location(shown), hint="split the org into fragments with `include`, or check that this is the right file")
+
+
 def load_file(path: str | os.PathLike, limits: LoadLimits = LoadLimits(), display: str | None = None) -> tuple[Document | None, list[Diagnostic]]:
-    """Read one YAML file; returns the document or the one diagnostic that stopped it."""
+    """Read one YAML file; returns the document or the one diagnostic that stopped it.
+
+    Only regular files are read (a FIFO, a device or a socket is an I/O error, CX001), and
+    only up to ``limits.max_bytes`` (CX102, decided from the size before reading).
+    """
     shown = display or str(path)
     try:
-        size = os.stat(path).st_size
-        if size > limits.max_bytes:
-            return None, [Diagnostic(
-                "CX102",
-                f"file is {size / 1048576:.1f} MB; org files are read up to {limits.max_bytes / 1048576:.0f} MB",
-                Location(shown), hint="split the org into fragments with `include`, or check that this is the right file")]
-        with open(path, "rb") as stream:
-            raw = stream.read(limits.max_bytes + 1)
-    except IsADirectoryError:
-        return None, [Diagnostic("CX001", "is a folder, expected a YAML file", Location(shown))]
+        raw = read_regular(path, limits.max_bytes)
+    except FileTooLarge as error:
+        return None, [_too_large(error.size, limits, shown)]
+    except NotRegularFile as error:
+        if error.kind == "a folder":
+            return None, [Diagnostic("CX001", "is a folder, expected a YAML file", Location(shown))]
+        return None, [Diagnostic("CX001", f"is {error.kind}, not a regular file; cxrules reads org files from regular files only",
+                                 Location(shown), hint="name the YAML file itself")]
     except OSError as error:
         return None, [Diagnostic("CX001", f"cannot read file: {error.strerror or error}", Location(shown))]
     return load_text(raw, shown, limits)
+
+
+_LINE_BYTES = 16384
+_CONTROL = {code: "\ufffd" for code in (*range(0x00, 0x09), *range(0x0a, 0x20), 0x7f, *range(0x80, 0xa0))}
+
+
+def source_lines(file: str | os.PathLike, wanted, max_bytes: int = LoadLimits().max_bytes) -> dict[int, tuple[str, bool]]:
+    """The text of the lines ``wanted`` (1-based) of a file, for quoting under a diagnostic.
+
+    Reads the file once, front to back in small chunks, and stops after the last wanted
+    line; keeps at most 16 KB of each wanted line. Returns ``{line: (text, cut)}`` where
+    ``cut`` says the line goes on past the text. Lines that are not UTF-8 or hold NUL bytes
+    are left out, and control characters (terminal escapes) are replaced. Nothing is read
+    from files that are not regular or are larger than ``max_bytes``: the loader refused
+    those before parsing, so no diagnostic quotes them.
+    """
+    want = {line for line in wanted if isinstance(line, int) and line >= 1}
+    if not want:
+        return {}
+    try:
+        fd = _open_regular(file, max_bytes)
+    except OSError:
+        return {}
+    found: dict[int, tuple[str, bool]] = {}
+    last, line, kept, cut, total = max(want), 1, bytearray(), False, 0
+    try:
+        while line <= last:
+            chunk = os.read(fd, 1 << 16)
+            total += len(chunk)
+            if not chunk or total > max_bytes:
+                if chunk:  # grew past the limit since fstat: quote nothing more
+                    kept, cut = bytearray(), False
+                break
+            start = 0
+            while line <= last:
+                newline = chunk.find(b"\n", start)
+                end = len(chunk) if newline < 0 else newline
+                if line in want:
+                    room = _LINE_BYTES - len(kept)
+                    kept += chunk[start:start + min(room, end - start)]
+                    cut = cut or end - start > room
+                if newline < 0:
+                    break
+                if line in want:
+                    _keep(found, line, kept, cut)
+                kept, cut = bytearray(), False
+                line += 1
+                start = newline + 1
+        if line in want and line <= last and (kept or cut):
+            _keep(found, line, kept, cut)  # the last line, without a line break
+    finally:
+        os.close(fd)
+    return found
+
+
+def _keep(found: dict, line: int, raw: bytearray, cut: bool) -> None:
+    if raw.endswith(b"\r"):
+        del raw[-1:]
+    if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        del raw[:3]
+    if b"\x00" in raw:
+        return
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(bytes(raw), final=not cut)  # a cut may split a character
+    except UnicodeDecodeError:
+        return
+    found[line] = (text.translate(_CONTROL), cut)
 
 
 def load_text(raw: bytes | str, file: str = "<string>", limits: LoadLimits = LoadLimits()) -> tuple[Document | None, list[Diagnostic]]:
@@ -184,7 +346,12 @@ _CONTEXTS_AT_THE_MISTAKE = ("while scanning a simple key", "while parsing a flow
 
 
 def _syntax_diagnostic(error: yaml.MarkedYAMLError, text: str, file: str) -> Diagnostic:
-    """Point at the mistake itself: an unclosed `[` or a key without `:`, not where parsing gave up."""
+    """Point at the mistake itself: an unclosed `[` or a key without `:`, not where parsing gave up.
+
+    Where the cause is recognisable, name it and say the fix: a full-width or typographic
+    lookalike of YAML punctuation (`label：投诉专员`), a key indented to a column that no key
+    above it uses, or a `: ` inside a plain value.
+    """
     mark = error.problem_mark or error.context_mark
     if error.context_mark and error.context and error.context.startswith(_CONTEXTS_AT_THE_MISTAKE):
         mark = error.context_mark
@@ -192,14 +359,202 @@ def _syntax_diagnostic(error: yaml.MarkedYAMLError, text: str, file: str) -> Dia
     problem = (error.problem or "invalid YAML").strip()
     if mark is not None and (text[mark.index:mark.index + 1] == "\t" or "tab" in problem):
         return Diagnostic("CX105", "tab character used for indentation", location, hint="indent with spaces")
+    if error.problem_mark is not None:
+        lines = text.split("\n")
+        explained = _lookalike(lines, error.problem_mark, error.context_mark, file) or _misplaced(lines, error.problem_mark, problem, file)
+        if explained is not None:
+            return explained
     message = problem
-    if error.context:
+    if error.context and mark is not None:
         message = f"{problem} ({error.context.strip()}"
         other = error.problem_mark if mark is error.context_mark else error.context_mark
         if other is not None and other.line != mark.line:
             message += f"; noticed at line {other.line + 1}" if mark is error.context_mark else f" at line {other.line + 1}"
         message += ")"
     return Diagnostic("CX100", f"invalid YAML: {message}", location)
+
+
+LOOKALIKES = {
+    "：": ("full-width colon", ":"),
+    "，": ("full-width comma", ","),
+    "、": ("ideographic comma", ","),
+    "“": ("left double quotation mark", '"'),
+    "”": ("right double quotation mark", '"'),
+    "‘": ("left single quotation mark", "'"),
+    "’": ("right single quotation mark", "'"),
+    "＂": ("full-width quotation mark", '"'),
+    "＇": ("full-width apostrophe", "'"),
+    "［": ("full-width left square bracket", "["),
+    "］": ("full-width right square bracket", "]"),
+    "｛": ("full-width left curly bracket", "{"),
+    "｝": ("full-width right curly bracket", "}"),
+    "－": ("full-width hyphen-minus", "-"),
+    "\u3000": ("full-width space", " "),
+}
+"""Characters a Chinese input method types in place of YAML's punctuation, with what YAML needs."""
+
+_OPENERS, _CLOSERS = "“‘＂＇［｛", "”’＂＇］｝"
+_KEY = r"[A-Za-z_][\w.-]*"
+_LINE_START = re.compile(r"^[ \u3000]*(?:-[ \u3000]+)*")
+
+
+def _flow_depth(before: str) -> int:
+    """How many `[` / `{` are open at the end of ``before`` (quoted text skipped)."""
+    depth = 0
+    for part in re.sub(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'", "", before):
+        depth += part in "[{"
+        depth -= part in "]}" and depth > 0
+    return depth
+
+
+def _structural(line: str, index: int, opened: bool = False) -> bool:
+    """Whether the lookalike at ``index`` stands where YAML punctuation would (not in prose).
+
+    `：` right after a plain ASCII key, `，` inside `[...]`/`{...}`, a quote or bracket where a
+    value starts, a full-width space in the indentation or around a key's colon. Chinese text
+    in values (`name: 投诉：售后`) is left alone. ``opened``: a lookalike opening quote or
+    bracket stands earlier on the line, so a closing one counts too.
+    """
+    char, before = line[index], line[:index]
+    lead = _LINE_START.sub("", before)
+    in_flow = _flow_depth(before) > 0
+    value_starts = (re.fullmatch(rf"[ \u3000]*(?:-[ \u3000]+)*(?:{_KEY}[ \u3000]*:[ \u3000]+)?", before) is not None
+                    or in_flow and re.search(r"[\[{,][ \u3000]*$", before) is not None)
+    if char == "：":
+        return re.fullmatch(rf"{_KEY}[ \u3000]*", lead) is not None or in_flow and re.search(rf"[{{,]\s*{_KEY}\s*$", before) is not None
+    if char == "\u3000":
+        return lead == "" or re.fullmatch(rf"{_KEY}:?", lead) is not None
+    if char in "，、":
+        return in_flow
+    if char == "－":
+        return lead == "" and line[index + 1:index + 2] == " "
+    if char in _OPENERS and value_starts:
+        return True
+    if char in _CLOSERS:
+        return in_flow or opened
+    return False
+
+
+def _lookalikes(line: str) -> list[int]:
+    """Where ``line`` holds lookalikes of YAML punctuation in places that matter (long lines are not searched)."""
+    found: list[int] = []
+    if len(line) > 2000:
+        return found
+    opened = False
+    for index, char in enumerate(line):
+        if char in LOOKALIKES and _structural(line, index, opened):
+            found.append(index)
+            opened = opened or char in _OPENERS
+    return found
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _lookalike(lines: list[str], mark: yaml.Mark, context: yaml.Mark | None, file: str) -> Diagnostic | None:
+    """A full-width `：` (or another lookalike) near where the parser gave up (``mark``), with its fix."""
+    last = min(mark.line, len(lines) - 1)
+    order = [last]
+    if context is not None and context.line < last:
+        order.append(context.line)
+    depth = _indent(lines[last]) if lines[last].strip() else len(lines[last]) + 1
+    for number in range(last - 1, max(-1, last - 11), -1):  # the block the failing line belongs to
+        if number not in order:
+            order.append(number)
+        if lines[number].strip() and not lines[number].lstrip().startswith("#") and _indent(lines[number]) < depth:
+            break
+    found = None
+    for number in order:
+        indices = _lookalikes(lines[number])
+        if number == mark.line and indices:  # nearest before where the parser stopped, else the first
+            before = [i for i in indices if i <= mark.column]
+            found = (number, before[-1] if before else indices[0], indices)
+        elif indices:
+            found = (number, indices[0], indices)
+        if found:
+            break
+    if found is None:
+        return None
+    number, index, indices = found
+    char = lines[number][index]
+    name, ascii_form = LOOKALIKES[char]
+    replacement = "an ordinary space" if ascii_form == " " else f"`{ascii_form}`"
+    hint = f"replace `{char}` ({name}) with {replacement}"
+    others = [i for i in indices if i != index]
+    if others:
+        hint += "; also " + ", ".join(f"`{lines[number][i]}` at column {i + 1}" for i in others[:5])
+    return Diagnostic("CX100", f"invalid YAML: `{char}` ({name}, U+{ord(char):04X}) where YAML expects {replacement}",
+                      Location(file, number + 1, index + 1), hint=hint)
+
+
+_INDENTATION_PROBLEMS = ("mapping values are not allowed", "did not find expected key", "did not find expected '-' indicator",
+                         "expected <block end>")
+
+
+def _misplaced(lines: list[str], mark: yaml.Mark, problem: str, file: str) -> Diagnostic | None:
+    """A key indented to a column no key above it uses, or a `: ` inside a plain value (``mark``: where the parser stopped)."""
+    if not problem.startswith(_INDENTATION_PROBLEMS):
+        return None
+    if mark.line >= len(lines) or not lines[mark.line].strip():
+        return None
+    line = lines[mark.line]
+    column = _indent(line)
+    dash = line[column:column + 2] in ("- ", "-")
+    token = "-" if dash else re.split(r"\s*:(?:\s|$)|\s", line[column:], maxsplit=1)[0][:40]
+    target = _sibling_column(lines, mark.line, column, dash)
+    if target is not None and target[0] != column:
+        where, example = target[1] + 1, lines[target[1]].strip()[:40]
+        if dash:
+            return Diagnostic("CX100", f"invalid YAML: this list item starts at column {column + 1}, out of line with the item above it "
+                              f"(line {where}, column {target[0] + 1})", Location(file, mark.line + 1, column + 1),
+                              hint=f"indent the `-` to column {target[0] + 1}, like the item on line {where}")
+        sibling = _LINE_START.sub("", lines[target[1]]).split(":")[0].strip()[:40]
+        return Diagnostic("CX100", f"invalid YAML: `{token}` starts at column {column + 1}, out of line with the keys above it "
+                          f"(`{sibling or example}` on line {where} starts at column {target[0] + 1})",
+                          Location(file, mark.line + 1, column + 1),
+                          hint=f"indent `{token}` to column {target[0] + 1}, like `{sibling or example}` on line {where}")
+    first_colon = re.search(r":(?:\s|$)", line)
+    if problem.startswith("mapping values") and first_colon and mark.column > first_colon.start():
+        key, value = line[:first_colon.start()].strip(), line[first_colon.end():].strip()
+        key = _LINE_START.sub("", key)
+        quoted = f'`{key}: "{value}"`' if len(value) <= 60 and '"' not in value and "#" not in value else "quotes"
+        return Diagnostic("CX100", f"invalid YAML: `: ` inside the value of `{key}`; YAML reads it as the start of another key",
+                          Location(file, mark.line + 1, mark.column + 1), hint=f"put the value in quotes: {quoted}"
+                          if quoted != "quotes" else "put the value in double quotes")
+    return None
+
+
+def _sibling_column(lines: list[str], number: int, column: int, dash: bool) -> tuple[int, int] | None:
+    """The column (0-based) the line ``number`` should start at, and the line showing it.
+
+    Walks up through the enclosing blocks: a key lines up with the keys of the nearest
+    block it can belong to (deeper than that block's parent), a `-` with the item above.
+    """
+    chain: list[tuple[int, int, int | None, int]] = []  # (indent, key column, dash column, line) of the enclosing lines, nearest first
+    limit = None
+    for above in range(number - 1, -1, -1):
+        text = lines[above]
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        indent = _indent(text)
+        if limit is not None and indent >= limit:
+            continue
+        if not chain and text.rstrip().endswith(":") and column > indent:
+            return None  # the first line of a block that the line above opens: any deeper column will do
+        key_column = len(text) - len(_LINE_START.sub("", text, count=1))
+        chain.append((indent, key_column, indent if text[indent:indent + 1] == "-" else None, above))
+        limit = indent
+        if indent == 0:
+            break
+    for level, (indent, key_column, dash_column, above) in enumerate(chain):
+        parent = chain[level + 1][0] if level + 1 < len(chain) else -1
+        wanted = dash_column if dash else key_column
+        if wanted is None:
+            continue
+        if column > parent or level + 1 == len(chain):
+            return wanted, above
+    return None
 
 
 class _Builder:
@@ -298,23 +653,110 @@ class _Builder:
         return value
 
 
+# ---------------------------------------------------------------- includes
+
+INCLUDE_SUFFIXES = (".yaml", ".yml")
+_DECLARES_ORG = re.compile(r"""^\s*["']?apiVersion["']?\s*:\s*["']?cxrules/""", re.MULTILINE)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def resolve_include(entry: str, including_folder: Path, org_folder: Path, where: Location) -> Path | Diagnostic | None:
+    """Where an `include` entry leads (every symlink resolved), or the diagnostic at the entry that refuses it.
+
+    Includes stay inside the org's folder (the folder of the main file, and below): an
+    absolute path, a `..` that climbs out, or a symlink whose target lies outside is refused
+    (CX134) without touching the file. A name without a `.yaml`/`.yml` suffix is refused too,
+    with None: the schema's pattern for `include` entries reports it (CX114), once.
+    """
+    if not entry.endswith(INCLUDE_SUFFIXES):
+        return None
+    outside = "copy the file into the org's folder and include it by a path relative to the including file"
+    if os.path.isabs(entry) or entry.startswith(("\\", "/")) or re.match(r"[A-Za-z]:", entry):
+        return Diagnostic("CX134", f"`{entry}` is an absolute path; includes are relative to the including file and stay inside "
+                          f"the org's folder", where, hint=outside)
+    folder = os.path.realpath(org_folder)
+    written = os.path.normpath(os.path.join(including_folder, entry))
+    if not _inside(written, folder) and not _inside(written, os.path.normpath(os.path.abspath(org_folder))):
+        return Diagnostic("CX134", f"`{entry}` leads out of the org's folder `{_shown_folder(org_folder)}`", where, hint=outside)
+    target = os.path.realpath(written)
+    if not _inside(target, folder):
+        return Diagnostic("CX134", f"`{entry}` goes through a symlink to a place outside the org's folder `{_shown_folder(org_folder)}`",
+                          where, hint=outside)
+    return Path(target)
+
+
+def _shown_folder(folder: Path) -> str:
+    try:
+        return str(Path(folder).resolve().relative_to(Path.cwd())) or "."
+    except ValueError:
+        return str(folder)
+
+
+def load_included(target: Path, entry: str, where: Location, limits: LoadLimits = LoadLimits(),
+                  display: str | None = None) -> tuple[Document | None, list[Diagnostic]]:
+    """Read an included file that :func:`resolve_include` let through.
+
+    A file that is not an org file (not a regular file, binary, not YAML, or YAML without
+    `apiVersion: cxrules/...`) gets one diagnostic at the include entry (CX135) that quotes
+    nothing of it: a stray config file, or a secret reached by a typo, is never printed.
+    I/O errors come back as CX001 at the file, for the caller to word as CX130.
+    """
+    shown = display or str(target)
+    not_org = "include only org fragments (`apiVersion: cxrules/v1`, `kind: Fragment`)"
+    try:
+        raw = read_regular(target, limits.max_bytes, follow=False)
+    except FileTooLarge as error:
+        return None, [_too_large(error.size, limits, shown, where, entry)]
+    except NotRegularFile as error:
+        return None, [Diagnostic("CX135", f"included file `{entry}` is {error.kind}, not a regular file", where, hint=not_org)]
+    except OSError as error:
+        return None, [Diagnostic("CX001", f"cannot read file: {error.strerror or error}", Location(shown))]
+    document, problems = load_text(raw, shown, limits)
+    if document is not None:
+        data = document.data
+        is_org = isinstance(data, dict) and isinstance(data.get("apiVersion"), str) and data["apiVersion"].startswith("cxrules/")
+    else:
+        is_org = b"\x00" not in raw and bool(_DECLARES_ORG.search(raw[:65536].decode("utf-8", "replace")))
+    if not is_org:
+        reason = next((p.message for p in problems if p.code in ("CX103", "CX104")), None)
+        why = ("it is binary" if reason and "NUL" in reason else "it is not UTF-8 text" if reason
+               else "it is empty" if any(p.code == "CX107" for p in problems)
+               else "it does not declare `apiVersion: cxrules/v1`")
+        return None, [Diagnostic("CX135", f"included file `{entry}` is not an org file: {why}", where, hint=not_org)]
+    return document, problems
+
+
 def org_files(paths) -> tuple[list[Path], list[Diagnostic]]:
     """The org files named by ``paths``: files as given, folders searched for org files.
 
     In folders, a YAML file counts as an org when it declares `apiVersion: cxrules/...`
     (so CI configs and other YAML beside it are left alone) and is not a fragment:
-    fragments are read through the `include` of the org that uses them.
+    fragments are read through the `include` of the org that uses them. A `*.yaml` that is
+    not a regular file (a FIFO would hang the scan) or is a symlink leading out of the
+    scanned folder is not read but reported (CX001), as an unreadable file is.
     """
     found: list[Path] = []
     problems: list[Diagnostic] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
+            top = os.path.realpath(path)
             candidates = []
             for folder, subfolders, names in os.walk(path, onerror=lambda error: problems.append(
                     Diagnostic("CX001", f"cannot read folder: {error.strerror}", Location(str(error.filename))))):
                 subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-                candidates += [Path(folder) / name for name in sorted(names) if name.endswith((".yaml", ".yml"))]
+                for name in sorted(names):
+                    if not name.endswith(INCLUDE_SUFFIXES):
+                        continue
+                    candidate = Path(folder) / name
+                    refusal = _not_scanned(candidate, top)
+                    if refusal is None:
+                        candidates.append(candidate)
+                    else:
+                        problems.append(refusal)
             roots = [p for p in candidates if _is_org_root(p)]
             if not roots:
                 problems.append(Diagnostic("CX001", "folder holds no org files (*.yaml or *.yml with `apiVersion: cxrules/v1`)", Location(str(path))))
@@ -326,11 +768,31 @@ def org_files(paths) -> tuple[list[Path], list[Diagnostic]]:
     return found, problems
 
 
+def _not_scanned(path: Path, top: str) -> Diagnostic | None:
+    """Why a folder scan must not read ``path``: a symlink out of the folder, or not a regular file."""
+    try:
+        if path.is_symlink():
+            target = os.path.realpath(path)
+            if not _inside(target, top):
+                return Diagnostic("CX001", f"is a symlink to `{target}`, outside the scanned folder; not followed", Location(str(path)),
+                                  hint="to check that file, name it (or its folder) on the command line")
+        kind = _kind(os.stat(path).st_mode)
+    except OSError:
+        return None  # unreadable: counted as an org so that reading it reports why
+    if kind is None:
+        return None
+    return Diagnostic("CX001", f"is {kind}, not a regular file; not read", Location(str(path)),
+                      hint="org files are regular files; remove it or rename it so that it does not end in .yaml")
+
+
 def _is_org_root(path: Path) -> bool:
     """An org file (not a fragment, not a log mapping); unreadable files count, so they get reported."""
     try:
-        with open(path, "rb") as stream:
-            head = stream.read(8192).decode("utf-8", "replace")
+        fd = _open_regular(path, 1 << 62)
+        try:
+            head = os.read(fd, 8192).decode("utf-8", "replace")
+        finally:
+            os.close(fd)
     except OSError:
         return True
     lines = [line.split("#")[0].strip().replace('"', "").replace("'", "") for line in head.splitlines()]

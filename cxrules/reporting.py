@@ -1,19 +1,23 @@
 """Reporters: the same diagnostics printed for people (text) or for machines (json, sarif, github).
 
 Reporters only format; they never decide what is a problem. All of them take a
-:class:`Report` and return the text to print, so a service can call them too.
+:class:`Report` and return the text to print, so a service can call them too. Only the
+text reporter reads source files, and only the lines it quotes (see
+:func:`cxrules.loading.source_lines`); json, sarif and github never open a file.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable
 
 from . import __version__
 from .codes import lookup
 from .diagnostics import Diagnostic, Severity, sort_key
+from .loading import source_lines
 
 __all__ = ["Report", "REPORTERS", "render", "default_format"]
 
@@ -52,31 +56,59 @@ _COLOURS = {Severity.ERROR: "\033[1;31m", Severity.WARNING: "\033[1;33m", Severi
 _DIM, _BOLD, _RESET = "\033[2m", "\033[1m", "\033[0m"
 
 
-def _source_line(file: str, line: int, cache: dict) -> str | None:
-    if file not in cache:
-        try:
-            with open(file, encoding="utf-8") as stream:
-                cache[file] = stream.read().splitlines()
-        except (OSError, UnicodeDecodeError):
-            cache[file] = None
-    lines = cache[file]
-    return lines[line - 1] if lines and 0 < line <= len(lines) else None
+QUOTE_WIDTH = 200
+"""Quoted source lines are cut to this many characters around the column, with an ellipsis."""
+
+
+def _width(text: str) -> int:
+    """Terminal columns: CJK characters (`投诉`, `：`) take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def _quote(source: tuple[str, bool], column: int) -> tuple[str, int] | None:
+    """The line to print under a diagnostic and the caret's offset in it (None: nothing to quote).
+
+    Long lines show a window of :data:`QUOTE_WIDTH` characters around the column.
+    """
+    text, cut = source
+    index = column - 1
+    if index > len(text) or (cut and index >= len(text)):
+        return None
+    if len(text) <= QUOTE_WIDTH and not cut:
+        return text, _width(text[:index])
+    start = max(0, index - QUOTE_WIDTH // 2)
+    if not cut:
+        start = min(start, max(0, len(text) - QUOTE_WIDTH))
+    shown = text[start:start + QUOTE_WIDTH]
+    before = "…" if start else ""
+    after = "…" if cut or start + QUOTE_WIDTH < len(text) else ""
+    return before + shown + after, _width(before + text[start:index])
+
+
+def _sources(diagnostics) -> dict[str, dict[int, tuple[str, bool]]]:
+    """The quoted lines of every file, each file read once and only up to its last quoted line."""
+    wanted: dict[str, set[int]] = {}
+    for d in diagnostics:
+        wanted.setdefault(d.location.file, set()).add(d.location.line)
+    return {file: source_lines(file, lines) for file, lines in wanted.items()}
 
 
 def render_text(report: Report, colour: bool = False) -> str:
     """Compiler-style lines with the offending source line and a caret under the column."""
     paint = (lambda code, text: f"{code}{text}{_RESET}") if colour else (lambda code, text: text)
-    cache: dict = {}
+    diagnostics = report.sorted
+    sources = _sources(diagnostics)
     out = []
-    for d in report.sorted:
+    for d in diagnostics:
         info = lookup(d.code)
         name = f" [{info.name}]" if info else ""
         out.append(f"{paint(_BOLD, str(d.location))}: {paint(_COLOURS[d.severity], d.severity.value)} "
                    f"{paint(_BOLD, d.code)} {d.message}{paint(_DIM, name)}")
-        source = _source_line(d.location.file, d.location.line, cache)
-        if source is not None and len(source) < 300:
-            out.append(f"    {source}")
-            out.append("    " + " " * (d.location.column - 1) + paint(_COLOURS[d.severity], "^"))
+        source = sources[d.location.file].get(d.location.line)
+        quoted = _quote(source, d.location.column) if source is not None else None
+        if quoted is not None:
+            out.append(f"    {quoted[0]}")
+            out.append("    " + " " * quoted[1] + paint(_COLOURS[d.severity], "^"))
         if d.hint:
             out.append(f"    {paint(_BOLD, 'hint')}: {d.hint}")
         for related in d.related:
@@ -111,7 +143,7 @@ def render_sarif(report: Report, colour: bool = False) -> str:
     rules = []
     for code in codes:
         info = lookup(code)
-        rule = {"id": code, "helpUri": f"{DOCS_URL}#{code.lower()}"}
+        rule: dict[str, object] = {"id": code, "helpUri": f"{DOCS_URL}#{code.lower()}"}
         if info:
             rule.update(name=info.name, shortDescription={"text": info.summary}, fullDescription={"text": info.doc or info.summary})
         rules.append(rule)

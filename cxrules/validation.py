@@ -18,7 +18,7 @@ import networkx as nx
 
 from .diagnostics import Diagnostic, Location, Related, Severity, sort_key
 from .performance import paused_gc
-from .loading import Document, JsonPath, LoadLimits, load_file, org_files
+from .loading import Document, JsonPath, LoadLimits, load_file, load_included, org_files, resolve_include
 from .model import (
     DAYS, DEFAULT_PRIORITIES, Accepted, Calendar, Category, Channel, Duty, EscalationLevel, EscalationPath,
     FollowUp, Handoff, Interval, Match, Org, OrgInfo, Role, RoutingRule, Segment, Skill, Sla, Source,
@@ -102,6 +102,7 @@ def _load_sources(root: Path, limits: LoadLimits) -> tuple[list[Document], list[
         return documents, diagnostics
     documents.append(document)
     pending: list[tuple[Document, Path, tuple[Path, ...]]] = [(document, root.resolve(), (root.resolve(),))]
+    org_folder = root.resolve().parent  # includes stay inside it (resolve_include)
     while pending:
         parent, parent_path, chain = pending.pop(0)
         includes = parent.get(("include",))
@@ -110,15 +111,18 @@ def _load_sources(root: Path, limits: LoadLimits) -> tuple[list[Document], list[
         for index, entry in enumerate(includes):
             if not isinstance(entry, str):
                 continue
-            target = (parent_path.parent / entry).resolve()
             where = parent.location(("include", index))
+            target = resolve_include(entry, parent_path.parent, org_folder, where)
+            if not isinstance(target, Path):  # absolute, leaving the org's folder, or not .yaml (the schema says so)
+                diagnostics.extend([target] if target else [])
+                continue
             if target in chain:
                 diagnostics.append(Diagnostic("CX131", f"including `{entry}` closes a cycle: {' → '.join(p.name for p in chain + (target,))}",
                                               where, hint="remove this include"))
                 continue
             if any(Path(d.file).resolve() == target for d in documents):
                 continue  # included twice through different files: read once
-            child, problems = load_file(target, limits, display=_display(target))
+            child, problems = load_included(target, entry, where, limits, display=_display(target))
             if child is None:
                 for problem in problems:
                     if problem.code == "CX001":

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import inspect
 import tomllib
+from itertools import combinations
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 import networkx as nx
 
@@ -242,8 +243,6 @@ class CheckContext:
     @cached_property
     def overlap_regions(self) -> list[tuple[RoutingRule, RoutingRule, list[Box]]]:
         """(first rule, second rule, regions): equal precedence, different owners, both claim (what CX402 reports)."""
-        from .routing import _earlier_boxes, _meeting_pairs
-
         groups: dict[int, list[RoutingRule]] = {}
         for rule in self.router.rules:
             if rule.id in self.rule_boxes:
@@ -252,7 +251,7 @@ class CheckContext:
         for rules in groups.values():
             if len({rule.to for rule in rules}) < 2:
                 continue
-            for first, second in _meeting_pairs(self, rules):
+            for first, second in self.meeting_pairs(rules):
                 if first.to == second.to:
                     continue
                 both = self.rule_boxes[first.id].intersect(self.rule_boxes[second.id])
@@ -262,10 +261,39 @@ class CheckContext:
                 for space in self.receivable:
                     claimed = both.intersect(space)
                     if claimed is not None:
-                        regions.extend(uncovered(claimed, _earlier_boxes(self, first, claimed)))
+                        regions.extend(uncovered(claimed, self.earlier_boxes(first, claimed)))
                 if regions:
                     found.append((first, second, coalesce(regions)))
         return found
+
+    def meeting_pairs(self, rules: list[RoutingRule]) -> Iterator[tuple[RoutingRule, RoutingRule]]:
+        """Pairs of rules (in the order given) whose regions may intersect, found through the category index."""
+        if len(rules) <= 64:
+            yield from combinations(rules, 2)
+            return
+        position = {rule.id: index for index, rule in enumerate(rules)}
+        seen = set()
+        for rule in rules:
+            box = self.rule_boxes.get(rule.id)
+            if box is None:
+                continue
+            for category in box.sets[0]:
+                for other_id in self.category_index.get(category, ()):
+                    if other_id in position and position[other_id] > position[rule.id] and (rule.id, other_id) not in seen:
+                        seen.add((rule.id, other_id))
+                        yield rule, rules[position[other_id]]
+
+    def earlier_rules(self, rule: RoutingRule, region: Box) -> list[str]:
+        """Ids of rules tried before ``rule`` that share a category with ``region``, in the order they are tried."""
+        before: set[str] = set()
+        for category in region.sets[0]:
+            before.update(self.category_index.get(category, ()))
+        position = self.rule_position
+        return sorted((other for other in before if position[other] < position[rule.id]), key=position.__getitem__)
+
+    def earlier_boxes(self, rule: RoutingRule, region: Box) -> list[Box]:
+        """Regions of rules tried before ``rule`` that may meet ``region``."""
+        return [self.rule_boxes[other] for other in self.earlier_rules(rule, region)]
 
     def ownership(self, spaces: Optional[list[Box]] = None) -> list[tuple[str, Optional[str], Box]]:
         """(owner, rule id or None for the fallback queue, region) covering ``spaces`` (default: what channels receive).

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from itertools import combinations
 from typing import Iterator
 
 from ..diagnostics import Related, Severity
-from ..regions import Box, coalesce, is_covered, uncovered
+from ..regions import is_covered, uncovered
 from . import CheckContext, Finding, register
 
 
@@ -30,47 +29,13 @@ def routing_gap(context: CheckContext) -> Iterator[Finding]:
           - {id: complaints, match: {category: [complaint]}, to: desk, during: office, precedence: 10}
           - {id: everything_else, to: duty_desk, precedence: 0}
     """
-    boxes = list(context.rule_boxes.values())
     fallback = context.org.info.fallback_queue
-    for channel, space in context.channel_spaces:
-        for region in coalesce(uncovered(space, boxes)):
+    for channel, regions in context.gap_regions:
+        for region in regions:
             yield Finding(
                 f"no routing rule owns {context.describe(region)}", channel.source.at("id"),
                 hint=f"add a rule for these tickets or a catch-all rule with a low precedence; until then they go to the fallback queue `{fallback}`",
                 subject=channel.id)
-
-
-def _meeting_pairs(context: CheckContext, rules) -> Iterator[tuple]:
-    """Pairs of rules (in precedence order) whose regions may intersect, found by category."""
-    if len(rules) <= 64:
-        yield from combinations(rules, 2)
-        return
-    position = {rule.id: index for index, rule in enumerate(rules)}
-    members = set(position)
-    seen = set()
-    for rule in rules:
-        box = context.rule_boxes.get(rule.id)
-        if box is None:
-            continue
-        for category in box.sets[0]:
-            for other_id in context.category_index.get(category, ()):
-                if other_id in members and position[other_id] > position[rule.id] and (rule.id, other_id) not in seen:
-                    seen.add((rule.id, other_id))
-                    yield rule, rules[position[other_id]]
-
-
-def _earlier_rules(context: CheckContext, rule, region: Box) -> list[str]:
-    """Ids of rules tried before ``rule`` that share a category with ``region``, in trial order."""
-    before: set[str] = set()
-    for category in region.sets[0]:
-        before.update(context.category_index.get(category, ()))
-    position = context.rule_position
-    return sorted((other for other in before if position[other] < position[rule.id]), key=position.__getitem__)
-
-
-def _earlier_boxes(context: CheckContext, rule, region: Box) -> list[Box]:
-    """Regions of rules tried before ``rule`` that may meet ``region``."""
-    return [context.rule_boxes[other] for other in _earlier_rules(context, rule, region)]
 
 
 @register("CX402", "routing-overlap", Severity.ERROR)
@@ -91,32 +56,14 @@ def routing_overlap(context: CheckContext) -> Iterator[Finding]:
         - {id: vip, match: {segment: [vip]}, to: vip_desk, precedence: 20}
         - {id: complaints, match: {category: [complaint]}, to: complaint_group, precedence: 10}
     """
-    groups: dict[int, list] = {}
-    for rule in context.router.rules:
-        if rule.id in context.rule_boxes:
-            groups.setdefault(rule.precedence, []).append(rule)
-    for rules in groups.values():
-        if len({rule.to for rule in rules}) < 2:
-            continue
-        for first, second in _meeting_pairs(context, rules):
-            if first.to == second.to:
-                continue
-            both = context.rule_boxes[first.id].intersect(context.rule_boxes[second.id])
-            if both is None:
-                continue
-            regions = []
-            for space in context.receivable:
-                claimed = both.intersect(space)
-                if claimed is not None:
-                    regions.extend(uncovered(claimed, _earlier_boxes(context, first, claimed)))
-            if regions:
-                yield Finding(
-                    f"rules `{first.id}` and `{second.id}` both have precedence {first.precedence} and claim "
-                    f"{'; '.join(context.describe(r) for r in coalesce(regions))} for different owners (`{first.to}`, `{second.to}`)",
-                    second.source.at("precedence"),
-                    hint=f"give one of them a higher precedence; today `{first.id}` wins because it comes first",
-                    related=(Related(first.source.at("id"), f"overlaps with rule `{first.id}` here"),),
-                    subject=second.id)
+    for first, second, regions in context.overlap_regions:
+        yield Finding(
+            f"rules `{first.id}` and `{second.id}` both have precedence {first.precedence} and claim "
+            f"{'; '.join(context.describe(r) for r in regions)} for different owners (`{first.to}`, `{second.to}`)",
+            second.source.at("precedence"),
+            hint=f"give one of them a higher precedence; today `{first.id}` wins because it comes first",
+            related=(Related(first.source.at("id"), f"overlaps with rule `{first.id}` here"),),
+            subject=second.id)
 
 
 @register("CX403", "shadowed-rule", Severity.WARNING)
@@ -144,7 +91,7 @@ def shadowed_rule(context: CheckContext) -> Iterator[Finding]:
             yield Finding(f"rule `{rule.id}` matches no ticket any channel receives while open", rule.source.at("id"),
                           hint="check its `match` and `during` against the channels' categories and hours", subject=rule.id)
             continue
-        earlier = _earlier_rules(context, rule, box) if box is not None else []
+        earlier = context.earlier_rules(rule, box) if box is not None else []
         earlier_boxes = [context.rule_boxes[other] for other in earlier]
         if all(is_covered(part, earlier_boxes) for part in reachable):
             winners = [context.org.routing[context.rule_order[other]] for other in earlier
@@ -187,7 +134,7 @@ def route_to_role_without_category(context: CheckContext) -> Iterator[Finding]:
         for space in context.receivable:
             part = box.intersect(space)
             if part is not None:
-                for region in uncovered(part, _earlier_boxes(context, rule, part)):
+                for region in uncovered(part, context.earlier_boxes(rule, part)):
                     received |= region.sets[0]
         missing = received - handles
         if missing:

@@ -155,6 +155,13 @@ _VALIDATION_CODES = [
      "Every level but the last needs `within`, or the ticket would never move on."),
     ("CX309", "unknown-country", "No public holidays are known for the country.",
      "`holidays.country` takes an ISO 3166 code that the `holidays` library supports, e.g. `CN`."),
+    ("CX310", "days-in-business-time", "A business-time target is written in days or weeks.",
+     "SLA targets and hand-off and escalation limits count business time, the open hours of a "
+     "calendar. There `3d` would mean 72 open hours, which on an office calendar of 8 hours a day "
+     "is nine working days, not three; so `d` and `w` are refused in those fields. Fix: write "
+     "working days, `3wd` (due at the same local time on the third working day), or business "
+     "hours, `72h` (72 open hours); the message gives both for the value written. Follow-up "
+     "deadlines and surge windows count calendar time and keep `d` and `w`."),
     ("CX311", "duration-too-long", "A duration is longer than a duration may be.",
      "Durations may be at most 366 days: `366d` in calendar time (follow-ups, surge windows); "
      "`8784h` or `366wd` in business time (SLA targets, hand-off and escalation limits). A longer "

@@ -7,6 +7,7 @@ problem of every file together. An item with schema errors is left out of the la
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from functools import lru_cache
 from dataclasses import dataclass
@@ -424,6 +425,34 @@ def _check_duration(item: _Item, path: JsonPath, value: str, business: bool) -> 
                          hint="a target beyond a year is no target; give the time it really is")
     elif not parse_duration(value):
         yield Diagnostic("CX304", f"{where} is zero", item.at(*path), hint="give a duration longer than zero, e.g. `30m`")
+    elif business and (reading := _days_in_business_time(value)):
+        message, hint = reading
+        yield Diagnostic("CX310", f"{where} is `{value}`: {message}", item.at(*path), hint=hint)
+
+
+_UNITS = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def _days_in_business_time(value: str) -> tuple[str, str] | None:
+    """What `3d` in a business-time field would mean (72 open hours), and the two ways to say what was meant."""
+    match = _UNITS.match(value)
+    if match is None or not (match.group(1) or match.group(2)):
+        return None
+    weeks, days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    open_hours = (weeks * 7 + days) * 24 + hours
+    as_hours = f"{open_hours}h" + (f"{minutes}m" if minutes else "") + (f"{seconds}s" if seconds else "")
+    said = " and ".join(f"{count} {unit}{'s' if count > 1 else ''}" for count, unit in ((weeks, "week"), (days, "day")) if count)
+    eight_hour_days = (open_hours * 60 + minutes) / (8 * 60)
+    message = (f"in business time that means {as_hours} of open time, not {said}; on a calendar open 8 hours a day "
+               f"that is {round(eight_hour_days, 1):g} working days")
+    working_days = weeks * 5 + days
+    if hours or minutes or seconds:
+        hint = f"write `{as_hours}` for {as_hours} of business time, or whole working days such as `{working_days}wd`"
+    else:
+        week_note = " (five to a working week)" if weeks else ""
+        hint = (f"write `{working_days}wd` for {working_days} working day{'s' if working_days > 1 else ''}{week_note}, "
+                f"or `{as_hours}` for {open_hours} business hours")
+    return message, hint
 
 
 def _known_zone(zone: str) -> bool:

@@ -86,3 +86,35 @@ def test_a_pause_keeps_the_open_time_left_of_a_working_day_target(tmp_path):
     engine.submit(Waiting("P", reason="waiting_customer", at=local(2025, 3, 4, 17)))      # 2 of 18 open hours used
     engine.submit(CustomerReply("P", at=local(2025, 3, 10, 9)))
     assert engine.ticket("P").resolution_due == local(2025, 3, 11, 16)                    # Mon 9h + Tue 7h
+
+
+# ---------------------------------------------------------------- days and weeks in business time (CX310)
+
+@pytest.mark.parametrize("field, value, says, fix", [
+    ("resolution", "3d", "72h of open time, not 3 days; on a calendar open 8 hours a day that is 9 working days",
+     "write `3wd` for 3 working days, or `72h` for 72 business hours"),
+    ("resolution", "1w", "168h of open time, not 1 week", "write `5wd` for 5 working days (five to a working week), or `168h`"),
+    ("first_response", "1d4h", "28h of open time, not 1 day", "write `28h` for 28h of business time, or whole working days such as `1wd`"),
+    ("escalation", "2d", "48h of open time, not 2 days", "write `2wd` for 2 working days, or `48h` for 48 business hours"),
+])
+def test_days_and_weeks_in_a_business_time_field_are_refused_with_both_fixes(tmp_path, field, value, says, fix):
+    import cxrules
+
+    def change(data):
+        if field == "escalation":
+            data["escalations"][0]["levels"][0]["within"] = value
+        else:
+            data["slas"][0][field] = value
+    with pytest.raises(cxrules.OrgError) as raised:
+        make_org(tmp_path, change)
+    [diagnostic] = raised.value.diagnostics
+    assert diagnostic.code == "CX310" and says in diagnostic.message and diagnostic.hint.startswith(fix)
+
+
+def test_days_stay_days_in_calendar_time_and_business_hours_and_working_days_pass(tmp_path):
+    def change(data):
+        data["slas"][0].update({"first_response": "2h", "resolution": "3wd"})
+        data["escalations"][0]["levels"][0]["within"] = "72h"
+        data["followups"][0]["within"] = "3d"
+    org = make_org(tmp_path, change)
+    assert org.slas[0].resolution == WorkingDays(3) and org.followups[0].within == timedelta(days=3)

@@ -111,7 +111,7 @@ def test_sla_deadline_skips_chinese_new_year_and_counts_the_make_up_sunday(tmp_p
     engine = make_engine(make_org(tmp_path), local(2025, 1, 24, 17, 0))  # Friday before the holiday
     decisions = engine.submit(created("H"))
     assigned = next(x for x in decisions if isinstance(x, Assigned))
-    # 1d = 24 business hours of 9 h days: Fri 1h, Sun 26 Jan (make-up working day) 9h, Mon 9h, Tue 28 Jan is a
+    # 24h = 24 business hours of 9 h days: Fri 1h, Sun 26 Jan (make-up working day) 9h, Mon 9h, Tue 28 Jan is a
     # holiday... so 5h remain for the next working day after the festival (Wed 5 Feb 09:00 + 5h)
     assert assigned.resolution_due == local(2025, 2, 5, 14, 0)
     assert assigned.first_response_due == local(2025, 1, 24, 17, 30)

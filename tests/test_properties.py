@@ -66,7 +66,7 @@ def adversarial_orgs(draw) -> dict:
         "channels": [{"id": "phone", "name": "Phone", "hours": "always"}] if draw(st.integers(0, 4)) else [],
         "categories": [{"id": "c0", "name": "C0", "children": [{"id": "c1", "name": "C1"}]}],
         "segments": [{"id": odd_id, "name": "Odd"}] if draw(st.booleans()) else [],
-        "slas": [{"id": "s", "first_response": draw(st.sampled_from(["1m", "30m", "2h", "3d"])), "resolution": "1w", "warn_at": "50%",
+        "slas": [{"id": "s", "first_response": draw(st.sampled_from(["1m", "30m", "2h", "72h"])), "resolution": "168h", "warn_at": "50%",
                   "escalation": "chain"}],
         "escalations": [{"id": "chain", "levels": [{"role": f"r{i}", "within": "1m"} for i in range(chain)] + [{"role": "boss"}]}],
         "routing": [{"id": "all", "to": "r0", "precedence": 0}] if draw(st.booleans()) else [],

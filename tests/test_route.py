@@ -22,9 +22,9 @@ TICKET = {"id": "N1", "category": "complaint", "channel": "phone", "segment": "n
 def _org(tmp_path, resolution: str):
     """tiny.yaml (office hours Mon–Fri 09:00–18:00, China's holidays) with another resolution target."""
     text = TINY.read_text(encoding="utf-8")
-    assert "    resolution: 1d\n" in text
+    assert "    resolution: 24h\n" in text
     path = tmp_path / "org.yaml"
-    path.write_text(text.replace("    resolution: 1d\n", f"    resolution: {resolution}\n"), encoding="utf-8")
+    path.write_text(text.replace("    resolution: 24h\n", f"    resolution: {resolution}\n"), encoding="utf-8")
     return path
 
 

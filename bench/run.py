@@ -108,7 +108,7 @@ def _rss_mb() -> float:
 def bench_engine(folder: Path) -> None:
     """Routing decisions/s through Engine.submit vs raw durable-rules posts vs a dict lookup (the floor)."""
     import random
-    from datetime import datetime, timedelta
+    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from durable.engine import MessageNotHandledException, Ruleset

@@ -10,8 +10,7 @@ from .loading import LoadLimits
 from .model import Org
 from .validation import OrgError, ValidationResult, load_org, validate_path
 from .checks import CheckConfig, check
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["Diagnostic", "Location", "Related", "Severity", "LoadLimits", "Org", "OrgError", "ValidationResult",
            "load_org", "validate_path", "check", "CheckConfig", "__version__"]

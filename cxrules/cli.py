@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 from typer.core import TyperGroup
 
-from . import __version__
+from .version import __version__
 from .codes import lookup
 from .diagnostics import Diagnostic, Severity
 from .reporting import REPORTERS, Report, default_format, render, render_route

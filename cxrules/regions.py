@@ -110,9 +110,9 @@ def _merge(space: Box, dimension: int, parts: list[tuple[frozenset, list[Box]]],
         if limit is not None and found >= limit:
             break
     result = []
-    for rest, values in by_rest.items():
+    for rest, joined in by_rest.items():
         for box in rest:
-            result.append(box.replace(dimension, frozenset(values)))
+            result.append(box.replace(dimension, frozenset(joined)))
     return result
 
 

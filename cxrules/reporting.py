@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import __version__
+from .version import __version__
 from .codes import lookup
 from .diagnostics import Diagnostic, Severity, sort_key
 from .loading import source_lines

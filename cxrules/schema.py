@@ -136,14 +136,19 @@ def schema_problems(document: Document) -> list[tuple[JsonPath, Diagnostic]]:
             for diagnostic in _translate(document, error)]
 
 
+def _as_dict(schema: Any) -> dict:
+    return schema if isinstance(schema, dict) else {}
+
+
 def _translate(document: Document, error: jsonschema.ValidationError) -> Iterator[Diagnostic]:
     path = tuple(error.absolute_path)
     where = describe_path(document, path)
     named = [step for step in path[2:] if isinstance(step, str)] if len(path) > 2 else [step for step in path if isinstance(step, str)]
     field = f"`{named[-1]}`" if named else "the value"
-    kind = error.validator
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    value = error.instance
+    # jsonschema types these as `Any | Unset`; on an error they are always set
+    kind: Any = error.validator
+    schema = _as_dict(error.schema)
+    value: Any = error.instance
 
     if kind == "additionalProperties":
         known = list(schema.get("properties", {}))
@@ -162,8 +167,8 @@ def _translate(document: Document, error: jsonschema.ValidationError) -> Iterato
         yield Diagnostic("CX111", f"{where} is missing the required property `{name}`", document.location(path, key=True),
                          hint=_describe_property(schema, name))
     elif kind == "type":
-        expected = error.validator_value
-        expected = " or ".join(_EXPECTED_TYPES.get(t, t) for t in (expected if isinstance(expected, list) else [expected]))
+        types: Any = error.validator_value
+        expected = " or ".join(str(_EXPECTED_TYPES.get(t, t)) for t in (types if isinstance(types, list) else [types]))
         hint = None
         if path in document.surprises:
             original = document.surprises[path]
@@ -172,7 +177,7 @@ def _translate(document: Document, error: jsonschema.ValidationError) -> Iterato
             hint = f"write a list: `[{_shown(value)}]`"
         if value is None:
             yield Diagnostic("CX110", f"{field} in {where} has no value; expected {expected}", document.location(path, key=True),
-                             hint=_describe_property(error.parent.schema if error.parent else {}, str(path[-1])) if path else None)
+                             hint=_describe_property(_as_dict(error.parent.schema) if error.parent else {}, str(path[-1])) if path else None)
             return
         found = _shown(value) if isinstance(value, (list, dict)) else f"{_type_name(value)} `{_shown(value)}`"
         yield Diagnostic("CX110", f"{field} in {where} must be {expected}, found {found}", document.location(path), hint=hint)

@@ -180,7 +180,7 @@ class _Item:
     parent: str | None = None
     """For categories: the id of the enclosing category."""
 
-    def get(self, *keys, default=None):
+    def get(self, *keys: str, default: Any = None) -> Any:
         value: Any = self.data
         for key in keys:
             if not isinstance(value, dict) or key not in value:

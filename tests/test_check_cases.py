@@ -40,7 +40,7 @@ def test_check_case(path):
     code = path.name[:5]
     findings = [d for d in check(result.org, CheckConfig(select=frozenset({code})))]
     expected = _expectations(path)
-    assert sorted((d.code, d.location.line, d.location.column) for d in findings) == sorted((c, l, k) for c, l, k, _ in expected), \
+    assert sorted((d.code, d.location.line, d.location.column) for d in findings) == sorted((c, row, k) for c, row, k, _ in expected), \
         [f"{d.code} {d.location.line}:{d.location.column} {d.message}" for d in findings]
     for code_, line, column, text in expected:
         messages = [d.message for d in findings if (d.code, d.location.line, d.location.column) == (code_, line, column)]

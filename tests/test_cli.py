@@ -323,7 +323,7 @@ def test_github_report_lines(run_cli, at_root):
 
 def test_github_report_of_warning(run_cli, warning_org):
     out = run_cli("check", warning_org, "--format", "github").stdout
-    (line,) = [l for l in out.splitlines() if l.startswith("::")]
+    (line,) = [text for text in out.splitlines() if text.startswith("::")]
     assert re.match(r"^::warning file=[^,]+,line=\d+,col=\d+,title=CX612 duty-several-accountable::", line), line
 
 

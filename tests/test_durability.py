@@ -8,12 +8,11 @@ import subprocess
 import sys
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 import cxrules
-from cxrules.engine import (Engine, FollowUpDue, MemoryStore, Resolved, SlaBreached, SqliteStore, StoreError,
+from cxrules.engine import (Engine, MemoryStore, Resolved, SlaBreached, SqliteStore, StoreError,
                             TicketCreated, VirtualClock)
 from cxrules.engine.sqlite import event_to_json
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
-import pytest
 
 import cxrules
-from cxrules.engine import (Assigned, Closed, CustomerReply, Reopened, Escalated, Fallback, FirstResponse, FollowUpDone, FollowUpDue,
+from cxrules.engine import (Assigned, CustomerReply, Reopened, Escalated, Fallback, FirstResponse, FollowUpDone, FollowUpDue,
                             FollowUpOverdue, FollowUpScheduled, HandOff, Notified, Queued, Refused, Resolved, SlaBreached,
-                            SlaWarning, StateChanged, SurgeActivated, SurgeDeactivated, TicketCreated, TicketReopened,
-                            Waiting, WorkflowStep)
+                            SlaWarning, StateChanged, SurgeActivated, SurgeDeactivated, TicketCreated, Waiting, WorkflowStep)
 
 from conftest import ORGS
 from engine_helpers import local, make_engine, make_org

@@ -22,7 +22,6 @@ import cxrules
 from cxrules.calendars import BusinessCalendar
 from cxrules.checks import CheckConfig, CheckContext, run_checks
 from cxrules.engine import Engine, FollowUpDue, Resolved, TicketCreated, VirtualClock
-from cxrules.regions import Box
 from cxrules.routing import TicketClass
 
 from conftest import ROOT

@@ -92,14 +92,6 @@ class WeekSet:
             pieces.extend(_wrap(s, e))
         return WeekSet.of(pieces)
 
-    def longest_gap_within(self, window: int) -> int:
-        """Longest stretch, counting round the week, without any minute of this set (capped)."""
-        if not self.intervals:
-            return WEEK
-        gaps = [self.intervals[0][0] + WEEK - self.intervals[-1][1]]
-        gaps += [b[0] - a[1] for a, b in zip(self.intervals, self.intervals[1:])]
-        return min(max(gaps), window) if window else max(gaps)
-
     def describe(self) -> str:
         """Readable form: `Mon–Fri 09:00–18:00; Sat 09:00–12:00`, `Sat–Sun`, `always`."""
         if not self.intervals:

@@ -8,7 +8,7 @@ diagnostics; reporters print them; nothing else decides how they look.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 __all__ = ["Severity", "Location", "Related", "Diagnostic", "sort_key"]
 
@@ -57,9 +57,6 @@ class Diagnostic:
     related: tuple[Related, ...] = field(default=())
     subject: str | None = None
     """Id of the item the finding is about (used to accept findings inline)."""
-
-    def with_severity(self, severity: Severity) -> Diagnostic:
-        return replace(self, severity=severity)
 
     def to_dict(self) -> dict:
         """Plain data for machine formats; the keys are part of the JSON output's contract."""

@@ -66,7 +66,7 @@ def _shown(value) -> str:
             parts.append("members" if value.member else "non-members")
         return "; ".join(parts) or "any ticket"
     if hasattr(value, "total_seconds"):
-        return format_duration(value)
+        return format_duration(value, days=False)  # the durations diffed are SLA targets: business time
     return str(value)
 
 
@@ -118,7 +118,7 @@ def diff_orgs(old: Org, new: Org) -> OrgDiff:
     old_paths, new_paths = _items(old, "escalations"), _items(new, "escalations")
     changes += _added_removed("escalations", old_paths, new_paths, "escalation path")
     for key in sorted(old_paths.keys() & new_paths.keys()):
-        describe = lambda p: " → ".join(f"{l.role}" + (f" ({format_duration(l.within)})" if l.within else "") for l in p.levels)  # noqa: E731,E741
+        describe = lambda p: " → ".join(f"{l.role}" + (f" ({format_duration(l.within, days=False)})" if l.within else "") for l in p.levels)  # noqa: E731,E741
         if describe(old_paths[key]) != describe(new_paths[key]) or old_paths[key].then != new_paths[key].then:
             changes.append(Change("escalations", "changed", key, f"escalation `{key}`: {describe(old_paths[key])} → {describe(new_paths[key])}"))
     old_findings = {(f.code, f.subject, f.message) for f in check(old)}

@@ -109,13 +109,18 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(weeks=weeks or 0, days=days or 0, hours=hours or 0, minutes=minutes or 0, seconds=seconds or 0)
 
 
-def format_duration(value: timedelta) -> str:
-    """The inverse of :func:`parse_duration`, for messages: 9000 s → `2h30m`, ``WorkingDays(3)`` → `3wd`."""
+def format_duration(value: timedelta, days: bool = True) -> str:
+    """The inverse of :func:`parse_duration`, for messages: 9000 s → `2h30m`, ``WorkingDays(3)`` → `3wd`.
+
+    ``days=False`` for business time, where `d` is refused (CX310): 1 day of open time is `24h`.
+    """
     if isinstance(value, WorkingDays):
         return str(value)
     seconds = int(value.total_seconds())
     parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+    for unit, size in (("d", 86400 if days else 0), ("h", 3600), ("m", 60), ("s", 1)):
+        if not size:
+            continue
         count, seconds = divmod(seconds, size)
         if count:
             parts.append(f"{count}{unit}")
@@ -503,6 +508,3 @@ class Org:
         for child in self.categories:
             if child.parent == category:
                 yield from self.descendants(child.id)
-
-    def roles_in(self, unit: str) -> tuple[Role, ...]:
-        return tuple(role for role in self.roles if role.unit == unit)

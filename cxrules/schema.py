@@ -225,7 +225,8 @@ def _translate(document: Document, error: jsonschema.ValidationError) -> Iterato
 _FORMAT_HINTS = {
     "id": "ids are lower-case letters, digits and `_`, starting with a letter",
     "ref": "ids are lower-case letters, digits and `_`, starting with a letter",
-    "duration": "write durations like `30m`, `2h30m`, `3d` or `1w`",
+    "duration": "write calendar time like `30m`, `2h30m`, `3d` or `1w`",
+    "businessDuration": "write business time as open hours like `30m`, `4h`, `2h30m`, or working days like `3wd`",
     "interval": "write times of day as `HH:MM-HH:MM`, e.g. `09:00-18:00`",
     "percent": "write shares like `80%`",
     "date": "write dates as `YYYY-MM-DD`",
@@ -241,9 +242,11 @@ def _bad_format(document: Document, path: JsonPath, field: str, where: str, valu
         slug = re.sub(r"[^a-z0-9]+", "_", value.strip().lower()).strip("_")
         if re.fullmatch(r"[a-z][a-z0-9_]{0,63}", slug):
             hint = f"{hint}: did you mean `{slug}`?"
-    elif kind == "duration" and isinstance(value, str):
+    elif kind in ("duration", "businessDuration") and isinstance(value, str):
         spaced = re.sub(r"\s+", "", value.lower())
-        for long, short in (("weeks", "w"), ("week", "w"), ("days", "d"), ("day", "d"), ("hours", "h"), ("hour", "h"), ("mins", "m"), ("min", "m")):
+        days = "d" if kind == "duration" else "wd"
+        for long, short in (("workingdays", "wd"), ("workingday", "wd"), ("weeks", "w"), ("week", "w"), ("days", days), ("day", days),
+                            ("hours", "h"), ("hour", "h"), ("mins", "m"), ("min", "m")):
             spaced = spaced.replace(long, short)
         if spaced != value and re.fullmatch(pattern, spaced):
             hint = f"{hint}: did you mean `{spaced}`?"

@@ -118,3 +118,38 @@ def test_days_stay_days_in_calendar_time_and_business_hours_and_working_days_pas
         data["followups"][0]["within"] = "3d"
     org = make_org(tmp_path, change)
     assert org.slas[0].resolution == WorkingDays(3) and org.followups[0].within == timedelta(days=3)
+
+
+# ---------------------------------------------------------------- in `check`'s messages and comparisons
+
+def test_cx503_counts_a_working_day_as_an_open_day_of_the_slas_calendar(tmp_path):
+    """9 open hours a day: 1wd is about 9 business hours, so limits of 6h + 4h before the manager exceed it."""
+    from cxrules.checks import CheckConfig, check
+
+    def tight(data):
+        data["slas"][0]["resolution"] = "1wd"
+        data["escalations"][0]["levels"] = [{"role": "desk", "within": "6h"}, {"role": "desk", "within": "4h"}, {"role": "manager"}]
+    findings = check(make_org(tmp_path, tight), CheckConfig(select=frozenset({"CX503"})))
+    assert [f.message for f in findings] == [
+        "escalation `complaints` takes 10h to reach its last level, longer than the 1wd resolution target of SLA `standard`"]
+
+    def roomy(data):
+        tight(data)
+        data["slas"][0]["resolution"] = "2wd"
+    assert not check(make_org(tmp_path, roomy, "roomy.yaml"), CheckConfig(select=frozenset({"CX503"})))
+
+
+def test_business_time_is_shown_in_hours_never_in_refused_days():
+    assert format_duration(timedelta(hours=48), days=False) == "48h" and format_duration(timedelta(hours=48)) == "2d"
+
+
+@pytest.mark.parametrize("written, suggested", [("3 days", "3wd"), ("2 working days", "2wd"), ("4 hours", "4h")])
+def test_a_spelt_out_business_time_gets_the_business_form_as_its_fix(tmp_path, written, suggested):
+    import cxrules
+
+    def spelt(data):
+        data["slas"][0]["resolution"] = written
+    with pytest.raises(cxrules.OrgError) as raised:
+        make_org(tmp_path, spelt)
+    (problem,) = raised.value.diagnostics
+    assert problem.code == "CX114" and problem.hint.endswith(f"did you mean `{suggested}`?") and "working days like `3wd`" in problem.hint

@@ -55,3 +55,13 @@ def test_check_validates_a_mapping_as_a_mapping_beside_the_orgs(run_cli):
     result = run_cli("check", MAPPING, TINY)
     assert result.exit_code == 0, result.stdout
     assert "Organisation" not in result.stdout and "2 files checked" in result.stdout
+
+
+def test_a_service_time_beyond_the_bound_is_a_diagnostic_not_a_traceback(tmp_path):
+    import cxrules
+    from cxrules.simulation import load_mapping
+
+    path = tmp_path / "m.yaml"
+    path.write_text(MAPPING.read_text(encoding="utf-8") + "service_time:\n  default: {mean: 99999999999w}\n", encoding="utf-8")
+    mapping, problems = load_mapping(path, cxrules.load_org(TINY))
+    assert mapping is None and [(p.code, p.location.line) for p in problems] == [("CX311", len(path.read_text().splitlines()))]

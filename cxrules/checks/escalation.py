@@ -8,7 +8,8 @@ from typing import Iterator
 import networkx as nx
 
 from ..diagnostics import Related, Severity
-from ..model import format_duration
+from ..calendars import WeekSet
+from ..model import WorkingDays, format_duration
 from . import CheckContext, Finding, register
 
 
@@ -74,8 +75,16 @@ def escalation_dead_end(context: CheckContext) -> Iterator[Finding]:
                           subject=path.id)
 
 
-def _chain_limit(context: CheckContext, path_id: str) -> tuple[timedelta, list[str]]:
-    """Time until the last level of the chain is called: every limit but the very last one's."""
+def _open_time(duration: timedelta, week: WeekSet) -> timedelta:
+    """Business time a limit stands for: working days as that many average open days of the calendar's week."""
+    if not isinstance(duration, WorkingDays):
+        return duration
+    open_days = sum(1 for day in range(7) if week & WeekSet(((day * 1440, (day + 1) * 1440),)))
+    return timedelta(minutes=duration.count * week.minutes / max(open_days, 1))
+
+
+def _chain_limit(context: CheckContext, path_id: str, week: WeekSet) -> tuple[timedelta, list[str]]:
+    """Open time until the last level of the chain is called: every limit but the very last one's."""
     limits: list[timedelta] = []
     chain: list[str] = []
     seen: set[str] = set()
@@ -84,7 +93,7 @@ def _chain_limit(context: CheckContext, path_id: str) -> tuple[timedelta, list[s
         seen.add(current)
         path = context.org.escalation(current)
         chain.append(current)
-        limits.extend(level.within or timedelta(0) for level in path.levels)
+        limits.extend(_open_time(level.within or timedelta(0), week) for level in path.levels)
         current = path.then
     return sum(limits[:-1], timedelta(0)), chain
 
@@ -95,6 +104,9 @@ def escalation_exceeds_sla(context: CheckContext) -> Iterator[Finding]:
 
     The authority would hear of a breached ticket only after the resolution target has
     long passed. Limits and targets both count business time.
+
+    A target in working days (`2wd`) counts as that many average open days of the SLA's
+    calendar.
 
     Failing::
 
@@ -108,12 +120,13 @@ def escalation_exceeds_sla(context: CheckContext) -> Iterator[Finding]:
     for sla in context.org.slas:
         if not sla.escalation:
             continue
-        total, chain = _chain_limit(context, sla.escalation)
-        if total > sla.resolution:
+        week = context.hours(sla.calendar)
+        total, chain = _chain_limit(context, sla.escalation, week)
+        if total > _open_time(sla.resolution, week):
             path = context.org.escalation(sla.escalation)
             yield Finding(
-                f"escalation `{' → '.join(chain)}` takes {format_duration(total)} to reach its last level, "
-                f"longer than the {format_duration(sla.resolution)} resolution target of SLA `{sla.id}`",
+                f"escalation `{' → '.join(chain)}` takes {format_duration(total, days=False)} to reach its last level, "
+                f"longer than the {format_duration(sla.resolution, days=False)} resolution target of SLA `{sla.id}`",
                 path.source.at("levels"), hint="shorten the levels' `within`, or escalate on a path made for this SLA",
                 related=(Related(sla.source.at("resolution"), f"SLA `{sla.id}` resolution target"),), subject=path.id)
 

@@ -79,7 +79,6 @@ class DurableRouter:
         """Winners by ticket class, or by (class, open calendars) for rules with `during`."""
         self.name = f"cxrules_{org.info.id}_{os.getpid()}_{next(_serial)}"
         self._ruleset = Ruleset(self.name, None, compile_routing(org.routing, self._recorder)) if org.routing else None
-        self.posts = 0
 
     def _recorder(self, rule_id: str):
         def record(closure) -> None:
@@ -111,7 +110,6 @@ class DurableRouter:
                    "priority": ticket.priority, "member": ticket.member}
         message.update({f"open_{cid}": cid in open_calendars for cid in self._calendars})
         self._winner[0] = None
-        self.posts += 1
         try:
             handle = self._ruleset.assert_event(message)
         except MessageNotHandledException:

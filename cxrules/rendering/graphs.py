@@ -122,7 +122,7 @@ def build(org: Org, view: str, findings: Iterable[Diagnostic] = ()) -> nx.DiGrap
 def _short(duration) -> str:
     from ..model import format_duration
 
-    return format_duration(duration) if duration else ""
+    return format_duration(duration, days=False) if duration else ""  # hand-off and escalation limits: business time
 
 
 def _safe(node: str) -> str:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..diagnostics import Diagnostic
 from ..loading import load_file
-from ..model import Org, parse_duration
+from ..model import MAX_DURATION, Org, duration_problem, parse_duration
 from ..schema import closest, validate_against
 
 __all__ = ["LogMapping", "LogError", "TicketRecord", "Unmapped", "load_mapping", "validate_mapping", "is_mapping_file", "read_log"]
@@ -173,9 +173,15 @@ def load_mapping(path: str | Path, org: Org) -> tuple[Optional[LogMapping], list
                                    document.location(("fields",), key=True),
                                    hint=f"map a column, or give a constant such as `segment: {{value: {known['segments'][-1]}}}`"))
     zone = data.get("timezone", org.info.timezone)
+    service = data.get("service_time", {})
+    means: list[tuple[tuple, str]] = [(("service_time", "default", "mean"), service["default"]["mean"])] if "default" in service else []
+    means += [(("service_time", "by_category", category, "mean"), spec["mean"]) for category, spec in service.get("by_category", {}).items()]
+    for where, text in means:
+        if (problem := duration_problem(text)) is not None:
+            problems.append(Diagnostic("CX311", f"service time {problem}", document.location(where),
+                                       hint=f"a handling time is at most {MAX_DURATION.days} days"))
     if problems:
         return None, problems
-    service = data.get("service_time", {})
     model = lambda spec: (parse_duration(spec["mean"]), spec.get("distribution", "fixed"))  # noqa: E731
     return LogMapping(
         fields=data["fields"], path=str(path), format=data.get("format"), encoding=data.get("encoding", "utf-8-sig"),

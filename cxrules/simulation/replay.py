@@ -40,7 +40,6 @@ class _Outcome:
     breached: set = field(default_factory=set)
     resolution_pending: bool = False
     """A Resolved event is already on its way (from the log or the service-time model)."""
-    reopened: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ def _simulate(org, tickets, mapping, unmapped, progress, tail) -> SimulationResu
                     outcome.resolution_pending = True
                     push(decision.at + mapping.service_time(outcome.record.category, rng), e.Resolved(outcome.record.id))
             elif isinstance(decision, d.TicketReopened) and outcome:
-                outcome.resolution_pending, outcome.reopened = False, True
+                outcome.resolution_pending = False
             elif isinstance(decision, d.Queued):
                 hour = decision.at.replace(minute=0, second=0, microsecond=0).isoformat()
                 queue_peaks[(hour, decision.role)] = max(queue_peaks[(hour, decision.role)], decision.position)

@@ -6,6 +6,8 @@ browser tests are skipped with a message saying so, except in CI, where they fai
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -34,3 +36,30 @@ def open_page(url: str, screenshot: Path | None = None, size: str = "1400,3000")
             subprocess.run(args + [f"--screenshot={screenshot}", url], capture_output=True, text=True, timeout=600)  # a guard against a hung browser, not a speed limit
     errors = [line for line in dom.stderr.splitlines() if "CONSOLE" in line and ("Uncaught" in line or ":ERROR:" in line or "error" in line.lower())]
     return dom.stdout, errors
+
+
+def mermaid_js() -> str:
+    """Mermaid's bundle from npm (CXRULES_MERMAID_JS, set by .ci/run); a skip, or in CI a failure, without it."""
+    path = os.environ.get("CXRULES_MERMAID_JS")
+    require_tool(path and Path(path).exists(), "Mermaid's parser", "npm install mermaid@11 and set CXRULES_MERMAID_JS to dist/mermaid.min.js")
+    return str(path)
+
+
+def run_mermaid(tmp_path: Path, body: str, script: str) -> str:
+    """Load Mermaid in a page holding ``body``, run ``script`` (which writes into `<pre id="out">`), return that text."""
+    page = tmp_path / "mermaid.html"
+    page.write_text(f"""<!DOCTYPE html><html><body><pre id="out">pending</pre>{body}
+<script src="file://{mermaid_js()}"></script><script>
+mermaid.initialize({{startOnLoad: false}});
+{script}
+</script></body></html>""", encoding="utf-8")
+    dom, _ = open_page(page.as_uri())
+    return dom.split('<pre id="out">')[1].split("</pre>")[0]
+
+
+def mermaid_parse(tmp_path: Path, diagrams: list[str]) -> list[str]:
+    """`ok`, or `FAIL i: message`, for each diagram as Mermaid's own parser judges it."""
+    embedded = json.dumps(diagrams).replace("</", "<\\/")  # a label's `</script>` must not end the page's script
+    return run_mermaid(tmp_path, "", f"""const diagrams = {embedded};
+Promise.all(diagrams.map((text, i) => mermaid.parse(text).then(() => 'ok', e => 'FAIL ' + i + ': ' + e.message)))
+  .then(results => {{ document.getElementById('out').textContent = results.join('\\n'); }});""").strip().splitlines()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
@@ -19,7 +16,7 @@ from cxrules.rendering.graphs import VIEWS, build, to_dot, to_mermaid
 from cxrules.rendering.report import build_report, coverage
 from cxrules.templates import TEMPLATES
 
-from browser import open_page
+from browser import mermaid_parse, open_page
 from conftest import ORGS, ROOT, SEED_ORGS, assert_golden, require_tool
 
 ARTIFACTS = ROOT / "artifacts"
@@ -45,23 +42,9 @@ def test_findings_are_drawn_in(tmp_path):
     assert "stroke:#d62728" in mermaid
 
 
-MERMAID_JS = os.environ.get("CXRULES_MERMAID_JS")
-
-
 def test_mermaid_output_parses(tmp_path):
-    require_tool(MERMAID_JS and Path(MERMAID_JS).exists(), "Mermaid's parser",
-                 "npm install mermaid@11 and set CXRULES_MERMAID_JS to dist/mermaid.min.js")
     diagrams = [to_mermaid(build(cxrules.load_org(path), view)) for path in SEED_ORGS for view in VIEWS]
-    page = tmp_path / "parse.html"
-    page.write_text(f"""<!DOCTYPE html><html><body><pre id="out">pending</pre>
-<script src="file://{MERMAID_JS}"></script><script>
-const diagrams = {json.dumps(diagrams)};
-mermaid.initialize({{startOnLoad: false}});
-Promise.all(diagrams.map((text, i) => mermaid.parse(text).then(() => 'ok', e => 'FAIL ' + i + ': ' + e.message)))
-  .then(results => {{ document.getElementById('out').textContent = results.join('\\n'); }});
-</script></body></html>""", encoding="utf-8")
-    dom, _ = open_page(page.as_uri())
-    lines = dom.split('<pre id="out">')[1].split("</pre>")[0].strip().splitlines()
+    lines = mermaid_parse(tmp_path, diagrams)
     assert lines == ["ok"] * len(diagrams), [line for line in lines if line != "ok"][:3]
 
 

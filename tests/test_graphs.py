@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ import cxrules
 from cxrules.rendering import graphs
 from cxrules.rendering.graphs import VIEWS, build, render_image, to_dot, to_mermaid
 
+from browser import mermaid_parse, run_mermaid
 from conftest import ORGS, ROOT, require_tool
 
 TINY = ROOT / "tests" / "fixtures" / "tiny.yaml"
@@ -95,55 +95,27 @@ def test_cli_formats_with_hostile_labels(run_cli, tmp_path):
     assert (tmp_path / "g.png").read_bytes().startswith(b"\x89PNG")
 
 
-MERMAID_JS = os.environ.get("CXRULES_MERMAID_JS")
-
-
 def test_mermaid_with_hostile_labels_parses(tmp_path):
-    require_tool(MERMAID_JS and Path(MERMAID_JS).exists(), "Mermaid's parser",
-                 "npm install mermaid@11 and set CXRULES_MERMAID_JS to dist/mermaid.min.js")
-    from browser import open_page
-
     org = cxrules.load_org(_hostile_org(tmp_path))
     diagrams = [to_mermaid(build(org, view)) for view in VIEWS]
-    embedded = json.dumps(diagrams).replace("</", "<\\/")  # a label's `</script>` must not end this page's script
-    page = tmp_path / "parse.html"
-    page.write_text(f"""<!DOCTYPE html><html><body><pre id="out">pending</pre>
-<script src="file://{MERMAID_JS}"></script><script>
-const diagrams = {embedded};
-mermaid.initialize({{startOnLoad: false}});
-Promise.all(diagrams.map((text, i) => mermaid.parse(text).then(() => 'ok', e => 'FAIL ' + i + ': ' + e.message)))
-  .then(results => {{ document.getElementById('out').textContent = results.join('\\n'); }});
-</script></body></html>""", encoding="utf-8")
-    dom, _ = open_page(page.as_uri())
-    lines = dom.split('<pre id="out">')[1].split("</pre>")[0].strip().splitlines()
-    assert lines == ["ok"] * len(diagrams), lines
-
+    assert mermaid_parse(tmp_path, diagrams) == ["ok"] * len(diagrams)
 
 
 def test_mermaid_draws_hostile_labels_as_written(tmp_path):
     """Rendered as a page embeds it (`mermaid.run`), every label shows the org's text, markup as text."""
-    require_tool(MERMAID_JS and Path(MERMAID_JS).exists(), "Mermaid's parser",
-                 "npm install mermaid@11 and set CXRULES_MERMAID_JS to dist/mermaid.min.js")
     from html import escape, unescape
 
-    from browser import open_page
-
     org = cxrules.load_org(_hostile_org(tmp_path))
-    page = tmp_path / "render.html"
-    page.write_text(f"""<!DOCTYPE html><html><body><pre id="out">pending</pre>
-<pre class="mermaid">{escape(to_mermaid(build(org, "escalation")))}</pre>
-<script src="file://{MERMAID_JS}"></script><script>
-mermaid.initialize({{startOnLoad: false}});
-mermaid.run({{querySelector: '.mermaid'}}).then(() => {{
+    out = run_mermaid(tmp_path, f'<pre class="mermaid">{escape(to_mermaid(build(org, "escalation")))}</pre>', """
+mermaid.run({querySelector: '.mermaid'}).then(() => {
   document.getElementById('out').textContent = Array.from(document.querySelectorAll('.mermaid .nodeLabel'))
     .map(n => n.textContent).join('\\n') + '\\nscripts: ' + document.querySelectorAll('.mermaid script, .mermaid img').length;
-}}, e => {{ document.getElementById('out').textContent = 'FAIL ' + e.message; }});
-</script></body></html>""", encoding="utf-8")
-    dom, _ = open_page(page.as_uri())
-    drawn = unescape(dom.split('<pre id="out">')[1].split("</pre>")[0]).splitlines()
+}, e => { document.getElementById('out').textContent = 'FAIL ' + e.message; });""")
+    drawn = unescape(out).splitlines()
     assert drawn[-1] == "scripts: 0", drawn
     assert "Path " + EVIL.replace("\n", "") in drawn, drawn
     assert "投诉专员 <script>alert(3)</script>" + "Desk " + EVIL.replace("\n", "") in drawn, drawn
+
 
 def _order(text: str, first: str, second: str) -> bool:
     return 0 <= text.find(first) < text.find(second)

@@ -92,6 +92,10 @@ class WeekSet:
             pieces.extend(_wrap(s, e))
         return WeekSet.of(pieces)
 
+    def days_open(self) -> int:
+        """How many days of the week have any open minute."""
+        return sum(1 for day in range(7) if any(start < (day + 1) * 1440 and end > day * 1440 for start, end in self.intervals))
+
     def describe(self) -> str:
         """Readable form: `Mon–Fri 09:00–18:00; Sat 09:00–12:00`, `Sat–Sun`, `always`."""
         if not self.intervals:
@@ -171,6 +175,10 @@ def _country_holidays(country: str, year: int):
     return holidays.country_holidays(country, years=year)
 
 
+HORIZON = timedelta(days=732)
+"""How far ahead business time is looked up: twice the longest target an org may set (366 days)."""
+
+
 class BusinessCalendar:
     """Open hours on real dates, and business-time arithmetic on them (immutable, thread-safe)."""
 
@@ -215,14 +223,14 @@ class BusinessCalendar:
     def intervals_from(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Open intervals (aware, UTC) from ``start`` on, the first one clipped to ``start``.
 
-        Stops after two years without any open hour, so a calendar that never opens cannot
-        loop forever.
+        Looks at most :data:`HORIZON` ahead (a deadline further away is no deadline: ``add``
+        returns None), so a calendar that never or seldom opens cannot loop for ever, and
+        dates never run past the end of the calendar.
         """
         day = start.astimezone(self.zone).date()
-        idle = 0
-        while idle < 730:
+        last = date.max - timedelta(days=2) if day > date.max - HORIZON - timedelta(days=2) else day + HORIZON
+        while day <= last:
             spans = self._spans(day)
-            idle = 0 if spans else idle + 1
             for opens, closes in spans:
                 if closes <= start:
                     continue
@@ -296,15 +304,13 @@ class BusinessCalendar:
                 any(minute < shift.end - 1440 for shift in self.shifts_on(day - timedelta(days=1))):
             day -= timedelta(days=1)  # the tail of the night shift that started the day before
             offset += timedelta(days=1)
-        idle = 0
+        last = day + HORIZON if day <= date.max - HORIZON - timedelta(days=2) else date.max - timedelta(days=2)
         while count > 0:
             day += timedelta(days=1)
+            if day > last:
+                return None
             if self.is_working_day(day):
-                count, idle = count - 1, 0
-            else:
-                idle += 1
-                if idle > 730:
-                    return None
+                count -= 1
         naive = datetime.combine(day, time(0)) + offset
         return naive.replace(tzinfo=self.zone).astimezone(timezone.utc)
 

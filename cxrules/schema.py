@@ -175,6 +175,8 @@ def _translate(document: Document, error: jsonschema.ValidationError) -> Iterato
             hint = f"YAML reads `{original}` as {_shown(value)}: write `\"{original}\"` in quotes"
         elif expected == "a list" and isinstance(value, (str, int)):
             hint = f"write a list: `[{_shown(value)}]`"
+        elif isinstance(value, int) and not isinstance(value, bool) and path and path[-1] in _DURATION_FIELDS:
+            hint = f"a duration needs its unit: `{value}h` for {value} hours, `{value}m` for minutes"
         if value is None:
             yield Diagnostic("CX110", f"{field} in {where} has no value; expected {expected}", document.location(path, key=True),
                              hint=_describe_property(_as_dict(error.parent.schema) if error.parent else {}, str(path[-1])) if path else None)
@@ -222,6 +224,9 @@ def _translate(document: Document, error: jsonschema.ValidationError) -> Iterato
         yield Diagnostic("CX119", f"{field} in {where}: {error.message}", document.location(path))
 
 
+_DURATION_FIELDS = frozenset({"first_response", "resolution", "within", "window", "mean"})
+"""Properties that hold a duration, whatever the section: a bare number there lacks its unit."""
+
 _FORMAT_HINTS = {
     "id": "ids are lower-case letters, digits and `_`, starting with a letter",
     "ref": "ids are lower-case letters, digits and `_`, starting with a letter",
@@ -248,6 +253,8 @@ def _bad_format(document: Document, path: JsonPath, field: str, where: str, valu
         for long, short in (("workingdays", "wd"), ("workingday", "wd"), ("weeks", "w"), ("week", "w"), ("days", days), ("day", days),
                             ("hours", "h"), ("hour", "h"), ("mins", "m"), ("min", "m")):
             spaced = spaced.replace(long, short)
+        if kind == "businessDuration":  # `3D`: days are refused in business time (CX310), so suggest working days
+            spaced = re.sub(r"^(\d+)d$", r"\1wd", spaced)
         if spaced != value and re.fullmatch(pattern, spaced):
             hint = f"{hint}: did you mean `{spaced}`?"
     if hint is None:

@@ -199,3 +199,22 @@ def test_working_days_land_on_the_nth_working_day_at_the_starting_time(hours, st
     assert calendar.is_working_day(first) and calendar.is_working_day(last)
     assert sum(calendar.is_working_day(first + timedelta(days=d)) for d in range(1, (last - first).days + 1)) == count
     assert calendar.between(begin, due) == calendar.business_time(begin, WorkingDays(count))
+
+
+def test_a_deadline_beyond_the_horizon_is_none_and_found_quickly():
+    """One open minute a week: 8784 business hours would be ten thousand years ahead; the calendar looks two years."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from cxrules.calendars import HORIZON, BusinessCalendar
+    from cxrules.model import Calendar, Interval
+
+    rare = Calendar("rare", "Asia/Shanghai", ((Interval(540, 541),), (), (), (), (), (), ()), source=None)  # type: ignore[arg-type]
+    calendar = BusinessCalendar(rare)
+    start = datetime(2025, 3, 3, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert calendar.add(start, timedelta(hours=8784)) is None
+    assert calendar.add(start, timedelta(minutes=3)) == datetime(2025, 3, 17, 9, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert calendar.add_working_days(start, 200) is None                     # 200 Mondays: almost four years
+    assert len(calendar._days) <= HORIZON.days + 2                            # it looked no further than the horizon
+    late = datetime(9999, 12, 30, tzinfo=ZoneInfo("UTC"))                     # and never past the last date
+    assert calendar.add(late, timedelta(hours=1)) is None and calendar.next_open(late) is None

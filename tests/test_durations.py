@@ -153,3 +153,15 @@ def test_a_spelt_out_business_time_gets_the_business_form_as_its_fix(tmp_path, w
         make_org(tmp_path, spelt)
     (problem,) = raised.value.diagnostics
     assert problem.code == "CX114" and problem.hint.endswith(f"did you mean `{suggested}`?") and "working days like `3wd`" in problem.hint
+
+
+@pytest.mark.parametrize("written, hint", [("3D", "did you mean `3wd`?"), (72, "a duration needs its unit: `72h`")])
+def test_near_misses_in_business_time_get_a_form_that_validates(tmp_path, written, hint):
+    import cxrules
+
+    def near_miss(data):
+        data["slas"][0]["resolution"] = written
+    with pytest.raises(cxrules.OrgError) as raised:
+        make_org(tmp_path, near_miss)
+    (problem,) = raised.value.diagnostics
+    assert hint in problem.hint

@@ -268,33 +268,33 @@ def test_submit_from_many_threads_keeps_every_ticket(tmp_path):
     assert all(load == 0 for load in engine.store.loads.values())
 
 
-def test_a_second_thread_waits_while_an_event_is_applied(tmp_path, monkeypatch):
-    """Fails if `Engine._lock` is a no-op: then the second event is applied while the first still is.
+def test_the_engine_lock_is_held_while_an_event_is_applied(tmp_path, monkeypatch):
+    """Fails if `Engine._lock` is a no-op or not taken by `submit`: then another thread could apply an event meanwhile.
 
-    With the lock the first event's wait runs out (1 s) and the test passes however busy the
-    machine is; a slow machine can only hide a missing lock, never fail a working one.
+    The first event is held inside the engine until the test has tried the lock from
+    another thread; no timing is involved, so a busy machine changes nothing.
     """
     engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
-    first_inside, second_inside, overlapped = threading.Event(), threading.Event(), []
+    inside, release = threading.Event(), threading.Event()
     apply = engine._apply
 
-    def instrumented(event, at):
-        if event.ticket_id == "A":
-            first_inside.set()
-            overlapped.append(second_inside.wait(timeout=1))
-        else:
-            second_inside.set()
+    def held(event, at):
+        inside.set()
+        release.wait()
         return apply(event, at)
 
-    monkeypatch.setattr(engine, "_apply", instrumented)
+    monkeypatch.setattr(engine, "_apply", held)
     first = threading.Thread(target=engine.submit, args=(created("A"),))
     first.start()
-    first_inside.wait()
-    second = threading.Thread(target=engine.submit, args=(created("B"),))
-    second.start()
-    first.join()
-    second.join()
-    assert overlapped == [False] and engine.ticket("A") and engine.ticket("B")
+    inside.wait()
+    try:
+        taken = engine._lock.acquire(blocking=False)
+        if taken:
+            engine._lock.release()
+    finally:
+        release.set()
+        first.join()
+    assert not taken and engine.ticket("A")
 
 
 def test_two_orgs_and_a_reloaded_version_live_side_by_side(tmp_path):

@@ -182,3 +182,13 @@ def test_help_documents_every_ticket_field_and_docs_route_md_does_too(run_cli):
         assert f"  {field} " in text, field
         assert f"`{field}`" in docs, field
     assert "1970-2100" in text and "docs/route.md" in text and "1 MB" in text
+
+
+def test_a_target_the_calendar_cannot_reach_gives_no_deadline_and_says_so(run_cli, tmp_path):
+    """Open one minute a week, 8784 business hours lie millennia ahead: no deadline, quickly, and the reason."""
+    org = _org(tmp_path, "8784h")
+    org.write_text(org.read_text(encoding="utf-8").replace('mon-fri: ["09:00-18:00"]', 'mon: ["09:00-09:01"]', 1), encoding="utf-8")
+    report = _route(run_cli, org, _ticket(tmp_path))
+    assert report["timeline_end"]["complete"] and "sets no resolution deadline" in report["timeline_end"]["reason"]
+    assert not any(x["kind"] == "SlaBreached" and x["target"] == "resolution" for x in report["timeline"])
+    assert "CX714" in run_cli("check", org).stdout

@@ -79,8 +79,7 @@ def _open_time(duration: timedelta, week: WeekSet) -> timedelta:
     """Business time a limit stands for: working days as that many average open days of the calendar's week."""
     if not isinstance(duration, WorkingDays):
         return duration
-    open_days = sum(1 for day in range(7) if week & WeekSet(((day * 1440, (day + 1) * 1440),)))
-    return timedelta(minutes=duration.count * week.minutes / max(open_days, 1))
+    return timedelta(minutes=duration.count * week.minutes / max(week.days_open(), 1))
 
 
 def _chain_limit(context: CheckContext, path_id: str, week: WeekSet) -> tuple[timedelta, list[str]]:

@@ -1,11 +1,13 @@
-"""Staffing coverage: open channels nobody serves, capacity below the floor, targets without staff."""
+"""Staffing coverage: open channels nobody serves, capacity below the floor, targets without staff or out of the calendar's reach."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Iterator
 
 from ..calendars import WeekSet
 from ..diagnostics import Severity
+from ..model import WorkingDays, format_duration
 from . import CheckContext, Finding, register
 
 
@@ -112,3 +114,46 @@ def role_unstaffed(context: CheckContext) -> Iterator[Finding]:
         if role.id in needs and not role.staff:
             yield Finding(f"role `{role.id}` is {needs[role.id]} but has no staff", role.source.at("id"),
                           hint="add `staff:` with shifts and agent counts", subject=role.id)
+
+
+REACH = timedelta(days=366)
+"""How far ahead a target may fall; the engine's calendars look no further than twice that."""
+
+
+@register("CX714", "sla-target-out-of-reach", Severity.ERROR)
+def sla_target_out_of_reach(context: CheckContext) -> Iterator[Finding]:
+    """An SLA target its calendar cannot reach within a year.
+
+    Business time counts only the calendar's open hours, so a target that is short in
+    hours can lie years ahead on a calendar that is seldom open (`8784h` on a calendar
+    open one minute a week). The engine gives such a ticket no deadline at all; this
+    finding says so beforehand, with the elapsed time the target stands for.
+
+    Failing (one open hour a week: 100 business hours are about two years)::
+
+        calendars: [{id: rare, hours: {mon: ["09:00-10:00"]}}]
+        slas: [{id: standard, resolution: 100h, calendar: rare}]
+
+    Passing::
+
+        calendars: [{id: office, hours: {mon-fri: ["09:00-18:00"]}}]
+        slas: [{id: standard, resolution: 100h, calendar: office}]
+    """
+    for sla in context.org.slas:
+        week = context.hours(sla.calendar)
+        open_days = week.days_open()
+        for target in ("first_response", "resolution"):
+            duration = getattr(sla, target)
+            if duration is None:
+                continue
+            if isinstance(duration, WorkingDays):
+                weeks = duration.count / open_days if open_days else float("inf")
+            else:
+                weeks = duration.total_seconds() / 60 / week.minutes if week.minutes else float("inf")
+            if weeks * 7 > REACH.days:
+                reach = "never" if weeks == float("inf") else f"about {weeks * 7 / 365:.1f} years later"
+                yield Finding(
+                    f"SLA `{sla.id}` {target.replace('_', ' ')} `{format_duration(duration, days=False)}` falls {reach} on calendar "
+                    f"`{sla.calendar}`, open {format_duration(timedelta(minutes=week.minutes), days=False)} a week",
+                    sla.source.at(target), hint=f"give a target the calendar reaches within {REACH.days} days, or use a calendar open longer",
+                    subject=sla.id)

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
-from ..model import Org
+from ..calendars import HORIZON
+from ..model import Org, format_duration
 from ..routing import Router, TicketClass, class_values, unknown_value
 from ..schema import closest
 from . import decisions as d
@@ -287,6 +288,11 @@ def explain_route(org: Org, ticket: TicketCreated, at: Optional[datetime] = None
             raise TicketError(refusals[0] if refusals else "the engine did not take the ticket")
         role, agent, rule, fallback = state.role or org.info.fallback_queue, state.agent, state.rule, state.fallback
         resolution_due = state.resolution_due
+        unreachable = ""
+        if state.sla and resolution_due is None:
+            sla = org.sla(state.sla)
+            unreachable = (f"; SLA `{sla.id}` sets no resolution deadline: calendar `{sla.calendar}` does not reach "
+                           f"`{format_duration(sla.resolution, days=False)}` of business time within {HORIZON.days} days (CX714)")
         # The owner above comes from the engine (durable-rules); the reference router, which decides the
         # same (tests/test_routing.py), also says why each other matching rule lost.
         route = Router(org).route(TicketClass(ticket.category, ticket.channel, ticket.segment, ticket.priority, ticket.member),
@@ -299,7 +305,7 @@ def explain_route(org: Org, ticket: TicketCreated, at: Optional[datetime] = None
             due = engine.store.next_due()
             if due is None:
                 last = timeline[-1].at.astimezone(zone) if timeline else moment
-                end = TimelineEnd(True, last, f"complete: nothing more happens after {_stamp(last)} if nobody answers")
+                end = TimelineEnd(True, last, f"complete: nothing more happens after {_stamp(last)} if nobody answers{unreachable}")
             elif due > stop:
                 end = TimelineEnd(False, stop, f"stops at {_stamp(stop)}, its limit of {limit.days} days after arrival: "
                                                + _beyond(due, resolution_due, stop, zone), due.astimezone(zone))

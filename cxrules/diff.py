@@ -211,18 +211,26 @@ def _owner_changes(old: Org, new: Org) -> list[Change]:
                                                for pair, regions in moved.items()}
     for words, adjust, days in day_kinds(old, new):
         _, on_those_days = owner_moves(old, new, adjust)
-        for pair, regions in on_those_days.items():
-            extra = []  # only what an ordinary week does not already say
-            for region in regions:
-                within = region.replace(len(region.sets), region.hours & days)
-                if within.hours:
-                    extra.extend(uncovered(within, moved.get(pair, [])))
+        for pair in sorted(moved.keys() | on_those_days.keys()):
+            extra = _on_days(on_those_days.get(pair, []), moved.get(pair, []), days)    # what an ordinary week does not say
+            spared = _on_days(moved.get(pair, []), on_those_days.get(pair, []), days)   # what it says but these days do not do
             lines.setdefault(pair, []).extend(
-                f"{context.describe(region).removesuffix(', at all hours')} {words}" for region in coalesce(extra))
+                [f"{context.describe(region).removesuffix(', at all hours')} {words}" for region in extra]
+                + [f"except {context.describe(region).removesuffix(', at all hours')} {words}" for region in spared])
     changes = []
     for (was, now) in sorted(lines):
         changes += [Change("owners", "moved", f"{was}→{now}", f"{text}: `{was}` → `{now}`") for text in sorted(lines[(was, now)])]
     return changes
+
+
+def _on_days(regions: list[Box], less: list[Box], days: WeekSet) -> list[Box]:
+    """The parts of ``regions`` on the given days of the week that ``less`` does not cover."""
+    found: list[Box] = []
+    for region in regions:
+        within = region.replace(len(region.sets), region.hours & days)
+        if within.hours:
+            found.extend(uncovered(within, less))
+    return coalesce(found)
 
 
 class _Context(CheckContext):

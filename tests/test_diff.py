@@ -211,9 +211,12 @@ def test_owner_changes_on_public_holidays_are_said_apart(tmp_path):
     old, new = _office_org(tmp_path, "old.yaml", "desk", "manager"), _office_org(tmp_path, "new.yaml", "desk", "desk")
     details = [c.detail for c in diff_orgs(old, new).changes if c.section == "owners"]
     assert details == [f"{ANY}, Mon–Fri 00:00–09:00, 18:00–24:00; Sat–Sun: `manager` → `desk`",
-                       f"{ANY}, Mon–Fri 09:00–18:00 on public holidays (CN): `manager` → `desk`"]
+                       f"{ANY}, Mon–Fri 09:00–18:00 on public holidays (CN): `manager` → `desk`",
+                       f"except {ANY}, Sat–Sun 09:00–18:00 on make-up working days (CN): `manager` → `desk`"]
     national_day = datetime(2025, 10, 1, 10)  # a Wednesday
     assert (_owner_at(old, national_day), _owner_at(new, national_day)) == ("manager", "desk")
+    make_up_sunday = datetime(2025, 9, 28, 10)  # the office works: its rule owns the ticket in both versions
+    assert _owner_at(old, make_up_sunday) == _owner_at(new, make_up_sunday) == "desk"
     ordinary = datetime(2025, 10, 15, 10)
     assert _owner_at(old, ordinary) == _owner_at(new, ordinary) == "desk"
 
@@ -223,7 +226,10 @@ def test_owner_changes_on_make_up_working_days_are_said_apart(tmp_path):
     old, new = _office_org(tmp_path, "old.yaml", "desk", "manager"), _office_org(tmp_path, "new.yaml", "manager", "manager")
     details = [c.detail for c in diff_orgs(old, new).changes if c.section == "owners"]
     assert details == [f"{ANY}, Mon–Fri 09:00–18:00: `desk` → `manager`",
-                       f"{ANY}, Sat–Sun 09:00–18:00 on make-up working days (CN): `desk` → `manager`"]
+                       f"{ANY}, Sat–Sun 09:00–18:00 on make-up working days (CN): `desk` → `manager`",
+                       f"except {ANY}, Mon–Fri 09:00–18:00 on public holidays (CN): `desk` → `manager`"]
+    national_day = datetime(2025, 10, 1, 10)  # the office is shut: the catch-all owns the ticket in both versions
+    assert _owner_at(old, national_day) == _owner_at(new, national_day) == "manager"
     make_up_sunday = datetime(2025, 9, 28, 10)
     assert (_owner_at(old, make_up_sunday), _owner_at(new, make_up_sunday)) == ("desk", "manager")
     ordinary_sunday = datetime(2025, 9, 21, 10)

@@ -19,7 +19,7 @@ import fastjsonschema
 import jsonschema
 
 from .diagnostics import Diagnostic
-from .loading import Document, JsonPath
+from .loading import LOOKALIKES, Document, JsonPath
 
 __all__ = ["org_schema", "schema_text", "validate_document", "validate_against", "schema_problems", "is_valid", "describe_path", "closest"]
 
@@ -173,6 +173,8 @@ def _translate(document: Document, error: jsonschema.ValidationError) -> Iterato
         if path in document.surprises:
             original = document.surprises[path]
             hint = f"YAML reads `{original}` as {_shown(value)}: write `\"{original}\"` in quotes"
+        elif (lookalike := _lookalike_hint(value)) is not None:
+            hint = lookalike
         elif expected == "a list" and isinstance(value, (str, int)):
             hint = f"write a list: `[{_shown(value)}]`"
         elif isinstance(value, int) and not isinstance(value, bool) and path and path[-1] in _DURATION_FIELDS:
@@ -259,7 +261,19 @@ def _bad_format(document: Document, path: JsonPath, field: str, where: str, valu
             hint = f"{hint}: did you mean `{spaced}`?"
     if hint is None:
         hint = schema.get("description")
-    return Diagnostic("CX114", f"{field} in {where} has the wrong form: `{_shown(value)}`", document.location(path), hint=hint)
+    return Diagnostic("CX114", f"{field} in {where} has the wrong form: `{_shown(value)}`", document.location(path),
+                      hint=_lookalike_hint(value) or hint)
+
+
+def _lookalike_hint(value: Any) -> str | None:
+    """`complaint， question` read as one text: the fix is the punctuation a Chinese input method typed, not the value."""
+    if not isinstance(value, str):
+        return None
+    found = next((char for char in value if char in LOOKALIKES), None)
+    if found is None:
+        return None
+    name, ascii_form = LOOKALIKES[found]
+    return f"replace `{found}` ({name}) with `{ascii_form}`: YAML read `{_shown(value)}` as one text"
 
 
 def _describe_property(schema: dict, name: str) -> str | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import jsonschema
+import pytest
 
+from cxrules import validate_path
 from cxrules.schema import org_schema, schema_text
 
 from conftest import ROOT
@@ -93,3 +95,16 @@ def test_the_duration_form_documents_both_kinds_of_time_and_the_bound():
     text = org_schema()["$defs"]["duration"]["description"]
     for words in ("calendar time", "business time", "`3wd`", "366 days", "`72h`", "next opening"):
         assert words in text
+
+
+@pytest.mark.parametrize("old, new, fix", [
+    ("    handles: [complaint, question]", "    handles: [complaint， question]", "replace `，` (full-width comma) with `,`"),
+    ("    handles: [complaint, question]", "    handles: ［complaint, question］", "replace `［` (full-width left square bracket) with `[`"),
+])
+def test_a_value_a_chinese_input_method_punctuated_gets_the_punctuation_as_its_fix(tmp_path, old, new, fix):
+    text = (ROOT / "tests" / "fixtures" / "tiny.yaml").read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "org.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    (problem,) = validate_path(path).diagnostics
+    assert problem.hint.startswith(fix), problem.hint

@@ -11,13 +11,16 @@ limit are refused before reading (checked on the opened descriptor too), binary 
 non-UTF-8 files before parsing, and aliases are never copied (equal subtrees are shared)
 while their expanded size is counted against a budget, which stops "billion laughs" files.
 
-Includes stay inside the org's folder and are never quoted unless they are org files; the
-reporters read back only the lines they quote (:func:`source_lines`).
+Includes stay inside the org's folder and are never quoted unless they are org files; a file
+named on the command line that is a symlink out of its folder is not followed, and one that is
+not an org file (no `apiVersion: cxrules/...`) gets one diagnostic that quotes nothing of it.
+The reporters read back only the lines they quote (:func:`source_lines`), never from such files.
 """
 
 from __future__ import annotations
 
 import codecs
+import errno
 import os
 import re
 import stat
@@ -31,7 +34,7 @@ import yaml
 from .diagnostics import Diagnostic, Location, Related
 
 __all__ = ["Document", "LoadLimits", "load_file", "load_text", "org_files", "JsonPath", "read_regular", "source_lines",
-           "NotRegularFile", "FileTooLarge", "resolve_include", "load_included"]
+           "NotRegularFile", "FileTooLarge", "resolve_include", "load_included", "NOT_AN_ORG_FILE"]
 
 JsonPath = tuple[Any, ...]
 
@@ -59,6 +62,7 @@ class LoadLimits:
 
     max_bytes: int = 10 * 1024 * 1024
     max_nodes: int = 2_000_000
+    """YAML nodes (keys, values, list items), as written and as aliases expand them (CX108)."""
     max_depth: int = 64
 
 
@@ -185,12 +189,19 @@ def _too_large(size: int, limits: LoadLimits, shown: str, where: Location | None
 
 
 def load_file(path: str | os.PathLike, limits: LoadLimits = LoadLimits(), display: str | None = None) -> tuple[Document | None, list[Diagnostic]]:
-    """Read one YAML file; returns the document or the one diagnostic that stopped it.
+    """Read one org file (an org, or a ticket-log mapping) named by the user; returns the document or the one diagnostic that stopped it.
 
     Only regular files are read (a FIFO, a device or a socket is an I/O error, CX001), and
-    only up to ``limits.max_bytes`` (CX102, decided from the size before reading).
+    only up to ``limits.max_bytes`` (CX102, decided from the size before reading). A symlink
+    whose target lies outside the folder holding the link, or that loops, is not followed
+    (CX001 naming the link): a glob such as `orgs/*.yaml` in CI must not read `/etc/shadow`
+    through a link someone committed. A file that is not an org file (no `apiVersion:
+    cxrules/...`) gets one diagnostic that quotes nothing of it (:func:`_not_an_org_file`).
     """
     shown = display or str(path)
+    refusal = _named_link_refusal(path)
+    if refusal is not None:
+        return None, [refusal]
     try:
         raw = read_regular(path, limits.max_bytes)
     except FileTooLarge as error:
@@ -202,7 +213,77 @@ def load_file(path: str | os.PathLike, limits: LoadLimits = LoadLimits(), displa
                                  Location(shown), hint="name the YAML file itself")]
     except OSError as error:
         return None, [Diagnostic("CX001", f"cannot read file: {error.strerror or error}", Location(shown))]
-    return load_text(raw, shown, limits)
+    document, problems = load_text(raw, shown, limits)
+    refusal = _not_an_org_file(document, problems, raw, shown)
+    if refusal is not None:
+        return None, [refusal]
+    return document, problems
+
+
+def _named_link_refusal(path) -> Diagnostic | None:
+    """Why a symlink named by the user is not followed: its target leaves the link's folder, or it loops."""
+    try:
+        if not os.path.islink(path):
+            return None
+        folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+        target = os.path.realpath(path)
+    except (OSError, ValueError):
+        return None  # reading it reports why
+    where = Location(str(path))
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return Diagnostic("CX001", "is a symlink that loops (it leads back to itself); not followed", where,
+                              hint="point the symlink at the org file, or name the org file itself")
+        status = None
+    if _inside(target, folder):
+        return None
+    kind = _kind(status.st_mode) if status is not None else None
+    what = f"`{target}`" + (f" ({kind})" if kind else "")
+    return Diagnostic("CX001", f"is a symlink to {what}, outside the folder holding the link; not followed", where,
+                      hint="name the target itself if it really is an org file, or copy it next to the link")
+
+
+def _declares_org(head: bytes | str) -> bool:
+    """Whether the start of a file declares `apiVersion: cxrules/...` (loosely: a mistyped colon or quotes still count)."""
+    text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
+    return "\x00" not in text and _DECLARES_LOOSELY.search(text[:65536]) is not None
+
+
+_DECLARES_LOOSELY = re.compile(r"apiVersion\W{0,8}cxrules/")
+NOT_AN_ORG_FILE = "this is not a cxrules org file"
+"""Part of the message of every diagnostic that refuses a file as not an org file; reporters quote nothing of such a file."""
+_CONTENT_FREE = ("CX102", "CX103", "CX104", "CX107")
+"""Problems whose messages say nothing of the file's content: they stand for a file that is not an org file too."""
+
+
+def _not_an_org_file(document: Document | None, problems: list[Diagnostic], raw: bytes, shown: str) -> Diagnostic | None:
+    """The one diagnostic for a file that is not an org file, which quotes nothing of it; None for an org file.
+
+    Someone may run `cxrules validate` on the wrong file, or a glob may catch a config file
+    beside the orgs: then an unknown-property message would print its keys, and a syntax
+    error its lines. An org file declares `apiVersion: cxrules/...`; anything else gets one
+    diagnostic at its top saying so (CX120 for a mapping, CX110 for a list or a scalar, CX100
+    for text that is not YAML).
+    """
+    not_org = f"{NOT_AN_ORG_FILE}, so nothing more of it is checked"
+    hint = "an org file starts with `apiVersion: cxrules/v1`; add it if this is one, or name the org file instead"
+    if document is None:
+        if not problems or problems[0].code in _CONTENT_FREE or _declares_org(raw):
+            return None
+        return Diagnostic("CX100", f"invalid YAML and no `apiVersion: cxrules/v1`: {not_org}", Location(shown), hint=hint)
+    data = document.data
+    if isinstance(data, dict):
+        version = data.get("apiVersion")
+        if isinstance(version, str) and version.startswith("cxrules/"):
+            return None
+        if "apiVersion" in data:
+            return Diagnostic("CX120", f"`apiVersion` is not `cxrules/v1`: {not_org}", document.location(("apiVersion",)), hint=hint)
+        return Diagnostic("CX120", f"the file has no `apiVersion: cxrules/v1`: {not_org}", document.location(()), hint=hint)
+    shape = "a list" if isinstance(data, list) else "a single value"
+    return Diagnostic("CX110", f"the file holds {shape}, not a mapping with `apiVersion: cxrules/v1`: {not_org}",
+                      document.location(()), hint=hint)
 
 
 _LINE_BYTES = 16384
@@ -217,14 +298,15 @@ def source_lines(file: str | os.PathLike, wanted, max_bytes: int = LoadLimits().
     ``cut`` says the line goes on past the text. Lines that are not UTF-8 or hold NUL bytes
     are left out, and control characters (terminal escapes) are replaced. Nothing is read
     from files that are not regular or are larger than ``max_bytes``: the loader refused
-    those before parsing, so no diagnostic quotes them.
+    those before parsing, so no diagnostic quotes them. Which files may be quoted at all is
+    the reporter's choice (:func:`cxrules.reporting._quotable`).
     """
     want = {line for line in wanted if isinstance(line, int) and line >= 1}
     if not want:
         return {}
     try:
         fd = _open_regular(file, max_bytes)
-    except OSError:
+    except (OSError, ValueError):
         return {}
     found: dict[int, tuple[str, bool]] = {}
     last, line, kept, cut, total = max(want), 1, bytearray(), False, 0
@@ -304,6 +386,8 @@ def _decode(raw: bytes, file: str) -> str:
 
 
 def _compose(text: str, file: str, limits: LoadLimits) -> tuple[Document, list[Diagnostic]]:
+    if _may_hold_too_many_nodes(text, limits.max_nodes):
+        _count_nodes(text, file, limits.max_nodes)
     loader = _Loader(text)
     try:
         if not loader.check_node():
@@ -328,6 +412,50 @@ def _compose(text: str, file: str, limits: LoadLimits) -> tuple[Document, list[D
 
 
 _EMPTY_HINT = "an org file starts with `apiVersion: cxrules/v1`; the files in orgs/ are complete examples"
+_INDICATORS = ",[{:?-\n"
+
+
+def _may_hold_too_many_nodes(text: str, max_nodes: int) -> bool:
+    """Whether ``text`` could hold more than ``max_nodes`` nodes, judged from its YAML indicators alone.
+
+    Every node but the first follows a `,` `[` `{` `:` `?` `-` or line break, and one such
+    character starts at most three nodes (`{a}`: the mapping, the key and its empty value).
+    Counting them costs a few milliseconds, against seconds for counting the nodes; an org of
+    any real size stays far below the bound, so only hostile files pay for :func:`_count_nodes`.
+    """
+    return 3 * sum(text.count(char) for char in _INDICATORS) + 2 > max_nodes
+
+
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)
+
+
+def _count_nodes(text: str, file: str, max_nodes: int) -> None:
+    """Refuse a file of more than ``max_nodes`` nodes (CX108) from its parse events, before composing it.
+
+    Composing keeps every node in memory (a few hundred bytes each with its marks): a 10 MB
+    file of `1, 1, 1, …` is three million nodes and gigabytes. The events are counted and
+    dropped, so this stops at the limit in constant memory. Syntax errors are left to the
+    composer, which reports them with their position.
+    """
+    parser = _Loader(text)
+    try:
+        count, next_event = 0, parser.get_event
+        while parser.check_event():
+            event = next_event()
+            if isinstance(event, _NODE_EVENTS):
+                count += 1
+                if count > max_nodes:
+                    raise _LoadError(_too_many_nodes(max_nodes, _mark(event.start_mark, file)))
+    except yaml.YAMLError:
+        return
+    finally:
+        parser.dispose()
+
+
+def _too_many_nodes(max_nodes: int, where: Location) -> Diagnostic:
+    return Diagnostic("CX108", f"too many values: the file holds more than {max_nodes:,} YAML nodes (keys, values and list items), "
+                      f"the most an org file may hold", where,
+                      hint="check that this is the org file you meant (not a data file); a real org holds a few thousand")
 
 
 def _second_document(text: str, first, event, file: str) -> Location:
@@ -376,6 +504,7 @@ def _syntax_diagnostic(error: yaml.MarkedYAMLError, text: str, file: str) -> Dia
 
 LOOKALIKES = {
     "：": ("full-width colon", ":"),
+    "；": ("full-width semicolon", ":"),
     "，": ("full-width comma", ","),
     "、": ("ideographic comma", ","),
     "“": ("left double quotation mark", '"'),
@@ -420,7 +549,7 @@ def _structural(line: str, index: int, opened: bool = False) -> bool:
     in_flow = _flow_depth(before) > 0
     value_starts = (re.fullmatch(rf"[ \u3000]*(?:-[ \u3000]+)*(?:{_KEY}[ \u3000]*:[ \u3000]+)?", before) is not None
                     or in_flow and re.search(r"[\[{,][ \u3000]*$", before) is not None)
-    if char == "：":
+    if char in "：；":  # `；` sits next to `：` on Chinese keyboards
         return re.fullmatch(rf"{_KEY}[ \u3000]*", lead) is not None or in_flow and re.search(rf"[{{,]\s*{_KEY}\s*$", before) is not None
     if char == "\u3000":
         return lead == "" or re.fullmatch(rf"{_KEY}:?", lead) is not None
@@ -568,6 +697,8 @@ class _Builder:
         self.problems: list[Diagnostic] = []
         self.done: dict[int, tuple[Any, int]] = {}
         self.total = 0
+        self.expanded = 0
+        """Of ``total``, the nodes that aliases added."""
         self.constructor = yaml.constructor.SafeConstructor()
 
     def build(self, node, path: JsonPath, depth: int, key_node) -> Any:
@@ -576,12 +707,13 @@ class _Builder:
         shared = self.done.get(id(node))
         if shared is not None:  # an alias: share the value, but count its expanded size
             value, size = shared
-            self._count(size, path, key_node)
+            self.expanded += size
+            self._count(size, path, key_node, node)
             return value
         if depth > self.limits.max_depth:
             raise _LoadError(Diagnostic("CX109", f"nesting deeper than {self.limits.max_depth} levels", self._where(node)))
         before = self.total
-        self._count(1, path, key_node)
+        self._count(1, path, key_node, node)
         if not isinstance(node, yaml.ScalarNode) and node.tag not in (_TAG + "map", _TAG + "seq"):
             raise _LoadError(Diagnostic("CX109", f"unsupported YAML tag `{node.tag}`", self._where(node), hint="remove the tag"))
         if isinstance(node, yaml.MappingNode):
@@ -593,9 +725,12 @@ class _Builder:
         self.done[id(node)] = (value, self.total - before)
         return value
 
-    def _count(self, size: int, path: JsonPath, key_node) -> None:
+    def _count(self, size: int, path: JsonPath, key_node, node) -> None:
+        """Count ``size`` more nodes for ``node`` (at ``path``); past the limit, say whether the file or its aliases are to blame."""
         self.total += size
         if self.total > self.limits.max_nodes:
+            if self.total - self.expanded > self.limits.max_nodes:  # the file itself is that big, aliases or not
+                raise _LoadError(_too_many_nodes(self.limits.max_nodes, self._where(node)))
             keyed = path
             while keyed and not isinstance(keyed[-1], str):
                 keyed = keyed[:-1]  # list items of an alias carry the anchor's position: use their key
@@ -632,6 +767,7 @@ class _Builder:
                     related=(Related(_mark(first.start_mark, self.file), f"`{key}` first defined here"),)))
                 continue  # keep the first, so later layers still check the rest of the file
             first_seen[key] = key_node
+            self._count(1, path, None, key_node)  # keys are nodes too
             result[key] = self.build(value_node, path + (key,), depth + 1, key_node)
         for source in merged:
             for key, value in source.items():
@@ -668,11 +804,19 @@ def resolve_include(entry: str, including_folder: Path, org_folder: Path, where:
 
     Includes stay inside the org's folder (the folder of the main file, and below): an
     absolute path, a `..` that climbs out, or a symlink whose target lies outside is refused
-    (CX134) without touching the file. A name without a `.yaml`/`.yml` suffix is refused too,
-    with None: the schema's pattern for `include` entries reports it (CX114), once.
+    (CX134) without touching the file; a symlink that loops is refused too (CX135). A name
+    without a `.yaml`/`.yml` suffix is refused with None: the schema's pattern for `include`
+    entries reports it (CX114), once. A control character (a NUL byte from `"a\\0.yaml"`, a
+    line break) cannot be part of a file name: CX114 at the entry.
     """
     if not entry.endswith(INCLUDE_SUFFIXES):
         return None
+    controls = _CONTROL_CHARACTER.findall(entry)
+    if controls:
+        shown = _CONTROL_CHARACTER.sub(lambda m: f"\\x{ord(m.group()):02x}", entry)
+        names = ", ".join(dict.fromkeys(f"U+{ord(c):04X}" for c in controls))
+        return Diagnostic("CX114", f"include path `{shown}` holds a control character ({names}); a file name cannot",
+                          where, hint="remove it: in a double-quoted YAML string, `\\0`, `\\n` or `\\t` writes one")
     outside = "copy the file into the org's folder and include it by a path relative to the including file"
     if os.path.isabs(entry) or entry.startswith(("\\", "/")) or re.match(r"[A-Za-z]:", entry):
         return Diagnostic("CX134", f"`{entry}` is an absolute path; includes are relative to the including file and stay inside "
@@ -685,7 +829,22 @@ def resolve_include(entry: str, including_folder: Path, org_folder: Path, where:
     if not _inside(target, folder):
         return Diagnostic("CX134", f"`{entry}` goes through a symlink to a place outside the org's folder `{_shown_folder(org_folder)}`",
                           where, hint=outside)
+    if _loops(written):
+        return Diagnostic("CX135", f"included file `{entry}` is a symlink that loops (it leads back to itself), not a file", where,
+                          hint="point the symlink at the fragment, or include the fragment itself")
     return Path(target)
+
+
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _loops(path) -> bool:
+    """Whether following the symlinks of ``path`` never ends (ELOOP); other errors are left to the reader."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        return error.errno == errno.ELOOP
+    return False
 
 
 def _shown_folder(folder: Path) -> str:
@@ -753,15 +912,16 @@ def org_files(paths) -> tuple[list[Path], list[Diagnostic]]:
                         continue
                     candidate = Path(folder) / name
                     refusal = _not_scanned(candidate, top)
-                    if refusal is None:
-                        candidates.append(candidate)
+                    if refusal is None:  # a symlink to elsewhere in the scanned folder is read as its target
+                        link = os.path.islink(candidate) and not _inside(os.path.realpath(candidate), os.path.realpath(folder))
+                        candidates.append(Path(os.path.realpath(candidate)) if link else candidate)
                     else:
                         problems.append(refusal)
             roots = [p for p in candidates if _is_org_root(p)]
             if not roots:
                 problems.append(Diagnostic("CX001", "folder holds no org files (*.yaml or *.yml with `apiVersion: cxrules/v1`)", Location(str(path))))
             found.extend(roots)
-        elif path.exists():
+        elif path.is_symlink() or path.exists():  # a symlink: reading it says where it leads, or that it loops
             found.append(path)
         else:
             problems.append(Diagnostic("CX001", "no such file or folder", Location(str(path))))
@@ -777,7 +937,10 @@ def _not_scanned(path: Path, top: str) -> Diagnostic | None:
                 return Diagnostic("CX001", f"is a symlink to `{target}`, outside the scanned folder; not followed", Location(str(path)),
                                   hint="to check that file, name it (or its folder) on the command line")
         kind = _kind(os.stat(path).st_mode)
-    except OSError:
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return Diagnostic("CX001", "is a symlink that loops (it leads back to itself); not read", Location(str(path)),
+                              hint="point the symlink at an org file, or remove it")
         return None  # unreadable: counted as an org so that reading it reports why
     if kind is None:
         return None

@@ -3,7 +3,11 @@
 Reporters only format; they never decide what is a problem. All of them take a
 :class:`Report` and return the text to print, so a service can call them too. Only the
 text reporter reads source files, and only the lines it quotes (see
-:func:`cxrules.loading.source_lines`); json, sarif and github never open a file.
+:func:`cxrules.loading.source_lines`); json, sarif and github never open a file. It quotes
+only files that the run read (:func:`_quotable`): never a path refused with an I/O
+diagnostic (a symlink out of a scanned folder, a FIFO), never a file the loader found not to
+be an org file (`/etc/passwd` named by mistake). Control characters in messages are shown as `\\xNN` on a
+terminal and in GitHub annotations, so a file name or a value cannot send escape sequences.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Callable
 from .version import __version__
 from .codes import lookup
 from .diagnostics import Diagnostic, Severity, sort_key
-from .loading import source_lines
+from .loading import NOT_AN_ORG_FILE, source_lines
 
 __all__ = ["Report", "REPORTERS", "render", "default_format"]
 
@@ -85,34 +89,66 @@ def _quote(source: tuple[str, bool], column: int) -> tuple[str, int] | None:
     return before + shown + after, _width(before + text[start:index])
 
 
-def _sources(diagnostics) -> dict[str, dict[int, tuple[str, bool]]]:
-    """The quoted lines of every file, each file read once and only up to its last quoted line."""
+def _real(path: str) -> str | None:
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _refused(d: Diagnostic) -> bool:
+    """Whether ``d`` says its file was not read as an org file: an I/O error (missing, a FIFO, a symlink not followed), or not an org file."""
+    return d.code == "CX001" or NOT_AN_ORG_FILE in d.message
+
+
+def _quotable(report: Report) -> set[str]:
+    """Real paths of the files whose lines may be quoted: those the run read (``report.files``), less any refused."""
+    read = {_real(file) for file in report.files}
+    refused = {_real(d.location.file) for d in report.diagnostics if _refused(d)}
+    return {path for path in read - refused if path is not None}
+
+
+def _sources(report: Report, diagnostics) -> dict[str, dict[int, tuple[str, bool]]]:
+    """The quoted lines of every file, each file read once and only up to its last quoted line.
+
+    Only files in :func:`_quotable` are opened: a diagnostic about `/etc/shadow` reached by a
+    symlink, or about a stray config file named by mistake, never prints a line of it.
+    """
+    quotable = _quotable(report)
     wanted: dict[str, set[int]] = {}
     for d in diagnostics:
         wanted.setdefault(d.location.file, set()).add(d.location.line)
-    return {file: source_lines(file, lines) for file, lines in wanted.items()}
+    return {file: source_lines(file, lines) if _real(file) in quotable else {} for file, lines in wanted.items()}
+
+
+_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f, *range(0x80, 0xa0))}
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters (terminal escapes, NUL) shown as `\\xNN`; line breaks kept."""
+    return text.translate(_CONTROLS)
 
 
 def render_text(report: Report, colour: bool = False) -> str:
     """Compiler-style lines with the offending source line and a caret under the column."""
     paint = (lambda code, text: f"{code}{text}{_RESET}") if colour else (lambda code, text: text)
     diagnostics = report.sorted
-    sources = _sources(diagnostics)
+    sources = _sources(report, diagnostics)
     out = []
     for d in diagnostics:
         info = lookup(d.code)
         name = f" [{info.name}]" if info else ""
-        out.append(f"{paint(_BOLD, str(d.location))}: {paint(_COLOURS[d.severity], d.severity.value)} "
-                   f"{paint(_BOLD, d.code)} {d.message}{paint(_DIM, name)}")
+        out.append(f"{paint(_BOLD, _printable(str(d.location)))}: {paint(_COLOURS[d.severity], d.severity.value)} "
+                   f"{paint(_BOLD, d.code)} {_printable(d.message)}{paint(_DIM, name)}")
         source = sources[d.location.file].get(d.location.line)
         quoted = _quote(source, d.location.column) if source is not None else None
         if quoted is not None:
             out.append(f"    {quoted[0]}")
             out.append("    " + " " * quoted[1] + paint(_COLOURS[d.severity], "^"))
         if d.hint:
-            out.append(f"    {paint(_BOLD, 'hint')}: {d.hint}")
+            out.append(f"    {paint(_BOLD, 'hint')}: {_printable(d.hint)}")
         for related in d.related:
-            out.append(f"    {paint(_DIM, str(related.location))}: note: {related.message}")
+            out.append(f"    {paint(_DIM, _printable(str(related.location)))}: note: {_printable(related.message)}")
     out.append(_summary(report))
     return "\n".join(out) + "\n"
 
@@ -166,7 +202,7 @@ def render_sarif(report: Report, colour: bool = False) -> str:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return _printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:

@@ -142,7 +142,7 @@ def _load_sources(root: Path, limits: LoadLimits) -> tuple[list[Document], list[
 def _display(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside the working folder; or a symlink loop (the reader says so)
         return str(path)
 
 

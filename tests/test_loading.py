@@ -18,6 +18,7 @@ import pytest
 
 from cxrules import validate_path
 from cxrules.diagnostics import Diagnostic, Location
+from cxrules import loading
 from cxrules.loading import LoadLimits, _Builder, load_file, load_text, org_files, read_regular, source_lines
 from cxrules.reporting import QUOTE_WIDTH, Report, render
 
@@ -403,6 +404,7 @@ def test_yaml_slips_name_the_fix(name, message, hint):
     ("a:\n  b:\n    c: 1\n d: 2\n", "4:2", "indent `d` to column 3, like `b` on line 2"),       # an outer level
     ("org:\n     id: x\n  name: y\n", "3:3", "indent `name` to column 6, like `id` on line 2"),
     ("a: {x: 1，y: 2}\n", "1:9", "replace `，` (full-width comma) with `,`"),
+    ("org:\n  id: x\n  label； 投诉\n", "3:8", "replace `；` (full-width semicolon) with `:`"),  # U+FF1B, beside `：` on the keyboard
 ])
 def test_more_yaml_slips(text, where, fix):
     _, (problem,) = load_text(text)
@@ -491,3 +493,224 @@ def test_validation_pauses_the_garbage_collector_only_while_it_runs():
     assert gc.isenabled()
     validate_path(TINY)
     assert gc.isenabled()
+
+
+# --- nothing outside the org files is ever printed: symlinks out, stray files named by mistake --------
+
+SHADOW = "root:$6$s3cr3t-hash:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\napi_token: s3cr3t-token\n"
+SECRETS = ("s3cr3t", "root:", "daemon:")
+FORMATS = ("text", "json", "sarif", "github")
+
+
+def _shadow(tmp_path: Path) -> Path:
+    """A file outside the scanned folder, with /etc/shadow-like lines (the real one is not readable everywhere)."""
+    secret = tmp_path / "shadow"
+    secret.write_text(SHADOW, encoding="utf-8")
+    return secret
+
+
+def _scan_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    (folder / "good.yaml").write_text(TINY.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "sh.yaml").symlink_to(_shadow(tmp_path))
+    (folder / "passwd.yaml").symlink_to("/etc/passwd")
+    return folder
+
+
+def _leaks(output: str) -> list[str]:
+    return [secret for secret in SECRETS if secret in output]
+
+
+@pytest.mark.parametrize("format", FORMATS)
+@pytest.mark.parametrize("command", ["validate", "check"])
+def test_a_folder_scan_never_prints_what_a_symlink_out_of_it_points_to(run_cli, tmp_path, io_spy, command, format):
+    folder = _scan_folder(tmp_path)
+    io_spy.forget()
+    result = run_cli(command, folder, "--format", format)
+    assert result.exit_code == 2
+    assert result.stdout.count("outside the scanned folder; not followed") == 2
+    assert _leaks(result.stdout) == []  # the text reporter used to quote line 1 of the target under CX001
+    assert not io_spy.was_opened(tmp_path / "shadow") and not io_spy.was_opened("/etc/passwd")
+
+
+@pytest.mark.parametrize("format", FORMATS)
+@pytest.mark.parametrize("command", ["validate", "check"])
+def test_a_symlink_out_of_its_folder_named_on_the_command_line_is_not_followed(run_cli, tmp_path, command, format):
+    folder = _scan_folder(tmp_path)
+    result = run_cli(command, *sorted(folder.glob("*.yaml")), "--format", format)  # what `cxrules check scan/*.yaml` runs
+    assert result.exit_code == 2
+    assert _leaks(result.stdout) == []  # sarif and github used to carry every line of the target in CX112 messages
+    assert "outside the folder holding the link; not followed" in result.stdout
+    assert "sh.yaml" in result.stdout and "passwd.yaml" in result.stdout  # the links are named, not their targets
+
+
+def test_a_named_symlink_is_one_io_diagnostic_naming_the_link_and_why(tmp_path, io_spy):
+    link = _scan_folder(tmp_path) / "sh.yaml"
+    io_spy.forget()
+    result = validate_path(link)
+    assert [(d.code, d.location.file) for d in result.diagnostics] == [("CX001", str(link))]
+    assert f"is a symlink to `{tmp_path / 'shadow'}`" in result.diagnostics[0].message and result.diagnostics[0].hint
+    render(Report((str(link),), result.diagnostics), "text")
+    assert not io_spy.was_opened(tmp_path / "shadow")  # neither the loader nor the reporter opened the target
+
+
+def test_a_named_symlink_inside_its_folder_is_followed(tmp_path):
+    (tmp_path / "org.yaml").write_text(TINY.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "alias.yaml").symlink_to("org.yaml")
+    result = validate_path(tmp_path / "alias.yaml")
+    assert result.diagnostics == () and result.org is not None
+
+
+def test_a_scan_still_reads_a_symlink_to_elsewhere_in_the_scanned_folder(tmp_path):
+    (tmp_path / "org.yaml").write_text(TINY.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "alias.yaml").symlink_to(tmp_path / "org.yaml")  # outside sub/, inside the scanned folder
+    files, problems = org_files([tmp_path])
+    assert problems == [] and len(files) == 2
+    assert all(validate_path(file).org is not None for file in files)
+
+
+@pytest.mark.parametrize("name, content, code", [
+    ("shadow.yaml", SHADOW, "CX120"),                                              # its lines used to come back as unknown keys
+    ("notes.yaml", "password: s3cr3t-token: root:\n", "CX100"),                    # not YAML: the syntax error used to quote it
+    ("ci.yaml", "name: deploy\nenv:\n  TOKEN: s3cr3t-token\n  TOKEN: again\n", "CX120"),  # keys used to come back as CX112
+    ("k8s.yaml", "apiVersion: v1\nkind: Secret\ndata:\n  root: s3cr3t\n", "CX120"),
+    ("list.yaml", "- root: s3cr3t\n- daemon: x\n", "CX110"),
+    ("tag.yaml", "!s3cr3t-tag {root: 1}\n", "CX100"),                              # the tag used to be named in CX109
+])
+@pytest.mark.parametrize("format", FORMATS)
+def test_a_file_that_is_not_an_org_file_named_on_the_command_line_is_never_echoed(run_cli, tmp_path, name, content, code, format):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    result = run_cli("validate", path, "--format", format)
+    assert result.exit_code == 1
+    assert _leaks(result.stdout) == []
+    assert result.stdout.count("this is not a cxrules org file") == 1 and code in result.stdout
+
+
+def test_an_org_file_with_a_broken_api_version_line_keeps_its_exact_syntax_error(tmp_path):
+    path = tmp_path / "org.yaml"
+    path.write_text(TINY.read_text(encoding="utf-8").replace("apiVersion: cxrules/v1", "apiVersion cxrules/v1\n  x"), encoding="utf-8")
+    (problem,) = validate_path(path).diagnostics
+    assert problem.code == "CX100" and "not a cxrules org file" not in problem.message
+
+
+def test_the_text_reporter_quotes_only_files_the_run_read_as_org_files(tmp_path, io_spy):
+    org = tmp_path / "org.yaml"
+    org.write_text("apiVersion: cxrules/v1\nkind: Organisation\n", encoding="utf-8")
+    stray = _shadow(tmp_path)
+    at = lambda path, code="CX100": Diagnostic(code, "x", Location(str(path), 1, 1))  # noqa: E731
+    io_spy.forget()
+    assert "    root:" not in render(Report((str(org),), (at(stray),)), "text")           # not read in this run: never opened
+    assert not io_spy.was_opened(stray)
+    assert "    root:" not in render(Report((str(stray),), (at(stray), at(stray, "CX001"))), "text")  # refused with an I/O diagnostic
+    result = validate_path(stray)                                                       # read, and found not to be an org file
+    assert "    root:" not in render(Report((str(stray),), result.diagnostics), "text")
+    assert "    apiVersion: cxrules/v1" in render(Report((str(org),), (at(org),)), "text")  # an org file of the run: quoted
+
+
+def test_control_characters_in_messages_never_reach_the_terminal(tmp_path):
+    diagnostic = Diagnostic("CX114", "`a\x1b]0;pwned\x07b` has the wrong form", Location("x.yaml", 1, 1), hint="no \x1b[2J")
+    for format in ("text", "github"):
+        out = render(Report(("x.yaml",), (diagnostic,)), format)
+        assert "\x1b" not in out and "\x07" not in out and "\\x1b]0;pwned\\x07b" in out
+
+
+# --- include paths with control characters, and symlink loops: one diagnostic, no traceback -------------
+
+
+@pytest.mark.parametrize("entry, shown", [
+    ("parts/a\x00.yaml", "parts/a\\x00.yaml"),
+    ("parts/a\nb.yaml", "parts/a\\x0ab.yaml"),
+    ("parts/\x1b]0;pwned\x07.yaml", "parts/\\x1b]0;pwned\\x07.yaml"),
+])
+def test_a_control_character_in_an_include_path_is_one_diagnostic_at_the_entry(tmp_path, entry, shown):
+    text = TINY.read_text(encoding="utf-8").replace("calendars:\n", f"include: [{json_quoted(entry)}]\ncalendars:\n", 1)
+    (tmp_path / "org.yaml").write_text(text, encoding="utf-8")
+    result = validate_path(tmp_path / "org.yaml")  # `ValueError: embedded null byte` before
+    assert _found(result) == ["CX114 10:11"]
+    assert f"include path `{shown}` holds a control character" in result.diagnostics[0].message
+
+
+def json_quoted(text: str) -> str:
+    import json
+
+    return json.dumps(text)  # a JSON string is a YAML double-quoted string: `\u0000` for NUL
+
+
+@pytest.mark.parametrize("args", [
+    ("validate", "{org}"), ("check", "{org}"), ("route", "{org}", "{ticket}"), ("graph", "{org}"),
+    ("diff", "{org}", "{org}"), ("report", "{org}", "--output", "{out}"),
+])
+def test_every_command_reports_a_nul_in_an_include_path_without_a_traceback(run_cli, tmp_path, args):
+    org = tmp_path / "org.yaml"
+    org.write_text(TINY.read_text(encoding="utf-8").replace("calendars:\n", 'include: ["parts/a\\0.yaml"]\ncalendars:\n', 1),
+                   encoding="utf-8")
+    ticket = tmp_path / "t.json"
+    ticket.write_text('{"category": "complaint", "channel": "phone", "segment": "vip", "priority": "high"}', encoding="utf-8")
+    result = run_cli(*(arg.format(org=org, ticket=ticket, out=tmp_path / "r.html") for arg in args))
+    assert result.exit_code != 0 and "CX114" in result.output and "parts/a\\x00.yaml" in result.output
+
+
+@pytest.mark.parametrize("links", [{"loop.yaml": "loop.yaml"}, {"loop.yaml": "b.yaml", "b.yaml": "loop.yaml"}],
+                         ids=["itself", "a-b-a"])
+def test_an_include_that_is_a_symlink_loop_is_one_diagnostic_at_the_entry(tmp_path, links):
+    for name, target in links.items():
+        (tmp_path / name).symlink_to(target)
+    result = validate_path(_org(tmp_path, "loop.yaml"))  # OSError ELOOP / RuntimeError before
+    assert _found(result) == ["CX135 10:11"] and "symlink that loops" in result.diagnostics[0].message
+
+
+def test_a_symlink_loop_in_a_scanned_folder_or_named_is_one_io_diagnostic(run_cli, tmp_path):
+    (tmp_path / "good.yaml").write_text(TINY.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "loop.yaml").symlink_to("loop.yaml")
+    files, problems = org_files([tmp_path])  # pathlib's resolve() raised RuntimeError for it
+    assert [p.name for p in files] == ["good.yaml"]
+    assert [(p.code, Path(p.location.file).name) for p in problems] == [("CX001", "loop.yaml")]
+    for target in (tmp_path, tmp_path / "loop.yaml"):
+        result = run_cli("validate", target)
+        assert result.exit_code == 2 and result.stdout.count("CX001") == 1 and "symlink that loops" in result.stdout
+
+
+# --- too many values: said as such, and refused before composing -------------------------------------------
+
+
+def test_too_many_values_are_refused_before_composing_and_not_blamed_on_aliases(monkeypatch):
+    composed = Counter()
+    real_get_node = loading._Loader.get_node
+
+    def counting_get_node(self):
+        composed["documents"] += 1
+        return real_get_node(self)
+
+    monkeypatch.setattr(loading._Loader, "get_node", counting_get_node)
+    document, problems = load_text("x: [" + "1, " * 5_000 + "]\n", limits=LoadLimits(max_nodes=1_000))
+    assert document is None and [p.code for p in problems] == ["CX108"]
+    assert "too many values" in problems[0].message and "1,000 YAML nodes" in problems[0].message
+    assert "alias" not in problems[0].message + problems[0].hint
+    assert str(problems[0].location) == "<string>:1:2996"  # the 1,001st node: after the mapping, `x`, the list and 997 items
+    assert composed["documents"] == 0  # the nodes were counted from the parser's events and dropped, never composed
+
+
+def test_the_builder_says_too_many_values_too_when_the_cheap_estimate_lets_a_file_through(monkeypatch):
+    monkeypatch.setattr(loading, "_may_hold_too_many_nodes", lambda text, limit: False)
+    document, problems = load_text("x: [" + "1, " * 5_000 + "]\n", limits=LoadLimits(max_nodes=1_000))
+    assert [p.code for p in problems] == ["CX108"] and "too many values" in problems[0].message
+    assert str(problems[0].location) == "<string>:1:2996"  # the same node as the event count names
+
+
+def test_the_estimate_never_misses_a_file_over_the_limit():
+    for text in ("x: [" + "1, " * 400 + "]", "{" + "a," * 400 + "}", "- " * 300 + "x", "?\n" * 400, "[" + "[]," * 400 + "]",
+                 "a:\n" * 400, "[" + "{a}," * 400 + "]"):
+        parser, nodes = loading._Loader(text), 0
+        while parser.check_event():
+            nodes += isinstance(parser.get_event(), loading._NODE_EVENTS)
+        assert loading._may_hold_too_many_nodes(text, nodes - 1), text[:20]
+
+
+def test_alias_expansion_still_says_aliases():
+    lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]'] + [
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 10) + "]" for i in range(5)]
+    _, (problem,) = load_text("\n".join(lines), limits=LoadLimits(max_nodes=10_000))
+    assert problem.code == "CX108" and "aliases expand" in problem.message

@@ -200,35 +200,41 @@ years 1970-2100; no other fields, none given twice. For example:
 The timeline runs to the ticket's last deadline (resolution, every
 escalation level), at most one year after arrival, and says where and why
 it stops. Follow-ups assume resolution at the resolution deadline.
+A bad ticket gets every problem as FILE:LINE:COL: error CODE (CX010-CX018)
+with a hint, and exit 2; `cxrules explain CX016` says more.
 More: docs/route.md
 """
 
 
-def _read_ticket_bytes(ticket_path: Path) -> bytes:
-    """The ticket file's bytes, read bounded: only a regular file or standard input, at most the size cap (+1 to notice more)."""
+def _read_ticket_bytes(ticket_path: Path, name: str) -> bytes:
+    """The ticket file's bytes, read bounded: only a regular file or standard input, at most the size cap (+1 to notice more).
+
+    Raises :class:`~cxrules.engine.explain.TicketError` (CX010, in ``name``) when it cannot be read.
+    """
     import os
     import stat
 
-    from .engine.explain import MAX_TICKET_BYTES
+    from .diagnostics import Location
+    from .engine.explain import MAX_TICKET_BYTES, TICKET_UNREADABLE, TicketError
+
+    def unreadable(why: str, hint: str) -> TicketError:
+        return TicketError([Diagnostic(TICKET_UNREADABLE, f"cannot read the ticket: {why}", Location(name), hint=hint)])
 
     if str(ticket_path) == "-":
         stream = getattr(sys.stdin, "buffer", None)
         if stream is not None:
             return stream.read(MAX_TICKET_BYTES + 1)
         return sys.stdin.read(MAX_TICKET_BYTES + 1).encode("utf-8", "surrogateescape")
+    not_regular = ("not a regular file", "give a JSON file, or - for standard input")
     try:
         if not stat.S_ISREG(os.stat(ticket_path).st_mode):
-            raise _Unreadable("not a regular file; give a JSON file, or - for standard input")
+            raise unreadable(*not_regular)
         with open(ticket_path, "rb") as stream:
             if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):  # swapped between the two looks
-                raise _Unreadable("not a regular file; give a JSON file, or - for standard input")
+                raise unreadable(*not_regular)
             return stream.read(MAX_TICKET_BYTES + 1)
     except OSError as error:
-        raise _Unreadable(error.strerror or str(error)) from None
-
-
-class _Unreadable(Exception):
-    """The ticket file cannot be read; the message says why."""
+        raise unreadable(error.strerror or str(error), "check the path and its permissions; - reads standard input") from None
 
 
 def _safe_path(path: Path) -> str:
@@ -247,9 +253,13 @@ def route(
 
     Exit status: 0 routed by a rule, 1 sent to the fallback queue, 2 bad org, ticket or usage.
     """
+    import dataclasses
     import json
+    import os
+    from typing import NoReturn
     from zoneinfo import ZoneInfo
 
+    from .diagnostics import Location
     from .engine.explain import TicketError, explain_route, parse_ticket, parse_time, read_ticket
     from .validation import validate_path
 
@@ -257,25 +267,34 @@ def route(
         raise typer.BadParameter("expected text or json", param_hint="--format")
     result = validate_path(org_path)
     if result.org is None:
-        _emit(Report(result.files or (str(org_path),), result.diagnostics), Format["text"], None, None)
+        _emit(Report(result.files or (str(org_path),), result.diagnostics), Format[format], None, None)
         raise typer.Exit(EXIT_USAGE)
     zone = ZoneInfo(result.org.info.timezone)
     try:
         moment = parse_time(at, zone, "--at") if at is not None else None
     except TicketError as error:
-        raise typer.BadParameter(str(error).removeprefix("--at ").removeprefix("--at: "), param_hint="--at") from None
-    name = "standard input" if str(ticket_path) == "-" else _safe_path(ticket_path)
-    try:
-        raw = _read_ticket_bytes(ticket_path)
-    except _Unreadable as error:
-        typer.echo(f"cxrules: cannot read {name}: {error}", err=True)
+        message = str(error).removeprefix("--at ").removeprefix("--at: ")
+        raise typer.BadParameter(f"{message}; {error.hint}" if error.hint else message, param_hint="--at") from None
+    name = "<stdin>" if str(ticket_path) == "-" else _safe_path(ticket_path)
+
+    def refuse(error: TicketError) -> NoReturn:
+        """The ticket's problems as diagnostics, printed as `validate` prints them (text on stderr, json on stdout); exit 2."""
+        here = [d if d.location.file == name else dataclasses.replace(d, location=Location(name, d.location.line, d.location.column))
+                for d in error.diagnostics]
+        report = Report((name,), tuple(here))
+        if format == "json":
+            typer.echo(render(report, "json"), nl=False)
+        else:
+            colour = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+            more = f"cxrules: {error.more} more problems in the ticket are not shown\n" if error.more else ""
+            typer.echo(render(report, "text", colour) + more, nl=False, err=True)
         raise typer.Exit(EXIT_USAGE)
+
     try:
-        ticket = parse_ticket(result.org, read_ticket(raw))
+        ticket = parse_ticket(result.org, read_ticket(_read_ticket_bytes(ticket_path, name), name))
         report = explain_route(result.org, ticket, moment)
     except TicketError as error:
-        typer.echo(f"cxrules: {name}{error.position}: {error}", err=True)
-        raise typer.Exit(EXIT_USAGE)
+        refuse(error)
     except (OverflowError, ValueError) as error:  # a deadline past what dates can hold (an org with enormous durations)
         typer.echo(f"cxrules: cannot compute the deadlines of {name}: {error}", err=True)
         raise typer.Exit(EXIT_USAGE)

@@ -167,6 +167,53 @@ _VALIDATION_CODES = [
      "`8784h` or `366wd` in business time (SLA targets, hand-off and escalation limits). A longer "
      "one is a typing slip, and counting it out would keep the engine busy for nothing. "
      "Fix: give the time really meant."),
+    ("CX010", "ticket-unreadable", "The ticket given to `cxrules route` cannot be read.",
+     "The ticket path does not exist or is not readable, is not a regular file (a folder, a FIFO, a "
+     "device such as `/dev/zero`: only regular files and `-`, standard input, are read, so a named "
+     "pipe cannot hang `route`), is larger than 1 MB (a ticket is a few hundred bytes; it is refused "
+     "before it is parsed), or is not UTF-8 text (the position is that of the first byte that is "
+     "not). `route` exits with status 2. Fix: give the ticket's JSON file, saved as UTF-8 (e.g. "
+     "`iconv -f GBK -t UTF-8 ticket.json > ticket-utf8.json`); `cxrules simulate` replays a log of "
+     "many tickets."),
+    ("CX011", "ticket-not-json", "The ticket is not JSON.",
+     "The ticket's text stops being JSON at the line and column given: the file is empty, a text "
+     "or field name is not in double quotes (`'complaint'`, `complaint`), a `,` or `:` is missing "
+     "or one too many (a comma after the last field), Python's `True`/`None` stand for JSON's "
+     "`true`/`null`, a full-width lookalike (`“` `”` `：` `，` typed by a Chinese input method) "
+     "stands for JSON's punctuation, text follows the object, or the value is `NaN` or `Infinity`, "
+     "which JavaScript writes but JSON does not have. JSON nested deeper than Python can follow is "
+     "refused too. `route` exits with status 2. Fix: as the hint says, where the cause is recognised."),
+    ("CX012", "ticket-not-object", "The ticket is JSON, but not one JSON object.",
+     "A ticket is one object, `{\"category\": …, \"channel\": …, \"segment\": …, \"priority\": …}`; "
+     "a list (even of one ticket), a text or a number is refused at its first character. "
+     "Fix: give one object (without `[` `]` around it); route several tickets one at a time."),
+    ("CX013", "ticket-missing-field", "A field the ticket needs is missing.",
+     "`category`, `channel`, `segment` and `priority` are required; the diagnostic points at the "
+     "object's `{` and the hint lists the values the org allows. Fix: add the field."),
+    ("CX014", "ticket-unknown-field", "The ticket has a field `route` does not know.",
+     "A ticket's fields are `id`, `category`, `channel`, `segment`, `priority`, `member`, "
+     "`customer_id` and `created`; any other one is refused rather than ignored, since a misspelt "
+     "field would otherwise route the ticket on a default. Fix: correct the name (the hint suggests "
+     "the nearest field) or remove it."),
+    ("CX015", "ticket-duplicate-field", "The ticket gives the same field twice.",
+     "JSON readers keep one of two equal keys, and not all the same one, so the ticket would mean "
+     "different things to different programs. The diagnostic is at the second key and names the "
+     "first. Fix: remove one of the two."),
+    ("CX016", "ticket-wrong-type", "A ticket field has the wrong type.",
+     "Every field but `member` is text in double quotes (`customer_id` may also be `null`); "
+     "`member` is `true` or `false`, without quotes. No field is a number (write `\"42\"`), a list or "
+     "an object (a ticket is flat: `[\"complaint\"]` is refused; give `\"complaint\"`). A number is "
+     "refused without being converted, however many digits it has. Fix: as the hint says."),
+    ("CX017", "ticket-unknown-value", "A ticket's category, channel, segment or priority is not one of the org's.",
+     "These four fields take ids the org defines (`categories[].id`, sub-categories included, "
+     "`channels[].id`, `segments[].id`, `org.priorities`). Fix: correct the value (the hint suggests "
+     "the nearest id, or lists them), or add it to the org."),
+    ("CX018", "ticket-bad-value", "A ticket field's text is not a value it may take.",
+     "Texts hold 1 to 200 characters (`created`: 64), with no control characters, no bidirectional "
+     "formatting characters and no lone surrogates (an escape such as `\"\\ud800\"` that encodes no "
+     "character). `created` is an ISO 8601 time, such as `2025-03-07T19:30:00+08:00` (without an "
+     "offset, in the org's time zone), in the years 1970–2100, outside which deadlines cannot be "
+     "computed; a near miss such as `2025/3/7 19:30` gets its ISO form as the hint. Fix: as the hint says."),
 ]
 
 for _code, _name, _summary, _doc in _VALIDATION_CODES:

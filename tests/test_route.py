@@ -1,7 +1,8 @@
 """`cxrules route`: the timeline runs to the last deadline (issue 11), tickets are read bounded and checked whole.
 
-Bad ticket files are in the corpus (tests/corpus/route, run by test_corpus.py); here are the
-cases a file cannot express: `--at`, standard input, sizes, FIFOs, and the timeline itself.
+Bad ticket files are in the corpus (tests/corpus/route, run by test_corpus.py, each with its
+code, line:column and fix); here are the cases a file cannot express: `--at`, standard input,
+sizes, FIFOs, the timeline itself, and the scanner that finds where each field is in the text.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given, strategies as st
 
 from conftest import ORGS, ROOT
 
@@ -136,6 +138,8 @@ def test_a_ticket_larger_than_one_megabyte_is_refused_unread(run_cli, tmp_path, 
     else:
         result = CliRunner().invoke(app, ["route", str(TINY), "-"], input=text, catch_exceptions=False)
     assert result.exit_code == 2 and "larger than 1 MB" in result.stderr
+    name = path if source == "file" else "<stdin>"
+    assert f"{name}:1:1: error CX010 " in result.stderr and "hint: a ticket is one small JSON object" in result.stderr
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
@@ -143,26 +147,170 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(run_cli, tmp_path):
     fifo = tmp_path / "ticket.json"
     os.mkfifo(fifo)
     result = run_cli("route", TINY, fifo)
-    assert result.exit_code == 2 and "not a regular file" in result.stderr
+    assert result.exit_code == 2 and f"{fifo}:1:1: error CX010 cannot read the ticket: not a regular file" in result.stderr
 
 
 def test_a_folder_or_a_missing_file_is_refused(run_cli, tmp_path):
-    assert "not a regular file" in run_cli("route", TINY, tmp_path).stderr
+    result = run_cli("route", TINY, tmp_path)
+    assert result.exit_code == 2 and f"{tmp_path}:1:1: error CX010 cannot read the ticket: not a regular file" in result.stderr
+    assert "hint: give a JSON file, or - for standard input" in result.stderr
     result = run_cli("route", TINY, tmp_path / "missing.json")
-    assert result.exit_code == 2 and "cannot read" in result.stderr and "No such file" in result.stderr
+    assert result.exit_code == 2 and "error CX010 cannot read the ticket: No such file" in result.stderr
+    assert "hint: check the path" in result.stderr
 
 
 def test_every_field_is_checked_before_use(run_cli, tmp_path):
     cases = {
-        "customer_id": ([1], "field `customer_id` must be text, got a list"),
-        "member": ({"a": 1}, "field `member` must be true or false, got an object"),
-        "category": ("\u202ecomplaint", "field `category` holds a control character (U+202E"),
-        "created": ("2025-09-30T10:00:00+08:00" + " " * 60, "field `created` is longer than 64 characters"),
-        "priority": (None, "field `priority` must be text, got null"),
+        "customer_id": ([1], "CX016", "field `customer_id` must be text, got a list"),
+        "member": ({"a": 1}, "CX016", "field `member` must be true or false, got an object"),
+        "category": ("\u202ecomplaint", "CX018", "field `category` holds a control character (U+202E"),
+        "created": ("2025-09-30T10:00:00+08:00" + " " * 60, "CX018", "field `created` is longer than 64 characters"),
+        "priority": (None, "CX016", "field `priority` must be text, got null"),
     }
-    for field, (value, message) in cases.items():
-        result = run_cli("route", TINY, _ticket(tmp_path, **{field: value}))
-        assert result.exit_code == 2 and message in result.stderr, (field, result.stderr)
+    for field, (value, code, message) in cases.items():
+        path = _ticket(tmp_path, **{field: value})
+        column = path.read_text(encoding="utf-8").index(f'"{field}": ') + len(f'"{field}": ') + 1
+        result = run_cli("route", TINY, path)
+        assert result.exit_code == 2 and f"{path}:1:{column}: error {code} {message}" in result.stderr, (field, result.stderr)
+        assert "\n    hint: " in result.stderr, (field, result.stderr)
+
+
+def test_every_problem_of_a_ticket_is_reported_at_once_in_text_and_json(run_cli, tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text('{\n  "category": "complain",\n  "channel": 7,\n  "segment": "normal",\n  "colour": "red"\n}\n', encoding="utf-8")
+    result = run_cli("route", TINY, path, "--format", "json")
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["summary"]["errors"] == 4 and report["files"] == [str(path)]
+    assert [(d["code"], d["line"], d["column"]) for d in report["diagnostics"]] == [
+        ("CX013", 1, 1), ("CX017", 2, 15), ("CX016", 3, 14), ("CX014", 5, 3)]
+    for diagnostic in report["diagnostics"]:
+        assert diagnostic["file"] == str(path) and diagnostic["message"] and diagnostic["hint"], diagnostic
+    assert report["diagnostics"][0]["hint"] == "add `\"priority\": \"…\"` with one of: urgent, high, normal, low"
+    text = run_cli("route", TINY, path).stderr
+    assert f"{path}:2:15: error CX017 field `category`: unknown category `complain`" in text
+    assert "    hint: did you mean `complaint`?" in text and text.rstrip().endswith("1 file checked: 4 errors, 0 warnings")
+
+
+def test_a_ticket_from_standard_input_is_named_stdin(tmp_path):
+    from typer.testing import CliRunner
+
+    from cxrules.cli import app
+
+    ticket = json.dumps({**TICKET, "member": "yes"})
+    column = ticket.index('"member": ') + len('"member": ') + 1
+    result = CliRunner().invoke(app, ["route", str(TINY), "-"], input=ticket, catch_exceptions=False)
+    assert result.exit_code == 2 and f"<stdin>:1:{column}: error CX016 field `member` must be true or false" in result.stderr
+    result = CliRunner().invoke(app, ["route", str(TINY), "-", "-f", "json"], input="{\n", catch_exceptions=False)
+    (diagnostic,) = json.loads(result.stdout)["diagnostics"]
+    assert result.exit_code == 2 and (diagnostic["file"], diagnostic["line"], diagnostic["column"], diagnostic["code"]) == ("<stdin>", 2, 1, "CX011")
+    assert "close every `{`" in diagnostic["hint"]
+
+
+def test_json_output_of_a_bad_org_is_json_too(run_cli, tmp_path):
+    org = tmp_path / "org.yaml"
+    org.write_text(TINY.read_text(encoding="utf-8").replace("apiVersion: cxrules/v1", "apiVersion: cxrules/v9"), encoding="utf-8")
+    result = run_cli("route", org, _ticket(tmp_path), "--format", "json")
+    assert result.exit_code == 2 and json.loads(result.stdout)["diagnostics"][0]["code"] == "CX120"
+
+
+def test_problems_beyond_the_limit_are_counted_not_listed(run_cli, tmp_path):
+    from cxrules.engine.explain import MAX_PROBLEMS
+
+    path = _ticket(tmp_path, **{f"extra_{i}": i for i in range(MAX_PROBLEMS + 5)})
+    result = run_cli("route", TINY, path)
+    assert result.exit_code == 2 and result.stderr.count(": error CX014 ") == MAX_PROBLEMS
+    assert result.stderr.rstrip().endswith("cxrules: 5 more problems in the ticket are not shown")
+
+
+def test_at_gets_the_fix_too(run_cli, tmp_path):
+    result = run_cli("route", TINY, _ticket(tmp_path), "--at", "2025/9/30 10:00")
+    assert result.exit_code == 2 and "did you mean `2025-09-30T10:00`?" in " ".join(result.output.replace("│", " ").split())
+
+
+def test_every_ticket_code_is_documented():
+    from cxrules.codes import lookup
+    from cxrules.engine import explain
+
+    codes = {name: value for name, value in vars(explain).items() if name.startswith("TICKET_") and name != "TICKET_FILE"}
+    assert sorted(codes.values()) == [f"CX01{i}" for i in range(9)]
+    for code in codes.values():
+        info = lookup(code)
+        assert info is not None and info.name.startswith("ticket-") and "Fix" in info.doc, code
+
+
+# ------------------------------------------------------------------ where each field is in the text
+
+def _offset(text: str, line: int, column: int) -> int:
+    return sum(len(x) + 1 for x in text.split("\n")[:line - 1]) + column - 1
+
+
+_SPACE = st.sampled_from(["", " ", "\n", "\t", "\r\n", "  \n    "])
+_VALUE = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                      max_leaves=8)
+
+
+@given(pairs=st.lists(st.tuples(st.text(max_size=12) | st.sampled_from(["id", "category", "a\"b", "{", "}"]), _VALUE), max_size=8),
+       spaces=st.lists(_SPACE, min_size=40, max_size=40), ascii_only=st.booleans(), bom=st.booleans())
+def test_the_scanner_finds_every_key_and_value_where_it_is(pairs, spaces, ascii_only, bom):
+    """Any flat or nested object, any JSON whitespace, escapes, duplicates, CJK: each (line, column) points at the key / value."""
+    from cxrules.engine.explain import read_ticket
+
+    space = iter(spaces * 10)
+    dump = lambda value: json.dumps(value, ensure_ascii=ascii_only)  # noqa: E731
+    members = [f"{next(space)}{dump(k)}{next(space)}:{next(space)}{dump(v)}{next(space)}" for k, v in pairs]
+    text = next(space) + "{" + ",".join(members) + ("" if members else next(space)) + "}" + next(space)
+    source = read_ticket(("\ufeff" if bom else "").encode("utf-8") + text.encode("utf-8"), "t.json")
+    assert [name for name, _, _ in source.entries] == [k for k, _ in pairs]
+    decoder = json.JSONDecoder()
+    assert text[_offset(text, *source.start)] == "{"
+    for (name, key, value), (_, expected) in zip(source.entries, pairs):
+        assert decoder.raw_decode(text, _offset(text, *key))[0] == name
+        assert decoder.raw_decode(text, _offset(text, *value))[0] == expected
+
+
+@pytest.mark.parametrize("text, position", [
+    ('{"id": "NaN", "member": NaN}', (1, 25)),
+    ('{"a": ["NaN \\" Infinity", -Infinity]}', (1, 27)),
+    ('\n\n  [1, 2,\n   Infinity]', (4, 4)),
+])
+def test_nan_and_infinity_are_found_outside_text(text, position):
+    from cxrules.engine.explain import TicketError, read_ticket
+
+    with pytest.raises(TicketError) as error:
+        read_ticket(text.encode("utf-8"))
+    (diagnostic,) = error.value.diagnostics
+    assert diagnostic.code == "CX011" and (diagnostic.location.line, diagnostic.location.column) == position
+
+
+def test_positions_count_characters_not_bytes_and_skip_a_byte_order_mark():
+    from cxrules.engine.explain import read_ticket
+
+    source = read_ticket('\ufeff{"投诉": "问题", "id": 1}'.encode("utf-8"))
+    assert source.start == (1, 1) and source.key("id") == (1, 14) and source.value("id") == (1, 20)
+    assert source.key("missing") == source.start == source.value("missing")
+
+
+def test_not_utf8_points_at_the_byte():
+    from cxrules.engine.explain import TicketError, read_ticket
+
+    with pytest.raises(TicketError) as error:
+        read_ticket('{\n  "id": "投'.encode("utf-8") + b"\xff\"}")
+    (diagnostic,) = error.value.diagnostics
+    assert (diagnostic.code, diagnostic.location.line, diagnostic.location.column) == ("CX010", 2, 11)
+    assert "byte 0xff" in diagnostic.message and "UTF-8" in diagnostic.hint
+
+
+def test_plain_data_is_checked_the_same_without_positions():
+    from cxrules import load_org
+    from cxrules.engine.explain import TICKET_FILE, TicketError, parse_ticket
+
+    with pytest.raises(TicketError) as error:
+        parse_ticket(load_org(TINY), {**TICKET, "priority": "hgih"})
+    (diagnostic,) = error.value.diagnostics
+    assert (diagnostic.code, str(diagnostic.location), diagnostic.hint) == ("CX017", f"{TICKET_FILE}:1:1", "did you mean `high`?")
+    assert str(error.value) == diagnostic.message
 
 
 def test_a_ticket_without_id_or_created_gets_the_documented_defaults(run_cli, tmp_path):

@@ -47,7 +47,8 @@ NOT_AS_FILES = {"CX001", "CX102", "CX119"}
 
 def test_every_validation_code_has_an_example():
     used = {entry.split()[0] for entries in EXPECTED.values() for entry in entries}
-    validation_codes = {code for code in REGISTRY if code < "CX400"}
+    # the ticket codes of `cxrules route` (CX010-CX018) have their cases in tests/corpus/route
+    validation_codes = {code for code, info in REGISTRY.items() if code < "CX400" and not info.name.startswith("ticket-")}
     assert validation_codes - used == NOT_AS_FILES
 
 

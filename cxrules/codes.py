@@ -55,15 +55,21 @@ _VALIDATION_CODES = [
      "regular file (a FIFO, a device or a socket: cxrules reads org files from regular files only, so "
      "that a named pipe cannot hang it and `/dev/zero` cannot fill memory). In a folder scan, a "
      "`*.yaml` file that is not a regular file, and a symlink leading out of the scanned folder, are "
-     "reported and not read. cxrules exits with status 2. Fix: check the path and its permissions."),
+     "reported and not read. A symlink named on the command line is not followed when its target "
+     "lies outside the folder holding the link (so `cxrules check orgs/*.yaml` in CI cannot be made "
+     "to read `/etc/shadow` through a committed link); the diagnostic names the link and says where "
+     "it leads. A symlink that loops is reported too. Nothing of a path refused here is quoted. "
+     "cxrules exits with status 2. Fix: check the path and its permissions."),
     ("CX100", "yaml-syntax", "The file is not valid YAML.",
      "The YAML parser stopped at the given place. Common causes: a missing `:` after a key, "
      "an unclosed quote or bracket, or a line indented differently from its siblings. Where the "
      "cause is recognised the diagnostic points at it and says the fix: a full-width or typographic "
-     "lookalike of YAML punctuation (`：` full-width colon U+FF1A, `，` `“` `”` `［` `］` `｛` `｝`, "
-     "the full-width space U+3000; replace it with its ASCII form), a key indented to a column no "
-     "key above it uses (the hint gives the column of its sibling keys), or a `: ` inside a value "
-     "(quote the value)."),
+     "lookalike of YAML punctuation (`：` full-width colon U+FF1A, `；` full-width semicolon U+FF1B "
+     "typed for `:`, `，` `“` `”` `［` `］` `｛` `｝`, the full-width space U+3000; replace it with its "
+     "ASCII form), a key indented to a column no key above it uses (the hint gives the column of its "
+     "sibling keys), or a `: ` inside a value (quote the value). A file that is not YAML and does not "
+     "declare `apiVersion: cxrules/v1` either is not taken for an org file: it gets one CX100 at its "
+     "top that quotes nothing of it."),
     ("CX101", "duplicate-key", "The same key appears twice in one mapping.",
      "YAML parsers silently keep the last of two equal keys, so one of them is lost. "
      "Fix: remove or rename one of the two; the message names where the first one is."),
@@ -83,16 +89,23 @@ _VALIDATION_CODES = [
      "Fix: put each org or fragment in a file of its own and join them with `include`."),
     ("CX107", "empty-file", "The file has no content.",
      "The file is empty or holds only comments. Fix: start from one of the orgs in `orgs/`."),
-    ("CX108", "alias-expansion", "YAML aliases expand to too many nodes.",
-     "Anchors and aliases (`&a`, `*a`) may repeat content, but nested aliases can grow "
-     "exponentially (the 'billion laughs' attack). cxrules stops expanding past a limit. "
-     "Fix: write the repeated content out, or reduce the nesting of aliases."),
+    ("CX108", "alias-expansion", "The file holds, or its aliases expand to, too many YAML nodes.",
+     "A file may hold at most 2,000,000 YAML nodes (keys, values and list items); a real org holds "
+     "a few thousand. Anchors and aliases (`&a`, `*a`) may repeat content, but nested aliases can "
+     "grow exponentially (the 'billion laughs' attack): cxrules stops expanding past the limit, and "
+     "the message says aliases expand too far. A file that is that big as written (a data file "
+     "under an org's name, `[1, 1, 1, …]` over megabytes) gets 'too many values' instead; its nodes "
+     "are counted before they are built, so it is refused in constant memory. Fix: write the "
+     "repeated content out, or reduce the nesting of aliases; for too many values, check that it "
+     "is the right file."),
     ("CX109", "yaml-unsupported", "The YAML uses a feature org files do not allow.",
      "Keys must be plain strings and values plain scalars, lists or mappings; explicit tags "
      "such as `!!python/object` are refused."),
     ("CX110", "wrong-type", "A value has the wrong type.",
      "The schema expects another type here, e.g. a list where a single value was written. "
-     "Values such as `no`, `on` or `off` are read as booleans by YAML: quote them."),
+     "Values such as `no`, `on` or `off` are read as booleans by YAML: quote them. A file whose "
+     "top level is a list or a single value, without `apiVersion: cxrules/v1`, is not taken for an "
+     "org file: one CX110 at its top, quoting nothing of it."),
     ("CX111", "missing-property", "A required property is missing.",
      "Every item needs the properties the schema marks as required, such as `id` and `name`."),
     ("CX112", "unknown-property", "A property that the format does not know.",
@@ -102,7 +115,9 @@ _VALIDATION_CODES = [
      "The property takes one of a fixed set of values; the message lists them."),
     ("CX114", "bad-format", "The value does not have the required form.",
      "Ids are lower-case `snake_case`; durations look like `30m`, `2h30m`, `3d`; times of day "
-     "like `09:00-18:00`; shares like `80%`; dates like `2025-01-26`."),
+     "like `09:00-18:00`; shares like `80%`; dates like `2025-01-26`. An `include` path may not "
+     "hold a control character (a NUL byte written `\\0` in a double-quoted string, a line break): "
+     "no file name can, so it is refused at the entry, shown as `\\x00`."),
     ("CX115", "out-of-range", "A number, text or list is too large or too small.",
      "The schema sets bounds, e.g. a capacity of at least 1 or a workflow of at least two states."),
     ("CX116", "duplicate-items", "A list repeats the same item.",
@@ -110,7 +125,11 @@ _VALIDATION_CODES = [
     ("CX119", "schema-violation", "The value breaks a rule of the schema.",
      "A schema rule not covered by a more specific code."),
     ("CX120", "unsupported-version", "The file's `apiVersion` is missing or not supported.",
-     "This release reads `apiVersion: cxrules/v1`. Fix: set it, or upgrade cxrules."),
+     "This release reads `apiVersion: cxrules/v1`. A file without `apiVersion: cxrules/...` "
+     "(a CI config, a Kubernetes manifest, `/etc/passwd` named by mistake) is not taken for an org "
+     "file: it gets this one diagnostic, which quotes nothing of it, and nothing more of it is "
+     "checked, so none of its keys or values is printed. Fix: set it, or upgrade cxrules; or name "
+     "the org file you meant."),
     ("CX130", "include-missing", "An included file cannot be read.",
      "A path under `include` is resolved relative to the including file. Fix the path."),
     ("CX131", "include-cycle", "Files include each other in a cycle.",
@@ -128,9 +147,10 @@ _VALIDATION_CODES = [
      "folder and include it by a path relative to the including file."),
     ("CX135", "include-not-org-file", "An included file is not an org file.",
      "Only org fragments can be included: regular files whose name ends in `.yaml` or `.yml` and "
-     "that declare `apiVersion: cxrules/v1`. A JSON file, a CI config, a binary file, a FIFO or a "
-     "device is refused with this diagnostic at the `include` entry, and nothing of its content is "
-     "quoted. Fix: include the fragment you meant (`kind: Fragment`), or remove the entry."),
+     "that declare `apiVersion: cxrules/v1`. A JSON file, a CI config, a binary file, a FIFO, a "
+     "device or a symlink that loops is refused with this diagnostic at the `include` entry, and "
+     "nothing of its content is quoted. Fix: include the fragment you meant (`kind: Fragment`), or "
+     "remove the entry."),
     ("CX201", "unknown-reference", "An id names nothing of the kind expected.",
      "Roles, units, duties, calendars, categories, channels, segments, skills, priorities and "
      "escalation paths are referred to by id. The hint suggests the nearest existing id, or "

@@ -103,9 +103,7 @@ _VALIDATION_CODES = [
      "such as `!!python/object` are refused."),
     ("CX110", "wrong-type", "A value has the wrong type.",
      "The schema expects another type here, e.g. a list where a single value was written. "
-     "Values such as `no`, `on` or `off` are read as booleans by YAML: quote them. A file whose "
-     "top level is a list or a single value, without `apiVersion: cxrules/v1`, is not taken for an "
-     "org file: one CX110 at its top, quoting nothing of it."),
+     "Values such as `no`, `on` or `off` are read as booleans by YAML: quote them."),
     ("CX111", "missing-property", "A required property is missing.",
      "Every item needs the properties the schema marks as required, such as `id` and `name`."),
     ("CX112", "unknown-property", "A property that the format does not know.",
@@ -127,9 +125,9 @@ _VALIDATION_CODES = [
     ("CX120", "unsupported-version", "The file's `apiVersion` is missing or not supported.",
      "This release reads `apiVersion: cxrules/v1`. A file without `apiVersion: cxrules/...` "
      "(a CI config, a Kubernetes manifest, `/etc/passwd` named by mistake) is not taken for an org "
-     "file: it gets this one diagnostic, which quotes nothing of it, and nothing more of it is "
-     "checked, so none of its keys or values is printed. Fix: set it, or upgrade cxrules; or name "
-     "the org file you meant."),
+     "file: it gets this one diagnostic (CX110 when its top level is a list or a single value), "
+     "which quotes nothing of it, and nothing more of it is checked, so none of its keys or values "
+     "is printed. Fix: set it, or upgrade cxrules; or name the org file you meant."),
     ("CX130", "include-missing", "An included file cannot be read.",
      "A path under `include` is resolved relative to the including file. Fix the path."),
     ("CX131", "include-cycle", "Files include each other in a cycle.",

@@ -948,14 +948,24 @@ def _not_scanned(path: Path, top: str) -> Diagnostic | None:
                       hint="org files are regular files; remove it or rename it so that it does not end in .yaml")
 
 
+def read_head(path, size: int = 8192) -> str:
+    """The first ``size`` bytes of a regular file as text, to tell what kind of file it is; OSError otherwise.
+
+    A symlink named by the user is followed only as :func:`load_file` would follow it.
+    """
+    if _named_link_refusal(path) is not None:
+        raise NotRegularFile(path, "a symlink leading out of its folder")
+    fd = _open_regular(path, 1 << 62)
+    try:
+        return os.read(fd, size).decode("utf-8", "replace")
+    finally:
+        os.close(fd)
+
+
 def _is_org_root(path: Path) -> bool:
     """An org file (not a fragment, not a log mapping); unreadable files count, so they get reported."""
     try:
-        fd = _open_regular(path, 1 << 62)
-        try:
-            head = os.read(fd, 8192).decode("utf-8", "replace")
-        finally:
-            os.close(fd)
+        head = read_head(path)
     except OSError:
         return True
     lines = [line.split("#")[0].strip().replace('"', "").replace("'", "") for line in head.splitlines()]

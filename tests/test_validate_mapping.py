@@ -65,3 +65,14 @@ def test_a_service_time_beyond_the_bound_is_a_diagnostic_not_a_traceback(tmp_pat
     path.write_text(MAPPING.read_text(encoding="utf-8") + "service_time:\n  default: {mean: 99999999999w}\n", encoding="utf-8")
     mapping, problems = load_mapping(path, cxrules.load_org(TINY))
     assert mapping is None and [(p.code, p.location.line) for p in problems] == [("CX311", len(path.read_text().splitlines()))]
+
+
+def test_a_symlink_out_of_its_folder_is_not_opened_to_see_whether_it_is_a_mapping(tmp_path):
+    from cxrules.simulation.mapping import is_mapping_file
+
+    outside, inside = tmp_path / "outside", tmp_path / "inside"
+    outside.mkdir()
+    inside.mkdir()
+    (outside / "m.yaml").write_text(MAPPING.read_text(encoding="utf-8"), encoding="utf-8")
+    (inside / "m.yaml").symlink_to(outside / "m.yaml")
+    assert is_mapping_file(outside / "m.yaml") and not is_mapping_file(inside / "m.yaml")

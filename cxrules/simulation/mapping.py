@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
-import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any, Iterator, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..diagnostics import Diagnostic
-from ..loading import load_file
+from ..loading import load_file, read_head
 from ..model import MAX_DURATION, Org, duration_problem, parse_duration
 from ..schema import closest, validate_against
 
@@ -104,10 +102,7 @@ def is_mapping_file(path: str | Path) -> bool:
     be read counts as no mapping, so the org reader reports it.
     """
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return False
-        with open(path, "rb") as stream:
-            head = stream.read(8192).decode("utf-8", "replace")
+        head = read_head(path)
     except OSError:
         return False
     for line in head.splitlines():

@@ -20,7 +20,7 @@ __all__ = [
     "Source", "Match", "Interval", "Calendar", "Unit", "StaffGroup", "Role", "Duty", "Channel", "Category",
     "Segment", "Skill", "Sla", "RoutingRule", "Handoff", "EscalationLevel", "EscalationPath", "FollowUp",
     "Surge", "WorkflowState", "Workflow", "Accepted", "OrgInfo", "Org", "WorkingDays", "parse_duration", "format_duration",
-    "duration_problem", "DAYS", "DEFAULT_PRIORITIES", "MAX_DURATION", "MAX_WORKING_DAYS", "MAX_DURATION_TEXT",
+    "duration_problem", "DAYS", "DEFAULT_PRIORITIES", "fingerprint", "MAX_DURATION", "MAX_WORKING_DAYS", "MAX_DURATION_TEXT",
 ]
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -508,3 +508,32 @@ class Org:
         for child in self.categories:
             if child.parent == category:
                 yield from self.descendants(child.id)
+
+
+def fingerprint(org: Org) -> str:
+    """A hash of what the org says, not of how its files are written: comments, layout and file
+    names leave it alone, any change of meaning changes it. The engine's store records it to
+    tell whether a journal was written under this version of the org."""
+    import hashlib
+    import json
+    from dataclasses import fields, is_dataclass
+
+    def plain(value):
+        if is_dataclass(value) and not isinstance(value, type):
+            return {f.name: plain(getattr(value, f.name)) for f in fields(value)
+                    if f.name not in ("source", "files") and not f.name.startswith("_")}  # `_x_by_id`: indexes of the rest
+        if isinstance(value, WorkingDays):
+            return str(value)
+        if isinstance(value, timedelta):
+            return value.total_seconds()
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, (frozenset, set)):
+            return sorted(plain(item) for item in value)
+        if isinstance(value, (tuple, list)):
+            return [plain(item) for item in value]
+        if value is None or isinstance(value, (str, int, float, bool)):
+            return value
+        raise TypeError(f"no fingerprint for a {type(value).__name__}")  # a new model type must say how it is compared
+
+    return hashlib.sha256(json.dumps(plain(org), sort_keys=True, ensure_ascii=False).encode()).hexdigest()

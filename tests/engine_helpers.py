@@ -34,3 +34,9 @@ def make_org(tmp_path: Path, change=None, name: str = "org.yaml") -> cxrules.Org
 
 def make_engine(org: cxrules.Org, start: datetime) -> Engine:
     return Engine(org, VirtualClock(start))
+
+
+def abandon(store) -> None:
+    """What a killed process leaves of a SQLite store: no snapshot on the way out, its lock dropped by the kernel."""
+    store.db.close()
+    store._release_lock()

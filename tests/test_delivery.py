@@ -52,6 +52,7 @@ def test_a_failed_handler_leaves_its_decision_undelivered_and_a_restart_delivers
     restarted.on(Assigned, broker)
     restarted.start()
     assert broker.delivered == [assigned.key] and restarted.undelivered == []
+    restarted.store.close()
     again, third = engine_on(tmp_path / "s.db"), Broker(failures=0)
     again.on(Assigned, third)
     again.start()

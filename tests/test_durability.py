@@ -17,7 +17,7 @@ from cxrules.engine import (Engine, MemoryStore, Resolved, SlaBreached, SqliteSt
 from cxrules.engine.sqlite import event_to_json
 
 from conftest import ORGS, ROOT
-from engine_helpers import local, make_org
+from engine_helpers import abandon, local, make_org
 
 ORG = cxrules.load_org(ORGS / "automotive.yaml")
 END = local(2025, 3, 25)
@@ -85,12 +85,13 @@ def _crash_then_restart(path, monkeypatch, lose_decisions: bool) -> tuple[list, 
     if lose_decisions:
         monkeypatch.setattr(store, "record", lambda seq, decisions: None)
     decided = engine.submit(TicketCreated("T1", category="consultation", channel="phone", segment="normal", priority="normal"))
-    store.close()
+    abandon(store)
     monkeypatch.undo()
     delivered = []
     restarted = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), SqliteStore(path))
     restarted.on(None, delivered.append)
     restarted.start()
+    restarted.store.close()
     return decided, delivered
 
 
@@ -146,8 +147,9 @@ def test_sigkill_at_random_points_loses_nothing_and_fires_each_timer_once(tmp_pa
 
 
 def test_a_store_of_another_org_or_a_corrupt_file_is_refused_clearly(tmp_path):
-    Engine(ORG, VirtualClock(local(2025, 3, 7)), SqliteStore(tmp_path / "a.db", snapshot_every=1)).submit(
-        TicketCreated("T1", category="consultation", channel="phone", segment="normal", priority="normal"))
+    first = Engine(ORG, VirtualClock(local(2025, 3, 7)), SqliteStore(tmp_path / "a.db", snapshot_every=1))
+    first.submit(TicketCreated("T1", category="consultation", channel="phone", segment="normal", priority="normal"))
+    first.store.close()
     with pytest.raises(StoreError, match="holds the state of org `automotive`"):
         Engine(cxrules.load_org(ORGS / "logistics.yaml"), VirtualClock(local(2025, 3, 7)), SqliteStore(tmp_path / "a.db"))
     (tmp_path / "b.db").write_bytes(b"this is not a database" * 100)

@@ -14,7 +14,7 @@ import cxrules
 from cxrules.engine import Engine, Resolved, SqliteStore, StoreError, TicketCreated, VirtualClock
 
 from conftest import ORGS
-from engine_helpers import local
+from engine_helpers import abandon, local
 
 ORG = cxrules.load_org(ORGS / "logistics.yaml")
 
@@ -27,7 +27,10 @@ def engine_on(path, **options) -> Engine:
     return Engine(ORG, VirtualClock(local(2025, 3, 3, 10)), SqliteStore(path, **options))
 
 
-def restarted(path) -> Engine:
+def restarted(path, crashed: Engine | None = None) -> Engine:
+    """A new engine on the file, after ``crashed`` (still open) died as a killed process would."""
+    if crashed is not None:
+        abandon(crashed.store)
     return Engine(ORG, VirtualClock(local(2025, 3, 3, 10)), SqliteStore(path))
 
 
@@ -40,7 +43,7 @@ def test_store_file_deleted_while_running_is_rewritten_from_memory(tmp_path):
             os.remove(f"{path}{suffix}")
     engine.submit(ticket("B"))
     assert any("deleted or replaced" in fault for fault in engine.faults)
-    after = restarted(path)
+    after = restarted(path, engine)
     assert after.ticket("A") and after.ticket("B") and after.store.events_applied == 2
 
 
@@ -56,7 +59,7 @@ def test_a_locked_store_refuses_the_event_without_changing_anything(tmp_path):
     other.execute("ROLLBACK")
     other.close()
     engine.submit(ticket("B"))
-    assert restarted(path).ticket("B") is not None
+    assert restarted(path, engine).ticket("B") is not None
 
 
 def test_a_full_disk_refuses_the_event_and_the_engine_goes_on_when_space_returns(tmp_path):
@@ -70,7 +73,7 @@ def test_a_full_disk_refuses_the_event_and_the_engine_goes_on_when_space_returns
         engine.submit(TicketCreated("B" + padding, category="shipment_status", channel="phone", segment="retail", priority="normal"))
     engine.store.db.execute("PRAGMA max_page_count = 1073741823")
     engine.submit(ticket("C"))
-    after = restarted(path)
+    after = restarted(path, engine)
     assert after.ticket("A") and after.ticket("C") and after.ticket("B" + padding) is None
 
 
@@ -124,6 +127,6 @@ def test_a_store_corrupted_while_running_is_rewritten_from_memory(tmp_path):
     else:
         engine.store.rewrite()
     assert any("rewritten from memory" in fault for fault in engine.faults)
-    after = restarted(path)
+    after = restarted(path, engine)
     assert all(after.ticket(name) for name in "ABC")
     assert list(tmp_path.glob("state.db.corrupt-*"))

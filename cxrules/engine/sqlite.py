@@ -9,6 +9,19 @@ replay rebuilds exactly the state that was lost), then :meth:`Engine.start` runs
 handlers of decisions not yet marked as dispatched and fires the timers that fell due
 while the process was down, at their original due times.
 
+The file's format is data, never code: the journal and decisions are JSON, the snapshot is
+the JSON document of :mod:`.snapshot` (format 2), and the `meta` table records the format and
+the fingerprint of the org the snapshot was taken under. A file written by cxrules 0.1
+(pickled snapshot, format 1) is read once with an unpickler that builds only the engine's
+state classes and rewritten as format 2. One engine owns a file at a time: it holds an
+exclusive lock on `PATH.lock` (released when the process ends, even when killed), and a
+second engine on the same file is refused. An existing file of 0 bytes is refused rather
+than taken for an empty store. When the org has changed since the snapshot (another
+fingerprint), a journal written under the old version is not replayed under the new rules:
+the store refuses with a message saying how to go on; with nothing to replay, the engine
+takes the new version as :meth:`Engine.reload` would and reports it in ``org_change``.
+:meth:`close` takes a snapshot, so a clean shutdown leaves nothing to replay.
+
 Guarantees: a decision is on disk before its handlers run; handlers run at least once
 per decision and get its idempotency ``key`` (a decision is marked delivered only when all
 its handlers returned; failed tries and dead letters are kept in the same table, see
@@ -21,16 +34,25 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import sqlite3
 import threading
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import decisions as d
 from . import events as e
+from ..model import fingerprint
 from .delivery import DeadLetter
+from .snapshot import FORMAT, SnapshotError, dump_state, load_legacy_pickle, load_state
 from .store import MemoryStore
+
+if TYPE_CHECKING:
+    from .engine import ReloadReport
+
+try:  # POSIX: an advisory lock the kernel drops with the process
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock, one engine per file is the operator's job
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["SqliteStore", "StoreError", "event_to_json", "event_from_json", "decision_to_json", "decision_from_json"]
 
@@ -40,6 +62,7 @@ CREATE TABLE IF NOT EXISTS decisions (key TEXT PRIMARY KEY, seq INTEGER NOT NULL
                                       attempts INTEGER NOT NULL DEFAULT 0, error TEXT);
 CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, org TEXT NOT NULL, state BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -104,8 +127,50 @@ class SqliteStore(MemoryStore):
         self.faults: list[str] = []
         """Problems the store met and worked round (a deleted file, a failed write of decisions)."""
         self.engine = None
-        self._open()
-        self._events = self.events_applied
+        self.org_change: Optional[ReloadReport] = None
+        """The :class:`~.engine.ReloadReport` of an org that changed while the engine was down, if it did."""
+        if os.path.isfile(self.path) and os.path.getsize(self.path) == 0:
+            raise StoreError(f"{self.path} is empty (0 bytes), so it holds no engine state; if the state is lost, "
+                             "remove the file to start afresh")
+        self._lock_file = self._take_lock()
+        try:
+            self._open()
+            self._events = self.events_applied
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def _take_lock(self):
+        """Hold `PATH.lock` exclusively for as long as this store is open: one engine per file."""
+        if fcntl is None:
+            return None
+        try:
+            handle = open(f"{self.path}.lock", "a+", encoding="utf-8")
+        except OSError as error:
+            raise StoreError(f"cannot lock {self.path}: {error}") from error
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read(200).strip() or "another engine"
+            handle.close()
+            raise StoreError(f"{self.path} is in use by {owner}; one engine owns a store file at a time "
+                             "(for several instances use one store file each, or a shared database)") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}")
+        handle.flush()
+        return handle
+
+    def _give_up(self) -> None:
+        """After a failed recovery the store is of no use: let the file go, for the operator or a retry."""
+        self.db.close()
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the descriptor drops the lock
+            self._lock_file = None
 
     def _open(self) -> None:
         try:
@@ -209,9 +274,11 @@ class SqliteStore(MemoryStore):
             pass
 
     def _snapshot(self, seq: int) -> None:
-        state = pickle.dumps(self.state(), protocol=pickle.HIGHEST_PROTOCOL)
+        state = dump_state(self.state())
         org = self.engine.org.info.id if self.engine else ""
         self.db.execute("INSERT OR REPLACE INTO snapshot (id, seq, org, state) VALUES (1, ?, ?, ?)", (seq, org, state))
+        self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                            [("format", str(FORMAT))] + ([("org_fingerprint", fingerprint(self.engine.org))] if self.engine else []))
         self.db.execute("DELETE FROM journal WHERE seq <= ?", (seq,))
         self.db.execute("DELETE FROM decisions WHERE dispatched = 1")
         self._since_snapshot = 0
@@ -260,33 +327,66 @@ class SqliteStore(MemoryStore):
         self.engine = engine
         try:
             row = self.db.execute("SELECT seq, org, state FROM snapshot WHERE id = 1").fetchone()
-            after = 0
+            meta = dict(self.db.execute("SELECT name, value FROM meta").fetchall())
+            after, migrated = 0, False
             if row is not None:
                 seq, org, state = row
                 if org and org != engine.org.info.id:
                     raise StoreError(f"{self.path} holds the state of org `{org}`, not `{engine.org.info.id}`")
-                self.restore(pickle.loads(state))
+                migrated = isinstance(state, bytes) and state[:1] == b"\x80"  # format 1: a pickle of cxrules 0.1
+                self.restore(load_state(dump_state(load_legacy_pickle(state))) if migrated else load_state(state))
                 after = seq
-            entries = self.db.execute("SELECT seq, kind, payload FROM journal WHERE seq > ? ORDER BY seq", (after,)).fetchall()
+            entries = self.db.execute("SELECT seq, kind, payload FROM journal WHERE seq > ? AND kind != 'mark' ORDER BY seq",
+                                      (after,)).fetchall()
+            changed = meta.get("org_fingerprint") not in (None, fingerprint(engine.org))
+            if changed and entries:
+                raise StoreError(
+                    f"{self.path} holds {len(entries)} journal entries applied under another version of org `{engine.org.info.id}`; "
+                    "replaying them under the changed rules would change their decisions. Start the engine once with the "
+                    "version of the org that wrote them (closing it folds the journal into a snapshot), then with the new one")
             for seq, kind, payload in entries:
-                if kind == "event":
-                    decisions = engine.replay(event_from_json(payload))
-                elif kind == "advance":
-                    decisions = engine._run_timers(_unplain(json.loads(payload)))
-                else:
-                    continue
-                # a crash between journalling an entry and recording its decisions: record them now, undelivered
-                self.db.executemany("INSERT OR IGNORE INTO decisions (key, seq, payload) VALUES (?, ?, ?)",
-                                    [(x.key, seq, decision_to_json(x)) for x in decisions])
+                self._replay(engine, seq, kind, payload)
             self._since_snapshot = len(entries)
             pending = []
             for key, text, attempts in self.db.execute("SELECT key, payload, attempts FROM decisions WHERE dispatched = 0 ORDER BY seq, rowid"):
                 pending.append(decision_from_json(text))
                 if attempts:
                     self.failed_attempts[key] = attempts
-        except (sqlite3.DatabaseError, pickle.UnpicklingError, EOFError, KeyError, ValueError, e.EventError) as error:
+        except (sqlite3.DatabaseError, SnapshotError, KeyError, ValueError, e.EventError) as error:
+            self._give_up()
             raise StoreError(f"cannot recover from {self.path}: {error}") from error
+        except StoreError:
+            self._give_up()
+            raise
+        if migrated:
+            self.snapshot()
+            self.faults.append(f"{self.path} was written by cxrules 0.1 (a pickled snapshot); migrated to format {FORMAT}")
+        if changed:
+            self.org_change = report = engine.reload(engine.org)
+            self.faults.append(f"org `{engine.org.info.id}` changed since {self.path} was written: {len(report.kept)} open "
+                               f"tickets follow the new rules, {len(report.moved_to_fallback)} went to the fallback queue")
+        elif row is None or "org_fingerprint" not in meta:
+            self.snapshot()  # record the org this store now runs under
         return pending
+
+    def _replay(self, engine, seq: int, kind: str, payload: str) -> None:
+        """Apply one journal entry again; one that cannot be replayed is quarantined, never a start that fails for ever."""
+        try:
+            if kind == "event":
+                decisions = engine.replay(event_from_json(payload))
+            elif kind == "advance":
+                decisions = engine._run_timers(_unplain(json.loads(payload)))
+            else:
+                decisions = []
+        except Exception as error:  # journalled before validation was complete (older files), or a bug
+            self.db.execute("CREATE TABLE IF NOT EXISTS quarantine (seq INTEGER PRIMARY KEY, kind TEXT, payload TEXT, error TEXT)")
+            self.db.execute("INSERT OR REPLACE INTO quarantine VALUES (?, ?, ?, ?)", (seq, kind, payload, f"{type(error).__name__}: {error}"))
+            self.faults.append(f"journal entry {seq} of {self.path} cannot be replayed ({type(error).__name__}: {error}); "
+                               "kept in its `quarantine` table and skipped")
+            return
+        # a crash between journalling an entry and recording its decisions: record them now, undelivered
+        self.db.executemany("INSERT OR IGNORE INTO decisions (key, seq, payload) VALUES (?, ?, ?)",
+                            [(x.key, seq, decision_to_json(x)) for x in decisions])
 
     @property
     def events_applied(self) -> int:
@@ -295,4 +395,12 @@ class SqliteStore(MemoryStore):
         return row[0] if row else 0
 
     def close(self) -> None:
-        self.db.close()
+        """Fold the journal into a snapshot (a clean shutdown leaves nothing to replay), then let the file go."""
+        try:
+            if self.engine is not None:
+                self.snapshot()
+        except sqlite3.Error as error:  # the journal is still there: a restart replays it
+            self.faults.append(f"could not take a snapshot of {self.path} on close: {error}")
+        finally:
+            self.db.close()
+            self._release_lock()

@@ -1,0 +1,205 @@
+"""The engine's state as data: the snapshot format of the SQLite store, versioned and documented.
+
+A snapshot is one JSON object (format 2)::
+
+    {"format": 2,
+     "tickets": [{"id": "T1", "category": "complaint", ..., "created_at": TIME, "fired": ["key", ...], ...}],
+     "timers": [{"due": TIME, "seq": 7, "kind": "sla", "ticket_id": "T1", "key": "T1:sla:...", "data": VALUE}],
+     "fired_keys": ["surge:...", ...], "queues": {"role": ["T2", ...]}, "loads": {"role#1": 2},
+     "cursors": {"role": 0}, "arrivals": {"surge": [TIME, ...]}, "active_surges": ["surge"],
+     "fallback": ["T9"], "next_seq": 8}
+
+where TIME is ``{"$time": ISO 8601 with offset}`` plus ``"$zone": IANA name`` when the time
+carries one, and a VALUE is JSON with tuples as lists and times as TIME. Reading checks every
+part and raises :class:`SnapshotError` with the place that is wrong; nothing in a snapshot is
+ever executed. Format 1 (cxrules 0.1) pickled the state: :func:`load_legacy_pickle` reads it
+with an unpickler that builds only the engine's own state classes, once, to migrate it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import io
+import json
+import pickle
+from collections import deque
+from dataclasses import fields
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from .store import TicketState, Timer
+
+__all__ = ["FORMAT", "SnapshotError", "dump_state", "load_state", "load_legacy_pickle", "to_data", "from_data"]
+
+FORMAT = 2
+"""1: a pickle (cxrules 0.1, read only to migrate); 2: JSON, as described above."""
+
+
+class SnapshotError(ValueError):
+    """A snapshot that is not what the engine wrote: the message names the part."""
+
+
+def to_data(value: Any) -> Any:
+    """JSON-ready form of a state value: times as ``{"$time", "$zone"}``, tuples as lists."""
+    if isinstance(value, datetime):
+        data = {"$time": value.isoformat()}
+        if isinstance(value.tzinfo, ZoneInfo):
+            data["$zone"] = value.tzinfo.key
+        return data
+    if isinstance(value, (tuple, list)):
+        return [to_data(item) for item in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise SnapshotError(f"cannot write a {type(value).__name__} into a snapshot")
+
+
+def from_data(value: Any) -> Any:
+    """The inverse of :func:`to_data` (lists come back as tuples)."""
+    if isinstance(value, dict):
+        if set(value) - {"$time", "$zone"} or not isinstance(value.get("$time"), str):
+            raise SnapshotError(f"unexpected object {sorted(value)[:5]}")
+        moment = datetime.fromisoformat(value["$time"])
+        if moment.tzinfo is None:
+            raise SnapshotError(f"time {value['$time']} has no offset")
+        return moment.astimezone(ZoneInfo(value["$zone"])) if "$zone" in value else moment
+    if isinstance(value, list):
+        return tuple(from_data(item) for item in value)
+    return value
+
+
+_TICKET_FIELDS = {f.name for f in fields(TicketState)}
+_SETS = ("fired", "followups_pending")
+
+
+def dump_state(state: dict) -> str:
+    """The snapshot text of a :meth:`MemoryStore.state` dict."""
+    tickets = []
+    for ticket in state["tickets"].values():
+        row = {name: to_data(getattr(ticket, name)) for name in _TICKET_FIELDS if name not in _SETS}
+        row.update({name: sorted(getattr(ticket, name)) for name in _SETS})
+        tickets.append(row)
+    timers = [{"due": to_data(t.due), "seq": t.seq, "kind": t.kind, "ticket_id": t.ticket_id, "key": t.key, "data": to_data(t.data)}
+              for _, _, t in sorted(state["timers"], key=lambda entry: (entry[0], entry[1]))]
+    return json.dumps({
+        "format": FORMAT, "tickets": tickets, "timers": timers, "fired_keys": sorted(state["fired_keys"]),
+        "queues": {role: list(queue) for role, queue in state["queues"].items()}, "loads": dict(state["loads"]),
+        "cursors": dict(state["cursors"]),
+        "arrivals": {surge: [to_data(at) for at in times] for surge, times in state["arrivals"].items()},
+        "active_surges": sorted(state["active_surges"]), "fallback": list(state["fallback"]), "next_seq": state["next_seq"],
+    }, ensure_ascii=False, separators=(",", ":"))
+
+
+def load_state(text: str | bytes) -> dict:
+    """A :meth:`MemoryStore.restore` dict from snapshot text, every part checked."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise SnapshotError(f"not JSON: {error}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise SnapshotError(f"not a snapshot of format {FORMAT}")
+    try:
+        tickets = {}
+        for row in data["tickets"]:
+            if set(row) != _TICKET_FIELDS:
+                raise SnapshotError(f"ticket fields {sorted(set(row) ^ _TICKET_FIELDS)} differ from the engine's")
+            values: dict[str, Any] = {name: _TICKET_CHECKS[name](row[name]) for name in row}
+            tickets[values["id"]] = TicketState(**values)
+        timers = []
+        for row in data["timers"]:
+            timer = Timer(_time(from_data(row["due"])), _integer(row["seq"]), _string(row["kind"]),
+                          None if row["ticket_id"] is None else _string(row["ticket_id"]), _string(row["key"]), from_data(row["data"]))
+            timers.append((timer.due.timestamp(), timer.seq, timer))
+        heapq.heapify(timers)
+        return {
+            "tickets": tickets, "timers": timers, "fired_keys": set(_strings(data["fired_keys"])),
+            "queues": {_string(role): deque(_strings(queue)) for role, queue in data["queues"].items()},
+            "loads": {_string(agent): _integer(load) for agent, load in data["loads"].items()},
+            "cursors": {_string(role): _integer(number) for role, number in data["cursors"].items()},
+            "arrivals": {_string(surge): deque(_time(from_data(at)) for at in times) for surge, times in data["arrivals"].items()},
+            "active_surges": set(_strings(data["active_surges"])), "fallback": list(_strings(data["fallback"])),
+            "next_seq": _integer(data["next_seq"]),
+        }
+    except (KeyError, TypeError, AttributeError) as error:
+        raise SnapshotError(f"missing or malformed part: {error}") from None
+
+
+def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else check(value)
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SnapshotError(f"expected true or false, found {type(value).__name__}")
+    return value
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise SnapshotError(f"expected text, found {type(value).__name__}")
+    return value
+
+
+def _strings(values: Any) -> list[str]:
+    if not isinstance(values, list):
+        raise SnapshotError(f"expected a list, found {type(values).__name__}")
+    return [_string(value) for value in values]
+
+
+def _integer(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SnapshotError(f"expected a whole number, found {type(value).__name__}")
+    return value
+
+
+def _time(value: Any) -> datetime:
+    if not isinstance(value, datetime):
+        raise SnapshotError(f"expected a time, found {type(value).__name__}")
+    return value
+
+
+_TICKET_CHECKS: dict[str, Callable[[Any], Any]] = {
+    **dict.fromkeys(("id", "category", "channel", "segment", "priority", "status"), _string),
+    **dict.fromkeys(("role", "agent", "rule", "sla", "escalation", "workflow", "state"), _optional(_string)),
+    **dict.fromkeys(("member", "responded", "fallback"), _boolean),
+    "generation": _integer, "created_at": lambda value: _time(from_data(value)),
+    **dict.fromkeys(("first_response_due", "resolution_due", "paused_since"), _optional(lambda value: _time(from_data(value)))),
+    **dict.fromkeys(_SETS, lambda value: set(_strings(value))),
+}
+"""How each field of a ticket is read back, checked."""
+
+
+def _zone_unpickler(owner: Any, name: str) -> Callable:
+    """The one `getattr` a pickled ZoneInfo needs (`ZoneInfo._unpickle`); any other is refused."""
+    if owner is ZoneInfo and name == "_unpickle":
+        return ZoneInfo._unpickle  # type: ignore[attr-defined]
+    raise SnapshotError(f"a legacy snapshot asks for {name!r} of {owner!r}")
+
+
+_LEGACY_GLOBALS: dict[tuple[str, str], Any] = {
+    ("cxrules.engine.store", "TicketState"): TicketState, ("cxrules.engine.store", "Timer"): Timer,
+    ("collections", "deque"): deque, ("datetime", "datetime"): datetime, ("datetime", "timezone"): timezone,
+    ("datetime", "timedelta"): timedelta, ("builtins", "set"): set, ("builtins", "frozenset"): frozenset,
+    ("zoneinfo", "ZoneInfo"): ZoneInfo, ("builtins", "getattr"): _zone_unpickler,
+}
+
+
+class _LegacyUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _LEGACY_GLOBALS[(module, name)]
+        except KeyError:
+            raise SnapshotError(f"a legacy snapshot asks for `{module}.{name}`, which is not engine state; refused") from None
+
+
+def load_legacy_pickle(blob: bytes) -> dict:
+    """A format-1 (pickled) snapshot, read building only the engine's state classes, to migrate it to JSON."""
+    try:
+        state = _LegacyUnpickler(io.BytesIO(blob)).load()
+    except SnapshotError:
+        raise
+    except Exception as error:  # a damaged pickle fails in many ways; none may escape as anything but this
+        raise SnapshotError(f"unreadable legacy snapshot: {error}") from None
+    if not isinstance(state, dict):
+        raise SnapshotError("a legacy snapshot that is not the engine's state")
+    return state

@@ -1,0 +1,176 @@
+"""The SQLite store's file: data not code, one owner, refusing what it cannot trust, and an org that changed meanwhile."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+import cxrules
+from cxrules.engine import Engine, SqliteStore, StoreError, TicketCreated, VirtualClock
+from cxrules.engine.snapshot import FORMAT
+
+from conftest import ORGS
+from engine_helpers import abandon, local, make_org
+
+ORG = cxrules.load_org(ORGS / "logistics.yaml")
+START = local(2025, 3, 3, 10)
+
+
+def ticket(ticket_id: str, category: str = "shipment_status") -> TicketCreated:
+    return TicketCreated(ticket_id, category=category, channel="phone", segment="retail", priority="normal")
+
+
+def engine_on(path, org=ORG) -> Engine:
+    return Engine(org, VirtualClock(START), SqliteStore(path))
+
+
+def test_the_snapshot_is_json_of_a_recorded_format(tmp_path):
+    engine = engine_on(tmp_path / "s.db")
+    engine.submit(ticket("A"))
+    engine.store.close()
+    db = sqlite3.connect(tmp_path / "s.db")
+    (state,) = db.execute("SELECT state FROM snapshot").fetchone()
+    assert json.loads(state)["format"] == FORMAT and [t["id"] for t in json.loads(state)["tickets"]] == ["A"]
+    assert dict(db.execute("SELECT name, value FROM meta"))["format"] == str(FORMAT)
+    again = engine_on(tmp_path / "s.db")
+    assert again.ticket("A").role and again.store.faults == []
+
+
+def test_a_second_engine_on_the_same_file_is_refused(tmp_path):
+    first = engine_on(tmp_path / "s.db")
+    with pytest.raises(StoreError, match=f"in use by process {os.getpid()}"):
+        SqliteStore(tmp_path / "s.db")
+    script = f"from cxrules.engine import SqliteStore\nSqliteStore({str(tmp_path / 's.db')!r})\n"
+    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert other.returncode != 0 and "in use by process" in other.stderr      # another process too
+    first.store.close()
+    engine_on(tmp_path / "s.db").store.close()                                # free once the owner closed
+
+
+def test_a_killed_owner_leaves_the_file_free(tmp_path):
+    engine = engine_on(tmp_path / "s.db")
+    engine.submit(ticket("A"))
+    abandon(engine.store)                                                     # the kernel drops a dead process's lock
+    assert engine_on(tmp_path / "s.db").ticket("A")
+
+
+def test_an_empty_file_is_not_taken_for_an_empty_store(tmp_path):
+    (tmp_path / "s.db").write_bytes(b"")
+    with pytest.raises(StoreError, match="0 bytes"):
+        SqliteStore(tmp_path / "s.db")
+
+
+def _legacy_file(path, state) -> None:
+    """A store as cxrules 0.1 wrote it: the snapshot a pickle, no `meta` table."""
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, payload TEXT NOT NULL);
+        CREATE TABLE decisions (key TEXT PRIMARY KEY, seq INTEGER NOT NULL, payload TEXT NOT NULL, dispatched INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, org TEXT NOT NULL, state BLOB NOT NULL);
+        CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);""")
+    db.execute("INSERT INTO snapshot VALUES (1, 0, 'logistics', ?)", (pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL),))
+    db.commit()
+    db.close()
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_a_crafted_pickle_runs_nothing_and_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _legacy_file(tmp_path / "s.db", {"tickets": _Payload()})
+    with pytest.raises(StoreError, match="not engine state"):
+        engine_on(tmp_path / "s.db")
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_store_of_cxrules_0_1_is_migrated_to_json(tmp_path):
+    old = engine_on(tmp_path / "old.db")
+    old.submit(ticket("A"))
+    old.submit(TicketCreated("B", category="shipment_status", channel="phone", segment="retail", priority="normal", at=local(2025, 3, 3, 11)))
+    state = old.store.state()
+    _legacy_file(tmp_path / "s.db", state)
+    migrated = engine_on(tmp_path / "s.db")
+    assert migrated.ticket("A").role == old.ticket("A").role and migrated.ticket("B").created_at == local(2025, 3, 3, 11)
+    assert migrated.store.next_due() == old.store.next_due()
+    assert any("migrated to format" in fault for fault in migrated.faults)
+    (blob,) = sqlite3.connect(tmp_path / "s.db").execute("SELECT state FROM snapshot").fetchone()
+    assert json.loads(blob)["format"] == FORMAT
+
+
+def _with_a_new_role_for_questions(data):
+    data["roles"].append({"id": "question_desk", "name": "Question desk", "unit": data["roles"][0]["unit"], "handles": ["question"],
+                          "staff": [{"agents": 1}]})
+
+
+def test_an_org_changed_after_a_clean_shutdown_is_taken_like_a_reload(tmp_path):
+    old = make_org(tmp_path, name="old.yaml")
+    engine = Engine(old, VirtualClock(START), SqliteStore(tmp_path / "s.db"))
+    engine.submit(TicketCreated("Q", category="question", channel="phone", segment="normal", priority="normal"))
+    engine.store.close()
+
+    def without_desk_rules(data):
+        _with_a_new_role_for_questions(data)
+        data["routing"] = [{"id": "all", "to": "question_desk", "precedence": 0}]
+    new = make_org(tmp_path, without_desk_rules, "new.yaml")
+    restarted = Engine(new, VirtualClock(START), SqliteStore(tmp_path / "s.db"))
+    report = restarted.store.org_change
+    assert report is not None and report.kept == ("Q",)
+    assert any("changed since" in fault for fault in restarted.faults)
+
+
+def test_an_org_changed_after_a_crash_is_refused_with_what_to_do(tmp_path):
+    old = make_org(tmp_path, name="old.yaml")
+    engine = Engine(old, VirtualClock(START), SqliteStore(tmp_path / "s.db"))
+    engine.submit(TicketCreated("Q", category="question", channel="phone", segment="normal", priority="normal"))
+    abandon(engine.store)                                                     # killed: the journal was not folded
+    new = make_org(tmp_path, lambda data: data["slas"][0].update({"resolution": "8h"}), "new.yaml")
+    with pytest.raises(StoreError, match="another version of org `tiny`.*Start the engine once with the version"):
+        Engine(new, VirtualClock(START), SqliteStore(tmp_path / "s.db"))                # and the file is let go
+    Engine(old, VirtualClock(START), SqliteStore(tmp_path / "s.db")).store.close()  # the old version folds the journal
+    assert Engine(new, VirtualClock(START), SqliteStore(tmp_path / "s.db")).ticket("Q")
+
+
+def test_comments_and_layout_of_the_org_file_are_no_change(tmp_path):
+    org = make_org(tmp_path, name="a.yaml")
+    engine = Engine(org, VirtualClock(START), SqliteStore(tmp_path / "s.db"))
+    engine.submit(TicketCreated("Q", category="question", channel="phone", segment="normal", priority="normal"))
+    abandon(engine.store)
+    text = (tmp_path / "a.yaml").read_text(encoding="utf-8")
+    (tmp_path / "b.yaml").write_text("# moved and commented\n" + text, encoding="utf-8")
+    assert Engine(cxrules.load_org(tmp_path / "b.yaml"), VirtualClock(START), SqliteStore(tmp_path / "s.db")).ticket("Q")
+
+
+def test_a_journal_entry_that_cannot_be_replayed_is_quarantined_not_fatal(tmp_path):
+    engine = engine_on(tmp_path / "s.db")
+    engine.submit(ticket("A"))
+    abandon(engine.store)
+    db = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    db.execute("INSERT INTO journal (kind, payload) VALUES ('event', ?)", ('{"type": "TicketCreated", "ticket_id": 5}',))
+    db.close()
+    restarted = engine_on(tmp_path / "s.db")
+    assert restarted.ticket("A") and any("quarantine" in fault for fault in restarted.faults)
+    (row,) = sqlite3.connect(tmp_path / "s.db").execute("SELECT payload FROM quarantine").fetchall()
+    assert '"ticket_id": 5' in row[0]
+
+
+def test_a_tampered_snapshot_is_refused_with_the_part_that_is_wrong(tmp_path):
+    engine = engine_on(tmp_path / "s.db")
+    engine.submit(ticket("A"))
+    engine.store.close()
+    db = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    (state,) = db.execute("SELECT state FROM snapshot").fetchone()
+    data = json.loads(state)
+    data["tickets"][0]["member"] = "yes"
+    db.execute("UPDATE snapshot SET state = ?", (json.dumps(data),))
+    db.close()
+    with pytest.raises(StoreError, match="expected true or false"):
+        engine_on(tmp_path / "s.db")

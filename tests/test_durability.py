@@ -181,15 +181,6 @@ def test_an_invalid_new_file_is_refused_and_the_old_org_keeps_running(tmp_path):
     assert engine.submit(TicketCreated("A", category="question", channel="phone", segment="normal", priority="normal"))
 
 
-def test_the_example_service_runs(tmp_path):
-    lines = ('{"type": "TicketCreated", "ticket_id": "T1", "category": "complaint", "channel": "wechat", "segment": "vip", '
-             '"priority": "high", "member": true}\n{"type": "Nonsense"}\n')
-    run = subprocess.run([sys.executable, str(ROOT / "examples" / "service.py"), str(ORGS / "automotive.yaml"), str(tmp_path / "s.db")],
-                         input=lines, capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr
-    assert '"type": "Assigned"' in run.stdout and "refused" in run.stderr and "Traceback" not in run.stderr
-
-
 def test_a_crash_between_journal_and_decisions_still_delivers_them(tmp_path, monkeypatch):
     decided, delivered = _crash_then_restart(tmp_path / "store.db", monkeypatch, lose_decisions=True)
     assert decided and [x.key for x in delivered] == [x.key for x in decided]

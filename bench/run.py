@@ -260,7 +260,43 @@ def bench_service(folder: Path) -> None:
     reload_engine.close()
 
 
-BENCHES = {"validate": bench_validate, "check": bench_check, "engine": bench_engine, "simulate": bench_simulate, "service": bench_service}
+def bench_durable(folder: Path) -> None:
+    """Durable events/s as the state grows (tickets resolved, not closed: their follow-up timers stay), beside memory.
+
+    The same events go to an engine on the in-memory store and to one on the SQLite store;
+    each window of the stream is timed on both, so the ratio shows what durability costs at
+    that size of state (snapshots included). BENCH_DURABLE_EVENTS sizes the stream.
+    """
+    import os
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from cxrules.engine import Engine, Resolved, SqliteStore, TicketCreated, VirtualClock
+
+    org = cxrules.load_org(Path(__file__).resolve().parent.parent / "orgs" / "logistics.yaml")
+    total = int(os.environ.get("BENCH_DURABLE_EVENTS", 40_000))
+    start = datetime(2025, 3, 3, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
+    categories = [c.id for c in org.categories]
+    events = []
+    for i in range(total // 2):
+        events.append(TicketCreated(f"T{i}", category=categories[i % len(categories)], channel="phone", segment="retail", priority="normal"))
+        events.append(Resolved(f"T{i}"))
+    memory = Engine(org, VirtualClock(start))
+    durable = Engine(org, VirtualClock(start), SqliteStore(folder / "durable.db"))
+    window = max(total // 8, 1)
+    for offset in range(0, total, window):
+        chunk = events[offset:offset + window]
+        _, in_memory = _timed(lambda: [memory.submit(event) for event in chunk])
+        _, on_disk = _timed(lambda: [durable.submit(event) for event in chunk])
+        print(f"durable   events {offset + len(chunk):>9,}: SQLite {len(chunk) / on_disk:>8,.0f} events/s, in memory "
+              f"{len(chunk) / in_memory:>8,.0f} events/s (ratio {in_memory / on_disk:.2f}); {len(durable.store.timers):,} timers held; "
+              f"RSS {_rss_mb():.0f} MB")
+    durable.store.close()
+    memory.close()
+    durable.close()
+
+
+BENCHES = {"durable": bench_durable, "validate": bench_validate, "check": bench_check, "engine": bench_engine, "simulate": bench_simulate, "service": bench_service}
 
 
 def main() -> None:

@@ -3,7 +3,9 @@
 How it works: every applied event (and every run of due timers) is appended to a journal
 together with the decisions it produced, in one transaction, before any handler runs
 (WAL mode; `synchronous=NORMAL` survives a killed process, `synchronous="FULL"` a power cut). Every ``snapshot_every`` entries the whole state is
-written as a snapshot and the journal before it is dropped. A new engine on the same file
+written as a snapshot and the journal before it is dropped; a large state waits longer (one
+entry per four tickets and timers held), so the cost of snapshots per event stays flat as
+the state grows, and a restart replays at most that many entries. A new engine on the same file
 loads the snapshot, replays the journal after it (the engine is deterministic, so the
 replay rebuilds exactly the state that was lost), then :meth:`Engine.start` runs the
 handlers of decisions not yet marked as dispatched and fires the timers that fell due
@@ -219,7 +221,7 @@ class SqliteStore(MemoryStore):
                 self.db.executemany("INSERT OR IGNORE INTO decisions (key, seq, payload) VALUES (?, ?, ?)",
                                     [(x.key, seq, decision_to_json(x)) for x in decisions])
                 self._since_snapshot += 1
-                if self._since_snapshot >= self.snapshot_every:
+                if self._since_snapshot >= max(self.snapshot_every, (len(self.tickets) + len(self.timers)) // 4):
                     self._snapshot(seq)
                 self.db.execute("COMMIT")
             except sqlite3.Error as error:

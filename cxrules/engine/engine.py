@@ -127,16 +127,28 @@ class Engine:
     def submit(self, event: e.Event) -> list[d.Decision]:
         """Apply one ticket event; returns the decisions taken, timers that fell due first included.
 
-        The decisions are made durable by the store before any handler runs.
+        The decisions are made durable by the store before any handler runs. An event that
+        :func:`~.events.check_event` refuses (a field of the wrong type, out of range, too
+        long, not clean text) is refused here and never reaches the store.
         """
         with self._lock:
-            if event.at is not None and event.at.tzinfo is None:
-                return [d.Refused(event.ticket_id, self.clock.now(), type(event).__name__,
-                                  f"time {event.at.isoformat()} has no time zone; give an aware datetime")]
+            try:
+                e.check_event(event)
+                if event.at is None and (problem := e.time_problem("at", self.clock.now())):
+                    raise e.EventError(f"the clock's now cannot be the event's time: {problem}", event.ticket_id, None, type(event).__name__)
+            except e.EventError as invalid:
+                return [d.Refused(invalid.ticket_id, invalid.at or self.clock.now(), invalid.kind, str(invalid))]
             at = self._moment(event.at)
             event = _stamped(event, at)
             seq = self.store.journal(("event", event))  # StoreError here: nothing was applied, submit again later
-            decisions = self.replay(event)
+            try:
+                decisions = self.replay(event)
+            except Exception as error:  # a bug: a checked event must apply; the engine's state may be partly changed
+                log.exception("applying %s of ticket %s failed", type(event).__name__, event.ticket_id)
+                reason = f"applying it failed: {type(error).__name__}: {error}"
+                self._faults.append(f"{type(event).__name__} of ticket `{event.ticket_id}` at {at.isoformat()}: {reason} "
+                                    f"(journalled, so a restart replays it; the state in memory may be partly changed)")
+                return [d.Refused(event.ticket_id, at, type(event).__name__, reason)]
             self.store.record(seq, decisions)
             self._dispatch(decisions)
             self._delivery.retry(at)

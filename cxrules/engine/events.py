@@ -1,13 +1,38 @@
-"""Ticket events that go into the engine. Each names its ticket; ``at`` defaults to the clock's now."""
+"""Ticket events that go into the engine. Each names its ticket; ``at`` defaults to the clock's now.
+
+:func:`check_event` is the one complete check of an event (every field's type, range, size
+and text); :func:`parse_event` and :meth:`Engine.submit <cxrules.engine.Engine.submit>` both
+use it, so nothing unchecked reaches the engine's journal.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Optional
+from datetime import datetime, timedelta, timezone
+from typing import Any, Optional
 
-__all__ = ["EventError", "parse_event", "Event", "TicketCreated", "FirstResponse", "HandOff", "Waiting", "CustomerReply", "Resolved", "Reopened",
-           "Closed", "FollowUpDone", "WorkflowStep", "EVENT_TYPES"]
+__all__ = ["EventError", "parse_event", "check_event", "Event", "TicketCreated", "FirstResponse", "HandOff", "Waiting", "CustomerReply",
+           "Resolved", "Reopened", "Closed", "FollowUpDone", "WorkflowStep", "EVENT_TYPES", "MAX_TEXT", "MAX_TIME_TEXT", "FIRST_YEAR",
+           "LAST_YEAR", "FIRST_MOMENT", "LAST_MOMENT"]
+
+MAX_TEXT = 200
+"""Longest text a field may hold (ids, customer ids, category and other codes); `cxrules route` uses it too."""
+MAX_TIME_TEXT = 64
+"""Longest text of a time (ISO 8601) that is parsed at all."""
+FIRST_YEAR, LAST_YEAR = 1970, 2100
+"""Event times (and `cxrules route`'s `created` and `--at`) must fall in these years: outside them deadlines cannot be computed."""
+FIRST_MOMENT = datetime(FIRST_YEAR, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+LAST_MOMENT = datetime(LAST_YEAR, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-12)))
+"""The first and last moment that is in those years somewhere on Earth (UTC+14 to UTC−12): an event's time must lie
+between them, so a time written in the years as route takes it stays valid in any time zone it is moved to."""
+BAD_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Characters that have no place in an id or a value: C0/C1 controls, and the bidirectional
+controls that make text display differently from what it is."""
+SURROGATE = re.compile("[\ud800-\udfff]")
+"""A lone surrogate: a `str` can hold one (e.g. from the JSON escape "\\ud800"), UTF-8 cannot."""
+_UNFIT = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -87,44 +112,155 @@ EVENT_TYPES = {cls.__name__: cls for cls in (TicketCreated, FirstResponse, HandO
 
 
 class EventError(ValueError):
-    """An event given as data that cannot be an event; the message names the field."""
+    """An event that cannot be one as given; the message names the field.
+
+    ``ticket_id``, ``at`` and ``kind`` are what can safely be said of the event ("?" when
+    its id is itself the problem, None when its time is), e.g. for a refusal.
+    """
+
+    def __init__(self, message: str, ticket_id: str = "?", at: Optional[datetime] = None, kind: str = "?"):
+        super().__init__(message)
+        self.ticket_id = ticket_id
+        self.at = at
+        self.kind = kind
 
 
-def parse_event(data) -> Event:
-    """An event from plain data (e.g. a JSON line): `{"type": "Resolved", "ticket_id": "T1", "at": "…"}`."""
-    import dataclasses
-    from datetime import datetime
+# ---------------------------------------------------------------- the one check of an event
 
+_CHECKS = {"str": "text", "Optional[str]": "optional text", "bool": "boolean", "Optional[datetime]": "time"}
+_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
+    cls: tuple((f.name, _CHECKS[str(f.type)]) for f in dataclasses.fields(cls)) for cls in EVENT_TYPES.values()}
+"""Per event type: each field and how it is checked (a field of a type not listed in `_CHECKS` fails at import)."""
+
+
+def _kind(value: Any) -> str:
+    """What a value is, for a message: short whatever the value (a 10 MB text, a 5,000-digit number)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"the text {_shown(value)}"
+    if isinstance(value, float):
+        return f"the number {value:.6g}"
+    if isinstance(value, int):
+        return f"the number {value}" if value.bit_length() < 100 else "a number of more than 30 digits"
+    return {"list": "a list", "dict": "an object", "tuple": "a list", "date": "a date without a time"}.get(
+        type(value).__name__, f"a {type(value).__name__}")
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """Text quoted for a message: clipped, with control characters and lone surrogates escaped."""
+    clipped = text if len(text) <= limit else text[: limit - 1] + "…"
+    return "`" + _UNFIT.sub(lambda m: f"\\u{ord(m.group()):04x}", clipped) + "`"
+
+
+def text_problem(name: str, value: Any) -> Optional[str]:
+    """Why ``value`` cannot be the text of field ``name`` (an id or code): wrong type, empty, too long, not clean text."""
+    if not isinstance(value, str):
+        return f"field `{name}` must be text, got {_kind(value)}"
+    if len(value) > MAX_TEXT:
+        return f"field `{name}` is longer than {MAX_TEXT} characters ({len(value):,})"
+    if not value.strip():
+        return f"field `{name}` is empty"
+    bad = _UNFIT.search(value)
+    if bad is None:
+        return None
+    if SURROGATE.match(bad.group()):
+        return (f"field `{name}` is not valid text: it holds a lone surrogate \\u{ord(bad.group()):04x} at character {bad.start() + 1} "
+                f"(an escape such as \"\\ud800\" that encodes no character)")
+    return f"field `{name}` holds a control character (U+{ord(bad.group()):04X} at character {bad.start() + 1})"
+
+
+def time_problem(name: str, value: Any) -> Optional[str]:
+    """Why ``value`` cannot be the time of field ``name``: not a datetime, no time zone, outside FIRST_YEAR–LAST_YEAR."""
+    if not isinstance(value, datetime):
+        return f"field `{name}` must be a datetime with a time zone, got {_kind(value)}"
+    try:
+        if value.utcoffset() is None:
+            return f"field `{name}` needs a time-zone offset (it has no time zone), e.g. {value.isoformat()}+08:00"
+        inside = FIRST_MOMENT <= value <= LAST_MOMENT
+    except Exception as error:  # a tzinfo of the caller's that raises, or gives an offset of a day or more
+        return f"field `{name}` has a time zone that gives no offset ({type(error).__name__}: {_shown(str(error))[1:-1]})"
+    if not inside:
+        said = f"year {value.year}" if not FIRST_YEAR <= value.year <= LAST_YEAR else f"{value.isoformat()} (a year earlier or later everywhere)"
+        return f"field `{name}`: {said} is outside the years cxrules computes deadlines for ({FIRST_YEAR}–{LAST_YEAR})"
+    return None
+
+
+def check_event(event: Any) -> Event:
+    """``event`` if it is a complete, sane event; else raise :class:`EventError` naming the field.
+
+    Checked: the type is one of :data:`EVENT_TYPES` (exactly: a subclass could not be
+    journalled and replayed); it holds its own fields and no others; ids and codes are
+    text of 1–:data:`MAX_TEXT` characters, valid Unicode (no lone surrogate) without
+    control characters; `member` and `satisfied` are ``True`` or ``False``; ``at`` is
+    ``None`` or an aware datetime in the years :data:`FIRST_YEAR`–:data:`LAST_YEAR` somewhere on
+    Earth (between :data:`FIRST_MOMENT` and :data:`LAST_MOMENT`).
+    Known values (categories, roles, workflow states, ...) are the engine's to check.
+    """
+    cls = type(event)
+    kind = cls.__name__ if isinstance(cls.__name__, str) and len(cls.__name__) <= MAX_TEXT else "?"
+    checks = _FIELDS.get(cls)
+    if checks is None:
+        raise EventError(f"an event is one of {', '.join(EVENT_TYPES)}, not {kind}", kind=kind)
+    held = getattr(event, "__dict__", {})
+    ticket_id = held.get("ticket_id")
+    safe_id: str = ticket_id if isinstance(ticket_id, str) and text_problem("ticket_id", ticket_id) is None else "?"
+    at = held.get("at")
+    safe_at = at if at is None or time_problem("at", at) is None else None
+    if len(held) != len(checks) or any(name not in held for name, _ in checks):
+        extra = sorted(str(name) for name in held if name not in dict(checks))
+        missing = [name for name, _ in checks if name not in held]
+        absent = f"{kind} has no field `{_shown(extra[0])[1:-1]}`" if extra else f"{kind} needs field `{missing[0]}`"
+        raise EventError(f"{absent}; fields: {', '.join(name for name, _ in checks)}", safe_id, safe_at, kind)
+    for name, check in checks:
+        value = held[name]
+        problem: Optional[str]
+        if check == "text" or (check == "optional text" and value is not None):
+            problem = text_problem(name, value)
+        elif check == "boolean":
+            problem = None if isinstance(value, bool) else f"field `{name}` must be true or false, got {_kind(value)}"
+        elif check == "time" and value is not None:
+            problem = time_problem(name, value)
+        else:
+            problem = None
+        if problem is not None:
+            raise EventError(problem, safe_id, safe_at, kind)
+    return event
+
+
+def parse_event(data: Any) -> Event:
+    """An event from plain data (e.g. a JSON line): `{"type": "Resolved", "ticket_id": "T1", "at": "…"}`.
+
+    Raises :class:`EventError` naming the field for anything :func:`check_event` refuses,
+    or that is not an event at all.
+    """
     if not isinstance(data, dict):
-        raise EventError(f"an event is a JSON object, not {type(data).__name__}")
+        raise EventError(f"an event is a JSON object, not {_kind(data)}")
     kind = data.get("type")
-    if kind not in EVENT_TYPES:
-        raise EventError(f"field `type` must be one of {', '.join(EVENT_TYPES)}; got {kind!r}")
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
+        raise EventError(f"field `type` must be one of {', '.join(EVENT_TYPES)}; got {_kind(kind)}")
     cls = EVENT_TYPES[kind]
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields) - {"type"})
+    unknown = sorted(str(name) for name in data if name not in fields and name != "type")
     if unknown:
-        raise EventError(f"{kind} has no field `{unknown[0]}`; fields: {', '.join(fields)}")
+        raise EventError(f"{kind} has no field `{_shown(unknown[0])[1:-1]}`; fields: {', '.join(fields)}", kind=kind)
     values = {}
     for name, spec in fields.items():
         if name not in data:
             if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
-                raise EventError(f"{kind} needs field `{name}`")
+                raise EventError(f"{kind} needs field `{name}`", kind=kind)
             continue
         value = data[name]
         if name == "at" and value is not None:
-            if isinstance(value, dict) and "$time" in value:
+            if isinstance(value, dict) and set(value) == {"$time"}:
                 value = value["$time"]
+            if not isinstance(value, str) or len(value) > MAX_TIME_TEXT:
+                raise EventError(f"field `at` must be an ISO 8601 time with an offset, as text, got {_kind(value)}", kind=kind)
             try:
-                value = datetime.fromisoformat(str(value))
+                value = datetime.fromisoformat(value)
             except ValueError:
-                raise EventError(f"field `at` must be an ISO 8601 time with an offset, got {value!r}") from None
-            if value.tzinfo is None:
-                raise EventError(f"field `at` needs a time-zone offset, e.g. {value.isoformat()}+08:00")
-        elif name in ("member", "satisfied"):
-            if not isinstance(value, bool):
-                raise EventError(f"field `{name}` must be true or false, got {value!r}")
-        elif value is not None and not isinstance(value, str):
-            raise EventError(f"field `{name}` must be text, got {value!r}")
+                raise EventError(f"field `at` must be an ISO 8601 time with an offset, got {_shown(value)}", kind=kind) from None
         values[name] = value
-    return cls(**values)
+    return check_event(cls(**values))

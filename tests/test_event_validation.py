@@ -1,0 +1,234 @@
+"""Nothing reaches the journal unchecked (issue 12): every event is checked completely before the engine stores it.
+
+A bad event given to ``Engine.submit`` is refused with a reason naming the field, leaves
+the store as it was, and the store still opens after it; ``parse_event`` raises EventError
+for the same events given as data (their JSON cases are in tests/corpus/events).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from datetime import date, datetime, timedelta, timezone, tzinfo
+
+import pytest
+
+import cxrules
+from cxrules.engine import (EVENT_TYPES, FIRST_MOMENT, FIRST_YEAR, LAST_MOMENT, LAST_YEAR, MAX_TEXT, Closed, CustomerReply, Engine, EventError, FirstResponse,
+                            FollowUpDone, HandOff, Refused, Reopened, Resolved, SqliteStore, TicketCreated, VirtualClock, Waiting,
+                            WorkflowStep, check_event, parse_event)
+from cxrules.engine import explain
+from cxrules.engine.sqlite import event_to_json
+
+from conftest import ROOT
+from engine_helpers import local
+
+TINY = cxrules.load_org(ROOT / "tests" / "fixtures" / "tiny.yaml")
+UTC = timezone.utc
+
+
+def created(ticket_id="A", **changes) -> TicketCreated:
+    return TicketCreated(ticket_id, **{"category": "question", "channel": "phone", "segment": "normal", "priority": "low", **changes})
+
+
+class Broken(tzinfo):
+    """A time zone of the caller's that cannot say its offset."""
+
+    def utcoffset(self, dt):
+        raise RuntimeError("no offset today")
+
+
+class Naive(tzinfo):
+    """A time zone that gives no offset: the time is naive in all but name."""
+
+    def utcoffset(self, dt):
+        return None
+
+
+class MyResolved(Resolved):
+    """A subclass: journalled as `MyResolved`, it could never be read back."""
+
+
+def with_extra(event):
+    object.__setattr__(event, "colour", "red")
+    return event
+
+
+# (event, ticket id of the refusal, text in the reason)
+BAD = [
+    (created(123), "?", "field `ticket_id` must be text, got the number 123"),
+    (created("B", member="yes"), "B", "field `member` must be true or false, got the text `yes`"),
+    (created("B", member=1), "B", "field `member` must be true or false"),
+    (created("B", customer_id={}), "B", "field `customer_id` must be text, got an object"),
+    (created("B", category=123), "B", "field `category` must be text"),
+    (created("B", channel=None), "B", "field `channel` must be text, got null"),
+    (created("B", segment=b"normal"), "B", "field `segment` must be text, got a bytes"),
+    (created("B", priority=""), "B", "field `priority` is empty"),
+    (Waiting("A", reason=3), "A", "field `reason` must be text, got the number 3"),
+    (HandOff("A", to_role=None), "A", "field `to_role` must be text"),
+    (FollowUpDone("A", policy="revisit", satisfied=None), "A", "field `satisfied` must be true or false, got null"),
+    (WorkflowStep("A", state=["s"]), "A", "field `state` must be text, got a list"),
+    (Resolved("A", at=datetime(2025, 3, 3, 11)), "A", "field `at` needs a time-zone offset (it has no time zone)"),
+    (Resolved("A", at=datetime(2025, 3, 3, 11, tzinfo=Naive())), "A", "field `at` needs a time-zone offset"),
+    (Resolved("A", at=datetime(2025, 3, 3, 11, tzinfo=Broken())), "A", "field `at` has a time zone that gives no offset"),
+    (Resolved("A", at="2025-01-01"), "A", "field `at` must be a datetime with a time zone, got the text `2025-01-01`"),
+    (Resolved("A", at=date(2025, 3, 3)), "A", "field `at` must be a datetime with a time zone, got a date without a time"),
+    (Resolved("A", at=datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)), "A", "field `at`: year 9999 is outside the years"),
+    (Resolved("A", at=datetime(1, 1, 1, tzinfo=UTC)), "A", "field `at`: year 1 is outside the years"),
+    (Resolved("A", at=datetime(LAST_YEAR + 1, 1, 2, tzinfo=UTC)), "A", f"year {LAST_YEAR + 1} is outside"),
+    (Resolved("A", at=datetime(FIRST_YEAR - 1, 12, 31, tzinfo=UTC)), "A", f"year {FIRST_YEAR - 1} is outside"),
+    (created("\ud800"), "?", "field `ticket_id` is not valid text: it holds a lone surrogate \\ud800 at character 1"),
+    (created("B", customer_id="C\udc80"), "B", "field `customer_id` is not valid text: it holds a lone surrogate \\udc80"),
+    (created("x" * 10_000_000), "?", "field `ticket_id` is longer than 200 characters (10,000,000)"),
+    (created("B", category="q" * (MAX_TEXT + 1)), "B", f"field `category` is longer than {MAX_TEXT} characters"),
+    (created("A\x00"), "?", "field `ticket_id` holds a control character (U+0000 at character 2)"),
+    (created("A\x1b[31m"), "?", "field `ticket_id` holds a control character (U+001B"),
+    (created("B", customer_id="C\u202e1"), "B", "field `customer_id` holds a control character (U+202E"),
+    (Closed("  "), "?", "field `ticket_id` is empty"),
+    (MyResolved("A"), "?", "an event is one of TicketCreated"),
+    (with_extra(Resolved("A")), "A", "Resolved has no field `colour`"),
+    ({"type": "Resolved", "ticket_id": "A"}, "?", "an event is one of TicketCreated, FirstResponse"),
+    (None, "?", "an event is one of"),
+]
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    return tmp_path / "state.db"
+
+
+def engine_on(path) -> Engine:
+    return Engine(TINY, VirtualClock(local(2025, 3, 3, 10)), SqliteStore(path))
+
+
+@pytest.mark.parametrize("event, ticket_id, reason", BAD, ids=[str(n) for n in range(len(BAD))])
+def test_a_bad_event_is_refused_and_never_reaches_the_store(store_path, event, ticket_id, reason):
+    engine = engine_on(store_path)
+    engine.submit(created("A", category="complaint", member=True))
+    applied, tickets, now = engine.store.events_applied, set(engine.store.tickets), engine.clock.now()
+
+    decisions = engine.submit(event)
+
+    assert [type(x) for x in decisions] == [Refused], decisions
+    refused = decisions[0]
+    assert reason in refused.reason and refused.ticket_id == ticket_id, refused
+    assert refused.event == type(event).__name__
+    assert engine.store.events_applied == applied and set(engine.store.tickets) == tickets
+    assert engine.clock.now() == now                            # a refused time does not move the virtual clock
+    assert engine.submit(created("B"))[0].kind == "Assigned"    # the next event goes through (a lone surrogate wedged it)
+    engine.store.close()
+
+    again = engine_on(store_path)                               # and the store still opens, with both good tickets
+    assert again.ticket("A") is not None and again.ticket("B") is not None
+    assert again.store.events_applied == applied + 1
+    again.store.close()
+
+
+def test_every_bad_event_in_one_store_then_a_restart(store_path):
+    engine = engine_on(store_path)
+    engine.submit(created("A", category="complaint"))
+    for event, _, _ in BAD:
+        assert [x.kind for x in engine.submit(event)] == ["Refused"]
+    assert engine.store.events_applied == 1
+    engine.store.close()
+    assert set(engine_on(store_path).store.tickets) == {"A"}
+
+
+AS_DATA = [(event, reason) for event, _, reason in BAD
+           if type(event) in EVENT_TYPES.values() and "colour" not in vars(event)
+           and (event.at is None or isinstance(event.at, datetime) and isinstance(event.at.tzinfo, (type(None), timezone)))]
+
+
+@pytest.mark.parametrize("event, reason", AS_DATA, ids=[str(n) for n in range(len(AS_DATA))])
+def test_parse_event_refuses_what_submit_refuses(event, reason):
+    """The same bad event given as data (its time as ISO 8601 text) is an EventError with the same message."""
+    data = {"type": type(event).__name__, **vars(event)}
+    if event.at is not None:
+        data["at"] = event.at.isoformat()
+    with pytest.raises(EventError) as error:
+        parse_event(data)
+    assert reason in str(error.value)
+
+
+def test_parse_event_refuses_keys_and_types_that_are_not_text():
+    with pytest.raises(EventError, match="Resolved has no field `1`"):
+        parse_event({"type": "Resolved", "ticket_id": "A", 1: "x", "b": 2})
+    for kind in (["Resolved"], {}, 7, None):
+        with pytest.raises(EventError, match="field `type` must be one of"):
+            parse_event({"type": kind, "ticket_id": "A"})
+    with pytest.raises(EventError, match="got a number of more than 30 digits"):
+        parse_event({"type": "Resolved", "ticket_id": 10 ** 5000})
+    with pytest.raises(EventError, match="an event is a JSON object, not a list"):
+        parse_event(["Resolved", "A"])
+    with pytest.raises(EventError) as error:
+        parse_event({"type": "Resolved", "ticket_id": "A", "at": "x" * 10_000_000})
+    assert len(str(error.value)) < 300                          # a message never echoes a huge value
+
+
+def test_the_boundaries_are_accepted():
+    engine = Engine(TINY, VirtualClock(datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)))
+    longest = "客" * MAX_TEXT
+    arrived = engine.submit(created(longest, customer_id="😀 Ünïcode", at=datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)))
+    assert [x.kind for x in arrived] in (["Assigned"], ["Queued"]) and engine.ticket(longest) is not None
+    last = datetime(LAST_YEAR, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-12)))
+    assert [x.kind for x in engine.submit(Resolved(longest, at=last)) if x.kind == "Refused"] == []
+
+
+def test_a_time_is_valid_if_it_is_in_the_years_somewhere_on_earth():
+    """`cxrules route --at 1970-01-01T00:00:00+14:00` arrives in the org's zone as 1969-12-31 18:00+08:00: still valid."""
+    for at in (FIRST_MOMENT, LAST_MOMENT, FIRST_MOMENT.astimezone(local(2025, 1, 1).tzinfo), LAST_MOMENT.astimezone(UTC)):
+        assert check_event(Resolved("A", at=at)).at == at
+    for at, said in ((FIRST_MOMENT - timedelta(microseconds=1), "year 1969"), (LAST_MOMENT + timedelta(microseconds=1), "year 2101"),
+                     (datetime(1970, 1, 1, tzinfo=timezone(timedelta(hours=23))), "1970-01-01T00:00:00+23:00 (a year earlier")):
+        with pytest.raises(EventError, match=re.escape(f"field `at`: {said}")):
+            check_event(Resolved("A", at=at))
+
+
+def test_check_event_passes_every_sane_event_and_it_survives_the_journal_format():
+    at = local(2025, 3, 3, 11)
+    for event in (created("A", member=True, customer_id="C1", at=at), FirstResponse("A"), HandOff("A", to_role="manager", at=at),
+                  Waiting("A", reason="waiting_customer"), CustomerReply("A"), Resolved("A"), Reopened("A"), Closed("A"),
+                  FollowUpDone("A", policy="revisit", satisfied=False), WorkflowStep("A", state="s1", at=at)):
+        assert check_event(event) is event
+        assert parse_event(json.loads(event_to_json(event))) == event
+    assert {f.name for cls in EVENT_TYPES.values() for f in dataclasses.fields(cls)} == {
+        "ticket_id", "at", "category", "channel", "segment", "priority", "member", "customer_id", "to_role", "reason", "policy",
+        "satisfied", "state"}, "a new field: give it a check in events._CHECKS"
+
+
+def test_the_error_says_what_can_safely_be_said_of_the_event():
+    with pytest.raises(EventError) as error:
+        check_event(created("B", member="yes", at=local(2025, 3, 3, 11)))
+    assert (error.value.ticket_id, error.value.at, error.value.kind) == ("B", local(2025, 3, 3, 11), "TicketCreated")
+    with pytest.raises(EventError) as error:
+        check_event(created("\ud800", at=datetime(9999, 1, 1, tzinfo=UTC)))
+    assert (error.value.ticket_id, error.value.at) == ("?", None)
+
+
+def test_an_event_without_a_time_is_refused_when_the_clock_is_outside_the_years():
+    engine = Engine(TINY, VirtualClock(datetime(LAST_YEAR + 1, 6, 1, tzinfo=UTC)))
+    refused = engine.submit(created("A"))
+    assert [x.kind for x in refused] == ["Refused"] and "year 2101 is outside" in refused[0].reason
+    assert engine.ticket("A") is None
+
+
+def test_the_limits_are_those_of_route():
+    """`cxrules route` (explain.py) and the engine refuse the same times and lengths."""
+    assert (explain.FIRST_YEAR, explain.LAST_YEAR, explain.MAX_TEXT) == (FIRST_YEAR, LAST_YEAR, MAX_TEXT)
+
+
+def test_an_event_that_fails_while_applied_is_refused_and_noted_not_raised(store_path, monkeypatch):
+    """A bug in applying a checked event: refused with the reason, kept in `faults`, and the engine goes on."""
+    engine = engine_on(store_path)
+
+    def broken(ticket, event, at):
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(engine, "_resolved", broken)
+    engine.submit(created("A"))
+    decisions = engine.submit(Resolved("A", at=local(2025, 3, 3, 11)))
+    assert [(x.kind, x.ticket_id, x.at) for x in decisions] == [("Refused", "A", local(2025, 3, 3, 11))]
+    assert decisions[0].reason == "applying it failed: OverflowError: date value out of range"
+    assert any("Resolved of ticket `A`" in fault and "OverflowError" in fault for fault in engine.faults)
+    assert engine.submit(created("B"))[0].kind == "Assigned"

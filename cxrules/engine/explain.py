@@ -30,7 +30,9 @@ from ..schema import closest
 from . import decisions as d
 from .clock import VirtualClock
 from .engine import Engine
-from .events import Resolved, TicketCreated
+from .events import BAD_CHARACTER as _BAD_CHARACTER
+from .events import FIRST_YEAR, LAST_YEAR, MAX_TEXT, MAX_TIME_TEXT, Resolved, TicketCreated
+from .events import SURROGATE as _SURROGATE
 
 __all__ = ["TicketError", "TicketSource", "read_ticket", "parse_ticket", "parse_time", "RouteReport", "TimelineEnd",
            "explain_route", "MAX_TICKET_BYTES", "FIRST_YEAR", "LAST_YEAR", "TIMELINE_LIMIT", "TICKET_FILE",
@@ -41,11 +43,6 @@ REQUIRED = ("category", "channel", "segment", "priority")
 OPTIONAL = ("id", "member", "customer_id", "created")
 MAX_TICKET_BYTES = 1_000_000
 """A ticket file larger than this is refused before it is parsed (a ticket is a few hundred bytes)."""
-MAX_TEXT = 200
-"""Longest text a field may hold (ids, customer ids, category and other values)."""
-MAX_TIME_TEXT = 64
-FIRST_YEAR, LAST_YEAR = 1970, 2100
-"""Times (`created`, `--at`) must fall in these years: outside them deadlines cannot be computed."""
 TIMELINE_LIMIT = timedelta(days=366)
 """The timeline runs to the ticket's last deadline, but never further than this after arrival."""
 MAX_TIMELINE_ENTRIES = 1000
@@ -69,8 +66,6 @@ TICKET_BAD_VALUE = "CX018"
 
 # Characters that have no place in an id or a value: C0/C1 controls, and the bidirectional
 # controls that make text display differently from what it is.
-_BAD_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _EXAMPLE = '{"category": "…", "channel": "…", "segment": "…", "priority": "…"}'
 _ISO_EXAMPLE = "2025-03-07T19:30:00+08:00"
 

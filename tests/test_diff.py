@@ -206,34 +206,27 @@ def _owner_at(org, moment):
     return Router(org).route(TicketClass("question", "phone", "vip", org.info.priorities[0]), moment.replace(tzinfo=ZoneInfo(org.info.timezone))).role
 
 
-def test_owner_changes_on_public_holidays_are_said_apart(tmp_path):
-    """The catch-all moves: at nights and weekends, and on holidays in office hours too (the office rule stops)."""
-    old, new = _office_org(tmp_path, "old.yaml", "desk", "manager"), _office_org(tmp_path, "new.yaml", "desk", "desk")
-    details = [c.detail for c in diff_orgs(old, new).changes if c.section == "owners"]
-    assert details == [f"{ANY}, Mon–Fri 00:00–09:00, 18:00–24:00; Sat–Sun: `manager` → `desk`",
-                       f"{ANY}, Mon–Fri 09:00–18:00 on public holidays (CN): `manager` → `desk`",
-                       f"except {ANY}, Sat–Sun 09:00–18:00 on make-up working days (CN): `manager` → `desk`"]
-    national_day = datetime(2025, 10, 1, 10)  # a Wednesday
-    assert (_owner_at(old, national_day), _owner_at(new, national_day)) == ("manager", "desk")
-    make_up_sunday = datetime(2025, 9, 28, 10)  # the office works: its rule owns the ticket in both versions
-    assert _owner_at(old, make_up_sunday) == _owner_at(new, make_up_sunday) == "desk"
-    ordinary = datetime(2025, 10, 15, 10)
-    assert _owner_at(old, ordinary) == _owner_at(new, ordinary) == "desk"
+NATIONAL_DAY, ORDINARY_WEDNESDAY = datetime(2025, 10, 1, 10), datetime(2025, 10, 15, 10)
+MAKE_UP_SUNDAY, ORDINARY_SUNDAY = datetime(2025, 9, 28, 10), datetime(2025, 9, 21, 10)
 
 
-def test_owner_changes_on_make_up_working_days_are_said_apart(tmp_path):
-    """The office rule moves: on weekdays in office hours, and on China's make-up Saturdays and Sundays too."""
-    old, new = _office_org(tmp_path, "old.yaml", "desk", "manager"), _office_org(tmp_path, "new.yaml", "manager", "manager")
-    details = [c.detail for c in diff_orgs(old, new).changes if c.section == "owners"]
-    assert details == [f"{ANY}, Mon–Fri 09:00–18:00: `desk` → `manager`",
-                       f"{ANY}, Sat–Sun 09:00–18:00 on make-up working days (CN): `desk` → `manager`",
-                       f"except {ANY}, Mon–Fri 09:00–18:00 on public holidays (CN): `desk` → `manager`"]
-    national_day = datetime(2025, 10, 1, 10)  # the office is shut: the catch-all owns the ticket in both versions
-    assert _owner_at(old, national_day) == _owner_at(new, national_day) == "manager"
-    make_up_sunday = datetime(2025, 9, 28, 10)
-    assert (_owner_at(old, make_up_sunday), _owner_at(new, make_up_sunday)) == ("desk", "manager")
-    ordinary_sunday = datetime(2025, 9, 21, 10)
-    assert _owner_at(old, ordinary_sunday) == _owner_at(new, ordinary_sunday) == "manager"
+@pytest.mark.parametrize("new_owners, said, owners_on", [
+    # the catch-all moves: nights and weekends, and office hours on holidays (the office rule stops), not on make-up days
+    (("desk", "desk"), [f"{ANY}, Mon–Fri 00:00–09:00, 18:00–24:00; Sat–Sun: `manager` → `desk`",
+                        f"{ANY}, Mon–Fri 09:00–18:00 on public holidays (CN): `manager` → `desk`",
+                        f"except {ANY}, Sat–Sun 09:00–18:00 on make-up working days (CN): `manager` → `desk`"],
+     {NATIONAL_DAY: ("manager", "desk"), MAKE_UP_SUNDAY: ("desk", "desk"), ORDINARY_WEDNESDAY: ("desk", "desk")}),
+    # the office rule moves: weekdays in office hours and China's make-up weekend days, not holidays
+    (("manager", "manager"), [f"{ANY}, Mon–Fri 09:00–18:00: `desk` → `manager`",
+                              f"{ANY}, Sat–Sun 09:00–18:00 on make-up working days (CN): `desk` → `manager`",
+                              f"except {ANY}, Mon–Fri 09:00–18:00 on public holidays (CN): `desk` → `manager`"],
+     {MAKE_UP_SUNDAY: ("desk", "manager"), ORDINARY_SUNDAY: ("manager", "manager"), NATIONAL_DAY: ("manager", "manager")}),
+], ids=["catch_all_moves", "office_rule_moves"])
+def test_owner_changes_on_holidays_and_make_up_days_are_said_apart(tmp_path, new_owners, said, owners_on):
+    old, new = _office_org(tmp_path, "old.yaml", "desk", "manager"), _office_org(tmp_path, "new.yaml", *new_owners)
+    assert [c.detail for c in diff_orgs(old, new).changes if c.section == "owners"] == said
+    for moment, owners in owners_on.items():                          # and the router agrees on those real dates
+        assert (_owner_at(old, moment), _owner_at(new, moment)) == owners, moment
 
 
 def test_no_day_kinds_without_holidays(tmp_path):

@@ -128,34 +128,23 @@ def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: None if value is None else check(value)
 
 
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise SnapshotError(f"expected true or false, found {type(value).__name__}")
-    return value
+def _expecting(kind: type, what: str) -> Callable[[Any], Any]:
+    """A check that a value read back is of ``kind`` (never a bool for a number), naming ``what`` otherwise."""
+    def check(value: Any) -> Any:
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise SnapshotError(f"expected {what}, found {type(value).__name__}")
+        return value
+    return check
 
 
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise SnapshotError(f"expected text, found {type(value).__name__}")
-    return value
+_boolean = _expecting(bool, "true or false")
+_string = _expecting(str, "text")
+_integer = _expecting(int, "a whole number")
+_time = _expecting(datetime, "a time")
 
 
 def _strings(values: Any) -> list[str]:
-    if not isinstance(values, list):
-        raise SnapshotError(f"expected a list, found {type(values).__name__}")
-    return [_string(value) for value in values]
-
-
-def _integer(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise SnapshotError(f"expected a whole number, found {type(value).__name__}")
-    return value
-
-
-def _time(value: Any) -> datetime:
-    if not isinstance(value, datetime):
-        raise SnapshotError(f"expected a time, found {type(value).__name__}")
-    return value
+    return [_string(value) for value in _expecting(list, "a list")(values)]
 
 
 _TICKET_CHECKS: dict[str, Callable[[Any], Any]] = {

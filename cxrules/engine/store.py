@@ -49,6 +49,10 @@ class TicketState:
     """Keys of this ticket's timers that have fired (dropped with the ticket)."""
     followups_pending: set[str] = field(default_factory=set)
 
+    def class_fields(self) -> tuple[str, str, str, str, bool]:
+        """Its class as the org's `match` conditions take it: category, channel, segment, priority, member."""
+        return self.category, self.channel, self.segment, self.priority, self.member
+
 
 @dataclass(frozen=True)
 class Timer:

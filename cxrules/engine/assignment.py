@@ -1,0 +1,149 @@
+"""Who works a ticket: routing a created ticket to a role, picking an agent on shift, queueing and draining.
+
+Agents' loads, round-robin cursors, queues and the fallback list are in the store; a queue
+whose role has nobody on shift is drained by a timer at the next shift start.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Optional
+
+from ..calendars import BusinessCalendar
+from ..model import Org, Surge
+from ..routing import Route, Router, TicketClass
+from . import decisions as d
+from .durable import DurableRouter
+from .store import Store, TicketState, Timer
+from .timers import TimerKinds
+
+__all__ = ["Agent", "Assignment", "teams"]
+
+
+@dataclass(frozen=True)
+class Agent:
+    """One person of a role: named `role#n`, with the shift and skills of their staff group."""
+
+    id: str
+    role: str
+    shift: str
+    skills: frozenset[str]
+    capacity: int
+    number: int
+    """Place in the role's team, from 0: ties go to the lower number."""
+
+
+def teams(org: Org) -> dict[str, list[Agent]]:
+    """Every role's agents, numbered in the order of its staff groups."""
+    agents: dict[str, list[Agent]] = {}
+    for role in org.roles:
+        team, number = [], 0
+        for group in role.staff:
+            for _ in range(group.agents):
+                team.append(Agent(f"{role.id}#{number + 1}", role.id, group.shift, frozenset(role.skills) | set(group.skills),
+                                  role.capacity, number))
+                number += 1
+        agents[role.id] = team
+    return agents
+
+
+class Assignment:
+    """Routes, assigns, queues and releases tickets; fires the `drain` timers."""
+
+    def __init__(self, org: Org, store: Store, calendars: dict[str, BusinessCalendar], agents: dict[str, list[Agent]],
+                 router: DurableRouter, timers: TimerKinds, faults: list[str]):
+        """``faults``: where a routing failure worked round is noted."""
+        self.org, self.store, self.calendars, self.agents, self.router = org, store, calendars, agents, router
+        self.timers, self.faults = timers, faults
+        self.rules = {rule.id: rule for rule in org.routing}
+        timers.register("drain", self._fire_drain)
+
+    def route(self, ticket: TicketState, at: datetime, active_surges: Iterable[Surge]) -> Route:
+        """The role a new ticket goes to, by the compiled ruleset (by the reference router if durable-rules fails)."""
+        ticket_class = TicketClass(*ticket.class_fields())
+        try:
+            return self.router.route(ticket_class, at, active_surges)
+        except RuntimeError as error:  # durable-rules failed: the reference router decides the same way
+            self.faults.append(f"durable-rules failed routing `{ticket.id}`: {error}; decided by the reference router")
+            return Router(self.org).route(ticket_class, at, active_surges)
+
+    def mark_fallback(self, ticket: TicketState) -> None:
+        """The ticket went to the fallback queue: listed, so people see what the rules missed."""
+        ticket.fallback = True
+        self.store.fallback.append(ticket.id)
+
+    def assign(self, ticket: TicketState, role: str, at: datetime, requires: Iterable[str]) -> list[d.Decision]:
+        """Give the ticket to an agent of ``role`` who can take it now, else queue it."""
+        ticket.role, ticket.agent = role, None
+        agent = self._pick(role, at, frozenset(requires))
+        if agent is None:
+            queue = self.store.queues.setdefault(role, deque())
+            queue.append(ticket.id)
+            ticket.status = "queued"
+            on_shift = [a for a in self.agents.get(role, ()) if self.calendars[a.shift].is_open(at)]
+            reason = "every agent on shift is at capacity" if on_shift else "nobody of the role is on shift"
+            if not on_shift:
+                self._drain_at_next_shift(role, at)
+            return [d.Queued(ticket.id, at, role, len(queue), reason)]
+        return [self._hand_to(ticket, agent, at)]
+
+    def release(self, ticket: TicketState, at: datetime) -> list[d.Decision]:
+        """Take the ticket off its queue or its agent; a freed agent takes the next queued ticket."""
+        if ticket.role is None:
+            return []
+        queue = self.store.queues.get(ticket.role)
+        if ticket.status == "queued" and queue and ticket.id in queue:
+            queue.remove(ticket.id)
+        if ticket.agent:
+            self.store.loads[ticket.agent] -= 1
+            ticket.agent = None
+            return self.drain(ticket.role, at)
+        return []
+
+    def drain(self, role: str, at: datetime) -> list[d.Decision]:
+        """Hand queued tickets out, oldest first, while someone can take them."""
+        decisions: list[d.Decision] = []
+        queue = self.store.queues.get(role)
+        while queue:
+            ticket = self.store.get(queue[0])
+            if ticket is None or ticket.status != "queued" or ticket.role != role:
+                queue.popleft()
+                continue
+            rule = self.rules.get(ticket.rule) if ticket.rule else None
+            agent = self._pick(role, at, frozenset(rule.requires if rule else ()))
+            if agent is None:
+                if not any(self.calendars[a.shift].is_open(at) for a in self.agents.get(role, ())):
+                    self._drain_at_next_shift(role, at)
+                break
+            queue.popleft()
+            decisions.append(self._hand_to(ticket, agent, at))
+        return decisions
+
+    def _hand_to(self, ticket: TicketState, agent: Agent, at: datetime) -> d.Assigned:
+        ticket.agent, ticket.status = agent.id, "open"
+        self.store.loads[agent.id] = self.store.loads.get(agent.id, 0) + 1
+        return d.Assigned(ticket.id, at, agent.role, agent.id, ticket.rule, ticket.first_response_due, ticket.resolution_due)
+
+    def _pick(self, role: str, at: datetime, requires: frozenset[str]) -> Optional[Agent]:
+        team = self.agents.get(role, [])
+        loads = self.store.loads
+        open_shifts = {shift for shift in {a.shift for a in team} if self.calendars[shift].is_open(at)}
+        able = [a for a in team if a.shift in open_shifts and loads.get(a.id, 0) < a.capacity and requires <= a.skills]
+        if not able:
+            return None
+        if self.org.role(role).assignment == "round_robin":
+            cursor = self.store.cursors.get(role, -1)
+            chosen = min(able, key=lambda a: (a.number <= cursor, a.number))
+            self.store.cursors[role] = chosen.number
+            return chosen
+        return min(able, key=lambda a: (loads.get(a.id, 0), a.number))
+
+    def _drain_at_next_shift(self, role: str, at: datetime) -> None:
+        """Nobody of the role is on shift: drain its queue when the first of them comes on."""
+        starts = [start for a in self.agents.get(role, ()) if (start := self.calendars[a.shift].next_open(at)) is not None and start > at]
+        self.timers.schedule(min(starts) if starts else None, "drain", None, f"drain:{role}:{at.isoformat()}", role)
+
+    def _fire_drain(self, timer: Timer) -> list[d.Decision]:
+        return self.drain(timer.data, timer.due)

@@ -1,0 +1,132 @@
+"""SLA clocks in business time: targets, pauses while waiting on the customer, warnings, breaches, escalation.
+
+A ticket's targets are watched by timers keyed with its `generation`: whenever the targets
+move (a pause, a resume, a reopen, the end of the ticket) the generation is bumped and the
+older timers fire nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Optional
+
+from ..calendars import BusinessCalendar
+from ..model import Org, Sla
+from . import decisions as d
+from .store import TicketState, Timer
+from .timers import TimerKinds
+
+__all__ = ["Slas"]
+
+
+class Slas:
+    """Starts, pauses and resumes SLA clocks; fires the `sla` (warning, breach) and `escalate` timers."""
+
+    def __init__(self, org: Org, calendars: dict[str, BusinessCalendar], timers: TimerKinds):
+        self.calendars, self.timers = calendars, timers
+        self.slas = {sla.id: sla for sla in org.slas}
+        self.paths = {path.id: path for path in org.escalations}
+        self.org_calendar = org.info.calendar
+        self.for_class = cache(lambda fields: next((sla for sla in org.slas if sla.match.matches(*fields)), None))
+        """The SLA a ticket class gets (the first that matches), worked out once per class."""
+        timers.register_for_ticket("sla", self._fire_target)
+        timers.register_for_ticket("escalate", self._fire_escalation)
+
+    def of(self, ticket: TicketState) -> Optional[Sla]:
+        """The ticket's SLA, if this version of the org still has it."""
+        return self.slas.get(ticket.sla) if ticket.sla else None
+
+    def start(self, ticket: TicketState, at: datetime) -> None:
+        """Set a new ticket's targets from the SLA of its class, if one matches, and watch them."""
+        sla = self.for_class(ticket.class_fields())
+        if sla is None:
+            return
+        calendar = self.calendars[sla.calendar]
+        ticket.sla = sla.id
+        ticket.first_response_due = calendar.add(at, sla.first_response) if sla.first_response else None
+        ticket.resolution_due = calendar.add(at, sla.resolution)
+        self._watch(ticket, sla, at, fresh=True)
+
+    def pause(self, ticket: TicketState, reason: str, at: datetime) -> None:
+        """Stop the clocks while the ticket waits for a reason its SLA pauses for."""
+        sla = self.of(ticket)
+        if sla and reason in sla.pause_when and ticket.paused_since is None:
+            ticket.paused_since = at
+            ticket.generation += 1  # pending SLA timers no longer count
+
+    def resume(self, ticket: TicketState, at: datetime) -> None:
+        """Restart paused clocks: each target moves by the business time the pause took."""
+        sla = self.of(ticket)
+        if ticket.paused_since is None or not sla:
+            return
+        calendar = self.calendars[sla.calendar]
+        for target in ("first_response_due", "resolution_due"):
+            due = getattr(ticket, target)
+            if due is not None and due > ticket.paused_since:
+                setattr(ticket, target, calendar.add(at, calendar.between(ticket.paused_since, due)))
+        ticket.paused_since = None
+        self._watch(ticket, sla, at)
+
+    def reopen(self, ticket: TicketState, at: datetime) -> None:
+        """A reopened ticket gets a fresh resolution target, watched again."""
+        sla = self.of(ticket)
+        if sla is None:
+            return
+        ticket.responded, ticket.escalation, ticket.paused_since = True, None, None
+        ticket.resolution_due = self.calendars[sla.calendar].add(at, sla.resolution)
+        self._watch(ticket, sla, at)
+
+    def escalate(self, ticket: TicketState, path_id: str, level: int, at: datetime) -> list[d.Decision]:
+        """Take level ``level`` of the escalation path, and time the next level (or the path it continues on)."""
+        path = self.paths.get(path_id)
+        if path is None or level >= len(path.levels):  # removed or shortened by a reload
+            return []
+        step = path.levels[level]
+        ticket.escalation = path_id
+        sla = self.of(ticket)
+        calendar = self.calendars[sla.calendar if sla else self.org_calendar]
+        next_at = None
+        if level + 1 < len(path.levels) or path.then:
+            next_at = calendar.add(at, step.within or timedelta(0))
+            following = (path_id, level + 1) if level + 1 < len(path.levels) else (path.then, 0)
+            self.timers.schedule(next_at, "escalate", ticket, f"{ticket.id}:esc:{following[0]}:{following[1]}:{ticket.generation}",
+                                 (*following, ticket.generation))
+        return [d.Escalated(ticket.id, at, path_id, level + 1, step.role, step.notify, next_at)]
+
+    def _watch(self, ticket: TicketState, sla: Sla, at: datetime, fresh: bool = False) -> None:
+        """Timers for the warning and the breach of each target; ``fresh``: the whole target lies ahead."""
+        ticket.generation += 1
+        calendar = self.calendars[sla.calendar]
+        for target, due, total in (("first_response", ticket.first_response_due, sla.first_response),
+                                   ("resolution", ticket.resolution_due, sla.resolution)):
+            if due is None:
+                continue
+            key = f"{ticket.id}:sla:{target}:{ticket.generation}"
+            if sla.warn_at is not None and total is not None:
+                total = calendar.business_time(at, total)  # working days (`2wd`): the open time they give from now
+                remaining = total if fresh else calendar.between(at, due)
+                warn = calendar.add(at, max(timedelta(0), remaining - total * (1 - sla.warn_at)))
+                self.timers.schedule(warn, "sla", ticket, key + ":warn", (target, "warn", ticket.generation))
+            self.timers.schedule(due, "sla", ticket, key + ":breach", (target, "breach", ticket.generation))
+
+    def _fire_target(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
+        target, phase, generation = timer.data
+        if generation != ticket.generation or ticket.status in ("resolved", "closed") or ticket.paused_since is not None:
+            return []
+        if target == "first_response" and ticket.responded:
+            return []
+        due = getattr(ticket, f"{target}_due")
+        if phase == "warn":
+            return [d.SlaWarning(ticket.id, timer.due, target, due)]
+        decisions: list[d.Decision] = [d.SlaBreached(ticket.id, timer.due, target, due)]
+        sla = self.of(ticket)
+        if sla and sla.escalation and ticket.escalation is None:
+            decisions.extend(self.escalate(ticket, sla.escalation, 0, timer.due))
+        return decisions
+
+    def _fire_escalation(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
+        path_id, level, generation = timer.data
+        if ticket.status in ("resolved", "closed") or generation != ticket.generation:
+            return []
+        return self.escalate(ticket, path_id, level, timer.due)

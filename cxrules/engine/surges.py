@@ -1,0 +1,64 @@
+"""Surge windows: arrivals of a matching class are counted over a sliding window that switches a team on and off.
+
+The arrivals and the active surges are in the store; every arrival also schedules a
+`surge` timer at the end of its window, when the count is judged again without it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+from functools import cache
+
+from ..model import Org, Surge
+from . import decisions as d
+from .store import Store, TicketState, Timer
+from .timers import TimerKinds
+
+__all__ = ["Surges"]
+
+
+class Surges:
+    """Counts arrivals and turns surges on and off; fires the `surge` timers."""
+
+    def __init__(self, org: Org, store: Store, timers: TimerKinds):
+        self.store, self.timers = store, timers
+        self.surges = org.surges
+        self.by_id = {surge.id: surge for surge in org.surges}
+        self.for_class = cache(lambda fields: tuple(surge for surge in org.surges if surge.match.matches(*fields)))
+        """The surges that count a ticket class, worked out once per class."""
+        timers.register("surge", self._fire_window_end)
+
+    def active(self) -> list[Surge]:
+        return [surge for surge in self.surges if surge.id in self.store.active_surges]
+
+    def count(self, ticket: TicketState, at: datetime) -> list[d.Decision]:
+        """A new ticket arrives in the window of each surge matching its class."""
+        decisions: list[d.Decision] = []
+        if not self.surges:
+            return decisions
+        for surge in self.for_class(ticket.class_fields()):
+            arrivals = self.store.arrivals.setdefault(surge.id, deque())
+            arrivals.append(at)
+            decisions.extend(self._judge(surge, at))
+            self.timers.schedule(at + surge.window, "surge", None, f"surge:{surge.id}:{at.isoformat()}:{len(arrivals)}", surge.id)
+        return decisions
+
+    def _judge(self, surge: Surge, at: datetime) -> list[d.Decision]:
+        """Drop the arrivals that left the window; switch the surge on at its threshold, off below its release."""
+        arrivals = self.store.arrivals.setdefault(surge.id, deque())
+        while arrivals and arrivals[0] <= at - surge.window:
+            arrivals.popleft()
+        count = len(arrivals)
+        active = surge.id in self.store.active_surges
+        if not active and count >= surge.threshold:
+            self.store.active_surges.add(surge.id)
+            return [d.SurgeActivated(None, at, surge.id, surge.activate, count)]
+        if active and count < surge.release_below:
+            self.store.active_surges.discard(surge.id)
+            return [d.SurgeDeactivated(None, at, surge.id, surge.activate, count)]
+        return []
+
+    def _fire_window_end(self, timer: Timer) -> list[d.Decision]:
+        surge = self.by_id.get(timer.data)
+        return self._judge(surge, timer.due) if surge else []

@@ -1,0 +1,51 @@
+"""The registry of timer kinds: each part of the engine registers the kinds it schedules with what fires them.
+
+Timers are kept by the store as plain data (a kind, a key, a payload), so a restart can fire
+a timer scheduled before it; the kind is the only link back to the code that fires it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, Optional
+
+from . import decisions as d
+from .store import Store, TicketState, Timer
+
+__all__ = ["TimerKinds"]
+
+Fire = Callable[[Timer], list[d.Decision]]
+FireForTicket = Callable[[TicketState, Timer], list[d.Decision]]
+
+
+class TimerKinds:
+    """Schedules timers in the store and fires each by its kind."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._fire: dict[str, Fire] = {}
+
+    def register(self, kind: str, fire: Fire) -> None:
+        """``fire`` decides what a due timer of ``kind`` means now."""
+        if kind in self._fire:
+            raise ValueError(f"timer kind {kind} is registered twice")
+        self._fire[kind] = fire
+
+    def register_for_ticket(self, kind: str, fire: FireForTicket) -> None:
+        """Like :meth:`register`, for timers of one ticket: ``fire`` gets the ticket; once it is gone, nothing fires."""
+        def fire_if_kept(timer: Timer) -> list[d.Decision]:
+            ticket = self.store.get(timer.ticket_id) if timer.ticket_id else None
+            return fire(ticket, timer) if ticket is not None else []
+
+        self.register(kind, fire_if_kept)
+
+    def schedule(self, due: Optional[datetime], kind: str, ticket: Optional[TicketState], key: str, data: Any = None) -> None:
+        """A timer at ``due`` (none if ``due`` is None); ``key`` must be stable, since a fired key never fires again."""
+        if due is not None:
+            self.store.schedule(due, kind, ticket.id if ticket else None, key, data)
+
+    def fire(self, timer: Timer) -> list[d.Decision]:
+        fire = self._fire.get(timer.kind)
+        if fire is None:
+            raise ValueError(f"unknown timer kind {timer.kind}")
+        return fire(timer)

@@ -6,7 +6,7 @@ import threading
 
 
 import cxrules
-from cxrules.engine import (Assigned, CustomerReply, Reopened, Escalated, Fallback, FirstResponse, FollowUpDone, FollowUpDue,
+from cxrules.engine import (Assigned, Closed, CustomerReply, Reopened, Escalated, Fallback, FirstResponse, FollowUpDone, FollowUpDue,
                             FollowUpOverdue, FollowUpScheduled, HandOff, Notified, Queued, Refused, Resolved, SlaBreached,
                             SlaWarning, StateChanged, SurgeActivated, SurgeDeactivated, TicketCreated, Waiting, WorkflowStep)
 
@@ -356,3 +356,22 @@ def test_a_naive_time_is_refused_not_raised(tmp_path):
     engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
     refused = engine.submit(created("N", at=datetime(2025, 3, 3, 11)))
     assert isinstance(refused[0], Refused) and "no time zone" in refused[0].reason
+
+
+def test_timers_of_a_closed_and_forgotten_ticket_never_fire_for_a_new_one_of_the_same_id():
+    """The first T1 is closed and dropped; its SLA timers are still in the schedule when a new T1 arrives."""
+    org = cxrules.load_org(ORGS / "logistics.yaml")
+    engine = make_engine(org, local(2025, 3, 3, 10))
+
+    def first_response_breaches(ticket_id="T1"):
+        return [x for x in decisions if isinstance(x, SlaBreached) and x.ticket_id == ticket_id and x.target == "first_response"]
+    new = dict(category="shipment_status", channel="phone", segment="retail", priority="normal")
+    engine.submit(TicketCreated("T1", **new))
+    engine.submit(Resolved("T1", at=local(2025, 3, 3, 10, 5)))
+    engine.submit(Closed("T1", at=local(2025, 3, 3, 10, 6)))
+    assert engine.ticket("T1") is None
+    engine.submit(TicketCreated("T1", **new, at=local(2025, 3, 3, 10, 7)))
+    due = engine.ticket("T1").first_response_due
+    decisions = engine.advance(local(2025, 3, 20))
+    assert [x.at for x in first_response_breaches()] == [due]            # its own deadline, not the first T1's
+    assert not engine.store.fired_keys                                   # spent timers of the first T1 left nothing behind

@@ -300,7 +300,8 @@ class Engine:
         problem = self._invalid_field(event)
         if problem:
             return [d.Refused(event.ticket_id, at, "TicketCreated", problem)]
-        ticket = TicketState(event.ticket_id, event.category, event.channel, event.segment, event.priority, event.member, at)
+        ticket = TicketState(event.ticket_id, event.category, event.channel, event.segment, event.priority, event.member, at,
+                             first_seq=self.store.next_seq)
         self.store.put(ticket)
         decisions = self.surges.count(ticket, at)
         route = self.assignment.route(ticket, at, self.surges.active())

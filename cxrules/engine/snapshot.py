@@ -151,7 +151,7 @@ _TICKET_CHECKS: dict[str, Callable[[Any], Any]] = {
     **dict.fromkeys(("id", "category", "channel", "segment", "priority", "status"), _string),
     **dict.fromkeys(("role", "agent", "rule", "sla", "escalation", "workflow", "state"), _optional(_string)),
     **dict.fromkeys(("member", "responded", "fallback"), _boolean),
-    "generation": _integer, "created_at": lambda value: _time(from_data(value)),
+    "generation": _integer, "first_seq": _integer, "created_at": lambda value: _time(from_data(value)),
     **dict.fromkeys(("first_response_due", "resolution_due", "paused_since"), _optional(lambda value: _time(from_data(value)))),
     **dict.fromkeys(_SETS, lambda value: set(_strings(value))),
 }

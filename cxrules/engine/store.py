@@ -48,6 +48,9 @@ class TicketState:
     fired: set[str] = field(default_factory=set)
     """Keys of this ticket's timers that have fired (dropped with the ticket)."""
     followups_pending: set[str] = field(default_factory=set)
+    first_seq: int = 0
+    """The store's timer sequence when this ticket was created: timers numbered below it belong to an
+    earlier ticket of the same id (closed and forgotten) and never fire for this one."""
 
     def class_fields(self) -> tuple[str, str, str, str, bool]:
         """Its class as the org's `match` conditions take it: category, channel, segment, priority, member."""
@@ -87,6 +90,8 @@ class Store(ABC):
     active_surges: set[str]
     fallback: list[str]
     """Tickets no routing rule took, in arrival order."""
+    next_seq: int
+    """The sequence number the next timer scheduled gets."""
     faults: list[str]
 
     def journal(self, entry: tuple) -> int:
@@ -208,9 +213,15 @@ class MemoryStore(Store):
         return self.timers[0][2].due if self.timers else None
 
     def fired(self, timer: Timer) -> bool:
-        ticket = self.tickets.get(timer.ticket_id) if timer.ticket_id else None
-        return timer.key in (ticket.fired if ticket else self.fired_keys)
+        """Whether ``timer`` is spent: fired already, or a timer of a ticket that is gone or was an earlier one of that id."""
+        if timer.ticket_id is None:
+            return timer.key in self.fired_keys
+        ticket = self.tickets.get(timer.ticket_id)
+        return ticket is None or timer.seq < ticket.first_seq or timer.key in ticket.fired
 
     def mark_fired(self, timer: Timer) -> None:
-        ticket = self.tickets.get(timer.ticket_id) if timer.ticket_id else None
-        (ticket.fired if ticket else self.fired_keys).add(timer.key)
+        """Remember a fired timer: with its ticket (forgotten together), or in the store for timers of no ticket."""
+        if timer.ticket_id is None:
+            self.fired_keys.add(timer.key)
+        elif (ticket := self.tickets.get(timer.ticket_id)) is not None:
+            ticket.fired.add(timer.key)

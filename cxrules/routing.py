@@ -16,7 +16,7 @@ from typing import Iterable, Optional
 from .calendars import BusinessCalendar
 from .model import Org, RoutingRule, Surge
 
-__all__ = ["TicketClass", "Route", "Router", "precedence_order", "surge_route", "class_values", "unknown_value"]
+__all__ = ["TicketClass", "Route", "Router", "precedence_order", "surge_route", "class_values", "meant", "unknown_value"]
 
 
 @dataclass(frozen=True)
@@ -30,22 +30,35 @@ class TicketClass:
     member: bool = False
 
 
-def class_values(org: Org) -> dict[str, dict[str, None]]:
-    """The ids each routing dimension of a ticket may take in this org, in file order (empty: anything goes).
+Names = dict[str, tuple[str, ...]]
+"""Ids in file order, each with the names people call it by (its `name` and `label`)."""
+
+
+def class_values(org: Org) -> dict[str, Names]:
+    """The ids each routing dimension of a ticket may take in this org (empty: anything goes), with their names.
 
     Dicts, not lists: membership is checked for every ticket the engine takes in.
     """
-    return {"category": dict.fromkeys(c.id for c in org.categories), "channel": dict.fromkeys(c.id for c in org.channels),
-            "segment": dict.fromkeys(s.id for s in org.segments), "priority": dict.fromkeys(org.info.priorities)}
+    def named(items) -> Names:
+        return {item.id: tuple(text for text in (item.name, item.label) if text) for item in items}
+    return {"category": named(org.categories), "channel": named(org.channels), "segment": named(org.segments),
+            "priority": dict.fromkeys(org.info.priorities, ())}
 
 
-def unknown_value(name: str, value: object, known: dict[str, None]) -> Optional[str]:
+def meant(value: object, known: Names) -> Optional[str]:
+    """The id ``value`` most likely stands for: the one it names (`投诉` for `complaint`), else the closest id."""
+    from .schema import closest
+
+    text = str(value).strip().casefold()
+    return next((id_ for id_, names in known.items() if any(text == name.casefold() for name in names)), None) \
+        or closest(str(value), known)
+
+
+def unknown_value(name: str, value: object, known: Names) -> Optional[str]:
     """Why ``value`` cannot be a ticket's ``name`` ("unknown category `x`; did you mean `y`?"), or None if it can."""
     if not known or value in known:
         return None
-    from .schema import closest
-
-    suggestion = closest(str(value), known)
+    suggestion = meant(value, known)
     return f"unknown {name} `{value}`" + (f"; did you mean `{suggestion}`?" if suggestion else f"; one of: {', '.join(list(known)[:12])}")
 
 

@@ -340,3 +340,19 @@ def test_a_target_the_calendar_cannot_reach_gives_no_deadline_and_says_so(run_cl
     assert report["timeline_end"]["complete"] and "sets no resolution deadline" in report["timeline_end"]["reason"]
     assert not any(x["kind"] == "SlaBreached" and x["target"] == "resolution" for x in report["timeline"])
     assert "CX714" in run_cli("check", org).stdout
+
+
+def test_a_value_given_by_its_chinese_label_or_name_suggests_the_id(run_cli, tmp_path):
+    ticket = tmp_path / "t.json"
+    ticket.write_text('{"category": "投诉", "channel": "phone", "segment": "normal", "priority": "normal"}', encoding="utf-8")
+    result = run_cli("route", ORGS / "automotive.yaml", ticket)
+    assert result.exit_code == 2 and "unknown category `投诉`" in result.stderr and "did you mean `complaint`?" in result.stderr
+
+
+def test_the_engine_refuses_a_label_with_the_id_it_names():
+    import cxrules
+    from cxrules.engine import Engine, TicketCreated, VirtualClock
+
+    engine = Engine(cxrules.load_org(ORGS / "automotive.yaml"), VirtualClock(datetime.fromisoformat("2025-03-03T10:00:00+08:00")))
+    (refused,) = engine.submit(TicketCreated("T1", category="投诉", channel="phone", segment="normal", priority="normal"))
+    assert refused.kind == "Refused" and "did you mean `complaint`?" in refused.reason

@@ -25,7 +25,7 @@ from ..calendars import HORIZON
 from ..diagnostics import Diagnostic, Location, Related
 from ..loading import LOOKALIKES
 from ..model import Org, format_duration
-from ..routing import Router, TicketClass, class_values
+from ..routing import Names, Router, TicketClass, class_values, meant
 from ..schema import closest
 from . import decisions as d
 from .clock import VirtualClock
@@ -352,12 +352,12 @@ _TRUE = ("true", "yes", "y", "1", "on", "是", "真")
 _FALSE = ("false", "no", "n", "0", "off", "否", "假")
 
 
-def _some(known: dict[str, None], limit: int = 12) -> str:
+def _some(known: Names, limit: int = 12) -> str:
     values = list(known)
     return ", ".join(values[:limit]) + (f" (and {len(values) - limit} more)" if len(values) > limit else "")
 
 
-def _type_hint(name: str, value: Any, known: Optional[dict[str, None]]) -> str:
+def _type_hint(name: str, value: Any, known: Optional[Names]) -> str:
     """The fix for a value that is not text where text is expected."""
     if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str) and value[0].strip():
         return f"give one value, without the brackets: `\"{_shown(value[0])[1:-1]}\"`"
@@ -383,7 +383,7 @@ _EMPTY_HINT = {"id": f"give the ticket's id, or leave `id` out for the default `
 
 
 def _text_problem(name: str, value: Any, limit: int = MAX_TEXT,
-                  known: Optional[dict[str, None]] = None) -> Optional[tuple[str, str, str]]:
+                  known: Optional[Names] = None) -> Optional[tuple[str, str, str]]:
     """Why ``value`` is not text the field ``name`` may hold: (code, message, fix); None if it is."""
     if not isinstance(value, str):
         return TICKET_WRONG_TYPE, f"field `{name}` must be text, got {_kind(value)}", _type_hint(name, value, known)
@@ -535,7 +535,7 @@ def parse_ticket(org: Org, data: Any) -> TicketCreated:
         if text is not None:
             problem(source.value(name), *text)
         elif known[name] and value not in known[name]:
-            suggestion = closest(value, known[name])
+            suggestion = meant(value, known[name])
             problem(source.value(name), TICKET_UNKNOWN_VALUE, f"field `{name}`: unknown {name} {_shown(value)}, expected a {name} of the org",
                     f"did you mean `{suggestion}`?" if suggestion else f"one of: {_some(known[name])}")
         else:

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -184,3 +184,15 @@ def test_an_invalid_new_file_is_refused_and_the_old_org_keeps_running(tmp_path):
 def test_a_crash_between_journal_and_decisions_still_delivers_them(tmp_path, monkeypatch):
     decided, delivered = _crash_then_restart(tmp_path / "store.db", monkeypatch, lose_decisions=True)
     assert decided and [x.key for x in delivered] == [x.key for x in decided]
+
+
+def test_the_journal_keeps_an_event_time_in_its_zone_so_a_replay_adds_calendar_days_the_same_way():
+    """Europe/Berlin changes offset on 2025-03-30: a time read back as a bare offset would put `+3d` an hour off."""
+    from zoneinfo import ZoneInfo
+
+    from cxrules.engine.sqlite import event_from_json
+
+    berlin = ZoneInfo("Europe/Berlin")
+    event = Resolved("T1", at=datetime(2025, 3, 28, 10, tzinfo=berlin))
+    again = event_from_json(event_to_json(event))
+    assert again.at.tzinfo == berlin and again.at + timedelta(days=3) == event.at + timedelta(days=3)

@@ -73,6 +73,8 @@ class Delivery:
         self.store = store
         self.handlers: dict[Optional[type], list[Handler]] = {}
         self._owed: dict[str, tuple[Undelivered, tuple[Handler, ...]]] = {}
+        self._earliest: Optional[datetime] = None
+        """The soonest retry: every event asks whether one is due, so the answer must not cost a scan."""
         self.faults: list[str] = []
 
     def on(self, kind: Optional[type], handler: Handler) -> None:
@@ -90,17 +92,17 @@ class Delivery:
 
     def retry(self, now: datetime, everything: bool = False) -> None:
         """Try again the decisions whose wait is over (``everything``: all of them, now)."""
+        if self._earliest is None or (not everything and now < self._earliest):
+            return
         due = [(owed, handlers) for owed, handlers in self._owed.values() if everything or owed.next_try <= now]
         done = []
         for owed, handlers in sorted(due, key=lambda item: (item[0].next_try, item[0].decision.key)):
             del self._owed[owed.decision.key]
             if self._run(owed.decision, handlers, owed.attempts, now):
                 done.append(owed.decision)
+        self._earliest = min((owed.next_try for owed, _ in self._owed.values()), default=None)
         if done:
             self.store.dispatched(done)
-
-    def next_try(self) -> Optional[datetime]:
-        return min((owed.next_try for owed, _ in self._owed.values()), default=None)
 
     @property
     def undelivered(self) -> list[Undelivered]:
@@ -126,5 +128,7 @@ class Delivery:
             self.faults.append(f"handler failed on {decision.key} (try {attempts} of {self.policy.attempts}): {error}; "
                                f"tried again in {self.policy.delay(attempts)}")
             self.store.delivery_failed(decision, attempts, error)
-            self._owed[decision.key] = (Undelivered(decision, attempts, now + self.policy.delay(attempts), error), tuple(failing))
+            next_try = now + self.policy.delay(attempts)
+            self._owed[decision.key] = (Undelivered(decision, attempts, next_try, error), tuple(failing))
+            self._earliest = next_try if self._earliest is None else min(self._earliest, next_try)
         return False

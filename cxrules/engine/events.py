@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["EventError", "parse_event", "check_event", "Event", "TicketCreated", "FirstResponse", "HandOff", "Waiting", "CustomerReply",
            "Resolved", "Reopened", "Closed", "FollowUpDone", "WorkflowStep", "EVENT_TYPES", "MAX_TEXT", "MAX_TIME_TEXT", "FIRST_YEAR",
@@ -254,13 +255,15 @@ def parse_event(data: Any) -> Event:
             continue
         value = data[name]
         if name == "at" and value is not None:
-            if isinstance(value, dict) and set(value) == {"$time"}:
-                value = value["$time"]
+            zone = None
+            if isinstance(value, dict) and set(value) in ({"$time"}, {"$time", "$zone"}):  # as the store journals it
+                value, zone = value["$time"], value.get("$zone")
             if not isinstance(value, str) or len(value) > MAX_TIME_TEXT:
                 raise EventError(f"field `at` must be an ISO 8601 time with an offset, as text, got {_kind(value)}", kind=kind)
             try:
                 value = datetime.fromisoformat(value)
-            except ValueError:
+                value = value.astimezone(ZoneInfo(zone)) if zone is not None and value.tzinfo is not None else value
+            except (ValueError, TypeError, ZoneInfoNotFoundError):
                 raise EventError(f"field `at` must be an ISO 8601 time with an offset, got {_shown(value)}", kind=kind) from None
         values[name] = value
     return check_event(cls(**values))

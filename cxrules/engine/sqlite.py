@@ -38,14 +38,13 @@ import json
 import os
 import sqlite3
 import threading
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from . import decisions as d
 from . import events as e
 from ..model import fingerprint
 from .delivery import DeadLetter
-from .snapshot import FORMAT, SnapshotError, dump_state, load_legacy_pickle, load_state
+from .snapshot import FORMAT, SnapshotError, dump_state, from_data, load_legacy_pickle, load_state, to_data
 from .store import MemoryStore
 
 if TYPE_CHECKING:
@@ -72,24 +71,8 @@ class StoreError(RuntimeError):
     """The store's file cannot be used (unreadable, locked, corrupt, or another org's)."""
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return {"$time": value.isoformat()}
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
-def _unplain(value: Any) -> Any:
-    if isinstance(value, dict) and "$time" in value:
-        return datetime.fromisoformat(value["$time"])
-    if isinstance(value, list):
-        return tuple(value)
-    return value
-
-
 def event_to_json(event: e.Event) -> str:
-    return json.dumps({"type": type(event).__name__, **{k: _plain(v) for k, v in vars(event).items()}}, ensure_ascii=False)
+    return json.dumps({"type": type(event).__name__, **{k: to_data(v) for k, v in vars(event).items()}}, ensure_ascii=False)
 
 
 def event_from_json(text: str) -> e.Event:
@@ -100,13 +83,13 @@ _DECISIONS = {cls.__name__: cls for cls in vars(d).values() if isinstance(cls, t
 
 
 def decision_to_json(decision: d.Decision) -> str:
-    return json.dumps({"type": decision.kind, **{k: _plain(v) for k, v in vars(decision).items()}}, ensure_ascii=False)
+    return json.dumps({"type": decision.kind, **{k: to_data(v) for k, v in vars(decision).items()}}, ensure_ascii=False)
 
 
 def decision_from_json(text: str) -> d.Decision:
     data = json.loads(text)
     cls = _DECISIONS[data.pop("type")]
-    return cls(**{k: _unplain(v) for k, v in data.items()})
+    return cls(**{k: from_data(v) for k, v in data.items()})
 
 
 def _row_id(cursor: sqlite3.Cursor) -> int:
@@ -193,7 +176,7 @@ class SqliteStore(MemoryStore):
     def journal(self, entry: tuple) -> int:
         """Write an event (or a timer run) ahead of applying it; on failure nothing has changed."""
         kind, payload = entry
-        text = event_to_json(payload) if kind == "event" else json.dumps(_plain(payload))
+        text = event_to_json(payload) if kind == "event" else json.dumps(to_data(payload))
         with self._write:
             self._reopen_if_replaced()
             try:
@@ -377,7 +360,7 @@ class SqliteStore(MemoryStore):
             if kind == "event":
                 decisions = engine.replay(event_from_json(payload))
             elif kind == "advance":
-                decisions = engine._run_timers(_unplain(json.loads(payload)))
+                decisions = engine._run_timers(from_data(json.loads(payload)))
             else:
                 decisions = []
         except Exception as error:  # journalled before validation was complete (older files), or a bug

@@ -78,7 +78,7 @@ def _run(seed: str, tmp_path) -> dict:
 
 
 def _entry_point(seed: str, *args: str) -> str:
-    """The installed console entry (`cxrules`), as a user runs it."""
+    """The console entry's function (`cxrules.cli:main`, what the `cxrules` script calls) in a process of its own."""
     env = {**os.environ, "PYTHONHASHSEED": seed, "NO_COLOR": "1"}
     env.pop("GITHUB_ACTIONS", None)
     code = "import sys; from cxrules.cli import main; sys.argv[0] = 'cxrules'; main()"

@@ -280,13 +280,13 @@ def test_the_engine_lock_is_held_while_an_event_is_applied(tmp_path, monkeypatch
 
     def held(event, at):
         inside.set()
-        release.wait()
+        assert release.wait(timeout=600)  # a guard against a hang, not a speed limit
         return apply(event, at)
 
     monkeypatch.setattr(engine, "_apply", held)
     first = threading.Thread(target=engine.submit, args=(created("A"),))
     first.start()
-    inside.wait()
+    assert inside.wait(timeout=600)  # a guard against a hang, not a speed limit
     try:
         taken = engine._lock.acquire(blocking=False)
         if taken:

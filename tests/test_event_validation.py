@@ -18,7 +18,6 @@ import cxrules
 from cxrules.engine import (EVENT_TYPES, FIRST_MOMENT, FIRST_YEAR, LAST_MOMENT, LAST_YEAR, MAX_TEXT, Closed, CustomerReply, Engine, EventError, FirstResponse,
                             FollowUpDone, HandOff, Refused, Reopened, Resolved, SqliteStore, TicketCreated, VirtualClock, Waiting,
                             WorkflowStep, check_event, parse_event)
-from cxrules.engine import explain
 from cxrules.engine.sqlite import event_to_json
 
 from conftest import ROOT
@@ -211,11 +210,6 @@ def test_an_event_without_a_time_is_refused_when_the_clock_is_outside_the_years(
     refused = engine.submit(created("A"))
     assert [x.kind for x in refused] == ["Refused"] and "year 2101 is outside" in refused[0].reason
     assert engine.ticket("A") is None
-
-
-def test_the_limits_are_those_of_route():
-    """`cxrules route` (explain.py) and the engine refuse the same times and lengths."""
-    assert (explain.FIRST_YEAR, explain.LAST_YEAR, explain.MAX_TEXT) == (FIRST_YEAR, LAST_YEAR, MAX_TEXT)
 
 
 def test_an_event_that_fails_while_applied_is_refused_and_noted_not_raised(store_path, monkeypatch):

@@ -24,5 +24,6 @@ BIN = Path(sys.executable).parent
 def test_gate_passes(command):
     tool = BIN / command[0] if (BIN / command[0]).exists() else shutil.which(command[0])
     require_tool(tool, command[0], "pip install '.[test]'")
-    run = subprocess.run([str(tool), *command[1:]], cwd=ROOT, capture_output=True, text=True)
+    run = subprocess.run([str(tool), *command[1:]], cwd=ROOT, capture_output=True, text=True,
+                         timeout=1800)  # a guard against a hang, not a speed limit
     assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]

@@ -36,3 +36,9 @@ def test_every_python_snippet_of_the_readme_runs_as_written(number, tmp_path, mo
     (tmp_path / "orgs").symlink_to(ROOT / "orgs")
     monkeypatch.chdir(tmp_path)
     exec(compile(_python_snippets()[number], f"README.md python snippet {number + 1}", "exec"), {"__name__": "readme"})
+
+
+def test_the_readme_example_output_is_what_validate_prints(run_cli, monkeypatch):
+    example = re.search(r"```text\n\$ cxrules (validate \S+)\n(.+?)\n```", README, flags=re.S)
+    monkeypatch.chdir(ROOT)
+    assert run_cli(*example.group(1).split()).stdout.strip() == example.group(2).strip()

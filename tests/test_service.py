@@ -105,7 +105,7 @@ def test_the_example_service_runs(tmp_path):
     lines = ('{"type": "TicketCreated", "ticket_id": "T1", "category": "complaint", "channel": "wechat", "segment": "vip", '
              '"priority": "high", "member": true}\n{"type": "Nonsense"}\n')
     run = subprocess.run([sys.executable, str(ROOT / "examples" / "service.py"), str(ORGS / "automotive.yaml"), str(tmp_path / "s.db")],
-                         input=lines, capture_output=True, text=True, timeout=60)
+                         input=lines, capture_output=True, text=True, timeout=HANG_GUARD)
     assert run.returncode == 0, run.stderr
     assert '"type": "Assigned"' in run.stdout and "refused" in run.stderr and "Traceback" not in run.stderr
 

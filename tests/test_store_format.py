@@ -47,7 +47,7 @@ def test_a_second_engine_on_the_same_file_is_refused(tmp_path):
     with pytest.raises(StoreError, match=f"in use by process {os.getpid()}"):
         SqliteStore(tmp_path / "s.db")
     script = f"from cxrules.engine import SqliteStore\nSqliteStore({str(tmp_path / 's.db')!r})\n"
-    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)  # a hang guard
     assert other.returncode != 0 and "in use by process" in other.stderr      # another process too
     first.store.close()
     engine_on(tmp_path / "s.db").store.close()                                # free once the owner closed
@@ -174,3 +174,26 @@ def test_a_tampered_snapshot_is_refused_with_the_part_that_is_wrong(tmp_path):
     db.close()
     with pytest.raises(StoreError, match="expected true or false"):
         engine_on(tmp_path / "s.db")
+
+
+@pytest.mark.parametrize("zone", ["x" * 5000, "../../etc/passwd", 7])
+def test_a_time_in_a_zone_that_is_no_zone_is_an_event_error_not_an_os_error(zone):
+    from cxrules.engine import EventError, parse_event
+
+    with pytest.raises(EventError, match="field `at`"):
+        parse_event({"type": "Resolved", "ticket_id": "T1", "at": {"$time": "2025-03-03T10:00:00+08:00", "$zone": zone}})
+
+
+def test_a_damaged_decision_row_fails_recovery_clearly_and_lets_the_file_go(tmp_path):
+    engine = engine_on(tmp_path / "s.db")
+    engine.submit(ticket("A"))
+    abandon(engine.store)
+    db = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    db.execute("INSERT INTO decisions (key, seq, payload) VALUES ('x', 1, '{\"type\": \"Assigned\", \"colour\": 1}')")
+    db.close()
+    with pytest.raises(StoreError, match="not a Assigned|not an? Assigned"):
+        engine_on(tmp_path / "s.db")
+    db = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    db.execute("DELETE FROM decisions WHERE key = 'x'")
+    db.close()
+    assert engine_on(tmp_path / "s.db").ticket("A")                              # the failed start let the file go

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .data import DataError, from_data
 
 __all__ = ["EventError", "parse_event", "check_event", "Event", "TicketCreated", "FirstResponse", "HandOff", "Waiting", "CustomerReply",
            "Resolved", "Reopened", "Closed", "FollowUpDone", "WorkflowStep", "EVENT_TYPES", "MAX_TEXT", "MAX_TIME_TEXT", "FIRST_YEAR",
@@ -247,7 +248,7 @@ def parse_event(data: Any) -> Event:
     unknown = sorted(str(name) for name in data if name not in fields and name != "type")
     if unknown:
         raise EventError(f"{kind} has no field `{_shown(unknown[0])[1:-1]}`; fields: {', '.join(fields)}", kind=kind)
-    values = {}
+    values: dict[str, Any] = {}
     for name, spec in fields.items():
         if name not in data:
             if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
@@ -255,15 +256,17 @@ def parse_event(data: Any) -> Event:
             continue
         value = data[name]
         if name == "at" and value is not None:
-            zone = None
-            if isinstance(value, dict) and set(value) in ({"$time"}, {"$time", "$zone"}):  # as the store journals it
-                value, zone = value["$time"], value.get("$zone")
+            if isinstance(value, dict):  # as the store journals it: {"$time": ISO, "$zone": IANA name}
+                try:
+                    values[name] = from_data(value)
+                except DataError as error:
+                    raise EventError(f"field `at`: {error}", kind=kind) from None
+                continue
             if not isinstance(value, str) or len(value) > MAX_TIME_TEXT:
                 raise EventError(f"field `at` must be an ISO 8601 time with an offset, as text, got {_kind(value)}", kind=kind)
             try:
                 value = datetime.fromisoformat(value)
-                value = value.astimezone(ZoneInfo(zone)) if zone is not None and value.tzinfo is not None else value
-            except (ValueError, TypeError, ZoneInfoNotFoundError):
+            except ValueError:
                 raise EventError(f"field `at` must be an ISO 8601 time with an offset, got {_shown(value)}", kind=kind) from None
         values[name] = value
     return check_event(cls(**values))

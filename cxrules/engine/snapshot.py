@@ -28,44 +28,17 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
+from .data import DataError, from_data, to_data
 from .store import TicketState, Timer
 
-__all__ = ["FORMAT", "SnapshotError", "dump_state", "load_state", "load_legacy_pickle", "to_data", "from_data"]
+__all__ = ["FORMAT", "SnapshotError", "dump_state", "load_state", "load_legacy_pickle"]
 
 FORMAT = 2
 """1: a pickle (cxrules 0.1, read only to migrate); 2: JSON, as described above."""
 
 
-class SnapshotError(ValueError):
+class SnapshotError(DataError):
     """A snapshot that is not what the engine wrote: the message names the part."""
-
-
-def to_data(value: Any) -> Any:
-    """JSON-ready form of a state value: times as ``{"$time", "$zone"}``, tuples as lists."""
-    if isinstance(value, datetime):
-        data = {"$time": value.isoformat()}
-        if isinstance(value.tzinfo, ZoneInfo):
-            data["$zone"] = value.tzinfo.key
-        return data
-    if isinstance(value, (tuple, list)):
-        return [to_data(item) for item in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    raise SnapshotError(f"cannot write a {type(value).__name__} into a snapshot")
-
-
-def from_data(value: Any) -> Any:
-    """The inverse of :func:`to_data` (lists come back as tuples)."""
-    if isinstance(value, dict):
-        if set(value) - {"$time", "$zone"} or not isinstance(value.get("$time"), str):
-            raise SnapshotError(f"unexpected object {sorted(value)[:5]}")
-        moment = datetime.fromisoformat(value["$time"])
-        if moment.tzinfo is None:
-            raise SnapshotError(f"time {value['$time']} has no offset")
-        return moment.astimezone(ZoneInfo(value["$zone"])) if "$zone" in value else moment
-    if isinstance(value, list):
-        return tuple(from_data(item) for item in value)
-    return value
 
 
 _TICKET_FIELDS = {f.name for f in fields(TicketState)}

@@ -44,7 +44,8 @@ from . import decisions as d
 from . import events as e
 from ..model import fingerprint
 from .delivery import DeadLetter
-from .snapshot import FORMAT, SnapshotError, dump_state, from_data, load_legacy_pickle, load_state, to_data
+from .data import DataError, from_data, to_data
+from .snapshot import FORMAT, dump_state, load_legacy_pickle, load_state
 from .store import MemoryStore
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ def event_to_json(event: e.Event) -> str:
 
 
 def event_from_json(text: str) -> e.Event:
+    """An event as :func:`event_to_json` journalled it (its time with its zone), checked as any event is."""
     return e.parse_event(json.loads(text))
 
 
@@ -87,9 +89,15 @@ def decision_to_json(decision: d.Decision) -> str:
 
 
 def decision_from_json(text: str) -> d.Decision:
+    """A decision as :func:`decision_to_json` kept it; ValueError when the row is not one."""
     data = json.loads(text)
-    cls = _DECISIONS[data.pop("type")]
-    return cls(**{k: from_data(v) for k, v in data.items()})
+    cls = _DECISIONS.get(data.pop("type", None)) if isinstance(data, dict) else None
+    if cls is None:
+        raise ValueError(f"not a decision: {text[:80]}")
+    try:
+        return cls(**{k: from_data(v) for k, v in data.items()})
+    except (TypeError, DataError) as error:
+        raise ValueError(f"not a {cls.__name__}: {error}") from None
 
 
 def _row_id(cursor: sqlite3.Cursor) -> int:
@@ -279,27 +287,33 @@ class SqliteStore(MemoryStore):
 
     def dispatched(self, decisions: list) -> None:
         super().dispatched(decisions)
-        self._mark(decisions, "UPDATE decisions SET dispatched = 1 WHERE key = ?", [(x.key,) for x in decisions],
+        self._mark("UPDATE decisions SET dispatched = 1 WHERE key = ?", [(x.key,) for x in decisions],
                    "mark decisions delivered")  # on failure their handlers just run again after a restart
 
     def delivery_failed(self, decision, attempts: int, error: str) -> None:
         super().delivery_failed(decision, attempts, error)
-        self._mark([decision], "INSERT INTO decisions (key, seq, payload, attempts, error) VALUES (?, 0, ?, ?, ?) "
+        self._mark("INSERT INTO decisions (key, seq, payload, attempts, error) VALUES (?, 0, ?, ?, ?) "
                    "ON CONFLICT(key) DO UPDATE SET attempts = excluded.attempts, error = excluded.error",
                    [(decision.key, decision_to_json(decision), attempts, error)], "count a failed delivery")
 
     def dead_letter(self, decision, attempts: int, error: str) -> None:
         super().dead_letter(decision, attempts, error)
-        self._mark([decision], "INSERT INTO decisions (key, seq, payload, dispatched, attempts, error) VALUES (?, 0, ?, 2, ?, ?) "
+        self._mark("INSERT INTO decisions (key, seq, payload, dispatched, attempts, error) VALUES (?, 0, ?, 2, ?, ?) "
                    "ON CONFLICT(key) DO UPDATE SET dispatched = 2, attempts = excluded.attempts, error = excluded.error",
                    [(decision.key, decision_to_json(decision), attempts, error)], "keep a dead letter")
 
     def dead_letters(self) -> list[DeadLetter]:
         with self._write:
             rows = self.db.execute("SELECT payload, attempts, error FROM decisions WHERE dispatched = 2 ORDER BY seq, rowid").fetchall()
-        return [DeadLetter(decision_from_json(payload), attempts, error or "") for payload, attempts, error in rows]
+        letters = []
+        for payload, attempts, error in rows:
+            try:
+                letters.append(DeadLetter(decision_from_json(payload), attempts, error or ""))
+            except ValueError as problem:  # a row damaged on disk: say so, keep listing the others
+                self.faults.append(f"a dead letter in {self.path} cannot be read: {problem}")
+        return letters
 
-    def _mark(self, decisions: list, statement: str, rows: list, what: str) -> None:
+    def _mark(self, statement: str, rows: list, what: str) -> None:
         with self._write:
             try:
                 self.db.executemany(statement, rows)
@@ -337,12 +351,12 @@ class SqliteStore(MemoryStore):
                 pending.append(decision_from_json(text))
                 if attempts:
                     self.failed_attempts[key] = attempts
-        except (sqlite3.DatabaseError, SnapshotError, KeyError, ValueError, e.EventError) as error:
-            self._give_up()
-            raise StoreError(f"cannot recover from {self.path}: {error}") from error
         except StoreError:
             self._give_up()
             raise
+        except Exception as error:  # whatever is wrong with the file, the operator gets one clear error and the file back
+            self._give_up()
+            raise StoreError(f"cannot recover from {self.path}: {type(error).__name__}: {error}") from error
         if migrated:
             self.snapshot()
             self.faults.append(f"{self.path} was written by cxrules 0.1 (a pickled snapshot); migrated to format {FORMAT}")

@@ -226,3 +226,19 @@ def test_an_event_that_fails_while_applied_is_refused_and_noted_not_raised(store
     assert decisions[0].reason == "applying it failed: OverflowError: date value out of range"
     assert any("Resolved of ticket `A`" in fault and "OverflowError" in fault for fault in engine.faults)
     assert engine.submit(created("B"))[0].kind == "Assigned"
+
+
+@pytest.mark.parametrize("until", [datetime(9999, 12, 31, tzinfo=timezone.utc), datetime(2025, 3, 3, 12), "2025-03-03"])
+def test_advance_to_an_impossible_time_is_refused_before_the_journal_and_the_clock(tmp_path, until):
+    engine = engine_on(tmp_path / "s.db")
+    engine.submit(created("A"))
+    with pytest.raises(EventError, match="field `until`"):
+        engine.advance(until)
+    assert engine.clock.now() == local(2025, 3, 3, 10) and engine.submit(created("B"))[0].kind != "Refused"
+
+
+def test_a_timer_of_an_unknown_kind_is_skipped_and_reported():
+    engine = Engine(TINY, VirtualClock(local(2025, 3, 3, 10)))
+    engine.store.schedule(local(2025, 3, 3, 10, 1), "teleport", None, "teleport:1")
+    engine.advance(local(2025, 3, 3, 10, 2))
+    assert any("unknown kind `teleport`" in fault for fault in engine.faults)

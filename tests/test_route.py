@@ -356,3 +356,10 @@ def test_the_engine_refuses_a_label_with_the_id_it_names():
     engine = Engine(cxrules.load_org(ORGS / "automotive.yaml"), VirtualClock(datetime.fromisoformat("2025-03-03T10:00:00+08:00")))
     (refused,) = engine.submit(TicketCreated("T1", category="投诉", channel="phone", segment="normal", priority="normal"))
     assert refused.kind == "Refused" and "did you mean `complaint`?" in refused.reason
+
+
+def test_a_created_time_the_engine_would_refuse_is_refused_at_its_place(run_cli, tmp_path):
+    """Local year 1970, but 1969 everywhere else: the engine's own time rule, reported at the value, not at 1:1."""
+    result = run_cli("route", TINY, _ticket(tmp_path, created="1970-01-01T00:00+23:59"))
+    assert result.exit_code == 2 and "error CX018 field `created`: 1970-01-01T00:00:00+23:59" in result.stderr
+    assert ":1:1:" not in result.stderr

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from ..calendars import BusinessCalendar
+from ..calendars import HORIZON, BusinessCalendar
 from ..model import Org
 from ..routing import class_values, unknown_value
 from . import decisions as d
@@ -94,7 +94,7 @@ class Engine:
         self.agents: dict[str, list[Agent]] = teams(org)
         self.handoffs = {(h.from_role, h.to_role): h for h in org.handoffs}
         self.known_values = class_values(org)
-        self.timer_kinds = TimerKinds(self.store)
+        self.timer_kinds = TimerKinds(self.store, self._faults)
         self.assignment = Assignment(org, self.store, self.calendars, self.agents, self.router, self.timer_kinds, self._faults)
         self.slas = Slas(org, self.calendars, self.timer_kinds)
         self.followups = FollowUps(org, self.store, self.calendars, self.agents, self.timer_kinds, self._faults,
@@ -120,13 +120,14 @@ class Engine:
         long, not clean text) is refused here and never reaches the store.
         """
         with self._lock:
+            now = self.clock.now()
             try:
                 e.check_event(event)
-                if event.at is None and (problem := e.time_problem("at", self.clock.now())):
+                if event.at is None and (problem := e.time_problem("at", now)):
                     raise e.EventError(f"the clock's now cannot be the event's time: {problem}", event.ticket_id, None, type(event).__name__)
             except e.EventError as invalid:
-                return [d.Refused(invalid.ticket_id, invalid.at or self.clock.now(), invalid.kind, str(invalid))]
-            at = self._moment(event.at)
+                return [d.Refused(invalid.ticket_id, invalid.at or now, invalid.kind, str(invalid))]
+            at = self._moment(event.at or now)
             event = _stamped(event, at)
             seq = self.store.journal(("event", event))  # StoreError here: nothing was applied, submit again later
             try:
@@ -148,6 +149,8 @@ class Engine:
         Also tries again the handlers whose retry is due.
         """
         with self._lock:
+            if until is not None and (problem := e.time_problem("until", until, latest=e.LAST_MOMENT + HORIZON)):
+                raise e.EventError(problem)  # a caller's mistake: nothing is journalled, the clock does not move
             moment = self._moment(until)
             self._delivery.retry(moment)
             due = self.store.next_due()
@@ -256,8 +259,6 @@ class Engine:
         """When an event happens: its own time, else now; a virtual clock moves forward to it, never back."""
         if at is None:
             return self.clock.now()
-        if at.tzinfo is None:
-            raise ValueError("event times must be timezone-aware")
         if isinstance(self.clock, VirtualClock):
             return self.clock.set(at)
         return at

@@ -174,14 +174,15 @@ def text_problem(name: str, value: Any) -> Optional[str]:
     return f"field `{name}` holds a control character (U+{ord(bad.group()):04X} at character {bad.start() + 1})"
 
 
-def time_problem(name: str, value: Any) -> Optional[str]:
-    """Why ``value`` cannot be the time of field ``name``: not a datetime, no time zone, outside FIRST_YEAR–LAST_YEAR."""
+def time_problem(name: str, value: Any, latest: datetime = LAST_MOMENT) -> Optional[str]:
+    """Why ``value`` cannot be the time of field ``name``: not a datetime, no time zone, outside FIRST_YEAR–LAST_YEAR
+    (``latest``: a later end, for moments a timeline may reach beyond the last event)."""
     if not isinstance(value, datetime):
         return f"field `{name}` must be a datetime with a time zone, got {_kind(value)}"
     try:
         if value.utcoffset() is None:
             return f"field `{name}` needs a time-zone offset (it has no time zone), e.g. {value.isoformat()}+08:00"
-        inside = FIRST_MOMENT <= value <= LAST_MOMENT
+        inside = FIRST_MOMENT <= value <= latest
     except Exception as error:  # a tzinfo of the caller's that raises, or gives an offset of a day or more
         return f"field `{name}` has a time zone that gives no offset ({type(error).__name__}: {_shown(str(error))[1:-1]})"
     if not inside:

@@ -31,7 +31,7 @@ from . import decisions as d
 from .clock import VirtualClock
 from .engine import Engine
 from .events import BAD_CHARACTER as _BAD_CHARACTER
-from .events import FIRST_YEAR, LAST_YEAR, MAX_TEXT, MAX_TIME_TEXT, Resolved, TicketCreated
+from .events import FIRST_YEAR, LAST_YEAR, MAX_TEXT, MAX_TIME_TEXT, Resolved, TicketCreated, time_problem
 from .events import SURROGATE as _SURROGATE
 
 __all__ = ["TicketError", "TicketSource", "read_ticket", "parse_ticket", "parse_time", "RouteReport", "TimelineEnd",
@@ -438,11 +438,14 @@ def _time(text: str, zone: ZoneInfo, what: str) -> datetime | tuple[str, str]:
         return (f"{what} must be an ISO 8601 time such as {_ISO_EXAMPLE}, got {_shown(text)}",
                 f"did you mean `{fix}`?" if fix else
                 f"write it as `{_ISO_EXAMPLE}`, or without the offset, `{_ISO_EXAMPLE[:19]}`, in the org's time zone ({zone.key})")
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+    fix = f"give a time in the years {FIRST_YEAR}–{LAST_YEAR}" + (", or leave `created` out" if what == "field `created`" else "")
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
         return (f"{what}: year {moment.year} is outside the years cxrules computes deadlines for "
-                f"({FIRST_YEAR}–{LAST_YEAR}), got {_shown(text)}",
-                f"give a time in the years {FIRST_YEAR}–{LAST_YEAR}" + (", or leave `created` out" if what == "field `created`" else ""))
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+                f"({FIRST_YEAR}–{LAST_YEAR}), got {_shown(text)}", fix)
+    if (problem := time_problem("time", moment)) is not None:  # the engine's rule: e.g. 1970-01-01T00:00+23:59 is 1969 in UTC
+        return problem.replace("field `time`", what, 1), fix
+    return moment
 
 
 def parse_time(text: str, zone: ZoneInfo, what: str) -> datetime:

@@ -211,11 +211,9 @@ def _read_ticket_bytes(ticket_path: Path, name: str) -> bytes:
 
     Raises :class:`~cxrules.engine.explain.TicketError` (CX010, in ``name``) when it cannot be read.
     """
-    import os
-    import stat
-
     from .diagnostics import Location
-    from .engine.explain import MAX_TICKET_BYTES, TICKET_UNREADABLE, TicketError
+    from .engine.explain import MAX_TICKET_BYTES, TICKET_UNREADABLE, TicketError, ticket_too_large
+    from .loading import FileTooLarge, NotRegularFile, named_link_refusal, read_regular
 
     def unreadable(why: str, hint: str) -> TicketError:
         return TicketError([Diagnostic(TICKET_UNREADABLE, f"cannot read the ticket: {why}", Location(name), hint=hint)])
@@ -225,14 +223,15 @@ def _read_ticket_bytes(ticket_path: Path, name: str) -> bytes:
         if stream is not None:
             return stream.read(MAX_TICKET_BYTES + 1)
         return sys.stdin.read(MAX_TICKET_BYTES + 1).encode("utf-8", "surrogateescape")
-    not_regular = ("not a regular file", "give a JSON file, or - for standard input")
+    refusal = named_link_refusal(ticket_path)  # the rule org files follow: no symlink out of its folder
+    if refusal is not None:
+        raise unreadable(refusal.message, "name the ticket file itself, or copy it next to the link")
     try:
-        if not stat.S_ISREG(os.stat(ticket_path).st_mode):
-            raise unreadable(*not_regular)
-        with open(ticket_path, "rb") as stream:
-            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):  # swapped between the two looks
-                raise unreadable(*not_regular)
-            return stream.read(MAX_TICKET_BYTES + 1)
+        return read_regular(ticket_path, MAX_TICKET_BYTES)  # regular files only, read through one bounded descriptor
+    except NotRegularFile:
+        raise unreadable("not a regular file", "give a JSON file, or - for standard input") from None
+    except FileTooLarge:
+        raise ticket_too_large(name) from None
     except OSError as error:
         raise unreadable(error.strerror or str(error), "check the path and its permissions; - reads standard input") from None
 

@@ -33,7 +33,7 @@ import yaml
 
 from .diagnostics import Diagnostic, Location, Related
 
-__all__ = ["Document", "LoadLimits", "load_file", "load_text", "org_files", "JsonPath", "read_regular", "source_lines",
+__all__ = ["Document", "LoadLimits", "load_file", "load_text", "org_files", "JsonPath", "read_regular", "read_head", "named_link_refusal", "source_lines",
            "NotRegularFile", "FileTooLarge", "resolve_include", "load_included", "NOT_AN_ORG_FILE"]
 
 JsonPath = tuple[Any, ...]
@@ -199,7 +199,7 @@ def load_file(path: str | os.PathLike, limits: LoadLimits = LoadLimits(), displa
     cxrules/...`) gets one diagnostic that quotes nothing of it (:func:`_not_an_org_file`).
     """
     shown = display or str(path)
-    refusal = _named_link_refusal(path)
+    refusal = named_link_refusal(path)
     if refusal is not None:
         return None, [refusal]
     try:
@@ -220,7 +220,7 @@ def load_file(path: str | os.PathLike, limits: LoadLimits = LoadLimits(), displa
     return document, problems
 
 
-def _named_link_refusal(path) -> Diagnostic | None:
+def named_link_refusal(path) -> Diagnostic | None:
     """Why a symlink named by the user is not followed: its target leaves the link's folder, or it loops."""
     try:
         if not os.path.islink(path):
@@ -953,7 +953,7 @@ def read_head(path, size: int = 8192) -> str:
 
     A symlink named by the user is followed only as :func:`load_file` would follow it.
     """
-    if _named_link_refusal(path) is not None:
+    if named_link_refusal(path) is not None:
         raise NotRegularFile(path, "a symlink leading out of its folder")
     fd = _open_regular(path, 1 << 62)
     try:

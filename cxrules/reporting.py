@@ -96,14 +96,20 @@ def _real(path: str) -> str | None:
         return None
 
 
+NOT_READ_AS_MEANT = frozenset({"CX001", "CX010", "CX011", "CX012"})
+"""Codes saying a file was not read as the kind of file the command reads: not read at all (missing, a FIFO, a
+symlink not followed), or no ticket (not JSON, not an object). Their files are never quoted: a line of
+`/etc/passwd` named by mistake must not be printed."""
+
+
 def _refused(d: Diagnostic) -> bool:
-    """Whether ``d`` says its file was not read as an org file: an I/O error (missing, a FIFO, a symlink not followed), or not an org file."""
-    return d.code == "CX001" or NOT_AN_ORG_FILE in d.message
+    """Whether ``d`` says its file was not read as what the command reads (see :data:`NOT_READ_AS_MEANT`), or is not an org file."""
+    return d.code in NOT_READ_AS_MEANT or NOT_AN_ORG_FILE in d.message
 
 
 def _quotable(report: Report) -> set[str]:
     """Real paths of the files whose lines may be quoted: those the run read (``report.files``), less any refused."""
-    read = {_real(file) for file in report.files}
+    read = {_real(file) for file in report.files if not (file.startswith("<") and file.endswith(">"))}  # `<stdin>`: no file
     refused = {_real(d.location.file) for d in report.diagnostics if _refused(d)}
     return {path for path in read - refused if path is not None}
 

@@ -363,3 +363,23 @@ def test_a_created_time_the_engine_would_refuse_is_refused_at_its_place(run_cli,
     result = run_cli("route", TINY, _ticket(tmp_path, created="1970-01-01T00:00+23:59"))
     assert result.exit_code == 2 and "error CX018 field `created`: 1970-01-01T00:00:00+23:59" in result.stderr
     assert ":1:1:" not in result.stderr
+
+
+def test_a_file_that_is_no_ticket_is_never_quoted(run_cli, tmp_path):
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$secret-hash:20228:0:99999:7:::\n", encoding="utf-8")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "link.json").symlink_to(secret)
+    for path in (secret, tmp_path / "in" / "link.json"):
+        result = run_cli("route", TINY, path)
+        assert result.exit_code == 2 and "CX01" in result.stderr and "secret-hash" not in result.output + result.stderr
+
+
+def test_standard_input_never_quotes_a_file_that_happens_to_be_named_stdin(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "<stdin>").write_text("private line\n", encoding="utf-8")
+    from typer.testing import CliRunner
+
+    from cxrules.cli import app
+    result = CliRunner().invoke(app, ["route", str(TINY), "-"], input="nope\n")
+    assert result.exit_code == 2 and "CX011" in result.stderr and "private line" not in result.stderr

@@ -281,9 +281,7 @@ def read_ticket(raw: bytes, file: str = TICKET_FILE) -> TicketSource:
     is not one object (CX012). Numbers are not converted (no ticket field is a number).
     """
     if len(raw) > MAX_TICKET_BYTES:
-        raise _fail(TICKET_UNREADABLE, f"the ticket is larger than {MAX_TICKET_BYTES / 1e6:g} MB", file,
-                    hint="a ticket is one small JSON object (a few hundred bytes): give one ticket; "
-                         "`cxrules simulate` replays a log of many")
+        raise ticket_too_large(file)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -407,6 +405,12 @@ def _text_problem(name: str, value: Any, limit: int = MAX_TEXT,
 
 _LOOSE_TIME = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
                          r"(?:(?:\s+|T|\s*T\s*)(\d{1,2})\s*[:：]\s*(\d{2})(?:\s*[:：]\s*(\d{2}))?)?\s*(Z|[+-]\d{2}:?\d{2})?")
+
+
+def ticket_too_large(file: str) -> TicketError:
+    """The refusal of a ticket over :data:`MAX_TICKET_BYTES`, whether its size was seen on disk or in what was read."""
+    return _fail(TICKET_UNREADABLE, f"the ticket is larger than {MAX_TICKET_BYTES / 1e6:g} MB", file,
+                 hint="a ticket is one small JSON object (a few hundred bytes): give one ticket; `cxrules simulate` replays a log of many")
 
 
 def _time_fix(text: str) -> Optional[str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import io
 import os
 import re
 import stat
@@ -33,7 +34,7 @@ import yaml
 
 from .diagnostics import Diagnostic, Location, Related
 
-__all__ = ["Document", "LoadLimits", "load_file", "load_text", "org_files", "JsonPath", "read_regular", "read_head", "named_link_refusal", "source_lines",
+__all__ = ["Document", "LoadLimits", "load_file", "load_text", "org_files", "JsonPath", "read_regular", "read_head", "open_regular_text", "named_link_refusal", "source_lines",
            "NotRegularFile", "FileTooLarge", "resolve_include", "load_included", "NOT_AN_ORG_FILE"]
 
 JsonPath = tuple[Any, ...]
@@ -946,6 +947,11 @@ def _not_scanned(path: Path, top: str) -> Diagnostic | None:
         return None
     return Diagnostic("CX001", f"is {kind}, not a regular file; not read", Location(str(path)),
                       hint="org files are regular files; remove it or rename it so that it does not end in .yaml")
+
+
+def open_regular_text(path, encoding: str) -> io.TextIOWrapper:
+    """A regular file (never a FIFO or device, checked on the opened descriptor) opened as text to stream, bad bytes replaced."""
+    return io.TextIOWrapper(io.FileIO(_open_regular(path, 1 << 62), "r", closefd=True), encoding=encoding, errors="replace", newline="")
 
 
 def read_head(path, size: int = 8192) -> str:

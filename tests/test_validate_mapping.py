@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import ROOT
 
 MAPPING = ROOT / "tests" / "corpus" / "logs" / "mapping.yaml"
@@ -76,3 +78,19 @@ def test_a_symlink_out_of_its_folder_is_not_opened_to_see_whether_it_is_a_mappin
     (outside / "m.yaml").write_text(MAPPING.read_text(encoding="utf-8"), encoding="utf-8")
     (inside / "m.yaml").symlink_to(outside / "m.yaml")
     assert is_mapping_file(outside / "m.yaml") and not is_mapping_file(inside / "m.yaml")
+
+
+@pytest.mark.parametrize("extra, code", [("encoding: bogus\n", "CX113"), ("service_time:\n  default: {mean: 999d}\n", "CX311")])
+def test_validate_finds_what_simulate_would_stumble_on(run_cli, tmp_path, extra, code):
+    path = tmp_path / "m.yaml"
+    path.write_text(MAPPING.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    result = run_cli("validate", path)
+    assert result.exit_code == 1 and f"error {code}" in result.stdout
+
+
+def test_a_log_that_is_a_fifo_is_refused_not_waited_on(run_cli, tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "log.csv")
+    result = run_cli("report", TINY, "-o", tmp_path / "r.html", "--tickets", tmp_path / "log.csv", "-m", MAPPING)
+    assert result.exit_code == 2 and "not a regular file" in result.stderr

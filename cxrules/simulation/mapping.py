@@ -8,6 +8,7 @@ an id of that org. Reading a log never stops at a bad row: each row either becom
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import random
@@ -18,7 +19,7 @@ from typing import Any, Iterator, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..diagnostics import Diagnostic
-from ..loading import load_file, read_head
+from ..loading import load_file, open_regular_text, read_head
 from ..model import MAX_DURATION, Org, duration_problem, parse_duration
 from ..schema import closest, validate_against
 
@@ -129,12 +130,26 @@ def _check_document(document, default_zone: Optional[str]) -> list[Diagnostic]:
     problems = validate_against(document, "mapping.schema.json")
     if problems:
         return problems
-    zone = document.data.get("timezone", default_zone)
+    data = document.data
+    zone = data.get("timezone", default_zone)
     if zone is not None:
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(Diagnostic("CX303", f"unknown time zone `{zone}`", document.location(("timezone",))))
+    if "encoding" in data:
+        try:
+            codecs.lookup(data["encoding"])
+        except LookupError:
+            problems.append(Diagnostic("CX113", f"unknown text encoding `{data['encoding']}`", document.location(("encoding",)),
+                                       hint="a Python codec name such as `utf-8-sig`, `gb18030` or `utf-16`"))
+    service = data.get("service_time", {})
+    means: list[tuple[tuple, str]] = [(("service_time", "default", "mean"), service["default"]["mean"])] if "default" in service else []
+    means += [(("service_time", "by_category", category, "mean"), spec["mean"]) for category, spec in service.get("by_category", {}).items()]
+    for where, text in means:
+        if (problem := duration_problem(text)) is not None:
+            problems.append(Diagnostic("CX311", f"service time {problem}", document.location(where),
+                                       hint=f"a handling time is at most {MAX_DURATION.days} days"))
     return problems
 
 
@@ -169,12 +184,6 @@ def load_mapping(path: str | Path, org: Org) -> tuple[Optional[LogMapping], list
                                    hint=f"map a column, or give a constant such as `segment: {{value: {known['segments'][-1]}}}`"))
     zone = data.get("timezone", org.info.timezone)
     service = data.get("service_time", {})
-    means: list[tuple[tuple, str]] = [(("service_time", "default", "mean"), service["default"]["mean"])] if "default" in service else []
-    means += [(("service_time", "by_category", category, "mean"), spec["mean"]) for category, spec in service.get("by_category", {}).items()]
-    for where, text in means:
-        if (problem := duration_problem(text)) is not None:
-            problems.append(Diagnostic("CX311", f"service time {problem}", document.location(where),
-                                       hint=f"a handling time is at most {MAX_DURATION.days} days"))
     if problems:
         return None, problems
     model = lambda spec: (parse_duration(spec["mean"]), spec.get("distribution", "fixed"))  # noqa: E731
@@ -198,7 +207,7 @@ class _RowError(Exception):
 
 def _rows(path: Path, mapping: LogMapping, unmapped: Unmapped) -> Iterator[tuple[int, dict]]:
     kind = mapping.format or ("jsonl" if path.suffix in (".jsonl", ".ndjson") else "csv")
-    with open(path, encoding=mapping.encoding, errors="replace", newline="") as stream:
+    with open_regular_text(path, encoding=mapping.encoding) as stream:
         if kind == "csv":
             reader = csv.DictReader(stream, delimiter=mapping.delimiter)
             header = reader.fieldnames or []

@@ -80,7 +80,7 @@ def _emit(report: Report, format: Format, output: Optional[Path], colour: Option
         typer.echo(text, nl=False)
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        output.write_text(text, encoding="utf-8", errors="backslashreplace")  # a file name that is not UTF-8 stays visible
     except OSError as error:
         typer.echo(f"cxrules: cannot write {output}: {error.strerror}", err=True)
         raise typer.Exit(EXIT_USAGE)

@@ -130,9 +130,17 @@ def _sources(report: Report, diagnostics) -> dict[str, dict[int, tuple[str, bool
 _CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f, *range(0x80, 0xa0))}
 
 
+_CONTROLS_AND_BREAKS = {**_CONTROLS, 0x0a: "\\n"}
+
+
 def _printable(text: str) -> str:
     """``text`` with control characters (terminal escapes, NUL) shown as `\\xNN`; line breaks kept."""
     return text.translate(_CONTROLS)
+
+
+def _place(location) -> str:
+    """A ``file:line:column`` on one line whatever the file is called (a line break in a name must not forge a line)."""
+    return str(location).translate(_CONTROLS_AND_BREAKS)
 
 
 def render_text(report: Report, colour: bool = False) -> str:
@@ -144,7 +152,7 @@ def render_text(report: Report, colour: bool = False) -> str:
     for d in diagnostics:
         info = lookup(d.code)
         name = f" [{info.name}]" if info else ""
-        out.append(f"{paint(_BOLD, _printable(str(d.location)))}: {paint(_COLOURS[d.severity], d.severity.value)} "
+        out.append(f"{paint(_BOLD, _place(d.location))}: {paint(_COLOURS[d.severity], d.severity.value)} "
                    f"{paint(_BOLD, d.code)} {_printable(d.message)}{paint(_DIM, name)}")
         source = sources[d.location.file].get(d.location.line)
         quoted = _quote(source, d.location.column) if source is not None else None
@@ -154,7 +162,7 @@ def render_text(report: Report, colour: bool = False) -> str:
         if d.hint:
             out.append(f"    {paint(_BOLD, 'hint')}: {_printable(d.hint)}")
         for related in d.related:
-            out.append(f"    {paint(_DIM, _printable(str(related.location)))}: note: {_printable(related.message)}")
+            out.append(f"    {paint(_DIM, _place(related.location))}: note: {_printable(related.message)}")
     out.append(_summary(report))
     return "\n".join(out) + "\n"
 

@@ -8,6 +8,7 @@ anywhere fails the test. The reporters' output is pinned in tests/golden/ (rewri
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -653,3 +654,19 @@ def test_unknown_codes_in_pyproject_or_severity_are_usage_errors(run_cli, warnin
     (warning_org.parent / "pyproject.toml").unlink()
     result = run_cli("check", warning_org, "--severity", "CX999=error")
     assert result.exit_code == 2 and "`CX999`" in result.stderr
+
+
+def test_a_file_name_that_is_not_utf8_is_written_to_an_output_file_without_a_traceback(run_cli, tmp_path):
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    (folder / os.fsdecode(b"bad\xff.yaml")).write_text(TINY.read_text(encoding="utf-8"), encoding="utf-8")
+    result = run_cli("validate", folder, "--format", "json", "--output", tmp_path / "out.json")
+    assert result.exit_code == 0
+    assert json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["files"][0].endswith(os.fsdecode(b"bad\xff.yaml"))
+
+
+def test_a_line_break_in_a_file_name_cannot_forge_a_line_of_the_report(run_cli, tmp_path):
+    forged = tmp_path / "x\nfake.yaml:1:1: error CX999 forged.yaml"
+    forged.write_text("apiVersion: cxrules/v1\nkind: Organisation\norg: {id: x}\n", encoding="utf-8")
+    out = run_cli("validate", forged).stdout
+    assert not any(line.startswith("fake.yaml") for line in out.splitlines()) and "x\\nfake.yaml" in out

@@ -25,7 +25,7 @@ __all__ = [
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_PRIORITIES = ("urgent", "high", "normal", "low")
-_DURATION = re.compile(r"^(?:(\d+)wd|(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?)$")
+DURATION_FORM = re.compile(r"^(?:(\d+)wd|(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?)$")
 
 MAX_DURATION = timedelta(days=366)
 """The longest duration an org may write: 366 days (`366d`, `8784h`)."""
@@ -77,7 +77,7 @@ class WorkingDays(timedelta):
 
 def duration_problem(text: str) -> str | None:
     """Why ``text`` is no duration an org may use (too long, or not a duration), or None."""
-    match = _DURATION.match(text) if isinstance(text, str) and len(text) <= MAX_DURATION_TEXT else None
+    match = DURATION_FORM.match(text) if isinstance(text, str) and len(text) <= MAX_DURATION_TEXT else None
     if match is None:
         return f"`{text}` is not a duration of at most {MAX_DURATION_TEXT} characters"
     working_days, *parts = match.groups()
@@ -101,7 +101,7 @@ def parse_duration(text: str) -> timedelta:
     problem = duration_problem(text)
     if problem:
         raise ValueError(problem)
-    match = _DURATION.match(text)
+    match = DURATION_FORM.match(text)
     assert match is not None  # duration_problem said so
     working_days, weeks, days, hours, minutes, seconds = (int(part) if part else None for part in match.groups())
     if working_days is not None:

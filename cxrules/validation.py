@@ -7,7 +7,6 @@ problem of every file together. An item with schema errors is left out of the la
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from functools import lru_cache
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from .diagnostics import Diagnostic, Location, Related, Severity, sort_key
 from .performance import paused_gc
 from .loading import Document, JsonPath, LoadLimits, load_file, load_included, org_files, resolve_include
 from .model import (
-    DAYS, DEFAULT_PRIORITIES, Accepted, Calendar, Category, Channel, Duty, EscalationLevel, EscalationPath,
+    DAYS, DEFAULT_PRIORITIES, DURATION_FORM, Accepted, Calendar, Category, Channel, Duty, EscalationLevel, EscalationPath,
     FollowUp, Handoff, Interval, Match, Org, OrgInfo, Role, RoutingRule, Segment, Skill, Sla, Source,
     MAX_DURATION, MAX_WORKING_DAYS, StaffGroup, Surge, Unit, Workflow, WorkflowState, duration_problem, parse_duration,
 )
@@ -430,15 +429,12 @@ def _check_duration(item: _Item, path: JsonPath, value: str, business: bool) -> 
         yield Diagnostic("CX310", f"{where} is `{value}`: {message}", item.at(*path), hint=hint)
 
 
-_UNITS = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-
-
 def _days_in_business_time(value: str) -> tuple[str, str] | None:
     """What `3d` in a business-time field would mean (72 open hours), and the two ways to say what was meant."""
-    match = _UNITS.match(value)
-    if match is None or not (match.group(1) or match.group(2)):
+    match = DURATION_FORM.match(value)
+    if match is None or not (match.group(2) or match.group(3)):  # working days (group 1) and plain hours are fine
         return None
-    weeks, days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    weeks, days, hours, minutes, seconds = (int(part or 0) for part in match.groups()[1:])
     open_hours = (weeks * 7 + days) * 24 + hours
     as_hours = f"{open_hours}h" + (f"{minutes}m" if minutes else "") + (f"{seconds}s" if seconds else "")
     said = " and ".join(f"{count} {unit}{'s' if count > 1 else ''}" for count, unit in ((weeks, "week"), (days, "day")) if count)

@@ -28,10 +28,24 @@ def test_a_missing_tool_is_a_failure_in_ci(monkeypatch):
 WALL_CLOCK = {"sleep", "perf_counter", "monotonic", "time"}
 
 
+def _reads_the_wall_clock(node: ast.AST) -> bool:
+    """`time.sleep(…)`, `from time import sleep`, `datetime.now()` / `utcnow()`: a test must get time from the virtual clock."""
+    if isinstance(node, ast.ImportFrom) and node.module == "time":
+        return any(alias.name in WALL_CLOCK for alias in node.names)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+        module, name = node.func.value.id, node.func.attr
+        return (module == "time" and name in WALL_CLOCK) or (module == "datetime" and name in ("now", "utcnow", "today"))
+    return False
+
+
 @pytest.mark.parametrize("path", sorted(TESTS.glob("*.py")), ids=lambda p: p.name)
 def test_no_test_reads_the_wall_clock_or_sleeps(path):
     """A busy 2-core machine must not fail a test: time comes from the virtual clock, kill points from progress."""
-    calls = [node for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in WALL_CLOCK
-             and isinstance(node.func.value, ast.Name) and node.func.value.id == "time"]
-    assert not calls, f"{path.name}:{calls[0].lineno} reads the wall clock"
+    found = [node for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if _reads_the_wall_clock(node)]
+    assert not found, f"{path.name}:{found[0].lineno} reads the wall clock"
+
+
+@pytest.mark.parametrize("source", ["import time\ntime.sleep(1)\n", "from time import perf_counter\n",
+                                    "from datetime import datetime\ndatetime.now()\n"])
+def test_the_guard_sees_every_way_of_reading_the_clock(source):
+    assert any(_reads_the_wall_clock(node) for node in ast.walk(ast.parse(source)))

@@ -64,8 +64,6 @@ TICKET_WRONG_TYPE = "CX016"
 TICKET_UNKNOWN_VALUE = "CX017"
 TICKET_BAD_VALUE = "CX018"
 
-# Characters that have no place in an id or a value: C0/C1 controls, and the bidirectional
-# controls that make text display differently from what it is.
 _EXAMPLE = '{"category": "…", "channel": "…", "segment": "…", "priority": "…"}'
 _ISO_EXAMPLE = "2025-03-07T19:30:00+08:00"
 

@@ -74,8 +74,9 @@ class Store(ABC):
     The engine reads and changes the state containers declared below (tickets, queues,
     loads, round-robin cursors, surge arrivals, active surges, the fallback list) in place,
     and moves timers through the methods. Durable stores also implement :meth:`journal`,
-    :meth:`record`, :meth:`dispatched` and :meth:`recover`; the in-memory store keeps nothing
-    across processes, so those do nothing there.
+    :meth:`record`, :meth:`dispatched`, :meth:`recover` and the delivery marks
+    (:meth:`delivery_attempts`, :meth:`delivery_failed`, :meth:`dead_letter`, :meth:`dead_letters`);
+    the in-memory store keeps nothing across processes, so there those do little or nothing.
     """
 
     tickets: dict[str, TicketState]

@@ -34,7 +34,7 @@ BAD_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\
 controls that make text display differently from what it is."""
 SURROGATE = re.compile("[\ud800-\udfff]")
 """A lone surrogate: a `str` can hold one (e.g. from the JSON escape "\\ud800"), UTF-8 cannot."""
-_UNFIT = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+UNFIT = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -154,18 +154,18 @@ def _kind(value: Any) -> str:
 def _shown(text: str, limit: int = 60) -> str:
     """Text quoted for a message: clipped, with control characters and lone surrogates escaped."""
     clipped = text if len(text) <= limit else text[: limit - 1] + "…"
-    return "`" + _UNFIT.sub(lambda m: f"\\u{ord(m.group()):04x}", clipped) + "`"
+    return "`" + UNFIT.sub(lambda m: f"\\u{ord(m.group()):04x}", clipped) + "`"
 
 
-def text_problem(name: str, value: Any) -> Optional[str]:
+def text_problem(name: str, value: Any, limit: int = MAX_TEXT) -> Optional[str]:
     """Why ``value`` cannot be the text of field ``name`` (an id or code): wrong type, empty, too long, not clean text."""
     if not isinstance(value, str):
         return f"field `{name}` must be text, got {_kind(value)}"
-    if len(value) > MAX_TEXT:
-        return f"field `{name}` is longer than {MAX_TEXT} characters ({len(value):,})"
+    if len(value) > limit:
+        return f"field `{name}` is longer than {limit} characters ({len(value):,})"
     if not value.strip():
         return f"field `{name}` is empty"
-    bad = _UNFIT.search(value)
+    bad = UNFIT.search(value)
     if bad is None:
         return None
     if SURROGATE.match(bad.group()):

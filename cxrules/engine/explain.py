@@ -31,7 +31,7 @@ from . import decisions as d
 from .clock import VirtualClock
 from .engine import Engine
 from .events import BAD_CHARACTER as _BAD_CHARACTER
-from .events import FIRST_YEAR, LAST_YEAR, MAX_TEXT, MAX_TIME_TEXT, Resolved, TicketCreated, time_problem
+from .events import FIRST_YEAR, LAST_YEAR, MAX_TEXT, MAX_TIME_TEXT, UNFIT, Resolved, TicketCreated, text_problem, time_problem
 from .events import SURROGATE as _SURROGATE
 
 __all__ = ["TicketError", "TicketSource", "read_ticket", "parse_ticket", "parse_time", "RouteReport", "TimelineEnd",
@@ -380,25 +380,26 @@ _EMPTY_HINT = {"id": f"give the ticket's id, or leave `id` out for the default `
 
 def _text_problem(name: str, value: Any, limit: int = MAX_TEXT,
                   known: Optional[Names] = None) -> Optional[tuple[str, str, str]]:
-    """Why ``value`` is not text the field ``name`` may hold: (code, message, fix); None if it is."""
+    """Why ``value`` is not text the field ``name`` may hold: (code, message, fix); None if it is.
+
+    The message is the engine's own (:func:`~.events.text_problem`); `route` adds the code and the fix,
+    and names JSON values (a number is kept as its digits here) in JSON's terms.
+    """
     if not isinstance(value, str):
         return TICKET_WRONG_TYPE, f"field `{name}` must be text, got {_kind(value)}", _type_hint(name, value, known)
-    if not value.strip():
-        return (TICKET_BAD_VALUE, f"field `{name}` is empty",
-                f"give one of: {_some(known)}" if known else _EMPTY_HINT.get(name, "give a value"))
+    message = text_problem(name, value, limit)
+    if message is None:
+        return None
+    unfit = UNFIT.search(value)
     if len(value) > limit:
-        return (TICKET_BAD_VALUE, f"field `{name}` is longer than {limit} characters ({len(value):,})",
-                f"shorten it to at most {limit} characters")
-    surrogate = _SURROGATE.search(value)
-    if surrogate:
-        return (TICKET_BAD_VALUE, f"field `{name}` is not valid text: it holds a lone surrogate \\u{ord(surrogate.group()):04x} "
-                                  f"at character {surrogate.start() + 1} (an escape such as \"\\ud800\" that encodes no character)",
-                "remove the escape, or write the character itself")
-    bad = _BAD_CHARACTER.search(value)
-    if bad:
-        return (TICKET_BAD_VALUE, f"field `{name}` holds a control character (U+{ord(bad.group()):04X} at character {bad.start() + 1})",
-                "remove it: ids and values are printable text")
-    return None
+        hint = f"shorten it to at most {limit} characters"
+    elif not value.strip():
+        hint = f"give one of: {_some(known)}" if known else _EMPTY_HINT.get(name, "give a value")
+    elif unfit is not None and _SURROGATE.match(unfit.group()):
+        hint = "remove the escape, or write the character itself"
+    else:
+        hint = "remove it: ids and values are printable text"
+    return TICKET_BAD_VALUE, message, hint
 
 
 _LOOSE_TIME = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"

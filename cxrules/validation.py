@@ -416,17 +416,19 @@ def _check_values(items: _Items) -> Iterator[Diagnostic]:
 
 
 def _check_duration(item: _Item, path: JsonPath, value: str, business: bool) -> Iterator[Diagnostic]:
-    where = f"`{path[-1]}` of {describe_path(item.document, item.path)}"
+    """CX311, CX304 or CX310 for one duration; the wording of the place is worked out only for a finding."""
+    def where() -> str:
+        return f"`{path[-1]}` of {describe_path(item.document, item.path)}"
     if duration_problem(value):
         limit = (f"at most {MAX_DURATION.days} days of business time (`{int(MAX_DURATION.total_seconds()) // 3600}h`) "
                  f"or {MAX_WORKING_DAYS} working days (`{MAX_WORKING_DAYS}wd`)") if business else f"at most {MAX_DURATION.days} days (`{MAX_DURATION.days}d`)"
-        yield Diagnostic("CX311", f"{where} is `{value}`, longer than a duration may be: {limit}", item.at(*path),
+        yield Diagnostic("CX311", f"{where()} is `{value}`, longer than a duration may be: {limit}", item.at(*path),
                          hint="a target beyond a year is no target; give the time it really is")
     elif not parse_duration(value):
-        yield Diagnostic("CX304", f"{where} is zero", item.at(*path), hint="give a duration longer than zero, e.g. `30m`")
+        yield Diagnostic("CX304", f"{where()} is zero", item.at(*path), hint="give a duration longer than zero, e.g. `30m`")
     elif business and (reading := _days_in_business_time(value)):
         message, hint = reading
-        yield Diagnostic("CX310", f"{where} is `{value}`: {message}", item.at(*path), hint=hint)
+        yield Diagnostic("CX310", f"{where()} is `{value}`: {message}", item.at(*path), hint=hint)
 
 
 def _days_in_business_time(value: str) -> tuple[str, str] | None:

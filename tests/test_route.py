@@ -383,3 +383,13 @@ def test_standard_input_never_quotes_a_file_that_happens_to_be_named_stdin(run_c
     from cxrules.cli import app
     result = CliRunner().invoke(app, ["route", str(TINY), "-"], input="nope\n")
     assert result.exit_code == 2 and "CX011" in result.stderr and "private line" not in result.stderr
+
+
+def test_the_help_states_the_limits_the_code_applies():
+    """The epilog is plain text (so `--help` does not load the engine); this keeps its numbers true."""
+    from cxrules.cli import ROUTE_EPILOG
+    from cxrules.engine.events import FIRST_YEAR, LAST_YEAR, MAX_TEXT
+    from cxrules.engine.explain import MAX_TICKET_BYTES, TIMELINE_LIMIT
+
+    assert f"at most {MAX_TICKET_BYTES / 1e6:g} MB" in ROUTE_EPILOG and f"1-{MAX_TEXT} characters" in ROUTE_EPILOG
+    assert f"years {FIRST_YEAR}-{LAST_YEAR}" in ROUTE_EPILOG and TIMELINE_LIMIT.days == 366 and "at most one year" in ROUTE_EPILOG

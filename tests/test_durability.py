@@ -83,7 +83,7 @@ def _crash_then_restart(path, monkeypatch, lose_decisions: bool) -> tuple[list, 
     engine = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), store)
     monkeypatch.setattr(engine, "_dispatch", lambda decisions: None)
     if lose_decisions:
-        monkeypatch.setattr(store, "record", lambda seq, decisions: None)
+        monkeypatch.setattr(store, "commit", lambda seq, decisions: MemoryStore.commit(store, seq, decisions))  # in memory only
     decided = engine.submit(TicketCreated("T1", category="consultation", channel="phone", segment="normal", priority="normal"))
     abandon(store)
     monkeypatch.undo()

@@ -6,7 +6,6 @@ whose role has nobody on shift is drained by a timer at the next shift start.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Optional
@@ -72,14 +71,14 @@ class Assignment:
     def mark_fallback(self, ticket: TicketState) -> None:
         """The ticket went to the fallback queue: listed, so people see what the rules missed."""
         ticket.fallback = True
-        self.store.fallback.append(ticket.id)
+        self.store.add_fallback(ticket.id)
 
     def assign(self, ticket: TicketState, role: str, at: datetime, requires: Iterable[str]) -> list[d.Decision]:
         """Give the ticket to an agent of ``role`` who can take it now, else queue it."""
         ticket.role, ticket.agent = role, None
         agent = self._pick(role, at, frozenset(requires))
         if agent is None:
-            queue = self.store.queues.setdefault(role, deque())
+            queue = self.store.queue(role)
             queue.append(ticket.id)
             ticket.status = "queued"
             on_shift = [a for a in self.agents.get(role, ()) if self.calendars[a.shift].is_open(at)]
@@ -93,11 +92,10 @@ class Assignment:
         """Take the ticket off its queue or its agent; a freed agent takes the next queued ticket."""
         if ticket.role is None:
             return []
-        queue = self.store.queues.get(ticket.role)
-        if ticket.status == "queued" and queue and ticket.id in queue:
+        if ticket.status == "queued" and ticket.id in (queue := self.store.queue(ticket.role)):
             queue.remove(ticket.id)
         if ticket.agent:
-            self.store.loads[ticket.agent] -= 1
+            self.store.add_load(ticket.agent, -1)
             ticket.agent = None
             return self.drain(ticket.role, at)
         return []
@@ -105,7 +103,7 @@ class Assignment:
     def drain(self, role: str, at: datetime) -> list[d.Decision]:
         """Hand queued tickets out, oldest first, while someone can take them."""
         decisions: list[d.Decision] = []
-        queue = self.store.queues.get(role)
+        queue = self.store.queue(role)
         while queue:
             ticket = self.store.get(queue[0])
             if ticket is None or ticket.status != "queued" or ticket.role != role:
@@ -123,22 +121,22 @@ class Assignment:
 
     def _hand_to(self, ticket: TicketState, agent: Agent, at: datetime) -> d.Assigned:
         ticket.agent, ticket.status = agent.id, "open"
-        self.store.loads[agent.id] = self.store.loads.get(agent.id, 0) + 1
+        self.store.add_load(agent.id, 1)
         return d.Assigned(ticket.id, at, agent.role, agent.id, ticket.rule, ticket.first_response_due, ticket.resolution_due)
 
     def _pick(self, role: str, at: datetime, requires: frozenset[str]) -> Optional[Agent]:
         team = self.agents.get(role, [])
-        loads = self.store.loads
         open_shifts = {shift for shift in {a.shift for a in team} if self.calendars[shift].is_open(at)}
-        able = [a for a in team if a.shift in open_shifts and loads.get(a.id, 0) < a.capacity and requires <= a.skills]
+        loads = {a.id: self.store.load(a.id) for a in team if a.shift in open_shifts}
+        able = [a for a in team if a.shift in open_shifts and loads[a.id] < a.capacity and requires <= a.skills]
         if not able:
             return None
         if self.org.role(role).assignment == "round_robin":
-            cursor = self.store.cursors.get(role, -1)
+            cursor = self.store.cursor(role)
             chosen = min(able, key=lambda a: (a.number <= cursor, a.number))
-            self.store.cursors[role] = chosen.number
+            self.store.set_cursor(role, chosen.number)
             return chosen
-        return min(able, key=lambda a: (loads.get(a.id, 0), a.number))
+        return min(able, key=lambda a: (loads[a.id], a.number))
 
     def _drain_at_next_shift(self, role: str, at: datetime) -> None:
         """Nobody of the role is on shift: drain its queue when the first of them comes on."""

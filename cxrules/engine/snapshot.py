@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from .data import DataError, from_data, to_data
 from .store import TicketState, Timer
 
-__all__ = ["FORMAT", "SnapshotError", "dump_state", "load_state", "load_legacy_pickle"]
+__all__ = ["FORMAT", "SnapshotError", "dump_state", "load_state", "load_legacy_pickle", "ticket_to_data", "ticket_from_data", "times_from_data", "strings_from_data"]
 
 FORMAT = 2
 """1: a pickle (cxrules 0.1, read only to migrate); 2: JSON, as described above."""
@@ -47,11 +47,7 @@ _SETS = ("fired", "followups_pending")
 
 def dump_state(state: dict) -> str:
     """The snapshot text of a :meth:`MemoryStore.state` dict."""
-    tickets = []
-    for ticket in state["tickets"].values():
-        row = {name: to_data(getattr(ticket, name)) for name in _TICKET_FIELDS if name not in _SETS}
-        row.update({name: sorted(getattr(ticket, name)) for name in _SETS})
-        tickets.append(row)
+    tickets = [ticket_to_data(ticket) for ticket in state["tickets"].values()]
     timers = [{"due": to_data(t.due), "seq": t.seq, "kind": t.kind, "ticket_id": t.ticket_id, "key": t.key, "data": to_data(t.data)}
               for _, _, t in sorted(state["timers"], key=lambda entry: (entry[0], entry[1]))]
     return json.dumps({
@@ -63,6 +59,29 @@ def dump_state(state: dict) -> str:
     }, ensure_ascii=False, separators=(",", ":"))
 
 
+def ticket_to_data(ticket: TicketState) -> dict:
+    """One ticket as a JSON object (the form of a snapshot's `tickets` and of a database row)."""
+    row = {name: to_data(getattr(ticket, name)) for name in _TICKET_FIELDS if name not in _SETS}
+    row.update({name: sorted(getattr(ticket, name)) for name in _SETS})
+    return row
+
+
+def ticket_from_data(row: Any) -> TicketState:
+    """A ticket back from :func:`ticket_to_data`'s form, every field checked (SnapshotError names the wrong one)."""
+    if not isinstance(row, dict) or set(row) != _TICKET_FIELDS:
+        found = set(row) if isinstance(row, dict) else set()
+        raise SnapshotError(f"ticket fields {sorted(found ^ _TICKET_FIELDS)} differ from the engine's")
+    try:
+        return TicketState(**{name: _TICKET_CHECKS[name](row[name]) for name in row})
+    except DataError as error:
+        raise SnapshotError(f"ticket {str(row.get('id'))[:40]!r}: {error}") from None
+
+
+def times_from_data(values: Any) -> list[datetime]:
+    """Times written with :func:`~.data.to_data`, each checked."""
+    return [_time(from_data(value)) for value in _expecting(list, "a list")(values)]
+
+
 def load_state(text: str | bytes) -> dict:
     """A :meth:`MemoryStore.restore` dict from snapshot text, every part checked."""
     try:
@@ -72,12 +91,7 @@ def load_state(text: str | bytes) -> dict:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise SnapshotError(f"not a snapshot of format {FORMAT}")
     try:
-        tickets = {}
-        for row in data["tickets"]:
-            if set(row) != _TICKET_FIELDS:
-                raise SnapshotError(f"ticket fields {sorted(set(row) ^ _TICKET_FIELDS)} differ from the engine's")
-            values: dict[str, Any] = {name: _TICKET_CHECKS[name](row[name]) for name in row}
-            tickets[values["id"]] = TicketState(**values)
+        tickets = {ticket.id: ticket for ticket in map(ticket_from_data, data["tickets"])}
         timers = []
         for row in data["timers"]:
             timer = Timer(_time(from_data(row["due"])), _integer(row["seq"]), _string(row["kind"]),
@@ -85,12 +99,12 @@ def load_state(text: str | bytes) -> dict:
             timers.append((timer.due.timestamp(), timer.seq, timer))
         heapq.heapify(timers)
         return {
-            "tickets": tickets, "timers": timers, "fired_keys": set(_strings(data["fired_keys"])),
-            "queues": {_string(role): deque(_strings(queue)) for role, queue in data["queues"].items()},
+            "tickets": tickets, "timers": timers, "fired_keys": set(strings_from_data(data["fired_keys"])),
+            "queues": {_string(role): deque(strings_from_data(queue)) for role, queue in data["queues"].items()},
             "loads": {_string(agent): _integer(load) for agent, load in data["loads"].items()},
             "cursors": {_string(role): _integer(number) for role, number in data["cursors"].items()},
-            "arrivals": {_string(surge): deque(_time(from_data(at)) for at in times) for surge, times in data["arrivals"].items()},
-            "active_surges": set(_strings(data["active_surges"])), "fallback": list(_strings(data["fallback"])),
+            "arrivals": {_string(surge): deque(times_from_data(times)) for surge, times in data["arrivals"].items()},
+            "active_surges": set(strings_from_data(data["active_surges"])), "fallback": list(strings_from_data(data["fallback"])),
             "next_seq": _integer(data["next_seq"]),
         }
     except (KeyError, TypeError, AttributeError) as error:
@@ -116,7 +130,7 @@ _integer = _expecting(int, "a whole number")
 _time = _expecting(datetime, "a time")
 
 
-def _strings(values: Any) -> list[str]:
+def strings_from_data(values: Any) -> list[str]:
     return [_string(value) for value in _expecting(list, "a list")(values)]
 
 
@@ -126,7 +140,7 @@ _TICKET_CHECKS: dict[str, Callable[[Any], Any]] = {
     **dict.fromkeys(("member", "responded", "fallback"), _boolean),
     "generation": _integer, "first_seq": _integer, "created_at": lambda value: _time(from_data(value)),
     **dict.fromkeys(("first_response_due", "resolution_due", "paused_since"), _optional(lambda value: _time(from_data(value)))),
-    **dict.fromkeys(_SETS, lambda value: set(_strings(value))),
+    **dict.fromkeys(_SETS, lambda value: set(strings_from_data(value))),
 }
 """How each field of a ticket is read back, checked."""
 

@@ -181,8 +181,33 @@ class SqliteStore(MemoryStore):
 
     # -------------------------------------------------------------- writing
 
-    def journal(self, entry: tuple) -> int:
+    def begin(self, entry: Optional[tuple]) -> int:
         """Write an event (or a timer run) ahead of applying it; on failure nothing has changed."""
+        if entry is None:
+            return super().begin(entry)
+        seq = self._journal(entry)
+        super().begin(entry)
+        return seq
+
+    def rollback(self, seq: int) -> None:
+        """Undo the unit in memory and take its entry out of the journal, so a restart does not replay it."""
+        super().rollback(seq)
+        if not seq:
+            return
+        with self._write:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                if self.db.execute("DELETE FROM journal WHERE seq = ? AND kind = 'event'", (seq,)).rowcount:
+                    self.db.execute("UPDATE counters SET value = value - 1 WHERE name = 'events'")
+                    self._events -= 1
+                else:
+                    self.db.execute("DELETE FROM journal WHERE seq = ?", (seq,))
+                self.db.execute("COMMIT")
+            except sqlite3.Error as error:  # the entry stays: a restart fails on it again and quarantines it
+                self._rollback()
+                self.faults.append(f"could not take rolled-back entry {seq} out of {self.path}: {error}")
+
+    def _journal(self, entry: tuple) -> int:
         kind, payload = entry
         text = event_to_json(payload) if kind == "event" else json.dumps(to_data(payload))
         with self._write:
@@ -200,12 +225,15 @@ class SqliteStore(MemoryStore):
                 self._events += 1
             return seq
 
-    def record(self, seq: int, decisions: list) -> None:
+    def commit(self, seq: int, decisions: list) -> None:
         """Keep the decisions of an applied entry (and now and then a snapshot) before handlers run.
 
         A failure here loses nothing: the entry is journalled, so a restart replays it and
         makes the same decisions again; the fault is noted in :attr:`faults`.
         """
+        super().commit(seq, decisions)
+        if not seq:
+            return
         with self._write:
             try:
                 self.db.execute("BEGIN IMMEDIATE")
@@ -370,6 +398,7 @@ class SqliteStore(MemoryStore):
 
     def _replay(self, engine, seq: int, kind: str, payload: str) -> None:
         """Apply one journal entry again; one that cannot be replayed is quarantined, never a start that fails for ever."""
+        MemoryStore.begin(self, None)
         try:
             if kind == "event":
                 decisions = engine.replay(event_from_json(payload))
@@ -377,7 +406,9 @@ class SqliteStore(MemoryStore):
                 decisions = engine._run_timers(from_data(json.loads(payload)))
             else:
                 decisions = []
-        except Exception as error:  # journalled before validation was complete (older files), or a bug
+            MemoryStore.commit(self, seq, decisions)
+        except Exception as error:  # journalled before validation was complete (older files), or a bug: undone, kept aside
+            MemoryStore.rollback(self, seq)
             self.db.execute("CREATE TABLE IF NOT EXISTS quarantine (seq INTEGER PRIMARY KEY, kind TEXT, payload TEXT, error TEXT)")
             self.db.execute("INSERT OR REPLACE INTO quarantine VALUES (?, ?, ?, ?)", (seq, kind, payload, f"{type(error).__name__}: {error}"))
             self.faults.append(f"journal entry {seq} of {self.path} cannot be replayed ({type(error).__name__}: {error}); "

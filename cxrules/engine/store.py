@@ -7,6 +7,7 @@ keys of timers already fired (so each fires once).
 
 from __future__ import annotations
 
+import copy
 import heapq
 from abc import ABC, abstractmethod
 from collections import deque
@@ -69,45 +70,110 @@ class Timer:
 
 
 class Store(ABC):
-    """The interface the engine uses; :class:`MemoryStore` is the reference implementation.
+    """The contract between the engine and its state; :class:`MemoryStore` is the reference implementation.
 
-    The engine reads and changes the state containers declared below (tickets, queues,
-    loads, round-robin cursors, surge arrivals, active surges, the fallback list) in place,
-    and moves timers through the methods. Durable stores also implement :meth:`journal`,
-    :meth:`record`, :meth:`dispatched`, :meth:`recover` and the delivery marks
-    (:meth:`delivery_attempts`, :meth:`delivery_failed`, :meth:`dead_letter`, :meth:`dead_letters`);
-    the in-memory store keeps nothing across processes, so there those do little or nothing.
+    Every change the engine makes happens between :meth:`begin` and :meth:`commit` (or
+    :meth:`rollback`, which undoes all of it: an event that fails while applied leaves no
+    trace). Tickets returned by :meth:`get` inside a unit may be changed in place; the
+    change is kept at commit. Queues and surge arrivals are handed out the same way, as
+    deques to change in place. Durable stores make the unit durable at :meth:`commit`
+    together with its decisions, before any handler runs, and keep the delivery marks.
     """
 
-    tickets: dict[str, TicketState]
-    queues: dict[str, deque[str]]
-    """Tickets waiting for an agent of a role, oldest first."""
-    loads: dict[str, int]
-    """Open tickets per agent id."""
-    cursors: dict[str, int]
-    """Per round-robin role: the number of the agent who got the last ticket."""
-    arrivals: dict[str, deque[datetime]]
-    """Per surge rule: arrival times inside its window."""
-    active_surges: set[str]
-    fallback: list[str]
-    """Tickets no routing rule took, in arrival order."""
-    next_seq: int
-    """The sequence number the next timer scheduled gets."""
+    # ------------------------------------------------------------ units of work
+
+    @abstractmethod
+    def begin(self, entry: Optional[tuple]) -> int:
+        """Start a unit of work for ``entry`` (``("event", event)``, ``("advance", until)``, or None for a reload).
+
+        A durable store may write the entry ahead; returns its sequence number. StoreError: nothing began.
+        """
+
+    @abstractmethod
+    def commit(self, seq: int, decisions: list) -> None:
+        """Keep every change of the unit, and its decisions (undelivered), before their handlers run."""
+
+    @abstractmethod
+    def rollback(self, seq: int) -> None:
+        """Undo every change of the unit, as if it never began."""
+
+    # ------------------------------------------------------------ tickets
+
+    @abstractmethod
+    def get(self, ticket_id: str) -> Optional[TicketState]: ...
+    @abstractmethod
+    def put(self, ticket: TicketState) -> None: ...
+    @abstractmethod
+    def drop(self, ticket_id: str) -> None: ...
+    @abstractmethod
+    def all_tickets(self) -> list[TicketState]:
+        """Every ticket held (a reload goes through them all)."""
+
+    # ------------------------------------------------------------ queues, agents, surges, fallback
+
+    @abstractmethod
+    def queue(self, role: str) -> deque[str]:
+        """The tickets waiting for an agent of ``role``, oldest first, to change in place."""
+    @abstractmethod
+    def queued(self, role: str) -> list[str]:
+        """A copy of the queue of ``role``, for reading."""
+    @abstractmethod
+    def load(self, agent: str) -> int:
+        """Open tickets of an agent."""
+    @abstractmethod
+    def add_load(self, agent: str, change: int) -> None: ...
+    @abstractmethod
+    def cursor(self, role: str) -> int:
+        """Per round-robin role: the number of the agent who got the last ticket (-1: none yet)."""
+    @abstractmethod
+    def set_cursor(self, role: str, number: int) -> None: ...
+    @abstractmethod
+    def arrivals(self, surge: str) -> deque[datetime]:
+        """Arrival times inside the window of a surge rule, to change in place."""
+    @abstractmethod
+    def surge_active(self, surge: str) -> bool: ...
+    @abstractmethod
+    def set_surge_active(self, surge: str, active: bool) -> None: ...
+    @abstractmethod
+    def add_fallback(self, ticket_id: str) -> None:
+        """A ticket no routing rule took, listed in arrival order."""
+    @abstractmethod
+    def fallback_tickets(self) -> list[str]: ...
+
+    # ------------------------------------------------------------ timers
+
+    @property
+    @abstractmethod
+    def next_seq(self) -> int:
+        """The sequence number the next timer scheduled gets."""
+    @abstractmethod
+    def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None) -> None: ...
+    @abstractmethod
+    def pop_due(self, now: datetime) -> Optional[Timer]:
+        """The earliest timer due at or before ``now``, removed from the schedule."""
+    @abstractmethod
+    def next_due(self) -> Optional[datetime]: ...
+    @abstractmethod
+    def fired(self, timer: Timer) -> bool:
+        """Whether ``timer`` is spent: fired already, or a timer of a ticket that is gone or was an earlier one of that id."""
+    @abstractmethod
+    def mark_fired(self, timer: Timer) -> None: ...
+
+    # ------------------------------------------------------------ durability and delivery
+
     faults: list[str]
+    """Problems the store met and worked round."""
 
-    def journal(self, entry: tuple) -> int:
-        """Make an event (or a run of due timers) durable before it is applied; raise StoreError if impossible."""
-        return 0
+    def recover(self, engine) -> list:
+        """Attach to ``engine``, rebuild what a restart lost; returns decisions whose handlers must run again."""
+        return []
 
-    def record(self, seq: int, decisions: list) -> None:
-        """Keep the decisions of an applied entry, before their handlers run."""
+    def take_over(self) -> list:
+        """Undelivered decisions that another process left when it died, now this one's to deliver (a shared store)."""
+        return []
 
     def dispatched(self, decisions: list) -> None:
         """Note that the handlers of these decisions have returned."""
-
-    def recover(self, engine) -> list:
-        """Rebuild the engine's state after a restart; returns decisions whose handlers must run again."""
-        return []
 
     def delivery_attempts(self, key: str) -> int:
         """Failed tries so far of the decision with this key (0: none, or delivered)."""
@@ -123,27 +189,26 @@ class Store(ABC):
         """The decisions given up on, oldest first."""
         return []
 
-    @abstractmethod
-    def get(self, ticket_id: str) -> Optional[TicketState]: ...
-    @abstractmethod
-    def put(self, ticket: TicketState) -> None: ...
-    @abstractmethod
-    def drop(self, ticket_id: str) -> None: ...
-    @abstractmethod
-    def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None) -> None: ...
-    @abstractmethod
-    def pop_due(self, now: datetime) -> Optional[Timer]:
-        """The earliest timer due at or before ``now``, removed from the schedule."""
-    @abstractmethod
-    def next_due(self) -> Optional[datetime]: ...
-    @abstractmethod
-    def fired(self, timer: Timer) -> bool: ...
-    @abstractmethod
-    def mark_fired(self, timer: Timer) -> None: ...
+    def close(self) -> None:
+        """Let go of files and connections."""
+
+
+_ABSENT = object()
+
+
+def _copy_ticket(ticket: TicketState) -> TicketState:
+    twin = copy.copy(ticket)
+    twin.fired, twin.followups_pending = set(ticket.fired), set(ticket.followups_pending)
+    return twin
 
 
 class MemoryStore(Store):
-    """State in memory: for tests, simulation, and services that accept losing it on restart."""
+    """State in memory: for tests, simulation, and services that accept losing it on restart.
+
+    A unit of work keeps an undo log: the first time it touches a ticket, a queue, a load, a
+    cursor, surge arrivals, the surge switches, the fallback list or the timers, the old
+    value is saved, and :meth:`rollback` puts it back.
+    """
 
     def __init__(self) -> None:
         self.tickets: dict[str, TicketState] = {}
@@ -154,14 +219,135 @@ class MemoryStore(Store):
         self.queues: dict[str, deque[str]] = {}
         self.loads: dict[str, int] = {}
         self.cursors: dict[str, int] = {}
-        self.arrivals: dict[str, deque[datetime]] = {}
+        self.arrivals_by_surge: dict[str, deque[datetime]] = {}
         self.active_surges: set[str] = set()
         self.fallback: list[str] = []
-        self.next_seq = 0
+        self._next_seq = 0
         self.faults: list[str] = []
         self.failed_attempts: dict[str, int] = {}
         """Failed delivery tries of decisions still undelivered, by key."""
         self.dead: dict[str, DeadLetter] = {}
+        self._undo: Optional[dict[tuple[str, Any], Any]] = None
+        """In a unit of work: the old value of everything it touched, by (container, key)."""
+
+    # ------------------------------------------------------------ units of work
+
+    def begin(self, entry: Optional[tuple]) -> int:
+        self._undo = {}
+        return 0
+
+    def commit(self, seq: int, decisions: list) -> None:
+        self._undo = None
+
+    def rollback(self, seq: int) -> None:
+        undo, self._undo = self._undo, None
+        for (name, key), old in (undo or {}).items():
+            if name == "timers":
+                self._undo_timers(old)
+            elif name == "fallback":
+                del self.fallback[old:]
+            elif name == "active_surges":
+                self.active_surges = old
+            else:
+                container = getattr(self, name)
+                if old is _ABSENT:
+                    container.pop(key, None)
+                else:
+                    container[key] = old
+
+    def _undo_timers(self, undo: dict) -> None:
+        kept = [entry for entry in self.timers if entry[1] not in undo["scheduled"]]
+        kept.extend(undo["taken"])
+        heapq.heapify(kept)
+        self.timers = kept
+        self.fired_keys.difference_update(undo["marked"])
+        self._next_seq = undo["next_seq"]
+
+    def _save(self, name: str, key: Any, copy_old=None) -> None:
+        """Before the unit first changes ``name[key]``: keep its old value (copied by ``copy_old``)."""
+        undo = self._undo
+        if undo is None or (name, key) in undo:
+            return
+        old = getattr(self, name).get(key, _ABSENT)
+        undo[(name, key)] = old if old is _ABSENT or copy_old is None else copy_old(old)
+
+    def _save_whole(self, name: str, value: Any) -> None:
+        if self._undo is not None and (name, None) not in self._undo:
+            self._undo[(name, None)] = value
+
+    # ------------------------------------------------------------ tickets
+
+    def get(self, ticket_id: str) -> Optional[TicketState]:
+        ticket = self.tickets.get(ticket_id)
+        if ticket is not None:
+            self._save("tickets", ticket_id, _copy_ticket)
+        return ticket
+
+    def put(self, ticket: TicketState) -> None:
+        self._save("tickets", ticket.id, _copy_ticket)
+        self.tickets[ticket.id] = ticket
+
+    def drop(self, ticket_id: str) -> None:
+        self._save("tickets", ticket_id, _copy_ticket)
+        self.tickets.pop(ticket_id, None)
+
+    def all_tickets(self) -> list[TicketState]:
+        return [ticket for ticket_id in list(self.tickets) if (ticket := self.get(ticket_id)) is not None]
+
+    # ------------------------------------------------------------ queues, agents, surges, fallback
+
+    def queue(self, role: str) -> deque[str]:
+        self._save("queues", role, deque)
+        return self.queues.setdefault(role, deque())
+
+    def queued(self, role: str) -> list[str]:
+        return list(self.queues.get(role, ()))
+
+    def load(self, agent: str) -> int:
+        return self.loads.get(agent, 0)
+
+    def add_load(self, agent: str, change: int) -> None:
+        self._save("loads", agent)
+        self.loads[agent] = self.loads.get(agent, 0) + change
+
+    def cursor(self, role: str) -> int:
+        return self.cursors.get(role, -1)
+
+    def set_cursor(self, role: str, number: int) -> None:
+        self._save("cursors", role)
+        self.cursors[role] = number
+
+    def arrivals(self, surge: str) -> deque[datetime]:
+        self._save("arrivals_by_surge", surge, deque)
+        return self.arrivals_by_surge.setdefault(surge, deque())
+
+    def surge_active(self, surge: str) -> bool:
+        return surge in self.active_surges
+
+    def set_surge_active(self, surge: str, active: bool) -> None:
+        self._save_whole("active_surges", set(self.active_surges))
+        (self.active_surges.add if active else self.active_surges.discard)(surge)
+
+    def add_fallback(self, ticket_id: str) -> None:
+        self._save_whole("fallback", len(self.fallback))
+        self.fallback.append(ticket_id)
+
+    def fallback_tickets(self) -> list[str]:
+        return list(self.fallback)
+
+    # ------------------------------------------------------------ timers
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    def _timer_undo(self) -> Optional[dict]:
+        """The unit's record of timer changes: scheduled sequence numbers, timers taken, keys marked, the old sequence."""
+        if self._undo is None:
+            return None
+        return self._undo.setdefault(("timers", None), {"scheduled": set(), "taken": [], "marked": [], "next_seq": self._next_seq})
+
+    # ------------------------------------------------------------ delivery
 
     def delivery_attempts(self, key: str) -> int:
         return self.failed_attempts.get(key, 0)
@@ -180,34 +366,32 @@ class MemoryStore(Store):
         for decision in decisions:
             self.failed_attempts.pop(decision.key, None)
 
-    def get(self, ticket_id: str) -> Optional[TicketState]:
-        return self.tickets.get(ticket_id)
-
-    def put(self, ticket: TicketState) -> None:
-        self.tickets[ticket.id] = ticket
-
-    def drop(self, ticket_id: str) -> None:
-        self.tickets.pop(ticket_id, None)
-
     def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None) -> None:
-        timer = Timer(due, self.next_seq, kind, ticket_id, key, data)
-        self.next_seq += 1
+        timer = Timer(due, self._next_seq, kind, ticket_id, key, data)
+        if (undo := self._timer_undo()) is not None:
+            undo["scheduled"].add(timer.seq)
+        self._next_seq += 1
         if not self.fired(timer):
             heapq.heappush(self.timers, (due.timestamp(), timer.seq, timer))
 
-    STATE = ("tickets", "timers", "fired_keys", "queues", "loads", "cursors", "arrivals", "active_surges", "fallback", "next_seq")
-
     def state(self) -> dict:
         """Everything a snapshot must hold."""
-        return {name: getattr(self, name) for name in self.STATE}
+        return {"tickets": self.tickets, "timers": self.timers, "fired_keys": self.fired_keys, "queues": self.queues,
+                "loads": self.loads, "cursors": self.cursors, "arrivals": self.arrivals_by_surge,
+                "active_surges": self.active_surges, "fallback": self.fallback, "next_seq": self._next_seq}
 
     def restore(self, state: dict) -> None:
-        for name in self.STATE:
-            setattr(self, name, state[name])
+        self.tickets, self.timers, self.fired_keys = state["tickets"], state["timers"], state["fired_keys"]
+        self.queues, self.loads, self.cursors = state["queues"], state["loads"], state["cursors"]
+        self.arrivals_by_surge, self.active_surges = state["arrivals"], state["active_surges"]
+        self.fallback, self._next_seq = state["fallback"], state["next_seq"]
 
     def pop_due(self, now: datetime) -> Optional[Timer]:
         if self.timers and self.timers[0][0] <= now.timestamp():
-            return heapq.heappop(self.timers)[2]
+            entry = heapq.heappop(self.timers)
+            if (undo := self._timer_undo()) is not None:
+                undo["taken"].append(entry)
+            return entry[2]
         return None
 
     def next_due(self) -> Optional[datetime]:
@@ -223,6 +407,8 @@ class MemoryStore(Store):
     def mark_fired(self, timer: Timer) -> None:
         """Remember a fired timer: with its ticket (forgotten together), or in the store for timers of no ticket."""
         if timer.ticket_id is None:
+            if (undo := self._timer_undo()) is not None:
+                undo["marked"].append(timer.key)
             self.fired_keys.add(timer.key)
-        elif (ticket := self.tickets.get(timer.ticket_id)) is not None:
+        elif (ticket := self.get(timer.ticket_id)) is not None:
             ticket.fired.add(timer.key)

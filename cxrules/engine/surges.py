@@ -6,7 +6,6 @@ The arrivals and the active surges are in the store; every arrival also schedule
 
 from __future__ import annotations
 
-from collections import deque
 from datetime import datetime
 from functools import cache
 
@@ -30,7 +29,7 @@ class Surges:
         timers.register("surge", self._fire_window_end)
 
     def active(self) -> list[Surge]:
-        return [surge for surge in self.surges if surge.id in self.store.active_surges]
+        return [surge for surge in self.surges if self.store.surge_active(surge.id)]
 
     def count(self, ticket: TicketState, at: datetime) -> list[d.Decision]:
         """A new ticket arrives in the window of each surge matching its class."""
@@ -38,7 +37,7 @@ class Surges:
         if not self.surges:
             return decisions
         for surge in self.for_class(ticket.class_fields()):
-            arrivals = self.store.arrivals.setdefault(surge.id, deque())
+            arrivals = self.store.arrivals(surge.id)
             arrivals.append(at)
             decisions.extend(self._judge(surge, at))
             self.timers.schedule(at + surge.window, "surge", None, f"surge:{surge.id}:{at.isoformat()}:{len(arrivals)}", surge.id)
@@ -46,16 +45,16 @@ class Surges:
 
     def _judge(self, surge: Surge, at: datetime) -> list[d.Decision]:
         """Drop the arrivals that left the window; switch the surge on at its threshold, off below its release."""
-        arrivals = self.store.arrivals.setdefault(surge.id, deque())
+        arrivals = self.store.arrivals(surge.id)
         while arrivals and arrivals[0] <= at - surge.window:
             arrivals.popleft()
         count = len(arrivals)
-        active = surge.id in self.store.active_surges
+        active = self.store.surge_active(surge.id)
         if not active and count >= surge.threshold:
-            self.store.active_surges.add(surge.id)
+            self.store.set_surge_active(surge.id, True)
             return [d.SurgeActivated(None, at, surge.id, surge.activate, count)]
         if active and count < surge.release_below:
-            self.store.active_surges.discard(surge.id)
+            self.store.set_surge_active(surge.id, False)
             return [d.SurgeDeactivated(None, at, surge.id, surge.activate, count)]
         return []
 

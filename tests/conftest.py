@@ -59,3 +59,26 @@ def assert_golden(name: str, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     assert path.exists(), f"golden file {path} missing: run UPDATE_GOLDEN=1 pytest"
     assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
+
+    The server comes from ``CXRULES_TEST_POSTGRES`` (a connection URL of a role that may create
+    databases); `.ci/run` installs PostgreSQL from the distribution, starts it and sets it.
+    """
+    server = os.environ.get("CXRULES_TEST_POSTGRES")
+    require_tool(server, "a PostgreSQL server", "set CXRULES_TEST_POSTGRES=postgresql:///postgres?host=/var/run/postgresql")
+    import uuid
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    name = f"cxrules_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    parts = urlsplit(server)
+    yield f"{parts.scheme}://{parts.netloc}/{name}" + (f"?{parts.query}" if parts.query else "")
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -80,12 +80,15 @@ class Delivery:
     def on(self, kind: Optional[type], handler: Handler) -> None:
         self.handlers.setdefault(kind, []).append(handler)
 
-    def deliver(self, decisions: list[d.Decision], now: datetime) -> None:
-        """Run every handler of each decision; mark the fully delivered ones in the store."""
+    def deliver(self, decisions: list[d.Decision], now: datetime, fresh: bool = True) -> None:
+        """Run every handler of each decision; mark the fully delivered ones in the store.
+
+        ``fresh``: decisions just made, never tried; otherwise (after a restart) the store says how often they failed.
+        """
         done = []
         for decision in decisions:
             handlers = tuple(self.handlers.get(type(decision), ())) + tuple(self.handlers.get(None, ()))
-            if self._run(decision, handlers, self.store.delivery_attempts(decision.key), now):
+            if self._run(decision, handlers, 0 if fresh else self.store.delivery_attempts(decision.key), now):
                 done.append(decision)
         if done:
             self.store.dispatched(done)

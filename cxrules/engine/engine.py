@@ -156,7 +156,7 @@ class Engine:
             if until is not None and (problem := e.time_problem("until", until, latest=e.LAST_MOMENT + HORIZON)):
                 raise e.EventError(problem)  # a caller's mistake: nothing is journalled, the clock does not move
             moment = self._moment(until)
-            self._dispatch(self.store.take_over())
+            self._dispatch(self.store.take_over(), fresh=False)
             self._delivery.retry(moment)
             due = self.store.next_due()
             if due is None or due > moment:
@@ -180,7 +180,7 @@ class Engine:
         """
         with self._lock:
             pending, self._pending_dispatch = self._pending_dispatch, []
-            self._dispatch(pending)
+            self._dispatch(pending, fresh=False)
             return pending + self.advance()
 
     def redeliver(self) -> None:
@@ -276,8 +276,8 @@ class Engine:
             return self.clock.set(at)
         return at
 
-    def _dispatch(self, decisions: list[d.Decision]) -> None:
-        self._delivery.deliver(decisions, self.clock.now())
+    def _dispatch(self, decisions: list[d.Decision], fresh: bool = True) -> None:
+        self._delivery.deliver(decisions, self.clock.now(), fresh)
 
     def _run_timers(self, until: datetime) -> list[d.Decision]:
         """Fire timers one at a time, earliest first (firing one may schedule an earlier one)."""

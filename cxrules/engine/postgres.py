@@ -31,6 +31,7 @@ one ``search_path`` schema) per org.
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 from collections import deque
@@ -81,13 +82,23 @@ CREATE INDEX IF NOT EXISTS cx_outbox_owed ON cx_outbox (owner) WHERE state = 0;
 """
 """The tables; cx_outbox.state: 0 undelivered, 1 delivered, 2 dead letter."""
 
-_BEGIN = f"""BEGIN; SELECT pg_advisory_xact_lock({UNITS_LOCK}),
+_BEGIN = f"""SELECT pg_advisory_xact_lock({UNITS_LOCK}),
     (SELECT value FROM cx_meta WHERE name = 'org_fingerprint'),
     (SELECT value FROM cx_counters WHERE name = 'next_seq'),
     (SELECT coalesce(json_object_agg(agent, load), '{{}}') FROM cx_loads),
     (SELECT coalesce(json_object_agg(role, number), '{{}}') FROM cx_cursors),
-    (SELECT coalesce(json_agg(surge), '[]') FROM cx_active_surges)"""
-"""One round trip opens a unit: the lock, the org's version, and the small tables every event reads."""
+    (SELECT coalesce(json_agg(surge), '[]') FROM cx_active_surges),
+    (SELECT min(due) FROM cx_timers)"""
+"""One round trip opens a unit: the lock, the org's version, the small tables every event reads, the next timer."""
+
+_TAKE_TIMER = """WITH taken AS (
+    DELETE FROM cx_timers WHERE seq = (SELECT seq FROM cx_timers WHERE due <= %s ORDER BY due, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING seq, due_data, kind, ticket_id, key, data)
+SELECT taken.*, (SELECT min(due) FROM cx_timers WHERE cx_timers.seq <> taken.seq),
+       (SELECT state FROM cx_tickets WHERE id = taken.ticket_id), EXISTS (SELECT 1 FROM cx_fired WHERE cx_fired.key = taken.key)
+FROM taken"""
+"""Claim the earliest due timer (never one another transaction holds) and take it off the schedule; with it come
+when the next is due, its ticket's row and whether a timer of its key fired: one round trip per timer."""
 
 
 def is_database_url(text: str) -> bool:
@@ -107,6 +118,8 @@ class PostgresStore(Store):
         """The :class:`~.engine.ReloadReport` of an org that changed while no engine of this version ran, if it did."""
         self._fingerprint: Optional[str] = None
         self._unit: Optional[_Unit] = None
+        self._delivered: list[str] = []
+        """Keys of decisions delivered but not yet marked so in the outbox."""
         try:
             self.db = psycopg.connect(dsn, autocommit=True, connect_timeout=connect_timeout)
             self.db.execute(f"SELECT pg_advisory_lock({UNITS_LOCK})")  # two processes creating the tables at once collide
@@ -130,9 +143,10 @@ class PostgresStore(Store):
         if self._unit is not None:
             raise StoreError("a unit of work is already open on this store")
         try:
-            cursor = self.db.execute(_BEGIN)
-            cursor.nextset()  # past BEGIN's status to the SELECT's row
-            _, org_version, next_seq, loads, cursors, active = cursor.fetchone() or (None,) * 6
+            with self.db.pipeline():  # BEGIN and the first read in one round trip; the read is a prepared statement
+                self.db.execute("BEGIN")
+                cursor = self.db.execute(_BEGIN)
+            _, org_version, next_seq, loads, cursors, active, next_due = cursor.fetchone() or (None,) * 7
         except psycopg.Error as error:
             self._abort()
             raise StoreError(f"cannot start a transaction on {_redacted(self.dsn)}: {_first_line(error)}") from None
@@ -140,20 +154,23 @@ class PostgresStore(Store):
             self._abort()
             raise StoreError("another instance runs a changed version of the org on this database; restart this one with it "
                              "(every instance on one database must run the same version)")
-        self._unit = _Unit(entry, int(next_seq), loads, cursors, set(active))
+        self._unit = _Unit(entry, int(next_seq), loads, cursors, set(active), next_due)
         return 1
 
     def commit(self, seq: int, decisions: list) -> None:
         unit = self._require_unit()
         try:
-            self._write_back(unit)
-            if unit.entry is not None and unit.entry[0] == "event":
-                self.db.execute("UPDATE cx_counters SET value = value + 1 WHERE name = 'events'")
-            if decisions:
-                with self.db.cursor() as cursor:
+            with self.db.pipeline(), self.db.cursor() as cursor:  # every write of the unit in one round trip
+                self._write_back(unit, cursor)
+                if unit.entry is not None and unit.entry[0] == "event":
+                    cursor.execute("UPDATE cx_counters SET value = value + 1 WHERE name = 'events'")
+                if decisions:
                     cursor.executemany("INSERT INTO cx_outbox (key, payload, owner) VALUES (%s, %s, %s) ON CONFLICT (key) DO NOTHING",
                                        [(x.key, decision_to_json(x), self.instance) for x in decisions])
-            self.db.execute("COMMIT")
+                if self._delivered:
+                    cursor.executemany("UPDATE cx_outbox SET state = 1 WHERE key = %s AND state = 0", [(key,) for key in self._delivered])
+                cursor.execute("COMMIT")
+            self._delivered = []
         except psycopg.Error as error:
             self._abort()
             raise StoreError(f"cannot commit to {_redacted(self.dsn)}; nothing of the unit was kept: {_first_line(error)}") from None
@@ -175,36 +192,41 @@ class PostgresStore(Store):
             raise StoreError("the engine changed its state outside a unit of work")
         return self._unit
 
-    def _write_back(self, unit: "_Unit") -> None:
+    def _write_back(self, unit: "_Unit", cursor) -> None:
         """Every row the unit changed, written in a few batched statements."""
-        with self.db.cursor() as cursor:
-            tickets = [(ticket_id, text) for ticket_id, ticket in unit.tickets.items() if ticket is not None
-                       and (text := json.dumps(ticket_to_data(ticket), ensure_ascii=False)) != unit.ticket_rows.get(ticket_id)]
-            if tickets:
-                cursor.executemany("INSERT INTO cx_tickets VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET state = excluded.state", tickets)
-            gone = [(ticket_id,) for ticket_id, ticket in unit.tickets.items() if ticket is None and unit.ticket_rows.get(ticket_id)]
-            if gone:
-                cursor.executemany("DELETE FROM cx_tickets WHERE id = %s", gone)
-            queues = [(role, text) for role, queue in unit.queues.items() if (text := json.dumps(list(queue))) != unit.queue_rows[role]]
-            if queues:
-                cursor.executemany("INSERT INTO cx_queues VALUES (%s, %s) ON CONFLICT (role) DO UPDATE SET tickets = excluded.tickets", queues)
-            arrivals = [(surge, text) for surge, times in unit.arrivals.items()
-                        if (text := json.dumps([to_data(at) for at in times])) != unit.arrival_rows[surge]]
-            if arrivals:
-                cursor.executemany("INSERT INTO cx_arrivals VALUES (%s, %s) ON CONFLICT (surge) DO UPDATE SET times = excluded.times", arrivals)
-            if unit.changed_loads:
-                cursor.executemany("INSERT INTO cx_loads VALUES (%s, %s) ON CONFLICT (agent) DO UPDATE SET load = excluded.load",
-                                   [(agent, unit.loads[agent]) for agent in sorted(unit.changed_loads)])
-            if unit.changed_cursors:
-                cursor.executemany("INSERT INTO cx_cursors VALUES (%s, %s) ON CONFLICT (role) DO UPDATE SET number = excluded.number",
-                                   [(role, unit.cursors[role]) for role in sorted(unit.changed_cursors)])
-            if unit.surges_changed:
-                cursor.execute("DELETE FROM cx_active_surges")
-                cursor.executemany("INSERT INTO cx_active_surges VALUES (%s)", [(surge,) for surge in sorted(unit.active_surges)])
-            if unit.fallback:
-                cursor.executemany("INSERT INTO cx_fallback (ticket_id) VALUES (%s)", [(ticket_id,) for ticket_id in unit.fallback])
-            if unit.next_seq != unit.first_seq:
-                cursor.execute("UPDATE cx_counters SET value = %s WHERE name = 'next_seq'", (unit.next_seq,))
+        tickets = [(ticket_id, text) for ticket_id, ticket in unit.tickets.items() if ticket is not None
+                   and (text := json.dumps(ticket_to_data(ticket), ensure_ascii=False)) != unit.ticket_rows.get(ticket_id)]
+        if tickets:
+            cursor.executemany("INSERT INTO cx_tickets VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET state = excluded.state", tickets)
+        gone = [(ticket_id,) for ticket_id, ticket in unit.tickets.items() if ticket is None and unit.ticket_rows.get(ticket_id)]
+        if gone:
+            cursor.executemany("DELETE FROM cx_tickets WHERE id = %s", gone)
+        queues = [(role, text) for role, queue in unit.queues.items() if (text := json.dumps(list(queue))) != unit.queue_rows[role]]
+        if queues:
+            cursor.executemany("INSERT INTO cx_queues VALUES (%s, %s) ON CONFLICT (role) DO UPDATE SET tickets = excluded.tickets", queues)
+        arrivals = [(surge, text) for surge, times in unit.arrivals.items()
+                    if (text := json.dumps([to_data(at) for at in times])) != unit.arrival_rows[surge]]
+        if arrivals:
+            cursor.executemany("INSERT INTO cx_arrivals VALUES (%s, %s) ON CONFLICT (surge) DO UPDATE SET times = excluded.times", arrivals)
+        if unit.changed_loads:
+            cursor.executemany("INSERT INTO cx_loads VALUES (%s, %s) ON CONFLICT (agent) DO UPDATE SET load = excluded.load",
+                               [(agent, unit.loads[agent]) for agent in sorted(unit.changed_loads)])
+        if unit.changed_cursors:
+            cursor.executemany("INSERT INTO cx_cursors VALUES (%s, %s) ON CONFLICT (role) DO UPDATE SET number = excluded.number",
+                               [(role, unit.cursors[role]) for role in sorted(unit.changed_cursors)])
+        if unit.surges_changed:
+            cursor.execute("DELETE FROM cx_active_surges")
+            cursor.executemany("INSERT INTO cx_active_surges VALUES (%s)", [(surge,) for surge in sorted(unit.active_surges)])
+        if unit.fallback:
+            cursor.executemany("INSERT INTO cx_fallback (ticket_id) VALUES (%s)", [(ticket_id,) for ticket_id in unit.fallback])
+        if unit.next_seq != unit.first_seq:
+            cursor.execute("UPDATE cx_counters SET value = %s WHERE name = 'next_seq'", (unit.next_seq,))
+        if unit.new_timers:
+            cursor.executemany("INSERT INTO cx_timers VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                               [(t.seq, t.due, json.dumps(to_data(t.due)), t.kind, t.ticket_id, t.key,
+                                 json.dumps(to_data(t.data), ensure_ascii=False)) for _, _, t in unit.new_timers])
+        if unit.marked:
+            cursor.executemany("INSERT INTO cx_fired VALUES (%s) ON CONFLICT DO NOTHING", [(key,) for key in unit.marked])
 
     # ------------------------------------------------------------ tickets
 
@@ -300,19 +322,27 @@ class PostgresStore(Store):
         unit = self._require_unit()
         timer = Timer(due, unit.next_seq, kind, ticket_id, key, data)
         unit.next_seq += 1
-        if not self.fired(timer):
-            self.db.execute("INSERT INTO cx_timers VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                            (timer.seq, due, json.dumps(to_data(due)), kind, ticket_id, key, json.dumps(to_data(data), ensure_ascii=False)))
+        if not self.fired(timer):  # written at commit; until then the unit keeps it (and may fire it)
+            heapq.heappush(unit.new_timers, (due.timestamp(), timer.seq, timer))
 
     def pop_due(self, now: datetime) -> Optional[Timer]:
-        """Claim the earliest due timer (``SKIP LOCKED``: never one another transaction holds) and take it off the schedule."""
-        self._require_unit()
-        row = self.db.execute(
-            "DELETE FROM cx_timers WHERE seq = (SELECT seq FROM cx_timers WHERE due <= %s ORDER BY due, seq LIMIT 1 "
-            "FOR UPDATE SKIP LOCKED) RETURNING seq, due_data, kind, ticket_id, key, data", (now,)).fetchone()
-        if row is None:
+        """The earliest due timer, of those stored (claimed with ``SKIP LOCKED``) and those this unit scheduled."""
+        unit = self._require_unit()
+        moment = now.timestamp()
+        stored = unit.next_stored.timestamp() if unit.next_stored is not None else None
+        if unit.new_timers and unit.new_timers[0][0] <= moment and (stored is None or unit.new_timers[0][0] < stored):
+            return heapq.heappop(unit.new_timers)[2]  # stored timers are older: at the same time they go first
+        if stored is None or stored > moment:
             return None
-        seq, due, kind, ticket_id, key, data = row
+        row = self.db.execute(_TAKE_TIMER, (now,)).fetchone()
+        if row is None:
+            unit.next_stored = None
+            return self.pop_due(now)
+        seq, due, kind, ticket_id, key, data, unit.next_stored, ticket_row, fired = row
+        if ticket_id is not None and ticket_id not in unit.tickets:
+            unit.ticket_rows[ticket_id] = ticket_row
+            unit.tickets[ticket_id] = None if ticket_row is None else _ticket(ticket_row)
+        unit.fired_keys.setdefault(key, fired)
         try:  # the due time as it was scheduled, in its zone (the column `due` is for ordering)
             return Timer(from_data(json.loads(due)), seq, kind, ticket_id, key, from_data(json.loads(data)))
         except (ValueError, DataError) as error:
@@ -322,21 +352,33 @@ class PostgresStore(Store):
         return self._one("SELECT due FROM cx_timers ORDER BY due, seq LIMIT 1")
 
     def fired(self, timer: Timer) -> bool:
-        if timer.ticket_id is None:
-            return self._one("SELECT 1 FROM cx_fired WHERE key = %s", (timer.key,)) is not None
+        if timer.ticket_id is None:  # a stored timer brought its answer (_TAKE_TIMER); a new one is checked when taken
+            return self._require_unit().fired_keys.get(timer.key, False)
         ticket = self.get(timer.ticket_id)
         return ticket is None or timer.seq < ticket.first_seq or timer.key in ticket.fired
 
     def mark_fired(self, timer: Timer) -> None:
         if timer.ticket_id is None:
-            self.db.execute("INSERT INTO cx_fired VALUES (%s) ON CONFLICT DO NOTHING", (timer.key,))
+            unit = self._require_unit()
+            unit.fired_keys[timer.key] = True
+            unit.marked.append(timer.key)
         elif (ticket := self.get(timer.ticket_id)) is not None:
             ticket.fired.add(timer.key)
 
     # ------------------------------------------------------------ delivery: the outbox
 
     def dispatched(self, decisions: list) -> None:
-        self._mark("UPDATE cx_outbox SET state = 1 WHERE key = %s AND state = 0", [(x.key,) for x in decisions], "mark decisions delivered")
+        """Marked with the next unit's writes or the next :meth:`take_over` (a round trip saved per event).
+
+        A crash before then only delivers them again: at least once, as promised.
+        """
+        self._delivered.extend(x.key for x in decisions)
+        if len(self._delivered) >= 1000:
+            self._flush_delivered()
+
+    def _flush_delivered(self) -> None:
+        keys, self._delivered = self._delivered, []
+        self._mark("UPDATE cx_outbox SET state = 1 WHERE key = %s AND state = 0", [(key,) for key in keys], "mark decisions delivered")
 
     def delivery_attempts(self, key: str) -> int:
         return self._one("SELECT attempts FROM cx_outbox WHERE key = %s AND state = 0", (key,)) or 0
@@ -366,6 +408,7 @@ class PostgresStore(Store):
 
     def take_over(self) -> list:
         """Undelivered decisions of processes that died: claimed for this one (exactly one process gets each)."""
+        self._flush_delivered()
         owners = [row[0] for row in self.db.execute("SELECT DISTINCT owner FROM cx_outbox WHERE state = 0 AND owner <> %s", (self.instance,))]
         taken = []
         for owner in owners:
@@ -411,14 +454,22 @@ class PostgresStore(Store):
         """Close the connection (which drops this instance's liveness lock)."""
         if self._unit is not None:
             self._abort()
+        self._flush_delivered()
         self.db.close()
 
 
 class _Unit:
     """What one unit of work has read and changed: rows it loaded (as read, to write back only changes) and its edits."""
 
-    def __init__(self, entry: Optional[tuple], next_seq: int, loads: dict, cursors: dict, active_surges: set):
+    def __init__(self, entry: Optional[tuple], next_seq: int, loads: dict, cursors: dict, active_surges: set,
+                 next_stored: Optional[datetime]):
         self.entry = entry
+        self.next_stored = next_stored
+        """When the earliest stored timer is due (None: none is)."""
+        self.new_timers: list[tuple[float, int, Timer]] = []
+        """Timers scheduled by this unit, a heap as in :class:`~.store.MemoryStore`; written at commit."""
+        self.fired_keys: dict[str, bool] = {}
+        self.marked: list[str] = []
         self.first_seq = self.next_seq = next_seq
         self.loads: dict[str, int] = loads
         self.cursors: dict[str, int] = cursors

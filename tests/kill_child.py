@@ -18,7 +18,7 @@ from cxrules.engine.sqlite import event_from_json
 org_path, store_path, events_path, outbox_path, end = sys.argv[1:6]
 org = cxrules.load_org(org_path)
 events = [event_from_json(line) for line in open(events_path, encoding="utf-8")]
-store = SqliteStore(store_path, snapshot_every=17)
+store = SqliteStore(store_path)
 engine = Engine(org, VirtualClock(events[0].at), store)
 outbox = open(outbox_path, "a", encoding="utf-8")
 

@@ -48,7 +48,7 @@ def test_restarts_rebuild_exactly_the_state_and_decisions_of_an_uninterrupted_ru
     keys: list[str] = []
     position = 0
     while position < len(events):
-        store = SqliteStore(tmp_path / "store.db", snapshot_every=5)
+        store = SqliteStore(tmp_path / "store.db")
         engine = Engine(ORG, VirtualClock(events[0].at), store)
         keys += [x.key for x in engine.start()]
         assert store.events_applied == position
@@ -77,13 +77,11 @@ def test_timers_due_while_down_fire_at_start_in_order_with_their_due_times(tmp_p
     assert later.start() == []                                             # and never again
 
 
-def _crash_then_restart(path, monkeypatch, lose_decisions: bool) -> tuple[list, list]:
-    """Submit one ticket in a process that dies before handlers run (and maybe before decisions are kept); restart."""
+def _crash_then_restart(path, monkeypatch) -> tuple[list, list]:
+    """Submit one ticket in a process that dies before handlers run; restart."""
     store = SqliteStore(path)
     engine = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), store)
-    monkeypatch.setattr(engine, "_dispatch", lambda decisions: None)
-    if lose_decisions:
-        monkeypatch.setattr(store, "commit", lambda seq, decisions: MemoryStore.commit(store, seq, decisions))  # in memory only
+    monkeypatch.setattr(engine, "_dispatch", lambda decisions, fresh=True: None)
     decided = engine.submit(TicketCreated("T1", category="consultation", channel="phone", segment="normal", priority="normal"))
     abandon(store)
     monkeypatch.undo()
@@ -96,7 +94,7 @@ def _crash_then_restart(path, monkeypatch, lose_decisions: bool) -> tuple[list, 
 
 
 def test_decisions_whose_handlers_did_not_run_are_delivered_after_a_restart(tmp_path, monkeypatch):
-    decided, delivered = _crash_then_restart(tmp_path / "store.db", monkeypatch, lose_decisions=False)
+    decided, delivered = _crash_then_restart(tmp_path / "store.db", monkeypatch)
     assert decided and [x.key for x in delivered] == [x.key for x in decided]       # same idempotency keys
     again = []
     third = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), SqliteStore(tmp_path / "store.db"))
@@ -149,7 +147,7 @@ def test_sigkill_at_random_points_loses_nothing_and_fires_each_timer_once(tmp_pa
 
 
 def test_a_store_of_another_org_or_a_corrupt_file_is_refused_clearly(tmp_path):
-    first = Engine(ORG, VirtualClock(local(2025, 3, 7)), SqliteStore(tmp_path / "a.db", snapshot_every=1))
+    first = Engine(ORG, VirtualClock(local(2025, 3, 7)), SqliteStore(tmp_path / "a.db"))
     first.submit(TicketCreated("T1", category="consultation", channel="phone", segment="normal", priority="normal"))
     first.store.close()
     with pytest.raises(StoreError, match="holds the state of org `automotive`"):
@@ -183,9 +181,23 @@ def test_an_invalid_new_file_is_refused_and_the_old_org_keeps_running(tmp_path):
     assert engine.submit(TicketCreated("A", category="question", channel="phone", segment="normal", priority="normal"))
 
 
-def test_a_crash_between_journal_and_decisions_still_delivers_them(tmp_path, monkeypatch):
-    decided, delivered = _crash_then_restart(tmp_path / "store.db", monkeypatch, lose_decisions=True)
-    assert decided and [x.key for x in delivered] == [x.key for x in decided]
+def test_a_crash_before_the_commit_keeps_nothing_of_the_event(tmp_path, monkeypatch):
+    """State and decisions are one transaction: a process killed before it commits leaves neither, so the feeder resubmits."""
+    store = SqliteStore(tmp_path / "store.db")
+    engine = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), store)
+    engine.submit(TicketCreated("T0", category="consultation", channel="phone", segment="normal", priority="normal"))
+
+    def killed(write):
+        write()
+        raise SystemExit("killed before COMMIT")
+
+    monkeypatch.setattr(store, "_commit", killed)
+    with pytest.raises(SystemExit):
+        engine.submit(TicketCreated("T1", category="consultation", channel="phone", segment="normal", priority="normal"))
+    abandon(store)
+    restarted = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), SqliteStore(tmp_path / "store.db"))
+    assert restarted.ticket("T0") and restarted.ticket("T1") is None and restarted.store.events_applied == 1
+    assert all(x.ticket_id != "T1" for x in restarted.start())
 
 
 def test_the_journal_keeps_an_event_time_in_its_zone_so_a_replay_adds_calendar_days_the_same_way():

@@ -34,7 +34,7 @@ def restarted(path, crashed: Engine | None = None) -> Engine:
     return Engine(ORG, VirtualClock(local(2025, 3, 3, 10)), SqliteStore(path))
 
 
-def test_store_file_deleted_while_running_is_rewritten_from_memory(tmp_path):
+def test_store_file_deleted_while_running_is_rewritten_from_the_open_connection(tmp_path):
     path = tmp_path / "state.db"
     engine = engine_on(path)
     engine.submit(ticket("A"))
@@ -64,7 +64,7 @@ def test_a_locked_store_refuses_the_event_without_changing_anything(tmp_path):
 
 def test_a_full_disk_refuses_the_event_and_the_engine_goes_on_when_space_returns(tmp_path):
     path = tmp_path / "state.db"
-    engine = engine_on(path, snapshot_every=10_000)
+    engine = engine_on(path)
     engine.submit(ticket("A"))
     pages = engine.store.db.execute("PRAGMA page_count").fetchone()[0]
     engine.store.db.execute(f"PRAGMA max_page_count = {pages}")
@@ -81,7 +81,7 @@ def test_a_full_disk_refuses_the_event_and_the_engine_goes_on_when_space_returns
 
 def test_a_corrupted_store_is_reported_not_trusted(tmp_path):
     path = tmp_path / "state.db"
-    engine = engine_on(path, snapshot_every=1)
+    engine = engine_on(path)
     for name in "ABC":
         engine.submit(ticket(name))
     engine.store.close()
@@ -113,7 +113,7 @@ def test_durable_rules_failing_inside_routing_falls_back_to_the_reference_router
     assert any("error code 202" in fault for fault in engine.faults)
 
 
-def test_a_store_corrupted_while_running_is_rewritten_from_memory(tmp_path):
+def test_a_store_corrupted_while_running_is_rewritten_from_the_open_connection(tmp_path):
     path = tmp_path / "state.db"
     engine = Engine(ORG, VirtualClock(local(2025, 3, 3, 10)), str(path))   # a path means the SQLite store
     for name in "AB":
@@ -128,7 +128,7 @@ def test_a_store_corrupted_while_running_is_rewritten_from_memory(tmp_path):
         engine.submit(ticket("C"))
     else:
         engine.store.rewrite()
-    assert any("rewritten from memory" in fault for fault in engine.faults)
+    assert any("rewritten from the open store" in fault for fault in engine.faults)
     after = restarted(path, engine)
     assert all(after.ticket(name) for name in "ABC")
     assert list(tmp_path.glob("state.db.corrupt-*"))

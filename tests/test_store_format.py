@@ -13,7 +13,10 @@ import pytest
 
 import cxrules
 from cxrules.engine import Engine, SqliteStore, StoreError, TicketCreated, VirtualClock
-from cxrules.engine.snapshot import FORMAT
+from cxrules.engine.snapshot import dump_state, load_state
+from cxrules.engine.sqlite import event_to_json
+from cxrules.engine.tables import FORMAT
+from cxrules.model import fingerprint
 
 from conftest import ORGS
 from engine_helpers import abandon, local, make_org
@@ -30,16 +33,53 @@ def engine_on(path, org=ORG) -> Engine:
     return Engine(org, VirtualClock(START), SqliteStore(path))
 
 
-def test_the_snapshot_is_json_of_a_recorded_format(tmp_path):
+def test_the_store_is_tables_of_a_recorded_format_with_json_rows(tmp_path):
     engine = engine_on(tmp_path / "s.db")
     engine.submit(ticket("A"))
     engine.store.close()
     db = sqlite3.connect(tmp_path / "s.db")
-    (state,) = db.execute("SELECT state FROM snapshot").fetchone()
-    assert json.loads(state)["format"] == FORMAT and [t["id"] for t in json.loads(state)["tickets"]] == ["A"]
-    assert dict(db.execute("SELECT name, value FROM meta"))["format"] == str(FORMAT)
+    (row,) = db.execute("SELECT state FROM cx_tickets").fetchone()
+    assert json.loads(row)["id"] == "A" and json.loads(row)["created_at"] == {"$time": "2025-03-03T02:00:00+00:00"}
+    assert dict(db.execute("SELECT name, value FROM cx_meta"))["format"] == str(FORMAT) == "3"
     again = engine_on(tmp_path / "s.db")
     assert again.ticket("A").role and again.store.faults == []
+
+
+def _format2_file(path, state: dict, journal=(), fingerprint_of=None, org_id="logistics") -> None:
+    """A store as cxrules 0.2 wrote it: a JSON snapshot of ``state``, then a journal of events applied since."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript("""
+        CREATE TABLE journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, payload TEXT NOT NULL);
+        CREATE TABLE decisions (key TEXT PRIMARY KEY, seq INTEGER NOT NULL, payload TEXT NOT NULL, dispatched INTEGER NOT NULL DEFAULT 0,
+                                attempts INTEGER NOT NULL DEFAULT 0, error TEXT);
+        CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, org TEXT NOT NULL, state BLOB NOT NULL);
+        CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);""")
+    db.execute("INSERT INTO snapshot VALUES (1, 0, ?, ?)", (org_id, dump_state(state)))
+    db.execute("INSERT INTO meta VALUES ('format', '2')")
+    if fingerprint_of is not None:
+        db.execute("INSERT INTO meta VALUES ('org_fingerprint', ?)", (fingerprint(fingerprint_of),))
+    for entry in journal:
+        db.execute("INSERT INTO journal (kind, payload) VALUES ('event', ?)", (entry if isinstance(entry, str) else event_to_json(entry),))
+    db.execute("INSERT INTO counters VALUES ('events', ?)", (1 + len(journal),))
+    db.close()
+
+
+def test_a_format_2_file_is_migrated_once_with_its_journal_replayed(tmp_path):
+    reference = Engine(ORG, VirtualClock(START))
+    reference.submit(ticket("A"))
+    later = TicketCreated("B", category="shipment_status", channel="phone", segment="retail", priority="normal", at=local(2025, 3, 3, 11))
+    _format2_file(tmp_path / "s.db", reference.store.state(), [later], ORG)
+    reference.submit(later)
+    migrated = engine_on(tmp_path / "s.db")
+    assert migrated.ticket("A") == reference.ticket("A") and migrated.ticket("B") == reference.ticket("B")
+    assert migrated.store.next_due() == reference.store.next_due() and migrated.store.events_applied == 2
+    assert any("written in format 2; migrated" in fault for fault in migrated.faults)
+    assert [x.ticket_id for x in migrated.start()] == ["B"]          # the replayed event's decisions are owed to handlers
+    migrated.store.close()
+    tables = {row[0] for row in sqlite3.connect(tmp_path / "s.db").execute("SELECT name FROM sqlite_master")}
+    assert "journal" not in tables and "snapshot" not in tables
+    assert engine_on(tmp_path / "s.db").store.faults == []
 
 
 def test_a_second_engine_on_the_same_file_is_refused(tmp_path):
@@ -92,8 +132,8 @@ def test_a_crafted_pickle_runs_nothing_and_is_refused(tmp_path, monkeypatch):
     assert not (tmp_path / "pwned").exists()
 
 
-def test_a_store_of_cxrules_0_1_is_migrated_to_json(tmp_path):
-    old = engine_on(tmp_path / "old.db")
+def test_a_store_of_cxrules_0_1_is_migrated_to_tables(tmp_path):
+    old = Engine(ORG, VirtualClock(START))
     old.submit(ticket("A"))
     old.submit(TicketCreated("B", category="shipment_status", channel="phone", segment="retail", priority="normal", at=local(2025, 3, 3, 11)))
     state = old.store.state()
@@ -101,9 +141,9 @@ def test_a_store_of_cxrules_0_1_is_migrated_to_json(tmp_path):
     migrated = engine_on(tmp_path / "s.db")
     assert migrated.ticket("A").role == old.ticket("A").role and migrated.ticket("B").created_at == local(2025, 3, 3, 11)
     assert migrated.store.next_due() == old.store.next_due()
-    assert any("migrated to format" in fault for fault in migrated.faults)
-    (blob,) = sqlite3.connect(tmp_path / "s.db").execute("SELECT state FROM snapshot").fetchone()
-    assert json.loads(blob)["format"] == FORMAT
+    assert any("written in format 1; migrated" in fault for fault in migrated.faults)
+    migrated.store.close()
+    assert dict(sqlite3.connect(tmp_path / "s.db").execute("SELECT name, value FROM cx_meta"))["format"] == str(FORMAT)
 
 
 def _with_a_new_role_for_questions(data):
@@ -127,15 +167,26 @@ def test_an_org_changed_after_a_clean_shutdown_is_taken_like_a_reload(tmp_path):
     assert any("changed since" in fault for fault in restarted.faults)
 
 
-def test_an_org_changed_after_a_crash_is_refused_with_what_to_do(tmp_path):
+def test_an_org_changed_after_a_crash_is_taken_like_a_reload(tmp_path):
+    """State and decisions are committed together, so a crash leaves nothing to replay under the wrong rules."""
     old = make_org(tmp_path, name="old.yaml")
     engine = Engine(old, VirtualClock(START), SqliteStore(tmp_path / "s.db"))
     engine.submit(TicketCreated("Q", category="question", channel="phone", segment="normal", priority="normal"))
-    abandon(engine.store)                                                     # killed: the journal was not folded
+    abandon(engine.store)
+    new = make_org(tmp_path, lambda data: data["slas"][0].update({"resolution": "8h"}), "new.yaml")
+    restarted = Engine(new, VirtualClock(START), SqliteStore(tmp_path / "s.db"))
+    assert restarted.store.org_change.kept == ("Q",) and restarted.ticket("Q")
+
+
+def test_a_format_2_journal_of_another_org_version_is_refused_with_what_to_do(tmp_path):
+    old = make_org(tmp_path, name="old.yaml")
+    reference = Engine(old, VirtualClock(START))
+    _format2_file(tmp_path / "s.db", reference.store.state(), [TicketCreated("Q", category="question", channel="phone", segment="normal",
+                                                                             priority="normal", at=START)], old, "tiny")
     new = make_org(tmp_path, lambda data: data["slas"][0].update({"resolution": "8h"}), "new.yaml")
     with pytest.raises(StoreError, match="another version of org `tiny`.*Start the engine once with the version"):
         Engine(new, VirtualClock(START), SqliteStore(tmp_path / "s.db"))                # and the file is let go
-    Engine(old, VirtualClock(START), SqliteStore(tmp_path / "s.db")).store.close()  # the old version folds the journal
+    Engine(old, VirtualClock(START), SqliteStore(tmp_path / "s.db")).store.close()  # the old version migrates it
     assert Engine(new, VirtualClock(START), SqliteStore(tmp_path / "s.db")).ticket("Q")
 
 
@@ -150,12 +201,9 @@ def test_comments_and_layout_of_the_org_file_are_no_change(tmp_path):
 
 
 def test_a_journal_entry_that_cannot_be_replayed_is_quarantined_not_fatal(tmp_path):
-    engine = engine_on(tmp_path / "s.db")
-    engine.submit(ticket("A"))
-    abandon(engine.store)
-    db = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
-    db.execute("INSERT INTO journal (kind, payload) VALUES ('event', ?)", ('{"type": "TicketCreated", "ticket_id": 5}',))
-    db.close()
+    reference = Engine(ORG, VirtualClock(START))
+    reference.submit(ticket("A"))
+    _format2_file(tmp_path / "s.db", reference.store.state(), ['{"type": "TicketCreated", "ticket_id": 5}'], ORG)
     restarted = engine_on(tmp_path / "s.db")
     assert restarted.ticket("A") and any("quarantine" in fault for fault in restarted.faults)
     (row,) = sqlite3.connect(tmp_path / "s.db").execute("SELECT payload FROM quarantine").fetchall()
@@ -163,15 +211,12 @@ def test_a_journal_entry_that_cannot_be_replayed_is_quarantined_not_fatal(tmp_pa
 
 
 def test_a_tampered_snapshot_is_refused_with_the_part_that_is_wrong(tmp_path):
-    engine = engine_on(tmp_path / "s.db")
-    engine.submit(ticket("A"))
-    engine.store.close()
-    db = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
-    (state,) = db.execute("SELECT state FROM snapshot").fetchone()
-    data = json.loads(state)
+    reference = Engine(ORG, VirtualClock(START))
+    reference.submit(ticket("A"))
+    data = json.loads(dump_state(reference.store.state()))
     data["tickets"][0]["member"] = "yes"
-    db.execute("UPDATE snapshot SET state = ?", (json.dumps(data),))
-    db.close()
+    _format2_file(tmp_path / "s.db", load_state(json.dumps({**data, "tickets": []})), [], ORG)
+    sqlite3.connect(tmp_path / "s.db", isolation_level=None).execute("UPDATE snapshot SET state = ?", (json.dumps(data),))
     with pytest.raises(StoreError, match="expected true or false"):
         engine_on(tmp_path / "s.db")
 
@@ -189,11 +234,11 @@ def test_a_damaged_decision_row_fails_recovery_clearly_and_lets_the_file_go(tmp_
     engine.submit(ticket("A"))
     abandon(engine.store)
     db = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
-    db.execute("INSERT INTO decisions (key, seq, payload) VALUES ('x', 1, '{\"type\": \"Assigned\", \"colour\": 1}')")
+    db.execute("INSERT INTO cx_outbox (key, payload) VALUES ('x', '{\"type\": \"Assigned\", \"colour\": 1}')")
     db.close()
     with pytest.raises(StoreError, match="not a Assigned|not an? Assigned"):
         engine_on(tmp_path / "s.db")
     db = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
-    db.execute("DELETE FROM decisions WHERE key = 'x'")
+    db.execute("DELETE FROM cx_outbox WHERE key = 'x'")
     db.close()
     assert engine_on(tmp_path / "s.db").ticket("A")                              # the failed start let the file go

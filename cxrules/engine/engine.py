@@ -241,7 +241,7 @@ class Engine:
 
         Open tickets move to the new rules where their class and role still exist; the others
         go to the new org's fallback queue and are reported. The old compiled ruleset is
-        released. A durable store takes a snapshot, so a restart continues with the new org.
+        released. A durable store keeps the change in the same transaction as any other.
         """
         with self._lock:
             old_router = self.router
@@ -261,9 +261,6 @@ class Engine:
                 self.assignment.mark_fallback(ticket)
             self.store.commit(seq, [])
             old_router.close()
-            snapshot = getattr(self.store, "snapshot", None)
-            if snapshot:
-                snapshot()
             return ReloadReport(org.info.id, tuple(kept), tuple(moved))
 
     # ------------------------------------------------------------------ plumbing

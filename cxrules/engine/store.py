@@ -17,7 +17,11 @@ from typing import Any, Optional
 
 from .delivery import DeadLetter
 
-__all__ = ["TicketState", "Timer", "Store", "MemoryStore"]
+__all__ = ["TicketState", "Timer", "Store", "MemoryStore", "StoreError"]
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used (unreadable, locked, corrupt, unreachable, or another org's)."""
 
 
 @dataclass

@@ -1,0 +1,487 @@
+"""Engine state as rows in a database, never held between events: what the SQLite and PostgreSQL stores share.
+
+Each unit of work (an event, a run of due timers, a reload) is one transaction. A unit reads
+the rows it needs as the engine asks for them (a ticket, a role's queue, a surge's arrivals;
+agents' loads, round-robin cursors and active surges come with the opening read), keeps
+them for the length of the unit so the engine can change them in place, and at commit
+writes back only the rows that changed, the timers it scheduled and did not fire, and its
+decisions into the outbox, in the same transaction. Rollback throws the unit away. Between
+units the process holds no state, so memory does not grow with tickets, timers or history.
+
+The tables (format 3; ``cx_outbox.state``: 0 undelivered, 1 delivered, 2 dead letter):
+
+- ``cx_tickets(id, state)``: one JSON object per ticket held (:func:`.snapshot.ticket_to_data`);
+- ``cx_timers(seq, due, due_data, kind, ticket_id, key, data)``: ``due`` is POSIX seconds for
+  ordering, ``due_data`` the time as scheduled, in its zone;
+- ``cx_fired(key)``: keys of fired timers that belong to no ticket (a ticket's own are in its row);
+- ``cx_queues(role, tickets)``, ``cx_arrivals(surge, times)``: JSON lists;
+- ``cx_loads(agent, load)``, ``cx_cursors(role, number)``, ``cx_active_surges(surge)``,
+  ``cx_fallback(position, ticket_id)``;
+- ``cx_counters``: ``next_seq`` (the next timer's number) and ``events`` (events taken in);
+- ``cx_meta``: ``format``, the ``org`` id and its ``org_fingerprint``;
+- ``cx_outbox(position, key, payload, owner, state, attempts, error)``: every decision, JSON.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from abc import abstractmethod
+from collections import deque
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..model import fingerprint
+from .data import DataError, from_data, to_data
+from .delivery import DeadLetter
+from .snapshot import SnapshotError, strings_from_data, ticket_from_data, ticket_to_data, times_from_data
+from .store import Store, StoreError, TicketState, Timer
+from .wire import decision_from_json, decision_to_json
+
+if TYPE_CHECKING:
+    from .engine import ReloadReport
+
+__all__ = ["TableStore", "FORMAT", "schema"]
+
+FORMAT = 3
+"""The layout of the tables above; 2 was a JSON snapshot plus a journal, 1 a pickle (both read only to migrate)."""
+
+
+def schema(serial: str) -> str:
+    """The tables, with ``serial`` the dialect's auto-numbered primary key."""
+    return f"""
+CREATE TABLE IF NOT EXISTS cx_meta (name text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS cx_counters (name text PRIMARY KEY, value bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS cx_tickets (id text PRIMARY KEY, state text NOT NULL);
+CREATE TABLE IF NOT EXISTS cx_timers (seq bigint PRIMARY KEY, due double precision NOT NULL, due_data text NOT NULL,
+                                      kind text NOT NULL, ticket_id text, key text NOT NULL, data text NOT NULL);
+CREATE INDEX IF NOT EXISTS cx_timers_due ON cx_timers (due, seq);
+CREATE TABLE IF NOT EXISTS cx_fired (key text PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS cx_queues (role text PRIMARY KEY, tickets text NOT NULL);
+CREATE TABLE IF NOT EXISTS cx_loads (agent text PRIMARY KEY, load integer NOT NULL);
+CREATE TABLE IF NOT EXISTS cx_cursors (role text PRIMARY KEY, number integer NOT NULL);
+CREATE TABLE IF NOT EXISTS cx_arrivals (surge text PRIMARY KEY, times text NOT NULL);
+CREATE TABLE IF NOT EXISTS cx_active_surges (surge text PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS cx_fallback (position {serial}, ticket_id text NOT NULL);
+CREATE TABLE IF NOT EXISTS cx_outbox (position {serial}, key text UNIQUE NOT NULL, payload text NOT NULL,
+                                      owner integer NOT NULL DEFAULT 0, state smallint NOT NULL DEFAULT 0,
+                                      attempts integer NOT NULL DEFAULT 0, error text);
+CREATE INDEX IF NOT EXISTS cx_outbox_owed ON cx_outbox (owner) WHERE state = 0;
+"""
+
+
+OPENING_COLUMNS = """(SELECT value FROM cx_meta WHERE name = 'org_fingerprint'),
+    (SELECT value FROM cx_counters WHERE name = 'next_seq'),
+    {loads}, {cursors}, {surges},
+    (SELECT min(due) FROM cx_timers)"""
+"""What a unit reads first, in one round trip: the org's version, the small tables every event reads, the next timer."""
+
+
+class TableStore(Store):
+    """The engine's state as rows; subclasses bring the connection, the transaction and the dialect."""
+
+    def __init__(self) -> None:
+        self.faults: list[str] = []
+        self.engine = None
+        self.org_change: Optional[ReloadReport] = None
+        """The :class:`~.engine.ReloadReport` of an org that changed while no engine of this version ran, if it did."""
+        self._fingerprint: Optional[str] = None
+        self._unit: Optional[_Unit] = None
+        self._delivered: list[str] = []
+        """Keys of decisions delivered but not yet marked so in the outbox."""
+        self.instance = 0
+        """The number of this process among those sharing the database (0: the only one)."""
+
+    # ------------------------------------------------------------ what a dialect brings
+
+    errors: tuple[type[Exception], ...] = ()
+    """The driver's exceptions: each becomes a StoreError or a fault."""
+
+    @abstractmethod
+    def _run(self, sql: str, parameters: tuple = ()) -> Any:
+        """Execute one statement (written with ``%s`` placeholders); returns the cursor."""
+
+    @abstractmethod
+    def _run_many(self, sql: str, rows: list) -> None: ...
+
+    @abstractmethod
+    def _open(self) -> tuple:
+        """Begin a transaction that excludes every other unit; return the row of :data:`OPENING_COLUMNS`."""
+
+    @abstractmethod
+    def _commit(self, write) -> None:
+        """Run ``write()`` (the unit's statements) and commit, in as few round trips as the dialect allows."""
+
+    @abstractmethod
+    def _take_timer(self, now: float) -> Optional[tuple]:
+        """Claim the earliest timer due by ``now`` and delete it: (seq, due_data, kind, ticket_id, key, data,
+        next stored due, its ticket's row, whether its key fired), or None."""
+
+    @abstractmethod
+    def where(self) -> str:
+        """The store's file or database, for messages (never a password)."""
+
+    def _one(self, sql: str, parameters: tuple = ()) -> Any:
+        row = self._run(sql, parameters).fetchone()
+        return row[0] if row else None
+
+    # ------------------------------------------------------------ units of work
+
+    def begin(self, entry: Optional[tuple]) -> int:
+        if self._unit is not None:
+            raise StoreError("a unit of work is already open on this store")
+        try:
+            org_version, next_seq, loads, cursors, active, next_due = self._open()
+        except self.errors as error:
+            self._abort()
+            raise StoreError(f"cannot start a transaction on {self.where()}: {first_line(error)}") from None
+        if self._fingerprint is not None and org_version not in (None, self._fingerprint):
+            self._abort()
+            raise StoreError("another instance runs a changed version of the org on this store; restart this one with it "
+                             "(every instance on one store must run the same version)")
+        try:
+            self._unit = _Unit(entry, int(next_seq), _json(loads), _json(cursors), set(_json(active)), next_due)
+        except (ValueError, TypeError) as error:
+            self._abort()
+            raise StoreError(f"the counters or agents' loads in {self.where()} are damaged: {error}") from None
+        return 1
+
+    def commit(self, seq: int, decisions: list) -> None:
+        unit = self._require_unit()
+
+        def write() -> None:
+            self._write_back(unit)
+            if unit.entry is not None and unit.entry[0] == "event":
+                self._run("UPDATE cx_counters SET value = value + 1 WHERE name = 'events'")
+            if decisions:
+                self._run_many("INSERT INTO cx_outbox (key, payload, owner) VALUES (%s, %s, %s) ON CONFLICT (key) DO NOTHING",
+                               [(x.key, decision_to_json(x), self.instance) for x in decisions])
+            if self._delivered:
+                self._run_many("UPDATE cx_outbox SET state = 1 WHERE key = %s AND state = 0", [(key,) for key in self._delivered])
+
+        try:
+            self._commit(write)
+            self._delivered = []
+        except self.errors as error:
+            self._abort()
+            raise StoreError(f"cannot commit to {self.where()}; nothing of the unit was kept: {first_line(error)}") from None
+        finally:
+            self._unit = None
+
+    def rollback(self, seq: int) -> None:
+        self._abort()
+
+    def _abort(self) -> None:
+        self._unit = None
+        try:
+            self._run("ROLLBACK")
+        except self.errors:
+            pass  # no transaction, or a broken connection, which rolls back by itself
+
+    def _require_unit(self) -> "_Unit":
+        if self._unit is None:
+            raise StoreError("the engine changed its state outside a unit of work")
+        return self._unit
+
+    def _write_back(self, unit: "_Unit") -> None:
+        """Every row the unit changed, in a few batched statements."""
+        tickets = [(ticket_id, text) for ticket_id, ticket in unit.tickets.items() if ticket is not None
+                   and (text := json.dumps(ticket_to_data(ticket), ensure_ascii=False)) != unit.ticket_rows.get(ticket_id)]
+        if tickets:
+            self._run_many("INSERT INTO cx_tickets VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET state = excluded.state", tickets)
+        gone = [(ticket_id,) for ticket_id, ticket in unit.tickets.items() if ticket is None and unit.ticket_rows.get(ticket_id)]
+        if gone:
+            self._run_many("DELETE FROM cx_tickets WHERE id = %s", gone)
+        queues = [(role, text) for role, queue in unit.queues.items() if (text := json.dumps(list(queue))) != unit.queue_rows[role]]
+        if queues:
+            self._run_many("INSERT INTO cx_queues VALUES (%s, %s) ON CONFLICT (role) DO UPDATE SET tickets = excluded.tickets", queues)
+        arrivals = [(surge, text) for surge, times in unit.arrivals.items()
+                    if (text := json.dumps([to_data(at) for at in times])) != unit.arrival_rows[surge]]
+        if arrivals:
+            self._run_many("INSERT INTO cx_arrivals VALUES (%s, %s) ON CONFLICT (surge) DO UPDATE SET times = excluded.times", arrivals)
+        if unit.changed_loads:
+            self._run_many("INSERT INTO cx_loads VALUES (%s, %s) ON CONFLICT (agent) DO UPDATE SET load = excluded.load",
+                           [(agent, unit.loads[agent]) for agent in sorted(unit.changed_loads)])
+        if unit.changed_cursors:
+            self._run_many("INSERT INTO cx_cursors VALUES (%s, %s) ON CONFLICT (role) DO UPDATE SET number = excluded.number",
+                           [(role, unit.cursors[role]) for role in sorted(unit.changed_cursors)])
+        if unit.surges_changed:
+            self._run("DELETE FROM cx_active_surges")
+            self._run_many("INSERT INTO cx_active_surges VALUES (%s)", [(surge,) for surge in sorted(unit.active_surges)])
+        if unit.fallback:
+            self._run_many("INSERT INTO cx_fallback (ticket_id) VALUES (%s)", [(ticket_id,) for ticket_id in unit.fallback])
+        if unit.next_seq != unit.first_seq:
+            self._run("UPDATE cx_counters SET value = %s WHERE name = 'next_seq'", (unit.next_seq,))
+        if unit.new_timers:
+            self._run_many("INSERT INTO cx_timers VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                           [(t.seq, moment, json.dumps(to_data(t.due)), t.kind, t.ticket_id, t.key, json.dumps(to_data(t.data), ensure_ascii=False))
+                            for moment, _, t in unit.new_timers])
+        if unit.marked:
+            self._run_many("INSERT INTO cx_fired VALUES (%s) ON CONFLICT DO NOTHING", [(key,) for key in unit.marked])
+
+    # ------------------------------------------------------------ tickets
+
+    def get(self, ticket_id: str) -> Optional[TicketState]:
+        unit = self._unit
+        if unit is not None and ticket_id in unit.tickets:
+            return unit.tickets[ticket_id]
+        text = self._one("SELECT state FROM cx_tickets WHERE id = %s", (ticket_id,))
+        ticket = None if text is None else read_row(ticket_from_data, text, "a ticket row")
+        if unit is not None:
+            unit.ticket_rows[ticket_id] = text
+            unit.tickets[ticket_id] = ticket
+        return ticket
+
+    def put(self, ticket: TicketState) -> None:
+        unit = self._require_unit()
+        if ticket.id not in unit.tickets:
+            self.get(ticket.id)
+        unit.tickets[ticket.id] = ticket
+
+    def drop(self, ticket_id: str) -> None:
+        unit = self._require_unit()
+        if ticket_id not in unit.tickets:
+            self.get(ticket_id)
+        unit.tickets[ticket_id] = None
+
+    def all_tickets(self) -> list[TicketState]:
+        ids = [row[0] for row in self._run("SELECT id FROM cx_tickets ORDER BY id")]
+        return [ticket for ticket_id in ids if (ticket := self.get(ticket_id)) is not None]
+
+    @property
+    def ticket_count(self) -> int:
+        """Tickets held (open, or closed with a follow-up pending)."""
+        return int(self._one("SELECT count(*) FROM cx_tickets"))
+
+    # ------------------------------------------------------------ queues, agents, surges, fallback
+
+    def queue(self, role: str) -> deque[str]:
+        unit = self._require_unit()
+        if role not in unit.queues:
+            text = self._one("SELECT tickets FROM cx_queues WHERE role = %s", (role,)) or "[]"
+            unit.queue_rows[role] = text
+            unit.queues[role] = deque(read_row(strings_from_data, text, f"the queue of {role}"))
+        return unit.queues[role]
+
+    def queued(self, role: str) -> list[str]:
+        if self._unit is not None:
+            return list(self.queue(role))
+        return read_row(strings_from_data, self._one("SELECT tickets FROM cx_queues WHERE role = %s", (role,)) or "[]", f"the queue of {role}")
+
+    def load(self, agent: str) -> int:
+        return self._require_unit().loads.get(agent, 0)
+
+    def add_load(self, agent: str, change: int) -> None:
+        unit = self._require_unit()
+        unit.loads[agent] = unit.loads.get(agent, 0) + change
+        unit.changed_loads.add(agent)
+
+    def cursor(self, role: str) -> int:
+        return self._require_unit().cursors.get(role, -1)
+
+    def set_cursor(self, role: str, number: int) -> None:
+        unit = self._require_unit()
+        unit.cursors[role] = number
+        unit.changed_cursors.add(role)
+
+    def arrivals(self, surge: str) -> deque[datetime]:
+        unit = self._require_unit()
+        if surge not in unit.arrivals:
+            text = self._one("SELECT times FROM cx_arrivals WHERE surge = %s", (surge,)) or "[]"
+            unit.arrival_rows[surge] = text
+            unit.arrivals[surge] = deque(read_row(times_from_data, text, f"the arrivals of surge {surge}"))
+        return unit.arrivals[surge]
+
+    def surge_active(self, surge: str) -> bool:
+        return surge in self._require_unit().active_surges
+
+    def set_surge_active(self, surge: str, active: bool) -> None:
+        unit = self._require_unit()
+        (unit.active_surges.add if active else unit.active_surges.discard)(surge)
+        unit.surges_changed = True
+
+    def add_fallback(self, ticket_id: str) -> None:
+        self._require_unit().fallback.append(ticket_id)
+
+    def fallback_tickets(self) -> list[str]:
+        return [row[0] for row in self._run("SELECT ticket_id FROM cx_fallback ORDER BY position")]
+
+    # ------------------------------------------------------------ timers
+
+    @property
+    def next_seq(self) -> int:
+        if self._unit is not None:
+            return self._unit.next_seq
+        return int(self._one("SELECT value FROM cx_counters WHERE name = 'next_seq'"))
+
+    def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None) -> None:
+        unit = self._require_unit()
+        timer = Timer(due, unit.next_seq, kind, ticket_id, key, data)
+        unit.next_seq += 1
+        if not self.fired(timer):  # written at commit; until then the unit keeps it (and may fire it)
+            heapq.heappush(unit.new_timers, (due.timestamp(), timer.seq, timer))
+
+    def pop_due(self, now: datetime) -> Optional[Timer]:
+        """The earliest due timer, of those stored and those this unit scheduled (stored ones first at the same time)."""
+        unit = self._require_unit()
+        moment = now.timestamp()
+        stored = unit.next_stored
+        if unit.new_timers and unit.new_timers[0][0] <= moment and (stored is None or unit.new_timers[0][0] < stored):
+            return heapq.heappop(unit.new_timers)[2]
+        if stored is None or stored > moment:
+            return None
+        row = self._take_timer(moment)
+        if row is None:
+            unit.next_stored = None
+            return self.pop_due(now)
+        seq, due, kind, ticket_id, key, data, unit.next_stored, ticket_row, fired = row
+        if ticket_id is not None and ticket_id not in unit.tickets:
+            unit.ticket_rows[ticket_id] = ticket_row
+            unit.tickets[ticket_id] = None if ticket_row is None else read_row(ticket_from_data, ticket_row, "a ticket row")
+        unit.fired_keys.setdefault(key, bool(fired))
+        try:  # the due time as it was scheduled, in its zone (the column `due` is for ordering)
+            return Timer(from_data(json.loads(due)), seq, kind, ticket_id, key, from_data(json.loads(data)))
+        except (ValueError, DataError) as error:
+            raise SnapshotError(f"timer {str(key)[:60]} holds unreadable data: {error}") from None
+
+    def next_due(self) -> Optional[datetime]:
+        text = self._one("SELECT due_data FROM cx_timers ORDER BY due, seq LIMIT 1")
+        return None if text is None else read_row(from_data, text, "a timer's due time")
+
+    @property
+    def timer_count(self) -> int:
+        return int(self._one("SELECT count(*) FROM cx_timers"))
+
+    def fired(self, timer: Timer) -> bool:
+        if timer.ticket_id is None:  # a stored timer brought its answer (_take_timer); a new one is checked when taken
+            return self._require_unit().fired_keys.get(timer.key, False)
+        ticket = self.get(timer.ticket_id)
+        return ticket is None or timer.seq < ticket.first_seq or timer.key in ticket.fired
+
+    def mark_fired(self, timer: Timer) -> None:
+        if timer.ticket_id is None:
+            unit = self._require_unit()
+            unit.fired_keys[timer.key] = True
+            unit.marked.append(timer.key)
+        elif (ticket := self.get(timer.ticket_id)) is not None:
+            ticket.fired.add(timer.key)
+
+    # ------------------------------------------------------------ delivery: the outbox
+
+    def dispatched(self, decisions: list) -> None:
+        """Marked with the next unit's writes or the next :meth:`take_over` (a round trip saved per event).
+
+        A crash before then only delivers them again: at least once, as promised.
+        """
+        self._delivered.extend(x.key for x in decisions)
+        if len(self._delivered) >= 1000:
+            self.flush_delivered()
+
+    def flush_delivered(self) -> None:
+        keys, self._delivered = self._delivered, []
+        self._mark("UPDATE cx_outbox SET state = 1 WHERE key = %s AND state = 0", [(key,) for key in keys], "mark decisions delivered")
+
+    def delivery_attempts(self, key: str) -> int:
+        return self._one("SELECT attempts FROM cx_outbox WHERE key = %s AND state = 0", (key,)) or 0
+
+    def delivery_failed(self, decision, attempts: int, error: str) -> None:
+        self._mark("UPDATE cx_outbox SET attempts = %s, error = %s WHERE key = %s", [(attempts, error, decision.key)], "count a failed delivery")
+
+    def dead_letter(self, decision, attempts: int, error: str) -> None:
+        self._mark("UPDATE cx_outbox SET state = 2, attempts = %s, error = %s WHERE key = %s", [(attempts, error, decision.key)],
+                   "keep a dead letter")
+
+    def dead_letters(self) -> list[DeadLetter]:
+        letters = []
+        for payload, attempts, error in self._run("SELECT payload, attempts, error FROM cx_outbox WHERE state = 2 ORDER BY position").fetchall():
+            try:
+                letters.append(DeadLetter(decision_from_json(payload), attempts, error or ""))
+            except ValueError as problem:  # a row damaged on disk: say so, keep listing the others
+                self.faults.append(f"a dead letter in {self.where()} cannot be read: {problem}")
+        return letters
+
+    def _mark(self, statement: str, rows: list, what: str) -> None:
+        if not rows:
+            return
+        try:
+            self._run_many(statement, rows)
+        except self.errors as error:  # the decisions stay owed: delivered again after a restart or by another process
+            self.faults.append(f"could not {what} in {self.where()}: {first_line(error)}")
+
+    def _undelivered(self, owner_clause: str = "", parameters: tuple = ()) -> list:
+        """Decisions not yet delivered (of the owners the clause picks), oldest first; damaged rows are reported."""
+        pending = []
+        for payload, in self._run(f"SELECT payload FROM cx_outbox WHERE state = 0 {owner_clause} ORDER BY position", parameters).fetchall():
+            try:
+                pending.append(decision_from_json(payload))
+            except ValueError as problem:
+                raise StoreError(f"an undelivered decision in {self.where()} cannot be read: {problem}") from None
+        return pending
+
+    # ------------------------------------------------------------ start
+
+    def check_org(self, engine) -> None:
+        """Refuse another org's store; reload the tickets in flight if the org changed, then record this version."""
+        self.engine = engine
+        meta: dict[str, str] = dict(self._run("SELECT name, value FROM cx_meta").fetchall())
+        org_id, version = engine.org.info.id, fingerprint(engine.org)
+        if meta.get("org", org_id) != org_id:
+            raise StoreError(f"{self.where()} holds the state of org `{meta['org']}`, not `{org_id}`")
+        if meta.get("org_fingerprint") != version:
+            if "org_fingerprint" in meta:  # the tickets in flight move to the new rules first, then the version is recorded
+                self.org_change = report = engine.reload(engine.org)
+                self.faults.append(f"org `{org_id}` changed since {self.where()} was last written: {len(report.kept)} open "
+                                   f"tickets follow the new rules, {len(report.moved_to_fallback)} went to the fallback queue")
+            self._run_many("INSERT INTO cx_meta VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                           [("org", org_id), ("org_fingerprint", version), ("format", str(FORMAT))])
+        self._fingerprint = version
+
+    @property
+    def events_applied(self) -> int:
+        """How many events the store has taken in, ever (from every process): a feeder resumes after them."""
+        return int(self._one("SELECT value FROM cx_counters WHERE name = 'events'"))
+
+
+class _Unit:
+    """What one unit of work has read and changed: rows as read (to write back only changes) and its edits."""
+
+    def __init__(self, entry: Optional[tuple], next_seq: int, loads: dict, cursors: dict, active_surges: set,
+                 next_stored: Optional[float]):
+        self.entry = entry
+        self.first_seq = self.next_seq = next_seq
+        self.next_stored = next_stored
+        """When the earliest stored timer is due, in POSIX seconds (None: none is)."""
+        self.new_timers: list[tuple[float, int, Timer]] = []
+        """Timers scheduled by this unit, a heap as in :class:`~.store.MemoryStore`; written at commit."""
+        self.fired_keys: dict[str, bool] = {}
+        self.marked: list[str] = []
+        self.loads: dict[str, int] = loads
+        self.cursors: dict[str, int] = cursors
+        self.active_surges: set[str] = active_surges
+        self.changed_loads: set[str] = set()
+        self.changed_cursors: set[str] = set()
+        self.surges_changed = False
+        self.tickets: dict[str, Optional[TicketState]] = {}
+        self.ticket_rows: dict[str, Optional[str]] = {}
+        self.queues: dict[str, deque[str]] = {}
+        self.queue_rows: dict[str, str] = {}
+        self.arrivals: dict[str, deque[datetime]] = {}
+        self.arrival_rows: dict[str, str] = {}
+        self.fallback: list[str] = []
+
+
+def _json(value: Any) -> Any:
+    """A JSON aggregate as the driver returns it: already decoded (PostgreSQL) or text (SQLite)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def read_row(parse, text: str, what: str):
+    """A row's JSON read back and checked: a damaged row fails its unit (rolled back), never the process."""
+    try:
+        return parse(json.loads(text))
+    except (ValueError, RecursionError, TypeError) as error:
+        raise SnapshotError(f"{what} in the store is damaged: {error}") from None
+
+
+def first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

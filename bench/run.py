@@ -289,7 +289,7 @@ def bench_durable(folder: Path) -> None:
         _, in_memory = _timed(lambda: [memory.submit(event) for event in chunk])
         _, on_disk = _timed(lambda: [durable.submit(event) for event in chunk])
         print(f"durable   events {offset + len(chunk):>9,}: SQLite {len(chunk) / on_disk:>8,.0f} events/s, in memory "
-              f"{len(chunk) / in_memory:>8,.0f} events/s (ratio {in_memory / on_disk:.2f}); {len(durable.store.timers):,} timers held; "
+              f"{len(chunk) / in_memory:>8,.0f} events/s (ratio {in_memory / on_disk:.2f}); {durable.store.timer_count:,} timers held; "
               f"RSS {_rss_mb():.0f} MB")
     durable.store.close()
     memory.close()

@@ -187,7 +187,7 @@ def test_a_crash_before_the_commit_keeps_nothing_of_the_event(tmp_path, monkeypa
     engine = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), store)
     engine.submit(TicketCreated("T0", category="consultation", channel="phone", segment="normal", priority="normal"))
 
-    def killed(write):
+    def killed(write, end):
         write()
         raise SystemExit("killed before COMMIT")
 

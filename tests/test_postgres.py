@@ -28,24 +28,6 @@ def accepted(decisions) -> bool:
     return all(x.kind != "Refused" for x in decisions)
 
 
-def as_data(decisions) -> list[str]:
-    return [decision_to_json(x) for x in decisions]
-
-
-def test_decisions_and_state_are_those_of_the_in_memory_engine(postgres_url):
-    events = stream(200)
-    memory = Engine(ORG, VirtualClock(events[0].at), MemoryStore())
-    shared = Engine(ORG, VirtualClock(events[0].at), postgres_url)
-    assert isinstance(shared.store, PostgresStore)
-    for event in events:
-        assert as_data(shared.submit(event)) == as_data(memory.submit(event)), event
-    assert as_data(shared.advance(END)) == as_data(memory.advance(END))
-    assert {t.id: vars(t) for t in shared.store.all_tickets()} == {t.id: vars(t) for t in memory.store.all_tickets()}
-    assert shared.fallback_tickets == memory.fallback_tickets
-    assert [shared.queue(role.id) for role in ORG.roles] == [memory.queue(role.id) for role in ORG.roles]
-    assert shared.store.next_due() == memory.store.next_due() and shared.store.events_applied == len(events)
-
-
 def test_state_lives_in_the_database_not_in_the_process(postgres_url):
     """A second engine on the same database sees every ticket the first made, with nothing handed over in memory."""
     first = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), postgres_url)

@@ -7,19 +7,25 @@ Reading it back checks every time and zone, so a damaged or hostile value is a
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-__all__ = ["DataError", "to_data", "from_data"]
+__all__ = ["DataError", "to_data", "from_data", "time_to_json"]
 
 
 class DataError(ValueError):
     """A stored value that is not what the engine writes: the message says which."""
 
 
+_PLAIN = (str, int, float, bool)
+
+
 def to_data(value: Any) -> Any:
     """JSON-ready form of a state value: times as ``{"$time", "$zone"}``, tuples as lists."""
+    if value is None or type(value) in _PLAIN:
+        return value
     if isinstance(value, datetime):
         data = {"$time": value.isoformat()}
         if isinstance(value.tzinfo, ZoneInfo):
@@ -30,6 +36,13 @@ def to_data(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     raise DataError(f"cannot write a {type(value).__name__} into stored data")
+
+
+def time_to_json(moment: datetime) -> str:
+    """``json.dumps(to_data(moment))``, faster: timers are written by the thousand."""
+    if isinstance(moment.tzinfo, ZoneInfo):
+        return f'{{"$time": "{moment.isoformat()}", "$zone": {json.dumps(moment.tzinfo.key)}}}'
+    return f'{{"$time": "{moment.isoformat()}"}}'
 
 
 def from_data(value: Any) -> Any:

@@ -104,16 +104,17 @@ class PostgresStore(TableStore):
         with self.db.cursor() as cursor:
             cursor.executemany(sql, rows)
 
-    def _open(self) -> tuple:
+    def _open(self, begun: bool) -> tuple:
         with self.db.pipeline():  # BEGIN and the opening read in one round trip; the read is a prepared statement
-            self.db.execute("BEGIN")
+            if not begun:
+                self.db.execute("BEGIN")
             cursor = self.db.execute(_OPENING)
         return (cursor.fetchone() or (None,) * 7)[1:]
 
-    def _commit(self, write) -> None:
+    def _commit(self, write, end: str) -> None:
         with self.db.pipeline():  # every write of the unit in one round trip
             write()
-            self.db.execute("COMMIT")
+            self.db.execute(end)
 
     def _take_timer(self, now: float) -> Optional[tuple]:
         return self.db.execute(_TAKE_TIMER, (now,)).fetchone()

@@ -43,6 +43,7 @@ class SnapshotError(DataError):
 
 _TICKET_FIELDS = {f.name for f in fields(TicketState)}
 _SETS = ("fired", "followups_pending")
+_TIMES = ("created_at", "first_response_due", "resolution_due", "paused_since")
 
 
 def dump_state(state: dict) -> str:
@@ -61,8 +62,12 @@ def dump_state(state: dict) -> str:
 
 def ticket_to_data(ticket: TicketState) -> dict:
     """One ticket as a JSON object (the form of a snapshot's `tickets` and of a database row)."""
-    row = {name: to_data(getattr(ticket, name)) for name in _TICKET_FIELDS if name not in _SETS}
-    row.update({name: sorted(getattr(ticket, name)) for name in _SETS})
+    row = dict(vars(ticket))  # every field is text, a number, a flag or None, but for these:
+    for name in _TIMES:
+        if row[name] is not None:
+            row[name] = to_data(row[name])
+    for name in _SETS:
+        row[name] = sorted(row[name])
     return row
 
 

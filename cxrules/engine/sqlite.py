@@ -58,8 +58,9 @@ class SqliteStore(TableStore):
 
     errors = (sqlite3.Error,)
 
-    def __init__(self, path: str | os.PathLike, synchronous: str = "NORMAL"):
-        super().__init__()
+    def __init__(self, path: str | os.PathLike, synchronous: str = "NORMAL", keep_tickets: int = 10_000):
+        """``keep_tickets``: tickets kept decoded in memory between events (the most recently used), to save reading them."""
+        super().__init__(keep_tickets=max(keep_tickets, 1))
         self.path = str(path)
         self.synchronous = "FULL" if synchronous.upper() == "FULL" else "NORMAL"
         self._statements: dict[str, str] = {}
@@ -101,14 +102,15 @@ class SqliteStore(TableStore):
     def _run_many(self, sql: str, rows: list) -> None:
         self.db.executemany(self._sql(sql), rows)
 
-    def _open(self) -> tuple:
-        self._keep_if_replaced()
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db.execute(_OPENING).fetchone()
+    def _open(self, begun: bool) -> tuple:
+        if not begun:
+            self._keep_if_replaced()
+            self.db.execute("BEGIN IMMEDIATE")
+        return self._opening_kept or self.db.execute(_OPENING).fetchone()
 
-    def _commit(self, write) -> None:
+    def _commit(self, write, end: str) -> None:
         write()
-        self.db.execute("COMMIT")
+        self.db.execute(end)
 
     def _take_timer(self, now: float) -> Optional[tuple]:
         row = self.db.execute(_NEXT_TIMER, (now,)).fetchone()
@@ -236,8 +238,8 @@ class SqliteStore(TableStore):
         self._run_many("INSERT INTO cx_queues VALUES (%s, %s)", [(role, json.dumps(list(q))) for role, q in state["queues"].items()])
         self._run_many("INSERT INTO cx_loads VALUES (%s, %s)", list(state["loads"].items()))
         self._run_many("INSERT INTO cx_cursors VALUES (%s, %s)", list(state["cursors"].items()))
-        self._run_many("INSERT INTO cx_arrivals VALUES (%s, %s)",
-                       [(surge, json.dumps([to_data(at) for at in times])) for surge, times in state["arrivals"].items()])
+        self._run_many("INSERT INTO cx_arrivals (surge, at) VALUES (%s, %s)",
+                       [(surge, at.timestamp()) for surge, times in state["arrivals"].items() for at in times])
         self._run_many("INSERT INTO cx_active_surges VALUES (%s)", [(surge,) for surge in state["active_surges"]])
         self._run_many("INSERT INTO cx_fallback (ticket_id) VALUES (%s)", [(ticket_id,) for ticket_id in state["fallback"]])
         self._run_many("UPDATE cx_counters SET value = %s WHERE name = %s", [(state["next_seq"], "next_seq"), (legacy.events, "events")])

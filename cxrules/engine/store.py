@@ -10,10 +10,11 @@ from __future__ import annotations
 import copy
 import heapq
 from abc import ABC, abstractmethod
+from contextlib import nullcontext
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, ContextManager, Optional
 
 from .delivery import DeadLetter
 
@@ -79,7 +80,7 @@ class Store(ABC):
     Every change the engine makes happens between :meth:`begin` and :meth:`commit` (or
     :meth:`rollback`, which undoes all of it: an event that fails while applied leaves no
     trace). Tickets returned by :meth:`get` inside a unit may be changed in place; the
-    change is kept at commit. Queues and surge arrivals are handed out the same way, as
+    change is kept at commit. Queues are handed out the same way, as
     deques to change in place. Durable stores make the unit durable at :meth:`commit`
     together with its decisions, before any handler runs, and keep the delivery marks.
     """
@@ -132,8 +133,11 @@ class Store(ABC):
     @abstractmethod
     def set_cursor(self, role: str, number: int) -> None: ...
     @abstractmethod
-    def arrivals(self, surge: str) -> deque[datetime]:
-        """Arrival times inside the window of a surge rule, to change in place."""
+    def add_arrival(self, surge: str, at: datetime) -> None:
+        """A ticket that a surge rule counts arrived."""
+    @abstractmethod
+    def arrivals_since(self, surge: str, after: datetime) -> int:
+        """Forget the surge's arrivals at or before ``after`` (they left its window); how many remain."""
     @abstractmethod
     def surge_active(self, surge: str) -> bool: ...
     @abstractmethod
@@ -172,6 +176,10 @@ class Store(ABC):
         """Attach to ``engine``, rebuild what a restart lost; returns decisions whose handlers must run again."""
         return []
 
+    def batch(self) -> ContextManager[None]:
+        """Group commit: the units begun inside are made durable together at its end (nothing to do in memory)."""
+        return nullcontext()
+
     def take_over(self) -> list:
         """Undelivered decisions that another process left when it died, now this one's to deliver (a shared store)."""
         return []
@@ -200,7 +208,8 @@ class Store(ABC):
 _ABSENT = object()
 
 
-def _copy_ticket(ticket: TicketState) -> TicketState:
+def copy_ticket(ticket: TicketState) -> TicketState:
+    """A copy to change without touching the original (its sets copied too)."""
     twin = copy.copy(ticket)
     twin.fired, twin.followups_pending = set(ticket.fired), set(ticket.followups_pending)
     return twin
@@ -248,6 +257,11 @@ class MemoryStore(Store):
         for (name, key), old in (undo or {}).items():
             if name == "timers":
                 self._undo_timers(old)
+            elif name == "arrivals":
+                arrivals = self.arrivals_by_surge[key]
+                for _ in range(old[0]):
+                    arrivals.pop()
+                arrivals.extendleft(reversed(old[1]))
             elif name == "fallback":
                 del self.fallback[old:]
             elif name == "active_surges":
@@ -284,15 +298,15 @@ class MemoryStore(Store):
     def get(self, ticket_id: str) -> Optional[TicketState]:
         ticket = self.tickets.get(ticket_id)
         if ticket is not None:
-            self._save("tickets", ticket_id, _copy_ticket)
+            self._save("tickets", ticket_id, copy_ticket)
         return ticket
 
     def put(self, ticket: TicketState) -> None:
-        self._save("tickets", ticket.id, _copy_ticket)
+        self._save("tickets", ticket.id, copy_ticket)
         self.tickets[ticket.id] = ticket
 
     def drop(self, ticket_id: str) -> None:
-        self._save("tickets", ticket_id, _copy_ticket)
+        self._save("tickets", ticket_id, copy_ticket)
         self.tickets.pop(ticket_id, None)
 
     def all_tickets(self) -> list[TicketState]:
@@ -321,9 +335,22 @@ class MemoryStore(Store):
         self._save("cursors", role)
         self.cursors[role] = number
 
-    def arrivals(self, surge: str) -> deque[datetime]:
-        self._save("arrivals_by_surge", surge, deque)
-        return self.arrivals_by_surge.setdefault(surge, deque())
+    def add_arrival(self, surge: str, at: datetime) -> None:
+        self._arrival_undo(surge)[0] += 1
+        self.arrivals_by_surge.setdefault(surge, deque()).append(at)
+
+    def arrivals_since(self, surge: str, after: datetime) -> int:
+        arrivals = self.arrivals_by_surge.setdefault(surge, deque())
+        undo = self._arrival_undo(surge)
+        while arrivals and arrivals[0] <= after:
+            undo[1].append(arrivals.popleft())
+        return len(arrivals)
+
+    def _arrival_undo(self, surge: str) -> list:
+        """The unit's record of a surge's arrivals: how many were added, and those it dropped (a window may hold thousands)."""
+        if self._undo is None:
+            return [0, []]
+        return self._undo.setdefault(("arrivals", surge), [0, []])
 
     def surge_active(self, surge: str) -> bool:
         return surge in self.active_surges

@@ -37,18 +37,18 @@ class Surges:
         if not self.surges:
             return decisions
         for surge in self.for_class(ticket.class_fields()):
-            arrivals = self.store.arrivals(surge.id)
-            arrivals.append(at)
-            decisions.extend(self._judge(surge, at))
-            self.timers.schedule(at + surge.window, "surge", None, f"surge:{surge.id}:{at.isoformat()}:{len(arrivals)}", surge.id)
+            self.store.add_arrival(surge.id, at)
+            judged, count = self._judge(surge, at)
+            decisions.extend(judged)
+            self.timers.schedule(at + surge.window, "surge", None, f"surge:{surge.id}:{at.isoformat()}:{count}", surge.id)
         return decisions
 
-    def _judge(self, surge: Surge, at: datetime) -> list[d.Decision]:
-        """Drop the arrivals that left the window; switch the surge on at its threshold, off below its release."""
-        arrivals = self.store.arrivals(surge.id)
-        while arrivals and arrivals[0] <= at - surge.window:
-            arrivals.popleft()
-        count = len(arrivals)
+    def _judge(self, surge: Surge, at: datetime) -> tuple[list[d.Decision], int]:
+        """Count the arrivals inside the window; switch the surge on at its threshold, off below its release."""
+        count = self.store.arrivals_since(surge.id, at - surge.window)
+        return self._switch(surge, at, count), count
+
+    def _switch(self, surge: Surge, at: datetime, count: int) -> list[d.Decision]:
         active = self.store.surge_active(surge.id)
         if not active and count >= surge.threshold:
             self.store.set_surge_active(surge.id, True)
@@ -60,4 +60,4 @@ class Surges:
 
     def _fire_window_end(self, timer: Timer) -> list[d.Decision]:
         surge = self.by_id.get(timer.data)
-        return self._judge(surge, timer.due) if surge else []
+        return self._judge(surge, timer.due)[0] if surge else []

@@ -14,7 +14,8 @@ The tables (format 3; ``cx_outbox.state``: 0 undelivered, 1 delivered, 2 dead le
 - ``cx_timers(seq, due, due_data, kind, ticket_id, key, data)``: ``due`` is POSIX seconds for
   ordering, ``due_data`` the time as scheduled, in its zone;
 - ``cx_fired(key)``: keys of fired timers that belong to no ticket (a ticket's own are in its row);
-- ``cx_queues(role, tickets)``, ``cx_arrivals(surge, times)``: JSON lists;
+- ``cx_queues(role, tickets)``: a JSON list per role; ``cx_arrivals(position, surge, at)``: arrivals a surge
+  rule counts, in POSIX seconds, until they leave its window;
 - ``cx_loads(agent, load)``, ``cx_cursors(role, number)``, ``cx_active_surges(surge)``,
   ``cx_fallback(position, ticket_id)``;
 - ``cx_counters``: ``next_seq`` (the next timer's number) and ``events`` (events taken in);
@@ -27,15 +28,16 @@ from __future__ import annotations
 import heapq
 import json
 from abc import abstractmethod
-from collections import deque
+from collections import OrderedDict, deque
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Optional
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from ..model import fingerprint
-from .data import DataError, from_data, to_data
+from .data import DataError, from_data, time_to_json, to_data
 from .delivery import DeadLetter
-from .snapshot import SnapshotError, strings_from_data, ticket_from_data, ticket_to_data, times_from_data
-from .store import Store, StoreError, TicketState, Timer
+from .snapshot import SnapshotError, strings_from_data, ticket_from_data, ticket_to_data
+from .store import Store, StoreError, TicketState, Timer, copy_ticket
 from .wire import decision_from_json, decision_to_json
 
 if TYPE_CHECKING:
@@ -60,7 +62,8 @@ CREATE TABLE IF NOT EXISTS cx_fired (key text PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS cx_queues (role text PRIMARY KEY, tickets text NOT NULL);
 CREATE TABLE IF NOT EXISTS cx_loads (agent text PRIMARY KEY, load integer NOT NULL);
 CREATE TABLE IF NOT EXISTS cx_cursors (role text PRIMARY KEY, number integer NOT NULL);
-CREATE TABLE IF NOT EXISTS cx_arrivals (surge text PRIMARY KEY, times text NOT NULL);
+CREATE TABLE IF NOT EXISTS cx_arrivals (position {serial}, surge text NOT NULL, at double precision NOT NULL);
+CREATE INDEX IF NOT EXISTS cx_arrivals_window ON cx_arrivals (surge, at);
 CREATE TABLE IF NOT EXISTS cx_active_surges (surge text PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS cx_fallback (position {serial}, ticket_id text NOT NULL);
 CREATE TABLE IF NOT EXISTS cx_outbox (position {serial}, key text UNIQUE NOT NULL, payload text NOT NULL,
@@ -80,8 +83,16 @@ OPENING_COLUMNS = """(SELECT value FROM cx_meta WHERE name = 'org_fingerprint'),
 class TableStore(Store):
     """The engine's state as rows; subclasses bring the connection, the transaction and the dialect."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_tickets: int = 0) -> None:
+        """``keep_tickets``: for a store only this process writes, how many tickets to keep decoded between units."""
         self.faults: list[str] = []
+        self._keep_tickets = keep_tickets
+        self._tickets_kept: OrderedDict[str, Optional[TicketState]] = OrderedDict()
+        """Tickets as stored, most recently used last (only when this process is the only writer)."""
+        self._opening_kept: Optional[tuple] = None
+        """The opening read as the last unit left it (only when this process is the only writer)."""
+        self._batch = ""
+        """In :meth:`batch`: "open", then "begun" once its transaction has begun; else ""."""
         self.engine = None
         self.org_change: Optional[ReloadReport] = None
         """The :class:`~.engine.ReloadReport` of an org that changed while no engine of this version ran, if it did."""
@@ -105,12 +116,13 @@ class TableStore(Store):
     def _run_many(self, sql: str, rows: list) -> None: ...
 
     @abstractmethod
-    def _open(self) -> tuple:
-        """Begin a transaction that excludes every other unit; return the row of :data:`OPENING_COLUMNS`."""
+    def _open(self, begun: bool) -> tuple:
+        """Begin a transaction that excludes every other unit (unless ``begun``); return the row of :data:`OPENING_COLUMNS`."""
 
     @abstractmethod
-    def _commit(self, write) -> None:
-        """Run ``write()`` (the unit's statements) and commit, in as few round trips as the dialect allows."""
+    def _commit(self, write, end: str) -> None:
+        """Run ``write()`` (the unit's statements) and then ``end`` (COMMIT, or releasing the unit's savepoint in a batch),
+        in as few round trips as the dialect allows."""
 
     @abstractmethod
     def _take_timer(self, now: float) -> Optional[tuple]:
@@ -131,7 +143,10 @@ class TableStore(Store):
         if self._unit is not None:
             raise StoreError("a unit of work is already open on this store")
         try:
-            org_version, next_seq, loads, cursors, active, next_due = self._open()
+            org_version, next_seq, loads, cursors, active, next_due = self._open(self._batch == "begun")
+            if self._batch:
+                self._batch = "begun"
+                self._run("SAVEPOINT cx_unit")
         except self.errors as error:
             self._abort()
             raise StoreError(f"cannot start a transaction on {self.where()}: {first_line(error)}") from None
@@ -140,7 +155,7 @@ class TableStore(Store):
             raise StoreError("another instance runs a changed version of the org on this store; restart this one with it "
                              "(every instance on one store must run the same version)")
         try:
-            self._unit = _Unit(entry, int(next_seq), _json(loads), _json(cursors), set(_json(active)), next_due)
+            self._unit = _Unit(entry, int(next_seq), dict(_json(loads)), dict(_json(cursors)), set(_json(active)), next_due)
         except (ValueError, TypeError) as error:
             self._abort()
             raise StoreError(f"the counters or agents' loads in {self.where()} are damaged: {error}") from None
@@ -160,8 +175,10 @@ class TableStore(Store):
                 self._run_many("UPDATE cx_outbox SET state = 1 WHERE key = %s AND state = 0", [(key,) for key in self._delivered])
 
         try:
-            self._commit(write)
+            self._commit(write, "RELEASE SAVEPOINT cx_unit" if self._batch else "COMMIT")
             self._delivered = []
+            if self._keep_tickets:
+                self._remember(unit)
         except self.errors as error:
             self._abort()
             raise StoreError(f"cannot commit to {self.where()}; nothing of the unit was kept: {first_line(error)}") from None
@@ -171,12 +188,52 @@ class TableStore(Store):
     def rollback(self, seq: int) -> None:
         self._abort()
 
+    def _remember(self, unit: "_Unit") -> None:
+        """After a commit, when no other process writes: keep what the next unit would read again."""
+        kept = self._tickets_kept
+        for ticket_id, ticket in unit.tickets.items():
+            kept[ticket_id] = ticket
+            kept.move_to_end(ticket_id)
+        while len(kept) > self._keep_tickets:
+            kept.popitem(last=False)
+        dues = [moment for moment, _, _ in unit.new_timers] + ([unit.next_stored] if unit.next_stored is not None else [])
+        self._opening_kept = (None, unit.next_seq, unit.loads, unit.cursors, unit.active_surges, min(dues, default=None))
+
     def _abort(self) -> None:
         self._unit = None
         try:
-            self._run("ROLLBACK")
+            if self._batch == "begun":  # the units before this one stay in the batch
+                self._run("ROLLBACK TO SAVEPOINT cx_unit")
+                self._run("RELEASE SAVEPOINT cx_unit")
+            else:
+                self._run("ROLLBACK")
         except self.errors:
             pass  # no transaction, or a broken connection, which rolls back by itself
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group commit: the units inside share one transaction, each a savepoint (so one failing is undone alone),
+        made durable together at the end. StoreError at the end: none of them was kept."""
+        if self._batch:
+            yield
+            return
+        self._batch = "open"
+        try:
+            yield
+            if self._batch == "begun":
+                self._run("COMMIT")
+        except BaseException as error:
+            if self._batch == "begun":
+                self._batch = "open"
+                self._abort()
+                self._tickets_kept.clear()  # they held what the batch changed
+                self._opening_kept = None
+            if isinstance(error, self.errors):
+                raise StoreError(f"cannot commit to {self.where()}; nothing of the batch was kept: {first_line(error)}") from None
+            raise
+        finally:
+            self._batch = ""
+
 
     def _require_unit(self) -> "_Unit":
         if self._unit is None:
@@ -185,20 +242,20 @@ class TableStore(Store):
 
     def _write_back(self, unit: "_Unit") -> None:
         """Every row the unit changed, in a few batched statements."""
-        tickets = [(ticket_id, text) for ticket_id, ticket in unit.tickets.items() if ticket is not None
-                   and (text := json.dumps(ticket_to_data(ticket), ensure_ascii=False)) != unit.ticket_rows.get(ticket_id)]
-        if tickets:
-            self._run_many("INSERT INTO cx_tickets VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET state = excluded.state", tickets)
+        changed = [ticket for ticket_id, ticket in unit.tickets.items() if ticket is not None and ticket != unit.ticket_rows.get(ticket_id)]
+        if changed:
+            self._run_many("INSERT INTO cx_tickets VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+                           [(ticket.id, json.dumps(ticket_to_data(ticket), ensure_ascii=False)) for ticket in changed])
         gone = [(ticket_id,) for ticket_id, ticket in unit.tickets.items() if ticket is None and unit.ticket_rows.get(ticket_id)]
         if gone:
             self._run_many("DELETE FROM cx_tickets WHERE id = %s", gone)
-        queues = [(role, text) for role, queue in unit.queues.items() if (text := json.dumps(list(queue))) != unit.queue_rows[role]]
+        queues = [(role, json.dumps(list(queue))) for role, queue in unit.queues.items() if queue != unit.queue_rows[role]]
         if queues:
             self._run_many("INSERT INTO cx_queues VALUES (%s, %s) ON CONFLICT (role) DO UPDATE SET tickets = excluded.tickets", queues)
-        arrivals = [(surge, text) for surge, times in unit.arrivals.items()
-                    if (text := json.dumps([to_data(at) for at in times])) != unit.arrival_rows[surge]]
-        if arrivals:
-            self._run_many("INSERT INTO cx_arrivals VALUES (%s, %s) ON CONFLICT (surge) DO UPDATE SET times = excluded.times", arrivals)
+        if unit.window_starts:
+            self._run_many("DELETE FROM cx_arrivals WHERE surge = %s AND at <= %s", sorted(unit.window_starts.items()))
+        if unit.arrived:
+            self._run_many("INSERT INTO cx_arrivals (surge, at) VALUES (%s, %s)", unit.arrived)
         if unit.changed_loads:
             self._run_many("INSERT INTO cx_loads VALUES (%s, %s) ON CONFLICT (agent) DO UPDATE SET load = excluded.load",
                            [(agent, unit.loads[agent]) for agent in sorted(unit.changed_loads)])
@@ -214,7 +271,7 @@ class TableStore(Store):
             self._run("UPDATE cx_counters SET value = %s WHERE name = 'next_seq'", (unit.next_seq,))
         if unit.new_timers:
             self._run_many("INSERT INTO cx_timers VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                           [(t.seq, moment, json.dumps(to_data(t.due)), t.kind, t.ticket_id, t.key, json.dumps(to_data(t.data), ensure_ascii=False))
+                           [(t.seq, moment, time_to_json(t.due), t.kind, t.ticket_id, t.key, json.dumps(to_data(t.data), ensure_ascii=False))
                             for moment, _, t in unit.new_timers])
         if unit.marked:
             self._run_many("INSERT INTO cx_fired VALUES (%s) ON CONFLICT DO NOTHING", [(key,) for key in unit.marked])
@@ -225,11 +282,20 @@ class TableStore(Store):
         unit = self._unit
         if unit is not None and ticket_id in unit.tickets:
             return unit.tickets[ticket_id]
-        text = self._one("SELECT state FROM cx_tickets WHERE id = %s", (ticket_id,))
-        ticket = None if text is None else read_row(ticket_from_data, text, "a ticket row")
-        if unit is not None:
-            unit.ticket_rows[ticket_id] = text
-            unit.tickets[ticket_id] = ticket
+        if ticket_id in self._tickets_kept:
+            stored = self._tickets_kept[ticket_id]
+            self._tickets_kept.move_to_end(ticket_id)
+        else:
+            text = self._one("SELECT state FROM cx_tickets WHERE id = %s", (ticket_id,))
+            stored = None if text is None else read_row(ticket_from_data, text, "a ticket row")
+        return self._hold(ticket_id, stored)
+
+    def _hold(self, ticket_id: str, stored: Optional[TicketState]) -> Optional[TicketState]:
+        """A ticket as stored, given to the unit as a copy it may change (the stored one is compared at commit)."""
+        ticket = None if stored is None else copy_ticket(stored)
+        if self._unit is not None:
+            self._unit.ticket_rows[ticket_id] = stored
+            self._unit.tickets[ticket_id] = ticket
         return ticket
 
     def put(self, ticket: TicketState) -> None:
@@ -259,8 +325,8 @@ class TableStore(Store):
         unit = self._require_unit()
         if role not in unit.queues:
             text = self._one("SELECT tickets FROM cx_queues WHERE role = %s", (role,)) or "[]"
-            unit.queue_rows[role] = text
             unit.queues[role] = deque(read_row(strings_from_data, text, f"the queue of {role}"))
+            unit.queue_rows[role] = deque(unit.queues[role])
         return unit.queues[role]
 
     def queued(self, role: str) -> list[str]:
@@ -284,13 +350,15 @@ class TableStore(Store):
         unit.cursors[role] = number
         unit.changed_cursors.add(role)
 
-    def arrivals(self, surge: str) -> deque[datetime]:
+    def add_arrival(self, surge: str, at: datetime) -> None:
+        self._require_unit().arrived.append((surge, at.timestamp()))
+
+    def arrivals_since(self, surge: str, after: datetime) -> int:
         unit = self._require_unit()
-        if surge not in unit.arrivals:
-            text = self._one("SELECT times FROM cx_arrivals WHERE surge = %s", (surge,)) or "[]"
-            unit.arrival_rows[surge] = text
-            unit.arrivals[surge] = deque(read_row(times_from_data, text, f"the arrivals of surge {surge}"))
-        return unit.arrivals[surge]
+        start = max(after.timestamp(), unit.window_starts.get(surge, float("-inf")))
+        unit.window_starts[surge] = start
+        stored = self._one("SELECT count(*) FROM cx_arrivals WHERE surge = %s AND at > %s", (surge, start))
+        return int(stored) + sum(1 for name, at in unit.arrived if name == surge and at > start)
 
     def surge_active(self, surge: str) -> bool:
         return surge in self._require_unit().active_surges
@@ -336,8 +404,10 @@ class TableStore(Store):
             return self.pop_due(now)
         seq, due, kind, ticket_id, key, data, unit.next_stored, ticket_row, fired = row
         if ticket_id is not None and ticket_id not in unit.tickets:
-            unit.ticket_rows[ticket_id] = ticket_row
-            unit.tickets[ticket_id] = None if ticket_row is None else read_row(ticket_from_data, ticket_row, "a ticket row")
+            if ticket_id in self._tickets_kept:
+                self.get(ticket_id)
+            else:
+                self._hold(ticket_id, None if ticket_row is None else read_row(ticket_from_data, ticket_row, "a ticket row"))
         unit.fired_keys.setdefault(key, bool(fired))
         try:  # the due time as it was scheduled, in its zone (the column `due` is for ordering)
             return Timer(from_data(json.loads(due)), seq, kind, ticket_id, key, from_data(json.loads(data)))
@@ -462,11 +532,14 @@ class _Unit:
         self.changed_cursors: set[str] = set()
         self.surges_changed = False
         self.tickets: dict[str, Optional[TicketState]] = {}
-        self.ticket_rows: dict[str, Optional[str]] = {}
+        self.ticket_rows: dict[str, Optional[TicketState]] = {}
+        """Each ticket as stored when the unit first read it (None: absent), to write back only changes."""
         self.queues: dict[str, deque[str]] = {}
-        self.queue_rows: dict[str, str] = {}
-        self.arrivals: dict[str, deque[datetime]] = {}
-        self.arrival_rows: dict[str, str] = {}
+        self.queue_rows: dict[str, deque[str]] = {}
+        self.arrived: list[tuple[str, float]] = []
+        """Arrivals of this unit: (surge, POSIX seconds)."""
+        self.window_starts: dict[str, float] = {}
+        """Per surge: arrivals at or before this left its window."""
         self.fallback: list[str] = []
 
 

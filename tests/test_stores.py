@@ -1,0 +1,138 @@
+"""What every store promises the engine (issue 12), run on SQLite and on PostgreSQL; and what only memory cannot.
+
+The in-memory engine is the reference: a durable store must give the same decisions and
+the same state, keep nothing of an event that fails half-way, make a batch durable together
+(group commit) and hold no ticket in memory between events.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tracemalloc
+from datetime import timedelta
+
+import pytest
+
+import cxrules
+from cxrules.engine import (Engine, MemoryStore, Resolved, SqliteStore, StoreError, TicketCreated, VirtualClock)
+from cxrules.engine.sqlite import decision_to_json
+
+from conftest import ORGS
+from engine_helpers import local
+from test_durability import END, ORG, stream
+
+LOGISTICS = cxrules.load_org(ORGS / "logistics.yaml")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_at(request, tmp_path):
+    """Where a durable store lives: a file path or a database URL (each test gets an empty one)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "state.db")
+    return request.getfixturevalue("postgres_url")
+
+
+def as_data(decisions) -> list[str]:
+    return [decision_to_json(x) for x in decisions]
+
+
+def test_decisions_and_state_are_those_of_the_in_memory_engine(store_at):
+    events = stream(200)
+    memory = Engine(ORG, VirtualClock(events[0].at), MemoryStore())
+    durable = Engine(ORG, VirtualClock(events[0].at), store_at)
+    for event in events:
+        assert as_data(durable.submit(event)) == as_data(memory.submit(event)), event
+    assert as_data(durable.advance(END)) == as_data(memory.advance(END))
+    assert {t.id: vars(t) for t in durable.store.all_tickets()} == {t.id: vars(t) for t in memory.store.all_tickets()}
+    assert durable.fallback_tickets == memory.fallback_tickets
+    assert [durable.queue(role.id) for role in ORG.roles] == [memory.queue(role.id) for role in ORG.roles]
+    assert durable.store.next_due() == memory.store.next_due() and durable.store.events_applied == len(events)
+
+
+def surge_of_delays(count: int, start=local(2025, 3, 3, 10), prefix="D") -> list[TicketCreated]:
+    return [TicketCreated(f"{prefix}{n}", category="delay", channel="phone", segment="retail", priority="normal",
+                          at=start + timedelta(seconds=30 * n)) for n in range(count)]
+
+
+def test_surge_windows_count_and_expire_as_in_memory(store_at):
+    """Arrivals are rows that leave the window as the clock moves: the surge team comes and goes as in memory."""
+    events = surge_of_delays(60) + surge_of_delays(60, local(2025, 3, 3, 14), "E")
+    memory = Engine(LOGISTICS, VirtualClock(events[0].at), MemoryStore())
+    durable = Engine(LOGISTICS, VirtualClock(events[0].at), store_at)
+    kinds = []
+    for event in events:
+        made = durable.submit(event)
+        assert as_data(made) == as_data(memory.submit(event))
+        kinds += [x.kind for x in made]
+    assert kinds.count("SurgeActivated") == 2 and kinds.count("SurgeDeactivated") == 1
+
+
+def test_a_batch_gives_the_decisions_of_single_submits_and_rolls_back_a_failing_event_alone(store_at, monkeypatch):
+    events = stream(120)
+    single = Engine(ORG, VirtualClock(events[0].at), MemoryStore())
+    batched = Engine(ORG, VirtualClock(events[0].at), store_at)
+    seen = []
+    batched.on(None, lambda decision: seen.append(decision.key))
+    expected = [as_data(single.submit(event)) for event in events]
+    got = [as_data(decisions) for start in range(0, len(events), 25) for decisions in batched.submit_all(events[start:start + 25])]
+    assert got == expected and len(seen) == sum(len(decisions) for decisions in expected)  # every handler ran, once
+    good = TicketCreated("G1", category="consultation", channel="phone", segment="normal", priority="normal", at=END)
+    bad = Resolved(events[-2].ticket_id, at=END)
+    half_done = batched._resolved
+
+    def fails_half_way(ticket, event, at):
+        half_done(ticket, event, at)
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(batched, "_resolved", fails_half_way)
+    made = batched.submit_all([good, bad])
+    assert made[1][0].kind == "Refused" and batched.ticket("G1") is not None
+    assert batched.ticket(bad.ticket_id).status != "resolved" and not batched.ticket(bad.ticket_id).followups_pending
+
+
+def test_a_batch_whose_commit_fails_keeps_nothing_and_runs_no_handler(tmp_path, monkeypatch):
+    store = SqliteStore(tmp_path / "state.db")
+    engine = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), store)
+    seen = []
+    engine.on(None, seen.append)
+    engine.submit(TicketCreated("T0", category="consultation", channel="phone", segment="normal", priority="normal"))
+    seen.clear()
+    real = store._run
+
+    def disk_full_at_commit(sql, parameters=()):
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(sql, parameters)
+
+    monkeypatch.setattr(store, "_run", disk_full_at_commit)
+    with pytest.raises(StoreError, match="nothing of the batch was kept: database or disk is full"):
+        engine.submit_all([TicketCreated(f"T{n}", category="consultation", channel="phone", segment="normal", priority="normal")
+                           for n in (1, 2)])
+    monkeypatch.undo()
+    assert seen == [] and engine.ticket("T1") is None and engine.store.events_applied == 1
+    assert [x.kind for x in engine.submit(TicketCreated("T1", category="consultation", channel="phone", segment="normal",
+                                                        priority="normal"))] == ["Assigned"]
+
+
+def _memory_held_after(engine: Engine, tickets: int, offset: int = 0) -> int:
+    for n in range(offset, offset + tickets):
+        engine.submit(TicketCreated(f"T{n}", category="shipment_status", channel="phone", segment="retail", priority="normal"))
+        engine.submit(Resolved(f"T{n}"))
+    return tracemalloc.get_traced_memory()[0]
+
+
+def test_resolved_tickets_leave_memory_with_a_durable_store(tmp_path):
+    """Memory after 3,000 more resolved-not-closed tickets (each keeps its follow-up timers): flat on SQLite, growing in memory."""
+    durable = Engine(LOGISTICS, VirtualClock(local(2025, 3, 3, 10)), SqliteStore(tmp_path / "state.db", keep_tickets=100))
+    memory = Engine(LOGISTICS, VirtualClock(local(2025, 3, 3, 10)), MemoryStore())
+    tracemalloc.start()
+    try:
+        growth = {}
+        for name, engine in (("sqlite", durable), ("memory", memory)):
+            before = _memory_held_after(engine, 500)
+            growth[name] = _memory_held_after(engine, 3000, 500) - before
+    finally:
+        tracemalloc.stop()
+    assert durable.store.ticket_count == 3500 and durable.store.timer_count > 3500
+    assert growth["memory"] > 5_000_000          # about 2 KB a ticket in memory...
+    assert growth["sqlite"] < 300_000            # ...and next to nothing with the state on disk

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 import cxrules
-from cxrules.engine import (Engine, MemoryStore, PostgresStore, Resolved, StoreError, TicketCreated, VirtualClock)
-from cxrules.engine.sqlite import decision_to_json, event_to_json
+from cxrules.engine import (Engine, PostgresStore, Resolved, StoreError, TicketCreated, VirtualClock)
+from cxrules.engine.sqlite import event_to_json
 
 from conftest import ORGS, ROOT
 from engine_helpers import local, make_org

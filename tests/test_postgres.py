@@ -200,5 +200,4 @@ def test_three_processes_with_random_sigkills_lose_no_decision_and_fire_no_timer
     for key, pids in deliveries.items():
         assert all(pid in killed for pid in pids[:-1]), (key, pids)              # again only after its deliverer died
     with psycopg.connect(postgres_url) as db:
-        assert db.execute("SELECT count(*) FROM cx_outbox WHERE state <> 1").fetchone()[0] == 0
-        assert db.execute("SELECT count(*) FROM cx_outbox").fetchone()[0] == len(expected)
+        assert db.execute("SELECT count(*) FROM cx_outbox").fetchone()[0] == 0       # every decision delivered and gone

@@ -78,22 +78,21 @@ class Assignment:
         ticket.role, ticket.agent = role, None
         agent = self._pick(role, at, frozenset(requires))
         if agent is None:
-            queue = self.store.queue(role)
-            queue.append(ticket.id)
+            place = self.store.enqueue(role, ticket.id)
             ticket.status = "queued"
             on_shift = [a for a in self.agents.get(role, ()) if self.calendars[a.shift].is_open(at)]
             reason = "every agent on shift is at capacity" if on_shift else "nobody of the role is on shift"
             if not on_shift:
                 self._drain_at_next_shift(role, at)
-            return [d.Queued(ticket.id, at, role, len(queue), reason)]
+            return [d.Queued(ticket.id, at, role, place, reason)]
         return [self._hand_to(ticket, agent, at)]
 
     def release(self, ticket: TicketState, at: datetime) -> list[d.Decision]:
         """Take the ticket off its queue or its agent; a freed agent takes the next queued ticket."""
         if ticket.role is None:
             return []
-        if ticket.status == "queued" and ticket.id in (queue := self.store.queue(ticket.role)):
-            queue.remove(ticket.id)
+        if ticket.status == "queued":
+            self.store.unqueue(ticket.role, ticket.id)
         if ticket.agent:
             self.store.add_load(ticket.agent, -1)
             ticket.agent = None
@@ -103,11 +102,10 @@ class Assignment:
     def drain(self, role: str, at: datetime) -> list[d.Decision]:
         """Hand queued tickets out, oldest first, while someone can take them."""
         decisions: list[d.Decision] = []
-        queue = self.store.queue(role)
-        while queue:
-            ticket = self.store.get(queue[0])
+        while (head := self.store.queue_head(role)) is not None:
+            ticket = self.store.get(head)
             if ticket is None or ticket.status != "queued" or ticket.role != role:
-                queue.popleft()
+                self.store.pop_queue_head(role)
                 continue
             rule = self.rules.get(ticket.rule) if ticket.rule else None
             agent = self._pick(role, at, frozenset(rule.requires if rule else ()))
@@ -115,7 +113,7 @@ class Assignment:
                 if not any(self.calendars[a.shift].is_open(at) for a in self.agents.get(role, ())):
                     self._drain_at_next_shift(role, at)
                 break
-            queue.popleft()
+            self.store.pop_queue_head(role)
             decisions.append(self._hand_to(ticket, agent, at))
         return decisions
 

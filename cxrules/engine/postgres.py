@@ -50,16 +50,15 @@ LIVENESS = 7_362
 _OPENING = f"SELECT pg_advisory_xact_lock({UNITS_LOCK}), " + OPENING_COLUMNS.format(
     loads="(SELECT coalesce(json_object_agg(agent, load), '{}') FROM cx_loads)",
     cursors="(SELECT coalesce(json_object_agg(role, number), '{}') FROM cx_cursors)",
-    surges="(SELECT coalesce(json_agg(surge), '[]') FROM cx_active_surges)")
+    surges="(SELECT coalesce(json_agg(surge), '[]') FROM cx_active_surges)",
+    queues="(SELECT coalesce(json_object_agg(role, length), '{}') FROM cx_queues)")
 
-_TAKE_TIMER = """WITH taken AS (
-    DELETE FROM cx_timers WHERE seq = (SELECT seq FROM cx_timers WHERE due <= %s ORDER BY due, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
-    RETURNING seq, due_data, kind, ticket_id, key, data)
-SELECT taken.*, (SELECT min(due) FROM cx_timers WHERE cx_timers.seq <> taken.seq),
-       (SELECT state FROM cx_tickets WHERE id = taken.ticket_id), EXISTS (SELECT 1 FROM cx_fired WHERE cx_fired.key = taken.key)
-FROM taken"""
-"""Claim the earliest due timer (never one another transaction holds) and take it off the schedule; with it come
-when the next is due, its ticket's row and whether a timer of its key fired: one round trip per timer."""
+_TAKE_DUE = """WITH taken AS (
+    DELETE FROM cx_timers WHERE seq IN (SELECT seq FROM cx_timers WHERE due <= %s FOR UPDATE SKIP LOCKED)
+    RETURNING seq, due, due_data, kind, ticket_id, key, data)
+SELECT taken.*, (SELECT state FROM cx_tickets WHERE id = taken.ticket_id) FROM taken ORDER BY due, seq"""
+"""Claim the due timers (never one another transaction holds) and take them off the schedule, each with its
+ticket's row: one round trip."""
 
 
 def is_database_url(text: str) -> bool:
@@ -109,15 +108,18 @@ class PostgresStore(TableStore):
             if not begun:
                 self.db.execute("BEGIN")
             cursor = self.db.execute(_OPENING)
-        return (cursor.fetchone() or (None,) * 7)[1:]
+        return (cursor.fetchone() or (None,) * 8)[1:]
 
     def _commit(self, write, end: str) -> None:
         with self.db.pipeline():  # every write of the unit in one round trip
             write()
             self.db.execute(end)
 
-    def _take_timer(self, now: float) -> Optional[tuple]:
-        return self.db.execute(_TAKE_TIMER, (now,)).fetchone()
+    def _take_due(self, now: float) -> tuple[list[tuple], Optional[float]]:
+        with self.db.pipeline():
+            rows = self.db.execute(_TAKE_DUE, (now,))
+            following = self.db.execute("SELECT min(due) FROM cx_timers WHERE due > %s", (now,))
+        return rows.fetchall(), (following.fetchone() or (None,))[0]
 
     def take_over(self) -> list:
         """Undelivered decisions of processes that died: claimed for this one (exactly one process gets each)."""

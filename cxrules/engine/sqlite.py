@@ -46,11 +46,11 @@ __all__ = ["SqliteStore", "StoreError", "event_to_json", "event_from_json", "dec
 _OPENING = "SELECT " + OPENING_COLUMNS.format(
     loads="(SELECT coalesce(json_group_object(agent, load), '{}') FROM cx_loads)",
     cursors="(SELECT coalesce(json_group_object(role, number), '{}') FROM cx_cursors)",
-    surges="(SELECT coalesce(json_group_array(surge), '[]') FROM cx_active_surges)")
+    surges="(SELECT coalesce(json_group_array(surge), '[]') FROM cx_active_surges)",
+    queues="(SELECT coalesce(json_group_object(role, length), '{}') FROM cx_queues)")
 
-_NEXT_TIMER = """SELECT seq, due_data, kind, ticket_id, key, data, (SELECT state FROM cx_tickets WHERE id = t.ticket_id),
-       EXISTS (SELECT 1 FROM cx_fired WHERE cx_fired.key = t.key)
-FROM cx_timers t WHERE due <= ? ORDER BY due, seq LIMIT 1"""
+_DUE_TIMERS = """SELECT seq, due, due_data, kind, ticket_id, key, data, (SELECT state FROM cx_tickets WHERE id = t.ticket_id)
+FROM cx_timers t WHERE due <= ? ORDER BY due, seq"""
 
 
 class SqliteStore(TableStore):
@@ -112,13 +112,10 @@ class SqliteStore(TableStore):
         write()
         self.db.execute(end)
 
-    def _take_timer(self, now: float) -> Optional[tuple]:
-        row = self.db.execute(_NEXT_TIMER, (now,)).fetchone()
-        if row is None:
-            return None
-        self.db.execute("DELETE FROM cx_timers WHERE seq = ?", (row[0],))
-        following = self.db.execute("SELECT min(due) FROM cx_timers").fetchone()[0]
-        return (*row[:6], following, *row[6:])
+    def _take_due(self, now: float) -> tuple[list[tuple], Optional[float]]:
+        rows = self.db.execute(_DUE_TIMERS, (now,)).fetchall()  # the only writer: the same rows are deleted next
+        self.db.execute("DELETE FROM cx_timers WHERE due <= ?", (now,))
+        return rows, self.db.execute("SELECT min(due) FROM cx_timers").fetchone()[0]
 
     # ------------------------------------------------------------ one owner per file
 
@@ -234,8 +231,9 @@ class SqliteStore(TableStore):
         self._run_many("INSERT INTO cx_timers VALUES (%s, %s, %s, %s, %s, %s, %s)",
                        [(t.seq, moment, json.dumps(to_data(t.due)), t.kind, t.ticket_id, t.key, json.dumps(to_data(t.data)))
                         for moment, _, t in state["timers"]])
-        self._run_many("INSERT INTO cx_fired VALUES (%s)", [(key,) for key in state["fired_keys"]])
-        self._run_many("INSERT INTO cx_queues VALUES (%s, %s)", [(role, json.dumps(list(q))) for role, q in state["queues"].items()])
+        self._run_many("INSERT INTO cx_queued (role, ticket_id) VALUES (%s, %s)",
+                       [(role, ticket_id) for role, queue in state["queues"].items() for ticket_id in queue])
+        self._run_many("INSERT INTO cx_queues VALUES (%s, %s)", [(role, len(queue)) for role, queue in state["queues"].items()])
         self._run_many("INSERT INTO cx_loads VALUES (%s, %s)", list(state["loads"].items()))
         self._run_many("INSERT INTO cx_cursors VALUES (%s, %s)", list(state["cursors"].items()))
         self._run_many("INSERT INTO cx_arrivals (surge, at) VALUES (%s, %s)",

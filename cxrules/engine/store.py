@@ -14,7 +14,8 @@ from contextlib import nullcontext
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ContextManager, Optional
+from functools import partial
+from typing import Any, Callable, ContextManager, Optional
 
 from .delivery import DeadLetter
 
@@ -117,11 +118,19 @@ class Store(ABC):
     # ------------------------------------------------------------ queues, agents, surges, fallback
 
     @abstractmethod
-    def queue(self, role: str) -> deque[str]:
-        """The tickets waiting for an agent of ``role``, oldest first, to change in place."""
+    def enqueue(self, role: str, ticket_id: str) -> int:
+        """Put a ticket at the end of the queue of ``role`` (tickets waiting for one of its agents); its place, from 1."""
+    @abstractmethod
+    def queue_head(self, role: str) -> Optional[str]:
+        """The ticket longest in the queue of ``role``, if any."""
+    @abstractmethod
+    def pop_queue_head(self, role: str) -> None: ...
+    @abstractmethod
+    def unqueue(self, role: str, ticket_id: str) -> None:
+        """Take a ticket out of the queue of ``role`` wherever it is (if it is there)."""
     @abstractmethod
     def queued(self, role: str) -> list[str]:
-        """A copy of the queue of ``role``, for reading."""
+        """The queue of ``role``, oldest first."""
     @abstractmethod
     def load(self, agent: str) -> int:
         """Open tickets of an agent."""
@@ -218,17 +227,16 @@ def copy_ticket(ticket: TicketState) -> TicketState:
 class MemoryStore(Store):
     """State in memory: for tests, simulation, and services that accept losing it on restart.
 
-    A unit of work keeps an undo log: the first time it touches a ticket, a queue, a load, a
-    cursor, surge arrivals, the surge switches, the fallback list or the timers, the old
-    value is saved, and :meth:`rollback` puts it back.
+    A unit of work keeps an undo log: the first time it touches a ticket, a load, a cursor,
+    the surge switches, the fallback list or the timers, the old value is saved; each change
+    to a queue or a surge window is noted with the step that reverses it; :meth:`rollback`
+    puts everything back.
     """
 
     def __init__(self) -> None:
         self.tickets: dict[str, TicketState] = {}
         self.timers: list[tuple[float, int, Timer]] = []
         """A heap of (due as a POSIX timestamp, sequence, timer): floats compare far faster than aware datetimes."""
-        self.fired_keys: set[str] = set()
-        """Fired keys of timers that belong to no ticket (surge windows)."""
         self.queues: dict[str, deque[str]] = {}
         self.loads: dict[str, int] = {}
         self.cursors: dict[str, int] = {}
@@ -255,13 +263,11 @@ class MemoryStore(Store):
     def rollback(self, seq: int) -> None:
         undo, self._undo = self._undo, None
         for (name, key), old in (undo or {}).items():
-            if name == "timers":
+            if name == "steps":
+                for step in reversed(old):
+                    step()
+            elif name == "timers":
                 self._undo_timers(old)
-            elif name == "arrivals":
-                arrivals = self.arrivals_by_surge[key]
-                for _ in range(old[0]):
-                    arrivals.pop()
-                arrivals.extendleft(reversed(old[1]))
             elif name == "fallback":
                 del self.fallback[old:]
             elif name == "active_surges":
@@ -278,7 +284,6 @@ class MemoryStore(Store):
         kept.extend(undo["taken"])
         heapq.heapify(kept)
         self.timers = kept
-        self.fired_keys.difference_update(undo["marked"])
         self._next_seq = undo["next_seq"]
 
     def _save(self, name: str, key: Any, copy_old=None) -> None:
@@ -314,9 +319,31 @@ class MemoryStore(Store):
 
     # ------------------------------------------------------------ queues, agents, surges, fallback
 
-    def queue(self, role: str) -> deque[str]:
-        self._save("queues", role, deque)
-        return self.queues.setdefault(role, deque())
+    def enqueue(self, role: str, ticket_id: str) -> int:
+        queue = self.queues.setdefault(role, deque())
+        queue.append(ticket_id)
+        self._on_rollback(queue.pop)
+        return len(queue)
+
+    def queue_head(self, role: str) -> Optional[str]:
+        queue = self.queues.get(role)
+        return queue[0] if queue else None
+
+    def pop_queue_head(self, role: str) -> None:
+        queue = self.queues[role]
+        self._on_rollback(partial(queue.appendleft, queue.popleft()))
+
+    def unqueue(self, role: str, ticket_id: str) -> None:
+        queue = self.queues.get(role)
+        if queue and ticket_id in queue:
+            place = queue.index(ticket_id)
+            del queue[place]
+            self._on_rollback(partial(queue.insert, place, ticket_id))
+
+    def _on_rollback(self, undo: Callable[[], Any]) -> None:
+        """In a unit: ``undo`` puts back a change to a queue or a surge window (changed in place: a copy would cost their length)."""
+        if self._undo is not None:
+            self._undo.setdefault(("steps", None), []).append(undo)
 
     def queued(self, role: str) -> list[str]:
         return list(self.queues.get(role, ()))
@@ -336,21 +363,15 @@ class MemoryStore(Store):
         self.cursors[role] = number
 
     def add_arrival(self, surge: str, at: datetime) -> None:
-        self._arrival_undo(surge)[0] += 1
-        self.arrivals_by_surge.setdefault(surge, deque()).append(at)
+        arrivals = self.arrivals_by_surge.setdefault(surge, deque())
+        arrivals.append(at)
+        self._on_rollback(arrivals.pop)
 
     def arrivals_since(self, surge: str, after: datetime) -> int:
         arrivals = self.arrivals_by_surge.setdefault(surge, deque())
-        undo = self._arrival_undo(surge)
         while arrivals and arrivals[0] <= after:
-            undo[1].append(arrivals.popleft())
+            self._on_rollback(partial(arrivals.appendleft, arrivals.popleft()))
         return len(arrivals)
-
-    def _arrival_undo(self, surge: str) -> list:
-        """The unit's record of a surge's arrivals: how many were added, and those it dropped (a window may hold thousands)."""
-        if self._undo is None:
-            return [0, []]
-        return self._undo.setdefault(("arrivals", surge), [0, []])
 
     def surge_active(self, surge: str) -> bool:
         return surge in self.active_surges
@@ -373,10 +394,10 @@ class MemoryStore(Store):
         return self._next_seq
 
     def _timer_undo(self) -> Optional[dict]:
-        """The unit's record of timer changes: scheduled sequence numbers, timers taken, keys marked, the old sequence."""
+        """The unit's record of timer changes: scheduled sequence numbers, timers taken, the old sequence."""
         if self._undo is None:
             return None
-        return self._undo.setdefault(("timers", None), {"scheduled": set(), "taken": [], "marked": [], "next_seq": self._next_seq})
+        return self._undo.setdefault(("timers", None), {"scheduled": set(), "taken": [], "next_seq": self._next_seq})
 
     # ------------------------------------------------------------ delivery
 
@@ -407,12 +428,12 @@ class MemoryStore(Store):
 
     def state(self) -> dict:
         """Everything a snapshot must hold."""
-        return {"tickets": self.tickets, "timers": self.timers, "fired_keys": self.fired_keys, "queues": self.queues,
+        return {"tickets": self.tickets, "timers": self.timers, "fired_keys": set(), "queues": self.queues,
                 "loads": self.loads, "cursors": self.cursors, "arrivals": self.arrivals_by_surge,
                 "active_surges": self.active_surges, "fallback": self.fallback, "next_seq": self._next_seq}
 
     def restore(self, state: dict) -> None:
-        self.tickets, self.timers, self.fired_keys = state["tickets"], state["timers"], state["fired_keys"]
+        self.tickets, self.timers = state["tickets"], state["timers"]  # fired_keys: see fired()
         self.queues, self.loads, self.cursors = state["queues"], state["loads"], state["cursors"]
         self.arrivals_by_surge, self.active_surges = state["arrivals"], state["active_surges"]
         self.fallback, self._next_seq = state["fallback"], state["next_seq"]
@@ -429,17 +450,16 @@ class MemoryStore(Store):
         return self.timers[0][2].due if self.timers else None
 
     def fired(self, timer: Timer) -> bool:
-        """Whether ``timer`` is spent: fired already, or a timer of a ticket that is gone or was an earlier one of that id."""
+        """Whether a ticket's ``timer`` is spent: fired already, or its ticket is gone or was an earlier one of that id.
+
+        A timer of no ticket (a surge window, a queue drain) fires once by leaving the schedule: no key is kept for it.
+        """
         if timer.ticket_id is None:
-            return timer.key in self.fired_keys
+            return False
         ticket = self.tickets.get(timer.ticket_id)
         return ticket is None or timer.seq < ticket.first_seq or timer.key in ticket.fired
 
     def mark_fired(self, timer: Timer) -> None:
-        """Remember a fired timer: with its ticket (forgotten together), or in the store for timers of no ticket."""
-        if timer.ticket_id is None:
-            if (undo := self._timer_undo()) is not None:
-                undo["marked"].append(timer.key)
-            self.fired_keys.add(timer.key)
-        elif (ticket := self.get(timer.ticket_id)) is not None:
+        """Remember a fired timer of a ticket with the ticket (so a replayed trigger schedules it no more; forgotten together)."""
+        if timer.ticket_id is not None and (ticket := self.get(timer.ticket_id)) is not None:
             ticket.fired.add(timer.key)

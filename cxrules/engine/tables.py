@@ -8,19 +8,21 @@ writes back only the rows that changed, the timers it scheduled and did not fire
 decisions into the outbox, in the same transaction. Rollback throws the unit away. Between
 units the process holds no state, so memory does not grow with tickets, timers or history.
 
-The tables (format 3; ``cx_outbox.state``: 0 undelivered, 1 delivered, 2 dead letter):
+The tables (format 3):
 
 - ``cx_tickets(id, state)``: one JSON object per ticket held (:func:`.snapshot.ticket_to_data`);
 - ``cx_timers(seq, due, due_data, kind, ticket_id, key, data)``: ``due`` is POSIX seconds for
   ordering, ``due_data`` the time as scheduled, in its zone;
-- ``cx_fired(key)``: keys of fired timers that belong to no ticket (a ticket's own are in its row);
-- ``cx_queues(role, tickets)``: a JSON list per role; ``cx_arrivals(position, surge, at)``: arrivals a surge
+- ``cx_queued(position, role, ticket_id)``: tickets waiting for an agent, oldest first; ``cx_queues(role,
+  length)``: how many wait per role; ``cx_arrivals(position, surge, at)``: arrivals a surge
   rule counts, in POSIX seconds, until they leave its window;
 - ``cx_loads(agent, load)``, ``cx_cursors(role, number)``, ``cx_active_surges(surge)``,
   ``cx_fallback(position, ticket_id)``;
 - ``cx_counters``: ``next_seq`` (the next timer's number) and ``events`` (events taken in);
 - ``cx_meta``: ``format``, the ``org`` id and its ``org_fingerprint``;
-- ``cx_outbox(position, key, payload, owner, state, attempts, error)``: every decision, JSON.
+- ``cx_outbox(position, key, payload, owner, state, attempts, error)``: each decision (JSON) from its commit until
+  its handlers have all returned (then the row goes); ``state`` 0 is owed, 2 a dead letter; ``owner`` the process
+  that made it (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional
 from ..model import fingerprint
 from .data import DataError, from_data, time_to_json, to_data
 from .delivery import DeadLetter
-from .snapshot import SnapshotError, strings_from_data, ticket_from_data, ticket_to_data
+from .snapshot import SnapshotError, ticket_from_data, ticket_to_data
 from .store import Store, StoreError, TicketState, Timer, copy_ticket
 from .wire import decision_from_json, decision_to_json
 
@@ -58,8 +60,10 @@ CREATE TABLE IF NOT EXISTS cx_tickets (id text PRIMARY KEY, state text NOT NULL)
 CREATE TABLE IF NOT EXISTS cx_timers (seq bigint PRIMARY KEY, due double precision NOT NULL, due_data text NOT NULL,
                                       kind text NOT NULL, ticket_id text, key text NOT NULL, data text NOT NULL);
 CREATE INDEX IF NOT EXISTS cx_timers_due ON cx_timers (due, seq);
-CREATE TABLE IF NOT EXISTS cx_fired (key text PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS cx_queues (role text PRIMARY KEY, tickets text NOT NULL);
+CREATE TABLE IF NOT EXISTS cx_queues (role text PRIMARY KEY, length integer NOT NULL);
+CREATE TABLE IF NOT EXISTS cx_queued (position {serial}, role text NOT NULL, ticket_id text NOT NULL);
+CREATE INDEX IF NOT EXISTS cx_queued_role ON cx_queued (role, position);
+CREATE INDEX IF NOT EXISTS cx_queued_ticket ON cx_queued (role, ticket_id);
 CREATE TABLE IF NOT EXISTS cx_loads (agent text PRIMARY KEY, load integer NOT NULL);
 CREATE TABLE IF NOT EXISTS cx_cursors (role text PRIMARY KEY, number integer NOT NULL);
 CREATE TABLE IF NOT EXISTS cx_arrivals (position {serial}, surge text NOT NULL, at double precision NOT NULL);
@@ -75,9 +79,13 @@ CREATE INDEX IF NOT EXISTS cx_outbox_owed ON cx_outbox (owner) WHERE state = 0;
 
 OPENING_COLUMNS = """(SELECT value FROM cx_meta WHERE name = 'org_fingerprint'),
     (SELECT value FROM cx_counters WHERE name = 'next_seq'),
-    {loads}, {cursors}, {surges},
+    {loads}, {cursors}, {surges}, {queues},
     (SELECT min(due) FROM cx_timers)"""
 """What a unit reads first, in one round trip: the org's version, the small tables every event reads, the next timer."""
+
+
+_DELIVERED = "DELETE FROM cx_outbox WHERE key = %s AND state = 0"
+"""A decision whose handlers all returned leaves the outbox (a dead letter stays)."""
 
 
 class TableStore(Store):
@@ -125,9 +133,9 @@ class TableStore(Store):
         in as few round trips as the dialect allows."""
 
     @abstractmethod
-    def _take_timer(self, now: float) -> Optional[tuple]:
-        """Claim the earliest timer due by ``now`` and delete it: (seq, due_data, kind, ticket_id, key, data,
-        next stored due, its ticket's row, whether its key fired), or None."""
+    def _take_due(self, now: float) -> tuple[list[tuple], Optional[float]]:
+        """Claim every timer due by ``now`` and take it off the schedule: rows of (seq, due, due_data, kind, ticket_id,
+        key, data, its ticket's row) in the order they fire, and when the next stored timer is due."""
 
     @abstractmethod
     def where(self) -> str:
@@ -143,7 +151,7 @@ class TableStore(Store):
         if self._unit is not None:
             raise StoreError("a unit of work is already open on this store")
         try:
-            org_version, next_seq, loads, cursors, active, next_due = self._open(self._batch == "begun")
+            org_version, next_seq, loads, cursors, active, lengths, next_due = self._open(self._batch == "begun")
             if self._batch:
                 self._batch = "begun"
                 self._run("SAVEPOINT cx_unit")
@@ -155,7 +163,8 @@ class TableStore(Store):
             raise StoreError("another instance runs a changed version of the org on this store; restart this one with it "
                              "(every instance on one store must run the same version)")
         try:
-            self._unit = _Unit(entry, int(next_seq), dict(_json(loads)), dict(_json(cursors)), set(_json(active)), next_due)
+            self._unit = _Unit(entry, int(next_seq), dict(_json(loads)), dict(_json(cursors)), set(_json(active)),
+                               dict(_json(lengths)), next_due)
         except (ValueError, TypeError) as error:
             self._abort()
             raise StoreError(f"the counters or agents' loads in {self.where()} are damaged: {error}") from None
@@ -172,7 +181,7 @@ class TableStore(Store):
                 self._run_many("INSERT INTO cx_outbox (key, payload, owner) VALUES (%s, %s, %s) ON CONFLICT (key) DO NOTHING",
                                [(x.key, decision_to_json(x), self.instance) for x in decisions])
             if self._delivered:
-                self._run_many("UPDATE cx_outbox SET state = 1 WHERE key = %s AND state = 0", [(key,) for key in self._delivered])
+                self._run_many(_DELIVERED, [(key,) for key in self._delivered])
 
         try:
             self._commit(write, "RELEASE SAVEPOINT cx_unit" if self._batch else "COMMIT")
@@ -197,7 +206,7 @@ class TableStore(Store):
         while len(kept) > self._keep_tickets:
             kept.popitem(last=False)
         dues = [moment for moment, _, _ in unit.new_timers] + ([unit.next_stored] if unit.next_stored is not None else [])
-        self._opening_kept = (None, unit.next_seq, unit.loads, unit.cursors, unit.active_surges, min(dues, default=None))
+        self._opening_kept = (None, unit.next_seq, unit.loads, unit.cursors, unit.active_surges, unit.queue_lengths, min(dues, default=None))
 
     def _abort(self) -> None:
         self._unit = None
@@ -249,9 +258,9 @@ class TableStore(Store):
         gone = [(ticket_id,) for ticket_id, ticket in unit.tickets.items() if ticket is None and unit.ticket_rows.get(ticket_id)]
         if gone:
             self._run_many("DELETE FROM cx_tickets WHERE id = %s", gone)
-        queues = [(role, json.dumps(list(queue))) for role, queue in unit.queues.items() if queue != unit.queue_rows[role]]
-        if queues:
-            self._run_many("INSERT INTO cx_queues VALUES (%s, %s) ON CONFLICT (role) DO UPDATE SET tickets = excluded.tickets", queues)
+        if unit.changed_queues:
+            self._run_many("INSERT INTO cx_queues VALUES (%s, %s) ON CONFLICT (role) DO UPDATE SET length = excluded.length",
+                           [(role, unit.queue_lengths[role]) for role in sorted(unit.changed_queues)])
         if unit.window_starts:
             self._run_many("DELETE FROM cx_arrivals WHERE surge = %s AND at <= %s", sorted(unit.window_starts.items()))
         if unit.arrived:
@@ -269,12 +278,12 @@ class TableStore(Store):
             self._run_many("INSERT INTO cx_fallback (ticket_id) VALUES (%s)", [(ticket_id,) for ticket_id in unit.fallback])
         if unit.next_seq != unit.first_seq:
             self._run("UPDATE cx_counters SET value = %s WHERE name = 'next_seq'", (unit.next_seq,))
+        if unit.due_rows:  # taken but not fired (the engine stopped early): back on the schedule
+            self._run_many("INSERT INTO cx_timers VALUES (%s, %s, %s, %s, %s, %s, %s)", [row[:7] for row in unit.due_rows])
         if unit.new_timers:
             self._run_many("INSERT INTO cx_timers VALUES (%s, %s, %s, %s, %s, %s, %s)",
                            [(t.seq, moment, time_to_json(t.due), t.kind, t.ticket_id, t.key, json.dumps(to_data(t.data), ensure_ascii=False))
                             for moment, _, t in unit.new_timers])
-        if unit.marked:
-            self._run_many("INSERT INTO cx_fired VALUES (%s) ON CONFLICT DO NOTHING", [(key,) for key in unit.marked])
 
     # ------------------------------------------------------------ tickets
 
@@ -321,18 +330,43 @@ class TableStore(Store):
 
     # ------------------------------------------------------------ queues, agents, surges, fallback
 
-    def queue(self, role: str) -> deque[str]:
+    def enqueue(self, role: str, ticket_id: str) -> int:
         unit = self._require_unit()
-        if role not in unit.queues:
-            text = self._one("SELECT tickets FROM cx_queues WHERE role = %s", (role,)) or "[]"
-            unit.queues[role] = deque(read_row(strings_from_data, text, f"the queue of {role}"))
-            unit.queue_rows[role] = deque(unit.queues[role])
-        return unit.queues[role]
+        self._run("INSERT INTO cx_queued (role, ticket_id) VALUES (%s, %s)", (role, ticket_id))
+        if role in unit.heads and unit.heads[role] is None:  # it was empty: this one is the head now
+            del unit.heads[role]
+        return self._count_queue(unit, role, +1)
+
+    def queue_head(self, role: str) -> Optional[str]:
+        unit = self._require_unit()
+        if role not in unit.heads:
+            row = self._run("SELECT position, ticket_id FROM cx_queued WHERE role = %s ORDER BY position LIMIT 1", (role,)).fetchone()
+            unit.heads[role] = (row[0], row[1]) if row else None
+        head = unit.heads[role]
+        return head[1] if head else None
+
+    def pop_queue_head(self, role: str) -> None:
+        unit = self._require_unit()
+        self.queue_head(role)
+        head = unit.heads.pop(role)
+        if head is not None:
+            self._run("DELETE FROM cx_queued WHERE position = %s", (head[0],))
+            self._count_queue(unit, role, -1)
+
+    def unqueue(self, role: str, ticket_id: str) -> None:
+        unit = self._require_unit()
+        removed = self._run("DELETE FROM cx_queued WHERE role = %s AND ticket_id = %s", (role, ticket_id)).rowcount
+        if removed:
+            unit.heads.pop(role, None)
+            self._count_queue(unit, role, -removed)
+
+    def _count_queue(self, unit: "_Unit", role: str, change: int) -> int:
+        unit.queue_lengths[role] = unit.queue_lengths.get(role, 0) + change
+        unit.changed_queues.add(role)
+        return unit.queue_lengths[role]
 
     def queued(self, role: str) -> list[str]:
-        if self._unit is not None:
-            return list(self.queue(role))
-        return read_row(strings_from_data, self._one("SELECT tickets FROM cx_queues WHERE role = %s", (role,)) or "[]", f"the queue of {role}")
+        return [row[0] for row in self._run("SELECT ticket_id FROM cx_queued WHERE role = %s ORDER BY position", (role,)).fetchall()]
 
     def load(self, agent: str) -> int:
         return self._require_unit().loads.get(agent, 0)
@@ -393,22 +427,22 @@ class TableStore(Store):
         """The earliest due timer, of those stored and those this unit scheduled (stored ones first at the same time)."""
         unit = self._require_unit()
         moment = now.timestamp()
-        stored = unit.next_stored
-        if unit.new_timers and unit.new_timers[0][0] <= moment and (stored is None or unit.new_timers[0][0] < stored):
-            return heapq.heappop(unit.new_timers)[2]
-        if stored is None or stored > moment:
-            return None
-        row = self._take_timer(moment)
-        if row is None:
-            unit.next_stored = None
-            return self.pop_due(now)
-        seq, due, kind, ticket_id, key, data, unit.next_stored, ticket_row, fired = row
+        if unit.next_stored is not None and unit.next_stored <= moment:  # every stored timer due by now, in one read
+            rows, unit.next_stored = self._take_due(moment)
+            unit.due_rows.extend(rows)
+        fresh = unit.new_timers[0] if unit.new_timers and unit.new_timers[0][0] <= moment else None
+        if unit.due_rows and (fresh is None or (unit.due_rows[0][1], unit.due_rows[0][0]) <= fresh[:2]):
+            return self._timer(unit, unit.due_rows.popleft())
+        return heapq.heappop(unit.new_timers)[2] if fresh else None
+
+    def _timer(self, unit: "_Unit", row: tuple) -> Timer:
+        """A stored timer taken off the schedule, its ticket held by the unit from the same read."""
+        seq, _, due, kind, ticket_id, key, data, ticket_row = row
         if ticket_id is not None and ticket_id not in unit.tickets:
             if ticket_id in self._tickets_kept:
                 self.get(ticket_id)
             else:
                 self._hold(ticket_id, None if ticket_row is None else read_row(ticket_from_data, ticket_row, "a ticket row"))
-        unit.fired_keys.setdefault(key, bool(fired))
         try:  # the due time as it was scheduled, in its zone (the column `due` is for ordering)
             return Timer(from_data(json.loads(due)), seq, kind, ticket_id, key, from_data(json.loads(data)))
         except (ValueError, DataError) as error:
@@ -423,17 +457,13 @@ class TableStore(Store):
         return int(self._one("SELECT count(*) FROM cx_timers"))
 
     def fired(self, timer: Timer) -> bool:
-        if timer.ticket_id is None:  # a stored timer brought its answer (_take_timer); a new one is checked when taken
-            return self._require_unit().fired_keys.get(timer.key, False)
+        if timer.ticket_id is None:  # fires once by leaving the schedule, as in memory
+            return False
         ticket = self.get(timer.ticket_id)
         return ticket is None or timer.seq < ticket.first_seq or timer.key in ticket.fired
 
     def mark_fired(self, timer: Timer) -> None:
-        if timer.ticket_id is None:
-            unit = self._require_unit()
-            unit.fired_keys[timer.key] = True
-            unit.marked.append(timer.key)
-        elif (ticket := self.get(timer.ticket_id)) is not None:
+        if timer.ticket_id is not None and (ticket := self.get(timer.ticket_id)) is not None:
             ticket.fired.add(timer.key)
 
     # ------------------------------------------------------------ delivery: the outbox
@@ -449,7 +479,7 @@ class TableStore(Store):
 
     def flush_delivered(self) -> None:
         keys, self._delivered = self._delivered, []
-        self._mark("UPDATE cx_outbox SET state = 1 WHERE key = %s AND state = 0", [(key,) for key in keys], "mark decisions delivered")
+        self._mark(_DELIVERED, [(key,) for key in keys], "mark decisions delivered")
 
     def delivery_attempts(self, key: str) -> int:
         return self._one("SELECT attempts FROM cx_outbox WHERE key = %s AND state = 0", (key,)) or 0
@@ -516,15 +546,15 @@ class _Unit:
     """What one unit of work has read and changed: rows as read (to write back only changes) and its edits."""
 
     def __init__(self, entry: Optional[tuple], next_seq: int, loads: dict, cursors: dict, active_surges: set,
-                 next_stored: Optional[float]):
+                 queue_lengths: dict, next_stored: Optional[float]):
         self.entry = entry
         self.first_seq = self.next_seq = next_seq
         self.next_stored = next_stored
         """When the earliest stored timer is due, in POSIX seconds (None: none is)."""
+        self.due_rows: deque[tuple] = deque()
+        """Stored timers taken off the schedule by this unit and not fired yet, in the order they fire."""
         self.new_timers: list[tuple[float, int, Timer]] = []
         """Timers scheduled by this unit, a heap as in :class:`~.store.MemoryStore`; written at commit."""
-        self.fired_keys: dict[str, bool] = {}
-        self.marked: list[str] = []
         self.loads: dict[str, int] = loads
         self.cursors: dict[str, int] = cursors
         self.active_surges: set[str] = active_surges
@@ -534,8 +564,10 @@ class _Unit:
         self.tickets: dict[str, Optional[TicketState]] = {}
         self.ticket_rows: dict[str, Optional[TicketState]] = {}
         """Each ticket as stored when the unit first read it (None: absent), to write back only changes."""
-        self.queues: dict[str, deque[str]] = {}
-        self.queue_rows: dict[str, deque[str]] = {}
+        self.queue_lengths: dict[str, int] = queue_lengths
+        self.changed_queues: set[str] = set()
+        self.heads: dict[str, Optional[tuple[int, str]]] = {}
+        """Per role read this unit: the position and ticket at the head of its queue (None: empty)."""
         self.arrived: list[tuple[str, float]] = []
         """Arrivals of this unit: (surge, POSIX seconds)."""
         self.window_starts: dict[str, float] = {}

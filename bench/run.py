@@ -261,39 +261,65 @@ def bench_service(folder: Path) -> None:
 
 
 def bench_durable(folder: Path) -> None:
-    """Durable events/s as the state grows (tickets resolved, not closed: their follow-up timers stay), beside memory.
+    """Durable events/s and RSS as a centre's stream grows, for each store beside the in-memory engine in the same run.
 
-    The same events go to an engine on the in-memory store and to one on the SQLite store;
-    each window of the stream is timed on both, so the ratio shows what durability costs at
-    that size of state (snapshots included). BENCH_DURABLE_EVENTS sizes the stream.
+    The stream is :mod:`centre` (every class, a moving clock, tickets that close), fed by
+    `durable_worker.py` processes, one store at a time so each has the machine to itself:
+    memory (the baseline), SQLite (one event per transaction, and 100 per transaction: group
+    commit), PostgreSQL with one process and with three (each feeding a third of the tickets,
+    on one database). BENCH_DURABLE_CHECKPOINTS (default 20000,200000,1000000) sets the sizes;
+    BENCH_DURABLE_STORES picks configurations; PostgreSQL needs CXRULES_BENCH_POSTGRES (or
+    CXRULES_TEST_POSTGRES), a URL of a role that may create databases.
     """
     import os
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
+    import subprocess
 
-    from cxrules.engine import Engine, Resolved, SqliteStore, TicketCreated, VirtualClock
+    checkpoints = os.environ.get("BENCH_DURABLE_CHECKPOINTS", "20000,200000,1000000")
+    server = os.environ.get("CXRULES_BENCH_POSTGRES") or os.environ.get("CXRULES_TEST_POSTGRES")
+    configurations = {"memory": ("memory", 1, 1), "sqlite": ("sqlite", 1, 1), "sqlite-batch": ("sqlite", 100, 1),
+                      "postgres": ("postgres", 1, 1), "postgres-batch": ("postgres", 100, 1), "postgres-3": ("postgres", 100, 3)}
+    chosen = os.environ.get("BENCH_DURABLE_STORES", ",".join(configurations)).split(",")
+    worker = Path(__file__).resolve().parent / "durable_worker.py"
+    nominal = [int(n) for n in checkpoints.split(",")]
+    figures: dict[str, list[tuple[int, float, float]]] = {}
+    for name in chosen:
+        kind, batch, parts = configurations[name]
+        if kind == "postgres" and not server:
+            print(f"durable   {name}: skipped (no PostgreSQL: set CXRULES_BENCH_POSTGRES)")
+            continue
+        store = {"memory": "memory", "sqlite": str(folder / f"{name}.db")}.get(kind) or _fresh_database(server, name)
+        share = ",".join(str(int(n) // parts) for n in checkpoints.split(","))
+        started = time.perf_counter()
+        workers = [subprocess.Popen([sys.executable, str(worker), store, str(batch), share, str(part), str(parts)],
+                                    stdout=subprocess.PIPE, text=True) for part in range(parts)]
+        lines = [[line.split() for line in process.stdout] for process in workers]
+        for process in workers:
+            process.wait()
+        # the same checkpoint of every worker: events and events/s add up, RSS is the largest process's
+        figures[name] = [(sum(int(row[1]) for row in rows), sum(float(row[2]) for row in rows), max(float(row[3]) for row in rows))
+                         for rows in zip(*lines)]
+        print(f"durable   {name}: done in {time.perf_counter() - started:.0f} s", flush=True)
+    for index, size in enumerate(nominal):
+        baseline = figures["memory"][index][1] if len(figures.get("memory", [])) > index else None
+        for name, runs in figures.items():
+            if len(runs) > index:
+                events, rate, rss = runs[index]
+                ratio = f" ({rate / baseline:.2f} of memory)" if baseline and name != "memory" else ""
+                print(f"durable   {size:>9,} events  {name:<15} {rate:>7,.0f} events/s{ratio:<18} RSS {rss:>5.0f} MB"
+                      + (f"  ({events:,} fed by {configurations[name][2]} processes)" if configurations[name][2] > 1 else ""))
 
-    org = cxrules.load_org(Path(__file__).resolve().parent.parent / "orgs" / "logistics.yaml")
-    total = int(os.environ.get("BENCH_DURABLE_EVENTS", 40_000))
-    start = datetime(2025, 3, 3, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
-    categories = [c.id for c in org.categories]
-    events = []
-    for i in range(total // 2):
-        events.append(TicketCreated(f"T{i}", category=categories[i % len(categories)], channel="phone", segment="retail", priority="normal"))
-        events.append(Resolved(f"T{i}"))
-    memory = Engine(org, VirtualClock(start))
-    durable = Engine(org, VirtualClock(start), SqliteStore(folder / "durable.db"))
-    window = max(total // 8, 1)
-    for offset in range(0, total, window):
-        chunk = events[offset:offset + window]
-        _, in_memory = _timed(lambda: [memory.submit(event) for event in chunk])
-        _, on_disk = _timed(lambda: [durable.submit(event) for event in chunk])
-        print(f"durable   events {offset + len(chunk):>9,}: SQLite {len(chunk) / on_disk:>8,.0f} events/s, in memory "
-              f"{len(chunk) / in_memory:>8,.0f} events/s (ratio {in_memory / on_disk:.2f}); {durable.store.timer_count:,} timers held; "
-              f"RSS {_rss_mb():.0f} MB")
-    durable.store.close()
-    memory.close()
-    durable.close()
+
+def _fresh_database(server: str, name: str) -> str:
+    """A new empty database on ``server`` for one bench run; its URL."""
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    database = f"cxrules_bench_{name.replace('-', '_')}_{int(time.time())}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {database}")
+    parts = urlsplit(server)
+    return f"{parts.scheme}://{parts.netloc}/{database}" + (f"?{parts.query}" if parts.query else "")
 
 
 BENCHES = {"durable": bench_durable, "validate": bench_validate, "check": bench_check, "engine": bench_engine, "simulate": bench_simulate, "service": bench_service}

@@ -6,12 +6,12 @@ import threading
 
 
 import cxrules
-from cxrules.engine import (Assigned, Closed, CustomerReply, Reopened, Escalated, Fallback, FirstResponse, FollowUpDone, FollowUpDue,
+from cxrules.engine import (Assigned, Closed, CustomerReply, Engine, Reopened, Escalated, Fallback, FirstResponse, FollowUpDone, FollowUpDue,
                             FollowUpOverdue, FollowUpScheduled, HandOff, Notified, Queued, Refused, Resolved, SlaBreached,
                             SlaWarning, StateChanged, SurgeActivated, SurgeDeactivated, TicketCreated, Waiting, WorkflowStep)
 
 from conftest import ORGS
-from engine_helpers import local, make_engine, make_org
+from engine_helpers import VirtualClock, local, make_engine, make_org
 
 
 def created(ticket_id, category="question", channel="phone", segment="normal", priority="normal", member=False, at=None):
@@ -375,3 +375,14 @@ def test_timers_of_a_closed_and_forgotten_ticket_never_fire_for_a_new_one_of_the
     decisions = engine.advance(local(2025, 3, 20))
     assert [x.at for x in first_response_breaches()] == [due]            # its own deadline, not the first T1's
     assert not [t for _, _, t in engine.store.timers if t.ticket_id == "T1" and t.due <= local(2025, 3, 20)]  # all spent
+
+
+def test_a_queued_ticket_resolved_leaves_its_queue(tmp_path):
+    """`engine.queue(role)` lists who waits: a ticket resolved while queued is no longer there (nor counted in places)."""
+    engine = Engine(make_org(tmp_path), VirtualClock(local(2025, 3, 8, 23)))   # Saturday night: the desk is off shift
+    made = [engine.submit(TicketCreated(f"Q{n}", category="question", channel="phone", segment="normal", priority="low"))[-1]
+            for n in range(3)]
+    assert [x.kind for x in made] == ["Queued"] * 3
+    engine.submit(Resolved("Q1"))
+    assert engine.queue(made[0].role) == ["Q0", "Q2"]
+    assert engine.submit(TicketCreated("Q3", category="question", channel="phone", segment="normal", priority="low"))[-1].position == 3

@@ -201,3 +201,33 @@ def test_three_processes_with_random_sigkills_lose_no_decision_and_fire_no_timer
         assert all(pid in killed for pid in pids[:-1]), (key, pids)              # again only after its deliverer died
     with psycopg.connect(postgres_url) as db:
         assert db.execute("SELECT count(*) FROM cx_outbox").fetchone()[0] == 0       # every decision delivered and gone
+
+
+def test_three_processes_at_once_keep_loads_queues_and_timers_consistent(postgres_url, tmp_path):
+    """Three engines feed their own tickets at the same time; units interleave, and the shared state still adds up."""
+    events = stream(240)
+    children = []
+    for part in range(3):
+        mine = [event for event in events if int(event.ticket_id[1:]) % 3 == part]
+        script = tmp_path / f"feed{part}.txt"
+        script.write_text("".join(f"event {event_to_json(event)}\n" for event in mine), encoding="utf-8")
+        children.append(subprocess.Popen([sys.executable, str(ROOT / "tests" / "pg_child.py"), str(ORGS / "automotive.yaml"),
+                                          postgres_url, events[0].at.isoformat(), str(tmp_path / "outbox.txt")],
+                                         stdin=open(script, encoding="utf-8"), stdout=subprocess.DEVNULL,
+                                         stderr=open(tmp_path / f"err{part}.txt", "w", encoding="utf-8")))
+    for part, child in enumerate(children):
+        assert child.wait(timeout=600) == 0, (tmp_path / f"err{part}.txt").read_text(encoding="utf-8")[-2000:]
+    engine = Engine(ORG, VirtualClock(END), postgres_url)
+    assert engine.store.events_applied == len(events)
+    tickets = engine.store.all_tickets()
+    with psycopg.connect(postgres_url) as db:
+        loads = dict(db.execute("SELECT agent, load FROM cx_loads").fetchall())
+        queued = Counter(role for role, in db.execute("SELECT role FROM cx_queued").fetchall())
+        lengths = dict(db.execute("SELECT role, length FROM cx_queues").fetchall())
+    held = Counter(t.agent for t in tickets if t.agent)
+    assert {agent: load for agent, load in loads.items() if load} == dict(held)           # no load lost or counted twice
+    assert {role: n for role, n in lengths.items() if n} == dict(queued)
+    assert sorted(t.id for t in tickets if t.status == "queued") == sorted(
+        ticket for role in queued for ticket in engine.queue(role))
+    delivered = Counter(line.split(" ", 1)[1] for line in (tmp_path / "outbox.txt").read_text(encoding="utf-8").splitlines())
+    assert max(delivered.values()) == 1                                                      # each decision once

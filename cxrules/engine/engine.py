@@ -379,9 +379,9 @@ class Engine:
     def _resolved(self, ticket: TicketState, event, at: datetime) -> list[d.Decision]:
         if ticket.status in ("resolved", "closed"):
             return [d.Refused(ticket.id, at, "Resolved", f"ticket is already {ticket.status}")]
-        ticket.status = "resolved"
         ticket.generation += 1
-        decisions = self.assignment.release(ticket, at)
+        decisions = self.assignment.release(ticket, at)  # while it is still queued, so it leaves its queue
+        ticket.status = "resolved"
         decisions.extend(self.followups.start(ticket, "resolved", at))
         return decisions
 

@@ -47,7 +47,9 @@ UNITS_LOCK = 7_362_001
 LIVENESS = 7_362
 """The advisory lock class of instance numbers: held by a process for as long as it lives."""
 
-_OPENING = f"SELECT pg_advisory_xact_lock({UNITS_LOCK}), " + OPENING_COLUMNS.format(
+_LOCK = f"SELECT pg_advisory_xact_lock({UNITS_LOCK})"
+"""Taken in a statement of its own: a statement sees the data as of its start, so reads must come after the wait."""
+_OPENING = "SELECT " + OPENING_COLUMNS.format(
     loads="(SELECT coalesce(json_object_agg(agent, load), '{}') FROM cx_loads)",
     cursors="(SELECT coalesce(json_object_agg(role, number), '{}') FROM cx_cursors)",
     surges="(SELECT coalesce(json_agg(surge), '[]') FROM cx_active_surges)",
@@ -104,11 +106,12 @@ class PostgresStore(TableStore):
             cursor.executemany(sql, rows)
 
     def _open(self, begun: bool) -> tuple:
-        with self.db.pipeline():  # BEGIN and the opening read in one round trip; the read is a prepared statement
+        with self.db.pipeline():  # BEGIN, the lock and the opening read in one round trip, in this order
             if not begun:
                 self.db.execute("BEGIN")
+                self.db.execute(_LOCK)
             cursor = self.db.execute(_OPENING)
-        return (cursor.fetchone() or (None,) * 8)[1:]
+        return cursor.fetchone() or (None,) * 7
 
     def _commit(self, write, end: str) -> None:
         with self.db.pipeline():  # every write of the unit in one round trip

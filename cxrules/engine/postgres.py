@@ -29,7 +29,9 @@ next event with a message to restart it. Point cxrules at a database with
 
 from __future__ import annotations
 
+import json
 import os
+from functools import lru_cache
 from typing import Any, Optional
 
 from .store import StoreError
@@ -61,6 +63,42 @@ _TAKE_DUE = """WITH taken AS (
 SELECT taken.*, (SELECT state FROM cx_tickets WHERE id = taken.ticket_id) FROM taken ORDER BY due, seq"""
 """Claim the due timers (never one another transaction holds) and take them off the schedule, each with its
 ticket's row: one round trip."""
+
+
+_SET_WRITES = {
+    "tickets": ("INSERT INTO cx_tickets SELECT id, state FROM {rows} ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+                "id text, state text"),
+    "gone": ("DELETE FROM cx_tickets WHERE id IN (SELECT id FROM {rows})", "id text"),
+    "queues": ("INSERT INTO cx_queues SELECT role, length FROM {rows} ON CONFLICT (role) DO UPDATE SET length = excluded.length",
+               "role text, length integer"),
+    "window_starts": ("DELETE FROM cx_arrivals a USING {rows} WHERE a.surge = r.surge AND a.at <= r.at", "surge text, at double precision"),
+    "arrivals": ("INSERT INTO cx_arrivals (surge, at) SELECT surge, at FROM {rows} ORDER BY n", "surge text, at double precision"),
+    "loads": ("INSERT INTO cx_loads SELECT agent, load FROM {rows} ON CONFLICT (agent) DO UPDATE SET load = excluded.load",
+              "agent text, load integer"),
+    "cursors": ("INSERT INTO cx_cursors SELECT role, number FROM {rows} ON CONFLICT (role) DO UPDATE SET number = excluded.number",
+                "role text, number integer"),
+    "surges_off": ("DELETE FROM cx_active_surges WHERE surge IN (SELECT surge FROM {rows})", "surge text"),
+    "surges_on": ("INSERT INTO cx_active_surges SELECT surge FROM {rows}", "surge text"),
+    "fallback": ("INSERT INTO cx_fallback (ticket_id) SELECT ticket_id FROM {rows} ORDER BY n", "ticket_id text"),
+    "counters": ("UPDATE cx_counters c SET value = c.value * r.keep + r.value FROM {rows} WHERE c.name = r.name",
+                 "keep bigint, value bigint, name text"),
+    "timers": ("INSERT INTO cx_timers SELECT seq, due, due_data, kind, ticket_id, key, data FROM {rows}",
+               "seq bigint, due double precision, due_data text, kind text, ticket_id text, key text, data text"),
+    "outbox": ("INSERT INTO cx_outbox (key, payload, owner) SELECT key, payload, owner FROM {rows} ORDER BY n ON CONFLICT (key) DO NOTHING",
+               "key text, payload text, owner integer"),
+    "delivered": ("DELETE FROM cx_outbox WHERE state = 0 AND key IN (SELECT key FROM {rows})", "key text"),
+}
+"""Each set of rows a unit changed (:data:`.tables.WRITES`), written from one JSON array: a unit's writes are one statement."""
+
+
+@lru_cache(maxsize=256)
+def _write_statement(names: tuple[str, ...]) -> str:
+    parts = []
+    for number, name in enumerate(names):
+        statement, columns = _SET_WRITES[name]
+        rows = f"json_to_recordset(%s::json) AS r({columns}, n integer)"
+        parts.append(f"w{number} AS ({statement.format(rows=rows)})")
+    return "WITH " + ", ".join(parts) + " SELECT 1"
 
 
 def is_database_url(text: str) -> bool:
@@ -112,6 +150,16 @@ class PostgresStore(TableStore):
                 self.db.execute(_LOCK)
             cursor = self.db.execute(_OPENING)
         return cursor.fetchone() or (None,) * 7
+
+    def _write(self, changes: dict[str, list[tuple]]) -> None:
+        """All of a unit's rows in one statement of data-modifying parts, each reading its rows from a JSON array."""
+        if not changes:
+            return
+        names = tuple(changes)
+        fields = {name: [column.split()[0] for column in _SET_WRITES[name][1].split(", ")] for name in names}
+        arrays = [json.dumps([{**dict(zip(fields[name], row)), "n": number} for number, row in enumerate(changes[name])],
+                             ensure_ascii=False) for name in names]
+        self.db.execute(_write_statement(names), arrays)
 
     def _commit(self, write, end: str) -> None:
         with self.db.pipeline():  # every write of the unit in one round trip

@@ -87,6 +87,25 @@ OPENING_COLUMNS = """(SELECT value FROM cx_meta WHERE name = 'org_fingerprint'),
 _DELIVERED = "DELETE FROM cx_outbox WHERE key = %s AND state = 0"
 """A decision whose handlers all returned leaves the outbox (a dead letter stays)."""
 
+WRITES = {
+    "tickets": "INSERT INTO cx_tickets VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+    "gone": "DELETE FROM cx_tickets WHERE id = %s",
+    "queues": "INSERT INTO cx_queues VALUES (%s, %s) ON CONFLICT (role) DO UPDATE SET length = excluded.length",
+    "window_starts": "DELETE FROM cx_arrivals WHERE surge = %s AND at <= %s",
+    "arrivals": "INSERT INTO cx_arrivals (surge, at) VALUES (%s, %s)",
+    "loads": "INSERT INTO cx_loads VALUES (%s, %s) ON CONFLICT (agent) DO UPDATE SET load = excluded.load",
+    "cursors": "INSERT INTO cx_cursors VALUES (%s, %s) ON CONFLICT (role) DO UPDATE SET number = excluded.number",
+    "surges_off": "DELETE FROM cx_active_surges WHERE surge = %s",
+    "surges_on": "INSERT INTO cx_active_surges VALUES (%s)",
+    "fallback": "INSERT INTO cx_fallback (ticket_id) VALUES (%s)",
+    "counters": "UPDATE cx_counters SET value = value * %s + %s WHERE name = %s",
+    "timers": "INSERT INTO cx_timers VALUES (%s, %s, %s, %s, %s, %s, %s)",
+    "outbox": "INSERT INTO cx_outbox (key, payload, owner) VALUES (%s, %s, %s) ON CONFLICT (key) DO NOTHING",
+    "delivered": _DELIVERED,
+}
+"""How each set of rows a unit changed is written, one row at a time (the rows' fields in this order).
+`counters` rows are (keep, value, name): keep 1 adds the value to the count, 0 sets it."""
+
 
 class TableStore(Store):
     """The engine's state as rows; subclasses bring the connection, the transaction and the dialect."""
@@ -172,16 +191,10 @@ class TableStore(Store):
 
     def commit(self, seq: int, decisions: list) -> None:
         unit = self._require_unit()
+        changes = self._changes(unit, decisions)
 
         def write() -> None:
-            self._write_back(unit)
-            if unit.entry is not None and unit.entry[0] == "event":
-                self._run("UPDATE cx_counters SET value = value + 1 WHERE name = 'events'")
-            if decisions:
-                self._run_many("INSERT INTO cx_outbox (key, payload, owner) VALUES (%s, %s, %s) ON CONFLICT (key) DO NOTHING",
-                               [(x.key, decision_to_json(x), self.instance) for x in decisions])
-            if self._delivered:
-                self._run_many(_DELIVERED, [(key,) for key in self._delivered])
+            self._write({name: rows for name, rows in changes.items() if rows})
 
         try:
             self._commit(write, "RELEASE SAVEPOINT cx_unit" if self._batch else "COMMIT")
@@ -249,41 +262,36 @@ class TableStore(Store):
             raise StoreError("the engine changed its state outside a unit of work")
         return self._unit
 
-    def _write_back(self, unit: "_Unit") -> None:
-        """Every row the unit changed, in a few batched statements."""
-        changed = [ticket for ticket_id, ticket in unit.tickets.items() if ticket is not None and ticket != unit.ticket_rows.get(ticket_id)]
-        if changed:
-            self._run_many("INSERT INTO cx_tickets VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET state = excluded.state",
-                           [(ticket.id, json.dumps(ticket_to_data(ticket), ensure_ascii=False)) for ticket in changed])
-        gone = [(ticket_id,) for ticket_id, ticket in unit.tickets.items() if ticket is None and unit.ticket_rows.get(ticket_id)]
-        if gone:
-            self._run_many("DELETE FROM cx_tickets WHERE id = %s", gone)
-        if unit.changed_queues:
-            self._run_many("INSERT INTO cx_queues VALUES (%s, %s) ON CONFLICT (role) DO UPDATE SET length = excluded.length",
-                           [(role, unit.queue_lengths[role]) for role in sorted(unit.changed_queues)])
-        if unit.window_starts:
-            self._run_many("DELETE FROM cx_arrivals WHERE surge = %s AND at <= %s", sorted(unit.window_starts.items()))
-        if unit.arrived:
-            self._run_many("INSERT INTO cx_arrivals (surge, at) VALUES (%s, %s)", unit.arrived)
-        if unit.changed_loads:
-            self._run_many("INSERT INTO cx_loads VALUES (%s, %s) ON CONFLICT (agent) DO UPDATE SET load = excluded.load",
-                           [(agent, unit.loads[agent]) for agent in sorted(unit.changed_loads)])
-        if unit.changed_cursors:
-            self._run_many("INSERT INTO cx_cursors VALUES (%s, %s) ON CONFLICT (role) DO UPDATE SET number = excluded.number",
-                           [(role, unit.cursors[role]) for role in sorted(unit.changed_cursors)])
-        if unit.surges_changed:
-            self._run("DELETE FROM cx_active_surges")
-            self._run_many("INSERT INTO cx_active_surges VALUES (%s)", [(surge,) for surge in sorted(unit.active_surges)])
-        if unit.fallback:
-            self._run_many("INSERT INTO cx_fallback (ticket_id) VALUES (%s)", [(ticket_id,) for ticket_id in unit.fallback])
+    def _changes(self, unit: "_Unit", decisions: list) -> dict[str, list[tuple]]:
+        """Every row the unit changed, as sets of rows named as in :data:`WRITES`."""
+        timers = [row[:7] for row in unit.due_rows]  # taken but not fired (the engine stopped early): back on the schedule
+        timers += [(t.seq, moment, time_to_json(t.due), t.kind, t.ticket_id, t.key, json.dumps(to_data(t.data), ensure_ascii=False))
+                   for moment, _, t in unit.new_timers]
+        counters = [(1, 1, "events")] if unit.entry is not None and unit.entry[0] == "event" else []
         if unit.next_seq != unit.first_seq:
-            self._run("UPDATE cx_counters SET value = %s WHERE name = 'next_seq'", (unit.next_seq,))
-        if unit.due_rows:  # taken but not fired (the engine stopped early): back on the schedule
-            self._run_many("INSERT INTO cx_timers VALUES (%s, %s, %s, %s, %s, %s, %s)", [row[:7] for row in unit.due_rows])
-        if unit.new_timers:
-            self._run_many("INSERT INTO cx_timers VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                           [(t.seq, moment, time_to_json(t.due), t.kind, t.ticket_id, t.key, json.dumps(to_data(t.data), ensure_ascii=False))
-                            for moment, _, t in unit.new_timers])
+            counters.append((0, unit.next_seq, "next_seq"))
+        return {
+            "tickets": [(ticket.id, json.dumps(ticket_to_data(ticket), ensure_ascii=False)) for ticket_id, ticket in unit.tickets.items()
+                        if ticket is not None and ticket != unit.ticket_rows.get(ticket_id)],
+            "gone": [(ticket_id,) for ticket_id, ticket in unit.tickets.items() if ticket is None and unit.ticket_rows.get(ticket_id)],
+            "queues": [(role, unit.queue_lengths[role]) for role in sorted(unit.changed_queues)],
+            "window_starts": sorted(unit.window_starts.items()),
+            "arrivals": unit.arrived,
+            "loads": [(agent, unit.loads[agent]) for agent in sorted(unit.changed_loads)],
+            "cursors": [(role, unit.cursors[role]) for role in sorted(unit.changed_cursors)],
+            "surges_off": [(surge,) for surge in sorted(unit.active_at_start - unit.active_surges)],
+            "surges_on": [(surge,) for surge in sorted(unit.active_surges - unit.active_at_start)],
+            "fallback": [(ticket_id,) for ticket_id in unit.fallback],
+            "counters": counters,
+            "timers": timers,
+            "outbox": [(x.key, decision_to_json(x), self.instance) for x in decisions],
+            "delivered": [(key,) for key in self._delivered],
+        }
+
+    def _write(self, changes: dict[str, list[tuple]]) -> None:
+        """Write the unit's changes: one batched statement per set of rows (a dialect may do better)."""
+        for name, rows in changes.items():
+            self._run_many(WRITES[name], rows)
 
     # ------------------------------------------------------------ tickets
 
@@ -400,7 +408,6 @@ class TableStore(Store):
     def set_surge_active(self, surge: str, active: bool) -> None:
         unit = self._require_unit()
         (unit.active_surges.add if active else unit.active_surges.discard)(surge)
-        unit.surges_changed = True
 
     def add_fallback(self, ticket_id: str) -> None:
         self._require_unit().fallback.append(ticket_id)
@@ -560,7 +567,7 @@ class _Unit:
         self.active_surges: set[str] = active_surges
         self.changed_loads: set[str] = set()
         self.changed_cursors: set[str] = set()
-        self.surges_changed = False
+        self.active_at_start = set(active_surges)
         self.tickets: dict[str, Optional[TicketState]] = {}
         self.ticket_rows: dict[str, Optional[TicketState]] = {}
         """Each ticket as stored when the unit first read it (None: absent), to write back only changes."""

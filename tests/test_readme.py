@@ -31,8 +31,11 @@ def _python_snippets() -> list[str]:
 
 
 @pytest.mark.parametrize("number", range(len(_python_snippets())), ids=lambda n: f"snippet{n + 1}")
-def test_every_python_snippet_of_the_readme_runs_as_written(number, tmp_path, monkeypatch):
-    """Run from a fresh folder holding the shipped orgs, as a reader who cloned the repository would."""
+def test_every_python_snippet_of_the_readme_runs_as_written(number, tmp_path, monkeypatch, request):
+    """Run from a fresh folder holding the shipped orgs, as a reader who cloned the repository would
+    (the PostgreSQL snippet against a fresh database of the test server)."""
+    if "CXRULES_DATABASE" in _python_snippets()[number]:
+        monkeypatch.setenv("CXRULES_DATABASE", request.getfixturevalue("postgres_url"))
     (tmp_path / "orgs").symlink_to(ROOT / "orgs")
     monkeypatch.chdir(tmp_path)
     exec(compile(_python_snippets()[number], f"README.md python snippet {number + 1}", "exec"), {"__name__": "readme"})

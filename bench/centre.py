@@ -2,10 +2,11 @@
 
 Tickets arrive about every 20 seconds, round the clock (about 4,300 a day), over every
 category, channel, segment and priority the org routes; each gets a first response within
-half an hour, is resolved within two days and closed up to three days later, so SLA timers,
-escalations, follow-ups, queues and surge windows all work as they would in a real centre,
-and the state the engine holds stays about as large as the tickets in flight. Generated
-lazily, in time order, the same for every store: only tickets in flight are held.
+half an hour, is resolved within two days and closed up to three days later, and each
+follow-up call the engine asks for is made within two hours (one in ten customers
+unsatisfied), so SLA timers, escalations, follow-ups, queues and surge windows all work as
+they would in a real centre, and the state the engine holds stays about as large as the
+tickets in flight. Generated lazily, in time order: only tickets in flight are held.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
-from cxrules.engine import Closed, FirstResponse, Resolved, TicketCreated
+from cxrules.engine import Closed, FirstResponse, FollowUpDone, FollowUpDue, Resolved, TicketCreated
 from cxrules.engine.events import Event
 from cxrules.model import Org
 from cxrules.routing import class_values
@@ -24,11 +25,36 @@ from cxrules.routing import class_values
 START = datetime(2025, 3, 3, 8, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
-def centre_events(org: Org, total: int, seed: int = 7, part: int = 0, parts: int = 1) -> Iterator[Event]:
-    """``total`` events in time order; with ``parts`` feeders, the events of tickets numbered ``part`` modulo ``parts``."""
+class Centre:
+    """The stream, and the follow-up calls the engine asks for (pass its FollowUpDue decisions to :meth:`call_back`)."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[datetime, int, Event]] = []
+        self.latest = START
+        self.rng = random.Random(11)
+
+    def call_back(self, due: FollowUpDue) -> None:
+        """The agent calls within two hours of being asked (never before the stream's present)."""
+        at = max(due.at + timedelta(minutes=self.rng.uniform(5, 120)), self.latest)
+        event = FollowUpDone(due.ticket_id, policy=due.policy, satisfied=self.rng.random() < 0.9, at=at)
+        heapq.heappush(self.pending, (at, id(event), event))
+
+    def events(self, org: Org, total: int, seed: int = 7, part: int = 0, parts: int = 1) -> Iterator[Event]:
+        """``total`` events in time order; with ``parts`` feeders, the events of tickets numbered ``part`` modulo ``parts``."""
+        for event in centre_events(org, total, seed, part, parts, self.pending):
+            self.latest = event.at
+            yield event
+
+
+def centre_events(org: Org, total: int, seed: int = 7, part: int = 0, parts: int = 1,
+                  pending: list[tuple[datetime, int, Event]] | None = None) -> Iterator[Event]:
+    """``total`` events in time order; with ``parts`` feeders, the events of tickets numbered ``part`` modulo ``parts``.
+
+    ``pending``: a heap of later events, which others may add to while the stream runs.
+    """
     rng = random.Random(seed)
     values = {name: sorted(known) for name, known in class_values(org).items()}
-    pending: list[tuple[datetime, int, Event]] = []
+    pending = [] if pending is None else pending
     arrival, number, made = START, 0, 0
     while made < total:
         if pending and pending[0][0] <= arrival:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from centre import START, centre_events  # noqa: E402
+from centre import START, Centre  # noqa: E402
 
 import cxrules  # noqa: E402
-from cxrules.engine import Engine, VirtualClock  # noqa: E402
+from cxrules.engine import Engine, FollowUpDue, VirtualClock  # noqa: E402
 
 ORG = Path(__file__).resolve().parent.parent / "orgs" / "logistics.yaml"
 
@@ -35,7 +35,9 @@ def main() -> None:
     part, parts = (int(sys.argv[4]), int(sys.argv[5])) if len(sys.argv) > 5 else (0, 1)
     org = cxrules.load_org(ORG)
     engine = Engine(org, VirtualClock(START), None if store == "memory" else store)
-    events = centre_events(org, checkpoints[-1] * parts, part=part, parts=parts)
+    centre = Centre()
+    engine.on(FollowUpDue, centre.call_back)
+    events = centre.events(org, checkpoints[-1] * parts, part=part, parts=parts)
     fed = 0
     for checkpoint in checkpoints:
         started = time.perf_counter()

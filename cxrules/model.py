@@ -513,7 +513,7 @@ class Org:
 def fingerprint(org: Org) -> str:
     """A hash of what the org says, not of how its files are written: comments, layout and file
     names leave it alone, any change of meaning changes it. The engine's store records it to
-    tell whether a journal was written under this version of the org."""
+    tell whether its state was written under this version of the org."""
     import hashlib
     import json
     from dataclasses import fields, is_dataclass

@@ -1,6 +1,6 @@
 """Engine values as JSON data: times keep their IANA zone (``{"$time": ISO, "$zone": name}``), tuples are lists.
 
-One codec for everything the engine writes down: events in the journal, decisions, snapshots.
+One codec for everything the engine writes down: events, decisions, tickets and timers in the stores.
 Reading it back checks every time and zone, so a damaged or hostile value is a
 :class:`DataError`, never an OSError or a time that came back as another.
 """

@@ -172,7 +172,7 @@ class Engine:
         """
         with self._lock:
             if until is not None and (problem := e.time_problem("until", until, latest=e.LAST_MOMENT + HORIZON)):
-                raise e.EventError(problem)  # a caller's mistake: nothing is journalled, the clock does not move
+                raise e.EventError(problem)  # a caller's mistake: nothing is stored, the clock does not move
             moment = self._moment(until)
             self._dispatch(self.store.take_over(), fresh=False)
             self._delivery.retry(moment)

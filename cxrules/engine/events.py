@@ -2,7 +2,7 @@
 
 :func:`check_event` is the one complete check of an event (every field's type, range, size
 and text); :func:`parse_event` and :meth:`Engine.submit <cxrules.engine.Engine.submit>` both
-use it, so nothing unchecked reaches the engine's journal.
+use it, so nothing unchecked reaches the engine's store.
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def check_event(event: Any) -> Event:
     """``event`` if it is a complete, sane event; else raise :class:`EventError` naming the field.
 
     Checked: the type is one of :data:`EVENT_TYPES` (exactly: a subclass could not be
-    journalled and replayed); it holds its own fields and no others; ids and codes are
+    written down and read back); it holds its own fields and no others; ids and codes are
     text of 1–:data:`MAX_TEXT` characters, valid Unicode (no lone surrogate) without
     control characters; `member` and `satisfied` are ``True`` or ``False``; ``at`` is
     ``None`` or an aware datetime in the years :data:`FIRST_YEAR`–:data:`LAST_YEAR` somewhere on
@@ -257,7 +257,7 @@ def parse_event(data: Any) -> Event:
             continue
         value = data[name]
         if name == "at" and value is not None:
-            if isinstance(value, dict):  # as the store journals it: {"$time": ISO, "$zone": IANA name}
+            if isinstance(value, dict):  # as the stores write it: {"$time": ISO, "$zone": IANA name}
                 try:
                     values[name] = from_data(value)
                 except DataError as error:

@@ -60,7 +60,7 @@ class SqliteStore(TableStore):
 
     def __init__(self, path: str | os.PathLike, synchronous: str = "NORMAL", keep_tickets: int = 10_000):
         """``keep_tickets``: tickets kept decoded in memory between events (the most recently used), to save reading them."""
-        super().__init__(keep_tickets=max(keep_tickets, 1))
+        super().__init__(keep_tickets=keep_tickets, only_writer=True)
         self.path = str(path)
         self.synchronous = "FULL" if synchronous.upper() == "FULL" else "NORMAL"
         self._statements: dict[str, str] = {}
@@ -81,14 +81,19 @@ class SqliteStore(TableStore):
 
     def _connect(self) -> None:
         try:
-            self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=2)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute(f"PRAGMA synchronous={self.synchronous}")
+            self.db = self._connection()
             self.db.executescript(schema("INTEGER PRIMARY KEY AUTOINCREMENT"))
             self.db.execute("INSERT INTO cx_counters VALUES ('next_seq', 0), ('events', 0) ON CONFLICT DO NOTHING")
             self._inode = os.stat(self.path).st_ino
         except (sqlite3.DatabaseError, OSError) as error:
             raise StoreError(f"cannot use {self.path} as a cxrules store: {error}") from error
+
+    def _connection(self) -> sqlite3.Connection:
+        """A connection to the file, in WAL mode at the store's durability."""
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=2)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={self.synchronous}")
+        return db
 
     def _sql(self, sql: str) -> str:
         text = self._statements.get(sql)
@@ -176,14 +181,12 @@ class SqliteStore(TableStore):
             if os.path.exists(self.path + suffix):
                 os.remove(self.path + suffix)
         try:
-            fresh = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=2)
+            fresh = self._connection()
             self.db.backup(fresh)
         except sqlite3.Error as error:
             raise StoreError(f"cannot rewrite {self.path} from the open store: {first_line(error)}") from None
         self.db.close()
         self.db = fresh
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute(f"PRAGMA synchronous={self.synchronous}")
         self._inode = os.stat(self.path).st_ino
         self.faults.append(fault)
 

@@ -110,8 +110,10 @@ WRITES = {
 class TableStore(Store):
     """The engine's state as rows; subclasses bring the connection, the transaction and the dialect."""
 
-    def __init__(self, keep_tickets: int = 0) -> None:
-        """``keep_tickets``: for a store only this process writes, how many tickets to keep decoded between units."""
+    def __init__(self, keep_tickets: int = 0, only_writer: bool = False) -> None:
+        """``only_writer``: no other process writes the store, so what a unit leaves may be kept for the next
+        (the opening read, and up to ``keep_tickets`` tickets decoded)."""
+        self._only_writer = only_writer
         self.faults: list[str] = []
         self._keep_tickets = keep_tickets
         self._tickets_kept: OrderedDict[str, Optional[TicketState]] = OrderedDict()
@@ -199,7 +201,7 @@ class TableStore(Store):
         try:
             self._commit(write, "RELEASE SAVEPOINT cx_unit" if self._batch else "COMMIT")
             self._delivered = []
-            if self._keep_tickets:
+            if self._only_writer:
                 self._remember(unit)
         except self.errors as error:
             self._abort()

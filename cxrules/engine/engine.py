@@ -313,7 +313,7 @@ class Engine:
             return [d.Refused(event.ticket_id, at, type(event).__name__,
                               f"unknown ticket `{event.ticket_id}` (never created, or closed with nothing left to do)")]
         handler = {
-            e.FirstResponse: self._first_response, e.HandOff: self._hand_off, e.Waiting: self._waiting,
+            e.FirstResponse: self._first_response, e.HandOff: self._hand_off, e.Reassigned: self._reassigned, e.Waiting: self._waiting,
             e.CustomerReply: self._reply, e.Resolved: self._resolved, e.Reopened: self._reopened, e.Closed: self._closed,
             e.FollowUpDone: self.followups.done, e.WorkflowStep: self.workflows.step,
         }[type(event)]
@@ -358,6 +358,15 @@ class Engine:
         decisions = self.assignment.release(ticket, at)
         decisions.extend(self.assignment.assign(ticket, event.to_role, at, ()))
         decisions.extend(self.followups.start(ticket, "handed_over", at))
+        return decisions
+
+    def _reassigned(self, ticket: TicketState, event: e.Reassigned, at: datetime) -> list[d.Decision]:
+        if ticket.status in ("resolved", "closed"):
+            return [d.Refused(ticket.id, at, "Reassigned", f"ticket is {ticket.status}; reopen it first")]
+        if event.to_role not in self.agents:
+            return [d.Refused(ticket.id, at, "Reassigned", f"org `{self.org.info.id}` has no role `{event.to_role}`")]
+        decisions = self.assignment.release(ticket, at)
+        decisions.extend(self.assignment.assign(ticket, event.to_role, at, ()))
         return decisions
 
     def _waiting(self, ticket: TicketState, event: e.Waiting, at: datetime) -> list[d.Decision]:

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from .data import DataError, from_data
 
-__all__ = ["EventError", "parse_event", "check_event", "Event", "TicketCreated", "FirstResponse", "HandOff", "Waiting", "CustomerReply",
+__all__ = ["EventError", "parse_event", "check_event", "Event", "TicketCreated", "FirstResponse", "HandOff", "Reassigned", "Waiting", "CustomerReply",
            "Resolved", "Reopened", "Closed", "FollowUpDone", "WorkflowStep", "EVENT_TYPES", "MAX_TEXT", "MAX_TIME_TEXT", "FIRST_YEAR",
            "LAST_YEAR", "FIRST_MOMENT", "LAST_MOMENT"]
 
@@ -68,6 +68,17 @@ class HandOff(Event):
 
 
 @dataclass(frozen=True)
+class Reassigned(Event):
+    """Someone with the authority (a dispatcher, a supervisor) moves the ticket to another role's queue.
+
+    Unlike a hand-off it need not be declared in the org: it records what people did, as an
+    event log shows it, and what the simulation replays. The ticket keeps its SLA targets.
+    """
+
+    to_role: str
+
+
+@dataclass(frozen=True)
 class Waiting(Event):
     """The ticket waits on someone else; SLA clocks pause if the SLA says so."""
 
@@ -109,7 +120,7 @@ class WorkflowStep(Event):
     state: str
 
 
-EVENT_TYPES = {cls.__name__: cls for cls in (TicketCreated, FirstResponse, HandOff, Waiting, CustomerReply, Resolved,
+EVENT_TYPES = {cls.__name__: cls for cls in (TicketCreated, FirstResponse, HandOff, Reassigned, Waiting, CustomerReply, Resolved,
                                               Reopened, Closed, FollowUpDone, WorkflowStep)}
 
 

@@ -22,28 +22,11 @@ from ..diagnostics import Diagnostic
 from ..loading import load_file, open_regular_text, read_head
 from ..model import MAX_DURATION, Org, duration_problem, parse_duration
 from ..schema import closest, validate_against
+from .history import TicketRecord
 
 __all__ = ["LogMapping", "LogError", "TicketRecord", "Unmapped", "load_mapping", "validate_mapping", "is_mapping_file", "read_log"]
 
 TIME_FIELDS = ("created", "first_response", "resolved")
-
-
-@dataclass(frozen=True)
-class TicketRecord:
-    """One ticket of a log, in cxrules terms."""
-
-    id: str
-    created: datetime
-    category: str
-    channel: str
-    segment: str
-    priority: str
-    member: bool = False
-    customer_id: Optional[str] = None
-    first_response: Optional[datetime] = None
-    resolved: Optional[datetime] = None
-    satisfaction: Optional[float] = None
-    row: int = 0
 
 
 @dataclass

@@ -23,7 +23,8 @@ from ..engine.clock import VirtualClock
 from ..engine.engine import Engine
 from ..model import Org
 from ..performance import paused_gc
-from .mapping import LogMapping, TicketRecord, Unmapped
+from .history import TicketRecord
+from .mapping import LogMapping, Unmapped
 
 __all__ = ["SimulationResult", "simulate"]
 

@@ -56,7 +56,7 @@ def test_one_agent_three_arrivals_known_waits_and_attainment(tmp_path, org):
     records, unmapped = read_log(log, mapping)
     result = simulate(org, records, mapping, unmapped).to_dict()
     # one agent, 30 minutes each: T1 09:00–09:30, T2 waits 20 min (09:30–10:00), T3 waits 40 min (10:00–10:30)
-    assert result["waits_minutes"] == {"p50": 20.0, "p90": 40.0, "p99": 40.0, "mean": 20.0}
+    assert result["waits_minutes"] == {"n": 3, "p50": 20.0, "p90": 40.0, "p99": 40.0, "mean": 20.0}
     # first response due 30 min after arrival: T2 answered after 35 min, the others in time
     assert result["sla_attainment"]["first_response"]["all"]["all"] == {"met": 2, "total": 3, "rate": 0.6667}
     assert result["sla_attainment"]["resolution"]["all"]["all"] == {"met": 3, "total": 3, "rate": 1.0}

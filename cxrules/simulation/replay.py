@@ -1,9 +1,17 @@
-"""Replay a ticket log through the same :class:`~cxrules.engine.Engine` that services embed.
+"""Replay a ticket log through the same :class:`~cxrules.engine.Engine` that services embed, driven by work.
 
-Arrivals come at their logged times on a virtual clock; resolution times come from the log
-where it has them, else from the mapping's service-time model counted from assignment;
-follow-up calls are made when they fall due and answered with the logged satisfaction.
-Every decision the engine takes is folded into a :class:`SimulationResult`.
+Arrivals come at their logged times on a virtual clock and are routed by the engine. Each
+ticket brings work (see :mod:`.journeys`): an agent the engine assigns does it within their
+shift, while the ticket waits in its role's queue as long as nobody of the role is free.
+When the work of a step is done the ticket is resolved or moves on (the engine's
+`Reassigned`), to wait in the next role's queue with the work it brings there. Escalations
+move the ticket and what remains of its work to the escalation role (``escalation="move"``,
+the default of the what-if mode) or only notify it (``"notify"``, the as-is default: the
+log's own routes already hold what people did on escalation). A ticket is never resolved
+while it is queued; tickets still open when the replay ends are counted, never hidden.
+
+Engine timers (SLA breaches, escalations, shift starts) fire at their own moments between
+the replay's events, so work moves at the exact time an escalation fires.
 """
 
 from __future__ import annotations
@@ -11,236 +19,359 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-import statistics
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Optional
 
+from ..calendars import BusinessCalendar
 from ..engine import decisions as d
 from ..engine import events as e
 from ..engine.clock import VirtualClock
 from ..engine.engine import Engine
 from ..model import Org
 from ..performance import paused_gc
+from .figures import Flight, SimulationResult, Window, summarise
 from .history import TicketRecord
+from .journeys import AsIsJourney, Journey, ModelJourney, Next, Phase, WorkModel, as_is_steps
 from .mapping import LogMapping, Unmapped
 
-__all__ = ["SimulationResult", "simulate"]
+__all__ = ["SimulationResult", "simulate", "MODES", "ESCALATIONS"]
 
-DIMENSIONS = ("priority", "segment", "channel", "category")
+MODES = ("as-is", "what-if")
+ESCALATIONS = ("move", "notify")
 
 
 @dataclass
-class _Outcome:
-    record: TicketRecord
-    role: Optional[str] = None
-    assigned_at: Optional[datetime] = None
-    resolved_at: Optional[datetime] = None
-    has_sla: bool = False
-    breached: set = field(default_factory=set)
-    resolution_pending: bool = False
-    """A Resolved event is already on its way (from the log or the service-time model)."""
+class _ServiceTimeModel:
+    """The what-if model of a mapping without a calibrated model: its service time, one role, no pauses or reopenings."""
 
+    mapping: LogMapping
 
-@dataclass(frozen=True)
-class SimulationResult:
-    """Figures of one replay: SLA attainment, load, waits, escalations, follow-ups, surges, fallback."""
+    def work(self, role: str, category: str, priority: str, rng: random.Random) -> timedelta:
+        return self.mapping.service_time(category, rng)
 
-    org: str
-    tickets: int
-    start: Optional[datetime]
-    end: Optional[datetime]
-    attainment: dict
-    waits_minutes: dict
-    roles: dict
-    queue_series: list
-    escalations: dict
-    followups: dict
-    surges: list
-    fallback: int
-    refused: dict
-    unmapped: dict
-
-    def to_dict(self) -> dict:
-        return {
-            "org": self.org, "tickets": self.tickets,
-            "start": self.start.isoformat() if self.start else None, "end": self.end.isoformat() if self.end else None,
-            "sla_attainment": self.attainment, "waits_minutes": self.waits_minutes, "roles": self.roles,
-            "escalations_by_level": self.escalations, "followups": self.followups,
-            "surges": self.surges, "fallback_queue": self.fallback, "refused": self.refused, "unmapped": self.unmapped,
-        }
-
-
-def _percentile(values: list[float], share: float) -> Optional[float]:
-    if not values:
+    def next_role(self, role: str, rng: random.Random) -> Optional[str]:
         return None
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, int(round(share * (len(ordered) - 1)))))
-    return round(ordered[index], 1)
 
+    def pause(self, role: str, rng: random.Random) -> Optional[tuple[str, timedelta]]:
+        return None
 
-def _share(met: int, total: int) -> dict:
-    return {"met": met, "total": total, "rate": round(met / total, 4) if total else None}
+    def reopens(self, category: str, rng: random.Random) -> Optional[timedelta]:
+        return None
 
 
 def simulate(org: Org, tickets: Iterable[TicketRecord], mapping: Optional[LogMapping] = None,
-             unmapped: Optional[Unmapped] = None, progress: Optional[Callable[[int, int], None]] = None,
-             tail: timedelta = timedelta(days=14)) -> SimulationResult:
-    """Replay ``tickets`` against ``org`` and measure what happens."""
-    with paused_gc():
-        return _simulate(org, tickets, mapping, unmapped, progress, tail)
+             unmapped: Optional[Unmapped] = None, progress: Optional[Callable[[int, int], None]] = None, *,
+             mode: str = "as-is", model: Optional[WorkModel] = None, escalation: Optional[str] = None,
+             window: Optional[tuple[Optional[datetime], Optional[datetime]]] = None, warm_up: timedelta = timedelta(0),
+             tail: timedelta = timedelta(days=14), seed: Optional[int] = None, keep_flights: bool = False) -> SimulationResult:
+    """Replay ``tickets`` against ``org`` and measure what happens.
 
-
-def _simulate(org, tickets, mapping, unmapped, progress, tail) -> SimulationResult:
-    records = sorted(tickets, key=lambda r: (r.created, r.row))
+    ``mode``: ``as-is`` (each ticket's route and work from its own history) or ``what-if``
+    (routes from the org's rules and ``model``'s reassignment probabilities, work drawn from
+    ``model``; without a model, from the mapping's service time). ``window`` (from, to) and
+    ``warm_up`` limit the figures to tickets arriving within them, and utilisation to that
+    time; the replay itself runs over every ticket and ends ``tail`` after the log's last moment.
+    ``keep_flights``: keep every ticket's :class:`~.figures.Flight` in the result.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
+    escalation = escalation or ("notify" if mode == "as-is" else "move")
+    if escalation not in ESCALATIONS:
+        raise ValueError(f"escalation: expected one of {', '.join(ESCALATIONS)}, got {escalation!r}")
     mapping = mapping or LogMapping(fields={}, path="")
-    rng = random.Random(mapping.seed)
-    start = records[0].created if records else None
-    engine = Engine(org, VirtualClock(start or datetime.now().astimezone()))
-    outcomes: dict[str, _Outcome] = {}
-    pending: list = []
-    sequence = itertools.count()
-    waits: list[float] = []
-    escalations: Counter = Counter()
-    followups: Counter = Counter()
-    refused: Counter = Counter()
-    surges: list[dict] = []
-    queue_peaks: dict[tuple[str, str], int] = defaultdict(int)
-    fallback = 0
+    with paused_gc():
+        replay = _Replay(org, sorted(tickets, key=lambda r: (r.created, r.row)), mapping, mode, model, escalation,
+                         random.Random(mapping.seed if seed is None else seed))
+        try:
+            replay.run(progress, tail)
+        finally:
+            replay.engine.close()
+        last_arrival = replay.records[-1].created if replay.records else None
+        return summarise(org, replay.engine, replay.flights.values(), replay.tally, Window.of(replay.start, last_arrival, replay.tally.end, window, warm_up),
+                         mode, escalation, unmapped, keep_flights)
 
-    def push(moment: datetime, event: e.Event) -> None:
-        heapq.heappush(pending, (moment.timestamp(), next(sequence), moment, event))
 
-    for record in records:
-        outcomes[record.id] = _Outcome(record)
-        push(record.created, e.TicketCreated(record.id, category=record.category, channel=record.channel, segment=record.segment,
-                                             priority=record.priority, member=record.member, customer_id=record.customer_id, at=record.created))
-        if record.first_response:
-            push(record.first_response, e.FirstResponse(record.id, at=record.first_response))
-        if record.resolved:
-            push(record.resolved, e.Resolved(record.id, at=record.resolved))
-            outcomes[record.id].resolution_pending = True
+@dataclass
+class _Tally:
+    """Counts of the run that belong to no one ticket."""
 
-    def fold(decisions: list[d.Decision]) -> None:
-        nonlocal fallback
-        for decision in decisions:
-            outcome = outcomes.get(decision.ticket_id) if decision.ticket_id else None
-            if isinstance(decision, d.Assigned) and outcome:
-                if outcome.assigned_at is None:
-                    outcome.assigned_at = decision.at
-                    outcome.role = decision.role
-                    waits.append((decision.at - outcome.record.created).total_seconds() / 60)
-                if not outcome.resolution_pending:  # handled for as long as the model says, from now
-                    outcome.resolution_pending = True
-                    push(decision.at + mapping.service_time(outcome.record.category, rng), e.Resolved(outcome.record.id))
-            elif isinstance(decision, d.TicketReopened) and outcome:
-                outcome.resolution_pending = False
-            elif isinstance(decision, d.Queued):
-                hour = decision.at.replace(minute=0, second=0, microsecond=0).isoformat()
-                queue_peaks[(hour, decision.role)] = max(queue_peaks[(hour, decision.role)], decision.position)
-                if outcome and outcome.role is None:
-                    outcome.role = decision.role
-            elif isinstance(decision, d.SlaBreached) and outcome:
-                outcome.breached.add(decision.target)
-            elif isinstance(decision, d.Escalated):
-                escalations[decision.level] += 1
-            elif isinstance(decision, d.FollowUpScheduled):
-                followups["scheduled"] += 1
-                if decision.call_at > decision.at:
-                    followups["deferred_to_callable_hours"] += 1
-            elif isinstance(decision, d.FollowUpDue) and outcome:
-                followups["due"] += 1
-                satisfaction = outcome.record.satisfaction
-                satisfied = satisfaction is None or satisfaction >= mapping.satisfied_at_least
-                push(decision.at, e.FollowUpDone(outcome.record.id, policy=decision.policy, satisfied=satisfied, at=decision.at))
-            elif isinstance(decision, d.FollowUpOverdue):
-                followups["late"] += 1
-            elif isinstance(decision, (d.SurgeActivated, d.SurgeDeactivated)):
-                surges.append({"surge": decision.surge, "team": decision.team, "on": isinstance(decision, d.SurgeActivated),
-                               "at": decision.at.isoformat(), "count": decision.count})
-            elif isinstance(decision, d.Fallback):
-                fallback += 1
-            elif isinstance(decision, d.Refused):
-                refused[decision.reason.split(";")[0]] += 1
+    escalations: dict = field(default_factory=dict)
+    escalation_moves: int = 0
+    followups: dict = field(default_factory=lambda: dict.fromkeys(("scheduled", "due", "done", "late", "deferred_to_callable_hours"), 0))
+    surges: list = field(default_factory=list)
+    refused: dict = field(default_factory=dict)
+    queue_peaks: dict = field(default_factory=dict)
+    routed_by_log: int = 0
+    """As-is tickets the log sends to another role than the org's rules do (moved there at once)."""
+    truncated: list = field(default_factory=list)
+    end: Optional[datetime] = None
+    """When the replay stopped: the log's last moment and the tail after it."""
 
-    total, done = len(records), 0
-    try:
-        while pending:
-            _, _, moment, event = heapq.heappop(pending)
-            if isinstance(event, e.Resolved) and event.ticket_id in outcomes:
-                outcomes[event.ticket_id].resolved_at = moment
-                outcomes[event.ticket_id].resolution_pending = False
-            if isinstance(event, e.FollowUpDone):
-                followups["done"] += 1
-            fold(engine.submit(event if event.at else _at(event, moment)))
-            if isinstance(event, e.TicketCreated):
-                state = engine.ticket(event.ticket_id)
-                outcomes[event.ticket_id].has_sla = state is not None and state.sla is not None
+
+class _Replay:
+    def __init__(self, org: Org, records: list[TicketRecord], mapping: LogMapping, mode: str, model: Optional[WorkModel],
+                 escalation: str, rng: random.Random):
+        self.org, self.records, self.mapping, self.mode, self.escalation, self.rng = org, records, mapping, mode, escalation, rng
+        self.model = model or _ServiceTimeModel(mapping)
+        self.start = records[0].created if records else None
+        self.log_end = max((_last_moment(r) for r in records), default=None)
+        self.engine = Engine(org, VirtualClock(self.start or datetime.now().astimezone()))
+        self.agent_shifts = {agent.id: self.engine.calendars[agent.shift] for team in self.engine.agents.values() for agent in team}
+        self.flights: dict[str, Flight] = {}
+        self.tally = _Tally()
+        self.pending: list = []
+        self.sequence = itertools.count()
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, progress: Optional[Callable[[int, int], None]], tail: timedelta) -> None:
+        for record in self.records:
+            self.flights[record.id] = Flight(record, self._journey(record))
+            self._push(record.created, "create", record.id)
+        until = (self.log_end or self.engine.clock.now()) + tail
+        total, done = len(self.records), 0
+        while self.pending:
+            moment = self.pending[0][0]
+            due = self.engine.store.next_due()
+            if due is not None and due <= moment and due <= until:
+                self._fold(self.engine.advance(due))
+                continue
+            if moment > until:
+                break
+            _, _, kind, ticket_id, generation, payload = heapq.heappop(self.pending)
+            flight = self.flights[ticket_id]
+            if generation is not None and generation != flight.generation:
+                continue  # superseded: the ticket moved on (an escalation took it) before this fell due
+            getattr(self, f"_on_{kind}")(flight, moment, payload)
+            if kind == "create":
                 done += 1
                 if progress and (done % 500 == 0 or done == total):
                     progress(done, total)
-        end = max((o.resolved_at or o.record.created for o in outcomes.values()), default=start)
-        fold(engine.advance((end or engine.clock.now()) + tail))
-        for outcome in outcomes.values():  # still queued when the log ends: they waited all that time
-            if outcome.assigned_at is None and outcome.role is not None:
-                waits.append((engine.clock.now() - outcome.record.created).total_seconds() / 60)
-    finally:
-        engine.close()
-    return SimulationResult(
-        org=org.info.id, tickets=total, start=start, end=end if records else None,
-        attainment=_attainment(outcomes.values()), waits_minutes={
-            "p50": _percentile(waits, 0.5), "p90": _percentile(waits, 0.9), "p99": _percentile(waits, 0.99),
-            "mean": round(statistics.fmean(waits), 1) if waits else None},
-        roles=_roles(org, engine, outcomes.values(), queue_peaks, start, end),
-        queue_series=[{"hour": hour, "role": role, "queue": length} for (hour, role), length in sorted(queue_peaks.items())],
-        escalations={str(level): count for level, count in sorted(escalations.items())},
-        followups={k: followups.get(k, 0) for k in ("scheduled", "due", "done", "late", "deferred_to_callable_hours")},
-        surges=surges, fallback=fallback, refused=dict(refused),
-        unmapped={"total": unmapped.total, "reasons": dict(unmapped.reasons), "examples": unmapped.examples} if unmapped else
-        {"total": 0, "reasons": {}, "examples": {}})
+        self._fold(self.engine.advance(until))
+        for flight in self.flights.values():
+            flight.close_holding(until)
+        self.tally.end = until
+
+    def _journey(self, record: TicketRecord) -> Journey:
+        if self.mode == "as-is":
+            return AsIsJourney(as_is_steps(record, lambda category: self.mapping.service_time(category, self.rng)))
+        return ModelJourney(record, self.model, self.rng, truncated=self.tally.truncated)
+
+    def _push(self, moment: datetime, kind: str, ticket_id: str, generation: Optional[int] = None, payload=None) -> None:
+        heapq.heappush(self.pending, (moment, next(self.sequence), kind, ticket_id, generation, payload))
+
+    def _submit(self, event: e.Event) -> None:
+        self._fold(self.engine.submit(event))
+
+    # ------------------------------------------------------------------ replay events
+
+    def _on_create(self, flight: Flight, at: datetime, _) -> None:
+        record = flight.record
+        flight.expected_role = flight.journey.first_role()
+        flight.entered_role_at = at
+        self._submit(e.TicketCreated(record.id, category=record.category, channel=record.channel, segment=record.segment,
+                                     priority=record.priority, member=record.member, customer_id=record.customer_id, at=at))
+        state = self.engine.ticket(record.id)
+        if state is None:
+            return  # refused (counted by the fold)
+        flight.has_sla = state.sla is not None
+        flight.sla_due = state.first_response_due, state.resolution_due
+        if flight.expected_role is not None and state.role != flight.expected_role:
+            self.tally.routed_by_log += 1
+            self._move(flight, flight.expected_role, at, count=False)
+        elif flight.phases is None:
+            self._arrive(flight, state.role, at)
+
+    def _on_start(self, flight: Flight, at: datetime, _) -> None:
+        if flight.agent is not None and flight.phases is not None:
+            self._start_phase(flight, at)
+
+    def _on_phase_done(self, flight: Flight, at: datetime, _) -> None:
+        flight.phases.pop(0)
+        self._next_phase(flight, at)
+
+    def _on_pause_end(self, flight: Flight, at: datetime, _) -> None:
+        flight.phases.pop(0)
+        flight.paused = False
+        self._submit(e.CustomerReply(flight.record.id, at=at))
+        self._next_phase(flight, at)
+
+    def _on_reopen(self, flight: Flight, at: datetime, role: Optional[str]) -> None:
+        flight.reopened += 1
+        flight.resolved_at = None
+        flight.expected_role, flight.phases, flight.entered_role_at = role, None, at
+        self._submit(e.Reopened(flight.record.id, at=at))
+        state = self.engine.ticket(flight.record.id)
+        if state is None or state.status in ("resolved", "closed"):
+            return
+        if role is not None and state.role != role:
+            self._move(flight, role, at, count=False)
+        elif flight.phases is None:
+            self._arrive(flight, state.role, at)
+
+    def _on_first_response(self, flight: Flight, at: datetime, _) -> None:
+        self._submit(e.FirstResponse(flight.record.id, at=at))
+
+    def _on_follow_up(self, flight: Flight, at: datetime, decision: d.FollowUpDue) -> None:
+        satisfaction = flight.record.satisfaction
+        satisfied = satisfaction is None or satisfaction >= self.mapping.satisfied_at_least
+        self.tally.followups["done"] += 1
+        self._submit(e.FollowUpDone(flight.record.id, policy=decision.policy, satisfied=satisfied, at=at))
+
+    def _on_escalate(self, flight: Flight, at: datetime, role: str) -> None:
+        """The escalation role takes the ticket, with what remains of its current work."""
+        if flight.resolved_at is not None or flight.paused or flight.role == role or flight.phases is None:
+            return
+        head = flight.phases[0] if flight.phases else None
+        if flight.phase_started is not None and head is not None and isinstance(head.length, timedelta):
+            done = self.agent_shifts[flight.agent].between(flight.phase_started, at)
+            flight.phases[0] = Phase(max(timedelta(0), head.length - done))
+        self.tally.escalation_moves += 1
+        flight.moves_by_escalation += 1
+        self._move(flight, role, at, count=False, keep_work=True)
+
+    # ------------------------------------------------------------------ the ticket's work
+
+    def _arrive(self, flight: Flight, role: Optional[str], at: datetime) -> None:
+        """The ticket is at ``role`` now: the journey says what work it brings (an agent may already have it)."""
+        flight.role = role
+        if role is None:
+            return
+        flight.phases = flight.journey.phases(role)
+        if flight.agent is not None:
+            self._start_phase(flight, at)
+
+    def _move(self, flight: Flight, role: str, at: datetime, count: bool = True, keep_work: bool = False) -> None:
+        """Reassign the ticket: the engine queues it at ``role`` or hands it to an agent there."""
+        if count:
+            flight.moves += 1
+        flight.close_holding(at)
+        flight.generation += 1  # the work under way is no longer this agent's
+        flight.agent, flight.expected_role, flight.entered_role_at, flight.phase_started = None, role, at, None
+        phases = flight.phases if keep_work else None
+        flight.phases = None
+        self._submit(e.Reassigned(flight.record.id, role, at=at))
+        state = self.engine.ticket(flight.record.id)
+        if state is None or state.role != role:
+            return  # refused (the role is unknown): the ticket stays where it was, counted by the fold
+        if keep_work and phases is not None:
+            flight.role, flight.phases = role, phases
+            if flight.agent is not None:
+                self._start_phase(flight, at)
+        else:
+            self._arrive(flight, role, at)
+
+    def _start_phase(self, flight: Flight, at: datetime) -> None:
+        """The agent works (or the ticket waits on the customer) from ``at``: the phase's end goes on the agenda."""
+        if not flight.phases:
+            self._finish_step(flight, at)
+            return
+        phase = flight.phases[0]
+        length = phase.length
+        if isinstance(length, tuple):  # a stretch of the log: that much of this agent's working time
+            length = self.agent_shifts[flight.agent].between(*length) if flight.agent else length[1] - length[0]
+            flight.phases[0] = phase = Phase(length, phase.reason)
+        flight.phase_started = at
+        if phase.reason is not None:
+            flight.paused = True
+            self._submit(e.Waiting(flight.record.id, phase.reason, at=at))
+            if length is not None:
+                self._push(at + length, "pause_end", flight.record.id, flight.generation)
+            return
+        if length is None:
+            return  # the log ends with the ticket in hand: its agent keeps it
+        end = self.agent_shifts[flight.agent].add(at, length) if flight.agent else at + length
+        if end is not None:
+            self._push(end, "phase_done", flight.record.id, flight.generation)
+
+    def _next_phase(self, flight: Flight, at: datetime) -> None:
+        if flight.phases:
+            self._start_phase(flight, at)
+        else:
+            self._finish_step(flight, at)
+
+    def _finish_step(self, flight: Flight, at: datetime) -> None:
+        following: Next = flight.journey.finish(flight.role)
+        if following.kind == "resolve":
+            flight.close_holding(at)
+            flight.generation += 1
+            flight.agent, flight.phases = None, None
+            flight.resolved(at)
+            self._submit(e.Resolved(flight.record.id, at=at))
+            reopen = flight.journey.reopen()
+            if reopen is not None:
+                delay, role = reopen
+                self._push(at + delay, "reopen", flight.record.id, flight.generation, role)
+        elif following.kind == "move":
+            self._move(flight, following.role, at)
+
+    # ------------------------------------------------------------------ what the engine decided
+
+    def _fold(self, decisions: list[d.Decision]) -> None:
+        tally = self.tally
+        for decision in decisions:
+            flight = self.flights.get(decision.ticket_id) if decision.ticket_id else None
+            if isinstance(decision, d.Assigned) and flight:
+                if flight.expected_role is not None and decision.role != flight.expected_role:
+                    continue  # the rules' choice, about to be overridden by the log's route
+                flight.assigned(decision.agent, decision.role, decision.at)
+                if flight.first_assigned_at == decision.at and not flight.responded:
+                    flight.responded = True
+                    self._push(decision.at, "first_response", flight.record.id)
+                if flight.phases is not None:
+                    self._push(decision.at, "start", flight.record.id, flight.generation)
+            elif isinstance(decision, d.Queued):
+                key = (decision.at.replace(minute=0, second=0, microsecond=0), decision.role)
+                tally.queue_peaks[key] = max(tally.queue_peaks.get(key, 0), decision.position)
+            elif isinstance(decision, d.SlaBreached) and flight:
+                flight.breached.add(decision.target)
+            elif isinstance(decision, d.Escalated):
+                tally.escalations[decision.level] = tally.escalations.get(decision.level, 0) + 1
+                if flight:
+                    flight.escalated = True
+                    if self.escalation == "move" and self.engine.agents.get(decision.role):
+                        self._push(decision.at, "escalate", flight.record.id, flight.generation, decision.role)
+            elif isinstance(decision, d.FollowUpScheduled):
+                tally.followups["scheduled"] += 1
+                if decision.call_at > decision.at:
+                    tally.followups["deferred_to_callable_hours"] += 1
+            elif isinstance(decision, d.FollowUpDue) and flight:
+                tally.followups["due"] += 1
+                self._push(decision.at, "follow_up", flight.record.id, None, decision)
+            elif isinstance(decision, d.FollowUpOverdue):
+                tally.followups["late"] += 1
+            elif isinstance(decision, d.TicketReopened) and flight and flight.resolved_at is not None:
+                self._reopened_by_engine(flight, decision.at)
+            elif isinstance(decision, (d.SurgeActivated, d.SurgeDeactivated)):
+                tally.surges.append({"surge": decision.surge, "team": decision.team, "on": isinstance(decision, d.SurgeActivated),
+                                     "at": decision.at.isoformat(), "count": decision.count})
+            elif isinstance(decision, d.Fallback) and flight:
+                flight.fallback = True
+            elif isinstance(decision, d.Refused):
+                reason = decision.reason.split(";")[0]
+                tally.refused[reason] = tally.refused.get(reason, 0) + 1
+
+    def _reopened_by_engine(self, flight: Flight, at: datetime) -> None:
+        """A follow-up call found the customer unsatisfied: the ticket is back at its role with the same work again."""
+        flight.reopened += 1
+        flight.resolved_at = None
+        state = self.engine.ticket(flight.record.id)
+        flight.expected_role, flight.entered_role_at = None, at
+        flight.phases = [Phase(self.model.work(state.role, flight.record.category, flight.record.priority, self.rng))] \
+            if state is not None and state.role else None
+        flight.role = state.role if state is not None else flight.role
 
 
-def _at(event: e.Event, moment: datetime) -> e.Event:
-    return type(event)(**{**vars(event), "at": moment})
+def _last_moment(record: TicketRecord) -> datetime:
+    """The last moment the log says anything of the ticket."""
+    moments = [record.created, record.first_response, record.resolved, record.closed]
+    for stint in record.stints:
+        moments += [stint.entered, stint.picked, stint.left] + [p.end for p in stint.pauses]
+    return max(m for m in moments if m is not None)
 
 
-def _attainment(outcomes) -> dict:
-    result = {}
-    for target in ("first_response", "resolution"):
-        counted = [o for o in outcomes if o.has_sla]
-        by = {"all": {"all": _share(sum(target not in o.breached for o in counted), len(counted))}}
-        for dimension in DIMENSIONS:
-            groups: dict[str, list] = defaultdict(list)
-            for o in counted:
-                groups[getattr(o.record, dimension)].append(o)
-            by[dimension] = {value: _share(sum(target not in o.breached for o in group), len(group))
-                             for value, group in sorted(groups.items())}
-        result[target] = by
-    return result
-
-
-def _roles(org: Org, engine: Engine, outcomes, queue_peaks, start, end) -> dict:
-    busy: dict[str, float] = defaultdict(float)
-    assigned: Counter = Counter()
-    for o in outcomes:
-        if o.role and o.assigned_at:
-            assigned[o.role] += 1
-            if o.resolved_at and o.resolved_at > o.assigned_at:  # counted only while the role is on shift
-                shifts = [engine.calendars[g.shift] for g in org.role(o.role).staff] if o.role in engine.agents else []
-                busy[o.role] += max((c.between(o.assigned_at, o.resolved_at) for c in shifts),
-                                    default=o.resolved_at - o.assigned_at).total_seconds()
-    roles = {}
-    for role in org.roles:
-        available = 0.0
-        if start and end and end > start:
-            for group in role.staff:
-                available += engine.calendars[group.shift].between(start, end).total_seconds() * group.agents * role.capacity
-        peak = max((length for (hour, r), length in queue_peaks.items() if r == role.id), default=0)
-        if assigned[role.id] or peak:
-            roles[role.id] = {
-                "assigned": assigned[role.id],
-                "utilisation": round(busy[role.id] / available, 4) if available else None,
-                "max_queue": peak,
-            }
-    return roles
+def role_calendar(org: Org, calendars: dict[str, BusinessCalendar], role: str) -> Optional[BusinessCalendar]:
+    """The shift of a role's largest staff group: the hours its work is measured in."""
+    staff = org.role(role).staff
+    return calendars[max(staff, key=lambda group: group.agents).shift] if staff else None

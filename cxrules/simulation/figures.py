@@ -1,0 +1,310 @@
+"""The figures of a replay: what each ticket went through (:class:`Flight`) folded into a :class:`SimulationResult`.
+
+Figures count the tickets that arrived within the window (after the warm-up); utilisation is
+the agents' held time within that window over their shift time in it. Nothing is hidden:
+tickets still queued, in hand or waiting when the replay ends, and tickets nobody ever
+took, are counted under ``open_at_end``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Iterable, Optional
+from zoneinfo import ZoneInfo
+
+from ..model import Org
+from .history import TicketRecord
+from .journeys import Journey, Phase
+
+__all__ = ["Flight", "Window", "SimulationResult", "summarise", "stats", "percentile", "wip_series", "hour_of_week",
+           "DIMENSIONS", "attainment_table"]
+
+DIMENSIONS = ("priority", "segment", "channel", "category")
+
+
+@dataclass(slots=True)
+class Flight:
+    """One ticket on its way through the replay."""
+
+    record: TicketRecord
+    journey: Journey
+    generation: int = 0
+    """Bumped when the ticket moves on: agenda entries of an older generation are ignored."""
+    expected_role: Optional[str] = None
+    role: Optional[str] = None
+    phases: Optional[list[Phase]] = None
+    agent: Optional[str] = None
+    phase_started: Optional[datetime] = None
+    paused: bool = False
+    entered_role_at: Optional[datetime] = None
+    holding_since: Optional[datetime] = None
+    first_assigned_at: Optional[datetime] = None
+    first_resolved_at: Optional[datetime] = None
+    resolved_at: Optional[datetime] = None
+    resolved_by: Optional[str] = None
+    responded: bool = False
+    reopened: int = 0
+    moves: int = 0
+    moves_by_escalation: int = 0
+    escalated: bool = False
+    fallback: bool = False
+    has_sla: bool = False
+    sla_due: tuple = (None, None)
+    breached: set = field(default_factory=set)
+    waits: list = field(default_factory=list)
+    """(role, entered, assigned) for each time an agent took the ticket."""
+    holdings: list = field(default_factory=list)
+    """(agent, role, from, to): the ticket took one of the agent's places for that time."""
+
+    def assigned(self, agent: Optional[str], role: str, at: datetime) -> None:
+        self.agent, self.role, self.holding_since, self.phase_started = agent, role, at, None
+        self.waits.append((role, self.entered_role_at or self.record.created, at))
+        if self.first_assigned_at is None:
+            self.first_assigned_at = at
+
+    def close_holding(self, at: datetime) -> None:
+        if self.agent is not None and self.holding_since is not None:
+            self.holdings.append((self.agent, self.role, self.holding_since, at))
+        self.holding_since = None
+
+    def resolved(self, at: datetime) -> None:
+        if self.first_resolved_at is None:
+            self.first_resolved_at, self.resolved_by = at, self.role
+        self.resolved_at = at
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which tickets count (arrived in [counted_from, to]) and the time utilisation is measured over."""
+
+    start: Optional[datetime]
+    counted_from: Optional[datetime]
+    to: Optional[datetime]
+
+    @classmethod
+    def of(cls, first: Optional[datetime], last_arrival: Optional[datetime], replay_end: Optional[datetime], window,
+           warm_up: timedelta) -> "Window":
+        """By default from the first arrival to the last (to the replay's end if they all came at once)."""
+        begin, end = window or (None, None)
+        begin = begin or first
+        end = end or (last_arrival if last_arrival and begin and last_arrival > begin + warm_up else replay_end)
+        return cls(begin, begin + warm_up if begin else None, end)
+
+    def counts(self, moment: datetime) -> bool:
+        return (self.counted_from is None or moment >= self.counted_from) and (self.to is None or moment <= self.to)
+
+
+def percentile(values: list[float], share: float) -> Optional[float]:
+    """Nearest-rank percentile of ``values`` (unsorted), rounded to a tenth."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, int(round(share * (len(ordered) - 1)))))
+    return round(ordered[index], 1)
+
+
+def stats(values: list[float]) -> dict:
+    """Count, p50, p90, p99 and mean of minutes."""
+    return {"n": len(values), "p50": percentile(values, 0.5), "p90": percentile(values, 0.9), "p99": percentile(values, 0.99),
+            "mean": round(statistics.fmean(values), 1) if values else None}
+
+
+def _share(met: int, total: int) -> dict:
+    return {"met": met, "total": total, "rate": round(met / total, 4) if total else None}
+
+
+def attainment_table(items: Iterable[tuple[TicketRecord, set]]) -> dict:
+    """SLA attainment overall and per dimension, from (record, targets breached) of the tickets an SLA covers."""
+    items = list(items)
+    result = {}
+    for target in ("first_response", "resolution"):
+        by = {"all": {"all": _share(sum(target not in breached for _, breached in items), len(items))}}
+        for dimension in DIMENSIONS:
+            groups: dict[str, list[bool]] = defaultdict(list)
+            for record, breached in items:
+                groups[getattr(record, dimension)].append(target not in breached)
+            by[dimension] = {value: _share(sum(flags), len(flags)) for value, flags in sorted(groups.items())}
+        result[target] = by
+    return result
+
+
+def hour_of_week(moment: datetime, zone: ZoneInfo) -> int:
+    local = moment.astimezone(zone)
+    return local.weekday() * 24 + local.hour
+
+
+def wip_series(spans: Iterable[tuple[datetime, Optional[datetime]]], start: datetime, end: datetime) -> list[tuple[str, int]]:
+    """Tickets open (arrived, not yet resolved) at each whole hour from ``start`` to ``end``."""
+    spans = list(spans)
+    opened = sorted(s for s, _ in spans)
+    closed = sorted(e for _, e in spans if e is not None)
+    hour = start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    series = []
+    while hour <= end and len(series) < 24 * 366:
+        series.append((hour.isoformat(), bisect_right(opened, hour) - bisect_right(closed, hour)))
+        hour += timedelta(hours=1)
+    return series
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Figures of one replay: SLA attainment, resolution times, waits, load, moves, escalations, follow-ups, what is left open."""
+
+    org: str
+    mode: str
+    escalation: str
+    tickets: int
+    counted: int
+    start: Optional[datetime]
+    end: Optional[datetime]
+    window: dict
+    attainment: dict
+    resolution_minutes: dict
+    waits_minutes: dict
+    waits_by_role: dict
+    roles: dict
+    open_at_end: dict
+    moves: dict
+    queue_series: list
+    wip_series: list
+    arrivals_by_hour_of_week: list
+    escalations: dict
+    followups: dict
+    surges: list
+    fallback: int
+    refused: dict
+    unmapped: dict
+    role_waits: dict = field(default_factory=dict, repr=False)
+    """Per role, every wait (minutes) of a counted ticket: what :meth:`service_level` counts."""
+    role_arrivals: dict = field(default_factory=dict, repr=False)
+    """Per role, arrivals (first comers and moves) per hour of week, averaged per week of the window."""
+    role_handling: dict = field(default_factory=dict, repr=False)
+    """Per role, the mean time a ticket holds one of an agent's places (minutes)."""
+    flights: dict = field(default_factory=dict, repr=False)
+    """Every ticket's :class:`Flight`, by id, when asked for (``keep_flights``): for tests and deeper analysis."""
+
+    def service_level(self, role: str, within: timedelta) -> Optional[float]:
+        """Share of the role's tickets taken by an agent within ``within`` of reaching it (None: no ticket came)."""
+        waits = self.role_waits.get(role, [])
+        return sum(w <= within.total_seconds() / 60 for w in waits) / len(waits) if waits else None
+
+    def to_dict(self) -> dict:
+        return {
+            "org": self.org, "mode": self.mode, "escalation": self.escalation, "tickets": self.tickets, "counted": self.counted,
+            "start": self.start.isoformat() if self.start else None, "end": self.end.isoformat() if self.end else None,
+            "window": self.window, "sla_attainment": self.attainment, "resolution_minutes": self.resolution_minutes,
+            "waits_minutes": self.waits_minutes, "waits_by_role": self.waits_by_role, "roles": self.roles,
+            "open_at_end": self.open_at_end, "moves": self.moves, "escalations_by_level": self.escalations,
+            "followups": self.followups, "surges": self.surges, "fallback_queue": self.fallback, "refused": self.refused,
+            "unmapped": self.unmapped, "arrivals_by_hour_of_week": self.arrivals_by_hour_of_week,
+        }
+
+
+def _minutes(a: datetime, b: datetime) -> float:
+    return (b - a).total_seconds() / 60
+
+
+def summarise(org: Org, engine, flights: Iterable[Flight], tally, window: Window, mode: str, escalation: str, unmapped,
+              keep_flights: bool = False) -> SimulationResult:
+    """Fold the flights of a finished replay (``engine`` gives calendars and teams, ``tally`` the run's counts)."""
+    flights = list(flights)
+    end = tally.end
+    counted = [f for f in flights if window.counts(f.record.created)]
+    zone = ZoneInfo(org.info.timezone)
+    first_waits, role_waits = [], defaultdict(list)
+    for flight in counted:
+        for number, (role, entered, taken) in enumerate(flight.waits):
+            role_waits[role].append(_minutes(entered, taken))
+            if number == 0:
+                first_waits.append(_minutes(flight.record.created, taken))
+        if not flight.waits and flight.resolved_at is None and flight.role is not None and end is not None:
+            first_waits.append(_minutes(flight.record.created, end))  # still waiting: all that time
+        if flight.agent is None and flight.resolved_at is None and flight.role is not None and end is not None:
+            role_waits[flight.role].append(_minutes(flight.entered_role_at or flight.record.created, end))
+    resolution: dict = {"all": stats([_minutes(f.record.created, f.first_resolved_at) for f in counted if f.first_resolved_at])}
+    for dimension in ("priority", "segment", "category", "role"):
+        groups = defaultdict(list)
+        for f in counted:
+            if f.first_resolved_at:
+                groups[f.resolved_by if dimension == "role" else getattr(f.record, dimension)].append(
+                    _minutes(f.record.created, f.first_resolved_at))
+        resolution[dimension] = {value: stats(values) for value, values in sorted(groups.items(), key=lambda kv: str(kv[0]))}
+    still_open = [f for f in counted if f.resolved_at is None]
+    open_at_end = {
+        "total": len(still_open),
+        "queued": sum(f.agent is None for f in still_open),
+        "in_hand": sum(f.agent is not None and not f.paused for f in still_open),
+        "waiting_on_customer": sum(f.agent is not None and f.paused for f in still_open),
+        "never_assigned": sum(f.first_assigned_at is None for f in counted),
+        "examples": [f.record.id for f in still_open[:5]],
+    }
+    weeks = max(1.0, (window.to - window.counted_from).total_seconds() / (7 * 86400)) if window.to and window.counted_from else 1.0
+    arrivals_by_hour = [0] * 168
+    role_arrivals: dict[str, list[float]] = defaultdict(lambda: [0.0] * 168)
+    for f in counted:
+        arrivals_by_hour[hour_of_week(f.record.created, zone)] += 1
+        for role, entered, _ in f.waits:
+            role_arrivals[role][hour_of_week(entered, zone)] += 1 / weeks
+    roles = _roles(org, engine, counted, tally.queue_peaks, window, role_waits)
+    return SimulationResult(
+        org=org.info.id, mode=mode, escalation=escalation, tickets=len(flights), counted=len(counted),
+        start=window.start, end=end,
+        window={"from": window.start.isoformat() if window.start else None,
+                "counted_from": window.counted_from.isoformat() if window.counted_from else None,
+                "to": window.to.isoformat() if window.to else None},
+        attainment=attainment_table((f.record, f.breached) for f in counted if f.has_sla),
+        resolution_minutes=resolution, waits_minutes=stats(first_waits),
+        waits_by_role={role: stats(values) for role, values in sorted(role_waits.items())},
+        roles=roles, open_at_end=open_at_end,
+        moves={"reassigned": sum(f.moves > 0 for f in counted), "reassigned_share": _rate(sum(f.moves > 0 for f in counted), len(counted)),
+               "escalated": sum(f.escalated for f in counted), "escalated_share": _rate(sum(f.escalated for f in counted), len(counted)),
+               "moved_by_escalation": sum(f.moves_by_escalation for f in counted), "routed_by_log": tally.routed_by_log,
+               "reopened": sum(f.reopened > 0 for f in counted), "routes_cut_short": len(tally.truncated)},
+        queue_series=[{"hour": hour.isoformat(), "role": role, "queue": length} for (hour, role), length in sorted(tally.queue_peaks.items())],
+        wip_series=wip_series(((f.record.created, f.first_resolved_at) for f in counted), window.counted_from, window.to)
+        if window.counted_from and window.to else [],
+        arrivals_by_hour_of_week=arrivals_by_hour,
+        escalations={str(level): count for level, count in sorted(tally.escalations.items())},
+        followups=dict(tally.followups), surges=tally.surges, fallback=sum(f.fallback for f in flights), refused=dict(tally.refused),
+        unmapped={"total": unmapped.total, "reasons": dict(unmapped.reasons), "examples": unmapped.examples} if unmapped else
+        {"total": 0, "reasons": {}, "examples": {}},
+        role_waits=dict(role_waits), role_arrivals=dict(role_arrivals),
+        flights={f.record.id: f for f in flights} if keep_flights else {},
+        role_handling={role: value["mean_handling_minutes"] for role, value in roles.items() if value["mean_handling_minutes"] is not None})
+
+
+def _rate(part: int, whole: int) -> Optional[float]:
+    return round(part / whole, 4) if whole else None
+
+
+def _roles(org: Org, engine, counted: list[Flight], queue_peaks: dict, window: Window, role_waits: dict) -> dict:
+    """Per role: tickets taken, mean handling, utilisation within the window, longest queue."""
+    shift_of = {agent.id: engine.calendars[agent.shift] for team in engine.agents.values() for agent in team}
+    busy: dict[str, float] = defaultdict(float)
+    held: dict[str, list[float]] = defaultdict(list)
+    for flight in counted:
+        for agent, role, since, until in flight.holdings:
+            held[role].append(_minutes(since, until))
+            if window.counted_from and window.to and agent in shift_of:
+                begin, end = max(since, window.counted_from), min(until, window.to)
+                if end > begin:
+                    busy[role] += shift_of[agent].between(begin, end).total_seconds()
+    roles = {}
+    for role in org.roles:
+        available = 0.0
+        if window.counted_from and window.to and window.to > window.counted_from:
+            for group in role.staff:
+                available += engine.calendars[group.shift].between(window.counted_from, window.to).total_seconds() * group.agents * role.capacity
+        peak = max((length for (_, r), length in queue_peaks.items() if r == role.id), default=0)
+        if held[role.id] or peak or role_waits.get(role.id):
+            roles[role.id] = {
+                "assigned": len(held[role.id]),
+                "mean_handling_minutes": round(statistics.fmean(held[role.id]), 1) if held[role.id] else None,
+                "utilisation": round(busy[role.id] / available, 4) if available else None,
+                "max_queue": peak,
+            }
+    return roles

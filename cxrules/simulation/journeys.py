@@ -1,0 +1,186 @@
+"""A ticket's way through the centre as work to be done: from its own history (as-is) or drawn from a model (what-if).
+
+A journey is a run of steps, one per role the ticket comes to. A step is phases of work and
+pauses: work is done by an agent within their shift (so it is measured in the business time
+of that agent's shift), a pause is the customer's or a third party's time and runs on the
+wall clock. When a step's phases are done the ticket is resolved, moves to the next role
+(reassignment or hand-off), or, when the log ends with it still in hand, stays with its agent.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Optional, Protocol, Union
+
+from .history import Stint, TicketRecord
+
+__all__ = ["Work", "Phase", "Step", "Next", "Journey", "AsIsJourney", "ModelJourney", "WorkModel", "as_is_steps"]
+
+Work = Union[timedelta, tuple[datetime, datetime], None]
+"""Business time to work; or a stretch of the log, measured on the shift of the agent who works it; None: never done (the log ends first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """Work (``length`` is :data:`Work`) or a pause (``reason`` set; ``length`` wall-clock time, None: the log ends first)."""
+
+    length: Work
+    reason: Optional[str] = None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The work one role does on a ticket; ``role`` None: whichever role the org's rules route it to."""
+
+    role: Optional[str]
+    phases: tuple[Phase, ...]
+    resolves: bool = True
+    reopen_after: Optional[timedelta] = None
+    """Set when the step begins with a reopening: this long after the previous step's resolution."""
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    """What follows a finished step: ``resolve``, ``move`` (to ``role``) or ``hold`` (the log ends with the ticket in hand)."""
+
+    kind: str
+    role: Optional[str] = None
+    reopen_after: Optional[timedelta] = None
+
+
+class Journey(Protocol):
+    """Where a ticket goes and what work it brings there, asked step by step by the replay."""
+
+    def first_role(self) -> Optional[str]: ...
+
+    def phases(self, role: str) -> list[Phase]:
+        """The phases of the current step, now that the ticket is at ``role``."""
+
+    def finish(self, role: str) -> Next:
+        """The current step is done at ``role``: what follows (and the next step becomes current)."""
+
+    def reopen(self) -> Optional[tuple[timedelta, Optional[str]]]:
+        """After a resolution: (delay, role) if the ticket reopens, else None."""
+
+
+def as_is_steps(record: TicketRecord, service_time) -> list[Step]:
+    """The steps the log shows for ``record``; ``service_time(category)`` stands in for work the log does not give.
+
+    From an event log, one step per stint: work from when someone of the role first had the
+    ticket (else from when it came) to when it left, the stint's pauses cut out of it. From a
+    flat log, one step at the role the rules choose: work from the first response (else the
+    arrival) to the resolution, or drawn from the service-time model when the log has none.
+    """
+    if not record.stints:
+        if record.resolved is None:
+            return [Step(None, (Phase(service_time(record.category)),))]
+        begin = min(record.first_response or record.created, record.resolved)
+        return [Step(None, (Phase((begin, record.resolved)),))]
+    steps, previous = [], None
+    for stint in record.stints:
+        reopen_after = stint.entered - previous.left if stint.reopened and previous and previous.left else None
+        steps.append(Step(stint.role, _stint_phases(stint), stint.resolved, reopen_after))
+        previous = stint
+    return steps
+
+
+def _stint_phases(stint: Stint) -> tuple[Phase, ...]:
+    begin = stint.picked or stint.entered
+    phases: list[Phase] = []
+    for pause in sorted(stint.pauses, key=lambda p: p.start):
+        if pause.end is not None and pause.end <= begin:
+            continue  # a pause before anyone had the ticket is part of its wait
+        start = max(pause.start, begin)
+        phases.append(Phase((begin, start)))
+        if pause.end is None:
+            return tuple(phases) + (Phase(None, pause.reason),)
+        phases.append(Phase(pause.end - start, pause.reason))
+        begin = pause.end
+    phases.append(Phase((begin, max(begin, stint.left)) if stint.left else None))
+    return tuple(phases)
+
+
+@dataclass
+class AsIsJourney:
+    """Each ticket's route and work per role from its own history in the log."""
+
+    steps: list[Step]
+    index: int = 0
+
+    def first_role(self) -> Optional[str]:
+        return self.steps[0].role
+
+    def phases(self, role: str) -> list[Phase]:
+        return list(self.steps[self.index].phases)
+
+    def finish(self, role: str) -> Next:
+        step = self.steps[self.index]
+        following = self.steps[self.index + 1] if self.index + 1 < len(self.steps) else None
+        if step.resolves:
+            return Next("resolve")
+        if following is None or step.phases[-1].length is None:
+            return Next("hold")
+        self.index += 1
+        return Next("move", following.role)
+
+    def reopen(self) -> Optional[tuple[timedelta, Optional[str]]]:
+        following = self.steps[self.index + 1] if self.index + 1 < len(self.steps) else None
+        if following is None or following.reopen_after is None:
+            return None
+        self.index += 1
+        return following.reopen_after, following.role
+
+
+class WorkModel(Protocol):
+    """What the what-if mode draws from: a calibrated model (see :mod:`.calibration`)."""
+
+    def work(self, role: str, category: str, priority: str, rng: random.Random) -> timedelta: ...
+
+    def next_role(self, role: str, rng: random.Random) -> Optional[str]: ...
+
+    def pause(self, role: str, rng: random.Random) -> Optional[tuple[str, timedelta]]: ...
+
+    def reopens(self, category: str, rng: random.Random) -> Optional[timedelta]: ...
+
+
+MAX_STEPS = 20
+"""A drawn route longer than this resolves: a model's ping-pong probabilities cannot keep a ticket for ever."""
+
+
+@dataclass
+class ModelJourney:
+    """Routes from the org's rules, then calibrated reassignment probabilities; work and pauses drawn per role."""
+
+    record: TicketRecord
+    model: WorkModel
+    rng: random.Random
+    steps: int = 0
+    truncated: list = field(default_factory=list)
+    """Shared by every journey of a run: ids of tickets whose drawn route hit :data:`MAX_STEPS`."""
+
+    def first_role(self) -> Optional[str]:
+        return None
+
+    def phases(self, role: str) -> list[Phase]:
+        work = self.model.work(role, self.record.category, self.record.priority, self.rng)
+        pause = self.model.pause(role, self.rng)
+        if pause is None:
+            return [Phase(work)]
+        reason, length = pause
+        return [Phase(work / 2), Phase(length, reason), Phase(work - work / 2)]
+
+    def finish(self, role: str) -> Next:
+        self.steps += 1
+        following = self.model.next_role(role, self.rng)
+        if following is None or following == role:
+            return Next("resolve")
+        if self.steps >= MAX_STEPS:
+            self.truncated.append(self.record.id)
+            return Next("resolve")
+        return Next("move", following)
+
+    def reopen(self) -> Optional[tuple[timedelta, Optional[str]]]:
+        delay = self.model.reopens(self.record.category, self.rng)
+        return (delay, None) if delay is not None else None

@@ -323,9 +323,8 @@ def simulate(
     import json
     import os
 
-    from .simulation import LogError, load_mapping, read_log, simulate as replay
+    from .simulation import simulate as replay
     from .reporting import render_simulation, render_simulation_csv
-    from .validation import validate_path
 
     if format not in ("table", "json", "csv"):
         raise typer.BadParameter("expected table, json or csv", param_hint="--format")
@@ -338,28 +337,64 @@ def simulate(
     show = progress if progress is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
     results = []
     for index, org_path in enumerate(org_paths):
-        validated = validate_path(org_path)
-        if validated.org is None:
-            _emit(Report(validated.files or (str(org_path),), validated.diagnostics), Format["text"], None, None)
-            raise typer.Exit(EXIT_USAGE)
-        loaded, problems = load_mapping(mapping_b if index and mapping_b else mapping, validated.org)
-        if loaded is None:
-            _emit(Report((str(mapping),), tuple(problems)), Format["text"], None, None)
-            raise typer.Exit(EXIT_USAGE)
-        try:
-            records, unmapped = read_log(log, loaded)
-        except (LogError, OSError) as error:
-            typer.echo(f"cxrules: {error}", err=True)
-            raise typer.Exit(EXIT_USAGE)
+        org, loaded, records, unmapped = _log_or_exit(org_path, mapping_b if index and mapping_b else mapping, log)
         if strict and unmapped.total:
-            typer.echo(f"cxrules: {unmapped.total} rows of {log} cannot be mapped: "
-                       + "; ".join(f"{n} × {reason}" for reason, n in unmapped.reasons.items()), err=True)
+            typer.echo(f"cxrules: {unmapped.total} rows of {log} cannot be mapped: {_unmapped_counts(unmapped)}", err=True)
             raise typer.Exit(EXIT_PROBLEMS)
-        results.append(_with_progress(show, f"replaying against {validated.org.info.id}",
-                                      lambda report: replay(validated.org, records, loaded, unmapped, progress=report)))
+        results.append(_with_progress(show, f"replaying against {org.info.id}",
+                                      lambda report: replay(org, records, loaded, unmapped, progress=report)))
     text = {"json": lambda: json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2) + "\n",
             "csv": lambda: render_simulation_csv(results), "table": lambda: render_simulation(results)}[format]()
     _write(output, text)
+
+
+def _log_or_exit(org_path: Path, mapping: Path, log: Path):
+    """The validated org, the mapping loaded for it, the log's records and its unmapped rows; or the problem and exit 2."""
+    from .simulation import LogError, load_mapping, read_log
+
+    org = _org_or_exit(org_path)
+    loaded, problems = load_mapping(mapping, org)
+    if loaded is None:
+        _emit(Report((str(mapping),), tuple(problems)), Format["text"], None, None)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        records, unmapped = read_log(log, loaded)
+    except (LogError, OSError) as error:
+        typer.echo(f"cxrules: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    return org, loaded, records, unmapped
+
+
+def _unmapped_counts(unmapped) -> str:
+    """`3 × reason; 1 × other reason`: a log's rows that could not be mapped, by reason."""
+    return "; ".join(f"{n} × {reason}" for reason, n in unmapped.reasons.items())
+
+
+@app.command()
+def calibrate(
+    org_path: Path = typer.Argument(..., metavar="ORG", help="The org file."),
+    log: Path = typer.Argument(..., metavar="LOG", help="A ticket log (CSV or JSON Lines): one row per ticket, or an event log."),
+    mapping: Path = typer.Option(..., "--mapping", "-m", help="Mapping from the log's columns and values to tickets (YAML)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the model to this file instead of standard output."),
+    min_samples: Optional[int] = typer.Option(None, "--min-samples", min=1,
+                                              help="Stints a role, category and priority need for a work-time cell of their own "
+                                                   "(default 20); fewer draw from a coarser cell."),
+) -> None:
+    """Measure a simulation model from a log for what-if runs: arrivals, work times, reassignments, pauses, reopenings (YAML to edit).
+
+    Exit status: 0 written, 2 bad org, mapping, log or usage.
+    """
+    from .simulation.calibration import MIN_SAMPLES, calibrate as measure, model_to_yaml
+
+    org, _, records, unmapped = _log_or_exit(org_path, mapping, log)
+    if unmapped.total:
+        typer.echo(f"cxrules: {unmapped.total} rows of {log} cannot be mapped and are left out: {_unmapped_counts(unmapped)}", err=True)
+    try:
+        model = measure(org, records, min_samples=min_samples or MIN_SAMPLES)
+    except ValueError as error:  # nothing left to measure
+        typer.echo(f"cxrules: {error} in {log}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    _write(output, model_to_yaml(model))
 
 
 def _with_progress(show: bool, label: str, run):

@@ -348,6 +348,53 @@ def simulate(
     _write(output, text)
 
 
+@app.command()
+def staff(
+    org_path: Path = typer.Argument(..., metavar="ORG", help="The org file."),
+    log: Path = typer.Argument(..., metavar="LOG", help="A ticket log (CSV or JSON Lines)."),
+    mapping: Path = typer.Option(..., "--mapping", "-m", help="Mapping from the log's columns and values to tickets (YAML)."),
+    target: str = typer.Option(..., "--target", help="Service level to reach: `80% in 30m` (share of a role's tickets an agent takes within that time)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="A model from `cxrules calibrate` for the what-if mode."),
+    mode: str = typer.Option("as-is", "--mode", help="as-is (each ticket's work from the log) or what-if."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Replays at once (default: one per core); the advice does not depend on it."),
+    patch: Optional[Path] = typer.Option(None, "--patch", help="Write the change to the staff groups here as a unified diff (`patch -p0`)."),
+    format: str = typer.Option("table", "--format", "-f", help="table (the patch follows it unless --patch) or json."),
+) -> None:
+    """Advise agents per role and staff group to reach a service level: Erlang C per hour of the week, confirmed by replaying the log.
+
+    Exit status: 0 the advice reaches the target in the simulation, 1 some role still misses it, 2 bad org, mapping, log or usage.
+    """
+    import json
+
+    from .simulation.replay import MODES
+    from .simulation.staffing import InputError, advise, parse_target, render_advice
+
+    if format not in ("table", "json"):
+        raise typer.BadParameter("expected table or json", param_hint="--format")
+    if mode not in MODES:
+        raise typer.BadParameter(f"expected {' or '.join(MODES)}", param_hint="--mode")
+    try:
+        wanted = parse_target(target)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--target") from None
+    try:
+        advice = advise(org_path, log, mapping, wanted, model_path=model, mode=mode, jobs=jobs)
+    except InputError as error:
+        if error.diagnostics:
+            _emit(Report(error.files, error.diagnostics), Format["text"], None, None)
+        else:
+            typer.echo(f"cxrules: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if patch is not None:
+        _write(patch, advice.patch)
+    _write(None, json.dumps(advice.to_dict(), ensure_ascii=False, indent=2) + "\n" if format == "json"
+           else render_advice(advice, with_patch=patch is None))
+    if advice.missing:
+        rounds = f"{advice.rounds} round{'s' * (advice.rounds != 1)}"
+        typer.echo(f"cxrules: {', '.join(advice.missing)} still miss {wanted} after {rounds}", err=True)
+    raise typer.Exit(EXIT_PROBLEMS if advice.missing else EXIT_CLEAN)
+
+
 def _log_or_exit(org_path: Path, mapping: Path, log: Path):
     """The validated org, the mapping loaded for it, the log's records and its unmapped rows; or the problem and exit 2."""
     from .simulation import LogError, load_mapping, read_log

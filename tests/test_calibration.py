@@ -87,9 +87,16 @@ def test_stints_give_hand_computed_figures(org):
     assert _minutes(model.first_pick["desk"]) == [1.5, 3.75, 7.5, 11.25, 13.5, 14.85, 7.5]
 
     assert model.arrivals.total == 5 and model.arrivals.trend == 0
+    assert "# the log has no tue, wed, thu, fri, sat, sun: their hours stay at 0" in model_to_yaml(model)
     assert [model.arrivals_per_hour(h) for h in range(8, 15)] == [0, 1, 1, 1, 1, 1, 0]
     assert model.class_mix == [({"category": "question", "channel": "phone", "segment": "normal", "priority": "normal",
                                  "member": False}, 1.0)]
+
+
+def test_a_window_keeps_the_tickets_created_within_it(org):
+    assert calibrate(org, HISTORIES, window=(_at(10), _at(12))).arrivals.total == 2
+    with pytest.raises(ValueError, match="no tickets to calibrate from in the window"):
+        calibrate(org, HISTORIES, window=(_at(20), _at(21)))
 
 
 def test_work_is_business_time_of_the_largest_staff_group_less_pauses(tmp_path):

@@ -546,6 +546,8 @@ _FIT_FIELDS = {"lognormal": ("sigma", "median"), "gamma": ("shape", "scale")}
 def model_to_yaml(model: SimulationModel) -> str:
     """The model as commented YAML; :func:`load_model` reads it back into an equal model."""
     a, h = model.arrivals, model.handling
+    seen = {(a.start + timedelta(days=d)).weekday() for d in range(min((a.end - a.start).days + 1, 7))}
+    unseen = [day for index, day in enumerate(DAYS) if index not in seen]
     lines = [
         f"# Simulation model of org `{model.org}`, measured by `cxrules calibrate` from {a.total} tickets ({a.start} to {a.end}).",
         "# The what-if simulation draws arrivals, work, reassignments, pauses and reopenings from it. Edit any figure:",
@@ -555,7 +557,9 @@ def model_to_yaml(model: SimulationModel) -> str:
         "# the tickets that arrived in that hour of the log divided by the times that hour occurs in it.",
         "arrivals:", f"  from: {a.start}", f"  to: {a.end}", f"  total: {a.total}",
         "  # change of tickets per day, per day (least-squares slope of the daily counts); 0 keeps the load steady",
-        f"  trend: {_flow(a.trend)}", "  per_hour:",
+        f"  trend: {_flow(a.trend)}",
+        *([f"  # the log has no {', '.join(unseen)}: their hours stay at 0 until you fill them in"] if unseen else []),
+        "  per_hour:",
         *(f"    {day}: {_flow([int(v) if v.is_integer() else v for v in a.per_hour[24 * i:24 * i + 24]])}" for i, day in enumerate(DAYS)),
         "  # the ticket classes seen, with their share of arrivals (adding up to 1) and the number of tickets",
         "  classes:",

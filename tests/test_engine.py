@@ -7,7 +7,7 @@ import threading
 
 import cxrules
 from cxrules.engine import (Assigned, Closed, CustomerReply, Engine, Reopened, Escalated, Fallback, FirstResponse, FollowUpDone, FollowUpDue,
-                            FollowUpOverdue, FollowUpScheduled, HandOff, Notified, Queued, Refused, Resolved, SlaBreached,
+                            FollowUpOverdue, FollowUpScheduled, HandOff, Notified, Queued, Reassigned, Refused, Resolved, SlaBreached,
                             SlaWarning, StateChanged, SurgeActivated, SurgeDeactivated, TicketCreated, Waiting, WorkflowStep)
 
 from conftest import ORGS
@@ -214,6 +214,18 @@ def test_handoff_must_follow_a_declared_path(tmp_path):
     assert next(x for x in engine.submit(HandOff("H", to_role="manager")) if isinstance(x, Assigned)).role == "manager"
     refused = engine.submit(HandOff("H", to_role="desk"))
     assert isinstance(refused[0], Refused) and "no hand-off from `manager` to `desk`" in refused[0].reason
+
+
+def test_a_dispatcher_reassigns_to_any_role_and_the_ticket_keeps_its_targets(tmp_path):
+    engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
+    due = next(x for x in engine.submit(created("R")) if isinstance(x, Assigned)).resolution_due
+    moved = engine.submit(Reassigned("R", to_role="manager"))  # no hand-off is declared: a dispatcher may still move it
+    assert [(x.role, x.resolution_due) for x in moved if isinstance(x, Assigned)] == [("manager", due)]
+    assert engine.store.load("desk#1") == 0 and engine.ticket("R").role == "manager"
+    unknown = engine.submit(Reassigned("R", to_role="mananger"))
+    assert isinstance(unknown[0], Refused) and "no role `mananger`" in unknown[0].reason and engine.ticket("R").role == "manager"
+    engine.submit(Resolved("R"))
+    assert "reopen it first" in engine.submit(Reassigned("R", to_role="desk"))[0].reason
 
 
 def test_workflow_refuses_a_skipped_step(tmp_path):

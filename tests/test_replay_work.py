@@ -122,3 +122,12 @@ def test_no_ticket_is_resolved_while_queued_and_no_agent_holds_more_than_its_pla
     for spans in places.values():  # capacity 1: an agent's holdings never overlap
         spans.sort()
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+
+
+def test_a_backlog_that_outlasts_the_shift_is_worked_off_the_next_morning(tmp_path):
+    org = _escalating_org(tmp_path)  # one desk agent, 09:00–18:00
+    tickets = [_ticket(f"T{i}", local(2025, 3, 3, 9) + i * timedelta(minutes=20)) for i in range(27)]  # 09:00–17:40
+    result = simulate(org, tickets, _fixed(timedelta(minutes=30)), mode="what-if", escalation="notify", keep_flights=True)
+    # 18 tickets fill Monday 09:00–18:00; the other 9 wait for Tuesday 09:00 and are done by 13:30
+    assert result.open_at_end["total"] == 0
+    assert max(f.first_resolved_at for f in result.flights.values()) == local(2025, 3, 4, 13, 30)

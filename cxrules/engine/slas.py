@@ -17,7 +17,12 @@ from . import decisions as d
 from .store import TicketState, Timer
 from .timers import TimerKinds
 
-__all__ = ["Slas"]
+__all__ = ["Slas", "sla_of_class"]
+
+
+def sla_of_class(org: Org, fields: tuple) -> Optional[Sla]:
+    """The SLA a ticket class gets: the first of the org's SLAs whose match takes its (category, channel, segment, priority, member)."""
+    return next((sla for sla in org.slas if sla.match.matches(*fields)), None)
 
 
 class Slas:
@@ -28,7 +33,7 @@ class Slas:
         self.slas = {sla.id: sla for sla in org.slas}
         self.paths = {path.id: path for path in org.escalations}
         self.org_calendar = org.info.calendar
-        self.for_class = cache(lambda fields: next((sla for sla in org.slas if sla.match.matches(*fields)), None))
+        self.for_class = cache(lambda fields: sla_of_class(org, fields))
         """The SLA a ticket class gets (the first that matches), worked out once per class."""
         timers.register_for_ticket("sla", self._fire_target)
         timers.register_for_ticket("escalate", self._fire_escalation)

@@ -71,6 +71,12 @@ class Flight:
             self.holdings.append((self.agent, self.role, self.holding_since, at))
         self.holding_since = None
 
+    def let_go(self, at: datetime) -> None:
+        """The agent lets the ticket go (it moves on or is resolved): work under way is no longer theirs."""
+        self.close_holding(at)
+        self.generation += 1  # agenda entries of the agent's work no longer count
+        self.agent, self.phase_started = None, None
+
     def resolved(self, at: datetime) -> None:
         if self.first_resolved_at is None:
             self.first_resolved_at, self.resolved_by = at, self.role
@@ -184,6 +190,8 @@ class SimulationResult:
     """Per role, arrivals (first comers and moves) per hour of week, averaged per week of the window."""
     role_handling: dict = field(default_factory=dict, repr=False)
     """Per role, the mean time a ticket holds one of an agent's places (minutes)."""
+    scope: Optional[Window] = field(default=None, repr=False)
+    """The window as an object: :meth:`Window.counts` says whether a ticket arriving at a moment is counted."""
     flights: dict = field(default_factory=dict, repr=False)
     """Every ticket's :class:`Flight`, by id, when asked for (``keep_flights``): for tests and deeper analysis."""
 
@@ -273,7 +281,7 @@ def summarise(org: Org, engine, flights: Iterable[Flight], tally, window: Window
         unmapped={"total": unmapped.total, "reasons": dict(unmapped.reasons), "examples": unmapped.examples} if unmapped else
         {"total": 0, "reasons": {}, "examples": {}},
         role_waits=dict(role_waits), role_arrivals=dict(role_arrivals),
-        flights={f.record.id: f for f in flights} if keep_flights else {},
+        scope=window, flights={f.record.id: f for f in flights} if keep_flights else {},
         role_handling={role: value["mean_handling_minutes"] for role, value in roles.items() if value["mean_handling_minutes"] is not None})
 
 

@@ -131,13 +131,13 @@ class _Replay:
             self._push(record.created, "create", record.id)
         until = (self.log_end or self.engine.clock.now()) + tail
         total, done = len(self.records), 0
-        while self.pending:
-            moment = self.pending[0][0]
+        while True:
+            moment = self.pending[0][0] if self.pending else None
             due = self.engine.store.next_due()
-            if due is not None and due <= moment and due <= until:
-                self._fold(self.engine.advance(due))
+            if due is not None and due <= until and (moment is None or due <= moment):
+                self._fold(self.engine.advance(due))  # the engine's timers first, at their own moments
                 continue
-            if moment > until:
+            if moment is None or moment > until:
                 break
             _, _, kind, ticket_id, generation, payload = heapq.heappop(self.pending)
             flight = self.flights[ticket_id]
@@ -148,7 +148,6 @@ class _Replay:
                 done += 1
                 if progress and (done % 500 == 0 or done == total):
                     progress(done, total)
-        self._fold(self.engine.advance(until))
         for flight in self.flights.values():
             flight.close_holding(until)
         self.tally.end = until
@@ -224,7 +223,7 @@ class _Replay:
         if flight.resolved_at is not None or flight.paused or flight.role == role or flight.phases is None:
             return
         head = flight.phases[0] if flight.phases else None
-        if flight.phase_started is not None and head is not None and isinstance(head.length, timedelta):
+        if flight.agent is not None and flight.phase_started is not None and head is not None and isinstance(head.length, timedelta):
             done = self.agent_shifts[flight.agent].between(flight.phase_started, at)
             flight.phases[0] = Phase(max(timedelta(0), head.length - done))
         self.tally.escalation_moves += 1
@@ -246,9 +245,8 @@ class _Replay:
         """Reassign the ticket: the engine queues it at ``role`` or hands it to an agent there."""
         if count:
             flight.moves += 1
-        flight.close_holding(at)
-        flight.generation += 1  # the work under way is no longer this agent's
-        flight.agent, flight.expected_role, flight.entered_role_at, flight.phase_started = None, role, at, None
+        flight.let_go(at)
+        flight.expected_role, flight.entered_role_at = role, at
         phases = flight.phases if keep_work else None
         flight.phases = None
         self._submit(e.Reassigned(flight.record.id, role, at=at))
@@ -294,9 +292,8 @@ class _Replay:
     def _finish_step(self, flight: Flight, at: datetime) -> None:
         following: Next = flight.journey.finish(flight.role)
         if following.kind == "resolve":
-            flight.close_holding(at)
-            flight.generation += 1
-            flight.agent, flight.phases = None, None
+            flight.let_go(at)
+            flight.phases = None
             flight.resolved(at)
             self._submit(e.Resolved(flight.record.id, at=at))
             reopen = flight.journey.reopen()

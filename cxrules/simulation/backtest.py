@@ -146,12 +146,10 @@ def backtest(org: Org, records: list[TicketRecord], mapping: Optional[LogMapping
 
 
 def _role_entries(result: SimulationResult) -> dict:
-    """How many times tickets came to each role in the replay (taken or still queued), counted tickets only."""
+    """How many times tickets came to each role in the replay (taken or not), counted tickets only."""
     counts: Counter = Counter()
     for flight in _counted_flights(result):
-        counts.update(role for role, _, _ in flight.waits)
-        if flight.agent is None and flight.resolved_at is None and flight.role is not None:
-            counts[flight.role] += 1
+        counts.update(role for role, _, _, _ in flight.waits)
     return dict(sorted(counts.items()))
 
 

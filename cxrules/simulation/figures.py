@@ -56,13 +56,14 @@ class Flight:
     sla_due: tuple = (None, None)
     breached: set = field(default_factory=set)
     waits: list = field(default_factory=list)
-    """(role, entered, assigned) for each time an agent took the ticket."""
+    """(role, entered, until, taken) for each time the ticket came to a role: taken by an agent at ``until``, or
+    not (it moved on, by escalation, or the replay ended, at ``until``)."""
     holdings: list = field(default_factory=list)
     """(agent, role, from, to): the ticket took one of the agent's places for that time."""
 
     def assigned(self, agent: Optional[str], role: str, at: datetime) -> None:
         self.agent, self.role, self.holding_since, self.phase_started = agent, role, at, None
-        self.waits.append((role, self.entered_role_at or self.record.created, at))
+        self.waits.append((role, self.entered_role_at or self.record.created, at, True))
         if self.first_assigned_at is None:
             self.first_assigned_at = at
 
@@ -70,6 +71,11 @@ class Flight:
         if self.agent is not None and self.holding_since is not None:
             self.holdings.append((self.agent, self.role, self.holding_since, at))
         self.holding_since = None
+
+    def left_untaken(self, at: datetime) -> None:
+        """The ticket leaves its role's queue (or the replay ends) before anyone of the role took it: a wait that counts."""
+        if self.agent is None and self.role is not None and self.resolved_at is None and self.entered_role_at is not None:
+            self.waits.append((self.role, self.entered_role_at, at, False))
 
     def let_go(self, at: datetime) -> None:
         """The agent lets the ticket go (it moves on or is resolved): work under way is no longer theirs."""
@@ -149,7 +155,7 @@ def wip_series(spans: Iterable[tuple[datetime, Optional[datetime]]], start: date
     opened = sorted(s for s, _ in spans)
     closed = sorted(e for _, e in spans if e is not None)
     hour = start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    series = []
+    series: list[tuple[str, int]] = []
     while hour <= end and len(series) < 24 * 366:
         series.append((hour.isoformat(), bisect_right(opened, hour) - bisect_right(closed, hour)))
         hour += timedelta(hours=1)
@@ -185,7 +191,9 @@ class SimulationResult:
     refused: dict
     unmapped: dict
     role_waits: dict = field(default_factory=dict, repr=False)
-    """Per role, every wait (minutes) of a counted ticket: what :meth:`service_level` counts."""
+    """Per role, the waits (minutes) of counted tickets until an agent of the role took them."""
+    role_untaken: dict = field(default_factory=dict, repr=False)
+    """Per role, how long counted tickets waited there before leaving untaken (escalated on, or still queued at the end)."""
     role_arrivals: dict = field(default_factory=dict, repr=False)
     """Per role, arrivals (first comers and moves) per hour of week, averaged per week of the window."""
     role_handling: dict = field(default_factory=dict, repr=False)
@@ -197,8 +205,14 @@ class SimulationResult:
 
     def service_level(self, role: str, within: timedelta) -> Optional[float]:
         """Share of the role's tickets taken by an agent within ``within`` of reaching it (None: no ticket came)."""
-        waits = self.role_waits.get(role, [])
-        return sum(w <= within.total_seconds() / 60 for w in waits) / len(waits) if waits else None
+        waits, untaken = self.role_waits.get(role, []), self.role_untaken.get(role, [])
+        arrived = len(waits) + len(untaken)
+        return sum(w <= within.total_seconds() / 60 for w in waits) / arrived if arrived else None
+
+    @property
+    def roles_reached(self) -> list[str]:
+        """Roles that tickets came to."""
+        return sorted(set(self.role_waits) | set(self.role_untaken))
 
     def to_dict(self) -> dict:
         return {
@@ -223,16 +237,16 @@ def summarise(org: Org, engine, flights: Iterable[Flight], tally, window: Window
     end = tally.end
     counted = [f for f in flights if window.counts(f.record.created)]
     zone = ZoneInfo(org.info.timezone)
-    first_waits, role_waits = [], defaultdict(list)
+    first_waits: list[float] = []
+    role_waits: dict[str, list[float]] = defaultdict(list)
+    role_untaken: dict[str, list[float]] = defaultdict(list)
     for flight in counted:
-        for number, (role, entered, taken) in enumerate(flight.waits):
-            role_waits[role].append(_minutes(entered, taken))
-            if number == 0:
-                first_waits.append(_minutes(flight.record.created, taken))
-        if not flight.waits and flight.resolved_at is None and flight.role is not None and end is not None:
-            first_waits.append(_minutes(flight.record.created, end))  # still waiting: all that time
-        if flight.agent is None and flight.resolved_at is None and flight.role is not None and end is not None:
-            role_waits[flight.role].append(_minutes(flight.entered_role_at or flight.record.created, end))
+        for role, entered, until, taken in flight.waits:
+            (role_waits if taken else role_untaken)[role].append(_minutes(entered, until))
+        if flight.first_assigned_at is not None:
+            first_waits.append(_minutes(flight.record.created, flight.first_assigned_at))
+        elif flight.role is not None and end is not None:
+            first_waits.append(_minutes(flight.record.created, end))  # never taken: it waited all that time
     resolution: dict = {"all": stats([_minutes(f.record.created, f.first_resolved_at) for f in counted if f.first_resolved_at])}
     for dimension in ("priority", "segment", "category", "role"):
         groups = defaultdict(list)
@@ -255,9 +269,9 @@ def summarise(org: Org, engine, flights: Iterable[Flight], tally, window: Window
     role_arrivals: dict[str, list[float]] = defaultdict(lambda: [0.0] * 168)
     for f in counted:
         arrivals_by_hour[hour_of_week(f.record.created, zone)] += 1
-        for role, entered, _ in f.waits:
+        for role, entered, _, _ in f.waits:
             role_arrivals[role][hour_of_week(entered, zone)] += 1 / weeks
-    roles = _roles(org, engine, counted, tally.queue_peaks, window, role_waits)
+    roles = _roles(org, engine, counted, tally.queue_peaks, window, set(role_waits) | set(role_untaken))
     return SimulationResult(
         org=org.info.id, mode=mode, escalation=escalation, tickets=len(flights), counted=len(counted),
         start=window.start, end=end,
@@ -266,7 +280,8 @@ def summarise(org: Org, engine, flights: Iterable[Flight], tally, window: Window
                 "to": window.to.isoformat() if window.to else None},
         attainment=attainment_table((f.record, f.breached) for f in counted if f.has_sla),
         resolution_minutes=resolution, waits_minutes=stats(first_waits),
-        waits_by_role={role: stats(values) for role, values in sorted(role_waits.items())},
+        waits_by_role={role: stats(role_waits.get(role, []) + role_untaken.get(role, []))
+                       | {"untaken": len(role_untaken.get(role, []))} for role in sorted(set(role_waits) | set(role_untaken))},
         roles=roles, open_at_end=open_at_end,
         moves={"reassigned": sum(f.moves > 0 for f in counted), "reassigned_share": _rate(sum(f.moves > 0 for f in counted), len(counted)),
                "escalated": sum(f.escalated for f in counted), "escalated_share": _rate(sum(f.escalated for f in counted), len(counted)),
@@ -280,7 +295,7 @@ def summarise(org: Org, engine, flights: Iterable[Flight], tally, window: Window
         followups=dict(tally.followups), surges=tally.surges, fallback=sum(f.fallback for f in flights), refused=dict(tally.refused),
         unmapped={"total": unmapped.total, "reasons": dict(unmapped.reasons), "examples": unmapped.examples} if unmapped else
         {"total": 0, "reasons": {}, "examples": {}},
-        role_waits=dict(role_waits), role_arrivals=dict(role_arrivals),
+        role_waits=dict(role_waits), role_untaken=dict(role_untaken), role_arrivals=dict(role_arrivals),
         scope=window, flights={f.record.id: f for f in flights} if keep_flights else {},
         role_handling={role: value["mean_handling_minutes"] for role, value in roles.items() if value["mean_handling_minutes"] is not None})
 
@@ -289,7 +304,7 @@ def _rate(part: int, whole: int) -> Optional[float]:
     return round(part / whole, 4) if whole else None
 
 
-def _roles(org: Org, engine, counted: list[Flight], queue_peaks: dict, window: Window, role_waits: dict) -> dict:
+def _roles(org: Org, engine, counted: list[Flight], queue_peaks: dict, window: Window, reached: set) -> dict:
     """Per role: tickets taken, mean handling, utilisation within the window, longest queue."""
     shift_of = {agent.id: engine.calendars[agent.shift] for team in engine.agents.values() for agent in team}
     busy: dict[str, float] = defaultdict(float)
@@ -308,7 +323,7 @@ def _roles(org: Org, engine, counted: list[Flight], queue_peaks: dict, window: W
             for group in role.staff:
                 available += engine.calendars[group.shift].between(window.counted_from, window.to).total_seconds() * group.agents * role.capacity
         peak = max((length for (_, r), length in queue_peaks.items() if r == role.id), default=0)
-        if held[role.id] or peak or role_waits.get(role.id):
+        if held[role.id] or peak or role.id in reached:
             roles[role.id] = {
                 "assigned": len(held[role.id]),
                 "mean_handling_minutes": round(statistics.fmean(held[role.id]), 1) if held[role.id] else None,

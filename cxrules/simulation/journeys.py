@@ -58,7 +58,7 @@ class Journey(Protocol):
     def phases(self, role: str) -> list[Phase]:
         """The phases of the current step, now that the ticket is at ``role``."""
 
-    def finish(self, role: str) -> Next:
+    def finish(self, role: Optional[str]) -> Next:
         """The current step is done at ``role``: what follows (and the next step becomes current)."""
 
     def reopen(self) -> Optional[tuple[timedelta, Optional[str]]]:
@@ -78,7 +78,8 @@ def as_is_steps(record: TicketRecord, service_time) -> list[Step]:
             return [Step(None, (Phase(service_time(record.category)),))]
         begin = min(record.first_response or record.created, record.resolved)
         return [Step(None, (Phase((begin, record.resolved)),))]
-    steps, previous = [], None
+    steps: list[Step] = []
+    previous: Optional[Stint] = None
     for stint in record.stints:
         reopen_after = stint.entered - previous.left if stint.reopened and previous and previous.left else None
         steps.append(Step(stint.role, _stint_phases(stint), stint.resolved, reopen_after))
@@ -115,7 +116,7 @@ class AsIsJourney:
     def phases(self, role: str) -> list[Phase]:
         return list(self.steps[self.index].phases)
 
-    def finish(self, role: str) -> Next:
+    def finish(self, role: Optional[str]) -> Next:
         step = self.steps[self.index]
         following = self.steps[self.index + 1] if self.index + 1 < len(self.steps) else None
         if step.resolves:
@@ -171,9 +172,9 @@ class ModelJourney:
         reason, length = pause
         return [Phase(work / 2), Phase(length, reason), Phase(work - work / 2)]
 
-    def finish(self, role: str) -> Next:
+    def finish(self, role: Optional[str]) -> Next:
         self.steps += 1
-        following = self.model.next_role(role, self.rng)
+        following = self.model.next_role(role, self.rng) if role else None
         if following is None or following == role:
             return Next("resolve")
         if self.steps >= MAX_STEPS:

@@ -149,6 +149,7 @@ class _Replay:
                 if progress and (done % 500 == 0 or done == total):
                     progress(done, total)
         for flight in self.flights.values():
+            flight.left_untaken(until)
             flight.close_holding(until)
         self.tally.end = until
 
@@ -187,11 +188,13 @@ class _Replay:
             self._start_phase(flight, at)
 
     def _on_phase_done(self, flight: Flight, at: datetime, _) -> None:
-        flight.phases.pop(0)
+        if flight.phases:
+            flight.phases.pop(0)
         self._next_phase(flight, at)
 
     def _on_pause_end(self, flight: Flight, at: datetime, _) -> None:
-        flight.phases.pop(0)
+        if flight.phases:
+            flight.phases.pop(0)
         flight.paused = False
         self._submit(e.CustomerReply(flight.record.id, at=at))
         self._next_phase(flight, at)
@@ -245,6 +248,7 @@ class _Replay:
         """Reassign the ticket: the engine queues it at ``role`` or hands it to an agent there."""
         if count:
             flight.moves += 1
+        flight.left_untaken(at)
         flight.let_go(at)
         flight.expected_role, flight.entered_role_at = role, at
         phases = flight.phases if keep_work else None
@@ -300,7 +304,7 @@ class _Replay:
             if reopen is not None:
                 delay, role = reopen
                 self._push(at + delay, "reopen", flight.record.id, flight.generation, role)
-        elif following.kind == "move":
+        elif following.kind == "move" and following.role is not None:
             self._move(flight, following.role, at)
 
     # ------------------------------------------------------------------ what the engine decided

@@ -282,15 +282,13 @@ class _Replayer:
         late: dict[str, list[int]] = defaultdict(lambda: [0] * HOURS)
         held: dict[str, list[float]] = defaultdict(list)
         for flight in result.flights.values():
-            for role, entered, taken in flight.waits:
-                if taken - entered > within:
+            for role, entered, until, taken in flight.waits:
+                if not taken or until - entered > within:
                     late[role][hour_of_week(entered, zone)] += 1
-            if flight.agent is None and flight.resolved_at is None and flight.role is not None:
-                late[flight.role][hour_of_week(flight.entered_role_at or flight.record.created, zone)] += 1
             for agent, role, since, until in flight.holdings:
                 held[role].append(shift_of[agent].between(since, until) / timedelta(minutes=1))
-        return _Outcome({role: result.service_level(role, within) for role in result.role_waits},
-                        {role: len(waits) for role, waits in result.role_waits.items()}, dict(late), dict(result.role_arrivals),
+        return _Outcome({role: result.service_level(role, within) for role in result.roles_reached},
+                        {role: len(result.role_waits.get(role, [])) + len(result.role_untaken.get(role, [])) for role in result.roles_reached}, dict(late), dict(result.role_arrivals),
                         {role: statistics.fmean(minutes) for role, minutes in held.items()})
 
 

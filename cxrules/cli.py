@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import List, Optional
@@ -311,25 +312,49 @@ def simulate(
     paths: List[Path] = typer.Argument(..., metavar="ORG [ORG_B] LOG", help="One org (or two, to compare) and a ticket log (CSV or JSON Lines)."),
     mapping: Path = typer.Option(..., "--mapping", "-m", help="Mapping from the log's columns and values to tickets (YAML)."),
     mapping_b: Optional[Path] = typer.Option(None, "--mapping-b", help="Mapping for ORG_B when it differs from --mapping."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="as-is (each ticket's route and work from the log; the default) or what-if "
+                                                              "(routes from the org's rules, work drawn from --model; the default with --model)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="A model from `cxrules calibrate` for the what-if mode."),
+    escalation: Optional[str] = typer.Option(None, "--escalation", help="move (the escalation role takes the ticket and its remaining work; "
+                                                                          "what-if default) or notify (as-is default)."),
+    backtest: bool = typer.Option(False, "--backtest", help="Put the log's own figures beside the as-is replay's (and the what-if's, with "
+                                                             "--model); exit 1 when outside tolerance."),
+    start: Optional[str] = typer.Option(None, "--from", help="Count tickets arriving from this time (ISO 8601; the org's zone if none)."),
+    end: Optional[str] = typer.Option(None, "--to", help="Count tickets arriving up to this time."),
+    warm_up: Optional[str] = typer.Option(None, "--warm-up", help="Leave the first stretch out of the figures, e.g. `2d`: queues fill up first."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the random draws (default: the mapping's)."),
     format: str = typer.Option("table", "--format", "-f", help="table, json or csv (queue length per role and hour)."),
     output: Optional[Path] = OUTPUT_OPTION,
     strict: bool = typer.Option(False, "--strict", help="Stop with exit 1 if any row of the log cannot be mapped."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal, off in CI)."),
 ) -> None:
-    """Replay a ticket log against an org, or two side by side: SLA attainment, load, waits, follow-ups.
+    """Replay a ticket log against an org, or two side by side: agents work each ticket's work in their shifts.
 
-    Exit status: 0 replayed, 1 rows unmapped with --strict, 2 bad org, mapping, log or usage.
+    Figures: SLA attainment, resolution times, waits per role, utilisation, moves, escalations,
+    follow-ups, and tickets still open at the end. Exit status: 0 replayed, 1 rows unmapped
+    with --strict or a back-test outside tolerance, 2 bad org, mapping, model, log or usage.
     """
     import json
     import os
 
-    from .simulation import simulate as replay
-    from .reporting import render_simulation, render_simulation_csv
+    from .model import parse_duration
+    from .simulation import backtest as run_backtest, load_model, simulate as replay
+    from .simulation.replay import ESCALATIONS, MODES
+    from .reporting import render_backtest, render_simulation, render_simulation_csv
 
     if format not in ("table", "json", "csv"):
         raise typer.BadParameter("expected table, json or csv", param_hint="--format")
-    if len(paths) not in (2, 3):
-        raise typer.BadParameter("give ORG LOG, or ORG ORG_B LOG", param_hint="ORG [ORG_B] LOG")
+    mode = mode or ("what-if" if model else "as-is")
+    if mode not in MODES:
+        raise typer.BadParameter(f"expected {' or '.join(MODES)}", param_hint="--mode")
+    if escalation is not None and escalation not in ESCALATIONS:
+        raise typer.BadParameter(f"expected {' or '.join(ESCALATIONS)}", param_hint="--escalation")
+    if len(paths) not in (2, 3) or (backtest and len(paths) != 2):
+        raise typer.BadParameter("give ORG LOG, or ORG ORG_B LOG (a back-test takes one org)", param_hint="ORG [ORG_B] LOG")
+    try:
+        warm = parse_duration(warm_up) if warm_up else timedelta(0)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--warm-up") from None
     *org_paths, log = paths
     if not log.is_file():
         typer.echo(f"cxrules: cannot read the log {log}", err=True)
@@ -341,11 +366,37 @@ def simulate(
         if strict and unmapped.total:
             typer.echo(f"cxrules: {unmapped.total} rows of {log} cannot be mapped: {_unmapped_counts(unmapped)}", err=True)
             raise typer.Exit(EXIT_PROBLEMS)
-        results.append(_with_progress(show, f"replaying against {org.info.id}",
-                                      lambda report: replay(org, records, loaded, unmapped, progress=report)))
+        calibrated = None
+        if model is not None:
+            calibrated, problems = load_model(model, org)
+            if calibrated is None:
+                _emit(Report((str(model),), tuple(problems)), Format["text"], None, None)
+                raise typer.Exit(EXIT_USAGE)
+        window = (_moment_option(start, "--from", org), _moment_option(end, "--to", org))
+        if backtest:
+            verdict = _with_progress(show, f"back-testing {org.info.id}", lambda report: run_backtest(
+                org, records, loaded, unmapped, model=calibrated, window=window, warm_up=warm, seed=seed, progress=report))
+            _write(output, json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2) + "\n" if format == "json" else render_backtest(verdict))
+            raise typer.Exit(EXIT_CLEAN if verdict.passed else EXIT_PROBLEMS)
+        results.append(_with_progress(show, f"replaying against {org.info.id}", lambda report: replay(
+            org, records, loaded, unmapped, progress=report, mode=mode, model=calibrated, escalation=escalation, window=window,
+            warm_up=warm, seed=seed)))
     text = {"json": lambda: json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2) + "\n",
             "csv": lambda: render_simulation_csv(results), "table": lambda: render_simulation(results)}[format]()
     _write(output, text)
+
+
+def _moment_option(text: Optional[str], option: str, org):
+    """An ISO 8601 time given on the command line; without an offset, in the org's time zone."""
+    if text is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"`{text}` is no ISO 8601 time, e.g. 2016-03-01 or 2016-03-01T08:00", param_hint=option) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(org.info.timezone))
 
 
 @app.command()

@@ -277,10 +277,22 @@ def _rate(share: dict) -> str:
     return "–" if share.get("rate") is None else f"{share['rate'] * 100:5.1f}% ({share['met']}/{share['total']})"
 
 
+def _minutes_text(value) -> str:
+    """Minutes as people read them: `45 min`, `5.2 h`, `3.1 d`."""
+    if value is None:
+        return "–"
+    if value < 120:
+        return f"{value:.0f} min"
+    return f"{value / 60:.1f} h" if value < 48 * 60 else f"{value / 1440:.1f} d"
+
+
 def render_simulation(results) -> str:
     """`cxrules simulate` as a table; two results are shown side by side (as-is against to-be)."""
     data = [r.to_dict() for r in results]
-    rows: list[tuple[str, list[str]]] = [("tickets replayed", [str(d["tickets"]) for d in data]),
+    rows: list[tuple[str, list[str]]] = [("mode", [f"{d['mode']}, escalations {d['escalation']}" for d in data]),
+                                         ("tickets replayed", [str(d["tickets"]) for d in data]),
+                                         ("  counted (window)", [f"{d['counted']} from {(d['window']['counted_from'] or '–')[:16]} "
+                                                                 f"to {(d['window']['to'] or '–')[:16]}" for d in data]),
                                          ("rows not mapped", [str(d["unmapped"]["total"]) for d in data])]
     for target in ("first_response", "resolution"):
         rows.append((f"SLA {target.replace('_', ' ')}", [_rate(d["sla_attainment"][target]["all"]["all"]) for d in data]))
@@ -289,12 +301,20 @@ def render_simulation(results) -> str:
             for value in values:
                 rows.append((f"  {dimension} {value}", [_rate(d["sla_attainment"][target][dimension].get(value, {})) for d in data]))
     for key in ("p50", "p90", "p99"):
-        rows.append((f"wait to assignment {key}", [f"{d['waits_minutes'][key]} min" if d["waits_minutes"][key] is not None else "–" for d in data]))
+        rows.append((f"resolution time {key}", [_minutes_text(d["resolution_minutes"]["all"][key]) for d in data]))
+    for priority in sorted({p for d in data for p in d["resolution_minutes"]["priority"]}):
+        rows.append((f"  priority {priority} p50 / p90", [(lambda s: f"{_minutes_text(s['p50'])} / {_minutes_text(s['p90'])}" if s else "–")(
+            d["resolution_minutes"]["priority"].get(priority)) for d in data]))
+    for key in ("p50", "p90", "p99"):
+        rows.append((f"wait to assignment {key}", [_minutes_text(d["waits_minutes"][key]) for d in data]))
     roles = sorted({role for d in data for role in d["roles"]})
     for role in roles:
-        rows.append((f"role {role}", [(lambda r: f"{r['assigned']} tickets, util {r['utilisation'] * 100:.0f}%, max queue {r['max_queue']}"
-                                       if r and r["utilisation"] is not None else (f"{r['assigned']} tickets" if r else "–"))(d["roles"].get(role))
-                                      for d in data]))
+        rows.append((f"role {role}", [(lambda r, w: (f"{r['assigned']} tickets, util {r['utilisation'] * 100:.0f}%" if r["utilisation"] is not None
+                                                     else f"{r['assigned']} tickets") + f", max queue {r['max_queue']}"
+                                       + (f", wait p90 {_minutes_text(w['p90'])}" if w else "") if r else "–")(
+            d["roles"].get(role), d["waits_by_role"].get(role)) for d in data]))
+    rows.append(("reassigned", [f"{d['moves']['reassigned']} ({(d['moves']['reassigned_share'] or 0) * 100:.1f}%)" for d in data]))
+    rows.append(("moved by escalation", [str(d["moves"]["moved_by_escalation"]) for d in data]))
     levels = sorted({level for d in data for level in d["escalations_by_level"]})
     for level in levels:
         rows.append((f"escalations level {level}", [str(d["escalations_by_level"].get(level, 0)) for d in data]))
@@ -302,15 +322,52 @@ def render_simulation(results) -> str:
         rows.append((f"follow-ups {key.replace('_', ' ')}", [str(d["followups"][key]) for d in data]))
     rows.append(("surge activations", [str(sum(1 for s in d["surges"] if s["on"])) for d in data]))
     rows.append(("fallback queue", [str(d["fallback_queue"]) for d in data]))
-    width = max(len(label) for label, _ in rows) + 2
-    columns = [max([len(d["org"])] + [len(values[i]) for _, values in rows]) + 2 for i, d in enumerate(data)]
-    lines = [" " * width + "".join(d["org"].ljust(columns[i]) for i, d in enumerate(data))]
-    lines += [label.ljust(width) + "".join(value.ljust(columns[i]) for i, value in enumerate(values)) for label, values in rows]
+    rows.append(("open at the end", [(lambda o: f"{o['total']} ({o['queued']} queued, {o['in_hand']} in hand, "
+                                                f"{o['waiting_on_customer']} waiting on the customer)")(d["open_at_end"]) for d in data]))
+    rows.append(("never assigned", [str(d["open_at_end"]["never_assigned"]) for d in data]))
+    lines = _columns(rows, [d["org"] for d in data])
     for d in data:
         for reason, count in sorted(d["unmapped"]["reasons"].items(), key=lambda item: -item[1]):
             examples = ", ".join(d["unmapped"]["examples"].get(reason, [])[:3])
             lines.append(f"{d['org']}: {count} rows not mapped: {reason} (e.g. {examples})")
     return "\n".join(lines) + "\n"
+
+
+def _columns(rows: list[tuple[str, list[str]]], heads: list[str]) -> list[str]:
+    """Rows of a label and one value per column, aligned under ``heads``."""
+    width = max(len(label) for label, _ in rows) + 2
+    columns = [max([len(head)] + [len(values[i]) for _, values in rows]) + 2 for i, head in enumerate(heads)]
+    lines = [" " * width + "".join(head.ljust(columns[i]) for i, head in enumerate(heads))]
+    return lines + [label.ljust(width) + "".join(value.ljust(columns[i]) for i, value in enumerate(values)) for label, values in rows]
+
+
+def render_backtest(backtest) -> str:
+    """`cxrules simulate --backtest`: the log's figures beside each run's, the difference, and whether it is within tolerance."""
+    data = backtest.to_dict()
+    lines = []
+    for mode, comparisons in data["comparisons"].items():
+        rows = [(c["figure"], [_number(c["log"]), _number(c["simulated"]),
+                               "" if c["difference"] is None else f"{c['difference']:+g} {c['unit']}",
+                               {True: "ok", False: "OUTSIDE", None: ""}[c["within_tolerance"]]]) for c in comparisons]
+        lines.append(f"back-test, {mode} replay against the log ({data['log']['tickets']} tickets; "
+                     f"tolerance ±{data['tolerances']['share_points']:g} pp, median ±{data['tolerances']['median_relative'] * 100:g} %)")
+        lines += _columns(rows, ["log", "simulated", "difference", "verdict"])
+        run = data["runs"][mode]
+        lines.append(f"open at the end: log {data['log']['unresolved']} unresolved; simulated {run['open_at_end']['total']} "
+                     f"({run['open_at_end']['queued']} queued, {run['open_at_end']['never_assigned']} never assigned)")
+        roles = sorted(set(data["log"]["role_entries"]) | set(run["role_entries"]))
+        if roles:
+            lines.append("tickets coming to each role, log → simulated: " + ", ".join(
+                f"{role} {data['log']['role_entries'].get(role, 0)} → {run['role_entries'].get(role, 0)}" for role in roles))
+        lines.append("")
+    if data["log"].get("made_sla_share") is not None:
+        lines.append(f"the log's own SLA verdict (its column, not judged by the org's targets): {data['log']['made_sla_share'] * 100:.1f}% made")
+    lines.append("verdict: " + ("within tolerance" if data["passed"] else "OUTSIDE tolerance: do not trust the what-if figures yet"))
+    return "\n".join(lines) + "\n"
+
+
+def _number(value) -> str:
+    return "–" if value is None else f"{value:g}"
 
 
 def render_simulation_csv(results) -> str:

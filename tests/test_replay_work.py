@@ -67,11 +67,15 @@ def test_a_logged_reassignment_path_replays_exactly(tmp_path):
         Stint("manager", at(10), picked=at(10, 30), left=at(11, 30), resolved=True,
               pauses=(Pause(at(10, 45), at(11), "waiting_customer"),))))
     result = simulate(org, [routed], mode="as-is", keep_flights=True)
-    # desk works 09:10–10:00 (50 min, from the moment someone had it); the manager 45 min of work around a
-    # 15-minute pause: with nobody else in the way the ticket needs 50 + 60 minutes and is resolved at 10:50.
-    assert _holdings(result, "R") == [("desk", at(9), at(9, 50)), ("manager", at(9, 50), at(10, 50))]
-    assert result.flights["R"].first_resolved_at == at(10, 50)
+    # with nobody else in the way the replay is the log itself: the desk has it 09:00–10:00 (answering at 09:10),
+    # the manager 10:00–11:30 (taking it up at 10:30, the customer's 15 minutes paused in between)
+    assert _holdings(result, "R") == [("desk", at(9), at(10)), ("manager", at(10), at(11, 30))]
+    assert result.flights["R"].first_resolved_at == at(11, 30)
     assert result.moves["reassigned_share"] == 1.0 and result.moves["routed_by_log"] == 0
+    # a manager busy until 11:00 with another ticket: R waits an hour in the manager's queue, and everything after moves by it
+    busy = _ticket("B", at(9, 55), stints=(Stint("manager", at(9, 55), picked=at(9, 55), left=at(11), resolved=True),))
+    result = simulate(org, [routed, busy], mode="as-is", keep_flights=True)
+    assert _holdings(result, "R")[1] == ("manager", at(11), at(12, 30)) and result.waits_by_role["manager"]["p99"] == 60.0
 
 
 def test_the_log_route_wins_over_the_rules_in_as_is_mode(tmp_path):

@@ -86,7 +86,8 @@ def log_breaches(org: Org, record: TicketRecord, calendars: dict[str, BusinessCa
     calendar = calendars[sla.calendar]
     pauses = sorted((p for stint in record.stints for p in stint.pauses if p.reason in sla.pause_when), key=lambda p: p.start)
     breached = set()
-    for target, length, met_at in (("first_response", sla.first_response, record.first_response),
+    answered = min((m for m in (record.first_response, record.resolved) if m is not None), default=None)
+    for target, length, met_at in (("first_response", sla.first_response, answered),  # a resolution answers too, as in the engine
                                    ("resolution", sla.resolution, record.resolved)):
         if length is None:
             continue

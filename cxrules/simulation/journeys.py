@@ -24,9 +24,16 @@ Work = Union[timedelta, tuple[datetime, datetime], None]
 
 @dataclass(frozen=True, slots=True)
 class Phase:
-    """Work (``length`` is :data:`Work`) or a pause (``reason`` set; ``length`` wall-clock time, None: the log ends first)."""
+    """A stretch of a step, of ``length`` (:data:`Work`), by ``kind``.
+
+    ``work``: an agent works the ticket, and answers the customer as they start. ``pick``: the
+    ticket waits with the role before anyone of it answers (the log's time from arrival at the
+    role to the first assignee or activity): it takes a place like work, and the answer comes at
+    its end. ``pause``: the ticket waits on someone outside (``reason``), wall-clock ``length``.
+    """
 
     length: Work
+    kind: str = "work"
     reason: Optional[str] = None
 
 
@@ -39,6 +46,9 @@ class Step:
     resolves: bool = True
     reopen_after: Optional[timedelta] = None
     """Set when the step begins with a reopening: this long after the previous step's resolution."""
+    responds: bool = True
+    """Whether taking the ticket at this step answers the customer: not for a stint the log shows nobody
+    of the role took (the group passed it on unassigned: triage time, replayed as work but no response)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,9 @@ class Journey(Protocol):
 
     def first_role(self) -> Optional[str]: ...
 
+    def responds(self) -> bool:
+        """Whether an agent taking the ticket at the current step gives the customer a first response."""
+
     def phases(self, role: str) -> list[Phase]:
         """The phases of the current step, now that the ticket is at ``role``."""
 
@@ -68,39 +81,58 @@ class Journey(Protocol):
 def as_is_steps(record: TicketRecord, service_time) -> list[Step]:
     """The steps the log shows for ``record``; ``service_time(category)`` stands in for work the log does not give.
 
-    From an event log, one step per stint: work from when someone of the role first had the
-    ticket (else from when it came) to when it left, the stint's pauses cut out of it. From a
-    flat log, one step at the role the rules choose: work from the first response (else the
-    arrival) to the resolution, or drawn from the service-time model when the log has none.
+    From an event log, one step per stint: the time until someone of the role first had the
+    ticket (a pick), then work until it left, the stint's pauses cut out of it. From a flat
+    log, one step at the role the rules choose: a pick until the first response, then work to
+    the resolution, or work drawn from the service-time model when the log has no resolution.
     """
     if not record.stints:
         if record.resolved is None:
             return [Step(None, (Phase(service_time(record.category)),))]
-        begin = min(record.first_response or record.created, record.resolved)
-        return [Step(None, (Phase((begin, record.resolved)),))]
+        answered = min(record.first_response or record.created, record.resolved)
+        return [Step(None, _picked(record.created, answered) + (Phase((answered, record.resolved)),))]
     steps: list[Step] = []
     previous: Optional[Stint] = None
     for stint in record.stints:
         reopen_after = stint.entered - previous.left if stint.reopened and previous and previous.left else None
-        steps.append(Step(stint.role, _stint_phases(stint), stint.resolved, reopen_after))
+        steps.append(Step(stint.role, _stint_phases(stint), stint.resolved, reopen_after, responds=stint.picked is not None))
         previous = stint
     return steps
 
 
+def _picked(entered: datetime, picked: Optional[datetime]) -> tuple[Phase, ...]:
+    return (Phase((entered, picked), "pick"),) if picked is not None and picked > entered else ()
+
+
 def _stint_phases(stint: Stint) -> tuple[Phase, ...]:
-    begin = stint.picked or stint.entered
+    """The stint from its start to its end: pauses where the log has them, the rest a pick until someone had it, then work."""
     phases: list[Phase] = []
+    cursor = stint.entered
+
+    def run(until: datetime) -> None:
+        nonlocal cursor
+        if stint.picked is not None and cursor < stint.picked:
+            split = min(stint.picked, until)
+            phases.extend(_picked(cursor, split))
+            cursor = max(cursor, split)
+        if until > cursor:
+            phases.append(Phase((cursor, until)))
+            cursor = until
+
     for pause in sorted(stint.pauses, key=lambda p: p.start):
-        if pause.end is not None and pause.end <= begin:
-            continue  # a pause before anyone had the ticket is part of its wait
-        start = max(pause.start, begin)
-        phases.append(Phase((begin, start)))
+        start = max(pause.start, cursor)
+        run(start)
         if pause.end is None:
-            return tuple(phases) + (Phase(None, pause.reason),)
-        phases.append(Phase(pause.end - start, pause.reason))
-        begin = pause.end
-    phases.append(Phase((begin, max(begin, stint.left)) if stint.left else None))
-    return tuple(phases)
+            return tuple(phases) + (Phase(None, "pause", pause.reason),)
+        if pause.end > start:
+            phases.append(Phase(pause.end - start, "pause", pause.reason))
+        cursor = max(cursor, pause.end)
+    if stint.left is not None:
+        run(stint.left)
+        return tuple(phases)
+    if stint.picked is not None and stint.picked > cursor:
+        run(stint.picked)
+    return tuple(phases) + (Phase(None),)
 
 
 @dataclass
@@ -113,6 +145,9 @@ class AsIsJourney:
     def first_role(self) -> Optional[str]:
         return self.steps[0].role
 
+    def responds(self) -> bool:
+        return self.steps[self.index].responds
+
     def phases(self, role: str) -> list[Phase]:
         return list(self.steps[self.index].phases)
 
@@ -121,7 +156,7 @@ class AsIsJourney:
         following = self.steps[self.index + 1] if self.index + 1 < len(self.steps) else None
         if step.resolves:
             return Next("resolve")
-        if following is None or step.phases[-1].length is None:
+        if following is None or (step.phases and step.phases[-1].length is None):
             return Next("hold")
         self.index += 1
         return Next("move", following.role)
@@ -164,13 +199,16 @@ class ModelJourney:
     def first_role(self) -> Optional[str]:
         return None
 
+    def responds(self) -> bool:
+        return True
+
     def phases(self, role: str) -> list[Phase]:
         work = self.model.work(role, self.record.category, self.record.priority, self.rng)
         pause = self.model.pause(role, self.rng)
         if pause is None:
             return [Phase(work)]
         reason, length = pause
-        return [Phase(work / 2), Phase(length, reason), Phase(work - work / 2)]
+        return [Phase(work / 2), Phase(length, "pause", reason), Phase(work - work / 2)]
 
     def finish(self, role: Optional[str]) -> Next:
         self.steps += 1

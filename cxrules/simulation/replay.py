@@ -188,9 +188,15 @@ class _Replay:
             self._start_phase(flight, at)
 
     def _on_phase_done(self, flight: Flight, at: datetime, _) -> None:
-        if flight.phases:
-            flight.phases.pop(0)
+        if flight.phases and flight.phases.pop(0).kind == "pick":
+            self._respond(flight, at)
         self._next_phase(flight, at)
+
+    def _respond(self, flight: Flight, at: datetime) -> None:
+        """The customer's first answer, the first time an agent of a step that answers takes the ticket up."""
+        if not flight.responded and flight.journey.responds():
+            flight.responded = True
+            self._submit(e.FirstResponse(flight.record.id, at=at))
 
     def _on_pause_end(self, flight: Flight, at: datetime, _) -> None:
         if flight.phases:
@@ -212,9 +218,6 @@ class _Replay:
         elif flight.phases is None:
             self._arrive(flight, state.role, at)
 
-    def _on_first_response(self, flight: Flight, at: datetime, _) -> None:
-        self._submit(e.FirstResponse(flight.record.id, at=at))
-
     def _on_follow_up(self, flight: Flight, at: datetime, decision: d.FollowUpDue) -> None:
         satisfaction = flight.record.satisfaction
         satisfied = satisfaction is None or satisfaction >= self.mapping.satisfied_at_least
@@ -228,7 +231,7 @@ class _Replay:
         head = flight.phases[0] if flight.phases else None
         if flight.agent is not None and flight.phase_started is not None and head is not None and isinstance(head.length, timedelta):
             done = self.agent_shifts[flight.agent].between(flight.phase_started, at)
-            flight.phases[0] = Phase(max(timedelta(0), head.length - done))
+            flight.phases[0] = Phase(max(timedelta(0), head.length - done), head.kind)
         self.tally.escalation_moves += 1
         flight.moves_by_escalation += 1
         self._move(flight, role, at, count=False, keep_work=True)
@@ -273,11 +276,13 @@ class _Replay:
         length = phase.length
         if isinstance(length, tuple):  # a stretch of the log: that much of this agent's working time
             length = self.agent_shifts[flight.agent].between(*length) if flight.agent else length[1] - length[0]
-            flight.phases[0] = phase = Phase(length, phase.reason)
+            flight.phases[0] = phase = Phase(length, phase.kind, phase.reason)
         flight.phase_started = at
-        if phase.reason is not None:
+        if phase.kind == "work":
+            self._respond(flight, at)
+        if phase.kind == "pause":
             flight.paused = True
-            self._submit(e.Waiting(flight.record.id, phase.reason, at=at))
+            self._submit(e.Waiting(flight.record.id, phase.reason or "waiting_customer", at=at))
             if length is not None:
                 self._push(at + length, "pause_end", flight.record.id, flight.generation)
             return
@@ -317,9 +322,6 @@ class _Replay:
                 if flight.expected_role is not None and decision.role != flight.expected_role:
                     continue  # the rules' choice, about to be overridden by the log's route
                 flight.assigned(decision.agent, decision.role, decision.at)
-                if flight.first_assigned_at == decision.at and not flight.responded:
-                    flight.responded = True
-                    self._push(decision.at, "first_response", flight.record.id)
                 if flight.phases is not None:
                     self._push(decision.at, "start", flight.record.id, flight.generation)
             elif isinstance(decision, d.Queued):

@@ -954,6 +954,14 @@ def open_regular_text(path, encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(io.FileIO(_open_regular(path, 1 << 62), "r", closefd=True), encoding=encoding, errors="replace", newline="")
 
 
+def open_regular_binary(path) -> io.BufferedReader:
+    """A regular file (never a FIFO or device, checked on the opened descriptor) opened to stream its bytes.
+
+    For readers that decode the text themselves and must not have bad bytes replaced (ticket logs).
+    """
+    return io.BufferedReader(io.FileIO(_open_regular(path, 1 << 62), "r", closefd=True), buffer_size=1 << 16)
+
+
 def read_head(path, size: int = 8192) -> str:
     """The first ``size`` bytes of a regular file as text, to tell what kind of file it is; OSError otherwise.
 

@@ -4,34 +4,47 @@ A mapping is YAML validated by `schemas/mapping.schema.json` (same diagnostics, 
 positions, as org files) and then checked against the org: every value it maps to must be
 an id of that org. Reading a log never stops at a bad row: each row either becomes a
 :class:`TicketRecord` or is counted under the reason it could not be mapped, with examples.
+
+A mapping that maps `updated` reads an event log (one row per update of a ticket); the
+tickets' histories are built in :mod:`.eventlog`. This module reads the rows of both kinds.
+The log's text is decoded strictly: a byte that is not of the mapping's encoding stops the
+read with the place and a likely encoding (:class:`LogError`), it is never replaced.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..diagnostics import Diagnostic
-from ..loading import load_file, open_regular_text, read_head
+from ..loading import load_file, open_regular_binary, read_head
 from ..model import MAX_DURATION, Org, duration_problem, parse_duration
 from ..schema import closest, validate_against
-from .history import TicketRecord
+from .history import LIFECYCLE, TicketRecord
 
 __all__ = ["LogMapping", "LogError", "TicketRecord", "Unmapped", "load_mapping", "validate_mapping", "is_mapping_file", "read_log"]
 
-TIME_FIELDS = ("created", "first_response", "resolved")
+TIME_FIELDS = ("created", "first_response", "resolved", "closed")
+EVENT_ONLY_FIELDS = ("state", "role", "assignee", "order")
+"""Fields that describe the rows of an event log: they need `updated`."""
 
 
 @dataclass
 class Unmapped:
-    """Rows that could not be mapped, by reason, with up to five examples each."""
+    """Rows that could not be mapped, by reason, with up to five examples each.
+
+    In an event log a row is left out alone when it cannot be placed in its ticket's
+    history (no time); a ticket whose history would be wrong is left out whole, counted once
+    under a reason that starts with `ticket:`.
+    """
 
     reasons: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
@@ -55,6 +68,8 @@ class LogMapping:
     path: str
     format: Optional[str] = None
     encoding: str = "utf-8-sig"
+    null_values: frozenset[str] = frozenset({""})
+    """Cell texts read as empty in every column (the empty cell always is)."""
     delimiter: str = ","
     timezone: str = "UTC"
     time_formats: tuple[str, ...] = ("iso",)
@@ -63,7 +78,12 @@ class LogMapping:
     service_by_category: dict = field(default_factory=dict)
     seed: int = 0
     known: dict = field(default_factory=dict)
-    """The org's ids per field (category, channel, segment, priority): other values are unmapped rows."""
+    """The org's ids per field (category, channel, segment, priority, role): other values are unmapped rows."""
+
+    @property
+    def is_event_log(self) -> bool:
+        """Whether the log has a row per update of a ticket (it maps `updated`) rather than a row per ticket."""
+        return "updated" in self.fields
 
     def service_time(self, category: str, rng: random.Random) -> timedelta:
         """A handling time drawn from the model for ``category``."""
@@ -73,7 +93,7 @@ class LogMapping:
         return mean
 
 
-_ORG_KINDS = {"category": "categories", "channel": "channels", "segment": "segments", "priority": "priorities"}
+_ORG_KINDS = {"category": "categories", "channel": "channels", "segment": "segments", "priority": "priorities", "role": "roles"}
 
 
 MAPPING_KIND = "TicketLogMapping"
@@ -126,6 +146,7 @@ def _check_document(document, default_zone: Optional[str]) -> list[Diagnostic]:
         except LookupError:
             problems.append(Diagnostic("CX113", f"unknown text encoding `{data['encoding']}`", document.location(("encoding",)),
                                        hint="a Python codec name such as `utf-8-sig`, `gb18030` or `utf-16`"))
+    problems += _event_log_problems(document)
     service = data.get("service_time", {})
     means: list[tuple[tuple, str]] = [(("service_time", "default", "mean"), service["default"]["mean"])] if "default" in service else []
     means += [(("service_time", "by_category", category, "mean"), spec["mean"]) for category, spec in service.get("by_category", {}).items()]
@@ -133,6 +154,40 @@ def _check_document(document, default_zone: Optional[str]) -> list[Diagnostic]:
         if (problem := duration_problem(text)) is not None:
             problems.append(Diagnostic("CX311", f"service time {problem}", document.location(where),
                                        hint=f"a handling time is at most {MAX_DURATION.days} days"))
+    return problems
+
+
+def _targets(spec: dict, name: str) -> Iterator[tuple[tuple, Any]]:
+    """Where a field's spec names a value it maps to (its constant, translations and default), with that value."""
+    if "value" in spec:
+        yield ("fields", name, "value"), spec["value"]
+    for raw, value in (spec.get("values") or {}).items():
+        yield ("fields", name, "values", raw), value
+    if "default" in spec:
+        yield ("fields", name, "default"), spec["default"]
+
+
+def _event_log_problems(document) -> list[Diagnostic]:
+    """An event log needs ids, states and roles; states map to the lifecycle; row-level fields need `updated`."""
+    fields = document.data["fields"]
+    problems = []
+    if "updated" in fields:
+        needs = {"id": "map the ticket-id column: the rows of one ticket are grouped by it",
+                 "state": "map the column of each row's state, with `values` from the log's states to "
+                          f"{', '.join(LIFECYCLE)}",
+                 "role": "map the column of the group that has the ticket, or give a constant such as `role: {value: desk}`"}
+        problems += [Diagnostic("CX111", f"an event log (`updated` is mapped) needs `{name}`", document.location(("fields",), key=True), hint=hint)
+                     for name, hint in needs.items() if name not in fields]
+    else:
+        problems += [Diagnostic("CX111", f"`{name}` describes the rows of an event log, but `updated` (the time of each row) is not mapped",
+                                document.location(("fields", name), key=True), hint=f"map `updated`, or remove `{name}` for a log of one row per ticket")
+                     for name in EVENT_ONLY_FIELDS if name in fields]
+    for where, value in _targets(fields.get("state", {}), "state"):
+        if value not in LIFECYCLE:
+            suggestion = closest(str(value), LIFECYCLE)
+            problems.append(Diagnostic("CX113", f"the mapping sends state values to `{value}`, which is not a lifecycle state",
+                                       document.location(where), hint=f"did you mean `{suggestion}`?" if suggestion
+                                       else f"lifecycle states: {', '.join(LIFECYCLE)}"))
     return problems
 
 
@@ -146,16 +201,12 @@ def load_mapping(path: str | Path, org: Org) -> tuple[Optional[LogMapping], list
         return None, problems
     data = document.data
     known = {"categories": [c.id for c in org.categories], "channels": [c.id for c in org.channels],
-             "segments": [s.id for s in org.segments], "priorities": list(org.info.priorities)}
+             "segments": [s.id for s in org.segments], "priorities": list(org.info.priorities), "roles": [r.id for r in org.roles]}
     for name, kind in _ORG_KINDS.items():
         spec = data["fields"].get(name)
         if spec is None or not known[kind]:
             continue
-        targets: list[tuple[tuple, Any]] = [(("fields", name, "value"), spec["value"])] if "value" in spec else []
-        targets += [(("fields", name, "values", raw), value) for raw, value in (spec.get("values") or {}).items()]
-        if "default" in spec:
-            targets.append((("fields", name, "default"), spec["default"]))
-        for where, value in targets:
+        for where, value in _targets(spec, name):
             if value not in known[kind]:
                 suggestion = closest(str(value), known[kind])
                 problems.append(Diagnostic("CX201", f"the mapping sends {name} values to `{value}`, which org `{org.info.id}` does not have",
@@ -172,6 +223,7 @@ def load_mapping(path: str | Path, org: Org) -> tuple[Optional[LogMapping], list
     model = lambda spec: (parse_duration(spec["mean"]), spec.get("distribution", "fixed"))  # noqa: E731
     return LogMapping(
         fields=data["fields"], path=str(path), format=data.get("format"), encoding=data.get("encoding", "utf-8-sig"),
+        null_values=frozenset(data.get("null_values", [])) | {""},
         delimiter=data.get("delimiter", ","), timezone=zone, time_formats=tuple(data.get("time_formats", ["iso"])),
         satisfied_at_least=float(data.get("satisfied_at_least", 3)),
         service_default=model(service["default"]) if "default" in service else (timedelta(hours=1), "fixed"),
@@ -181,67 +233,188 @@ def load_mapping(path: str | Path, org: Org) -> tuple[Optional[LogMapping], list
 
 
 class LogError(ValueError):
-    """The log as a whole cannot be read with this mapping (e.g. a mapped column is not in its header)."""
+    """The log as a whole cannot be read with this mapping (e.g. a mapped column is not in its header, or a byte is not of its encoding)."""
 
 
-class _RowError(Exception):
-    """Why one row cannot be mapped; the message is the reason it is counted under."""
+class RowError(Exception):
+    """Why one row (or, in an event log, one ticket) cannot be mapped; the message is the reason it is counted under."""
 
 
-def _rows(path: Path, mapping: LogMapping, unmapped: Unmapped) -> Iterator[tuple[int, dict]]:
+def log_rows(path: Path, mapping: LogMapping, unmapped: Unmapped) -> Iterator[tuple[int, dict]]:
+    """The log's rows as dicts, with their row numbers (the line of a JSON Lines log; the header is row 1 of a CSV log)."""
     kind = mapping.format or ("jsonl" if path.suffix in (".jsonl", ".ndjson") else "csv")
-    with open_regular_text(path, encoding=mapping.encoding) as stream:
-        if kind == "csv":
-            reader = csv.DictReader(stream, delimiter=mapping.delimiter)
-            header = reader.fieldnames or []
-            missing = [spec["column"] for spec in mapping.fields.values() if "column" in spec and spec["column"] not in header]
-            if missing:
-                suggestion = closest(missing[0], header)
-                raise LogError(f"{path}: column `{missing[0]}` named in {mapping.path} is not in the log's header"
-                               + (f"; did you mean `{suggestion}`?" if suggestion else f"; columns: {', '.join(header[:12])}"))
-            for number, row in enumerate(reader, start=2):
-                yield number, row
-            return
-        for number, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
+    with open_regular_binary(path) as raw:
+        _refuse_wide_text(path, mapping, raw.peek(4096)[:4096])
+        with io.TextIOWrapper(raw, encoding=mapping.encoding, errors="strict", newline="") as stream:
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                unmapped.add("line is not JSON", f"line {number}: {error.msg}")
-                continue
-            if not isinstance(row, dict):
-                unmapped.add("line is not a JSON object", f"line {number}")
-                continue
-            yield number, row
+                yield from (_csv_rows(path, mapping, stream) if kind == "csv" else _json_rows(stream, unmapped))
+            except UnicodeDecodeError:
+                raise _decoding_error(path, mapping) from None
 
 
-def _value(row: dict, name: str, spec: Optional[dict]) -> Any:
+def _csv_rows(path: Path, mapping: LogMapping, stream: io.TextIOWrapper) -> Iterator[tuple[int, dict]]:
+    reader = csv.DictReader(stream, delimiter=mapping.delimiter)
+    header = reader.fieldnames or []
+    missing = [spec["column"] for spec in mapping.fields.values() if "column" in spec and spec["column"] not in header]
+    if missing:
+        suggestion = closest(missing[0], header)
+        raise LogError(f"{path}: column `{missing[0]}` named in {mapping.path} is not in the log's header"
+                       + (f"; did you mean `{suggestion}`?" if suggestion else f"; columns: {', '.join(header[:12])}"))
+    yield from enumerate(reader, start=2)
+
+
+def _json_rows(stream: io.TextIOWrapper, unmapped: Unmapped) -> Iterator[tuple[int, dict]]:
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            unmapped.add("line is not JSON", f"line {number}: {error.msg}")
+            continue
+        if not isinstance(row, dict):
+            unmapped.add("line is not a JSON object", f"line {number}")
+            continue
+        yield number, row
+
+
+_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32 (little-endian)", "utf-32"), (codecs.BOM_UTF32_BE, "UTF-32 (big-endian)", "utf-32"),
+              (codecs.BOM_UTF16_LE, "UTF-16 (little-endian)", "utf-16"), (codecs.BOM_UTF16_BE, "UTF-16 (big-endian)", "utf-16"))
+
+
+def _wide_text(head: bytes) -> Optional[tuple[str, str]]:
+    """What UTF-16/32 the start of a file is written in, and the encoding to set; None for any other text.
+
+    A byte-order mark says so; without one, ASCII text in UTF-16 has a NUL in every other byte.
+    Such a file read as UTF-8 would not fail but give text full of NULs, so it is told up front.
+    """
+    for bom, name, encoding in _WIDE_BOMS:
+        if head.startswith(bom):
+            return name, encoding
+    even, odd = head[0::2], head[1::2]
+    if len(odd) >= 2:
+        for nuls, others, endian in ((odd, even, "little"), (even, odd, "big")):
+            if nuls.count(0) > len(nuls) / 2 and others.count(0) < len(others) / 10:
+                return f"UTF-16 ({endian}-endian, no byte-order mark)", f"utf-16-{endian[0]}e"
+    return None
+
+
+def _refuse_wide_text(path: Path, mapping: LogMapping, head: bytes) -> None:
+    found = _wide_text(head)
+    if found is None:
+        return
+    name, encoding = found
+    if codecs.lookup(mapping.encoding).name.startswith(encoding[:6]):
+        return  # the mapping already reads it as UTF-16 (or UTF-32)
+    raise LogError(f"{path}: the file is {name}, but {mapping.path} reads it as `{mapping.encoding}`; "
+                   f"set `encoding: {encoding}` in the mapping")
+
+
+_HINT_ENCODINGS = ("gb18030", "cp1252")
+"""Encodings suggested, in this order, for a log that is not in the mapping's: the usual exports of Chinese and Western Windows."""
+
+
+def _decoding_error(path: Path, mapping: LogMapping) -> LogError:
+    """Where the log stops being text of the mapping's encoding, the bytes there, and an encoding they do read in."""
+    found = _first_undecodable(path, mapping.encoding)
+    if found is None:  # the file changed under us; say what we can
+        return LogError(f"{path}: the log is not `{mapping.encoding}` text; set `encoding:` in {mapping.path} to the file's encoding")
+    offset, line, bad = found
+    with open_regular_binary(path) as raw:
+        head = raw.read(4096)
+        raw.seek(max(0, offset - 4096))
+        around = raw.read(8192)
+        cut_off = offset + len(bad) == raw.seek(0, io.SEEK_END)
+    samples = [_whole_lines(head, None), _whole_lines(around, min(offset, 4096))]
+    fits = next((name for name in _HINT_ENCODINGS if codecs.lookup(name).name != codecs.lookup(mapping.encoding).name
+                 and all(_decodes(sample, name) for sample in samples)), None)
+    hint = ("the file ends inside a character: was it cut off while being copied?" if cut_off
+            else f"the bytes read as {fits}: set `encoding: {fits}` in {mapping.path}" if fits
+            else f"save the log as UTF-8, or set `encoding:` in {mapping.path} to the file's encoding")
+    return LogError(f"{path}: line {line}, byte offset {offset}: byte(s) {bad.hex(' ')} are not `{mapping.encoding}` text; {hint}")
+
+
+def _whole_lines(data: bytes, inside: Optional[int]) -> bytes:
+    """``data`` cut to whole lines (around position ``inside``), so that no character is cut in two."""
+    start = data.rfind(b"\n", 0, inside) + 1 if inside is not None else 0
+    end = data.rfind(b"\n")
+    return data[start:end] if end > (inside or 0) else data[start:]
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _first_undecodable(path: Path, encoding: str) -> Optional[tuple[int, int, bytes]]:
+    """The byte offset, line and bytes of the first place ``path`` does not decode in ``encoding``; None if it all does.
+
+    Decodes in chunks, and byte by byte only within the chunk that fails, to find the offset
+    exactly whatever the encoding (a UTF-8 BOM, a UTF-16 surrogate, a cut-off last character).
+    """
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    lines, offset = 1, 0
+    with open_regular_binary(path) as raw:
+        while chunk := raw.read(1 << 16):
+            state = decoder.getstate()
+            try:
+                lines += decoder.decode(chunk).count("\n")
+            except UnicodeDecodeError:
+                decoder.setstate(state)
+                for index in range(len(chunk)):
+                    try:
+                        lines += decoder.decode(chunk[index:index + 1]).count("\n")
+                    except UnicodeDecodeError as error:
+                        return offset + index + 1 - len(error.object) + error.start, lines, error.object[error.start:error.end]
+            offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:
+        return offset - len(error.object) + error.start, lines, error.object[error.start:error.end]
+    return None
+
+
+def field_reader(name: str, spec: Optional[dict], nulls: frozenset[str], *, default_when_empty: bool = True) -> Callable[[dict], Any]:
+    """How to read field ``name`` from a row: the value after the mapping's translation, None when empty.
+
+    Compiled once per read, as a log has millions of cells. An event log resolves empty values
+    per ticket (a later row may have the value), so it asks for the default only for values
+    the translation lacks (``default_when_empty=False``).
+    """
     if spec is None:
-        return None
+        return lambda row: None
     if "value" in spec:
-        return spec["value"]
-    raw = row.get(spec["column"])  # JSON lines may leave out keys whose value is empty
-    raw = raw.strip() if isinstance(raw, str) else raw
-    translation = spec.get("values")
-    if raw in ("", None):
-        if "default" in spec:
-            return spec["default"]
-        return None
-    if translation is not None:
+        constant = spec["value"]
+        return lambda row: constant
+    column, translation = spec["column"], spec.get("values")
+    has_default, default = "default" in spec, spec.get("default")
+    empty = default if default_when_empty else None
+
+    def read(row: dict) -> Any:
+        raw = row.get(column)  # JSON lines may leave out keys whose value is empty
+        if isinstance(raw, str):
+            raw = raw.strip()
+            if raw in nulls:
+                return empty
+        elif raw is None:
+            return empty
+        if translation is None:
+            return raw
         key = raw if isinstance(raw, str) else json.dumps(raw)
         if key in translation:
             return translation[key]
-        if "default" in spec:
-            return spec["default"]
-        raise _RowError(f"{name}: value `{key}` not in the mapping")
-    return raw
+        if has_default:
+            return default
+        raise RowError(f"{name}: value `{key}` not in the mapping")
+
+    return read
 
 
-def _time(value: Any, mapping: LogMapping, zone: ZoneInfo, name: str) -> Optional[datetime]:
-    if value is None:
-        return None
-    text = str(value)
+def parse_moment(text: str, mapping: LogMapping, zone: ZoneInfo) -> datetime:
+    """A time of the log in the first of the mapping's formats that reads it; ValueError if none does."""
     for form in mapping.time_formats:
         try:
             if form == "iso":
@@ -253,49 +426,95 @@ def _time(value: Any, mapping: LogMapping, zone: ZoneInfo, name: str) -> Optiona
         except (ValueError, OverflowError, OSError):
             continue
         return moment if moment.tzinfo else moment.replace(tzinfo=zone)
-    raise _RowError(f"{name}: `{text[:40]}` matches no time format")
+    raise ValueError(text)
+
+
+def no_time_format(name: str, text: str) -> RowError:
+    return RowError(f"{name}: `{text[:40]}` matches no time format")
+
+
+def _time(value: Any, mapping: LogMapping, zone: ZoneInfo, name: str) -> Optional[datetime]:
+    if value is None:
+        return None
+    try:
+        return parse_moment(str(value), mapping, zone)
+    except ValueError:
+        raise no_time_format(name, str(value)) from None
+
+
+_TRUE, _FALSE = frozenset({"true", "yes", "y", "1", "t"}), frozenset({"false", "no", "n", "0", "f"})
+
+
+def truth(value: Any, name: str) -> Optional[bool]:
+    """A yes/no value as logs write it (`TRUE`, `false`, `yes`, `1`, a JSON boolean); None when empty."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise RowError(f"{name}: `{str(value)[:40]}` is not true or false")
+
+
+def is_member(value: Any) -> bool:
+    return value in (True, "true", "True", "yes", "1", 1)
+
+
+def known_id(values: dict, mapping: LogMapping) -> None:
+    """Refuse a value that is no id of the org (a column read without translation, or one whose translation names none)."""
+    for name, ids in mapping.known.items():
+        if values.get(name) is not None and str(values[name]) not in ids:
+            raise RowError(f"{name}: `{values[name]}` is not a {name} of the org")
 
 
 def read_log(path: str | Path, mapping: LogMapping) -> tuple[list[TicketRecord], Unmapped]:
-    """Every row that maps, sorted by arrival, and the rest counted by reason."""
+    """Every ticket that maps, sorted by arrival, and the rest counted by reason.
+
+    A flat log gives a ticket per row; an event log (the mapping maps `updated`) a ticket per
+    id with its way through the roles, built by :func:`.eventlog.read_event_log`.
+    """
+    if mapping.is_event_log:
+        from .eventlog import read_event_log  # it builds on this module's row reading
+
+        return read_event_log(Path(path), mapping)
     unmapped = Unmapped()
     records: list[TicketRecord] = []
     zone = ZoneInfo(mapping.timezone)
-    fields = mapping.fields
+    readers = {name: field_reader(name, spec, mapping.null_values) for name, spec in mapping.fields.items()}
     seen: set[str] = set()
-    for number, row in _rows(Path(path), mapping, unmapped):
+    for number, row in log_rows(Path(path), mapping, unmapped):
         try:
-            values = {name: _value(row, name, fields.get(name)) for name in fields}
+            values = {name: read(row) for name, read in readers.items()}
             for name in ("created", "category", "channel", "priority"):
                 if values.get(name) is None:
-                    raise _RowError(f"{name}: empty")
-            for name, ids in mapping.known.items():
-                if values.get(name) is not None and str(values[name]) not in ids:
-                    raise _RowError(f"{name}: `{values[name]}` is not a {name} of the org")
+                    raise RowError(f"{name}: empty")
+            known_id(values, mapping)
             times = {name: _time(values.get(name), mapping, zone, name) for name in TIME_FIELDS}
             created = times["created"]
             if created is None:
-                raise _RowError("created: empty")
+                raise RowError("created: empty")
             if times["resolved"] and times["resolved"] < created:
-                raise _RowError("resolved before it was created")
+                raise RowError("resolved before it was created")
             if times["first_response"] and times["first_response"] < created:
-                raise _RowError("first response before it was created")
+                raise RowError("first response before it was created")
             ticket_id = str(values.get("id") or f"row{number}")
             if ticket_id in seen:
-                raise _RowError("duplicate ticket id")
+                raise RowError("duplicate ticket id")
             seen.add(ticket_id)
-            satisfaction = values.get("satisfaction")
-            try:
-                satisfaction = float(satisfaction) if satisfaction is not None else None
-            except (TypeError, ValueError):
-                raise _RowError(f"satisfaction: `{satisfaction}` is not a number") from None
-            member = values.get("member")
             records.append(TicketRecord(
                 id=ticket_id, created=created, category=str(values["category"]), channel=str(values["channel"]),
                 segment=str(values.get("segment") or "any"), priority=str(values["priority"]),
-                member=member in (True, "true", "True", "yes", "1", 1), customer_id=values.get("customer_id"),
-                first_response=times["first_response"], resolved=times["resolved"], satisfaction=satisfaction, row=number))
-        except _RowError as error:
+                member=is_member(values.get("member")), customer_id=values.get("customer_id"),
+                first_response=times["first_response"], resolved=times["resolved"], closed=times["closed"],
+                satisfaction=number_or_none(values.get("satisfaction")), made_sla=truth(values.get("made_sla"), "made_sla"), row=number))
+        except RowError as error:
             unmapped.add(str(error), f"row {number}")
     records.sort(key=lambda record: (record.created, record.row))
     return records, unmapped
+
+
+def number_or_none(value: Any) -> Optional[float]:
+    """A satisfaction score as a number."""
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        raise RowError(f"satisfaction: `{value}` is not a number") from None

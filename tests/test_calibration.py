@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import cxrules
+from cxrules.simulation import load_mapping, read_log
 from cxrules.simulation.calibration import QUANTILES, Quantiles, calibrate, generate_arrivals, load_model, model_to_yaml
 from cxrules.simulation.history import Pause, Stint, TicketRecord
 
@@ -278,3 +279,21 @@ def test_calibrate_cli_exits_2_on_a_bad_mapping_or_log(run_cli, tmp_path):
     assert nothing.exit_code == 2 and "no tickets to calibrate from" in nothing.stderr
     mapping.write_text(MAPPING.replace("Question: question", "Question: questoin"), encoding="utf-8")
     assert run_cli("calibrate", tiny, log, "-m", mapping).exit_code == 2
+
+
+SERVICENOW = ROOT / "examples" / "servicenow"
+EVENT_LOG = ROOT.parent / "shared" / "data" / "servicenow_incident_event_log_excerpt.csv"
+
+
+def test_the_servicenow_example_model_loads_for_its_org():
+    model, problems = load_model(SERVICENOW / "model.yaml", cxrules.load_org(SERVICENOW / "org.yaml"))
+    assert problems == [] and model is not None and model.arrivals.total == 890
+
+
+@pytest.mark.skipif(not EVENT_LOG.exists(), reason="the shared event log is beside the project in CI and for developers")
+def test_the_servicenow_example_model_is_what_calibrate_measures_from_the_log():
+    org = cxrules.load_org(SERVICENOW / "org.yaml")
+    mapping, _ = load_mapping(SERVICENOW / "mapping.yaml", org)
+    records, unmapped = read_log(EVENT_LOG, mapping)
+    assert model_to_yaml(calibrate(org, records)) == (SERVICENOW / "model.yaml").read_text(encoding="utf-8"), \
+        "regenerate it: cxrules calibrate examples/servicenow/org.yaml LOG -m examples/servicenow/mapping.yaml -o examples/servicenow/model.yaml"

@@ -445,7 +445,7 @@ def _fit(positive: list[float]) -> tuple[Fit, ...]:
         return ()
     import warnings
 
-    from scipy import stats  # type: ignore[import-untyped, unused-ignore]  # scipy has no stubs (unless a mypy override says so)
+    from scipy import stats
 
     fits = []
     with warnings.catch_warnings():

@@ -62,6 +62,22 @@ def _minutes(q: Quantiles) -> list[float]:
     return [point / MINUTE for point in (*q.points, q.mean)]
 
 
+def test_stints_nobody_took_up_are_measured_apart(org, tmp_path):
+    """A first line that passes tickets on unassigned does so quickly, and where they go then is not where taken-up ones go."""
+    passed_on = [_ticket(f"P{n}", [Stint("desk", _at(9, n), None, _at(9, n + 5)),
+                                   Stint("tier2", _at(9, n + 5), _at(10), _at(11), resolved=True)]) for n in range(3)]
+    model = calibrate(org, HISTORIES + passed_on, min_samples=4)
+    assert _minutes(model.handling.triage["desk"]) == [5] * 7
+    assert model.reassignment["desk"].unpicked.to["tier2"].probability == 1.0
+    assert model.reassignment["desk"].resolved.probability == 0.75       # taken-up desk stints: 3 of 4 resolved
+    assert (model.first_pick["desk"].arrival.picked, model.first_pick["desk"].arrival.stints) == (round(4 / 7, 4), 7)
+    rng = __import__("random").Random(1)
+    assert model.work("desk", "question", "normal", rng, picked=False) == timedelta(minutes=5)
+    assert {model.next_role("desk", rng, picked=False) for _ in range(20)} == {"tier2"}
+    (tmp_path / "model.yaml").write_text(model_to_yaml(model), encoding="utf-8")
+    assert load_model(tmp_path / "model.yaml", org) == (model, [])
+
+
 def test_stints_give_hand_computed_figures(org):
     model = calibrate(org, HISTORIES, min_samples=4)
     cells = {cell.key: cell for cell in model.handling.cells}
@@ -84,8 +100,12 @@ def test_stints_give_hand_computed_figures(org):
 
     assert (model.reopen.overall.rate, model.reopen.overall.resolved, model.reopen.overall.reopenings) == (0.25, 4, 1)
     assert _minutes(model.reopen.delay) == [120] * 7
-    # desk picked after 10, 5, 0 and 15 minutes; the open T5 was never picked
-    assert _minutes(model.first_pick["desk"]) == [1.5, 3.75, 7.5, 11.25, 13.5, 14.85, 7.5]
+    # desk picked after 10, 5, 0 and 15 minutes; the open T5 was never picked (and is not counted: it may still be)
+    assert _minutes(model.first_pick["desk"].arrival.wait) == [1.5, 3.75, 7.5, 11.25, 13.5, 14.85, 7.5]
+    assert (model.first_pick["desk"].arrival.picked, model.first_pick["desk"].arrival.stints) == (1.0, 4)
+    assert model.first_pick["desk"].transfer is None          # desk only ever had new tickets
+    # tier2 only had tickets passed on (30 minutes to pick-up) or reopened (taken up at once)
+    assert _minutes(model.first_pick["tier2"].transfer.wait) == [3, 7.5, 15, 22.5, 27, 29.7, 15]
 
     assert model.arrivals.total == 5 and model.arrivals.trend == 0
     assert "# the log has no tue, wed, thu, fri, sat, sun: their hours stay at 0" in model_to_yaml(model)
@@ -126,7 +146,7 @@ def test_a_flat_log_has_one_stint_with_the_routed_role_and_its_arrival_profile(o
     assert sum(model.arrivals.per_hour) == 2.0
     assert model.reassignment["desk"].resolved.probability == 1.0  # tiny routes everything to desk
     assert _minutes(model.handling.cells[0].work) == [60] * 7      # first response to resolution, around the clock for desk
-    assert _minutes(model.first_pick["desk"]) == [4] * 7
+    assert _minutes(model.first_pick["desk"].arrival.wait) == [4] * 7
     assert model.class_mix[0][0]["member"] is True and model.reopen.delay is None
 
 
@@ -267,7 +287,7 @@ def test_calibrate_cli_writes_a_model_that_loads_and_reports_unmapped_rows(run_c
     assert "1 rows of" in result.stderr and "1 × category: value `Refund` not in the mapping" in result.stderr
     model, problems = load_model(out, cxrules.load_org(tiny))
     assert problems == [] and model is not None
-    assert model.arrivals.total == 2 and model.first_pick["desk"].points[0] == timedelta(minutes=5 + 0.1 * 25)
+    assert model.arrivals.total == 2 and model.first_pick["desk"].arrival.wait.points[0] == timedelta(minutes=5 + 0.1 * 25)
     assert "kind: SimulationModel" in run_cli("calibrate", tiny, log, "-m", mapping).stdout
 
 

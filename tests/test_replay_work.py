@@ -71,7 +71,7 @@ def test_a_logged_reassignment_path_replays_exactly(tmp_path):
     # the manager 10:00–11:30 (taking it up at 10:30, the customer's 15 minutes paused in between)
     assert _holdings(result, "R") == [("desk", at(9), at(10)), ("manager", at(10), at(11, 30))]
     assert result.flights["R"].first_resolved_at == at(11, 30)
-    assert result.moves["reassigned_share"] == 1.0 and result.moves["routed_by_log"] == 0
+    assert result.moves["reassigned_share"] == 1.0 and result.moves["started_elsewhere"] == 0
     # a manager busy until 11:00 with another ticket: R waits an hour in the manager's queue, and everything after moves by it
     busy = _ticket("B", at(9, 55), stints=(Stint("manager", at(9, 55), picked=at(9, 55), left=at(11), resolved=True),))
     result = simulate(org, [routed, busy], mode="as-is", keep_flights=True)
@@ -84,7 +84,7 @@ def test_the_log_route_wins_over_the_rules_in_as_is_mode(tmp_path):
     ticket = _ticket("M", at(9), stints=(Stint("manager", at(9), picked=at(9), left=at(9, 20), resolved=True),))
     result = simulate(org, [ticket], mode="as-is", keep_flights=True)
     assert _holdings(result, "M") == [("manager", at(9), at(9, 20))]
-    assert result.moves["routed_by_log"] == 1 and result.moves["reassigned_share"] == 0.0
+    assert result.moves["started_elsewhere"] == 1 and result.moves["reassigned_share"] == 0.0
 
 
 def test_fewer_agents_change_sla_attainment_not_only_waits(tmp_path):

@@ -36,7 +36,7 @@ from ..schema import validate_against
 from .history import Stint, TicketRecord
 
 __all__ = ["SimulationModel", "Quantiles", "WorkCell", "Fit", "Merged", "Handling", "Odds", "NextRoles", "ReasonPauses",
-           "RolePauses", "ReopenRate", "Reopen", "Arrivals", "ClassShare", "MIN_SAMPLES", "LEVELS",
+           "RolePauses", "ReopenRate", "Reopen", "Pick", "RolePick", "Entry", "Arrivals", "ClassShare", "MIN_SAMPLES", "LEVELS",
            "calibrate", "model_to_yaml", "load_model", "generate_arrivals"]
 
 MIN_SAMPLES = 20
@@ -145,9 +145,12 @@ class Merged:
 class Handling:
     min_samples: int
     cells: tuple[WorkCell, ...]
+    """Work of the stints someone of the role took up, from then to leaving."""
     merged: tuple[Merged, ...]
     censored: dict[str, int]
     """Per role, stints still open when the log ends: not measured."""
+    triage: dict[str, Quantiles] = field(default_factory=dict)
+    """Per role, the time of the stints nobody of the role took up, from coming to leaving: passing on is quicker work."""
 
 
 @dataclass(frozen=True)
@@ -158,10 +161,12 @@ class Odds:
 
 @dataclass(frozen=True)
 class NextRoles:
-    """Where a ticket goes after a stint with a role: resolved, or to another role."""
+    """Where a ticket goes after a stint with a role that someone of it took up: resolved, or to another role;
+    ``unpicked``: the same after a stint nobody of the role took up (it was passed on, or closed, unassigned)."""
 
     resolved: Odds
     to: dict[str, Odds]
+    unpicked: Optional["NextRoles"] = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,39 @@ class Reopen:
     by_category: dict[str, ReopenRate]
     delay: Optional[Quantiles]
     """From resolution to reopening; None when the log gives no times (a flat log), and then nothing reopens."""
+
+
+@dataclass(frozen=True)
+class Pick:
+    """How a role takes up the tickets that come to it: the share someone of it took up (the rest it passed on or
+    closed with nobody assigned), and the wall-clock wait until then."""
+
+    picked: float
+    stints: int
+    wait: Optional[Quantiles]
+
+    def draw(self, rng: random.Random) -> Optional[timedelta]:
+        if rng.random() >= self.picked:
+            return None
+        return self.wait.draw(rng) if self.wait is not None else timedelta(0)
+
+
+@dataclass(frozen=True)
+class RolePick:
+    """A role's picks of new tickets (``arrival``) and of tickets passed to it (``transfer``): a new ticket is
+    usually taken up at once, one passed on to a resolver group waits far longer."""
+
+    arrival: Optional[Pick]
+    transfer: Optional[Pick]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where the tickets the org's rules route to a role started in the log: some are raised directly with another
+    role. Per category where the category has enough tickets, else for all."""
+
+    all: dict[str, Odds]
+    by_category: dict[str, dict[str, Odds]]
 
 
 @dataclass(frozen=True)
@@ -230,7 +268,8 @@ class SimulationModel:
     reassignment: dict[str, NextRoles]
     pauses: dict[str, RolePauses]
     reopen: Reopen
-    first_pick: dict[str, Quantiles]
+    first_pick: dict[str, RolePick]
+    entry: dict[str, Entry] = field(default_factory=dict)
     _cells: dict = field(init=False, repr=False, compare=False)
     _uses: dict = field(init=False, repr=False, compare=False)
 
@@ -238,19 +277,25 @@ class SimulationModel:
         object.__setattr__(self, "_cells", {cell.key: cell for cell in self.handling.cells})
         object.__setattr__(self, "_uses", {(m.role, m.category, m.priority): LEVELS.index(m.uses) for m in self.handling.merged})
 
-    def work(self, role: str, category: str, priority: str, rng: random.Random) -> timedelta:
-        """Work time drawn from the most specific cell there is (a sparse combination starts at the level it records)."""
+    def work(self, role: str, category: str, priority: str, rng: random.Random, picked: bool = True) -> timedelta:
+        """Work time drawn from the most specific cell there is (a sparse combination starts at the level it records);
+        for a stint nobody takes up (``picked`` false), the role's triage time where the log has one."""
+        if not picked and role in self.handling.triage:
+            return self.handling.triage[role].draw(rng)
         for key in _keys(role, category, priority)[self._uses.get((role, category, priority), 0):]:
             cell = self._cells.get(key)
             if cell is not None:
                 return cell.draw(rng)
         raise LookupError("the model has no work times: the log had no finished stint")
 
-    def next_role(self, role: str, rng: random.Random) -> Optional[str]:
-        """The role a ticket goes to after a stint with ``role``; None: it is resolved (also for a role the log never showed)."""
+    def next_role(self, role: str, rng: random.Random, picked: bool = True) -> Optional[str]:
+        """The role a ticket goes to after a stint with ``role`` (taken up by someone, or not); None: it is resolved
+        (also for a role the log never showed)."""
         odds = self.reassignment.get(role)
         if odds is None:
             return None
+        if not picked and odds.unpicked is not None:
+            odds = odds.unpicked
         options: list[Optional[str]] = [None, *odds.to]
         return rng.choices(options, weights=[odds.resolved.probability, *(o.probability for o in odds.to.values())])[0]
 
@@ -272,6 +317,23 @@ class SimulationModel:
         if self.reopen.delay is None or rng.random() >= rate:
             return None
         return self.reopen.delay.draw(rng)
+
+    def pick(self, role: str, rng: random.Random, arrival: bool = True) -> Optional[timedelta]:
+        """The wait until someone of ``role`` takes up a ticket that came to it, new (``arrival``) or passed on; None:
+        nobody does (it is passed on or resolved unassigned). A role the log never showed takes tickets up at once."""
+        picks = self.first_pick.get(role)
+        if picks is None:
+            return timedelta(0)
+        pick = (picks.arrival or picks.transfer) if arrival else (picks.transfer or picks.arrival)
+        return pick.draw(rng) if pick is not None else timedelta(0)
+
+    def start(self, routed: str, category: str, rng: random.Random) -> str:
+        """The role a ticket the rules route to ``routed`` starts with, as the log shows such tickets starting."""
+        entry = self.entry.get(routed)
+        if entry is None:
+            return routed
+        odds = entry.by_category.get(category, entry.all)
+        return rng.choices(list(odds), weights=[o.probability for o in odds.values()])[0] if odds else routed
 
     def arrivals_per_hour(self, hour_of_week: int) -> float:
         """Tickets per hour in an average week, hour 0 being Monday 00:00 local time."""
@@ -360,7 +422,8 @@ def calibrate(org: Org, records: Iterable[TicketRecord], *, window: Optional[tup
     return SimulationModel(
         org=org.info.id, timezone=org.info.timezone, arrivals=_arrivals(chosen, ZoneInfo(org.info.timezone)),
         handling=_handling(org, histories, roles, min_samples), reassignment=_reassignment(histories, roles),
-        pauses=_pauses(histories, roles), reopen=_reopen(histories), first_pick=_first_pick(histories, roles))
+        pauses=_pauses(histories, roles), reopen=_reopen(histories), first_pick=_first_pick(histories, roles),
+        entry=_entry(histories, router, roles, min_samples))
 
 
 def _implicit(record: TicketRecord, router: Router) -> tuple[Stint, ...]:
@@ -413,12 +476,16 @@ def _stints(histories, roles: frozenset[str]) -> Iterator[tuple[TicketRecord, St
 def _handling(org: Org, histories, roles: frozenset[str], min_samples: int) -> Handling:
     calendars: dict[str, BusinessCalendar] = {}
     samples: dict[tuple, list[float]] = defaultdict(list)
+    triage: dict[str, list[float]] = defaultdict(list)
     censored: Counter = Counter()
     for record, stint in _stints(histories, roles):
         if stint.left is None:
             censored[stint.role] += 1
             continue
         seconds = _work_seconds(stint, _calendar_of(org, stint.role, calendars))
+        if stint.picked is None and record.stints:  # an event log's stint nobody took up (a flat log's has no pick time)
+            triage[stint.role].append(seconds)
+            continue
         for key in _keys(stint.role, record.category, record.priority):
             samples[key].append(seconds)
     kept = {key: values for key, values in samples.items() if len(values) >= min_samples or key == (None, None, None)}
@@ -427,7 +494,8 @@ def _handling(org: Org, histories, roles: frozenset[str], min_samples: int) -> H
         uses = next(level for level, key in zip(LEVELS, _keys(role, category, priority)) if key in kept)
         merged.append(Merged(role, category, priority, len(values), uses))
     cells = tuple(_cell(key, kept[key]) for key in sorted(kept, key=lambda k: (k.count(None), tuple(v or "" for v in k))))
-    return Handling(min_samples, cells, tuple(merged), dict(sorted(censored.items())))
+    return Handling(min_samples, cells, tuple(merged), dict(sorted(censored.items())),
+                    {role: _quantiles(values, _number(sum(v == 0 for v in values) / len(values))) for role, values in sorted(triage.items())})
 
 
 def _cell(key: tuple, values: list[float]) -> WorkCell:
@@ -458,23 +526,29 @@ def _fit(positive: list[float]) -> tuple[Fit, ...]:
 
 
 def _reassignment(histories, roles: frozenset[str]) -> dict[str, NextRoles]:
-    """Where each finished stint of a role of the org led: the next stint's role (if the org's), or resolved
-    (a reopening follows a resolution, it is no reassignment)."""
-    counts: dict[str, Counter] = defaultdict(Counter)
-    for _, stints in histories:
+    """Where each finished stint of a role of the org led, apart for stints someone took up and stints nobody did: the
+    next stint's role (if the org's), or resolved (a reopening follows a resolution, it is no reassignment)."""
+    counts: dict[tuple[str, bool], Counter] = defaultdict(Counter)
+    for record, stints in histories:
         for current, following in zip(stints, (*stints[1:], None)):
             if current.left is None or current.role not in roles:
                 continue
+            key = (current.role, current.picked is not None or not record.stints)
             if following is not None and not following.reopened:
                 if following.role in roles:
-                    counts[current.role][following.role] += 1
+                    counts[key][following.role] += 1
             elif current.resolved:
-                counts[current.role][None] += 1
-    result = {}
-    for role, found in sorted(counts.items()):
+                counts[key][None] += 1
+
+    def odds(found: Counter, unpicked: Optional[NextRoles] = None) -> NextRoles:
         total = sum(found.values())
         others = sorted(((to, n) for to, n in found.items() if to is not None), key=lambda item: (-item[1], item[0]))
-        result[role] = NextRoles(Odds(_number(found[None] / total), found[None]), {to: Odds(_number(n / total), n) for to, n in others})
+        return NextRoles(Odds(_number(found[None] / total), found[None]), {to: Odds(_number(n / total), n) for to, n in others}, unpicked)
+
+    result = {}
+    for role in sorted({role for role, _ in counts}):
+        picked, unpicked = counts.get((role, True)), counts.get((role, False))
+        result[role] = odds(picked, odds(unpicked) if unpicked else None) if picked else odds(unpicked) if unpicked else odds(Counter())
     return result
 
 
@@ -520,12 +594,45 @@ def _reopen(histories) -> Reopen:
     return Reopen(rate(None), {category: rate(category) for category in sorted(resolved)}, _quantiles(delays) if delays else None)
 
 
-def _first_pick(histories, roles: frozenset[str]) -> dict[str, Quantiles]:
-    waits: dict[str, list[float]] = defaultdict(list)
-    for _, stint in _stints(histories, roles):
-        if stint.picked is not None:
-            waits[stint.role].append(max(0.0, (stint.picked - stint.entered).total_seconds()))
-    return {role: _quantiles(values) for role, values in sorted(waits.items())}
+def _first_pick(histories, roles: frozenset[str]) -> dict[str, RolePick]:
+    """Per role, apart for new tickets and tickets passed to it: the share taken up, and the waits until then."""
+    waits: dict[tuple[str, bool], list[float]] = defaultdict(list)
+    stints: Counter = Counter()
+    for _, history in histories:
+        for index, stint in enumerate(history):
+            if stint.role not in roles or (stint.left is None and stint.picked is None):
+                continue  # still waiting when the log ends: whether it will be taken up is not known
+            key = (stint.role, index == 0)
+            stints[key] += 1
+            if stint.picked is not None:
+                waits[key].append(max(0.0, (stint.picked - stint.entered).total_seconds()))
+
+    def pick(key: tuple[str, bool]) -> Optional[Pick]:
+        n = stints.get(key, 0)
+        return Pick(_number(len(waits[key]) / n), n, _quantiles(waits[key]) if waits[key] else None) if n else None
+
+    return {role: RolePick(pick((role, True)), pick((role, False))) for role in sorted({role for role, _ in stints})}
+
+
+def _entry(histories, router: Router, roles: frozenset[str], min_samples: int) -> dict[str, Entry]:
+    """Per role the rules route to: the roles such tickets started with, overall and per category with enough tickets."""
+    starts: dict[str, Counter] = defaultdict(Counter)
+    by_category: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for record, stints in histories:
+        if not stints or stints[0].role not in roles:
+            continue
+        routed = router.route(TicketClass(record.category, record.channel, record.segment, record.priority, record.member),
+                              record.created).role
+        starts[routed][stints[0].role] += 1
+        by_category[(routed, record.category)][stints[0].role] += 1
+
+    def odds(found: Counter) -> dict[str, Odds]:
+        total = sum(found.values())
+        return {role: Odds(_number(n / total), n) for role, n in sorted(found.items(), key=lambda item: (-item[1], item[0]))}
+
+    return {routed: Entry(odds(found), {category: odds(counts) for (to, category), counts in sorted(by_category.items())
+                                        if to == routed and sum(counts.values()) >= min_samples})
+            for routed, found in sorted(starts.items())}
 
 
 # ---------------------------------------------------------------- writing
@@ -569,7 +676,8 @@ def model_to_yaml(model: SimulationModel) -> str:
         "# stints draws from a coarser cell (`merged`: role × category, then role, then all roles). `work` holds the measured",
         "# quantiles, zeros included; lognormal and gamma are fitted to the non-zero times, `ks` (Kolmogorov-Smirnov, smaller",
         "# is better) says how well. `distribution` is what is drawn: the better fit when its ks is below 0.1, else the",
-        "# quantiles (`empirical`). `zero_share`: stints picked and left within the same minute.",
+        "# quantiles (`empirical`). `zero_share`: stints picked and left within the same minute. `triage`: per role, the time",
+        "# of the stints nobody of the role took up (it passed them on, or closed them, unassigned), from coming to leaving.",
         "handling:", f"  min_samples: {h.min_samples}",
         "  # stints still open when the log ends, per role: not measured",
         f"  censored: {_flow(h.censored)}", "  cells:" + ("" if h.cells else " []"),
@@ -583,13 +691,16 @@ def model_to_yaml(model: SimulationModel) -> str:
             shape, scale = _FIT_FIELDS[fit.family]
             lines.append(f"      {fit.family}: {_flow({shape: fit.shape, scale: format_duration(fit.scale), 'ks': fit.ks})}")
         lines.append(f"      distribution: {cell.distribution}")
-    lines += ["  merged:" + ("" if h.merged else " []"), *(f"    - {_flow(vars(m))}" for m in h.merged), "",
-              "# Reassignment: after a stint with a role, the ticket is resolved or goes to another role; probabilities per role",
-              "# add up to 1, counts are the stints of the log (a reopening is no reassignment).",
+    lines += ["  merged:" + ("" if h.merged else " []"), *(f"    - {_flow(vars(m))}" for m in h.merged),
+              "  triage:" + ("" if h.triage else " {}"), *(f"    {_flow(role)}: {_flow(_sample(q))}" for role, q in h.triage.items()), "",
+              "# Reassignment: after a stint with a role that someone of it took up, the ticket is resolved or goes to another",
+              "# role; `unpicked`: the same after a stint nobody of the role took up. Probabilities add up to 1, counts are the",
+              "# stints of the log (a reopening is no reassignment).",
               "reassignment:" + ("" if model.reassignment else " {}")]
     for role, odds in model.reassignment.items():
-        lines += [f"  {_flow(role)}:", f"    resolved: {_flow(vars(odds.resolved))}", "    to:" + ("" if odds.to else " {}")]
-        lines += [f"      {_flow(to)}: {_flow(vars(o))}" for to, o in odds.to.items()]
+        lines += [f"  {_flow(role)}:", *_next_roles(odds, "    ")]
+        if odds.unpicked is not None:
+            lines += ["    unpicked:", *_next_roles(odds.unpicked, "      ")]
     lines += ["", "# Pauses: waiting on the customer or a third party, in wall-clock time. Per role: the share of stints with a pause,",
               "# pauses per paused stint, and per reason its share of the pauses (adding up to 1) and their lengths.",
               "pauses:" + ("" if model.pauses else " {}")]
@@ -608,11 +719,34 @@ def model_to_yaml(model: SimulationModel) -> str:
         lines.append(f"  delay: {_flow(_sample(r.delay))}")
     lines += ["  by_category:" + ("" if r.by_category else " {}"),
               *(f"    {_flow(category)}: {_flow(vars(rate))}" for category, rate in r.by_category.items()), "",
-              "# First pick: per role, the wall-clock wait from a ticket's coming to the role to someone first having it, as the",
-              "# log shows it (the simulation compares its own waits with these).",
-              "first_pick:" + ("" if model.first_pick else " {}"),
-              *(f"  {_flow(role)}: {_flow(_sample(q))}" for role, q in model.first_pick.items())]
+              "# First pick: per role, for new tickets (`arrival`) and tickets passed to it (`transfer`), the share of the stints",
+              "# someone of the role took up (`picked`; the others it passed on or closed unassigned) and the wall-clock wait from",
+              "# a ticket's coming to the role to then (`wait`). The what-if replay draws both: the customer is answered when",
+              "# the ticket is taken up.",
+              "first_pick:" + ("" if model.first_pick else " {}")]
+    for role, picks in model.first_pick.items():
+        lines += [f"  {_flow(role)}:", *(f"    {name}: {_flow(_pick(pick))}" for name, pick in (("arrival", picks.arrival),
+                                                                                             ("transfer", picks.transfer)) if pick)]
+    lines += ["",
+              "# Entry: per role the org's rules route new tickets to, the roles such tickets started with in the log (some are",
+              "# raised directly with a resolver group), overall (`all`) and per category with enough tickets. Probabilities add",
+              "# up to 1. Remove an entry to have the rules' choice stand.",
+              "entry:" + ("" if model.entry else " {}")]
+    for routed, entry in model.entry.items():
+        lines += [f"  {_flow(routed)}:", "    all:", *(f"      {_flow(role)}: {_flow(vars(o))}" for role, o in entry.all.items()),
+                  "    by_category:" + ("" if entry.by_category else " {}")]
+        for category, table in entry.by_category.items():
+            lines += [f"      {_flow(category)}:", *(f"        {_flow(role)}: {_flow(vars(o))}" for role, o in table.items())]
     return "\n".join(lines) + "\n"
+
+
+def _next_roles(odds: NextRoles, indent: str) -> list[str]:
+    return [f"{indent}resolved: {_flow(vars(odds.resolved))}", f"{indent}to:" + ("" if odds.to else " {}"),
+            *(f"{indent}  {_flow(to)}: {_flow(vars(o))}" for to, o in odds.to.items())]
+
+
+def _pick(pick: Pick) -> dict:
+    return {"picked": pick.picked, "stints": pick.stints, **({"wait": _sample(pick.wait)} if pick.wait is not None else {})}
 
 
 # ---------------------------------------------------------------- reading
@@ -684,8 +818,28 @@ class _Reader:
         return SimulationModel(org=data["org"], timezone=data["timezone"], arrivals=self.arrivals(data["arrivals"]),
                                handling=self.handling(data["handling"]), reassignment=self.reassignment(data["reassignment"]),
                                pauses=self.pauses(data["pauses"]), reopen=self.reopen(data["reopen"]),
-                               first_pick={self.id("role", role, "first_pick", role, key=True): self.sample("first_pick", role)
-                                           for role in data["first_pick"]})
+                               first_pick={self.id("role", role, "first_pick", role, key=True): RolePick(
+                                   *(self.pick(picks[name], "first_pick", role, name) if name in picks else None
+                                     for name in ("arrival", "transfer"))) for role, picks in data["first_pick"].items()},
+                               entry=self.entry(data.get("entry", {})))
+
+    def pick(self, data: dict, *path) -> Pick:
+        return Pick(data["picked"], data["stints"], self.sample(*path, "wait") if "wait" in data else None)
+
+    def entry(self, data: dict) -> dict[str, Entry]:
+        result = {}
+        for routed, entry in data.items():
+            self.id("role", routed, "entry", routed, key=True)
+            tables = [(("entry", routed, "all"), entry["all"])] + [
+                (("entry", routed, "by_category", self.id("category", category, "entry", routed, "by_category", category, key=True)), odds)
+                for category, odds in entry["by_category"].items()]
+            for where, odds in tables:
+                for role in odds:
+                    self.id("role", role, *where, role, key=True)
+                self.sums_to_one([o["probability"] for o in odds.values()], f"the roles tickets routed to `{routed}` start with", *where)
+            result[routed] = Entry({role: Odds(**o) for role, o in entry["all"].items()},
+                                   {category: {role: Odds(**o) for role, o in odds.items()} for category, odds in entry["by_category"].items()})
+        return result
 
     def arrivals(self, data: dict) -> Arrivals:
         classes = []
@@ -734,17 +888,23 @@ class _Reader:
             merged.append(Merged(self.id("role", m["role"], *where, "role"), self.id("category", m["category"], *where, "category"),
                                  self.id("priority", m["priority"], *where, "priority"), m["n"], m["uses"]))
         censored = {self.id("role", role, "handling", "censored", role, key=True): n for role, n in data["censored"].items()}
-        return Handling(data["min_samples"], tuple(cells), tuple(merged), censored)
+        triage = {self.id("role", role, "handling", "triage", role, key=True): self.sample("handling", "triage", role)
+                  for role in data.get("triage", {})}
+        return Handling(data["min_samples"], tuple(cells), tuple(merged), censored, triage)
 
     def reassignment(self, data: dict) -> dict[str, NextRoles]:
         result = {}
         for role, odds in data.items():
             self.id("role", role, "reassignment", role, key=True)
-            to = {self.id("role", other, "reassignment", role, "to", other, key=True): Odds(**o) for other, o in odds["to"].items()}
-            result[role] = NextRoles(Odds(**odds["resolved"]), to)
-            self.sums_to_one([odds["resolved"]["probability"], *(o.probability for o in to.values())],
-                             f"the probabilities after a stint with `{role}`", "reassignment", role)
+            unpicked = self.next_roles(odds["unpicked"], "an unpicked stint", "reassignment", role, "unpicked") if "unpicked" in odds else None
+            result[role] = self.next_roles(odds, "a stint", "reassignment", role, unpicked=unpicked)
         return result
+
+    def next_roles(self, odds: dict, what: str, *path, unpicked: Optional[NextRoles] = None) -> NextRoles:
+        to = {self.id("role", other, *path, "to", other, key=True): Odds(**o) for other, o in odds["to"].items()}
+        self.sums_to_one([odds["resolved"]["probability"], *(o.probability for o in to.values())],
+                         f"the probabilities after {what} with `{path[1]}`", *path)
+        return NextRoles(Odds(**odds["resolved"]), to, unpicked)
 
     def pauses(self, data: dict) -> dict[str, RolePauses]:
         result = {}

@@ -285,7 +285,7 @@ def summarise(org: Org, engine, flights: Iterable[Flight], tally, window: Window
         roles=roles, open_at_end=open_at_end,
         moves={"reassigned": sum(f.moves > 0 for f in counted), "reassigned_share": _rate(sum(f.moves > 0 for f in counted), len(counted)),
                "escalated": sum(f.escalated for f in counted), "escalated_share": _rate(sum(f.escalated for f in counted), len(counted)),
-               "moved_by_escalation": sum(f.moves_by_escalation for f in counted), "routed_by_log": tally.routed_by_log,
+               "moved_by_escalation": sum(f.moves_by_escalation for f in counted), "started_elsewhere": tally.started_elsewhere,
                "reopened": sum(f.reopened > 0 for f in counted), "routes_cut_short": len(tally.truncated)},
         queue_series=[{"hour": hour.isoformat(), "role": role, "queue": length} for (hour, role), length in sorted(tally.queue_peaks.items())],
         wip_series=wip_series(((f.record.created, f.first_resolved_at) for f in counted), window.counted_from, window.to)

@@ -63,7 +63,8 @@ class Next:
 class Journey(Protocol):
     """Where a ticket goes and what work it brings there, asked step by step by the replay."""
 
-    def first_role(self) -> Optional[str]: ...
+    def first_role(self, routed: Optional[str]) -> Optional[str]:
+        """The role the ticket starts with, now that the org's rules routed it to ``routed`` (None: stay there)."""
 
     def responds(self) -> bool:
         """Whether an agent taking the ticket at the current step gives the customer a first response."""
@@ -142,7 +143,7 @@ class AsIsJourney:
     steps: list[Step]
     index: int = 0
 
-    def first_role(self) -> Optional[str]:
+    def first_role(self, routed: Optional[str]) -> Optional[str]:
         return self.steps[0].role
 
     def responds(self) -> bool:
@@ -172,9 +173,13 @@ class AsIsJourney:
 class WorkModel(Protocol):
     """What the what-if mode draws from: a calibrated model (see :mod:`.calibration`)."""
 
-    def work(self, role: str, category: str, priority: str, rng: random.Random) -> timedelta: ...
+    def start(self, routed: str, category: str, rng: random.Random) -> str: ...
 
-    def next_role(self, role: str, rng: random.Random) -> Optional[str]: ...
+    def pick(self, role: str, rng: random.Random, arrival: bool = True) -> Optional[timedelta]: ...
+
+    def work(self, role: str, category: str, priority: str, rng: random.Random, picked: bool = True) -> timedelta: ...
+
+    def next_role(self, role: str, rng: random.Random, picked: bool = True) -> Optional[str]: ...
 
     def pause(self, role: str, rng: random.Random) -> Optional[tuple[str, timedelta]]: ...
 
@@ -195,24 +200,34 @@ class ModelJourney:
     steps: int = 0
     truncated: list = field(default_factory=list)
     """Shared by every journey of a run: ids of tickets whose drawn route hit :data:`MAX_STEPS`."""
+    answering: bool = True
 
-    def first_role(self) -> Optional[str]:
-        return None
+    def first_role(self, routed: Optional[str]) -> Optional[str]:
+        return self.model.start(routed, self.record.category, self.rng) if routed else None
 
     def responds(self) -> bool:
-        return True
+        return self.answering
 
     def phases(self, role: str) -> list[Phase]:
-        work = self.model.work(role, self.record.category, self.record.priority, self.rng)
+        """A pick (if someone of the role takes the ticket up), the work, and a pause half-way if one is drawn.
+
+        Whether the ticket is new to the centre or passed on, and whether someone takes it up, change
+        the draws: a first line takes new tickets up at once, a group that passes a ticket on unassigned
+        does so quickly, and where it goes next depends on it.
+        """
+        wait = self.model.pick(role, self.rng, arrival=self.steps == 0)
+        self.answering = wait is not None
+        picked = [Phase(wait, "pick")] if wait else []
+        work = self.model.work(role, self.record.category, self.record.priority, self.rng, picked=self.answering)
         pause = self.model.pause(role, self.rng)
         if pause is None:
-            return [Phase(work)]
+            return picked + [Phase(work)]
         reason, length = pause
-        return [Phase(work / 2), Phase(length, "pause", reason), Phase(work - work / 2)]
+        return picked + [Phase(work / 2), Phase(length, "pause", reason), Phase(work - work / 2)]
 
     def finish(self, role: Optional[str]) -> Next:
         self.steps += 1
-        following = self.model.next_role(role, self.rng) if role else None
+        following = self.model.next_role(role, self.rng, picked=self.answering) if role else None
         if following is None or following == role:
             return Next("resolve")
         if self.steps >= MAX_STEPS:

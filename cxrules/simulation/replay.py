@@ -38,6 +38,8 @@ from .mapping import LogMapping, Unmapped
 __all__ = ["SimulationResult", "simulate", "MODES", "ESCALATIONS"]
 
 MODES = ("as-is", "what-if")
+_UNDECIDED = "\0undecided"
+"""The role a new ticket is expected at while its journey has not yet said where it starts: no assignment is taken up."""
 ESCALATIONS = ("move", "notify")
 
 
@@ -47,10 +49,16 @@ class _ServiceTimeModel:
 
     mapping: LogMapping
 
-    def work(self, role: str, category: str, priority: str, rng: random.Random) -> timedelta:
+    def start(self, routed: str, category: str, rng: random.Random) -> str:
+        return routed
+
+    def pick(self, role: str, rng: random.Random, arrival: bool = True) -> Optional[timedelta]:
+        return timedelta(0)
+
+    def work(self, role: str, category: str, priority: str, rng: random.Random, picked: bool = True) -> timedelta:
         return self.mapping.service_time(category, rng)
 
-    def next_role(self, role: str, rng: random.Random) -> Optional[str]:
+    def next_role(self, role: str, rng: random.Random, picked: bool = True) -> Optional[str]:
         return None
 
     def pause(self, role: str, rng: random.Random) -> Optional[tuple[str, timedelta]]:
@@ -102,8 +110,9 @@ class _Tally:
     surges: list = field(default_factory=list)
     refused: dict = field(default_factory=dict)
     queue_peaks: dict = field(default_factory=dict)
-    routed_by_log: int = 0
-    """As-is tickets the log sends to another role than the org's rules do (moved there at once)."""
+    started_elsewhere: int = 0
+    """Tickets that started with another role than the org's rules chose: the log's first role (as-is) or the model's
+    entry (what-if); moved there at once, which counts as no reassignment."""
     truncated: list = field(default_factory=list)
     end: Optional[datetime] = None
     """When the replay stopped: the log's last moment and the tail after it."""
@@ -167,9 +176,9 @@ class _Replay:
     # ------------------------------------------------------------------ replay events
 
     def _on_create(self, flight: Flight, at: datetime, _) -> None:
+        """The engine routes the ticket; the journey may start it elsewhere (the log's first role, or the model's entry)."""
         record = flight.record
-        flight.expected_role = flight.journey.first_role()
-        flight.entered_role_at = at
+        flight.expected_role, flight.entered_role_at = _UNDECIDED, at  # the routing's assignment is taken up below, once decided
         self._submit(e.TicketCreated(record.id, category=record.category, channel=record.channel, segment=record.segment,
                                      priority=record.priority, member=record.member, customer_id=record.customer_id, at=at))
         state = self.engine.ticket(record.id)
@@ -177,11 +186,17 @@ class _Replay:
             return  # refused (counted by the fold)
         flight.has_sla = state.sla is not None
         flight.sla_due = state.first_response_due, state.resolution_due
-        if flight.expected_role is not None and state.role != flight.expected_role:
-            self.tally.routed_by_log += 1
-            self._move(flight, flight.expected_role, at, count=False)
-        elif flight.phases is None:
-            self._arrive(flight, state.role, at)
+        start = flight.journey.first_role(state.role) or state.role
+        if start is None:
+            return
+        if start != state.role:
+            self.tally.started_elsewhere += 1
+            self._move(flight, start, at, count=False)
+            return
+        flight.expected_role = start
+        if state.agent is not None:
+            flight.assigned(state.agent, start, at)
+        self._arrive(flight, start, at)
 
     def _on_start(self, flight: Flight, at: datetime, _) -> None:
         if flight.agent is not None and flight.phases is not None:

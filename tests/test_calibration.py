@@ -68,8 +68,8 @@ def test_stints_nobody_took_up_are_measured_apart(org, tmp_path):
                                    Stint("tier2", _at(9, n + 5), _at(10), _at(11), resolved=True)]) for n in range(3)]
     model = calibrate(org, HISTORIES + passed_on, min_samples=4)
     assert _minutes(model.handling.triage["desk"]) == [5] * 7
-    assert model.reassignment["desk"].unpicked.to["tier2"].probability == 1.0
-    assert model.reassignment["desk"].resolved.probability == 0.75       # taken-up desk stints: 3 of 4 resolved
+    assert model.reassignment["desk"].arrival.unpicked.to["tier2"].probability == 1.0
+    assert model.reassignment["desk"].arrival.resolved.probability == 0.75       # taken-up desk stints: 3 of 4 resolved
     assert (model.first_pick["desk"].arrival.picked, model.first_pick["desk"].arrival.stints) == (round(4 / 7, 4), 7)
     rng = __import__("random").Random(1)
     assert model.work("desk", "question", "normal", rng, picked=False) == timedelta(minutes=5)
@@ -89,9 +89,11 @@ def test_stints_give_hand_computed_figures(org):
     assert [(m.role, m.n, m.uses) for m in model.handling.merged] == [("tier2", 2, "all")]
     assert model.handling.censored == {"desk": 1}
 
-    assert model.reassignment["desk"].resolved.probability == 0.75 and model.reassignment["desk"].resolved.count == 3
-    assert {role: odds.probability for role, odds in model.reassignment["desk"].to.items()} == {"tier2": 0.25}
-    assert model.reassignment["tier2"].resolved.probability == 1.0 and model.reassignment["tier2"].to == {}
+    desk = model.reassignment["desk"].arrival
+    assert desk.resolved.probability == 0.75 and desk.resolved.count == 3 and model.reassignment["desk"].transfer is None
+    assert {role: odds.probability for role, odds in desk.to.items()} == {"tier2": 0.25}
+    tier2 = model.reassignment["tier2"]  # only ever got tickets passed on (or reopened): all resolved
+    assert tier2.arrival is None and tier2.transfer.resolved.probability == 1.0 and tier2.transfer.to == {}
 
     pauses = model.pauses["desk"]
     assert (pauses.stints, pauses.paused_share, pauses.per_paused_stint) == (4, 0.25, 1.0)
@@ -144,7 +146,7 @@ def test_a_flat_log_has_one_stint_with_the_routed_role_and_its_arrival_profile(o
     assert model.arrivals.start.isoformat() == "2025-03-03" and model.arrivals.end.isoformat() == "2025-03-16"
     assert model.arrivals_per_hour(9) == 1.0 and model.arrivals_per_hour(24 + 10) == 0.5 and model.arrivals_per_hour(167) == 0.5
     assert sum(model.arrivals.per_hour) == 2.0
-    assert model.reassignment["desk"].resolved.probability == 1.0  # tiny routes everything to desk
+    assert model.reassignment["desk"].arrival.resolved.probability == 1.0  # tiny routes everything to desk
     assert _minutes(model.handling.cells[0].work) == [60] * 7      # first response to resolution, around the clock for desk
     assert _minutes(model.first_pick["desk"].arrival.wait) == [4] * 7
     assert model.class_mix[0][0]["member"] is True and model.reopen.delay is None
@@ -240,7 +242,7 @@ def test_a_bad_model_file_gets_diagnostics_at_its_lines(tmp_path, org):
     lines = text.splitlines()
     assert model is None
     found = {(p.code, p.location.line) for p in problems}
-    assert ("CX119", lines.index("  desk:", lines.index("reassignment:")) + 1) in found
+    assert ("CX119", lines.index("    arrival:", lines.index("reassignment:")) + 1) in found
     unknown = next(p for p in problems if p.code == "CX201")
     assert unknown.location.line == lines.index("first_pick:") + 2 and unknown.hint == "did you mean `desk`?"
     assert next(p for p in problems if p.code == "CX115").message == "`p75` is shorter than `p50`: quantiles go up"

@@ -36,7 +36,7 @@ from ..schema import validate_against
 from .history import Stint, TicketRecord
 
 __all__ = ["SimulationModel", "Quantiles", "WorkCell", "Fit", "Merged", "Handling", "Odds", "NextRoles", "ReasonPauses",
-           "RolePauses", "ReopenRate", "Reopen", "Pick", "RolePick", "Entry", "Arrivals", "ClassShare", "MIN_SAMPLES", "LEVELS",
+           "RolePauses", "RoleRoutes", "ReopenRate", "Reopen", "Pick", "RolePick", "Entry", "Arrivals", "ClassShare", "MIN_SAMPLES", "LEVELS",
            "calibrate", "model_to_yaml", "load_model", "generate_arrivals"]
 
 MIN_SAMPLES = 20
@@ -170,6 +170,15 @@ class NextRoles:
 
 
 @dataclass(frozen=True)
+class RoleRoutes:
+    """Where tickets go after a stint with a role, apart for new tickets (``arrival``) and tickets passed to it
+    (``transfer``): a first line resolves or dispatches, a resolver group that got a ticket passed on mostly resolves it."""
+
+    arrival: Optional[NextRoles]
+    transfer: Optional[NextRoles]
+
+
+@dataclass(frozen=True)
 class ReasonPauses:
     share: float
     count: int
@@ -265,7 +274,7 @@ class SimulationModel:
     timezone: str
     arrivals: Arrivals
     handling: Handling
-    reassignment: dict[str, NextRoles]
+    reassignment: dict[str, RoleRoutes]
     pauses: dict[str, RolePauses]
     reopen: Reopen
     first_pick: dict[str, RolePick]
@@ -288,10 +297,13 @@ class SimulationModel:
                 return cell.draw(rng)
         raise LookupError("the model has no work times: the log had no finished stint")
 
-    def next_role(self, role: str, rng: random.Random, picked: bool = True) -> Optional[str]:
-        """The role a ticket goes to after a stint with ``role`` (taken up by someone, or not); None: it is resolved
-        (also for a role the log never showed)."""
-        odds = self.reassignment.get(role)
+    def next_role(self, role: str, rng: random.Random, picked: bool = True, arrival: bool = True) -> Optional[str]:
+        """The role a ticket goes to after a stint with ``role`` (new to the centre or passed on, taken up by someone or
+        not); None: it is resolved (also for a role the log never showed)."""
+        routes = self.reassignment.get(role)
+        if routes is None:
+            return None
+        odds = (routes.arrival or routes.transfer) if arrival else (routes.transfer or routes.arrival)
         if odds is None:
             return None
         if not picked and odds.unpicked is not None:
@@ -525,15 +537,16 @@ def _fit(positive: list[float]) -> tuple[Fit, ...]:
     return tuple(fits)
 
 
-def _reassignment(histories, roles: frozenset[str]) -> dict[str, NextRoles]:
-    """Where each finished stint of a role of the org led, apart for stints someone took up and stints nobody did: the
-    next stint's role (if the org's), or resolved (a reopening follows a resolution, it is no reassignment)."""
-    counts: dict[tuple[str, bool], Counter] = defaultdict(Counter)
+def _reassignment(histories, roles: frozenset[str]) -> dict[str, RoleRoutes]:
+    """Where each finished stint of a role of the org led, apart for a ticket's first stint and later ones, and for
+    stints someone took up and stints nobody did: the next stint's role (if the org's), or resolved (a reopening
+    follows a resolution, it is no reassignment)."""
+    counts: dict[tuple[str, bool, bool], Counter] = defaultdict(Counter)
     for record, stints in histories:
-        for current, following in zip(stints, (*stints[1:], None)):
+        for index, (current, following) in enumerate(zip(stints, (*stints[1:], None))):
             if current.left is None or current.role not in roles:
                 continue
-            key = (current.role, current.picked is not None or not record.stints)
+            key = (current.role, index == 0, current.picked is not None or not record.stints)
             if following is not None and not following.reopened:
                 if following.role in roles:
                     counts[key][following.role] += 1
@@ -545,11 +558,13 @@ def _reassignment(histories, roles: frozenset[str]) -> dict[str, NextRoles]:
         others = sorted(((to, n) for to, n in found.items() if to is not None), key=lambda item: (-item[1], item[0]))
         return NextRoles(Odds(_number(found[None] / total), found[None]), {to: Odds(_number(n / total), n) for to, n in others}, unpicked)
 
-    result = {}
-    for role in sorted({role for role, _ in counts}):
-        picked, unpicked = counts.get((role, True)), counts.get((role, False))
-        result[role] = odds(picked, odds(unpicked) if unpicked else None) if picked else odds(unpicked) if unpicked else odds(Counter())
-    return result
+    def routes(role: str, first: bool) -> Optional[NextRoles]:
+        picked, unpicked = counts.get((role, first, True)), counts.get((role, first, False))
+        if picked is None:
+            return odds(unpicked) if unpicked else None
+        return odds(picked, odds(unpicked) if unpicked else None)
+
+    return {role: RoleRoutes(routes(role, True), routes(role, False)) for role in sorted({role for role, _, _ in counts})}
 
 
 def _pauses(histories, roles: frozenset[str]) -> dict[str, RolePauses]:
@@ -694,13 +709,17 @@ def model_to_yaml(model: SimulationModel) -> str:
     lines += ["  merged:" + ("" if h.merged else " []"), *(f"    - {_flow(vars(m))}" for m in h.merged),
               "  triage:" + ("" if h.triage else " {}"), *(f"    {_flow(role)}: {_flow(_sample(q))}" for role, q in h.triage.items()), "",
               "# Reassignment: after a stint with a role that someone of it took up, the ticket is resolved or goes to another",
-              "# role; `unpicked`: the same after a stint nobody of the role took up. Probabilities add up to 1, counts are the",
-              "# stints of the log (a reopening is no reassignment).",
+              "# role, apart for new tickets (`arrival`) and tickets passed to the role (`transfer`); `unpicked`: the same after",
+              "# a stint nobody of the role took up. Probabilities add up to 1, counts are the stints of the log (a reopening is",
+              "# no reassignment).",
               "reassignment:" + ("" if model.reassignment else " {}")]
-    for role, odds in model.reassignment.items():
-        lines += [f"  {_flow(role)}:", *_next_roles(odds, "    ")]
-        if odds.unpicked is not None:
-            lines += ["    unpicked:", *_next_roles(odds.unpicked, "      ")]
+    for role, routes in model.reassignment.items():
+        lines.append(f"  {_flow(role)}:")
+        for name, odds in (("arrival", routes.arrival), ("transfer", routes.transfer)):
+            if odds is not None:
+                lines += [f"    {name}:", *_next_roles(odds, "      ")]
+                if odds.unpicked is not None:
+                    lines += ["      unpicked:", *_next_roles(odds.unpicked, "        ")]
     lines += ["", "# Pauses: waiting on the customer or a third party, in wall-clock time. Per role: the share of stints with a pause,",
               "# pauses per paused stint, and per reason its share of the pauses (adding up to 1) and their lengths.",
               "pauses:" + ("" if model.pauses else " {}")]
@@ -892,12 +911,18 @@ class _Reader:
                   for role in data.get("triage", {})}
         return Handling(data["min_samples"], tuple(cells), tuple(merged), censored, triage)
 
-    def reassignment(self, data: dict) -> dict[str, NextRoles]:
+    def reassignment(self, data: dict) -> dict[str, RoleRoutes]:
         result = {}
-        for role, odds in data.items():
+        for role, routes in data.items():
             self.id("role", role, "reassignment", role, key=True)
-            unpicked = self.next_roles(odds["unpicked"], "an unpicked stint", "reassignment", role, "unpicked") if "unpicked" in odds else None
-            result[role] = self.next_roles(odds, "a stint", "reassignment", role, unpicked=unpicked)
+            found = {}
+            for name in ("arrival", "transfer"):
+                if name in routes:
+                    odds = routes[name]
+                    unpicked = self.next_roles(odds["unpicked"], "an unpicked stint", "reassignment", role, name, "unpicked") \
+                        if "unpicked" in odds else None
+                    found[name] = self.next_roles(odds, "a stint", "reassignment", role, name, unpicked=unpicked)
+            result[role] = RoleRoutes(found.get("arrival"), found.get("transfer"))
         return result
 
     def next_roles(self, odds: dict, what: str, *path, unpicked: Optional[NextRoles] = None) -> NextRoles:

@@ -179,7 +179,7 @@ class WorkModel(Protocol):
 
     def work(self, role: str, category: str, priority: str, rng: random.Random, picked: bool = True) -> timedelta: ...
 
-    def next_role(self, role: str, rng: random.Random, picked: bool = True) -> Optional[str]: ...
+    def next_role(self, role: str, rng: random.Random, picked: bool = True, arrival: bool = True) -> Optional[str]: ...
 
     def pause(self, role: str, rng: random.Random) -> Optional[tuple[str, timedelta]]: ...
 
@@ -226,8 +226,8 @@ class ModelJourney:
         return picked + [Phase(work / 2), Phase(length, "pause", reason), Phase(work - work / 2)]
 
     def finish(self, role: Optional[str]) -> Next:
+        following = self.model.next_role(role, self.rng, picked=self.answering, arrival=self.steps == 0) if role else None
         self.steps += 1
-        following = self.model.next_role(role, self.rng, picked=self.answering) if role else None
         if following is None or following == role:
             return Next("resolve")
         if self.steps >= MAX_STEPS:

@@ -58,7 +58,7 @@ class _ServiceTimeModel:
     def work(self, role: str, category: str, priority: str, rng: random.Random, picked: bool = True) -> timedelta:
         return self.mapping.service_time(category, rng)
 
-    def next_role(self, role: str, rng: random.Random, picked: bool = True) -> Optional[str]:
+    def next_role(self, role: str, rng: random.Random, picked: bool = True, arrival: bool = True) -> Optional[str]:
         return None
 
     def pause(self, role: str, rng: random.Random) -> Optional[tuple[str, timedelta]]:

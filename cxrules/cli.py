@@ -110,10 +110,10 @@ def validate(
 ) -> None:
     """Check that org files are well-formed: YAML, schema, references, trees.
 
-    A ticket-log mapping (`kind: TicketLogMapping`) named here is checked as a mapping.
-    Exit status: 0 clean, 1 problems found, 2 a path could not be read.
+    A ticket-log mapping (`kind: TicketLogMapping`) or a simulation model (`kind: SimulationModel`)
+    named here is checked as one. Exit status: 0 clean, 1 problems found, 2 a path could not be read.
     """
-    orgs, files, diagnostics = _mappings_validated(paths)
+    orgs, files, diagnostics = _side_files_validated(paths)
     results, problems = validate_paths(orgs) if orgs else ([], [])
     diagnostics += problems + [d for result in results for d in result.diagnostics]
     files = [file for result in results for file in (result.files or (result.path,))] + files
@@ -121,13 +121,24 @@ def validate(
     raise typer.Exit(_exit_code(diagnostics, strict))
 
 
-def _mappings_validated(paths: List[Path]) -> tuple[list[Path], list[str], list[Diagnostic]]:
-    """Ticket-log mappings named on the command line are validated as mappings: the other paths, the mappings, their problems."""
-    from .simulation.mapping import is_mapping_file, validate_mapping
+def _side_files_validated(paths: List[Path]) -> tuple[list[Path], list[str], list[Diagnostic]]:
+    """Log mappings and simulation models named on the command line are validated as such: the other paths, those files,
+    their problems."""
+    from .loading import file_kind
+    from .simulation.calibration import MODEL_KIND, validate_model
+    from .simulation.mapping import MAPPING_KIND, validate_mapping
 
-    mappings = [path for path in paths if is_mapping_file(path)]
-    return ([path for path in paths if path not in mappings], [str(path) for path in mappings],
-            [d for path in mappings for d in validate_mapping(path)])
+    validators = {MAPPING_KIND: validate_mapping, MODEL_KIND: validate_model}
+    side = {}
+    for path in paths:
+        try:
+            kind = file_kind(path)
+        except OSError:
+            continue  # the org reader says why it cannot be read
+        if kind in validators:
+            side[path] = validators[kind]
+    return ([path for path in paths if path not in side], [str(path) for path in side],
+            [d for path, validator in side.items() for d in validator(path)])
 
 
 def _codes(values: Optional[List[str]]) -> list[str]:
@@ -174,10 +185,10 @@ def check(
     if unknown:
         typer.echo(f"cxrules: no check code starts with `{unknown[0]}`; see docs/codes.md or `cxrules explain CODE`", err=True)
         raise typer.Exit(EXIT_USAGE)
-    orgs, mappings, diagnostics = _mappings_validated(paths)
+    orgs, side_files, diagnostics = _side_files_validated(paths)
     files, found, _accepted = check_paths(orgs, config) if orgs else ([], [], [])
     diagnostics += found
-    _emit(Report(tuple(files) + tuple(mappings), tuple(diagnostics)), format, output, color)
+    _emit(Report(tuple(files) + tuple(side_files), tuple(diagnostics)), format, output, color)
     raise typer.Exit(_exit_code(diagnostics, strict))
 
 
@@ -577,30 +588,38 @@ def graph(
 @app.command()
 def report(
     org_path: Path = typer.Argument(..., metavar="ORG", help="The org file."),
-    tickets: Optional[Path] = typer.Option(None, "--tickets", help="A ticket log to replay for the simulation charts."),
+    tickets: Optional[Path] = typer.Option(None, "--tickets", help="A ticket log: the back-test, the simulation's charts, the staffing curve."),
     mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help="Mapping of the ticket log (needed with --tickets)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="A model from `cxrules calibrate`: the what-if replay beside the as-is one."),
+    target: str = typer.Option("80% in 30m", "--target", help="Service level the staffing curve asks Erlang C for, e.g. `90% in 1h`."),
     output: Path = typer.Option(Path("report.html"), "--output", "-o", help="Where to write the HTML file."),
 ) -> None:
-    """Write one self-contained HTML report: org chart, RACI, coverage heat map, staffing, findings, simulation."""
+    """Write one self-contained HTML report: org chart, RACI, coverage heat map, staffing, findings, and with a log the back-test."""
     from .rendering.report import build_report
-    from .simulation import LogError, load_mapping, read_log, simulate as replay
+    from .simulation import backtest, load_model
+    from .simulation.staffing import parse_target
 
-    org = _org_or_exit(org_path)
-    result = None
-    if tickets is not None:
+    try:
+        wanted = parse_target(target)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--target") from None
+    if tickets is None:
+        if mapping is not None or model is not None:
+            raise typer.BadParameter("a mapping or a model goes with a ticket log", param_hint="--tickets")
+        org, verdict = _org_or_exit(org_path), None
+    else:
         if mapping is None:
             raise typer.BadParameter("give the log's mapping too", param_hint="--mapping")
-        loaded, problems = load_mapping(mapping, org)
-        if loaded is None:
-            _emit(Report((str(mapping),), tuple(problems)), Format["text"], None, None)
-            raise typer.Exit(EXIT_USAGE)
-        try:
-            records, unmapped = read_log(tickets, loaded)
-        except (LogError, OSError) as error:
-            typer.echo(f"cxrules: {error}", err=True)
-            raise typer.Exit(EXIT_USAGE)
-        result = replay(org, records, loaded, unmapped)
-    _write(output, build_report(org, check_org(org), result))
+        org, loaded, records, unmapped = _log_or_exit(org_path, mapping, tickets)
+        calibrated = None
+        if model is not None:
+            calibrated, problems = load_model(model, org)
+            if calibrated is None:
+                _emit(Report((str(model),), tuple(problems)), Format["text"], None, None)
+                raise typer.Exit(EXIT_USAGE)
+        verdict = _with_progress(sys.stderr.isatty(), f"back-testing {org.info.id}", lambda progress: backtest(
+            org, records, loaded, unmapped, model=calibrated, progress=progress))
+    _write(output, build_report(org, check_org(org), verdict, wanted))
     typer.echo(f"wrote {output}", err=True)
 
 

@@ -28,13 +28,13 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import yaml
 
 from .diagnostics import Diagnostic, Location, Related
 
-__all__ = ["Document", "LoadLimits", "load_file", "load_text", "org_files", "JsonPath", "read_regular", "read_head", "open_regular_text", "named_link_refusal", "source_lines",
+__all__ = ["Document", "LoadLimits", "load_file", "load_text", "org_files", "JsonPath", "read_regular", "read_head", "file_kind", "NOT_ORGS", "open_regular_binary", "named_link_refusal", "source_lines",
            "NotRegularFile", "FileTooLarge", "resolve_include", "load_included", "NOT_AN_ORG_FILE"]
 
 JsonPath = tuple[Any, ...]
@@ -949,11 +949,6 @@ def _not_scanned(path: Path, top: str) -> Diagnostic | None:
                       hint="org files are regular files; remove it or rename it so that it does not end in .yaml")
 
 
-def open_regular_text(path, encoding: str) -> io.TextIOWrapper:
-    """A regular file (never a FIFO or device, checked on the opened descriptor) opened as text to stream, bad bytes replaced."""
-    return io.TextIOWrapper(io.FileIO(_open_regular(path, 1 << 62), "r", closefd=True), encoding=encoding, errors="replace", newline="")
-
-
 def open_regular_binary(path) -> io.BufferedReader:
     """A regular file (never a FIFO or device, checked on the opened descriptor) opened to stream its bytes.
 
@@ -976,12 +971,25 @@ def read_head(path, size: int = 8192) -> str:
         os.close(fd)
 
 
+NOT_ORGS = ("Fragment", "TicketLogMapping", "SimulationModel")
+"""Kinds of cxrules file that are no org of their own: fragments are read through their org; log mappings and
+simulation models are checked by their own readers."""
+
+
+def file_kind(path) -> Optional[str]:
+    """The top-level `kind:` of a cxrules file (`apiVersion: cxrules/...`), from its first 8 kB: `Organisation` when
+    it names none; None for a file that is no cxrules file. OSError when it cannot be read."""
+    lines = [line.split("#")[0].strip().replace('"', "").replace("'", "") for line in read_head(path).splitlines()
+             if line[:1] not in (" ", "\t")]
+    if not any(line.replace(" ", "").startswith("apiVersion:cxrules/") for line in lines):
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.replace(" ", "").startswith("kind:")), "Organisation")
+
+
 def _is_org_root(path: Path) -> bool:
-    """An org file (not a fragment, not a log mapping); unreadable files count, so they get reported."""
+    """An org file (not a fragment, a log mapping or a model); unreadable files count, so they get reported."""
     try:
-        head = read_head(path)
+        kind = file_kind(path)
     except OSError:
         return True
-    lines = [line.split("#")[0].strip().replace('"', "").replace("'", "") for line in head.splitlines()]
-    return (any(line.startswith("apiVersion: cxrules/") for line in lines)
-            and not any(line in ("kind: Fragment", "kind: TicketLogMapping") for line in lines))
+    return kind is not None and kind not in NOT_ORGS

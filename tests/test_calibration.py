@@ -4,6 +4,7 @@ reproduce what was measured, the YAML read back equal and edits taking effect, b
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import random
 from datetime import timedelta
@@ -319,3 +320,15 @@ def test_the_servicenow_example_model_is_what_calibrate_measures_from_the_log():
     records, unmapped = read_log(EVENT_LOG, mapping)
     assert model_to_yaml(calibrate(org, records)) == (SERVICENOW / "model.yaml").read_text(encoding="utf-8"), \
         "regenerate it: cxrules calibrate examples/servicenow/org.yaml LOG -m examples/servicenow/mapping.yaml -o examples/servicenow/model.yaml"
+
+
+def test_validate_checks_a_model_as_a_model_and_a_folder_scan_skips_it(tmp_path, org, run_cli):
+    text = model_to_yaml(calibrate(org, HISTORIES, min_samples=4))
+    (tmp_path / "model.yaml").write_text(text, encoding="utf-8")
+    assert run_cli("validate", tmp_path / "model.yaml").exit_code == 0
+    assert run_cli("validate", tmp_path).exit_code == 0           # the folder's org only: the model is no org
+    (tmp_path / "model.yaml").write_text(text.replace("  total: 5", "  total: many"), encoding="utf-8")
+    bad = run_cli("validate", tmp_path / "model.yaml", "--format", "json")
+    lines = text.splitlines()
+    found = [(d["code"], d["line"]) for d in json.loads(bad.stdout)["diagnostics"]]
+    assert bad.exit_code == 1 and found == [("CX110", lines.index("  total: 5") + 1)]   # a number was expected, on its line

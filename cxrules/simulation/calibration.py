@@ -37,7 +37,7 @@ from .history import Stint, TicketRecord
 
 __all__ = ["SimulationModel", "Quantiles", "WorkCell", "Fit", "Merged", "Handling", "Odds", "NextRoles", "ReasonPauses",
            "RolePauses", "RoleRoutes", "ReopenRate", "Reopen", "Pick", "RolePick", "Entry", "Arrivals", "ClassShare", "MIN_SAMPLES", "LEVELS",
-           "calibrate", "model_to_yaml", "load_model", "generate_arrivals"]
+           "calibrate", "model_to_yaml", "load_model", "validate_model", "MODEL_KIND", "generate_arrivals"]
 
 MIN_SAMPLES = 20
 """Samples a role × category × priority needs before it gets a work-time cell of its own."""
@@ -769,6 +769,18 @@ def _pick(pick: Pick) -> dict:
 
 
 # ---------------------------------------------------------------- reading
+
+
+MODEL_KIND = "SimulationModel"
+
+
+def validate_model(path: str | Path) -> list[Diagnostic]:
+    """Check a model file on its own (YAML and schema): what `cxrules validate` reports for it.
+
+    Its ids, sums and durations are checked against an org when it is used (`simulate`, `staff`, `report`).
+    """
+    document, problems = load_file(path)
+    return problems if document is None else problems + validate_against(document, "model.schema.json")
 
 
 def load_model(path: str | Path, org: Org) -> tuple[Optional[SimulationModel], list[Diagnostic]]:

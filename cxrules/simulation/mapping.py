@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..diagnostics import Diagnostic
-from ..loading import load_file, open_regular_binary, read_head
+from ..loading import file_kind, load_file, open_regular_binary
 from ..model import MAX_DURATION, Org, duration_problem, parse_duration
 from ..schema import closest, validate_against
 from .history import LIFECYCLE, TicketRecord
@@ -100,21 +100,11 @@ MAPPING_KIND = "TicketLogMapping"
 
 
 def is_mapping_file(path: str | Path) -> bool:
-    """Whether ``path`` is a regular file that declares `kind: TicketLogMapping` at its top level.
-
-    Looks at the first 8 kB only (as the folder scan of `validate` does); anything that cannot
-    be read counts as no mapping, so the org reader reports it.
-    """
+    """Whether ``path`` is a regular file that declares `kind: TicketLogMapping` (anything unreadable is not, so the org reader reports it)."""
     try:
-        head = read_head(path)
+        return file_kind(path) == MAPPING_KIND
     except OSError:
         return False
-    for line in head.splitlines():
-        if line[:1] in (" ", "\t"):
-            continue
-        if line.split("#")[0].strip().replace('"', "").replace("'", "").replace(" ", "") == f"kind:{MAPPING_KIND}":
-            return True
-    return False
 
 
 def validate_mapping(path: str | Path) -> list[Diagnostic]:

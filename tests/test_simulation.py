@@ -151,3 +151,23 @@ def test_values_the_org_does_not_know_are_unmapped_rows(tmp_path, org):
     mapping, _ = load_mapping(mapping_path, org)
     records, unmapped = read_log(log, mapping)
     assert [r.id for r in records] == ["T2"] and unmapped.reasons == {"category: `questoin` is not a category of the org": 1}
+
+
+def test_simulate_cli_modes_windows_and_bad_options(run_cli, tmp_path):
+    rows = "".join(f"T{i},2025-03-0{3 + i // 3} 1{i % 3}:00,,Question,P2\n" for i in range(9))  # 3 a day, Mon–Wed
+    log, mapping_path = _files(tmp_path, rows)
+    tiny = ROOT / "tests/fixtures/tiny.yaml"
+    base = ("simulate", tiny, log, "--mapping", mapping_path, "--no-progress", "--format", "json")
+    what_if = json.loads(run_cli(*base, "--mode", "what-if").stdout)[0]
+    assert (what_if["mode"], what_if["escalation"], what_if["counted"]) == ("what-if", "move", 9)
+    windowed = json.loads(run_cli(*base, "--from", "2025-03-04", "--to", "2025-03-04T23:59").stdout)[0]
+    assert (windowed["mode"], windowed["counted"], windowed["tickets"]) == ("as-is", 3, 9)
+    warmed = json.loads(run_cli(*base, "--warm-up", "1d").stdout)[0]
+    assert warmed["counted"] == 6 and warmed["window"]["counted_from"].startswith("2025-03-04T10:00")
+    for option, value in (("--mode", "maybe"), ("--from", "Tuesday"), ("--warm-up", "3x"), ("--escalation", "shout")):
+        refused = run_cli(*base, option, value)
+        assert refused.exit_code == 2 and option in refused.output, (option, refused.output)
+    assert run_cli("simulate", tiny, tiny, log, "--mapping", mapping_path, "--backtest").exit_code == 2
+    (tmp_path / "model.yaml").write_text("apiVersion: cxrules/v1\nkind: SimulationModel\n", encoding="utf-8")
+    bad_model = run_cli(*base, "--model", tmp_path / "model.yaml")
+    assert bad_model.exit_code == 2 and "model.yaml:" in bad_model.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 
 import pytest
 import yaml
@@ -14,12 +15,16 @@ from cxrules.docs import codes_reference, format_reference
 from cxrules.loading import load_file
 from cxrules.rendering.graphs import VIEWS, build, to_dot, to_mermaid
 from cxrules.rendering.report import build_report, coverage
+from cxrules.rendering.simulation import staffing_curves
 from cxrules.templates import TEMPLATES
 
 from browser import mermaid_parse, open_page
 from conftest import ORGS, ROOT, SEED_ORGS, assert_golden, require_tool
 
 ARTIFACTS = ROOT / "artifacts"
+TINY = ROOT / "tests/fixtures/tiny.yaml"
+SERVICENOW = ROOT / "examples" / "servicenow"
+SERVICENOW_LOG = ROOT.parent / "shared" / "data" / "servicenow_incident_event_log_excerpt.csv"
 
 
 @pytest.mark.parametrize("path", SEED_ORGS, ids=lambda p: p.stem)
@@ -63,18 +68,95 @@ def test_report_opens_in_chromium_without_errors_and_shows_its_sections(path, tm
     assert (ARTIFACTS / f"report-{path.stem}.png").stat().st_size > 10_000
 
 
-def test_report_with_a_ticket_log_has_the_simulation_charts(tmp_path):
-    from cxrules.simulation import load_mapping, read_log, simulate
+def _tiny_log(tmp_path):
+    """The tiny org and a log of two questions on Monday 3 March 2025 at 09:00 and 09:05: (org, records, mapping, unmapped)."""
+    from cxrules.simulation import load_mapping, read_log
 
-    org = cxrules.load_org(ROOT / "tests/fixtures/tiny.yaml")
+    org = cxrules.load_org(TINY)
     (tmp_path / "log.csv").write_text("id,at,type\nA,2025-03-03 09:00,Question\nB,2025-03-03 09:05,Question\n", encoding="utf-8")
     (tmp_path / "m.yaml").write_text("apiVersion: cxrules/v1\nkind: TicketLogMapping\ntime_formats: ['%Y-%m-%d %H:%M']\n"
                                      "fields:\n  id: {column: id}\n  created: {column: at}\n  category: {column: type, values: {Question: question}}\n"
                                      "  channel: {value: phone}\n  segment: {value: normal}\n  priority: {value: normal}\n", encoding="utf-8")
     mapping, _ = load_mapping(tmp_path / "m.yaml", org)
-    result = simulate(org, *read_log(tmp_path / "log.csv", mapping)[:1], mapping)
-    html = build_report(org, check(org), result)
+    records, unmapped = read_log(tmp_path / "log.csv", mapping)
+    return org, records, mapping, unmapped
+
+
+def test_report_with_a_ticket_log_has_the_simulation_charts(tmp_path):
+    from cxrules.simulation import simulate
+
+    org, records, mapping, unmapped = _tiny_log(tmp_path)
+    html = build_report(org, check(org), simulate(org, records, mapping, unmapped))
     assert 'id="simulation"' in html and "SLA first response by priority" in html and "Follow-ups" in html
+    assert 'id="backtest"' not in html and '<figure class="curve" data-role="desk"' in html  # one replay: no log to compare, a curve
+
+
+def test_the_staffing_curve_sets_erlang_c_against_the_agents_on_shift(tmp_path):
+    from cxrules.simulation import simulate
+    from cxrules.simulation.staffing import agents_needed, parse_target
+
+    org, records, mapping, unmapped = _tiny_log(tmp_path)
+    result = simulate(org, records, mapping, unmapped)
+    target = parse_target("80% in 30m")
+    [curve] = staffing_curves(org, result, target)
+    office = tuple(2 if day < 5 and 9 <= hour < 18 else 0 for day in range(7) for hour in range(24))  # 2 agents, Mon–Fri 09–18
+    assert (curve.role, curve.capacity, curve.tickets, curve.staffed) == ("desk", 3, 2, office)
+    handling = timedelta(minutes=result.role_handling["desk"])
+    assert curve.needed is not None and curve.needed[9] == agents_needed(2, handling, 3, target) > 0   # both came Monday 09h
+    assert sum(curve.needed) == curve.needed[9] and curve.short == []
+    [strict] = staffing_curves(org, result, parse_target("99% in 1m"))
+    assert strict.needed is not None and strict.needed[9] > 2 and strict.short == [9]
+
+
+def test_report_cli_back_tests_the_log_for_the_target_given(run_cli, tmp_path):
+    _tiny_log(tmp_path)
+    output = tmp_path / "r.html"
+    result = run_cli("report", TINY, "--tickets", tmp_path / "log.csv", "-m", tmp_path / "m.yaml", "--target", "99% in 1m", "-o", output)
+    assert result.exit_code == 0, result.output
+    html = output.read_text(encoding="utf-8")
+    assert 'id="backtest"' in html and "agents needed for 99% in 1m" in html and "short 1 hour of the week" in html
+    assert run_cli("report", TINY, "--target", "soon", "-o", output).exit_code == 2
+    assert run_cli("report", TINY, "--model", tmp_path / "m.yaml", "-o", output).exit_code == 2  # a model without a log
+
+
+@pytest.fixture(scope="module")
+def servicenow_backtest():
+    """The ServiceNow example back-tested (as-is, and what-if with the example's model), once for the tests below."""
+    from cxrules.simulation import backtest, load_mapping, load_model, read_log
+
+    if not SERVICENOW_LOG.exists():
+        pytest.skip("the shared ServiceNow log is beside the project in CI and for developers")
+    org = cxrules.load_org(SERVICENOW / "org.yaml")
+    mapping, _ = load_mapping(SERVICENOW / "mapping.yaml", org)
+    model = load_model(SERVICENOW / "model.yaml", org)[0] if (SERVICENOW / "model.yaml").exists() else None
+    return org, backtest(org, *read_log(SERVICENOW_LOG, mapping)[:1], mapping, model=model)
+
+
+def test_report_shows_the_back_test_side_by_side(servicenow_backtest, tmp_path):
+    from html import escape
+
+    org, verdict = servicenow_backtest
+    html = build_report(org, check(org), verdict)
+    table = html.split('<table id="backtest">')[1].split("</table>")[0]
+    assert ">log</th>" in table and ">simulated</th>" in table and ">as-is replay</th>" in table
+    for mode, comparisons in verdict.comparisons.items():
+        assert f">{mode} replay</th>" in table
+        for comparison in comparisons:
+            assert f">{escape(comparison.figure.strip())}</td>" in table
+    assert table.count('class="ok">ok</td>') == sum(c.within is True for cs in verdict.comparisons.values() for c in cs)
+    assert table.count(">outside tolerance</td>") == sum(c.within is False for cs in verdict.comparisons.values() for c in cs)
+    assert ("Verdict: within tolerance" if verdict.passed else "Verdict: OUTSIDE tolerance") in html
+    wip = html.split("Work in progress: tickets open at each hour")[1].split("</svg>")[0]
+    assert 'data-series="log"' in wip and 'data-series="as-is"' in wip
+    assert ">Tue 1 Mar</text>" in wip and ">12h</text>" in wip              # hour ticks, the date where it changes
+    assert '<figure class="curve" data-role="group_70"' in html and html.count('class="chart staffing-curve"') == len(
+        verdict.results["as-is"].roles_reached)
+    page = tmp_path / "servicenow.html"
+    page.write_text(html, encoding="utf-8")
+    ARTIFACTS.mkdir(exist_ok=True)
+    dom, errors = open_page(page.as_uri(), screenshot=ARTIFACTS / "report-servicenow-backtest.png", size="1400,7000")
+    assert errors == [] and 'id="backtest"' in dom and "staffing-curve" in dom
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html  # opens offline
 
 
 def test_heat_map_counts_owners_gaps_and_overlaps(tmp_path):

@@ -2,8 +2,9 @@
 
 Org chart, RACI duty matrix, coverage heat map (category × channel, coloured by how many
 owners a ticket finds), staffing timeline, every finding of `check` with its place in the
-file, and, given a ticket log, the simulation's charts. Labels come from the org file, and
-section titles follow the org's locale (Chinese or English).
+file, and, given a ticket log, the simulation: the back-test (the log beside the replay), its
+charts and the staffing curve (:mod:`cxrules.rendering.simulation`). Labels come from the org
+file, and section titles follow the org's locale (Chinese or English).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..diagnostics import Diagnostic, Severity, sort_key
 from ..model import Org
 from ..regions import Box, coalesce
 from .graphs import _problems
-from .svg import bar_chart, line_chart, org_chart, week_strip
+from .svg import org_chart, week_strip
 
 __all__ = ["build_report", "coverage", "Cell"]
 
@@ -41,6 +42,10 @@ th{background:#f3f5f7;position:sticky;top:0}.cards{display:flex;gap:12px;flex-wr
 .legend span{display:inline-block;padding:2px 8px;margin-right:6px;border-radius:3px;font-size:12px}.sev-error{color:#b3261e;font-weight:bold}
 .sev-warning{color:#a15c00}.filters button{margin-right:6px;padding:3px 10px;border:1px solid #bbb;background:#fff;border-radius:4px;cursor:pointer}
 .filters button.on{background:#1f3b57;color:#fff}.raci td{text-align:center}.raci td:first-child,.heat td:first-child{text-align:left;white-space:nowrap}.muted{color:#777;font-size:12px}code{font-size:12px}
+h3{font-size:15px;margin:22px 0 8px;padding-top:12px;border-top:1px solid #eee}.grid{display:flex;flex-wrap:wrap;gap:18px 36px;align-items:flex-start}
+.grid figure{margin:0}.grid.beside{flex:1 1 560px}.meter{display:inline-block;width:50px;height:9px;background:#eee;margin-right:6px}.meter span{display:block;height:100%}figcaption,.caption,caption{font-size:12px;margin:0 0 4px;text-align:left}td.num,th.num{text-align:right}.ok{color:#1b7f3b}.bad{color:#b3261e;font-weight:bold}
+.verdict{padding:6px 10px;border-radius:4px;display:inline-block}.verdict.pass{background:#e6f4ea}.verdict.fail{background:#fdecea}
+.swatch{display:inline-block;width:12px;height:12px;vertical-align:-1px;margin:0 4px 0 12px}.swatch:first-child{margin-left:0}
 """
 
 _SCRIPT = """
@@ -128,7 +133,12 @@ def coverage(org: Org, context: Optional[CheckContext] = None) -> dict[tuple[str
     return cells
 
 
-def build_report(org: Org, findings: Iterable[Diagnostic], simulation=None) -> str:
+def build_report(org: Org, findings: Iterable[Diagnostic], simulation=None, target=None) -> str:
+    """The report as one HTML page; ``simulation`` a back-test (the log beside the replays) or one replay's result.
+
+    ``target`` (a :class:`~cxrules.simulation.staffing.ServiceTarget` or text such as `80% in 30m`) is the service level the
+    staffing curve asks Erlang C for.
+    """
     findings = sorted(findings, key=sort_key)
     chinese = (org.info.locale or "").startswith("zh")
     title = lambda key: f"{_TITLES[key][0]} · {_TITLES[key][1]}" if chinese else _TITLES[key][0]  # noqa: E731
@@ -152,7 +162,9 @@ def build_report(org: Org, findings: Iterable[Diagnostic], simulation=None) -> s
     html.append(_staffing(org, context, title("staffing"), name))
     html.append(_findings(findings, title("findings")))
     if simulation is not None:
-        html.append(_simulation(simulation, title("simulation")))
+        from .simulation import simulation_section  # the simulation and its scipy only when there is one
+
+        html.append(simulation_section(org, simulation, target, title("simulation")))
     html.append(f"</main><script>{_SCRIPT}</script></body></html>")
     return "".join(html)
 
@@ -225,26 +237,3 @@ def _findings(findings: list[Diagnostic], heading: str) -> str:
                 "<button data-level=\"warning\">warnings</button></p><table><thead><tr><th>code</th><th>severity</th><th>where</th>"
                 f"<th>finding</th></tr></thead><tbody>{rows}</tbody></table>")
     return f"<section id=\"findings\"><h2>{heading}</h2>{body}</section>"
-
-
-def _simulation(result, heading: str) -> str:
-    data = result.to_dict()
-    charts = []
-    for target in ("first_response", "resolution"):
-        for dimension in ("priority", "segment"):
-            bars = [(value, share["rate"]) for value, share in data["sla_attainment"][target][dimension].items()]
-            if bars:
-                charts.append(bar_chart(f"SLA {target.replace('_', ' ')} by {dimension}", bars))
-    series: dict[str, list] = defaultdict(list)
-    for row in data and result.queue_series:
-        series[row["role"]].append((row["hour"], row["queue"]))
-    if series:
-        charts.append(line_chart("Queue length per role (peak per hour)", dict(series)))
-    follow = data["followups"]
-    total = max(follow["scheduled"], 1)
-    charts.append(bar_chart("Follow-ups (share of scheduled)", [("due", follow["due"] / total), ("done", follow["done"] / total),
-                                                                ("late", follow["late"] / total)]))
-    waits = {k: "–" if v is None else f"{v} min" for k, v in data["waits_minutes"].items()}
-    summary = (f"<p>{data['tickets']} tickets replayed · waits to assignment p50 {waits['p50']}, p90 {waits['p90']}, "
-               f"p99 {waits['p99']} · {data['fallback_queue']} in the fallback queue · {data['unmapped']['total']} rows not mapped</p>")
-    return f"<section id=\"simulation\"><h2>{heading}</h2>{summary}" + "".join(f"<div>{chart}</div>" for chart in charts) + "</section>"

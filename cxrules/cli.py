@@ -349,7 +349,7 @@ def simulate(
     import os
 
     from .model import parse_duration
-    from .simulation import backtest as run_backtest, load_model, simulate as replay
+    from .simulation import backtest as run_backtest, simulate as replay
     from .simulation.replay import ESCALATIONS, MODES
     from .reporting import render_backtest, render_simulation, render_simulation_csv
 
@@ -377,12 +377,7 @@ def simulate(
         if strict and unmapped.total:
             typer.echo(f"cxrules: {unmapped.total} rows of {log} cannot be mapped: {_unmapped_counts(unmapped)}", err=True)
             raise typer.Exit(EXIT_PROBLEMS)
-        calibrated = None
-        if model is not None:
-            calibrated, problems = load_model(model, org)
-            if calibrated is None:
-                _emit(Report((str(model),), tuple(problems)), Format["text"], None, None)
-                raise typer.Exit(EXIT_USAGE)
+        calibrated = _model_or_exit(model, org)
         window = (_moment_option(start, "--from", org), _moment_option(end, "--to", org))
         if backtest:
             verdict = _with_progress(show, f"back-testing {org.info.id}", lambda report: run_backtest(
@@ -472,6 +467,19 @@ def _log_or_exit(org_path: Path, mapping: Path, log: Path):
         typer.echo(f"cxrules: {error}", err=True)
         raise typer.Exit(EXIT_USAGE)
     return org, loaded, records, unmapped
+
+
+def _model_or_exit(path: Optional[Path], org):
+    """The simulation model at ``path`` checked against ``org`` (None without a path); or its problems and exit 2."""
+    if path is None:
+        return None
+    from .simulation import load_model
+
+    model, problems = load_model(path, org)
+    if model is None:
+        _emit(Report((str(path),), tuple(problems)), Format["text"], None, None)
+        raise typer.Exit(EXIT_USAGE)
+    return model
 
 
 def _unmapped_counts(unmapped) -> str:
@@ -596,7 +604,7 @@ def report(
 ) -> None:
     """Write one self-contained HTML report: org chart, RACI, coverage heat map, staffing, findings, and with a log the back-test."""
     from .rendering.report import build_report
-    from .simulation import backtest, load_model
+    from .simulation import backtest
     from .simulation.staffing import parse_target
 
     try:
@@ -611,12 +619,7 @@ def report(
         if mapping is None:
             raise typer.BadParameter("give the log's mapping too", param_hint="--mapping")
         org, loaded, records, unmapped = _log_or_exit(org_path, mapping, tickets)
-        calibrated = None
-        if model is not None:
-            calibrated, problems = load_model(model, org)
-            if calibrated is None:
-                _emit(Report((str(model),), tuple(problems)), Format["text"], None, None)
-                raise typer.Exit(EXIT_USAGE)
+        calibrated = _model_or_exit(model, org)
         verdict = _with_progress(sys.stderr.isatty(), f"back-testing {org.info.id}", lambda progress: backtest(
             org, records, loaded, unmapped, model=calibrated, progress=progress))
     _write(output, build_report(org, check_org(org), verdict, wanted))

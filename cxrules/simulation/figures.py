@@ -197,7 +197,8 @@ class SimulationResult:
     role_arrivals: dict = field(default_factory=dict, repr=False)
     """Per role, arrivals (first comers and moves) per hour of week, averaged per week of the window."""
     role_handling: dict = field(default_factory=dict, repr=False)
-    """Per role, the mean time a ticket holds one of an agent's places (minutes)."""
+    """Per role, the mean time a ticket holds one of an agent's places, in the agent's shift time (minutes): the handling
+    time of Erlang C."""
     scope: Optional[Window] = field(default=None, repr=False)
     """The window as an object: :meth:`Window.counts` says whether a ticket arriving at a moment is counted."""
     flights: dict = field(default_factory=dict, repr=False)
@@ -305,13 +306,13 @@ def _rate(part: int, whole: int) -> Optional[float]:
 
 
 def _roles(org: Org, engine, counted: list[Flight], queue_peaks: dict, window: Window, reached: set) -> dict:
-    """Per role: tickets taken, mean handling, utilisation within the window, longest queue."""
+    """Per role: tickets taken, mean handling (shift time), utilisation within the window, longest queue."""
     shift_of = {agent.id: engine.calendars[agent.shift] for team in engine.agents.values() for agent in team}
     busy: dict[str, float] = defaultdict(float)
     held: dict[str, list[float]] = defaultdict(list)
     for flight in counted:
-        for agent, role, since, until in flight.holdings:
-            held[role].append(_minutes(since, until))
+        for agent, role, since, until in flight.holdings:  # held time counts within the agent's shift, as work does
+            held[role].append(shift_of[agent].between(since, until).total_seconds() / 60 if agent in shift_of else _minutes(since, until))
             if window.counted_from and window.to and agent in shift_of:
                 begin, end = max(since, window.counted_from), min(until, window.to)
                 if end > begin:

@@ -20,7 +20,6 @@ import itertools
 import math
 import os
 import re
-import statistics
 import tempfile
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -30,9 +29,8 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping, Optional, Sequence
 from zoneinfo import ZoneInfo
 
-from ..calendars import BusinessCalendar, WeekSet, week_set
+from ..calendars import WeekSet, week_set
 from ..diagnostics import Diagnostic
-from ..engine.assignment import teams
 from ..model import DAYS, Org, WorkingDays, format_duration, parse_duration
 from ..validation import ValidationResult, load_org, validate_path
 from .figures import hour_of_week
@@ -277,19 +275,15 @@ class _Replayer:
         result = simulate(org, self.records, self.mapping, mode=self.inputs.mode, model=self.model, seed=self.inputs.seed,
                           keep_flights=True)
         zone, within = ZoneInfo(org.info.timezone), self.inputs.within
-        calendars = {calendar.id: BusinessCalendar(calendar) for calendar in org.calendars}
-        shift_of = {agent.id: calendars[agent.shift] for team in teams(org).values() for agent in team}
         late: dict[str, list[int]] = defaultdict(lambda: [0] * HOURS)
-        held: dict[str, list[float]] = defaultdict(list)
         for flight in result.flights.values():
             for role, entered, until, taken in flight.waits:
                 if not taken or until - entered > within:
                     late[role][hour_of_week(entered, zone)] += 1
-            for agent, role, since, until in flight.holdings:
-                held[role].append(shift_of[agent].between(since, until) / timedelta(minutes=1))
-        return _Outcome({role: result.service_level(role, within) for role in result.roles_reached},
-                        {role: len(result.role_waits.get(role, [])) + len(result.role_untaken.get(role, [])) for role in result.roles_reached}, dict(late), dict(result.role_arrivals),
-                        {role: statistics.fmean(minutes) for role, minutes in held.items()})
+        reached = result.roles_reached
+        return _Outcome({role: result.service_level(role, within) for role in reached},
+                        {role: len(result.role_waits.get(role, [])) + len(result.role_untaken.get(role, [])) for role in reached},
+                        dict(late), dict(result.role_arrivals), dict(result.role_handling))
 
 
 def _validated(path: str) -> ValidationResult:

@@ -1,6 +1,7 @@
-"""Generate docs/format.md (from the schema's descriptions) and docs/codes.md (from the codes' docs).
+"""Generate the references: docs/format.md (org files), docs/mapping.md (ticket-log mappings) and docs/model.md
+(simulation models) from their schemas' descriptions, and docs/codes.md from the codes' docs.
 
-`python -m cxrules.docs` rewrites both; tests/test_docs.py fails when they are out of date.
+`python -m cxrules.docs` rewrites them; a test fails when they are out of date.
 """
 
 from __future__ import annotations
@@ -8,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .codes import all_codes
-from .schema import org_schema
+from .schema import org_schema, schema_text
 
-__all__ = ["format_reference", "codes_reference", "write_docs"]
+__all__ = ["format_reference", "codes_reference", "file_reference", "SIDE_FILES", "write_docs"]
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -70,6 +71,75 @@ def format_reference() -> str:
     return "\n".join(out) + "\n"
 
 
+SIDE_FILES = {"mapping.md": ("mapping.schema.json", "Ticket-log mapping format"),
+              "model.md": ("model.schema.json", "Simulation model format")}
+"""The references of the files beside an org: what `cxrules simulate` reads a log with, and what `calibrate` writes."""
+
+
+def file_reference(schema_name: str, title: str) -> str:
+    """A reference of any of the simulation's file formats: one table per object, maps keyed by ids shown as `<id>`."""
+    import json
+
+    schema = json.loads(schema_text(schema_name))
+    defs = schema["$defs"]
+    out = [f"# {title}", "", f"_Generated from `schemas/{schema_name}` by `python -m cxrules.docs`; do not edit._", "",
+           schema["description"], ""]
+    queue, seen = [("", schema)], set()
+    while queue:
+        path, node = queue.pop(0)
+        out += [f"## `{path}`" if path else "## Top level", ""]
+        if node.get("description") and path:
+            out += [node["description"], ""]
+        out.append("| key | type | required | meaning |\n|---|---|---|---|")
+        for key, child in node["properties"].items():
+            target = defs.get(child.get("$ref", "/").rsplit("/", 1)[1], {})
+            description = child.get("description") or target.get("description", "")
+            out.append(f"| `{key}` | {_kind(child, defs)} | {'yes' if key in node.get('required', ()) else ''} | {description.replace('|', '/')} |")
+            for inner_path, inner in _objects(f"{path}.{key}" if path else key, child, defs):
+                if inner_path not in seen:
+                    seen.add(inner_path)
+                    queue.append((inner_path, inner))
+        out.append("")
+    return "\n".join(out)
+
+
+def _resolved(node: dict, defs: dict) -> dict:
+    return defs[node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
+
+
+def _objects(path: str, node: dict, defs: dict):
+    """The objects with keys of their own under ``node``: itself, its list items, the values of a map (keyed by `<id>`).
+    A shared definition is named once, by its name, however many keys use it."""
+    if "$ref" in node and "properties" in _resolved(node, defs):
+        yield node["$ref"].rsplit("/", 1)[1], _resolved(node, defs)
+        return
+    node = _resolved(node, defs)
+    if "properties" in node:
+        yield path, node
+    elif node.get("type") == "array" and "items" in node:
+        yield from _objects(f"{path}[]", node["items"], defs)
+    elif isinstance(node.get("additionalProperties"), dict):
+        yield from _objects(f"{path}.<id>", node["additionalProperties"], defs)
+
+
+def _kind(node: dict, defs: dict) -> str:
+    target = _resolved(node, defs)
+    if "$ref" in node and "properties" in target:
+        name = node["$ref"].rsplit("/", 1)[1]
+        return f"[{name}](#{name.lower()})"
+    if "$ref" in node and "pattern" in target:
+        return node["$ref"].rsplit("/", 1)[1]  # a value form: id, duration, date, time zone
+    if "enum" in target:
+        return " \\| ".join(f"`{v}`" for v in target["enum"])
+    if "const" in target:
+        return f"`{target['const']}`"
+    if target.get("type") == "array":
+        return f"list of {_kind(target.get('items', {}), defs)}"
+    if isinstance(target.get("additionalProperties"), dict):
+        return f"map of id → {_kind(target['additionalProperties'], defs)}"
+    return target.get("type", "text")
+
+
 def codes_reference() -> str:
     registry = all_codes()
     out = ["# Diagnostic codes", "", "_Generated from the code registry and the checks' docstrings by `python -m cxrules.docs`; do not edit._", "",
@@ -88,6 +158,8 @@ def write_docs(folder: Path = DOCS) -> None:
     folder.mkdir(exist_ok=True)
     (folder / "format.md").write_text(format_reference(), encoding="utf-8")
     (folder / "codes.md").write_text(codes_reference(), encoding="utf-8")
+    for name, (schema_name, title) in SIDE_FILES.items():
+        (folder / name).write_text(file_reference(schema_name, title), encoding="utf-8")
 
 
 if __name__ == "__main__":

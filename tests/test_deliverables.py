@@ -11,7 +11,7 @@ import yaml
 import cxrules
 from cxrules.checks import check
 from cxrules.diff import diff_orgs, render_markdown
-from cxrules.docs import codes_reference, format_reference
+from cxrules.docs import SIDE_FILES, codes_reference, file_reference, format_reference
 from cxrules.loading import load_file
 from cxrules.rendering.graphs import VIEWS, build, to_dot, to_mermaid
 from cxrules.rendering.report import build_report, coverage
@@ -281,6 +281,8 @@ def test_graph_cli_formats(run_cli, tmp_path):
 def test_generated_references_are_up_to_date():
     assert (ROOT / "docs" / "format.md").read_text(encoding="utf-8") == format_reference(), "run: python -m cxrules.docs"
     assert (ROOT / "docs" / "codes.md").read_text(encoding="utf-8") == codes_reference(), "run: python -m cxrules.docs"
+    for name, (schema_name, title) in SIDE_FILES.items():
+        assert (ROOT / "docs" / name).read_text(encoding="utf-8") == file_reference(schema_name, title), "run: python -m cxrules.docs"
 
 
 def test_diff_shows_every_dimension_of_a_changed_match(tmp_path):

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml  # noqa: E402
 
 from generate import generate_yaml  # noqa: E402
+from simulation import bench_import, bench_simulate  # noqa: E402
 
 import cxrules  # noqa: E402
 from cxrules.checks import CheckConfig, CheckContext, run_checks  # noqa: E402
@@ -173,38 +174,6 @@ def bench_engine(folder: Path) -> None:
     engine.close()
 
 
-def bench_simulate(folder: Path) -> None:
-    """Replay 100,000 generated tickets (a month) against the automotive org: time and memory.
-
-    A tenth of the tickets answer their follow-up call unsatisfied (each reopens and escalates).
-    """
-    import random
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
-
-    from cxrules.simulation import LogMapping, TicketRecord, simulate
-
-    org = cxrules.load_org(Path(__file__).resolve().parent.parent / "orgs" / "automotive.yaml")
-    rng = random.Random(3)
-    start = datetime(2025, 3, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
-    count = int(__import__("os").environ.get("BENCH_TICKETS", 100_000))
-    categories = [c.id for c in org.categories]
-    channels = [c.id for c in org.channels]
-    segments = [s.id for s in org.segments]
-    records = []
-    for i in range(count):
-        created = start + timedelta(seconds=rng.uniform(0, 30 * 86400))
-        records.append(TicketRecord(f"t{i}", created, rng.choice(categories), rng.choice(channels), rng.choice(segments),
-                                    rng.choice(org.info.priorities), member=rng.random() < 0.3,
-                                    satisfaction=rng.choice([None] * 6 + [2.0, 4.0, 5.0, 5.0]), row=i))
-    mapping = LogMapping(fields={}, path="", service_default=(timedelta(minutes=20), "exponential"), seed=1)
-    before = _rss_mb()
-    result, seconds = _timed(simulate, org, records, mapping)
-    print(f"simulate  {count:,} tickets over 30 days against automotive: {seconds:.1f} s (target < 20 s), "
-          f"{count / seconds:,.0f} tickets/s; memory grew {_rss_mb() - before:.0f} MB to {_rss_mb():.0f} MB (target < 500 MB); "
-          f"resolution SLA met {result.attainment['resolution']['all']['all']['rate']}")
-
-
 def bench_service(folder: Path) -> None:
     """8 threads submitting events to one engine on the SQLite store; then 1,000 hot reloads."""
     import threading
@@ -322,7 +291,8 @@ def _fresh_database(server: str, name: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/{database}" + (f"?{parts.query}" if parts.query else "")
 
 
-BENCHES = {"durable": bench_durable, "validate": bench_validate, "check": bench_check, "engine": bench_engine, "simulate": bench_simulate, "service": bench_service}
+BENCHES = {"durable": bench_durable, "validate": bench_validate, "check": bench_check, "engine": bench_engine, "simulate": bench_simulate, "import": bench_import,
+           "service": bench_service}
 
 
 def main() -> None:

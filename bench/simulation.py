@@ -1,0 +1,344 @@
+"""Simulation benches: replaying a month of tickets (`run.py simulate`), importing a million-row event log (`run.py import`).
+
+Each measured part runs in its own process (`python bench/simulation.py <part> <args>`), so
+the peak RSS printed is that part's alone, not whatever an earlier part left allocated; and
+each is printed beside a baseline measured in the same run: reading the same file with the
+csv module alone. The generated logs live in run.py's temporary folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import itertools
+import json
+import math
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REPEAT = int(os.environ.get("BENCH_REPEAT", 3))
+
+HOURLY = (1, 1, 1, 1, 1, 2, 4, 8, 14, 18, 18, 16, 12, 15, 17, 16, 14, 11, 9, 8, 6, 4, 2, 1)
+"""Arrivals by hour of day: an office-hours peak (lunch dip at 12), evenings tailing off, nights low."""
+WEEKDAYS = (1, 1, 1, 1, 0.9, 0.55, 0.45)
+"""Arrivals by day of week, Monday first: weekends low."""
+SKEW = (1, 3, 12, 4)
+"""Weights of an org's four segments and priorities in their order (vip/key/normal/small, urgent/high/normal/low): most are everyday."""
+
+
+def _arrivals(rng: random.Random, count: int, start: datetime, days: int) -> list[float]:
+    """``count`` arrival times in seconds after ``start``, over ``days`` days, drawn from the hour-of-week profile, sorted."""
+    weights = [HOURLY[hour % 24] * WEEKDAYS[(start.weekday() + hour // 24) % 7] for hour in range(days * 24)]
+    hours = rng.choices(range(days * 24), cum_weights=list(itertools.accumulate(weights)), k=count)
+    return sorted(hour * 3600 + rng.random() * 3600 for hour in hours)
+
+
+# ---------------------------------------------------------------------------------------------- generated logs
+
+
+def write_ticket_log(folder: Path, count: int, seed: int = 3) -> tuple[Path, Path]:
+    """A flat log of ``count`` tickets of March 2025 for orgs/automotive.yaml, and its mapping.
+
+    Every category, channel, segment and priority of the org occurs (segments and priorities
+    skewed to the everyday ones); resolution takes a lognormal time (median 2 h, 1 % beyond a
+    day and a half), 3 % are still open at the end; 40 % have a satisfaction score for the
+    follow-up call (one in four of them unsatisfied, so they reopen).
+    """
+    import cxrules
+
+    org = cxrules.load_org(ROOT / "orgs" / "automotive.yaml")
+    categories, channels = [c.id for c in org.categories], [c.id for c in org.channels]
+    segments, priorities = [s.id for s in org.segments], list(org.info.priorities)
+    rng = random.Random(seed)
+    start = datetime(2025, 3, 1)
+    log = folder / f"tickets_{count}.csv"
+    with open(log, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["ticket_id", "created_at", "first_response_at", "resolved_at", "category", "channel", "segment",
+                         "priority", "member", "customer", "satisfaction"])
+        for number, offset in enumerate(_arrivals(rng, count, start, 31)):
+            created = start + timedelta(seconds=offset)
+            resolution = rng.lognormvariate(math.log(7200), 1.2)
+            answered = created + timedelta(seconds=min(rng.lognormvariate(math.log(600), 1.0), resolution))
+            resolved = "" if rng.random() < 0.03 else str(created + timedelta(seconds=resolution))[:19]
+            score = rng.choices((1, 2, 3, 4, 5), (5, 7, 13, 30, 45))[0] if rng.random() < 0.4 else ""
+            writer.writerow([f"T{number:06}", str(created)[:19], str(answered)[:19], resolved, rng.choice(categories),
+                             rng.choice(channels), rng.choices(segments, SKEW)[0], f"P{rng.choices(range(4), SKEW)[0] + 1}",
+                             "yes" if rng.random() < 0.3 else "no", f"C{rng.randrange(count // 3):06}", score])
+    mapping = {
+        "apiVersion": "cxrules/v1", "kind": "TicketLogMapping", "description": "generated flat log → automotive",
+        "format": "csv", "encoding": "utf-8", "timezone": "Asia/Shanghai", "time_formats": ["iso"], "seed": 1,
+        "fields": {"id": {"column": "ticket_id"}, "created": {"column": "created_at"}, "first_response": {"column": "first_response_at"},
+                   "resolved": {"column": "resolved_at"}, "category": {"column": "category"}, "channel": {"column": "channel"},
+                   "segment": {"column": "segment"}, "member": {"column": "member"}, "customer_id": {"column": "customer"},
+                   "satisfaction": {"column": "satisfaction"},
+                   "priority": {"column": "priority", "values": {f"P{i + 1}": p for i, p in enumerate(priorities)}}},
+        "service_time": {"default": {"mean": "20m", "distribution": "exponential"}},
+    }
+    mapping_path = folder / "tickets_mapping.yaml"
+    mapping_path.write_text(json.dumps(mapping, indent=1), encoding="utf-8")  # JSON is YAML
+    return log, mapping_path
+
+
+SERVICENOW = ROOT / "examples" / "servicenow"
+EVENT_COLUMNS = ("number", "incident_state", "sys_mod_count", "opened_at", "sys_updated_at", "priority", "contact_type", "category",
+                 "assignment_group", "assigned_to", "resolved_at", "closed_at", "made_sla", "caller_id")
+
+
+def write_event_log(folder: Path, rows: int, seed: int = 5, blocks: int = 16) -> tuple[Path, int]:
+    """An event log of about ``rows`` rows in the shape of the ServiceNow excerpt, and its number of incidents.
+
+    Each incident: New (sometimes updated again), Active once someone has it, an update, in
+    40 % a wait on the user and back, in 30 % a reassignment to another group (unassigned,
+    then taken), Resolved, Closed five days later: 6.7 rows on average, as in the excerpt.
+    Groups, categories and priorities are the values examples/servicenow/mapping.yaml maps,
+    plus a tail it does not (read as its defaults). Incidents open over 90 days by the
+    hour-of-week profile. Rows are dealt at random into ``blocks`` files, each shuffled and
+    appended in turn: an incident's rows arrive anywhere in the file, in any order.
+    """
+    import yaml
+
+    fields = yaml.safe_load((SERVICENOW / "mapping.yaml").read_text(encoding="utf-8"))["fields"]
+    groups = [*fields["role"]["values"], *(f"Group {n}" for n in range(80, 100))]
+    categories = [*fields["category"]["values"], *(f"Category {n}" for n in range(60, 80))]
+    priorities = list(fields["priority"]["values"])
+    rng = random.Random(seed)
+    start = datetime(2016, 2, 1)
+    stamps: dict[int, str] = {}
+
+    def stamp(minute: int) -> str:
+        if minute not in stamps:
+            stamps[minute] = (start + timedelta(minutes=minute)).strftime("%d-%m-%Y %H:%M")
+        return stamps[minute]
+
+    def later(median_minutes: float) -> int:
+        return 1 + int(rng.lognormvariate(math.log(median_minutes), 1.0))
+
+    incidents = int(rows / 6.7) + 1
+    parts = [folder / f"block{n}.csv" for n in range(blocks)]
+    files = [open(part, "w", encoding="utf-8") for part in parts]
+    for number, offset in enumerate(_arrivals(rng, incidents, start, 90)):
+        group = "Group 70" if rng.random() < 0.4 else rng.choice(groups)
+        opened = int(offset // 60)
+        updates = [("New", group, "?", opened + rng.randrange(10))]
+        if rng.random() < 0.3:
+            updates.append(("New", group, "?", updates[-1][3] + later(30)))
+        resolver = f"Resolver {rng.randrange(300)}"
+        updates.append(("Active", group, resolver, updates[-1][3] + later(30)))
+        updates.append(("Active", group, resolver, updates[-1][3] + later(60)))
+        if rng.random() < 0.4:
+            updates.append(("Awaiting User Info", group, resolver, updates[-1][3] + later(60)))
+            updates.append(("Active", group, resolver, updates[-1][3] + later(240)))
+        if rng.random() < 0.3:
+            group, resolver = rng.choice([g for g in groups if g != group]), f"Resolver {rng.randrange(300)}"
+            updates.append(("Active", group, "?", updates[-1][3] + later(30)))
+            updates.append(("Active", group, resolver, updates[-1][3] + later(60)))
+        resolved = updates[-1][3] + later(180)
+        updates.append(("Resolved", group, resolver, resolved))
+        updates.append(("Closed", group, resolver, resolved + 5 * 1440))
+        common = (rng.choices(priorities, (2, 3, 85, 10))[0], "Phone", rng.choice(categories))
+        tail = (stamp(resolved), stamp(resolved + 5 * 1440), "TRUE" if rng.random() < 0.93 else "FALSE", f"Caller {rng.randrange(50000)}")
+        for count, (state, at_group, person, minute) in enumerate(updates):
+            line = (f"INC{number:07}", state, str(count), stamp(opened), stamp(minute), *common, at_group, person, *tail)
+            rng.choice(files).write(",".join(line) + "\n")
+    for file in files:
+        file.close()
+    log = folder / f"events_{rows}.csv"
+    with open(log, "w", encoding="utf-8") as out:
+        out.write(",".join(EVENT_COLUMNS) + "\n")
+        for part in parts:
+            lines = part.read_text(encoding="utf-8").splitlines(keepends=True)
+            rng.shuffle(lines)
+            out.writelines(lines)
+            part.unlink()
+    return log, incidents
+
+
+# ---------------------------------------------------------------------------------------------- parts, each in its own process
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as stream:
+        return int(stream.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _peak_mb() -> float:
+    """This process's peak RSS: VmHWM, not `ru_maxrss`, which keeps across exec the peak of the parent that spawned us."""
+    with open("/proc/self/status") as stream:
+        return next(int(line.split()[1]) for line in stream if line.startswith("VmHWM:")) / 1024
+
+
+def _load(org_path: str, mapping_path: str):
+    import cxrules
+    from cxrules.simulation import load_mapping
+
+    org = cxrules.load_org(org_path)
+    mapping, problems = load_mapping(mapping_path, org)
+    assert mapping is not None, problems
+    return org, mapping
+
+
+def part_read_csv(log: str):
+    """The baseline: every row of the file parsed by the csv module, nothing kept."""
+    def work() -> dict:
+        with open(log, newline="", encoding="utf-8") as stream:
+            return {"rows": sum(1 for _ in csv.reader(stream)) - 1}
+    return work
+
+
+def part_read_log(org_path: str, mapping_path: str, log: str):
+    """`read_log` with the mapping: the records built (kept, as a caller would) and the rows left unmapped."""
+    from cxrules.simulation import read_log
+
+    _, mapping = _load(org_path, mapping_path)
+
+    def work() -> dict:
+        records, unmapped = read_log(log, mapping)
+        return {"records": len(records), "unmapped": unmapped.total, "reasons": dict(list(unmapped.reasons.items())[:3])}
+    return work
+
+
+def part_simulate(org_path: str, mapping_path: str, log: str, mode: str):
+    """`read_log`, then `simulate` in ``mode`` (what-if: work from the mapping's service time); both timed, apart and together."""
+    from cxrules.simulation import read_log, simulate
+
+    org, mapping = _load(org_path, mapping_path)
+
+    def work() -> dict:
+        started = time.perf_counter()
+        records, unmapped = read_log(log, mapping)
+        read = time.perf_counter() - started
+        result = simulate(org, records, mapping, unmapped, mode=mode)
+        return {"records": len(records), "read_seconds": read, "replay_seconds": time.perf_counter() - started - read,
+                "open_at_end": result.open_at_end["total"], "sla_met": result.attainment.get("resolution", {}).get("all", {}).get("all", {}).get("rate")}
+    return work
+
+
+def part_profile(org_path: str, mapping_path: str, log: str):
+    """Where a what-if replay spends its time: the top 8 functions by cumulative time, and by own time (the read is not profiled)."""
+    import cProfile
+    import io
+    import pstats
+
+    from cxrules.simulation import read_log, simulate
+
+    org, mapping = _load(org_path, mapping_path)
+    records, unmapped = read_log(log, mapping)
+
+    def work() -> dict:
+        profiler = cProfile.Profile()
+        profiler.runcall(simulate, org, records, mapping, unmapped, mode="what-if")
+        text = io.StringIO()
+        for order in ("cumulative", "tottime"):
+            pstats.Stats(profiler, stream=text).sort_stats(order).print_stats(8)
+        tables = [table[table.index("ncalls"):].split("\n\n")[0] for table in text.getvalue().split("Ordered by:")[1:]]
+        return {"records": len(records), "profile": tables}
+    return work
+
+
+PARTS = {"read-csv": part_read_csv, "read-log": part_read_log, "simulate": part_simulate, "profile": part_profile}
+
+
+def _child(name: str, args: list[str]) -> None:
+    """In the part's process: set up (untimed), time the work, print its figures as one JSON line."""
+    work = PARTS[name](*args)
+    gc.collect()
+    figures = {"setup_mb": _rss_mb()}
+    started = time.perf_counter()
+    figures.update(work())
+    figures["seconds"] = time.perf_counter() - started
+    figures["peak_mb"] = _peak_mb()
+    print(json.dumps(figures))
+
+
+def _measure(name: str, *args, repeat: int = REPEAT) -> list[dict]:
+    """Run part ``name`` ``repeat`` times, each in a fresh process; its figures per run (none if it failed: its error is printed)."""
+    runs = []
+    for _ in range(repeat):
+        done = subprocess.run([sys.executable, __file__, name, *map(str, args)], capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"          {name} FAILED (exit {done.returncode}):\n" + done.stderr[-3000:], flush=True)
+            return []
+        runs.append(json.loads(done.stdout.splitlines()[-1]))
+    return runs
+
+
+def _report(label: str, runs: list[dict], count: int, unit: str, baseline: list[dict] | None = None, target: str = "") -> None:
+    """One line: min and median seconds, rate, peak RSS (with the RSS after setup), ratios to the baseline's min."""
+    if not runs:
+        return
+    seconds = [run["seconds"] for run in runs]
+    best, peak = min(seconds), max(run["peak_mb"] for run in runs)
+    line = (f"          {label:<26} min {best:7.2f} s, median {statistics.median(seconds):7.2f} s, {count / best:>9,.0f} {unit}/s, "
+            f"peak {peak:5.0f} MB (after setup {runs[0]['setup_mb']:.0f} MB)")
+    if baseline:
+        line += f"; = {best / min(run['seconds'] for run in baseline):,.0f}× reading the file, {peak / baseline[0]['peak_mb']:.1f}× its memory"
+    print(line + (f"; target {target}" if target else ""), flush=True)
+
+
+def _replay_line(runs: list[dict]) -> None:
+    """How much of a read + simulate part the replay took, and what it left: an overloaded centre replays slower."""
+    if runs:
+        print(f"          {'':<26} of which the replay: min {min(run['replay_seconds'] for run in runs):.2f} s; "
+              f"{runs[0]['open_at_end']:,} tickets open at the end, resolution SLA met {runs[0]['sla_met']}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- the benches
+
+
+def bench_simulate(folder: Path) -> None:
+    """Read and replay a month of tickets (BENCH_TICKETS, default 100,000) against orgs/automotive.yaml; target < 20 s."""
+    count = int(os.environ.get("BENCH_TICKETS", 100_000))
+    org = ROOT / "orgs" / "automotive.yaml"
+    started = time.perf_counter()
+    log, mapping = write_ticket_log(folder, count)
+    print(f"simulate  {count:,} tickets over March 2025 against automotive, flat CSV of {log.stat().st_size / 1e6:.1f} MB "
+          f"(generated in {time.perf_counter() - started:.1f} s); each part {REPEAT}× in its own process:", flush=True)
+    baseline = _measure("read-csv", log)
+    _report("read the file (csv only)", baseline, count, "tickets")
+    _report("read_log", _measure("read-log", org, mapping, log), count, "tickets", baseline)
+    for mode in ("as-is", "what-if"):
+        runs = _measure("simulate", org, mapping, log, mode)
+        _report(f"read_log + simulate {mode}", runs, count, "tickets", baseline, "< 20 s")
+        if runs:
+            _replay_line(runs)
+    small, small_mapping = write_ticket_log(folder, 10_000)
+    runs = _measure("profile", org, small_mapping, small, repeat=1)
+    if runs:
+        cumulative, own = runs[0]["profile"]
+        print(f"          profile of one what-if replay of 10,000 tickets ({runs[0]['seconds']:.1f} s under cProfile), "
+              f"top 8 by cumulative time:\n{cumulative}\n          and by own time:\n{own}", flush=True)
+
+
+def bench_import(folder: Path) -> None:
+    """Read an event log of BENCH_ROWS rows (default 1,000,000) with examples/servicenow/mapping.yaml; target peak < 500 MB."""
+    rows = int(os.environ.get("BENCH_ROWS", 1_000_000))
+    started = time.perf_counter()
+    log, incidents = write_event_log(folder, rows)
+    generated = time.perf_counter() - started
+    baseline = _measure("read-csv", log)
+    written = baseline[0]["rows"] if baseline else rows
+    print(f"import    ServiceNow-shaped event log: {written:,} rows, {incidents:,} incidents over 90 days, rows in any order, "
+          f"{log.stat().st_size / 1e6:.0f} MB (generated in {generated:.1f} s); each part {REPEAT}× in its own process:", flush=True)
+    _report("read the file (csv only)", baseline, written, "rows")
+    org, mapping = SERVICENOW / "org.yaml", SERVICENOW / "mapping.yaml"
+    runs = _measure("read-log", org, mapping, log)
+    _report("read_log", runs, written, "rows", baseline, "peak < 500 MB")
+    if runs:
+        print(f"          {'':<26} {runs[0]['records']:,} records built ({runs[0]['records'] / min(r['seconds'] for r in runs):,.0f}/s), "
+              f"{runs[0]['unmapped']:,} unmapped {runs[0]['reasons'] or ''}", flush=True)
+    runs = _measure("simulate", org, mapping, log, "as-is", repeat=1)
+    _report("read_log + simulate as-is", runs, written, "rows", baseline)
+    _replay_line(runs)
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1], sys.argv[2:])

@@ -330,6 +330,11 @@ def simulate(
                                                                           "what-if default) or notify (as-is default)."),
     backtest: bool = typer.Option(False, "--backtest", help="Put the log's own figures beside the as-is replay's (and the what-if's, with "
                                                              "--model); exit 1 when outside tolerance."),
+    arrivals: str = typer.Option("log", "--arrivals", help="log (the log's own tickets) or model (tickets drawn from --model's arrivals "
+                                                           "per hour of the week, trend and class mix; what-if only)."),
+    days: Optional[int] = typer.Option(None, "--days", min=1, max=3660, help="With --arrivals model: days to draw (default: the log's span)."),
+    volume: float = typer.Option(1.0, "--volume", min=0.0, max=100.0, help="With --arrivals model: scale the arrivals, e.g. 1.2 for a "
+                                                                          "fifth more tickets."),
     start: Optional[str] = typer.Option(None, "--from", help="Count tickets arriving from this time (ISO 8601; the org's zone if none)."),
     end: Optional[str] = typer.Option(None, "--to", help="Count tickets arriving up to this time."),
     warm_up: Optional[str] = typer.Option(None, "--warm-up", help="Leave the first stretch out of the figures, e.g. `2d`: queues fill up first."),
@@ -362,6 +367,10 @@ def simulate(
         raise typer.BadParameter(f"expected {' or '.join(ESCALATIONS)}", param_hint="--escalation")
     if len(paths) not in (2, 3) or (backtest and len(paths) != 2):
         raise typer.BadParameter("give ORG LOG, or ORG ORG_B LOG (a back-test takes one org)", param_hint="ORG [ORG_B] LOG")
+    if arrivals not in ("log", "model"):
+        raise typer.BadParameter("expected log or model", param_hint="--arrivals")
+    if arrivals == "model" and (model is None or mode != "what-if" or backtest):
+        raise typer.BadParameter("drawn arrivals need --model and the what-if mode, and are no back-test", param_hint="--arrivals")
     try:
         warm = parse_duration(warm_up) if warm_up else timedelta(0)
     except ValueError as error:
@@ -384,12 +393,25 @@ def simulate(
                 org, records, loaded, unmapped, model=calibrated, window=window, warm_up=warm, seed=seed, progress=report))
             _write(output, json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2) + "\n" if format == "json" else render_backtest(verdict))
             raise typer.Exit(EXIT_CLEAN if verdict.passed else EXIT_PROBLEMS)
+        if arrivals == "model":
+            records = _drawn_arrivals(calibrated, records, window[0], days, volume, loaded.seed if seed is None else seed)
         results.append(_with_progress(show, f"replaying against {org.info.id}", lambda report: replay(
             org, records, loaded, unmapped, progress=report, mode=mode, model=calibrated, escalation=escalation, window=window,
             warm_up=warm, seed=seed)))
     text = {"json": lambda: json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2) + "\n",
             "csv": lambda: render_simulation_csv(results), "table": lambda: render_simulation(results)}[format]()
     _write(output, text)
+
+
+def _drawn_arrivals(model, records, start, days: Optional[int], volume: float, seed: int):
+    """Tickets drawn from the model's arrivals over the log's span (or ``days`` from ``start``, default the log's first day)."""
+    import random
+
+    from .simulation.calibration import generate_arrivals
+
+    first = start or (records[0].created if records else datetime.combine(model.arrivals.start, datetime.min.time()).astimezone())
+    span = days or max(1, (model.arrivals.end - model.arrivals.start).days + 1)
+    return generate_arrivals(model, first, span, random.Random(seed), volume)
 
 
 def _moment_option(text: Optional[str], option: str, org):
@@ -511,6 +533,9 @@ def calibrate(
     except ValueError as error:  # nothing left to measure
         typer.echo(f"cxrules: {error} in {log}", err=True)
         raise typer.Exit(EXIT_USAGE)
+    if not model.handling.cells:
+        typer.echo(f"cxrules: warning: no ticket of {log} was resolved, so the model has no work times; add a cell under "
+                   "`handling.cells` before simulating with it", err=True)
     _write(output, model_to_yaml(model))
 
 

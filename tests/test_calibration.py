@@ -288,10 +288,25 @@ def test_calibrate_cli_writes_a_model_that_loads_and_reports_unmapped_rows(run_c
     result = run_cli("calibrate", tiny, log, "-m", mapping, "-o", out, "--min-samples", "1")
     assert result.exit_code == 0, result.output
     assert "1 rows of" in result.stderr and "1 × category: value `Refund` not in the mapping" in result.stderr
+    assert "the model has no work times" in result.stderr
     model, problems = load_model(out, cxrules.load_org(tiny))
-    assert problems == [] and model is not None
+    assert [p.code for p in problems] == ["CX111"] and model is None  # no ticket was resolved: no work times to draw
+    model = calibrate(cxrules.load_org(tiny), read_log(log, load_mapping(mapping, cxrules.load_org(tiny))[0])[0])
     assert model.arrivals.total == 2 and model.first_pick["desk"].arrival.wait.points[0] == timedelta(minutes=5 + 0.1 * 25)
     assert "kind: SimulationModel" in run_cli("calibrate", tiny, log, "-m", mapping).stdout
+
+    # what-if on tickets drawn from the model's arrivals: a week of them, then twice the volume (a model needs work times)
+    text = out.read_text(encoding="utf-8")
+    (tmp_path / "empty.yaml").write_text(text, encoding="utf-8")
+    refused = run_cli("simulate", tiny, log, "-m", mapping, "--model", tmp_path / "empty.yaml", "--no-progress")
+    assert refused.exit_code == 2 and "CX111" in refused.output and "no work times" in refused.output
+    out.write_text(text.replace("  cells: []", "  cells:\n    - {work: {n: 1, p10: 20m, p25: 20m, p50: 20m, p75: 20m, p90: 20m, p99: 20m, "
+                                "mean: 20m}, zero_share: 0, distribution: empirical}"), encoding="utf-8")
+    drawn = ("simulate", tiny, log, "-m", mapping, "--model", out, "--arrivals", "model", "--days", "280", "--format", "json", "--no-progress")
+    week, doubled = (json.loads(run_cli(*drawn, "--volume", volume).stdout)[0] for volume in ("1", "2"))
+    # the log: Monday 1 ticket at 09h, Tuesday 1 at 10h: 40 weeks draw Poisson(80) tickets (Poisson(160) with --volume 2)
+    assert week["mode"] == "what-if" and (week["tickets"], doubled["tickets"]) == (81, 142)
+    assert run_cli(*drawn[:-3], "--mode", "as-is", "--format", "json").exit_code == 2   # drawn tickets have no history to replay
 
 
 def test_calibrate_cli_exits_2_on_a_bad_mapping_or_log(run_cli, tmp_path):

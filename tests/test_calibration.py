@@ -300,6 +300,8 @@ def test_calibrate_cli_writes_a_model_that_loads_and_reports_unmapped_rows(run_c
     (tmp_path / "empty.yaml").write_text(text, encoding="utf-8")
     refused = run_cli("simulate", tiny, log, "-m", mapping, "--model", tmp_path / "empty.yaml", "--no-progress")
     assert refused.exit_code == 2 and "CX111" in refused.output and "no work times" in refused.output
+    other = run_cli("simulate", tiny, log, "-m", mapping, "--model", ROOT / "examples/servicenow/model.yaml", "--no-progress")
+    assert other.exit_code == 2 and "calibrated for org `servicenow_desk`, not `tiny`" in other.output and "1 error" in other.output
     out.write_text(text.replace("  cells: []", "  cells:\n    - {work: {n: 1, p10: 20m, p25: 20m, p50: 20m, p75: 20m, p90: 20m, p99: 20m, "
                                 "mean: 20m}, zero_share: 0, distribution: empirical}"), encoding="utf-8")
     drawn = ("simulate", tiny, log, "-m", mapping, "--model", out, "--arrivals", "model", "--days", "280", "--format", "json", "--no-progress")

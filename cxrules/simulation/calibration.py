@@ -792,6 +792,9 @@ def load_model(path: str | Path, org: Org) -> tuple[Optional[SimulationModel], l
     problems += validate_against(document, "model.schema.json")
     if problems:
         return None, problems
+    if document.data["org"] != org.info.id:  # another org's model: one clear problem, not one per id it names
+        return None, [Diagnostic("CX201", f"the model was calibrated for org `{document.data['org']}`, not `{org.info.id}`",
+                                 document.location(("org",)), hint=f"calibrate one for `{org.info.id}`: cxrules calibrate ORG LOG -m MAPPING")]
     reader = _Reader(document, org)
     model = reader.model()
     return (None, reader.problems) if reader.problems else (model, [])

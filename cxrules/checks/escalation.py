@@ -97,22 +97,23 @@ def _chain_limit(context: CheckContext, path_id: str, week: WeekSet) -> tuple[ti
     return sum(limits[:-1], timedelta(0)), chain
 
 
-@register("CX503", "escalation-exceeds-sla", Severity.WARNING)
+@register("CX503", "escalation-exceeds-sla", Severity.ERROR)
 def escalation_exceeds_sla(context: CheckContext) -> Iterator[Finding]:
-    """The time limits of an escalation path add up to more than the SLA it protects.
+    """The escalation path of an SLA reaches its last level only after the resolution target has passed.
 
-    The authority would hear of a breached ticket only after the resolution target has
-    long passed. Limits and targets both count business time.
+    The path starts at the first breach: the first-response target when the SLA has one
+    (a ticket nobody answers), else the resolution target itself. Counted from there, the
+    levels' limits must bring the authority in before the resolution target passes; for an
+    SLA without a first-response target, the path must be shorter than the target. Limits
+    and targets both count business time; a target in working days (`2wd`) counts as that
+    many average open days of the SLA's calendar.
 
-    A target in working days (`2wd`) counts as that many average open days of the SLA's
-    calendar.
+    Failing (the path starts at the 30m first-response breach: the manager hears after 5h30m)::
 
-    Failing::
-
-        slas: [{id: standard, resolution: 4h, escalation: complaints}]
+        slas: [{id: standard, first_response: 30m, resolution: 4h, escalation: complaints}]
         escalations: [{id: complaints, levels: [{role: lead, within: 3h}, {role: supervisor, within: 2h}, {role: manager}]}]
 
-    Passing::
+    Passing (the manager hears after 30m + 3h)::
 
         escalations: [{id: complaints, levels: [{role: lead, within: 1h}, {role: supervisor, within: 2h}, {role: manager}]}]
     """
@@ -121,13 +122,18 @@ def escalation_exceeds_sla(context: CheckContext) -> Iterator[Finding]:
             continue
         week = context.hours(sla.calendar)
         total, chain = _chain_limit(context, sla.escalation, week)
-        if total > _open_time(sla.resolution, week):
-            path = context.org.escalation(sla.escalation)
-            yield Finding(
-                f"escalation `{' → '.join(chain)}` takes {format_duration(total, days=False)} to reach its last level, "
-                f"longer than the {format_duration(sla.resolution, days=False)} resolution target of SLA `{sla.id}`",
-                path.source.at("levels"), hint="shorten the levels' `within`, or escalate on a path made for this SLA",
-                related=(Related(sla.source.at("resolution"), f"SLA `{sla.id}` resolution target"),), subject=path.id)
+        resolution = _open_time(sla.resolution, week)
+        start = _open_time(sla.first_response, week) if sla.first_response else timedelta(0)
+        if start + total <= resolution:
+            continue
+        path = context.org.escalation(sla.escalation)
+        text = (f"escalation `{' → '.join(chain)}` starts at the {format_duration(sla.first_response, days=False)} first-response breach "
+                f"and takes {format_duration(total, days=False)} more to reach its last level: an unanswered ticket reaches it "
+                f"{format_duration(start + total - resolution, days=False)} after" if sla.first_response else
+                f"escalation `{' → '.join(chain)}` takes {format_duration(total, days=False)} to reach its last level, longer than")
+        yield Finding(f"{text} the {format_duration(sla.resolution, days=False)} resolution target of SLA `{sla.id}`",
+                      path.source.at("levels"), hint="shorten the levels' `within`, or escalate on a path made for this SLA",
+                      related=(Related(sla.source.at("resolution"), f"SLA `{sla.id}` resolution target"),), subject=path.id)
 
 
 @register("CX504", "escalation-level-unstaffed", Severity.WARNING)

@@ -414,7 +414,7 @@ def test_version(run_cli):
 
 def test_findings_org_reports_every_family(run_cli, findings_org):
     result = run_cli("check", findings_org)
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # the shadowed rule is an error: its tickets go elsewhere than it says
     assert _codes_in(result.stdout) == ["CX604", "CX612", "CX612", "CX403"]
 
 
@@ -457,7 +457,7 @@ def test_severity_option_leaves_other_codes_alone(run_cli, findings_org):
     result = run_cli("check", "--severity", "CX604=error", "--format", "json", findings_org)
     assert result.exit_code == 1
     severities = {(d["code"], d["severity"]) for d in json.loads(result.stdout)["diagnostics"]}
-    assert severities == {("CX604", "error"), ("CX612", "warning"), ("CX403", "warning")}
+    assert severities == {("CX604", "error"), ("CX612", "warning"), ("CX403", "error")}
 
 
 # --- check configuration: pyproject.toml -----------------------------------------------------------
@@ -573,7 +573,7 @@ def test_accept_with_at_suppresses_exactly_that_finding(run_cli, findings_org):
         "  - code: CX612\n    at: answer\n    reason: Manager and desk answer customers together on purpose.\n",
     ), encoding="utf-8")
     result = run_cli("check", findings_org, "--format", "json")
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # the shadowed rule (an error) is still there
     found = [(d["code"], d["subject"]) for d in json.loads(result.stdout)["diagnostics"]]
     assert ("CX612", "answer") not in found
     assert ("CX612", "run_centre") in found

@@ -66,12 +66,14 @@ def routing_overlap(context: CheckContext) -> Iterator[Finding]:
             subject=second.id)
 
 
-@register("CX403", "shadowed-rule", Severity.WARNING)
+@register("CX403", "shadowed-rule", Severity.ERROR)
 def shadowed_rule(context: CheckContext) -> Iterator[Finding]:
     """A rule that can never fire because rules tried before it take all it matches.
 
     Rules are tried by precedence (then file order); if earlier rules already own every
-    ticket a rule matches, in every hour it applies, the rule is dead weight or a mistake.
+    ticket a rule matches, in every hour it applies, the rule is dead weight or a mistake,
+    and its tickets go to another role than it says: an error. The finding names the rules
+    that win and the roles that actually get the tickets.
 
     Failing (`vip_complaints` is inside `complaints`, which is tried first)::
 
@@ -96,11 +98,13 @@ def shadowed_rule(context: CheckContext) -> Iterator[Finding]:
         if all(is_covered(part, earlier_boxes) for part in reachable):
             winners = [context.org.routing[context.rule_order[other]] for other in earlier
                        if any(context.rule_boxes[other].intersect(part) for part in reachable)]
+            owners = sorted({other.to for other in winners})
             yield Finding(
-                f"rule `{rule.id}` can never fire: rules tried before it own every ticket it matches",
+                f"rule `{rule.id}` can never fire: rules tried before it own every ticket it matches, so its tickets go to "
+                + " and ".join(f"`{role}`" for role in owners) + ("" if owners == [rule.to] else f" (it names `{rule.to}`)"),
                 rule.source.at("precedence"),
                 hint="raise its precedence above the rules named below, or remove it",
-                related=tuple(Related(other.source.at("id"), f"`{other.id}` (precedence {other.precedence}) takes its tickets")
+                related=tuple(Related(other.source.at("id"), f"`{other.id}` (precedence {other.precedence}) takes its tickets, to `{other.to}`")
                               for other in winners[:3]),
                 subject=rule.id)
 

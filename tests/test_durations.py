@@ -123,7 +123,8 @@ def test_days_stay_days_in_calendar_time_and_business_hours_and_working_days_pas
 # ---------------------------------------------------------------- in `check`'s messages and comparisons
 
 def test_cx503_counts_a_working_day_as_an_open_day_of_the_slas_calendar(tmp_path):
-    """9 open hours a day: 1wd is about 9 business hours, so limits of 6h + 4h before the manager exceed it."""
+    """9 open hours a day: 1wd is about 9 business hours, so 30m to the first-response breach and limits of 6h + 4h
+    before the manager exceed it."""
     from cxrules.checks import CheckConfig, check
 
     def tight(data):
@@ -131,7 +132,8 @@ def test_cx503_counts_a_working_day_as_an_open_day_of_the_slas_calendar(tmp_path
         data["escalations"][0]["levels"] = [{"role": "desk", "within": "6h"}, {"role": "desk", "within": "4h"}, {"role": "manager"}]
     findings = check(make_org(tmp_path, tight), CheckConfig(select=frozenset({"CX503"})))
     assert [f.message for f in findings] == [
-        "escalation `complaints` takes 10h to reach its last level, longer than the 1wd resolution target of SLA `standard`"]
+        "escalation `complaints` starts at the 30m first-response breach and takes 10h more to reach its last level: "
+        "an unanswered ticket reaches it 1h30m after the 1wd resolution target of SLA `standard`"]
 
     def roomy(data):
         tight(data)

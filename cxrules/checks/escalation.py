@@ -138,21 +138,39 @@ def escalation_exceeds_sla(context: CheckContext) -> Iterator[Finding]:
 
 @register("CX504", "escalation-level-unstaffed", Severity.WARNING)
 def escalation_level_unstaffed(context: CheckContext) -> Iterator[Finding]:
-    """An escalation level names a role with no one on duty.
+    """An escalation level names a role with nobody on shift when the level can fire.
 
-    A role without `staff` has nobody to receive the escalation.
+    A level fires when a deadline on the SLA's calendar passes, so at any hour that calendar
+    is open; a role without `staff`, or whose shifts leave some of those hours uncovered,
+    has nobody to receive the escalation then. (Paths no SLA starts are judged by staff alone.)
 
-    Failing::
+    Failing: an SLA on a 24/7 calendar escalating to a supervisor on shift 08:00–20:00, or to
+    a role with no staff at all::
 
-        roles: [{id: supervisor, name: Supervisor, unit: ops}]
+        roles: [{id: supervisor, name: Supervisor, unit: ops, staff: [{shift: day, agents: 1}]}]
+        slas: [{id: standard, calendar: always, resolution: 4h, escalation: p}]
         escalations: [{id: p, levels: [{role: supervisor, within: 1h}, {role: manager}]}]
 
-    Passing::
-
-        roles: [{id: supervisor, name: Supervisor, unit: ops, staff: [{agents: 1}]}]
+    Passing: a night shift (or an on-call duty) for the supervisor, or the SLA's clock on the day calendar.
     """
+    firing: dict[str, list[tuple[str, WeekSet]]] = {}
+    for sla in context.org.slas:
+        current, seen = sla.escalation, set()
+        while current and current not in seen:  # the path and the paths it continues on fire on this SLA's calendar
+            seen.add(current)
+            firing.setdefault(current, []).append((sla.id, context.hours(sla.calendar)))
+            current = context.org.escalation(current).then
     for path in context.org.escalations:
         for index, level in enumerate(path.levels):
+            where = path.source.at("levels", index, "role")
             if not context.org.role(level.role).staff:
                 yield Finding(f"level {index + 1} of escalation path `{path.id}` goes to `{level.role}`, which has no staff",
-                              path.source.at("levels", index, "role"), hint=f"add `staff:` to role `{level.role}`", subject=path.id)
+                              where, hint=f"add `staff:` to role `{level.role}`", subject=path.id)
+                continue
+            for sla_id, hours in firing.get(path.id, ()):
+                gap = hours - context.role_hours(level.role)
+                if gap:
+                    yield Finding(f"level {index + 1} of escalation path `{path.id}` can fire whenever SLA `{sla_id}`'s clock runs, "
+                                  f"but nobody of `{level.role}` is on shift {gap.describe()}",
+                                  where, hint=f"add a shift (or an on-call duty) to `{level.role}` for those hours, or run the SLA's "
+                                              f"clock on a calendar `{level.role}` covers", subject=path.id)

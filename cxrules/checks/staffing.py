@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Iterator
 
 from ..calendars import WeekSet
+from ..regions import uncovered
 from ..diagnostics import Severity
 from ..model import WorkingDays, format_duration
 from . import CheckContext, Finding, register
@@ -27,6 +28,14 @@ def serving_roles(context: CheckContext, channel) -> list[tuple[str, WeekSet]]:
     return serving
 
 
+def _unstaffed_hours(context: CheckContext, channel) -> WeekSet:
+    """Hours the channel is open and nobody who serves it is on shift."""
+    staffed = WeekSet()
+    for role, hours in serving_roles(context, channel):
+        staffed = staffed | (context.role_hours(role) & hours)
+    return context.hours(channel.hours) - staffed
+
+
 @register("CX711", "channel-unstaffed", Severity.WARNING)
 def channel_unstaffed(context: CheckContext) -> Iterator[Finding]:
     """Hours in which a channel is open but no role that serves it has anyone on shift.
@@ -38,15 +47,52 @@ def channel_unstaffed(context: CheckContext) -> Iterator[Finding]:
     Passing: an evening and a weekend shift for one of the roles that serve WeChat.
     """
     for channel in context.org.channels:
-        open_hours = context.hours(channel.hours)
-        staffed = WeekSet()
-        for role, hours in serving_roles(context, channel):
-            staffed = staffed | (context.role_hours(role) & hours)
-        gap = open_hours - staffed
+        gap = _unstaffed_hours(context, channel)
         if gap:
             yield Finding(f"channel `{channel.id}` is open but nobody who serves it is on shift: {gap.describe()}",
                           channel.source.at("hours") if channel.source.document.get(channel.source.path + ("hours",)) else channel.source.at("id"),
                           hint="add shifts to a role that serves the channel, or shorten its opening hours", subject=channel.id)
+
+
+@register("CX715", "class-owner-off-shift", Severity.WARNING)
+def class_owner_off_shift(context: CheckContext) -> Iterator[Finding]:
+    """Hours in which a channel is open and staffed, but the role that owns some of its tickets has nobody on shift.
+
+    The channel as a whole looks covered (CX711 is quiet), yet the tickets a rule sends to
+    a role off shift wait in its queue: phone complaints at 08:30 for a complaint team that
+    starts at 09:00, while the technical team that does not take them is on the phone.
+    Ownership follows the routing precedence, as the engine routes.
+
+    Failing: phone open 08:00–20:00 and served by a technical team on 08:00–20:00; complaints
+    by phone go to reps on 09:00–18:00.
+
+    Passing: the reps' shift covers the phone's hours, or complaints go to a role that does.
+    """
+    reported: dict[tuple[str, str, str], WeekSet] = {}
+    for channel, space in context.channel_spaces:
+        open_hours = space.hours - _unstaffed_hours(context, channel)  # hours with nobody at all are CX711's
+        off_shift: dict[str, WeekSet] = {}
+        for rule in context.router.rules:
+            if rule.to not in off_shift:
+                off_shift[rule.to] = open_hours - context.role_hours(rule.to)
+            box = context.rule_boxes.get(rule.id)
+            part = box.intersect(space) if box is not None and off_shift[rule.to] else None
+            part = part.intersect(space.replace(len(space.sets), off_shift[rule.to])) if part is not None else None
+            if part is None:
+                continue  # its owner is on shift whenever the channel is staffed, or the rule takes nothing here
+            owned = uncovered(part, [other for other in context.earlier_boxes(rule, part) if other.intersect(part) is not None])
+            gap = WeekSet()
+            for region in owned:  # what is left to this rule after the rules tried before it: its own tickets
+                gap = gap | region.hours
+            if gap:
+                key = (rule.id, rule.to, channel.id)
+                reported[key] = reported.get(key, WeekSet()) | gap
+    for (rule_id, owner, channel_id), gap in reported.items():
+        rule = context.org.routing[context.rule_order[rule_id]]
+        yield Finding(f"`{channel_id}` tickets that rule `{rule_id}` sends to `{owner}` arrive {gap.describe()} "
+                      f"while nobody of `{owner}` is on shift (others who serve `{channel_id}` are)",
+                      rule.source.at("to"), hint=f"add a shift to `{owner}` for those hours, or route those tickets then to a role on shift",
+                      subject=rule_id)
 
 
 @register("CX712", "capacity-below-floor", Severity.WARNING)

@@ -168,6 +168,18 @@ def week_set(calendar: Calendar, view_zone: str | None = None) -> WeekSet:
     return base
 
 
+def dated_week(calendar: "BusinessCalendar", day: date, view_zone: str | None = None) -> WeekSet:
+    """The calendar's weekly hours with ``day``'s weekday replaced by that date's real hours (a public
+    holiday closed, a make-up working day open, the tail of the night before), seen in ``view_zone``."""
+    start = day.weekday() * 1440
+    typical = week_set(calendar.calendar)
+    dated = WeekSet.of((start + interval.start, start + interval.end) for interval in calendar.hours_on(day))
+    week = (typical - WeekSet.of([(start, start + 1440)])) | dated
+    if view_zone and view_zone != calendar.calendar.timezone:
+        return week.shifted(_utc_offset_minutes(view_zone) - _utc_offset_minutes(calendar.calendar.timezone))
+    return week
+
+
 @lru_cache(maxsize=64)
 def _country_holidays(country: str, year: int):
     import holidays

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
@@ -162,12 +163,15 @@ def check(
     select: Optional[List[str]] = typer.Option(None, "--select", help="Run only these codes or code prefixes (e.g. CX4,CX511)."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes or code prefixes."),
     severity: Optional[List[str]] = typer.Option(None, "--severity", help="Override a severity: CODE=error|warning|info."),
+    start: Optional[str] = typer.Option(None, "--from", help="First real date the dated checks look at (YYYY-MM-DD; default today)."),
+    end: Optional[str] = typer.Option(None, "--to", help="Last real date the dated checks look at (default: twelve months after --from)."),
     format: Format = FORMAT_OPTION,
     output: Optional[Path] = OUTPUT_OPTION,
     color: Optional[bool] = COLOUR_OPTION,
     strict: bool = STRICT_OPTION,
 ) -> None:
-    """Prove the org works: routing gaps and overlaps, escalations, hand-offs, duties, staffing.
+    """Prove the org works: routing gaps and overlaps (in the typical week and on every real date of the horizon:
+    public holidays, make-up working days), escalations, hand-offs, duties, staffing.
 
     Validates first (as `validate` does). Options default to `\\[tool.cxrules]` in the
     nearest pyproject.toml. Exit status: 0 clean, 1 problems found, 2 usage or I/O error.
@@ -181,6 +185,7 @@ def check(
     overrides = _severities(severity)
     if overrides:
         config = CheckConfig(config.select, config.ignore, config.severity + overrides)
+    config = replace(config, horizon=_horizon(start, end))
     unknown = config.unknown_codes()
     if unknown:
         typer.echo(f"cxrules: no check code starts with `{unknown[0]}`; see docs/codes.md or `cxrules explain CODE`", err=True)
@@ -190,6 +195,23 @@ def check(
     diagnostics += found
     _emit(Report(tuple(files) + tuple(side_files), tuple(diagnostics)), format, output, color)
     raise typer.Exit(_exit_code(diagnostics, strict))
+
+
+def _horizon(start: Optional[str], end: Optional[str]):
+    """The dates the dated checks look at: --from (default today) to --to (default twelve months on)."""
+    from datetime import date
+
+    try:
+        first = date.fromisoformat(start) if start else date.today()
+    except ValueError:
+        raise typer.BadParameter(f"`{start}` is no date (YYYY-MM-DD)", param_hint="--from") from None
+    try:
+        last = date.fromisoformat(end) if end else first + timedelta(days=365)
+    except ValueError:
+        raise typer.BadParameter(f"`{end}` is no date (YYYY-MM-DD)", param_hint="--to") from None
+    if last < first or (last - first).days > 3660:
+        raise typer.BadParameter("--to must fall after --from, at most ten years on", param_hint="--to")
+    return first, last
 
 
 ROUTE_EPILOG = """\b

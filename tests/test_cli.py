@@ -670,3 +670,13 @@ def test_a_line_break_in_a_file_name_cannot_forge_a_line_of_the_report(run_cli, 
     forged.write_text("apiVersion: cxrules/v1\nkind: Organisation\norg: {id: x}\n", encoding="utf-8")
     out = run_cli("validate", forged).stdout
     assert not any(line.startswith("fake.yaml") for line in out.splitlines()) and "x\\nfake.yaml" in out
+
+
+def test_check_looks_at_the_real_dates_of_its_horizon(run_cli):
+    case = ROOT / "tests/checks/CX406_holiday_gap.yaml"
+    autumn = run_cli("check", case, "--from", "2025-09-01", "--to", "2025-12-31")
+    assert autumn.exit_code == 1 and "on 2025-10-01 to 10-03, 2025-10-06 to 10-08: no routing rule owns" in autumn.stdout
+    summer = run_cli("check", case, "--from", "2025-07-01", "--to", "2025-08-31")  # no public holiday on a weekday then
+    assert summer.exit_code == 0
+    for bad in (("--from", "2025-13-01"), ("--from", "2025-09-01", "--to", "2025-08-01")):
+        assert run_cli("check", case, *bad).exit_code == 2

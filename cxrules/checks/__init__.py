@@ -13,13 +13,14 @@ import inspect
 import tomllib
 from itertools import combinations
 from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
 import networkx as nx
 
-from ..calendars import WeekSet, week_set
+from ..calendars import BusinessCalendar, WeekSet, dated_week, week_set
 from ..codes import register as register_code
 from ..diagnostics import Diagnostic, Location, Related, Severity, sort_key
 from ..model import Channel, Org, RoutingRule
@@ -75,6 +76,8 @@ class CheckConfig:
     select: Optional[frozenset[str]] = None
     ignore: frozenset[str] = frozenset()
     severity: tuple[tuple[str, Severity], ...] = ()
+    horizon: Optional[tuple[date, date]] = None
+    """The real dates the dated checks look at (first, last); default: twelve months from today."""
 
     def enabled(self, code: str) -> bool:
         selected = self.select is None or any(code.startswith(prefix) for prefix in self.select)
@@ -146,9 +149,30 @@ def _config_from_table(table, where: Path) -> CheckConfig:
 class CheckContext:
     """The org plus what several checks need, computed once: graphs, hours, rule regions."""
 
-    def __init__(self, org: Org):
+    def __init__(self, org: Org, horizon: Optional[tuple[date, date]] = None):
         self.org = org
         self.router = Router(org)
+        self.horizon = horizon or (date.today(), date.today() + timedelta(days=365))
+
+    @cached_property
+    def day_kinds(self) -> list[tuple["CheckContext", list[date]]]:
+        """The dates of the horizon whose hours differ from the typical week (public holidays, make-up working days),
+        grouped by kind: one context per kind, with that date's real hours in place of its weekday's. The cost grows
+        with the kinds of day, not with the days."""
+        calendars = {c.id: BusinessCalendar(c) for c in self.org.calendars}
+        kinds: dict[tuple, list[date]] = {}
+        seen: dict[tuple, Optional[tuple[WeekSet, ...]]] = {}
+        day, last = self.horizon
+        while day <= last:
+            key = (day.weekday(), tuple(calendars[c.id].hours_on(day) for c in self.org.calendars))
+            if key not in seen:  # a kind of day met before: its weeks are known
+                dated = tuple(dated_week(calendars[c.id], day, self.zone) for c in self.org.calendars)
+                seen[key] = dated if any(week != self.hours(c.id) for week, c in zip(dated, self.org.calendars)) else None
+            if (weeks := seen[key]) is not None:
+                kinds.setdefault((day.weekday(), weeks), []).append(day)
+            day += timedelta(days=1)
+        return [(DatedContext(self, dict(zip((c.id for c in self.org.calendars), weeks))), days)
+                for (_, weeks), days in kinds.items()]
 
     @cached_property
     def zone(self) -> str:
@@ -367,9 +391,20 @@ def _is_accepted(org: Org, diagnostic: Diagnostic) -> bool:
     return any(a.code == diagnostic.code and (a.at is None or a.at == diagnostic.subject) for a in org.accepted)
 
 
+class DatedContext(CheckContext):
+    """The org on one kind of real day: each calendar's hours are those of such a date (see :meth:`CheckContext.day_kinds`)."""
+
+    def __init__(self, typical: CheckContext, weeks: dict[str, WeekSet]):
+        super().__init__(typical.org, typical.horizon)
+        self._weeks = weeks
+
+    def hours(self, calendar_id: Optional[str]) -> WeekSet:
+        return self._weeks[calendar_id] if calendar_id is not None else WeekSet.full()
+
+
 def run_checks(org: Org, config: CheckConfig = CheckConfig()) -> CheckResult:
     """Run every enabled check; findings the org accepts inline are returned apart."""
-    context = CheckContext(org)
+    context = CheckContext(org, config.horizon)
     kept: list[Diagnostic] = []
     accepted: list[Diagnostic] = []
     with paused_gc():

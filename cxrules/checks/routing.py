@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from ..calendars import WeekSet
 from ..diagnostics import Related, Severity
-from ..regions import is_covered, uncovered
+from ..regions import Box, is_covered, uncovered
 from . import CheckContext, Finding, register
 
 
@@ -36,6 +37,60 @@ def routing_gap(context: CheckContext) -> Iterator[Finding]:
                 f"no routing rule owns {context.describe(region)}", channel.source.at("id"),
                 hint=f"add a rule for these tickets or a catch-all rule with a low precedence; until then they go to the fallback queue `{fallback}`",
                 subject=channel.id)
+
+
+@register("CX406", "routing-gap-on-dates", Severity.ERROR)
+def routing_gap_on_dates(context: CheckContext) -> Iterator[Finding]:
+    """Tickets no routing rule owns on some real dates only: public holidays, make-up working days.
+
+    The typical week can be gap-free while a date is not: a rule limited to working days
+    (`during:` a calendar with public holidays) leaves a channel that stays open on holidays
+    without an owner then, and the engine sends those tickets to the fallback queue. Every
+    date of the horizon (`check --from/--to`, default twelve months from today) is looked at,
+    one analysis per kind of day; the finding names the dates.
+
+    Failing: phone open every day; complaints routed only `during: office` (with China's
+    public holidays) and no catch-all, so on 1 October phone complaints have no owner.
+
+    Passing: a catch-all rule, or the complaint rule on a calendar that keeps holidays open.
+    """
+    fallback = context.org.info.fallback_queue
+    typical = {channel.id: regions for channel, regions in context.gap_regions}
+    found: dict[tuple, list] = {}
+    for dated, days in context.day_kinds:
+        start = days[0].weekday() * 1440
+        day_hours = WeekSet.of([(start, start + 1440)])
+        for channel, regions in dated.gap_regions:
+            for region in regions:
+                hours = region.hours & day_hours
+                if not hours:
+                    continue
+                for part in uncovered(region.replace(len(region.sets), hours), typical.get(channel.id, [])):
+                    # the same tickets at the same times of day on dates of any weekday make one finding
+                    key = (channel.id, part.sets, part.hours.shifted(-start).intervals)
+                    found.setdefault(key, [channel]).extend(days)
+    for (channel_id, sets, times), (channel, *days) in found.items():
+        what = context.describe(Box(sets, WeekSet.full())).removesuffix(", at all hours")
+        yield Finding(f"on {_dates(days)}: no routing rule owns {what}, {_times(times)}", channel.source.at("id"),
+                      hint=f"add a rule (or a catch-all) that applies on those dates; until then these tickets go to the fallback "
+                           f"queue `{fallback}`", subject=channel_id)
+
+
+def _times(intervals) -> str:
+    """Minutes of a day as `09:00–18:00, 20:00–22:00`."""
+    return ", ".join(f"{start // 60:02d}:{start % 60:02d}–{end // 60:02d}:{end % 60:02d}" for start, end in intervals)
+
+
+def _dates(days: list) -> str:
+    """`2025-10-01 to 10-07, 2026-01-01`: dates in order, runs of consecutive days joined."""
+    days = sorted(set(days))
+    runs: list[list] = []
+    for day in days:
+        if runs and (day - runs[-1][-1]).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ", ".join(f"{run[0]}" if len(run) == 1 else f"{run[0]} to {run[-1]:%m-%d}" for run in runs)
 
 
 @register("CX402", "routing-overlap", Severity.ERROR)
@@ -73,7 +128,8 @@ def shadowed_rule(context: CheckContext) -> Iterator[Finding]:
     Rules are tried by precedence (then file order); if earlier rules already own every
     ticket a rule matches, in every hour it applies, the rule is dead weight or a mistake,
     and its tickets go to another role than it says: an error. The finding names the rules
-    that win and the roles that actually get the tickets.
+    that win and the roles that actually get the tickets. A rule that fires on some real
+    dates only (public holidays, make-up working days: see CX406) is no dead rule.
 
     Failing (`vip_complaints` is inside `complaints`, which is tried first)::
 
@@ -94,8 +150,7 @@ def shadowed_rule(context: CheckContext) -> Iterator[Finding]:
                           hint="check its `match` and `during` against the channels' categories and hours", subject=rule.id)
             continue
         earlier = context.earlier_rules(rule, box) if box is not None else []
-        earlier_boxes = [context.rule_boxes[other] for other in earlier]
-        if all(is_covered(part, earlier_boxes) for part in reachable):
+        if _shadowed(context, rule) and not any(_fires(dated, rule) for dated, _ in context.day_kinds):
             winners = [context.org.routing[context.rule_order[other]] for other in earlier
                        if any(context.rule_boxes[other].intersect(part) for part in reachable)]
             owners = sorted({other.to for other in winners})
@@ -107,6 +162,21 @@ def shadowed_rule(context: CheckContext) -> Iterator[Finding]:
                 related=tuple(Related(other.source.at("id"), f"`{other.id}` (precedence {other.precedence}) takes its tickets, to `{other.to}`")
                               for other in winners[:3]),
                 subject=rule.id)
+
+
+def _shadowed(context: CheckContext, rule) -> bool:
+    """Whether rules tried before ``rule`` own every ticket it matches while channels are open (in ``context``'s hours)."""
+    box = context.rule_boxes.get(rule.id)
+    if box is None:
+        return True
+    earlier_boxes = [context.rule_boxes[other] for other in context.earlier_rules(rule, box)]
+    return all(is_covered(part, earlier_boxes) for space in context.receivable if (part := box.intersect(space)) is not None)
+
+
+def _fires(dated: CheckContext, rule) -> bool:
+    """Whether ``rule`` takes some ticket on a kind of real day (a rule for holidays only is no dead rule)."""
+    box = dated.rule_boxes.get(rule.id)
+    return box is not None and any(box.intersect(space) is not None for space in dated.receivable) and not _shadowed(dated, rule)
 
 
 @register("CX404", "route-to-role-without-category", Severity.WARNING)

@@ -3,7 +3,8 @@
 Invariants: nothing but the documented errors escapes; every ticket ends with exactly one
 owner or in the fallback queue; no follow-up fires twice; every SLA deadline lies inside
 business hours; `check` reports an overlap exactly where two rules of equal precedence
-claim a ticket for different owners. (Gaps against the fallback queue: tests/test_routing.py.)
+claim a ticket for different owners; and, on every real date of a year, the engine's router sends a
+ticket to the fallback queue exactly where `check`'s analysis of that kind of day reports a gap.
 `pytest -m slow` adds a 1,000-org fuzz run; `HYPOTHESIS_PROFILE=fuzz` (tests/conftest.py) makes every property longer.
 """
 
@@ -12,7 +13,8 @@ from __future__ import annotations
 import itertools
 import sys
 from collections import Counter
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -165,3 +167,34 @@ def test_check_reports_an_overlap_exactly_where_two_rules_claim_a_ticket(tmp_pat
 def _taken_higher(context: CheckContext, cell) -> bool:
     candidates = context.router.candidates(TicketClass(*cell))
     return len({rule.to for rule in candidates if rule.precedence == candidates[0].precedence}) <= 1
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 100_000), minutes=st.lists(st.integers(0, 365 * 1440 - 1), min_size=10, max_size=40))
+def test_check_and_the_engine_agree_on_who_owns_a_ticket_on_every_real_date(tmp_path_factory, seed, minutes):
+    """Differential: at any moment of a year (public holidays, make-up working days, nights included), the engine's
+    router sends a ticket of an open channel to the fallback queue exactly where `check`'s analysis of that kind of
+    day (the typical week, or the date's own hours) reports a gap; and the channel is open then for both."""
+    data = generate_org(roles=5, categories=6, channels=2, segments=2, rules=10, units=2, seed=seed, catch_all=False, timed=0.5)
+    data["calendars"][0]["holidays"] = {"country": "CN"}  # rules `during: office` stop on holidays; `always` channels do not
+    path = tmp_path_factory.mktemp("org") / "org.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    org = cxrules.load_org(path)
+    zone = ZoneInfo(org.info.timezone)
+    context = CheckContext(org, (date(2025, 1, 1), date(2025, 12, 31)))
+    kinds = {day: dated for dated, days in context.day_kinds for day in days}
+    start = datetime(2025, 1, 1, tzinfo=zone)
+    holidays = [datetime(2025, 10, 1, 10, tzinfo=zone), datetime(2025, 1, 26, 10, tzinfo=zone)]  # National Day; a make-up Sunday
+    for moment in holidays + [start + timedelta(minutes=minute) for minute in minutes]:
+        analysis = kinds.get(moment.date(), context)
+        minute_of_week = moment.weekday() * 1440 + moment.hour * 60 + moment.minute
+        gaps = {channel.id: regions for channel, regions in analysis.gap_regions}
+        for channel, space in analysis.channel_spaces:
+            open_now = any(s <= minute_of_week < e for s, e in space.hours.intervals)
+            assert open_now == BusinessCalendar(org.calendar(channel.hours or org.info.calendar)).is_open(moment)
+            if not open_now:
+                continue
+            for ticket in itertools.product(space.sets[0], [channel.id], *space.sets[2:]):
+                reported = any(all(value in values for value, values in zip(ticket, box.sets))
+                               and any(s <= minute_of_week < e for s, e in box.hours.intervals) for box in gaps[channel.id])
+                assert context.router.route(TicketClass(*ticket), moment).fallback == reported, (moment, ticket)

@@ -402,6 +402,35 @@ class DatedContext(CheckContext):
         return self._weeks[calendar_id] if calendar_id is not None else WeekSet.full()
 
 
+def describe_dates(days: Iterable[date]) -> str:
+    """`2025-10-01 to 10-07, 2026-01-01`: dates in order, runs of consecutive days joined."""
+    runs: list[list[date]] = []
+    for day in sorted(set(days)):
+        if runs and (day - runs[-1][-1]).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ", ".join(f"{run[0]}" if len(run) == 1 else f"{run[0]} to {run[-1]:%m-%d}" for run in runs)
+
+
+def describe_times(intervals: Iterable[tuple[int, int]]) -> str:
+    """Minutes of a day as `09:00–18:00, 20:00–22:00`."""
+    return ", ".join(f"{start // 60:02d}:{start % 60:02d}–{end // 60:02d}:{end % 60:02d}" for start, end in intervals)
+
+
+def on_dates(context: "CheckContext", hours_of: Callable[["CheckContext"], WeekSet]) -> list[tuple[list[date], tuple]]:
+    """Hours a question adds on some real dates only: for each kind of day of the horizon, ``hours_of`` its analysis on
+    that day less ``hours_of`` the typical week; grouped by time of day (minutes from midnight), with their dates."""
+    typical = hours_of(context)
+    found: dict[tuple, list[date]] = {}
+    for dated, days in context.day_kinds:
+        start = days[0].weekday() * 1440
+        extra = (hours_of(dated) - typical) & WeekSet.of([(start, start + 1440)])
+        if extra:
+            found.setdefault(extra.shifted(-start).intervals, []).extend(days)
+    return [(sorted(days), times) for times, days in found.items()]
+
+
 def run_checks(org: Org, config: CheckConfig = CheckConfig()) -> CheckResult:
     """Run every enabled check; findings the org accepts inline are returned apart."""
     context = CheckContext(org, config.horizon)

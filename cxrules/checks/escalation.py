@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Iterator
 
 import networkx as nx
@@ -10,7 +11,7 @@ import networkx as nx
 from ..diagnostics import Related, Severity
 from ..calendars import WeekSet
 from ..model import WorkingDays, format_duration
-from . import CheckContext, Finding, register
+from . import CheckContext, Finding, describe_dates, describe_times, on_dates, register
 
 
 def _then_graph(context: CheckContext) -> nx.DiGraph:
@@ -136,6 +137,11 @@ def escalation_exceeds_sla(context: CheckContext) -> Iterator[Finding]:
                       related=(Related(sla.source.at("resolution"), f"SLA `{sla.id}` resolution target"),), subject=path.id)
 
 
+def _off_shift(context: CheckContext, calendar: str, role: str) -> WeekSet:
+    """Hours the calendar runs and nobody of the role is on shift."""
+    return context.hours(calendar) - context.role_hours(role)
+
+
 @register("CX504", "escalation-level-unstaffed", Severity.WARNING)
 def escalation_level_unstaffed(context: CheckContext) -> Iterator[Finding]:
     """An escalation level names a role with nobody on shift when the level can fire.
@@ -152,13 +158,16 @@ def escalation_level_unstaffed(context: CheckContext) -> Iterator[Finding]:
         escalations: [{id: p, levels: [{role: supervisor, within: 1h}, {role: manager}]}]
 
     Passing: a night shift (or an on-call duty) for the supervisor, or the SLA's clock on the day calendar.
+
+    Real dates count too: a clock that keeps running on public holidays escalates to a role whose
+    shifts stop then; those findings name the dates (`check --from/--to`).
     """
-    firing: dict[str, list[tuple[str, WeekSet]]] = {}
+    firing: dict[str, list[tuple[str, str]]] = {}
     for sla in context.org.slas:
         current, seen = sla.escalation, set()
         while current and current not in seen:  # the path and the paths it continues on fire on this SLA's calendar
             seen.add(current)
-            firing.setdefault(current, []).append((sla.id, context.hours(sla.calendar)))
+            firing.setdefault(current, []).append((sla.id, sla.calendar))
             current = context.org.escalation(current).then
     for path in context.org.escalations:
         for index, level in enumerate(path.levels):
@@ -167,10 +176,13 @@ def escalation_level_unstaffed(context: CheckContext) -> Iterator[Finding]:
                 yield Finding(f"level {index + 1} of escalation path `{path.id}` goes to `{level.role}`, which has no staff",
                               where, hint=f"add `staff:` to role `{level.role}`", subject=path.id)
                 continue
-            for sla_id, hours in firing.get(path.id, ()):
-                gap = hours - context.role_hours(level.role)
+            hint = f"add a shift (or an on-call duty) to `{level.role}` for those hours, or run the SLA's clock on a calendar `{level.role}` covers"
+            for sla_id, calendar in firing.get(path.id, ()):
+                gap = _off_shift(context, calendar, level.role)
                 if gap:
                     yield Finding(f"level {index + 1} of escalation path `{path.id}` can fire whenever SLA `{sla_id}`'s clock runs, "
-                                  f"but nobody of `{level.role}` is on shift {gap.describe()}",
-                                  where, hint=f"add a shift (or an on-call duty) to `{level.role}` for those hours, or run the SLA's "
-                                              f"clock on a calendar `{level.role}` covers", subject=path.id)
+                                  f"but nobody of `{level.role}` is on shift {gap.describe()}", where, hint=hint, subject=path.id)
+                for days, times in on_dates(context, partial(_off_shift, calendar=calendar, role=level.role)):
+                    yield Finding(f"level {index + 1} of escalation path `{path.id}` can fire on {describe_dates(days)} at "
+                                  f"{describe_times(times)}, when SLA `{sla_id}`'s clock runs, but nobody of `{level.role}` is on shift",
+                                  where, hint=hint, subject=path.id)

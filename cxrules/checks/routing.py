@@ -7,7 +7,7 @@ from typing import Iterator
 from ..calendars import WeekSet
 from ..diagnostics import Related, Severity
 from ..regions import Box, is_covered, uncovered
-from . import CheckContext, Finding, register
+from . import CheckContext, Finding, describe_dates, describe_times, register
 
 
 @register("CX401", "routing-gap", Severity.ERROR)
@@ -71,26 +71,9 @@ def routing_gap_on_dates(context: CheckContext) -> Iterator[Finding]:
                     found.setdefault(key, [channel]).extend(days)
     for (channel_id, sets, times), (channel, *days) in found.items():
         what = context.describe(Box(sets, WeekSet.full())).removesuffix(", at all hours")
-        yield Finding(f"on {_dates(days)}: no routing rule owns {what}, {_times(times)}", channel.source.at("id"),
+        yield Finding(f"on {describe_dates(days)}: no routing rule owns {what}, {describe_times(times)}", channel.source.at("id"),
                       hint=f"add a rule (or a catch-all) that applies on those dates; until then these tickets go to the fallback "
                            f"queue `{fallback}`", subject=channel_id)
-
-
-def _times(intervals) -> str:
-    """Minutes of a day as `09:00–18:00, 20:00–22:00`."""
-    return ", ".join(f"{start // 60:02d}:{start % 60:02d}–{end // 60:02d}:{end % 60:02d}" for start, end in intervals)
-
-
-def _dates(days: list) -> str:
-    """`2025-10-01 to 10-07, 2026-01-01`: dates in order, runs of consecutive days joined."""
-    days = sorted(set(days))
-    runs: list[list] = []
-    for day in days:
-        if runs and (day - runs[-1][-1]).days == 1:
-            runs[-1].append(day)
-        else:
-            runs.append([day])
-    return ", ".join(f"{run[0]}" if len(run) == 1 else f"{run[0]} to {run[-1]:%m-%d}" for run in runs)
 
 
 @register("CX402", "routing-overlap", Severity.ERROR)

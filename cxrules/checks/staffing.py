@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Iterator
 
 from ..calendars import WeekSet
 from ..regions import uncovered
 from ..diagnostics import Severity
 from ..model import WorkingDays, format_duration
-from . import CheckContext, Finding, register
+from . import CheckContext, Finding, describe_dates, describe_times, on_dates, register
 
 
 def serving_roles(context: CheckContext, channel) -> list[tuple[str, WeekSet]]:
@@ -45,8 +46,16 @@ def channel_unstaffed(context: CheckContext) -> Iterator[Finding]:
     Failing: WeChat open `daily: ["08:00-22:00"]`, its roles staffed `mon-fri: ["09:00-18:00"]`.
 
     Passing: an evening and a weekend shift for one of the roles that serve WeChat.
+
+    Real dates count too: a channel open on public holidays whose people's shifts stop then
+    is reported with the dates (`check --from/--to`).
     """
     for channel in context.org.channels:
+        where = channel.source.at("hours") if channel.source.document.get(channel.source.path + ("hours",)) else channel.source.at("id")
+        for days, times in on_dates(context, partial(_unstaffed_hours, channel=channel)):
+            yield Finding(f"channel `{channel.id}` is open on {describe_dates(days)} at {describe_times(times)} but nobody who serves it "
+                          "is on shift then", where, hint="add shifts that work on those dates, or close the channel then",
+                          subject=channel.id)
         gap = _unstaffed_hours(context, channel)
         if gap:
             yield Finding(f"channel `{channel.id}` is open but nobody who serves it is on shift: {gap.describe()}",

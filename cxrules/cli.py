@@ -125,19 +125,22 @@ def validate(
 def _side_files_validated(paths: List[Path]) -> tuple[list[Path], list[str], list[Diagnostic]]:
     """Log mappings and simulation models named on the command line are validated as such: the other paths, those files,
     their problems."""
-    from .loading import file_kind
-    from .simulation.calibration import MODEL_KIND, validate_model
-    from .simulation.mapping import MAPPING_KIND, validate_mapping
+    from .loading import MAPPING_KIND, MODEL_KIND, file_kind
 
-    validators = {MAPPING_KIND: validate_mapping, MODEL_KIND: validate_model}
-    side = {}
+    kinds = {}
     for path in paths:
         try:
-            kind = file_kind(path)
+            kinds[path] = file_kind(path)
         except OSError:
             continue  # the org reader says why it cannot be read
-        if kind in validators:
-            side[path] = validators[kind]
+    side_kinds = {path: kind for path, kind in kinds.items() if kind in (MAPPING_KIND, MODEL_KIND)}
+    side = {}
+    if side_kinds:  # the simulation's readers (and the engine behind them) only when there is such a file
+        from .simulation.calibration import validate_model
+        from .simulation.mapping import validate_mapping
+
+        validators = {MAPPING_KIND: validate_mapping, MODEL_KIND: validate_model}
+        side = {path: validators[kind] for path, kind in side_kinds.items()}
     return ([path for path in paths if path not in side], [str(path) for path in side],
             [d for path, validator in side.items() for d in validator(path)])
 

@@ -34,7 +34,7 @@ import yaml
 
 from .diagnostics import Diagnostic, Location, Related
 
-__all__ = ["Document", "LoadLimits", "load_file", "load_text", "org_files", "JsonPath", "read_regular", "read_head", "file_kind", "NOT_ORGS", "open_regular_binary", "named_link_refusal", "source_lines",
+__all__ = ["Document", "LoadLimits", "load_file", "load_text", "org_files", "JsonPath", "read_regular", "read_head", "file_kind", "NOT_ORGS", "MAPPING_KIND", "MODEL_KIND", "open_regular_binary", "named_link_refusal", "source_lines",
            "NotRegularFile", "FileTooLarge", "resolve_include", "load_included", "NOT_AN_ORG_FILE"]
 
 JsonPath = tuple[Any, ...]
@@ -971,7 +971,9 @@ def read_head(path, size: int = 8192) -> str:
         os.close(fd)
 
 
-NOT_ORGS = ("Fragment", "TicketLogMapping", "SimulationModel")
+MAPPING_KIND, MODEL_KIND = "TicketLogMapping", "SimulationModel"
+"""The kinds of the simulation's files: a ticket-log mapping and a calibrated model."""
+NOT_ORGS = ("Fragment", MAPPING_KIND, MODEL_KIND)
 """Kinds of cxrules file that are no org of their own: fragments are read through their org; log mappings and
 simulation models are checked by their own readers."""
 

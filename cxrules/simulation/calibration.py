@@ -29,7 +29,7 @@ import yaml
 
 from ..calendars import BusinessCalendar
 from ..diagnostics import Diagnostic
-from ..loading import Document, load_file
+from ..loading import MODEL_KIND, Document, load_file
 from ..model import MAX_DURATION, Org, duration_problem, format_duration, parse_duration
 from ..routing import Router, TicketClass, class_values, meant
 from ..schema import validate_against
@@ -770,9 +770,6 @@ def _pick(pick: Pick) -> dict:
 
 
 # ---------------------------------------------------------------- reading
-
-
-MODEL_KIND = "SimulationModel"
 
 
 def validate_model(path: str | Path) -> list[Diagnostic]:

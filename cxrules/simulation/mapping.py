@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..diagnostics import Diagnostic
-from ..loading import file_kind, load_file, open_regular_binary
+from ..loading import MAPPING_KIND, file_kind, load_file, open_regular_binary
 from ..model import MAX_DURATION, Org, duration_problem, parse_duration
 from ..schema import closest, validate_against
 from .history import LIFECYCLE, TicketRecord
@@ -96,7 +96,6 @@ class LogMapping:
 _ORG_KINDS = {"category": "categories", "channel": "channels", "segment": "segments", "priority": "priorities", "role": "roles"}
 
 
-MAPPING_KIND = "TicketLogMapping"
 
 
 def is_mapping_file(path: str | Path) -> bool:

@@ -413,6 +413,8 @@ def simulate(
             raise typer.Exit(EXIT_PROBLEMS)
         calibrated = _model_or_exit(model, org)
         window = (_moment_option(start, "--from", org), _moment_option(end, "--to", org))
+        if window[0] and window[1] and window[1] <= window[0]:
+            raise typer.BadParameter("--to must come after --from", param_hint="--to")
         if backtest:
             verdict = _with_progress(show, f"back-testing {org.info.id}", lambda report: run_backtest(
                 org, records, loaded, unmapped, model=calibrated, window=window, warm_up=warm, seed=seed, progress=report))

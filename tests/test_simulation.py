@@ -167,6 +167,7 @@ def test_simulate_cli_modes_windows_and_bad_options(run_cli, tmp_path):
     for option, value in (("--mode", "maybe"), ("--from", "Tuesday"), ("--warm-up", "3x"), ("--escalation", "shout")):
         refused = run_cli(*base, option, value)
         assert refused.exit_code == 2 and option in refused.output, (option, refused.output)
+    assert run_cli(*base, "--from", "2025-03-05", "--to", "2025-03-04").exit_code == 2    # an empty window is a mistake
     assert run_cli("simulate", tiny, tiny, log, "--mapping", mapping_path, "--backtest").exit_code == 2
     (tmp_path / "model.yaml").write_text("apiVersion: cxrules/v1\nkind: SimulationModel\n", encoding="utf-8")
     bad_model = run_cli(*base, "--model", tmp_path / "model.yaml")

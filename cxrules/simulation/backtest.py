@@ -22,7 +22,7 @@ from .figures import SimulationResult, Window, attainment_table, stats, wip_seri
 from .history import TicketRecord
 from .journeys import WorkModel
 from .mapping import LogMapping, Unmapped
-from .replay import _last_moment, simulate
+from .replay import simulate
 
 __all__ = ["Tolerances", "Comparison", "Backtest", "backtest", "log_breaches"]
 
@@ -131,7 +131,7 @@ def backtest(org: Org, records: list[TicketRecord], mapping: Optional[LogMapping
              tolerances: Tolerances = Tolerances(), progress: Optional[Callable[[int, int], None]] = None) -> Backtest:
     """Run the as-is replay (and, given a calibrated ``model``, the what-if replay) on the log's arrivals; compare each with the log."""
     records = sorted(records, key=lambda r: (r.created, r.row))
-    log_end = max((_last_moment(r) for r in records), default=None)
+    log_end = max((r.last_moment for r in records), default=None)
     results: dict[str, SimulationResult] = {"as-is": simulate(org, records, mapping, unmapped, progress, mode="as-is", window=window,
                                                               warm_up=warm_up, seed=seed, keep_flights=True)}
     if model is not None:

@@ -53,7 +53,6 @@ class Flight:
     escalated: bool = False
     fallback: bool = False
     has_sla: bool = False
-    sla_due: tuple = (None, None)
     breached: set = field(default_factory=set)
     waits: list = field(default_factory=list)
     """(role, entered, until, taken) for each time the ticket came to a role: taken by an agent at ``until``, or

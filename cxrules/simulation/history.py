@@ -10,7 +10,7 @@ The simulation replays these stints as work (as-is mode), and calibration measur
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Optional
 
 __all__ = ["LIFECYCLE", "WAITING_STATES", "Pause", "Stint", "TicketRecord"]
@@ -29,9 +29,6 @@ class Pause:
     start: datetime
     end: Optional[datetime]
     reason: str
-
-    def length(self, log_end: datetime) -> timedelta:
-        return (self.end or log_end) - self.start
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +74,14 @@ class TicketRecord:
     reopenings: int = 0
     made_sla: Optional[bool] = None
     """The log's own verdict on the SLA, where it records one (shown beside ours, never used to compute)."""
+
+    @property
+    def last_moment(self) -> datetime:
+        """The last moment the log says anything of the ticket: where a replay or a back-test of the log ends."""
+        moments = [self.created, self.first_response, self.resolved, self.closed]
+        for stint in self.stints:
+            moments += [stint.entered, stint.picked, stint.left] + [pause.end for pause in stint.pauses]
+        return max(moment for moment in moments if moment is not None)
 
     @property
     def reassigned(self) -> bool:

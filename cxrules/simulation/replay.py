@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Optional
 
-from ..calendars import BusinessCalendar
 from ..engine import decisions as d
 from ..engine import events as e
 from ..engine.clock import VirtualClock
@@ -124,7 +123,7 @@ class _Replay:
         self.org, self.records, self.mapping, self.mode, self.escalation, self.rng = org, records, mapping, mode, escalation, rng
         self.model = model or _ServiceTimeModel(mapping)
         self.start = records[0].created if records else None
-        self.log_end = max((_last_moment(r) for r in records), default=None)
+        self.log_end = max((r.last_moment for r in records), default=None)
         self.engine = Engine(org, VirtualClock(self.start or datetime.now().astimezone()))
         self.agent_shifts = {agent.id: self.engine.calendars[agent.shift] for team in self.engine.agents.values() for agent in team}
         self.flights: dict[str, Flight] = {}
@@ -185,7 +184,6 @@ class _Replay:
         if state is None:
             return  # refused (counted by the fold)
         flight.has_sla = state.sla is not None
-        flight.sla_due = state.first_response_due, state.resolution_due
         start = flight.journey.first_role(state.role) or state.role
         if start is None:
             return
@@ -379,17 +377,3 @@ class _Replay:
         flight.phases = [Phase(self.model.work(state.role, flight.record.category, flight.record.priority, self.rng))] \
             if state is not None and state.role else None
         flight.role = state.role if state is not None else flight.role
-
-
-def _last_moment(record: TicketRecord) -> datetime:
-    """The last moment the log says anything of the ticket."""
-    moments = [record.created, record.first_response, record.resolved, record.closed]
-    for stint in record.stints:
-        moments += [stint.entered, stint.picked, stint.left] + [p.end for p in stint.pauses]
-    return max(m for m in moments if m is not None)
-
-
-def role_calendar(org: Org, calendars: dict[str, BusinessCalendar], role: str) -> Optional[BusinessCalendar]:
-    """The shift of a role's largest staff group: the hours its work is measured in."""
-    staff = org.role(role).staff
-    return calendars[max(staff, key=lambda group: group.agents).shift] if staff else None

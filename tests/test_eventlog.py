@@ -281,3 +281,33 @@ def test_json_lines_event_logs_read_the_same(tmp_path, org):
     mapping, _ = load_mapping(tmp_path / "mapping.yaml", org)
     records, unmapped = read_log(tmp_path / "log.jsonl", mapping)
     assert unmapped.total == 0 and {r.id: r.stints for r in records} == EXPECTED_STINTS
+
+
+def test_times_outside_the_engines_years_and_yes_written_any_way_are_rows_not_tracebacks(tmp_path, org):
+    mapping_text = """apiVersion: cxrules/v1
+kind: TicketLogMapping
+timezone: Asia/Shanghai
+time_formats: ["%Y-%m-%d %H:%M"]
+fields:
+  id: {column: id}
+  created: {column: opened}
+  member: {column: member}
+  category: {value: question}
+  channel: {value: phone}
+  segment: {value: normal}
+  priority: {value: normal}
+"""
+    records, unmapped = _read(tmp_path, org, ["T1,0001-01-01 00:00,no", "T2,9999-12-31 23:59,no", "T3,2025-03-03 09:00,TRUE",
+                                              "T4,2025-03-03 09:00,Y", "T5,2025-03-03 09:00,maybe"],
+                              mapping_text, header="id,opened,member\n")
+    assert [(r.id, r.member) for r in records] == [("T3", True), ("T4", True)]
+    assert unmapped.reasons == {"created: `0001-01-01 00:00` lies outside the years 1970–2100": 1,
+                                "created: `9999-12-31 23:59` lies outside the years 1970–2100": 1,
+                                "member: `maybe` is not true or false": 1}
+
+
+def test_a_log_the_csv_reader_cannot_read_or_an_empty_log_is_a_clear_error(tmp_path, org):
+    with pytest.raises(LogError, match="cannot read it as CSV: field larger than field limit"):
+        _read(tmp_path, org, ["A,0," + "x" * 200_000])
+    with pytest.raises(LogError, match="the log is empty"):
+        _read(tmp_path, org, [], header="")

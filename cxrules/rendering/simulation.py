@@ -13,14 +13,14 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from html import escape
 from typing import Optional, Sequence, Union
 
 from ..model import Org
 from ..simulation.backtest import Backtest, Comparison
 from ..simulation.figures import SimulationResult, stats
-from ..simulation.staffing import HOURS, ServiceTarget, _on_shift, agents_needed, parse_target
+from ..simulation.staffing import HOURS, ServiceTarget, hours_on_shift, parse_target, required_by_hour
 from .svg import grouped_bars, line_chart, staffing_curve
 
 __all__ = ["DEFAULT_TARGET", "StaffingCurve", "simulation_section", "staffing_curves"]
@@ -60,12 +60,11 @@ def staffing_curves(org: Org, result: SimulationResult, target: ServiceTarget) -
         if role.id not in reached:
             continue
         handling = result.role_handling.get(role.id)
-        arrivals = result.role_arrivals.get(role.id, [0.0] * HOURS)
-        needed = None if handling is None else tuple(
-            agents_needed(arrivals[hour], timedelta(minutes=handling), role.capacity, target) for hour in range(HOURS))
-        shifts = [(group.agents, _on_shift(org, group.shift)) for group in role.staff]
+        needed = required_by_hour(result.role_arrivals.get(role.id), handling, role.capacity, target)
+        shifts = [(group.agents, hours_on_shift(org, group.shift)) for group in role.staff]
         staffed = tuple(sum(agents for agents, hours in shifts if hour in hours) for hour in range(HOURS))
-        curves.append(StaffingCurve(role.id, role.capacity, result.waits_by_role[role.id]["n"], handling, needed, staffed))
+        curves.append(StaffingCurve(role.id, role.capacity, result.arrived(role.id), handling,
+                                    tuple(needed) if needed is not None else None, staffed))
     return curves
 
 

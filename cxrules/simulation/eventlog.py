@@ -132,8 +132,8 @@ class _RowReader:
             return None
         try:
             return self._seconds(str(value))
-        except ValueError:
-            raise no_time_format(name, str(value)) from None
+        except ValueError as error:
+            raise no_time_format(name, str(value), error) from None
 
     def __call__(self, number: int, row: dict) -> EventRow:
         read = self.read

@@ -209,6 +209,10 @@ class SimulationResult:
         arrived = len(waits) + len(untaken)
         return sum(w <= within.total_seconds() / 60 for w in waits) / arrived if arrived else None
 
+    def arrived(self, role: str) -> int:
+        """Times counted tickets came to the role, taken by an agent there or not."""
+        return len(self.role_waits.get(role, [])) + len(self.role_untaken.get(role, []))
+
     @property
     def roles_reached(self) -> list[str]:
         """Roles that tickets came to."""

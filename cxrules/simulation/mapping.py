@@ -28,6 +28,7 @@ from ..diagnostics import Diagnostic
 from ..loading import MAPPING_KIND, file_kind, load_file, open_regular_binary
 from ..model import MAX_DURATION, Org, duration_problem, parse_duration
 from ..schema import closest, validate_against
+from ..engine.events import FIRST_YEAR, LAST_YEAR
 from .history import LIFECYCLE, TicketRecord
 
 __all__ = ["LogMapping", "LogError", "TicketRecord", "Unmapped", "load_mapping", "validate_mapping", "is_mapping_file", "read_log"]
@@ -94,7 +95,6 @@ class LogMapping:
 
 
 _ORG_KINDS = {"category": "categories", "channel": "channels", "segment": "segments", "priority": "priorities", "role": "roles"}
-
 
 
 
@@ -239,11 +239,15 @@ def log_rows(path: Path, mapping: LogMapping, unmapped: Unmapped) -> Iterator[tu
                 yield from (_csv_rows(path, mapping, stream) if kind == "csv" else _json_rows(stream, unmapped))
             except UnicodeDecodeError:
                 raise _decoding_error(path, mapping) from None
+            except csv.Error as error:  # a field longer than the csv module takes, a NUL in a quoted field…
+                raise LogError(f"{path}: cannot read it as CSV: {error}") from None
 
 
 def _csv_rows(path: Path, mapping: LogMapping, stream: io.TextIOWrapper) -> Iterator[tuple[int, dict]]:
     reader = csv.DictReader(stream, delimiter=mapping.delimiter)
     header = reader.fieldnames or []
+    if not header:
+        raise LogError(f"{path}: the log is empty: a CSV log starts with a header row naming its columns")
     missing = [spec["column"] for spec in mapping.fields.values() if "column" in spec and spec["column"] not in header]
     if missing:
         suggestion = closest(missing[0], header)
@@ -402,8 +406,13 @@ def field_reader(name: str, spec: Optional[dict], nulls: frozenset[str], *, defa
     return read
 
 
+class OutOfYears(ValueError):
+    """A time that reads but lies outside the years the engine works in (its deadlines could not be computed)."""
+
+
 def parse_moment(text: str, mapping: LogMapping, zone: ZoneInfo) -> datetime:
-    """A time of the log in the first of the mapping's formats that reads it; ValueError if none does."""
+    """A time of the log in the first of the mapping's formats that reads it; ValueError if none does (OutOfYears if it
+    lies outside the years the engine takes)."""
     for form in mapping.time_formats:
         try:
             if form == "iso":
@@ -414,11 +423,16 @@ def parse_moment(text: str, mapping: LogMapping, zone: ZoneInfo) -> datetime:
                 moment = datetime.strptime(text, form)
         except (ValueError, OverflowError, OSError):
             continue
+        if not FIRST_YEAR <= moment.year <= LAST_YEAR:  # checked on the year as read: year 1 or 9999 cannot even change zone
+            raise OutOfYears(text)
         return moment if moment.tzinfo else moment.replace(tzinfo=zone)
     raise ValueError(text)
 
 
-def no_time_format(name: str, text: str) -> RowError:
+def no_time_format(name: str, text: str, error: ValueError) -> RowError:
+    """Why a time column's value cannot be read, as the reason its row is counted under."""
+    if isinstance(error, OutOfYears):
+        return RowError(f"{name}: `{text[:40]}` lies outside the years {FIRST_YEAR}–{LAST_YEAR}")
     return RowError(f"{name}: `{text[:40]}` matches no time format")
 
 
@@ -427,8 +441,8 @@ def _time(value: Any, mapping: LogMapping, zone: ZoneInfo, name: str) -> Optiona
         return None
     try:
         return parse_moment(str(value), mapping, zone)
-    except ValueError:
-        raise no_time_format(name, str(value)) from None
+    except ValueError as error:
+        raise no_time_format(name, str(value), error) from None
 
 
 _TRUE, _FALSE = frozenset({"true", "yes", "y", "1", "t"}), frozenset({"false", "no", "n", "0", "f"})
@@ -445,7 +459,8 @@ def truth(value: Any, name: str) -> Optional[bool]:
 
 
 def is_member(value: Any) -> bool:
-    return value in (True, "true", "True", "yes", "1", 1)
+    """Whether a member column says yes, written as logs write it (`TRUE`, `Y`, `1`, a JSON boolean); empty is no."""
+    return truth(value, "member") is True
 
 
 def known_id(values: dict, mapping: LogMapping) -> None:

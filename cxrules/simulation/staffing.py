@@ -145,7 +145,7 @@ def agents_needed(arrivals_per_hour: float, handling: timedelta, capacity: int, 
 # ---------------------------------------------------------------- hours → staff groups
 
 
-def _on_shift(org: Org, shift: str) -> frozenset[int]:
+def hours_on_shift(org: Org, shift: str) -> frozenset[int]:
     """Hours of the week (org's time zone) the shift is open for at least half of: its agents count there."""
     open_hours = week_set(org.calendar(shift), org.info.timezone)
     return frozenset(hour for hour in range(HOURS) if (open_hours & WeekSet.of([(hour * 60, hour * 60 + 60)])).minutes >= 30)
@@ -282,7 +282,7 @@ class _Replayer:
                     late[role][hour_of_week(entered, zone)] += 1
         reached = result.roles_reached
         return _Outcome({role: result.service_level(role, within) for role in reached},
-                        {role: len(result.role_waits.get(role, [])) + len(result.role_untaken.get(role, [])) for role in reached},
+                        {role: result.arrived(role) for role in reached},
                         dict(late), dict(result.role_arrivals), dict(result.role_handling))
 
 
@@ -409,13 +409,17 @@ def _rounded(level: Optional[float]) -> Optional[float]:
     return None if level is None else round(level, 4)
 
 
+ROUNDS, LADDER = 4, 3
+"""Rounds of replays at most, and candidates per round (the advice, with one more agent, with two more)."""
+
+
 def advise(org_path: str | Path, log_path: str | Path, mapping_path: str | Path, target: ServiceTarget, *,
-           model_path: Optional[str | Path] = None, mode: str = "as-is", jobs: Optional[int] = None, seed: Optional[int] = None,
-           rounds: int = 4, ladder: int = 3) -> StaffingAdvice:
+           model_path: Optional[str | Path] = None, mode: str = "as-is", jobs: Optional[int] = None,
+           seed: Optional[int] = None) -> StaffingAdvice:
     """Advise the staff of every role that gets tickets in the log, confirmed by replaying the log.
 
-    Each of at most ``rounds`` rounds replays the current advice and, for the roles still
-    missing the target, that advice with 1 … ``ladder`` − 1 more agents on the group covering
+    Each of at most :data:`ROUNDS` rounds replays the current advice and, for the roles still
+    missing the target, that advice with 1 … :data:`LADDER` − 1 more agents on the group covering
     the role's worst hour; each role keeps the fewest that reach the target, and the next
     round confirms the whole. ``jobs`` processes replay at once (default: one per core); the
     result does not depend on it. Raises :class:`InputError` for inputs that cannot be used.
@@ -428,15 +432,15 @@ def advise(org_path: str | Path, log_path: str | Path, mapping_path: str | Path,
     inputs = _Inputs(str(org_path), str(log_path), str(mapping_path), str(model_path) if model_path else None, mode, seed, target.within)
     replayer = _Replayer(inputs, org)  # bad inputs stop here, before any process starts
     with tempfile.TemporaryDirectory(prefix="cxrules-staff-") as folder, \
-            _Runner(replayer, min(jobs or os.cpu_count() or 1, ladder), org, validated.files, Path(folder)) as runner:
+            _Runner(replayer, min(jobs or os.cpu_count() or 1, LADDER), org, validated.files, Path(folder)) as runner:
         before = runner.replay_files([str(org_path)])[0]
         roles = [org.role(role_id) for role_id in before.tickets]
-        shifts = {role.id: [_on_shift(org, group.shift) for group in role.staff] for role in roles}
+        shifts = {role.id: [hours_on_shift(org, group.shift) for group in role.staff] for role in roles}
         required = {role.id: _required(role.id, role.capacity, before, target) for role in roles}
         erlang = {role.id: tuple(cover(required[role.id], shifts[role.id])) if role.id in before.handling
                   else tuple(group.agents for group in role.staff) for role in roles if role.staff}
         plan = {role_id: tuple(max(1, agents) for agents in groups) for role_id, groups in erlang.items()}
-        plan, after, used = _confirm(plan, shifts, required, before, target, runner.replay, rounds, ladder)
+        plan, after, used = _confirm(plan, shifts, required, before, target, runner.replay, ROUNDS, LADDER)
         return StaffingAdvice(org.info.id, target, mode, tuple(RoleAdvice(
             role.id, role.capacity, before.tickets[role.id],
             round(before.handling[role.id], 1) if role.id in before.handling else None, tuple(required[role.id]),
@@ -446,13 +450,18 @@ def advise(org_path: str | Path, log_path: str | Path, mapping_path: str | Path,
         ) for role in roles), used, runner.replays, replayer.unmapped, staff_patch(org, plan))
 
 
+def required_by_hour(arrivals: Optional[Sequence[float]], handling_minutes: Optional[float], capacity: int,
+                     target: ServiceTarget) -> Optional[list[int]]:
+    """Erlang-C agents per hour of the week from a role's arrivals per hour and its mean handling time; None without a
+    handling time (nobody of the role ever took a ticket: Erlang C has nothing to go on)."""
+    if handling_minutes is None:
+        return None
+    handling = timedelta(minutes=handling_minutes)
+    return [agents_needed(arrivals[hour] if arrivals else 0.0, handling, capacity, target) for hour in range(HOURS)]
+
+
 def _required(role: str, capacity: int, outcome: _Outcome, target: ServiceTarget) -> list[int]:
-    """Erlang-C agents per hour of the week (none where the replay measured no handling: nobody ever took a ticket)."""
-    if role not in outcome.handling:
-        return [0] * HOURS
-    handling = timedelta(minutes=outcome.handling[role])
-    arrivals = outcome.arrivals.get(role, [0.0] * HOURS)
-    return [agents_needed(arrivals[hour], handling, capacity, target) for hour in range(HOURS)]
+    return required_by_hour(outcome.arrivals.get(role), outcome.handling.get(role), capacity, target) or [0] * HOURS
 
 
 def _gaps(shifts: list[frozenset[int]], arrivals: Optional[list[float]]) -> tuple[int, ...]:

@@ -37,14 +37,13 @@ import tempfile
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional
 from zoneinfo import ZoneInfo
 
 from .history import LIFECYCLE, WAITING_STATES, Pause, Stint, TicketRecord
 from .mapping import (LogMapping, RowError, Unmapped, field_reader, is_member, known_id, log_rows, no_time_format, number_or_none,
-                      parse_moment, truth)
+                      time_parser, truth)
 
 __all__ = ["BUCKETS", "read_event_log"]
 
@@ -120,18 +119,14 @@ class _RowReader:
         self.read = {name: field_reader(name, mapping.fields.get(name), mapping.null_values, default_when_empty=name not in _PER_TICKET)
                      for name in _ROW_FIELDS}
 
-        @lru_cache(maxsize=1 << 16)  # logs repeat their times (a ticket's opening on every row)
-        def seconds(text: str) -> float:
-            return parse_moment(text, mapping, zone).timestamp()
-
-        self._seconds = seconds
+        self._parse = time_parser(mapping, zone)
 
     def seconds(self, name: str, row: dict) -> Optional[float]:
         value = self.read[name](row)
         if value is None:
             return None
         try:
-            return self._seconds(str(value))
+            return self._parse(str(value)).timestamp()
         except ValueError as error:
             raise no_time_format(name, str(value), error) from None
 

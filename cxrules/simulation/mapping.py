@@ -19,6 +19,7 @@ import io
 import json
 import random
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -436,11 +437,17 @@ def no_time_format(name: str, text: str, error: ValueError) -> RowError:
     return RowError(f"{name}: `{text[:40]}` matches no time format")
 
 
-def _time(value: Any, mapping: LogMapping, zone: ZoneInfo, name: str) -> Optional[datetime]:
+def time_parser(mapping: LogMapping, zone: ZoneInfo) -> Callable[[str], datetime]:
+    """:func:`parse_moment` for one read of a log, remembering what it read: logs repeat their times (a ticket's
+    opening on every row, the same minute on many)."""
+    return lru_cache(maxsize=1 << 16)(lambda text: parse_moment(text, mapping, zone))
+
+
+def _time(value: Any, parse: Callable[[str], datetime], name: str) -> Optional[datetime]:
     if value is None:
         return None
     try:
-        return parse_moment(str(value), mapping, zone)
+        return parse(str(value))
     except ValueError as error:
         raise no_time_format(name, str(value), error) from None
 
@@ -484,6 +491,7 @@ def read_log(path: str | Path, mapping: LogMapping) -> tuple[list[TicketRecord],
     records: list[TicketRecord] = []
     zone = ZoneInfo(mapping.timezone)
     readers = {name: field_reader(name, spec, mapping.null_values) for name, spec in mapping.fields.items()}
+    parse = time_parser(mapping, zone)
     seen: set[str] = set()
     for number, row in log_rows(Path(path), mapping, unmapped):
         try:
@@ -492,7 +500,7 @@ def read_log(path: str | Path, mapping: LogMapping) -> tuple[list[TicketRecord],
                 if values.get(name) is None:
                     raise RowError(f"{name}: empty")
             known_id(values, mapping)
-            times = {name: _time(values.get(name), mapping, zone, name) for name in TIME_FIELDS}
+            times = {name: _time(values.get(name), parse, name) for name in TIME_FIELDS}
             created = times["created"]
             if created is None:
                 raise RowError("created: empty")

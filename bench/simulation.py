@@ -93,7 +93,11 @@ EVENT_COLUMNS = ("number", "incident_state", "sys_mod_count", "opened_at", "sys_
                  "assignment_group", "assigned_to", "resolved_at", "closed_at", "made_sla", "caller_id")
 
 
-def write_event_log(folder: Path, rows: int, seed: int = 5, blocks: int = 16) -> tuple[Path, int]:
+BLOCKS = 16
+"""Files the event log's rows are dealt into before they are joined: rows of one ticket land far apart."""
+
+
+def write_event_log(folder: Path, rows: int, seed: int = 5) -> tuple[Path, int]:
     """An event log of about ``rows`` rows in the shape of the ServiceNow excerpt, and its number of incidents.
 
     Each incident: New (sometimes updated again), Active once someone has it, an update, in
@@ -101,7 +105,7 @@ def write_event_log(folder: Path, rows: int, seed: int = 5, blocks: int = 16) ->
     then taken), Resolved, Closed five days later: 6.7 rows on average, as in the excerpt.
     Groups, categories and priorities are the values examples/servicenow/mapping.yaml maps,
     plus a tail it does not (read as its defaults). Incidents open over 90 days by the
-    hour-of-week profile. Rows are dealt at random into ``blocks`` files, each shuffled and
+    hour-of-week profile. Rows are dealt at random into :data:`BLOCKS` files, each shuffled and
     appended in turn: an incident's rows arrive anywhere in the file, in any order.
     """
     import yaml
@@ -123,7 +127,7 @@ def write_event_log(folder: Path, rows: int, seed: int = 5, blocks: int = 16) ->
         return 1 + int(rng.lognormvariate(math.log(median_minutes), 1.0))
 
     incidents = int(rows / 6.7) + 1
-    parts = [folder / f"block{n}.csv" for n in range(blocks)]
+    parts = [folder / f"block{n}.csv" for n in range(BLOCKS)]
     files = [open(part, "w", encoding="utf-8") for part in parts]
     for number, offset in enumerate(_arrivals(rng, incidents, start, 90)):
         group = "Group 70" if rng.random() < 0.4 else rng.choice(groups)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Hashable, Iterable, Iterator, Optional
 
 import networkx as nx
 
@@ -29,7 +29,7 @@ from ..regions import Box, coalesce, uncovered
 from ..routing import Router
 
 __all__ = ["Finding", "Check", "CHECKS", "register", "CheckConfig", "CheckContext", "CheckResult", "check", "run_checks",
-           "load_config"]
+           "load_config", "describe_dates", "describe_times", "on_dates", "regions_on_dates"]
 
 
 @dataclass(frozen=True)
@@ -416,6 +416,27 @@ def describe_dates(days: Iterable[date]) -> str:
 def describe_times(intervals: Iterable[tuple[int, int]]) -> str:
     """Minutes of a day as `09:00–18:00, 20:00–22:00`."""
     return ", ".join(f"{start // 60:02d}:{start % 60:02d}–{end // 60:02d}:{end % 60:02d}" for start, end in intervals)
+
+
+def regions_on_dates(context: "CheckContext", regions_of: Callable[["CheckContext"], Iterable[tuple[Hashable, Box]]]
+                     ) -> list[tuple[Hashable, tuple[frozenset, ...], tuple, list[date]]]:
+    """Regions an analysis finds on some real dates only: for each kind of day of the horizon, ``regions_of`` that day
+    (pairs of a key, such as a channel id, and a region) less what it finds in the typical week under the same key.
+    Returned as (key, the region's tickets, times of day in minutes from midnight, dates), the same tickets at the same
+    times on dates of any weekday joined into one."""
+    typical: dict[Hashable, list[Box]] = {}
+    for key, region in regions_of(context):
+        typical.setdefault(key, []).append(region)
+    found: dict[tuple, list[date]] = {}
+    for dated, days in context.day_kinds:
+        start = days[0].weekday() * 1440
+        day_hours = WeekSet.of([(start, start + 1440)])
+        for key, region in regions_of(dated):
+            hours = region.hours & day_hours
+            if hours:
+                for part in uncovered(region.replace(len(region.sets), hours), typical.get(key, [])):
+                    found.setdefault((key, part.sets, part.hours.shifted(-start).intervals), []).extend(days)
+    return [(key, sets, times, sorted(days)) for (key, sets, times), days in found.items()]
 
 
 def on_dates(context: "CheckContext", hours_of: Callable[["CheckContext"], WeekSet]) -> list[tuple[list[date], tuple]]:

@@ -7,7 +7,7 @@ from typing import Iterator
 from ..calendars import WeekSet
 from ..diagnostics import Related, Severity
 from ..regions import Box, is_covered, uncovered
-from . import CheckContext, Finding, describe_dates, describe_times, register
+from . import CheckContext, Finding, describe_dates, describe_times, regions_on_dates, register
 
 
 @register("CX401", "routing-gap", Severity.ERROR)
@@ -55,25 +55,18 @@ def routing_gap_on_dates(context: CheckContext) -> Iterator[Finding]:
     Passing: a catch-all rule, or the complaint rule on a calendar that keeps holidays open.
     """
     fallback = context.org.info.fallback_queue
-    typical = {channel.id: regions for channel, regions in context.gap_regions}
-    found: dict[tuple, list] = {}
-    for dated, days in context.day_kinds:
-        start = days[0].weekday() * 1440
-        day_hours = WeekSet.of([(start, start + 1440)])
-        for channel, regions in dated.gap_regions:
-            for region in regions:
-                hours = region.hours & day_hours
-                if not hours:
-                    continue
-                for part in uncovered(region.replace(len(region.sets), hours), typical.get(channel.id, [])):
-                    # the same tickets at the same times of day on dates of any weekday make one finding
-                    key = (channel.id, part.sets, part.hours.shifted(-start).intervals)
-                    found.setdefault(key, [channel]).extend(days)
-    for (channel_id, sets, times), (channel, *days) in found.items():
-        what = context.describe(Box(sets, WeekSet.full())).removesuffix(", at all hours")
-        yield Finding(f"on {describe_dates(days)}: no routing rule owns {what}, {describe_times(times)}", channel.source.at("id"),
+    channels = {channel.id: channel for channel in context.org.channels}
+    gaps = lambda analysis: ((channel.id, region) for channel, regions in analysis.gap_regions for region in regions)  # noqa: E731
+    for channel_id, sets, times, days in regions_on_dates(context, gaps):
+        yield Finding(f"on {describe_dates(days)}: no routing rule owns {_tickets(context, sets)}, {describe_times(times)}",
+                      channels[channel_id].source.at("id"),
                       hint=f"add a rule (or a catch-all) that applies on those dates; until then these tickets go to the fallback "
                            f"queue `{fallback}`", subject=channel_id)
+
+
+def _tickets(context: CheckContext, sets: tuple[frozenset, ...]) -> str:
+    """The tickets of a region, without its hours: `complaint × phone × any segment × any priority`."""
+    return context.describe(Box(sets, WeekSet.full())).removesuffix(", at all hours")
 
 
 @register("CX402", "routing-overlap", Severity.ERROR)
@@ -102,6 +95,33 @@ def routing_overlap(context: CheckContext) -> Iterator[Finding]:
             hint=f"give one of them a higher precedence; today `{first.id}` wins because it comes first",
             related=(Related(first.source.at("id"), f"overlaps with rule `{first.id}` here"),),
             subject=second.id)
+
+
+@register("CX407", "routing-overlap-on-dates", Severity.ERROR)
+def routing_overlap_on_dates(context: CheckContext) -> Iterator[Finding]:
+    """Two rules of equal precedence claim the same tickets for different owners on some real dates only.
+
+    A typical week can keep two rules apart by their hours while a date brings them
+    together: a weekend desk (`during: weekend`) and the office team (`during: office`, with
+    China's make-up working Sundays) at the same precedence both claim Sunday's tickets on
+    2025-01-26. The engine then takes the earlier rule in the file. Every date of the horizon
+    (`check --from/--to`) is looked at, one analysis per kind of day; the finding names the dates.
+
+    Failing: `weekend_desk` (`during: weekend`) and `office_team` (`during: office`, CN
+    holidays), both precedence 10, both for every ticket.
+
+    Passing: the weekend desk one precedence higher, so make-up Sundays are decided.
+    """
+    rules = {rule.id: rule for rule in context.org.routing}
+    pairs = lambda analysis: (((first.id, second.id), region) for first, second, regions in analysis.overlap_regions  # noqa: E731
+                              for region in regions)
+    for (first_id, second_id), sets, times, days in regions_on_dates(context, pairs):
+        first, second = rules[first_id], rules[second_id]
+        yield Finding(
+            f"on {describe_dates(days)}: rules `{first.id}` and `{second.id}` both have precedence {first.precedence} and claim "
+            f"{_tickets(context, sets)}, {describe_times(times)} for different owners (`{first.to}`, `{second.to}`)",
+            second.source.at("precedence"), hint=f"give one of them a higher precedence; on those dates `{first.id}` wins because it comes first",
+            related=(Related(first.source.at("id"), f"overlaps with rule `{first.id}` here"),), subject=second.id)
 
 
 @register("CX403", "shadowed-rule", Severity.ERROR)

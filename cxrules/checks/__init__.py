@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Hashable, Iterable, Iterator, Optional
+from typing import Callable, Hashable, Iterable, Iterator, Optional, TypeVar
 
 import networkx as nx
 
@@ -30,6 +30,8 @@ from ..routing import Router
 
 __all__ = ["Finding", "Check", "CHECKS", "register", "CheckConfig", "CheckContext", "CheckResult", "check", "run_checks",
            "load_config", "describe_dates", "describe_times", "on_dates", "regions_on_dates"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,17 @@ class CheckContext:
 
     @cached_property
     def _hours(self) -> dict[str, WeekSet]:
+        return {}
+
+    def remember(self, compute: Callable[["CheckContext"], T]) -> T:
+        """``compute(self)``, computed once per context: a check module's own analysis, shared by its checks and reused
+        for every kind of day."""
+        if compute not in self._remembered:
+            self._remembered[compute] = compute(self)
+        return self._remembered[compute]
+
+    @cached_property
+    def _remembered(self) -> dict:
         return {}
 
     def role_hours(self, role_id: str) -> WeekSet:

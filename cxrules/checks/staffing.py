@@ -76,8 +76,34 @@ def class_owner_off_shift(context: CheckContext) -> Iterator[Finding]:
     by phone go to reps on 09:00–18:00.
 
     Passing: the reps' shift covers the phone's hours, or complaints go to a role that does.
+
+    Real dates count too: reps whose shifts stop on public holidays while the phone and the
+    technical team work on are reported with the dates (`check --from/--to`).
     """
-    reported: dict[tuple[str, str, str], WeekSet] = {}
+    rules = {rule.id: rule for rule in context.org.routing}
+    hint = "add a shift to `{owner}` for those hours, or route those tickets then to a role on shift"
+    for key, gap in context.remember(owners_off_shift).items():
+        rule_id, owner, channel_id = key
+        yield Finding(f"`{channel_id}` tickets that rule `{rule_id}` sends to `{owner}` arrive {gap.describe()} "
+                      f"while nobody of `{owner}` is on shift (others who serve `{channel_id}` are)",
+                      rules[rule_id].source.at("to"), hint=hint.format(owner=owner), subject=rule_id)
+    dated_keys = {key for dated, _ in context.day_kinds for key in dated.remember(owners_off_shift)}
+    for key in sorted(dated_keys):
+        rule_id, owner, channel_id = key
+        for days, times in on_dates(context, partial(_owner_off_shift, key=key)):
+            yield Finding(f"`{channel_id}` tickets that rule `{rule_id}` sends to `{owner}` arrive on {describe_dates(days)} at "
+                          f"{describe_times(times)} while nobody of `{owner}` is on shift (others who serve `{channel_id}` are)",
+                          rules[rule_id].source.at("to"), hint=hint.format(owner=owner), subject=rule_id)
+
+
+def _owner_off_shift(context: CheckContext, key: tuple[str, str, str]) -> WeekSet:
+    return context.remember(owners_off_shift).get(key, WeekSet())
+
+
+def owners_off_shift(context: CheckContext) -> dict[tuple[str, str, str], WeekSet]:
+    """(rule id, owner, channel id) → hours the channel is open and someone who serves it is on shift, but nobody of the
+    owner the rule sends its tickets to (only the tickets the rule takes after the rules tried before it count)."""
+    found: dict[tuple[str, str, str], WeekSet] = {}
     for channel, space in context.channel_spaces:
         open_hours = space.hours - _unstaffed_hours(context, channel)  # hours with nobody at all are CX711's
         off_shift: dict[str, WeekSet] = {}
@@ -95,13 +121,8 @@ def class_owner_off_shift(context: CheckContext) -> Iterator[Finding]:
                 gap = gap | region.hours
             if gap:
                 key = (rule.id, rule.to, channel.id)
-                reported[key] = reported.get(key, WeekSet()) | gap
-    for (rule_id, owner, channel_id), gap in reported.items():
-        rule = context.org.routing[context.rule_order[rule_id]]
-        yield Finding(f"`{channel_id}` tickets that rule `{rule_id}` sends to `{owner}` arrive {gap.describe()} "
-                      f"while nobody of `{owner}` is on shift (others who serve `{channel_id}` are)",
-                      rule.source.at("to"), hint=f"add a shift to `{owner}` for those hours, or route those tickets then to a role on shift",
-                      subject=rule_id)
+                found[key] = found.get(key, WeekSet()) | gap
+    return found
 
 
 @register("CX712", "capacity-below-floor", Severity.WARNING)

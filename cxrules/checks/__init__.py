@@ -32,6 +32,7 @@ __all__ = ["Finding", "Check", "CHECKS", "register", "CheckConfig", "CheckContex
            "load_config", "describe_dates", "describe_times", "on_dates", "regions_on_dates"]
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -431,13 +432,13 @@ def describe_times(intervals: Iterable[tuple[int, int]]) -> str:
     return ", ".join(f"{start // 60:02d}:{start % 60:02d}–{end // 60:02d}:{end % 60:02d}" for start, end in intervals)
 
 
-def regions_on_dates(context: "CheckContext", regions_of: Callable[["CheckContext"], Iterable[tuple[Hashable, Box]]]
-                     ) -> list[tuple[Hashable, tuple[frozenset, ...], tuple, list[date]]]:
+def regions_on_dates(context: "CheckContext", regions_of: Callable[["CheckContext"], Iterable[tuple[K, Box]]]
+                     ) -> list[tuple[K, tuple[frozenset, ...], tuple, list[date]]]:
     """Regions an analysis finds on some real dates only: for each kind of day of the horizon, ``regions_of`` that day
     (pairs of a key, such as a channel id, and a region) less what it finds in the typical week under the same key.
     Returned as (key, the region's tickets, times of day in minutes from midnight, dates), the same tickets at the same
     times on dates of any weekday joined into one."""
-    typical: dict[Hashable, list[Box]] = {}
+    typical: dict[K, list[Box]] = {}
     for key, region in regions_of(context):
         typical.setdefault(key, []).append(region)
     found: dict[tuple, list[date]] = {}

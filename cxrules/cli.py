@@ -653,8 +653,11 @@ def report(
     model: Optional[Path] = typer.Option(None, "--model", help="A model from `cxrules calibrate`: the what-if replay beside the as-is one."),
     target: str = typer.Option("80% in 30m", "--target", help="Service level the staffing curve asks Erlang C for, e.g. `90% in 1h`."),
     output: Path = typer.Option(Path("report.html"), "--output", "-o", help="Where to write the HTML file."),
+    pdf: Optional[Path] = typer.Option(None, "--pdf", help="Also print the report to this PDF (A4), with headless Chromium."),
 ) -> None:
-    """Write one self-contained HTML report: org chart, RACI, coverage heat map, staffing, findings, and with a log the back-test."""
+    """Write one self-contained HTML report: org chart, RACI, coverage, staffing, SLAs, escalation, follow-ups, surges, workflows,
+    findings, and with a log the back-test; `--pdf` prints it too."""
+    from .rendering.pdf import html_to_pdf
     from .rendering.report import build_report
     from .simulation import backtest
     from .simulation.staffing import parse_target
@@ -676,6 +679,13 @@ def report(
             org, records, loaded, unmapped, model=calibrated, progress=progress))
     _write(output, build_report(org, check_org(org), verdict, wanted))
     typer.echo(f"wrote {output}", err=True)
+    if pdf is not None:
+        try:
+            html_to_pdf(output, pdf)
+        except RuntimeError as error:  # no Chromium, or it printed nothing
+            typer.echo(f"cxrules: {error}", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        typer.echo(f"wrote {pdf}", err=True)
 
 
 @app.command()

@@ -63,3 +63,36 @@ def mermaid_parse(tmp_path: Path, diagrams: list[str]) -> list[str]:
     return run_mermaid(tmp_path, "", f"""const diagrams = {embedded};
 Promise.all(diagrams.map((text, i) => mermaid.parse(text).then(() => 'ok', e => 'FAIL ' + i + ': ' + e.message)))
   .then(results => {{ document.getElementById('out').textContent = results.join('\\n'); }});""").strip().splitlines()
+
+
+_MEASURE = """<script>document.querySelectorAll('section').forEach(function (s) {
+  s.setAttribute('data-height', Math.ceil(s.getBoundingClientRect().height)); });</script>"""
+
+
+def section_screenshots(html: str, folder: Path, prefix: str, ids: list[str], width: int = 1400) -> dict[str, tuple[Path, str]]:
+    """A screenshot of each section ``ids`` of a report, cut to the section's own height: section id → (PNG, its DOM).
+
+    The report is opened once with a script that writes each section's height into the page; then each section is shown
+    alone, under the report's own head (its stylesheet), in a window that tall.
+    """
+    import re
+
+    folder.mkdir(parents=True, exist_ok=True)
+    head, _, _ = html.partition("<header>")
+    with tempfile.TemporaryDirectory() as scratch:
+        whole = Path(scratch) / "whole.html"
+        whole.write_text(html.replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
+        dom, _ = open_page(whole.as_uri(), size=f"{width},2000")
+        shots = {}
+        for key in ids:
+            found = re.search(rf'<section id="{key}"[^>]*data-height="(\d+)"', dom)
+            assert found, f"section {key} is not in the report"
+            body = re.search(rf'<section id="{key}".*?</section>', html, re.S)
+            assert body, key
+            page = Path(scratch) / f"{key}.html"
+            page.write_text(f"{head}<main>{body.group(0)}</main></body></html>", encoding="utf-8")
+            png = folder / f"{prefix}-{key}.png"
+            section_dom, errors = open_page(page.as_uri(), screenshot=png, size=f"{width},{int(found.group(1)) + 60}")
+            assert errors == [], errors
+            shots[key] = (png, section_dom)
+    return shots

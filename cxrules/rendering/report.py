@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
 from html import escape
 from typing import Iterable, Optional
 
@@ -21,6 +22,7 @@ from ..diagnostics import Diagnostic, Severity, sort_key
 from ..model import Org
 from ..regions import Box, coalesce
 from .graphs import _problems
+from .organisation import organisation_sections
 from .svg import org_chart, week_strip
 
 __all__ = ["build_report", "coverage", "Cell"]
@@ -30,6 +32,10 @@ _TITLES = {
     "coverage": ("Coverage heat map: category × channel", "覆盖热力图：类别 × 渠道"),
     "staffing": ("Staffing timeline: opening hours against staffed hours", "值班时间线：开放时间与在岗时间"),
     "findings": ("Findings", "检查结果"), "simulation": ("Simulation", "仿真"),
+    "slas": ("SLA targets and their calendars", "服务水平目标与日历"),
+    "escalations": ("Escalation paths: when each level fires, who is on shift", "升级路径：各级触发时间与在岗人员"),
+    "followups": ("Follow-up policies and when calls may be made", "回访策略与可回访时间"),
+    "surges": ("Surges and special dates", "高峰应急与特殊日期"), "workflows": ("Workflows", "工作流程"),
 }
 
 _STYLE = """
@@ -46,6 +52,19 @@ h3{font-size:15px;margin:22px 0 8px;padding-top:12px;border-top:1px solid #eee}.
 .grid figure{margin:0}.grid.beside{flex:1 1 560px}.meter{display:inline-block;width:50px;height:9px;background:#eee;margin-right:6px}.meter span{display:block;height:100%}figcaption,.caption,caption{font-size:12px;margin:0 0 4px;text-align:left}td.num,th.num{text-align:right}.ok{color:#1b7f3b}.bad{color:#b3261e;font-weight:bold}
 .verdict{padding:6px 10px;border-radius:4px;display:inline-block}.verdict.pass{background:#e6f4ea}.verdict.fail{background:#fdecea}
 .swatch{display:inline-block;width:12px;height:12px;vertical-align:-1px;margin:0 4px 0 12px}.swatch:first-child{margin-left:0}
+section figure{margin:14px 0 18px}figure.workflow figcaption,figure.deadlines figcaption{font-size:13px;margin-bottom:6px}
+ul.requires{font-size:12px;margin:6px 0 0;padding-left:18px;columns:2 420px}ul.requires li{break-inside:avoid;margin-bottom:2px}
+table.escalation{margin-bottom:6px}.nobody{white-space:nowrap}
+@media print{
+@page{size:A4;margin:12mm}
+body{background:#fff;font-size:11px}header{background:#fff;color:#000;border-bottom:2px solid #1f3b57;padding:0 0 6px}
+main{padding:0}section{border:none;border-radius:0;margin:0 0 10px;padding:6px 0;overflow:visible}
+section.short,figure,svg,tr,.cards,.legend{page-break-inside:avoid;break-inside:avoid}
+h2,h3,figcaption,section>p.muted{page-break-after:avoid;break-after:avoid}th{position:static}thead{display:table-header-group}
+svg{max-width:100%;height:auto}table{font-size:9px;width:100%}td,th{padding:2px 4px;overflow-wrap:anywhere}
+.raci th{writing-mode:vertical-rl;vertical-align:bottom;white-space:nowrap}.filters{display:none}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+}
 """
 
 _SCRIPT = """
@@ -133,11 +152,12 @@ def coverage(org: Org, context: Optional[CheckContext] = None) -> dict[tuple[str
     return cells
 
 
-def build_report(org: Org, findings: Iterable[Diagnostic], simulation=None, target=None) -> str:
+def build_report(org: Org, findings: Iterable[Diagnostic], simulation=None, target=None, today: Optional[date] = None) -> str:
     """The report as one HTML page; ``simulation`` a back-test (the log beside the replays) or one replay's result.
 
     ``target`` (a :class:`~cxrules.simulation.staffing.ServiceTarget` or text such as `80% in 30m`) is the service level the
-    staffing curve asks Erlang C for.
+    staffing curve asks Erlang C for. ``today`` fixes the week the typical tickets of the SLA, escalation and follow-up
+    sections arrive in, and the year of special dates (default: today).
     """
     findings = sorted(findings, key=sort_key)
     chinese = (org.info.locale or "").startswith("zh")
@@ -154,12 +174,13 @@ def build_report(org: Org, findings: Iterable[Diagnostic], simulation=None, targ
     cards = [("roles", len(org.roles)), ("units", len(org.units)), ("channels", len(org.channels)),
              ("routing rules", len(org.routing)), ("agents", sum(r.headcount for r in org.roles)),
              ("errors", errors), ("warnings", warnings)]
-    html.append(f"<section id=\"summary\"><h2>{title('summary')}</h2><div class=\"cards\">"
+    html.append(f"<section id=\"summary\" class=\"short\"><h2>{title('summary')}</h2><div class=\"cards\">"
                 + "".join(f"<div class=\"card\"><b>{value}</b>{label}</div>" for label, value in cards) + "</div></section>")
     html.append(f"<section id=\"chart\"><h2>{title('chart')}</h2>{org_chart(org, _problems(findings), chinese)}</section>")
     html.append(_raci(org, title("raci"), name))
     html.append(_heat(org, context, title("coverage"), name))
     html.append(_staffing(org, context, title("staffing"), name))
+    html.extend(organisation_sections(org, context, title, name, chinese, today))
     html.append(_findings(findings, title("findings")))
     if simulation is not None:
         from .simulation import simulation_section  # the simulation and its scipy only when there is one

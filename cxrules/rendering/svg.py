@@ -7,13 +7,15 @@ reporting lines), and the charts are plain bars, lines and steps.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
 from html import escape
 from typing import Optional, Sequence
 
 from ..model import Org
 
-__all__ = ["org_chart", "grouped_bars", "line_chart", "staffing_curve", "week_strip"]
+__all__ = ["org_chart", "grouped_bars", "line_chart", "staffing_curve", "week_strip", "timeline", "Lane", "Mark", "state_diagram", "Node"]
 
 PALETTE = ["#4e79a7", "#59a14f", "#9c755f", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#bab0ac", "#e15759", "#f28e2b"]
 BOX_W, BOX_H, GAP_X, GAP_Y = 168, 58, 18, 46
@@ -254,23 +256,251 @@ def staffing_curve(needed: Optional[Sequence[int]], staffed: Sequence[int], widt
     return "".join(parts)
 
 
-def week_strip(rows: list[tuple[str, list[tuple[int, int]], list[tuple[int, int]]]], width: int = 900) -> str:
-    """Per channel: opening hours (light) and staffed hours (dark) across Monday to Sunday."""
-    left, row_h = 120, 30
+def week_strip(rows: list[tuple[str, list[tuple[int, int]], list[tuple[int, int]]]], width: int = 900, id: str = "staffing",
+               titles: tuple[str, str] = ("open", "staffed")) -> str:
+    """Per row, two sets of minutes of the week (Monday 00:00 first), light above and dark below, across Monday to Sunday.
+
+    The staffing strip shows a channel's opening hours and its staffed hours; the follow-up strip a caller's shifts and the
+    hours a call may be made. ``titles`` name the two (shown on hover); the label column is as wide as the longest label.
+    """
+    left, row_h = 16 + max((_width(label, 11) for label, _, _ in rows), default=0), 30
+    width = max(width, int(left) + 500)
     height = 40 + row_h * len(rows)
     span = width - left - 10
     week = 7 * 1440
     x = lambda minute: left + minute / week * span  # noqa: E731
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" id="staffing" viewBox="0 0 {width} {height}" width="{width}" font-family="sans-serif">']
-    for day, name in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")):
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(id)}" viewBox="0 0 {width:.0f} {height}" width="{width:.0f}" '
+             'class="chart" font-family="sans-serif">']
+    for day, name in enumerate(_DAYS):
         parts.append(f'<line x1="{x(day * 1440):.1f}" y1="14" x2="{x(day * 1440):.1f}" y2="{height - 6}" stroke="#ddd"/>')
         parts.append(_text(x(day * 1440 + 720), 12, name, 11))
-    for index, (label, open_spans, staffed_spans) in enumerate(rows):
+    for index, (label, light, dark) in enumerate(rows):
         y = 22 + index * row_h
-        parts.append(_text(left - 8, y + 16, _clip(label, 16), 11, anchor="end"))
-        for start, end in open_spans:
-            parts.append(f'<rect x="{x(start):.1f}" y="{y + 2}" width="{x(end) - x(start):.1f}" height="10" fill="#c6dbef"><title>open</title></rect>')
-        for start, end in staffed_spans:
-            parts.append(f'<rect x="{x(start):.1f}" y="{y + 13}" width="{x(end) - x(start):.1f}" height="10" fill="#2171b5"><title>staffed</title></rect>')
+        parts.append(_text(left - 8, y + 16, label, 11, anchor="end"))
+        for spans, top, fill, title in ((light, y + 2, "#c6dbef", titles[0]), (dark, y + 13, "#2171b5", titles[1])):
+            for start, end in spans:
+                parts.append(f'<rect x="{x(start):.1f}" y="{top}" width="{x(end) - x(start):.1f}" height="10" fill="{fill}">'
+                             f'<title>{escape(title)}</title></rect>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A moment on a timeline: a line across the track and its label above it."""
+
+    moment: datetime
+    label: str
+    colour: str = "#222"
+    dashed: bool = False
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One track of a timeline, from ``start`` to ``end``: the ``shaded`` spans drawn open, the rest closed."""
+
+    title: str
+    start: datetime
+    end: datetime
+    shaded: Sequence[tuple[datetime, datetime]]
+    marks: Sequence[Mark]
+
+
+_MINOR_STEPS = (1, 2, 3, 6, 12, 24)
+
+
+def timeline(lanes: Sequence[Lane], zone: tzinfo, width: int = 900, aria: str = "timeline") -> str:
+    """Lanes of real time, each on its own axis of hour and date ticks in ``zone``: open hours light, closed hours grey.
+
+    Marks are labelled in a staircase, the earliest highest, each label running right from its line: no label crosses
+    another's line, whatever how close the moments are; the picture widens where the last label runs past the track.
+    """
+    left, right, title_h, row_h, track_h, axis_h = 10, 16, 18, 13, 16, 32
+    plot_w = width - left - right
+    parts: list[str] = []
+    y = 4.0
+    widest = float(width)
+    for number, lane in enumerate(lanes):
+        begin, finish = lane.start.astimezone(timezone.utc), lane.end.astimezone(timezone.utc)
+        span = max((finish - begin).total_seconds(), 1.0)
+        x = lambda moment: left + (moment.astimezone(timezone.utc) - begin).total_seconds() / span * plot_w  # noqa: E731,B023
+        parts.append(_text(left, y + 13, lane.title, 12, anchor="start", weight="bold"))
+        marks = sorted(lane.marks, key=lambda mark: mark.moment)
+        top = y + title_h
+        track = top + row_h * len(marks) + 4
+        for index, mark in enumerate(marks):
+            at, baseline = x(mark.moment), top + row_h * index + 10
+            dash = ' stroke-dasharray="4,2"' if mark.dashed else ""
+            parts.append(f'<line x1="{at:.1f}" y1="{baseline + 2:.1f}" x2="{at:.1f}" y2="{track + track_h:.1f}" stroke="{mark.colour}" '
+                         f'stroke-width="1.6"{dash}/>')
+            parts.append(_text(at + 3, baseline, mark.label, 10, anchor="start", fill=mark.colour))
+            widest = max(widest, at + 3 + _width(mark.label, 10) + 6)
+        parts.append(f'<rect x="{left}" y="{track:.1f}" width="{plot_w}" height="{track_h}" fill="#e4e4e4"><title>closed</title></rect>')
+        for opens, closes in lane.shaded:
+            parts.append(f'<rect x="{x(opens):.1f}" y="{track:.1f}" width="{max(x(closes) - x(opens), 0.5):.1f}" height="{track_h}" '
+                         'fill="#b7e1b0"><title>open: the clock runs</title></rect>')
+        parts.extend(_time_axis(lane.start.astimezone(zone), lane.end.astimezone(zone), x, track + track_h, plot_w, left, width))
+        # the marks' lines are drawn again over the shading, so a deadline stands out on the track
+        parts.extend(f'<line x1="{x(mark.moment):.1f}" y1="{track:.1f}" x2="{x(mark.moment):.1f}" y2="{track + track_h:.1f}" '
+                     f'stroke="{mark.colour}" stroke-width="2"/>' for mark in marks)
+        y = track + track_h + axis_h + (10 if number < len(lanes) - 1 else 0)
+    height = y + 2
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {widest:.0f} {height:.0f}" width="{widest:.0f}" class="chart timeline" '
+            f'role="img" aria-label="{escape(aria)}" font-family="sans-serif">' + "".join(parts) + "</svg>")
+
+
+def _time_axis(start: datetime, end: datetime, x, y: float, plot_w: float, low: float, high: float) -> list[str]:
+    """Hour ticks below a track (labelled at a step that leaves room for the labels), an unlabelled tick every hour where
+    they fit, and the date under the first tick of each day; a date label that would run into the one before is left out."""
+    hours = max((end - start) / timedelta(hours=1), 1e-9)
+    per_hour = plot_w / hours
+    parts = []
+    minor = next((step for step in _MINOR_STEPS if step * per_hour >= 5), None)
+    if minor is not None:
+        tick = start.replace(minute=0, second=0, microsecond=0)
+        while tick <= end:
+            if tick >= start and tick.hour % minor == 0:
+                parts.append(f'<line x1="{x(tick):.1f}" y1="{y:.1f}" x2="{x(tick):.1f}" y2="{y + 3:.1f}" stroke="#aaa"/>')
+            tick += timedelta(hours=1)
+    last_date_end = -1e9
+    for moment, hour, date in _time_ticks(start, end, max(2, int(plot_w // 26))):
+        at = x(moment)
+        if moment.hour == 0:
+            parts.append(f'<line x1="{at:.1f}" y1="{y - 16:.1f}" x2="{at:.1f}" y2="{y + 6:.1f}" stroke="#777"/>')
+        else:
+            parts.append(f'<line x1="{at:.1f}" y1="{y:.1f}" x2="{at:.1f}" y2="{y + 5:.1f}" stroke="#777"/>')
+        if hour:
+            parts.append(_label_at(at, y + 15, hour, low, high))
+        if date:
+            half = _width(date, 10) / 2
+            centre = min(max(at, low + half + 2), high - half - 2)
+            if centre - half > last_date_end + 6:
+                parts.append(_text(centre, y + 28, date, 10, fill="#333", weight="bold"))
+                last_date_end = centre + half
+    return parts
+
+
+@dataclass(frozen=True)
+class Node:
+    """A box of a state diagram: its lines (the first bold), what hovering shows, and whether it ends the flow."""
+
+    id: str
+    lines: tuple[str, ...]
+    title: str = ""
+    final: bool = False
+
+
+def _wrapped(text: str, size: float, limit: float) -> list[str]:
+    """``text`` broken at spaces into lines at most ``limit`` px wide (a word longer than that stays whole)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and _width(f"{lines[-1]} {word}", size) <= limit:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def state_diagram(nodes: Sequence[Node], edges: Sequence[tuple[str, str]], key: str, max_width: int = 1060) -> str:
+    """States as boxes laid out left to right in layers (the longest chain of forward steps to each), arrows for the steps.
+
+    A step back to an earlier state (as the states are listed) is dashed and runs below the boxes, a step that skips
+    layers arcs above them; layers that would run past ``max_width`` continue on a band below. ``key`` makes the arrow
+    marker's id unique in the page. Boxes are as wide as their longest line, so no label is cut.
+    """
+    import networkx as nx
+
+    order = {node.id: index for index, node in enumerate(nodes)}
+    forward = nx.DiGraph()
+    forward.add_nodes_from(order)
+    forward.add_edges_from((a, b) for a, b in edges if order[b] > order[a])
+    layers = [sorted(layer, key=order.__getitem__) for layer in nx.topological_generations(forward)]
+    pad, line_h, gap_x, gap_y, band_gap, arc_room = 10, 15, 48, 16, 36, 24
+    box: dict[str, tuple[float, float, float, float]] = {}
+    texts: dict[str, list[tuple[str, int, str, str]]] = {}
+    for node in nodes:
+        rows: list[tuple[str, int, str, str]] = []
+        for number, line in enumerate(node.lines):
+            size, weight, fill = (12, "bold", "#222") if number == 0 else (10, "normal", "#1a5fb4" if line.startswith("role:") else "#555")
+            rows.extend((part, size, weight, fill) for part in _wrapped(line, size, 200))
+        texts[node.id] = rows
+        w = max(96.0, max(_width(part, size) for part, size, _, _ in rows) + 2 * pad)
+        box[node.id] = (0.0, 0.0, w, 8 + line_h * len(rows))
+    bands: list[list[list[str]]] = [[]]
+    cursor = 28.0
+    for layer in layers:
+        column_w = max(box[n][2] for n in layer)
+        if bands[-1] and cursor + column_w > max_width:
+            bands.append([])
+            cursor = 28.0
+        bands[-1].append(layer)
+        cursor += column_w + gap_x
+    band_of: dict[str, int] = {}
+    column_of: dict[str, int] = {}
+    y = float(arc_room)
+    width = 0.0
+    band_bottom: list[float] = []
+    for band_number, band in enumerate(bands):
+        heights = [sum(box[n][3] for n in layer) + gap_y * (len(layer) - 1) for layer in band]
+        band_h = max(heights)
+        x = 28.0
+        for column, (layer, height) in enumerate(zip(band, heights)):
+            column_w = max(box[n][2] for n in layer)
+            top = y + (band_h - height) / 2
+            for n in layer:
+                w, h = box[n][2], box[n][3]
+                box[n] = (x + (column_w - w) / 2, top, w, h)
+                band_of[n], column_of[n] = band_number, column
+                top += h + gap_y
+            x += column_w + gap_x
+        width = max(width, x - gap_x / 2 + 14)  # room for the arrows that leave the last layer into the gap beside it
+        band_bottom.append(y + band_h)
+        y += band_h + band_gap + arc_room
+    height = y - band_gap
+    marker = f"arrow-{escape(key)}"
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" class="chart state-diagram" '
+             f'data-workflow="{escape(key)}" font-family="sans-serif"><defs><marker id="{marker}" viewBox="0 0 10 10" refX="9" refY="5" '
+             'markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
+    band_top = [bottom - max(sum(box[n][3] for n in layer) + gap_y * (len(layer) - 1) for layer in band)
+                for bottom, band in zip(band_bottom, bands)]
+    column_right = {(band_of[n], column_of[n]): 0.0 for n in band_of}
+    for n in band_of:
+        column_right[(band_of[n], column_of[n])] = max(column_right[(band_of[n], column_of[n])], box[n][0] + box[n][2])
+    routed = Counter[tuple]()
+    for a, b in edges:
+        ax, ay, aw, ah = box[a]
+        bx, by, bw, bh = box[b]
+        x1, y1, x2, y2 = ax + aw, ay + ah / 2, bx, by + bh / 2
+        dash = ""
+        if band_of[a] == band_of[b] and column_of[b] == column_of[a] + 1:  # the next layer: a plain curve across the gap
+            d = f"M{x1:.1f},{y1:.1f} C{x1 + gap_x / 2:.1f},{y1:.1f} {x2 - gap_x / 2:.1f},{y2:.1f} {x2:.1f},{y2:.1f}"
+        else:  # out into the gap beside the source's layer, along a corridor outside the boxes, down the gap before the target's
+            if band_of[a] == band_of[b] and column_of[b] > column_of[a]:
+                corridor, lane = ("above", band_of[a]), band_top[band_of[a]] - 12
+            else:  # to a later band, or back to an earlier state (dashed): below the source's band
+                corridor, lane = ("below", band_of[a]), band_bottom[band_of[a]] + 12
+                dash = "" if band_of[b] > band_of[a] else ' stroke-dasharray="5,3"'
+            step = routed[corridor]
+            routed[corridor] += 1
+            lane += (-5 if corridor[0] == "above" else 5) * step
+            out = column_right[(band_of[a], column_of[a])] + gap_x / 2 - 4 + 3 * (step % 3)
+            into = x2 - min(gap_x / 2, 16) + 3 * (step % 3)
+            d = f"M{x1:.1f},{y1:.1f} H{out:.1f} V{lane:.1f} H{into:.1f} V{y2:.1f} H{x2:.1f}"
+        parts.append(f'<path class="step" data-from="{escape(a)}" data-to="{escape(b)}" d="{d}" fill="none" stroke="#555" '
+                     f'stroke-width="1.3" stroke-linejoin="round"{dash} marker-end="url(#{marker})"/>')
+    for node in nodes:
+        x, top, w, h = box[node.id]
+        parts.append(f'<g class="state" data-state="{escape(node.id)}"><title>{escape(node.title or node.id)}</title>'
+                     f'<rect x="{x:.1f}" y="{top:.1f}" width="{w:.1f}" height="{h:.1f}" rx="6" fill="#fff" stroke="#1f3b57" stroke-width="1.3"/>')
+        if node.final:
+            parts.append(f'<rect x="{x + 3:.1f}" y="{top + 3:.1f}" width="{w - 6:.1f}" height="{h - 6:.1f}" rx="4" fill="none" stroke="#1f3b57"/>')
+        for number, (part, size, weight, fill) in enumerate(texts[node.id]):
+            parts.append(_text(x + w / 2, top + 4 + line_h * number + 11, part, size, weight=weight, fill=fill))
+        parts.append("</g>")
+    first = nodes[0].id if nodes else None
+    if first is not None:
+        x, top, _, h = box[first]
+        parts.append(f'<circle cx="{x - 20:.1f}" cy="{top + h / 2:.1f}" r="5" fill="#1f3b57"/>'
+                     f'<path d="M{x - 15:.1f},{top + h / 2:.1f} H{x:.1f}" stroke="#1f3b57" stroke-width="1.3" marker-end="url(#{marker})"/>')
     parts.append("</svg>")
     return "".join(parts)

@@ -18,7 +18,7 @@ from cxrules.rendering.report import build_report, coverage
 from cxrules.rendering.simulation import staffing_curves
 from cxrules.templates import TEMPLATES
 
-from browser import mermaid_parse, open_page
+from browser import chromium, mermaid_parse, open_page, section_screenshots
 from conftest import ORGS, ROOT, SEED_ORGS, assert_golden, require_tool
 
 ARTIFACTS = ROOT / "artifacts"
@@ -53,6 +53,10 @@ def test_mermaid_output_parses(tmp_path):
     assert lines == ["ok"] * len(diagrams), [line for line in lines if line != "ok"][:3]
 
 
+ORGANISATION = ("slas", "escalations", "followups", "surges", "workflows")
+"""The report's sections on what the org promises (issue 14), each screenshot on its own."""
+
+
 @pytest.mark.parametrize("path", SEED_ORGS, ids=lambda p: p.stem)
 def test_report_opens_in_chromium_without_errors_and_shows_its_sections(path, tmp_path):
     org = cxrules.load_org(path)
@@ -62,10 +66,127 @@ def test_report_opens_in_chromium_without_errors_and_shows_its_sections(path, tm
     ARTIFACTS.mkdir(exist_ok=True)
     dom, errors = open_page(page.as_uri(), screenshot=ARTIFACTS / f"report-{path.stem}.png")
     assert errors == []
-    for marker in ('id="org-chart"', 'class="heat"', 'id="findings"', 'id="raci"', 'id="staffing"'):
+    for marker in ('id="org-chart"', 'class="heat"', 'id="findings"', 'id="raci"', 'id="staffing"', *(f'<section id="{key}"' for key in ORGANISATION)):
         assert marker in dom, marker
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html  # opens offline
     assert (ARTIFACTS / f"report-{path.stem}.png").stat().st_size > 10_000
+    shots = section_screenshots(html, ARTIFACTS, f"report-{path.stem}", list(ORGANISATION))
+    for key, (png, _) in shots.items():
+        assert png.stat().st_size > 10_000, key  # a picture with something in it, not an empty box
+    slas, escalations, followups, surges, workflows = (shots[key][1] for key in ORGANISATION)
+    assert slas.count("<tr>") == len(org.slas) + 1 and 'class="chart timeline"' in slas
+    assert slas.count('class="mark"') == 2 * 5 * slas.count('class="deadlines"')  # two arrivals: arrival, two warnings, two deadlines
+    assert "first response due" in slas and "resolution due" in slas and ">12h</text>" in slas  # hour ticks
+    assert escalations.count('class="escalation"') == len(org.escalations) and "does not fire" not in escalations
+    assert escalations.count("×") + escalations.count("nobody on shift") >= 2 * sum(len(p.levels) for p in org.escalations)
+    assert followups.count("→ call ") == 2 * len(org.followups) and 'id="followup-hours"' in followups
+    assert all(f"<code>{surge.id}</code>" in surges for surge in org.surges) and 'class="dates"' in surges
+    for workflow in org.workflows:
+        diagram = workflows.split('<svg xmlns="http://www.w3.org/2000/svg"')[1 + org.workflows.index(workflow)].split("</svg>")[0]
+        assert diagram.count('<g class="state"') == len(workflow.states)
+        assert diagram.count('class="step"') == sum(len(state.next) for state in workflow.states)
+
+
+def _svg_texts(html: str):
+    """(svg viewBox width, x, anchor, size, text) of every label of every inline SVG."""
+    import re
+    from html import unescape
+
+    for width, body in re.findall(r"<svg [^>]*viewBox=\"0 0 ([\d.]+) [\d.]+\"[^>]*>(.*?)</svg>", html, re.S):
+        for x, size, anchor, text in re.findall(r'<text x="([-\d.]+)" y="[-\d.]+" font-size="(\d+)" text-anchor="(\w+)"[^>]*>([^<]*)</text>', body):
+            yield float(width), float(x), anchor, int(size), unescape(text)
+
+
+@pytest.mark.parametrize("path", SEED_ORGS, ids=lambda p: p.stem)
+def test_no_label_of_the_new_pictures_runs_out_of_its_picture(path):
+    from cxrules.rendering.svg import _width
+
+    org = cxrules.load_org(path)
+    html = build_report(org, check(org))
+    start, end = html.index('<section id="slas"'), html.index('<section id="findings"')
+    labels = list(_svg_texts(html[start:end]))
+    assert len(labels) > 100
+    for width, x, anchor, size, text in labels:
+        extent = _width(text, size)
+        left = {"start": x, "middle": x - extent / 2, "end": x - extent}[anchor]
+        assert left >= 0 and left + extent <= width + 0.5, (text, x, anchor, width)
+
+
+def _tiny_with(tmp_path, change):
+    """The tiny org changed by ``change`` (on its YAML data), loaded."""
+    data = load_file(TINY)[0].data
+    change(data)
+    (tmp_path / "org.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return cxrules.load_org(tmp_path / "org.yaml")
+
+
+def test_the_timeline_draws_the_deadlines_the_calendar_gives(tmp_path):
+    """Monday 3 March 2025 10:00 and Friday 7 March 17:30 on Mon–Fri 09–18: the marks are the business-time arithmetic."""
+    import re
+    from datetime import date, datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from cxrules.calendars import BusinessCalendar
+
+    org = cxrules.load_org(TINY)
+    html = build_report(org, check(org), today=date(2025, 3, 1))
+    figure = html.split('<figure class="deadlines" data-sla="standard">')[1].split("</figure>")[0]
+    drawn = [datetime.fromisoformat(at) for at in re.findall(r'data-at="([^"]+)"', figure)]
+    office, zone = BusinessCalendar(org.calendar("office")), ZoneInfo("Asia/Shanghai")
+    expected = []
+    for arrival in (datetime(2025, 3, 3, 10, tzinfo=zone), datetime(2025, 3, 7, 17, 30, tzinfo=zone)):
+        expected += [arrival, office.add(arrival, timedelta(minutes=24)), office.add(arrival, timedelta(minutes=30)),
+                     office.add(arrival, timedelta(hours=24) * 0.8), office.add(arrival, timedelta(hours=24))]
+    assert sorted(drawn) == sorted(moment.astimezone(timezone.utc) for moment in expected)
+    assert "resolution due Wed 5 Mar 16:00" in figure and "resolution due Wed 12 Mar 14:30" in figure  # closed nights and the weekend skipped
+    assert "first response due Fri 7 Mar 18:00" in figure and "resolution: warning Wed 5 Mar 11:12" in figure
+
+
+def test_an_escalation_level_with_nobody_on_shift_is_flagged(tmp_path):
+    """A round-the-clock SLA whose levels are staffed in office hours: a ticket of Friday 17:30 escalates to nobody."""
+    from datetime import date
+
+    from cxrules.rendering.organisation import arrivals, dry_run, on_shift
+
+    def change(data):
+        data["calendars"].append({"id": "always", "hours": {"daily": ["00:00-24:00"]}})
+        data["slas"][0]["calendar"] = "always"
+
+    org = _tiny_with(tmp_path, change)
+    monday, friday = (dry_run(org, moment) for moment in arrivals(org, date(2025, 3, 3)))
+    fired = [x for x in friday.slas["standard"].decisions if type(x).__name__ == "Escalated"]
+    assert [(x.role, x.at.strftime("%a %H:%M")) for x in fired] == [("desk", "Fri 18:00"), ("manager", "Fri 20:00")]
+    assert [on_shift(friday, x.role, x.at) for x in fired] == [[], []]
+    html = build_report(org, check(org), today=date(2025, 3, 1))
+    table = html.split('<table class="escalation" data-path="complaints">')[1].split("</table>")[0]
+    rows = table.split("<tr>")[2:4]
+    for row in rows:
+        assert row.count("nobody on shift") == 1 and '<span class="bad nobody">' in row  # Friday's column only
+    assert "Mon 3 Mar 10:30</td><td>office ×2" in rows[0] and "Mon 3 Mar 12:30</td><td>office ×1" in rows[1]
+    assert "Fri 7 Mar 18:00" in rows[0] and "Fri 7 Mar 20:00" in rows[1]
+
+
+def test_a_section_with_nothing_to_show_says_so_in_one_line():
+    org = cxrules.load_org(TINY)  # no surge, no workflow
+    html = build_report(org, check(org))
+    assert '<section id="workflows" class="short"><h2>Workflows</h2><p>This org declares no workflow' in html
+    assert "<p>This org declares no surge" in html
+    assert "@media print" in html and ".filters{display:none}" in html and "thead{display:table-header-group}" in html
+
+
+def test_report_pdf_is_printed_by_chromium(run_cli, tmp_path):
+    chromium()  # skipped, or in CI failed, without it
+    result = run_cli("report", TINY, "-o", tmp_path / "r.html", "--pdf", tmp_path / "r.pdf")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF") and (tmp_path / "r.html").exists()
+
+
+def test_report_pdf_without_chromium_is_a_clear_error(run_cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing here"))
+    result = run_cli("report", TINY, "-o", tmp_path / "r.html", "--pdf", tmp_path / "r.pdf")
+    assert result.exit_code == 2
+    assert "--pdf needs headless Chromium" in result.stderr and "apt-get install chromium" in result.stderr
+    assert not (tmp_path / "r.pdf").exists() and (tmp_path / "r.html").exists()  # the HTML report is still written
 
 
 def _tiny_log(tmp_path):

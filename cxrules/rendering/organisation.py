@@ -249,14 +249,24 @@ def organisation_sections(org: Org, context: CheckContext, title: Title, name: N
     """
     monday = typical_week(org, today)
     page = _Page(org, context, tuple(dry_run(org, moment) for moment in arrivals(org, monday)), title, name, chinese)  # type: ignore[arg-type]
-    return [_slas(page), _escalations(page), _followups(page), _surges(page, today or date.today()), _workflows(page)]
+    drawn = {"slas": (org.slas, _slas), "escalations": (org.escalations, _escalations), "followups": (org.followups, _followups),
+             "workflows": (org.workflows, _workflows)}
+    made = lambda key: drawn[key][1](page) if drawn[key][0] else page.section(key, f"<p>{_NOTHING[key]}</p>")  # noqa: E731
+    return [made("slas"), made("escalations"), made("followups"), _surges(page, today or date.today()), made("workflows")]
+
+
+_NOTHING = {
+    "slas": "This org sets no SLA: no ticket has a deadline.",
+    "escalations": "This org has no escalation path: a breached ticket stays where it is.",
+    "followups": "This org promises no follow-up call.",
+    "workflows": "This org declares no workflow: tickets move freely between statuses.",
+}
+"""What a section says when the org has nothing of its kind: one line, not an empty box."""
 
 
 def _slas(page: _Page) -> str:
     """The SLA table, then a timeline per kind of target (same calendar and durations) for the two typical arrivals."""
     org = page.org
-    if not org.slas:
-        return page.section("slas", "<p>This org sets no SLA: no ticket has a deadline.</p>")
     rows = []
     for sla in org.slas:
         story = page.runs[0].slas.get(sla.id)
@@ -313,8 +323,6 @@ def _timeline_figure(page: _Page, slas: list) -> str:
 def _escalations(page: _Page) -> str:
     """Per path: its levels, when each fires for the typical tickets, and who of the level's role is on shift then."""
     org = page.org
-    if not org.escalations:
-        return page.section("escalations", "<p>This org has no escalation path: a breached ticket stays where it is.</p>")
     blocks = []
     for path in org.escalations:
         stories = [_path_story(run, path.id) for run in page.runs]
@@ -374,8 +382,6 @@ def _started_by(page: _Page, path_id: str) -> str:
 def _followups(page: _Page) -> str:
     """The follow-up policies, when the engine first calls for the typical tickets, and a week strip of when calls may be made."""
     org = page.org
-    if not org.followups:
-        return page.section("followups", "<p>This org promises no follow-up call.</p>")
     rows, strip = [], []
     for policy in org.followups:
         calls = []
@@ -453,8 +459,6 @@ def _surges(page: _Page, today: date) -> str:
 def _workflows(page: _Page) -> str:
     """Each workflow as a state diagram: a box per state with its role, an arrow per allowed step, what a state requires."""
     org = page.org
-    if not org.workflows:
-        return page.section("workflows", "<p>This org declares no workflow: tickets move freely between statuses.</p>")
     chinese = page.chinese
     figures = []
     for workflow in org.workflows:

@@ -265,15 +265,20 @@ def week_strip(rows: list[tuple[str, list[tuple[int, int]], list[tuple[int, int]
     """
     left, row_h = 16 + max((_width(label, 11) for label, _, _ in rows), default=0), 30
     width = max(width, int(left) + 500)
-    height = 40 + row_h * len(rows)
+    axis = 22 + row_h * len(rows) + 4
+    height = axis + 18
     span = width - left - 10
     week = 7 * 1440
     x = lambda minute: left + minute / week * span  # noqa: E731
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(id)}" viewBox="0 0 {width:.0f} {height}" width="{width:.0f}" '
              'class="chart" font-family="sans-serif">']
     for day, name in enumerate(_DAYS):
-        parts.append(f'<line x1="{x(day * 1440):.1f}" y1="14" x2="{x(day * 1440):.1f}" y2="{height - 6}" stroke="#ddd"/>')
+        parts.append(f'<line x1="{x(day * 1440):.1f}" y1="14" x2="{x(day * 1440):.1f}" y2="{axis + 4}" stroke="#ccc"/>')
         parts.append(_text(x(day * 1440 + 720), 12, name, 11))
+        for hour in (6, 12, 18):  # hour ticks: where in the day a bar starts and ends
+            at = x(day * 1440 + hour * 60)
+            parts.append(f'<line x1="{at:.1f}" y1="{axis}" x2="{at:.1f}" y2="{axis + 3}" stroke="#999"/>')
+            parts.append(_text(at, axis + 13, f"{hour}h", 9, fill="#777"))
     for index, (label, light, dark) in enumerate(rows):
         y = 22 + index * row_h
         parts.append(_text(left - 8, y + 16, label, 11, anchor="end"))
@@ -331,8 +336,8 @@ def timeline(lanes: Sequence[Lane], zone: tzinfo, width: int = 900, aria: str = 
         for index, mark in enumerate(marks):
             at, baseline = x(mark.moment), top + row_h * index + 10
             dash = ' stroke-dasharray="4,2"' if mark.dashed else ""
-            parts.append(f'<line x1="{at:.1f}" y1="{baseline + 2:.1f}" x2="{at:.1f}" y2="{track + track_h:.1f}" stroke="{mark.colour}" '
-                         f'stroke-width="1.6"{dash}/>')
+            parts.append(f'<line class="mark" data-at="{mark.moment.astimezone(timezone.utc).isoformat()}" x1="{at:.1f}" y1="{baseline + 2:.1f}" '
+                         f'x2="{at:.1f}" y2="{track + track_h:.1f}" stroke="{mark.colour}" stroke-width="1.6"{dash}/>')
             parts.append(_text(at + 3, baseline, mark.label, 10, anchor="start", fill=mark.colour))
             widest = max(widest, at + 3 + _width(mark.label, 10) + 6)
         parts.append(f'<rect x="{left}" y="{track:.1f}" width="{plot_w}" height="{track_h}" fill="#e4e4e4"><title>closed</title></rect>')

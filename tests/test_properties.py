@@ -4,15 +4,21 @@ Invariants: nothing but the documented errors escapes; every ticket ends with ex
 owner or in the fallback queue; no follow-up fires twice; every SLA deadline lies inside
 business hours; `check` reports an overlap exactly where two rules of equal precedence
 claim a ticket for different owners; and, on every real date of a year, the engine's router sends a
-ticket to the fallback queue exactly where `check`'s analysis of that kind of day reports a gap.
-`pytest -m slow` adds a 1,000-org fuzz run; `HYPOTHESIS_PROFILE=fuzz` (tests/conftest.py) makes every property longer.
+ticket to the fallback queue exactly where `check`'s analysis of that kind of day reports a gap; and, through the
+engine over generated and seed orgs, every ticket it queues with nobody on shift and every escalation to a role nobody
+staffs then lies in a region `check` reports, with that date when only that date has it.
+`pytest -m slow` adds a 1,000-org fuzz run; `HYPOTHESIS_PROFILE=fuzz` (tests/conftest.py) makes every property longer
+(the differential ones 25 times).
 """
 
 from __future__ import annotations
 
 import itertools
+import random
+import re
 import sys
 from collections import Counter
+from dataclasses import astuple
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,12 +27,14 @@ import yaml
 from hypothesis import event, given, settings, strategies as st
 
 import cxrules
-from cxrules.calendars import BusinessCalendar
+from cxrules.calendars import BusinessCalendar, WeekSet
 from cxrules.checks import CheckConfig, CheckContext, run_checks
-from cxrules.engine import Engine, FollowUpDue, Resolved, TicketCreated, VirtualClock
+from cxrules.checks.escalation import off_shift
+from cxrules.checks.staffing import owners_off_shift, unstaffed_hours
+from cxrules.engine import Engine, Escalated, Fallback, FollowUpDue, Queued, Resolved, TicketCreated, VirtualClock
 from cxrules.routing import TicketClass
 
-from conftest import ROOT
+from conftest import ROOT, SEED_ORGS, examples
 from engine_helpers import local
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -169,7 +177,7 @@ def _taken_higher(context: CheckContext, cell) -> bool:
     return len({rule.to for rule in candidates if rule.precedence == candidates[0].precedence}) <= 1
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(seed=st.integers(0, 100_000), minutes=st.lists(st.integers(0, 365 * 1440 - 1), min_size=10, max_size=40))
 def test_check_and_the_engine_agree_on_who_owns_a_ticket_on_every_real_date(tmp_path_factory, seed, minutes):
     """Differential: at any moment of a year (public holidays, make-up working days, nights included), the engine's
@@ -198,3 +206,144 @@ def test_check_and_the_engine_agree_on_who_owns_a_ticket_on_every_real_date(tmp_
                 reported = any(all(value in values for value, values in zip(ticket, box.sets))
                                and any(s <= minute_of_week < e for s, e in box.hours.intervals) for box in gaps[channel.id])
                 assert context.router.route(TicketClass(*ticket), moment).fallback == reported, (moment, ticket)
+
+
+SHIFTS = {"office": {"mon-fri": ["08:00-20:00"], "sat": ["09:00-17:00"]}, "early": {"mon-fri": ["07:00-13:00"]},
+          "late": {"daily": ["12:00-23:00"]}, "always": {"daily": ["00:00-24:00"]}}
+
+
+def staffed_org(seed: int) -> dict:
+    """A generated org whose roles work different shifts (some stop on China's public holidays, some work make-up days),
+    with an SLA whose escalation path climbs through them: tickets queue with nobody on shift and levels fire off shift."""
+    rng = random.Random(seed)
+    data = generate_org(roles=5, categories=6, channels=2, segments=2, rules=10, units=2, seed=seed, catch_all=False, timed=0.5)
+    data["calendars"] = [{"id": name, "hours": hours, **({"holidays": {"country": "CN"}} if name in ("office", "early") else {})}
+                         for name, hours in SHIFTS.items()]
+    for role in data["roles"]:
+        role["staff"] = [{"shift": rng.choice(list(SHIFTS)), "agents": 1}]
+    data["roles"][0]["authority"] = True
+    data["slas"] = [{"id": "standard", "first_response": "30m", "resolution": "8h", "calendar": rng.choice(["office", "always"]),
+                     "escalation": "climb"}]
+    data["escalations"] = [{"id": "climb", "levels": [{"role": "r3", "within": "1h"}, {"role": "r1", "within": "2h"}, {"role": "r0"}]}]
+    return data
+
+
+def _holds(hours, moment: datetime) -> bool:
+    minute = moment.weekday() * 1440 + moment.hour * 60 + moment.minute
+    return any(start <= minute < end for start, end in hours.intervals)
+
+
+def _on_shift(org, calendars, role: str, moment: datetime) -> bool:
+    return any(calendars[group.shift].is_open(moment) for group in org.role(role).staff)
+
+
+@settings(max_examples=examples(30), deadline=None)
+@given(seed=st.integers(0, 100_000), minutes=st.lists(st.integers(0, 365 * 1440 - 1), min_size=10, max_size=30),
+       picks=st.randoms(use_true_random=False))
+def test_whatever_the_engine_does_off_shift_on_a_real_date_check_has_reported(tmp_path_factory, seed, minutes, picks):
+    path = tmp_path_factory.mktemp("org") / "org.yaml"
+    path.write_text(yaml.safe_dump(staffed_org(seed), sort_keys=False), encoding="utf-8")
+    engine_agrees_with_check(cxrules.load_org(path), minutes, picks)
+
+
+@pytest.mark.parametrize("path", SEED_ORGS, ids=lambda p: p.stem)
+@settings(max_examples=examples(8), deadline=None)
+@given(minutes=st.lists(st.integers(0, 365 * 1440 - 1), min_size=10, max_size=30), picks=st.randoms(use_true_random=False))
+def test_the_seed_orgs_run_as_check_says_on_every_real_date(path, minutes, picks):
+    engine_agrees_with_check(cxrules.load_org(path), minutes, picks)
+
+
+def engine_agrees_with_check(org, minutes: list[int], picks) -> None:
+    """Differential, through the engine: over a year of moments (holidays, make-up days, nights), a ticket the engine
+    sends to the fallback queue, queues with nobody of its role on shift, or escalates to a role with nobody on shift is in
+    a region `check` reports (the typical week's or that date's) under the finding's code and subject; and a ticket of an
+    owner `check` reports off shift then is queued by the engine with nobody on shift."""
+    zone = ZoneInfo(org.info.timezone)
+    horizon = (date(2025, 1, 1), date(2026, 2, 28))  # the year's tickets, and the escalations of its last ones
+    context = CheckContext(org, horizon)
+    kinds = {day: dated for dated, days in context.day_kinds for day in days}
+    findings = run_checks(org, CheckConfig(horizon=horizon)).diagnostics
+    calendars = {c.id: BusinessCalendar(c) for c in org.calendars}
+    start = datetime(2025, 1, 1, tzinfo=zone)
+    holidays = {datetime(2025, 10, day, hour, 30, tzinfo=zone) for day in (1, 2) for hour in (8, 12, 16, 21)}  # National Day
+    make_up_days = {datetime(2025, 1, 26, hour, 30, tzinfo=zone) for hour in (7, 10, 19)}                     # a working Sunday
+    moments = sorted({start + timedelta(minutes=minute) for minute in minutes} | holidays | make_up_days)
+    engine = Engine(org, VirtualClock(moments[0]))
+    escalations: list[tuple[Escalated, str]] = []
+    try:
+        for number, moment in enumerate(moments):
+            escalations += escalated_by(engine, engine.advance(moment))
+            analysis = kinds.get(moment.date(), context)
+            channel, space = picks.choice(analysis.channel_spaces)
+            if not calendars[channel.hours or org.info.calendar].is_open(moment):
+                continue  # a closed channel receives nothing
+            category, segment, priority, member = (picks.choice(sorted(values, key=str)) for values in (space.sets[0], *space.sets[2:]))
+            ticket = TicketClass(category, channel.id, segment, priority, member)
+            decisions = engine.submit(TicketCreated(f"t{number}", category=category, channel=channel.id, segment=segment,
+                                                    priority=priority, member=member, at=moment))
+            escalations += escalated_by(engine, decisions)
+            route = context.router.route(ticket, moment)
+            if any(isinstance(x, Fallback) for x in decisions):
+                assert route.fallback, (moment, ticket)
+                gaps = lambda analysis: [box for c, boxes in analysis.gap_regions if c.id == channel.id for box in boxes]  # noqa: E731
+                assert_reported(findings, ("CX401", "CX406"), channel.id, moment, _in_regions(gaps(context), ticket, moment))
+                event("fallback queue")
+                continue
+            nobody = any(isinstance(x, Queued) and x.reason == "nobody of the role is on shift" for x in decisions)
+            assert route.rule is not None and engine.ticket(f"t{number}").role == route.role
+            owned = (route.rule.id, route.role, channel.id)
+            channel_unstaffed = _holds(unstaffed_hours(analysis, channel), moment)
+            owner_off = _holds(owners_off_shift(analysis).get(owned, WeekSet()), moment)
+            assert nobody == (channel_unstaffed or owner_off), (moment, ticket, route.role)
+            event("queued with nobody on shift" if nobody else "assigned or queued behind busy agents")
+            if channel_unstaffed:
+                assert_reported(findings, ("CX711",), channel.id, moment, _holds(unstaffed_hours(context, channel), moment))
+            if owner_off:
+                event("queued while others serve the channel" + (" (on a date only)" if moment.date() in kinds else ""))
+                assert_reported(findings, ("CX715",), route.rule.id, moment,
+                                _holds(owners_off_shift(context).get(owned, WeekSet()), moment))
+        escalations += escalated_by(engine, engine.advance(moments[-1] + timedelta(days=30)))
+    finally:
+        engine.close()
+    slas = {sla.id: sla for sla in org.slas}
+    for escalated, sla_id in escalations:
+        minute = (escalated.at - timedelta(minutes=1)).astimezone(zone)  # the business minute whose end fired the level
+        if _on_shift(org, calendars, escalated.role, minute):
+            event("escalated to a role on shift")
+            continue
+        event("escalated to a role nobody is on shift for" + (" (on a date only)" if minute.date() in kinds else ""))
+        analysis = kinds.get(minute.date(), context)
+        assert _holds(off_shift(analysis, slas[sla_id].calendar, escalated.role), minute), (escalated, minute)
+        assert_reported(findings, ("CX504",), escalated.path, minute, _holds(off_shift(context, slas[sla_id].calendar, escalated.role), minute))
+
+
+DATES = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?: to (\d{2})-(\d{2}))?")
+
+
+def named_dates(message: str) -> set[date]:
+    """The dates a dated finding names (`on 2025-10-01 to 10-07, 2026-01-01: ...`)."""
+    days = set()
+    for year, month, day, to_month, to_day in DATES.findall(message):
+        first = date(int(year), int(month), int(day))
+        last = date(int(year), int(to_month), int(to_day)) if to_month else first
+        days.update(first + timedelta(days=n) for n in range((last - first).days + 1))
+    return days
+
+
+def assert_reported(findings, codes: tuple[str, ...], subject: str, moment: datetime, in_typical_week: bool) -> None:
+    """A finding of one of ``codes`` about ``subject`` covers ``moment``: one about the typical week when the typical week
+    has the problem then, else one that names the moment's date."""
+    about = [f for f in findings if f.code in codes and f.subject == subject]
+    if in_typical_week:
+        assert any(not named_dates(f.message) for f in about), (codes, subject, moment, [f.message for f in about])
+    else:
+        assert any(moment.date() in named_dates(f.message) for f in about), (codes, subject, moment, [f.message for f in about])
+
+
+def _in_regions(boxes, ticket: TicketClass, moment: datetime) -> bool:
+    return any(all(value in values for value, values in zip(astuple(ticket), box.sets)) and _holds(box.hours, moment) for box in boxes)
+
+
+def escalated_by(engine: Engine, decisions) -> list[tuple[Escalated, str]]:
+    """The escalations among ``decisions``, each with the id of the SLA whose clock fired it."""
+    return [(x, engine.ticket(x.ticket_id).sla) for x in decisions if isinstance(x, Escalated)]

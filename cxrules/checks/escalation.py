@@ -137,7 +137,7 @@ def escalation_exceeds_sla(context: CheckContext) -> Iterator[Finding]:
                       related=(Related(sla.source.at("resolution"), f"SLA `{sla.id}` resolution target"),), subject=path.id)
 
 
-def _off_shift(context: CheckContext, calendar: str, role: str) -> WeekSet:
+def off_shift(context: CheckContext, calendar: str, role: str) -> WeekSet:
     """Hours the calendar runs and nobody of the role is on shift."""
     return context.hours(calendar) - context.role_hours(role)
 
@@ -178,11 +178,11 @@ def escalation_level_unstaffed(context: CheckContext) -> Iterator[Finding]:
                 continue
             hint = f"add a shift (or an on-call duty) to `{level.role}` for those hours, or run the SLA's clock on a calendar `{level.role}` covers"
             for sla_id, calendar in firing.get(path.id, ()):
-                gap = _off_shift(context, calendar, level.role)
+                gap = off_shift(context, calendar, level.role)
                 if gap:
                     yield Finding(f"level {index + 1} of escalation path `{path.id}` can fire whenever SLA `{sla_id}`'s clock runs, "
                                   f"but nobody of `{level.role}` is on shift {gap.describe()}", where, hint=hint, subject=path.id)
-                for days, times in on_dates(context, partial(_off_shift, calendar=calendar, role=level.role)):
+                for days, times in on_dates(context, partial(off_shift, calendar=calendar, role=level.role)):
                     yield Finding(f"level {index + 1} of escalation path `{path.id}` can fire on {describe_dates(days)} at "
                                   f"{describe_times(times)}, when SLA `{sla_id}`'s clock runs, but nobody of `{level.role}` is on shift",
                                   where, hint=hint, subject=path.id)

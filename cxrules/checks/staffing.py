@@ -29,7 +29,7 @@ def serving_roles(context: CheckContext, channel) -> list[tuple[str, WeekSet]]:
     return serving
 
 
-def _unstaffed_hours(context: CheckContext, channel) -> WeekSet:
+def unstaffed_hours(context: CheckContext, channel) -> WeekSet:
     """Hours the channel is open and nobody who serves it is on shift."""
     staffed = WeekSet()
     for role, hours in serving_roles(context, channel):
@@ -52,11 +52,11 @@ def channel_unstaffed(context: CheckContext) -> Iterator[Finding]:
     """
     for channel in context.org.channels:
         where = channel.source.at("hours") if channel.source.document.get(channel.source.path + ("hours",)) else channel.source.at("id")
-        for days, times in on_dates(context, partial(_unstaffed_hours, channel=channel)):
+        for days, times in on_dates(context, partial(unstaffed_hours, channel=channel)):
             yield Finding(f"channel `{channel.id}` is open on {describe_dates(days)} at {describe_times(times)} but nobody who serves it "
                           "is on shift then", where, hint="add shifts that work on those dates, or close the channel then",
                           subject=channel.id)
-        gap = _unstaffed_hours(context, channel)
+        gap = unstaffed_hours(context, channel)
         if gap:
             yield Finding(f"channel `{channel.id}` is open but nobody who serves it is on shift: {gap.describe()}",
                           channel.source.at("hours") if channel.source.document.get(channel.source.path + ("hours",)) else channel.source.at("id"),
@@ -105,7 +105,7 @@ def owners_off_shift(context: CheckContext) -> dict[tuple[str, str, str], WeekSe
     owner the rule sends its tickets to (only the tickets the rule takes after the rules tried before it count)."""
     found: dict[tuple[str, str, str], WeekSet] = {}
     for channel, space in context.channel_spaces:
-        open_hours = space.hours - _unstaffed_hours(context, channel)  # hours with nobody at all are CX711's
+        open_hours = space.hours - unstaffed_hours(context, channel)  # hours with nobody at all are CX711's
         off_shift: dict[str, WeekSet] = {}
         for rule in context.router.rules:
             if rule.to not in off_shift:

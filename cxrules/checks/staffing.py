@@ -37,11 +37,12 @@ def unstaffed_hours(context: CheckContext, channel) -> WeekSet:
     return context.hours(channel.hours) - staffed
 
 
-@register("CX711", "channel-unstaffed", Severity.WARNING)
+@register("CX711", "channel-unstaffed", Severity.ERROR)
 def channel_unstaffed(context: CheckContext) -> Iterator[Finding]:
     """Hours in which a channel is open but no role that serves it has anyone on shift.
 
-    Like a schedule gap in an on-call rota: tickets arrive, nobody is there to take them.
+    Like a schedule gap in an on-call rota: tickets arrive, nobody is there to take them,
+    and customers wait on a channel the centre says is open: an error.
 
     Failing: WeChat open `daily: ["08:00-22:00"]`, its roles staffed `mon-fri: ["09:00-18:00"]`.
 

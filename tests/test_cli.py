@@ -680,3 +680,14 @@ def test_check_looks_at_the_real_dates_of_its_horizon(run_cli):
     assert summer.exit_code == 0
     for bad in (("--from", "2025-13-01"), ("--from", "2025-09-01", "--to", "2025-08-01")):
         assert run_cli("check", case, *bad).exit_code == 2
+
+
+@pytest.mark.parametrize("case", ["CX403_two_rules_shadow", "CX503_first_response_start", "CX711_channel_unstaffed",
+                                  "CX406_holiday_gap", "CX407_make_up_day_overlap"])
+def test_findings_that_do_harm_fail_check_by_default(run_cli, case):
+    """A rule that never fires, an authority that hears too late, an open channel nobody staffs, tickets nobody owns or two
+    owners claim on some dates: exit 1 without --strict; the passing case of each exits 0."""
+    options = ("--select", case[:5], "--from", "2025-01-01", "--to", "2025-12-31")
+    failing = run_cli("check", ROOT / f"tests/checks/{case}.yaml", *options)
+    assert failing.exit_code == 1 and " error " + case[:5] in failing.stdout, failing.stdout
+    assert run_cli("check", ROOT / f"tests/checks/{case}_ok.yaml", *options).exit_code == 0

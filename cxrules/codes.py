@@ -185,6 +185,14 @@ _VALIDATION_CODES = [
      "`8784h` or `366wd` in business time (SLA targets, hand-off and escalation limits). A longer "
      "one is a typing slip, and counting it out would keep the engine busy for nothing. "
      "Fix: give the time really meant."),
+    ("CX312", "automation-trigger", "An automation's trigger or actions do not fit together.",
+     "A trigger is one of: an event (`event`), a time after one (`after`, with `since`, `clock` and "
+     "`calendar`), or a pattern across tickets (`count` or `following`, each with `within`). `since`, "
+     "`clock` and `calendar` need `after`; `count` and `following` need `within` and exclude each "
+     "other and `after`; `calendar` needs `clock: business`; `reopen: earlier` needs `following`, "
+     "the pattern that finds the earlier ticket; `per: all` suits `count` only. An `after` in "
+     "business time is written in business hours or working days, like an SLA target (CX310). "
+     "Fix: keep one trigger form, as the message says."),
     ("CX010", "ticket-unreadable", "The ticket given to `cxrules route` cannot be read.",
      "The ticket path does not exist or is not readable, is not a regular file (a folder, a FIFO, a "
      "device such as `/dev/zero`: only regular files and `-`, standard input, are read, so a named "

@@ -19,7 +19,7 @@ from .loading import Document, JsonPath
 __all__ = [
     "Source", "Match", "Interval", "Calendar", "Unit", "StaffGroup", "Role", "Duty", "Channel", "Category",
     "Segment", "Skill", "Sla", "RoutingRule", "Handoff", "EscalationLevel", "EscalationPath", "FollowUp",
-    "Surge", "WorkflowState", "Workflow", "Accepted", "OrgInfo", "Org", "WorkingDays", "parse_duration", "format_duration",
+    "Surge", "WorkflowState", "Workflow", "Trigger", "Conditions", "Actions", "Automation", "TICKET_EVENTS", "Accepted", "OrgInfo", "Org", "WorkingDays", "parse_duration", "format_duration",
     "duration_problem", "DAYS", "DEFAULT_PRIORITIES", "fingerprint", "MAX_DURATION", "MAX_WORKING_DAYS", "MAX_DURATION_TEXT",
 ]
 
@@ -406,6 +406,74 @@ class Workflow:
         return self.states[0].id
 
 
+TICKET_EVENTS = ("created", "first_response", "handed_over", "reassigned", "waiting", "customer_reply", "resolved", "reopened",
+                 "closed", "updated")
+"""What can happen to a ticket, as automations name it; `updated` is a change an automation made."""
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """When an automation runs: on one ticket event, at a time after one, or on a pattern across tickets."""
+
+    event: str = "created"
+    after: Optional[timedelta] = None
+    """A timer: this long after the ``event`` (named `since` in the file), in business time unless ``clock`` is `calendar`."""
+    clock: str = "business"
+    calendar: Optional[str] = None
+    count: Optional[int] = None
+    """A pattern: the event is at least the ``count``-th such event of the same customer (or of all tickets) within ``within``."""
+    following: Optional[str] = None
+    """A pattern: another ticket of the same customer had this event within ``within`` before."""
+    within: Optional[timedelta] = None
+    per: str = "customer"
+
+    @property
+    def pattern(self) -> bool:
+        return self.count is not None or self.following is not None
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """What must hold of the ticket when an automation's trigger fires."""
+
+    match: Match = Match()
+    statuses: Optional[frozenset[str]] = None
+    responded: Optional[bool] = None
+    tags: frozenset[str] = frozenset()
+    without_tags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Actions:
+    """What an automation does, applied in this order."""
+
+    priority: Optional[str] = None
+    segment: Optional[str] = None
+    tags: tuple[str, ...] = ()
+    assign: Optional[str] = None
+    escalate: Optional[str] = None
+    notify: tuple[str, ...] = ()
+    reopen: Optional[str] = None
+    """`this` ticket, or the `earlier` one a `following` pattern found."""
+    surge: Optional[str] = None
+
+    def sets(self) -> dict[str, str]:
+        """Fields it gives a value: `priority`, `segment`, `role` (by `assign`)."""
+        return {name: value for name, value in (("priority", self.priority), ("segment", self.segment), ("role", self.assign))
+                if value is not None}
+
+
+@dataclass(frozen=True)
+class Automation:
+    id: str
+    trigger: Trigger
+    conditions: Conditions
+    actions: Actions
+    source: Source
+    name: str | None = None
+    label: str | None = None
+
+
 @dataclass(frozen=True)
 class Accepted:
     """A finding the org's authors accepted on purpose, with their reason."""
@@ -462,6 +530,7 @@ class Org:
     workflows: tuple[Workflow, ...] = ()
     accepted: tuple[Accepted, ...] = ()
     files: tuple[str, ...] = ()
+    automations: tuple[Automation, ...] = ()
 
     # Lookups by id, filled in by __post_init__.
     _calendars_by_id: Mapping[str, Calendar] = _lookup()
@@ -475,7 +544,7 @@ class Org:
 
     def __post_init__(self) -> None:
         for name in ("calendars", "units", "roles", "duties", "channels", "categories", "segments", "skills",
-                     "slas", "routing", "handoffs", "escalations", "followups", "surges", "workflows"):
+                     "slas", "routing", "handoffs", "escalations", "followups", "surges", "workflows", "automations"):
             object.__setattr__(self, f"_{name}_by_id", _index(getattr(self, name)))
 
     def calendar(self, id: str) -> Calendar:

@@ -20,16 +20,16 @@ from .diagnostics import Diagnostic, Location, Related, Severity, sort_key
 from .performance import paused_gc
 from .loading import Document, JsonPath, LoadLimits, load_file, load_included, org_files, resolve_include
 from .model import (
-    DAYS, DEFAULT_PRIORITIES, DURATION_FORM, Accepted, Calendar, Category, Channel, Duty, EscalationLevel, EscalationPath,
+    DAYS, DEFAULT_PRIORITIES, DURATION_FORM, Accepted, Actions, Automation, Calendar, Conditions, Category, Channel, Duty, EscalationLevel, EscalationPath,
     FollowUp, Handoff, Interval, Match, Org, OrgInfo, Role, RoutingRule, Segment, Skill, Sla, Source,
-    MAX_DURATION, MAX_WORKING_DAYS, StaffGroup, Surge, Unit, Workflow, WorkflowState, duration_problem, parse_duration,
+    MAX_DURATION, MAX_WORKING_DAYS, StaffGroup, Surge, Trigger, Unit, Workflow, WorkflowState, duration_problem, parse_duration,
 )
 from .schema import closest, describe_path, schema_problems
 
 __all__ = ["ValidationResult", "validate_path", "validate_paths", "load_org", "OrgError"]
 
 SECTIONS = ("calendars", "units", "roles", "duties", "channels", "categories", "segments", "skills", "slas",
-            "routing", "handoffs", "escalations", "followups", "surges", "workflows", "accept")
+            "routing", "handoffs", "escalations", "followups", "surges", "workflows", "automations", "accept")
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,8 @@ class _Items:
 _KIND_NOUN = {"calendars": "calendar", "units": "unit", "roles": "role", "duties": "duty", "channels": "channel",
               "categories": "category", "segments": "segment", "skills": "skill", "escalations": "escalation path",
               "priorities": "priority", "states": "state", "slas": "SLA", "routing": "routing rule", "handoffs": "hand-off",
-              "followups": "follow-up policy", "surges": "surge rule", "workflows": "workflow", "accept": "accepted finding"}
+              "followups": "follow-up policy", "surges": "surge rule", "workflows": "workflow", "automations": "automation",
+              "accept": "accepted finding"}
 
 # (section, path inside an item with "*" for list positions) → kind of item it names
 _REFERENCES: list[tuple[str, tuple, str]] = [
@@ -277,7 +278,12 @@ _REFERENCES: list[tuple[str, tuple, str]] = [
     ("followups", ("on_overdue", "notify", "*"), "roles"),
     ("surges", ("activate",), "roles"),
     ("workflows", ("states", "*", "role"), "roles"),
-] + [(section, ("match",) + dimension, kind) for section in ("slas", "routing", "followups", "surges", "workflows")
+    ("automations", ("when", "calendar"), "calendars"), ("automations", ("then", "priority"), "priorities"),
+    ("automations", ("then", "segment"), "segments"), ("automations", ("then", "assign"), "roles"),
+    ("automations", ("then", "escalate"), "escalations"), ("automations", ("then", "notify", "*"), "roles"),
+    ("automations", ("then", "surge"), "surges"),
+] + [(section, prefix + ("match",) + dimension, kind)
+     for section, prefix in (("slas", ()), ("routing", ()), ("followups", ()), ("surges", ()), ("workflows", ()), ("automations", ("if",)))
      for dimension, kind in ((("category", "*"), "categories"), (("channel", "*"), "channels"),
                              (("segment", "*"), "segments"), (("priority", "*"), "priorities"))]
 
@@ -367,7 +373,7 @@ _BUSINESS_DURATIONS = [
     ("slas", ("first_response",)), ("slas", ("resolution",)), ("handoffs", ("within",)), ("escalations", ("levels", "*", "within")),
 ]
 """Durations counted in business time: open hours (`4h`) or working days (`3wd`)."""
-_CALENDAR_DURATIONS = [("followups", ("within",)), ("surges", ("window",))]
+_CALENDAR_DURATIONS = [("followups", ("within",)), ("surges", ("window",)), ("automations", ("when", "within"))]
 """Durations counted on the wall clock (`3d`); the schema refuses working days there."""
 _PERCENT_FIELDS = [("slas", ("warn_at",)), ("followups", ("coverage", "members")), ("followups", ("coverage", "others"))]
 
@@ -407,12 +413,44 @@ def _check_values(items: _Items) -> Iterator[Diagnostic]:
             for path, value in _values_at(item, pattern):
                 if isinstance(value, str) and float(value[:-1]) > 100:
                     yield Diagnostic("CX307", f"`{path[-1]}` of {describe_path(item.document, item.path)} is {value}; shares go up to 100%", item.at(*path))
+    for automation in items.each("automations"):
+        yield from _check_automation(automation)
     for path_item in items.each("escalations"):
         levels = path_item.get("levels", default=[])
         for index, level in enumerate(levels[:-1]):
             if isinstance(level, dict) and "within" not in level:
                 yield Diagnostic("CX308", f"level {index + 1} of escalation path `{path_item.id}` has no time limit",
                                  path_item.at("levels", index), hint="add `within:` (e.g. `2h`): only the last level may go without")
+
+
+_TRIGGER_NEEDS = [("since", "after"), ("clock", "after"), ("calendar", "after"), ("count", "within"), ("following", "within"),
+                  ("within", ("count", "following")), ("per", "count")]
+_TRIGGER_EXCLUDES = [("count", "following"), ("after", "count"), ("after", "following")]
+
+
+def _check_automation(item: _Item) -> Iterator[Diagnostic]:
+    """CX312 for trigger fields that do not make one trigger, and the `after` duration in its own clock."""
+    when = item.get("when", default={})
+    if not isinstance(when, dict):
+        return
+    for field_name, needed in _TRIGGER_NEEDS:
+        options = needed if isinstance(needed, tuple) else (needed,)
+        if field_name in when and not any(option in when for option in options):
+            yield Diagnostic("CX312", f"`when.{field_name}` of automation `{item.id}` needs "
+                             + " or ".join(f"`{option}`" for option in options), item.at("when", field_name),
+                             hint=f"add {' or '.join(f'`{option}`' for option in options)}, or remove `{field_name}`")
+    for first, second in _TRIGGER_EXCLUDES:
+        if first in when and second in when:
+            yield Diagnostic("CX312", f"automation `{item.id}` has both `when.{first}` and `when.{second}`: a trigger is one of them",
+                             item.at("when", second), hint="split it into two automations")
+    if when.get("calendar") is not None and when.get("clock") == "calendar":
+        yield Diagnostic("CX312", f"automation `{item.id}` counts `after` in calendar time, so `when.calendar` means nothing",
+                         item.at("when", "calendar"), hint="remove `calendar`, or count in business time (`clock: business`)")
+    if item.get("then", "reopen") == "earlier" and "following" not in when:
+        yield Diagnostic("CX312", f"automation `{item.id}` reopens the `earlier` ticket, which only a `following` pattern finds",
+                         item.at("then", "reopen"), hint="add `when.following` (e.g. `resolved`) and `within`, or reopen `this`")
+    if isinstance(when.get("after"), str):
+        yield from _check_duration(item, ("when", "after"), when["after"], business=when.get("clock") != "calendar")
 
 
 def _check_duration(item: _Item, path: JsonPath, value: str, business: bool) -> Iterator[Diagnostic]:
@@ -560,8 +598,8 @@ def _build(items: _Items) -> Org:
     def categories(ids) -> frozenset[str] | None:
         return None if ids is None else category_set(ids)
 
-    def match(item: _Item, key: str = "match") -> Match:
-        raw = item.get(key, default={}) or {}
+    def match(item: _Item, key: str | tuple[str, ...] = "match") -> Match:
+        raw = item.get(*((key,) if isinstance(key, str) else key), default={}) or {}
         as_set = lambda name: frozenset(raw[name]) if name in raw else None  # noqa: E731
         return Match(categories(raw.get("category")), as_set("channel"), as_set("segment"), as_set("priority"),
                      raw.get("member"), tuple(raw.get("category", ())))
@@ -627,9 +665,24 @@ def _build(items: _Items) -> Org:
     workflows = tuple(Workflow(
         id=w.key, match=match(w), states=_states(w.get("states")), source=w.source, name=w.get("name"), label=w.get("label"))
         for w in items.each("workflows"))
+    automations = tuple(_automation(a, match, duration) for a in items.each("automations"))
     accepted = tuple(Accepted(a.get("code"), a.get("reason"), a.source, a.get("at")) for a in items.each("accept"))
     return Org(info, calendars, units, tuple(roles), duties, channels, category_models, segments, skills, slas, routing, handoffs,
-               escalations, followups, surges, workflows, accepted, tuple(d.file for d in items.documents))
+               escalations, followups, surges, workflows, accepted, tuple(d.file for d in items.documents), automations)
+
+
+def _automation(item: _Item, match, duration) -> Automation:
+    when, then = item.get("when", default={}), item.get("then", default={})
+    timed = "after" in when
+    trigger = Trigger(event=when.get("since" if timed else "event", "created"), after=duration(when.get("after")),
+                      clock=when.get("clock", "business"), calendar=when.get("calendar"), count=when.get("count"),
+                      following=when.get("following"), within=duration(when.get("within")), per=when.get("per", "customer"))
+    condition = item.get("if", default={})
+    conditions = Conditions(match(item, ("if", "match")), frozenset(condition["status"]) if "status" in condition else None,
+                            condition.get("responded"), frozenset(condition.get("tags", ())), frozenset(condition.get("without_tags", ())))
+    actions = Actions(then.get("priority"), then.get("segment"), tuple(then.get("tag", ())), then.get("assign"), then.get("escalate"),
+                      tuple(then.get("notify", ())), then.get("reopen"), then.get("surge"))
+    return Automation(item.key, trigger, conditions, actions, item.source, item.get("name"), item.get("label"))
 
 
 def _states(raw: list[dict]) -> tuple[WorkflowState, ...]:

@@ -169,7 +169,7 @@ def test_an_escalation_level_with_nobody_on_shift_is_flagged(tmp_path):
 def test_a_section_with_nothing_to_show_says_so_in_one_line():
     org = cxrules.load_org(TINY)  # no surge, no workflow
     html = build_report(org, check(org))
-    assert '<section id="workflows" class="short"><h2>Workflows</h2><p>This org declares no workflow' in html
+    assert '<section id="workflows" class="short"><div class="keep"><h2>Workflows</h2></div><p>This org declares no workflow' in html
     assert "<p>This org declares no surge" in html
     assert "@media print" in html and ".filters{display:none}" in html and "thead{display:table-header-group}" in html
 

@@ -228,11 +228,14 @@ class _Page:
             return "<span class=\"bad nobody\">⚠ nobody on shift</span>"
         return ", ".join(f"{self.called(self.org.calendar(shift))} ×{agents}" for shift, agents in shifts)
 
-    def section(self, key: str, body: str, lead: str = "") -> str:
-        """A section of the report; one with nothing to show (one line) is `short`: printed on one page, never split."""
+    def section(self, key: str, body: str, lead: str = "", first: str = "") -> str:
+        """A section of the report; one with nothing to show (one line) is `short`: printed on one page, never split.
+
+        ``first`` is the first block of the body, kept with the title on paper (no title alone at the foot of a page).
+        """
         lead_html = f"<p class=\"muted\">{lead}</p>" if lead else ""
         short = ' class="short"' if body.startswith("<p>") and body.count("<p") == 1 else ""
-        return f"<section id=\"{key}\"{short}><h2>{self.title(key)}</h2>{lead_html}{body}</section>"
+        return f"<section id=\"{key}\"{short}><div class=\"keep\"><h2>{self.title(key)}</h2>{lead_html}{first}</div>{body}</section>"
 
     def arrivals_said(self) -> str:
         monday, friday = (run.arrival for run in self.runs)
@@ -287,7 +290,7 @@ def _slas(page: _Page) -> str:
     legend = ("<p class=\"legend\"><span style=\"background:#b7e1b0\">calendar open: the clock runs</span><span style=\"background:#e4e4e4\">"
               f"closed: the clock stops</span><span style=\"color:{_FIRST}\">first response</span><span style=\"color:{_RESOLUTION}\">"
               "resolution</span><span>dashed: the warning (warn at)</span></p>")
-    return page.section("slas", table + legend + "<div class=\"figures\">" + "".join(figures) + "</div>", page.arrivals_said())
+    return page.section("slas", legend + "<div class=\"figures\">" + "".join(figures) + "</div>", page.arrivals_said(), table)
 
 
 def _duration(value: Optional[timedelta]) -> str:
@@ -342,12 +345,12 @@ def _escalations(page: _Page) -> str:
                         f"{''.join(cells)}</tr>")
         then = (f"then on path {page.called(org.escalation(path.then))}" if path.then else "the path ends here")
         rows.append(f"<tr><td></td><td colspan=\"{3 + 2 * len(page.runs)}\" class=\"muted\">{then}</td></tr>")
-        blocks.append(f"<h3>{page.called(path)} <code>{escape(path.id)}</code></h3><p class=\"muted\">{started}</p>"
+        blocks.append(f"<div class=\"keep\"><h3>{page.called(path)} <code>{escape(path.id)}</code></h3><p class=\"muted\">{started}</p>"
                       f"<table class=\"escalation\" data-path=\"{escape(path.id)}\"><thead><tr><th class=\"num\">level</th><th>role</th>"
-                      f"<th class=\"num\">within</th><th>notify</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+                      f"<th class=\"num\">within</th><th>notify</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
     lead = ("A level fires when the one before it has run its `within` in business time on the SLA's calendar; the first "
             "level fires at the ticket's first breach. “On shift” counts the role's agents whose shift is open then.")
-    return page.section("escalations", "".join(blocks), lead)
+    return page.section("escalations", "".join(blocks[1:]), lead, blocks[0])
 
 
 def _path_story(run: DryRun, path_id: str) -> Optional[Story]:
@@ -396,20 +399,22 @@ def _followups(page: _Page) -> str:
         if policy.notify_when_unsatisfied:
             unsatisfied.append(f"notify {page.roles(policy.notify_when_unsatisfied)}")
         overdue = f"overdue: notify {page.roles(policy.notify_when_overdue)}" if policy.notify_when_overdue else ""
-        rows.append(f"<tr><td>{page.called(policy)}<br><code>{escape(policy.id)}</code></td><td>{escape(policy.on.replace('_', ' '))}</td>"
+        hours = f"not in quiet hours {page.calendar(policy.quiet_hours)}" if policy.quiet_hours else "any hour"
+        if policy.calendar:
+            hours += f"; only in {page.calendar(policy.calendar)}"
+        rows.append(f"<tr><td>{page.called(policy)}<br><code>{escape(policy.id)}</code><br>on {escape(policy.on.replace('_', ' '))}</td>"
                     f"<td>{page.matched(policy.match)}</td><td class=\"num\">{format_duration(policy.within)}</td><td>{page.role(policy.by)}</td>"
-                    f"<td class=\"num\">{policy.coverage_members:.0%} / {policy.coverage_others:.0%}</td>"
-                    f"<td>{page.calendar(policy.quiet_hours)}</td><td>{page.calendar(policy.calendar) if policy.calendar else 'any hour'}</td>"
+                    f"<td class=\"num\">{policy.coverage_members:.0%} / {policy.coverage_others:.0%}</td><td>{hours}</td>"
                     f"<td>{'<br>'.join(calls)}</td><td>{'; '.join(unsatisfied) or '—'}{'<br>' if overdue else ''}{overdue}</td></tr>")
         strip.append((page.name(policy) if policy.name else policy.id, list(page.context.role_hours(policy.by).intervals),
                       list(callable_hours(page.context, policy).intervals)))
-    table = ("<table class=\"followups\"><thead><tr><th>follow-up</th><th>on</th><th>tickets</th><th class=\"num\">within</th><th>by</th>"
-             "<th class=\"num\">coverage members / others</th><th>customers' quiet hours</th><th>calls only in</th>"
+    table = ("<table class=\"followups\"><thead><tr><th>follow-up</th><th>tickets</th><th class=\"num\">within</th><th>by</th>"
+             "<th class=\"num\">coverage members / others</th><th>calls may be made</th>"
              "<th>calls the engine schedules</th><th>if unsatisfied / overdue</th></tr></thead>"
              f"<tbody>{''.join(rows)}</tbody></table>")
     legend = ("<p class=\"muted\">light: someone of the calling role is on shift · dark: a call may be made (on shift, in the policy's "
               "calendar, outside the customers' quiet hours)</p>")
-    return page.section("followups", table + legend + week_strip(strip, id="followup-hours", titles=("caller on shift", "calls allowed")))
+    return page.section("followups", legend + week_strip(strip, id="followup-hours", titles=("caller on shift", "calls allowed")), first=table)
 
 
 def _surges(page: _Page, today: date) -> str:
@@ -476,4 +481,4 @@ def _workflows(page: _Page) -> str:
                        + (f"<ul class=\"requires\">{requires}</ul>" if requires else "") + "</figure>")
     lead = ("Arrows are the steps the engine allows (any other is refused); a dashed arrow goes back to an earlier state; "
             "a double border ends the flow; the list says what a state requires before the ticket moves on.")
-    return page.section("workflows", "".join(figures), lead)
+    return page.section("workflows", "".join(figures[1:]), lead, figures[0])

@@ -54,15 +54,15 @@ h3{font-size:15px;margin:22px 0 8px;padding-top:12px;border-top:1px solid #eee}.
 .swatch{display:inline-block;width:12px;height:12px;vertical-align:-1px;margin:0 4px 0 12px}.swatch:first-child{margin-left:0}
 section figure{margin:14px 0 18px}figure.workflow figcaption,figure.deadlines figcaption{font-size:13px;margin-bottom:6px}
 ul.requires{font-size:12px;margin:6px 0 0;padding-left:18px;columns:2 420px}ul.requires li{break-inside:avoid;margin-bottom:2px}
-table.escalation{margin-bottom:6px}.nobody{white-space:nowrap}
+table.escalation{margin-bottom:6px}.nobody{white-space:nowrap}td .muted{font-size:inherit}
 @media print{
 @page{size:A4;margin:12mm}
 body{background:#fff;font-size:11px}header{background:#fff;color:#000;border-bottom:2px solid #1f3b57;padding:0 0 6px}
 main{padding:0}section{border:none;border-radius:0;margin:0 0 10px;padding:6px 0;overflow:visible}
-section.short,figure,svg,tr,.cards,.legend{page-break-inside:avoid;break-inside:avoid}
+section.short,.keep,figure,svg,tr,.cards,.legend{page-break-inside:avoid;break-inside:avoid}
 h2,h3,figcaption,section>p.muted{page-break-after:avoid;break-after:avoid}th{position:static}thead{display:table-header-group}
-svg{max-width:100%;height:auto}table{font-size:9px;width:100%}td,th{padding:2px 4px;overflow-wrap:anywhere}
-.raci th{writing-mode:vertical-rl;vertical-align:bottom;white-space:nowrap}.filters{display:none}
+svg{max-width:100%;height:auto}table{font-size:9px;width:100%}td,th{padding:2px 4px}
+.raci th{writing-mode:vertical-rl;vertical-align:bottom;white-space:nowrap}.filters{display:none}code{font-size:9px}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 }
 """

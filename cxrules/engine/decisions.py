@@ -8,7 +8,7 @@ from typing import Optional
 
 __all__ = ["Decision", "Assigned", "Queued", "Fallback", "Notified", "SlaWarning", "SlaBreached", "Escalated",
            "FollowUpScheduled", "FollowUpDue", "FollowUpOverdue", "TicketReopened", "SurgeActivated",
-           "SurgeDeactivated", "Refused", "StateChanged"]
+           "SurgeDeactivated", "Refused", "StateChanged", "AutomationFired", "AutomationStopped"]
 
 
 @dataclass(frozen=True)
@@ -164,3 +164,28 @@ class StateChanged(Decision):
 
     def _detail(self) -> str:
         return self.state
+
+
+@dataclass(frozen=True)
+class AutomationFired(Decision):
+    """An automation of the org fired on this ticket: why (its trigger and the facts that matched) and what it did."""
+
+    automation: str
+    trigger: str
+    matched: tuple[str, ...] = ()
+    """The tickets a pattern across tickets matched, with their events' times, oldest first."""
+    actions: tuple[str, ...] = ()
+
+    def _detail(self) -> str:
+        return self.automation
+
+
+@dataclass(frozen=True)
+class AutomationStopped(Decision):
+    """Automations kept setting each other off: the cascade was stopped here (`cxrules check` reports such loops, CX801)."""
+
+    automation: str
+    reason: str
+
+    def _detail(self) -> str:
+        return self.automation

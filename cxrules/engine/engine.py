@@ -23,11 +23,12 @@ from datetime import datetime
 from typing import Iterable, Optional
 
 from ..calendars import HORIZON, BusinessCalendar
-from ..model import Org
+from ..model import Automation, Org
 from ..routing import class_values, unknown_value
 from . import decisions as d
 from . import events as e
 from .assignment import Agent, Assignment, teams
+from .automations import Automations
 from .clock import Clock, RealClock, VirtualClock
 from .delivery import DeadLetter, Delivery, DeliveryPolicy, Handler, Undelivered
 from .durable import DurableRouter
@@ -41,6 +42,10 @@ from .timers import TimerKinds
 from .workflows import Workflows
 
 __all__ = ["Engine", "Agent", "ReloadReport"]
+
+_EVENT_NAMES = {e.TicketCreated: "created", e.FirstResponse: "first_response", e.HandOff: "handed_over", e.Reassigned: "reassigned",
+                e.Waiting: "waiting", e.CustomerReply: "customer_reply", e.Resolved: "resolved", e.Reopened: "reopened", e.Closed: "closed"}
+"""The ticket events as automations name them (`updated` is an automation's own change)."""
 
 log = logging.getLogger("cxrules.engine")
 
@@ -104,6 +109,7 @@ class Engine:
                                    reopen=self._reopen, escalate=self.slas.escalate)
         self.surges = Surges(org, self.store, self.timer_kinds)
         self.workflows = Workflows(org)
+        self.automations = Automations(org, self.store, self.calendars, self.timer_kinds, self._faults, self._act)
 
     # ------------------------------------------------------------------ public API
 
@@ -244,6 +250,7 @@ class Engine:
 
     def close(self) -> None:
         self.router.close()
+        self.automations.close()
 
     def reload_file(self, path) -> "ReloadReport | list":
         """Reload from an org file; an invalid file is refused (its diagnostics returned) and the old org keeps running."""
@@ -262,7 +269,7 @@ class Engine:
         released. A durable store keeps the change in the same transaction as any other.
         """
         with self._lock:
-            old_router = self.router
+            old_router, old_automations = self.router, self.automations
             at = self.clock.now()
             self._configure(org)
             kept, moved = [], []
@@ -279,6 +286,7 @@ class Engine:
                 self.assignment.mark_fallback(ticket)
             self.store.commit(seq, [])
             old_router.close()
+            old_automations.close()
             return ReloadReport(org.info.id, tuple(kept), tuple(moved))
 
     # ------------------------------------------------------------------ plumbing
@@ -306,18 +314,65 @@ class Engine:
     # ------------------------------------------------------------------ events
 
     def _apply(self, event: e.Event, at: datetime) -> list[d.Decision]:
+        """The event's own decisions, then those of the automations it sets off (unless it was refused)."""
         if isinstance(event, e.TicketCreated):
-            return self._created(event, at)
-        ticket = self.store.get(event.ticket_id)
-        if ticket is None:
-            return [d.Refused(event.ticket_id, at, type(event).__name__,
-                              f"unknown ticket `{event.ticket_id}` (never created, or closed with nothing left to do)")]
-        handler = {
-            e.FirstResponse: self._first_response, e.HandOff: self._hand_off, e.Reassigned: self._reassigned, e.Waiting: self._waiting,
-            e.CustomerReply: self._reply, e.Resolved: self._resolved, e.Reopened: self._reopened, e.Closed: self._closed,
-            e.FollowUpDone: self.followups.done, e.WorkflowStep: self.workflows.step,
-        }[type(event)]
-        return handler(ticket, event, at)
+            decisions = self._created(event, at)
+            ticket = self.store.get(event.ticket_id)
+        else:
+            ticket = self.store.get(event.ticket_id)
+            if ticket is None:
+                return [d.Refused(event.ticket_id, at, type(event).__name__,
+                                  f"unknown ticket `{event.ticket_id}` (never created, or closed with nothing left to do)")]
+            handler = {
+                e.FirstResponse: self._first_response, e.HandOff: self._hand_off, e.Reassigned: self._reassigned, e.Waiting: self._waiting,
+                e.CustomerReply: self._reply, e.Resolved: self._resolved, e.Reopened: self._reopened, e.Closed: self._closed,
+                e.FollowUpDone: self.followups.done, e.WorkflowStep: self.workflows.step,
+            }[type(event)]
+            decisions = handler(ticket, event, at)
+        name = _EVENT_NAMES.get(type(event))
+        if name and ticket is not None and self.org.automations and not any(isinstance(x, d.Refused) for x in decisions):
+            decisions.extend(self.automations.on(ticket, name, at))
+        return decisions
+
+    def _act(self, ticket: TicketState, automation: Automation, at: datetime,
+             earlier: Optional[TicketState]) -> tuple[list[d.Decision], list[str], list[tuple[TicketState, str]]]:
+        """Do an automation's actions, in order: its decisions, the actions in words, and the (ticket, event) pairs they caused."""
+        actions, reason = automation.actions, f"automation `{automation.id}`"
+        decisions: list[d.Decision] = []
+        words: list[str] = []
+        caused: list[tuple[TicketState, str]] = []
+        for name in ("priority", "segment"):
+            value = getattr(actions, name)
+            if value is not None and getattr(ticket, name) != value:
+                words.append(f"{name} `{getattr(ticket, name)}` → `{value}`")
+                setattr(ticket, name, value)
+        if new_tags := set(actions.tags) - ticket.tags:
+            ticket.tags |= new_tags
+            words.append("tag " + ", ".join(f"`{tag}`" for tag in sorted(new_tags)))
+        if words:
+            caused.append((ticket, "updated"))
+        if actions.assign and actions.assign != ticket.role and ticket.status not in ("resolved", "closed"):
+            decisions.extend(self.assignment.release(ticket, at))
+            decisions.extend(self.assignment.assign(ticket, actions.assign, at, ()))
+            words.append(f"assign to `{actions.assign}`")
+            caused.append((ticket, "reassigned"))
+        if actions.escalate:
+            decisions.extend(self.slas.escalate(ticket, actions.escalate, 0, at))
+            words.append(f"escalate along `{actions.escalate}`")
+        if actions.notify:
+            decisions.append(d.Notified(ticket.id, at, actions.notify, reason))
+            words.append("notify " + ", ".join(f"`{role}`" for role in actions.notify))
+        target = earlier if actions.reopen == "earlier" else ticket if actions.reopen else None
+        if target is not None and target.status in ("resolved", "closed"):
+            decisions.extend(self._reopen(target, at, reason))
+            words.append(f"reopen `{target.id}`")
+            caused.append((target, "reopened"))
+        if actions.surge and not self.store.surge_active(actions.surge):
+            surge = next(s for s in self.org.surges if s.id == actions.surge)
+            self.store.set_surge_active(surge.id, True)
+            decisions.append(d.SurgeActivated(None, at, surge.id, surge.activate, self.store.arrivals_since(surge.id, at - surge.window)))
+            words.append(f"switch surge `{surge.id}` on (team `{surge.activate}`)")
+        return decisions, words, caused
 
     def _invalid_field(self, event) -> Optional[str]:
         return next((problem for name, values in self.known_values.items()
@@ -330,7 +385,7 @@ class Engine:
         if problem:
             return [d.Refused(event.ticket_id, at, "TicketCreated", problem)]
         ticket = TicketState(event.ticket_id, event.category, event.channel, event.segment, event.priority, event.member, at,
-                             first_seq=self.store.next_seq)
+                             first_seq=self.store.next_seq, customer_id=event.customer_id)
         self.store.put(ticket)
         decisions = self.surges.count(ticket, at)
         route = self.assignment.route(ticket, at, self.surges.active())

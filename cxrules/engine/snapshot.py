@@ -42,7 +42,9 @@ class SnapshotError(DataError):
 
 
 _TICKET_FIELDS = {f.name for f in fields(TicketState)}
-_SETS = ("fired", "followups_pending")
+_ADDED_FIELDS = {"customer_id", "tags"}
+"""Ticket fields added with automations; a row without them reads as a ticket that has none."""
+_SETS = ("fired", "followups_pending", "tags")
 _TIMES = ("created_at", "first_response_due", "resolution_due", "paused_since")
 
 
@@ -73,6 +75,8 @@ def ticket_to_data(ticket: TicketState) -> dict:
 
 def ticket_from_data(row: Any) -> TicketState:
     """A ticket back from :func:`ticket_to_data`'s form, every field checked (SnapshotError names the wrong one)."""
+    if isinstance(row, dict) and not _ADDED_FIELDS & set(row):  # written before automations: none of theirs yet
+        row = {**row, "customer_id": None, "tags": []}
     if not isinstance(row, dict) or set(row) != _TICKET_FIELDS:
         found = set(row) if isinstance(row, dict) else set()
         raise SnapshotError(f"ticket fields {sorted(found ^ _TICKET_FIELDS)} differ from the engine's")
@@ -141,7 +145,7 @@ def strings_from_data(values: Any) -> list[str]:
 
 _TICKET_CHECKS: dict[str, Callable[[Any], Any]] = {
     **dict.fromkeys(("id", "category", "channel", "segment", "priority", "status"), _string),
-    **dict.fromkeys(("role", "agent", "rule", "sla", "escalation", "workflow", "state"), _optional(_string)),
+    **dict.fromkeys(("role", "agent", "rule", "sla", "escalation", "workflow", "state", "customer_id"), _optional(_string)),
     **dict.fromkeys(("member", "responded", "fallback"), _boolean),
     "generation": _integer, "first_seq": _integer, "created_at": lambda value: _time(from_data(value)),
     **dict.fromkeys(("first_response_due", "resolution_due", "paused_since"), _optional(lambda value: _time(from_data(value)))),

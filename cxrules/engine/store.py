@@ -58,6 +58,10 @@ class TicketState:
     first_seq: int = 0
     """The store's timer sequence when this ticket was created: timers numbered below it belong to an
     earlier ticket of the same id (closed and forgotten) and never fire for this one."""
+    customer_id: Optional[str] = None
+    """Whose ticket it is: patterns across tickets correlate on it."""
+    tags: set[str] = field(default_factory=set)
+    """Set by automations, read by their conditions."""
 
     def class_fields(self) -> tuple[str, str, str, str, bool]:
         """Its class as the org's `match` conditions take it: category, channel, segment, priority, member."""
@@ -152,6 +156,15 @@ class Store(ABC):
     @abstractmethod
     def set_surge_active(self, surge: str, active: bool) -> None: ...
     @abstractmethod
+    def add_fact(self, key: str, at: datetime, ticket_id: str, until: datetime) -> None:
+        """A ticket's event that a pattern across tickets counts (``key``: the automation and whose tickets), kept until ``until``."""
+    @abstractmethod
+    def facts_since(self, key: str, after: datetime) -> list[tuple[float, str]]:
+        """Forget the facts of ``key`` at or before ``after`` (they left its window); (POSIX seconds, ticket id) of the rest, oldest first."""
+    @abstractmethod
+    def expire_facts(self, now: datetime) -> None:
+        """Forget every fact kept until ``now`` or earlier, whatever its key (a customer never seen again leaves nothing)."""
+    @abstractmethod
     def add_fallback(self, ticket_id: str) -> None:
         """A ticket no routing rule took, listed in arrival order."""
     @abstractmethod
@@ -220,7 +233,7 @@ _ABSENT = object()
 def copy_ticket(ticket: TicketState) -> TicketState:
     """A copy to change without touching the original (its sets copied too)."""
     twin = copy.copy(ticket)
-    twin.fired, twin.followups_pending = set(ticket.fired), set(ticket.followups_pending)
+    twin.fired, twin.followups_pending, twin.tags = set(ticket.fired), set(ticket.followups_pending), set(ticket.tags)
     return twin
 
 
@@ -242,6 +255,10 @@ class MemoryStore(Store):
         self.cursors: dict[str, int] = {}
         self.arrivals_by_surge: dict[str, deque[datetime]] = {}
         self.active_surges: set[str] = set()
+        self.facts: dict[str, deque[tuple[float, str, float]]] = {}
+        """Per pattern key: (POSIX seconds, ticket id, kept until) of the events it counts, oldest first."""
+        self.fact_ends: list[tuple[float, str]] = []
+        """A heap of (kept until, key): when each key may have nothing left."""
         self.fallback: list[str] = []
         self._next_seq = 0
         self.faults: list[str] = []
@@ -372,6 +389,29 @@ class MemoryStore(Store):
         while arrivals and arrivals[0] <= after:
             self._on_rollback(partial(arrivals.appendleft, arrivals.popleft()))
         return len(arrivals)
+
+    def add_fact(self, key: str, at: datetime, ticket_id: str, until: datetime) -> None:
+        facts = self.facts.setdefault(key, deque())
+        facts.append((at.timestamp(), ticket_id, until.timestamp()))
+        self._on_rollback(facts.pop)
+        heapq.heappush(self.fact_ends, (until.timestamp(), key))
+
+    def facts_since(self, key: str, after: datetime) -> list[tuple[float, str]]:
+        facts = self.facts.get(key)
+        if facts is None:
+            return []
+        start = after.timestamp()
+        while facts and facts[0][0] <= start:
+            self._on_rollback(partial(facts.appendleft, facts.popleft()))
+        return [(at, ticket_id) for at, ticket_id, _ in facts]
+
+    def expire_facts(self, now: datetime) -> None:
+        moment = now.timestamp()
+        while self.fact_ends and self.fact_ends[0][0] <= moment:
+            _, key = heapq.heappop(self.fact_ends)
+            facts = self.facts.get(key)
+            if facts is not None and facts[-1][2] <= moment:  # its newest fact is spent: the key goes whole
+                self._on_rollback(partial(self.facts.__setitem__, key, self.facts.pop(key)))
 
     def surge_active(self, surge: str) -> bool:
         return surge in self.active_surges

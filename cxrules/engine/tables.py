@@ -15,7 +15,9 @@ The tables (format 3):
   ordering, ``due_data`` the time as scheduled, in its zone;
 - ``cx_queued(position, role, ticket_id)``: tickets waiting for an agent, oldest first; ``cx_queues(role,
   length)``: how many wait per role; ``cx_arrivals(position, surge, at)``: arrivals a surge
-  rule counts, in POSIX seconds, until they leave its window;
+  rule counts, in POSIX seconds, until they leave its window; ``cx_facts(position, key, at,
+  ticket_id, until)``: events a pattern across tickets counts (an automation's key and whose
+  tickets), until they leave its window (created on opening where a format-3 store lacks it);
 - ``cx_loads(agent, load)``, ``cx_cursors(role, number)``, ``cx_active_surges(surge)``,
   ``cx_fallback(position, ticket_id)``;
 - ``cx_counters``: ``next_seq`` (the next timer's number) and ``events`` (events taken in);
@@ -69,6 +71,10 @@ CREATE TABLE IF NOT EXISTS cx_cursors (role text PRIMARY KEY, number integer NOT
 CREATE TABLE IF NOT EXISTS cx_arrivals (position {serial}, surge text NOT NULL, at double precision NOT NULL);
 CREATE INDEX IF NOT EXISTS cx_arrivals_window ON cx_arrivals (surge, at);
 CREATE TABLE IF NOT EXISTS cx_active_surges (surge text PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS cx_facts (position {serial}, key text NOT NULL, at double precision NOT NULL, ticket_id text NOT NULL,
+                                     until double precision NOT NULL);
+CREATE INDEX IF NOT EXISTS cx_facts_window ON cx_facts (key, at);
+CREATE INDEX IF NOT EXISTS cx_facts_until ON cx_facts (until);
 CREATE TABLE IF NOT EXISTS cx_fallback (position {serial}, ticket_id text NOT NULL);
 CREATE TABLE IF NOT EXISTS cx_outbox (position {serial}, key text UNIQUE NOT NULL, payload text NOT NULL,
                                       owner integer NOT NULL DEFAULT 0, state smallint NOT NULL DEFAULT 0,
@@ -93,6 +99,9 @@ WRITES = {
     "queues": "INSERT INTO cx_queues VALUES (%s, %s) ON CONFLICT (role) DO UPDATE SET length = excluded.length",
     "window_starts": "DELETE FROM cx_arrivals WHERE surge = %s AND at <= %s",
     "arrivals": "INSERT INTO cx_arrivals (surge, at) VALUES (%s, %s)",
+    "fact_windows": "DELETE FROM cx_facts WHERE key = %s AND at <= %s",
+    "facts_expired": "DELETE FROM cx_facts WHERE until <= %s",
+    "facts": "INSERT INTO cx_facts (key, at, ticket_id, until) VALUES (%s, %s, %s, %s)",
     "loads": "INSERT INTO cx_loads VALUES (%s, %s) ON CONFLICT (agent) DO UPDATE SET load = excluded.load",
     "cursors": "INSERT INTO cx_cursors VALUES (%s, %s) ON CONFLICT (role) DO UPDATE SET number = excluded.number",
     "surges_off": "DELETE FROM cx_active_surges WHERE surge = %s",
@@ -279,6 +288,9 @@ class TableStore(Store):
             "queues": [(role, unit.queue_lengths[role]) for role in sorted(unit.changed_queues)],
             "window_starts": sorted(unit.window_starts.items()),
             "arrivals": unit.arrived,
+            "fact_windows": sorted(unit.fact_window_starts.items()),
+            "facts_expired": [] if unit.facts_expired_at is None else [(unit.facts_expired_at,)],
+            "facts": unit.facts,
             "loads": [(agent, unit.loads[agent]) for agent in sorted(unit.changed_loads)],
             "cursors": [(role, unit.cursors[role]) for role in sorted(unit.changed_cursors)],
             "surges_off": [(surge,) for surge in sorted(unit.active_at_start - unit.active_surges)],
@@ -403,6 +415,22 @@ class TableStore(Store):
         unit.window_starts[surge] = start
         stored = self._one("SELECT count(*) FROM cx_arrivals WHERE surge = %s AND at > %s", (surge, start))
         return int(stored) + sum(1 for name, at in unit.arrived if name == surge and at > start)
+
+    def add_fact(self, key: str, at: datetime, ticket_id: str, until: datetime) -> None:
+        self._require_unit().facts.append((key, at.timestamp(), ticket_id, until.timestamp()))
+
+    def facts_since(self, key: str, after: datetime) -> list[tuple[float, str]]:
+        unit = self._require_unit()
+        start = max(after.timestamp(), unit.fact_window_starts.get(key, float("-inf")), unit.facts_expired_at or float("-inf"))
+        unit.fact_window_starts[key] = start
+        stored = self._run("SELECT at, ticket_id FROM cx_facts WHERE key = %s AND at > %s AND until > %s ORDER BY at, position",
+                           (key, start, unit.facts_expired_at or float("-inf"))).fetchall()
+        return [(float(at), ticket_id) for at, ticket_id in stored] + [(at, ticket_id) for name, at, ticket_id, _ in unit.facts
+                                                                        if name == key and at > start]
+
+    def expire_facts(self, now: datetime) -> None:
+        unit = self._require_unit()
+        unit.facts_expired_at = max(now.timestamp(), unit.facts_expired_at or float("-inf"))
 
     def surge_active(self, surge: str) -> bool:
         return surge in self._require_unit().active_surges
@@ -581,6 +609,12 @@ class _Unit:
         """Arrivals of this unit: (surge, POSIX seconds)."""
         self.window_starts: dict[str, float] = {}
         """Per surge: arrivals at or before this left its window."""
+        self.facts: list[tuple[str, float, str, float]] = []
+        """Facts of patterns counted by this unit: (key, POSIX seconds, ticket id, kept until)."""
+        self.fact_window_starts: dict[str, float] = {}
+        """Per pattern key: facts at or before this left its window."""
+        self.facts_expired_at: Optional[float] = None
+        """Facts kept until this or earlier are spent, whatever their key."""
         self.fallback: list[str] = []
 
 

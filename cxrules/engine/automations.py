@@ -1,0 +1,261 @@
+"""Automations: the org's own event-condition-action rules, run on every ticket event, at exact times, and on patterns
+across tickets.
+
+A ticket event runs, in file order, the automations it triggers whose conditions hold. A timer automation (`after`)
+is scheduled when its `since` event happens and fires at that exact moment of the engine's clock (business time on a
+calendar, or calendar time), its conditions judged again then: no hourly sweep.
+
+Patterns across tickets are decided by durable-rules (:class:`Patterns`). The events a pattern counts are facts kept
+in the store (so they survive a restart and are shared by processes on one database); for each new one, the facts of
+its key within the window are posted to a durable-rules session with the new fact last, and the compiled rule (the
+count-th fact after an earlier one of the same key; a fact following another ticket's within the window) fires on the
+matches that end with it. The session is deleted afterwards: durable-rules keeps nothing between events, its
+wall-clock timers are never used, and memory stays flat however many customers come and go.
+
+What an action changes is an event other automations may react to (`updated`; a reopening is `reopened`, a move
+`reassigned`), at most :data:`MAX_CASCADE` deep: deeper is a loop, stopped and reported (`cxrules check` finds such
+loops beforehand, CX801).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from datetime import datetime
+from typing import Callable, Optional
+from zoneinfo import ZoneInfo
+
+import durable_rules_engine
+from durable.engine import MessageNotHandledException, Ruleset
+
+from ..calendars import BusinessCalendar
+from ..model import Automation, Org, format_duration
+from . import decisions as d
+from .store import Store, TicketState, Timer
+from .timers import TimerKinds
+
+__all__ = ["Automations", "Patterns", "MAX_CASCADE"]
+
+MAX_CASCADE = 8
+"""How many automations may set each other off from one event before the cascade counts as a loop."""
+
+_serial = itertools.count()
+
+
+def _key(automation: Automation, role: str, whose: str) -> str:
+    return f"{automation.id}|{role}|{whose}"
+
+
+class Patterns:
+    """The org's patterns across tickets, compiled into one durable-rules ruleset and matched one session per event."""
+
+    def __init__(self, org: Org):
+        self.name = f"cxrules_automations_{org.info.id}_{os.getpid()}_{next(_serial)}"
+        self._matches: list[tuple[str, tuple[str, ...]]] = []
+        self._lock = threading.Lock()
+        rules = {}
+        for automation in org.automations:
+            trigger = automation.trigger
+            if trigger.count is not None:
+                # the new fact is the count-th after `first`: numbered in order, so count-1 places later
+                rules[f"c_{automation.id}"] = {"all": [
+                    {"first": {"t": automation.id}},
+                    {"last": {"$and": [{"t": automation.id}, {"new": True},
+                                       {"n": {"$add": {"$l": {"first": "n"}, "$r": trigger.count - 1}}}]}}],
+                    "run": self._recorder(automation.id, ("first", "last"))}
+            elif trigger.following is not None:
+                window = trigger.within.total_seconds() if trigger.within else 0
+                rules[f"f_{automation.id}"] = {"all": [
+                    {"earlier": {"t": f"{automation.id}:earlier"}},
+                    {"this": {"$and": [{"t": f"{automation.id}:this"}, {"$neq": {"ticket": {"earlier": "ticket"}}},
+                                       {"$lte": {"at": {"$add": {"$l": {"earlier": "at"}, "$r": window}}}}]}}],
+                    "run": self._recorder(automation.id, ("earlier", "this"))}
+        self._ruleset: Optional[Ruleset] = Ruleset(self.name, None, rules) if rules else None
+
+    def _recorder(self, automation_id: str, names: tuple[str, str]) -> Callable:
+        def record(closure) -> None:
+            first, last = (getattr(closure, name) for name in names)
+            self._matches.append((automation_id, (first.ticket, last.ticket)))
+        return record
+
+    def matches(self, facts: list[dict], new: dict) -> list[tuple[str, tuple[str, ...]]]:
+        """(automation id, (matched earlier ticket, new fact's ticket)) for each match ending with ``new``.
+
+        The facts are posted to one session and retracted after, which leaves it empty (deleting a session's state
+        crashes durable-rules 2.0.28)."""
+        if self._ruleset is None:
+            return []
+        with self._lock:
+            self._matches.clear()
+            posted = []
+            try:
+                for number, fact in enumerate([*facts, new]):
+                    posted.append({**fact, "sid": "patterns", "id": f"f{number}"})
+                    self._post(self._ruleset.assert_fact, posted[-1])
+                return list(self._matches)
+            finally:
+                for fact in posted:
+                    self._post(self._ruleset.retract_fact, fact)
+
+    @staticmethod
+    def _post(post: Callable[[dict], int], fact: dict) -> None:
+        """Assert or retract a fact and run the actions it sets off; an action that failed raises."""
+        try:
+            handle = post(fact)
+        except MessageNotHandledException:
+            return
+        failure: list = [None]
+        ruleset = getattr(post, "__self__")
+        ruleset.do_actions(handle, lambda error, state: failure.__setitem__(0, error))
+        if failure[0] is not None:
+            raise RuntimeError(f"durable-rules failed matching a pattern: {failure[0]}")
+
+    def close(self) -> None:
+        if self._ruleset is not None:
+            durable_rules_engine.delete_ruleset(self._ruleset._handle)
+            self._ruleset = None
+
+
+class Automations:
+    """Runs the org's automations on ticket events and timers; the actions are done through the engine's parts."""
+
+    def __init__(self, org: Org, store: Store, calendars: dict[str, BusinessCalendar], timers: TimerKinds, faults: list[str],
+                 act: Callable[[TicketState, Automation, datetime, Optional[TicketState]], tuple[list[d.Decision], list[str], list[tuple[TicketState, str]]]]):
+        """``act(ticket, automation, at, earlier)`` does an automation's actions: its decisions, the actions in words, and the
+        (ticket, event) pairs they caused, for the automations that react to them."""
+        self.org, self.store, self.calendars, self.timers, self.faults, self.act = org, store, calendars, timers, faults, act
+        self.automations = org.automations
+        self.by_id = {automation.id: automation for automation in org.automations}
+        self.patterns = Patterns(org)
+        self.slas = {sla.id: sla for sla in org.slas}
+        self.zone = ZoneInfo(org.info.timezone)
+        timers.register_for_ticket("automation", self._fire_timer)
+
+    def on(self, ticket: TicketState, event: str, at: datetime, depth: int = 0) -> list[d.Decision]:
+        """Run the automations ``event`` sets off for ``ticket``, in file order."""
+        decisions: list[d.Decision] = []
+        if not self.automations:
+            return decisions
+        for automation in self.automations:
+            trigger = automation.trigger
+            if trigger.after is not None:
+                if trigger.event == event:
+                    self._schedule(ticket, automation, at)
+            elif trigger.pattern:
+                decisions.extend(self._pattern(ticket, automation, event, at, depth))
+            elif trigger.event == event and self.holds(automation, ticket):
+                decisions.extend(self._fire(ticket, automation, at, event, (), None, depth))
+        return decisions
+
+    def holds(self, automation: Automation, ticket: TicketState) -> bool:
+        """Whether the ticket meets the automation's conditions now."""
+        conditions = automation.conditions
+        return (conditions.match.matches(*ticket.class_fields())
+                and (conditions.statuses is None or ticket.status in conditions.statuses)
+                and (conditions.responded is None or ticket.responded == conditions.responded)
+                and conditions.tags <= ticket.tags and not conditions.without_tags & ticket.tags)
+
+    # ------------------------------------------------------------ timers
+
+    def _schedule(self, ticket: TicketState, automation: Automation, at: datetime) -> None:
+        trigger = automation.trigger
+        assert trigger.after is not None
+        if trigger.clock == "calendar":
+            due: Optional[datetime] = at + trigger.after
+        else:
+            sla = self.slas.get(ticket.sla) if ticket.sla else None
+            calendar = trigger.calendar or (sla.calendar if sla else self.org.info.calendar)
+            due = self.calendars[calendar].add(at, trigger.after)
+        self.timers.schedule(due, "automation", ticket, f"{ticket.id}:auto:{automation.id}:{at.isoformat()}", automation.id)
+
+    def _fire_timer(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
+        automation = self.by_id.get(timer.data)
+        if automation is None or not self.holds(automation, ticket):  # gone in a reload, or no longer wanted
+            return []
+        trigger = automation.trigger
+        assert trigger.after is not None
+        clock = "" if trigger.clock == "calendar" else " business"
+        return self._fire(ticket, automation, timer.due, f"{format_duration(trigger.after, days=trigger.clock == 'calendar')}{clock} "
+                          f"after {trigger.event}", (), None, 0)
+
+    # ------------------------------------------------------------ patterns across tickets
+
+    def _pattern(self, ticket: TicketState, automation: Automation, event: str, at: datetime, depth: int) -> list[d.Decision]:
+        trigger = automation.trigger
+        whose = "all" if trigger.per == "all" else ticket.customer_id
+        if whose is None or trigger.within is None:
+            return []  # a ticket of no known customer is no one's repeat
+        until = at + trigger.within
+        if trigger.following == event:  # this ticket becomes the earlier one of later tickets
+            self.store.expire_facts(at)
+            self.store.add_fact(_key(automation, "earlier", whose), at, ticket.id, until)
+        if trigger.event != event or not self.holds(automation, ticket):
+            return []
+        self.store.expire_facts(at)
+        now = at.timestamp()
+        if trigger.count is not None:
+            key = _key(automation, "counted", whose)
+            kept = self.store.facts_since(key, at - trigger.within)
+            facts = [{"t": automation.id, "n": n, "new": False, "at": moment, "ticket": ticket_id}
+                     for n, (moment, ticket_id) in enumerate(kept)]
+            new = {"t": automation.id, "n": len(kept), "new": True, "at": now, "ticket": ticket.id}
+            self.store.add_fact(key, at, ticket.id, until)
+        else:
+            kept = self.store.facts_since(_key(automation, "earlier", whose), at - trigger.within)
+            facts = [{"t": f"{automation.id}:earlier", "at": moment, "ticket": ticket_id} for moment, ticket_id in kept]
+            new = {"t": f"{automation.id}:this", "at": now, "ticket": ticket.id}
+        decisions: list[d.Decision] = []
+        times = {ticket_id: moment for moment, ticket_id in kept}
+        for automation_id, (first, _) in self.patterns.matches(facts, new):
+            if automation_id != automation.id:
+                continue
+            if trigger.count is not None:
+                matched = tuple(_fact(ticket_id, moment, self.zone) for moment, ticket_id in kept[-(trigger.count - 1):]) + (_fact(ticket.id, now, self.zone),)
+                described = (f"{trigger.event}: the {_ordinal(len(kept) + 1)} of {_whose(trigger.per, whose)} within "
+                             f"{format_duration(trigger.within)} (at least {trigger.count})")
+                decisions.extend(self._fire(ticket, automation, at, described, matched, None, depth))
+            else:
+                earlier = self.store.get(first)
+                described = (f"{trigger.event} within {format_duration(trigger.within)} of ticket `{first}` of "
+                             f"{_whose(trigger.per, whose)} being {trigger.following}")
+                decisions.extend(self._fire(ticket, automation, at, described, (_fact(first, times[first], self.zone), _fact(ticket.id, now, self.zone)),
+                                            earlier, depth, earlier_id=first))
+        return decisions
+
+    # ------------------------------------------------------------ firing
+
+    def _fire(self, ticket: TicketState, automation: Automation, at: datetime, trigger: str, matched: tuple[str, ...],
+              earlier: Optional[TicketState], depth: int, earlier_id: Optional[str] = None) -> list[d.Decision]:
+        if depth >= MAX_CASCADE:
+            reason = (f"automations set each other off {MAX_CASCADE} times from one event; stopped before `{automation.id}` "
+                      "(see `cxrules check`, CX801)")
+            self.faults.append(f"ticket `{ticket.id}` at {at.isoformat()}: {reason}")
+            return [d.AutomationStopped(ticket.id, at, automation.id, reason)]
+        done: list[d.Decision] = []
+        caused: list[tuple[TicketState, str]] = []
+        if automation.actions.reopen == "earlier" and earlier is None:
+            words = [f"reopen `{earlier_id}`: skipped, the ticket is closed and gone"]
+        else:
+            done, words, caused = self.act(ticket, automation, at, earlier)
+        decisions: list[d.Decision] = [d.AutomationFired(ticket.id, at, automation.id, trigger, matched, tuple(words)), *done]
+        for changed, event in caused:
+            decisions.extend(self.on(changed, event, at, depth + 1))
+        return decisions
+
+    def close(self) -> None:
+        self.patterns.close()
+
+
+def _fact(ticket_id: str, moment: float, zone: ZoneInfo) -> str:
+    return f"{ticket_id} at {datetime.fromtimestamp(moment, zone):%Y-%m-%d %H:%M}"
+
+
+def _whose(per: str, whose: str) -> str:
+    return "all tickets" if per == "all" else f"customer `{whose}`"
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+

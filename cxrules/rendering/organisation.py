@@ -167,10 +167,15 @@ def _follow_up(org: Org, engine: Engine, policy, create, submit, decided: dict, 
             return
 
 
-def on_shift(run: DryRun, role: str, moment: datetime) -> list[tuple[str, int]]:
-    """(shift calendar, agents) of the role on shift at ``moment``, as the engine's assignment sees its agents."""
+def on_shift(run: DryRun, role: str, moment: datetime, deadline: bool = False) -> list[tuple[str, int]]:
+    """(shift calendar, agents) of the role on shift at ``moment``, as the engine's assignment sees its agents.
+
+    With ``deadline``, ``moment`` ends the business minute that ran out (a level fires when a limit is reached, at
+    18:00 for a limit ending with the day): that minute counts, as `cxrules check` counts it (CX504).
+    """
     engine = run.engine
-    counts = Counter(agent.shift for agent in engine.agents.get(role, ()) if engine.calendars[agent.shift].is_open(moment))
+    minute = moment - timedelta(minutes=1) if deadline else moment
+    counts = Counter(agent.shift for agent in engine.agents.get(role, ()) if engine.calendars[agent.shift].is_open(minute))
     return sorted(counts.items())
 
 
@@ -339,7 +344,7 @@ def _escalations(page: _Page) -> str:
                 if fired is None:
                     cells.append("<td class=\"muted\">does not fire</td><td></td>")
                 else:
-                    cells.append(f"<td>{page.when(fired.at)}</td><td>{page.staffed(on_shift(run, level.role, fired.at))}</td>")
+                    cells.append(f"<td>{page.when(fired.at)}</td><td>{page.staffed(on_shift(run, level.role, fired.at, deadline=True))}</td>")
             rows.append(f"<tr><td class=\"num\">{number}</td><td>{page.role(level.role)}</td>"
                         f"<td class=\"num\">{_duration(level.within) if level.within else '—'}</td><td>{page.roles(level.notify)}</td>"
                         f"{''.join(cells)}</tr>")

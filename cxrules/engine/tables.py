@@ -421,7 +421,7 @@ class TableStore(Store):
 
     def facts_since(self, key: str, after: datetime) -> list[tuple[float, str]]:
         unit = self._require_unit()
-        start = max(after.timestamp(), unit.fact_window_starts.get(key, float("-inf")), unit.facts_expired_at or float("-inf"))
+        start = max(after.timestamp(), unit.fact_window_starts.get(key, float("-inf")))
         unit.fact_window_starts[key] = start
         stored = self._run("SELECT at, ticket_id FROM cx_facts WHERE key = %s AND at > %s AND until > %s ORDER BY at, position",
                            (key, start, unit.facts_expired_at or float("-inf"))).fetchall()

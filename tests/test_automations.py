@@ -1,0 +1,203 @@
+"""Automations through the engine under the virtual clock: event triggers, exact-time timers, patterns across a
+customer's tickets (decided by durable-rules), cascades, and facts that survive a restart and do not pile up."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from cxrules.engine import (AutomationFired, AutomationStopped, Closed, Engine, Escalated, FirstResponse, MemoryStore, Notified, Resolved,
+                            SqliteStore, SurgeActivated, TicketCreated, TicketReopened, VirtualClock)
+from cxrules.engine.automations import MAX_CASCADE, Patterns
+
+from engine_helpers import abandon, local, make_org
+
+MONDAY = local(2025, 3, 3, 10)
+
+
+def with_automations(*automations):
+    def change(data):
+        data["automations"] = list(automations)
+        data.setdefault("surges", [])
+    return change
+
+
+def ticket(number: int, at, customer="c1", category="complaint", **fields):
+    return TicketCreated(f"t{number}", category=category, channel="phone", segment=fields.pop("segment", "normal"),
+                         priority=fields.pop("priority", "normal"), customer_id=customer, at=at, **fields)
+
+
+def fired(decisions, automation=None) -> list[AutomationFired]:
+    return [x for x in decisions if isinstance(x, AutomationFired) and automation in (None, x.automation)]
+
+
+REPEAT = {"id": "repeat_complainer", "when": {"event": "created", "count": 3, "within": "30d"},
+          "if": {"match": {"category": ["complaint"]}},
+          "then": {"priority": "urgent", "tag": ["repeat"], "assign": "manager", "notify": ["manager"]}}
+
+
+def test_the_third_complaint_of_a_customer_within_30_days_goes_to_the_manager(tmp_path):
+    engine = Engine(make_org(tmp_path, with_automations(REPEAT)), VirtualClock(MONDAY))
+    seen = [fired(engine.submit(ticket(n, MONDAY + timedelta(days=day), category=category)))
+            for n, (day, category) in enumerate([(0, "complaint"), (5, "question"), (10, "repair_quality"), (20, "complaint")])]
+    assert [len(x) for x in seen] == [0, 0, 0, 1]  # a question does not count; a sub-category of complaint does
+    (third,) = seen[3]
+    assert third.matched == ("t0 at 2025-03-03 10:00", "t2 at 2025-03-13 10:00", "t3 at 2025-03-23 10:00")
+    assert "the 3rd of customer `c1` within 30d" in third.trigger
+    assert third.actions == ("priority `normal` → `urgent`", "tag `repeat`", "assign to `manager`", "notify `manager`")
+    state = engine.ticket("t3")
+    assert (state.priority, state.tags, state.role) == ("urgent", {"repeat"}, "manager")
+
+
+def test_complaints_outside_the_window_or_of_other_customers_do_not_count(tmp_path):
+    engine = Engine(make_org(tmp_path, with_automations(REPEAT)), VirtualClock(MONDAY))
+    days = [(0, "c1"), (1, "c2"), (2, "c3"), (31, "c1"), (32, "c1"), (33, "c2"), (45, "c1")]
+    results = [fired(engine.submit(ticket(n, MONDAY + timedelta(days=day), customer=who))) for n, (day, who) in enumerate(days)]
+    assert [len(x) for x in results] == [0, 0, 0, 0, 0, 0, 1]  # day 0 left c1's window by day 31; day 31, 32, 45 are three
+    assert fired(engine.submit(ticket(9, MONDAY + timedelta(days=46), customer=None))) == []  # no customer, no repeat
+
+
+def test_a_new_ticket_within_7_days_of_a_resolved_one_reopens_it(tmp_path):
+    came_back = {"id": "came_back", "when": {"event": "created", "following": "resolved", "within": "7d"},
+                 "then": {"reopen": "earlier", "tag": ["returned"]}}
+    engine = Engine(make_org(tmp_path, with_automations(came_back)), VirtualClock(MONDAY))
+    engine.submit(ticket(0, MONDAY))
+    engine.submit(Resolved("t0", at=MONDAY + timedelta(hours=3)))
+    decisions = engine.submit(ticket(1, MONDAY + timedelta(days=6), category="question"))
+    (reopening,) = fired(decisions)
+    assert reopening.matched == ("t0 at 2025-03-03 13:00", "t1 at 2025-03-09 10:00")
+    assert "within 7d of ticket `t0` of customer `c1` being resolved" in reopening.trigger
+    assert [x.ticket_id for x in decisions if isinstance(x, TicketReopened)] == ["t0"]
+    assert engine.ticket("t0").status != "resolved" and engine.ticket("t1").tags == {"returned"}
+    engine.submit(Resolved("t1", at=MONDAY + timedelta(days=6, hours=1)))
+    late = engine.submit(ticket(2, MONDAY + timedelta(days=14)))  # 8 days after t1 was resolved
+    assert fired(late) == []
+
+
+def test_a_timer_fires_at_the_exact_business_moment_and_judges_its_conditions_then(tmp_path):
+    nudge = {"id": "unanswered", "when": {"after": "2h", "since": "created"}, "if": {"responded": False},
+             "then": {"notify": ["manager"]}}
+    engine = Engine(make_org(tmp_path, with_automations(nudge)), VirtualClock(MONDAY))
+    engine.submit(ticket(0, local(2025, 3, 7, 17)))  # Friday 17:00 on a 09:00–18:00 calendar: due Monday 10:00
+    engine.submit(ticket(1, local(2025, 3, 7, 17, 30)))
+    engine.submit(FirstResponse("t1", at=local(2025, 3, 7, 17, 40)))
+    assert fired(engine.advance(local(2025, 3, 10, 9, 59))) == []
+    at_ten = engine.advance(local(2025, 3, 10, 10, 0))
+    assert [(x.ticket_id, x.at, x.trigger) for x in fired(at_ten)] == [("t0", local(2025, 3, 10, 10, 0), "2h business after created")]
+    assert fired(engine.advance(local(2025, 3, 11))) == []  # t1 was answered: its timer fired and found nothing to do
+
+
+def test_a_calendar_clock_counts_the_wall_clock(tmp_path):
+    nudge = {"id": "stale", "when": {"after": "2d", "since": "created", "clock": "calendar"}, "if": {"status": ["open", "queued"]},
+             "then": {"escalate": "complaints"}}
+    engine = Engine(make_org(tmp_path, with_automations(nudge)), VirtualClock(MONDAY))
+    engine.submit(ticket(0, local(2025, 3, 7, 17)))
+    decisions = engine.advance(local(2025, 3, 9, 17))
+    assert [x.at for x in fired(decisions)] == [local(2025, 3, 9, 17)]
+    assert any(isinstance(x, Escalated) and x.at == local(2025, 3, 9, 17) for x in decisions)
+
+
+def test_conditions_on_status_tags_and_class(tmp_path):
+    tag_vip = {"id": "tag_vip", "when": {"event": "created"}, "if": {"match": {"segment": ["vip"]}}, "then": {"tag": ["vip"]}}
+    vip_resolved = {"id": "vip_resolved", "when": {"event": "resolved"}, "if": {"tags": ["vip"], "status": ["resolved"]},
+                    "then": {"notify": ["manager"]}}
+    not_vip = {"id": "others", "when": {"event": "resolved"}, "if": {"without_tags": ["vip"]}, "then": {"notify": ["desk"]}}
+    engine = Engine(make_org(tmp_path, with_automations(tag_vip, vip_resolved, not_vip)), VirtualClock(MONDAY))
+    engine.submit(ticket(0, MONDAY, segment="vip"))
+    engine.submit(ticket(1, MONDAY))
+    assert [x.automation for x in fired(engine.submit(Resolved("t0", at=MONDAY + timedelta(hours=1))))] == ["vip_resolved"]
+    assert [x.automation for x in fired(engine.submit(Resolved("t1", at=MONDAY + timedelta(hours=1))))] == ["others"]
+
+
+def test_what_an_action_changes_sets_off_the_automations_that_react_to_it(tmp_path):
+    urgent = {"id": "urgent_vip", "when": {"event": "created"}, "if": {"match": {"segment": ["vip"]}}, "then": {"priority": "urgent"}}
+    page = {"id": "page_manager", "when": {"event": "updated"}, "if": {"match": {"priority": ["urgent"]}}, "then": {"notify": ["manager"]}}
+    engine = Engine(make_org(tmp_path, with_automations(urgent, page)), VirtualClock(MONDAY))
+    decisions = engine.submit(ticket(0, MONDAY, segment="vip"))
+    assert [x.automation for x in fired(decisions)] == ["urgent_vip", "page_manager"]
+    assert any(isinstance(x, Notified) and x.roles == ("manager",) for x in decisions)
+
+
+def test_automations_that_set_each_other_off_are_stopped_and_reported(tmp_path):
+    ping = {"id": "ping", "when": {"event": "updated"}, "if": {"match": {"priority": ["high"]}}, "then": {"priority": "urgent"}}
+    pong = {"id": "pong", "when": {"event": "updated"}, "if": {"match": {"priority": ["urgent"]}}, "then": {"priority": "high"}}
+    start = {"id": "start", "when": {"event": "created"}, "then": {"priority": "high"}}
+    engine = Engine(make_org(tmp_path, with_automations(start, ping, pong)), VirtualClock(MONDAY))
+    decisions = engine.submit(ticket(0, MONDAY))
+    stopped = [x for x in decisions if isinstance(x, AutomationStopped)]
+    assert stopped and MAX_CASCADE <= len(fired(decisions)) <= 2 * MAX_CASCADE  # bounded, however the two take turns
+    assert any("set each other off" in fault for fault in engine.faults)
+    assert engine.ticket("t0") is not None  # the event itself was kept
+
+
+def test_twenty_complaints_in_an_hour_switch_the_surge_team_on(tmp_path):
+    def change(data):
+        data["roles"].append({"id": "surge_team", "name": "Surge team", "unit": "front", "reports_to": "manager",
+                              "handles": ["complaint"], "temporary": True, "staff": [{"shift": "office", "agents": 3}]})
+        data["surges"] = [{"id": "complaint_wave", "match": {"category": ["complaint"]}, "threshold": 1000, "release_below": 5, "window": "1h",
+                           "activate": "surge_team"}]
+        data["automations"] = [{"id": "wave", "when": {"event": "created", "count": 21, "within": "1h", "per": "all"},
+                                "if": {"match": {"category": ["complaint"]}}, "then": {"surge": "complaint_wave"}}]
+    engine = Engine(make_org(tmp_path, change), VirtualClock(MONDAY))
+    switched = [n for n in range(30) if any(isinstance(x, SurgeActivated)
+                                             for x in engine.submit(ticket(n, MONDAY + timedelta(minutes=2 * n), customer=f"c{n}")))]
+    assert switched == [20]  # the 21st within the hour, whoever sent them
+    assert engine.ticket("t25").role == "surge_team"
+
+
+def test_without_durable_rules_the_patterns_across_tickets_are_gone(tmp_path, monkeypatch):
+    """durable-rules decides the patterns: with its ruleset taken away, no repeat complainer and no returning customer is found."""
+    monkeypatch.setattr(Patterns, "matches", lambda self, facts, new: [])
+    engine = Engine(make_org(tmp_path, with_automations(REPEAT)), VirtualClock(MONDAY))
+    assert not any(fired(engine.submit(ticket(n, MONDAY + timedelta(days=n)))) for n in range(5))
+
+
+def test_pattern_facts_survive_a_restart(tmp_path):
+    org = make_org(tmp_path, with_automations(REPEAT))
+    path = tmp_path / "engine.db"
+    first = Engine(org, VirtualClock(MONDAY), store=path)
+    first.submit(ticket(0, MONDAY))
+    first.submit(ticket(1, MONDAY + timedelta(days=1)))
+    abandon(first.store)
+    second = Engine(org, VirtualClock(MONDAY + timedelta(days=2)), store=SqliteStore(path))
+    assert len(fired(second.submit(ticket(2, MONDAY + timedelta(days=2))))) == 1
+    second.close()
+
+
+def test_facts_of_customers_never_seen_again_are_forgotten(tmp_path):
+    """Memory does not grow with the customers who came once: a fact leaves when its window ends, whoever it belongs to."""
+    engine = Engine(make_org(tmp_path, with_automations(REPEAT)), VirtualClock(MONDAY))
+    store = engine.store
+    assert isinstance(store, MemoryStore)
+    sizes = []
+    for n in range(3000):
+        at = MONDAY + timedelta(hours=n)
+        engine.submit(ticket(n, at, customer=f"c{n}"))
+        engine.submit(Resolved(f"t{n}", at=at))
+        if n % 500 == 499:
+            sizes.append(len(store.facts))
+    assert max(sizes) <= 30 * 24 + 1  # one customer an hour, a 30-day window
+    assert sizes[-1] == sizes[-2]
+
+
+def test_reopening_an_earlier_ticket_that_is_gone_is_said_not_done(tmp_path):
+    came_back = {"id": "came_back", "when": {"event": "created", "following": "closed", "within": "7d"}, "then": {"reopen": "earlier"}}
+    engine = Engine(make_org(tmp_path, lambda data: (data.update(followups=[]), with_automations(came_back)(data))), VirtualClock(MONDAY))
+    engine.submit(ticket(0, MONDAY, category="question"))
+    engine.submit(Closed("t0", at=MONDAY + timedelta(hours=1)))
+    assert engine.ticket("t0") is None  # closed with nothing left to do: forgotten
+    (firing,) = fired(engine.submit(ticket(1, MONDAY + timedelta(days=1))))
+    assert firing.actions == ("reopen `t0`: skipped, the ticket is closed and gone",)
+
+
+def test_engines_on_one_database_share_the_facts_of_a_pattern(tmp_path, postgres_url):
+    """Two engines (two processes in a real deployment) on one PostgreSQL database: the third complaint is counted
+    whichever engine took the first two, and the expired facts leave the table."""
+    org = make_org(tmp_path, with_automations(REPEAT))
+    first, second = (Engine(org, VirtualClock(MONDAY), store=postgres_url) for _ in range(2))
+    first.submit(ticket(0, MONDAY))
+    second.submit(ticket(1, MONDAY + timedelta(days=1)))
+    assert len(fired(first.submit(ticket(2, MONDAY + timedelta(days=2))))) == 1
+    second.submit(ticket(3, MONDAY + timedelta(days=90), customer="c2"))  # every fact of c1 is spent by now
+    assert second.store._one("SELECT count(*) FROM cx_facts") == 1
+    first.close()
+    second.close()

@@ -514,4 +514,4 @@ def check_paths(paths, config: CheckConfig = CheckConfig()) -> tuple[list[str], 
 
 
 # Importing the check modules registers their checks (kept last: they import from here).
-from . import duties, escalation, followups, handoffs, routing, staffing, structure  # noqa: E402,F401
+from . import automations, duties, escalation, followups, handoffs, routing, staffing, structure  # noqa: E402,F401

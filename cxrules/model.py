@@ -423,7 +423,7 @@ class Trigger:
     count: Optional[int] = None
     """A pattern: the event is at least the ``count``-th such event of the same customer (or of all tickets) within ``within``."""
     following: Optional[str] = None
-    """A pattern: another ticket of the same customer had this event within ``within`` before."""
+    """A pattern: another ticket of the same customer, of the class the conditions ask for, had this event within ``within`` before."""
     within: Optional[timedelta] = None
     per: str = "customer"
 

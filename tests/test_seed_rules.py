@@ -8,7 +8,7 @@ import pytest
 
 import cxrules
 from cxrules.calendars import BusinessCalendar
-from cxrules.engine import (Closed, Escalated, FollowUpScheduled, Refused, Resolved, StateChanged, SurgeActivated,
+from cxrules.engine import (AutomationFired, Closed, Escalated, FollowUpScheduled, Refused, Resolved, StateChanged, SurgeActivated,
                             TicketCreated, WorkflowStep)
 
 from conftest import SEED_ORGS
@@ -17,11 +17,11 @@ from engine_helpers import local, make_engine
 ORGS = {path.stem: cxrules.load_org(path) for path in SEED_ORGS}
 
 
-def _ticket(org, match, ticket_id, member=None, at=None):
+def _ticket(org, match, ticket_id, member=None, at=None, customer_id=None):
     """A ticket of the first class the match allows."""
     def pick(allowed, values):
         return sorted(allowed)[0] if allowed is not None else values[0]
-    return TicketCreated(ticket_id, category=pick(match.categories, [c.id for c in org.categories]),
+    return TicketCreated(ticket_id, customer_id=customer_id, category=pick(match.categories, [c.id for c in org.categories]),
                          channel=pick(match.channels, [c.id for c in org.channels]),
                          segment=pick(match.segments, [s.id for s in org.segments]),
                          priority=pick(match.priorities, list(org.info.priorities)),
@@ -126,5 +126,40 @@ def test_every_sla_breach_walks_its_escalation_path_to_the_authority(name, sla_i
             path = org.escalation(path.then) if path.then else None
         assert [x.role for x in escalations] == roles
         assert org.role(escalations[-1].role).authority
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("name,automation_id", _cases("automations"))
+def test_every_automation_fires_on_its_pattern_and_not_before(name, automation_id):
+    """A repeat complainer is caught on the count-th ticket within the window and not before; a customer back within the
+    window reopens the resolved ticket, and one back after it does not."""
+    org = ORGS[name]
+    automation = next(a for a in org.automations if a.id == automation_id)
+    trigger, start = automation.trigger, local(2025, 3, 3, 10)
+    engine = make_engine(org, start)
+
+    def fired(decisions):
+        return [x for x in decisions if isinstance(x, AutomationFired) and x.automation == automation_id]
+
+    try:
+        if trigger.count is not None:
+            step = trigger.within / (trigger.count + 1)
+            seen = [fired(engine.submit(_ticket(org, automation.conditions.match, f"A{n}", at=start + step * n, customer_id="C")))
+                    for n in range(trigger.count)]
+            assert [len(x) for x in seen] == [0] * (trigger.count - 1) + [1]
+            ticket = engine.ticket(f"A{trigger.count - 1}")
+            actions = automation.actions
+            assert set(actions.tags) <= ticket.tags and ticket.role == (actions.assign or ticket.role)
+            assert ticket.priority == (actions.priority or ticket.priority)
+        else:
+            assert trigger.following == "resolved" and automation.actions.reopen == "earlier"
+            engine.submit(_ticket(org, automation.conditions.match, "B0", at=start, customer_id="C"))
+            engine.submit(Resolved("B0", at=start + timedelta(hours=2)))
+            (firing,) = fired(engine.submit(_ticket(org, automation.conditions.match, "B1", at=start + timedelta(days=1), customer_id="C")))
+            assert firing.matched[0].startswith("B0 at") and engine.ticket("B0").status != "resolved"
+            engine.submit(Resolved("B0", at=start + timedelta(days=1, hours=1)))
+            late = start + timedelta(days=1, hours=1) + trigger.within + timedelta(minutes=1)
+            assert fired(engine.submit(_ticket(org, automation.conditions.match, "B2", at=late, customer_id="C"))) == []
     finally:
         engine.close()

@@ -165,8 +165,8 @@ def capacity_below_floor(context: CheckContext) -> Iterator[Finding]:
 def role_unstaffed(context: CheckContext) -> Iterator[Finding]:
     """A role that receives tickets has no `staff`.
 
-    Routing targets, the fallback queue, hand-off receivers, follow-up callers and surge
-    teams all need people. (Escalation levels are checked by CX504.)
+    Routing targets, the fallback queue, hand-off receivers, follow-up callers, surge
+    teams and the roles automations assign to all need people. (Escalation levels are checked by CX504.)
 
     Failing::
 
@@ -187,6 +187,9 @@ def role_unstaffed(context: CheckContext) -> Iterator[Finding]:
         needs.setdefault(followup.by, f"the caller of follow-up `{followup.id}`")
     for surge in org.surges:
         needs.setdefault(surge.activate, f"the team of surge rule `{surge.id}`")
+    for automation in org.automations:
+        if automation.actions.assign:
+            needs.setdefault(automation.actions.assign, f"where automation `{automation.id}` assigns tickets")
     for role in org.roles:
         if role.id in needs and not role.staff:
             yield Finding(f"role `{role.id}` is {needs[role.id]} but has no staff", role.source.at("id"),

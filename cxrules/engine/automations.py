@@ -187,7 +187,8 @@ class Automations:
         if whose is None or trigger.within is None:
             return []  # a ticket of no known customer is no one's repeat
         until = at + trigger.within
-        if trigger.following == event:  # this ticket becomes the earlier one of later tickets
+        if trigger.following == event and automation.conditions.match.matches(*ticket.class_fields()):
+            # a ticket of the class the automation is about becomes the earlier one of the customer's later tickets
             self.store.expire_facts(at)
             self.store.add_fact(_key(automation, "earlier", whose), at, ticket.id, until)
         if trigger.event != event or not self.holds(automation, ticket):

@@ -250,6 +250,8 @@ def render_route(report) -> str:
     else:
         lines.append(f"→ `{report.role}` by rule `{report.rule}`" + (f", agent {report.agent}" if report.agent else ""))
     for decision in report.decisions:
+        if decision.kind in _AUTOMATION_WORDS:
+            lines.append(f"  {_AUTOMATION_WORDS[decision.kind](decision)}")
         if decision.kind == "Queued":
             lines.append(f"  queued at `{decision.role}` (position {decision.position}): {decision.reason}")
         if decision.kind == "Assigned" and decision.resolution_due:
@@ -265,12 +267,21 @@ def render_route(report) -> str:
             detail = {"SlaWarning": lambda x: f"warning: {x.target} target near",
                       "SlaBreached": lambda x: f"{x.target} target breached",
                       "Escalated": lambda x: f"escalated to `{x.role}` (level {x.level} of `{x.path}`)",
-                      "Notified": lambda x: f"notify {', '.join(x.roles)}: {x.reason}"}.get(decision.kind, lambda x: x.kind)(decision)
+                      "Notified": lambda x: f"notify {', '.join(x.roles)}: {x.reason}",
+                      **_AUTOMATION_WORDS}.get(decision.kind, lambda x: x.kind)(decision)
             lines.append(f"  {when(decision.at)}  {detail}")
     for decision in report.followups:
         lines.append(f"follow-up `{decision.policy}` by `{decision.by}`: call from {when(decision.call_at)}, due {when(decision.due)} "
                      f"(if resolved on {when(decision.at)})")
     return "\n".join(lines)
+
+
+_AUTOMATION_WORDS = {
+    "AutomationFired": lambda x: (f"automation `{x.automation}` fired ({x.trigger}): {'; '.join(x.actions) or 'nothing to change'}"
+                                  + (f" [matched {', '.join(x.matched)}]" if x.matched else "")),
+    "AutomationStopped": lambda x: f"automation `{x.automation}` stopped: {x.reason}",
+}
+"""How `route` tells which automations fired, why (the trigger, the tickets a pattern matched) and what they did."""
 
 
 def _rate(share: dict) -> str:

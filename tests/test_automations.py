@@ -201,3 +201,15 @@ def test_engines_on_one_database_share_the_facts_of_a_pattern(tmp_path, postgres
     assert second.store._one("SELECT count(*) FROM cx_facts") == 1
     first.close()
     second.close()
+
+
+def test_route_says_which_automations_fire_why_and_what_they_do(tmp_path, run_cli):
+    vip = {"id": "vip_urgent", "when": {"event": "created"}, "if": {"match": {"segment": ["vip"]}}, "then": {"priority": "urgent"}}
+    nudge = {"id": "unanswered", "when": {"after": "2h", "since": "created"}, "if": {"responded": False}, "then": {"notify": ["manager"]}}
+    make_org(tmp_path, with_automations(vip, nudge))
+    ticket_file = tmp_path / "ticket.json"
+    ticket_file.write_text('{"category": "question", "channel": "phone", "segment": "vip", "priority": "normal", '
+                           '"customer_id": "c1", "created": "2025-03-03T10:00"}', encoding="utf-8")
+    out = run_cli("route", tmp_path / "org.yaml", ticket_file).stdout
+    assert "  automation `vip_urgent` fired (created): priority `normal` → `urgent`" in out
+    assert "Mon 2025-03-03 12:00  automation `unanswered` fired (2h business after created): notify `manager`" in out

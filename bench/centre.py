@@ -47,11 +47,13 @@ class Centre:
 
 
 def centre_events(org: Org, total: int, seed: int = 7, part: int = 0, parts: int = 1,
-                  pending: list[tuple[datetime, int, Event]] | None = None) -> Iterator[Event]:
+                  pending: list[tuple[datetime, int, Event]] | None = None, customers: int = 0) -> Iterator[Event]:
     """``total`` events in time order; with ``parts`` feeders, the events of tickets numbered ``part`` modulo ``parts``.
 
-    ``pending``: a heap of later events, which others may add to while the stream runs.
+    ``pending``: a heap of later events, which others may add to while the stream runs; ``customers``: how many customers
+    the tickets come from, drawn at random (none by default: tickets of no known customer).
     """
+    customer_rng = random.Random(seed + 1)
     rng = random.Random(seed)
     values = {name: sorted(known) for name, known in class_values(org).items()}
     pending = [] if pending is None else pending
@@ -63,7 +65,8 @@ def centre_events(org: Org, total: int, seed: int = 7, part: int = 0, parts: int
             ticket = f"T{number}"
             event = TicketCreated(ticket, category=rng.choice(values["category"]), channel=rng.choice(values["channel"]),
                                   segment=rng.choice(values["segment"]), priority=rng.choice(values["priority"]),
-                                  member=rng.random() < 0.3, at=arrival)
+                                  member=rng.random() < 0.3, at=arrival,
+                                  customer_id=f"C{customer_rng.randrange(customers)}" if customers else None)
             answered = arrival + timedelta(minutes=rng.uniform(1, 30))
             resolved = answered + timedelta(hours=rng.uniform(0.5, 48))
             closed = resolved + timedelta(hours=rng.uniform(1, 72))

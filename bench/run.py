@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml  # noqa: E402
 
 from generate import generate_yaml  # noqa: E402
+from automations import bench_automations  # noqa: E402
 from simulation import bench_import, bench_simulate  # noqa: E402
 
 import cxrules  # noqa: E402
@@ -292,7 +293,7 @@ def _fresh_database(server: str, name: str) -> str:
 
 
 BENCHES = {"durable": bench_durable, "validate": bench_validate, "check": bench_check, "engine": bench_engine, "simulate": bench_simulate, "import": bench_import,
-           "service": bench_service}
+           "service": bench_service, "automations": bench_automations}
 
 
 def main() -> None:

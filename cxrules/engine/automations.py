@@ -23,6 +23,7 @@ import itertools
 import os
 import threading
 from datetime import datetime
+from functools import lru_cache
 from typing import Callable, Optional
 from zoneinfo import ZoneInfo
 
@@ -130,23 +131,33 @@ class Automations:
         self.patterns = Patterns(org)
         self.slas = {sla.id: sla for sla in org.slas}
         self.zone = ZoneInfo(org.info.timezone)
+        self.by_event: dict[str, list[Automation]] = {}
+        """Per event, in file order, the automations it concerns: triggered by it, timed from it, or counting it."""
+        for automation in org.automations:
+            trigger = automation.trigger
+            for event in dict.fromkeys(filter(None, (trigger.event, trigger.following))):
+                self.by_event.setdefault(event, []).append(automation)
+        self.concerned = lru_cache(maxsize=65536)(self._concerned)
+        """The automations an event concerns for a ticket of a class, worked out once per event and class."""
         timers.register_for_ticket("automation", self._fire_timer)
 
     def on(self, ticket: TicketState, event: str, at: datetime, depth: int = 0) -> list[d.Decision]:
         """Run the automations ``event`` sets off for ``ticket``, in file order."""
         decisions: list[d.Decision] = []
-        if not self.automations:
-            return decisions
-        for automation in self.automations:
+        dues: dict[tuple, Optional[datetime]] = {}  # timers of one length on one calendar are due at one moment
+        for automation in self.concerned(event, ticket.class_fields()):
             trigger = automation.trigger
             if trigger.after is not None:
-                if trigger.event == event:
-                    self._schedule(ticket, automation, at)
+                self._schedule(ticket, automation, at, dues)
             elif trigger.pattern:
                 decisions.extend(self._pattern(ticket, automation, event, at, depth))
             elif trigger.event == event and self.holds(automation, ticket):
                 decisions.extend(self._fire(ticket, automation, at, event, (), None, depth))
         return decisions
+
+    def _concerned(self, event: str, fields: tuple) -> tuple[Automation, ...]:
+        """Those of :attr:`by_event` whose class conditions a ticket of ``fields`` meets (a timer starts only for them)."""
+        return tuple(automation for automation in self.by_event.get(event, ()) if automation.conditions.match.matches(*fields))
 
     def holds(self, automation: Automation, ticket: TicketState) -> bool:
         """Whether the ticket meets the automation's conditions now."""
@@ -158,15 +169,18 @@ class Automations:
 
     # ------------------------------------------------------------ timers
 
-    def _schedule(self, ticket: TicketState, automation: Automation, at: datetime) -> None:
+    def _schedule(self, ticket: TicketState, automation: Automation, at: datetime, dues: dict[tuple, Optional[datetime]]) -> None:
+        """The automation's timer for ``ticket``, due ``after`` its `since` event (``dues``: moments worked out already)."""
         trigger = automation.trigger
         assert trigger.after is not None
         if trigger.clock == "calendar":
-            due: Optional[datetime] = at + trigger.after
+            key: tuple = ("calendar", trigger.after)
         else:
             sla = self.slas.get(ticket.sla) if ticket.sla else None
-            calendar = trigger.calendar or (sla.calendar if sla else self.org.info.calendar)
-            due = self.calendars[calendar].add(at, trigger.after)
+            key = (trigger.calendar or (sla.calendar if sla else self.org.info.calendar), trigger.after)
+        if key not in dues:
+            dues[key] = at + trigger.after if trigger.clock == "calendar" else self.calendars[key[0]].add(at, trigger.after)
+        due = dues[key]
         self.timers.schedule(due, "automation", ticket, f"{ticket.id}:auto:{automation.id}:{at.isoformat()}", automation.id)
 
     def _fire_timer(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:

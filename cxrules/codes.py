@@ -193,6 +193,10 @@ _VALIDATION_CODES = [
      "the pattern that finds the earlier ticket; `per: all` suits `count` only. An `after` in "
      "business time is written in business hours or working days, like an SLA target (CX310). "
      "Fix: keep one trigger form, as the message says."),
+    ("CX313", "sla-without-target", "An SLA sets no target.",
+     "An SLA needs at least one of `first_response`, `resolution` and `next_reply`; without any, "
+     "the tickets it takes get no deadline at all, and the SLAs after it in the file never see them. "
+     "Fix: give the target meant, or remove the SLA."),
     ("CX010", "ticket-unreadable", "The ticket given to `cxrules route` cannot be read.",
      "The ticket path does not exist or is not readable, is not a regular file (a folder, a FIFO, a "
      "device such as `/dev/zero`: only regular files and `-`, standard input, are read, so a named "

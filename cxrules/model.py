@@ -298,7 +298,7 @@ class Skill:
 class Sla:
     id: str
     match: Match
-    resolution: timedelta
+    resolution: timedelta | None
     calendar: str
     source: Source
     name: str | None = None
@@ -306,6 +306,8 @@ class Sla:
     warn_at: float | None = None
     pause_when: tuple[str, ...] = ()
     escalation: str | None = None
+    next_reply: timedelta | None = None
+    """Business time from each customer reply to the agent's next answer (once the customer has had a first response)."""
 
 
 @dataclass(frozen=True)

@@ -254,10 +254,11 @@ def render_route(report) -> str:
             lines.append(f"  {_AUTOMATION_WORDS[decision.kind](decision)}")
         if decision.kind == "Queued":
             lines.append(f"  queued at `{decision.role}` (position {decision.position}): {decision.reason}")
-        if decision.kind == "Assigned" and decision.resolution_due:
+        if decision.kind == "Assigned":
             if decision.first_response_due:
                 lines.append(f"  first response due {when(decision.first_response_due)}")
-            lines.append(f"  resolution due     {when(decision.resolution_due)}")
+            if decision.resolution_due:
+                lines.append(f"  resolution due     {when(decision.resolution_due)}")
     if report.considered:
         lines.append("rules that also match, and why they lost:")
         lines.extend(f"  {rule}: {why}" for rule, why in report.considered)

@@ -370,7 +370,7 @@ def _unknown(where: Location, value: str, kind: str, known: dict[str, set[str]],
 # ---------------------------------------------------------------- values the schema cannot judge
 
 _BUSINESS_DURATIONS = [
-    ("slas", ("first_response",)), ("slas", ("resolution",)), ("handoffs", ("within",)), ("escalations", ("levels", "*", "within")),
+    ("slas", ("first_response",)), ("slas", ("resolution",)), ("slas", ("next_reply",)), ("handoffs", ("within",)), ("escalations", ("levels", "*", "within")),
 ]
 """Durations counted in business time: open hours (`4h`) or working days (`3wd`)."""
 _CALENDAR_DURATIONS = [("followups", ("within",)), ("surges", ("window",)), ("automations", ("when", "within"))]
@@ -415,6 +415,10 @@ def _check_values(items: _Items) -> Iterator[Diagnostic]:
                     yield Diagnostic("CX307", f"`{path[-1]}` of {describe_path(item.document, item.path)} is {value}; shares go up to 100%", item.at(*path))
     for automation in items.each("automations"):
         yield from _check_automation(automation)
+    for sla in items.each("slas"):
+        if not any(sla.get(target) for target in ("first_response", "resolution", "next_reply")):
+            yield Diagnostic("CX313", f"SLA `{sla.id}` sets no target", sla.at("id", key=True),
+                             hint="give it `first_response`, `resolution` or `next_reply`, e.g. `resolution: 24h`")
     for path_item in items.each("escalations"):
         levels = path_item.get("levels", default=[])
         for index, level in enumerate(levels[:-1]):
@@ -639,9 +643,10 @@ def _build(items: _Items) -> Org:
     segments = tuple(Segment(s.key, s.get("name"), s.source, s.get("label"), s.get("description")) for s in items.each("segments"))
     skills = tuple(Skill(s.key, s.get("name"), s.source, s.get("label")) for s in items.each("skills"))
     slas = tuple(Sla(
-        id=s.key, match=match(s), resolution=parse_duration(s.get("resolution")), calendar=s.get("calendar") or default_calendar, source=s.source,
+        id=s.key, match=match(s), resolution=duration(s.get("resolution")), calendar=s.get("calendar") or default_calendar, source=s.source,
         name=s.get("name"), first_response=duration(s.get("first_response")), warn_at=percent(s.get("warn_at")),
-        pause_when=tuple(s.get("pause_when", default=[])), escalation=s.get("escalation")) for s in items.each("slas"))
+        pause_when=tuple(s.get("pause_when", default=[])), escalation=s.get("escalation"), next_reply=duration(s.get("next_reply")))
+        for s in items.each("slas"))
     routing = tuple(RoutingRule(
         id=r.key, match=match(r), to=r.get("to"), precedence=r.get("precedence"), order=order, source=r.source,
         description=r.get("description"), during=r.get("during"), requires=tuple(r.get("requires", default=[])))

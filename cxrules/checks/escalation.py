@@ -119,8 +119,8 @@ def escalation_exceeds_sla(context: CheckContext) -> Iterator[Finding]:
         escalations: [{id: complaints, levels: [{role: lead, within: 1h}, {role: supervisor, within: 2h}, {role: manager}]}]
     """
     for sla in context.org.slas:
-        if not sla.escalation:
-            continue
+        if not sla.escalation or sla.resolution is None:
+            continue  # without a resolution target, no authority can hear of it too late
         week = context.hours(sla.calendar)
         total, chain = _chain_limit(context, sla.escalation, week)
         resolution = _open_time(sla.resolution, week)

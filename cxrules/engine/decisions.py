@@ -8,7 +8,7 @@ from typing import Optional
 
 __all__ = ["Decision", "Assigned", "Queued", "Fallback", "Notified", "SlaWarning", "SlaBreached", "Escalated",
            "FollowUpScheduled", "FollowUpDue", "FollowUpOverdue", "TicketReopened", "SurgeActivated",
-           "SurgeDeactivated", "Refused", "StateChanged", "AutomationFired", "AutomationStopped"]
+           "SurgeDeactivated", "Refused", "StateChanged", "AutomationFired", "AutomationStopped", "SlaRecorded"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,23 @@ class Notified(Decision):
 class SlaWarning(Decision):
     target: str  # first_response | resolution
     due: datetime
+
+    def _detail(self) -> str:
+        return self.target
+
+
+@dataclass(frozen=True)
+class SlaRecorded(Decision):
+    """A target reached its end (first response, resolution, next reply): how long it took in business minutes, pauses left
+    out, against its due time."""
+
+    sla: str
+    target: str
+    in_min: float
+    paused_min: float
+    due: Optional[datetime]
+    met: Optional[bool]
+    """Whether it ended by its due time (None: the target set no due time, e.g. out of the calendar's reach)."""
 
     def _detail(self) -> str:
         return self.target

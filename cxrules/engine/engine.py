@@ -20,7 +20,7 @@ import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from ..calendars import HORIZON, BusinessCalendar
 from ..model import Automation, Org
@@ -323,12 +323,12 @@ class Engine:
             if ticket is None:
                 return [d.Refused(event.ticket_id, at, type(event).__name__,
                                   f"unknown ticket `{event.ticket_id}` (never created, or closed with nothing left to do)")]
-            handler = {
-                e.FirstResponse: self._first_response, e.HandOff: self._hand_off, e.Reassigned: self._reassigned, e.Waiting: self._waiting,
-                e.CustomerReply: self._reply, e.Resolved: self._resolved, e.Reopened: self._reopened, e.Closed: self._closed,
-                e.FollowUpDone: self.followups.done, e.WorkflowStep: self.workflows.step,
-            }[type(event)]
-            decisions = handler(ticket, event, at)
+            handlers: dict[type, Callable[..., list[d.Decision]]] = {
+                e.FirstResponse: self._first_response, e.AgentReplied: self._first_response, e.HandOff: self._hand_off,
+                e.Reassigned: self._reassigned, e.Waiting: self._waiting, e.CustomerReply: self._reply, e.Resolved: self._resolved,
+                e.Reopened: self._reopened, e.Closed: self._closed, e.FollowUpDone: self.followups.done, e.WorkflowStep: self.workflows.step,
+            }
+            decisions = handlers[type(event)](ticket, event, at)
         name = _EVENT_NAMES.get(type(event))
         if name and ticket is not None and self.org.automations and not any(isinstance(x, d.Refused) for x in decisions):
             decisions.extend(self.automations.on(ticket, name, at))
@@ -398,9 +398,9 @@ class Engine:
         decisions.extend(self.assignment.assign(ticket, route.role, at, route.rule.requires if route.rule else ()))
         return decisions
 
-    def _first_response(self, ticket, event, at):
-        ticket.responded = True
-        return []
+    def _first_response(self, ticket: TicketState, event: e.Event, at: datetime) -> list[d.Decision]:
+        """An agent answered: the first response (its figure kept), or the answer to the customer's last reply."""
+        return self.slas.answered(ticket, at)
 
     def _hand_off(self, ticket: TicketState, event: e.HandOff, at: datetime) -> list[d.Decision]:
         handoff = self.handoffs.get((ticket.role, event.to_role)) if ticket.role else None
@@ -438,13 +438,14 @@ class Engine:
         if ticket.status == "waiting":
             ticket.status = "open"
         self.slas.resume(ticket, at)
+        self.slas.customer_replied(ticket, at)
         return []
 
     def _resolved(self, ticket: TicketState, event, at: datetime) -> list[d.Decision]:
         if ticket.status in ("resolved", "closed"):
             return [d.Refused(ticket.id, at, "Resolved", f"ticket is already {ticket.status}")]
-        ticket.generation += 1
-        decisions = self.assignment.release(ticket, at)  # while it is still queued, so it leaves its queue
+        decisions = self.slas.finish(ticket, at, resolved=True)
+        decisions.extend(self.assignment.release(ticket, at))  # while it is still queued, so it leaves its queue
         ticket.status = "resolved"
         decisions.extend(self.followups.start(ticket, "resolved", at))
         return decisions
@@ -452,8 +453,8 @@ class Engine:
     def _closed(self, ticket: TicketState, event, at: datetime) -> list[d.Decision]:
         if ticket.status == "closed":
             return [d.Refused(ticket.id, at, "Closed", "ticket is already closed")]
-        ticket.generation += 1
-        decisions = self.assignment.release(ticket, at)
+        decisions = self.slas.finish(ticket, at, resolved=ticket.status != "resolved")
+        decisions.extend(self.assignment.release(ticket, at))
         ticket.status = "closed"
         decisions.extend(self.followups.start(ticket, "closed", at))
         self.followups.forget_if_done(ticket)

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from .data import DataError, from_data
 
-__all__ = ["EventError", "parse_event", "check_event", "Event", "TicketCreated", "FirstResponse", "HandOff", "Reassigned", "Waiting", "CustomerReply",
+__all__ = ["EventError", "parse_event", "check_event", "Event", "TicketCreated", "FirstResponse", "AgentReplied", "HandOff", "Reassigned", "Waiting", "CustomerReply",
            "Resolved", "Reopened", "Closed", "FollowUpDone", "WorkflowStep", "EVENT_TYPES", "MAX_TEXT", "MAX_TIME_TEXT", "FIRST_YEAR",
            "LAST_YEAR", "FIRST_MOMENT", "LAST_MOMENT"]
 
@@ -58,6 +58,12 @@ class TicketCreated(Event):
 @dataclass(frozen=True)
 class FirstResponse(Event):
     """The customer got a first answer: the first-response target is met."""
+
+
+@dataclass(frozen=True)
+class AgentReplied(Event):
+    """An agent answered the customer: the first response if none was given yet, else the answer to the customer's last
+    reply (an SLA's `next_reply` target)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,7 @@ class WorkflowStep(Event):
     state: str
 
 
-EVENT_TYPES = {cls.__name__: cls for cls in (TicketCreated, FirstResponse, HandOff, Reassigned, Waiting, CustomerReply, Resolved,
+EVENT_TYPES = {cls.__name__: cls for cls in (TicketCreated, FirstResponse, AgentReplied, HandOff, Reassigned, Waiting, CustomerReply, Resolved,
                                               Reopened, Closed, FollowUpDone, WorkflowStep)}
 
 

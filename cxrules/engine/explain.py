@@ -669,8 +669,8 @@ def explain_route(org: Org, ticket: TicketCreated, at: Optional[datetime] = None
         role, agent, rule, fallback = state.role or org.info.fallback_queue, state.agent, state.rule, state.fallback
         resolution_due = state.resolution_due
         unreachable = ""
-        if state.sla and resolution_due is None:
-            sla = org.sla(state.sla)
+        sla = org.sla(state.sla) if state.sla else None
+        if sla is not None and sla.resolution is not None and resolution_due is None:
             unreachable = (f"; SLA `{sla.id}` sets no resolution deadline: calendar `{sla.calendar}` does not reach "
                            f"`{format_duration(sla.resolution, days=False)}` of business time within {HORIZON.days} days (CX714)")
         # The owner above comes from the engine (durable-rules); the reference router, which decides the

@@ -50,7 +50,7 @@ class Slas:
         calendar = self.calendars[sla.calendar]
         ticket.sla = sla.id
         ticket.first_response_due = calendar.add(at, sla.first_response) if sla.first_response else None
-        ticket.resolution_due = calendar.add(at, sla.resolution)
+        ticket.resolution_due = calendar.add(at, sla.resolution) if sla.resolution else None
         self._watch(ticket, sla, at, fresh=True)
 
     def pause(self, ticket: TicketState, reason: str, at: datetime) -> None:
@@ -66,12 +66,71 @@ class Slas:
         if ticket.paused_since is None or not sla:
             return
         calendar = self.calendars[sla.calendar]
-        for target in ("first_response_due", "resolution_due"):
+        for target in ("first_response_due", "resolution_due", "next_reply_due"):
             due = getattr(ticket, target)
             if due is not None and due > ticket.paused_since:
                 setattr(ticket, target, calendar.add(at, calendar.between(ticket.paused_since, due)))
-        ticket.paused_since = None
+        self._stop_pause(ticket, calendar, at)
         self._watch(ticket, sla, at)
+
+    @staticmethod
+    def _stop_pause(ticket: TicketState, calendar: BusinessCalendar, at: datetime) -> None:
+        if ticket.paused_since is not None:
+            ticket.paused_min += calendar.between(ticket.paused_since, at).total_seconds() / 60
+            ticket.paused_since = None
+
+    def answered(self, ticket: TicketState, at: datetime) -> list[d.Decision]:
+        """An agent answered the customer: the first response, or the answer to the customer's last reply."""
+        sla = self.of(ticket)
+        first = not ticket.responded
+        ticket.responded = True
+        if sla is None:
+            return []
+        calendar = self.calendars[sla.calendar]
+        if first:
+            since, target, due = ticket.created_at, "first_response", ticket.first_response_due
+            ticket.first_response_in_min = self._minutes(calendar, since, at, ticket.paused_min)
+            figure = ticket.first_response_in_min
+        elif ticket.next_reply_since is not None:
+            since, target, due = ticket.next_reply_since, "next_reply", ticket.next_reply_due
+            ticket.next_reply_in_min = figure = self._minutes(calendar, since, at, 0.0)
+            ticket.next_reply_due = ticket.next_reply_since = None
+            self._watch(ticket, sla, at)  # its timers are spent
+        else:
+            return []
+        return [d.SlaRecorded(ticket.id, at, sla.id, target, figure, ticket.paused_min if first else 0.0, due,
+                              None if due is None else at <= due)]
+
+    def customer_replied(self, ticket: TicketState, at: datetime) -> None:
+        """The customer wrote again: with a `next_reply` target, the agent's next answer is due."""
+        sla = self.of(ticket)
+        if sla is None or sla.next_reply is None or not ticket.responded or ticket.next_reply_since is not None:
+            return
+        ticket.next_reply_since = at
+        ticket.next_reply_due = self.calendars[sla.calendar].add(at, sla.next_reply)
+        self._watch(ticket, sla, at)
+
+    def finish(self, ticket: TicketState, at: datetime, resolved: bool) -> list[d.Decision]:
+        """The ticket is resolved or closed: the clocks stop (a pause too), the figures are kept, no deadline stays behind."""
+        sla = self.of(ticket)
+        ticket.generation += 1
+        if sla is None:
+            return []
+        calendar = self.calendars[sla.calendar]
+        self._stop_pause(ticket, calendar, at)
+        decisions: list[d.Decision] = []
+        if resolved and sla.resolution is not None:
+            due = ticket.resolution_due
+            ticket.resolution_in_min = self._minutes(calendar, ticket.resolution_since or ticket.created_at, at, ticket.paused_min)
+            decisions.append(d.SlaRecorded(ticket.id, at, sla.id, "resolution", ticket.resolution_in_min, ticket.paused_min, due,
+                                           None if due is None else at <= due))
+        ticket.first_response_due = ticket.resolution_due = ticket.next_reply_due = ticket.next_reply_since = None
+        return decisions
+
+    @staticmethod
+    def _minutes(calendar: BusinessCalendar, since: datetime, at: datetime, paused: float) -> float:
+        """Business minutes from ``since`` to ``at``, less ``paused``."""
+        return round(max(0.0, calendar.between(since, at).total_seconds() / 60 - paused), 2)
 
     def reopen(self, ticket: TicketState, at: datetime) -> None:
         """A reopened ticket gets a fresh resolution target, watched again."""
@@ -79,7 +138,8 @@ class Slas:
         if sla is None:
             return
         ticket.responded, ticket.escalation, ticket.paused_since = True, None, None
-        ticket.resolution_due = self.calendars[sla.calendar].add(at, sla.resolution)
+        ticket.resolution_since, ticket.paused_min = at, 0.0
+        ticket.resolution_due = self.calendars[sla.calendar].add(at, sla.resolution) if sla.resolution else None
         self._watch(ticket, sla, at)
 
     def escalate(self, ticket: TicketState, path_id: str, level: int, at: datetime) -> list[d.Decision]:
@@ -104,7 +164,8 @@ class Slas:
         ticket.generation += 1
         calendar = self.calendars[sla.calendar]
         for target, due, total in (("first_response", ticket.first_response_due, sla.first_response),
-                                   ("resolution", ticket.resolution_due, sla.resolution)):
+                                   ("resolution", ticket.resolution_due, sla.resolution),
+                                   ("next_reply", ticket.next_reply_due, sla.next_reply)):
             if due is None:
                 continue
             key = f"{ticket.id}:sla:{target}:{ticket.generation}"
@@ -119,9 +180,9 @@ class Slas:
         target, phase, generation = timer.data
         if generation != ticket.generation or ticket.status in ("resolved", "closed") or ticket.paused_since is not None:
             return []
-        if target == "first_response" and ticket.responded:
-            return []
         due = getattr(ticket, f"{target}_due")
+        if (target == "first_response" and ticket.responded) or due is None:
+            return []
         if phase == "warn":
             return [d.SlaWarning(ticket.id, timer.due, target, due)]
         decisions: list[d.Decision] = [d.SlaBreached(ticket.id, timer.due, target, due)]

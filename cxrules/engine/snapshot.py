@@ -42,10 +42,12 @@ class SnapshotError(DataError):
 
 
 _TICKET_FIELDS = {f.name for f in fields(TicketState)}
-_ADDED_FIELDS = {"customer_id", "tags"}
-"""Ticket fields added with automations; a row without them reads as a ticket that has none."""
+_ADDED_FIELDS: dict[str, Any] = {"customer_id": None, "tags": [], "next_reply_due": None, "next_reply_since": None, "resolution_since": None,
+                 "paused_min": 0.0, "first_response_in_min": None,
+                 "resolution_in_min": None, "next_reply_in_min": None}
+"""Ticket fields added after format 3 was first written, with the value a row without them reads as."""
 _SETS = ("fired", "followups_pending", "tags")
-_TIMES = ("created_at", "first_response_due", "resolution_due", "paused_since")
+_TIMES = ("created_at", "first_response_due", "resolution_due", "paused_since", "next_reply_due", "next_reply_since", "resolution_since")
 
 
 def dump_state(state: dict) -> str:
@@ -75,8 +77,8 @@ def ticket_to_data(ticket: TicketState) -> dict:
 
 def ticket_from_data(row: Any) -> TicketState:
     """A ticket back from :func:`ticket_to_data`'s form, every field checked (SnapshotError names the wrong one)."""
-    if isinstance(row, dict) and not _ADDED_FIELDS & set(row):  # written before automations: none of theirs yet
-        row = {**row, "customer_id": None, "tags": []}
+    if isinstance(row, dict):  # a row written before some fields were added has none of theirs yet
+        row = {**{name: value for name, value in _ADDED_FIELDS.items() if name not in row}, **row}
     if not isinstance(row, dict) or set(row) != _TICKET_FIELDS:
         found = set(row) if isinstance(row, dict) else set()
         raise SnapshotError(f"ticket fields {sorted(found ^ _TICKET_FIELDS)} differ from the engine's")
@@ -124,10 +126,12 @@ def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: None if value is None else check(value)
 
 
-def _expecting(kind: type, what: str) -> Callable[[Any], Any]:
+def _expecting(kind: type | tuple[type, ...], what: str) -> Callable[[Any], Any]:
     """A check that a value read back is of ``kind`` (never a bool for a number), naming ``what`` otherwise."""
+    numeric = int in (kind if isinstance(kind, tuple) else (kind,))
+
     def check(value: Any) -> Any:
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        if not isinstance(value, kind) or (numeric and isinstance(value, bool)):
             raise SnapshotError(f"expected {what}, found {type(value).__name__}")
         return value
     return check
@@ -137,6 +141,7 @@ _boolean = _expecting(bool, "true or false")
 _string = _expecting(str, "text")
 _integer = _expecting(int, "a whole number")
 _time = _expecting(datetime, "a time")
+_number = _expecting((int, float), "a number")
 
 
 def strings_from_data(values: Any) -> list[str]:
@@ -148,7 +153,9 @@ _TICKET_CHECKS: dict[str, Callable[[Any], Any]] = {
     **dict.fromkeys(("role", "agent", "rule", "sla", "escalation", "workflow", "state", "customer_id"), _optional(_string)),
     **dict.fromkeys(("member", "responded", "fallback"), _boolean),
     "generation": _integer, "first_seq": _integer, "created_at": lambda value: _time(from_data(value)),
-    **dict.fromkeys(("first_response_due", "resolution_due", "paused_since"), _optional(lambda value: _time(from_data(value)))),
+    **dict.fromkeys(("first_response_due", "resolution_due", "paused_since", "next_reply_due", "next_reply_since", "resolution_since"), _optional(lambda value: _time(from_data(value)))),
+    "paused_min": lambda value: _number(value),
+    **dict.fromkeys(("first_response_in_min", "resolution_in_min", "next_reply_in_min"), _optional(lambda value: _number(value))),
     **dict.fromkeys(_SETS, lambda value: set(strings_from_data(value))),
 }
 """How each field of a ticket is read back, checked."""

@@ -62,6 +62,20 @@ class TicketState:
     """Whose ticket it is: patterns across tickets correlate on it."""
     tags: set[str] = field(default_factory=set)
     """Set by automations, read by their conditions."""
+    next_reply_due: Optional[datetime] = None
+    """When the agent must answer the customer's last reply (an SLA's `next_reply`)."""
+    next_reply_since: Optional[datetime] = None
+    """When the customer's last reply, still unanswered, came."""
+    resolution_since: Optional[datetime] = None
+    """When the resolution clock last started again (a reopening); None: at arrival."""
+    paused_min: float = 0.0
+    """Business minutes the SLA clocks stood still, in all (a pause still running not counted yet)."""
+    first_response_in_min: Optional[float] = None
+    """Business minutes from arrival to the first response, pauses left out."""
+    resolution_in_min: Optional[float] = None
+    """Business minutes from arrival (or the last reopening) to the resolution, pauses left out."""
+    next_reply_in_min: Optional[float] = None
+    """Business minutes the agent took to answer the customer's last reply."""
 
     def class_fields(self) -> tuple[str, str, str, str, bool]:
         """Its class as the org's `match` conditions take it: category, channel, segment, priority, member."""

@@ -1,0 +1,107 @@
+"""SLA targets beyond first response and resolution: the next reply, an SLA without a resolution target, figures per
+target (business minutes, pauses left out), and a ticket closed while paused that keeps no stale deadline."""
+
+from __future__ import annotations
+
+from cxrules.engine import (AgentReplied, Closed, CustomerReply, Engine, FirstResponse, Resolved, SlaBreached, SlaRecorded,
+                            TicketCreated, VirtualClock, Waiting)
+
+from engine_helpers import local, make_org
+
+MONDAY = local(2025, 3, 3, 10)  # the tiny org's office calendar: Mon–Fri 09:00–18:00
+
+
+def sla(**targets):
+    def change(data):
+        standard = data["slas"][0]
+        for name, value in targets.items():
+            if value is None:
+                standard.pop(name, None)
+            else:
+                standard[name] = value
+    return change
+
+
+def created(engine, at=MONDAY, ticket_id="t1"):
+    return engine.submit(TicketCreated(ticket_id, category="question", channel="phone", segment="normal", priority="normal", at=at))
+
+
+def recorded(decisions) -> list[tuple]:
+    return [(x.target, x.in_min, x.paused_min, x.met) for x in decisions if isinstance(x, SlaRecorded)]
+
+
+def test_an_sla_may_set_a_first_response_target_only(tmp_path):
+    engine = Engine(make_org(tmp_path, sla(resolution=None, escalation=None)), VirtualClock(MONDAY))
+    created(engine)
+    ticket = engine.ticket("t1")
+    assert ticket.first_response_due == local(2025, 3, 3, 10, 30) and ticket.resolution_due is None
+    assert recorded(engine.submit(FirstResponse("t1", at=local(2025, 3, 3, 10, 20)))) == [("first_response", 20.0, 0.0, True)]
+    assert recorded(engine.submit(Resolved("t1", at=local(2025, 3, 5, 10)))) == []  # no resolution target: nothing to record
+    assert not [x for x in engine.advance(local(2025, 3, 20)) if isinstance(x, SlaBreached)]
+
+
+def test_the_next_reply_is_due_in_business_time_after_each_customer_reply(tmp_path):
+    engine = Engine(make_org(tmp_path, sla(next_reply="2h")), VirtualClock(MONDAY))
+    created(engine)
+    engine.submit(FirstResponse("t1", at=local(2025, 3, 3, 10, 10)))
+    engine.submit(CustomerReply("t1", at=local(2025, 3, 3, 17)))  # one open hour left today: due Tuesday 10:00
+    assert engine.ticket("t1").next_reply_due == local(2025, 3, 4, 10)
+    assert recorded(engine.submit(AgentReplied("t1", at=local(2025, 3, 4, 9, 30)))) == [("next_reply", 90.0, 0.0, True)]
+    assert engine.ticket("t1").next_reply_due is None
+    engine.submit(CustomerReply("t1", at=local(2025, 3, 4, 11)))
+    breaches = [x for x in engine.advance(local(2025, 3, 4, 14)) if isinstance(x, SlaBreached) and x.target == "next_reply"]
+    assert [(x.at, x.due) for x in breaches] == [(local(2025, 3, 4, 13), local(2025, 3, 4, 13))]
+    assert recorded(engine.submit(AgentReplied("t1", at=local(2025, 3, 4, 14)))) == [("next_reply", 180.0, 0.0, False)]
+
+
+def test_an_agent_reply_before_any_answer_is_the_first_response(tmp_path):
+    engine = Engine(make_org(tmp_path, sla(next_reply="2h")), VirtualClock(MONDAY))
+    created(engine)
+    assert recorded(engine.submit(AgentReplied("t1", at=local(2025, 3, 3, 10, 45)))) == [("first_response", 45.0, 0.0, False)]
+    engine.submit(CustomerReply("t1", at=local(2025, 3, 3, 11)))
+    assert engine.ticket("t1").next_reply_due == local(2025, 3, 3, 13)
+
+
+def test_figures_leave_the_pauses_out(tmp_path):
+    engine = Engine(make_org(tmp_path, sla(pause_when=["waiting_customer"])), VirtualClock(MONDAY))
+    created(engine)
+    engine.submit(FirstResponse("t1", at=local(2025, 3, 3, 10, 15)))
+    engine.submit(Waiting("t1", reason="waiting_customer", at=local(2025, 3, 3, 11)))
+    engine.submit(CustomerReply("t1", at=local(2025, 3, 3, 17)))  # six business hours waiting on the customer
+    decisions = engine.submit(Resolved("t1", at=local(2025, 3, 4, 10)))
+    # arrival Mon 10:00 to Tue 10:00 is 9 business hours (540 min), 360 of them paused
+    assert recorded(decisions) == [("resolution", 180.0, 360.0, True)]
+    ticket = engine.ticket("t1")
+    assert (ticket.first_response_in_min, ticket.resolution_in_min, ticket.paused_min) == (15.0, 180.0, 360.0)
+
+
+def test_a_ticket_closed_while_paused_keeps_no_stale_deadline(tmp_path):
+    engine = Engine(make_org(tmp_path, lambda data: (sla(pause_when=["waiting_customer"])(data), data.update(followups=[]))),
+                    VirtualClock(MONDAY))
+    created(engine)
+    engine.submit(FirstResponse("t1", at=local(2025, 3, 3, 10, 5)))
+    engine.submit(Waiting("t1", reason="waiting_customer", at=local(2025, 3, 3, 11)))
+    decisions = engine.submit(Closed("t1", at=local(2025, 3, 3, 15)))
+    assert recorded(decisions) == [("resolution", 60.0, 240.0, True)]  # closed without a resolution: its end counts
+    assert not [x for x in engine.advance(local(2025, 3, 20)) if isinstance(x, SlaBreached)]
+
+
+def test_a_reopened_ticket_measures_its_new_resolution_from_the_reopening(tmp_path):
+    from cxrules.engine import Reopened
+
+    engine = Engine(make_org(tmp_path), VirtualClock(MONDAY))
+    created(engine)
+    engine.submit(FirstResponse("t1", at=local(2025, 3, 3, 10, 5)))
+    engine.submit(Resolved("t1", at=local(2025, 3, 3, 12)))
+    engine.submit(Reopened("t1", at=local(2025, 3, 3, 14)))
+    assert recorded(engine.submit(Resolved("t1", at=local(2025, 3, 3, 16, 30)))) == [("resolution", 150.0, 0.0, True)]
+    assert engine.ticket("t1").resolution_in_min == 150.0
+
+
+def test_a_ticket_resolved_while_paused_stops_its_pause_and_its_deadlines(tmp_path):
+    engine = Engine(make_org(tmp_path, sla(pause_when=["waiting_customer"])), VirtualClock(MONDAY))
+    created(engine)
+    engine.submit(Waiting("t1", reason="waiting_customer", at=local(2025, 3, 3, 11)))
+    engine.submit(Resolved("t1", at=local(2025, 3, 3, 15)))
+    ticket = engine.ticket("t1")
+    assert (ticket.paused_since, ticket.first_response_due, ticket.resolution_due, ticket.paused_min) == (None, None, None, 240.0)

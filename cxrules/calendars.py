@@ -161,6 +161,8 @@ def week_set(calendar: Calendar, view_zone: str | None = None) -> WeekSet:
     Static analysis uses a January reference day for UTC offsets; the engine handles DST
     exactly through :class:`BusinessCalendar`.
     """
+    if calendar.dates is not None:
+        return WeekSet()  # a campaign's calendar: closed in a typical week, open on its dates (see dated_week)
     base = WeekSet.of((day * 1440 + interval.start, day * 1440 + interval.end)
                       for day, intervals in enumerate(calendar.week) for interval in intervals)
     if view_zone and view_zone != calendar.timezone:
@@ -209,7 +211,7 @@ class BusinessCalendar:
         """
         calendar = self.calendar
         shifts = calendar.shifts
-        if day in calendar.closed:
+        if day in calendar.closed or (calendar.dates is not None and day not in calendar.dates):
             return ()
         if day in calendar.open:
             return _merged(shifts[0] + shifts[day.weekday()])

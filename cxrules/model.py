@@ -19,7 +19,7 @@ from .loading import Document, JsonPath
 __all__ = [
     "Source", "Match", "Interval", "Calendar", "Unit", "StaffGroup", "Role", "Duty", "Channel", "Category",
     "Segment", "Skill", "Sla", "RoutingRule", "Handoff", "EscalationLevel", "EscalationPath", "FollowUp",
-    "Surge", "WorkflowState", "Workflow", "Trigger", "Conditions", "Actions", "Automation", "TICKET_EVENTS", "Accepted", "OrgInfo", "Org", "WorkingDays", "parse_duration", "format_duration",
+    "Surge", "WorkflowState", "Workflow", "Trigger", "Conditions", "Actions", "Automation", "Campaign", "TICKET_EVENTS", "Accepted", "OrgInfo", "Org", "WorkingDays", "parse_duration", "format_duration",
     "duration_problem", "DAYS", "DEFAULT_PRIORITIES", "fingerprint", "MAX_DURATION", "MAX_WORKING_DAYS", "MAX_DURATION_TEXT",
 ]
 
@@ -191,6 +191,8 @@ class Calendar:
     holiday_country: str | None = None
     closed: frozenset[date] = frozenset()
     open: frozenset[date] = frozenset()
+    dates: Optional[frozenset[date]] = None
+    """Open only on these dates (a campaign's): None for a calendar that runs every week."""
     shifts: tuple[tuple[Interval, ...], ...] = ()
     """Seven tuples (Monday first) of the shifts each weekday starts, as written: sorted and
     merged, an end past midnight kept (up to 2880). Real dates are computed from these, so a
@@ -216,8 +218,10 @@ class Unit:
 @dataclass(frozen=True)
 class StaffGroup:
     shift: str
+    """Its calendar of working hours; for a group `during` a campaign, `shift@campaign` (that shift on the campaign's dates)."""
     agents: int
     skills: tuple[str, ...] = ()
+    during: str | None = None
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,8 @@ class Role:
 
     @property
     def headcount(self) -> int:
-        return sum(group.agents for group in self.staff)
+        """Agents on its staff all year: groups that work a campaign only are extra (see :attr:`StaffGroup.during`)."""
+        return sum(group.agents for group in self.staff if group.during is None)
 
 
 @dataclass(frozen=True)
@@ -477,6 +482,22 @@ class Automation:
 
 
 @dataclass(frozen=True)
+class Campaign:
+    """Dates with their own needs (a sales festival, a model launch): rules and staff `during` it, surge teams on for it.
+
+    The org also holds it as a calendar of the same id, open all day on its dates, so that `during: <campaign>` works
+    wherever a calendar does and `check` looks at its dates as it looks at holidays.
+    """
+
+    id: str
+    dates: frozenset[date]
+    source: Source
+    name: str | None = None
+    label: str | None = None
+    surges: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Accepted:
     """A finding the org's authors accepted on purpose, with their reason."""
 
@@ -533,6 +554,7 @@ class Org:
     accepted: tuple[Accepted, ...] = ()
     files: tuple[str, ...] = ()
     automations: tuple[Automation, ...] = ()
+    campaigns: tuple[Campaign, ...] = ()
 
     # Lookups by id, filled in by __post_init__.
     _calendars_by_id: Mapping[str, Calendar] = _lookup()

@@ -73,7 +73,7 @@ _SECTION_NOUNS = {
     "calendars": "calendar", "units": "unit", "roles": "role", "duties": "duty", "channels": "channel",
     "categories": "category", "segments": "segment", "skills": "skill", "slas": "SLA", "routing": "routing rule",
     "handoffs": "hand-off", "escalations": "escalation path", "followups": "follow-up policy",
-    "surges": "surge rule", "workflows": "workflow", "automations": "automation", "accept": "accepted finding",
+    "surges": "surge rule", "workflows": "workflow", "automations": "automation", "campaigns": "campaign", "accept": "accepted finding",
 }
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import zoneinfo
 from functools import lru_cache
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -20,7 +20,7 @@ from .diagnostics import Diagnostic, Location, Related, Severity, sort_key
 from .performance import paused_gc
 from .loading import Document, JsonPath, LoadLimits, load_file, load_included, org_files, resolve_include
 from .model import (
-    DAYS, DEFAULT_PRIORITIES, DURATION_FORM, Accepted, Actions, Automation, Calendar, Conditions, Category, Channel, Duty, EscalationLevel, EscalationPath,
+    DAYS, DEFAULT_PRIORITIES, DURATION_FORM, Accepted, Actions, Automation, Calendar, Campaign, Conditions, Category, Channel, Duty, EscalationLevel, EscalationPath,
     FollowUp, Handoff, Interval, Match, Org, OrgInfo, Role, RoutingRule, Segment, Skill, Sla, Source,
     MAX_DURATION, MAX_WORKING_DAYS, StaffGroup, Surge, Trigger, Unit, Workflow, WorkflowState, duration_problem, parse_duration,
 )
@@ -29,7 +29,7 @@ from .schema import closest, describe_path, schema_problems
 __all__ = ["ValidationResult", "validate_path", "validate_paths", "load_org", "OrgError"]
 
 SECTIONS = ("calendars", "units", "roles", "duties", "channels", "categories", "segments", "skills", "slas",
-            "routing", "handoffs", "escalations", "followups", "surges", "workflows", "automations", "accept")
+            "routing", "handoffs", "escalations", "followups", "surges", "workflows", "automations", "campaigns", "accept")
 
 
 @dataclass(frozen=True)
@@ -257,7 +257,7 @@ _KIND_NOUN = {"calendars": "calendar", "units": "unit", "roles": "role", "duties
               "categories": "category", "segments": "segment", "skills": "skill", "escalations": "escalation path",
               "priorities": "priority", "states": "state", "slas": "SLA", "routing": "routing rule", "handoffs": "hand-off",
               "followups": "follow-up policy", "surges": "surge rule", "workflows": "workflow", "automations": "automation",
-              "accept": "accepted finding"}
+              "campaigns": "campaign", "spans": "calendar or campaign", "accept": "accepted finding"}
 
 # (section, path inside an item with "*" for list positions) → kind of item it names
 _REFERENCES: list[tuple[str, tuple, str]] = [
@@ -269,7 +269,7 @@ _REFERENCES: list[tuple[str, tuple, str]] = [
     ("duties", ("accountable", "*"), "roles"), ("duties", ("consulted", "*"), "roles"), ("duties", ("informed", "*"), "roles"),
     ("channels", ("hours",), "calendars"), ("channels", ("categories", "*"), "categories"),
     ("slas", ("calendar",), "calendars"), ("slas", ("escalation",), "escalations"),
-    ("routing", ("during",), "calendars"), ("routing", ("to",), "roles"), ("routing", ("requires", "*"), "skills"),
+    ("routing", ("during",), "spans"), ("roles", ("staff", "*", "during"), "campaigns"), ("campaigns", ("surges", "*"), "surges"), ("routing", ("to",), "roles"), ("routing", ("requires", "*"), "skills"),
     ("handoffs", ("from",), "roles"), ("handoffs", ("to",), "roles"), ("handoffs", ("categories", "*"), "categories"),
     ("escalations", ("levels", "*", "role"), "roles"), ("escalations", ("levels", "*", "notify", "*"), "roles"),
     ("escalations", ("then",), "escalations"),
@@ -307,6 +307,11 @@ def _check_ids(items: _Items) -> Iterator[Diagnostic]:
         if section == "accept":
             continue
         yield from _duplicates(items.each(section), _KIND_NOUN.get(section, section))
+    calendars = {calendar.id for calendar in items.each("calendars")}
+    for campaign in items.each("campaigns"):
+        if campaign.id in calendars:
+            yield Diagnostic("CX202", f"campaign id `{campaign.id}` is already a calendar's", campaign.at("id"),
+                             hint="a campaign also serves as a calendar in `during`: give it an id of its own")
     for workflow in items.each("workflows"):
         states = workflow.get("states", default=[])
         state_items = [_Item(workflow.document, workflow.path + ("states", i), s) for i, s in enumerate(states) if isinstance(s, dict)]
@@ -329,6 +334,7 @@ def _duplicates(entries: list[_Item], noun: str) -> Iterator[Diagnostic]:
 def _check_references(items: _Items) -> Iterator[Diagnostic]:
     known = dict(items.defined)
     known["priorities"] = set(items.priorities)
+    known["spans"] = known["calendars"] | known["campaigns"]  # a campaign is a calendar open on its dates
     for key, kind in (("calendar", "calendars"), ("fallback_queue", "roles")):
         value = items.org.get(key)
         if isinstance(value, str) and value not in known[kind]:
@@ -415,6 +421,10 @@ def _check_values(items: _Items) -> Iterator[Diagnostic]:
                     yield Diagnostic("CX307", f"`{path[-1]}` of {describe_path(item.document, item.path)} is {value}; shares go up to 100%", item.at(*path))
     for automation in items.each("automations"):
         yield from _check_automation(automation)
+    for campaign in items.each("campaigns"):
+        for path, text in _values_at(campaign, ("dates", "*")):
+            if isinstance(text, str):
+                yield from _check_date_range(campaign, path, text)
     for sla in items.each("slas"):
         if not any(sla.get(target) for target in ("first_response", "resolution", "next_reply")):
             yield Diagnostic("CX313", f"SLA `{sla.id}` sets no target", sla.at("id", key=True),
@@ -425,6 +435,23 @@ def _check_values(items: _Items) -> Iterator[Diagnostic]:
             if isinstance(level, dict) and "within" not in level:
                 yield Diagnostic("CX308", f"level {index + 1} of escalation path `{path_item.id}` has no time limit",
                                  path_item.at("levels", index), hint="add `within:` (e.g. `2h`): only the last level may go without")
+
+
+def _date_range(text: str) -> tuple[date, date]:
+    """`2025-11-01/2025-11-12` or `2025-06-18` as (first, last); ValueError for a date that does not exist."""
+    first, _, last = text.partition("/")
+    return date.fromisoformat(first), date.fromisoformat(last or first)
+
+
+def _check_date_range(item: _Item, path: JsonPath, text: str) -> Iterator[Diagnostic]:
+    try:
+        first, last = _date_range(text)
+    except ValueError:
+        yield Diagnostic("CX306", f"`{text}` is not a date or a range of dates that exist", item.at(*path))
+        return
+    if last < first:
+        yield Diagnostic("CX305", f"date range `{text}` ends before it starts", item.at(*path),
+                         hint=f"write `{last}/{first}`")
 
 
 _TRIGGER_NEEDS = [("since", "after"), ("clock", "after"), ("calendar", "after"), ("count", "within"), ("following", "within"),
@@ -633,7 +660,8 @@ def _build(items: _Items) -> Org:
             closes=category_set(r.get("closes")) if r.get("closes") is not None else handles,
             skills=tuple(r.get("skills", default=[])), authority=r.get("authority", default=False),
             capacity=r.get("capacity", default=1), assignment=r.get("assignment", default="least_loaded"),
-            staff=tuple(StaffGroup(g.get("shift", default_calendar), g["agents"], tuple(g.get("skills", []))) for g in r.get("staff", default=[])),
+            staff=tuple(StaffGroup(g.get("shift", default_calendar), g["agents"], tuple(g.get("skills", [])), g.get("during"))
+                        for g in r.get("staff", default=[])),
             temporary=r.get("temporary", default=False)))
     duties = tuple(Duty(d.key, d.get("name"), d.source, d.get("label"), d.get("description"), tuple(d.get("accountable", default=[])),
                         tuple(d.get("consulted", default=[])), tuple(d.get("informed", default=[]))) for d in items.each("duties"))
@@ -671,9 +699,44 @@ def _build(items: _Items) -> Org:
         id=w.key, match=match(w), states=_states(w.get("states")), source=w.source, name=w.get("name"), label=w.get("label"))
         for w in items.each("workflows"))
     automations = tuple(_automation(a, match, duration) for a in items.each("automations"))
+    campaigns = tuple(Campaign(c.key, frozenset(day for text in c.get("dates") for day in _dates(*_date_range(text))), c.source,
+                               c.get("name"), c.get("label"), tuple(c.get("surges", default=[]))) for c in items.each("campaigns"))
+    calendars, staffed = _campaign_calendars(calendars, tuple(roles), campaigns, org["timezone"])
     accepted = tuple(Accepted(a.get("code"), a.get("reason"), a.source, a.get("at")) for a in items.each("accept"))
-    return Org(info, calendars, units, tuple(roles), duties, channels, category_models, segments, skills, slas, routing, handoffs,
-               escalations, followups, surges, workflows, accepted, tuple(d.file for d in items.documents), automations)
+    return Org(info, calendars, units, staffed, duties, channels, category_models, segments, skills, slas, routing, handoffs,
+               escalations, followups, surges, workflows, accepted, tuple(d.file for d in items.documents), automations, campaigns)
+
+
+def _dates(first: date, last: date) -> Iterator[date]:
+    while first <= last:
+        yield first
+        first += timedelta(days=1)
+
+
+_ALL_DAY = tuple((Interval(0, 1440),) for _ in range(7))
+
+
+def _campaign_calendars(calendars: tuple[Calendar, ...], roles: tuple[Role, ...], campaigns: tuple[Campaign, ...],
+                        zone: str) -> tuple[tuple[Calendar, ...], tuple[Role, ...]]:
+    """Each campaign as a calendar of its id, open all day on its dates; each staff group `during` a campaign on a
+    calendar of its own, `shift@campaign`: its shift on the campaign's dates only. Both are then what every other
+    calendar is to the engine and to `check`."""
+    by_id = {calendar.id: calendar for calendar in calendars}
+    dates = {campaign.id: campaign.dates for campaign in campaigns}
+    made = [Calendar(c.id, zone, _ALL_DAY, c.source, c.name, c.label, dates=c.dates, shifts=_ALL_DAY) for c in campaigns]
+    staffed = []
+    for role in roles:
+        groups = []
+        for group in role.staff:
+            if group.during is not None and group.shift in by_id:
+                own = f"{group.shift}@{group.during}"
+                if own not in {calendar.id for calendar in made}:
+                    shift = by_id[group.shift]
+                    made.append(replace(shift, id=own, dates=dates[group.during]))
+                group = replace(group, shift=own)
+            groups.append(group)
+        staffed.append(replace(role, staff=tuple(groups)))
+    return calendars + tuple(made), tuple(staffed)
 
 
 def _automation(item: _Item, match, duration) -> Automation:

@@ -214,7 +214,8 @@ SHIFTS = {"office": {"mon-fri": ["08:00-20:00"], "sat": ["09:00-17:00"]}, "early
 
 def staffed_org(seed: int) -> dict:
     """A generated org whose roles work different shifts (some stop on China's public holidays, some work make-up days),
-    with an SLA whose escalation path climbs through them: tickets queue with nobody on shift and levels fire off shift."""
+    with an SLA whose escalation path climbs through them, and a campaign (618 and Double 11) with rules and extra staff
+    of its own: tickets queue with nobody on shift and levels fire off shift."""
     rng = random.Random(seed)
     data = generate_org(roles=5, categories=6, channels=2, segments=2, rules=10, units=2, seed=seed, catch_all=False, timed=0.5)
     data["calendars"] = [{"id": name, "hours": hours, **({"holidays": {"country": "CN"}} if name in ("office", "early") else {})}
@@ -225,6 +226,10 @@ def staffed_org(seed: int) -> dict:
     data["slas"] = [{"id": "standard", "first_response": "30m", "resolution": "8h", "calendar": rng.choice(["office", "always"]),
                      "escalation": "climb"}]
     data["escalations"] = [{"id": "climb", "levels": [{"role": "r3", "within": "1h"}, {"role": "r1", "within": "2h"}, {"role": "r0"}]}]
+    data["campaigns"] = [{"id": "festival", "dates": ["2025-06-16/2025-06-20", "2025-11-01/2025-11-12"]}]  # 618 and Double 11
+    for rule in rng.sample(data["routing"], 2):
+        rule["during"] = "festival"
+    data["roles"][rng.randrange(1, 5)]["staff"].append({"shift": rng.choice(list(SHIFTS)), "agents": 1, "during": "festival"})
     return data
 
 
@@ -267,7 +272,8 @@ def engine_agrees_with_check(org, minutes: list[int], picks) -> None:
     start = datetime(2025, 1, 1, tzinfo=zone)
     holidays = {datetime(2025, 10, day, hour, 30, tzinfo=zone) for day in (1, 2) for hour in (8, 12, 16, 21)}  # National Day
     make_up_days = {datetime(2025, 1, 26, hour, 30, tzinfo=zone) for hour in (7, 10, 19)}                     # a working Sunday
-    moments = sorted({start + timedelta(minutes=minute) for minute in minutes} | holidays | make_up_days)
+    campaign = {datetime(2025, 11, day, hour, 30, tzinfo=zone) for day in (7, 8) for hour in (8, 12, 21)}      # Double 11
+    moments = sorted({start + timedelta(minutes=minute) for minute in minutes} | holidays | make_up_days | campaign)
     engine = Engine(org, VirtualClock(moments[0]))
     escalations: list[tuple[Escalated, str]] = []
     try:

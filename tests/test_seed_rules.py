@@ -163,3 +163,20 @@ def test_every_automation_fires_on_its_pattern_and_not_before(name, automation_i
             assert fired(engine.submit(_ticket(org, automation.conditions.match, "B2", at=late, customer_id="C"))) == []
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize("name,campaign_id", _cases("campaigns"))
+def test_every_campaign_switches_its_surge_teams_on_for_its_dates(name, campaign_id):
+    org = ORGS[name]
+    campaign = next(c for c in org.campaigns if c.id == campaign_id)
+    first = min(campaign.dates)
+    for surge in (s for s in org.surges if s.id in campaign.surges):
+        during = make_engine(org, local(first.year, first.month, first.day, 10))
+        before = make_engine(org, local(first.year, first.month, first.day, 10) - timedelta(days=3))
+        try:
+            during.submit(_ticket(org, surge.match, "D1", at=local(first.year, first.month, first.day, 10)))
+            before.submit(_ticket(org, surge.match, "D1", at=local(first.year, first.month, first.day, 10) - timedelta(days=3)))
+            assert during.ticket("D1").role == surge.activate != before.ticket("D1").role
+        finally:
+            during.close()
+            before.close()

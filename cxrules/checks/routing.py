@@ -148,12 +148,13 @@ def shadowed_rule(context: CheckContext) -> Iterator[Finding]:
         box = context.rule_boxes.get(rule.id)
         reachable = [part for space in context.receivable if box is not None
                      for part in [box.intersect(space)] if part is not None]
-        if not reachable:
+        fires_on_dates = any(_fires(dated, rule) for dated, _ in context.day_kinds)  # a rule for holidays or a campaign
+        if not reachable and not fires_on_dates:
             yield Finding(f"rule `{rule.id}` matches no ticket any channel receives while open", rule.source.at("id"),
                           hint="check its `match` and `during` against the channels' categories and hours", subject=rule.id)
             continue
         earlier = context.earlier_rules(rule, box) if box is not None else []
-        if _shadowed(context, rule) and not any(_fires(dated, rule) for dated, _ in context.day_kinds):
+        if reachable and _shadowed(context, rule) and not fires_on_dates:
             winners = [context.org.routing[context.rule_order[other]] for other in earlier
                        if any(context.rule_boxes[other].intersect(part) for part in reachable)]
             owners = sorted({other.to for other in winners})

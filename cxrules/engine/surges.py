@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
+from zoneinfo import ZoneInfo
 
 from ..model import Org, Surge
 from . import decisions as d
@@ -23,13 +24,18 @@ class Surges:
     def __init__(self, org: Org, store: Store, timers: TimerKinds):
         self.store, self.timers = store, timers
         self.surges = org.surges
+        self.campaigns = [campaign for campaign in org.campaigns if campaign.surges]
+        self.zone = ZoneInfo(org.info.timezone)
         self.by_id = {surge.id: surge for surge in org.surges}
         self.for_class = cache(lambda fields: tuple(surge for surge in org.surges if surge.match.matches(*fields)))
         """The surges that count a ticket class, worked out once per class."""
         timers.register("surge", self._fire_window_end)
 
-    def active(self) -> list[Surge]:
-        return [surge for surge in self.surges if self.store.surge_active(surge.id)]
+    def active(self, at: datetime) -> list[Surge]:
+        """The surges whose team is on: switched on by their count (or an automation), or for a campaign running at ``at``."""
+        day = at.astimezone(self.zone).date()
+        campaigning = {surge for campaign in self.campaigns if day in campaign.dates for surge in campaign.surges}
+        return [surge for surge in self.surges if surge.id in campaigning or self.store.surge_active(surge.id)]
 
     def count(self, ticket: TicketState, at: datetime) -> list[d.Decision]:
         """A new ticket arrives in the window of each surge matching its class."""

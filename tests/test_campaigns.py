@@ -1,0 +1,80 @@
+"""Campaigns (Double 11, 618, a model launch): rules and staff `during` a campaign, surge teams on for its dates, and
+`check` looking at its dates as it looks at holidays."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from cxrules import CheckConfig, check
+from cxrules.engine import Engine, Queued, TicketCreated, VirtualClock
+
+from engine_helpers import local, make_org
+
+DOUBLE_11 = {"id": "double_11", "name": "Double 11", "label": "双十一", "dates": ["2025-11-01/2025-11-12"]}
+
+
+def festival(data):
+    data["roles"].append({"id": "festival_desk", "name": "Festival desk", "unit": "front", "reports_to": "manager",
+                          "handles": ["complaint", "question"], "staff": [{"shift": "office", "agents": 2, "during": "double_11"}]})
+    data["roles"][1]["staff"].append({"shift": "office", "agents": 3, "during": "double_11"})  # the desk: 2 agents, 5 on Double 11
+    data["routing"].insert(0, {"id": "festival_complaints", "match": {"category": ["complaint"]}, "to": "festival_desk",
+                               "during": "double_11", "precedence": 20})
+    data["campaigns"] = [dict(DOUBLE_11)]
+
+
+def complaint(number: int, at):
+    return TicketCreated(f"t{number}", category="complaint", channel="phone", segment="normal", priority="normal", at=at)
+
+
+def test_a_rule_during_a_campaign_routes_on_its_dates_only(tmp_path):
+    engine = Engine(make_org(tmp_path, festival), VirtualClock(local(2025, 11, 3, 10)))
+    engine.submit(complaint(1, local(2025, 11, 3, 10)))   # Monday of Double 11
+    engine.submit(complaint(2, local(2025, 11, 17, 10)))  # the Monday after
+    assert (engine.ticket("t1").role, engine.ticket("t1").rule) == ("festival_desk", "festival_complaints")
+    assert engine.ticket("t2").role == "desk"
+
+
+def test_extra_staff_work_the_campaign_only(tmp_path):
+    org = make_org(tmp_path, festival)
+    assert [group.shift for group in org.role("desk").staff] == ["office", "office@double_11"]
+
+    def seats(day) -> int:
+        """Questions the desk takes at once before one queues (capacity 3 per agent)."""
+        engine = Engine(org, VirtualClock(local(2025, 11, day, 10)))
+        for n in range(100):
+            decisions = engine.submit(TicketCreated(f"q{n}", category="question", channel="phone", segment="normal",
+                                                    priority="normal", at=local(2025, 11, day, 10)))
+            if any(isinstance(x, Queued) for x in decisions):
+                return n
+        return 100
+    assert (seats(3), seats(17)) == (15, 6)  # five agents on Double 11, two after it
+
+
+def test_a_campaign_switches_its_surge_team_on_for_its_dates(tmp_path):
+    def change(data):
+        data["roles"].append({"id": "surge_team", "name": "Surge team", "unit": "front", "reports_to": "manager",
+                              "handles": ["complaint", "question"], "temporary": True, "staff": [{"shift": "office", "agents": 4}]})
+        data["surges"] = [{"id": "complaint_wave", "match": {"category": ["complaint"]}, "threshold": 500, "window": "1h",
+                           "activate": "surge_team"}]
+        data["campaigns"] = [{**DOUBLE_11, "surges": ["complaint_wave"]}]
+    engine = Engine(make_org(tmp_path, change), VirtualClock(local(2025, 10, 31, 10)))
+    for number, day in enumerate((31, 1, 12)):
+        month = 10 if day == 31 else 11
+        engine.submit(complaint(number, local(2025, month, day, 10)))
+    assert [engine.ticket(f"t{n}").role for n in range(3)] == ["desk", "surge_team", "surge_team"]
+
+
+def test_check_names_the_campaign_dates_when_only_they_have_a_problem(tmp_path):
+    """The festival desk works office hours of Double 11 but the phone is open at weekends then too: Saturday 1 and
+    Sunday 2 November, 8 and 9 November, its complaints wait with nobody of the festival desk on shift."""
+    def change(data):
+        festival(data)
+        data["calendars"].append({"id": "every_day", "hours": {"daily": ["09:00-18:00"]}})
+        data["channels"][0]["hours"] = "every_day"
+        data["roles"][1]["staff"][0]["shift"] = "every_day"
+    org = make_org(tmp_path, change)
+    findings = check(org, CheckConfig(select=frozenset({"CX715"}), horizon=(date(2025, 1, 1), date(2025, 12, 31))))
+    assert [f.message for f in findings] == [
+        "`phone` tickets that rule `festival_complaints` sends to `festival_desk` arrive on 2025-11-01 to 11-02, "
+        "2025-11-08 to 11-09 at 09:00–18:00 while nobody of `festival_desk` is on shift (others who serve `phone` are)"]
+    assert not check(org, CheckConfig(select=frozenset({"CX715"}), horizon=(date(2025, 1, 1), date(2025, 10, 31))))

@@ -32,10 +32,15 @@ def _cases(kind):
     return [(name, item.id) for name, org in ORGS.items() for item in getattr(org, kind)]
 
 
+def _item(name: str, kind: str, item_id: str):
+    """The seed org ``name`` and its item of ``kind`` (`followups`, `surges`, …) with ``item_id``."""
+    org = ORGS[name]
+    return org, next(item for item in getattr(org, kind) if item.id == item_id)
+
+
 @pytest.mark.parametrize("name,policy_id", _cases("followups"))
 def test_every_followup_is_scheduled_outside_quiet_hours_within_its_deadline(name, policy_id):
-    org = ORGS[name]
-    policy = next(f for f in org.followups if f.id == policy_id)
+    org, policy = _item(name, "followups", policy_id)
     engine = make_engine(org, local(2025, 3, 7, 20, 30))  # Friday evening, customers about to rest
     try:
         engine.submit(_ticket(org, policy.match, "F1", member=True))
@@ -56,8 +61,7 @@ def test_every_followup_is_scheduled_outside_quiet_hours_within_its_deadline(nam
 
 @pytest.mark.parametrize("name,surge_id", _cases("surges"))
 def test_every_surge_switches_its_team_on_at_the_threshold(name, surge_id):
-    org = ORGS[name]
-    surge = next(s for s in org.surges if s.id == surge_id)
+    org, surge = _item(name, "surges", surge_id)
     engine = make_engine(org, local(2025, 3, 3, 10))
     try:
         activated = []
@@ -72,8 +76,7 @@ def test_every_surge_switches_its_team_on_at_the_threshold(name, surge_id):
 
 @pytest.mark.parametrize("name,workflow_id", _cases("workflows"))
 def test_every_workflow_walks_its_states_and_refuses_a_skip(name, workflow_id):
-    org = ORGS[name]
-    workflow = next(w for w in org.workflows if w.id == workflow_id)
+    org, workflow = _item(name, "workflows", workflow_id)
     engine = make_engine(org, local(2025, 3, 3, 10))
     try:
         engine.submit(_ticket(org, workflow.match, "W1"))
@@ -134,8 +137,7 @@ def test_every_sla_breach_walks_its_escalation_path_to_the_authority(name, sla_i
 def test_every_automation_fires_on_its_pattern_and_not_before(name, automation_id):
     """A repeat complainer is caught on the count-th ticket within the window and not before; a customer back within the
     window reopens the resolved ticket, and one back after it does not."""
-    org = ORGS[name]
-    automation = next(a for a in org.automations if a.id == automation_id)
+    org, automation = _item(name, "automations", automation_id)
     trigger, start = automation.trigger, local(2025, 3, 3, 10)
     engine = make_engine(org, start)
 
@@ -167,8 +169,7 @@ def test_every_automation_fires_on_its_pattern_and_not_before(name, automation_i
 
 @pytest.mark.parametrize("name,campaign_id", _cases("campaigns"))
 def test_every_campaign_switches_its_surge_teams_on_for_its_dates(name, campaign_id):
-    org = ORGS[name]
-    campaign = next(c for c in org.campaigns if c.id == campaign_id)
+    org, campaign = _item(name, "campaigns", campaign_id)
     first = min(campaign.dates)
     for surge in (s for s in org.surges if s.id in campaign.surges):
         during = make_engine(org, local(first.year, first.month, first.day, 10))

@@ -171,7 +171,7 @@ def test_the_patch_keeps_comments_and_flow_style(tmp_path, monkeypatch):
     patch = staff_patch(org, {"cs_rep": (30, 14, 7), "billing_specialist": (1, 1)})
     assert patch.count("\n-      - {shift:") == 2 and "+      - {shift: day_shift, agents: 30}\n" in patch
     patched = _applied(patch, tmp_path / "logistics.yaml")
-    assert [group.agents for group in patched.role("cs_rep").staff] == [30, 14, 7]
+    assert [group.agents for group in patched.role("cs_rep").staff] == [30, 14, 7, 12]  # the Double 11 group untouched
     changed = [(a, b) for a, b in zip(original.splitlines(), (tmp_path / "logistics.yaml").read_text(encoding="utf-8").splitlines()) if a != b]
     assert changed == [("      - {shift: day_shift, agents: 24}", "      - {shift: day_shift, agents: 30}"),
                        ("      - {shift: night_shift, agents: 5}", "      - {shift: night_shift, agents: 7}")]

@@ -197,6 +197,10 @@ _VALIDATION_CODES = [
      "An SLA needs at least one of `first_response`, `resolution` and `next_reply`; without any, "
      "the tickets it takes get no deadline at all, and the SLAs after it in the file never see them. "
      "Fix: give the target meant, or remove the SLA."),
+    ("CX314", "surge-without-threshold", "A surge rule has no threshold.",
+     "A surge rule switches its team on at `threshold` tickets within its window, or at `usual.times` "
+     "the usual count of that window at that time of the week; without either it never would. "
+     "Fix: give one (both: the relative one, never below the absolute)."),
     ("CX010", "ticket-unreadable", "The ticket given to `cxrules route` cannot be read.",
      "The ticket path does not exist or is not readable, is not a regular file (a folder, a FIFO, a "
      "device such as `/dev/zero`: only regular files and `-`, standard input, are read, so a named "

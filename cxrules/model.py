@@ -382,11 +382,17 @@ class Surge:
     id: str
     match: Match
     threshold: int
+    """Tickets within ``window`` that switch the team on; with ``usual_times``, the least that does."""
     window: timedelta
-    release_below: int
+    release_below: Optional[int]
+    """Below this count the team goes off again; None: half the threshold in force."""
     activate: str
     source: Source
     name: str | None = None
+    usual_times: Optional[float] = None
+    """A threshold relative to the usual volume: this many times the average count of the same window at the same time of
+    the week over the last ``usual_weeks`` weeks."""
+    usual_weeks: int = 4
 
 
 @dataclass(frozen=True)

@@ -425,6 +425,10 @@ def _check_values(items: _Items) -> Iterator[Diagnostic]:
         for path, text in _values_at(campaign, ("dates", "*")):
             if isinstance(text, str):
                 yield from _check_date_range(campaign, path, text)
+    for surge in items.each("surges"):
+        if surge.get("threshold") is None and surge.get("usual") is None:
+            yield Diagnostic("CX314", f"surge rule `{surge.id}` has no threshold", surge.at("id", key=True),
+                             hint="give `threshold: 30` (tickets within the window), or `usual: {times: 2}` (twice the usual count)")
     for sla in items.each("slas"):
         if not any(sla.get(target) for target in ("first_response", "resolution", "next_reply")):
             yield Diagnostic("CX313", f"SLA `{sla.id}` sets no target", sla.at("id", key=True),
@@ -692,9 +696,9 @@ def _build(items: _Items) -> Org:
         escalate_when_unsatisfied=f.get("on_unsatisfied", "escalate"), notify_when_unsatisfied=tuple(f.get("on_unsatisfied", "notify", default=[])),
         notify_when_overdue=tuple(f.get("on_overdue", "notify", default=[]))) for f in items.each("followups"))
     surges = tuple(Surge(
-        id=s.key, match=match(s), threshold=s.get("threshold"), window=parse_duration(s.get("window")),
-        release_below=s.get("release_below", default=s.get("threshold") // 2), activate=s.get("activate"), source=s.source,
-        name=s.get("name")) for s in items.each("surges"))
+        id=s.key, match=match(s), threshold=s.get("threshold", default=1), window=parse_duration(s.get("window")),
+        release_below=s.get("release_below"), activate=s.get("activate"), source=s.source, name=s.get("name"),
+        usual_times=s.get("usual", "times"), usual_weeks=s.get("usual", "weeks", default=4)) for s in items.each("surges"))
     workflows = tuple(Workflow(
         id=w.key, match=match(w), states=_states(w.get("states")), source=w.source, name=w.get("name"), label=w.get("label"))
         for w in items.each("workflows"))

@@ -78,3 +78,35 @@ def test_check_names_the_campaign_dates_when_only_they_have_a_problem(tmp_path):
         "`phone` tickets that rule `festival_complaints` sends to `festival_desk` arrive on 2025-11-01 to 11-02, "
         "2025-11-08 to 11-09 at 09:00–18:00 while nobody of `festival_desk` is on shift (others who serve `phone` are)"]
     assert not check(org, CheckConfig(select=frozenset({"CX715"}), horizon=(date(2025, 1, 1), date(2025, 10, 31))))
+
+
+def test_a_surge_relative_to_the_usual_volume_of_that_hour(tmp_path):
+    """Twice the average of the same hour over the last 4 weeks: Mondays 10–11 usually bring 5 complaints, so the 10th
+    of an hour switches the team on; on a Tuesday night, with no usual volume, the floor of 3 does."""
+    from datetime import timedelta
+
+    from cxrules.engine import SurgeActivated
+
+    def change(data):
+        data["roles"].append({"id": "surge_team", "name": "Surge team", "unit": "front", "reports_to": "manager",
+                              "handles": ["complaint", "question"], "temporary": True, "staff": [{"shift": "office", "agents": 4}]})
+        data["surges"] = [{"id": "wave", "match": {"category": ["complaint"]}, "threshold": 3, "usual": {"times": 2, "weeks": 4},
+                           "window": "1h", "activate": "surge_team"}]
+    org = make_org(tmp_path, change)
+    engine = Engine(org, VirtualClock(local(2025, 3, 3, 10)))
+    number = 0
+
+    def arrivals(start, count, spacing=timedelta(minutes=5)) -> list[int]:
+        nonlocal number
+        switched = []
+        for n in range(count):
+            number += 1
+            if any(isinstance(x, SurgeActivated) for x in engine.submit(complaint(number, start + spacing * n))):
+                switched.append(n + 1)
+        return switched
+
+    # the usual Monday: 5 complaints between 10:00 and 10:20. While the history is short, the floor of 3 rules; by the
+    # fourth week the hour up to 10:10 usually holds 3 × 3 / 4 weeks, twice that is 5: no surge
+    assert [arrivals(local(2025, 3, 3, 10) + timedelta(weeks=week), 5) for week in range(4)] == [[3], [3], [3], []]
+    assert arrivals(local(2025, 3, 31, 10), 11, spacing=timedelta(minutes=4)) == [10]
+    assert engine.surges.threshold(org.surges[0], local(2025, 4, 1, 3)) == 3  # Tuesday 03:00: never busy, the floor

@@ -7,6 +7,7 @@ keys of timers already fired (so each fires once).
 
 from __future__ import annotations
 
+import bisect
 import copy
 import heapq
 from abc import ABC, abstractmethod
@@ -15,6 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from operator import itemgetter
 from typing import Any, Callable, ContextManager, Optional
 
 from .delivery import DeadLetter
@@ -175,6 +177,9 @@ class Store(ABC):
     @abstractmethod
     def facts_since(self, key: str, after: datetime) -> list[tuple[float, str]]:
         """Forget the facts of ``key`` at or before ``after`` (they left its window); (POSIX seconds, ticket id) of the rest, oldest first."""
+    @abstractmethod
+    def count_facts(self, key: str, after: datetime, until: datetime) -> int:
+        """How many facts of ``key`` fall after ``after`` and at or before ``until`` (forgetting none)."""
     @abstractmethod
     def expire_facts(self, now: datetime) -> None:
         """Forget every fact kept until ``now`` or earlier, whatever its key (a customer never seen again leaves nothing)."""
@@ -418,6 +423,14 @@ class MemoryStore(Store):
         while facts and facts[0][0] <= start:
             self._on_rollback(partial(facts.appendleft, facts.popleft()))
         return [(at, ticket_id) for at, ticket_id, _ in facts]
+
+    def count_facts(self, key: str, after: datetime, until: datetime) -> int:
+        facts = self.facts.get(key)
+        if not facts:
+            return 0
+        when = itemgetter(0)
+        return (bisect.bisect_right(facts, until.timestamp(), key=when)
+                - bisect.bisect_right(facts, after.timestamp(), key=when))
 
     def expire_facts(self, now: datetime) -> None:
         moment = now.timestamp()

@@ -6,7 +6,8 @@ The arrivals and the active surges are in the store; every arrival also schedule
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -44,6 +45,9 @@ class Surges:
             return decisions
         for surge in self.for_class(ticket.class_fields()):
             self.store.add_arrival(surge.id, at)
+            if surge.usual_times is not None:  # the history the usual count is taken from
+                self.store.expire_facts(at)
+                self.store.add_fact(f"usual|{surge.id}", at, ticket.id, at + surge.usual_weeks * timedelta(days=7) + surge.window)
             judged, count = self._judge(surge, at)
             decisions.extend(judged)
             self.timers.schedule(at + surge.window, "surge", None, f"surge:{surge.id}:{at.isoformat()}:{count}", surge.id)
@@ -54,12 +58,24 @@ class Surges:
         count = self.store.arrivals_since(surge.id, at - surge.window)
         return self._switch(surge, at, count), count
 
+    def threshold(self, surge: Surge, at: datetime) -> int:
+        """The count that switches the surge on at ``at``: its own, or that many times the usual count of the same window at
+        the same time of the week over the last weeks, never below its own."""
+        if surge.usual_times is None:
+            return surge.threshold
+        week = timedelta(days=7)
+        key = f"usual|{surge.id}"
+        seen = sum(self.store.count_facts(key, at - n * week - surge.window, at - n * week) for n in range(1, surge.usual_weeks + 1))
+        return max(surge.threshold, math.ceil(surge.usual_times * seen / surge.usual_weeks))
+
     def _switch(self, surge: Surge, at: datetime, count: int) -> list[d.Decision]:
         active = self.store.surge_active(surge.id)
-        if not active and count >= surge.threshold:
+        threshold = self.threshold(surge, at)
+        if not active and count >= threshold:
             self.store.set_surge_active(surge.id, True)
             return [d.SurgeActivated(None, at, surge.id, surge.activate, count)]
-        if active and count < surge.release_below:
+        release = surge.release_below if surge.release_below is not None else threshold // 2
+        if active and count < release:
             self.store.set_surge_active(surge.id, False)
             return [d.SurgeDeactivated(None, at, surge.id, surge.activate, count)]
         return []

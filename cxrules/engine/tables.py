@@ -428,6 +428,12 @@ class TableStore(Store):
         return [(float(at), ticket_id) for at, ticket_id in stored] + [(at, ticket_id) for name, at, ticket_id, _ in unit.facts
                                                                         if name == key and at > start]
 
+    def count_facts(self, key: str, after: datetime, until: datetime) -> int:
+        unit = self._require_unit()
+        start, end = after.timestamp(), until.timestamp()
+        stored = self._one("SELECT count(*) FROM cx_facts WHERE key = %s AND at > %s AND at <= %s", (key, start, end))
+        return int(stored) + sum(1 for name, at, _, _ in unit.facts if name == key and start < at <= end)
+
     def expire_facts(self, now: datetime) -> None:
         unit = self._require_unit()
         unit.facts_expired_at = max(now.timestamp(), unit.facts_expired_at or float("-inf"))

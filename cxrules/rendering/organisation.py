@@ -433,7 +433,8 @@ def _surges(page: _Page, today: date) -> str:
             staff = "<br>".join(f"{page.called(org.calendar(group.shift))} ×{group.agents}" for group in role.staff) or \
                 "<span class=\"bad\">no staff</span>"
             rows.append(f"<tr><td>{page.called(surge)}<br><code>{escape(surge.id)}</code></td><td>{page.matched(surge.match)}</td>"
-                        f"<td class=\"num\">{surge.threshold} in {format_duration(surge.window)}</td><td class=\"num\">below {surge.release_below}</td>"
+                        f"<td class=\"num\">{_threshold(surge)} in {format_duration(surge.window)}</td>"
+                        f"<td class=\"num\">{'below ' + str(surge.release_below) if surge.release_below is not None else 'below half of it'}</td>"
                         f"<td>{page.called(role)}{' (temporary)' if role.temporary else ''}</td>"
                         f"<td>{page.called(unit)}{' (temporary)' if unit.temporary else ''}</td><td>{staff}</td>"
                         f"<td>{escape(page.context.role_hours(role.id).describe())}</td></tr>")
@@ -487,3 +488,11 @@ def _workflows(page: _Page) -> str:
     lead = ("Arrows are the steps the engine allows (any other is refused); a dashed arrow goes back to an earlier state; "
             "a double border ends the flow; the list says what a state requires before the ticket moves on.")
     return page.section("workflows", "".join(figures[1:]), lead, figures[0])
+
+
+def _threshold(surge) -> str:
+    """`30`, or `2× the usual (last 4 weeks), at least 10`."""
+    if surge.usual_times is None:
+        return str(surge.threshold)
+    floor = f", at least {surge.threshold}" if surge.threshold > 1 else ""
+    return f"{surge.usual_times:g}× the usual (last {surge.usual_weeks} weeks){floor}"

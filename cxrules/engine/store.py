@@ -274,10 +274,10 @@ class MemoryStore(Store):
         self.cursors: dict[str, int] = {}
         self.arrivals_by_surge: dict[str, deque[datetime]] = {}
         self.active_surges: set[str] = set()
-        self.facts: dict[str, deque[tuple[float, str, float]]] = {}
-        """Per pattern key: (POSIX seconds, ticket id, kept until) of the events it counts, oldest first."""
-        self.fact_ends: list[tuple[float, str]] = []
-        """A heap of (kept until, key): when each key may have nothing left."""
+        self.facts: dict[str, list[tuple[float, str, float]]] = {}
+        """Per pattern key: (POSIX seconds, ticket id, kept until) of the events it counts, oldest first (lists, not
+        deques: most keys hold a fact or two, and an empty deque alone takes 600 bytes)."""
+        self.next_fact_sweep = float("-inf")
         self.fallback: list[str] = []
         self._next_seq = 0
         self.faults: list[str] = []
@@ -410,18 +410,21 @@ class MemoryStore(Store):
         return len(arrivals)
 
     def add_fact(self, key: str, at: datetime, ticket_id: str, until: datetime) -> None:
-        facts = self.facts.setdefault(key, deque())
+        facts = self.facts.get(key)
+        if facts is None:
+            facts = self.facts[key] = []
+            self._on_rollback(partial(self.facts.pop, key, None))
         facts.append((at.timestamp(), ticket_id, until.timestamp()))
         self._on_rollback(facts.pop)
-        heapq.heappush(self.fact_ends, (until.timestamp(), key))
 
     def facts_since(self, key: str, after: datetime) -> list[tuple[float, str]]:
         facts = self.facts.get(key)
         if facts is None:
             return []
-        start = after.timestamp()
-        while facts and facts[0][0] <= start:
-            self._on_rollback(partial(facts.appendleft, facts.popleft()))
+        gone = bisect.bisect_right(facts, after.timestamp(), key=itemgetter(0))
+        if gone:
+            self._on_rollback(partial(facts.__setitem__, slice(0, 0), facts[:gone]))
+            del facts[:gone]
         return [(at, ticket_id) for at, ticket_id, _ in facts]
 
     def count_facts(self, key: str, after: datetime, until: datetime) -> int:
@@ -429,16 +432,23 @@ class MemoryStore(Store):
         if not facts:
             return 0
         when = itemgetter(0)
-        return (bisect.bisect_right(facts, until.timestamp(), key=when)
-                - bisect.bisect_right(facts, after.timestamp(), key=when))
+        return bisect.bisect_right(facts, until.timestamp(), key=when) - bisect.bisect_right(facts, after.timestamp(), key=when)
 
     def expire_facts(self, now: datetime) -> None:
+        """Sweeps every key once an hour of the engine's time (a few hundred thousand keys take milliseconds): spent facts
+        leave, and a key with none left goes whole."""
         moment = now.timestamp()
-        while self.fact_ends and self.fact_ends[0][0] <= moment:
-            _, key = heapq.heappop(self.fact_ends)
-            facts = self.facts.get(key)
-            if facts is not None and facts[-1][2] <= moment:  # its newest fact is spent: the key goes whole
+        if moment < self.next_fact_sweep:
+            return
+        self.next_fact_sweep = moment + 3600
+        spent_until = itemgetter(2)  # a key's facts are kept for one length of time, so they are spent in order too
+        for key, facts in list(self.facts.items()):
+            spent = bisect.bisect_right(facts, moment, key=spent_until)
+            if spent == len(facts):
                 self._on_rollback(partial(self.facts.__setitem__, key, self.facts.pop(key)))
+            elif spent:
+                self._on_rollback(partial(facts.__setitem__, slice(0, 0), facts[:spent]))
+                del facts[:spent]
 
     def surge_active(self, surge: str) -> bool:
         return surge in self.active_surges

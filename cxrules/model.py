@@ -469,6 +469,9 @@ class Actions:
     reopen: Optional[str] = None
     """`this` ticket, or the `earlier` one a `following` pattern found."""
     surge: Optional[str] = None
+    follow_up: Optional[str] = None
+    workflow: Optional[str] = None
+    step: Optional[str] = None
 
     def sets(self) -> dict[str, str]:
         """Fields it gives a value: `priority`, `segment`, `role` (by `assign`)."""

@@ -281,7 +281,8 @@ _REFERENCES: list[tuple[str, tuple, str]] = [
     ("automations", ("when", "calendar"), "calendars"), ("automations", ("then", "priority"), "priorities"),
     ("automations", ("then", "segment"), "segments"), ("automations", ("then", "assign"), "roles"),
     ("automations", ("then", "escalate"), "escalations"), ("automations", ("then", "notify", "*"), "roles"),
-    ("automations", ("then", "surge"), "surges"),
+    ("automations", ("then", "surge"), "surges"), ("automations", ("then", "follow_up"), "followups"),
+    ("automations", ("then", "workflow"), "workflows"),
 ] + [(section, prefix + ("match",) + dimension, kind)
      for section, prefix in (("slas", ()), ("routing", ()), ("followups", ()), ("surges", ()), ("workflows", ()), ("automations", ("if",)))
      for dimension, kind in ((("category", "*"), "categories"), (("channel", "*"), "channels"),
@@ -349,6 +350,12 @@ def _check_references(items: _Items) -> Iterator[Diagnostic]:
         for path, value in _values_at(workflow, ("states", "*", "next", "*")):
             if isinstance(value, str) and value not in states:
                 yield _unknown(workflow.at(*path), value, "states", {"states": set(filter(None, states))}, f"workflow `{workflow.id}`")
+    every_state: set[str] = {state["id"] for workflow in items.each("workflows") for state in workflow.get("states", default=[])
+                             if isinstance(state, dict) and isinstance(state.get("id"), str)}
+    for automation in items.each("automations"):
+        step = automation.get("then", "step")
+        if isinstance(step, str) and step not in every_state:
+            yield _unknown(automation.at("then", "step"), step, "states", {"states": every_state}, f"automation `{automation.id}`")
     for accepted in items.each("accept"):
         target = accepted.get("at")
         everything = set().union(*(ids for section, ids in known.items() if section != "priorities"))
@@ -753,7 +760,8 @@ def _automation(item: _Item, match, duration) -> Automation:
     conditions = Conditions(match(item, ("if", "match")), frozenset(condition["status"]) if "status" in condition else None,
                             condition.get("responded"), frozenset(condition.get("tags", ())), frozenset(condition.get("without_tags", ())))
     actions = Actions(then.get("priority"), then.get("segment"), tuple(then.get("tag", ())), then.get("assign"), then.get("escalate"),
-                      tuple(then.get("notify", ())), then.get("reopen"), then.get("surge"))
+                      tuple(then.get("notify", ())), then.get("reopen"), then.get("surge"), then.get("follow_up"), then.get("workflow"),
+                      then.get("step"))
     return Automation(item.key, trigger, conditions, actions, item.source, item.get("name"), item.get("label"))
 
 

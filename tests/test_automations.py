@@ -213,3 +213,25 @@ def test_route_says_which_automations_fire_why_and_what_they_do(tmp_path, run_cl
     out = run_cli("route", tmp_path / "org.yaml", ticket_file).stdout
     assert "  automation `vip_urgent` fired (created): priority `normal` → `urgent`" in out
     assert "Mon 2025-03-03 12:00  automation `unanswered` fired (2h business after created): notify `manager`" in out
+
+
+def test_an_automation_schedules_a_follow_up_and_moves_a_workflow(tmp_path):
+    def change(data):
+        data["workflows"] = [{"id": "complaint_loop", "match": {"category": ["complaint"]},
+                              "states": [{"id": "intake"}, {"id": "judge"}, {"id": "done"}]}]
+        data["automations"] = [
+            {"id": "members_revisited", "when": {"event": "resolved"}, "if": {"match": {"member": True, "category": ["question"]}},
+             "then": {"follow_up": "revisit"}},  # the policy takes complaints only: the automation asks for it anyway
+            {"id": "questions_judged", "when": {"event": "created"}, "if": {"match": {"category": ["question"]}},
+             "then": {"workflow": "complaint_loop", "step": "judge"}},
+            {"id": "skip", "when": {"event": "first_response"}, "then": {"step": "intake"}}]
+    engine = Engine(make_org(tmp_path, change), VirtualClock(MONDAY))
+    decisions = engine.submit(ticket(0, MONDAY, category="question", member=True))
+    (firing,) = fired(decisions)
+    assert firing.actions == ("workflow `complaint_loop` from `intake`", "step to `judge`")
+    assert engine.ticket("t0").state == "judge"
+    (skipped,) = fired(engine.submit(FirstResponse("t0", at=MONDAY + timedelta(minutes=5))))
+    assert skipped.actions[0].startswith("step to `intake`: refused, `complaint_loop` cannot go from `judge` to `intake`")
+    resolved = engine.submit(Resolved("t0", at=MONDAY + timedelta(hours=1)))
+    assert [x.actions for x in fired(resolved)] == [("follow-up `revisit` by `desk`",)]
+    assert [x.policy for x in resolved if type(x).__name__ == "FollowUpScheduled"] == ["revisit"]

@@ -372,6 +372,20 @@ class Engine:
             self.store.set_surge_active(surge.id, True)
             decisions.append(d.SurgeActivated(None, at, surge.id, surge.activate, self.store.arrivals_since(surge.id, at - surge.window)))
             words.append(f"switch surge `{surge.id}` on (team `{surge.activate}`)")
+        if actions.follow_up:
+            policy = next(p for p in self.org.followups if p.id == actions.follow_up)
+            scheduled = self.followups.schedule(ticket, policy, at)
+            decisions.extend(scheduled)
+            words.append(f"follow-up `{policy.id}` by `{policy.by}`" + ("" if scheduled else ": already scheduled"))
+        if actions.workflow and ticket.workflow is None:
+            workflow = next(w for w in self.org.workflows if w.id == actions.workflow)
+            ticket.workflow, ticket.state = workflow.id, workflow.initial
+            decisions.append(d.StateChanged(ticket.id, at, workflow.id, workflow.initial))
+            words.append(f"workflow `{workflow.id}` from `{workflow.initial}`")
+        if actions.step:
+            stepped = self.workflows.step(ticket, e.WorkflowStep(ticket.id, actions.step, at=at), at)
+            decisions.extend(x for x in stepped if not isinstance(x, d.Refused))
+            words.extend(f"step to `{actions.step}`" + (f": refused, {x.reason}" if isinstance(x, d.Refused) else "") for x in stepped)
         return decisions, words, caused
 
     def _invalid_field(self, event) -> Optional[str]:

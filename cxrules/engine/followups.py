@@ -40,19 +40,22 @@ class FollowUps:
         """Schedule the follow-ups that ``trigger`` (handed_over, resolved, closed) sets off for this ticket."""
         decisions: list[d.Decision] = []
         for policy in self.org.followups:
-            if policy.on != trigger or not policy.match.matches(*ticket.class_fields()) or not self._sampled(ticket, policy):
-                continue
-            key = f"{ticket.id}:fu:{policy.id}"
-            if key in ticket.fired:  # a replayed trigger schedules nothing twice
-                continue
-            ticket.fired.add(key)
-            due = at + policy.within
-            call_at = self._first_call_moment(policy, at, due) or due
-            ticket.followups_pending.add(policy.id)
-            self.timers.schedule(call_at, "followup_call", ticket, f"{key}:call", (policy.id, due))
-            self.timers.schedule(due, "followup_deadline", ticket, f"{key}:deadline", policy.id)
-            decisions.append(d.FollowUpScheduled(ticket.id, at, policy.id, policy.by, call_at, due))
+            if policy.on == trigger and policy.match.matches(*ticket.class_fields()) and self._sampled(ticket, policy):
+                decisions.extend(self.schedule(ticket, policy, at))
         return decisions
+
+    def schedule(self, ticket: TicketState, policy: FollowUp, at: datetime) -> list[d.Decision]:
+        """Schedule one follow-up of ``policy`` for the ticket from ``at`` (an automation may ask for one whatever its `on`)."""
+        key = f"{ticket.id}:fu:{policy.id}"
+        if key in ticket.fired:  # a replayed trigger schedules nothing twice
+            return []
+        ticket.fired.add(key)
+        due = at + policy.within
+        call_at = self._first_call_moment(policy, at, due) or due
+        ticket.followups_pending.add(policy.id)
+        self.timers.schedule(call_at, "followup_call", ticket, f"{key}:call", (policy.id, due))
+        self.timers.schedule(due, "followup_deadline", ticket, f"{key}:deadline", policy.id)
+        return [d.FollowUpScheduled(ticket.id, at, policy.id, policy.by, call_at, due)]
 
     def done(self, ticket: TicketState, event: e.FollowUpDone, at: datetime) -> list[d.Decision]:
         """The call was made: an unsatisfied customer may notify, reopen or escalate, as the policy says."""

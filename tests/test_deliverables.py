@@ -53,8 +53,8 @@ def test_mermaid_output_parses(tmp_path):
     assert lines == ["ok"] * len(diagrams), [line for line in lines if line != "ok"][:3]
 
 
-ORGANISATION = ("slas", "escalations", "followups", "surges", "workflows")
-"""The report's sections on what the org promises (issue 14), each screenshot on its own."""
+ORGANISATION = ("slas", "escalations", "followups", "surges", "workflows", "automations")
+"""The report's sections on what the org promises (issue 14) and its automations, each screenshot on its own."""
 
 
 @pytest.mark.parametrize("path", SEED_ORGS, ids=lambda p: p.stem)
@@ -73,7 +73,7 @@ def test_report_opens_in_chromium_without_errors_and_shows_its_sections(path, tm
     shots = section_screenshots(html, ARTIFACTS, f"report-{path.stem}", list(ORGANISATION))
     for key, (png, _) in shots.items():
         assert png.stat().st_size > 10_000, key  # a picture with something in it, not an empty box
-    slas, escalations, followups, surges, workflows = (shots[key][1] for key in ORGANISATION)
+    slas, escalations, followups, surges, workflows, automations = (shots[key][1] for key in ORGANISATION)
     assert slas.count("<tr>") == len(org.slas) + 1 and 'class="chart timeline"' in slas
     assert slas.count('class="mark"') == 2 * 5 * slas.count('class="deadlines"')  # two arrivals: arrival, two warnings, two deadlines
     assert "first response due" in slas and "resolution due" in slas and ">12h</text>" in slas  # hour ticks
@@ -85,6 +85,17 @@ def test_report_opens_in_chromium_without_errors_and_shows_its_sections(path, tm
         diagram = workflows.split('<svg xmlns="http://www.w3.org/2000/svg"')[1 + org.workflows.index(workflow)].split("</svg>")[0]
         assert diagram.count('<g class="state"') == len(workflow.states)
         assert diagram.count('class="step"') == sum(len(state.next) for state in workflow.states)
+    assert org.automations and automations.count("<tr>") == len(org.automations) + 1
+    assert all(f"<code>{automation.id}</code>" in automations for automation in org.automations)
+    assert "within 7d of another of the customer's tickets being resolved" in automations or "the 3rd created of one customer within 7d" in automations
+    assert "the org file has no campaign" not in surges
+    if path.stem == "logistics":  # Double 11: its dates as runs, its surge team, its extra staff; not again among the special dates
+        campaigns = surges.split('<table class="campaigns">')[1].split("</table>")[0]
+        assert "Double 11 delivery peak" in campaigns and "2025-11-01 to 11-15<br>2026-11-01 to 11-15" in campaigns
+        assert "Delay complaint surge" in campaigns and "×12" in campaigns
+        assert "Double 11" not in surges.split('<table class="dates">')[1]
+    else:
+        assert "This org declares no campaign" in surges
 
 
 def _svg_texts(html: str):
@@ -175,6 +186,37 @@ def test_a_section_with_nothing_to_show_says_so_in_one_line():
     assert '<section id="workflows" class="short"><div class="keep"><h2>Workflows</h2></div><p>This org declares no workflow' in html
     assert "<p>This org declares no surge" in html
     assert "@media print" in html and ".filters{display:none}" in html and "thead{display:table-header-group}" in html
+
+
+def test_the_automations_section_says_each_trigger_condition_and_action_in_words(tmp_path):
+    def change(data):
+        data["automations"] = [
+            {"id": "nudge", "name": "Nudge an unanswered VIP", "when": {"after": "2h", "since": "created"},
+             "if": {"match": {"segment": ["vip"]}, "status": ["open", "queued"], "responded": False, "without_tags": ["nudged"]},
+             "then": {"priority": "urgent", "tag": ["nudged"], "escalate": "complaints", "notify": ["manager"]}},
+            {"id": "wave", "when": {"event": "created", "count": 20, "within": "1h", "per": "all"},
+             "then": {"assign": "manager"}},
+            {"id": "back", "when": {"event": "created", "following": "resolved", "within": "7d"},
+             "if": {"match": {"category": ["complaint"]}, "tags": ["vip_care"]}, "then": {"reopen": "earlier"}},
+            {"id": "late", "when": {"after": "3d", "since": "resolved", "clock": "calendar"}, "then": {"reopen": "this"}},
+        ]
+
+    org = _tiny_with(tmp_path, change)
+    html = build_report(org, check(org))
+    table = html.split('<table class="automations">')[1].split("</tbody>")[0]
+    rows = [row.removeprefix("<td>").removesuffix("</td></tr>").split("</td><td>") for row in table.split("<tr>")[2:]]
+    assert [row[0] for row in rows] == ["Nudge an unanswered VIP<br><code>nudge</code>", "wave<br><code>wave</code>",
+                                        "back<br><code>back</code>", "late<br><code>late</code>"]
+    assert [row[1] for row in rows] == ["2h business after created", "the 20th created of all tickets within 1h",
+                                        "created within 7d of another of the customer&#x27;s tickets being resolved",
+                                        "3d calendar after resolved"]
+    assert rows[0][2] == "any category × any channel × vip × any priority; status open | queued; not yet answered; not tagged <code>nudged</code>"
+    assert rows[0][3] == "priority → urgent<br>tag <code>nudged</code><br>escalate on complaints<br>notify Manager"
+    assert rows[1][2:] == ["any ticket", "assign to Manager"]
+    assert rows[2][2:] == ["complaint × any channel × any segment × any priority; tagged <code>vip_care</code>", "reopen the earlier ticket"]
+    assert rows[3][3] == "reopen this ticket"
+    empty = build_report(cxrules.load_org(TINY), check(cxrules.load_org(TINY)))
+    assert '<section id="automations" class="short"><div class="keep"><h2>Automations</h2></div><p>This org declares no automation' in empty
 
 
 def test_report_pdf_is_printed_by_chromium(run_cli, tmp_path):

@@ -1,4 +1,5 @@
-"""What the org promises its customers, drawn as the engine keeps it: SLAs, escalation, follow-ups, surges, workflows.
+"""What the org promises its customers, drawn as the engine keeps it: SLAs, escalation, follow-ups, surges and campaigns,
+workflows, automations.
 
 A manager reads a promise best on a calendar: a ticket that arrives on a Monday morning and one that arrives on the eve of
 the weekend. So every moment these sections show is the engine's own: typical tickets go through
@@ -219,6 +220,11 @@ class _Page:
     def role(self, role_id: str) -> str:
         return self.called(self.org.role(role_id))
 
+    def of(self, items, item_id: str) -> str:
+        """The item of ``items`` with this id by name (a surge, campaign, workflow … the org has no lookup for)."""
+        item = next((item for item in items if item.id == item_id), None)
+        return self.called(item) if item is not None else f"<code>{escape(item_id)}</code>"
+
     def roles(self, role_ids) -> str:
         return ", ".join(self.role(role) for role in role_ids) or "—"
 
@@ -250,7 +256,8 @@ class _Page:
 
 def organisation_sections(org: Org, context: CheckContext, title: Title, name: Name, chinese: bool,
                           today: Optional[date] = None) -> list[str]:
-    """The report's sections on SLAs, escalation, follow-ups, surges with special dates, and workflows (HTML, in that order).
+    """The report's sections on SLAs, escalation, follow-ups, surges with campaigns and special dates, workflows and
+    automations (HTML, in that order).
 
     ``today`` fixes the week the typical tickets arrive in (default: the first week from today without holidays) and the
     year the special dates are listed for.
@@ -258,9 +265,10 @@ def organisation_sections(org: Org, context: CheckContext, title: Title, name: N
     monday = typical_week(org, today)
     page = _Page(org, context, tuple(dry_run(org, moment) for moment in arrivals(org, monday)), title, name, chinese)  # type: ignore[arg-type]
     drawn = {"slas": (org.slas, _slas), "escalations": (org.escalations, _escalations), "followups": (org.followups, _followups),
-             "workflows": (org.workflows, _workflows)}
+             "workflows": (org.workflows, _workflows), "automations": (org.automations, _automations)}
     made = lambda key: drawn[key][1](page) if drawn[key][0] else page.section(key, f"<p>{_NOTHING[key]}</p>")  # noqa: E731
-    return [made("slas"), made("escalations"), made("followups"), _surges(page, today or date.today()), made("workflows")]
+    return [made("slas"), made("escalations"), made("followups"), _surges(page, today or date.today()), made("workflows"),
+            made("automations")]
 
 
 _NOTHING = {
@@ -268,6 +276,7 @@ _NOTHING = {
     "escalations": "This org has no escalation path: a breached ticket stays where it is.",
     "followups": "This org promises no follow-up call.",
     "workflows": "This org declares no workflow: tickets move freely between statuses.",
+    "automations": "This org declares no automation: nothing acts on a ticket event, a timer or a pattern of tickets.",
 }
 """What a section says when the org has nothing of its kind: one line, not an empty box."""
 
@@ -423,15 +432,15 @@ def _followups(page: _Page) -> str:
 
 
 def _surges(page: _Page, today: date) -> str:
-    """Surges and the team each switches on; then the dates in the coming year on which a calendar leaves its typical week."""
+    """Surges and the team each switches on; the campaigns; then the dates in the coming year on which a calendar leaves
+    its typical week (a campaign's own calendars left out: the campaigns table says their dates)."""
     org = page.org
     if org.surges:
         rows = []
         for surge in org.surges:
             role = org.role(surge.activate)
             unit = org.unit(role.unit)
-            staff = "<br>".join(f"{page.called(org.calendar(group.shift))} ×{group.agents}" for group in role.staff) or \
-                "<span class=\"bad\">no staff</span>"
+            staff = "<br>".join(_group(page, group) for group in role.staff) or "<span class=\"bad\">no staff</span>"
             rows.append(f"<tr><td>{page.called(surge)}<br><code>{escape(surge.id)}</code></td><td>{page.matched(surge.match)}</td>"
                         f"<td class=\"num\">{_threshold(surge)} in {format_duration(surge.window)}</td>"
                         f"<td class=\"num\">{'below ' + str(surge.release_below) if surge.release_below is not None else 'below half of it'}</td>"
@@ -443,10 +452,12 @@ def _surges(page: _Page, today: date) -> str:
                   f"<tbody>{''.join(rows)}</tbody></table>")
     else:
         surges = "<p>This org declares no surge: no team is switched on by a wave of tickets.</p>"
-    surges += "<p class=\"muted\">Campaigns: the org file has no campaign yet; a planned peak shows here as a surge or as calendar dates.</p>"
+    surges += _campaigns(page)
     dated = []
     last = today + timedelta(days=365)
     for calendar in org.calendars:
+        if calendar.dates is not None:  # a campaign's, or a shift worked during one: in the campaigns table
+            continue
         business = BusinessCalendar(calendar)
         closed: list[date] = []
         opened: list[date] = []
@@ -465,6 +476,35 @@ def _surges(page: _Page, today: date) -> str:
     else:
         dates = f"<p>No calendar has a special date from {today} to {last}: every week keeps its typical hours.</p>"
     return page.section("surges", surges + dates)
+
+
+def _group(page: _Page, group) -> str:
+    """A staff group as `Day shift ×12`, `(during Double 11)` for a campaign's extra staff."""
+    shift = group.shift.rpartition("@")[0] if group.during else group.shift
+    during = f" <span class=\"muted\">(during {page.of(page.org.campaigns, group.during)})</span>" if group.during else ""
+    return f"{page.called(page.org.calendar(shift))} ×{group.agents}{during}"
+
+
+def _campaigns(page: _Page) -> str:
+    """Per campaign: its dates as runs, the surge teams on for all of it, the routing rules and extra staff `during` it."""
+    org = page.org
+    if not org.campaigns:
+        return "<p class=\"muted\">This org declares no campaign: no dates with their own rules, staff or surge teams.</p>"
+    rows = []
+    for campaign in org.campaigns:
+        activates = {surge.id: surge.activate for surge in org.surges}
+        teams = "<br>".join(f"{page.of(org.surges, surge)}: {page.role(activates[surge])}" for surge in campaign.surges) or "—"
+        rules = "<br>".join(f"<code>{escape(rule.id)}</code> {page.matched(rule.match)} → {page.role(rule.to)}"
+                            for rule in org.routing if rule.during == campaign.id) or "—"
+        staff = "<br>".join(f"{page.role(role.id)}: {page.calendar(group.shift.rpartition('@')[0])} ×{group.agents}"
+                            for role in org.roles for group in role.staff if group.during == campaign.id) or "—"
+        rows.append(f"<tr><td>{page.called(campaign)}<br><code>{escape(campaign.id)}</code></td>"
+                    f"<td class=\"runs\">{escape(describe_dates(campaign.dates)).replace(', ', '<br>')}</td><td>{teams}</td>"
+                    f"<td>{rules}</td><td>{staff}</td></tr>")
+    return ("<h3>Campaigns</h3><p class=\"muted\">Dates with their own needs: surge teams on for all of them, routing rules and "
+            "extra staff that work on them only.</p><table class=\"campaigns\"><thead><tr><th>campaign</th><th>dates</th>"
+            "<th>surge teams on (surge: team)</th><th>routing rules during it</th><th>extra staff (role: shift ×agents)</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
 
 
 def _workflows(page: _Page) -> str:
@@ -488,6 +528,88 @@ def _workflows(page: _Page) -> str:
     lead = ("Arrows are the steps the engine allows (any other is refused); a dashed arrow goes back to an earlier state; "
             "a double border ends the flow; the list says what a state requires before the ticket moves on.")
     return page.section("workflows", "".join(figures[1:]), lead, figures[0])
+
+
+def _automations(page: _Page) -> str:
+    """One row per automation, in file order (the order they run in): its trigger, conditions and actions in words."""
+    rows = []
+    for automation in page.org.automations:
+        rows.append(f"<tr><td>{page.called(automation)}<br><code>{escape(automation.id)}</code></td>"
+                    f"<td>{escape(trigger_words(automation.trigger, page.org))}</td><td>{_conditions(page, automation.conditions)}</td>"
+                    f"<td>{'<br>'.join(_actions(page, automation.actions))}</td></tr>")
+    lead = ("They run in this order on every ticket event, timer or pattern; what an action changes is an <code>updated</code> event "
+            "the automations below it may react to. Durations are business time unless said otherwise; a pattern's window "
+            "is calendar time.")
+    return page.section("automations", "", lead,
+                        "<table class=\"automations\"><thead><tr><th>automation</th><th>when</th><th>if</th><th>then</th></tr></thead>"
+                        f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+_BEING = {"created": "created", "first_response": "first answered", "handed_over": "handed over", "reassigned": "reassigned",
+          "waiting": "set waiting", "customer_reply": "replied to by the customer", "resolved": "resolved", "reopened": "reopened",
+          "closed": "closed", "updated": "updated"}
+"""An event as what happens to a ticket (`another ticket being resolved`)."""
+
+
+def _event(event: str) -> str:
+    return event.replace("_", " ")
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def trigger_words(trigger, org: Org) -> str:
+    """`created`, `2h business after created`, `the 2nd created of one customer within 30d`,
+    `created within 7d of another of the customer's tickets being resolved`."""
+    if trigger.after is not None:
+        business = trigger.clock == "business"
+        on = f" on {org.calendar(trigger.calendar).name or trigger.calendar}" if business and trigger.calendar else ""
+        return f"{format_duration(trigger.after, days=not business)} {trigger.clock}{on} after {_event(trigger.event)}"
+    within = format_duration(trigger.within) if trigger.within is not None else "any time"
+    if trigger.count is not None:
+        whose = "of one customer" if trigger.per == "customer" else "of all tickets"
+        return f"the {_ordinal(trigger.count)} {_event(trigger.event)} {whose} within {within}"
+    if trigger.following is not None:
+        whose = "another of the customer's tickets" if trigger.per == "customer" else "another ticket"
+        return f"{_event(trigger.event)} within {within} of {whose} being {_BEING.get(trigger.following, _event(trigger.following))}"
+    return _event(trigger.event)
+
+
+def _conditions(page: _Page, conditions) -> str:
+    """`complaint × any channel × …; status open | queued; not yet answered; tagged vip; not tagged came_back` (HTML)."""
+    match = conditions.match
+    anything = all(getattr(match, dim) is None for dim in ("categories", "channels", "segments", "priorities", "member"))
+    responded = {True: "answered", False: "not yet answered", None: ""}[conditions.responded]
+    said = ["" if anything else page.matched(match),
+            "status " + " | ".join(sorted(conditions.statuses)) if conditions.statuses is not None else "",
+            responded,
+            "tagged " + _codes(sorted(conditions.tags)) if conditions.tags else "",
+            "not tagged " + _codes(sorted(conditions.without_tags)) if conditions.without_tags else ""]
+    return "; ".join(filter(None, said)) or "any ticket"
+
+
+def _actions(page: _Page, actions) -> list[str]:
+    """What an automation does, in the order the engine does it, one line (HTML) each."""
+    org = page.org
+    reopen = {"this": "reopen this ticket", "earlier": "reopen the earlier ticket", None: ""}[actions.reopen]
+    said = [f"priority → {escape(actions.priority)}" if actions.priority else "",
+            f"segment → {escape(actions.segment)}" if actions.segment else "",
+            "tag " + _codes(actions.tags) if actions.tags else "",
+            f"assign to {page.role(actions.assign)}" if actions.assign else "",
+            f"escalate on {page.of(org.escalations, actions.escalate)}" if actions.escalate else "",
+            f"notify {page.roles(actions.notify)}" if actions.notify else "",
+            reopen,
+            f"switch on surge team {page.of(org.surges, actions.surge)}" if actions.surge else "",
+            f"schedule follow-up {page.of(org.followups, actions.follow_up)}" if actions.follow_up else "",
+            f"start workflow {page.of(org.workflows, actions.workflow)}" if actions.workflow else "",
+            f"move its workflow on to {_codes([actions.step])}" if actions.step else ""]
+    return [line for line in said if line] or ["nothing"]
+
+
+def _codes(ids) -> str:
+    return ", ".join(f"<code>{escape(item)}</code>" for item in ids)
 
 
 def _threshold(surge) -> str:

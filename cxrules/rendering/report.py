@@ -35,7 +35,8 @@ _TITLES = {
     "slas": ("SLA targets and their calendars", "服务水平目标与日历"),
     "escalations": ("Escalation paths: when each level fires, who is on shift", "升级路径：各级触发时间与在岗人员"),
     "followups": ("Follow-up policies and when calls may be made", "回访策略与可回访时间"),
-    "surges": ("Surges and special dates", "高峰应急与特殊日期"), "workflows": ("Workflows", "工作流程"),
+    "surges": ("Surges, campaigns and special dates", "高峰应急、活动与特殊日期"), "workflows": ("Workflows", "工作流程"),
+    "automations": ("Automations", "自动化规则"),
 }
 
 _STYLE = """
@@ -55,6 +56,8 @@ h3{font-size:15px;margin:22px 0 8px;padding-top:12px;border-top:1px solid #eee}.
 section figure{margin:14px 0 18px}figure.workflow figcaption,figure.deadlines figcaption{font-size:13px;margin-bottom:6px}
 ul.requires{font-size:12px;margin:6px 0 0;padding-left:18px;columns:2 420px}ul.requires li{break-inside:avoid;margin-bottom:2px}
 table.escalation{margin-bottom:6px}.nobody{white-space:nowrap}td .muted{font-size:inherit}
+table.automations{width:100%}table.automations td,table.campaigns td{vertical-align:top}table.automations td:first-child{width:32%}
+table.automations td:nth-child(2),table.automations td:nth-child(3){width:22%}table.surges td:nth-child(7),td.runs{white-space:nowrap}
 @media print{
 @page{size:A4;margin:12mm}
 body{background:#fff;font-size:11px}header{background:#fff;color:#000;border-bottom:2px solid #1f3b57;padding:0 0 6px}

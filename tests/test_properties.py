@@ -288,7 +288,11 @@ def engine_agrees_with_check(org, minutes: list[int], picks) -> None:
             decisions = engine.submit(TicketCreated(f"t{number}", category=category, channel=channel.id, segment=segment,
                                                     priority=priority, member=member, at=moment))
             escalations += escalated_by(engine, decisions)
-            route = context.router.route(ticket, moment)
+            route = context.router.route(ticket, moment, engine.surges.active(moment))
+            if route.surge is not None:  # a surge team's (a campaign's, say): no routing rule's, so no region of check's
+                assert engine.ticket(f"t{number}").role == route.role
+                event("routed to a surge team")
+                continue
             if any(isinstance(x, Fallback) for x in decisions):
                 assert route.fallback, (moment, ticket)
                 gaps = lambda analysis: [box for c, boxes in analysis.gap_regions if c.id == channel.id for box in boxes]  # noqa: E731

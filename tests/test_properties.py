@@ -226,7 +226,10 @@ def staffed_org(seed: int) -> dict:
     data["slas"] = [{"id": "standard", "first_response": "30m", "resolution": "8h", "calendar": rng.choice(["office", "always"]),
                      "escalation": "climb"}]
     data["escalations"] = [{"id": "climb", "levels": [{"role": "r3", "within": "1h"}, {"role": "r1", "within": "2h"}, {"role": "r0"}]}]
-    data["campaigns"] = [{"id": "festival", "dates": ["2025-06-16/2025-06-20", "2025-11-01/2025-11-12"]}]  # 618 and Double 11
+    data["surges"] = [{"id": "wave", "match": {"category": [data["categories"][0]["id"]]}, "threshold": 10_000, "window": "1h",
+                       "activate": "r4"}]  # switched on by the campaign only
+    data["campaigns"] = [{"id": "festival", "dates": ["2025-06-16/2025-06-20", "2025-11-01/2025-11-12"],  # 618 and Double 11
+                          "surges": ["wave"]}]
     for rule in rng.sample(data["routing"], 2):
         rule["during"] = "festival"
     data["roles"][rng.randrange(1, 5)]["staff"].append({"shift": rng.choice(list(SHIFTS)), "agents": 1, "during": "festival"})
@@ -289,9 +292,12 @@ def engine_agrees_with_check(org, minutes: list[int], picks) -> None:
                                                     priority=priority, member=member, at=moment))
             escalations += escalated_by(engine, decisions)
             route = context.router.route(ticket, moment, engine.surges.active(moment))
-            if route.surge is not None:  # a surge team's (a campaign's, say): no routing rule's, so no region of check's
+            if route.surge is not None:  # a surge team's, switched on by a campaign: CX716's business
                 assert engine.ticket(f"t{number}").role == route.role
-                event("routed to a surge team")
+                if any(isinstance(x, Queued) and x.reason == "nobody of the role is on shift" for x in decisions):
+                    event("queued at a campaign's surge team with nobody on shift")
+                    campaign = next(c for c in org.campaigns if route.surge.id in c.surges and moment.date() in c.dates)
+                    assert_reported(findings, ("CX716",), campaign.id, moment, False)
                 continue
             if any(isinstance(x, Fallback) for x in decisions):
                 assert route.fallback, (moment, ticket)

@@ -126,6 +126,43 @@ def owners_off_shift(context: CheckContext) -> dict[tuple[str, str, str], WeekSe
     return found
 
 
+def surge_team_off_shift(context: CheckContext, campaign_id: str, surge_id: str) -> WeekSet:
+    """Hours a campaign's surge team gets tickets (the campaign runs, a channel that receives the surge's tickets is open)
+    with nobody of the team on shift; in a typical week, with no campaign, none."""
+    surge = next(s for s in context.org.surges if s.id == surge_id)
+    box = context.box(surge.match, WeekSet.full())
+    arriving = WeekSet()
+    for _, space in context.channel_spaces:
+        if box is not None and box.intersect(space) is not None:
+            arriving = arriving | space.hours
+    return (arriving & context.hours(campaign_id)) - context.role_hours(surge.activate)
+
+
+@register("CX716", "campaign-surge-team-off-shift", Severity.ERROR)
+def campaign_surge_team_off_shift(context: CheckContext) -> Iterator[Finding]:
+    """A campaign switches a surge team on while nobody of the team is on shift.
+
+    For the whole campaign the surge rule's tickets go to its team, whatever the routing
+    says; at hours the channels receive them and the team has no shift, they wait in its
+    queue: Double 11 complaints at 22:00 for a surge team that works days.
+
+    Failing: `campaigns: [{id: double_11, dates: [2025-11-01/2025-11-12], surges: [wave]}]`, the
+    phone open 08:00–22:00, the surge team on `office` (09:00–18:00).
+
+    Passing: an evening shift for the surge team (or one `during: double_11`), or phone hours
+    the team covers.
+    """
+    for campaign in context.org.campaigns:
+        for surge_id in campaign.surges:
+            surge = next(s for s in context.org.surges if s.id == surge_id)
+            for days, times in on_dates(context, partial(surge_team_off_shift, campaign_id=campaign.id, surge_id=surge_id)):
+                yield Finding(f"campaign `{campaign.id}` sends surge `{surge_id}`'s tickets to `{surge.activate}` on {describe_dates(days)} "
+                              f"at {describe_times(times)}, when nobody of `{surge.activate}` is on shift",
+                              campaign.source.at("surges", campaign.surges.index(surge_id)),
+                              hint=f"give `{surge.activate}` a shift for those hours (a staff group `during: {campaign.id}` will do)",
+                              subject=campaign.id)
+
+
 @register("CX712", "capacity-below-floor", Severity.WARNING)
 def capacity_below_floor(context: CheckContext) -> Iterator[Finding]:
     """Hours in which a channel's staffed capacity is above zero but below `org.capacity_floor`.

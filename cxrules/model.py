@@ -310,9 +310,19 @@ class Sla:
     first_response: timedelta | None = None
     warn_at: float | None = None
     pause_when: tuple[str, ...] = ()
+    """The waiting states that stop any of its clocks (see :meth:`pauses`)."""
     escalation: str | None = None
     next_reply: timedelta | None = None
     """Business time from each customer reply to the agent's next answer (once the customer has had a first response)."""
+    pause_targets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Per target, the waiting states that stop its clock, when the file says so target by target; empty: ``pause_when``
+    stops every target."""
+
+    def pauses(self, target: str, reason: str) -> bool:
+        """Whether waiting for ``reason`` stops the clock of ``target`` (`first_response`, `resolution`, `next_reply`)."""
+        if not self.pause_targets:
+            return reason in self.pause_when
+        return reason in dict(self.pause_targets).get(target, ())
 
 
 @dataclass(frozen=True)

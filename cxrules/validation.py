@@ -684,8 +684,9 @@ def _build(items: _Items) -> Org:
     slas = tuple(Sla(
         id=s.key, match=match(s), resolution=duration(s.get("resolution")), calendar=s.get("calendar") or default_calendar, source=s.source,
         name=s.get("name"), first_response=duration(s.get("first_response")), warn_at=percent(s.get("warn_at")),
-        pause_when=tuple(s.get("pause_when", default=[])), escalation=s.get("escalation"), next_reply=duration(s.get("next_reply")))
-        for s in items.each("slas"))
+        pause_when=_pause_states(s.get("pause_when", default=[])), escalation=s.get("escalation"), next_reply=duration(s.get("next_reply")),
+        pause_targets=tuple(sorted((target, tuple(states)) for target, states in s.get("pause_when").items()))
+        if isinstance(s.get("pause_when"), dict) else ()) for s in items.each("slas"))
     routing = tuple(RoutingRule(
         id=r.key, match=match(r), to=r.get("to"), precedence=r.get("precedence"), order=order, source=r.source,
         description=r.get("description"), during=r.get("during"), requires=tuple(r.get("requires", default=[])))
@@ -716,6 +717,12 @@ def _build(items: _Items) -> Org:
     accepted = tuple(Accepted(a.get("code"), a.get("reason"), a.source, a.get("at")) for a in items.each("accept"))
     return Org(info, calendars, units, staffed, duties, channels, category_models, segments, skills, slas, routing, handoffs,
                escalations, followups, surges, workflows, accepted, tuple(d.file for d in items.documents), automations, campaigns)
+
+
+def _pause_states(pause_when: list | dict) -> tuple[str, ...]:
+    """Every waiting state that stops some clock of an SLA, in the order first written."""
+    lists = pause_when.values() if isinstance(pause_when, dict) else [pause_when]
+    return tuple(dict.fromkeys(state for states in lists for state in states))
 
 
 def _dates(first: date, last: date) -> Iterator[date]:

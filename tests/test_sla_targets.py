@@ -3,6 +3,8 @@ target (business minutes, pauses left out), and a ticket closed while paused tha
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from cxrules.engine import (AgentReplied, Closed, CustomerReply, Engine, FirstResponse, Resolved, SlaBreached, SlaRecorded,
                             TicketCreated, VirtualClock, Waiting)
 
@@ -105,3 +107,23 @@ def test_a_ticket_resolved_while_paused_stops_its_pause_and_its_deadlines(tmp_pa
     engine.submit(Resolved("t1", at=local(2025, 3, 3, 15)))
     ticket = engine.ticket("t1")
     assert (ticket.paused_since, ticket.first_response_due, ticket.resolution_due, ticket.paused_min) == (None, None, None, 240.0)
+
+
+def test_which_waiting_stops_which_clock_is_set_per_target(tmp_path):
+    """Waiting on the customer stops the resolution clock only: the first response is still due, and breached, meanwhile."""
+    engine = Engine(make_org(tmp_path, sla(pause_when={"resolution": ["waiting_customer"]}, escalation=None)), VirtualClock(MONDAY))
+    created(engine)
+    engine.submit(Waiting("t1", reason="waiting_customer", at=local(2025, 3, 3, 10, 10)))
+    breached = [(x.target, x.at) for x in engine.advance(local(2025, 3, 3, 12)) if isinstance(x, SlaBreached)]
+    assert breached == [("first_response", local(2025, 3, 3, 10, 30))]
+    engine.submit(CustomerReply("t1", at=local(2025, 3, 3, 12)))  # 110 business minutes waited
+    assert engine.ticket("t1").resolution_due == local(2025, 3, 5, 16) + timedelta(minutes=110)
+    assert recorded(engine.submit(AgentReplied("t1", at=local(2025, 3, 3, 12, 30)))) == [("first_response", 150.0, 0.0, False)]
+    assert recorded(engine.submit(Resolved("t1", at=local(2025, 3, 3, 14)))) == [("resolution", 130.0, 110.0, True)]
+
+
+def test_a_target_that_ends_while_its_clock_stands_still_counts_up_to_the_pause(tmp_path):
+    engine = Engine(make_org(tmp_path, sla(pause_when=["waiting_customer"])), VirtualClock(MONDAY))
+    created(engine)
+    engine.submit(Waiting("t1", reason="waiting_customer", at=local(2025, 3, 3, 10, 20)))
+    assert recorded(engine.submit(FirstResponse("t1", at=local(2025, 3, 3, 11)))) == [("first_response", 20.0, 40.0, True)]

@@ -17,7 +17,15 @@ from . import decisions as d
 from .store import TicketState, Timer
 from .timers import TimerKinds
 
-__all__ = ["Slas", "sla_of_class"]
+__all__ = ["Slas", "sla_of_class", "TARGETS"]
+
+TARGETS = ("first_response", "resolution", "next_reply")
+"""An SLA's targets, each with its own clock."""
+
+
+def _minutes(calendar: BusinessCalendar, since: datetime, total: timedelta) -> float:
+    """The business minutes a target of ``total`` gives from ``since`` (working days counted out)."""
+    return round(calendar.business_time(since, total).total_seconds() / 60, 2)
 
 
 def sla_of_class(org: Org, fields: tuple) -> Optional[Sla]:
@@ -54,30 +62,52 @@ class Slas:
         self._watch(ticket, sla, at, fresh=True)
 
     def pause(self, ticket: TicketState, reason: str, at: datetime) -> None:
-        """Stop the clocks while the ticket waits for a reason its SLA pauses for."""
+        """Stop the clocks the SLA stops while the ticket waits for ``reason``; the others run on."""
         sla = self.of(ticket)
-        if sla and reason in sla.pause_when and ticket.paused_since is None:
-            ticket.paused_since = at
-            ticket.generation += 1  # pending SLA timers no longer count
+        if sla is None or ticket.paused_since is not None or not any(sla.pauses(target, reason) for target in TARGETS):
+            return
+        ticket.paused_since, ticket.pause_reason = at, reason
+        self._watch(ticket, sla, at)  # the stopped clocks' timers no longer count
 
     def resume(self, ticket: TicketState, at: datetime) -> None:
-        """Restart paused clocks: each target moves by the business time the pause took."""
+        """Restart the stopped clocks: each of their targets moves by the business time the pause took."""
         sla = self.of(ticket)
         if ticket.paused_since is None or not sla:
             return
-        calendar = self.calendars[sla.calendar]
-        for target in ("first_response_due", "resolution_due", "next_reply_due"):
-            due = getattr(ticket, target)
-            if due is not None and due > ticket.paused_since:
-                setattr(ticket, target, calendar.add(at, calendar.between(ticket.paused_since, due)))
-        self._stop_pause(ticket, calendar, at)
+        self._end_pause(ticket, sla, at)
         self._watch(ticket, sla, at)
 
-    @staticmethod
-    def _stop_pause(ticket: TicketState, calendar: BusinessCalendar, at: datetime) -> None:
-        if ticket.paused_since is not None:
-            ticket.paused_min += calendar.between(ticket.paused_since, at).total_seconds() / 60
-            ticket.paused_since = None
+    def _stopped(self, ticket: TicketState, sla: Sla, target: str) -> bool:
+        return ticket.paused_since is not None and sla.pauses(target, ticket.pause_reason or "")
+
+    def _end_pause(self, ticket: TicketState, sla: Sla, at: datetime) -> None:
+        calendar = self.calendars[sla.calendar]
+        since = ticket.paused_since
+        assert since is not None
+        for target in TARGETS:
+            due = getattr(ticket, f"{target}_due")
+            if due is not None and due > since and self._stopped(ticket, sla, target):
+                setattr(ticket, f"{target}_due", calendar.add(at, calendar.between(since, due)))
+        ticket.paused_min += calendar.between(since, at).total_seconds() / 60
+        ticket.paused_since = ticket.pause_reason = None
+
+    def _figure(self, ticket: TicketState, sla: Sla, target: str, since: datetime, at: datetime) -> d.SlaRecorded:
+        """A target ended at ``at``: the business minutes its clock ran since ``since`` and those it stood still, read off its
+        due time (which every pause of this clock moved; a pause still running froze what was left of it)."""
+        calendar = self.calendars[sla.calendar]
+        due, total = getattr(ticket, f"{target}_due"), getattr(sla, target)
+        spent = calendar.between(since, at)
+        if due is None or total is None:
+            ran = spent
+        else:
+            frozen = ticket.paused_since if self._stopped(ticket, sla, target) else at
+            assert frozen is not None
+            left = calendar.between(frozen, due) if frozen <= due else -calendar.between(due, frozen)
+            ran = calendar.business_time(since, total) - left
+        minutes = round(max(ran, timedelta(0)).total_seconds() / 60, 2)
+        setattr(ticket, f"{target}_in_min", minutes)
+        stood = round(max(spent - ran, timedelta(0)).total_seconds() / 60, 2)
+        return d.SlaRecorded(ticket.id, at, sla.id, target, minutes, stood, due, None if due is None else minutes <= _minutes(calendar, since, total))
 
     def answered(self, ticket: TicketState, at: datetime) -> list[d.Decision]:
         """An agent answered the customer: the first response, or the answer to the customer's last reply."""
@@ -86,20 +116,14 @@ class Slas:
         ticket.responded = True
         if sla is None:
             return []
-        calendar = self.calendars[sla.calendar]
         if first:
-            since, target, due = ticket.created_at, "first_response", ticket.first_response_due
-            ticket.first_response_in_min = self._minutes(calendar, since, at, ticket.paused_min)
-            figure = ticket.first_response_in_min
-        elif ticket.next_reply_since is not None:
-            since, target, due = ticket.next_reply_since, "next_reply", ticket.next_reply_due
-            ticket.next_reply_in_min = figure = self._minutes(calendar, since, at, 0.0)
-            ticket.next_reply_due = ticket.next_reply_since = None
-            self._watch(ticket, sla, at)  # its timers are spent
-        else:
+            return [self._figure(ticket, sla, "first_response", ticket.created_at, at)]
+        if ticket.next_reply_since is None:
             return []
-        return [d.SlaRecorded(ticket.id, at, sla.id, target, figure, ticket.paused_min if first else 0.0, due,
-                              None if due is None else at <= due)]
+        recorded = self._figure(ticket, sla, "next_reply", ticket.next_reply_since, at)
+        ticket.next_reply_due = ticket.next_reply_since = None
+        self._watch(ticket, sla, at)  # its timers are spent
+        return [recorded]
 
     def customer_replied(self, ticket: TicketState, at: datetime) -> None:
         """The customer wrote again: with a `next_reply` target, the agent's next answer is due."""
@@ -115,29 +139,22 @@ class Slas:
         sla = self.of(ticket)
         ticket.generation += 1
         if sla is None:
+            ticket.paused_since = ticket.pause_reason = None
             return []
-        calendar = self.calendars[sla.calendar]
-        self._stop_pause(ticket, calendar, at)
+        if ticket.paused_since is not None:
+            self._end_pause(ticket, sla, at)
         decisions: list[d.Decision] = []
         if resolved and sla.resolution is not None:
-            due = ticket.resolution_due
-            ticket.resolution_in_min = self._minutes(calendar, ticket.resolution_since or ticket.created_at, at, ticket.paused_min)
-            decisions.append(d.SlaRecorded(ticket.id, at, sla.id, "resolution", ticket.resolution_in_min, ticket.paused_min, due,
-                                           None if due is None else at <= due))
+            decisions.append(self._figure(ticket, sla, "resolution", ticket.resolution_since or ticket.created_at, at))
         ticket.first_response_due = ticket.resolution_due = ticket.next_reply_due = ticket.next_reply_since = None
         return decisions
-
-    @staticmethod
-    def _minutes(calendar: BusinessCalendar, since: datetime, at: datetime, paused: float) -> float:
-        """Business minutes from ``since`` to ``at``, less ``paused``."""
-        return round(max(0.0, calendar.between(since, at).total_seconds() / 60 - paused), 2)
 
     def reopen(self, ticket: TicketState, at: datetime) -> None:
         """A reopened ticket gets a fresh resolution target, watched again."""
         sla = self.of(ticket)
         if sla is None:
             return
-        ticket.responded, ticket.escalation, ticket.paused_since = True, None, None
+        ticket.responded, ticket.escalation, ticket.paused_since, ticket.pause_reason = True, None, None, None
         ticket.resolution_since, ticket.paused_min = at, 0.0
         ticket.resolution_due = self.calendars[sla.calendar].add(at, sla.resolution) if sla.resolution else None
         self._watch(ticket, sla, at)
@@ -166,7 +183,7 @@ class Slas:
         for target, due, total in (("first_response", ticket.first_response_due, sla.first_response),
                                    ("resolution", ticket.resolution_due, sla.resolution),
                                    ("next_reply", ticket.next_reply_due, sla.next_reply)):
-            if due is None:
+            if due is None or self._stopped(ticket, sla, target):
                 continue
             key = f"{ticket.id}:sla:{target}:{ticket.generation}"
             if sla.warn_at is not None and total is not None:
@@ -178,7 +195,8 @@ class Slas:
 
     def _fire_target(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
         target, phase, generation = timer.data
-        if generation != ticket.generation or ticket.status in ("resolved", "closed") or ticket.paused_since is not None:
+        sla = self.of(ticket)
+        if generation != ticket.generation or ticket.status in ("resolved", "closed") or sla is None or self._stopped(ticket, sla, target):
             return []
         due = getattr(ticket, f"{target}_due")
         if (target == "first_response" and ticket.responded) or due is None:
@@ -186,8 +204,7 @@ class Slas:
         if phase == "warn":
             return [d.SlaWarning(ticket.id, timer.due, target, due)]
         decisions: list[d.Decision] = [d.SlaBreached(ticket.id, timer.due, target, due)]
-        sla = self.of(ticket)
-        if sla and sla.escalation and ticket.escalation is None:
+        if sla.escalation and ticket.escalation is None:
             decisions.extend(self.escalate(ticket, sla.escalation, 0, timer.due))
         return decisions
 

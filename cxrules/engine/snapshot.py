@@ -42,7 +42,7 @@ class SnapshotError(DataError):
 
 
 _TICKET_FIELDS = {f.name for f in fields(TicketState)}
-_ADDED_FIELDS: dict[str, Any] = {"customer_id": None, "tags": [], "next_reply_due": None, "next_reply_since": None, "resolution_since": None,
+_ADDED_FIELDS: dict[str, Any] = {"pause_reason": None, "customer_id": None, "tags": [], "next_reply_due": None, "next_reply_since": None, "resolution_since": None,
                  "paused_min": 0.0, "first_response_in_min": None,
                  "resolution_in_min": None, "next_reply_in_min": None}
 """Ticket fields added after format 3 was first written, with the value a row without them reads as."""
@@ -150,7 +150,7 @@ def strings_from_data(values: Any) -> list[str]:
 
 _TICKET_CHECKS: dict[str, Callable[[Any], Any]] = {
     **dict.fromkeys(("id", "category", "channel", "segment", "priority", "status"), _string),
-    **dict.fromkeys(("role", "agent", "rule", "sla", "escalation", "workflow", "state", "customer_id"), _optional(_string)),
+    **dict.fromkeys(("role", "agent", "rule", "sla", "escalation", "workflow", "state", "customer_id", "pause_reason"), _optional(_string)),
     **dict.fromkeys(("member", "responded", "fallback"), _boolean),
     "generation": _integer, "first_seq": _integer, "created_at": lambda value: _time(from_data(value)),
     **dict.fromkeys(("first_response_due", "resolution_due", "paused_since", "next_reply_due", "next_reply_since", "resolution_since"), _optional(lambda value: _time(from_data(value)))),

@@ -48,6 +48,8 @@ class TicketState:
     resolution_due: Optional[datetime] = None
     responded: bool = False
     paused_since: Optional[datetime] = None
+    pause_reason: Optional[str] = None
+    """What the ticket waits for while paused: which clocks stand still depends on it (an SLA's `pause_when`)."""
     generation: int = 0
     """Bumped whenever SLA timers are rescheduled: older timers are then ignored."""
     escalation: Optional[str] = None

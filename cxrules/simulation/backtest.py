@@ -84,7 +84,7 @@ def log_breaches(org: Org, record: TicketRecord, calendars: dict[str, BusinessCa
     if sla is None:
         return None
     calendar = calendars[sla.calendar]
-    pauses = sorted((p for stint in record.stints for p in stint.pauses if p.reason in sla.pause_when), key=lambda p: p.start)
+    pauses = sorted((p for stint in record.stints for p in stint.pauses), key=lambda p: p.start)
     breached = set()
     answered = min((m for m in (record.first_response, record.resolved) if m is not None), default=None)
     for target, length, met_at in (("first_response", sla.first_response, answered),  # a resolution answers too, as in the engine
@@ -92,7 +92,7 @@ def log_breaches(org: Org, record: TicketRecord, calendars: dict[str, BusinessCa
         if length is None:
             continue
         due = calendar.add(record.created, length)
-        for pause in pauses:
+        for pause in (p for p in pauses if sla.pauses(target, p.reason)):  # the waiting that stops this target's clock
             if due is None or pause.start >= due or (met_at is not None and pause.start >= met_at):
                 break
             due = calendar.add(pause.end, calendar.between(pause.start, due)) if pause.end else None

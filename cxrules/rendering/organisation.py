@@ -291,7 +291,7 @@ def _slas(page: _Page) -> str:
         rows.append(f"<tr><td>{page.called(sla)}<br><code>{escape(sla.id)}</code></td><td>{applies}</td>"
                     f"<td class=\"num\">{_duration(sla.first_response)}</td><td class=\"num\">{_duration(sla.resolution)}</td>"
                     f"<td class=\"num\">{'—' if sla.warn_at is None else f'{sla.warn_at:.0%}'}</td><td>{page.calendar(sla.calendar)}</td>"
-                    f"<td>{escape(', '.join(sla.pause_when)) or '—'}</td>"
+                    f"<td>{escape(_paused_while(sla)) or '—'}</td>"
                     f"<td>{page.called(org.escalation(sla.escalation)) if sla.escalation else '—'}</td></tr>")
     table = ("<table class=\"slas\"><thead><tr><th>SLA</th><th>applies to</th><th class=\"num\">first response</th>"
              "<th class=\"num\">resolution</th><th class=\"num\">warn at</th><th>calendar (business time)</th><th>paused while</th>"
@@ -618,3 +618,10 @@ def _threshold(surge) -> str:
         return str(surge.threshold)
     floor = f", at least {surge.threshold}" if surge.threshold > 1 else ""
     return f"{surge.usual_times:g}× the usual (last {surge.usual_weeks} weeks){floor}"
+
+
+def _paused_while(sla) -> str:
+    """`waiting_customer, waiting_parts`, or per target: `resolution: waiting_customer; next_reply: waiting_parts`."""
+    if not sla.pause_targets:
+        return ", ".join(sla.pause_when)
+    return "; ".join(f"{target.replace('_', ' ')}: {', '.join(states) or 'never'}" for target, states in sla.pause_targets)

@@ -221,6 +221,8 @@ class Automations:
             facts = [{"t": f"{automation.id}:earlier", "at": moment, "ticket": ticket_id} for moment, ticket_id in kept]
             new = {"t": f"{automation.id}:this", "at": now, "ticket": ticket.id}
         decisions: list[d.Decision] = []
+        if len(kept) + 1 < (trigger.count or 2):
+            return decisions  # too few facts for any match: durable-rules need not be asked (most customers write once)
         times = {ticket_id: moment for moment, ticket_id in kept}
         for automation_id, (first, _) in self.patterns.matches(facts, new):
             if automation_id != automation.id:

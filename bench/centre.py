@@ -39,9 +39,10 @@ class Centre:
         event = FollowUpDone(due.ticket_id, policy=due.policy, satisfied=self.rng.random() < 0.9, at=at)
         heapq.heappush(self.pending, (at, id(event), event))
 
-    def events(self, org: Org, total: int, seed: int = 7, part: int = 0, parts: int = 1) -> Iterator[Event]:
-        """``total`` events in time order; with ``parts`` feeders, the events of tickets numbered ``part`` modulo ``parts``."""
-        for event in centre_events(org, total, seed, part, parts, self.pending):
+    def events(self, org: Org, total: int, seed: int = 7, part: int = 0, parts: int = 1, customers: int = 0) -> Iterator[Event]:
+        """``total`` events in time order; with ``parts`` feeders, the events of tickets numbered ``part`` modulo ``parts``;
+        ``customers``: how many customers the tickets come from (none by default)."""
+        for event in centre_events(org, total, seed, part, parts, self.pending, customers):
             self.latest = event.at
             yield event
 

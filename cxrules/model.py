@@ -429,7 +429,7 @@ class Workflow:
         return self.states[0].id
 
 
-TICKET_EVENTS = ("created", "first_response", "handed_over", "reassigned", "waiting", "customer_reply", "resolved", "reopened",
+TICKET_EVENTS = ("created", "first_response", "agent_replied", "handed_over", "reassigned", "waiting", "customer_reply", "resolved", "reopened",
                  "closed", "updated")
 """What can happen to a ticket, as automations name it; `updated` is a change an automation made."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cxrules.engine import (AutomationFired, AutomationStopped, Closed, Engine, Escalated, FirstResponse, MemoryStore, Notified, Resolved,
+from cxrules.engine import (AgentReplied, AutomationFired, AutomationStopped, Closed, Engine, Escalated, FirstResponse, MemoryStore, Notified, Resolved,
                             SqliteStore, SurgeActivated, TicketCreated, TicketReopened, VirtualClock)
 from cxrules.engine.automations import MAX_CASCADE, Patterns
 
@@ -235,3 +235,10 @@ def test_an_automation_schedules_a_follow_up_and_moves_a_workflow(tmp_path):
     resolved = engine.submit(Resolved("t0", at=MONDAY + timedelta(hours=1)))
     assert [x.actions for x in fired(resolved)] == [("follow-up `revisit` by `desk`",)]
     assert [x.policy for x in resolved if type(x).__name__ == "FollowUpScheduled"] == ["revisit"]
+
+
+def test_an_agent_reply_triggers_automations(tmp_path):
+    thanks = {"id": "replied_vip", "when": {"event": "agent_replied"}, "if": {"match": {"segment": ["vip"]}}, "then": {"tag": ["answered"]}}
+    engine = Engine(make_org(tmp_path, with_automations(thanks)), VirtualClock(MONDAY))
+    engine.submit(ticket(0, MONDAY, segment="vip"))
+    assert [x.automation for x in fired(engine.submit(AgentReplied("t0", at=MONDAY + timedelta(minutes=5))))] == ["replied_vip"]

@@ -19,7 +19,7 @@ from ..regions import Box
 from . import CheckContext, Finding, register
 
 _STATUSES = frozenset({"open", "queued", "waiting", "resolved", "closed"})
-_STATUS_ON = {"created": {"open", "queued"}, "first_response": {"open", "queued", "waiting"}, "handed_over": {"open", "queued"},
+_STATUS_ON = {"created": {"open", "queued"}, "first_response": {"open", "queued", "waiting"}, "agent_replied": {"open", "queued", "waiting"}, "handed_over": {"open", "queued"},
               "reassigned": {"open", "queued"}, "waiting": {"waiting", "queued"}, "customer_reply": {"open", "queued"},
               "resolved": {"resolved"}, "reopened": {"open", "queued"}, "closed": {"closed"}, "updated": set(_STATUSES)}
 """The statuses a ticket can have right after each event (a queued ticket stays queued while it waits or is answered)."""

@@ -43,7 +43,7 @@ from .workflows import Workflows
 
 __all__ = ["Engine", "Agent", "ReloadReport"]
 
-_EVENT_NAMES = {e.TicketCreated: "created", e.FirstResponse: "first_response", e.HandOff: "handed_over", e.Reassigned: "reassigned",
+_EVENT_NAMES = {e.TicketCreated: "created", e.FirstResponse: "first_response", e.AgentReplied: "agent_replied", e.HandOff: "handed_over", e.Reassigned: "reassigned",
                 e.Waiting: "waiting", e.CustomerReply: "customer_reply", e.Resolved: "resolved", e.Reopened: "reopened", e.Closed: "closed"}
 """The ticket events as automations name them (`updated` is an automation's own change)."""
 

@@ -183,8 +183,8 @@ _VALIDATION_CODES = [
     ("CX311", "duration-too-long", "A duration is longer than a duration may be.",
      "Durations may be at most 366 days: `366d` in calendar time (follow-ups, surge windows); "
      "`8784h` or `366wd` in business time (SLA targets, hand-off and escalation limits). A longer "
-     "one is a typing slip, and counting it out would keep the engine busy for nothing. "
-     "Fix: give the time really meant."),
+     "one is a typing slip, and counting it out would keep the engine busy for nothing. A campaign's "
+     "date range is held to the same year. Fix: give the time really meant."),
     ("CX312", "automation-trigger", "An automation's trigger or actions do not fit together.",
      "A trigger is one of: an event (`event`), a time after one (`after`, with `since`, `clock` and "
      "`calendar`), or a pattern across tickets (`count` or `following`, each with `within`). `since`, "

@@ -463,6 +463,10 @@ def _check_date_range(item: _Item, path: JsonPath, text: str) -> Iterator[Diagno
     if last < first:
         yield Diagnostic("CX305", f"date range `{text}` ends before it starts", item.at(*path),
                          hint=f"write `{last}/{first}`")
+    elif (last - first).days >= MAX_DURATION.days:
+        yield Diagnostic("CX311", f"date range `{text}` is {(last - first).days + 1} days long; a range may be at most "
+                                  f"{MAX_DURATION.days} days", item.at(*path),
+                         hint="a campaign of more than a year is no campaign: give each year's dates as a range of its own")
 
 
 _TRIGGER_NEEDS = [("since", "after"), ("clock", "after"), ("calendar", "after"), ("count", "within"), ("following", "within"),

@@ -242,3 +242,15 @@ def test_an_agent_reply_triggers_automations(tmp_path):
     engine = Engine(make_org(tmp_path, with_automations(thanks)), VirtualClock(MONDAY))
     engine.submit(ticket(0, MONDAY, segment="vip"))
     assert [x.automation for x in fired(engine.submit(AgentReplied("t0", at=MONDAY + timedelta(minutes=5))))] == ["replied_vip"]
+
+
+def test_an_automation_on_a_ticket_closed_and_forgotten_only_tells(tmp_path):
+    """On `closed` with nothing left to do the engine forgets the ticket: a reopening or a move would leave a queue naming a
+    ticket that is gone, so only the notice is given, and the rest is said to be skipped."""
+    back = {"id": "closed_vip", "when": {"event": "closed"}, "then": {"reopen": "this", "assign": "manager", "notify": ["manager"]}}
+    engine = Engine(make_org(tmp_path, lambda data: (data.update(followups=[]), with_automations(back)(data))), VirtualClock(MONDAY))
+    engine.submit(ticket(0, MONDAY, category="question"))
+    decisions = engine.submit(Closed("t0", at=MONDAY + timedelta(hours=1)))
+    (firing,) = fired(decisions)
+    assert firing.actions == ("changes to `t0` skipped: the ticket is closed and gone", "notify `manager`")
+    assert engine.ticket("t0") is None and engine.queue("manager") == [] and not engine.faults

@@ -93,21 +93,20 @@ class Patterns:
             try:
                 for number, fact in enumerate([*facts, new]):
                     posted.append({**fact, "sid": "patterns", "id": f"f{number}"})
-                    self._post(self._ruleset.assert_fact, posted[-1])
+                    self._post(self._ruleset, self._ruleset.assert_fact, posted[-1])
                 return list(self._matches)
             finally:
                 for fact in posted:
-                    self._post(self._ruleset.retract_fact, fact)
+                    self._post(self._ruleset, self._ruleset.retract_fact, fact)
 
     @staticmethod
-    def _post(post: Callable[[dict], int], fact: dict) -> None:
-        """Assert or retract a fact and run the actions it sets off; an action that failed raises."""
+    def _post(ruleset: Ruleset, post: Callable[[dict], int], fact: dict) -> None:
+        """Assert or retract (``post``) a fact and run the actions it sets off; an action that failed raises."""
         try:
             handle = post(fact)
         except MessageNotHandledException:
             return
         failure: list = [None]
-        ruleset = getattr(post, "__self__")
         ruleset.do_actions(handle, lambda error, state: failure.__setitem__(0, error))
         if failure[0] is not None:
             raise RuntimeError(f"durable-rules failed matching a pattern: {failure[0]}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable, Iterable, Optional
 
@@ -110,6 +110,12 @@ class Engine:
         self.surges = Surges(org, self.store, self.timer_kinds)
         self.workflows = Workflows(org)
         self.automations = Automations(org, self.store, self.calendars, self.timer_kinds, self._faults, self._act)
+        self.handlers: dict[type, Callable[..., list[d.Decision]]] = {
+            e.FirstResponse: self._first_response, e.AgentReplied: self._first_response, e.HandOff: self._hand_off,
+            e.Reassigned: self._reassigned, e.Waiting: self._waiting, e.CustomerReply: self._reply, e.Resolved: self._resolved,
+            e.Reopened: self._reopened, e.Closed: self._closed, e.FollowUpDone: self.followups.done, e.WorkflowStep: self.workflows.step,
+        }
+        """Each event of a ticket the engine holds, by its type, to the part that applies it."""
 
     # ------------------------------------------------------------------ public API
 
@@ -323,12 +329,7 @@ class Engine:
             if ticket is None:
                 return [d.Refused(event.ticket_id, at, type(event).__name__,
                                   f"unknown ticket `{event.ticket_id}` (never created, or closed with nothing left to do)")]
-            handlers: dict[type, Callable[..., list[d.Decision]]] = {
-                e.FirstResponse: self._first_response, e.AgentReplied: self._first_response, e.HandOff: self._hand_off,
-                e.Reassigned: self._reassigned, e.Waiting: self._waiting, e.CustomerReply: self._reply, e.Resolved: self._resolved,
-                e.Reopened: self._reopened, e.Closed: self._closed, e.FollowUpDone: self.followups.done, e.WorkflowStep: self.workflows.step,
-            }
-            decisions = handlers[type(event)](ticket, event, at)
+            decisions = self.handlers[type(event)](ticket, event, at)
         name = _EVENT_NAMES.get(type(event))
         if name and ticket is not None and self.org.automations and not any(isinstance(x, d.Refused) for x in decisions):
             decisions.extend(self.automations.on(ticket, name, at))
@@ -341,6 +342,12 @@ class Engine:
         decisions: list[d.Decision] = []
         words: list[str] = []
         caused: list[tuple[TicketState, str]] = []
+        if self.store.get(ticket.id) is None:  # closed with nothing left to do and forgotten: it can only be told of
+            told = replace(actions, priority=None, segment=None, tags=(), assign=None, escalate=None, follow_up=None, workflow=None,
+                           step=None, reopen="earlier" if actions.reopen == "earlier" else None)
+            if told != actions:
+                words.append(f"changes to `{ticket.id}` skipped: the ticket is closed and gone")
+            actions = told
         for name in ("priority", "segment"):
             value = getattr(actions, name)
             if value is not None and getattr(ticket, name) != value:

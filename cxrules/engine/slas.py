@@ -23,11 +23,6 @@ TARGETS = ("first_response", "resolution", "next_reply")
 """An SLA's targets, each with its own clock."""
 
 
-def _minutes(calendar: BusinessCalendar, since: datetime, total: timedelta) -> float:
-    """The business minutes a target of ``total`` gives from ``since`` (working days counted out)."""
-    return round(calendar.business_time(since, total).total_seconds() / 60, 2)
-
-
 def sla_of_class(org: Org, fields: tuple) -> Optional[Sla]:
     """The SLA a ticket class gets: the first of the org's SLAs whose match takes its (category, channel, segment, priority, member)."""
     return next((sla for sla in org.slas if sla.match.matches(*fields)), None)
@@ -97,17 +92,19 @@ class Slas:
         calendar = self.calendars[sla.calendar]
         due, total = getattr(ticket, f"{target}_due"), getattr(sla, target)
         spent = calendar.between(since, at)
+        met: Optional[bool] = None
         if due is None or total is None:
             ran = spent
         else:
             frozen = ticket.paused_since if self._stopped(ticket, sla, target) else at
             assert frozen is not None
-            left = calendar.between(frozen, due) if frozen <= due else -calendar.between(due, frozen)
+            met = frozen <= due
+            left = calendar.between(frozen, due) if met else -calendar.between(due, frozen)
             ran = calendar.business_time(since, total) - left
         minutes = round(max(ran, timedelta(0)).total_seconds() / 60, 2)
         setattr(ticket, f"{target}_in_min", minutes)
         stood = round(max(spent - ran, timedelta(0)).total_seconds() / 60, 2)
-        return d.SlaRecorded(ticket.id, at, sla.id, target, minutes, stood, due, None if due is None else minutes <= _minutes(calendar, since, total))
+        return d.SlaRecorded(ticket.id, at, sla.id, target, minutes, stood, due, met)
 
     def answered(self, ticket: TicketState, at: datetime) -> list[d.Decision]:
         """An agent answered the customer: the first response, or the answer to the customer's last reply."""

@@ -110,12 +110,6 @@ class Engine:
         self.surges = Surges(org, self.store, self.timer_kinds)
         self.workflows = Workflows(org)
         self.automations = Automations(org, self.store, self.calendars, self.timer_kinds, self._faults, self._act)
-        self.handlers: dict[type, Callable[..., list[d.Decision]]] = {
-            e.FirstResponse: self._first_response, e.AgentReplied: self._first_response, e.HandOff: self._hand_off,
-            e.Reassigned: self._reassigned, e.Waiting: self._waiting, e.CustomerReply: self._reply, e.Resolved: self._resolved,
-            e.Reopened: self._reopened, e.Closed: self._closed, e.FollowUpDone: self.followups.done, e.WorkflowStep: self.workflows.step,
-        }
-        """Each event of a ticket the engine holds, by its type, to the part that applies it."""
 
     # ------------------------------------------------------------------ public API
 
@@ -329,7 +323,12 @@ class Engine:
             if ticket is None:
                 return [d.Refused(event.ticket_id, at, type(event).__name__,
                                   f"unknown ticket `{event.ticket_id}` (never created, or closed with nothing left to do)")]
-            decisions = self.handlers[type(event)](ticket, event, at)
+            handlers: dict[type, Callable[..., list[d.Decision]]] = {  # looked up per event: tests put faults in these
+                e.FirstResponse: self._first_response, e.AgentReplied: self._first_response, e.HandOff: self._hand_off,
+                e.Reassigned: self._reassigned, e.Waiting: self._waiting, e.CustomerReply: self._reply, e.Resolved: self._resolved,
+                e.Reopened: self._reopened, e.Closed: self._closed, e.FollowUpDone: self.followups.done, e.WorkflowStep: self.workflows.step,
+            }
+            decisions = handlers[type(event)](ticket, event, at)
         name = _EVENT_NAMES.get(type(event))
         if name and ticket is not None and self.org.automations and not any(isinstance(x, d.Refused) for x in decisions):
             decisions.extend(self.automations.on(ticket, name, at))

@@ -15,6 +15,8 @@ holiday's night shift is not worked into the next morning.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -200,8 +202,8 @@ class BusinessCalendar:
         self.calendar = calendar
         self.zone = ZoneInfo(calendar.timezone)
         self._days: dict[date, tuple] = {}
-        self._known: tuple[datetime, datetime, bool] | None = None
-        """The last stretch looked up: (from, until, open); replaced whole, so safe across threads."""
+        self._table: _SpanTable | None = None
+        """Open spans of a stretch of dates with their running total: replaced whole, so safe across threads."""
 
     def shifts_on(self, day: date) -> tuple[Interval, ...]:
         """The shifts that start on a local date, as written (an end past midnight goes past 1440).
@@ -268,26 +270,73 @@ class BusinessCalendar:
             naive = datetime.combine(day, time(minute // 60, minute % 60))
         return naive.replace(tzinfo=self.zone).astimezone(timezone.utc)
 
+    def _table_for(self, day: date, ahead: int) -> "_SpanTable | None":
+        """A table holding ``day`` and ``ahead`` dates after it. It grows as the clock moves (forward by doubling, back by
+        what is asked), so it is seldom rebuilt; a date more than a year from it starts a new one. None near either end
+        of the calendar, where the walk of :meth:`intervals_from` answers instead."""
+        table = self._table
+        if table is not None and table.first <= day and (day - table.first).days + ahead <= table.days:
+            return table
+        if not date.min + timedelta(days=7) <= day <= date.max - HORIZON - timedelta(days=2):
+            return None
+        if table is not None and table.first - _YEAR <= day <= table.first + timedelta(days=table.days) + _YEAR:
+            first = table.first if day >= table.first else day - timedelta(days=7)
+            last = max(table.first + timedelta(days=2 * table.days), day + timedelta(days=ahead))
+        else:
+            first, last = day, day + timedelta(days=max(ahead, 64))
+        last = min(last, date.max - timedelta(days=1))
+        table = _SpanTable(first, [self._spans(first + timedelta(days=n)) for n in range((last - first).days)])
+        self._table = table
+        return table
+
+    def _search(self, start: datetime, ahead: int = 2) -> "tuple[_SpanTable, int, int, int, bool] | None":
+        """Where ``start`` falls in a table holding its date and ``ahead`` dates after it: (the table, its time in µs, the
+        first span ending after it, the end of the spans to look at, whether those reach :data:`HORIZON`)."""
+        day = start.astimezone(self.zone).date()
+        table = self._table_for(day, ahead)
+        if table is None:
+            return None
+        offset = (day - table.first).days
+        horizon = offset + HORIZON.days + 1
+        complete = horizon <= table.days
+        hi = table.day_start[horizon if complete else table.days]
+        moment = _micros(start)
+        return table, moment, bisect.bisect_right(table.ends, moment, table.day_start[offset], hi), hi, complete
+
     def is_open(self, moment: datetime) -> bool:
-        known = self._known
-        if known is not None and known[0] <= moment < known[1]:
-            return known[2]
-        for opens, closes in self.intervals_from(moment):
-            if opens <= moment:
-                self._known = (moment, closes, True)
-                return True
-            self._known = (moment, opens, False)
-            return False
-        return False
+        found = self._search(moment)
+        if found is None:
+            return any(opens <= moment for opens, _ in itertools.islice(self.intervals_from(moment), 1))
+        table, instant, first, hi, _ = found
+        return first < hi and table.starts[first] <= instant
 
     def add(self, start: datetime, duration: timedelta) -> datetime | None:
         """The deadline ``duration`` of business time after ``start``; None if the calendar never opens.
 
-        Hours and minutes count open time. :class:`~cxrules.model.WorkingDays` (`3wd`) counts
-        working days: see :meth:`add_working_days`.
+        Hours and minutes count open time: where ``start`` falls in the running total of open
+        time, and a bisect for where it has grown by ``duration``. :class:`~cxrules.model.WorkingDays`
+        (`3wd`) counts working days: see :meth:`add_working_days`.
         """
         if isinstance(duration, WorkingDays):
             return self.add_working_days(start, duration.count)
+        for ahead in (2, HORIZON.days + 1):  # most deadlines fall within the table as it is
+            found = self._search(start, ahead)
+            if found is None:
+                break
+            table, instant, first, hi, complete = found
+            if first < hi:
+                opens = table.starts[first]
+                target = table.before[first] + max(0, instant - opens) + duration // _MICROSECOND
+                span = bisect.bisect_left(table.total_at_end, target, first, hi)
+                if span < hi:
+                    if span == first and opens < instant:
+                        return start + duration  # as the walk did: from the moment itself, in its own time zone
+                    return table.opened[span] + timedelta(microseconds=target - table.before[span])
+            if complete:
+                return None
+        return self._walk_add(start, duration)
+
+    def _walk_add(self, start: datetime, duration: timedelta) -> datetime | None:
         remaining = duration
         for opens, closes in self.intervals_from(start):
             span = closes - opens
@@ -295,7 +344,6 @@ class BusinessCalendar:
                 return opens + remaining
             remaining -= span
         return None
-
     def add_working_days(self, start: datetime, count: int) -> datetime | None:
         """The same local time on the ``count``-th working day after the start's; None if the
         calendar stops opening.
@@ -337,20 +385,74 @@ class BusinessCalendar:
         return duration
 
     def between(self, start: datetime, end: datetime) -> timedelta:
-        """Open time between two moments."""
-        total = timedelta(0)
+        """Open time between two moments: the difference of the running totals at each."""
         if end <= start:
+            return timedelta(0)
+        ahead = (end.astimezone(self.zone).date() - start.astimezone(self.zone).date()).days + 2
+        found = self._search(start, min(ahead, HORIZON.days + 1))
+        if found is None:
+            total = timedelta(0)
+            for opens, closes in self.intervals_from(start):
+                if opens >= end:
+                    break
+                total += min(closes, end) - opens
             return total
-        for opens, closes in self.intervals_from(start):
-            if opens >= end:
-                break
-            total += min(closes, end) - opens
-        return total
+        table, instant, first, hi, _ = found
+        if first >= hi:
+            return timedelta(0)
+        until = _micros(end)
+        last = bisect.bisect_right(table.ends, until, first, hi)
+        reached = table.before[last] + max(0, until - table.starts[last]) if last < hi else table.before[hi]
+        return timedelta(microseconds=reached - table.before[first] - max(0, instant - table.starts[first]))
 
     def next_open(self, moment: datetime) -> datetime | None:
-        for opens, _ in self.intervals_from(moment):
-            return opens
-        return None
+        for ahead in (2, HORIZON.days + 1):
+            found = self._search(moment, ahead)
+            if found is None:
+                break
+            table, instant, first, hi, complete = found
+            if first < hi:
+                return moment if table.starts[first] < instant else table.opened[first]
+            if complete:
+                return None
+        return next((opens for opens, _ in self.intervals_from(moment)), None)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_YEAR = timedelta(days=366)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(moment: datetime) -> int:
+    """An aware moment as whole microseconds since the epoch: exact, and far cheaper to compare and add than datetimes."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+class _SpanTable:
+    """The open spans of consecutive local dates, in order, with the open time before each.
+
+    With it a deadline is a bisect of the running total, open time between two moments a
+    difference of two totals, and "is it open" a bisect of the spans' ends: no walk over dates.
+    """
+
+    def __init__(self, first: date, days: list[tuple[tuple[datetime, datetime], ...]]):
+        self.first, self.days = first, len(days)
+        self.opened: list[datetime] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.day_start: list[int] = []
+        """Per date from ``first``: the index of its first span (one more entry: the end)."""
+        for spans in days:
+            self.day_start.append(len(self.starts))
+            for opens, closes in spans:
+                self.opened.append(opens)
+                self.starts.append(_micros(opens))
+                self.ends.append(_micros(closes))
+        self.day_start.append(len(self.starts))
+        self.before = [0, *itertools.accumulate(end - start for start, end in zip(self.starts, self.ends))]
+        """Open µs before each span (one more entry: the total)."""
+        self.total_at_end = self.before[1:]
+        """Open µs up to the end of each span."""
 
 
 def _merged(intervals: Iterable[Interval]) -> tuple[Interval, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from cxrules.calendars import BusinessCalendar
@@ -218,3 +218,35 @@ def test_a_deadline_beyond_the_horizon_is_none_and_found_quickly():
     assert len(calendar._days) <= HORIZON.days + 2                            # it looked no further than the horizon
     late = datetime(9999, 12, 30, tzinfo=ZoneInfo("UTC"))                     # and never past the last date
     assert calendar.add(late, timedelta(hours=1)) is None and calendar.next_open(late) is None
+
+
+# ---------------------------------------------------------------- the running-total table agrees with a walk over dates
+
+def _walked_between(calendar: BusinessCalendar, start: datetime, end: datetime) -> timedelta:
+    total = timedelta(0)
+    for opens, closes in calendar.intervals_from(start):
+        if opens >= end:
+            break
+        total += min(closes, end) - opens
+    return total
+
+
+_ZONES = st.sampled_from(["Asia/Shanghai", "Europe/Berlin", "America/New_York"])
+
+
+_HALF_HOURS = st.integers(-48 * 500, 48 * 900).map(lambda n: timedelta(minutes=30 * n))
+_LENGTHS = st.one_of(st.integers(0, 48 * 60).map(lambda n: timedelta(minutes=30 * n)), st.integers(0, 10**7).map(lambda s: timedelta(seconds=s)))
+
+
+@given(hours=_hours, zone=_ZONES, moments=st.lists(st.tuples(_HALF_HOURS, st.sampled_from([0, 0, 1, 59]), _LENGTHS), min_size=1, max_size=6))
+def test_deadlines_and_open_time_from_the_table_are_those_of_a_walk_over_dates(hours, zone, moments):
+    """Deadlines, open time, "is it open" and the next opening, read off the running total of open time, are exactly
+    what walking the dates one by one gives, in any order of moments (the table grows back and forth) and across DST."""
+    calendar = written(hours, zone=zone)
+    for offset, seconds, duration in moments:  # on the half hours where spans begin and end, and off them
+        start = datetime(2025, 6, 1, tzinfo=timezone.utc) + offset + timedelta(seconds=seconds)
+        assert calendar.add(start, duration) == calendar._walk_add(start, duration)
+        assert calendar.between(start, start + duration) == _walked_between(calendar, start, start + duration)
+        walked = next(calendar.intervals_from(start), None)
+        assert calendar.is_open(start) == (walked is not None and walked[0] <= start)
+        assert calendar.next_open(start) == (walked[0] if walked else None)

@@ -10,19 +10,15 @@ across tickets, decided by durable-rules, their facts in the store).
 
 from __future__ import annotations
 
-import gc
-import os
-import resource
-import statistics
-import time
 from pathlib import Path
 
 import yaml
 
 import cxrules
-from centre import START, Centre
-from cxrules.engine import Engine, FollowUpDue, VirtualClock
+from centre import serve
+from cxrules.engine import AutomationFired
 from cxrules.loading import load_file
+from measure import REPEAT, Timing, env_int
 
 ROOT = Path(__file__).resolve().parent.parent
 CUSTOMERS = 100_000
@@ -54,30 +50,6 @@ def automations(org: cxrules.Org, count: int = 200) -> list[dict]:
     return made
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as stream:
-        return int(stream.read().split()[1]) * resource.getpagesize() / 1e6
-
-
-def _run(org: cxrules.Org, total: int, checkpoints: int = 0) -> tuple[float, list[float], int]:
-    """Seconds for ``total`` events of the stream through an engine in memory; RSS at ``checkpoints`` even steps."""
-    engine = Engine(org, VirtualClock(START))
-    centre = Centre()
-    engine.on(FollowUpDue, centre.call_back)  # the agents make the calls the engine asks for, as a centre does
-    fired = 0
-    rss = []
-    step = total // checkpoints if checkpoints else 0
-    gc.collect()
-    start = time.perf_counter()
-    for number, event in enumerate(centre.events(org, total, customers=CUSTOMERS), 1):
-        fired += sum(1 for decision in engine.submit(event) if decision.kind == "AutomationFired")
-        if step and number % step == 0:
-            rss.append(_rss_mb())
-    seconds = time.perf_counter() - start
-    engine.close()
-    return seconds, rss, fired
-
-
 def bench_automations(folder: Path) -> None:
     source = ROOT / "orgs" / "automotive.yaml"
     plain = cxrules.load_org(source)
@@ -86,16 +58,19 @@ def bench_automations(folder: Path) -> None:
     path = folder / "automations.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     busy = cxrules.load_org(path)
-    total = int(os.environ.get("BENCH_EVENTS", 50_000))
-    rounds = [(_run(plain, total)[0], _run(busy, total)) for _ in range(3)]  # alternated, so both meet the same noise
-    without = statistics.median(seconds for seconds, _ in rounds)
-    with_rules = statistics.median(run[0] for _, run in rounds)
-    fired = rounds[0][1][2]
-    print(f"automations {len(busy.automations)} automations, {CUSTOMERS:,} customers, {total:,} events of a centre's stream "
-          f"(median of 3): {total / with_rules:,.0f} events/s ({fired:,} firings); the same engine and stream without "
-          f"automations {total / without:,.0f} events/s; automations cost {with_rules / without:.2f}x its time")
-    long_run = int(os.environ.get("BENCH_LONG_EVENTS", 1_000_000))
+    total = env_int("BENCH_EVENTS", 50_000)
+    without, with_them = Timing(), Timing()
+    for _ in range(REPEAT):  # alternated, so both meet the same noise
+        without.seconds.append(serve(plain, total, customers=CUSTOMERS, count=AutomationFired).seconds)
+        served = serve(busy, total, customers=CUSTOMERS, count=AutomationFired)
+        with_them.seconds.append(served.seconds)
+    print(f"automations {len(busy.automations)} automations, {CUSTOMERS:,} customers, {total:,} events of a centre's stream, "
+          f"{REPEAT}x each: {with_them.spread(2)}, {with_them.rate(total):,.0f} events/s ({served.counted:,} firings); the same "
+          f"engine and stream without automations {without.spread(2)}, {without.rate(total):,.0f} events/s; automations cost "
+          f"{with_them.best / without.best:.2f}x its time (mins), {with_them.median / without.median:.2f}x (medians)")
+    long_run = env_int("BENCH_LONG_EVENTS", 1_000_000)
     for label, org in (("without automations", plain), ("with automations", busy)):  # the engine's own growth beside theirs
-        seconds, rss, fired = _run(org, long_run, checkpoints=4)
-        print(f"            memory over {long_run:,} events {label} (RSS after each quarter): "
-              + ", ".join(f"{m:.0f} MB" for m in rss) + f"; {long_run / seconds:,.0f} events/s, {fired:,} firings")
+        served = serve(org, long_run, checkpoints=4, customers=CUSTOMERS, count=AutomationFired)
+        print(f"            memory over {long_run:,} events {label} (RSS after each quarter, one run): "
+              + ", ".join(f"{m:.0f} MB" for m in served.rss_mb) + f"; {long_run / served.seconds:,.0f} events/s, "
+              f"{served.counted:,} firings, {served.tickets_kept:,} tickets kept")

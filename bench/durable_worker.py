@@ -10,7 +10,6 @@ the last one; with PARTS feeders, each takes its share of tickets (and N counts 
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 import time
 from pathlib import Path
@@ -18,16 +17,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from centre import START, Centre  # noqa: E402
+from measure import rss_mb  # noqa: E402
 
 import cxrules  # noqa: E402
 from cxrules.engine import Engine, FollowUpDue, VirtualClock  # noqa: E402
 
 ORG = Path(__file__).resolve().parent.parent / "orgs" / "logistics.yaml"
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm", encoding="ascii") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def main() -> None:

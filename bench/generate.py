@@ -11,13 +11,17 @@ __all__ = ["generate_org", "generate_yaml"]
 PRIORITIES = ["urgent", "high", "normal", "low"]
 
 
+
+
 def generate_org(roles: int = 2000, categories: int = 500, channels: int = 10, segments: int = 5,
                  rules: int = 20000, units: int = 50, seed: int = 0, overlaps: bool = False,
-                 catch_all: bool = True, timed: float = 0.0) -> dict:
+                 catch_all: bool = True, timed: float = 0.0, service: bool = False) -> dict:
     """An org of the given size; rules match 1–3 categories and sometimes channels, segments, priorities.
 
     ``overlaps`` draws precedences from a small range (many ties); ``catch_all=False`` leaves
-    gaps; ``timed`` is the share of rules that apply only in office hours (`during`).
+    gaps; ``timed`` is the share of rules that apply only in office hours (`during`);
+    ``service`` adds what a centre's tickets live by (see :func:`_add_service`) and leaves the
+    routing table as it is without it.
     """
     rng = random.Random(seed)
     parents = max(1, categories // 5)
@@ -70,7 +74,7 @@ def generate_org(roles: int = 2000, categories: int = 500, channels: int = 10, s
         if rng.random() < timed:
             rule["during"] = "office"
         rule_list.append(rule)
-    return {
+    org = {
         "apiVersion": "cxrules/v1",
         "kind": "Organisation",
         "org": {"id": "generated", "name": "Generated org", "timezone": "Asia/Shanghai", "calendar": "office",
@@ -84,6 +88,56 @@ def generate_org(roles: int = 2000, categories: int = 500, channels: int = 10, s
         "segments": [{"id": s, "name": f"Segment {s}"} for s in segment_ids],
         "routing": rule_list,
     }
+    if service:
+        _add_service(org, [p["id"] for p in category_tree])
+    return org
+
+
+def _add_service(org: dict, parents: list[str]) -> None:
+    """SLAs, escalations, shifts and a follow-up policy, so a ticket stream works the engine as a centre's does.
+
+    Two of three roles work early (06:00–14:00) and late (14:00–22:00) shifts every day instead of
+    office hours, and nobody works at night, so tickets on the round-the-clock channels queue
+    overnight and drain at six; `r0`, which the catch-all rule gives over half the classes, is a
+    general desk of 240 agents on those shifts, ten tickets each. Urgent tickets get 15m/4h round the clock; one parent category in
+    four gets 30m/24h on office hours, escalated to the role that owns its first rule, then its
+    manager, then `r0` (the authority); the rest get 2h/3wd. Tickets of those categories are
+    revisited after resolution (members always, others one in five), an unsatisfied answer
+    reopening the ticket and escalating it. Draws no random numbers: the routing table is the
+    one of the same org without SLAs.
+    """
+    roles = {role["id"]: role for role in org["roles"]}
+    for number, role in enumerate(org["roles"]):
+        agents = sum(group["agents"] for group in role["staff"])
+        if number % 3:
+            early = (agents + 1) // 2
+            role["staff"] = [{"shift": shift, "agents": n} for shift, n in (("early", early), ("late", agents - early)) if n]
+    general = roles["r0"]  # the catch-all's role takes over half the tickets: a general desk, staffed for it
+    general.update(authority=True, capacity=10, staff=[{"shift": "early", "agents": 120}, {"shift": "late", "agents": 120}])
+    org["calendars"] += [{"id": "early", "hours": {"daily": ["06:00-14:00"]}},
+                         {"id": "late", "hours": {"daily": ["14:00-22:00"]}},
+                         {"id": "rest", "hours": {"daily": ["12:00-14:00", "21:00-09:00"]}}]
+    owner = {}
+    for rule in org["routing"]:
+        for category in rule.get("match", {}).get("category", []):
+            owner.setdefault(category.split("_")[0], rule["to"])
+    covered = parents[::4]
+    escalations = [{"id": "urgent_path", "levels": [{"role": "r0"}]},
+                   {"id": "standard_path", "levels": [{"role": "r1", "within": "4h"}, {"role": "r0"}]}]
+    slas = [{"id": "urgent", "match": {"priority": ["urgent"]}, "first_response": "15m", "resolution": "4h", "calendar": "always",
+             "warn_at": "80%", "escalation": "urgent_path"}]
+    for category in covered:
+        first = owner.get(category, "r1")
+        manager = roles[first].get("reports_to", "r0")
+        levels = [{"role": first, "within": "1h"}] + ([{"role": manager, "within": "2h"}] if manager != "r0" else []) + [{"role": "r0"}]
+        escalations.append({"id": f"{category}_path", "levels": levels})
+        slas.append({"id": f"{category}_sla", "match": {"category": [category]}, "first_response": "30m", "resolution": "24h",
+                     "warn_at": "80%", "escalation": f"{category}_path"})
+    slas.append({"id": "standard", "first_response": "2h", "resolution": "3wd", "escalation": "standard_path"})
+    org["slas"], org["escalations"] = slas, escalations
+    org["followups"] = [{"id": "revisit", "on": "resolved", "match": {"category": covered}, "within": "3d", "by": "r1",
+                         "quiet_hours": "rest", "coverage": {"members": "100%", "others": "20%"},
+                         "on_unsatisfied": {"reopen": True, "escalate": "standard_path"}, "on_overdue": {"notify": ["r0"]}}]
 
 
 def generate_yaml(**sizes) -> str:

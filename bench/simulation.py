@@ -13,18 +13,16 @@ import gc
 import itertools
 import json
 import math
-import os
 import random
-import resource
-import statistics
 import subprocess
 import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from measure import REPEAT, Timing, env_int, peak_mb, rss_mb, timed
+
 ROOT = Path(__file__).resolve().parent.parent
-REPEAT = int(os.environ.get("BENCH_REPEAT", 3))
 
 HOURLY = (1, 1, 1, 1, 1, 2, 4, 8, 14, 18, 18, 16, 12, 15, 17, 16, 14, 11, 9, 8, 6, 4, 2, 1)
 """Arrivals by hour of day: an office-hours peak (lunch dip at 12), evenings tailing off, nights low."""
@@ -169,17 +167,6 @@ def write_event_log(folder: Path, rows: int, seed: int = 5) -> tuple[Path, int]:
 # ---------------------------------------------------------------------------------------------- parts, each in its own process
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as stream:
-        return int(stream.read().split()[1]) * resource.getpagesize() / 2**20
-
-
-def _peak_mb() -> float:
-    """This process's peak RSS: VmHWM, not `ru_maxrss`, which keeps across exec the peak of the parent that spawned us."""
-    with open("/proc/self/status") as stream:
-        return next(int(line.split()[1]) for line in stream if line.startswith("VmHWM:")) / 1024
-
-
 def _load(org_path: str, mapping_path: str):
     import cxrules
     from cxrules.simulation import load_mapping
@@ -255,11 +242,9 @@ def _child(name: str, args: list[str]) -> None:
     """In the part's process: set up (untimed), time the work, print its figures as one JSON line."""
     work = PARTS[name](*args)
     gc.collect()
-    figures = {"setup_mb": _rss_mb()}
-    started = time.perf_counter()
-    figures.update(work())
-    figures["seconds"] = time.perf_counter() - started
-    figures["peak_mb"] = _peak_mb()
+    figures = {"setup_mb": rss_mb()}
+    done, figures["seconds"] = timed(work)
+    figures.update(done, peak_mb=peak_mb())
     print(json.dumps(figures))
 
 
@@ -279,12 +264,11 @@ def _report(label: str, runs: list[dict], count: int, unit: str, baseline: list[
     """One line: min and median seconds, rate, peak RSS (with the RSS after setup), ratios to the baseline's min."""
     if not runs:
         return
-    seconds = [run["seconds"] for run in runs]
-    best, peak = min(seconds), max(run["peak_mb"] for run in runs)
-    line = (f"          {label:<26} min {best:7.2f} s, median {statistics.median(seconds):7.2f} s, {count / best:>9,.0f} {unit}/s, "
+    timing, peak = Timing([run["seconds"] for run in runs]), max(run["peak_mb"] for run in runs)
+    line = (f"          {label:<26} {timing.spread(2)}, {timing.rate(count):>9,.0f} {unit}/s, "
             f"peak {peak:5.0f} MB (after setup {runs[0]['setup_mb']:.0f} MB)")
     if baseline:
-        line += f"; = {best / min(run['seconds'] for run in baseline):,.0f}× reading the file, {peak / baseline[0]['peak_mb']:.1f}× its memory"
+        line += f"; = {timing.best / min(run['seconds'] for run in baseline):,.0f}× reading the file, {peak / baseline[0]['peak_mb']:.1f}× its memory"
     print(line + (f"; target {target}" if target else ""), flush=True)
 
 
@@ -300,7 +284,7 @@ def _replay_line(runs: list[dict]) -> None:
 
 def bench_simulate(folder: Path) -> None:
     """Read and replay a month of tickets (BENCH_TICKETS, default 100,000) against orgs/automotive.yaml; target < 20 s."""
-    count = int(os.environ.get("BENCH_TICKETS", 100_000))
+    count = env_int("BENCH_TICKETS", 100_000)
     org = ROOT / "orgs" / "automotive.yaml"
     started = time.perf_counter()
     log, mapping = write_ticket_log(folder, count)
@@ -324,7 +308,7 @@ def bench_simulate(folder: Path) -> None:
 
 def bench_import(folder: Path) -> None:
     """Read an event log of BENCH_ROWS rows (default 1,000,000) with examples/servicenow/mapping.yaml; target peak < 500 MB."""
-    rows = int(os.environ.get("BENCH_ROWS", 1_000_000))
+    rows = env_int("BENCH_ROWS", 1_000_000)
     started = time.perf_counter()
     log, incidents = write_event_log(folder, rows)
     generated = time.perf_counter() - started

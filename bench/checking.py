@@ -1,0 +1,109 @@
+"""`python bench/run.py validate` and `check`: validating and checking large generated orgs, beside same-run baselines.
+
+Sizes follow BENCH_RULES (default 20,000 rules): the large org has a tenth as many roles and a
+fortieth as many categories (2,000 and 500 by default); the small org the brute force walks has
+a tenth of its rules and roles and a fifth of its categories. Baselines: reading and parsing
+the same file with libyaml alone (validate); visiting every cell of the small org one by one
+(check).
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import yaml
+
+import cxrules
+import cxrules.calendars
+from cxrules.checks import CheckConfig, CheckContext, run_checks
+from cxrules.routing import TicketClass
+from generate import generate_yaml
+from measure import alternated, env_int, repeated
+
+RULES = env_int("BENCH_RULES", 20_000)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _write(folder: Path, name: str, **sizes) -> Path:
+    path = folder / name
+    path.write_text(generate_yaml(**sizes), encoding="utf-8")
+    return path
+
+
+def _large(rules: int = RULES) -> dict:
+    """Sizes of the large org: 2,000 roles and 500 categories for 20,000 rules."""
+    return {"roles": max(rules // 10, 10), "categories": max(rules // 40, 10), "rules": rules}
+
+
+def _small(rules: int = RULES) -> dict:
+    """Sizes of the org the brute force walks: 200 roles, 100 categories and 2,000 rules for a large org of 20,000."""
+    return {"roles": max(rules // 100, 5), "categories": max(rules // 200, 5), "rules": max(rules // 10, 20)}
+
+
+def bench_validate(folder: Path) -> None:
+    """Validate the large org; baseline: reading and parsing the same file with libyaml alone (what validation starts with)."""
+    sizes = _large()
+    path = _write(folder, "large.yaml", **sizes)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    timings = alternated({"parse": lambda: yaml.load(path.read_text(encoding="utf-8"), Loader=loader),
+                          "validate": lambda: cxrules.validate_path(path)})
+    result = timings["validate"].value
+    assert result.ok, result.diagnostics[:3]
+    parse, validate = timings["parse"], timings["validate"]
+    print(f"validate  {sizes['roles']:,} roles, {sizes['rules']:,} rules ({path.stat().st_size / 1e6:.1f} MB): {validate.spread(2)} "
+          f"(target < 2 s); read + parse with libyaml alone {parse.spread(2)}; ratio {validate.best / parse.best:.2f}x "
+          f"(target ≤ 1.5x)")
+    shipped = sorted((ROOT / "orgs").glob("*.yaml"))
+    if shipped:
+        timing = repeated(lambda: [cxrules.validate_path(p) for p in shipped])
+        print(f"validate  the {len(shipped)} shipped orgs: min {timing.best * 1000:.0f} ms, median {timing.median * 1000:.0f} ms")
+
+
+def _cells(context) -> list:
+    """Every (channel, ticket class, piece of the week) a brute-force check must visit."""
+    found = []
+    for channel, space in context.channel_spaces:
+        points = sorted({p for b in [space, *context.rule_boxes.values()] for span in b.hours.intervals for p in span})
+        pieces = [(s, e) for s, e in zip(points, points[1:]) if space.hours & cxrules.calendars.WeekSet(((s, e),))]
+        found.append((channel, space, pieces))
+    return found
+
+
+def _brute_force(org) -> tuple[int, int]:
+    """Cell by cell: route every class at every piece of the week; count cells without an owner."""
+    context = CheckContext(org)
+    router = context.router
+    gaps = cells = 0
+    for channel, space, pieces in _cells(context):
+        for category, segment, priority, member in itertools.product(space.sets[0], space.sets[2], space.sets[3], (True, False)):
+            ticket = TicketClass(category, channel.id, segment, priority, member)
+            for _ in pieces:
+                cells += 1
+                if not router.candidates(ticket):
+                    gaps += 1
+    return cells, gaps
+
+
+def bench_check(folder: Path) -> None:
+    """Check the large org; baseline: brute force cell by cell on the small org, beside the regions on it, in the same run."""
+    small_sizes = _small()
+    small = cxrules.load_org(_write(folder, "small.yaml", channels=5, segments=5, **small_sizes))
+    timings = alternated({"brute": lambda: _brute_force(small),
+                          "regions": lambda: run_checks(small, CheckConfig(select=frozenset({"CX401"})))})
+    brute, regions = timings["brute"], timings["regions"]
+    cells = brute.value[0]
+    print(f"gaps      small org ({small_sizes['rules']:,} rules, {cells:,} cells): brute force {brute.spread(2)}, "
+          f"regions {regions.spread(2)}; ratio {brute.best / regions.best:.1f}x")
+    sizes = _large()
+    large = cxrules.load_org(_write(folder, "large.yaml", channels=10, segments=5, **sizes))
+    large_cells = sum(len(s.sets[0]) * len(s.sets[2]) * len(s.sets[3]) * 2 * len(p) for _, s, p in _cells(CheckContext(large)))
+    timing = repeated(lambda: run_checks(large))
+    brute_estimate = brute.best / cells * large_cells
+    print(f"check     {sizes['roles']:,} roles, {sizes['categories']:,} categories, 10 channels, 5 segments, 4 priorities, "
+          f"{sizes['rules']:,} rules: {timing.spread(2)} (target < 5 s), {len(timing.value.diagnostics)} findings; brute force "
+          f"would visit {large_cells:,} cells (≈{brute_estimate:.0f} s at the small org's rate, ratio {brute_estimate / timing.best:.0f}x)")
+    overlapping = cxrules.load_org(_write(folder, "overlapping.yaml", channels=10, overlaps=True, **sizes))
+    timing = repeated(lambda: run_checks(overlapping))
+    print(f"check     same size, precedence drawn from 1..50 (many overlaps): {timing.spread(2)}, "
+          f"{len(timing.value.diagnostics)} findings")

@@ -1,0 +1,321 @@
+"""`python bench/run.py engine`: the engine on one routing table, beside its peers on the same table in the same run.
+
+Two tables: the generated 1,000-rule org (:func:`generate.generate_org` with ``service``: SLAs,
+escalations, early and late shifts, a follow-up policy; the rules are those of the org without
+them) and the seed org orgs/automotive.yaml. For each:
+
+- peers: the same BENCH_LOOKUPS routing decisions (every class of the org in turn, at Monday
+  10:00) by a dict worked out beforehand (class → role: the floor), a hand-written first-match
+  loop over the rules in precedence order, raw durable-rules posts of the same rules (the
+  engine's `compile_routing` in a bare `Ruleset`) and the engine's cached decision
+  (`engine.router.route`); each a function from a class to a role, checked to agree with the
+  others on every class before anything is timed; ratios to raw durable-rules.
+- best case: `Engine.submit` TicketCreated then Closed, classes cycling, the clock standing,
+  the routing cache warm (BENCH_EVENTS events).
+- realistic: a centre's stream (:mod:`centre`) of BENCH_EVENTS events and the rest of its
+  tickets' lives, made beforehand: every class, a moving clock, agents filling up so queues
+  form and drain (overnight too), SLA timers that fire, breaches that escalate, follow-up calls
+  made when the engine asks, every decision delivered to a handler as a service's would be;
+  the routing cache warm (the cold start is measured apart). tickets/s (created → closed),
+  events/s, ratio to raw posts, and what the engine decided.
+- cold start: a fresh engine, the first ticket of every class created and closed, beside a
+  fresh ruleset's first post of each (building either is timed apart).
+- memory: BENCH_MEMORY_EVENTS events (default 1,000,000) of the realistic stream, made lazily
+  (it holds only tickets in flight), in a fresh process: RSS after setup and after each quarter.
+
+Each timing is repeated BENCH_REPEAT times (min and median, :mod:`measure`); each engine and
+ruleset timed is a fresh one, closed after.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable
+
+import durable_rules_engine
+from durable.engine import MessageNotHandledException, Ruleset
+
+import cxrules
+from centre import START, Centre, serve, whole_lives
+from cxrules.calendars import BusinessCalendar
+from cxrules.engine import Closed, Engine, FollowUpDue, TicketCreated, VirtualClock
+from cxrules.engine.durable import compile_routing
+from cxrules.model import Org
+from cxrules.routing import Router, TicketClass, class_values, precedence_order
+from generate import generate_yaml
+from measure import REPEAT, Timing, alternated, env_int, peak_mb, repeated, rss_mb, timed
+
+ROOT = Path(__file__).resolve().parent.parent
+MOMENT = START + timedelta(hours=2)
+"""Monday 10:00 in Shanghai: office hours, early shift on, every channel open."""
+EVENTS = env_int("BENCH_EVENTS", 200_000)
+LOOKUPS = env_int("BENCH_LOOKUPS", 50_000)
+MEMORY_EVENTS = env_int("BENCH_MEMORY_EVENTS", 1_000_000)
+
+Decide = Callable[[TicketClass], str]
+"""A router as the peers are compared: a ticket's class in, the role that gets it out."""
+
+
+# ---------------------------------------------------------------------------------------------- the peers
+
+
+def every_class(org: Org) -> list[TicketClass]:
+    """Every class of the org (category, channel, segment, priority, member or not), in a fixed random order."""
+    values = class_values(org)
+    classes = [TicketClass(*dimensions) for dimensions in itertools.product(
+        *(sorted(values[name]) for name in ("category", "channel", "segment", "priority")), (False, True))]
+    random.Random(1).shuffle(classes)
+    return classes
+
+
+def open_flags(org: Org, at: datetime) -> dict[str, bool]:
+    """What the engine tells durable-rules about the calendars rules are limited to (`during`): open or not at ``at``."""
+    named = {rule.during for rule in org.routing if rule.during}
+    return {f"open_{c.id}": BusinessCalendar(c).is_open(at) for c in org.calendars if c.id in named}
+
+
+_rulesets = itertools.count()
+
+
+class RawRuleset:
+    """The org's routing rules in a bare durable-rules ruleset, compiled as the engine compiles them, posted to directly."""
+
+    def __init__(self, org: Org):
+        self._winner: list = [None]
+        self.ruleset = Ruleset(f"bench_raw_{next(_rulesets)}", None,
+                               compile_routing(org.routing, lambda rule_id: lambda closure: self._winner.__setitem__(0, rule_id)))
+        self.roles = {rule.id: rule.to for rule in org.routing}
+        self.fallback = org.info.fallback_queue
+
+    def decider(self, flags: dict[str, bool]) -> Decide:
+        """Post a class as the message the engine would (calendars as in ``flags``); the winning rule's role."""
+        ruleset, winner, roles, fallback = self.ruleset, self._winner, self.roles, self.fallback
+
+        def post(ticket: TicketClass) -> str:
+            message = {"t": "route", "category": ticket.category, "channel": ticket.channel, "segment": ticket.segment,
+                       "priority": ticket.priority, "member": ticket.member, **flags}
+            winner[0] = None
+            try:
+                ruleset.do_actions(ruleset.assert_event(message), lambda error, state: None)
+            except MessageNotHandledException:
+                return fallback
+            return roles[winner[0]] if winner[0] else fallback
+        return post
+
+    def close(self) -> None:
+        durable_rules_engine.delete_ruleset(self.ruleset._handle)
+
+
+def first_match_loop(org: Org, at: datetime) -> Decide:
+    """What one would write by hand: the rules in precedence order (less those whose `during` calendar is shut), first match wins."""
+    flags = open_flags(org, at)
+    rules = [(m.categories, m.channels, m.segments, m.priorities, m.member, rule.to)
+             for rule in precedence_order(org.routing) if rule.during is None or flags.get(f"open_{rule.during}")
+             for m in (rule.match,)]
+    fallback = org.info.fallback_queue
+
+    def route(ticket: TicketClass) -> str:
+        category, channel, segment, priority, member = ticket.category, ticket.channel, ticket.segment, ticket.priority, ticket.member
+        for categories, channels, segments, priorities, wanted, role in rules:
+            if ((categories is None or category in categories) and (channels is None or channel in channels)
+                    and (segments is None or segment in segments) and (priorities is None or priority in priorities)
+                    and (wanted is None or wanted == member)):
+                return role
+        return fallback
+    return route
+
+
+def dict_floor(org: Org, classes: list[TicketClass], at: datetime) -> Decide:
+    """The floor: every class's role worked out beforehand (by the reference router), a dict lookup each."""
+    router = Router(org)
+    table = {ticket: router.route(ticket, at).role for ticket in classes}
+
+    def look_up(ticket: TicketClass) -> str:
+        return table[ticket]
+    return look_up
+
+
+def cached_decision(engine: Engine, classes: list[TicketClass], at: datetime) -> Decide:
+    """The engine's routing decision alone, its cache warmed with every class."""
+    route = engine.router.route
+    for ticket in classes:
+        route(ticket, at)
+
+    def decide(ticket: TicketClass) -> str:
+        return route(ticket, at).role
+    return decide
+
+
+def decide_each(decide: Decide, lookups: list[TicketClass]) -> Callable[[], None]:
+    """The timed work of a peer: one decision per lookup."""
+    def work() -> None:
+        for ticket in lookups:
+            decide(ticket)
+    return work
+
+
+# ---------------------------------------------------------------------------------------------- the engine's workloads
+
+
+def warm_routing(engine: Engine, org: Org, classes: list[TicketClass], start: datetime, end: datetime) -> None:
+    """Route every class once for each set of open `during` calendars met from ``start`` to ``end`` (quarter-hour steps):
+    the cache a running service has built by then."""
+    moments: dict[tuple, datetime] = {}
+    at = start
+    while at <= end:
+        moments.setdefault(tuple(open_flags(org, at).items()), at)
+        at += timedelta(minutes=15)
+    for at in moments.values():
+        for ticket in classes:
+            engine.router.route(ticket, at)
+
+
+def created_and_closed(engine: Engine, classes: list[TicketClass], count: int, prefix: str) -> None:
+    """``count`` tickets, each created and closed at once on the engine's standing clock, their classes cycling."""
+    submit, size = engine.submit, len(classes)
+    for number in range(count):
+        ticket = classes[number % size]
+        submit(TicketCreated(f"{prefix}{number}", category=ticket.category, channel=ticket.channel, segment=ticket.segment,
+                             priority=ticket.priority, member=ticket.member))
+        submit(Closed(f"{prefix}{number}"))
+
+
+class Realistic:
+    """The centre's stream through one fresh engine, every decision to a handler that counts it and makes the calls asked for."""
+
+    def __init__(self, org: Org, classes: list[TicketClass], recorded: list):
+        self.engine = Engine(org, VirtualClock(START))
+        warm_routing(self.engine, org, classes, START, recorded[-1].at)
+        self.centre = Centre()
+        self.recorded = recorded
+        self.decided: Counter[str] = Counter()
+        self.engine.on(None, self._handle)
+
+    def _handle(self, decision) -> None:
+        self.decided[type(decision).__name__] += 1
+        if type(decision) is FollowUpDue:
+            self.centre.call_back(decision)
+
+    def run(self) -> Counter[str]:
+        """Feed the stream; what was decided, by kind."""
+        submit = self.engine.submit
+        for event in self.centre.replay(self.recorded):
+            submit(event)
+        return self.decided
+
+
+def bench_table(label: str, path: Path) -> None:
+    """Every measurement of the engine part on one org; see the module's docstring."""
+    org = cxrules.load_org(path)
+    classes = every_class(org)
+    lookups = [classes[number % len(classes)] for number in range(LOOKUPS)]
+    print(f"engine    {label}: {len(org.routing):,} rules, {len(org.roles):,} roles, {len(classes):,} classes, "
+          f"{len(org.slas)} SLAs, {len(org.escalations)} escalation paths, {len(org.followups)} follow-up policies; "
+          f"{REPEAT}x each, collector on everywhere", flush=True)
+
+    # peers: one table, one moment, the same decisions
+    raw = RawRuleset(org)
+    engine = Engine(org, VirtualClock(MOMENT))
+    peers = {"dict floor (class → role, worked out before)": dict_floor(org, classes, MOMENT),
+             "hand-written first-match loop": first_match_loop(org, MOMENT),
+             "raw durable-rules post": raw.decider(open_flags(org, MOMENT)),
+             "engine's cached decision (router.route)": cached_decision(engine, classes, MOMENT)}
+    for ticket in classes:
+        answers = {name: decide(ticket) for name, decide in peers.items()}
+        assert len(set(answers.values())) == 1, f"the peers disagree on {ticket}: {answers}"
+    timings = alternated({name: decide_each(decide, lookups) for name, decide in peers.items()})
+    raw_rate = timings["raw durable-rules post"].rate(LOOKUPS)
+    print(f"          peers: {LOOKUPS:,} routing decisions, every class in turn, at {MOMENT:%a %H:%M}:")
+    for name, timing in timings.items():
+        target = "  (target ≥ 20x)" if name.startswith("engine") else ""
+        print(f"            {name:<46} {timing.spread(4)}  {timing.rate(LOOKUPS):>12,.0f}/s  "
+              f"{timing.rate(LOOKUPS) / raw_rate:7.2f}x raw{target}")
+    engine.close()
+    del peers
+    raw.close()
+
+    # best case: the clock standing, the cache warm
+    tickets = EVENTS // 2
+
+    def fresh_warm_engine() -> Engine:
+        fresh = Engine(org, VirtualClock(MOMENT))
+        cached_decision(fresh, classes, MOMENT)
+        return fresh
+    best = repeated(lambda fresh: created_and_closed(fresh, classes, tickets, "t"), setup=fresh_warm_engine, teardown=Engine.close)
+    print(f"          best case  Engine.submit created + closed, classes cycling, clock standing, {tickets:,} tickets: "
+          f"{best.spread()}, {best.rate(tickets):,.0f} tickets/s ({best.rate(2 * tickets):,.0f} events/s) = "
+          f"{best.rate(tickets) / raw_rate:.2f}x raw posts")
+
+    # realistic: the centre's stream, the clock moving
+    recorded = whole_lives(org, EVENTS)
+    created = sum(1 for event in recorded if type(event) is TicketCreated)
+    realistic = repeated(Realistic.run, setup=lambda: Realistic(org, classes, recorded), teardown=lambda run: run.engine.close())
+    decided = realistic.value
+    events = len(recorded) + decided["FollowUpDue"]
+    days = (recorded[-1].at - recorded[0].at) / timedelta(days=1)
+    print(f"          realistic  a centre's stream: {created:,} tickets over {days:.1f} days, created → closed, {events:,} events "
+          f"(follow-up calls included): {realistic.spread()}, {realistic.rate(created):,.0f} tickets/s, "
+          f"{realistic.rate(events):,.0f} events/s = {realistic.rate(created) / raw_rate:.2f}x raw posts "
+          f"(target ≥ 30,000 tickets/s, ≥ 1.5x)")
+    print("                     decided: " + ", ".join(f"{kind} {n:,}" for kind, n in decided.most_common()))
+
+    # cold start: a fresh engine and a fresh ruleset, each class's first ticket
+    builds = Timing()
+
+    def build_engine() -> Engine:
+        fresh, seconds = timed(Engine, org, VirtualClock(MOMENT))
+        builds.seconds.append(seconds)
+        return fresh
+    cold = repeated(lambda fresh: created_and_closed(fresh, classes, len(classes), "c"), setup=build_engine, teardown=Engine.close)
+    raw_builds = Timing()
+
+    def build_ruleset() -> RawRuleset:
+        fresh, seconds = timed(RawRuleset, org)
+        raw_builds.seconds.append(seconds)
+        return fresh
+    flags = open_flags(org, MOMENT)
+    cold_raw = repeated(lambda fresh: decide_each(fresh.decider(flags), classes)(), setup=build_ruleset, teardown=RawRuleset.close)
+    cold_rate, cold_raw_rate = cold.rate(len(classes)), cold_raw.rate(len(classes))
+    print(f"          cold start the first ticket of each of {len(classes):,} classes on a fresh engine, created → closed: "
+          f"{cold.spread()}, {cold_rate:,.0f} tickets/s; a fresh ruleset's first post of each: {cold_raw.spread()}, "
+          f"{cold_raw_rate:,.0f}/s; ratio {cold_rate / cold_raw_rate:.2f}x (target ≥ 1x); building the engine "
+          f"{builds.best * 1000:.0f} ms, the ruleset {raw_builds.best * 1000:.0f} ms (mins)")
+
+    # memory: a long stream in a fresh process
+    done = subprocess.run([sys.executable, __file__, "memory", str(path), str(MEMORY_EVENTS)], capture_output=True, text=True)
+    if done.returncode:
+        print(f"          memory     FAILED (exit {done.returncode}):\n{done.stderr[-3000:]}")
+        return
+    memory = json.loads(done.stdout.splitlines()[-1])
+    print(f"          memory     {MEMORY_EVENTS:,} events of the stream in a fresh process (one run): RSS after setup "
+          f"{memory['setup_mb']:.0f} MB, after each quarter " + " → ".join(f"{mb:.0f}" for mb in memory["rss_mb"])
+          + f" MB (target flat), peak {memory['peak_mb']:.0f} MB; {memory['events_per_second']:,.0f} events/s, "
+          f"{memory['tickets_kept']:,} tickets kept at the end", flush=True)
+
+
+def memory_run(path: str, total: int) -> dict:
+    """In its own process: RSS after loading the org and after each quarter of ``total`` events of the stream."""
+    org = cxrules.load_org(path)
+    setup = rss_mb()
+    served = serve(org, total, checkpoints=4)
+    return {"setup_mb": setup, "rss_mb": served.rss_mb, "peak_mb": peak_mb(), "events_per_second": total / served.seconds,
+            "tickets_kept": served.tickets_kept}
+
+
+def bench_engine(folder: Path) -> None:
+    generated = folder / "engine.yaml"
+    generated.write_text(generate_yaml(roles=200, categories=100, channels=5, segments=4, rules=1000, service=True), encoding="utf-8")
+    bench_table("generated org", generated)
+    bench_table("orgs/automotive.yaml", ROOT / "orgs" / "automotive.yaml")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "memory":
+        print(json.dumps(memory_run(sys.argv[2], int(sys.argv[3]))))

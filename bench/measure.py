@@ -1,0 +1,102 @@
+"""How every bench measures: repeated timings (min and median), memory now and at peak, one rule for the collector.
+
+The collector stays ON in every timing, the baselines' and the engine's alike, because a
+service runs with it on; before each timing `gc.collect()` clears what earlier work left, and
+what is alive then (the bench's own inputs: streams, class lists, the org) is frozen
+(`gc.freeze`) until the timing ends, so the collector walks only what the timed work makes.
+Each measurement is repeated BENCH_REPEAT times (default 3); the min is the figure (the run
+the machine disturbed least), the median says how noisy it was.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+REPEAT = int(os.environ.get("BENCH_REPEAT", 3))
+
+
+def env_int(name: str, default: int) -> int:
+    """A size knob: the environment variable ``name`` (underscores allowed, `200_000`), else ``default``."""
+    return int(os.environ.get(name, default))
+
+
+def rss_mb() -> float:
+    """This process's resident memory now, in MB (MiB)."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory (VmHWM): unlike `ru_maxrss`, not raised by the parent's peak when it was spawned."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
+def timed(work: Callable, *args, **kwargs) -> tuple[object, float]:
+    """``work(*args, **kwargs)`` and its seconds, the collector on, after a collection, with what was alive before frozen."""
+    gc.collect()
+    gc.freeze()
+    try:
+        started = time.perf_counter()
+        value = work(*args, **kwargs)
+        return value, time.perf_counter() - started
+    finally:
+        gc.unfreeze()
+
+
+@dataclass
+class Timing:
+    """Seconds of the repeats of one measurement."""
+
+    seconds: list[float] = field(default_factory=list)
+    value: object = None
+    """What the last repeat's work returned."""
+
+    @property
+    def best(self) -> float:
+        return min(self.seconds)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    def rate(self, count: float) -> float:
+        """``count`` per second in the least disturbed repeat."""
+        return count / self.best
+
+    def spread(self, digits: int = 3) -> str:
+        """`min 0.123 s, median 0.130 s`."""
+        return f"min {self.best:.{digits}f} s, median {self.median:.{digits}f} s"
+
+
+def repeated(work: Callable, repeat: int = REPEAT, setup: Callable[[], object] | None = None,
+             teardown: Callable[[object], object] | None = None) -> Timing:
+    """Time ``work`` ``repeat`` times; with ``setup``, each repeat times ``work(setup())``, and neither the setup nor
+    ``teardown`` (called with what the setup made) is timed."""
+    timing = Timing()
+    for _ in range(repeat):
+        if setup is None:
+            timing.value, seconds = timed(work)
+        else:
+            prepared = setup()
+            timing.value, seconds = timed(work, prepared)
+            if teardown is not None:
+                teardown(prepared)
+            del prepared
+        timing.seconds.append(seconds)
+    return timing
+
+
+def alternated(works: dict[str, Callable[[], object]], repeat: int = REPEAT) -> dict[str, Timing]:
+    """Time each of ``works`` ``repeat`` times, in rounds (a, b, c, a, b, c, ...) so that all meet the same noise."""
+    timings = {name: Timing() for name in works}
+    for _ in range(repeat):
+        for name, work in works.items():
+            timings[name].value, seconds = timed(work)
+            timings[name].seconds.append(seconds)
+    return timings

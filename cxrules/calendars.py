@@ -204,6 +204,8 @@ class BusinessCalendar:
         self._days: dict[date, tuple] = {}
         self._table: _SpanTable | None = None
         """Open spans of a stretch of dates with their running total: replaced whole, so safe across threads."""
+        self._known: tuple[datetime, datetime, bool] | None = None
+        """The last stretch :meth:`is_open` looked up: (from, until, open); replaced whole, so safe across threads."""
 
     def shifts_on(self, day: date) -> tuple[Interval, ...]:
         """The shifts that start on a local date, as written (an end past midnight goes past 1440).
@@ -304,11 +306,18 @@ class BusinessCalendar:
         return table, moment, bisect.bisect_right(table.ends, moment, table.day_start[offset], hi), hi, complete
 
     def is_open(self, moment: datetime) -> bool:
+        known = self._known
+        if known is not None and known[0] <= moment < known[1]:  # asked again and again within one stretch
+            return known[2]
         found = self._search(moment)
         if found is None:
             return any(opens <= moment for opens, _ in itertools.islice(self.intervals_from(moment), 1))
         table, instant, first, hi, _ = found
-        return first < hi and table.starts[first] <= instant
+        if first >= hi:
+            return False
+        opened = table.starts[first] <= instant
+        self._known = (moment, table.closed[first] if opened else table.opened[first], opened)
+        return opened
 
     def add(self, start: datetime, duration: timedelta) -> datetime | None:
         """The deadline ``duration`` of business time after ``start``; None if the calendar never opens.
@@ -438,6 +447,7 @@ class _SpanTable:
     def __init__(self, first: date, days: list[tuple[tuple[datetime, datetime], ...]]):
         self.first, self.days = first, len(days)
         self.opened: list[datetime] = []
+        self.closed: list[datetime] = []
         self.starts: list[int] = []
         self.ends: list[int] = []
         self.day_start: list[int] = []
@@ -446,6 +456,7 @@ class _SpanTable:
             self.day_start.append(len(self.starts))
             for opens, closes in spans:
                 self.opened.append(opens)
+                self.closed.append(closes)
                 self.starts.append(_micros(opens))
                 self.ends.append(_micros(closes))
         self.day_start.append(len(self.starts))

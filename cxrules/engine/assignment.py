@@ -57,6 +57,8 @@ class Assignment:
         self.org, self.store, self.calendars, self.agents, self.router = org, store, calendars, agents, router
         self.timers, self.faults = timers, faults
         self.rules = {rule.id: rule for rule in org.routing}
+        self.shifts = {role: tuple(dict.fromkeys(agent.shift for agent in team)) for role, team in agents.items()}
+        """Each role's shifts, once each: who is on shift is asked of each shift's calendar, not of each agent's."""
         timers.register("drain", self._fire_drain)
 
     def route(self, ticket: TicketState, at: datetime, active_surges: Iterable[Surge]) -> Route:
@@ -76,11 +78,11 @@ class Assignment:
     def assign(self, ticket: TicketState, role: str, at: datetime, requires: Iterable[str]) -> list[d.Decision]:
         """Give the ticket to an agent of ``role`` who can take it now, else queue it."""
         ticket.role, ticket.agent = role, None
-        agent = self._pick(role, at, frozenset(requires))
+        on_shift = self._on_shift(role, at)
+        agent = self._pick(role, on_shift, frozenset(requires))
         if agent is None:
             place = self.store.enqueue(role, ticket.id)
             ticket.status = "queued"
-            on_shift = [a for a in self.agents.get(role, ()) if self.calendars[a.shift].is_open(at)]
             reason = "every agent on shift is at capacity" if on_shift else "nobody of the role is on shift"
             if not on_shift:
                 self._drain_at_next_shift(role, at)
@@ -108,9 +110,10 @@ class Assignment:
                 self.store.pop_queue_head(role)
                 continue
             rule = self.rules.get(ticket.rule) if ticket.rule else None
-            agent = self._pick(role, at, frozenset(rule.requires if rule else ()))
+            on_shift = self._on_shift(role, at)
+            agent = self._pick(role, on_shift, frozenset(rule.requires if rule else ()))
             if agent is None:
-                if not any(self.calendars[a.shift].is_open(at) for a in self.agents.get(role, ())):
+                if not on_shift:
                     self._drain_at_next_shift(role, at)
                 break
             self.store.pop_queue_head(role)
@@ -122,11 +125,21 @@ class Assignment:
         self.store.add_load(agent.id, 1)
         return d.Assigned(ticket.id, at, agent.role, agent.id, ticket.rule, ticket.first_response_due, ticket.resolution_due)
 
-    def _pick(self, role: str, at: datetime, requires: frozenset[str]) -> Optional[Agent]:
-        team = self.agents.get(role, [])
-        open_shifts = {shift for shift in {a.shift for a in team} if self.calendars[shift].is_open(at)}
-        loads = {a.id: self.store.load(a.id) for a in team if a.shift in open_shifts}
-        able = [a for a in team if a.shift in open_shifts and loads[a.id] < a.capacity and requires <= a.skills]
+    def _on_shift(self, role: str, at: datetime) -> tuple[str, ...]:
+        """The role's shifts that are working at ``at``."""
+        return tuple(shift for shift in self.shifts.get(role, ()) if self.calendars[shift].is_open(at))
+
+    def _pick(self, role: str, on_shift: tuple[str, ...], requires: frozenset[str]) -> Optional[Agent]:
+        """Of the agents on ``on_shift`` below their capacity with the skills required: the next after the last one
+        given a ticket (round robin), or the least loaded; ties to the lower number."""
+        if not on_shift:
+            return None
+        team = self.agents[role]
+        if len(on_shift) < len(self.shifts[role]):
+            team = [agent for agent in team if agent.shift in on_shift]
+        load = self.store.load
+        loads = {agent.id: load(agent.id) for agent in team}
+        able = [agent for agent in team if loads[agent.id] < agent.capacity and requires <= agent.skills]
         if not able:
             return None
         if self.org.role(role).assignment == "round_robin":

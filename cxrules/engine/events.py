@@ -225,15 +225,11 @@ def check_event(event: Any) -> Event:
     if checks is None:
         raise EventError(f"an event is one of {', '.join(EVENT_TYPES)}, not {kind}", kind=kind)
     held = getattr(event, "__dict__", {})
-    ticket_id = held.get("ticket_id")
-    safe_id: str = ticket_id if isinstance(ticket_id, str) and text_problem("ticket_id", ticket_id) is None else "?"
-    at = held.get("at")
-    safe_at = at if at is None or time_problem("at", at) is None else None
     if len(held) != len(checks) or any(name not in held for name, _ in checks):
         extra = sorted(str(name) for name in held if name not in dict(checks))
         missing = [name for name, _ in checks if name not in held]
         absent = f"{kind} has no field `{_shown(extra[0])[1:-1]}`" if extra else f"{kind} needs field `{missing[0]}`"
-        raise EventError(f"{absent}; fields: {', '.join(name for name, _ in checks)}", safe_id, safe_at, kind)
+        raise EventError(f"{absent}; fields: {', '.join(name for name, _ in checks)}", *_safe_names(held), kind)
     for name, check in checks:
         value = held[name]
         problem: Optional[str]
@@ -246,8 +242,15 @@ def check_event(event: Any) -> Event:
         else:
             problem = None
         if problem is not None:
-            raise EventError(problem, safe_id, safe_at, kind)
+            raise EventError(problem, *_safe_names(held), kind)
     return event
+
+
+def _safe_names(held: dict) -> tuple[str, Optional[datetime]]:
+    """The ticket id and time a refusal may name: each as given if sound, else `?` and None."""
+    ticket_id, at = held.get("ticket_id"), held.get("at")
+    return (ticket_id if isinstance(ticket_id, str) and text_problem("ticket_id", ticket_id) is None else "?",
+            at if at is None or time_problem("at", at) is None else None)
 
 
 def parse_event(data: Any) -> Event:

@@ -8,7 +8,6 @@ keys of timers already fired (so each fires once).
 from __future__ import annotations
 
 import bisect
-import copy
 import heapq
 from abc import ABC, abstractmethod
 from contextlib import nullcontext
@@ -252,8 +251,9 @@ _ABSENT = object()
 
 
 def copy_ticket(ticket: TicketState) -> TicketState:
-    """A copy to change without touching the original (its sets copied too)."""
-    twin = copy.copy(ticket)
+    """A copy to change without touching the original (its sets copied too); every event takes one, so not `copy.copy`."""
+    twin = object.__new__(TicketState)
+    twin.__dict__.update(ticket.__dict__)
     twin.fired, twin.followups_pending, twin.tags = set(ticket.fired), set(ticket.followups_pending), set(ticket.tags)
     return twin
 
@@ -474,9 +474,13 @@ class MemoryStore(Store):
 
     def _timer_undo(self) -> Optional[dict]:
         """The unit's record of timer changes: scheduled sequence numbers, timers taken, the old sequence."""
-        if self._undo is None:
+        undo = self._undo
+        if undo is None:
             return None
-        return self._undo.setdefault(("timers", None), {"scheduled": set(), "taken": [], "next_seq": self._next_seq})
+        timers = undo.get(("timers", None))
+        if timers is None:
+            timers = undo[("timers", None)] = {"scheduled": set(), "taken": [], "next_seq": self._next_seq}
+        return timers
 
     # ------------------------------------------------------------ delivery
 
@@ -494,8 +498,9 @@ class MemoryStore(Store):
         return list(self.dead.values())
 
     def dispatched(self, decisions: list) -> None:
-        for decision in decisions:
-            self.failed_attempts.pop(decision.key, None)
+        if self.failed_attempts:  # nearly always empty: then no decision's key needs making
+            for decision in decisions:
+                self.failed_attempts.pop(decision.key, None)
 
     def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None) -> None:
         timer = Timer(due, self._next_seq, kind, ticket_id, key, data)

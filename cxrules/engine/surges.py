@@ -7,8 +7,9 @@ The arrivals and the active surges are in the store; every arrival also schedule
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
+from typing import Optional
 from zoneinfo import ZoneInfo
 
 from ..model import Org, Surge
@@ -28,15 +29,25 @@ class Surges:
         self.campaigns = [campaign for campaign in org.campaigns if campaign.surges]
         self.zone = ZoneInfo(org.info.timezone)
         self.by_id = {surge.id: surge for surge in org.surges}
+        self._campaign_day: Optional[tuple[date, frozenset[str]]] = None
         self.for_class = cache(lambda fields: tuple(surge for surge in org.surges if surge.match.matches(*fields)))
         """The surges that count a ticket class, worked out once per class."""
         timers.register("surge", self._fire_window_end)
 
     def active(self, at: datetime) -> list[Surge]:
         """The surges whose team is on: switched on by their count (or an automation), or for a campaign running at ``at``."""
-        day = at.astimezone(self.zone).date()
-        campaigning = {surge for campaign in self.campaigns if day in campaign.dates for surge in campaign.surges}
+        if not self.surges:
+            return []
+        campaigning = self._campaigning(at.astimezone(self.zone).date())
         return [surge for surge in self.surges if surge.id in campaigning or self.store.surge_active(surge.id)]
+
+    def _campaigning(self, day: date) -> frozenset[str]:
+        """The surges a campaign running on ``day`` switches on (the last day asked is remembered: the clock moves on)."""
+        known = self._campaign_day
+        if known is None or known[0] != day:
+            known = self._campaign_day = (day, frozenset(surge for campaign in self.campaigns if day in campaign.dates
+                                                         for surge in campaign.surges))
+        return known[1]
 
     def count(self, ticket: TicketState, at: datetime) -> list[d.Decision]:
         """A new ticket arrives in the window of each surge matching its class."""

@@ -287,7 +287,8 @@ class BusinessCalendar:
         else:
             first, last = day, day + timedelta(days=max(ahead, 64))
         last = min(last, date.max - timedelta(days=1))
-        table = _SpanTable(first, [self._spans(first + timedelta(days=n)) for n in range((last - first).days)])
+        dates = [first + timedelta(days=n) for n in range((last - first).days)]
+        table = _SpanTable(first, [self._spans(day) for day in dates], [self.is_working_day(day) for day in dates])
         self._table = table
         return table
 
@@ -375,6 +376,27 @@ class BusinessCalendar:
                 any(minute < shift.end - 1440 for shift in self.shifts_on(day - timedelta(days=1))):
             day -= timedelta(days=1)  # the tail of the night shift that started the day before
             offset += timedelta(days=1)
+        due_day = self._nth_working_day_after(day, count)
+        if due_day is None:
+            return None
+        naive = datetime.combine(due_day, time(0)) + offset
+        return naive.replace(tzinfo=self.zone).astimezone(timezone.utc)
+
+    def _nth_working_day_after(self, day: date, count: int) -> date | None:
+        """The ``count``-th working day after ``day``, within :data:`HORIZON`: a bisect of the running count of working
+        days in the table (a walk over dates near the end of the calendar)."""
+        for ahead in (2 * count + 16, HORIZON.days + 1):  # most fall within a few weeks
+            table = self._table_for(day, ahead)
+            if table is None:
+                break
+            offset = (day - table.first).days
+            horizon = offset + HORIZON.days + 1
+            hi = min(horizon, table.days)
+            after = bisect.bisect_left(table.working_before, table.working_before[offset + 1] + count, offset + 2, hi + 1)
+            if after <= hi:
+                return table.first + timedelta(days=after - 1)
+            if horizon <= table.days:
+                return None
         last = day + HORIZON if day <= date.max - HORIZON - timedelta(days=2) else date.max - timedelta(days=2)
         while count > 0:
             day += timedelta(days=1)
@@ -382,8 +404,7 @@ class BusinessCalendar:
                 return None
             if self.is_working_day(day):
                 count -= 1
-        naive = datetime.combine(day, time(0)) + offset
-        return naive.replace(tzinfo=self.zone).astimezone(timezone.utc)
+        return day
 
     def business_time(self, start: datetime, duration: timedelta) -> timedelta:
         """The open time a target of ``duration`` gives from ``start``: the duration itself for
@@ -444,8 +465,10 @@ class _SpanTable:
     difference of two totals, and "is it open" a bisect of the spans' ends: no walk over dates.
     """
 
-    def __init__(self, first: date, days: list[tuple[tuple[datetime, datetime], ...]]):
+    def __init__(self, first: date, days: list[tuple[tuple[datetime, datetime], ...]], working: list[bool]):
         self.first, self.days = first, len(days)
+        self.working_before = [0, *itertools.accumulate(working)]
+        """Working days before each date from ``first`` (one more entry: the total): `wd` targets count on it."""
         self.opened: list[datetime] = []
         self.closed: list[datetime] = []
         self.starts: list[int] = []

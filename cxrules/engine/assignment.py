@@ -6,9 +6,11 @@ whose role has nobody on shift is drained by a timer at the next shift start.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Optional
+from typing import Iterable, NamedTuple, Optional
 
 from ..calendars import BusinessCalendar
 from ..model import Org, Surge
@@ -32,6 +34,18 @@ class Agent:
     capacity: int
     number: int
     """Place in the role's team, from 0: ties go to the lower number."""
+
+    def can_take(self, load: int, requires: frozenset[str]) -> bool:
+        """Whether the agent, with ``load`` open tickets, can take one more that ``requires`` these skills."""
+        return load < self.capacity and (not requires or requires <= self.skills)
+
+
+class _Team(NamedTuple):
+    """Agents of a role on some shifts, in number order, with their ids and numbers side by side."""
+
+    agents: tuple[Agent, ...]
+    ids: tuple[str, ...]
+    numbers: tuple[int, ...]
 
 
 def teams(org: Org) -> dict[str, list[Agent]]:
@@ -59,6 +73,8 @@ class Assignment:
         self.rules = {rule.id: rule for rule in org.routing}
         self.shifts = {role: tuple(dict.fromkeys(agent.shift for agent in team)) for role, team in agents.items()}
         """Each role's shifts, once each: who is on shift is asked of each shift's calendar, not of each agent's."""
+        self.round_robin = {role.id: role.assignment == "round_robin" for role in org.roles}
+        self._teams: dict[tuple[str, tuple[str, ...]], _Team] = {}
         timers.register("drain", self._fire_drain)
 
     def route(self, ticket: TicketState, at: datetime, active_surges: Iterable[Surge]) -> Route:
@@ -131,23 +147,40 @@ class Assignment:
 
     def _pick(self, role: str, on_shift: tuple[str, ...], requires: frozenset[str]) -> Optional[Agent]:
         """Of the agents on ``on_shift`` below their capacity with the skills required: the next after the last one
-        given a ticket (round robin), or the least loaded; ties to the lower number."""
+        given a ticket (round robin), or the least loaded; ties to the lower number.
+
+        The loads are the store's (processes sharing a database change them), read in one call; agents are in
+        number order, so the search stops at the first free one when it can.
+        """
         if not on_shift:
             return None
-        team = self.agents[role]
-        if len(on_shift) < len(self.shifts[role]):
-            team = [agent for agent in team if agent.shift in on_shift]
-        load = self.store.load
-        loads = {agent.id: load(agent.id) for agent in team}
-        able = [agent for agent in team if loads[agent.id] < agent.capacity and requires <= agent.skills]
-        if not able:
-            return None
-        if self.org.role(role).assignment == "round_robin":
+        team = self._on_duty(role, on_shift)
+        loads = self.store.loads_of(team.ids)
+        if self.round_robin[role]:
             cursor = self.store.cursor(role)
-            chosen = min(able, key=lambda a: (a.number <= cursor, a.number))
-            self.store.set_cursor(role, chosen.number)
+            after = bisect.bisect_right(team.numbers, cursor)
+            order = itertools.chain(range(after, len(team.agents)), range(after))
+            chosen = next((team.agents[n] for n in order if team.agents[n].can_take(loads[n], requires)), None)
+            if chosen is not None:
+                self.store.set_cursor(role, chosen.number)
             return chosen
-        return min(able, key=lambda a: (loads[a.id], a.number))
+        best: Optional[Agent] = None
+        least = 0
+        for agent, load in zip(team.agents, loads):
+            if (best is None or load < least) and agent.can_take(load, requires):
+                best, least = agent, load
+                if load == 0:
+                    break
+        return best
+
+    def _on_duty(self, role: str, on_shift: tuple[str, ...]) -> "_Team":
+        """The role's agents on these shifts, in number order (worked out once per role and set of shifts)."""
+        key = (role, on_shift)
+        team = self._teams.get(key)
+        if team is None:
+            agents = tuple(agent for agent in self.agents[role] if agent.shift in on_shift)
+            team = self._teams[key] = _Team(agents, tuple(agent.id for agent in agents), tuple(agent.number for agent in agents))
+        return team
 
     def _drain_at_next_shift(self, role: str, at: datetime) -> None:
         """Nobody of the role is on shift: drain its queue when the first of them comes on."""

@@ -35,7 +35,7 @@ from abc import abstractmethod
 from collections import OrderedDict, deque
 from datetime import datetime
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 from ..model import fingerprint
 from .data import DataError, from_data, time_to_json, to_data
@@ -392,6 +392,10 @@ class TableStore(Store):
 
     def load(self, agent: str) -> int:
         return self._require_unit().loads.get(agent, 0)
+
+    def loads_of(self, agents: Sequence[str]) -> list[int]:
+        get = self._require_unit().loads.get
+        return [get(agent, 0) for agent in agents]
 
     def add_load(self, agent: str, change: int) -> None:
         unit = self._require_unit()

@@ -307,18 +307,23 @@ class BusinessCalendar:
         return table, moment, bisect.bisect_right(table.ends, moment, table.day_start[offset], hi), hi, complete
 
     def is_open(self, moment: datetime) -> bool:
+        return self.stretch(moment)[0]
+
+    def stretch(self, moment: datetime) -> tuple[bool, datetime | None]:
+        """Whether the calendar is open at ``moment``, and until when that holds at least (None: not known)."""
         known = self._known
         if known is not None and known[0] <= moment < known[1]:  # asked again and again within one stretch
-            return known[2]
+            return known[2], known[1]
         found = self._search(moment)
         if found is None:
-            return any(opens <= moment for opens, _ in itertools.islice(self.intervals_from(moment), 1))
+            return any(opens <= moment for opens, _ in itertools.islice(self.intervals_from(moment), 1)), None
         table, instant, first, hi, _ = found
         if first >= hi:
-            return False
+            return False, None
         opened = table.starts[first] <= instant
-        self._known = (moment, table.closed[first] if opened else table.opened[first], opened)
-        return opened
+        until = table.closed[first] if opened else table.opened[first]
+        self._known = (moment, until, opened)
+        return opened, until
 
     def add(self, start: datetime, duration: timedelta) -> datetime | None:
         """The deadline ``duration`` of business time after ``start``; None if the calendar never opens.

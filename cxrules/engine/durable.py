@@ -73,6 +73,11 @@ class DurableRouter:
         self.org = org
         self.rules = {rule.id: rule for rule in org.routing}
         self._calendars = {c.id: BusinessCalendar(c) for c in org.calendars if any(r.during == c.id for r in org.routing)}
+        self._all_calendars = frozenset(self._calendars)
+        self._open_known: Optional[tuple[datetime, datetime, frozenset[str]]] = None
+        """The last stretch of time in which the same calendars were open: (from, until, their ids); replaced whole."""
+        self._routes = {rule.id: Route(rule.to, rule) for rule in org.routing}
+        self._fallback = Route(org.info.fallback_queue, None)
         self._winner: list[Optional[str]] = [None]
         self._lock = threading.Lock()
         self._cache: dict[object, Optional[str]] = {}
@@ -86,9 +91,26 @@ class DurableRouter:
         return record
 
     def _open_calendars(self, at: Optional[datetime]) -> frozenset[str]:
+        """The calendars of `during` rules open at ``at`` (all of them at no moment); the set stands until one of them
+        opens or closes, so it is worked out once per stretch."""
         if not self._calendars:
             return _NONE
-        return frozenset(cid for cid, calendar in self._calendars.items() if at is None or calendar.is_open(at))
+        if at is None:
+            return self._all_calendars
+        known = self._open_known
+        if known is not None and known[0] <= at < known[1]:
+            return known[2]
+        opened, until = [], None
+        for cid, calendar in self._calendars.items():
+            is_open, ends = calendar.stretch(at)
+            if is_open:
+                opened.append(cid)
+            if ends is not None and (until is None or ends < until):
+                until = ends
+        result = frozenset(opened)
+        if until is not None:
+            self._open_known = (at, until, result)
+        return result
 
     def winner(self, ticket: TicketClass, at: Optional[datetime] = None) -> Optional[str]:
         """Id of the rule that owns the ticket at ``at`` (None: no rule, the fallback queue)."""
@@ -125,10 +147,7 @@ class DurableRouter:
         if surged is not None:
             return surged
         rule_id = self.winner(ticket, at)
-        if rule_id is None:
-            return Route(self.org.info.fallback_queue, None)
-        rule = self.rules[rule_id]
-        return Route(rule.to, rule)
+        return self._fallback if rule_id is None else self._routes[rule_id]
 
     def close(self) -> None:
         """Release the compiled ruleset (durable-rules keeps it until told)."""

@@ -18,10 +18,11 @@ them) and the seed org orgs/automotive.yaml. For each:
   made when the engine asks, every decision delivered to a handler as a service's would be;
   the routing cache warm (the cold start is measured apart). tickets/s (created → closed),
   events/s, ratio to raw posts, and what the engine decided.
-- cold start: a fresh engine, the first ticket of every class created and closed, beside a
-  fresh ruleset's first post of each (building either is timed apart).
+- cold start: a fresh engine built, then the first ticket of every class created and closed,
+  beside a fresh ruleset built, then its first post of each (what building took also shown).
 - memory: BENCH_MEMORY_EVENTS events (default 1,000,000) of the realistic stream, made lazily
-  (it holds only tickets in flight), in a fresh process: RSS after setup and after each quarter.
+  (it holds only tickets in flight), in a fresh process: RSS with the org loaded and after each
+  quarter (after a collection).
 
 Each timing is repeated BENCH_REPEAT times (min and median, :mod:`measure`); each engine and
 ruleset timed is a fresh one, closed after.
@@ -29,11 +30,13 @@ ruleset timed is a fresh one, closed after.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import random
 import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -50,7 +53,7 @@ from cxrules.engine.durable import compile_routing
 from cxrules.model import Org
 from cxrules.routing import Router, TicketClass, class_values, precedence_order
 from generate import generate_yaml
-from measure import REPEAT, Timing, alternated, env_int, peak_mb, repeated, rss_mb, timed
+from measure import REPEAT, Timing, alternated, env_int, peak_mb, repeated, rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 MOMENT = START + timedelta(hours=2)
@@ -75,10 +78,15 @@ def every_class(org: Org) -> list[TicketClass]:
     return classes
 
 
-def open_flags(org: Org, at: datetime) -> dict[str, bool]:
-    """What the engine tells durable-rules about the calendars rules are limited to (`during`): open or not at ``at``."""
-    named = {rule.during for rule in org.routing if rule.during}
-    return {f"open_{c.id}": BusinessCalendar(c).is_open(at) for c in org.calendars if c.id in named}
+class OpenFlags:
+    """What the engine tells durable-rules about the calendars rules are limited to (`during`): open or not, at a moment."""
+
+    def __init__(self, org: Org):
+        named = {rule.during for rule in org.routing if rule.during}
+        self.calendars = {c.id: BusinessCalendar(c) for c in org.calendars if c.id in named}
+
+    def at(self, moment: datetime) -> dict[str, bool]:
+        return {f"open_{cid}": calendar.is_open(moment) for cid, calendar in self.calendars.items()}
 
 
 _rulesets = itertools.count()
@@ -115,7 +123,7 @@ class RawRuleset:
 
 def first_match_loop(org: Org, at: datetime) -> Decide:
     """What one would write by hand: the rules in precedence order (less those whose `during` calendar is shut), first match wins."""
-    flags = open_flags(org, at)
+    flags = OpenFlags(org).at(at)
     rules = [(m.categories, m.channels, m.segments, m.priorities, m.member, rule.to)
              for rule in precedence_order(org.routing) if rule.during is None or flags.get(f"open_{rule.during}")
              for m in (rule.match,)]
@@ -167,10 +175,11 @@ def decide_each(decide: Decide, lookups: list[TicketClass]) -> Callable[[], None
 def warm_routing(engine: Engine, org: Org, classes: list[TicketClass], start: datetime, end: datetime) -> None:
     """Route every class once for each set of open `during` calendars met from ``start`` to ``end`` (quarter-hour steps):
     the cache a running service has built by then."""
+    flags = OpenFlags(org)
     moments: dict[tuple, datetime] = {}
     at = start
     while at <= end:
-        moments.setdefault(tuple(open_flags(org, at).items()), at)
+        moments.setdefault(tuple(flags.at(at).items()), at)
         at += timedelta(minutes=15)
     for at in moments.values():
         for ticket in classes:
@@ -211,108 +220,128 @@ class Realistic:
         return self.decided
 
 
+def cold_start(build: Callable[[], object], use: Callable[[object], object]) -> tuple[Timing, float]:
+    """Build a fresh thing and use it, timed together (an engine that did its work when built pays for it here too), each
+    repeat's thing closed after; the timings, and the least time a building took."""
+    built_in: list[float] = []
+
+    def work() -> object:
+        started = time.perf_counter()
+        thing = build()
+        built_in.append(time.perf_counter() - started)
+        use(thing)
+        return thing
+    return repeated(work, teardown=lambda thing: thing.close()), min(built_in)
+
+
 def bench_table(label: str, path: Path) -> None:
     """Every measurement of the engine part on one org; see the module's docstring."""
     org = cxrules.load_org(path)
     classes = every_class(org)
-    lookups = [classes[number % len(classes)] for number in range(LOOKUPS)]
     print(f"engine    {label}: {len(org.routing):,} rules, {len(org.roles):,} roles, {len(classes):,} classes, "
           f"{len(org.slas)} SLAs, {len(org.escalations)} escalation paths, {len(org.followups)} follow-up policies; "
           f"{REPEAT}x each, collector on everywhere", flush=True)
+    raw_rate = peers(org, classes)
+    best_case(org, classes, raw_rate)
+    realistic(org, classes, raw_rate)
+    cold(org, classes)
+    memory(path)
 
-    # peers: one table, one moment, the same decisions
+
+def peers(org: Org, classes: list[TicketClass]) -> float:
+    """The same routing decisions by each peer, at one moment, checked to agree first; the raw durable-rules posts/s."""
+    lookups = [classes[number % len(classes)] for number in range(LOOKUPS)]
     raw = RawRuleset(org)
     engine = Engine(org, VirtualClock(MOMENT))
-    peers = {"dict floor (class → role, worked out before)": dict_floor(org, classes, MOMENT),
-             "hand-written first-match loop": first_match_loop(org, MOMENT),
-             "raw durable-rules post": raw.decider(open_flags(org, MOMENT)),
-             "engine's cached decision (router.route)": cached_decision(engine, classes, MOMENT)}
+    deciders = {"dict floor (class → role, worked out before)": dict_floor(org, classes, MOMENT),
+                "hand-written first-match loop": first_match_loop(org, MOMENT),
+                "raw durable-rules post": raw.decider(OpenFlags(org).at(MOMENT)),
+                "engine's cached decision (router.route)": cached_decision(engine, classes, MOMENT)}
     for ticket in classes:
-        answers = {name: decide(ticket) for name, decide in peers.items()}
+        answers = {name: decide(ticket) for name, decide in deciders.items()}
         assert len(set(answers.values())) == 1, f"the peers disagree on {ticket}: {answers}"
-    timings = alternated({name: decide_each(decide, lookups) for name, decide in peers.items()})
+    timings = alternated({name: decide_each(decide, lookups) for name, decide in deciders.items()})
+    engine.close()
+    raw.close()
     raw_rate = timings["raw durable-rules post"].rate(LOOKUPS)
     print(f"          peers: {LOOKUPS:,} routing decisions, every class in turn, at {MOMENT:%a %H:%M}:")
     for name, timing in timings.items():
         target = "  (target ≥ 20x)" if name.startswith("engine") else ""
         print(f"            {name:<46} {timing.spread(4)}  {timing.rate(LOOKUPS):>12,.0f}/s  "
               f"{timing.rate(LOOKUPS) / raw_rate:7.2f}x raw{target}")
-    engine.close()
-    del peers
-    raw.close()
+    return raw_rate
 
-    # best case: the clock standing, the cache warm
+
+def best_case(org: Org, classes: list[TicketClass], raw_rate: float) -> None:
+    """Created and closed at once, classes cycling, the clock standing, the routing cache warm."""
     tickets = EVENTS // 2
 
     def fresh_warm_engine() -> Engine:
         fresh = Engine(org, VirtualClock(MOMENT))
         cached_decision(fresh, classes, MOMENT)
         return fresh
-    best = repeated(lambda fresh: created_and_closed(fresh, classes, tickets, "t"), setup=fresh_warm_engine, teardown=Engine.close)
+    timing = repeated(lambda fresh: created_and_closed(fresh, classes, tickets, "t"), setup=fresh_warm_engine, teardown=Engine.close)
     print(f"          best case  Engine.submit created + closed, classes cycling, clock standing, {tickets:,} tickets: "
-          f"{best.spread()}, {best.rate(tickets):,.0f} tickets/s ({best.rate(2 * tickets):,.0f} events/s) = "
-          f"{best.rate(tickets) / raw_rate:.2f}x raw posts")
+          f"{timing.spread()}, {timing.rate(tickets):,.0f} tickets/s ({timing.rate(2 * tickets):,.0f} events/s) = "
+          f"{timing.rate(tickets) / raw_rate:.2f}x raw posts")
 
-    # realistic: the centre's stream, the clock moving
+
+def realistic(org: Org, classes: list[TicketClass], raw_rate: float) -> None:
+    """The centre's stream, the clock moving, made beforehand; what the engine decided on it."""
     recorded = whole_lives(org, EVENTS)
     created = sum(1 for event in recorded if type(event) is TicketCreated)
-    realistic = repeated(Realistic.run, setup=lambda: Realistic(org, classes, recorded), teardown=lambda run: run.engine.close())
-    decided = realistic.value
+    timing = repeated(Realistic.run, setup=lambda: Realistic(org, classes, recorded), teardown=lambda run: run.engine.close())
+    decided = timing.value
     events = len(recorded) + decided["FollowUpDue"]
     days = (recorded[-1].at - recorded[0].at) / timedelta(days=1)
     print(f"          realistic  a centre's stream: {created:,} tickets over {days:.1f} days, created → closed, {events:,} events "
-          f"(follow-up calls included): {realistic.spread()}, {realistic.rate(created):,.0f} tickets/s, "
-          f"{realistic.rate(events):,.0f} events/s = {realistic.rate(created) / raw_rate:.2f}x raw posts "
+          f"(follow-up calls included): {timing.spread()}, {timing.rate(created):,.0f} tickets/s, "
+          f"{timing.rate(events):,.0f} events/s = {timing.rate(created) / raw_rate:.2f}x raw posts "
           f"(target ≥ 30,000 tickets/s, ≥ 1.5x)")
     print("                     decided: " + ", ".join(f"{kind} {n:,}" for kind, n in decided.most_common()))
 
-    # cold start: a fresh engine and a fresh ruleset, each class's first ticket
-    builds = Timing()
 
-    def build_engine() -> Engine:
-        fresh, seconds = timed(Engine, org, VirtualClock(MOMENT))
-        builds.seconds.append(seconds)
-        return fresh
-    cold = repeated(lambda fresh: created_and_closed(fresh, classes, len(classes), "c"), setup=build_engine, teardown=Engine.close)
-    raw_builds = Timing()
+def cold(org: Org, classes: list[TicketClass]) -> None:
+    """A fresh engine and a fresh ruleset, built in the timing, then the first ticket (the first post) of each class."""
+    engine_timing, engine_built = cold_start(lambda: Engine(org, VirtualClock(MOMENT)),
+                                             lambda fresh: created_and_closed(fresh, classes, len(classes), "c"))
+    flags = OpenFlags(org).at(MOMENT)
+    raw_timing, raw_built = cold_start(lambda: RawRuleset(org), lambda fresh: decide_each(fresh.decider(flags), classes)())
+    engine_rate, raw_rate = engine_timing.rate(len(classes)), raw_timing.rate(len(classes))
+    print(f"          cold start a fresh engine, then the first ticket of each of {len(classes):,} classes, created → closed: "
+          f"{engine_timing.spread()}, {engine_rate:,.0f} tickets/s; a fresh ruleset, then its first post of each: "
+          f"{raw_timing.spread()}, {raw_rate:,.0f}/s; ratio {engine_rate / raw_rate:.2f}x (target ≥ 1x); of which building "
+          f"the engine {engine_built * 1000:.0f} ms, the ruleset {raw_built * 1000:.0f} ms (mins)")
 
-    def build_ruleset() -> RawRuleset:
-        fresh, seconds = timed(RawRuleset, org)
-        raw_builds.seconds.append(seconds)
-        return fresh
-    flags = open_flags(org, MOMENT)
-    cold_raw = repeated(lambda fresh: decide_each(fresh.decider(flags), classes)(), setup=build_ruleset, teardown=RawRuleset.close)
-    cold_rate, cold_raw_rate = cold.rate(len(classes)), cold_raw.rate(len(classes))
-    print(f"          cold start the first ticket of each of {len(classes):,} classes on a fresh engine, created → closed: "
-          f"{cold.spread()}, {cold_rate:,.0f} tickets/s; a fresh ruleset's first post of each: {cold_raw.spread()}, "
-          f"{cold_raw_rate:,.0f}/s; ratio {cold_rate / cold_raw_rate:.2f}x (target ≥ 1x); building the engine "
-          f"{builds.best * 1000:.0f} ms, the ruleset {raw_builds.best * 1000:.0f} ms (mins)")
 
-    # memory: a long stream in a fresh process
+def memory(path: Path) -> None:
+    """The realistic stream, made lazily, over BENCH_MEMORY_EVENTS events in a fresh process: RSS at each quarter."""
     done = subprocess.run([sys.executable, __file__, "memory", str(path), str(MEMORY_EVENTS)], capture_output=True, text=True)
     if done.returncode:
         print(f"          memory     FAILED (exit {done.returncode}):\n{done.stderr[-3000:]}")
         return
-    memory = json.loads(done.stdout.splitlines()[-1])
-    print(f"          memory     {MEMORY_EVENTS:,} events of the stream in a fresh process (one run): RSS after setup "
-          f"{memory['setup_mb']:.0f} MB, after each quarter " + " → ".join(f"{mb:.0f}" for mb in memory["rss_mb"])
-          + f" MB (target flat), peak {memory['peak_mb']:.0f} MB; {memory['events_per_second']:,.0f} events/s, "
-          f"{memory['tickets_kept']:,} tickets kept at the end", flush=True)
+    figures = json.loads(done.stdout.splitlines()[-1])
+    print(f"          memory     {MEMORY_EVENTS:,} events of the stream in a fresh process (one run): RSS with the org loaded "
+          f"{figures['loaded_mb']:.0f} MB, after each quarter " + " → ".join(f"{mb:.0f}" for mb in figures["rss_mb"])
+          + f" MB (target flat), peak {figures['peak_mb']:.0f} MB; {figures['events_per_second']:,.0f} events/s, "
+          f"{figures['tickets_kept']:,} tickets held at the end", flush=True)
 
 
 def memory_run(path: str, total: int) -> dict:
     """In its own process: RSS after loading the org and after each quarter of ``total`` events of the stream."""
     org = cxrules.load_org(path)
-    setup = rss_mb()
+    gc.collect()
+    loaded = rss_mb()
     served = serve(org, total, checkpoints=4)
-    return {"setup_mb": setup, "rss_mb": served.rss_mb, "peak_mb": peak_mb(), "events_per_second": total / served.seconds,
+    return {"loaded_mb": loaded, "rss_mb": served.rss_mb, "peak_mb": peak_mb(), "events_per_second": total / served.seconds,
             "tickets_kept": served.tickets_kept}
 
 
 def bench_engine(folder: Path) -> None:
+    """The generated table, then the seed org's."""
     generated = folder / "engine.yaml"
     generated.write_text(generate_yaml(roles=200, categories=100, channels=5, segments=4, rules=1000, service=True), encoding="utf-8")
-    bench_table("generated org", generated)
+    bench_table("generated org (bench/generate.py with service=True)", generated)
     bench_table("orgs/automotive.yaml", ROOT / "orgs" / "automotive.yaml")
 
 

@@ -76,19 +76,16 @@ class Timing:
 
 def repeated(work: Callable, repeat: int = REPEAT, setup: Callable[[], object] | None = None,
              teardown: Callable[[object], object] | None = None) -> Timing:
-    """Time ``work`` ``repeat`` times; with ``setup``, each repeat times ``work(setup())``, and neither the setup nor
-    ``teardown`` (called with what the setup made) is timed."""
+    """Time ``work`` ``repeat`` times; with ``setup``, each repeat times ``work(setup())``. ``teardown`` is called after
+    each repeat with what the setup made (with no setup: with what the work returned); neither it nor the setup is timed."""
     timing = Timing()
     for _ in range(repeat):
-        if setup is None:
-            timing.value, seconds = timed(work)
-        else:
-            prepared = setup()
-            timing.value, seconds = timed(work, prepared)
-            if teardown is not None:
-                teardown(prepared)
-            del prepared
+        prepared = None if setup is None else setup()
+        timing.value, seconds = timed(work) if setup is None else timed(work, prepared)
         timing.seconds.append(seconds)
+        if teardown is not None:
+            teardown(timing.value if setup is None else prepared)
+        del prepared
     return timing
 
 

@@ -26,7 +26,7 @@ class ThreadsOnSqlite:
 
     def __init__(self, org, path: Path, total: int):
         self.org, self.total = org, total
-        self.store = SqliteStore(path, snapshot_every=5000)
+        self.store = SqliteStore(path)
         self.engine = Engine(org, VirtualClock(START), self.store)
         self.seen: dict[str, list[str]] = {}
         self._lock = threading.Lock()
@@ -55,7 +55,7 @@ class ThreadsOnSqlite:
     def close(self) -> None:
         """Note what the run left (tickets seen, resolved, whether each ticket's decisions came in order), then close."""
         self.tickets = sum(1 for t in self.seen if t and t.startswith("w"))
-        self.resolved = sum(1 for t in self.store.tickets.values() if t.status == "resolved")
+        self.resolved = sum(1 for t in self.store.all_tickets() if t.status == "resolved")
         self.in_order = all(kinds[0] in ("Assigned", "Queued", "Fallback") for ticket, kinds in self.seen.items() if ticket)
         self.engine.close()
         self.store.close()

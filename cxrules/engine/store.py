@@ -282,7 +282,8 @@ class MemoryStore(Store):
         self.facts: dict[str, list[tuple[float, str, float]]] = {}
         """Per pattern key: (POSIX seconds, ticket id, kept until) of the events it counts, oldest first (lists, not
         deques: most keys hold a fact or two, and an empty deque alone takes 600 bytes)."""
-        self.next_fact_sweep = float("-inf")
+        self.fact_expiry: list[tuple[float, str]] = []
+        """A heap of (when a fact is spent, its key): one entry per fact."""
         self.fallback: list[str] = []
         self._next_seq = 0
         self.faults: list[str] = []
@@ -425,6 +426,7 @@ class MemoryStore(Store):
             self._on_rollback(partial(self.facts.pop, key, None))
         facts.append((at.timestamp(), ticket_id, until.timestamp()))
         self._on_rollback(facts.pop)
+        heapq.heappush(self.fact_expiry, (facts[-1][2], key))  # left behind by a rollback, it finds nothing to remove
 
     def facts_since(self, key: str, after: datetime) -> list[tuple[float, str]]:
         facts = self.facts.get(key)
@@ -444,14 +446,17 @@ class MemoryStore(Store):
         return bisect.bisect_right(facts, until.timestamp(), key=when) - bisect.bisect_right(facts, after.timestamp(), key=when)
 
     def expire_facts(self, now: datetime) -> None:
-        """Sweeps every key once an hour of the engine's time (a few hundred thousand keys take milliseconds): spent facts
-        leave, and a key with none left goes whole."""
-        moment = now.timestamp()
-        if moment < self.next_fact_sweep:
-            return
-        self.next_fact_sweep = moment + 3600
+        """Spent facts leave, and a key with none left goes whole: the keys come off a heap by when their facts are
+        spent, so the sweep costs what it removes, not the number of keys."""
+        moment, expiry = now.timestamp(), self.fact_expiry
         spent_until = itemgetter(2)  # a key's facts are kept for one length of time, so they are spent in order too
-        for key, facts in list(self.facts.items()):
+        while expiry and expiry[0][0] <= moment:
+            entry = heapq.heappop(expiry)
+            self._on_rollback(partial(heapq.heappush, expiry, entry))
+            key = entry[1]
+            facts = self.facts.get(key)
+            if not facts:
+                continue
             spent = bisect.bisect_right(facts, moment, key=spent_until)
             if spent == len(facts):
                 self._on_rollback(partial(self.facts.__setitem__, key, self.facts.pop(key)))

@@ -1,0 +1,98 @@
+"""The engine's fast paths choose exactly what their plain definitions choose.
+
+Issue #16 made the per-event path fast: an agent is picked from the team on shift with its
+loads read in one call, stopping at the first free agent; the calendars open for `during`
+rules are remembered for the stretch in which none opens or closes; spent facts leave by a
+heap instead of an hourly sweep of every key. Each is held here to the definition it stands
+in for, written out plainly, on generated inputs. Nothing here measures time.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime, timedelta
+from operator import itemgetter
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings, strategies as st
+
+import cxrules
+from cxrules.engine.assignment import Agent, Assignment
+from cxrules.engine.durable import DurableRouter
+from cxrules.engine.store import MemoryStore
+
+from conftest import SEED_ORGS, examples
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _chosen_by_definition(team: list[Agent], loads: dict[str, int], requires: frozenset[str], round_robin: bool, cursor: int):
+    """Of the able agents: the lowest number after the cursor (round robin, wrapping round), or the least loaded; ties to
+    the lower number."""
+    able = [agent for agent in team if loads[agent.id] < agent.capacity and requires <= agent.skills]
+    if not able:
+        return None
+    if round_robin:
+        return min(able, key=lambda agent: (agent.number <= cursor, agent.number))
+    return min(able, key=lambda agent: (loads[agent.id], agent.number))
+
+
+_agent = st.tuples(st.sampled_from(["early", "late"]), st.integers(1, 3), st.sets(st.sampled_from(["de", "fr"])), st.integers(0, 3))
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(agents=st.lists(_agent, min_size=1, max_size=12), on_shift=st.sampled_from([("early",), ("late",), ("early", "late")]),
+       requires=st.sets(st.sampled_from(["de", "fr"]), max_size=1), round_robin=st.booleans(), cursor=st.integers(-1, 12))
+def test_an_agent_is_picked_as_the_plain_definition_picks(agents, on_shift, requires, round_robin, cursor):
+    team = [Agent(f"desk#{n + 1}", "desk", shift, frozenset(skills), capacity, n) for n, (shift, capacity, skills, _) in enumerate(agents)]
+    loads = {agent.id: load for agent, (_, _, _, load) in zip(team, agents)}
+    store = MemoryStore()
+    store.loads.update(loads)
+    store.cursors["desk"] = cursor
+    assignment = object.__new__(Assignment)  # only what picking needs: the store, the team, its shifts
+    assignment.store, assignment.agents = store, {"desk": team}
+    assignment.shifts = {"desk": tuple(dict.fromkeys(agent.shift for agent in team))}
+    assignment.round_robin, assignment._teams = {"desk": round_robin}, {}
+    shifts = tuple(shift for shift in assignment.shifts["desk"] if shift in on_shift)
+    expected = _chosen_by_definition([a for a in team if a.shift in shifts], loads, frozenset(requires), round_robin, cursor)
+    assert assignment._pick("desk", shifts, frozenset(requires)) == expected
+    if round_robin and expected is not None:
+        assert store.cursors["desk"] == expected.number
+
+
+@settings(max_examples=examples(30), deadline=None)
+@given(org_path=st.sampled_from(SEED_ORGS), minutes=st.lists(st.integers(0, 60 * 24 * 120), min_size=1, max_size=40))
+def test_the_calendars_open_for_during_rules_are_those_each_calendar_says(org_path, minutes):
+    """In any order of moments (the remembered stretch is left forwards and backwards)."""
+    router = DurableRouter(cxrules.load_org(org_path))
+    try:
+        start = datetime(2025, 9, 20, tzinfo=SHANGHAI)
+        for minute in minutes:
+            at = start + timedelta(minutes=minute)
+            assert router._open_calendars(at) == frozenset(cid for cid, calendar in router._calendars.items() if calendar.is_open(at))
+    finally:
+        router.close()
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(facts=st.lists(st.tuples(st.sampled_from(["C1", "C2", "C3"]), st.integers(0, 200)), max_size=30),
+       sweeps=st.lists(st.integers(0, 400), max_size=10))
+def test_spent_facts_leave_as_a_sweep_of_every_key_would_remove_them(facts, sweeps):
+    store = MemoryStore()
+    start = datetime(2025, 1, 1, tzinfo=SHANGHAI)
+    kept: dict[str, list[tuple[float, str, float]]] = {}
+    moment = 0
+    for number, (key, step) in enumerate(facts):
+        keep_for = {"C1": 60, "C2": 600, "C3": 3600}[key]  # one length of time per key, as patterns keep them
+        moment += step
+        at = start + timedelta(seconds=moment)
+        store.add_fact(key, at, f"T{number}", at + timedelta(seconds=keep_for))
+        kept.setdefault(key, []).append((at.timestamp(), f"T{number}", (at + timedelta(seconds=keep_for)).timestamp()))
+    for sweep in sorted(sweeps):
+        now = (start + timedelta(seconds=sweep)).timestamp()
+        store.expire_facts(start + timedelta(seconds=sweep))
+        for key, held in list(kept.items()):  # the sweep of every key that the heap stands in for
+            held[:bisect.bisect_right(held, now, key=itemgetter(2))] = []
+            if not held:
+                del kept[key]
+    assert store.facts == kept

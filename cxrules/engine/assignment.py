@@ -149,14 +149,14 @@ class Assignment:
         """Of the agents on ``on_shift`` below their capacity with the skills required: the next after the last one
         given a ticket (round robin), or the least loaded; ties to the lower number.
 
-        The loads are the store's (processes sharing a database change them), read in one call; agents are in
-        number order, so the search stops at the first free one when it can.
+        The loads are the store's (processes sharing a database change them), read as the search goes; agents
+        are in number order, so it stops at the first free one when it can.
         """
         if not on_shift:
             return None
         team = self._on_duty(role, on_shift)
-        loads = self.store.loads_of(team.ids)
         if self.round_robin[role]:
+            loads = list(self.store.loads_of(team.ids))
             cursor = self.store.cursor(role)
             after = bisect.bisect_right(team.numbers, cursor)
             order = itertools.chain(range(after, len(team.agents)), range(after))
@@ -166,7 +166,7 @@ class Assignment:
             return chosen
         best: Optional[Agent] = None
         least = 0
-        for agent, load in zip(team.agents, loads):
+        for agent, load in zip(team.agents, self.store.loads_of(team.ids)):
             if (best is None or load < least) and agent.can_take(load, requires):
                 best, least = agent, load
                 if load == 0:
@@ -184,7 +184,7 @@ class Assignment:
 
     def _drain_at_next_shift(self, role: str, at: datetime) -> None:
         """Nobody of the role is on shift: drain its queue when the first of them comes on."""
-        starts = [start for a in self.agents.get(role, ()) if (start := self.calendars[a.shift].next_open(at)) is not None and start > at]
+        starts = [start for shift in self.shifts.get(role, ()) if (start := self.calendars[shift].next_open(at)) is not None and start > at]
         self.timers.schedule(min(starts) if starts else None, "drain", None, f"drain:{role}:{at.isoformat()}", role)
 
     def _fire_drain(self, timer: Timer) -> list[d.Decision]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 from abc import ABC, abstractmethod
 from contextlib import nullcontext
 from collections import deque
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from operator import itemgetter
-from typing import Any, Callable, ContextManager, Optional, Sequence
+from typing import Any, Callable, ContextManager, Iterator, Optional, Sequence
 
 from .delivery import DeadLetter
 
@@ -155,9 +156,9 @@ class Store(ABC):
     @abstractmethod
     def load(self, agent: str) -> int:
         """Open tickets of an agent."""
-    def loads_of(self, agents: Sequence[str]) -> list[int]:
-        """Open tickets of each of ``agents``, in their order (one call for a whole team)."""
-        return [self.load(agent) for agent in agents]
+    def loads_of(self, agents: Sequence[str]) -> Iterator[int]:
+        """Open tickets of each of ``agents``, in their order, as they are asked for (one call for a whole team)."""
+        return map(self.load, agents)
     @abstractmethod
     def add_load(self, agent: str, change: int) -> None: ...
     @abstractmethod
@@ -393,9 +394,8 @@ class MemoryStore(Store):
     def load(self, agent: str) -> int:
         return self.loads.get(agent, 0)
 
-    def loads_of(self, agents: Sequence[str]) -> list[int]:
-        get = self.loads.get
-        return [get(agent, 0) for agent in agents]
+    def loads_of(self, agents: Sequence[str]) -> Iterator[int]:
+        return map(self.loads.get, agents, itertools.repeat(0))
 
     def add_load(self, agent: str, change: int) -> None:
         self._save("loads", agent)

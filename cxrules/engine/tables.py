@@ -30,6 +30,7 @@ The tables (format 3):
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 from abc import abstractmethod
 from collections import OrderedDict, deque
@@ -393,9 +394,8 @@ class TableStore(Store):
     def load(self, agent: str) -> int:
         return self._require_unit().loads.get(agent, 0)
 
-    def loads_of(self, agents: Sequence[str]) -> list[int]:
-        get = self._require_unit().loads.get
-        return [get(agent, 0) for agent in agents]
+    def loads_of(self, agents: Sequence[str]) -> Iterator[int]:
+        return map(self._require_unit().loads.get, agents, itertools.repeat(0))
 
     def add_load(self, agent: str, change: int) -> None:
         unit = self._require_unit()

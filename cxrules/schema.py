@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import fastjsonschema
 import jsonschema
@@ -45,14 +45,41 @@ def _validator() -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(org_schema())
 
 
+_ITEM_NAME = ".format(**locals())"
+_RAISE = re.compile(r"^( *)raise JsonSchemaValueException\(.*\)$", re.MULTILINE)
+
+
 @lru_cache(maxsize=1)
-def _gate():
-    """A compiled yes/no validator of the same schema, ~5x faster than jsonschema on big orgs.
+def _gate_code() -> str:
+    """The Python source of the gate: fastjsonschema's code for the org schema, less what only its messages need.
+
+    The gate answers yes or no; jsonschema words the errors. So two things of the generated
+    code go, and nothing else changes:
+
+    - fastjsonschema names each list item for its messages, `".roles[{data__roles_x}]".format(**locals())`,
+      and evaluates that on every item that goes to the function of a `$ref`, valid or not; in the
+      function of the whole schema ``locals()`` holds hundreds of variables, so naming the items
+      cost 2 s of a 20,000-rule org whose checks take 0.25 s. The names are left unformatted.
+    - each `raise` carries its message, its value and the whole schema of its property written
+      out: two thirds of the code, compiled in every process. A bare `raise` says no as well.
+    """
+    code = fastjsonschema.compile_to_code(copy.deepcopy(org_schema()), use_default=False)  # it rewrites `$ref`s in place
+    return _RAISE.sub(r'\1raise JsonSchemaValueException("")', code).replace(_ITEM_NAME, "")
+
+
+@lru_cache(maxsize=1)
+def _gate() -> Callable[[Any], Any]:
+    """A compiled yes/no validator of the same schema, ~20x faster than jsonschema on big orgs.
 
     jsonschema stays the authority: it runs whenever the gate says no, and its errors are
-    what users see. tests/test_schema.py checks that both always agree.
+    what users see. tests/test_mutations.py checks that both always agree.
     """
-    return fastjsonschema.compile(copy.deepcopy(org_schema()), use_default=False)  # it rewrites `$ref`s in place
+    code = _gate_code()
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "<org schema gate>", "exec"), namespace)  # code generated from our own schema
+    root = re.search(r"^def (\w+)\(", code, re.MULTILINE)  # the first function is the whole schema's
+    assert root is not None
+    return namespace[root.group(1)]
 
 
 def is_valid(data: Any) -> bool:

@@ -47,6 +47,7 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str")}
+_STR, _MAP, _SEQ, _MERGE, _TIMESTAMP = (_TAG + t for t in ("str", "map", "seq", "merge", "timestamp"))
 _YAML11_SURPRISES = {"yes", "no", "on", "off", "y", "n"}
 
 
@@ -407,7 +408,7 @@ def _compose(text: str, file: str, limits: LoadLimits) -> tuple[Document, list[D
         loader.dispose()
     if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == _TAG + "null" and not root.value):
         raise _LoadError(Diagnostic("CX107", "file is empty: expected an org or fragment", Location(file), hint=_EMPTY_HINT))
-    builder = _Builder(file, limits)
+    builder = _Builder(file, limits, aliases="*" in text)  # an alias is written `*name`
     data = builder.build(root, (), 0, None)
     return Document(file, data, MappingProxyType(builder.positions), MappingProxyType(builder.surprises)), builder.problems
 
@@ -688,14 +689,22 @@ def _sibling_column(lines: list[str], number: int, column: int, dash: bool) -> t
 
 
 class _Builder:
-    """Turns composed nodes into plain data, recording positions and refusing duplicates."""
+    """Turns composed nodes into plain data, recording positions and refusing duplicates.
 
-    def __init__(self, file: str, limits: LoadLimits):
+    Building runs once per node, and a large org has hundreds of thousands, most of them text
+    values; so when the text holds no alias (no `*`), where no node can be met twice and none
+    need be remembered, the loops over a mapping's or a list's values build text values in
+    line: what :meth:`build` and :meth:`_scalar` would do for them, without the calls.
+    """
+
+    def __init__(self, file: str, limits: LoadLimits, aliases: bool = True):
         self.file = file
         self.limits = limits
         self.positions: dict[JsonPath, tuple[int, int, int, int]] = {}
         self.surprises: dict[JsonPath, str] = {}
         self.problems: list[Diagnostic] = []
+        self.aliases = aliases
+        """Whether the text may hold aliases; only then is each node built remembered in ``done``."""
         self.done: dict[int, tuple[Any, int]] = {}
         self.total = 0
         self.expanded = 0
@@ -703,9 +712,10 @@ class _Builder:
         self.constructor = yaml.constructor.SafeConstructor()
 
     def build(self, node, path: JsonPath, depth: int, key_node) -> Any:
-        key_mark = (key_node or node).start_mark
-        self.positions[path] = (key_mark.line + 1, key_mark.column + 1, node.start_mark.line + 1, node.start_mark.column + 1)
-        shared = self.done.get(id(node))
+        mark = node.start_mark
+        key_mark = mark if key_node is None else key_node.start_mark
+        self.positions[path] = (key_mark.line + 1, key_mark.column + 1, mark.line + 1, mark.column + 1)
+        shared = self.done.get(id(node)) if self.aliases else None
         if shared is not None:  # an alias: share the value, but count its expanded size
             value, size = shared
             self.expanded += size
@@ -715,15 +725,16 @@ class _Builder:
             raise _LoadError(Diagnostic("CX109", f"nesting deeper than {self.limits.max_depth} levels", self._where(node)))
         before = self.total
         self._count(1, path, key_node, node)
-        if not isinstance(node, yaml.ScalarNode) and node.tag not in (_TAG + "map", _TAG + "seq"):
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in (_MAP, _SEQ):
             raise _LoadError(Diagnostic("CX109", f"unsupported YAML tag `{node.tag}`", self._where(node), hint="remove the tag"))
         if isinstance(node, yaml.MappingNode):
             value = self._mapping(node, path, depth)
         elif isinstance(node, yaml.SequenceNode):
-            value = [self.build(item, path + (index,), depth + 1, None) for index, item in enumerate(node.value)]
+            value = self._sequence(node, path, depth)
         else:
             value = self._scalar(node, path)
-        self.done[id(node)] = (value, self.total - before)
+        if self.aliases:
+            self.done[id(node)] = (value, self.total - before)
         return value
 
     def _count(self, size: int, path: JsonPath, key_node, node) -> None:
@@ -743,12 +754,37 @@ class _Builder:
     def _where(self, node) -> Location:
         return _mark(node.start_mark, self.file)
 
+    def _in_line(self, depth: int) -> bool:
+        """Whether text values at ``depth`` may be built in line: no aliases, and not too deep (which :meth:`build` refuses)."""
+        return not self.aliases and depth <= self.limits.max_depth
+
+    def _sequence(self, node: yaml.SequenceNode, path: JsonPath, depth: int) -> list:
+        depth += 1
+        if not self._in_line(depth):
+            return [self.build(item, path + (index,), depth, None) for index, item in enumerate(node.value)]
+        result = []
+        positions, limit = self.positions, self.limits.max_nodes
+        for index, item in enumerate(node.value):
+            if item.__class__ is yaml.ScalarNode and item.tag == _STR:  # as build(item, path + (index,), depth, None)
+                mark = item.start_mark
+                line, column = mark.line + 1, mark.column + 1
+                positions[path + (index,)] = (line, column, line, column)
+                self.total += 1
+                if self.total > limit:
+                    self._count(0, path + (index,), None, item)
+                result.append(item.value)
+            else:
+                result.append(self.build(item, path + (index,), depth, None))
+        return result
+
     def _mapping(self, node: yaml.MappingNode, path: JsonPath, depth: int) -> dict:
         result: dict[str, Any] = {}
         first_seen: dict[str, Any] = {}
         merged: list[dict] = []
+        in_line = self._in_line(depth + 1)
+        positions, limit = self.positions, self.limits.max_nodes
         for key_node, value_node in node.value:
-            if key_node.tag == _TAG + "merge":
+            if key_node.tag == _MERGE:
                 sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
                 for source in sources:
                     value = self.build(source, path, depth + 1, key_node)
@@ -768,8 +804,18 @@ class _Builder:
                     related=(Related(_mark(first.start_mark, self.file), f"`{key}` first defined here"),)))
                 continue  # keep the first, so later layers still check the rest of the file
             first_seen[key] = key_node
-            self._count(1, path, None, key_node)  # keys are nodes too
-            result[key] = self.build(value_node, path + (key,), depth + 1, key_node)
+            self.total += 1  # keys are nodes too
+            if self.total > limit:
+                self._count(0, path, None, key_node)
+            if in_line and value_node.__class__ is yaml.ScalarNode and value_node.tag == _STR:  # as build(value_node, ...) below
+                key_mark, mark = key_node.start_mark, value_node.start_mark
+                positions[path + (key,)] = (key_mark.line + 1, key_mark.column + 1, mark.line + 1, mark.column + 1)
+                self.total += 1
+                if self.total > limit:
+                    self._count(0, path + (key,), None, value_node)
+                result[key] = value_node.value
+            else:
+                result[key] = self.build(value_node, path + (key,), depth + 1, key_node)
         for source in merged:
             for key, value in source.items():
                 result.setdefault(key, value)
@@ -777,7 +823,7 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
         tag = node.tag
-        if tag == _TAG + "timestamp":
+        if tag == _TIMESTAMP:
             return node.value  # dates stay text: the schema checks their form, the model parses them
         if tag not in _SCALAR_TAGS:
             raise _LoadError(Diagnostic("CX109", f"unsupported YAML tag `{tag}`", self._where(node), hint="remove the tag"))

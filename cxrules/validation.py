@@ -8,11 +8,11 @@ problem of every file together. An item with schema errors is left out of the la
 from __future__ import annotations
 
 import zoneinfo
-from functools import lru_cache
+from functools import lru_cache, partial
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import networkx as nx
 
@@ -291,7 +291,35 @@ _REFERENCES: list[tuple[str, tuple, str]] = [
 
 def _values_at(item: _Item, pattern: tuple) -> Iterator[tuple[JsonPath, Any]]:
     """Every value matching a pattern of keys and `*`, with its path inside the item."""
-    frontier: list[tuple[JsonPath, Any]] = [((), item.data)]
+    return iter(_walker(pattern)(item.data))
+
+
+@lru_cache(maxsize=None)
+def _walker(pattern: tuple) -> Callable[[Any], list[tuple[JsonPath, Any]]]:
+    """A function from an item's data to every value matching ``pattern`` (keys, and `*` for each list position), with its path.
+
+    Most patterns are keys, perhaps ending in `*` (`to`, `match.category.*`): those are followed
+    straight down, without building the paths of places that hold nothing, for they run on every
+    item of a large org. A `*` before the end (`staff.*.shift`) takes the general walk.
+    """
+    keys, each = (pattern[:-1], True) if pattern[-1:] == ("*",) else (pattern, False)
+    if "*" in keys:
+        return partial(_walk, pattern)
+
+    def straight(data: Any) -> list[tuple[JsonPath, Any]]:
+        value = data
+        for key in keys:
+            if not isinstance(value, dict) or key not in value:
+                return []
+            value = value[key]
+        if not each:
+            return [(keys, value)]
+        return [((*keys, index), item) for index, item in enumerate(value)] if isinstance(value, list) else []
+    return straight
+
+
+def _walk(pattern: tuple, data: Any) -> list[tuple[JsonPath, Any]]:
+    frontier: list[tuple[JsonPath, Any]] = [((), data)]
     for step in pattern:
         next_frontier: list[tuple[JsonPath, Any]] = []
         for path, value in frontier:
@@ -300,7 +328,7 @@ def _values_at(item: _Item, pattern: tuple) -> Iterator[tuple[JsonPath, Any]]:
             elif step != "*" and isinstance(value, dict) and step in value:
                 next_frontier.append((path + (step,), value[step]))
         frontier = next_frontier
-    return iter(frontier)
+    return frontier
 
 
 def _check_ids(items: _Items) -> Iterator[Diagnostic]:
@@ -341,9 +369,10 @@ def _check_references(items: _Items) -> Iterator[Diagnostic]:
         if isinstance(value, str) and value not in known[kind]:
             yield _unknown(items.root.location(("org", key)), value, kind, known, "`org`")
     for section, pattern, kind in _REFERENCES:
+        ids, walk = known[kind], _walker(pattern)
         for item in items.each(section):
-            for path, value in _values_at(item, pattern):
-                if isinstance(value, str) and value not in known[kind]:
+            for path, value in walk(item.data):
+                if isinstance(value, str) and value not in ids:
                     yield _unknown(item.at(*path), value, kind, known, describe_path(item.document, item.path))
     for workflow in items.each("workflows"):
         states = [s.get("id") for s in workflow.get("states", default=[]) if isinstance(s, dict)]

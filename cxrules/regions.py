@@ -6,19 +6,24 @@ nobody owns are a universe minus the union of rule boxes. :func:`uncovered` comp
 difference by splitting one dimension at a time into the classes of values the remaining
 rules cannot tell apart, and merging classes whose remainders are equal, so the result is a
 short list of large regions and the cost grows with the rules and the regions reported, not
-with the product of the dimensions.
+with the product of the dimensions. :class:`BoxIndex` finds the boxes that meet a region by
+the values they hold, so an analysis compares a rule only with the rules that can meet it.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from itertools import product
+from math import prod
+from typing import Iterable, Optional, Sequence
 
 from .calendars import WeekSet
 
-__all__ = ["DIMENSIONS", "Box", "uncovered", "is_covered", "coalesce"]
+__all__ = ["DIMENSIONS", "Box", "BoxIndex", "uncovered", "is_covered", "coalesce"]
 
 DIMENSIONS = ("category", "channel", "segment", "priority", "member")
+_ALL_WEEK = WeekSet.full().intervals
 
 
 @dataclass(frozen=True)
@@ -29,14 +34,28 @@ class Box:
     hours: WeekSet
 
     def intersect(self, other: "Box") -> Optional["Box"]:
-        sets = tuple(a & b for a, b in zip(self.sets, other.sets))
-        if not all(sets):
-            return None
+        sets = []
+        for a, b in zip(self.sets, other.sets):
+            both = a & b  # a new set even when a is b: the order its values are visited in decides the regions' order
+            if not both:
+                return None
+            sets.append(both)
         hours = self.hours & other.hours
-        return Box(sets, hours) if hours else None
+        return Box(tuple(sets), hours) if hours else None
+
+    def meets(self, other: "Box") -> bool:
+        """Whether the two share a ticket at some hour (``intersect`` is not None), without building the region."""
+        for a, b in zip(self.sets, other.sets):
+            if a.isdisjoint(b):
+                return False
+        return bool(self.hours & other.hours)
 
     def covers(self, other: "Box") -> bool:
-        return all(b <= a for a, b in zip(self.sets, other.sets)) and not (other.hours - self.hours)
+        for a, b in zip(self.sets, other.sets):
+            if not b <= a:
+                return False
+        mine, theirs = self.hours.intervals, other.hours.intervals
+        return mine == theirs or mine == _ALL_WEEK or not (other.hours - self.hours)
 
     def replace(self, dimension: int, values) -> "Box":
         if dimension == len(self.sets):
@@ -44,8 +63,94 @@ class Box:
         return Box(self.sets[:dimension] + (values,) + self.sets[dimension + 1:], self.hours)
 
 
+class BoxIndex:
+    """Boxes in a fixed order, found by the values they hold: which of them meet a region, without trying each.
+
+    Each box is filed under the values it holds on the dimensions it narrows (a rule for
+    `complaint × phone` under the key ``("complaint", "phone")`` of the group "category,
+    channel"); a dimension on which it holds every value of ``universe`` (or so many that
+    filing it under each would multiply its entries past ``fan_out``) is left out of its key.
+    There are at most 3 ** dimensions such groups (few in practice), so a question looks up the
+    region's values in each group (or, when the region holds more combinations than the group
+    has keys, walks the keys) and then tries only the boxes it found, on what their key does
+    not already say: its cost grows with the boxes that may meet the region, not with all of them.
+    """
+
+    def __init__(self, boxes: Iterable[Box], universe: Optional[Sequence[frozenset]] = None, fan_out: int = 64):
+        self.boxes: list[Box] = list(boxes)
+        self._hours = [box.hours for box in self.boxes]
+        count = len(self.boxes[0].sets) if self.boxes else 0
+        if universe is None:
+            universe = [frozenset().union(*(box.sets[d] for box in self.boxes)) for d in range(count)]
+        self._universe = tuple(universe)
+        groups: dict[tuple[tuple[int, ...], tuple[int, ...]], dict[tuple, list[int]]] = {}
+        self._repeated = False  # some box is filed under more than one key: answers need de-duplicating
+        dimensions = range(count)
+        for index, box in enumerate(self.boxes):
+            sets = box.sets
+            split = [d for d in dimensions if sets[d] is not universe[d] and sets[d] != universe[d]]
+            dropped = []
+            entries = prod(len(sets[d]) for d in split)
+            if entries > fan_out:
+                for d in sorted(split, key=lambda d: -len(sets[d])):  # leave the widest dimensions out of the key first
+                    entries //= len(sets[d])
+                    split.remove(d)
+                    dropped.append(d)
+                    if entries <= fan_out:
+                        break
+            self._repeated = self._repeated or entries > 1
+            keys = groups.setdefault((tuple(split), tuple(sorted(dropped))), {})
+            for key in product(*(sets[d] for d in split)):
+                leaf = keys.get(key)
+                if leaf is None:
+                    keys[key] = [index]
+                else:
+                    leaf.append(index)
+        self._groups = [(split, dropped, tuple(d for d in dimensions if d not in split and d not in dropped), keys, len(keys))
+                        for (split, dropped), keys in groups.items()]
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    def meeting(self, region: Box, start: int = 0, stop: Optional[int] = None) -> list[int]:
+        """Positions (ascending) of the boxes from ``start`` to before ``stop`` that meet ``region`` (share a ticket at
+        some hour with it)."""
+        stop = len(self.boxes) if stop is None else min(stop, len(self.boxes))
+        if start >= stop:
+            return []
+        sets, hours, universe = region.sets, region.hours, self._universe
+        boxes, box_hours = self.boxes, self._hours
+        found: list[int] = []
+        parts = 0
+        outside = [d for d, values in enumerate(sets) if values.isdisjoint(universe[d])]  # dimensions the region leaves
+        for split, dropped, whole, keys, size in self._groups:
+            if outside and any(d in whole for d in outside):
+                continue  # its boxes hold every value of the universe there, and the region none
+            wanted = [sets[d] for d in split]
+            if prod(map(len, wanted)) <= size:  # look the region's combinations up, or walk the keys when they are fewer
+                get = keys.get
+                matched: Iterable[list[int]] = (leaf for key in product(*wanted) if (leaf := get(key)) is not None)
+            else:
+                matched = (leaf for key, leaf in keys.items() if all(value in values for value, values in zip(key, wanted)))
+            for leaf in matched:
+                if leaf[0] < start or leaf[-1] >= stop:
+                    leaf = leaf[bisect_left(leaf, start):bisect_left(leaf, stop)]
+                if dropped:  # the key says nothing of the values left out of it
+                    leaf = [i for i in leaf if not any(boxes[i].sets[d].isdisjoint(sets[d]) for d in dropped)]
+                leaf = [i for i in leaf if box_hours[i] & hours]
+                if leaf:
+                    found += leaf
+                    parts += 1
+        if parts > 1:
+            found = sorted(set(found)) if self._repeated else sorted(found)
+        return found
+
+
 def is_covered(space: Box, boxes: Iterable[Box]) -> bool:
     """True when the boxes together cover every ticket and hour of ``space``."""
+    boxes = list(boxes)
+    if any(box.covers(space) for box in boxes):  # the common answer, without clipping every box to the space
+        return True
     return not uncovered(space, boxes, limit=1)
 
 

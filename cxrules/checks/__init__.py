@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import tomllib
-from itertools import combinations
+from bisect import bisect_left
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import cached_property
@@ -25,7 +25,7 @@ from ..codes import register as register_code
 from ..diagnostics import Diagnostic, Location, Related, Severity, sort_key
 from ..model import Channel, Org, RoutingRule
 from ..performance import paused_gc
-from ..regions import Box, coalesce, uncovered
+from ..regions import Box, BoxIndex, coalesce, uncovered
 from ..routing import Router
 
 __all__ = ["Finding", "Check", "CHECKS", "register", "CheckConfig", "CheckContext", "CheckResult", "check", "run_checks",
@@ -152,9 +152,9 @@ def _config_from_table(table, where: Path) -> CheckConfig:
 class CheckContext:
     """The org plus what several checks need, computed once: graphs, hours, rule regions."""
 
-    def __init__(self, org: Org, horizon: Optional[tuple[date, date]] = None):
+    def __init__(self, org: Org, horizon: Optional[tuple[date, date]] = None, router: Optional[Router] = None):
         self.org = org
-        self.router = Router(org)
+        self.router = router or Router(org)
         self.horizon = horizon or (date.today(), date.today() + timedelta(days=365))
 
     @cached_property
@@ -265,7 +265,7 @@ class CheckContext:
 
     @cached_property
     def category_index(self) -> dict[str, list[str]]:
-        """Category → ids of rules whose region contains it (to find rules that may meet)."""
+        """Category → ids of rules whose region contains it."""
         index: dict[str, list[str]] = {}
         for rule_id, box in self.rule_boxes.items():
             for category in box.sets[0]:
@@ -273,23 +273,42 @@ class CheckContext:
         return index
 
     @cached_property
+    def rule_index(self) -> BoxIndex:
+        """The regions of the rules that have one, in the order they are tried (``indexed_rules``), indexed by the
+        values they hold: which rules meet a region is found without trying every rule."""
+        return BoxIndex(self.rule_boxes.values(), self.values)
+
+    @cached_property
+    def indexed_rules(self) -> list[RoutingRule]:
+        """The rules that have a region, in the order they are tried: ``rule_index.boxes[i]`` is the region of the i-th."""
+        return [rule for rule in self.router.rules if rule.id in self.rule_boxes]
+
+    @cached_property
+    def _indexed_positions(self) -> list[int]:
+        """The places of ``indexed_rules`` in the order rules are tried (ascending)."""
+        return [self.rule_position[rule.id] for rule in self.indexed_rules]
+
+    @cached_property
     def gap_regions(self) -> list[tuple[Channel, list[Box]]]:
         """Per channel, the tickets it receives while open that no rule owns (what CX401 reports)."""
-        boxes = list(self.rule_boxes.values())
-        return [(channel, coalesce(uncovered(space, boxes))) for channel, space in self.channel_spaces]
+        index = self.rule_index
+        return [(channel, coalesce(uncovered(space, [index.boxes[i] for i in index.meeting(space)])))
+                for channel, space in self.channel_spaces]
 
     @cached_property
     def overlap_regions(self) -> list[tuple[RoutingRule, RoutingRule, list[Box]]]:
         """(first rule, second rule, regions): equal precedence, different owners, both claim (what CX402 reports)."""
-        groups: dict[int, list[RoutingRule]] = {}
-        for rule in self.router.rules:
-            if rule.id in self.rule_boxes:
-                groups.setdefault(rule.precedence, []).append(rule)
+        rules = self.indexed_rules  # rules of equal precedence follow each other in the order rules are tried
         found: list[tuple[RoutingRule, RoutingRule, list[Box]]] = []
-        for rules in groups.values():
-            if len({rule.to for rule in rules}) < 2:
+        start = 0
+        while start < len(rules):
+            stop = start + 1
+            while stop < len(rules) and rules[stop].precedence == rules[start].precedence:
+                stop += 1
+            group, start = range(start, stop), stop
+            if len({rules[place].to for place in group}) < 2:
                 continue
-            for first, second in self.meeting_pairs(rules):
+            for first, second in self._pairs_among(group):
                 if first.to == second.to:
                     continue
                 both = self.rule_boxes[first.id].intersect(self.rule_boxes[second.id])
@@ -305,33 +324,50 @@ class CheckContext:
         return found
 
     def meeting_pairs(self, rules: list[RoutingRule]) -> Iterator[tuple[RoutingRule, RoutingRule]]:
-        """Pairs of rules (in the order given) whose regions may intersect, found through the category index."""
-        if len(rules) <= 64:
-            yield from combinations(rules, 2)
-            return
-        position = {rule.id: index for index, rule in enumerate(rules)}
-        seen = set()
-        for rule in rules:
-            box = self.rule_boxes.get(rule.id)
-            if box is None:
-                continue
-            for category in box.sets[0]:
-                for other_id in self.category_index.get(category, ()):
-                    if other_id in position and position[other_id] > position[rule.id] and (rule.id, other_id) not in seen:
-                        seen.add((rule.id, other_id))
-                        yield rule, rules[position[other_id]]
+        """Pairs of rules (each with a later one in ``rules``) whose regions meet, found through an index of their
+        regions, so the cost grows with the pairs that meet, not with every pair.
+
+        The order is the one reports have always shown: for each rule, the later rules in the order given; in a list of
+        more than 64 rules, grouped by the first of the rule's categories (as its set gives them) that the other holds.
+        """
+        boxed = [rule for rule in rules if rule.id in self.rule_boxes]
+        index = BoxIndex((self.rule_boxes[rule.id] for rule in boxed), self.values)
+        for first, second in self._pairs(index, range(len(boxed)), len(rules) > 64):
+            yield boxed[first], boxed[second]
+
+    def _pairs_among(self, places: range) -> Iterator[tuple[RoutingRule, RoutingRule]]:
+        """``meeting_pairs`` of the rules at ``places`` in ``indexed_rules``, found through ``rule_index``."""
+        rules = self.indexed_rules
+        for first, second in self._pairs(self.rule_index, places, len(places) > 64):
+            yield rules[first], rules[second]
+
+    @staticmethod
+    def _pairs(index: BoxIndex, places: range, by_category: bool) -> Iterator[tuple[int, int]]:
+        """Pairs of places (each with a later one) among ``places`` whose boxes in ``index`` meet; with ``by_category``,
+        each place's partners are grouped by the first of its categories that they hold, as the category index did."""
+        for place in places:
+            box = index.boxes[place]
+            later = index.meeting(box, start=place + 1, stop=places.stop)
+            if by_category and len(box.sets[0]) > 1:
+                rank = {category: number for number, category in enumerate(box.sets[0])}
+                later.sort(key=lambda other: min(rank[category] for category in index.boxes[other].sets[0] & box.sets[0]))
+            for other in later:
+                yield place, other
+
+    def earlier_places(self, rule: RoutingRule, region: Box) -> list[int]:
+        """Places in ``rule_index`` (and ``indexed_rules``) of the rules tried before ``rule`` whose regions meet
+        ``region``, in the order they are tried; found through the index, so only rules that can meet it are tried."""
+        return self.rule_index.meeting(region, stop=bisect_left(self._indexed_positions, self.rule_position[rule.id]))
 
     def earlier_rules(self, rule: RoutingRule, region: Box) -> list[str]:
-        """Ids of rules tried before ``rule`` that share a category with ``region``, in the order they are tried."""
-        before: set[str] = set()
-        for category in region.sets[0]:
-            before.update(self.category_index.get(category, ()))
-        position = self.rule_position
-        return sorted((other for other in before if position[other] < position[rule.id]), key=position.__getitem__)
+        """Ids of rules tried before ``rule`` whose regions meet ``region``, in the order they are tried."""
+        rules = self.indexed_rules
+        return [rules[place].id for place in self.earlier_places(rule, region)]
 
     def earlier_boxes(self, rule: RoutingRule, region: Box) -> list[Box]:
-        """Regions of rules tried before ``rule`` that may meet ``region``."""
-        return [self.rule_boxes[other] for other in self.earlier_rules(rule, region)]
+        """Regions of rules tried before ``rule`` that meet ``region``, in the order they are tried."""
+        boxes = self.rule_index.boxes
+        return [boxes[place] for place in self.earlier_places(rule, region)]
 
     def ownership(self, spaces: Optional[list[Box]] = None) -> list[tuple[str, Optional[str], Box]]:
         """(owner, rule id or None for the fallback queue, region) covering ``spaces`` (default: what channels receive).
@@ -342,7 +378,6 @@ class CheckContext:
         """
         spaces = self.receivable if spaces is None else spaces
         owned: list[tuple[str, Optional[str], Box]] = []
-        tried: list[Box] = []
         for rule in self.router.rules:
             box = self.rule_boxes.get(rule.id)
             if box is None:
@@ -350,12 +385,11 @@ class CheckContext:
             for space in spaces:
                 part = box.intersect(space)
                 if part is not None:
-                    earlier = [other for other in tried if other.intersect(part) is not None]
-                    owned.extend((rule.to, rule.id, region) for region in uncovered(part, earlier))
-            tried.append(box)
+                    owned.extend((rule.to, rule.id, region) for region in uncovered(part, self.earlier_boxes(rule, part)))
         fallback = self.org.info.fallback_queue
+        index = self.rule_index
         for space in spaces:
-            owned.extend((fallback, None, region) for region in uncovered(space, tried))
+            owned.extend((fallback, None, region) for region in uncovered(space, [index.boxes[i] for i in index.meeting(space)]))
         return owned
 
     @cached_property
@@ -409,7 +443,7 @@ class DatedContext(CheckContext):
     """The org on one kind of real day: each calendar's hours are those of such a date (see :meth:`CheckContext.day_kinds`)."""
 
     def __init__(self, typical: CheckContext, weeks: dict[str, WeekSet]):
-        super().__init__(typical.org, typical.horizon)
+        super().__init__(typical.org, typical.horizon, typical.router)  # the order rules are tried is the same on every date
         self._weeks = weeks
 
     def hours(self, calendar_id: Optional[str]) -> WeekSet:
@@ -468,12 +502,13 @@ def on_dates(context: "CheckContext", hours_of: Callable[["CheckContext"], WeekS
 
 def run_checks(org: Org, config: CheckConfig = CheckConfig()) -> CheckResult:
     """Run every enabled check; findings the org accepts inline are returned apart."""
-    context = CheckContext(org, config.horizon)
     kept: list[Diagnostic] = []
     accepted: list[Diagnostic] = []
     with paused_gc():
-        _run(context, org, config, kept, accepted)
-    return CheckResult(tuple(sorted(kept, key=sort_key)), tuple(sorted(accepted, key=sort_key)))
+        _run(CheckContext(org, config.horizon), org, config, kept, accepted)
+        # sorted while the collector still sleeps and the analyses are already freed: switched back on earlier, its
+        # first pass walks every object the analyses allocated (seconds on a large org) for nothing
+        return CheckResult(tuple(sorted(kept, key=sort_key)), tuple(sorted(accepted, key=sort_key)))
 
 
 def _run(context: "CheckContext", org: Org, config: CheckConfig, kept: list, accepted: list) -> None:
@@ -481,10 +516,11 @@ def _run(context: "CheckContext", org: Org, config: CheckConfig, kept: list, acc
         if not config.enabled(code):
             continue
         check_ = CHECKS[code]
+        severity = config.severity_of(check_)
         for finding in check_.run(context):
-            diagnostic = Diagnostic(code, finding.message, finding.location, config.severity_of(check_), finding.hint,
-                                    finding.related, finding.subject)
-            (accepted if _is_accepted(org, diagnostic) else kept).append(diagnostic)
+            diagnostic = Diagnostic(code, finding.message, finding.location, severity, finding.hint, finding.related,
+                                    finding.subject)
+            (accepted if org.accepted and _is_accepted(org, diagnostic) else kept).append(diagnostic)
 
 
 def check(org: Org, config: CheckConfig = CheckConfig()) -> list[Diagnostic]:

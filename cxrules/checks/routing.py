@@ -144,28 +144,34 @@ def shadowed_rule(context: CheckContext) -> Iterator[Finding]:
         - {id: vip_complaints, match: {category: [complaint], segment: [vip]}, to: vip_desk, precedence: 20}
         - {id: complaints, match: {category: [complaint]}, to: complaint_group, precedence: 10}
     """
+    tried, regions = context.indexed_rules, context.rule_index.boxes
     for rule in context.router.rules:
         box = context.rule_boxes.get(rule.id)
-        reachable = [part for space in context.receivable if box is not None
-                     for part in [box.intersect(space)] if part is not None]
-        fires_on_dates = any(_fires(dated, rule) for dated, _ in context.day_kinds)  # a rule for holidays or a campaign
-        if not reachable and not fires_on_dates:
-            yield Finding(f"rule `{rule.id}` matches no ticket any channel receives while open", rule.source.at("id"),
-                          hint="check its `match` and `during` against the channels' categories and hours", subject=rule.id)
+        if box is None or not any(box.meets(space) for space in context.receivable):
+            if not _fires_on_dates(context, rule):  # a rule for holidays or a campaign
+                yield Finding(f"rule `{rule.id}` matches no ticket any channel receives while open", rule.source.at("id"),
+                              hint="check its `match` and `during` against the channels' categories and hours", subject=rule.id)
             continue
-        earlier = context.earlier_rules(rule, box) if box is not None else []
-        if reachable and _shadowed(context, rule) and not fires_on_dates:
-            winners = [context.org.routing[context.rule_order[other]] for other in earlier
-                       if any(context.rule_boxes[other].intersect(part) for part in reachable)]
-            owners = sorted({other.to for other in winners})
-            yield Finding(
-                f"rule `{rule.id}` can never fire: rules tried before it own every ticket it matches, so its tickets go to "
-                + " and ".join(f"`{role}`" for role in owners) + ("" if owners == [rule.to] else f" (it names `{rule.to}`)"),
-                rule.source.at("precedence"),
-                hint="raise its precedence above the rules named below, or remove it",
-                related=tuple(Related(other.source.at("id"), f"`{other.id}` (precedence {other.precedence}) takes its tickets, to `{other.to}`")
-                              for other in winners[:3]),
-                subject=rule.id)
+        earlier = context.earlier_places(rule, box)  # only the rules that meet it, found through the index of rule regions
+        if not earlier:
+            continue  # nothing tried before it can take its tickets
+        reachable = [part for space in context.receivable if (part := box.intersect(space)) is not None]
+        earlier_boxes = [regions[place] for place in earlier]
+        if not all(is_covered(part, earlier_boxes) for part in reachable) or _fires_on_dates(context, rule):
+            continue
+        if reachable == [box]:  # all it matches can reach it: every rule the index found takes some of its tickets
+            winners = [tried[place] for place in earlier]
+        else:
+            winners = [tried[place] for place in earlier if any(regions[place].meets(part) for part in reachable)]
+        owners = sorted({other.to for other in winners})
+        yield Finding(
+            f"rule `{rule.id}` can never fire: rules tried before it own every ticket it matches, so its tickets go to "
+            + " and ".join(f"`{role}`" for role in owners) + ("" if owners == [rule.to] else f" (it names `{rule.to}`)"),
+            rule.source.at("precedence"),
+            hint="raise its precedence above the rules named below, or remove it",
+            related=tuple(Related(other.source.at("id"), f"`{other.id}` (precedence {other.precedence}) takes its tickets, to `{other.to}`")
+                          for other in winners[:3]),
+            subject=rule.id)
 
 
 def _shadowed(context: CheckContext, rule) -> bool:
@@ -173,8 +179,13 @@ def _shadowed(context: CheckContext, rule) -> bool:
     box = context.rule_boxes.get(rule.id)
     if box is None:
         return True
-    earlier_boxes = [context.rule_boxes[other] for other in context.earlier_rules(rule, box)]
+    earlier_boxes = context.earlier_boxes(rule, box)
     return all(is_covered(part, earlier_boxes) for space in context.receivable if (part := box.intersect(space)) is not None)
+
+
+def _fires_on_dates(context: CheckContext, rule) -> bool:
+    """Whether ``rule`` takes some ticket on some kind of real day of the horizon (public holidays, make-up days)."""
+    return any(_fires(dated, rule) for dated, _ in context.day_kinds)
 
 
 def _fires(dated: CheckContext, rule) -> bool:

@@ -282,8 +282,9 @@ class BusinessCalendar:
         if not date.min + timedelta(days=7) <= day <= date.max - HORIZON - timedelta(days=2):
             return None
         if table is not None and table.first - _YEAR <= day <= table.first + timedelta(days=table.days) + _YEAR:
-            first = table.first if day >= table.first else day - timedelta(days=7)
-            last = max(table.first + timedelta(days=2 * table.days), day + timedelta(days=ahead))
+            # dates more than a year before the one asked are let go: a service running for years keeps a table of two
+            first = max(table.first, day - _YEAR) if day >= table.first else day - timedelta(days=7)
+            last = max(first + timedelta(days=2 * (table.first + timedelta(days=table.days) - first).days), day + timedelta(days=ahead))
         else:
             first, last = day, day + timedelta(days=max(ahead, 64))
         last = min(last, date.max - timedelta(days=1))
@@ -318,8 +319,8 @@ class BusinessCalendar:
         if found is None:
             return any(opens <= moment for opens, _ in itertools.islice(self.intervals_from(moment), 1)), None
         table, instant, first, hi, _ = found
-        if first >= hi:
-            return False, None
+        if first >= hi:  # no span left in the table: closed at least until its last date ends
+            return False, self._instant(table.first + timedelta(days=table.days - 1), 1440)
         opened = table.starts[first] <= instant
         until = table.closed[first] if opened else table.opened[first]
         self._known = (moment, until, opened)
@@ -359,6 +360,7 @@ class BusinessCalendar:
                 return opens + remaining
             remaining -= span
         return None
+
     def add_working_days(self, start: datetime, count: int) -> datetime | None:
         """The same local time on the ``count``-th working day after the start's; None if the
         calendar stops opening.
@@ -426,12 +428,7 @@ class BusinessCalendar:
         ahead = (end.astimezone(self.zone).date() - start.astimezone(self.zone).date()).days + 2
         found = self._search(start, min(ahead, HORIZON.days + 1))
         if found is None:
-            total = timedelta(0)
-            for opens, closes in self.intervals_from(start):
-                if opens >= end:
-                    break
-                total += min(closes, end) - opens
-            return total
+            return sum((closes - opens for opens, closes in open_spans(self, start, end)), timedelta(0))
         table, instant, first, hi, _ = found
         if first >= hi:
             return timedelta(0)

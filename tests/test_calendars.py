@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from cxrules.calendars import BusinessCalendar
+from cxrules.calendars import HORIZON, BusinessCalendar
 from cxrules.model import Calendar, Interval, Source
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -250,3 +250,11 @@ def test_deadlines_and_open_time_from_the_table_are_those_of_a_walk_over_dates(h
         walked = next(calendar.intervals_from(start), None)
         assert calendar.is_open(start) == (walked is not None and walked[0] <= start)
         assert calendar.next_open(start) == (walked[0] if walked else None)
+
+
+def test_a_table_follows_a_clock_running_for_years_without_keeping_every_date_behind_it():
+    """A service asks deadlines for years: the dates more than a year behind are let go, the table stays about two years."""
+    calendar = written(OFFICE)
+    for day in range(6 * 365):
+        calendar.add(at(2025, 1, 1, 10) + timedelta(days=day), timedelta(hours=1))
+    assert calendar._table is not None and calendar._table.days <= 2 * (366 + HORIZON.days)

@@ -100,16 +100,16 @@ class DurableRouter:
         known = self._open_known
         if known is not None and known[0] <= at < known[1]:
             return known[2]
-        opened, until = [], None
+        opened, ends = [], []
         for cid, calendar in self._calendars.items():
-            is_open, ends = calendar.stretch(at)
+            is_open, until = calendar.stretch(at)
             if is_open:
                 opened.append(cid)
-            if ends is not None and (until is None or ends < until):
-                until = ends
+            if until is not None:
+                ends.append(until)
         result = frozenset(opened)
-        if until is not None:
-            self._open_known = (at, until, result)
+        if len(ends) == len(self._calendars):  # a calendar that cannot say how long it stays as it is: nothing to remember
+            self._open_known = (at, min(ends), result)
         return result
 
     def winner(self, ticket: TicketClass, at: Optional[datetime] = None) -> Optional[str]:

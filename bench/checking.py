@@ -75,8 +75,13 @@ def _cells(context) -> list:
 
 
 def _brute_force(org) -> tuple[int, int]:
-    """Cell by cell: route every class at every piece of the week; count cells without an owner."""
-    context = CheckContext(org)
+    """Cell by cell: route every class at every piece of the week; count cells without an owner (the collector paused,
+    as run_checks pauses it)."""
+    with paused_gc():
+        return _cells_without_owner(CheckContext(org))
+
+
+def _cells_without_owner(context: CheckContext) -> tuple[int, int]:
     router = context.router
     gaps = cells = 0
     for channel, space, pieces in _cells(context):

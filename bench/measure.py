@@ -4,6 +4,9 @@ The collector stays ON in every timing, the baselines' and the engine's alike, b
 service runs with it on; before each timing `gc.collect()` clears what earlier work left, and
 what is alive then (the bench's own inputs: streams, class lists, the org) is frozen
 (`gc.freeze`) until the timing ends, so the collector walks only what the timed work makes.
+The exceptions are forced by cxrules itself: `validate_path` and `run_checks` pause the collector
+while they build, so the libyaml parse and the brute force beside them run paused too
+(:mod:`checking`).
 Each measurement is repeated BENCH_REPEAT times (default 3); the min is the figure (the run
 the machine disturbed least), the median says how noisy it was.
 """

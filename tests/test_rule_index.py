@@ -22,7 +22,7 @@ from hypothesis import given, settings, strategies as st
 import cxrules
 from cxrules.calendars import WEEK, WeekSet
 from cxrules.checks import CHECKS, CheckContext, DatedContext, Finding
-from cxrules.diagnostics import Related
+from cxrules.checks.routing import dead_rule, unreachable_rule
 from cxrules.model import RoutingRule
 from cxrules.regions import Box, BoxIndex, coalesce, is_covered, uncovered
 
@@ -102,18 +102,8 @@ class Naive:
             if len({rule.to for rule in rules}) < 2:
                 continue
             for first, second in self.meeting_pairs(rules):
-                if first.to == second.to:
-                    continue
-                both = self.rule_boxes[first.id].intersect(self.rule_boxes[second.id])
-                if both is None:
-                    continue
-                regions: list[Box] = []
-                for space in self.receivable:
-                    claimed = both.intersect(space)
-                    if claimed is not None:
-                        regions.extend(uncovered(claimed, self.earlier_boxes(first, claimed)))
-                if regions:
-                    found.append((first, second, coalesce(regions)))
+                if first.to != second.to and (regions := self.claimed_by_both(first, second)):
+                    found.append((first, second, regions))
         return found
 
     def meeting_pairs(self, rules: list[RoutingRule]) -> Iterator[tuple[RoutingRule, RoutingRule]]:
@@ -168,22 +158,12 @@ def old_shadowed_rule(context: CheckContext) -> Iterator[Finding]:
                      for part in [box.intersect(space)] if part is not None]
         fires_on_dates = any(_old_fires(dated, rule) for dated, _ in context.day_kinds)
         if not reachable and not fires_on_dates:
-            yield Finding(f"rule `{rule.id}` matches no ticket any channel receives while open", rule.source.at("id"),
-                          hint="check its `match` and `during` against the channels' categories and hours", subject=rule.id)
+            yield unreachable_rule(rule)
             continue
         earlier = _all_earlier(context, rule)
         if reachable and _old_shadowed(context, rule) and not fires_on_dates:
-            winners = [context.org.routing[context.rule_order[other]] for other in earlier
-                       if any(context.rule_boxes[other].intersect(part) for part in reachable)]
-            owners = sorted({other.to for other in winners})
-            yield Finding(
-                f"rule `{rule.id}` can never fire: rules tried before it own every ticket it matches, so its tickets go to "
-                + " and ".join(f"`{role}`" for role in owners) + ("" if owners == [rule.to] else f" (it names `{rule.to}`)"),
-                rule.source.at("precedence"),
-                hint="raise its precedence above the rules named below, or remove it",
-                related=tuple(Related(other.source.at("id"), f"`{other.id}` (precedence {other.precedence}) takes its tickets, to `{other.to}`")
-                              for other in winners[:3]),
-                subject=rule.id)
+            yield dead_rule(rule, [context.org.routing[context.rule_order[other]] for other in earlier
+                                   if any(context.rule_boxes[other].intersect(part) for part in reachable)])
 
 
 def _all_earlier(context: CheckContext, rule: RoutingRule) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import tomllib
 from bisect import bisect_left
+from itertools import groupby
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import cached_property
@@ -300,28 +301,27 @@ class CheckContext:
         """(first rule, second rule, regions): equal precedence, different owners, both claim (what CX402 reports)."""
         rules = self.indexed_rules  # rules of equal precedence follow each other in the order rules are tried
         found: list[tuple[RoutingRule, RoutingRule, list[Box]]] = []
-        start = 0
-        while start < len(rules):
-            stop = start + 1
-            while stop < len(rules) and rules[stop].precedence == rules[start].precedence:
-                stop += 1
-            group, start = range(start, stop), stop
+        for _, tied in groupby(range(len(rules)), key=lambda place: rules[place].precedence):
+            places = list(tied)
+            group = range(places[0], places[-1] + 1)
             if len({rules[place].to for place in group}) < 2:
                 continue
             for first, second in self._pairs_among(group):
-                if first.to == second.to:
-                    continue
-                both = self.rule_boxes[first.id].intersect(self.rule_boxes[second.id])
-                if both is None:
-                    continue
-                regions: list[Box] = []
-                for space in self.receivable:
-                    claimed = both.intersect(space)
-                    if claimed is not None:
-                        regions.extend(uncovered(claimed, self.earlier_boxes(first, claimed)))
-                if regions:
-                    found.append((first, second, coalesce(regions)))
+                if first.to != second.to and (regions := self.claimed_by_both(first, second)):
+                    found.append((first, second, regions))
         return found
+
+    def claimed_by_both(self, first: RoutingRule, second: RoutingRule) -> list[Box]:
+        """The tickets channels receive that both rules claim and no rule tried before ``first`` takes (coalesced)."""
+        both = self.rule_boxes[first.id].intersect(self.rule_boxes[second.id])
+        if both is None:
+            return []
+        regions: list[Box] = []
+        for space in self.receivable:
+            claimed = both.intersect(space)
+            if claimed is not None:
+                regions.extend(uncovered(claimed, self.earlier_boxes(first, claimed)))
+        return coalesce(regions) if regions else []
 
     def meeting_pairs(self, rules: list[RoutingRule]) -> Iterator[tuple[RoutingRule, RoutingRule]]:
         """Pairs of rules (each with a later one in ``rules``) whose regions meet, found through an index of their

@@ -6,6 +6,7 @@ from typing import Iterator
 
 from ..calendars import WeekSet
 from ..diagnostics import Related, Severity
+from ..model import RoutingRule
 from ..regions import Box, is_covered, uncovered
 from . import CheckContext, Finding, describe_dates, describe_times, regions_on_dates, register
 
@@ -149,8 +150,7 @@ def shadowed_rule(context: CheckContext) -> Iterator[Finding]:
         box = context.rule_boxes.get(rule.id)
         if box is None or not any(box.meets(space) for space in context.receivable):
             if not _fires_on_dates(context, rule):  # a rule for holidays or a campaign
-                yield Finding(f"rule `{rule.id}` matches no ticket any channel receives while open", rule.source.at("id"),
-                              hint="check its `match` and `during` against the channels' categories and hours", subject=rule.id)
+                yield unreachable_rule(rule)
             continue
         earlier = context.earlier_places(rule, box)  # only the rules that meet it, found through the index of rule regions
         if not earlier:
@@ -163,15 +163,26 @@ def shadowed_rule(context: CheckContext) -> Iterator[Finding]:
             winners = [tried[place] for place in earlier]
         else:
             winners = [tried[place] for place in earlier if any(regions[place].meets(part) for part in reachable)]
-        owners = sorted({other.to for other in winners})
-        yield Finding(
-            f"rule `{rule.id}` can never fire: rules tried before it own every ticket it matches, so its tickets go to "
-            + " and ".join(f"`{role}`" for role in owners) + ("" if owners == [rule.to] else f" (it names `{rule.to}`)"),
-            rule.source.at("precedence"),
-            hint="raise its precedence above the rules named below, or remove it",
-            related=tuple(Related(other.source.at("id"), f"`{other.id}` (precedence {other.precedence}) takes its tickets, to `{other.to}`")
-                          for other in winners[:3]),
-            subject=rule.id)
+        yield dead_rule(rule, winners)
+
+
+def unreachable_rule(rule: RoutingRule) -> Finding:
+    """CX403 for a rule that matches nothing a channel receives while open."""
+    return Finding(f"rule `{rule.id}` matches no ticket any channel receives while open", rule.source.at("id"),
+                   hint="check its `match` and `during` against the channels' categories and hours", subject=rule.id)
+
+
+def dead_rule(rule: RoutingRule, winners: list[RoutingRule]) -> Finding:
+    """CX403 for a rule whose every ticket ``winners`` (tried before it, in that order) take."""
+    owners = sorted({other.to for other in winners})
+    return Finding(
+        f"rule `{rule.id}` can never fire: rules tried before it own every ticket it matches, so its tickets go to "
+        + " and ".join(f"`{role}`" for role in owners) + ("" if owners == [rule.to] else f" (it names `{rule.to}`)"),
+        rule.source.at("precedence"),
+        hint="raise its precedence above the rules named below, or remove it",
+        related=tuple(Related(other.source.at("id"), f"`{other.id}` (precedence {other.precedence}) takes its tickets, to `{other.to}`")
+                      for other in winners[:3]),
+        subject=rule.id)
 
 
 def _shadowed(context: CheckContext, rule) -> bool:

@@ -17,7 +17,8 @@ them) and the seed org orgs/automotive.yaml. For each:
   form and drain (overnight too), SLA timers that fire, breaches that escalate, follow-up calls
   made when the engine asks, every decision delivered to a handler as a service's would be;
   the routing cache warm (the cold start is measured apart). tickets/s (created → closed),
-  events/s, ratio to raw posts, and what the engine decided.
+  events/s, ratio to raw posts, what the engine decided, and where a ticket's time goes by module
+  (one more run, profiled).
 - cold start: a fresh engine built, then the first ticket of every class created and closed,
   beside a fresh ruleset built, then its first post of each (what building took also shown).
 - memory: BENCH_MEMORY_EVENTS events (default 1,000,000) of the realistic stream, made lazily
@@ -53,7 +54,7 @@ from cxrules.engine.durable import compile_routing
 from cxrules.model import Org
 from cxrules.routing import Router, TicketClass, class_values, precedence_order
 from generate import generate_yaml
-from measure import REPEAT, Timing, alternated, env_int, peak_mb, repeated, rss_mb
+from measure import REPEAT, Timing, alternated, env_int, own_time_by_module, peak_mb, repeated, rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 MOMENT = START + timedelta(hours=2)
@@ -299,6 +300,11 @@ def realistic(org: Org, classes: list[TicketClass], raw_rate: float) -> None:
           f"{timing.rate(events):,.0f} events/s = {timing.rate(created) / raw_rate:.2f}x raw posts "
           f"(target ≥ 30,000 tickets/s, ≥ 1.5x)")
     print("                     decided: " + ", ".join(f"{kind} {n:,}" for kind, n in decided.most_common()))
+    per_ticket = timing.best / created * 1e6
+    shares = own_time_by_module(Realistic(org, classes, recorded).run)
+    print(f"                     where a ticket's {per_ticket:.0f} µs go (one profiled run's own time per module, built-ins "
+          "counted to their callers): " + ", ".join(f"{module} {share * per_ticket:.0f}" for module, share in shares.items()
+                                                    if share >= 0.01))
 
 
 def cold(org: Org, classes: list[TicketClass]) -> None:

@@ -114,7 +114,8 @@ class DurableRouter:
 
     def winner(self, ticket: TicketClass, at: Optional[datetime] = None) -> Optional[str]:
         """Id of the rule that owns the ticket at ``at`` (None: no rule, the fallback queue)."""
-        open_calendars = self._open_calendars(at)
+        known = self._open_known  # looked at here first: most tickets come within the stretch of the one before
+        open_calendars = known[2] if known is not None and at is not None and known[0] <= at < known[1] else self._open_calendars(at)
         key: object = (ticket, open_calendars) if open_calendars else ticket
         try:
             return self._cache[key]
@@ -143,8 +144,7 @@ class DurableRouter:
         return self._winner[0]
 
     def route(self, ticket: TicketClass, at: Optional[datetime] = None, active_surges: Iterable[Surge] = ()) -> Route:
-        surged = surge_route(ticket, active_surges)
-        if surged is not None:
+        if active_surges and (surged := surge_route(ticket, active_surges)) is not None:  # none active: no call
             return surged
         rule_id = self.winner(ticket, at)
         return self._fallback if rule_id is None else self._routes[rule_id]

@@ -1,10 +1,11 @@
-"""The rule index against brute force: the routing analyses that find rules through it say exactly what trying every
-rule said, in the same order.
+"""The rule index against brute force: the routing and staffing analyses that find rules through it say exactly what
+trying every rule said, in the same order.
 
 `check` compares a rule only with the rules that can meet it, found through :class:`cxrules.regions.BoxIndex`. The
 oracle here is the analysis as it was before the index (every earlier rule tried, pairs from every combination or from
-the category index, CX403 as written then), kept only in this file: on generated orgs, every check's findings (before
-sorting, so order counts too), the gap and overlap regions and the ownership regions must be equal.
+the category index, CX403, the roles serving a channel and CX715's owners off shift as written then), kept only in this
+file: on generated orgs, every check's findings (before sorting, so order counts too), the gap, overlap and ownership
+regions, the serving roles and the owners off shift must be equal.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import cxrules
 from cxrules.calendars import WEEK, WeekSet
 from cxrules.checks import CHECKS, CheckContext, DatedContext, Finding
 from cxrules.checks.routing import dead_rule, unreachable_rule
+from cxrules.checks.staffing import owners_off_shift, serving_roles
 from cxrules.model import RoutingRule
 from cxrules.regions import Box, BoxIndex, coalesce, is_covered, uncovered
 
@@ -80,6 +82,9 @@ class Naive:
     @cached_property
     def day_kinds(self):
         return [(NaiveDated(self, dated._weeks), days) for dated, days in CheckContext.day_kinds.func(self)]  # type: ignore[attr-defined]
+
+    def places_meeting(self, region: Box) -> list[int]:
+        return [place for place, box in enumerate(self.rule_index.boxes) if box.intersect(region) is not None]
 
     def earlier_places(self, rule: RoutingRule, region: Box) -> list[int]:
         position = self.rule_position[rule.id]
@@ -184,9 +189,56 @@ def _old_fires(dated: CheckContext, rule: RoutingRule) -> bool:
     return box is not None and any(box.intersect(space) is not None for space in dated.receivable) and not _old_shadowed(dated, rule)
 
 
+def old_serving_roles(context: CheckContext, channel) -> list[tuple[str, WeekSet]]:
+    """The roles that serve a channel as they were found: every rule of the file tried."""
+    space = dict((c.id, box) for c, box in context.channel_spaces).get(channel.id)
+    serving = []
+    for rule in context.org.routing:
+        box = context.rule_boxes.get(rule.id)
+        part = box.intersect(space) if box is not None and space is not None else None
+        if part is not None:
+            serving.append((rule.to, part.hours))
+    return serving
+
+
+def old_owners_off_shift(context: CheckContext) -> dict[tuple[str, str, str], WeekSet]:
+    """CX715's analysis as it was: every rule tried against every channel."""
+    found: dict[tuple[str, str, str], WeekSet] = {}
+    for channel, space in context.channel_spaces:
+        staffed = WeekSet()
+        for role, hours in old_serving_roles(context, channel):
+            staffed = staffed | (context.role_hours(role) & hours)
+        open_hours = space.hours - (context.hours(channel.hours) - staffed)
+        off_shift: dict[str, WeekSet] = {}
+        for rule in context.router.rules:
+            if rule.to not in off_shift:
+                off_shift[rule.to] = open_hours - context.role_hours(rule.to)
+            box = context.rule_boxes.get(rule.id)
+            part = box.intersect(space) if box is not None and off_shift[rule.to] else None
+            part = part.intersect(space.replace(len(space.sets), off_shift[rule.to])) if part is not None else None
+            if part is None:
+                continue
+            owned = uncovered(part, [other for other in context.earlier_boxes(rule, part) if other.intersect(part) is not None])
+            gap = WeekSet()
+            for region in owned:
+                gap = gap | region.hours
+            if gap:
+                key = (rule.id, rule.to, channel.id)
+                found[key] = found.get(key, WeekSet()) | gap
+    return found
+
+
+def assert_same_staffing(fast: CheckContext, naive: CheckContext) -> None:
+    """The staffing analyses of one kind of day: the rules that serve each channel, and the owners off shift."""
+    for channel in fast.org.channels:
+        assert serving_roles(fast, channel) == old_serving_roles(naive, channel), channel.id
+    assert owners_off_shift(fast) == old_owners_off_shift(naive)
+
+
 def varied_org(seed: int, rules: int, big_groups: bool = False) -> dict:
     """A small generated org with what the index must get right: rules of several categories, rules open on a
-    dimension, members only, priorities, hours (`during`), public holidays, ties in precedence, no catch-all."""
+    dimension, members only, priorities, hours (`during`), public holidays, ties in precedence, no catch-all, roles on
+    shifts that leave some of their channels' hours uncovered."""
     rng = random.Random(seed)
     data = generate_org(roles=8, categories=rng.choice([6, 12, 20]), channels=rng.randint(1, 3), segments=rng.randint(0, 3),
                         rules=rules, units=2, seed=seed, overlaps=rng.random() < 0.6, catch_all=rng.random() < 0.5,
@@ -208,6 +260,11 @@ def varied_org(seed: int, rules: int, big_groups: bool = False) -> dict:
             rule["match"].pop("channel")
         if big_groups:
             rule["precedence"] = rng.randint(1, 2)
+    data["calendars"].append({"id": "late", "hours": {"mon-sat": ["14:00-23:00"]}})
+    for role in data["roles"]:
+        shifts = rng.sample(["office", "late"], rng.randint(1, 2)) + (["always"] if rng.random() < 0.1 else [])
+        role["staff"] = [{"shift": shift, "agents": rng.randint(1, 2)} for shift in shifts]
+    data["org"]["capacity_floor"] = rng.choice([1, 4])
     return data
 
 
@@ -220,10 +277,12 @@ def assert_same_analysis(tmp_path_factory, data: dict) -> None:
     assert fast.gap_regions == naive.gap_regions
     assert fast.overlap_regions == naive.overlap_regions
     assert fast.ownership() == naive.ownership()
+    assert_same_staffing(fast, naive)
     for (dated, days), (naive_dated, naive_days) in zip(fast.day_kinds, naive.day_kinds, strict=True):
         assert days == naive_days
         assert dated.gap_regions == naive_dated.gap_regions
         assert dated.overlap_regions == naive_dated.overlap_regions
+        assert_same_staffing(dated, naive_dated)
     for code in sorted(CHECKS):
         expected = list(old_shadowed_rule(naive) if code == "CX403" else CHECKS[code].run(naive))
         assert list(CHECKS[code].run(fast)) == expected, code

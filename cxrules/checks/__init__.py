@@ -206,11 +206,18 @@ class CheckContext:
         return {}
 
     def role_hours(self, role_id: str) -> WeekSet:
-        """When at least one agent of the role is on shift."""
-        hours = WeekSet()
-        for group in self.org.role(role_id).staff:
-            hours = hours | self.hours(group.shift)
+        """When at least one agent of the role is on shift (remembered: staffing asks it of every rule's owner)."""
+        hours = self._role_hours.get(role_id)
+        if hours is None:
+            hours = WeekSet()
+            for group in self.org.role(role_id).staff:
+                hours = hours | self.hours(group.shift)
+            self._role_hours[role_id] = hours
         return hours
+
+    @cached_property
+    def _role_hours(self) -> dict[str, WeekSet]:
+        return {}
 
     @cached_property
     def values(self) -> tuple[frozenset, ...]:
@@ -290,10 +297,16 @@ class CheckContext:
         return [self.rule_position[rule.id] for rule in self.indexed_rules]
 
     @cached_property
+    def channel_rules(self) -> dict[str, list[int]]:
+        """Per channel id, places in ``rule_index`` of the rules that take something the channel receives while open, in
+        the order they are tried: the gap and staffing analyses each start from them."""
+        return {channel.id: self.places_meeting(space) for channel, space in self.channel_spaces}
+
+    @cached_property
     def gap_regions(self) -> list[tuple[Channel, list[Box]]]:
         """Per channel, the tickets it receives while open that no rule owns (what CX401 reports)."""
-        index = self.rule_index
-        return [(channel, coalesce(uncovered(space, [index.boxes[i] for i in index.meeting(space)])))
+        boxes = self.rule_index.boxes
+        return [(channel, coalesce(uncovered(space, [boxes[place] for place in self.channel_rules[channel.id]])))
                 for channel, space in self.channel_spaces]
 
     @cached_property
@@ -354,9 +367,13 @@ class CheckContext:
             for other in later:
                 yield place, other
 
+    def places_meeting(self, region: Box) -> list[int]:
+        """Places in ``rule_index`` (and ``indexed_rules``) of the rules whose regions meet ``region``, in the order they
+        are tried; found through the index, so only rules that can meet it are tried."""
+        return self.rule_index.meeting(region)
+
     def earlier_places(self, rule: RoutingRule, region: Box) -> list[int]:
-        """Places in ``rule_index`` (and ``indexed_rules``) of the rules tried before ``rule`` whose regions meet
-        ``region``, in the order they are tried; found through the index, so only rules that can meet it are tried."""
+        """``places_meeting`` of the rules tried before ``rule``."""
         return self.rule_index.meeting(region, stop=bisect_left(self._indexed_positions, self.rule_position[rule.id]))
 
     def earlier_rules(self, rule: RoutingRule, region: Box) -> list[str]:
@@ -387,9 +404,9 @@ class CheckContext:
                 if part is not None:
                     owned.extend((rule.to, rule.id, region) for region in uncovered(part, self.earlier_boxes(rule, part)))
         fallback = self.org.info.fallback_queue
-        index = self.rule_index
+        boxes = self.rule_index.boxes
         for space in spaces:
-            owned.extend((fallback, None, region) for region in uncovered(space, [index.boxes[i] for i in index.meeting(space)]))
+            owned.extend((fallback, None, region) for region in uncovered(space, [boxes[place] for place in self.places_meeting(space)]))
         return owned
 
     @cached_property

@@ -20,13 +20,11 @@ def serving_roles(context: CheckContext, channel) -> list[tuple[str, WeekSet]]:
     nobody routes (the fallback queue's) are the routing-gap check's business.
     """
     space = dict((c.id, box) for c, box in context.channel_spaces).get(channel.id)
-    serving = []
-    for rule in context.org.routing:
-        box = context.rule_boxes.get(rule.id)
-        part = box.intersect(space) if box is not None and space is not None else None
-        if part is not None:
-            serving.append((rule.to, part.hours))
-    return serving
+    if space is None:
+        return []
+    rules, boxes, order = context.indexed_rules, context.rule_index.boxes, context.rule_order
+    places = sorted(context.channel_rules[channel.id], key=lambda place: order[rules[place].id])  # in file order, as reports list them
+    return [(rules[place].to, boxes[place].hours & space.hours) for place in places]
 
 
 def unstaffed_hours(context: CheckContext, channel) -> WeekSet:
@@ -108,15 +106,14 @@ def owners_off_shift(context: CheckContext) -> dict[tuple[str, str, str], WeekSe
     for channel, space in context.channel_spaces:
         open_hours = space.hours - unstaffed_hours(context, channel)  # hours with nobody at all are CX711's
         off_shift: dict[str, WeekSet] = {}
-        for rule in context.router.rules:
+        for place in context.channel_rules[channel.id]:  # only the rules that take something the channel receives
+            rule, box = context.indexed_rules[place], context.rule_index.boxes[place]
             if rule.to not in off_shift:
                 off_shift[rule.to] = open_hours - context.role_hours(rule.to)
-            box = context.rule_boxes.get(rule.id)
-            part = box.intersect(space) if box is not None and off_shift[rule.to] else None
-            part = part.intersect(space.replace(len(space.sets), off_shift[rule.to])) if part is not None else None
+            part = box.intersect(space.replace(len(space.sets), off_shift[rule.to])) if off_shift[rule.to] else None
             if part is None:
-                continue  # its owner is on shift whenever the channel is staffed, or the rule takes nothing here
-            owned = uncovered(part, [other for other in context.earlier_boxes(rule, part) if other.intersect(part) is not None])
+                continue  # its owner is on shift whenever the channel is staffed, or the rule takes nothing then
+            owned = uncovered(part, context.earlier_boxes(rule, part))
             gap = WeekSet()
             for region in owned:  # what is left to this rule after the rules tried before it: its own tickets
                 gap = gap | region.hours

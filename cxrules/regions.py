@@ -13,6 +13,7 @@ the values they hold, so an analysis compares a rule only with the rules that ca
 from __future__ import annotations
 
 from bisect import bisect_left
+from copy import copy
 from dataclasses import dataclass
 from itertools import product
 from math import prod
@@ -111,6 +112,14 @@ class BoxIndex:
 
     def __len__(self) -> int:
         return len(self.boxes)
+
+    def at_hours(self, boxes: Iterable[Box]) -> "BoxIndex":
+        """An index of ``boxes``, which hold the same values as this index's boxes, place by place, at other hours (the
+        rules on another kind of day): filed as this one files them, since the filing looks at values only."""
+        index = copy(self)
+        index.boxes = list(boxes)
+        index._hours = [box.hours for box in index.boxes]
+        return index
 
     def meeting(self, region: Box, start: int = 0, stop: Optional[int] = None) -> list[int]:
         """Positions (ascending) of the boxes from ``start`` to before ``stop`` that meet ``region`` (share a ticket at

@@ -59,6 +59,17 @@ def test_the_index_finds_exactly_the_boxes_that_meet_a_region(found, region, sta
     assert index.meeting(region) == [i for i, box in enumerate(found) if box.intersect(region) is not None]
 
 
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.tuples(boxes, hours_sets), max_size=30), boxes, st.sampled_from([1, 2, 64]))
+def test_an_index_at_other_hours_finds_what_an_index_of_those_boxes_finds(found, region, fan_out):
+    """The rules on another kind of day: the same values, other hours, filed as the typical week's index files them."""
+    typical = [box for box, _ in found]
+    dated = [box.replace(len(box.sets), hours) for box, hours in found]
+    index = BoxIndex(typical, VALUES, fan_out=fan_out).at_hours(dated)
+    assert index.boxes == dated
+    assert index.meeting(region) == BoxIndex(dated, VALUES, fan_out=fan_out).meeting(region)
+
+
 def test_the_index_answers_a_region_with_values_no_box_holds():
     index = BoxIndex([Box(VALUES, WeekSet.full()), Box((frozenset("a"),) + VALUES[1:], WeekSet.full())])
     elsewhere = Box((frozenset("z"),) + VALUES[1:], WeekSet.full())
@@ -77,7 +88,12 @@ def test_covered_is_the_same_question_with_or_without_a_box_that_covers_alone():
 
 class Naive:
     """A context that finds earlier rules, meeting pairs, gaps and owners by trying every rule (the code before the
-    index, verbatim where it was not already a full scan)."""
+    index, verbatim where it was not already a full scan); on a kind of day, with every rule's region and their index
+    computed afresh instead of taken from the typical week."""
+
+    rule_boxes, rule_index, indexed_rules, _indexed_positions, rule_position = (
+        CheckContext.rule_boxes, CheckContext.rule_index, CheckContext.indexed_rules, CheckContext._indexed_positions,
+        CheckContext.rule_position)
 
     @cached_property
     def day_kinds(self):
@@ -268,7 +284,8 @@ def varied_org(seed: int, rules: int, big_groups: bool = False) -> dict:
     return data
 
 
-def assert_same_analysis(tmp_path_factory, data: dict) -> None:
+def assert_same_analysis(tmp_path_factory, data: dict) -> CheckContext:
+    """The fast analyses of ``data`` equal the old ones; the fast context, for more questions."""
     path = tmp_path_factory.mktemp("org") / "org.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     org = cxrules.load_org(path)
@@ -286,6 +303,7 @@ def assert_same_analysis(tmp_path_factory, data: dict) -> None:
     for code in sorted(CHECKS):
         expected = list(old_shadowed_rule(naive) if code == "CX403" else CHECKS[code].run(naive))
         assert list(CHECKS[code].run(fast)) == expected, code
+    return fast
 
 
 @settings(max_examples=examples(30), deadline=None)
@@ -299,3 +317,19 @@ def test_check_keeps_the_order_of_overlaps_in_a_large_group_of_equal_precedence(
     data = varied_org(7, 220, big_groups=True)
     data["routing"] = [rule for rule in data["routing"] if "match" in rule]  # no catch-all: more overlaps survive
     assert_same_analysis(tmp_path_factory, data)
+
+
+def test_a_rule_dead_in_the_typical_week_is_asked_on_the_dates_that_change_what_it_depends_on(tmp_path_factory):
+    """CX403 asks a kind of day about a rule only when it changes a calendar the rule depends on: the rules tried before
+    it that meet it (the holiday desk), the channels it receives from (the make-up day desk)."""
+    data = generate_org(roles=3, categories=6, channels=2, segments=0, rules=0, units=2, catch_all=False)
+    data["calendars"] += [{"id": "workdays", "hours": {"mon-fri": ["09:00-18:00"]}, "holidays": {"country": "CN"}},
+                          {"id": "plain", "hours": {"mon-fri": ["09:00-18:00"]}},
+                          {"id": "weekend", "hours": {"sat-sun": ["00:00-24:00"]}}]
+    data["channels"][0]["hours"], data["channels"][1]["hours"] = "always", "workdays"
+    data["routing"] = [
+        {"id": "workday_desk", "match": {"channel": ["ch0"]}, "to": "r1", "during": "workdays", "precedence": 20},
+        {"id": "holiday_desk", "match": {"channel": ["ch0"]}, "to": "r2", "during": "plain", "precedence": 10},
+        {"id": "makeup_day_desk", "match": {"channel": ["ch1"]}, "to": "r2", "during": "weekend", "precedence": 10}]
+    context = assert_same_analysis(tmp_path_factory, data)
+    assert [finding.subject for finding in CHECKS["CX403"].run(context)] == []

@@ -159,7 +159,7 @@ class CheckContext:
         self.horizon = horizon or (date.today(), date.today() + timedelta(days=365))
 
     @cached_property
-    def day_kinds(self) -> list[tuple["CheckContext", list[date]]]:
+    def day_kinds(self) -> list[tuple["DatedContext", list[date]]]:
         """The dates of the horizon whose hours differ from the typical week (public holidays, make-up working days),
         grouped by kind: one context per kind, with that date's real hours in place of its weekday's. The cost grows
         with the kinds of day, not with the days."""
@@ -462,9 +462,49 @@ class DatedContext(CheckContext):
     def __init__(self, typical: CheckContext, weeks: dict[str, WeekSet]):
         super().__init__(typical.org, typical.horizon, typical.router)  # the order rules are tried is the same on every date
         self._weeks = weeks
+        self._typical = typical
+        self.changed_calendars = frozenset(id_ for id_, week in weeks.items() if week != typical.hours(id_))
+        """Ids of the calendars whose hours in such a week differ from the typical week's: only what depends on them can
+        differ from the typical week's analysis."""
 
     def hours(self, calendar_id: Optional[str]) -> WeekSet:
         return self._weeks[calendar_id] if calendar_id is not None else WeekSet.full()
+
+    @cached_property
+    def rule_boxes(self) -> dict[str, Box]:
+        """The typical week's regions, computed again only for the rules whose `during` has other hours on such a date."""
+        typical, changed = self._typical.rule_boxes, self.changed_calendars
+        boxes = {}
+        for rule in self.router.rules:
+            box = self.box(rule.match, self.hours(rule.during)) if rule.during in changed else typical.get(rule.id)
+            if box is not None:
+                boxes[rule.id] = box
+        return boxes
+
+    @cached_property
+    def _same_rules(self) -> bool:
+        """Whether the same rules have a region as in the typical week (a date rarely closes a calendar for a whole week)."""
+        return self.rule_boxes.keys() == self._typical.rule_boxes.keys()
+
+    @cached_property
+    def rule_index(self) -> BoxIndex:
+        """The typical week's index at this date's hours when the same rules have a region: the values that decide where a
+        region is filed are the same on every date."""
+        if self._same_rules:
+            return self._typical.rule_index.at_hours(self.rule_boxes.values())
+        return super().rule_index
+
+    @cached_property
+    def indexed_rules(self) -> list[RoutingRule]:
+        return self._typical.indexed_rules if self._same_rules else super().indexed_rules
+
+    @cached_property
+    def _indexed_positions(self) -> list[int]:
+        return self._typical._indexed_positions if self._same_rules else super()._indexed_positions
+
+    @cached_property
+    def rule_position(self) -> dict[str, int]:
+        return self._typical.rule_position  # the router, and so the order rules are tried, is the typical week's
 
 
 def describe_dates(days: Iterable[date]) -> str:

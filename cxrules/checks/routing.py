@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
 from ..calendars import WeekSet
 from ..diagnostics import Related, Severity
@@ -149,7 +149,7 @@ def shadowed_rule(context: CheckContext) -> Iterator[Finding]:
     for rule in context.router.rules:
         box = context.rule_boxes.get(rule.id)
         if box is None or not any(box.meets(space) for space in context.receivable):
-            if not _fires_on_dates(context, rule):  # a rule for holidays or a campaign
+            if not _fires_on_dates(context, rule, box, []):  # a rule for holidays or a campaign
                 yield unreachable_rule(rule)
             continue
         earlier = context.earlier_places(rule, box)  # only the rules that meet it, found through the index of rule regions
@@ -157,7 +157,7 @@ def shadowed_rule(context: CheckContext) -> Iterator[Finding]:
             continue  # nothing tried before it can take its tickets
         reachable = [part for space in context.receivable if (part := box.intersect(space)) is not None]
         earlier_boxes = [regions[place] for place in earlier]
-        if not all(is_covered(part, earlier_boxes) for part in reachable) or _fires_on_dates(context, rule):
+        if not all(is_covered(part, earlier_boxes) for part in reachable) or _fires_on_dates(context, rule, box, earlier):
             continue
         if reachable == [box]:  # all it matches can reach it: every rule the index found takes some of its tickets
             winners = [tried[place] for place in earlier]
@@ -194,9 +194,20 @@ def _shadowed(context: CheckContext, rule) -> bool:
     return all(is_covered(part, earlier_boxes) for space in context.receivable if (part := box.intersect(space)) is not None)
 
 
-def _fires_on_dates(context: CheckContext, rule) -> bool:
-    """Whether ``rule`` takes some ticket on some kind of real day of the horizon (public holidays, make-up days)."""
-    return any(_fires(dated, rule) for dated, _ in context.day_kinds)
+def _fires_on_dates(context: CheckContext, rule: RoutingRule, box: Optional[Box], earlier: list[int]) -> bool:
+    """Whether ``rule``, which takes no ticket in the typical week, takes some on some kind of real day of the horizon
+    (public holidays, make-up days).
+
+    Only the kinds of day that change a calendar the answer depends on are asked: the rule's `during`, the hours of the
+    channels it can receive tickets from (of every channel when it has no region: ``box`` is None), and the `during` of
+    the rules tried before it that meet it (``earlier``, places in ``rule_index``; none when it meets nothing a channel
+    receives). On other kinds of day its region and what channels receive of it are the typical week's, and the rules
+    before it take at least what they take in the typical week: all of it.
+    """
+    tried = context.indexed_rules
+    deciding = {rule.during, *(channel.hours for channel in context.org.channels if box is None or channel.id in box.sets[1]),
+                *(tried[place].during for place in earlier)}
+    return any(_fires(dated, rule) for dated, _ in context.day_kinds if not dated.changed_calendars.isdisjoint(deciding))
 
 
 def _fires(dated: CheckContext, rule) -> bool:

@@ -50,7 +50,7 @@ def test_a_calendar_that_never_opens_gives_no_deadline_instead_of_looping():
 
 # ---------------------------------------------------------------- shifts past midnight on real dates
 
-from hypothesis import given, strategies as st  # noqa: E402
+from hypothesis import given, settings, strategies as st  # noqa: E402
 
 from cxrules.model import WorkingDays  # noqa: E402
 from cxrules.validation import _shifts, _week  # noqa: E402
@@ -258,3 +258,29 @@ def test_a_table_follows_a_clock_running_for_years_without_keeping_every_date_be
     for day in range(6 * 365):
         calendar.add(at(2025, 1, 1, 10) + timedelta(days=day), timedelta(hours=1))
     assert calendar._table is not None and calendar._table.days <= 2 * (366 + HORIZON.days)
+
+
+# ---------------------------------------------------------------- a stretch compares moments as their instants do
+
+_AROUND_CLOCK_CHANGES = st.sampled_from([datetime(2025, 3, 30, 1, tzinfo=timezone.utc), datetime(2025, 10, 26, 1, tzinfo=timezone.utc),
+                                         datetime(2025, 3, 9, 7, tzinfo=timezone.utc), datetime(2025, 11, 2, 6, tzinfo=timezone.utc)])
+_MINUTES_NEAR = st.integers(-100, 100).map(lambda n: timedelta(minutes=n))
+
+
+@settings(max_examples=400)
+@given(change=_AROUND_CLOCK_CHANGES, zone=_ZONES, like_zone=st.sampled_from(["same", "UTC"]),
+       start=_MINUTES_NEAR, length=st.integers(0, 90).map(lambda n: timedelta(minutes=n)),
+       moment=_MINUTES_NEAR, wall=st.booleans(), fold=st.integers(0, 1))
+def test_a_moment_is_in_a_stretch_exactly_when_its_instant_is(change, zone, like_zone, start, length, moment, wall, fold):
+    """Moments near clock changes (the repeated hour either way, and wall times in the gap or the fold built by hand):
+    the wall-time shortcut answers as the comparison of instants."""
+    from cxrules.calendars import Stretch
+
+    tz = ZoneInfo(zone)
+    begin = (change + start).astimezone(tz if like_zone == "same" else timezone.utc)
+    end = (change + start + length).astimezone(timezone.utc)
+    asked = (change + moment).astimezone(tz)
+    if wall:  # as a caller may write it: the wall time with either fold, even one the clock skipped
+        asked = asked.replace(fold=fold)
+    stretch = Stretch(begin, end, asked if like_zone == "same" else begin)
+    assert (asked in stretch) == (begin <= asked < end)

@@ -24,7 +24,7 @@ from typing import Iterable, Optional
 import durable_rules_engine
 from durable.engine import MessageNotHandledException, Ruleset
 
-from ..calendars import BusinessCalendar
+from ..calendars import BusinessCalendar, Stretch
 from ..model import Match, Org, RoutingRule, Surge
 from ..routing import Route, TicketClass, precedence_order, surge_route
 
@@ -74,7 +74,7 @@ class DurableRouter:
         self.rules = {rule.id: rule for rule in org.routing}
         self._calendars = {c.id: BusinessCalendar(c) for c in org.calendars if any(r.during == c.id for r in org.routing)}
         self._all_calendars = frozenset(self._calendars)
-        self._open_known: Optional[tuple[datetime, datetime, frozenset[str]]] = None
+        self._open_known: Optional[tuple[Stretch, frozenset[str]]] = None
         """The last stretch of time in which the same calendars were open: (from, until, their ids); replaced whole."""
         self._routes = {rule.id: Route(rule.to, rule) for rule in org.routing}
         self._fallback = Route(org.info.fallback_queue, None)
@@ -98,8 +98,8 @@ class DurableRouter:
         if at is None:
             return self._all_calendars
         known = self._open_known
-        if known is not None and known[0] <= at < known[1]:
-            return known[2]
+        if known is not None and at in known[0]:  # most tickets come within the stretch of the one before
+            return known[1]
         opened, ends = [], []
         for cid, calendar in self._calendars.items():
             is_open, until = calendar.stretch(at)
@@ -109,13 +109,12 @@ class DurableRouter:
                 ends.append(until)
         result = frozenset(opened)
         if len(ends) == len(self._calendars):  # a calendar that cannot say how long it stays as it is: nothing to remember
-            self._open_known = (at, min(ends), result)
+            self._open_known = (Stretch(at, min(ends), at), result)
         return result
 
     def winner(self, ticket: TicketClass, at: Optional[datetime] = None) -> Optional[str]:
         """Id of the rule that owns the ticket at ``at`` (None: no rule, the fallback queue)."""
-        known = self._open_known  # looked at here first: most tickets come within the stretch of the one before
-        open_calendars = known[2] if known is not None and at is not None and known[0] <= at < known[1] else self._open_calendars(at)
+        open_calendars = self._open_calendars(at)
         key: object = (ticket, open_calendars) if open_calendars else ticket
         try:
             return self._cache[key]

@@ -29,10 +29,18 @@ def serving_roles(context: CheckContext, channel) -> list[tuple[str, WeekSet]]:
 
 def unstaffed_hours(context: CheckContext, channel) -> WeekSet:
     """Hours the channel is open and nobody who serves it is on shift."""
-    staffed = WeekSet()
-    for role, hours in serving_roles(context, channel):
-        staffed = staffed | (context.role_hours(role) & hours)
-    return context.hours(channel.hours) - staffed
+    return context.remember(_unstaffed_hours)[channel.id]
+
+
+def _unstaffed_hours(context: CheckContext) -> dict[str, WeekSet]:
+    """``unstaffed_hours`` of every channel, found once per context: CX711 asks it twice, CX715 once more."""
+    unstaffed = {}
+    for channel in context.org.channels:
+        staffed = WeekSet()
+        for role, hours in serving_roles(context, channel):
+            staffed = staffed | (context.role_hours(role) & hours)
+        unstaffed[channel.id] = context.hours(channel.hours) - staffed
+    return unstaffed
 
 
 @register("CX711", "channel-unstaffed", Severity.ERROR)

@@ -4,12 +4,20 @@ Sizes follow BENCH_RULES (default 20,000 rules): the large org has a tenth as ma
 fortieth as many categories (2,000 and 500 by default); the small org the brute force walks has
 a tenth of its rules and roles and a fifth of its categories. Baselines: reading and parsing
 the same file with libyaml alone, the collector paused as validation pauses it (validate);
-visiting every cell of the small org one by one (check).
+visiting every cell of the small org one by one (check). `check` also times the whole command
+from outside (`cxrules check` in a process of its own, CPU time: imports, loading, validation,
+checks, report) and how both grow from BENCH_RULES to four times as many rules: k in
+time ∝ rules^k (the larger org is written as a main file and fragments of at most 20,000 rules,
+as files are read up to 10 MB).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -19,8 +27,8 @@ import cxrules.calendars
 from cxrules.checks import CheckConfig, CheckContext, run_checks
 from cxrules.performance import paused_gc
 from cxrules.routing import TicketClass
-from generate import generate_yaml
-from measure import alternated, env_int, repeated
+from generate import generate_org, generate_yaml
+from measure import REPEAT, Timing, alternated, env_int, repeated
 
 RULES = env_int("BENCH_RULES", 20_000)
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +38,38 @@ def _write(folder: Path, name: str, **sizes) -> Path:
     path = folder / name
     path.write_text(generate_yaml(**sizes), encoding="utf-8")
     return path
+
+
+def _write_with_fragments(folder: Path, name: str, **sizes) -> Path:
+    """The org as a main file that includes its routing rules, 20,000 to a fragment (each well under the 10 MB limit)."""
+    org = generate_org(**sizes)
+    rules = org.pop("routing")
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    org["include"] = []
+    for number, start in enumerate(range(0, len(rules), 20_000)):
+        fragment = f"{name}-routing-{number}.yaml"
+        (folder / fragment).write_text(yaml.dump({"apiVersion": "cxrules/v1", "kind": "Fragment", "routing": rules[start:start + 20_000]},
+                                                 Dumper=dumper, sort_keys=False, width=200), encoding="utf-8")
+        org["include"].append(fragment)
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.dump(org, Dumper=dumper, sort_keys=False, width=200), encoding="utf-8")
+    return path
+
+
+def _command(path: Path) -> Timing:
+    """CPU seconds (user + system) of `cxrules check PATH` in a process of its own, as a user runs it, BENCH_REPEAT times."""
+    timing = Timing()
+    for _ in range(REPEAT):
+        process = subprocess.Popen([sys.executable, "-c", "from cxrules.cli import main; main()", "check", str(path)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, _, usage = os.wait4(process.pid, 0)
+        timing.seconds.append(usage.ru_utime + usage.ru_stime)
+    return timing
+
+
+def _growth(small: Timing, large: Timing, factor: int) -> float:
+    """k in time ∝ rules^k, from the best times at two sizes ``factor`` apart."""
+    return math.log(large.best / small.best) / math.log(factor)
 
 
 def _large(rules: int = RULES) -> dict:
@@ -110,9 +150,22 @@ def bench_check(folder: Path) -> None:
     timing = repeated(lambda: run_checks(large))
     brute_estimate = brute.best / cells * large_cells
     print(f"check     {sizes['roles']:,} roles, {sizes['categories']:,} categories, 10 channels, 5 segments, 4 priorities, "
-          f"{sizes['rules']:,} rules: {timing.spread(2)} (target < 5 s), {len(timing.value.diagnostics)} findings; brute force "
+          f"{sizes['rules']:,} rules: checks alone {timing.spread(2)}, {len(timing.value.diagnostics)} findings; brute force "
           f"would visit {large_cells:,} cells (≈{brute_estimate:.0f} s at the small org's rate, ratio {brute_estimate / timing.best:.0f}x)")
     overlapping = cxrules.load_org(_write(folder, "overlapping.yaml", channels=10, overlaps=True, **sizes))
-    timing = repeated(lambda: run_checks(overlapping))
-    print(f"check     same size, precedence drawn from 1..50 (many overlaps): {timing.spread(2)}, "
-          f"{len(timing.value.diagnostics)} findings")
+    overlaps = repeated(lambda: run_checks(overlapping))
+    print(f"check     same size, precedence drawn from 1..50 (many overlaps): {overlaps.spread(2)}, "
+          f"{len(overlaps.value.diagnostics)} findings")
+    del overlapping, overlaps
+    command = _command(folder / "large.yaml")
+    print(f"check     whole command `cxrules check` on the large org, own process (imports, loading, validation, checks, report): "
+          f"CPU {command.spread(2)} (target < 5 s)")
+    factor = 4
+    larger_path = _write_with_fragments(folder, "larger", **_large(RULES * factor))
+    larger = cxrules.load_org(larger_path)
+    larger_timing = repeated(lambda: run_checks(larger))
+    del larger
+    larger_command = _command(larger_path)
+    print(f"check     growth {RULES:,} -> {RULES * factor:,} rules: checks {timing.best:.2f} -> {larger_timing.best:.2f} s, "
+          f"k {_growth(timing, larger_timing, factor):.2f}; whole command (CPU) {command.best:.2f} -> {larger_command.best:.2f} s, "
+          f"k {_growth(command, larger_command, factor):.2f} (target k ≤ 1.2)")

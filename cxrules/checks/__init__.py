@@ -483,7 +483,8 @@ class DatedContext(CheckContext):
 
     @cached_property
     def _same_rules(self) -> bool:
-        """Whether the same rules have a region as in the typical week (a date rarely closes a calendar for a whole week)."""
+        """Whether the same rules have a region as in the typical week: then the typical week's index and lists of rules
+        serve, at this date's hours (not when a calendar open on such dates only gives a rule its first hours)."""
         return self.rule_boxes.keys() == self._typical.rule_boxes.keys()
 
     @cached_property

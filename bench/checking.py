@@ -56,6 +56,12 @@ def _write_with_fragments(folder: Path, name: str, **sizes) -> Path:
     return path
 
 
+def _checks_of(path: Path) -> Timing:
+    """``run_checks`` of the org at ``path``, BENCH_REPEAT times; the org is let go when done (a large one holds hundreds of MB)."""
+    org = cxrules.load_org(path)
+    return repeated(lambda: run_checks(org))
+
+
 def _command(path: Path) -> Timing:
     """CPU seconds (user + system) of `cxrules check PATH` in a process of its own, as a user runs it, BENCH_REPEAT times."""
     timing = Timing()
@@ -152,19 +158,15 @@ def bench_check(folder: Path) -> None:
     print(f"check     {sizes['roles']:,} roles, {sizes['categories']:,} categories, 10 channels, 5 segments, 4 priorities, "
           f"{sizes['rules']:,} rules: checks alone {timing.spread(2)}, {len(timing.value.diagnostics)} findings; brute force "
           f"would visit {large_cells:,} cells (≈{brute_estimate:.0f} s at the small org's rate, ratio {brute_estimate / timing.best:.0f}x)")
-    overlapping = cxrules.load_org(_write(folder, "overlapping.yaml", channels=10, overlaps=True, **sizes))
-    overlaps = repeated(lambda: run_checks(overlapping))
+    overlaps = _checks_of(_write(folder, "overlapping.yaml", channels=10, overlaps=True, **sizes))
     print(f"check     same size, precedence drawn from 1..50 (many overlaps): {overlaps.spread(2)}, "
           f"{len(overlaps.value.diagnostics)} findings")
-    del overlapping, overlaps
     command = _command(folder / "large.yaml")
     print(f"check     whole command `cxrules check` on the large org, own process (imports, loading, validation, checks, report): "
           f"CPU {command.spread(2)} (target < 5 s)")
     factor = 4
     larger_path = _write_with_fragments(folder, "larger", **_large(RULES * factor))
-    larger = cxrules.load_org(larger_path)
-    larger_timing = repeated(lambda: run_checks(larger))
-    del larger
+    larger_timing = _checks_of(larger_path)
     larger_command = _command(larger_path)
     print(f"check     growth {RULES:,} -> {RULES * factor:,} rules: checks {timing.best:.2f} -> {larger_timing.best:.2f} s, "
           f"k {_growth(timing, larger_timing, factor):.2f}; whole command (CPU) {command.best:.2f} -> {larger_command.best:.2f} s, "

@@ -592,6 +592,12 @@ def check_paths(paths, config: CheckConfig = CheckConfig()) -> tuple[list[str], 
     Returns the files read, every diagnostic (validation problems, then check findings of
     the orgs that validated) and how many findings were accepted inline.
     """
+    with paused_gc():  # validation and checks each pause the collector; switched on between them, its first pass walks
+        return _check_paths(paths, config)  # every object of the orgs (1.4 s of 80,000 rules), which form no cycles
+
+
+def _check_paths(paths, config: CheckConfig) -> tuple[list[str], list[Diagnostic], int]:
+    """``check_paths``, in a frame of its own: the orgs are let go when it returns, before the collector is switched on."""
     from ..validation import validate_paths
 
     results, diagnostics = validate_paths(paths)

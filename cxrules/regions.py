@@ -259,4 +259,9 @@ def coalesce(boxes: Iterable[Box]) -> list[Box]:
                 else:
                     merged.append(key.replace(dimension, frozenset().union(*(m.sets[dimension] for m in members))))
             current, changed = merged, True
-    return current
+    return sorted(current, key=_in_words_order)
+
+
+def _in_words_order(box: Box) -> tuple:
+    """A fixed order of regions: splitting meets values in the order their sets iterate, which the hash seed decides."""
+    return tuple(tuple(sorted(map(repr, values))) for values in box.sets), box.hours.intervals

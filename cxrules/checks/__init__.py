@@ -272,15 +272,6 @@ class CheckContext:
         return coalesce(space for _, space in self.channel_spaces)
 
     @cached_property
-    def category_index(self) -> dict[str, list[str]]:
-        """Category → ids of rules whose region contains it."""
-        index: dict[str, list[str]] = {}
-        for rule_id, box in self.rule_boxes.items():
-            for category in box.sets[0]:
-                index.setdefault(category, []).append(rule_id)
-        return index
-
-    @cached_property
     def rule_index(self) -> BoxIndex:
         """The regions of the rules that have one, in the order they are tried (``indexed_rules``), indexed by the
         values they hold: which rules meet a region is found without trying every rule."""
@@ -336,36 +327,14 @@ class CheckContext:
                 regions.extend(uncovered(claimed, self.earlier_boxes(first, claimed)))
         return coalesce(regions) if regions else []
 
-    def meeting_pairs(self, rules: list[RoutingRule]) -> Iterator[tuple[RoutingRule, RoutingRule]]:
-        """Pairs of rules (each with a later one in ``rules``) whose regions meet, found through an index of their
-        regions, so the cost grows with the pairs that meet, not with every pair.
-
-        The order is the one reports have always shown: for each rule, the later rules in the order given; in a list of
-        more than 64 rules, grouped by the first of the rule's categories (as its set gives them) that the other holds.
-        """
-        boxed = [rule for rule in rules if rule.id in self.rule_boxes]
-        index = BoxIndex((self.rule_boxes[rule.id] for rule in boxed), self.values)
-        for first, second in self._pairs(index, range(len(boxed)), len(rules) > 64):
-            yield boxed[first], boxed[second]
-
     def _pairs_among(self, places: range) -> Iterator[tuple[RoutingRule, RoutingRule]]:
-        """``meeting_pairs`` of the rules at ``places`` in ``indexed_rules``, found through ``rule_index``."""
-        rules = self.indexed_rules
-        for first, second in self._pairs(self.rule_index, places, len(places) > 64):
-            yield rules[first], rules[second]
-
-    @staticmethod
-    def _pairs(index: BoxIndex, places: range, by_category: bool) -> Iterator[tuple[int, int]]:
-        """Pairs of places (each with a later one) among ``places`` whose boxes in ``index`` meet; with ``by_category``,
-        each place's partners are grouped by the first of its categories that they hold, as the category index did."""
+        """Pairs of the rules at ``places`` in ``indexed_rules`` (each with a later one) whose regions meet, found
+        through ``rule_index``, so the cost grows with the pairs that meet, not with every pair: for each rule, the
+        later rules in the order they are tried, whatever the size of the group (and whatever the hash seed)."""
+        rules, index = self.indexed_rules, self.rule_index
         for place in places:
-            box = index.boxes[place]
-            later = index.meeting(box, start=place + 1, stop=places.stop)
-            if by_category and len(box.sets[0]) > 1:
-                rank = {category: number for number, category in enumerate(box.sets[0])}
-                later.sort(key=lambda other: min(rank[category] for category in index.boxes[other].sets[0] & box.sets[0]))
-            for other in later:
-                yield place, other
+            for other in index.meeting(index.boxes[place], start=place + 1, stop=places.stop):
+                yield rules[place], rules[other]
 
     def places_meeting(self, region: Box) -> list[int]:
         """Places in ``rule_index`` (and ``indexed_rules``) of the rules whose regions meet ``region``, in the order they

@@ -324,7 +324,7 @@ class BusinessCalendar:
             return False, self._instant(table.first + timedelta(days=table.days - 1), 1440)
         opened = table.starts[first] <= instant
         until = table.closed[first] if opened else table.opened[first]
-        self._known = (Stretch(moment, until, moment), opened)
+        self._known = (Stretch(moment, until), opened)
         return opened, until
 
     def add(self, start: datetime, duration: timedelta) -> datetime | None:
@@ -455,15 +455,15 @@ class Stretch:
     """From ``start`` up to ``end``, asked often whether it holds a moment.
 
     Aware datetimes of different zones compare through their UTC offsets, a zone lookup each
-    time (about 1 µs for a ZoneInfo pair); the stretch keeps its ends in the zone of ``like`` too,
-    and a moment of that zone with the very offset of both ends compares by wall time: exact,
-    since equal offsets keep the order of instants (whatever the fold).
+    time (about 1 µs for a ZoneInfo pair); the stretch keeps its ends in the zone of ``start``
+    too, and a moment of that zone with the very offset of both ends compares by wall time:
+    exact, since equal offsets keep the order of instants (whatever the fold).
     """
 
     __slots__ = ("start", "end", "zone", "offset", "local_start", "local_end")
 
-    def __init__(self, start: datetime, end: datetime, like: datetime):
-        self.start, self.end, self.zone = start, end, like.tzinfo
+    def __init__(self, start: datetime, end: datetime):
+        self.start, self.end, self.zone = start, end, start.tzinfo
         try:
             self.local_start, self.local_end = start.astimezone(self.zone), end.astimezone(self.zone)
             offset = self.local_start.utcoffset()

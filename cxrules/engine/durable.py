@@ -75,7 +75,7 @@ class DurableRouter:
         self._calendars = {c.id: BusinessCalendar(c) for c in org.calendars if any(r.during == c.id for r in org.routing)}
         self._all_calendars = frozenset(self._calendars)
         self._open_known: Optional[tuple[Stretch, frozenset[str]]] = None
-        """The last stretch of time in which the same calendars were open: (from, until, their ids); replaced whole."""
+        """The last stretch of time in which the same calendars were open, and their ids; replaced whole."""
         self._routes = {rule.id: Route(rule.to, rule) for rule in org.routing}
         self._fallback = Route(org.info.fallback_queue, None)
         self._winner: list[Optional[str]] = [None]
@@ -109,7 +109,7 @@ class DurableRouter:
                 ends.append(until)
         result = frozenset(opened)
         if len(ends) == len(self._calendars):  # a calendar that cannot say how long it stays as it is: nothing to remember
-            self._open_known = (Stretch(at, min(ends), at), result)
+            self._open_known = (Stretch(at, min(ends)), result)
         return result
 
     def winner(self, ticket: TicketClass, at: Optional[datetime] = None) -> Optional[str]:

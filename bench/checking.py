@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -27,8 +25,8 @@ import cxrules.calendars
 from cxrules.checks import CheckConfig, CheckContext, run_checks
 from cxrules.performance import paused_gc
 from cxrules.routing import TicketClass
-from generate import generate_org, generate_yaml
-from measure import REPEAT, Timing, alternated, env_int, repeated
+from generate import dump_yaml, generate_org, generate_yaml
+from measure import REPEAT, Timing, alternated, env_int, repeated, run_child
 
 RULES = env_int("BENCH_RULES", 20_000)
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,15 +42,14 @@ def _write_with_fragments(folder: Path, name: str, **sizes) -> Path:
     """The org as a main file that includes its routing rules, 20,000 to a fragment (each well under the 10 MB limit)."""
     org = generate_org(**sizes)
     rules = org.pop("routing")
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     org["include"] = []
     for number, start in enumerate(range(0, len(rules), 20_000)):
         fragment = f"{name}-routing-{number}.yaml"
-        (folder / fragment).write_text(yaml.dump({"apiVersion": "cxrules/v1", "kind": "Fragment", "routing": rules[start:start + 20_000]},
-                                                 Dumper=dumper, sort_keys=False, width=200), encoding="utf-8")
+        (folder / fragment).write_text(dump_yaml({"apiVersion": "cxrules/v1", "kind": "Fragment", "routing": rules[start:start + 20_000]}),
+                                       encoding="utf-8")
         org["include"].append(fragment)
     path = folder / f"{name}.yaml"
-    path.write_text(yaml.dump(org, Dumper=dumper, sort_keys=False, width=200), encoding="utf-8")
+    path.write_text(dump_yaml(org), encoding="utf-8")
     return path
 
 
@@ -66,9 +63,9 @@ def _command(path: Path) -> Timing:
     """CPU seconds (user + system) of `cxrules check PATH` in a process of its own, as a user runs it, BENCH_REPEAT times."""
     timing = Timing()
     for _ in range(REPEAT):
-        process = subprocess.Popen([sys.executable, "-c", "from cxrules.cli import main; main()", "check", str(path)],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, _, usage = os.wait4(process.pid, 0)
+        code, usage = run_child([sys.executable, "-c", "from cxrules.cli import main; main()", "check", str(path)], quiet=True)
+        if code not in (0, 1):  # 1: findings; anything else is a failure whose time means nothing
+            raise SystemExit(f"`cxrules check {path}` failed with exit {code}")
         timing.seconds.append(usage.ru_utime + usage.ru_stime)
     return timing
 

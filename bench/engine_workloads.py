@@ -301,7 +301,9 @@ def realistic(org: Org, classes: list[TicketClass], raw_rate: float) -> None:
           f"(target ≥ 30,000 tickets/s, ≥ 1.5x)")
     print("                     decided: " + ", ".join(f"{kind} {n:,}" for kind, n in decided.most_common()))
     per_ticket = timing.best / created * 1e6
-    shares = own_time_by_module(Realistic(org, classes, recorded).run)
+    profiled = Realistic(org, classes, recorded)
+    shares = own_time_by_module(profiled.run)
+    profiled.engine.close()
     print(f"                     where a ticket's {per_ticket:.0f} µs go (one profiled run's own time per module, built-ins "
           "counted to their callers): " + ", ".join(f"{module} {share * per_ticket:.0f}" for module, share in shares.items()
                                                     if share >= 0.01))

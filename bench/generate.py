@@ -141,5 +141,10 @@ def _add_service(org: dict, parents: list[str]) -> None:
 
 
 def generate_yaml(**sizes) -> str:
+    return dump_yaml(generate_org(**sizes))
+
+
+def dump_yaml(data: dict) -> str:
+    """Generated data as YAML, in the order it was built, with libyaml when it is there."""
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(generate_org(**sizes), Dumper=dumper, sort_keys=False, allow_unicode=True, width=200)
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=200)

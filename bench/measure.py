@@ -17,7 +17,9 @@ import cProfile
 import gc
 import os
 import pstats
+import resource
 import statistics
+import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -40,6 +42,15 @@ def peak_mb() -> float:
     """This process's peak resident memory (VmHWM): unlike `ru_maxrss`, not raised by the parent's peak when it was spawned."""
     with open("/proc/self/status", encoding="ascii") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
+def run_child(command: list[str], quiet: bool = False) -> tuple[int, resource.struct_rusage]:
+    """Run ``command`` to its end: its exit code and its own resource usage (CPU seconds, peak RSS), not this process's;
+    ``quiet``: what it prints on standard output is dropped (its errors still show)."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL if quiet else None)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: the Popen must not wait for it again
+    return process.returncode, usage
 
 
 def timed(work: Callable, *args, **kwargs) -> tuple[object, float]:

@@ -37,12 +37,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from measure import run_child
 
 PARTS = {"durable": ("stores", "bench_durable"), "validate": ("checking", "bench_validate"), "check": ("checking", "bench_check"),
          "engine": ("engine_workloads", "bench_engine"), "simulate": ("simulation", "bench_simulate"),
@@ -54,13 +54,11 @@ PARTS = {"durable": ("stores", "bench_durable"), "validate": ("checking", "bench
 def run_part(name: str, folder: Path) -> int:
     """Run one part in a fresh process; print its peak RSS and wall time; its exit status."""
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, __file__, "--part", name, str(folder)])
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    verdict = "" if process.returncode == 0 else f", FAILED (exit {process.returncode})"
+    code, usage = run_child([sys.executable, __file__, "--part", name, str(folder)])
+    verdict = "" if code == 0 else f", FAILED (exit {code})"
     print(f"          [{name}: own process, peak RSS {usage.ru_maxrss / 1024:.0f} MB, "
           f"{time.perf_counter() - started:.0f} s in all{verdict}]", flush=True)
-    return process.returncode
+    return code
 
 
 def main() -> None:

@@ -235,7 +235,7 @@ def coalesce(boxes: Iterable[Box]) -> list[Box]:
 
     Splitting goes one dimension at a time in a fixed order, so two remainders that
     together are "any category × vip" can come back as one region per category; this
-    joins them. The set of tickets covered never changes.
+    joins them. The set of tickets covered never changes; the regions come in a fixed order.
     """
     current = list(dict.fromkeys(boxes))
     changed = True
@@ -259,9 +259,10 @@ def coalesce(boxes: Iterable[Box]) -> list[Box]:
                 else:
                     merged.append(key.replace(dimension, frozenset().union(*(m.sets[dimension] for m in members))))
             current, changed = merged, True
-    return sorted(current, key=_in_words_order)
+    return sorted(current, key=_fixed_order)
 
 
-def _in_words_order(box: Box) -> tuple:
-    """A fixed order of regions: splitting meets values in the order their sets iterate, which the hash seed decides."""
+def _fixed_order(box: Box) -> tuple:
+    """An order of regions that is the same in every run: splitting meets values in the order their sets iterate, which
+    the hash seed decides, and reports list regions as they come."""
     return tuple(tuple(sorted(map(repr, values))) for values in box.sets), box.hours.intervals

@@ -235,12 +235,12 @@ class CheckContext:
 
     @cached_property
     def rule_boxes(self) -> dict[str, Box]:
-        boxes = {}
-        for rule in self.router.rules:
-            box = self.box(rule.match, self.hours(rule.during))
-            if box is not None:
-                boxes[rule.id] = box
-        return boxes
+        """Each rule's region (rules that can match nothing have none), in the order rules are tried."""
+        return {rule.id: box for rule in self.router.rules if (box := self.rule_box(rule)) is not None}
+
+    def rule_box(self, rule: RoutingRule) -> Optional[Box]:
+        """The tickets and hours ``rule`` matches (None: none)."""
+        return self.box(rule.match, self.hours(rule.during))
 
     @cached_property
     def channel_spaces(self) -> list[tuple[Channel, Box]]:
@@ -439,16 +439,9 @@ class DatedContext(CheckContext):
     def hours(self, calendar_id: Optional[str]) -> WeekSet:
         return self._weeks[calendar_id] if calendar_id is not None else WeekSet.full()
 
-    @cached_property
-    def rule_boxes(self) -> dict[str, Box]:
-        """The typical week's regions, computed again only for the rules whose `during` has other hours on such a date."""
-        typical, changed = self._typical.rule_boxes, self.changed_calendars
-        boxes = {}
-        for rule in self.router.rules:
-            box = self.box(rule.match, self.hours(rule.during)) if rule.during in changed else typical.get(rule.id)
-            if box is not None:
-                boxes[rule.id] = box
-        return boxes
+    def rule_box(self, rule: RoutingRule) -> Optional[Box]:
+        """The typical week's region, computed again only for a rule whose `during` has other hours on such a date."""
+        return super().rule_box(rule) if rule.during in self.changed_calendars else self._typical.rule_boxes.get(rule.id)
 
     @cached_property
     def _same_rules(self) -> bool:

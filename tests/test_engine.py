@@ -53,6 +53,31 @@ def test_vip_member_complaint_on_wechat_friday_evening():
         engine.close()
 
 
+def test_advancing_to_each_decision_fires_what_one_advance_fires_stopping_at_each_deciding_moment():
+    """`advance_to_decision` (the simulation's step) gives the decisions one `advance` gives, a moment at a time: each call
+    stops with the clock at the moment that decided something; timers that decide nothing (the first-response warning
+    and breach of a ticket answered in time) are passed over within the call; at the end the clock is at the last timer."""
+    org = cxrules.load_org(ORGS / "automotive.yaml")
+    friday_evening, until = local(2025, 3, 7, 19, 30), local(2025, 3, 10, 18, 0)
+    engines = [make_engine(org, friday_evening) for _ in range(2)]
+    try:
+        for engine in engines:
+            engine.submit(created("T1", "complaint", "wechat", "vip", "high", member=True))
+            engine.submit(created("T2", "question", "phone", "normal", "normal"))
+            engine.submit(FirstResponse("T2", at=local(2025, 3, 7, 19, 35)))
+        whole, stepwise = engines[0].advance(until), []
+        while decided := engines[1].advance_to_decision(until):
+            assert {x.at for x in decided} == {engines[1].clock.now()}
+            stepwise.append(decided)
+        assert [x for step in stepwise for x in step] == whole
+        assert len(stepwise) == len({x.at for x in whole}) > 1
+        left = engines[1].store.next_due()
+        assert engines[1].clock.now() < until and (left is None or left > until)
+    finally:
+        for engine in engines:
+            engine.close()
+
+
 # ---------------------------------------------------------------- assignment and queues
 
 def _staffed(agents=1, capacity=1, assignment="least_loaded"):

@@ -96,3 +96,42 @@ def test_spent_facts_leave_as_a_sweep_of_every_key_would_remove_them(facts, swee
             if not held:
                 del kept[key]
     assert store.facts == kept
+
+
+_queue_step = st.one_of(st.tuples(st.just("enqueue"), st.sampled_from(["T1", "T2", "T3", "T4", "T5"])),
+                        st.tuples(st.just("unqueue"), st.sampled_from(["T1", "T2", "T3", "T4", "T5"])),
+                        st.tuples(st.just("pop"), st.none()), st.tuples(st.just("head"), st.none()))
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(units=st.lists(st.tuples(st.lists(_queue_step, max_size=8), st.booleans()), max_size=12))
+def test_a_queue_changes_and_rolls_back_as_a_plain_list_would(units):
+    """A role's queue takes a ticket out of its middle without looking for it; in and out of units of work, committed or
+    rolled back, it holds what a list changed the plain way holds (a rolled-back unit leaves it as it was)."""
+    store, plain = MemoryStore(), []
+    for steps, keep in units:
+        before = list(plain)
+        store.begin(("event", None))
+        for name, ticket_id in steps:
+            if name == "enqueue":
+                if ticket_id in plain:
+                    continue  # the engine takes a ticket out of its queue before it queues it again
+                plain.append(ticket_id)
+                assert store.enqueue("desk", ticket_id) == len(plain)
+            elif name == "unqueue":
+                if ticket_id in plain:
+                    plain.remove(ticket_id)
+                store.unqueue("desk", ticket_id)
+            elif name == "head":
+                assert store.queue_head("desk") == (plain[0] if plain else None)
+            elif plain:
+                plain.pop(0)
+                store.pop_queue_head("desk")
+            assert store.queued("desk") == plain
+        if keep:
+            store.commit(0, [])
+        else:
+            store.rollback(0)
+            plain = before
+        assert store.queued("desk") == plain
+        assert store.queue_head("desk") == (plain[0] if plain else None)

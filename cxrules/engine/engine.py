@@ -177,25 +177,53 @@ class Engine:
         Also tries again the handlers whose retry is due.
         """
         with self._lock:
-            if until is not None and (problem := e.time_problem("until", until, latest=e.LAST_MOMENT + HORIZON)):
-                raise e.EventError(problem)  # a caller's mistake: nothing is stored, the clock does not move
-            moment = self._moment(until)
+            moment = self._moment(self._checked_until(until))
             self._dispatch(self.store.take_over(), fresh=False)
             self._delivery.retry(moment)
             due = self.store.next_due()
             if due is None or due > moment:
                 return []
-            seq = self.store.begin(("advance", moment))
-            try:
-                decisions = self._run_timers(moment)
-            except Exception as error:  # a bug in firing a timer: undone, noted, tried again on the next advance
-                self.store.rollback(seq)
-                log.exception("firing timers up to %s failed", moment.isoformat())
-                self._faults.append(f"firing timers up to {moment.isoformat()} failed: {type(error).__name__}: {error} (rolled back)")
-                return []
-            self.store.commit(seq, decisions)
-            self._dispatch(decisions)
-            return decisions
+            return self._fire_due(moment) or []
+
+    def advance_to_decision(self, until: datetime) -> list[d.Decision]:
+        """Fire the timers due up to ``until`` one moment at a time, and stop after the first moment that decided something.
+
+        For a caller that must react to each decision at its own moment before later timers fire (the simulation): the
+        clock stops at that moment. Timers that decide nothing (most SLA timers: the ticket was answered in time) then
+        cost no call each. Returns that moment's decisions; none: every timer up to ``until`` has fired, and the clock
+        is at the last of them.
+        """
+        with self._lock:
+            self._checked_until(until)
+            self._dispatch(self.store.take_over(), fresh=False)
+            while (due := self.store.next_due()) is not None and due <= until:
+                moment = self._moment(due)
+                self._delivery.retry(moment)
+                decisions = self._fire_due(moment)
+                if decisions is None or decisions:  # a timer that failed is tried again by the next call
+                    return decisions or []
+            return []
+
+    def _checked_until(self, until: Optional[datetime]) -> Optional[datetime]:
+        """``until`` of an advance, refused before anything is stored or the clock moves if it is no moment to advance to."""
+        if until is not None and (problem := e.time_problem("until", until, latest=e.LAST_MOMENT + HORIZON)):
+            raise e.EventError(problem)  # a caller's mistake
+        return until
+
+    def _fire_due(self, moment: datetime) -> Optional[list[d.Decision]]:
+        """Fire the timers due up to ``moment`` as one unit of the store, then hand their decisions to the handlers (None:
+        firing failed and was undone)."""
+        seq = self.store.begin(("advance", moment))
+        try:
+            decisions = self._run_timers(moment)
+        except Exception as error:  # a bug in firing a timer: undone, noted, tried again on the next advance
+            self.store.rollback(seq)
+            log.exception("firing timers up to %s failed", moment.isoformat())
+            self._faults.append(f"firing timers up to {moment.isoformat()} failed: {type(error).__name__}: {error} (rolled back)")
+            return None
+        self.store.commit(seq, decisions)
+        self._dispatch(decisions)
+        return decisions
 
     def start(self) -> list[d.Decision]:
         """After a restart: run the handlers of decisions that may have missed them, then the timers due meanwhile.

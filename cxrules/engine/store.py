@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from operator import itemgetter
-from typing import Any, Callable, ContextManager, Iterator, Optional, Sequence
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Optional, Sequence
 
 from .delivery import DeadLetter
 
@@ -262,6 +262,86 @@ def copy_ticket(ticket: TicketState) -> TicketState:
     return twin
 
 
+_tokens = itertools.count()
+"""Tell apart two stays of one ticket in one queue (taken out, queued again)."""
+
+
+class RoleQueue:
+    """A role's queue in memory, oldest first; a ticket leaves from anywhere in it at once, however long it is.
+
+    A ticket taken out from the middle leaves its entry behind, marked spent (its token no longer
+    the ticket's), until the entry reaches the head: an overloaded centre holds tens of thousands
+    of tickets in a queue, where finding one to remove it would cost the queue's length.
+    Each change takes ``undo``, which is given the step that reverses it.
+    """
+
+    __slots__ = ("_entries", "_live")
+
+    def __init__(self, ticket_ids: Iterable[str] = ()) -> None:
+        self._entries: deque[tuple[str, int]] = deque()
+        """(ticket id, token) oldest first, spent entries among them."""
+        self._live: dict[str, int] = {}
+        """The token of each ticket in the queue."""
+        for ticket_id in ticket_ids:
+            self.append(ticket_id, _no_undo)
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __iter__(self) -> Iterator[str]:
+        live = self._live
+        return (ticket_id for ticket_id, token in list(self._entries) if live.get(ticket_id) == token)
+
+    def append(self, ticket_id: str, undo: Callable[[Callable[[], Any]], None]) -> int:
+        """Queue ``ticket_id`` at the end; its place, from 1 (the engine takes a ticket out before queueing it again)."""
+        token, earlier = next(_tokens), self._live.get(ticket_id)
+        self._entries.append((ticket_id, token))
+        self._live[ticket_id] = token
+        undo(partial(self._unappend, ticket_id, earlier))
+        return len(self._live)
+
+    def _unappend(self, ticket_id: str, earlier: Optional[int]) -> None:
+        self._entries.pop()
+        self._set(ticket_id, earlier)
+
+    def _set(self, ticket_id: str, token: Optional[int]) -> None:
+        if token is None:
+            self._live.pop(ticket_id, None)
+        else:
+            self._live[ticket_id] = token
+
+    def head(self, undo: Callable[[Callable[[], Any]], None]) -> Optional[str]:
+        """The ticket longest in the queue (spent entries before it are dropped)."""
+        entries, live = self._entries, self._live
+        while entries:
+            ticket_id, token = entries[0]
+            if live.get(ticket_id) == token:
+                return ticket_id
+            undo(partial(entries.appendleft, entries.popleft()))
+        return None
+
+    def pop_head(self, undo: Callable[[Callable[[], Any]], None]) -> None:
+        ticket_id = self.head(undo)
+        if ticket_id is not None:
+            entry = self._entries.popleft()
+            del self._live[ticket_id]
+            undo(partial(self._unpop, entry))
+
+    def _unpop(self, entry: tuple[str, int]) -> None:
+        self._entries.appendleft(entry)
+        self._live[entry[0]] = entry[1]
+
+    def remove(self, ticket_id: str, undo: Callable[[Callable[[], Any]], None]) -> None:
+        """Take ``ticket_id`` out wherever it is (if it is there): its entry is spent."""
+        token = self._live.pop(ticket_id, None)
+        if token is not None:
+            undo(partial(self._live.__setitem__, ticket_id, token))
+
+
+def _no_undo(step: Callable[[], Any]) -> None:
+    """Outside a unit of work: nothing to reverse."""
+
+
 class MemoryStore(Store):
     """State in memory: for tests, simulation, and services that accept losing it on restart.
 
@@ -275,7 +355,7 @@ class MemoryStore(Store):
         self.tickets: dict[str, TicketState] = {}
         self.timers: list[tuple[float, int, Timer]] = []
         """A heap of (due as a POSIX timestamp, sequence, timer): floats compare far faster than aware datetimes."""
-        self.queues: dict[str, deque[str]] = {}
+        self.queues: dict[str, RoleQueue] = {}
         self.loads: dict[str, int] = {}
         self.cursors: dict[str, int] = {}
         self.arrivals_by_surge: dict[str, deque[datetime]] = {}
@@ -363,25 +443,22 @@ class MemoryStore(Store):
     # ------------------------------------------------------------ queues, agents, surges, fallback
 
     def enqueue(self, role: str, ticket_id: str) -> int:
-        queue = self.queues.setdefault(role, deque())
-        queue.append(ticket_id)
-        self._on_rollback(queue.pop)
-        return len(queue)
+        queue = self.queues.get(role)
+        if queue is None:
+            queue = self.queues[role] = RoleQueue()
+        return queue.append(ticket_id, self._on_rollback)
 
     def queue_head(self, role: str) -> Optional[str]:
         queue = self.queues.get(role)
-        return queue[0] if queue else None
+        return queue.head(self._on_rollback) if queue else None
 
     def pop_queue_head(self, role: str) -> None:
-        queue = self.queues[role]
-        self._on_rollback(partial(queue.appendleft, queue.popleft()))
+        self.queues[role].pop_head(self._on_rollback)
 
     def unqueue(self, role: str, ticket_id: str) -> None:
         queue = self.queues.get(role)
-        if queue and ticket_id in queue:
-            place = queue.index(ticket_id)
-            del queue[place]
-            self._on_rollback(partial(queue.insert, place, ticket_id))
+        if queue:
+            queue.remove(ticket_id, self._on_rollback)
 
     def _on_rollback(self, undo: Callable[[], Any]) -> None:
         """In a unit: ``undo`` puts back a change to a queue or a surge window (changed in place: a copy would cost their length)."""
@@ -524,13 +601,15 @@ class MemoryStore(Store):
 
     def state(self) -> dict:
         """Everything a snapshot must hold."""
-        return {"tickets": self.tickets, "timers": self.timers, "fired_keys": set(), "queues": self.queues,
+        return {"tickets": self.tickets, "timers": self.timers, "fired_keys": set(),
+                "queues": {role: list(queue) for role, queue in self.queues.items()},
                 "loads": self.loads, "cursors": self.cursors, "arrivals": self.arrivals_by_surge,
                 "active_surges": self.active_surges, "fallback": self.fallback, "next_seq": self._next_seq}
 
     def restore(self, state: dict) -> None:
         self.tickets, self.timers = state["tickets"], state["timers"]  # fired_keys: see fired()
-        self.queues, self.loads, self.cursors = state["queues"], state["loads"], state["cursors"]
+        self.queues = {role: RoleQueue(queue) for role, queue in state["queues"].items()}
+        self.loads, self.cursors = state["loads"], state["cursors"]
         self.arrivals_by_surge, self.active_surges = state["arrivals"], state["active_surges"]
         self.fallback, self._next_seq = state["fallback"], state["next_seq"]
 

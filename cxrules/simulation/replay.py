@@ -143,7 +143,8 @@ class _Replay:
             moment = self.pending[0][2] if self.pending else None
             due = self.engine.store.next_due()
             if due is not None and due <= until and (moment is None or due <= moment):
-                self._fold(self.engine.advance(due))  # the engine's timers first, at their own moments
+                # the engine's timers first, at their own moments, each moment's decisions folded before later timers fire
+                self._fold(self.engine.advance_to_decision(until if moment is None else min(moment, until)))
                 continue
             if moment is None or moment > until:
                 break

@@ -136,11 +136,14 @@ class _Replay:
     def run(self, progress: Optional[Callable[[int, int], None]], tail: timedelta) -> None:
         for record in self.records:
             self.flights[record.id] = Flight(record, self._journey(record))
-            self._push(record.created, "create", record.id)
+        # arrivals are taken in log order beside the agenda (not pushed into it: a heap of every arrival makes each
+        # step cost its depth); at one moment, an arrival comes before what the agenda holds
+        records, arrived, arrivals = self.records, 0, [record.created.timestamp() for record in self.records]
         until = (self.log_end or self.engine.clock.now()) + tail
-        total, done = len(self.records), 0
+        total = len(records)
         while True:
-            moment = self.pending[0][2] if self.pending else None
+            arriving = arrived < total and (not self.pending or arrivals[arrived] <= self.pending[0][0])
+            moment = records[arrived].created if arriving else self.pending[0][2] if self.pending else None
             due = self.engine.store.next_due()
             if due is not None and due <= until and (moment is None or due <= moment):
                 # the engine's timers first, at their own moments, each moment's decisions folded before later timers fire
@@ -148,15 +151,17 @@ class _Replay:
                 continue
             if moment is None or moment > until:
                 break
+            if arriving:
+                self._on_create(self.flights[records[arrived].id], moment, None)
+                arrived += 1
+                if progress and (arrived % 500 == 0 or arrived == total):
+                    progress(arrived, total)
+                continue
             _, _, _, kind, ticket_id, generation, payload = heapq.heappop(self.pending)
             flight = self.flights[ticket_id]
             if generation is not None and generation != flight.generation:
                 continue  # superseded: the ticket moved on (an escalation took it) before this fell due
             getattr(self, f"_on_{kind}")(flight, moment, payload)
-            if kind == "create":
-                done += 1
-                if progress and (done % 500 == 0 or done == total):
-                    progress(done, total)
         for flight in self.flights.values():
             flight.left_untaken(until)
             flight.close_holding(until)

@@ -85,6 +85,10 @@ class Delivery:
 
         ``fresh``: decisions just made, never tried; otherwise (after a restart) the store says how often they failed.
         """
+        if not self.handlers:  # nobody listens (a simulation): every decision is delivered as made
+            if decisions:
+                self.store.dispatched(decisions)
+            return
         done = []
         for decision in decisions:
             handlers = tuple(self.handlers.get(type(decision), ())) + tuple(self.handlers.get(None, ()))

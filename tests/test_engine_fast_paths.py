@@ -19,7 +19,7 @@ from hypothesis import given, settings, strategies as st
 import cxrules
 from cxrules.engine.assignment import Agent, Assignment
 from cxrules.engine.durable import DurableRouter
-from cxrules.engine.store import MemoryStore
+from cxrules.engine.store import MemoryStore, RoleQueue
 
 from conftest import SEED_ORGS, examples
 
@@ -135,3 +135,27 @@ def test_a_queue_changes_and_rolls_back_as_a_plain_list_would(units):
             plain = before
         assert store.queued("desk") == plain
         assert store.queue_head("desk") == (plain[0] if plain else None)
+
+
+def test_a_queue_whose_head_never_moves_keeps_only_its_tickets_and_rolls_back_whole():
+    """Tickets taken out of the middle of a queue whose head stays (a role nobody staffs) leave no trail behind them: the
+    entries left are bounded by the tickets queued; a unit that takes many out and is rolled back puts back each one."""
+    store = MemoryStore()
+    store.enqueue("desk", "stuck")
+    for number in range(1000):
+        store.begin(("event", None))
+        store.enqueue("desk", f"T{number}")
+        store.unqueue("desk", f"T{number}")
+        store.commit(0, [])
+    assert store.queued("desk") == ["stuck"]
+    assert len(store.queues["desk"]._entries) <= 2 + RoleQueue.SLACK
+    for number in range(300):
+        store.enqueue("desk", f"U{number}")
+    store.begin(("event", None))
+    for number in range(300):
+        if number % 6:
+            store.unqueue("desk", f"U{number}")
+    assert store.queued("desk") == ["stuck", *(f"U{n}" for n in range(0, 300, 6))]
+    assert len(store.queues["desk"]._entries) < 300
+    store.rollback(0)
+    assert store.queued("desk") == ["stuck", *(f"U{n}" for n in range(300))]

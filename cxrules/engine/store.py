@@ -332,10 +332,23 @@ class RoleQueue:
         self._live[entry[0]] = entry[1]
 
     def remove(self, ticket_id: str, undo: Callable[[Callable[[], Any]], None]) -> None:
-        """Take ``ticket_id`` out wherever it is (if it is there): its entry is spent."""
-        token = self._live.pop(ticket_id, None)
-        if token is not None:
-            undo(partial(self._live.__setitem__, ticket_id, token))
+        """Take ``ticket_id`` out wherever it is (if it is there): its entry is spent.
+
+        Once spent entries outnumber the tickets, the live ones are copied to a fresh deque: a head that never moves (a
+        role nobody staffs for months) cannot make the queue grow with every ticket that passed through it.
+        """
+        live = self._live
+        token = live.pop(ticket_id, None)
+        if token is None:
+            return
+        undo(partial(live.__setitem__, ticket_id, token))
+        if len(self._entries) > 2 * len(live) + self.SLACK:
+            kept = self._entries
+            self._entries = deque(entry for entry in kept if live.get(entry[0]) == entry[1])
+            undo(partial(setattr, self, "_entries", kept))
+
+    SLACK = 64
+    """Spent entries always let stay: below this, copying the queue would cost more than it saves."""
 
 
 def _no_undo(step: Callable[[], Any]) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
-from cxrules.simulation import LogMapping, Pause, Stint, TicketRecord, simulate
+from cxrules.engine.engine import Engine
+from cxrules.engine.slas import Slas
+from cxrules.simulation import LogMapping, Pause, SimulationError, Stint, TicketRecord, simulate
 
 from engine_helpers import local, make_org
 
@@ -135,3 +138,24 @@ def test_a_backlog_that_outlasts_the_shift_is_worked_off_the_next_morning(tmp_pa
     # 18 tickets fill Monday 09:00–18:00; the other 9 wait for Tuesday 09:00 and are done by 13:30
     assert result.open_at_end["total"] == 0
     assert max(f.first_resolved_at for f in result.flights.values()) == local(2025, 3, 4, 13, 30)
+
+
+def test_a_timer_the_engine_cannot_fire_stops_the_replay_with_the_fault_instead_of_asking_for_ever(tmp_path, monkeypatch):
+    """The engine rolls back a timer that raises and tries it again on the next call, as a service wants; under the
+    replay's virtual clock it would fail the same way for ever. The replay stops and says which moment and why."""
+    def broken(self, ticket, timer):
+        raise ZeroDivisionError("a bug in firing an SLA timer")
+
+    calls = 0
+    advance = Engine.advance_to_decision
+
+    def counted(self, until):
+        nonlocal calls
+        calls += 1
+        assert calls < 100, "the replay asks the engine again and again"  # a kill point by progress, not by time
+        return advance(self, until)
+
+    monkeypatch.setattr(Slas, "_fire_target", broken)
+    monkeypatch.setattr(Engine, "advance_to_decision", counted)
+    with pytest.raises(SimulationError, match=r"could not fire its timers due at 2025-03-03T.*ZeroDivisionError: a bug in firing"):
+        simulate(_escalating_org(tmp_path), [_ticket("A", local(2025, 3, 3, 9))], _fixed(3 * HOUR), mode="what-if")

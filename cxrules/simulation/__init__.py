@@ -10,7 +10,7 @@ from .calibration import calibrate, load_model
 from .figures import SimulationResult
 from .history import Pause, Stint, TicketRecord
 from .mapping import LogError, LogMapping, Unmapped, load_mapping, read_log
-from .replay import simulate
+from .replay import SimulationError, simulate
 
 __all__ = ["LogError", "LogMapping", "Pause", "Stint", "TicketRecord", "Unmapped", "load_mapping", "read_log", "SimulationResult",
-           "simulate", "Backtest", "Tolerances", "backtest", "calibrate", "load_model"]
+           "SimulationError", "simulate", "Backtest", "Tolerances", "backtest", "calibrate", "load_model"]

@@ -34,12 +34,16 @@ from .history import TicketRecord
 from .journeys import AsIsJourney, Journey, ModelJourney, Next, Phase, WorkModel, as_is_steps
 from .mapping import LogMapping, Unmapped
 
-__all__ = ["SimulationResult", "simulate", "MODES", "ESCALATIONS"]
+__all__ = ["SimulationResult", "SimulationError", "simulate", "MODES", "ESCALATIONS"]
 
 MODES = ("as-is", "what-if")
 _UNDECIDED = "\0undecided"
 """The role a new ticket is expected at while its journey has not yet said where it starts: no assignment is taken up."""
 ESCALATIONS = ("move", "notify")
+
+
+class SimulationError(RuntimeError):
+    """The replay cannot go on: the engine keeps failing on something it must do (a bug, reported with the engine's fault)."""
 
 
 @dataclass
@@ -147,7 +151,12 @@ class _Replay:
             due = self.engine.store.next_due()
             if due is not None and due <= until and (moment is None or due <= moment):
                 # the engine's timers first, at their own moments, each moment's decisions folded before later timers fire
-                self._fold(self.engine.advance_to_decision(until if moment is None else min(moment, until)))
+                horizon = until if moment is None else min(moment, until)
+                decisions = self.engine.advance_to_decision(horizon)
+                if not decisions and (left := self.engine.store.next_due()) is not None and left <= horizon:
+                    raise SimulationError(f"the engine could not fire its timers due at {left.isoformat()}, so the replay cannot "
+                                          f"go on (a bug in cxrules; please report it): {(self.engine.faults or ['no fault noted'])[-1]}")
+                self._fold(decisions)
                 continue
             if moment is None or moment > until:
                 break

@@ -249,12 +249,17 @@ def test_an_event_that_fails_half_applied_is_rolled_back_in_memory_and_in_the_jo
     assert vars(restarted.ticket("A")) == before[0] and not [f for f in restarted.faults if "quarantine" in f]
 
 
-@pytest.mark.parametrize("until", [datetime(9999, 12, 31, tzinfo=timezone.utc), datetime(2025, 3, 3, 12), "2025-03-03"])
-def test_advance_to_an_impossible_time_is_refused_before_the_journal_and_the_clock(tmp_path, until):
+_IMPOSSIBLE = [datetime(9999, 12, 31, tzinfo=timezone.utc), datetime(2025, 3, 3, 12), "2025-03-03"]
+
+
+@pytest.mark.parametrize("advance, until", [*(("advance", until) for until in _IMPOSSIBLE),
+                                            *(("advance_to_decision", until) for until in [*_IMPOSSIBLE, None])])
+def test_advance_to_an_impossible_time_is_refused_before_the_journal_and_the_clock(tmp_path, until, advance):
+    """Either way of advancing (`advance` alone takes None: the clock's now)."""
     engine = engine_on(tmp_path / "s.db")
     engine.submit(created("A"))
     with pytest.raises(EventError, match="field `until`"):
-        engine.advance(until)
+        getattr(engine, advance)(until)
     assert engine.clock.now() == local(2025, 3, 3, 10) and engine.submit(created("B"))[0].kind != "Refused"
 
 

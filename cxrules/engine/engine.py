@@ -194,7 +194,7 @@ class Engine:
         is at the last of them.
         """
         with self._lock:
-            self._checked_until(until)
+            self._checked_until(until, required=True)
             self._dispatch(self.store.take_over(), fresh=False)
             while (due := self.store.next_due()) is not None and due <= until:
                 moment = self._moment(due)
@@ -204,9 +204,10 @@ class Engine:
                     return decisions or []
             return []
 
-    def _checked_until(self, until: Optional[datetime]) -> Optional[datetime]:
-        """``until`` of an advance, refused before anything is stored or the clock moves if it is no moment to advance to."""
-        if until is not None and (problem := e.time_problem("until", until, latest=e.LAST_MOMENT + HORIZON)):
+    def _checked_until(self, until: Optional[datetime], required: bool = False) -> Optional[datetime]:
+        """``until`` of an advance, refused before anything is stored or the clock moves if it is no moment to advance to
+        (``required``: None is no moment either)."""
+        if (until is not None or required) and (problem := e.time_problem("until", until, latest=e.LAST_MOMENT + HORIZON)):
             raise e.EventError(problem)  # a caller's mistake
         return until
 

@@ -10,13 +10,15 @@ in for, written out plainly, on generated inputs. Nothing here measures time.
 from __future__ import annotations
 
 import bisect
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings, strategies as st
 
 import cxrules
+from cxrules.calendars import intersect_spans, open_spans, subtract_spans, union_spans
+from cxrules.engine import Engine, VirtualClock
 from cxrules.engine.assignment import Agent, Assignment
 from cxrules.engine.durable import DurableRouter
 from cxrules.engine.store import MemoryStore, RoleQueue
@@ -72,6 +74,38 @@ def test_the_calendars_open_for_during_rules_are_those_each_calendar_says(org_pa
             assert router._open_calendars(at) == frozenset(cid for cid, calendar in router._calendars.items() if calendar.is_open(at))
     finally:
         router.close()
+
+
+def _first_call_by_definition(followups, policy, start: datetime, due: datetime):
+    """The first moment in (the callers' shifts ∩ the policy's calendar) − quiet hours, from ``start`` up to 14 days after
+    ``due``, worked out over that whole stretch at once."""
+    last = due + timedelta(days=14)
+    shifts = {agent.shift for agent in followups.agents.get(policy.by, ())}
+    spans = union_spans(*(open_spans(followups.calendars[shift], start, last) for shift in shifts))
+    if policy.calendar:
+        spans = intersect_spans(spans, open_spans(followups.calendars[policy.calendar], start, last))
+    if policy.quiet_hours:
+        spans = subtract_spans(spans, open_spans(followups.calendars[policy.quiet_hours], start, last))
+    return spans[0][0] if spans else None
+
+
+@settings(max_examples=examples(30), deadline=None)
+@given(org_path=st.sampled_from(SEED_ORGS), seconds=st.lists(st.integers(0, 86400 * 120), min_size=1, max_size=20),
+       zone=st.sampled_from([SHANGHAI, timezone.utc]))
+def test_the_first_follow_up_call_is_the_moment_the_whole_stretch_gives(org_path, seconds, zone):
+    """The search looks half a day ahead first and widens: the moment found, and its time zone, are those of looking at
+    every span up to the last moment a call may come."""
+    engine = Engine(cxrules.load_org(org_path), VirtualClock(datetime(2025, 9, 20, tzinfo=zone)))
+    try:
+        followups = engine.followups
+        for policy in followups.policies.values():
+            for second in seconds:
+                start = datetime(2025, 9, 20, tzinfo=zone) + timedelta(seconds=second)
+                due = start + policy.within
+                found, expected = followups._first_call_moment(policy, start, due), _first_call_by_definition(followups, policy, start, due)
+                assert found == expected and (found is None or found.isoformat() == expected.isoformat())
+    finally:
+        engine.close()
 
 
 @settings(max_examples=examples(100), deadline=None)

@@ -94,8 +94,8 @@ class FollowUps:
         """First moment the caller is on shift, inside the policy's calendar, outside quiet hours."""
         shifts = {a.shift for a in self.agents.get(policy.by, ())}
         last = due + timedelta(days=14)
-        window = timedelta(days=2)
-        while True:  # look a little ahead first: the first slot is nearly always within a day or two
+        window = timedelta(hours=12)
+        while True:  # look a little ahead first: the first slot is nearly always within half a day (a night's quiet hours)
             horizon = min(start + window, last)
             spans = union_spans(*(open_spans(self.calendars[s], start, horizon) for s in shifts))
             if policy.calendar:

@@ -120,7 +120,12 @@ def own_time_by_module(work: Callable[[], object]) -> dict[str, float]:
     heapq methods counted to the module that called them), largest first; shares, since profiling slows it down."""
     profiler = cProfile.Profile()
     profiler.runcall(work)
-    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    return shares_by_module(pstats.Stats(profiler))
+
+
+def shares_by_module(profile: pstats.Stats) -> dict[str, float]:
+    """:func:`own_time_by_module` of a profile taken already."""
+    stats = profile.stats  # type: ignore[attr-defined]
     by_module: dict[str, float] = {}
     for (path, _, _), (_, _, own, _, callers) in stats.items():
         if path == "~" and callers:  # a built-in: its time, caller by caller, to the module that called it

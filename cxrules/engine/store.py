@@ -262,6 +262,9 @@ def copy_ticket(ticket: TicketState) -> TicketState:
     return twin
 
 
+Undo = Callable[[Callable[[], Any]], None]
+"""Where a change to a queue hands the step that reverses it (the unit of work's undo log)."""
+
 _tokens = itertools.count()
 """Tell apart two stays of one ticket in one queue (taken out, queued again)."""
 
@@ -276,6 +279,9 @@ class RoleQueue:
     """
 
     __slots__ = ("_entries", "_live")
+
+    SLACK = 64
+    """Spent entries always let stay: below this, copying the queue would cost more than it saves."""
 
     def __init__(self, ticket_ids: Iterable[str] = ()) -> None:
         self._entries: deque[tuple[str, int]] = deque()
@@ -292,7 +298,7 @@ class RoleQueue:
         live = self._live
         return (ticket_id for ticket_id, token in list(self._entries) if live.get(ticket_id) == token)
 
-    def append(self, ticket_id: str, undo: Callable[[Callable[[], Any]], None]) -> int:
+    def append(self, ticket_id: str, undo: Undo) -> int:
         """Queue ``ticket_id`` at the end; its place, from 1 (the engine takes a ticket out before queueing it again)."""
         token, earlier = next(_tokens), self._live.get(ticket_id)
         self._entries.append((ticket_id, token))
@@ -302,15 +308,12 @@ class RoleQueue:
 
     def _unappend(self, ticket_id: str, earlier: Optional[int]) -> None:
         self._entries.pop()
-        self._set(ticket_id, earlier)
-
-    def _set(self, ticket_id: str, token: Optional[int]) -> None:
-        if token is None:
+        if earlier is None:
             self._live.pop(ticket_id, None)
         else:
-            self._live[ticket_id] = token
+            self._live[ticket_id] = earlier
 
-    def head(self, undo: Callable[[Callable[[], Any]], None]) -> Optional[str]:
+    def head(self, undo: Undo) -> Optional[str]:
         """The ticket longest in the queue (spent entries before it are dropped)."""
         entries, live = self._entries, self._live
         while entries:
@@ -320,7 +323,7 @@ class RoleQueue:
             undo(partial(entries.appendleft, entries.popleft()))
         return None
 
-    def pop_head(self, undo: Callable[[Callable[[], Any]], None]) -> None:
+    def pop_head(self, undo: Undo) -> None:
         ticket_id = self.head(undo)
         if ticket_id is not None:
             entry = self._entries.popleft()
@@ -331,7 +334,7 @@ class RoleQueue:
         self._entries.appendleft(entry)
         self._live[entry[0]] = entry[1]
 
-    def remove(self, ticket_id: str, undo: Callable[[Callable[[], Any]], None]) -> None:
+    def remove(self, ticket_id: str, undo: Undo) -> None:
         """Take ``ticket_id`` out wherever it is (if it is there): its entry is spent.
 
         Once spent entries outnumber the tickets, the live ones are copied to a fresh deque: a head that never moves (a
@@ -346,9 +349,6 @@ class RoleQueue:
             kept = self._entries
             self._entries = deque(entry for entry in kept if live.get(entry[0]) == entry[1])
             undo(partial(setattr, self, "_entries", kept))
-
-    SLACK = 64
-    """Spent entries always let stay: below this, copying the queue would cost more than it saves."""
 
 
 def _no_undo(step: Callable[[], Any]) -> None:

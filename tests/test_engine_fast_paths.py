@@ -3,13 +3,16 @@
 Issue #16 made the per-event path fast: an agent is picked from the team on shift with its
 loads read in one call, stopping at the first free agent; the calendars open for `during`
 rules are remembered for the stretch in which none opens or closes; spent facts leave by a
-heap instead of an hourly sweep of every key. Each is held here to the definition it stands
+heap instead of an hourly sweep of every key; timers that can no longer decide anything are
+dropped unfired, outside any unit of work. Each is held here to the definition it stands
 in for, written out plainly, on generated inputs. Nothing here measures time.
 """
 
 from __future__ import annotations
 
 import bisect
+from dataclasses import fields
+from random import Random
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
 from zoneinfo import ZoneInfo
@@ -18,10 +21,12 @@ from hypothesis import given, settings, strategies as st
 
 import cxrules
 from cxrules.calendars import intersect_spans, open_spans, subtract_spans, union_spans
-from cxrules.engine import Engine, VirtualClock
+from cxrules.engine import Engine, FirstResponse, FollowUpDone, Resolved, TicketCreated, VirtualClock
 from cxrules.engine.assignment import Agent, Assignment
 from cxrules.engine.durable import DurableRouter
-from cxrules.engine.store import MemoryStore, RoleQueue
+from cxrules.engine.store import MemoryStore, RoleQueue, Store
+from cxrules.simulation import LogMapping, TicketRecord, simulate
+from cxrules.simulation.replay import MODES
 
 from conftest import SEED_ORGS, examples
 
@@ -193,3 +198,68 @@ def test_a_queue_whose_head_never_moves_keeps_only_its_tickets_and_rolls_back_wh
     assert len(store.queues["desk"]._entries) < 300
     store.rollback(0)
     assert store.queued("desk") == ["stuck", *(f"U{n}" for n in range(300))]
+
+
+AUTOMOTIVE = next(path for path in SEED_ORGS if path.stem == "automotive")
+
+
+def _month_of_tickets(org: cxrules.Org, count: int, seed: int) -> list[TicketRecord]:
+    """Tickets of every class of ``org`` over a week, some answered late, some unsatisfied, a few never resolved."""
+    rng = Random(seed)
+    start = datetime(2025, 3, 3, tzinfo=SHANGHAI)
+    records = []
+    for number in range(count):
+        created = start + timedelta(minutes=rng.uniform(0, 7 * 1440))
+        answered = created + timedelta(minutes=rng.lognormvariate(3, 1.5))
+        resolved = answered + timedelta(minutes=rng.lognormvariate(5, 1.5)) if rng.random() < 0.95 else None
+        records.append(TicketRecord(f"T{number}", created, rng.choice(org.categories).id, rng.choice(org.channels).id,
+                                    rng.choice(org.segments).id, rng.choice(org.info.priorities), rng.random() < 0.5,
+                                    f"C{rng.randrange(count // 3)}", answered, resolved,
+                                    rng.choice((1, 2, 4, 5, None)), row=number + 2))
+    return records
+
+
+def _flown(result) -> dict:
+    """Each ticket's flight as it went (its journey holds the replay's random source, a different object each run)."""
+    return {ticket_id: {field.name: getattr(flight, field.name) for field in fields(flight) if field.name != "journey"}
+            for ticket_id, flight in result.flights.items()}
+
+
+def test_dropping_spent_timers_unfired_changes_nothing_a_replay_shows(monkeypatch):
+    """Every figure and every ticket's flight, in both modes, are those of a store that fires every timer (the durable
+    stores do): a spent timer would have decided nothing and changed nothing."""
+    org = cxrules.load_org(AUTOMOTIVE)
+    records = _month_of_tickets(org, 600, seed=7)
+    mapping = LogMapping(fields={}, path="", service_default=(timedelta(minutes=20), "fixed"))
+    for mode in MODES:
+        dropping = simulate(org, records, mapping, mode=mode, keep_flights=True, seed=1)
+        with monkeypatch.context() as patched:
+            patched.setattr(MemoryStore, "drop_spent", Store.drop_spent)
+            firing = simulate(org, records, mapping, mode=mode, keep_flights=True, seed=1)
+        assert dropping.to_dict() == firing.to_dict() and _flown(dropping) == _flown(firing), mode
+        assert dropping.escalations and dropping.followups["due"], "the replay should exercise escalations and follow-ups"
+
+
+def test_timers_a_ticket_has_left_behind_cost_no_unit_of_work():
+    """Answered, resolved and called back within minutes: its SLA warnings and breaches and the follow-up's deadline all
+    fall due later, and none of them begins a unit of the store (where each would copy the ticket to undo nothing)."""
+    org = cxrules.load_org(AUTOMOTIVE)
+    start = datetime(2025, 3, 4, 10, tzinfo=SHANGHAI)
+    engine = Engine(org, VirtualClock(start))
+    units: list[tuple] = []
+    begin = engine.store.begin
+    engine.store.begin = lambda entry: units.append(entry) or begin(entry)
+    try:
+        policy = next(policy for policy in org.followups if policy.id == "repair_quality_call")  # every warranty case is called back
+        engine.submit(TicketCreated("T1", category="warranty", channel="phone", segment="normal", priority="normal", at=start))
+        engine.submit(FirstResponse("T1", at=start + timedelta(minutes=1)))
+        decided = engine.submit(Resolved("T1", at=start + timedelta(minutes=2)))
+        assert any(type(x).__name__ == "FollowUpScheduled" for x in decided)
+        call = next(x.call_at for x in decided if type(x).__name__ == "FollowUpScheduled")
+        engine.submit(FollowUpDone("T1", policy.id, satisfied=True, at=call))
+        units.clear()
+        assert engine.store.next_due() is not None, "timers of the ticket are still scheduled"
+        assert engine.advance_to_decision(start + timedelta(days=60)) == []
+        assert units == [] and engine.store.next_due() is None
+    finally:
+        engine.close()

@@ -138,7 +138,7 @@ class Automations:
                 self.by_event.setdefault(event, []).append(automation)
         self.concerned = lru_cache(maxsize=65536)(self._concerned)
         """The automations an event concerns for a ticket of a class, worked out once per event and class."""
-        timers.register_for_ticket("automation", self._fire_timer)
+        timers.register_for_ticket("automation", self._fire_timer, self._unwanted)
 
     def on(self, ticket: TicketState, event: str, at: datetime, depth: int = 0) -> list[d.Decision]:
         """Run the automations ``event`` sets off for ``ticket``, in file order."""
@@ -182,10 +182,13 @@ class Automations:
         due = dues[key]
         self.timers.schedule(due, "automation", ticket, f"{ticket.id}:auto:{automation.id}:{at.isoformat()}", automation.id)
 
-    def _fire_timer(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
+    def _unwanted(self, ticket: TicketState, timer: Timer) -> bool:
+        """The automation is gone (a reload), or the ticket no longer meets its conditions."""
         automation = self.by_id.get(timer.data)
-        if automation is None or not self.holds(automation, ticket):  # gone in a reload, or no longer wanted
-            return []
+        return automation is None or not self.holds(automation, ticket)
+
+    def _fire_timer(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
+        automation = self.by_id[timer.data]
         trigger = automation.trigger
         assert trigger.after is not None
         clock = "" if trigger.clock == "calendar" else " business"

@@ -180,6 +180,7 @@ class Engine:
             moment = self._moment(self._checked_until(until))
             self._dispatch(self.store.take_over(), fresh=False)
             self._delivery.retry(moment)
+            self.store.drop_spent(moment, self.timer_kinds.spent)
             due = self.store.next_due()
             if due is None or due > moment:
                 return []
@@ -190,19 +191,22 @@ class Engine:
 
         For a caller that must react to each decision at its own moment before later timers fire (the simulation): the
         clock stops at that moment. Timers that decide nothing (most SLA timers: the ticket was answered in time) then
-        cost no call each. Returns that moment's decisions; none: every timer up to ``until`` has fired, and the clock
-        is at the last of them.
+        cost no call each, and those the store can tell are spent cost no unit of work either. Returns that moment's
+        decisions; none: every timer up to ``until`` has fired (the clock at the last moment that fired one) or was spent.
         """
         with self._lock:
             self._checked_until(until, required=True)
             self._dispatch(self.store.take_over(), fresh=False)
-            while (due := self.store.next_due()) is not None and due <= until:
+            while True:
+                self.store.drop_spent(until, self.timer_kinds.spent)
+                due = self.store.next_due()
+                if due is None or due > until:
+                    return []
                 moment = self._moment(due)
                 self._delivery.retry(moment)
                 decisions = self._fire_due(moment)
                 if decisions is None or decisions:  # a timer that failed is tried again by the next call
                     return decisions or []
-            return []
 
     def _checked_until(self, until: Optional[datetime], required: bool = False) -> Optional[datetime]:
         """``until`` of an advance, refused before anything is stored or the clock moves if it is no moment to advance to

@@ -33,8 +33,8 @@ class FollowUps:
         self.org, self.store, self.calendars, self.agents, self.timers, self.faults = org, store, calendars, agents, timers, faults
         self.reopen, self.escalate = reopen, escalate
         self.policies = {policy.id: policy for policy in org.followups}
-        timers.register_for_ticket("followup_call", self._fire_call)
-        timers.register_for_ticket("followup_deadline", self._fire_deadline)
+        timers.register_for_ticket("followup_call", self._fire_call, self._call_needless)
+        timers.register_for_ticket("followup_deadline", self._fire_deadline, self._deadline_needless)
 
     def start(self, ticket: TicketState, trigger: str, at: datetime) -> list[d.Decision]:
         """Schedule the follow-ups that ``trigger`` (handed_over, resolved, closed) sets off for this ticket."""
@@ -106,19 +106,24 @@ class FollowUps:
                 return spans[0][0] if spans else None
             window *= 4
 
+    def _call_needless(self, ticket: TicketState, timer: Timer) -> bool:
+        """The call was made already, or its policy is gone (a reload)."""
+        return timer.data[0] not in ticket.followups_pending or timer.data[0] not in self.policies
+
     def _fire_call(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
-        policy = self.policies.get(timer.data[0])
-        if policy is None or policy.id not in ticket.followups_pending:
-            return []
+        policy = self.policies[timer.data[0]]
         return [d.FollowUpDue(ticket.id, timer.due, policy.id, policy.by, timer.data[1])]
+
+    @staticmethod
+    def _deadline_needless(ticket: TicketState, timer: Timer) -> bool:
+        """The call was made in time (a policy gone in a reload is not needless: its firing says the promise is dropped)."""
+        return timer.data not in ticket.followups_pending
 
     def _fire_deadline(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
         policy = self.policies.get(timer.data)
         if policy is None:  # removed by a reload: forget the promise, and say so
             ticket.followups_pending.discard(timer.data)
             self.faults.append(f"follow-up `{timer.data}` of ticket `{ticket.id}` dropped: the policy no longer exists")
-            return []
-        if policy.id not in ticket.followups_pending:
             return []
         decisions: list[d.Decision] = [d.FollowUpOverdue(ticket.id, timer.due, policy.id, policy.notify_when_overdue)]
         if policy.notify_when_overdue:

@@ -38,8 +38,8 @@ class Slas:
         self.org_calendar = org.info.calendar
         self.for_class = cache(lambda fields: sla_of_class(org, fields))
         """The SLA a ticket class gets (the first that matches), worked out once per class."""
-        timers.register_for_ticket("sla", self._fire_target)
-        timers.register_for_ticket("escalate", self._fire_escalation)
+        timers.register_for_ticket("sla", self._fire_target, self._target_settled)
+        timers.register_for_ticket("escalate", self._fire_escalation, _moved_on)
 
     def of(self, ticket: TicketState) -> Optional[Sla]:
         """The ticket's SLA, if this version of the org still has it."""
@@ -190,14 +190,19 @@ class Slas:
                 self.timers.schedule(warn, "sla", ticket, key + ":warn", (target, "warn", ticket.generation))
             self.timers.schedule(due, "sla", ticket, key + ":breach", (target, "breach", ticket.generation))
 
-    def _fire_target(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
-        target, phase, generation = timer.data
+    def _target_settled(self, ticket: TicketState, timer: Timer) -> bool:
+        """Whether a target's timer, due now, has nothing to say: the targets moved since (a newer generation), the ticket is
+        done, its clock stands still, or the first response came."""
+        target = timer.data[0]
         sla = self.of(ticket)
-        if generation != ticket.generation or ticket.status in ("resolved", "closed") or sla is None or self._stopped(ticket, sla, target):
-            return []
+        return (_moved_on(ticket, timer) or sla is None or self._stopped(ticket, sla, target)
+                or (target == "first_response" and ticket.responded) or getattr(ticket, f"{target}_due") is None)
+
+    def _fire_target(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
+        target, phase, _ = timer.data
+        sla = self.of(ticket)
+        assert sla is not None
         due = getattr(ticket, f"{target}_due")
-        if (target == "first_response" and ticket.responded) or due is None:
-            return []
         if phase == "warn":
             return [d.SlaWarning(ticket.id, timer.due, target, due)]
         decisions: list[d.Decision] = [d.SlaBreached(ticket.id, timer.due, target, due)]
@@ -206,7 +211,10 @@ class Slas:
         return decisions
 
     def _fire_escalation(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
-        path_id, level, generation = timer.data
-        if ticket.status in ("resolved", "closed") or generation != ticket.generation:
-            return []
+        path_id, level, _ = timer.data
         return self.escalate(ticket, path_id, level, timer.due)
+
+
+def _moved_on(ticket: TicketState, timer: Timer) -> bool:
+    """Whether the ticket is done, or its targets moved (a newer generation) since the timer was set: it decides nothing."""
+    return timer.data[-1] != ticket.generation or ticket.status in ("resolved", "closed")

@@ -213,6 +213,11 @@ class Store(ABC):
     @abstractmethod
     def mark_fired(self, timer: Timer) -> None: ...
 
+    def drop_spent(self, until: datetime, spent: Callable[[Optional[TicketState], Timer], bool]) -> None:
+        """Drop the timers due up to ``until`` off the front of the schedule while each is spent: fired already, or
+        ``spent(ticket, timer)`` (its ticket, None if gone), which says firing it now would do nothing. They then cost no
+        unit of work. Optional: a store that keeps them fires them, deciding nothing (the durable ones do)."""
+
     # ------------------------------------------------------------ durability and delivery
 
     faults: list[str]
@@ -636,6 +641,16 @@ class MemoryStore(Store):
 
     def next_due(self) -> Optional[datetime]:
         return self.timers[0][2].due if self.timers else None
+
+    def drop_spent(self, until: datetime, spent: Callable[[Optional[TicketState], Timer], bool]) -> None:
+        timers, limit, tickets = self.timers, until.timestamp(), self.tickets
+        while timers and timers[0][0] <= limit:
+            timer = timers[0][2]
+            if not (self.fired(timer) or spent(tickets.get(timer.ticket_id) if timer.ticket_id else None, timer)):
+                return
+            entry = heapq.heappop(timers)
+            if (undo := self._timer_undo()) is not None:
+                undo["taken"].append(entry)
 
     def fired(self, timer: Timer) -> bool:
         """Whether a ticket's ``timer`` is spent: fired already, or its ticket is gone or was an earlier one of that id.

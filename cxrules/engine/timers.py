@@ -16,6 +16,7 @@ __all__ = ["TimerKinds"]
 
 Fire = Callable[[Timer], list[d.Decision]]
 FireForTicket = Callable[[TicketState, Timer], list[d.Decision]]
+Silent = Callable[[TicketState, Timer], bool]
 
 
 class TimerKinds:
@@ -25,6 +26,7 @@ class TimerKinds:
         self.store = store
         self.faults = faults
         self._fire: dict[str, Fire] = {}
+        self._silent: dict[str, Silent] = {}
 
     def register(self, kind: str, fire: Fire) -> None:
         """``fire`` decides what a due timer of ``kind`` means now."""
@@ -32,13 +34,24 @@ class TimerKinds:
             raise ValueError(f"timer kind {kind} is registered twice")
         self._fire[kind] = fire
 
-    def register_for_ticket(self, kind: str, fire: FireForTicket) -> None:
-        """Like :meth:`register`, for timers of one ticket: ``fire`` gets the ticket; once it is gone, nothing fires."""
+    def register_for_ticket(self, kind: str, fire: FireForTicket, silent: Silent) -> None:
+        """Like :meth:`register`, for timers of one ticket: ``fire`` gets the ticket; once it is gone, nothing fires.
+
+        ``silent(ticket, timer)``: whether the timer, due now, decides nothing and changes nothing (its ticket moved on);
+        it only reads, so a store may drop such a timer unfired (see :meth:`spent`). ``fire`` is only given the others.
+        """
         def fire_if_kept(timer: Timer) -> list[d.Decision]:
             ticket = self.store.get(timer.ticket_id) if timer.ticket_id else None
-            return fire(ticket, timer) if ticket is not None else []
+            return fire(ticket, timer) if ticket is not None and not silent(ticket, timer) else []
 
         self.register(kind, fire_if_kept)
+        self._silent[kind] = silent
+
+    def spent(self, ticket: Optional[TicketState], timer: Timer) -> bool:
+        """Whether ``timer``, due now, would fire nothing for ``ticket`` (None: the ticket is gone); a timer of no ticket is never
+        spent here (firing it may change what it watches)."""
+        silent = self._silent.get(timer.kind)
+        return silent is not None and (ticket is None or silent(ticket, timer))
 
     def schedule(self, due: Optional[datetime], kind: str, ticket: Optional[TicketState], key: str, data: Any = None) -> None:
         """A timer at ``due`` (none if ``due`` is None); ``key`` must be stable, since a fired key never fires again."""

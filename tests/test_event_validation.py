@@ -13,14 +13,17 @@ import re
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import cxrules
 from cxrules.engine import (EVENT_TYPES, FIRST_MOMENT, FIRST_YEAR, LAST_MOMENT, LAST_YEAR, MAX_TEXT, Closed, CustomerReply, Engine, EventError, FirstResponse,
                             FollowUpDone, HandOff, Refused, Reopened, Resolved, SqliteStore, TicketCreated, VirtualClock, Waiting,
                             WorkflowStep, check_event, parse_event)
+from cxrules.calendars import HORIZON
+from cxrules.engine.events import _CLEAN, _CLEAN_LIMIT, time_problem
 from cxrules.engine.sqlite import event_to_json
 
-from conftest import ROOT
+from conftest import ROOT, examples
 from engine_helpers import abandon, local
 
 TINY = cxrules.load_org(ROOT / "tests" / "fixtures" / "tiny.yaml")
@@ -182,6 +185,30 @@ def test_a_time_is_valid_if_it_is_in_the_years_somewhere_on_earth():
                      (datetime(1970, 1, 1, tzinfo=timezone(timedelta(hours=23))), "1970-01-01T00:00:00+23:00 (a year earlier")):
         with pytest.raises(EventError, match=re.escape(f"field `at`: {said}")):
             check_event(Resolved("A", at=at))
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(end=st.sampled_from([FIRST_MOMENT, LAST_MOMENT, LAST_MOMENT + HORIZON]), micros=st.integers(-3_000_000, 3_000_000),
+       zone=st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12)), timezone(timedelta(hours=5, minutes=45))]))
+def test_a_time_within_a_second_or_so_of_the_years_ends_is_judged_exactly(end, micros, zone):
+    """The years are checked on a float timestamp first, which may round a microsecond either way: near the ends the answer
+    is still that of comparing the moments themselves, for events and for an advance's `until` (which may go further)."""
+    at = (end + timedelta(microseconds=micros)).astimezone(zone)
+    for latest in (LAST_MOMENT, LAST_MOMENT + HORIZON):
+        assert (time_problem("at", at, latest) is None) == (FIRST_MOMENT <= at <= latest), (at, latest)
+
+
+def test_texts_remembered_as_sound_stay_few_and_a_bad_one_is_refused_every_time():
+    """Ids and codes passed once are not checked again; the memory of them is bounded, and a text it holds is still refused
+    in a field it does not fit (too long for none: sound text is sound in any text field)."""
+    for number in range(3 * _CLEAN_LIMIT):
+        check_event(created(f"remembered-{number}"))
+        assert len(_CLEAN) <= _CLEAN_LIMIT
+    for _ in range(2):
+        with pytest.raises(EventError, match="control character"):
+            check_event(created("A", category="que\x00stion"))
+        with pytest.raises(EventError, match="must be text"):
+            check_event(created("A", channel=["phone"]))
 
 
 def test_check_event_passes_every_sane_event_and_it_survives_the_journal_format():

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 import cxrules
@@ -25,7 +26,8 @@ from cxrules.calendars import intersect_spans, open_spans, subtract_spans, union
 from cxrules.engine import Engine, FirstResponse, FollowUpDone, Resolved, TicketCreated, VirtualClock
 from cxrules.engine.assignment import Agent, Assignment
 from cxrules.engine.durable import DurableRouter
-from cxrules.engine.store import MemoryStore, RoleQueue, Store
+from cxrules.engine import store as store_module
+from cxrules.engine.store import MemoryStore, RoleQueue, Store, StoreError
 from cxrules.performance import paused_gc
 from cxrules.simulation import LogMapping, TicketRecord, simulate
 from cxrules.simulation.replay import MODES
@@ -279,3 +281,35 @@ def test_what_was_built_while_the_collector_slept_is_left_to_its_oldest_generati
     finally:
         if not was_enabled:
             gc.disable()
+
+
+def test_a_store_without_an_undo_log_copies_no_ticket_and_refuses_to_go_on_after_a_failed_unit(monkeypatch):
+    """The replay's store: each unit changes tickets in place with nothing saved to undo them; a unit that fails cannot be
+    undone, so that unit and every later one are refused (StoreError) instead of running on half of it."""
+    org = cxrules.load_org(AUTOMOTIVE)
+    start = datetime(2025, 3, 4, 10, tzinfo=SHANGHAI)
+    copies = 0
+    copy = store_module.copy_ticket
+
+    def counted(ticket):
+        nonlocal copies
+        copies += 1
+        return copy(ticket)
+
+    monkeypatch.setattr(store_module, "copy_ticket", counted)
+    for undo in (True, False):
+        copies = 0
+        engine = Engine(org, VirtualClock(start), MemoryStore(undo=undo))
+        try:
+            engine.submit(TicketCreated("T1", category="warranty", channel="phone", segment="normal", priority="normal", at=start))
+            engine.submit(FirstResponse("T1", at=start + timedelta(minutes=1)))
+            engine.submit(Resolved("T1", at=start + timedelta(minutes=2)))
+            assert (copies > 0) == undo and engine.ticket("T1").status == "resolved"
+        finally:
+            engine.close()
+    store = MemoryStore(undo=False)
+    store.begin(None)
+    with pytest.raises(StoreError, match="without an undo log"):
+        store.rollback(0)
+    with pytest.raises(StoreError, match="may hold part of that unit"):
+        store.begin(None)

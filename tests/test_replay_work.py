@@ -157,5 +157,17 @@ def test_a_timer_the_engine_cannot_fire_stops_the_replay_with_the_fault_instead_
 
     monkeypatch.setattr(Slas, "_fire_target", broken)
     monkeypatch.setattr(Engine, "advance_to_decision", counted)
-    with pytest.raises(SimulationError, match=r"could not fire its timers due at 2025-03-03T.*ZeroDivisionError: a bug in firing"):
+    with pytest.raises(SimulationError, match=r"the engine failed at 2025-03-03T01:48:00\+00:00, .*ZeroDivisionError: a bug in firing"):
         simulate(_escalating_org(tmp_path), [_ticket("A", local(2025, 3, 3, 9))], _fixed(3 * HOUR), mode="what-if")
+
+
+def test_an_event_the_engine_fails_to_apply_stops_the_replay_with_the_fault_instead_of_counting_a_refusal(tmp_path, monkeypatch):
+    """The replay's store keeps no undo log, so what a failing event began cannot be undone: the figures would be of an
+    engine half way through it. The replay stops at that moment and names the fault."""
+    def broken(self, ticket, event, at):
+        raise KeyError("a bug in resolving")
+
+    monkeypatch.setattr(Engine, "_resolved", broken)
+    tickets = [_ticket("A", local(2025, 3, 3, 9)), _ticket("B", local(2025, 3, 3, 15))]
+    with pytest.raises(SimulationError, match=r"the engine failed at 2025-03-03T04:00:00\+00:00, .*KeyError: 'a bug in resolving'"):
+        simulate(_escalating_org(tmp_path), tickets, _fixed(3 * HOUR), mode="what-if")

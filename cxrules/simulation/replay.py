@@ -27,6 +27,7 @@ from ..engine import decisions as d
 from ..engine import events as e
 from ..engine.clock import VirtualClock
 from ..engine.engine import Engine
+from ..engine.store import MemoryStore, StoreError
 from ..model import Org
 from ..performance import paused_gc
 from .figures import Flight, SimulationResult, Window, summarise
@@ -43,7 +44,7 @@ ESCALATIONS = ("move", "notify")
 
 
 class SimulationError(RuntimeError):
-    """The replay cannot go on: the engine keeps failing on something it must do (a bug, reported with the engine's fault)."""
+    """The replay cannot go on: the engine failed on something it must do (a bug, reported with the engine's fault)."""
 
 
 @dataclass
@@ -96,6 +97,10 @@ def simulate(org: Org, tickets: Iterable[TicketRecord], mapping: Optional[LogMap
                          random.Random(mapping.seed if seed is None else seed))
         try:
             replay.run(progress, tail)
+        except StoreError as error:  # the engine failed on something it must do, and its store cannot undo what it began
+            fault = error.__context__ or error
+            raise SimulationError(f"the engine failed at {replay.engine.clock.now().isoformat()}, so the replay cannot go on "
+                                  f"(a bug in cxrules; please report it): {type(fault).__name__}: {fault}") from fault
         finally:
             replay.engine.close()
         last_arrival = replay.records[-1].created if replay.records else None
@@ -128,7 +133,8 @@ class _Replay:
         self.model = model or _ServiceTimeModel(mapping)
         self.start = records[0].created if records else None
         self.log_end = max((r.last_moment for r in records), default=None)
-        self.engine = Engine(org, VirtualClock(self.start or datetime.now().astimezone()))
+        # nothing the replay does is ever undone: a fault ends it (see `simulate`), so the store keeps no undo log
+        self.engine = Engine(org, VirtualClock(self.start or datetime.now().astimezone()), MemoryStore(undo=False))
         self.agent_shifts = {agent.id: self.engine.calendars[agent.shift] for team in self.engine.agents.values() for agent in team}
         self.flights: dict[str, Flight] = {}
         self.tally = _Tally()
@@ -152,11 +158,7 @@ class _Replay:
             if due is not None and due <= until and (moment is None or due <= moment):
                 # the engine's timers first, at their own moments, each moment's decisions folded before later timers fire
                 horizon = until if moment is None else min(moment, until)
-                decisions = self.engine.advance_to_decision(horizon)
-                if not decisions and (left := self.engine.store.next_due()) is not None and left <= horizon:
-                    raise SimulationError(f"the engine could not fire its timers due at {left.isoformat()}, so the replay cannot "
-                                          f"go on (a bug in cxrules; please report it): {(self.engine.faults or ['no fault noted'])[-1]}")
-                self._fold(decisions)
+                self._fold(self.engine.advance_to_decision(horizon))
                 continue
             if moment is None or moment > until:
                 break

@@ -21,7 +21,7 @@ import itertools
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from ..engine import decisions as d
 from ..engine import events as e
@@ -138,6 +138,13 @@ class _Replay:
         self.agent_shifts = {agent.id: self.engine.calendars[agent.shift] for team in self.engine.agents.values() for agent in team}
         self.flights: dict[str, Flight] = {}
         self.tally = _Tally()
+        self._folds: dict[type, Callable[[Any, Optional[Flight]], None]] = {
+            d.Assigned: self._fold_assigned, d.Queued: self._fold_queued, d.SlaBreached: self._fold_breached,
+            d.Escalated: self._fold_escalated, d.FollowUpScheduled: self._fold_follow_up_scheduled,
+            d.FollowUpDue: self._fold_follow_up_due, d.FollowUpOverdue: self._fold_follow_up_overdue,
+            d.TicketReopened: self._fold_reopened, d.SurgeActivated: self._fold_surge, d.SurgeDeactivated: self._fold_surge,
+            d.Fallback: self._fold_fallback, d.Refused: self._fold_refused}
+        """What each kind of decision means for the replay (looked up by its exact type: every kind is a direct subclass)."""
         self.pending: list = []
         self.sequence = itertools.count()
 
@@ -346,45 +353,64 @@ class _Replay:
     # ------------------------------------------------------------------ what the engine decided
 
     def _fold(self, decisions: list[d.Decision]) -> None:
-        tally = self.tally
+        """Take in the engine's decisions, each by its kind (most kinds, such as the SLA figures, ask nothing of the replay)."""
+        folds, flights = self._folds, self.flights
         for decision in decisions:
-            flight = self.flights.get(decision.ticket_id) if decision.ticket_id else None
-            if isinstance(decision, d.Assigned) and flight:
-                if flight.expected_role is not None and decision.role != flight.expected_role:
-                    continue  # the rules' choice, about to be overridden by the log's route
-                flight.assigned(decision.agent, decision.role, decision.at)
-                if flight.phases is not None:
-                    self._push(decision.at, "start", flight.record.id, flight.generation)
-            elif isinstance(decision, d.Queued):
-                key = (decision.at.replace(minute=0, second=0, microsecond=0), decision.role)
-                tally.queue_peaks[key] = max(tally.queue_peaks.get(key, 0), decision.position)
-            elif isinstance(decision, d.SlaBreached) and flight:
-                flight.breached.add(decision.target)
-            elif isinstance(decision, d.Escalated):
-                tally.escalations[decision.level] = tally.escalations.get(decision.level, 0) + 1
-                if flight:
-                    flight.escalated = True
-                    if self.escalation == "move" and self.engine.agents.get(decision.role):
-                        self._push(decision.at, "escalate", flight.record.id, flight.generation, decision.role)
-            elif isinstance(decision, d.FollowUpScheduled):
-                tally.followups["scheduled"] += 1
-                if decision.call_at > decision.at:
-                    tally.followups["deferred_to_callable_hours"] += 1
-            elif isinstance(decision, d.FollowUpDue) and flight:
-                tally.followups["due"] += 1
-                self._push(decision.at, "follow_up", flight.record.id, None, decision)
-            elif isinstance(decision, d.FollowUpOverdue):
-                tally.followups["late"] += 1
-            elif isinstance(decision, d.TicketReopened) and flight and flight.resolved_at is not None:
-                self._reopened_by_engine(flight, decision.at)
-            elif isinstance(decision, (d.SurgeActivated, d.SurgeDeactivated)):
-                tally.surges.append({"surge": decision.surge, "team": decision.team, "on": isinstance(decision, d.SurgeActivated),
-                                     "at": decision.at.isoformat(), "count": decision.count})
-            elif isinstance(decision, d.Fallback) and flight:
-                flight.fallback = True
-            elif isinstance(decision, d.Refused):
-                reason = decision.reason.split(";")[0]
-                tally.refused[reason] = tally.refused.get(reason, 0) + 1
+            fold = folds.get(type(decision))
+            if fold is not None:
+                fold(decision, flights.get(decision.ticket_id) if decision.ticket_id else None)
+
+    def _fold_assigned(self, decision: d.Assigned, flight: Optional[Flight]) -> None:
+        if flight is None or (flight.expected_role is not None and decision.role != flight.expected_role):
+            return  # the rules' choice, about to be overridden by the log's route
+        flight.assigned(decision.agent, decision.role, decision.at)
+        if flight.phases is not None:
+            self._push(decision.at, "start", flight.record.id, flight.generation)
+
+    def _fold_queued(self, decision: d.Queued, flight: Optional[Flight]) -> None:
+        peaks, key = self.tally.queue_peaks, (decision.at.replace(minute=0, second=0, microsecond=0), decision.role)
+        peaks[key] = max(peaks.get(key, 0), decision.position)
+
+    def _fold_breached(self, decision: d.SlaBreached, flight: Optional[Flight]) -> None:
+        if flight is not None:
+            flight.breached.add(decision.target)
+
+    def _fold_escalated(self, decision: d.Escalated, flight: Optional[Flight]) -> None:
+        escalations = self.tally.escalations
+        escalations[decision.level] = escalations.get(decision.level, 0) + 1
+        if flight is not None:
+            flight.escalated = True
+            if self.escalation == "move" and self.engine.agents.get(decision.role):
+                self._push(decision.at, "escalate", flight.record.id, flight.generation, decision.role)
+
+    def _fold_follow_up_scheduled(self, decision: d.FollowUpScheduled, flight: Optional[Flight]) -> None:
+        self.tally.followups["scheduled"] += 1
+        if decision.call_at > decision.at:
+            self.tally.followups["deferred_to_callable_hours"] += 1
+
+    def _fold_follow_up_due(self, decision: d.FollowUpDue, flight: Optional[Flight]) -> None:
+        if flight is not None:
+            self.tally.followups["due"] += 1
+            self._push(decision.at, "follow_up", flight.record.id, None, decision)
+
+    def _fold_follow_up_overdue(self, decision: d.FollowUpOverdue, flight: Optional[Flight]) -> None:
+        self.tally.followups["late"] += 1
+
+    def _fold_reopened(self, decision: d.TicketReopened, flight: Optional[Flight]) -> None:
+        if flight is not None and flight.resolved_at is not None:
+            self._reopened_by_engine(flight, decision.at)
+
+    def _fold_surge(self, decision: "d.SurgeActivated | d.SurgeDeactivated", flight: Optional[Flight]) -> None:
+        self.tally.surges.append({"surge": decision.surge, "team": decision.team, "on": isinstance(decision, d.SurgeActivated),
+                                  "at": decision.at.isoformat(), "count": decision.count})
+
+    def _fold_fallback(self, decision: d.Fallback, flight: Optional[Flight]) -> None:
+        if flight is not None:
+            flight.fallback = True
+
+    def _fold_refused(self, decision: d.Refused, flight: Optional[Flight]) -> None:
+        reason = decision.reason.split(";")[0]
+        self.tally.refused[reason] = self.tally.refused.get(reason, 0) + 1
 
     def _reopened_by_engine(self, flight: Flight, at: datetime) -> None:
         """A follow-up call found the customer unsatisfied: the ticket is back at its role with the same work again."""

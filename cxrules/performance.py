@@ -3,8 +3,7 @@
 Loading a large org or replaying a month of tickets allocates millions of small objects that
 form no reference cycles; the collector's repeated full scans then cost more than the work
 itself (validation of a 20,000-rule org: 4.7 s with it, 2.9 s without). Reference counting
-still frees everything; the collector is switched back on afterwards, with what was built
-meanwhile moved to its oldest generation, so that its next young pass does not walk all of it.
+still frees everything; the collector is switched back on afterwards.
 """
 
 from __future__ import annotations
@@ -24,9 +23,4 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
-            # everything allocated meanwhile sits in the youngest generation, and the first young pass after the switch
-            # would walk all of it (a tenth of a second per 10,000 tickets replayed): moved to the oldest generation
-            # (freeze, then unfreeze: two list splices), it is walked only by the next full pass, as any old object is
-            gc.freeze()
-            gc.unfreeze()
             gc.enable()

@@ -11,7 +11,6 @@ in for, written out plainly, on generated inputs. Nothing here measures time.
 from __future__ import annotations
 
 import bisect
-import gc
 from dataclasses import fields
 from random import Random
 from datetime import datetime, timedelta, timezone
@@ -28,7 +27,6 @@ from cxrules.engine.assignment import Agent, Assignment
 from cxrules.engine.durable import DurableRouter
 from cxrules.engine import store as store_module
 from cxrules.engine.store import MemoryStore, RoleQueue, Store, StoreError
-from cxrules.performance import paused_gc
 from cxrules.simulation import LogMapping, TicketRecord, simulate
 from cxrules.simulation.replay import MODES
 
@@ -269,20 +267,6 @@ def test_timers_a_ticket_has_left_behind_cost_no_unit_of_work():
         assert units == [] and engine.store.next_due() is None
     finally:
         engine.close()
-
-
-def test_what_was_built_while_the_collector_slept_is_left_to_its_oldest_generation():
-    """Switched back on, the collector's next young pass must not walk everything a replay built: it is old already."""
-    was_enabled = gc.isenabled()
-    gc.enable()
-    try:
-        with paused_gc():
-            built = [[number] for number in range(2000)]
-        oldest = {id(value) for value in gc.get_objects(generation=2)}
-        assert all(id(value) in oldest for value in built) and gc.isenabled()
-    finally:
-        if not was_enabled:
-            gc.disable()
 
 
 def test_a_store_without_an_undo_log_copies_no_ticket_and_refuses_to_go_on_after_a_failed_unit(monkeypatch):

@@ -22,15 +22,18 @@ from hypothesis import given, settings, strategies as st
 
 import cxrules
 from cxrules.calendars import intersect_spans, open_spans, subtract_spans, union_spans
-from cxrules.engine import Engine, FirstResponse, FollowUpDone, Resolved, TicketCreated, VirtualClock
+from cxrules.engine import (AgentReplied, Assigned, AutomationFired, CustomerReply, DeliveryPolicy, Engine, FirstResponse,
+                            FollowUpDone, FollowUpScheduled, RealClock, Resolved, TicketCreated, VirtualClock)
 from cxrules.engine.assignment import Agent, Assignment
 from cxrules.engine.durable import DurableRouter
 from cxrules.engine import store as store_module
+from cxrules.engine.slas import Slas
 from cxrules.engine.store import MemoryStore, RoleQueue, Store, StoreError
 from cxrules.simulation import LogMapping, TicketRecord, simulate
 from cxrules.simulation.replay import MODES
 
 from conftest import SEED_ORGS, examples
+from engine_helpers import local, make_org
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -265,6 +268,86 @@ def test_timers_a_ticket_has_left_behind_cost_no_unit_of_work():
         assert engine.store.next_due() is not None, "timers of the ticket are still scheduled"
         assert engine.advance_to_decision(start + timedelta(days=60)) == []
         assert units == [] and engine.store.next_due() is None
+    finally:
+        engine.close()
+
+
+def _tiny_ticket(engine: Engine, at: datetime, category: str = "question", **fields) -> None:
+    engine.submit(TicketCreated("t1", category=category, channel="phone", segment="normal", priority="normal", at=at, **fields))
+
+
+def test_a_spent_timer_dropped_unfired_is_marked_fired_so_a_trigger_delivered_twice_does_not_arm_it_again(tmp_path):
+    """An automation's timer is keyed by its trigger's moment: the same event delivered again (a broker that delivers at
+    least once) schedules the same key, which a fired key refuses, as it did when every timer fired."""
+    chase = {"id": "chase", "when": {"after": "1h", "since": "customer_reply", "clock": "calendar"}, "if": {"responded": True},
+             "then": {"notify": ["manager"]}}
+    engine = Engine(make_org(tmp_path, lambda data: data.update(automations=[chase])), RealClock())
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+    try:
+        _tiny_ticket(engine, start)
+        reply = CustomerReply("t1", at=start + timedelta(minutes=10))
+        engine.submit(reply)
+        assert engine.advance(start + timedelta(minutes=80)) == []  # due, but not answered yet: spent
+        engine.submit(AgentReplied("t1", at=start + timedelta(minutes=90)))
+        engine.submit(reply)
+        assert not [x for x in engine.advance(start + timedelta(minutes=100)) if isinstance(x, AutomationFired)]
+    finally:
+        engine.close()
+
+
+def test_advancing_over_spent_timers_still_visits_their_moments_for_the_handlers_retries(tmp_path):
+    """A handler's retry falls due at 10:05; the first-response warning (10:24) and breach (10:30) are spent: advancing to
+    10:35 retries the handler at 10:24, as firing them did, and leaves the clock at the last of them."""
+    start = local(2025, 3, 3, 10)
+    engine = Engine(make_org(tmp_path), VirtualClock(start), delivery=DeliveryPolicy(first_delay=timedelta(minutes=5)))
+    calls = []
+
+    def flaky(decision) -> None:
+        calls.append(engine.clock.now())
+        if len(calls) == 1:
+            raise ConnectionError("broker down")
+
+    engine.on(Assigned, flaky)
+    try:
+        _tiny_ticket(engine, start)
+        engine.submit(FirstResponse("t1", at=start + timedelta(minutes=1)))
+        assert engine.advance_to_decision(start + timedelta(minutes=35)) == []
+        assert calls == [start, local(2025, 3, 3, 10, 24)] and engine.undelivered == []
+        assert engine.clock.now() == local(2025, 3, 3, 10, 30)
+    finally:
+        engine.close()
+
+
+def test_a_spent_check_that_fails_leaves_the_timer_to_be_fired_where_the_fault_is_noted(tmp_path, monkeypatch):
+    """The check runs outside any unit of work: a bug in it must not escape `advance`, which notes a failing timer and
+    undoes what it began."""
+    def broken(self, ticket, timer):
+        raise KeyError("a bug in the check")
+
+    monkeypatch.setattr(Slas, "_target_settled", broken)
+    start = local(2025, 3, 3, 10)
+    engine = Engine(make_org(tmp_path), VirtualClock(start))
+    try:
+        _tiny_ticket(engine, start)
+        assert engine.advance(start + timedelta(hours=1)) == []
+        assert "KeyError: 'a bug in the check' (rolled back)" in engine.faults[-1]
+    finally:
+        engine.close()
+
+
+def test_the_deadline_of_a_follow_up_whose_policy_a_reload_removed_still_says_the_promise_is_dropped(tmp_path):
+    """Even when the call was made: the deadline is not spent, its firing notes the dropped policy, as before."""
+    start = local(2025, 3, 3, 10)
+    engine = Engine(make_org(tmp_path), VirtualClock(start))
+    try:
+        _tiny_ticket(engine, start, category="complaint", member=True)
+        engine.submit(FirstResponse("t1", at=start + timedelta(minutes=1)))
+        scheduled = next(x for x in engine.submit(Resolved("t1", at=start + timedelta(minutes=2))) if isinstance(x, FollowUpScheduled))
+        engine.submit(FollowUpDone("t1", "revisit", satisfied=True, at=scheduled.call_at))
+        engine.reload(make_org(tmp_path, lambda data: data.update(followups=[]), name="without_followups.yaml"))
+        engine.advance(scheduled.due + timedelta(hours=1))
+        assert [fault for fault in engine.faults if "follow-up" in fault] == [
+            "follow-up `revisit` of ticket `t1` dropped: the policy no longer exists"]
     finally:
         engine.close()
 

@@ -194,8 +194,9 @@ def test_a_time_within_a_second_or_so_of_the_years_ends_is_judged_exactly(end, m
     """The years are checked on a float timestamp first, which may round a microsecond either way: near the ends the answer
     is still that of comparing the moments themselves, for events and for an advance's `until` (which may go further)."""
     at = (end + timedelta(microseconds=micros)).astimezone(zone)
-    for latest in (LAST_MOMENT, LAST_MOMENT + HORIZON):
+    for latest in (LAST_MOMENT, LAST_MOMENT + HORIZON, datetime(2030, 1, 1, tzinfo=UTC)):
         assert (time_problem("at", at, latest) is None) == (FIRST_MOMENT <= at <= latest), (at, latest)
+    assert time_problem("until", datetime(2050, 1, 1, tzinfo=UTC), latest=datetime(2030, 1, 1, tzinfo=UTC)) is not None
 
 
 def test_texts_remembered_as_sound_stay_few_and_a_bad_one_is_refused_every_time():

@@ -192,21 +192,21 @@ class Engine:
         For a caller that must react to each decision at its own moment before later timers fire (the simulation): the
         clock stops at that moment. Timers that decide nothing (most SLA timers: the ticket was answered in time) then
         cost no call each, and those the store can tell are spent cost no unit of work either. Returns that moment's
-        decisions; none: every timer up to ``until`` has fired (the clock at the last moment that fired one) or was spent.
+        decisions; none: every timer up to ``until`` has fired or was spent, and the clock is at the last of them.
         """
         with self._lock:
             self._checked_until(until, required=True)
             self._dispatch(self.store.take_over(), fresh=False)
-            while True:
-                self.store.drop_spent(until, self.timer_kinds.spent)
-                due = self.store.next_due()
-                if due is None or due > until:
-                    return []
+            while (due := self.store.next_due()) is not None and due <= until:
                 moment = self._moment(due)
-                self._delivery.retry(moment)
+                self._delivery.retry(moment)  # each moment as before: a handler's retry due by then runs first
+                self.store.drop_spent(moment, self.timer_kinds.spent)
+                if (left := self.store.next_due()) is None or left > moment:
+                    continue  # every timer of this moment was spent: no unit of work
                 decisions = self._fire_due(moment)
                 if decisions is None or decisions:  # a timer that failed is tried again by the next call
                     return decisions or []
+            return []
 
     def _checked_until(self, until: Optional[datetime], required: bool = False) -> Optional[datetime]:
         """``until`` of an advance, refused before anything is stored or the clock moves if it is no moment to advance to

@@ -199,7 +199,7 @@ _CLEAN_LIMIT = 8192
 
 def _text_problem_of_event(name: str, value: Any) -> Optional[str]:
     """:func:`text_problem`, remembering the texts it passes (only plain `str`: a subclass may hash or compare as it likes)."""
-    if type(value) is str and value in _CLEAN:
+    if type(value) is str and len(value) <= MAX_TEXT and value in _CLEAN:  # the length first: a huge text is not hashed
         return None
     problem = text_problem(name, value)
     if problem is None and type(value) is str:
@@ -223,7 +223,8 @@ def time_problem(name: str, value: Any, latest: datetime = LAST_MOMENT) -> Optio
             return f"field `{name}` needs a time-zone offset (it has no time zone), e.g. {value.isoformat()}+08:00"
         # two comparisons of aware moments in different zones cost four times the timestamp; the exact ones decide only
         # within a second of either end
-        inside = _FIRST_SECOND < value.timestamp() < _LAST_SECOND or FIRST_MOMENT <= value <= latest
+        last_second = _LAST_SECOND if latest is LAST_MOMENT else latest.timestamp() - 1
+        inside = _FIRST_SECOND < value.timestamp() < last_second or FIRST_MOMENT <= value <= latest
     except Exception as error:  # a tzinfo of the caller's that raises, or gives an offset of a day or more
         return f"field `{name}` has a time zone that gives no offset ({type(error).__name__}: {_shown(str(error))[1:-1]})"
     if not inside:

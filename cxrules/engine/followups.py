@@ -134,10 +134,9 @@ class FollowUps:
         policy = self.policies[timer.data[0]]
         return [d.FollowUpDue(ticket.id, timer.due, policy.id, policy.by, timer.data[1])]
 
-    @staticmethod
-    def _deadline_needless(ticket: TicketState, timer: Timer) -> bool:
+    def _deadline_needless(self, ticket: TicketState, timer: Timer) -> bool:
         """The call was made in time (a policy gone in a reload is not needless: its firing says the promise is dropped)."""
-        return timer.data not in ticket.followups_pending
+        return timer.data not in ticket.followups_pending and timer.data in self.policies
 
     def _fire_deadline(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
         policy = self.policies.get(timer.data)

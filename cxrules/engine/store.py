@@ -215,8 +215,9 @@ class Store(ABC):
 
     def drop_spent(self, until: datetime, spent: Callable[[Optional[TicketState], Timer], bool]) -> None:
         """Drop the timers due up to ``until`` off the front of the schedule while each is spent: fired already, or
-        ``spent(ticket, timer)`` (its ticket, None if gone), which says firing it now would do nothing. They then cost no
-        unit of work. Optional: a store that keeps them fires them, deciding nothing (the durable ones do)."""
+        ``spent(ticket, timer)`` (its ticket, None if gone), which says firing it now would do nothing; such a timer is
+        marked fired, as firing it would have been. They then cost no unit of work. Optional: a store that keeps them
+        fires them, deciding nothing (the durable ones do)."""
 
     # ------------------------------------------------------------ durability and delivery
 
@@ -659,11 +660,14 @@ class MemoryStore(Store):
         timers, limit, tickets = self.timers, until.timestamp(), self.tickets
         while timers and timers[0][0] <= limit:
             timer = timers[0][2]
-            if not (self.fired(timer) or spent(tickets.get(timer.ticket_id) if timer.ticket_id else None, timer)):
+            fired = self.fired(timer)
+            if not (fired or spent(tickets.get(timer.ticket_id) if timer.ticket_id else None, timer)):
                 return
             entry = heapq.heappop(timers)
             if (undo := self._timer_undo()) is not None:
                 undo["taken"].append(entry)
+            if not fired:
+                self.mark_fired(timer)  # its key scheduled again (an event delivered twice) stays spent
 
     def fired(self, timer: Timer) -> bool:
         """Whether a ticket's ``timer`` is spent: fired already, or its ticket is gone or was an earlier one of that id.

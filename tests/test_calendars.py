@@ -30,6 +30,17 @@ def test_the_autumn_fold_counts_real_time():
     assert night.between(start, start + timedelta(hours=5)) == timedelta(hours=4)
 
 
+def test_is_open_in_the_repeated_hour_answers_by_instant_whatever_was_asked_before():
+    """Asked at 02:00 of the second pass (closed), then at 02:15 of the first pass, an hour earlier in real time (open):
+    the second answer must not come from the first one's stretch, which Python's wall-time comparison would claim."""
+    early = calendar("Europe/Berlin", [(0, 150)])                  # 00:00–02:30 local; on 26 October 02:30 comes twice
+    second_pass = datetime(2025, 10, 26, 2, 0, fold=1, tzinfo=BERLIN)
+    first_pass = datetime(2025, 10, 26, 2, 15, fold=0, tzinfo=BERLIN)
+    assert not early.is_open(second_pass)
+    assert early.is_open(first_pass)
+    assert calendar("Europe/Berlin", [(0, 150)]).is_open(first_pass)
+
+
 def test_china_holidays_close_and_make_up_sundays_open():
     office = calendar("Asia/Shanghai", [(540, 1080)], country="CN")
     assert office.hours_on(date(2025, 1, 28)) == ()                # Chinese New Year's Eve
@@ -50,7 +61,7 @@ def test_a_calendar_that_never_opens_gives_no_deadline_instead_of_looping():
 
 # ---------------------------------------------------------------- shifts past midnight on real dates
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import example, given, settings, strategies as st  # noqa: E402
 
 from cxrules.model import WorkingDays  # noqa: E402
 from cxrules.validation import _shifts, _week  # noqa: E402
@@ -271,9 +282,11 @@ _MINUTES_NEAR = st.integers(-100, 100).map(lambda n: timedelta(minutes=n))
 @given(change=_AROUND_CLOCK_CHANGES, zone=_ZONES, start_zone=st.sampled_from(["same", "UTC"]),
        start=_MINUTES_NEAR, length=st.integers(0, 90).map(lambda n: timedelta(minutes=n)),
        moment=_MINUTES_NEAR, wall=st.booleans(), fold=st.integers(0, 1))
+@example(change=datetime(2025, 10, 26, 1, tzinfo=timezone.utc), zone="Europe/Berlin", start_zone="same",  # 02:00, second pass
+         start=timedelta(0), length=timedelta(minutes=30), moment=timedelta(0), wall=True, fold=0)    # 02:00, first pass
 def test_a_moment_is_in_a_stretch_exactly_when_its_instant_is(change, zone, start_zone, start, length, moment, wall, fold):
     """Moments near clock changes (the repeated hour either way, and wall times in the gap or the fold built by hand):
-    the wall-time shortcut answers as the comparison of instants."""
+    a stretch answers as the comparison of instants, even for a moment of its start's zone at another offset."""
     tz = ZoneInfo(zone)
     begin = (change + start).astimezone(tz if start_zone == "same" else timezone.utc)
     end = (change + start + length).astimezone(timezone.utc)
@@ -281,4 +294,5 @@ def test_a_moment_is_in_a_stretch_exactly_when_its_instant_is(change, zone, star
     if wall:  # as a caller may write it: the wall time with either fold, even one the clock skipped
         asked = asked.replace(fold=fold)
     stretch = Stretch(begin, end)
-    assert (asked in stretch) == (begin <= asked < end)
+    instant = asked.astimezone(timezone.utc)  # Python compares datetimes of one zone by wall time, whatever their fold
+    assert (asked in stretch) == (begin.astimezone(timezone.utc) <= instant < end)

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from .model import Calendar, Interval, WorkingDays
 
-__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch"]
+__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros"]
 
 WEEK = 7 * 1440
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -305,7 +305,7 @@ class BusinessCalendar:
         horizon = offset + HORIZON.days + 1
         complete = horizon <= table.days
         hi = table.day_start[horizon if complete else table.days]
-        moment = _micros(start)
+        moment = micros(start)
         return table, moment, bisect.bisect_right(table.ends, moment, table.day_start[offset], hi), hi, complete
 
     def is_open(self, moment: datetime) -> bool:
@@ -433,7 +433,7 @@ class BusinessCalendar:
         table, instant, first, hi, _ = found
         if first >= hi:
             return timedelta(0)
-        until = _micros(end)
+        until = micros(end)
         last = bisect.bisect_right(table.ends, until, first, hi)
         reached = table.before[last] + max(0, until - table.starts[last]) if last < hi else table.before[hi]
         return timedelta(microseconds=reached - table.before[first] - max(0, instant - table.starts[first]))
@@ -485,7 +485,7 @@ _YEAR = timedelta(days=366)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def _micros(moment: datetime) -> int:
+def micros(moment: datetime) -> int:
     """An aware moment as whole microseconds since the epoch: exact, and far cheaper to compare and add than datetimes."""
     return (moment - _EPOCH) // _MICROSECOND
 
@@ -512,8 +512,8 @@ class _SpanTable:
             for opens, closes in spans:
                 self.opened.append(opens)
                 self.closed.append(closes)
-                self.starts.append(_micros(opens))
-                self.ends.append(_micros(closes))
+                self.starts.append(micros(opens))
+                self.ends.append(micros(closes))
         self.day_start.append(len(self.starts))
         self.before = [0, *itertools.accumulate(end - start for start, end in zip(self.starts, self.ends))]
         """Open µs before each span (one more entry: the total)."""

@@ -18,7 +18,7 @@ from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import cxrules
 from cxrules.calendars import intersect_spans, open_spans, subtract_spans, union_spans
@@ -32,7 +32,7 @@ from cxrules.engine.store import MemoryStore, RoleQueue, Store, StoreError
 from cxrules.simulation import LogMapping, TicketRecord, simulate
 from cxrules.simulation.replay import MODES
 
-from conftest import SEED_ORGS, examples
+from conftest import ORGS, SEED_ORGS, examples
 from engine_helpers import local, make_org
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -99,18 +99,33 @@ def _first_call_by_definition(followups, policy, start: datetime, due: datetime)
     return spans[0][0] if spans else None
 
 
+_FOLDS = {"Europe/Berlin": datetime(2025, 10, 26, 2), "America/New_York": datetime(2025, 11, 2, 1)}
+"""Where the wall clock repeats an hour, within the 120 days the moments below are drawn from."""
+
+
 @settings(max_examples=examples(30), deadline=None)
-@given(org_path=st.sampled_from(SEED_ORGS), seconds=st.lists(st.integers(0, 86400 * 120), min_size=1, max_size=20),
-       zone=st.sampled_from([SHANGHAI, timezone.utc]))
-def test_the_first_follow_up_call_is_the_moment_the_whole_stretch_gives(org_path, seconds, zone):
-    """The search looks half a day ahead first and widens: the moment found, and its time zone, are those of looking at
-    every span up to the last moment a call may come."""
-    engine = Engine(cxrules.load_org(org_path), VirtualClock(datetime(2025, 9, 20, tzinfo=zone)))
+@given(org_path=st.sampled_from(SEED_ORGS),
+       moments=st.lists(st.tuples(st.integers(0, 86400 * 120) | st.integers(0, 4 * 120).map(lambda n: n * 1800),
+                                  st.integers(-5400, 5400), st.booleans(), st.integers(0, 1)), min_size=1, max_size=20),
+       zone=st.sampled_from(["Asia/Shanghai", "UTC", "Europe/Berlin", "America/New_York"]))
+@example(org_path=ORGS / "automotive.yaml", moments=[(0, 0, True, 1), (0, 1, True, 0)], zone="Europe/Berlin")  # 02:00 twice
+@example(org_path=ORGS / "logistics.yaml", moments=[(0, 0, True, 1), (0, 1, True, 0)], zone="Europe/Berlin")
+def test_the_first_follow_up_call_is_the_moment_the_whole_stretch_gives(org_path, moments, zone):
+    """The first call is read off the policy's spans of a week, or searched half a day ahead first and wider: the moment
+    found, and its time zone, are those of looking at every span up to the last moment a call may come, in any order of
+    moments (the week is left forwards and backwards), at the very moments calendars open and close (on the half hour),
+    and in a repeated hour of the caller's zone, either pass, which Python's own comparison of one zone's wall times
+    cannot tell apart."""
+    tz = timezone.utc if zone == "UTC" else ZoneInfo(zone)
+    engine = Engine(cxrules.load_org(org_path), VirtualClock(datetime(2025, 9, 20, tzinfo=tz)))
     try:
         followups = engine.followups
         for policy in followups.policies.values():
-            for second in seconds:
-                start = datetime(2025, 9, 20, tzinfo=zone) + timedelta(seconds=second)
+            for second, near_fold, in_fold, fold in moments:
+                if in_fold and zone in _FOLDS:
+                    start = (_FOLDS[zone] + timedelta(seconds=near_fold)).replace(tzinfo=tz, fold=fold)
+                else:
+                    start = datetime(2025, 9, 20, tzinfo=tz) + timedelta(seconds=second)
                 due = start + policy.within
                 found, expected = followups._first_call_moment(policy, start, due), _first_call_by_definition(followups, policy, start, due)
                 assert found == expected and (found is None or found.isoformat() == expected.isoformat())

@@ -6,11 +6,12 @@ reopen or escalate the ticket. A closed ticket stays in the store until its foll
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
-from ..calendars import BusinessCalendar, intersect_spans, open_spans, subtract_spans, union_spans
+from ..calendars import BusinessCalendar, Span, intersect_spans, micros, open_spans, subtract_spans, union_spans
 from ..model import FollowUp, Org
 from . import decisions as d
 from . import events as e
@@ -33,6 +34,8 @@ class FollowUps:
         self.org, self.store, self.calendars, self.agents, self.timers, self.faults = org, store, calendars, agents, timers, faults
         self.reopen, self.escalate = reopen, escalate
         self.policies = {policy.id: policy for policy in org.followups}
+        self._callable: dict[str, _Callable] = {}
+        """Per policy: its callable spans of the week in which the last call was looked for."""
         timers.register_for_ticket("followup_call", self._fire_call, self._call_needless)
         timers.register_for_ticket("followup_deadline", self._fire_deadline, self._deadline_needless)
 
@@ -91,20 +94,39 @@ class FollowUps:
         return draw < share
 
     def _first_call_moment(self, policy: FollowUp, start: datetime, due: datetime) -> Optional[datetime]:
-        """First moment the caller is on shift, inside the policy's calendar, outside quiet hours."""
-        shifts = {a.shift for a in self.agents.get(policy.by, ())}
-        last = due + timedelta(days=14)
+        """First moment the caller is on shift, inside the policy's calendar, outside quiet hours.
+
+        Read off the policy's callable spans of the week around (:class:`_Callable`) where they answer exactly, else
+        searched from ``start``."""
+        moment = micros(start)
+        callable_ = self._callable.get(policy.id)
+        if callable_ is None or not callable_.first <= moment < callable_.end:
+            week_end = start + _CALLABLE_STRETCH
+            callable_ = self._callable[policy.id] = _Callable(start, week_end, *self._callable_spans(policy, start, week_end))
+        found = callable_.first_from(start, moment)
+        if found is not None:
+            return found
+        last = due + _CALL_GRACE
         window = timedelta(hours=12)
         while True:  # look a little ahead first: the first slot is nearly always within half a day (a night's quiet hours)
             horizon = min(start + window, last)
-            spans = union_spans(*(open_spans(self.calendars[s], start, horizon) for s in shifts))
-            if policy.calendar:
-                spans = intersect_spans(spans, open_spans(self.calendars[policy.calendar], start, horizon))
-            if policy.quiet_hours:
-                spans = subtract_spans(spans, open_spans(self.calendars[policy.quiet_hours], start, horizon))
+            spans, _ = self._callable_spans(policy, start, horizon)
             if spans or horizon >= last:
                 return spans[0][0] if spans else None
             window *= 4
+
+    def _callable_spans(self, policy: FollowUp, start: datetime, end: datetime) -> tuple[list[Span], list[Span]]:
+        """When the policy's calls may be made between two moments, and the spans of every calendar that makes it up."""
+        shifts = {agent.shift for agent in self.agents.get(policy.by, ())}
+        parts = [open_spans(self.calendars[shift], start, end) for shift in shifts]
+        spans = union_spans(*parts)
+        if policy.calendar:
+            parts.append(open_spans(self.calendars[policy.calendar], start, end))
+            spans = intersect_spans(spans, parts[-1])
+        if policy.quiet_hours:
+            parts.append(open_spans(self.calendars[policy.quiet_hours], start, end))
+            spans = subtract_spans(spans, parts[-1])
+        return spans, [span for part in parts for span in part]
 
     def _call_needless(self, ticket: TicketState, timer: Timer) -> bool:
         """The call was made already, or its policy is gone (a reload)."""
@@ -128,3 +150,40 @@ class FollowUps:
         if policy.notify_when_overdue:
             decisions.append(d.Notified(ticket.id, timer.due, policy.notify_when_overdue, f"follow-up `{policy.id}` is overdue"))
         return decisions
+
+
+_CALL_GRACE = timedelta(days=14)
+"""How long after a follow-up is due its call may still come: past that, no moment is found."""
+
+_CALLABLE_STRETCH = timedelta(days=7)
+"""How far ahead a policy's callable spans are worked out at once: the first calls of a week are read off them (shorter
+than the grace, so every opening in it comes before the last moment a call may come)."""
+
+
+class _Callable:
+    """A policy's callable spans from ``first`` to ``end``, to read first calls off instead of searching each time.
+
+    The search's answer is ``start`` itself where it falls inside a span, else the opening of the next span: an instant of
+    one of the calendars, in UTC. Where ``start`` is an instant at which one of those calendars opens or closes, the answer
+    may be that instant instead (equal, but in UTC): there, and where the week holds no answer, :meth:`first_from` gives
+    None and the caller searches. Moments are compared as UTC microseconds: Python compares two datetimes of one zone by
+    their wall times, whatever their fold, which would place a moment of a repeated hour on the wrong side of another.
+    """
+
+    __slots__ = ("first", "end", "spans", "ends", "edges")
+
+    def __init__(self, first: datetime, end: datetime, spans: list[Span], parts: list[Span]):
+        self.first, self.end, self.spans = micros(first), micros(end), spans
+        self.ends = [micros(closes) for _, closes in spans]
+        self.edges = {micros(moment) for span in parts for moment in span} | {self.first, self.end}
+        """Every moment a calendar of the policy opens or closes in the week, and the week's own ends."""
+
+    def first_from(self, start: datetime, moment: int) -> Optional[datetime]:
+        """The first moment a call may be made from ``start`` (``moment`` in µs, within the week) on; None: search."""
+        if moment in self.edges:
+            return None
+        index = bisect.bisect_right(self.ends, moment)
+        if index == len(self.spans):
+            return None
+        opens = self.spans[index][0]
+        return start if micros(opens) < moment else opens

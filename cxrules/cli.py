@@ -753,5 +753,26 @@ def explain(code: str = typer.Argument(..., help="A diagnostic code such as CX20
 
 
 def main() -> None:
-    """Console entry point."""
-    app()
+    """Console entry point. An exception no command expects is a bug in cxrules: it is told in one line, with exit 2, and
+    its traceback goes to a file for the bug report instead of the terminal."""
+    try:
+        app()
+    except Exception as error:  # noqa: BLE001 - the last guard: whatever escaped is a bug, reported as one
+        typer.echo(f"cxrules: internal error, a bug in cxrules: {type(error).__name__}: {error}", err=True)
+        try:
+            details = f"the details are in {_crash_report(error)}"
+        except OSError as failure:
+            details = f"its details could not be written ({failure})"
+        typer.echo(f"cxrules: please report it with the command you ran; {details}", err=True)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def _crash_report(error: Exception) -> str:
+    """Write the traceback, the version and the command line to a new file in the temporary folder; its path."""
+    import tempfile
+    import traceback
+
+    with tempfile.NamedTemporaryFile("w", prefix="cxrules-crash-", suffix=".txt", delete=False, encoding="utf-8") as report:
+        report.write(f"cxrules {__version__}, Python {sys.version.split()[0]}\ncommand: {' '.join(sys.argv)}\n\n")
+        report.write("".join(traceback.format_exception(error)))
+    return report.name

@@ -123,6 +123,32 @@ def test_simulate_cli_compares_two_orgs_as_json(run_cli, tmp_path, org):
     assert "SLA first response" in table.stdout and "wait to assignment p50" in table.stdout
 
 
+def test_a_bug_met_in_a_replay_is_told_in_one_line_with_exit_2_and_its_traceback_kept_in_a_file(tmp_path, monkeypatch, capsys):
+    """What the `cxrules` script runs (`cli.main`): an exception no command expects is no traceback on the terminal."""
+    import tempfile
+
+    from cxrules.cli import main
+    from cxrules.engine import Engine
+
+    def broken(self, ticket, event, at):
+        raise KeyError("a bug in resolving")
+
+    log, mapping_path = _files(tmp_path, "T1,2025-03-03 09:00,2025-03-03 09:05,Question,P2\n")
+    monkeypatch.setattr(Engine, "_resolved", broken)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr("sys.argv", ["cxrules", "simulate", str(ROOT / "tests/fixtures/tiny.yaml"), str(log), "--mapping", str(mapping_path),
+                                     "--no-progress"])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    error = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in error
+    assert "cxrules: internal error, a bug in cxrules: SimulationError: the engine failed at" in error
+    [crash] = tmp_path.glob("cxrules-crash-*.txt")
+    assert str(crash) in error
+    details = crash.read_text(encoding="utf-8")
+    assert "Traceback" in details and "KeyError: 'a bug in resolving'" in details and "command: cxrules simulate" in details
+
+
 def test_simulate_cli_strict_stops_on_unmapped_rows(run_cli, tmp_path):
     log, mapping_path = _files(tmp_path, "T1,2025-03-03 09:00,,Refund,P2\n")
     result = run_cli("simulate", ROOT / "tests/fixtures/tiny.yaml", log, "--mapping", mapping_path, "--strict", "--no-progress")

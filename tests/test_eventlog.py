@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, strategies as st
@@ -311,3 +311,21 @@ def test_a_log_the_csv_reader_cannot_read_or_an_empty_log_is_a_clear_error(tmp_p
         _read(tmp_path, org, ["A,0," + "x" * 200_000])
     with pytest.raises(LogError, match="the log is empty"):
         _read(tmp_path, org, [], header="")
+
+
+def test_times_in_a_repeated_hour_order_and_measure_tickets_by_instant(tmp_path, org):
+    """Berlin's 26 October 2025 runs 02:00–03:00 twice. Python orders and subtracts two datetimes of one zone by wall
+    time, so A (02:50, first pass) sorted after B (02:10, second pass), and C, resolved 25 minutes after it was opened
+    (02:40 first pass, 02:05 second), was dropped as resolved before it was created. Records are kept in UTC."""
+    mapping_text = MAPPING.replace("timezone: UTC", "timezone: Europe/Berlin").replace('time_formats: ["%Y-%m-%d %H:%M"]', "time_formats: [iso]")
+    records, unmapped = _read(tmp_path, org, [
+        "A,0,2025-10-26T02:50+02:00,2025-10-26T02:50+02:00,Open,Front desk,?,Question,TRUE",
+        "B,0,2025-10-26T02:10+01:00,2025-10-26T02:10+01:00,Open,Front desk,?,Question,TRUE",
+        "C,0,2025-10-26T02:40+02:00,2025-10-26T02:40+02:00,Open,Front desk,?,Question,TRUE",
+        "C,1,2025-10-26T02:05+01:00,?,Solved,Front desk,ann,Question,TRUE",
+    ], mapping_text)
+    assert unmapped.total == 0
+    assert [(r.id, r.created.strftime("%H:%M")) for r in records] == [("C", "00:40"), ("A", "00:50"), ("B", "01:10")]
+    assert all(r.created.tzinfo is timezone.utc for r in records)
+    resolved = next(r for r in records if r.id == "C").resolved
+    assert resolved is not None and resolved - records[0].created == timedelta(minutes=25)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -147,6 +148,17 @@ def test_a_bug_met_in_a_replay_is_told_in_one_line_with_exit_2_and_its_traceback
     assert str(crash) in error
     details = crash.read_text(encoding="utf-8")
     assert "Traceback" in details and "KeyError: 'a bug in resolving'" in details and "command: cxrules simulate" in details
+
+
+def test_a_flat_log_in_a_zone_with_clock_changes_measures_real_time(tmp_path, org):
+    """Berlin's clocks skip 02:00–03:00 on 30 March 2025: a ticket opened at 01:30 and answered at 03:30 local waited an
+    hour, which subtracting the wall times would make two."""
+    log, mapping_path = _files(tmp_path, "T1,2025-03-30 01:30,2025-03-30 03:30,Question,P2\n",
+                               MAPPING.replace("timezone: Asia/Shanghai", "timezone: Europe/Berlin"))
+    mapping, _ = load_mapping(mapping_path, org)
+    [record], _ = read_log(log, mapping)
+    assert record.first_response - record.created == timedelta(hours=1)
+    assert record.created.isoformat() == "2025-03-30T00:30:00+00:00"
 
 
 def test_simulate_cli_strict_stops_on_unmapped_rows(run_cli, tmp_path):

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Optional
+from zoneinfo import ZoneInfo
 
 from ..calendars import BusinessCalendar
 from ..engine.slas import sla_of_class
@@ -114,7 +115,7 @@ def _log_figures(org: Org, records: list[TicketRecord], window: Window, log_end:
         "reassigned_share": round(sum(r.reassigned for r in counted) / len(counted), 4) if counted else None,
         "made_sla_share": _made_sla_share(counted), "role_entries": dict(sorted(entries.items())),
         "unresolved": sum(r.resolved is None for r in counted),
-        "wip_series": wip_series(((r.created, r.resolved) for r in counted), window.counted_from, window.to)
+        "wip_series": wip_series(((r.created, r.resolved) for r in counted), window.counted_from, window.to, ZoneInfo(org.info.timezone))
         if window.counted_from and window.to else [],
     }
     return figures, {"resolution": resolution}

@@ -36,7 +36,7 @@ import math
 import tempfile
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional
 from zoneinfo import ZoneInfo
@@ -99,7 +99,7 @@ def read_event_log(path: Path, mapping: LogMapping) -> tuple[list[TicketRecord],
     with tempfile.TemporaryDirectory(prefix="cxrules-log-") as folder:
         buckets = [Path(folder) / f"{index:03}.jsonl" for index in range(BUCKETS)]
         _spread(path, mapping, _RowReader(mapping, zone), buckets, unmapped)
-        build = _TicketBuilder(mapping, zone)
+        build = _TicketBuilder(mapping)
         for bucket in buckets:
             for events in _tickets(bucket):
                 try:
@@ -190,13 +190,13 @@ def _tickets(bucket: Path) -> list[list[EventRow]]:
 class _TicketBuilder:
     """Builds records with the mapping's defaults, sharing one copy of each repeated text (ids of the org) across records."""
 
-    def __init__(self, mapping: LogMapping, zone: ZoneInfo):
-        self.zone = zone
+    def __init__(self, mapping: LogMapping):
         self.defaults = {name: spec["default"] for name, spec in mapping.fields.items() if name in _PER_TICKET and "default" in spec}
         self.shared: dict[str, str] = {state: state for state in LIFECYCLE}
 
     def moment(self, seconds: float) -> datetime:
-        return datetime.fromtimestamp(seconds, self.zone)
+        """In UTC, as :func:`~.mapping.parse_moment` reads times."""
+        return datetime.fromtimestamp(seconds, timezone.utc)
 
     def text(self, value: Any) -> str:
         text = str(value)

@@ -12,7 +12,7 @@ import statistics
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Iterable, Optional
 from zoneinfo import ZoneInfo
 
@@ -143,20 +143,30 @@ def attainment_table(items: Iterable[tuple[TicketRecord, set]]) -> dict:
     return result
 
 
+def _local(moment: Optional[datetime], zone: ZoneInfo) -> Optional[datetime]:
+    """A moment as the org's clock shows it (the replay works in UTC)."""
+    return moment.astimezone(zone) if moment is not None else None
+
+
+def _local_text(moment: Optional[datetime], zone: ZoneInfo) -> Optional[str]:
+    return moment.astimezone(zone).isoformat() if moment is not None else None
+
+
 def hour_of_week(moment: datetime, zone: ZoneInfo) -> int:
     local = moment.astimezone(zone)
     return local.weekday() * 24 + local.hour
 
 
-def wip_series(spans: Iterable[tuple[datetime, Optional[datetime]]], start: datetime, end: datetime) -> list[tuple[str, int]]:
-    """Tickets open (arrived, not yet resolved) at each whole hour from ``start`` to ``end``."""
+def wip_series(spans: Iterable[tuple[datetime, Optional[datetime]]], start: datetime, end: datetime, zone: ZoneInfo) -> list[tuple[str, int]]:
+    """Tickets open (arrived, not yet resolved) at each whole hour of ``zone`` from ``start`` to ``end``, told in ``zone``.
+    The hours are stepped in UTC: a wall clock's step would repeat or skip one where the clock changes."""
     spans = list(spans)
     opened = sorted(s for s, _ in spans)
     closed = sorted(e for _, e in spans if e is not None)
-    hour = start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    hour = start.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(timezone.utc) + timedelta(hours=1)
     series: list[tuple[str, int]] = []
     while hour <= end and len(series) < 24 * 366:
-        series.append((hour.isoformat(), bisect_right(opened, hour) - bisect_right(closed, hour)))
+        series.append((hour.astimezone(zone).isoformat(), bisect_right(opened, hour) - bisect_right(closed, hour)))
         hour += timedelta(hours=1)
     return series
 
@@ -278,10 +288,8 @@ def summarise(org: Org, engine, flights: Iterable[Flight], tally, window: Window
     roles = _roles(org, engine, counted, tally.queue_peaks, window, set(role_waits) | set(role_untaken))
     return SimulationResult(
         org=org.info.id, mode=mode, escalation=escalation, tickets=len(flights), counted=len(counted),
-        start=window.start, end=end,
-        window={"from": window.start.isoformat() if window.start else None,
-                "counted_from": window.counted_from.isoformat() if window.counted_from else None,
-                "to": window.to.isoformat() if window.to else None},
+        start=_local(window.start, zone), end=_local(end, zone),
+        window={"from": _local_text(window.start, zone), "counted_from": _local_text(window.counted_from, zone), "to": _local_text(window.to, zone)},
         attainment=attainment_table((f.record, f.breached) for f in counted if f.has_sla),
         resolution_minutes=resolution, waits_minutes=stats(first_waits),
         waits_by_role={role: stats(role_waits.get(role, []) + role_untaken.get(role, []))
@@ -292,7 +300,7 @@ def summarise(org: Org, engine, flights: Iterable[Flight], tally, window: Window
                "moved_by_escalation": sum(f.moves_by_escalation for f in counted), "started_elsewhere": tally.started_elsewhere,
                "reopened": sum(f.reopened > 0 for f in counted), "routes_cut_short": len(tally.truncated)},
         queue_series=[{"hour": hour.isoformat(), "role": role, "queue": length} for (hour, role), length in sorted(tally.queue_peaks.items())],
-        wip_series=wip_series(((f.record.created, f.first_resolved_at) for f in counted), window.counted_from, window.to)
+        wip_series=wip_series(((f.record.created, f.first_resolved_at) for f in counted), window.counted_from, window.to, zone)
         if window.counted_from and window.to else [],
         arrivals_by_hour_of_week=arrivals_by_hour,
         escalations={str(level): count for level, count in sorted(tally.escalations.items())},

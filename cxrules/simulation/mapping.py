@@ -412,8 +412,10 @@ class OutOfYears(ValueError):
 
 
 def parse_moment(text: str, mapping: LogMapping, zone: ZoneInfo) -> datetime:
-    """A time of the log in the first of the mapping's formats that reads it; ValueError if none does (OutOfYears if it
-    lies outside the years the engine takes)."""
+    """A time of the log in the first of the mapping's formats that reads it, in UTC; ValueError if none does (OutOfYears
+    if it lies outside the years the engine takes). A time without an offset is of ``zone``. In UTC, because Python
+    orders and subtracts two datetimes of one zone by their wall times: a ticket created in the repeated autumn hour
+    would sort after one created later, and a resolution time spanning a clock change would be an hour off."""
     for form in mapping.time_formats:
         try:
             if form == "iso":
@@ -426,7 +428,7 @@ def parse_moment(text: str, mapping: LogMapping, zone: ZoneInfo) -> datetime:
             continue
         if not FIRST_YEAR <= moment.year <= LAST_YEAR:  # checked on the year as read: year 1 or 9999 cannot even change zone
             raise OutOfYears(text)
-        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(timezone.utc)
     raise ValueError(text)
 
 

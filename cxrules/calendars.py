@@ -18,14 +18,14 @@ from __future__ import annotations
 import bisect
 import itertools
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from .model import Calendar, Interval, WorkingDays
 
-__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros"]
+__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "elapsed", "shift", "not_after"]
 
 WEEK = 7 * 1440
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -347,7 +347,7 @@ class BusinessCalendar:
                 span = bisect.bisect_left(table.total_at_end, target, first, hi)
                 if span < hi:
                     if span == first and opens < instant:
-                        return start + duration  # as the walk did: from the moment itself, in its own time zone
+                        return elapsed(start, duration)  # as the walk did: from the moment itself, in its own time zone
                     return table.opened[span] + timedelta(microseconds=target - table.before[span])
             if complete:
                 return None
@@ -358,7 +358,7 @@ class BusinessCalendar:
         for opens, closes in self.intervals_from(start):
             span = closes - opens
             if remaining <= span:
-                return opens + remaining
+                return elapsed(opens, remaining)
             remaining -= span
         return None
 
@@ -424,7 +424,7 @@ class BusinessCalendar:
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Open time between two moments: the difference of the running totals at each."""
-        if end <= start:
+        if not_after(end, start):
             return timedelta(0)
         ahead = (end.astimezone(self.zone).date() - start.astimezone(self.zone).date()).days + 2
         found = self._search(start, min(ahead, HORIZON.days + 1))
@@ -483,11 +483,40 @@ class Stretch:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _YEAR = timedelta(days=366)
 _MICROSECOND = timedelta(microseconds=1)
+_DAY = timedelta(days=1)
 
 
 def micros(moment: datetime) -> int:
     """An aware moment as whole microseconds since the epoch: exact, and far cheaper to compare and add than datetimes."""
     return (moment - _EPOCH) // _MICROSECOND
+
+
+def elapsed(moment: datetime, duration: timedelta) -> datetime:
+    """``duration`` of real time after ``moment``, told in its zone. Python's ``+`` counts on the wall clock: an hour
+    added in the repeated autumn hour would be two, or none."""
+    if moment.tzinfo is timezone.utc:
+        return moment + duration
+    return (moment.astimezone(timezone.utc) + duration).astimezone(moment.tzinfo)
+
+
+def shift(moment: datetime, duration: timedelta, zone: tzinfo) -> datetime:
+    """``duration`` after ``moment`` (before, if negative) as a centre counts it: whole days on the clock of ``zone`` (its
+    time zone: where clocks change, a day is 23 or 25 hours), the rest in real time (:func:`elapsed`); told in the zone
+    of ``moment``, whatever it is. `3d` after a Friday noon is Monday noon in the centre, whoever asks."""
+    days = timedelta(days=int(duration / _DAY))  # towards zero: -25h is a day back, then an hour
+    if days and zone is not timezone.utc:
+        moment = (moment.astimezone(zone) + days).astimezone(moment.tzinfo)
+    else:
+        moment = moment + days if moment.tzinfo is timezone.utc else elapsed(moment, days)
+    rest = duration - days
+    return elapsed(moment, rest) if rest else moment
+
+
+def not_after(end: datetime, start: datetime) -> bool:
+    """``end <= start`` as instants: Python compares two datetimes of one zone by wall time, whatever their fold."""
+    if end.tzinfo is not start.tzinfo or end.tzinfo is timezone.utc:
+        return end <= start
+    return micros(end) <= micros(start)
 
 
 class _SpanTable:

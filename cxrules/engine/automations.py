@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import durable_rules_engine
 from durable.engine import MessageNotHandledException, Ruleset
 
-from ..calendars import BusinessCalendar
+from ..calendars import BusinessCalendar, shift
 from ..model import Automation, Org, format_duration
 from . import decisions as d
 from .store import Store, TicketState, Timer
@@ -130,6 +130,7 @@ class Automations:
         self.patterns = Patterns(org)
         self.slas = {sla.id: sla for sla in org.slas}
         self.zone = ZoneInfo(org.info.timezone)
+        """The centre's clock: it tells local hours, and counts an automation's days."""
         self.by_event: dict[str, list[Automation]] = {}
         """Per event, in file order, the automations it concerns: triggered by it, timed from it, or counting it."""
         for automation in org.automations:
@@ -178,7 +179,7 @@ class Automations:
             sla = self.slas.get(ticket.sla) if ticket.sla else None
             key = (trigger.calendar or (sla.calendar if sla else self.org.info.calendar), trigger.after)
         if key not in dues:
-            dues[key] = at + trigger.after if trigger.clock == "calendar" else self.calendars[key[0]].add(at, trigger.after)
+            dues[key] = shift(at, trigger.after, self.zone) if trigger.clock == "calendar" else self.calendars[key[0]].add(at, trigger.after)
         due = dues[key]
         self.timers.schedule(due, "automation", ticket, f"{ticket.id}:auto:{automation.id}:{at.isoformat()}", automation.id)
 
@@ -202,7 +203,7 @@ class Automations:
         whose = "all" if trigger.per == "all" else ticket.customer_id
         if whose is None or trigger.within is None:
             return []  # a ticket of no known customer is no one's repeat
-        until = at + trigger.within
+        until = shift(at, trigger.within, self.zone)
         if trigger.following == event and automation.conditions.match.matches(*ticket.class_fields()):
             # a ticket of the class the automation is about becomes the earlier one of the customer's later tickets
             self.store.expire_facts(at)
@@ -213,13 +214,13 @@ class Automations:
         now = at.timestamp()
         if trigger.count is not None:
             key = _key(automation, "counted", whose)
-            kept = self.store.facts_since(key, at - trigger.within)
+            kept = self.store.facts_since(key, shift(at, -trigger.within, self.zone))
             facts = [{"t": automation.id, "n": n, "new": False, "at": moment, "ticket": ticket_id}
                      for n, (moment, ticket_id) in enumerate(kept)]
             new = {"t": automation.id, "n": len(kept), "new": True, "at": now, "ticket": ticket.id}
             self.store.add_fact(key, at, ticket.id, until)
         else:
-            kept = self.store.facts_since(_key(automation, "earlier", whose), at - trigger.within)
+            kept = self.store.facts_since(_key(automation, "earlier", whose), shift(at, -trigger.within, self.zone))
             facts = [{"t": f"{automation.id}:earlier", "at": moment, "ticket": ticket_id} for moment, ticket_id in kept]
             new = {"t": f"{automation.id}:this", "at": now, "ticket": ticket.id}
         decisions: list[d.Decision] = []

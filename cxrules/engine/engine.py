@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Callable, Iterable, Optional
 
 from ..calendars import HORIZON, BusinessCalendar
@@ -195,10 +195,12 @@ class Engine:
         decisions; none: every timer up to ``until`` has fired or was spent, and the clock is at the last of them.
         """
         with self._lock:
-            self._checked_until(until, required=True)
+            checked = self._checked_until(until, required=True)
+            assert checked is not None  # required: None was refused
+            until = checked
             self._dispatch(self.store.take_over(), fresh=False)
             while (due := self.store.next_due()) is not None and due <= until:
-                moment = self._moment(due)
+                moment = self._moment(due.astimezone(timezone.utc))  # compared below with other due times, by instant
                 self._delivery.retry(moment)  # each moment as before: a handler's retry due by then runs first
                 self.store.drop_spent(moment, self.timer_kinds.spent)
                 if (left := self.store.next_due()) is None or left > moment:
@@ -209,11 +211,12 @@ class Engine:
             return []
 
     def _checked_until(self, until: Optional[datetime], required: bool = False) -> Optional[datetime]:
-        """``until`` of an advance, refused before anything is stored or the clock moves if it is no moment to advance to
-        (``required``: None is no moment either)."""
+        """``until`` of an advance in UTC, refused before anything is stored or the clock moves if it is no moment to advance
+        to (``required``: None is no moment either). In UTC because it is compared with due times, and Python compares two
+        datetimes of one zone by wall time, whatever their fold."""
         if (until is not None or required) and (problem := e.time_problem("until", until, latest=e.LAST_MOMENT + HORIZON)):
             raise e.EventError(problem)  # a caller's mistake
-        return until
+        return until.astimezone(timezone.utc) if until is not None else None
 
     def _fire_due(self, moment: datetime) -> Optional[list[d.Decision]]:
         """Fire the timers due up to ``moment`` as one unit of the store, then hand their decisions to the handlers (None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import bisect
 import hashlib
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from typing import Callable, Optional
 
-from ..calendars import BusinessCalendar, Span, intersect_spans, micros, open_spans, subtract_spans, union_spans
+from ..calendars import BusinessCalendar, Span, intersect_spans, micros, open_spans, shift, subtract_spans, union_spans
 from ..model import FollowUp, Org
 from . import decisions as d
 from . import events as e
@@ -34,6 +35,8 @@ class FollowUps:
         self.org, self.store, self.calendars, self.agents, self.timers, self.faults = org, store, calendars, agents, timers, faults
         self.reopen, self.escalate = reopen, escalate
         self.policies = {policy.id: policy for policy in org.followups}
+        self.zone = ZoneInfo(org.info.timezone)
+        """Whose clock counts a follow-up's days: the centre's."""
         self._callable: dict[str, _Callable] = {}
         """Per policy: its callable spans of the week in which the last call was looked for."""
         timers.register_for_ticket("followup_call", self._fire_call, self._call_needless)
@@ -53,7 +56,7 @@ class FollowUps:
         if key in ticket.fired:  # a replayed trigger schedules nothing twice
             return []
         ticket.fired.add(key)
-        due = at + policy.within
+        due = shift(at, policy.within, self.zone)
         call_at = self._first_call_moment(policy, at, due) or due
         ticket.followups_pending.add(policy.id)
         self.timers.schedule(call_at, "followup_call", ticket, f"{key}:call", (policy.id, due))

@@ -523,8 +523,8 @@ class MemoryStore(Store):
         self._on_rollback(arrivals.pop)
 
     def arrivals_since(self, surge: str, after: datetime) -> int:
-        arrivals = self.arrivals_by_surge.setdefault(surge, deque())
-        while arrivals and arrivals[0] <= after:
+        arrivals, after_seconds = self.arrivals_by_surge.setdefault(surge, deque()), after.timestamp()
+        while arrivals and arrivals[0].timestamp() <= after_seconds:  # as instants: one zone's datetimes compare by wall time
             self._on_rollback(partial(arrivals.appendleft, arrivals.popleft()))
         return len(arrivals)
 

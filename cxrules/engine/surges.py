@@ -12,6 +12,7 @@ from functools import cache
 from typing import Optional
 from zoneinfo import ZoneInfo
 
+from ..calendars import shift
 from ..model import Org, Surge
 from . import decisions as d
 from .store import Store, TicketState, Timer
@@ -58,15 +59,15 @@ class Surges:
             self.store.add_arrival(surge.id, at)
             if surge.usual_times is not None:  # the history the usual count is taken from
                 self.store.expire_facts(at)
-                self.store.add_fact(f"usual|{surge.id}", at, ticket.id, at + surge.usual_weeks * timedelta(days=7) + surge.window)
+                self.store.add_fact(f"usual|{surge.id}", at, ticket.id, shift(at, surge.usual_weeks * timedelta(days=7) + surge.window, self.zone))
             judged, count = self._judge(surge, at)
             decisions.extend(judged)
-            self.timers.schedule(at + surge.window, "surge", None, f"surge:{surge.id}:{at.isoformat()}:{count}", surge.id)
+            self.timers.schedule(shift(at, surge.window, self.zone), "surge", None, f"surge:{surge.id}:{at.isoformat()}:{count}", surge.id)
         return decisions
 
     def _judge(self, surge: Surge, at: datetime) -> tuple[list[d.Decision], int]:
         """Count the arrivals inside the window; switch the surge on at its threshold, off below its release."""
-        count = self.store.arrivals_since(surge.id, at - surge.window)
+        count = self.store.arrivals_since(surge.id, shift(at, -surge.window, self.zone))
         return self._switch(surge, at, count), count
 
     def threshold(self, surge: Surge, at: datetime) -> int:
@@ -76,7 +77,8 @@ class Surges:
             return surge.threshold
         week = timedelta(days=7)
         key = f"usual|{surge.id}"
-        seen = sum(self.store.count_facts(key, at - n * week - surge.window, at - n * week) for n in range(1, surge.usual_weeks + 1))
+        seen = sum(self.store.count_facts(key, shift(at, -n * week - surge.window, self.zone), shift(at, -n * week, self.zone))
+                   for n in range(1, surge.usual_weeks + 1))
         return max(surge.threshold, math.ceil(surge.usual_times * seen / surge.usual_weeks))
 
     def _switch(self, surge: Surge, at: datetime, count: int) -> list[d.Decision]:

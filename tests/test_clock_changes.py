@@ -1,0 +1,101 @@
+"""A caller's time zone changes how the engine tells times, never what it decides: events given in Berlin time around
+its clock changes decide what the same instants given in UTC decide.
+
+Python compares and subtracts two datetimes of one zone by their wall times, whatever their fold, and its ``+`` counts on
+the wall clock; each of these once moved a deadline, a figure, a window or a timer by an hour around a clock change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from hypothesis import example, given, settings, strategies as st
+
+from cxrules.calendars import elapsed, shift
+from cxrules.engine import Engine, FirstResponse, Resolved, TicketCreated, VirtualClock
+
+from conftest import examples
+from engine_helpers import make_org
+
+BERLIN = ZoneInfo("Europe/Berlin")
+CHANGES = {"autumn": datetime(2025, 10, 26, 1, tzinfo=timezone.utc),   # 02:00–03:00 twice
+           "spring": datetime(2025, 3, 30, 1, tzinfo=timezone.utc)}    # 02:00–03:00 skipped
+
+
+def _around_the_clock(data):
+    """tiny.yaml in Berlin, open day and night, with a one-hour surge window, patterns within an hour and a follow-up."""
+    data["org"]["timezone"] = "Europe/Berlin"
+    data["calendars"][0]["hours"] = {"daily": ["00:00-24:00"]}
+    data["calendars"][0].pop("holidays", None)
+    data["roles"].append({"id": "rapid", "name": "Rapid team", "unit": "front", "reports_to": "manager", "duties": ["answer"],
+                          "handles": ["complaint", "question"], "temporary": True, "staff": [{"agents": 1}]})
+    data["surges"] = [{"id": "wave", "match": {"category": ["question"]}, "threshold": 2, "window": "1h", "activate": "rapid"}]
+    data["automations"] = [
+        {"id": "burst", "when": {"event": "created", "count": 2, "within": "1h", "per": "all"}, "then": {"tag": ["burst"]}},
+        {"id": "stale", "when": {"after": "1h", "since": "created", "clock": "calendar"}, "if": {"responded": False},
+         "then": {"tag": ["stale"]}}]
+    data["followups"].append({"id": "check", "on": "resolved", "match": {"category": ["question"]}, "within": "90m", "by": "desk"})
+
+
+def _told_in_utc(value):
+    """A decision with every time told in UTC: what differs between the two runs may only be how times are told."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc)
+    if dataclasses.is_dataclass(value):
+        return (type(value).__name__, *(_told_in_utc(getattr(value, f.name)) for f in dataclasses.fields(value)))
+    if isinstance(value, (list, tuple)):
+        return tuple(_told_in_utc(v) for v in value)
+    return value
+
+
+def _run(org, tickets, change: datetime, zone) -> list:
+    """Submit the tickets' events in time order, given in ``zone``, advancing to each first; then two days on."""
+    events = []
+    for number, (offset, complaint, answer, resolve) in enumerate(tickets):
+        created = change + timedelta(minutes=offset)
+        category = "complaint" if complaint else "question"
+        events.append((created, 0, TicketCreated(f"T{number}", category, "phone", "normal", "normal", customer_id="C1", at=None)))
+        if answer is not None:
+            events.append((created + timedelta(minutes=answer), 1, FirstResponse(f"T{number}", at=None)))
+            if resolve is not None:
+                events.append((created + timedelta(minutes=answer + resolve), 2, Resolved(f"T{number}", at=None)))
+    engine = Engine(org, VirtualClock(change - timedelta(hours=6)))
+    decisions = []
+    try:
+        for at, _, event in sorted(events, key=lambda item: (item[0], item[1], item[2].ticket_id)):
+            told = at.astimezone(zone)
+            decisions += engine.advance(told)
+            decisions += engine.submit(dataclasses.replace(event, at=told))
+        decisions += engine.advance((change + timedelta(days=2)).astimezone(zone))
+    finally:
+        engine.close()
+    return [_told_in_utc(decision) for decision in decisions]
+
+
+_TICKETS = st.lists(st.tuples(st.integers(-150, 150), st.booleans(), st.none() | st.integers(0, 120), st.none() | st.integers(0, 200)),
+                    min_size=1, max_size=5)
+
+
+@settings(max_examples=examples(40), deadline=None)
+@given(change=st.sampled_from(sorted(CHANGES)), tickets=_TICKETS)
+@example(change="autumn", tickets=[(-20, False, 40, None)])              # 02:40 first pass, answered 02:20 second pass
+@example(change="autumn", tickets=[(-30, False, None, None), (70, False, None, None)])  # 100 minutes apart: no surge
+def test_events_told_in_berlin_decide_what_the_same_instants_in_utc_decide(tmp_path_factory, change, tickets):
+    org = make_org(tmp_path_factory.mktemp("org"), _around_the_clock)
+    assert _run(org, tickets, CHANGES[change], BERLIN) == _run(org, tickets, CHANGES[change], timezone.utc)
+
+
+def test_an_hour_is_real_time_and_a_day_is_the_centres():
+    """Across the autumn change an hour after 02:30 (first pass) is 02:30 (second pass); a day after 12:00 is 12:00 on the
+    centre's clock, told in the zone it was asked in."""
+    first_pass = datetime(2025, 10, 26, 2, 30, tzinfo=BERLIN)
+    assert elapsed(first_pass, timedelta(hours=1)).astimezone(timezone.utc) == datetime(2025, 10, 26, 1, 30, tzinfo=timezone.utc)
+    assert shift(first_pass, timedelta(hours=1), BERLIN) == elapsed(first_pass, timedelta(hours=1))
+    noon = datetime(2025, 10, 25, 12, tzinfo=BERLIN)
+    assert shift(noon, timedelta(days=1), BERLIN) == datetime(2025, 10, 26, 12, tzinfo=BERLIN)     # 25 hours later
+    assert shift(noon, timedelta(days=1, hours=1), BERLIN) == datetime(2025, 10, 26, 13, tzinfo=BERLIN)
+    assert shift(datetime(2025, 10, 26, 13, tzinfo=BERLIN), -timedelta(days=1, hours=1), BERLIN) == noon
+    in_utc = shift(noon.astimezone(timezone.utc), timedelta(days=1), BERLIN)                     # whoever asks
+    assert in_utc.tzinfo is timezone.utc and in_utc == datetime(2025, 10, 26, 12, tzinfo=BERLIN)

@@ -177,8 +177,11 @@ def test_tickets_still_queued_count_in_attainment_and_waits(tmp_path, org):
     rows = "".join(f"L{i},2025-03-03 09:00,2025-03-03 09:00,Question,P2\n" for i in range(3))
     log, mapping_path = _files(tmp_path, rows, MAPPING.replace("default: {mean: 30m}", "default: {mean: 3d}"))
     mapping, _ = load_mapping(mapping_path, org)
-    result = simulate(org, *read_log(log, mapping)[:1], mapping).to_dict()
+    replayed = simulate(org, *read_log(log, mapping)[:1], mapping)
+    result = replayed.to_dict()
     assert result["sla_attainment"]["first_response"]["all"]["all"]["total"] == 3      # the two still queued count
+    assert replayed.queue_series and {row["hour"][-6:] for row in replayed.queue_series} == {"+08:00"}  # the centre's clock
+    assert result["window"]["from"] == "2025-03-03T09:00:00+08:00" and result["start"].endswith("+08:00")
     assert result["waits_minutes"]["p99"] > 60 * 24                                     # and so do their waits
     assert result["roles"]["desk"]["utilisation"] <= 1.0                                # busy only while on shift
 

@@ -299,7 +299,7 @@ def summarise(org: Org, engine, flights: Iterable[Flight], tally, window: Window
                "escalated": sum(f.escalated for f in counted), "escalated_share": _rate(sum(f.escalated for f in counted), len(counted)),
                "moved_by_escalation": sum(f.moves_by_escalation for f in counted), "started_elsewhere": tally.started_elsewhere,
                "reopened": sum(f.reopened > 0 for f in counted), "routes_cut_short": len(tally.truncated)},
-        queue_series=[{"hour": hour.isoformat(), "role": role, "queue": length} for (hour, role), length in sorted(tally.queue_peaks.items())],
+        queue_series=[{"hour": _local_text(hour, zone), "role": role, "queue": length} for (hour, role), length in sorted(tally.queue_peaks.items())],
         wip_series=wip_series(((f.record.created, f.first_resolved_at) for f in counted), window.counted_from, window.to, zone)
         if window.counted_from and window.to else [],
         arrivals_by_hour_of_week=arrivals_by_hour,

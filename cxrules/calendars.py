@@ -500,16 +500,22 @@ def elapsed(moment: datetime, duration: timedelta) -> datetime:
 
 
 def shift(moment: datetime, duration: timedelta, zone: tzinfo) -> datetime:
-    """``duration`` after ``moment`` (before, if negative) as a centre counts it: whole days on the clock of ``zone`` (its
-    time zone: where clocks change, a day is 23 or 25 hours), the rest in real time (:func:`elapsed`); told in the zone
-    of ``moment``, whatever it is. `3d` after a Friday noon is Monday noon in the centre, whoever asks."""
-    days = timedelta(days=int(duration / _DAY))  # towards zero: -25h is a day back, then an hour
-    if days and zone is not timezone.utc:
-        moment = (moment.astimezone(zone) + days).astimezone(moment.tzinfo)
-    else:
-        moment = moment + days if moment.tzinfo is timezone.utc else elapsed(moment, days)
+    """``duration`` after ``moment`` (before, if negative) as a centre counts it: whole days (any multiple of 24 hours) on
+    the clock of ``zone`` (its time zone: where clocks change, a day is 23 or 25 hours), the rest in real time
+    (:func:`elapsed`); told in the zone of ``moment``, whatever it is. `3d` after a Friday noon is Monday noon in the
+    centre, whoever asks. Going back undoes going forward: the rest is taken off first, then the days."""
+    days = timedelta(days=int(duration / _DAY))  # towards zero: -25h is an hour back, then a day
     rest = duration - days
-    return elapsed(moment, rest) if rest else moment
+    if rest and duration < timedelta(0):
+        moment = elapsed(moment, rest)
+    if days:
+        if zone is timezone.utc:
+            moment = elapsed(moment, days)
+        else:  # through UTC: a wall time the clock skips becomes the one it shows
+            moment = (moment.astimezone(zone) + days).astimezone(timezone.utc).astimezone(moment.tzinfo)
+    if rest and duration > timedelta(0):
+        moment = elapsed(moment, rest)
+    return moment
 
 
 def not_after(end: datetime, start: datetime) -> bool:

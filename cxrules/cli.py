@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -291,7 +292,6 @@ def route(
     """
     import dataclasses
     import json
-    import os
     from typing import NoReturn
     from zoneinfo import ZoneInfo
 
@@ -376,7 +376,6 @@ def simulate(
     with --strict or a back-test outside tolerance, 2 bad org, mapping, model, log or usage.
     """
     import json
-    import os
 
     from .model import parse_duration
     from .simulation import backtest as run_backtest, simulate as replay
@@ -754,15 +753,17 @@ def explain(code: str = typer.Argument(..., help="A diagnostic code such as CX20
 
 def main() -> None:
     """Console entry point. An exception no command expects is a bug in cxrules: it is told in one line, with exit 2, and
-    its traceback goes to a file for the bug report instead of the terminal."""
+    its traceback goes to a file for the bug report instead of the terminal. (A reader that stops reading, `| head`, is
+    no bug: Click ends the output quietly before this.)"""
     try:
         app()
     except Exception as error:  # noqa: BLE001 - the last guard: whatever escaped is a bug, reported as one
-        typer.echo(f"cxrules: internal error, a bug in cxrules: {type(error).__name__}: {error}", err=True)
+        first_line = (str(error).splitlines() or [""])[0][:300]
+        typer.echo(f"cxrules: internal error, a bug in cxrules: {type(error).__name__}: {first_line}", err=True)
         try:
             details = f"the details are in {_crash_report(error)}"
-        except OSError as failure:
-            details = f"its details could not be written ({failure})"
+        except Exception as failure:  # noqa: BLE001 - the report of a bug must not fail in turn
+            details = f"its details could not be written ({type(failure).__name__}: {failure})"
         typer.echo(f"cxrules: please report it with the command you ran; {details}", err=True)
         raise SystemExit(EXIT_USAGE) from None
 
@@ -772,7 +773,8 @@ def _crash_report(error: Exception) -> str:
     import tempfile
     import traceback
 
-    with tempfile.NamedTemporaryFile("w", prefix="cxrules-crash-", suffix=".txt", delete=False, encoding="utf-8") as report:
+    with tempfile.NamedTemporaryFile("w", prefix="cxrules-crash-", suffix=".txt", delete=False, encoding="utf-8",
+                                     errors="backslashreplace") as report:  # a command line may hold bytes of no encoding
         report.write(f"cxrules {__version__}, Python {sys.version.split()[0]}\ncommand: {' '.join(sys.argv)}\n\n")
         report.write("".join(traceback.format_exception(error)))
     return report.name

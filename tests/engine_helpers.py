@@ -32,6 +32,17 @@ def make_org(tmp_path: Path, change=None, name: str = "org.yaml") -> cxrules.Org
     return cxrules.load_org(path)
 
 
+class StoppedClock:
+    """A service's clock, not the replay's virtual one (an event keeps its own time and zone, however late it comes),
+    stopped: the suite reads no wall clock."""
+
+    def __init__(self, now: datetime):
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+
 def make_engine(org: cxrules.Org, start: datetime) -> Engine:
     return Engine(org, VirtualClock(start))
 

@@ -17,7 +17,7 @@ from cxrules.calendars import elapsed, shift
 from cxrules.engine import Engine, FirstResponse, Resolved, TicketCreated, VirtualClock
 
 from conftest import examples
-from engine_helpers import make_org
+from engine_helpers import StoppedClock, make_org
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CHANGES = {"autumn": datetime(2025, 10, 26, 1, tzinfo=timezone.utc),   # 02:00–03:00 twice
@@ -25,7 +25,8 @@ CHANGES = {"autumn": datetime(2025, 10, 26, 1, tzinfo=timezone.utc),   # 02:00�
 
 
 def _around_the_clock(data):
-    """tiny.yaml in Berlin, open day and night, with a one-hour surge window, patterns within an hour and a follow-up."""
+    """tiny.yaml in Berlin, open day and night, with a one-hour surge window (switched on by its count, or by an automation),
+    patterns within an hour and a follow-up."""
     data["org"]["timezone"] = "Europe/Berlin"
     data["calendars"][0]["hours"] = {"daily": ["00:00-24:00"]}
     data["calendars"][0].pop("holidays", None)
@@ -34,6 +35,8 @@ def _around_the_clock(data):
     data["surges"] = [{"id": "wave", "match": {"category": ["question"]}, "threshold": 2, "window": "1h", "activate": "rapid"}]
     data["automations"] = [
         {"id": "burst", "when": {"event": "created", "count": 2, "within": "1h", "per": "all"}, "then": {"tag": ["burst"]}},
+        {"id": "swell", "when": {"event": "created", "count": 2, "within": "1h", "per": "all"}, "if": {"match": {"category": ["complaint"]}},
+         "then": {"surge": "wave"}},
         {"id": "stale", "when": {"after": "1h", "since": "created", "clock": "calendar"}, "if": {"responded": False},
          "then": {"tag": ["stale"]}}]
     data["followups"].append({"id": "check", "on": "resolved", "match": {"category": ["question"]}, "within": "90m", "by": "desk"})
@@ -50,8 +53,10 @@ def _told_in_utc(value):
     return value
 
 
-def _run(org, tickets, change: datetime, zone) -> list:
-    """Submit the tickets' events in time order, given in ``zone``, advancing to each first; then two days on."""
+def _run(org, tickets, change: datetime, zone, clock: str) -> list:
+    """Submit the tickets' events in time order, given in ``zone``, advancing to each first; then two days on. A virtual
+    clock tells an event's time in UTC where it differs from the clock's (in a repeated hour, Python's ``==`` across zones
+    is always false); a service's clock keeps the event's own time and zone."""
     events = []
     for number, (offset, complaint, answer, resolve) in enumerate(tickets):
         created = change + timedelta(minutes=offset)
@@ -61,7 +66,8 @@ def _run(org, tickets, change: datetime, zone) -> list:
             events.append((created + timedelta(minutes=answer), 1, FirstResponse(f"T{number}", at=None)))
             if resolve is not None:
                 events.append((created + timedelta(minutes=answer + resolve), 2, Resolved(f"T{number}", at=None)))
-    engine = Engine(org, VirtualClock(change - timedelta(hours=6)))
+    start = change - timedelta(hours=6)
+    engine = Engine(org, VirtualClock(start) if clock == "virtual" else StoppedClock(start))
     decisions = []
     try:
         for at, _, event in sorted(events, key=lambda item: (item[0], item[1], item[2].ticket_id)):
@@ -79,12 +85,14 @@ _TICKETS = st.lists(st.tuples(st.integers(-150, 150), st.booleans(), st.none() |
 
 
 @settings(max_examples=examples(40), deadline=None)
-@given(change=st.sampled_from(sorted(CHANGES)), tickets=_TICKETS)
-@example(change="autumn", tickets=[(-20, False, 40, None)])              # 02:40 first pass, answered 02:20 second pass
-@example(change="autumn", tickets=[(-30, False, None, None), (70, False, None, None)])  # 100 minutes apart: no surge
-def test_events_told_in_berlin_decide_what_the_same_instants_in_utc_decide(tmp_path_factory, change, tickets):
+@given(change=st.sampled_from(sorted(CHANGES)), tickets=_TICKETS, clock=st.sampled_from(["virtual", "service"]))
+@example(change="autumn", tickets=[(-20, False, 40, None)], clock="virtual")   # 02:40 first pass, answered 02:20 second pass
+@example(change="autumn", tickets=[(-15, False, 5, None)], clock="service")    # due in the second pass, answered in the first
+@example(change="autumn", tickets=[(-30, False, None, None), (70, False, None, None)], clock="service")  # 100 minutes apart
+@example(change="spring", tickets=[(0, False, None, None), (20, True, None, None), (30, True, None, None)], clock="service")  # 03:30 less 1h: skipped
+def test_events_told_in_berlin_decide_what_the_same_instants_in_utc_decide(tmp_path_factory, change, tickets, clock):
     org = make_org(tmp_path_factory.mktemp("org"), _around_the_clock)
-    assert _run(org, tickets, CHANGES[change], BERLIN) == _run(org, tickets, CHANGES[change], timezone.utc)
+    assert _run(org, tickets, CHANGES[change], BERLIN, clock) == _run(org, tickets, CHANGES[change], timezone.utc, clock)
 
 
 def test_an_hour_is_real_time_and_a_day_is_the_centres():
@@ -99,3 +107,27 @@ def test_an_hour_is_real_time_and_a_day_is_the_centres():
     assert shift(datetime(2025, 10, 26, 13, tzinfo=BERLIN), -timedelta(days=1, hours=1), BERLIN) == noon
     in_utc = shift(noon.astimezone(timezone.utc), timedelta(days=1), BERLIN)                     # whoever asks
     assert in_utc.tzinfo is timezone.utc and in_utc == datetime(2025, 10, 26, 12, tzinfo=BERLIN)
+
+
+def _on_the_clock(moment: datetime) -> bool:
+    """Whether Berlin's clock shows this wall time at all (02:00–03:00 on 30 March it does not)."""
+    return moment.astimezone(timezone.utc).astimezone(BERLIN).replace(tzinfo=None) == moment.replace(tzinfo=None)
+
+
+@settings(max_examples=examples(200))
+@given(minutes=st.integers(-3 * 1440, 3 * 1440), hours=st.integers(-80, 80), in_utc=st.booleans())
+@example(minutes=90, hours=25, in_utc=False)   # 29 March 01:30 + 25h is 30 March 03:30: back by an hour, then a day
+@example(minutes=30, hours=25, in_utc=True)
+def test_going_back_undoes_going_forward_around_the_spring_change(minutes, hours, in_utc):
+    """Going back by a duration comes home, unless a day's step lands in the hour the clocks skip (then the clock's own
+    time is taken, an hour on: no way back can know); every time told is one the clock shows."""
+    start = (datetime(2025, 3, 29, tzinfo=BERLIN) + timedelta(minutes=minutes)).astimezone(timezone.utc)
+    start = start if in_utc else start.astimezone(BERLIN)
+    duration = timedelta(hours=hours)
+    there = shift(start, duration, BERLIN)
+    assert there.tzinfo is start.tzinfo and _on_the_clock(there.astimezone(BERLIN))
+    days = timedelta(days=int(duration / timedelta(days=1)))
+    outward = start if duration >= timedelta(0) else elapsed(start, duration - days)
+    homeward = elapsed(there, days - duration) if duration >= timedelta(0) else there
+    if _on_the_clock(outward.astimezone(BERLIN) + days) and _on_the_clock(homeward.astimezone(BERLIN) - days):
+        assert shift(there, -duration, BERLIN) == start

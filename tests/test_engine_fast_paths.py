@@ -22,7 +22,7 @@ from hypothesis import example, given, settings, strategies as st
 
 import cxrules
 from cxrules.calendars import intersect_spans, open_spans, subtract_spans, union_spans
-from cxrules.engine import (AgentReplied, Assigned, AutomationFired, Clock, CustomerReply, DeliveryPolicy, Engine, FirstResponse,
+from cxrules.engine import (AgentReplied, Assigned, AutomationFired, CustomerReply, DeliveryPolicy, Engine, FirstResponse,
                             FollowUpDone, FollowUpScheduled, Resolved, TicketCreated, VirtualClock)
 from cxrules.engine.assignment import Agent, Assignment
 from cxrules.engine.durable import DurableRouter
@@ -33,7 +33,7 @@ from cxrules.simulation import LogMapping, TicketRecord, simulate
 from cxrules.simulation.replay import MODES
 
 from conftest import ORGS, SEED_ORGS, examples
-from engine_helpers import local, make_org
+from engine_helpers import StoppedClock, local, make_org
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -289,16 +289,6 @@ def _tiny_ticket(engine: Engine, at: datetime, category: str = "question", **fie
     engine.submit(TicketCreated("t1", category=category, channel="phone", segment="normal", priority="normal", at=at, **fields))
 
 
-class _StoppedClock(Clock):
-    """A service's clock, not the replay's virtual one (an event keeps its own time, however late it comes), stopped."""
-
-    def __init__(self, now: datetime):
-        self._now = now
-
-    def now(self) -> datetime:
-        return self._now
-
-
 def test_a_spent_timer_dropped_unfired_is_marked_fired_so_a_trigger_delivered_twice_does_not_arm_it_again(tmp_path):
     """An automation's timer is keyed by its trigger's moment: the same event delivered again (a broker that delivers at
     least once) schedules the same key, which a fired key refuses, as it did when every timer fired. On a Sunday evening no
@@ -306,7 +296,7 @@ def test_a_spent_timer_dropped_unfired_is_marked_fired_so_a_trigger_delivered_tw
     chase = {"id": "chase", "when": {"after": "1h", "since": "customer_reply", "clock": "calendar"}, "if": {"responded": True},
              "then": {"notify": ["manager"]}}
     start = local(2025, 3, 2, 20)
-    engine = Engine(make_org(tmp_path, lambda data: data.update(automations=[chase])), _StoppedClock(start + timedelta(days=1)))
+    engine = Engine(make_org(tmp_path, lambda data: data.update(automations=[chase])), StoppedClock(start + timedelta(days=1)))
     try:
         _tiny_ticket(engine, start)
         reply = CustomerReply("t1", at=start + timedelta(minutes=10))

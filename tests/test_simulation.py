@@ -161,6 +161,40 @@ def test_a_flat_log_in_a_zone_with_clock_changes_measures_real_time(tmp_path, or
     assert record.created.isoformat() == "2025-03-30T00:30:00+00:00"
 
 
+def test_the_report_of_a_bug_survives_a_command_line_of_no_encoding_and_a_message_of_many_lines(tmp_path, monkeypatch, capsys):
+    import tempfile
+
+    from cxrules import cli
+
+    def broken(code):
+        raise ValueError("first line\nsecond line")
+
+    monkeypatch.setattr(cli, "lookup", broken)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr("sys.argv", ["cxrules", "explain", "CX201\udcff"])  # a byte the file system's encoding could not read
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    error = capsys.readouterr().err
+    assert exit_.value.code == 2 and "ValueError: first line\n" in error and "second line" not in error
+    [crash] = tmp_path.glob("cxrules-crash-*.txt")
+    assert "CX201\\udcff" in crash.read_text(encoding="utf-8") and "second line" in crash.read_text(encoding="utf-8")
+
+
+def test_a_reader_that_stops_reading_ends_the_output_without_a_bug_report():
+    """`cxrules … | head -c 10`: the rest cannot be written, which is no bug and no traceback."""
+    import subprocess
+    import sys
+
+    code = "import sys; from cxrules import cli; cli.schema_text = lambda: 'x' * 4_000_000; sys.argv[0] = 'cxrules'; cli.main()"  # more than a pipe holds
+    process = subprocess.Popen([sys.executable, "-c", code, "schema"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.read(10)
+    process.stdout.close()
+    error = process.stderr.read().decode("utf-8", "replace")
+    process.wait(timeout=600)  # a guard against a hang, not a speed limit
+    assert error == ""
+
+
 def test_simulate_cli_strict_stops_on_unmapped_rows(run_cli, tmp_path):
     log, mapping_path = _files(tmp_path, "T1,2025-03-03 09:00,,Refund,P2\n")
     result = run_cli("simulate", ROOT / "tests/fixtures/tiny.yaml", log, "--mapping", mapping_path, "--strict", "--no-progress")
@@ -184,6 +218,19 @@ def test_tickets_still_queued_count_in_attainment_and_waits(tmp_path, org):
     assert result["window"]["from"] == "2025-03-03T09:00:00+08:00" and result["start"].endswith("+08:00")
     assert result["waits_minutes"]["p99"] > 60 * 24                                     # and so do their waits
     assert result["roles"]["desk"]["utilisation"] <= 1.0                                # busy only while on shift
+
+
+def test_the_queue_series_counts_the_hours_of_the_centres_clock_even_half_an_hour_off_utc(tmp_path):
+    def in_kolkata(data):
+        _one_agent(data)
+        data["org"]["timezone"] = "Asia/Kolkata"   # UTC+05:30
+
+    org = make_org(tmp_path, in_kolkata)
+    rows = "".join(f"L{i},2025-03-03 09:40,,Question,P2\n" for i in range(3))
+    log, mapping_path = _files(tmp_path, rows, MAPPING.replace("timezone: Asia/Shanghai", "timezone: Asia/Kolkata"))
+    mapping, _ = load_mapping(mapping_path, org)
+    series = simulate(org, *read_log(log, mapping)[:1], mapping).queue_series
+    assert series and {row["hour"][13:] for row in series} == {":00:00+05:30"} and series[0]["hour"].startswith("2025-03-03T09")
 
 
 def test_values_the_org_does_not_know_are_unmapped_rows(tmp_path, org):

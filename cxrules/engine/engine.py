@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Optional
 
-from ..calendars import HORIZON, BusinessCalendar
+from ..calendars import HORIZON, BusinessCalendar, shift
 from ..model import Automation, Org
 from ..routing import class_values, unknown_value
 from . import decisions as d
@@ -412,7 +412,7 @@ class Engine:
         if actions.surge and not self.store.surge_active(actions.surge):
             surge = next(s for s in self.org.surges if s.id == actions.surge)
             self.store.set_surge_active(surge.id, True)
-            decisions.append(d.SurgeActivated(None, at, surge.id, surge.activate, self.store.arrivals_since(surge.id, at - surge.window)))
+            decisions.append(d.SurgeActivated(None, at, surge.id, surge.activate, self.store.arrivals_since(surge.id, shift(at, -surge.window, self.surges.zone))))
             words.append(f"switch surge `{surge.id}` on (team `{surge.activate}`)")
         if actions.follow_up:
             policy = next(p for p in self.org.followups if p.id == actions.follow_up)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Optional
 
-from ..calendars import BusinessCalendar
+from ..calendars import BusinessCalendar, not_after
 from ..model import Org, Sla
 from . import decisions as d
 from .store import TicketState, Timer
@@ -81,7 +81,7 @@ class Slas:
         assert since is not None
         for target in TARGETS:
             due = getattr(ticket, f"{target}_due")
-            if due is not None and due > since and self._stopped(ticket, sla, target):
+            if due is not None and not not_after(due, since) and self._stopped(ticket, sla, target):
                 setattr(ticket, f"{target}_due", calendar.add(at, calendar.between(since, due)))
         ticket.paused_min += calendar.between(since, at).total_seconds() / 60
         ticket.paused_since = ticket.pause_reason = None
@@ -98,7 +98,7 @@ class Slas:
         else:
             frozen = ticket.paused_since if self._stopped(ticket, sla, target) else at
             assert frozen is not None
-            met = frozen <= due
+            met = not_after(frozen, due)
             left = calendar.between(frozen, due) if met else -calendar.between(due, frozen)
             ran = calendar.business_time(since, total) - left
         minutes = round(max(ran, timedelta(0)).total_seconds() / 60, 2)

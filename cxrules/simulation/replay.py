@@ -20,7 +20,8 @@ import heapq
 import itertools
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from typing import Any, Callable, Iterable, Optional
 
 from ..engine import decisions as d
@@ -131,6 +132,8 @@ class _Replay:
                  escalation: str, rng: random.Random):
         self.org, self.records, self.mapping, self.mode, self.escalation, self.rng = org, records, mapping, mode, escalation, rng
         self.model = model or _ServiceTimeModel(mapping)
+        self.zone = ZoneInfo(org.info.timezone)
+        """The centre's clock, whose hours the queue series counts in."""
         self.start = records[0].created if records else None
         self.log_end = max((r.last_moment for r in records), default=None)
         # nothing the replay does is ever undone: a fault ends it (see `simulate`), so the store keeps no undo log
@@ -368,7 +371,8 @@ class _Replay:
             self._push(decision.at, "start", flight.record.id, flight.generation)
 
     def _fold_queued(self, decision: d.Queued, flight: Optional[Flight]) -> None:
-        peaks, key = self.tally.queue_peaks, (decision.at.replace(minute=0, second=0, microsecond=0), decision.role)
+        hour = decision.at.astimezone(self.zone).replace(minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+        peaks, key = self.tally.queue_peaks, (hour, decision.role)
         peaks[key] = max(peaks.get(key, 0), decision.position)
 
     def _fold_breached(self, decision: d.SlaBreached, flight: Optional[Flight]) -> None:

@@ -220,17 +220,22 @@ def test_tickets_still_queued_count_in_attainment_and_waits(tmp_path, org):
     assert result["roles"]["desk"]["utilisation"] <= 1.0                                # busy only while on shift
 
 
-def test_the_queue_series_counts_the_hours_of_the_centres_clock_even_half_an_hour_off_utc(tmp_path):
+def test_the_queue_series_counts_the_hours_of_the_centres_clock_even_half_an_hour_off_utc_and_surges_are_told_in_it(tmp_path):
     def in_kolkata(data):
         _one_agent(data)
         data["org"]["timezone"] = "Asia/Kolkata"   # UTC+05:30
+        data["roles"].append({"id": "rapid", "name": "Rapid team", "unit": "front", "reports_to": "manager", "duties": ["answer"],
+                              "handles": ["question"], "temporary": True, "staff": [{"agents": 1}]})
+        data["surges"] = [{"id": "wave", "match": {"category": ["question"]}, "threshold": 2, "window": "1h", "activate": "rapid"}]
 
     org = make_org(tmp_path, in_kolkata)
     rows = "".join(f"L{i},2025-03-03 09:40,,Question,P2\n" for i in range(3))
     log, mapping_path = _files(tmp_path, rows, MAPPING.replace("timezone: Asia/Shanghai", "timezone: Asia/Kolkata"))
     mapping, _ = load_mapping(mapping_path, org)
-    series = simulate(org, *read_log(log, mapping)[:1], mapping).queue_series
+    result = simulate(org, *read_log(log, mapping)[:1], mapping)
+    series = result.queue_series
     assert series and {row["hour"][13:] for row in series} == {":00:00+05:30"} and series[0]["hour"].startswith("2025-03-03T09")
+    assert result.surges and {entry["at"][-6:] for entry in result.surges} == {"+05:30"}          # and surges are told so
 
 
 def test_values_the_org_does_not_know_are_unmapped_rows(tmp_path, org):

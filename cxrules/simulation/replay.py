@@ -133,7 +133,7 @@ class _Replay:
         self.org, self.records, self.mapping, self.mode, self.escalation, self.rng = org, records, mapping, mode, escalation, rng
         self.model = model or _ServiceTimeModel(mapping)
         self.zone = ZoneInfo(org.info.timezone)
-        """The centre's clock, whose hours the queue series counts in."""
+        """The centre's clock: the queue series counts its hours, and the surges are told in it."""
         self.start = records[0].created if records else None
         self.log_end = max((r.last_moment for r in records), default=None)
         # nothing the replay does is ever undone: a fault ends it (see `simulate`), so the store keeps no undo log
@@ -406,7 +406,7 @@ class _Replay:
 
     def _fold_surge(self, decision: "d.SurgeActivated | d.SurgeDeactivated", flight: Optional[Flight]) -> None:
         self.tally.surges.append({"surge": decision.surge, "team": decision.team, "on": isinstance(decision, d.SurgeActivated),
-                                  "at": decision.at.isoformat(), "count": decision.count})
+                                  "at": decision.at.astimezone(self.zone).isoformat(), "count": decision.count})
 
     def _fold_fallback(self, decision: d.Fallback, flight: Optional[Flight]) -> None:
         if flight is not None:

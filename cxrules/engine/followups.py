@@ -121,7 +121,7 @@ class FollowUps:
     def _callable_spans(self, policy: FollowUp, start: datetime, end: datetime) -> tuple[list[Span], list[Span]]:
         """When the policy's calls may be made between two moments, and the spans of every calendar that makes it up."""
         shifts = {agent.shift for agent in self.agents.get(policy.by, ())}
-        parts = [open_spans(self.calendars[shift], start, end) for shift in shifts]
+        parts = [open_spans(self.calendars[name], start, end) for name in shifts]
         spans = union_spans(*parts)
         if policy.calendar:
             parts.append(open_spans(self.calendars[policy.calendar], start, end))

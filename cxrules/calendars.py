@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from .model import Calendar, Interval, WorkingDays
 
-__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "elapsed", "shift", "not_after"]
+__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "elapsed", "shift", "hour_start", "not_after"]
 
 WEEK = 7 * 1440
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -470,7 +470,7 @@ class Stretch:
             self.local_start, self.local_end = start.astimezone(self.zone), end.astimezone(self.zone)
             offset = self.local_start.utcoffset()
             self.offset = offset if offset == self.local_end.utcoffset() else None
-        except (OverflowError, ValueError):  # an end at the edge of the calendar: never asked again
+        except (OverflowError, ValueError):  # an end at the edge of the calendar: an empty stretch, so each question searches
             self.utc_start = self.utc_end = self.local_start = self.local_end = start
             self.offset = None
 
@@ -516,6 +516,12 @@ def shift(moment: datetime, duration: timedelta, zone: tzinfo) -> datetime:
     if rest and duration > timedelta(0):
         moment = elapsed(moment, rest)
     return moment
+
+
+def hour_start(moment: datetime, zone: tzinfo) -> datetime:
+    """The start of the hour of ``zone``'s clock that ``moment`` falls in, as a UTC instant (so the repeated autumn hour
+    is two hours, and a zone half an hour off UTC gets its own whole hours)."""
+    return moment.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(timezone.utc)
 
 
 def not_after(end: datetime, start: datetime) -> bool:

@@ -177,7 +177,7 @@ class Engine:
         Also tries again the handlers whose retry is due.
         """
         with self._lock:
-            moment = self._moment(self._checked_until(until))
+            moment = self._moment(None if until is None else self._checked_until(until))
             self._dispatch(self.store.take_over(), fresh=False)
             self._delivery.retry(moment)
             self.store.drop_spent(moment, self.timer_kinds.spent)
@@ -195,9 +195,7 @@ class Engine:
         decisions; none: every timer up to ``until`` has fired or was spent, and the clock is at the last of them.
         """
         with self._lock:
-            checked = self._checked_until(until, required=True)
-            assert checked is not None  # required: None was refused
-            until = checked
+            until = self._checked_until(until)
             self._dispatch(self.store.take_over(), fresh=False)
             while (due := self.store.next_due()) is not None and due <= until:
                 moment = self._moment(due.astimezone(timezone.utc))  # compared below with other due times, by instant
@@ -210,13 +208,14 @@ class Engine:
                     return decisions or []
             return []
 
-    def _checked_until(self, until: Optional[datetime], required: bool = False) -> Optional[datetime]:
+    def _checked_until(self, until: Optional[datetime]) -> datetime:
         """``until`` of an advance in UTC, refused before anything is stored or the clock moves if it is no moment to advance
-        to (``required``: None is no moment either). In UTC because it is compared with due times, and Python compares two
-        datetimes of one zone by wall time, whatever their fold."""
-        if (until is not None or required) and (problem := e.time_problem("until", until, latest=e.LAST_MOMENT + HORIZON)):
+        to (None included). In UTC because it is compared with due times, and Python compares two datetimes of one zone by
+        wall time, whatever their fold."""
+        if problem := e.time_problem("until", until, latest=e.LAST_MOMENT + HORIZON):
             raise e.EventError(problem)  # a caller's mistake
-        return until.astimezone(timezone.utc) if until is not None else None
+        assert until is not None  # time_problem refuses None
+        return until.astimezone(timezone.utc)
 
     def _fire_due(self, moment: datetime) -> Optional[list[d.Decision]]:
         """Fire the timers due up to ``moment`` as one unit of the store, then hand their decisions to the handlers (None:

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from ..calendars import BusinessCalendar
+from ..calendars import BusinessCalendar, hour_start
 from ..diagnostics import Diagnostic
 from ..loading import MODEL_KIND, Document, load_file
 from ..model import MAX_DURATION, Org, duration_problem, format_duration, parse_duration
@@ -369,7 +369,7 @@ def generate_arrivals(model: SimulationModel, start: datetime, days: int, rng: r
     weights = [share for _, share in mix]
     records: list[TicketRecord] = []
     end = start + timedelta(days=days)
-    hour = start.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(timezone.utc)  # the local hour it falls in
+    hour = hour_start(start, zone)
     while hour < end:
         local = hour.astimezone(zone)
         middle = (hour + timedelta(minutes=30) - origin) / timedelta(days=1) - 0.5  # the regression's day index

@@ -12,10 +12,11 @@ import statistics
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Iterable, Optional
 from zoneinfo import ZoneInfo
 
+from ..calendars import hour_start
 from ..model import Org
 from .history import TicketRecord
 from .journeys import Journey, Phase
@@ -149,7 +150,8 @@ def _local(moment: Optional[datetime], zone: ZoneInfo) -> Optional[datetime]:
 
 
 def _local_text(moment: Optional[datetime], zone: ZoneInfo) -> Optional[str]:
-    return moment.astimezone(zone).isoformat() if moment is not None else None
+    local = _local(moment, zone)
+    return local.isoformat() if local is not None else None
 
 
 def hour_of_week(moment: datetime, zone: ZoneInfo) -> int:
@@ -163,7 +165,7 @@ def wip_series(spans: Iterable[tuple[datetime, Optional[datetime]]], start: date
     spans = list(spans)
     opened = sorted(s for s, _ in spans)
     closed = sorted(e for _, e in spans if e is not None)
-    hour = start.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(timezone.utc) + timedelta(hours=1)
+    hour = hour_start(start, zone) + timedelta(hours=1)
     series: list[tuple[str, int]] = []
     while hour <= end and len(series) < 24 * 366:
         series.append((hour.astimezone(zone).isoformat(), bisect_right(opened, hour) - bisect_right(closed, hour)))

@@ -20,10 +20,11 @@ import heapq
 import itertools
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 from typing import Any, Callable, Iterable, Optional
 
+from ..calendars import hour_start
 from ..engine import decisions as d
 from ..engine import events as e
 from ..engine.clock import VirtualClock
@@ -371,8 +372,7 @@ class _Replay:
             self._push(decision.at, "start", flight.record.id, flight.generation)
 
     def _fold_queued(self, decision: d.Queued, flight: Optional[Flight]) -> None:
-        hour = decision.at.astimezone(self.zone).replace(minute=0, second=0, microsecond=0).astimezone(timezone.utc)
-        peaks, key = self.tally.queue_peaks, (hour, decision.role)
+        peaks, key = self.tally.queue_peaks, (hour_start(decision.at, self.zone), decision.role)
         peaks[key] = max(peaks.get(key, 0), decision.position)
 
     def _fold_breached(self, decision: d.SlaBreached, flight: Optional[Flight]) -> None:

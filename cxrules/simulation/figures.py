@@ -325,11 +325,16 @@ def _roles(org: Org, engine, counted: list[Flight], queue_peaks: dict, window: W
     held: dict[str, list[float]] = defaultdict(list)
     for flight in counted:
         for agent, role, since, until in flight.holdings:  # held time counts within the agent's shift, as work does
-            held[role].append(shift_of[agent].between(since, until).total_seconds() / 60 if agent in shift_of else _minutes(since, until))
-            if window.counted_from and window.to and agent in shift_of:
+            shift = shift_of.get(agent)
+            if shift is None:
+                held[role].append(_minutes(since, until))
+                continue
+            worked = shift.between(since, until)
+            held[role].append(worked.total_seconds() / 60)
+            if window.counted_from and window.to:
                 begin, end = max(since, window.counted_from), min(until, window.to)
-                if end > begin:
-                    busy[role] += shift_of[agent].between(begin, end).total_seconds()
+                if end > begin:  # most holdings lie inside the window: their working time is already known
+                    busy[role] += (worked if begin is since and end is until else shift.between(begin, end)).total_seconds()
     roles = {}
     for role in org.roles:
         available = 0.0

@@ -11,7 +11,7 @@ in for, written out plainly, on generated inputs. Nothing here measures time.
 from __future__ import annotations
 
 import bisect
-from dataclasses import fields
+from dataclasses import fields, replace
 from random import Random
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
@@ -23,12 +23,12 @@ from hypothesis import example, given, settings, strategies as st
 import cxrules
 from cxrules.calendars import intersect_spans, open_spans, subtract_spans, union_spans
 from cxrules.engine import (AgentReplied, Assigned, AutomationFired, CustomerReply, DeliveryPolicy, Engine, FirstResponse,
-                            FollowUpDone, FollowUpScheduled, Resolved, TicketCreated, VirtualClock)
+                            FollowUpDone, FollowUpScheduled, Resolved, SlaBreached, SlaWarning, TicketCreated, VirtualClock)
 from cxrules.engine.assignment import Agent, Assignment
 from cxrules.engine.durable import DurableRouter
 from cxrules.engine import store as store_module
 from cxrules.engine.slas import Slas
-from cxrules.engine.store import MemoryStore, RoleQueue, Store, StoreError
+from cxrules.engine.store import MemoryStore, RoleQueue, Store, StoreError, Timer
 from cxrules.simulation import LogMapping, TicketRecord, simulate
 from cxrules.simulation.replay import MODES
 
@@ -289,6 +289,72 @@ def _tiny_ticket(engine: Engine, at: datetime, category: str = "question", **fie
     engine.submit(TicketCreated("t1", category=category, channel="phone", segment="normal", priority="normal", at=at, **fields))
 
 
+def _sla_timers(engine: Engine, ticket_id: str) -> dict[str, Timer]:
+    """The ticket's SLA timers in the schedule by the end of their key (`first_response:warn`, ...)."""
+    return {timer.key.split(":sla:")[1].replace(f":{timer.data[-1]}", ""): timer for _, _, timer in engine.store.timers
+            if timer.ticket_id == ticket_id and timer.kind == "sla"}
+
+
+def test_a_breach_is_scheduled_by_its_warning_in_the_place_numbered_beside_it(tmp_path):
+    """Most targets are met before their warning: such a ticket leaves no breach timer behind. A warning that fires schedules
+    the breach with the number taken next to its own, so the breach keeps its place among timers due at its moment."""
+    start = local(2025, 3, 3, 10)
+    engine = Engine(make_org(tmp_path), VirtualClock(start))
+    try:
+        _tiny_ticket(engine, start)
+        engine.submit(TicketCreated("t2", category="question", channel="phone", segment="normal", priority="normal", at=start))
+        engine.submit(FirstResponse("t1", at=start + timedelta(minutes=1)))
+        assert sorted(_sla_timers(engine, "t2")) == ["first_response:warn", "resolution:warn"]
+        warning = _sla_timers(engine, "t2")["first_response:warn"]
+        assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=24))] == ["SlaWarning"]
+        breach = _sla_timers(engine, "t2")["first_response:breach"]
+        assert (breach.seq, breach.due, breach.data) == (warning.seq + 1, engine.ticket("t2").first_response_due,
+                                                         ("first_response", "breach", warning.data[-1]))
+        assert [(type(x).__name__, x.ticket_id) for x in engine.advance(start + timedelta(minutes=30))
+                if isinstance(x, (SlaWarning, SlaBreached))] == [("SlaBreached", "t2")]
+        assert "first_response:breach" not in _sla_timers(engine, "t1")
+    finally:
+        engine.close()
+
+
+def test_a_warning_stored_beside_its_breach_by_an_earlier_version_fires_once_and_the_breach_once(tmp_path):
+    """Before the breach waited for its warning, both were stored together, and the warning carried no breach number: such
+    a warning schedules no second breach."""
+    start = local(2025, 3, 3, 10)
+    engine = Engine(make_org(tmp_path), VirtualClock(start))
+    try:
+        _tiny_ticket(engine, start)
+        timers = engine.store.timers
+        at, seq, warning = next(entry for entry in timers if entry[2].key.endswith(":first_response:1:warn"))
+        target, _, breach_seq, generation = warning.data
+        timers[timers.index((at, seq, warning))] = (at, seq, replace(warning, data=(target, "warn", generation)))
+        engine.store.schedule(engine.ticket("t1").first_response_due, "sla", "t1", warning.key.replace(":warn", ":breach"),
+                              (target, "breach", generation), breach_seq)
+        assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=24))] == ["SlaWarning"]
+        assert sorted(timer.key for _, _, timer in engine.store.timers if timer.kind == "sla") == [
+            "t1:sla:first_response:1:breach", "t1:sla:resolution:1:warn"]
+        assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=30)) if isinstance(x, (SlaWarning, SlaBreached))] == [
+            "SlaBreached"]
+    finally:
+        engine.close()
+
+
+def test_a_breach_still_falls_due_when_a_reload_took_its_sla_away_over_the_warning_and_brought_it_back(tmp_path):
+    """Without its SLA at the warning's moment nothing is warned of, but the warning's timer still schedules the breach, which
+    fires as it did when both were scheduled together: the SLA is back by then."""
+    start = local(2025, 3, 3, 10)
+    engine = Engine(make_org(tmp_path), VirtualClock(start))
+    try:
+        _tiny_ticket(engine, start)
+        engine.reload(make_org(tmp_path, lambda data: data.update(slas=[]), name="without_slas.yaml"))
+        assert engine.advance(start + timedelta(minutes=25)) == []
+        engine.reload(make_org(tmp_path))
+        assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=30)) if isinstance(x, (SlaWarning, SlaBreached))] == [
+            "SlaBreached"]
+    finally:
+        engine.close()
+
+
 def test_a_spent_timer_dropped_unfired_is_marked_fired_so_a_trigger_delivered_twice_does_not_arm_it_again(tmp_path):
     """An automation's timer is keyed by its trigger's moment: the same event delivered again (a broker that delivers at
     least once) schedules the same key, which a fired key refuses, as it did when every timer fired. On a Sunday evening no
@@ -310,8 +376,8 @@ def test_a_spent_timer_dropped_unfired_is_marked_fired_so_a_trigger_delivered_tw
 
 
 def test_advancing_over_spent_timers_still_visits_their_moments_for_the_handlers_retries(tmp_path):
-    """A handler's retry falls due at 10:05; the first-response warning (10:24) and breach (10:30) are spent: advancing to
-    10:35 retries the handler at 10:24, as firing them did, and leaves the clock at the last of them."""
+    """A handler's retry falls due at 10:05; the first-response warning (10:24) is spent, and so its breach (10:30) was never
+    scheduled: advancing to 10:35 retries the handler at 10:24, as firing the warning did, and leaves the clock there."""
     start = local(2025, 3, 3, 10)
     engine = Engine(make_org(tmp_path), VirtualClock(start), delivery=DeliveryPolicy(first_delay=timedelta(minutes=5)))
     calls = []
@@ -327,7 +393,7 @@ def test_advancing_over_spent_timers_still_visits_their_moments_for_the_handlers
         engine.submit(FirstResponse("t1", at=start + timedelta(minutes=1)))
         assert engine.advance_to_decision(start + timedelta(minutes=35)) == []
         assert calls == [start, local(2025, 3, 3, 10, 24)] and engine.undelivered == []
-        assert engine.clock.now() == local(2025, 3, 3, 10, 30)
+        assert engine.clock.now() == local(2025, 3, 3, 10, 24)
     finally:
         engine.close()
 

@@ -183,28 +183,40 @@ class Slas:
             if due is None or self._stopped(ticket, sla, target):
                 continue
             key = f"{ticket.id}:sla:{target}:{ticket.generation}"
+            warn = None
             if sla.warn_at is not None and total is not None:
                 total = calendar.business_time(at, total)  # working days (`2wd`): the open time they give from now
                 remaining = total if fresh else calendar.between(at, due)
                 warn = calendar.add(at, max(timedelta(0), remaining - total * (1 - sla.warn_at)))
-                self.timers.schedule(warn, "sla", ticket, key + ":warn", (target, "warn", ticket.generation))
-            self.timers.schedule(due, "sla", ticket, key + ":breach", (target, "breach", ticket.generation))
+            if warn is None:
+                self.timers.schedule(due, "sla", ticket, key + ":breach", (target, "breach", ticket.generation))
+                continue
+            # the breach is scheduled when the warning falls due, for most targets are met before it; its number is taken
+            # now, so that it keeps its place among the timers due at its moment
+            warning, breach = self.timers.reserve_seq(), self.timers.reserve_seq()
+            self.timers.schedule(warn, "sla", ticket, key + ":warn", (target, "warn", breach, ticket.generation), warning)
 
     def _target_settled(self, ticket: TicketState, timer: Timer) -> bool:
         """Whether a target's timer, due now, has nothing to say: the targets moved since (a newer generation), the ticket is
-        done, its clock stands still, or the first response came."""
+        done, or the first response came; or, unless it is a warning that schedules the breach, the SLA is gone or its
+        clock stands still (a reload may bring either back before the breach)."""
         target = timer.data[0]
+        if (_moved_on(ticket, timer) or (target == "first_response" and ticket.responded)
+                or getattr(ticket, f"{target}_due") is None):
+            return True
         sla = self.of(ticket)
-        return (_moved_on(ticket, timer) or sla is None or self._stopped(ticket, sla, target)
-                or (target == "first_response" and ticket.responded) or getattr(ticket, f"{target}_due") is None)
+        return not _schedules_breach(timer) and (sla is None or self._stopped(ticket, sla, target))
 
     def _fire_target(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
-        target, phase, _ = timer.data
+        target, phase = timer.data[:2]
         sla = self.of(ticket)
-        assert sla is not None
         due = getattr(ticket, f"{target}_due")
         if phase == "warn":
-            return [d.SlaWarning(ticket.id, timer.due, target, due)]
+            if _schedules_breach(timer):
+                self.timers.schedule(due, "sla", ticket, timer.key.removesuffix(":warn") + ":breach",
+                                     (target, "breach", ticket.generation), timer.data[2])
+            return [] if sla is None or self._stopped(ticket, sla, target) else [d.SlaWarning(ticket.id, timer.due, target, due)]
+        assert sla is not None
         decisions: list[d.Decision] = [d.SlaBreached(ticket.id, timer.due, target, due)]
         if sla.escalation and ticket.escalation is None:
             decisions.extend(self.escalate(ticket, sla.escalation, 0, timer.due))
@@ -213,6 +225,12 @@ class Slas:
     def _fire_escalation(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
         path_id, level, _ = timer.data
         return self.escalate(ticket, path_id, level, timer.due)
+
+
+def _schedules_breach(timer: Timer) -> bool:
+    """Whether an SLA timer is a warning that schedules its target's breach (one stored by an earlier version of cxrules
+    has its breach scheduled beside it)."""
+    return timer.data[1] == "warn" and len(timer.data) == 4
 
 
 def _moved_on(ticket: TicketState, timer: Timer) -> bool:

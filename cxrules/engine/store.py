@@ -201,7 +201,12 @@ class Store(ABC):
     def next_seq(self) -> int:
         """The sequence number the next timer scheduled gets."""
     @abstractmethod
-    def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None) -> None: ...
+    def reserve_seq(self) -> int:
+        """Take the next sequence number now for a timer scheduled later (see :meth:`schedule`)."""
+    @abstractmethod
+    def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None, seq: Optional[int] = None) -> None:
+        """A timer at ``due``; ``seq``: a number from :meth:`reserve_seq`, which places it among the timers due at the same
+        moment as if it had been scheduled when the number was taken (else it gets the next number)."""
     @abstractmethod
     def pop_due(self, now: datetime) -> Optional[Timer]:
         """The earliest timer due at or before ``now``, removed from the schedule."""
@@ -623,11 +628,17 @@ class MemoryStore(Store):
             for decision in decisions:
                 self.failed_attempts.pop(decision.key, None)
 
-    def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None) -> None:
-        timer = Timer(due, self._next_seq, kind, ticket_id, key, data)
-        if (undo := self._timer_undo()) is not None:
-            undo["scheduled"].add(timer.seq)
+    def reserve_seq(self) -> int:
+        self._timer_undo()  # a rollback gives the number back
         self._next_seq += 1
+        return self._next_seq - 1
+
+    def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None, seq: Optional[int] = None) -> None:
+        if seq is None:
+            seq = self.reserve_seq()
+        timer = Timer(due, seq, kind, ticket_id, key, data)
+        if (undo := self._timer_undo()) is not None:
+            undo["scheduled"].add(seq)
         if not self.fired(timer):
             heapq.heappush(self.timers, (due.timestamp(), timer.seq, timer))
 

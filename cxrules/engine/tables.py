@@ -463,12 +463,15 @@ class TableStore(Store):
             return self._unit.next_seq
         return int(self._one("SELECT value FROM cx_counters WHERE name = 'next_seq'"))
 
-    def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None) -> None:
+    def reserve_seq(self) -> int:
         unit = self._require_unit()
-        timer = Timer(due, unit.next_seq, kind, ticket_id, key, data)
         unit.next_seq += 1
+        return unit.next_seq - 1
+
+    def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None, seq: Optional[int] = None) -> None:
+        timer = Timer(due, self.reserve_seq() if seq is None else seq, kind, ticket_id, key, data)
         if not self.fired(timer):  # written at commit; until then the unit keeps it (and may fire it)
-            heapq.heappush(unit.new_timers, (due.timestamp(), timer.seq, timer))
+            heapq.heappush(self._require_unit().new_timers, (due.timestamp(), timer.seq, timer))
 
     def pop_due(self, now: datetime) -> Optional[Timer]:
         """The earliest due timer, of those stored and those this unit scheduled (stored ones first at the same time)."""

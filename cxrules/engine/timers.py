@@ -56,10 +56,16 @@ class TimerKinds:
         except Exception:  # a bug in the check: the timer is fired, in a unit of work that notes it and undoes what it began
             return False
 
-    def schedule(self, due: Optional[datetime], kind: str, ticket: Optional[TicketState], key: str, data: Any = None) -> None:
-        """A timer at ``due`` (none if ``due`` is None); ``key`` must be stable, since a fired key never fires again."""
+    def schedule(self, due: Optional[datetime], kind: str, ticket: Optional[TicketState], key: str, data: Any = None,
+                 seq: Optional[int] = None) -> None:
+        """A timer at ``due`` (none if ``due`` is None); ``key`` must be stable, since a fired key never fires again.
+        ``seq``: see :meth:`.Store.schedule`."""
         if due is not None:
-            self.store.schedule(due, kind, ticket.id if ticket else None, key, data)
+            self.store.schedule(due, kind, ticket.id if ticket else None, key, data, seq)
+
+    def reserve_seq(self) -> int:
+        """A number for a timer scheduled later, taken now (see :meth:`.Store.schedule`)."""
+        return self.store.reserve_seq()
 
     def fire(self, timer: Timer) -> list[d.Decision]:
         fire = self._fire.get(timer.kind)

@@ -11,7 +11,9 @@ in for, written out plainly, on generated inputs. Nothing here measures time.
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import fields, replace
+from collections import Counter
 from random import Random
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
@@ -29,6 +31,7 @@ from cxrules.engine.durable import DurableRouter
 from cxrules.engine import store as store_module
 from cxrules.engine.slas import Slas
 from cxrules.engine.store import MemoryStore, RoleQueue, Store, StoreError, Timer
+from cxrules.routing import Router, TicketClass
 from cxrules.simulation import LogMapping, TicketRecord, simulate
 from cxrules.simulation.replay import MODES
 
@@ -82,6 +85,33 @@ def test_the_calendars_open_for_during_rules_are_those_each_calendar_says(org_pa
         for minute in minutes:
             at = start + timedelta(minutes=minute)
             assert router._open_calendars(at) == frozenset(cid for cid, calendar in router._calendars.items() if calendar.is_open(at))
+    finally:
+        router.close()
+
+
+def test_durable_rules_are_asked_once_per_class_and_state_of_the_calendars_that_matter_to_it(monkeypatch):
+    """A calendar whose `during` rules cannot match a class changes nothing for it, open or not: over a week of the automotive
+    centre, whose calendars open and close in many combinations, each class is asked about once per state of the calendars
+    of the `during` rules that match it, and gets the reference router's owner."""
+    org = cxrules.load_org(AUTOMOTIVE)
+    router, reference = DurableRouter(org), Router(org)
+    asked: list[TicketClass] = []
+    post = router._post
+    monkeypatch.setattr(router, "_post", lambda ticket, open_calendars: asked.append(ticket) or post(ticket, open_calendars))
+    values = ([c.id for c in org.categories], [c.id for c in org.channels], [s.id for s in org.segments], list(org.info.priorities), [False, True])
+    classes = Random(5).sample([TicketClass(*fields) for fields in itertools.product(*values)], 60)
+    week = [datetime(2025, 3, 3, tzinfo=SHANGHAI) + timedelta(minutes=30 * n) for n in range(7 * 48)]
+    try:
+        expected = {}
+        for ticket in classes:
+            matters = {rule.during for rule in org.routing if rule.during and rule.match.matches(
+                ticket.category, ticket.channel, ticket.segment, ticket.priority, ticket.member)}
+            expected[ticket] = len({frozenset(c for c in matters if router._calendars[c].is_open(at)) for at in week})
+            for at in week:
+                found, wanted = router.route(ticket, at), reference.route(ticket, at)
+                assert (found.role, found.rule) == (wanted.role, wanted.rule), (ticket, at)
+        assert Counter(asked) == expected
+        assert len({router._open_calendars(at) for at in week}) > max(expected.values()), "the week should open calendars no class needs"
     finally:
         router.close()
 

@@ -8,9 +8,10 @@ with :meth:`DurableRouter.close`; its Host starts wall-clock timer threads, so w
 actions only record the winner; an event no rule matches raises
 ``MessageNotHandledException``, which means the fallback queue.
 
-A routing decision is a pure function of the ticket's class and of which `during`
-calendars are open, so each one is computed by durable-rules once and then served from a
-cache: the engine is fast without a second implementation of the rules.
+A routing decision is a pure function of the ticket's class and of which calendars are
+open among those of the `during` rules that match the class, so each one is computed by
+durable-rules once and then served from a cache: the engine is fast without a second
+implementation of the rules.
 """
 
 from __future__ import annotations
@@ -82,6 +83,12 @@ class DurableRouter:
         self._lock = threading.Lock()
         self._cache: dict[object, Optional[str]] = {}
         """Winners by ticket class, or by (class, open calendars) for rules with `during`."""
+        self._during = [(rule.match, rule.during) for rule in org.routing if rule.during]
+        self._calendars_of: dict[TicketClass, frozenset[str]] = {}
+        """Per ticket class, the calendars of the `during` rules that match it: whether any other calendar is open cannot
+        change its winner, so durable-rules is asked once for all the states of the others (and told none is open)."""
+        self._decisions: dict[tuple[TicketClass, frozenset[str]], Optional[str]] = {}
+        """Winners by (class, open calendars that matter to it): what durable-rules was asked."""
         self.name = f"cxrules_{org.info.id}_{os.getpid()}_{next(_serial)}"
         self._ruleset = Ruleset(self.name, None, compile_routing(org.routing, self._recorder)) if org.routing else None
 
@@ -122,8 +129,18 @@ class DurableRouter:
             pass
         with self._lock:
             if key not in self._cache:
-                self._cache[key] = self._post(ticket, open_calendars)
+                self._cache[key] = self._decided(ticket, open_calendars)
             return self._cache[key]
+
+    def _decided(self, ticket: TicketClass, open_calendars: frozenset[str]) -> Optional[str]:
+        """The winner by durable-rules, asked once per class and set of open calendars among those that matter to it."""
+        if (relevant := self._calendars_of.get(ticket)) is None:
+            fields = (ticket.category, ticket.channel, ticket.segment, ticket.priority, ticket.member)
+            relevant = self._calendars_of[ticket] = frozenset(during for match, during in self._during if match.matches(*fields))
+        key = (ticket, open_calendars & relevant)
+        if key not in self._decisions:
+            self._decisions[key] = self._post(ticket, key[1])
+        return self._decisions[key]
 
     def _post(self, ticket: TicketClass, open_calendars: frozenset[str]) -> Optional[str]:
         if self._ruleset is None:
@@ -154,3 +171,4 @@ class DurableRouter:
             durable_rules_engine.delete_ruleset(self._ruleset._handle)
             self._ruleset = None
             self._cache.clear()
+            self._decisions.clear()

@@ -320,8 +320,8 @@ def _tiny_ticket(engine: Engine, at: datetime, category: str = "question", **fie
 
 
 def _sla_timers(engine: Engine, ticket_id: str) -> dict[str, Timer]:
-    """The ticket's SLA timers in the schedule by the end of their key (`first_response:warn`, ...)."""
-    return {timer.key.split(":sla:")[1].replace(f":{timer.data[-1]}", ""): timer for _, _, timer in engine.store.timers
+    """The ticket's SLA timers in the schedule by target and phase (`first_response:warn`, ...)."""
+    return {f"{timer.data[0]}:{timer.data[1]}": timer for _, _, timer in engine.store.timers
             if timer.ticket_id == ticket_id and timer.kind == "sla"}
 
 
@@ -363,6 +363,27 @@ def test_a_warning_stored_beside_its_breach_by_an_earlier_version_fires_once_and
         assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=24))] == ["SlaWarning"]
         assert sorted(timer.key for _, _, timer in engine.store.timers if timer.kind == "sla") == [
             "t1:sla:first_response:1:breach", "t1:sla:resolution:1:warn"]
+        assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=30)) if isinstance(x, (SlaWarning, SlaBreached))] == [
+            "SlaBreached"]
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("number", ["7", 10**9, -1, True])
+def test_a_breach_number_no_reservation_gave_is_not_trusted_with_a_place_in_the_schedule(tmp_path, number):
+    """A warning read back from a store edited by hand may carry anything as its breach's number: the breach then takes the
+    next number (a text or a number taken by no one would break the schedule's order for every ticket), and still fires."""
+    start = local(2025, 3, 3, 10)
+    engine = Engine(make_org(tmp_path), VirtualClock(start))
+    try:
+        _tiny_ticket(engine, start)
+        timers = engine.store.timers
+        entry = next(entry for entry in timers if entry[2].key.endswith(":first_response:1:warn"))
+        target, phase, _, generation = entry[2].data
+        timers[timers.index(entry)] = (*entry[:2], replace(entry[2], data=(target, phase, number, generation)))
+        taken = engine.store.next_seq
+        assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=24))] == ["SlaWarning"]
+        assert _sla_timers(engine, "t1")["first_response:breach"].seq == taken
         assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=30)) if isinstance(x, (SlaWarning, SlaBreached))] == [
             "SlaBreached"]
     finally:

@@ -59,7 +59,10 @@ class TimerKinds:
     def schedule(self, due: Optional[datetime], kind: str, ticket: Optional[TicketState], key: str, data: Any = None,
                  seq: Optional[int] = None) -> None:
         """A timer at ``due`` (none if ``due`` is None); ``key`` must be stable, since a fired key never fires again.
-        ``seq``: see :meth:`.Store.schedule`."""
+        ``seq``: see :meth:`.Store.schedule`; one that no reservation can have given (read back from a store edited by hand)
+        is not trusted with a place in the schedule: the timer takes the next number."""
+        if seq is not None and not (type(seq) is int and 0 <= seq < self.store.next_seq):
+            seq = None
         if due is not None:
             self.store.schedule(due, kind, ticket.id if ticket else None, key, data, seq)
 

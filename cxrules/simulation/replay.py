@@ -21,8 +21,8 @@ import itertools
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 from typing import Any, Callable, Iterable, Optional
+from zoneinfo import ZoneInfo
 
 from ..calendars import hour_start
 from ..engine import decisions as d

@@ -290,22 +290,27 @@ class BusinessCalendar:
             first, last = day, day + timedelta(days=max(ahead, 64))
         last = min(last, date.max - timedelta(days=1))
         dates = [first + timedelta(days=n) for n in range((last - first).days)]
-        table = _SpanTable(first, [self._spans(day) for day in dates], [self.is_working_day(day) for day in dates])
+        table = _SpanTable(first, [self._spans(day) for day in dates], [self.is_working_day(day) for day in dates],
+                           [micros(self._instant(day, 0)) for day in (*dates, last)])
         self._table = table
         return table
 
-    def _search(self, start: datetime, ahead: int = 2) -> "tuple[_SpanTable, int, int, int, bool] | None":
+    def _search(self, start: datetime, ahead: int = 2, moment: int | None = None) -> "tuple[_SpanTable, int, int, int, bool] | None":
         """Where ``start`` falls in a table holding its date and ``ahead`` dates after it: (the table, its time in µs, the
-        first span ending after it, the end of the spans to look at, whether those reach :data:`HORIZON`)."""
-        day = start.astimezone(self.zone).date()
-        table = self._table_for(day, ahead)
-        if table is None:
-            return None
-        offset = (day - table.first).days
+        first span ending after it, the end of the spans to look at, whether those reach :data:`HORIZON`). ``moment``:
+        ``start`` in µs, if the caller has it."""
+        moment = micros(start) if moment is None else moment
+        table = self._table
+        offset = table.date_of(moment, ahead) if table is not None else None
+        if offset is None:  # not in the table as it is: found by the local date, which may grow the table
+            day = start.astimezone(self.zone).date()
+            table = self._table_for(day, ahead)
+            if table is None:
+                return None
+            offset = (day - table.first).days
         horizon = offset + HORIZON.days + 1
         complete = horizon <= table.days
         hi = table.day_start[horizon if complete else table.days]
-        moment = micros(start)
         return table, moment, bisect.bisect_right(table.ends, moment, table.day_start[offset], hi), hi, complete
 
     def is_open(self, moment: datetime) -> bool:
@@ -424,19 +429,41 @@ class BusinessCalendar:
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Open time between two moments: the difference of the running totals at each."""
-        if not_after(end, start):
+        since, until, table = micros(start), micros(end), self._table
+        if until <= since:
             return timedelta(0)
-        ahead = (end.astimezone(self.zone).date() - start.astimezone(self.zone).date()).days + 2
-        found = self._search(start, min(ahead, HORIZON.days + 1))
+        # the table must hold the end's date too: its index there, else the local dates of both
+        last_date = table.date_of(until, 0) if table is not None else None
+        first_date = table.date_of(since, 0) if last_date is not None else None
+        if first_date is not None and last_date is not None:
+            ahead = last_date - first_date + 2
+        else:
+            ahead = (end.astimezone(self.zone).date() - start.astimezone(self.zone).date()).days + 2
+        found = self._search(start, min(ahead, HORIZON.days + 1), since)
         if found is None:
             return sum((closes - opens for opens, closes in open_spans(self, start, end)), timedelta(0))
         table, instant, first, hi, _ = found
         if first >= hi:
             return timedelta(0)
-        until = micros(end)
         last = bisect.bisect_right(table.ends, until, first, hi)
         reached = table.before[last] + max(0, until - table.starts[last]) if last < hi else table.before[hi]
         return timedelta(microseconds=reached - table.before[first] - max(0, instant - table.starts[first]))
+
+    def betweens(self, *pairs: tuple[datetime, datetime]) -> list[timedelta]:
+        """:meth:`between` of each (start, end) pair: when the table holds every moment's date, within :data:`HORIZON` of
+        each other, read off its running total once per moment."""
+        table = self._table
+        points = [micros(moment) for pair in pairs for moment in pair]
+        first = table.date_of(min(points), 0) if table is not None else None
+        last = table.date_of(max(points), 0) if first is not None else None
+        if first is None or last is None or last - first >= HORIZON.days:
+            return [self.between(start, end) for start, end in pairs]
+        ends, starts, before, count = table.ends, table.starts, table.before, len(table.starts)
+        totals = []
+        for point in points:
+            span = bisect.bisect_right(ends, point)
+            totals.append(before[span] + max(0, point - starts[span]) if span < count else before[span])
+        return [timedelta(microseconds=max(0, end - start)) for start, end in zip(totals[::2], totals[1::2])]
 
     def next_open(self, moment: datetime) -> datetime | None:
         for ahead in (2, HORIZON.days + 1):
@@ -484,6 +511,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _YEAR = timedelta(days=366)
 _MICROSECOND = timedelta(microseconds=1)
 _DAY = timedelta(days=1)
+_DAY_MICROS = _DAY // _MICROSECOND
 
 
 def micros(moment: datetime) -> int:
@@ -538,8 +566,13 @@ class _SpanTable:
     difference of two totals, and "is it open" a bisect of the spans' ends: no walk over dates.
     """
 
-    def __init__(self, first: date, days: list[tuple[tuple[datetime, datetime], ...]], working: list[bool]):
+    def __init__(self, first: date, days: list[tuple[tuple[datetime, datetime], ...]], working: list[bool], midnights: list[int]):
         self.first, self.days = first, len(days)
+        self.midnights = midnights
+        """Per date from ``first``, in µs: the instant its local day begins (one more entry: the end of the last)."""
+        self.changes = frozenset(index for index in range(self.days) if midnights[index + 1] - midnights[index] != _DAY_MICROS)
+        """Dates on which the clocks change: going back over midnight repeats part of the date before, so their moments
+        are told by the zone, not by :attr:`midnights`."""
         self.working_before = [0, *itertools.accumulate(working)]
         """Working days before each date from ``first`` (one more entry: the total): `wd` targets count on it."""
         self.opened: list[datetime] = []
@@ -560,6 +593,15 @@ class _SpanTable:
         """Open µs before each span (one more entry: the total)."""
         self.total_at_end = self.before[1:]
         """Open µs up to the end of each span."""
+
+    def date_of(self, moment: int, ahead: int) -> int | None:
+        """The index of the local date of ``moment`` (µs), if the table holds that date and ``ahead`` dates after it, and
+        the clocks do not change on it; else None."""
+        midnights = self.midnights
+        if not midnights[0] <= moment < midnights[-1]:
+            return None
+        index = bisect.bisect_right(midnights, moment) - 1
+        return None if index + ahead > self.days or index in self.changes else index
 
 
 def _merged(intervals: Iterable[Interval]) -> tuple[Interval, ...]:

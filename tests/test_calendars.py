@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from cxrules.calendars import HORIZON, BusinessCalendar, Stretch
+import pytest
+
+from cxrules.calendars import HORIZON, BusinessCalendar, Stretch, micros
 from cxrules.model import Calendar, Interval, Source
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -261,6 +263,43 @@ def test_deadlines_and_open_time_from_the_table_are_those_of_a_walk_over_dates(h
         walked = next(calendar.intervals_from(start), None)
         assert calendar.is_open(start) == (walked is not None and walked[0] <= start)
         assert calendar.next_open(start) == (walked[0] if walked else None)
+
+
+@given(hours=_hours, zone=_ZONES, pairs=st.lists(st.tuples(_HALF_HOURS, st.sampled_from([0, 1, 59]), _LENGTHS, st.booleans()), min_size=1, max_size=4),
+       far=st.sampled_from([timedelta(0), HORIZON - timedelta(days=1), HORIZON + timedelta(days=3)]))
+def test_open_time_of_several_pairs_at_once_is_that_of_each_pair(hours, zone, pairs, far):
+    """Read off the running total once per moment, the open time of each pair is what :meth:`between` gives it: backwards
+    (none), across DST, and with moments more than the horizon apart (where between stops counting)."""
+    calendar = written(hours, zone=zone)
+    base = datetime(2025, 6, 1, tzinfo=timezone.utc)
+    asked = [(base + offset + timedelta(seconds=seconds), base + offset + length + (far if index == 0 else timedelta(0)))
+             for index, (offset, seconds, length, _) in enumerate(pairs)]
+    asked = [(end, start) if backwards else (start, end) for (start, end), (*_, backwards) in zip(asked, pairs)]
+    calendar._table_for(date(2022, 1, 1), 6 * 366)  # a table holding every moment asked
+    assert calendar.betweens(*asked) == [calendar.between(start, end) for start, end in asked]
+
+
+@pytest.mark.parametrize("zone, change", [
+    ("Antarctica/Casey", datetime(2010, 3, 4, 15, tzinfo=timezone.utc)),  # 02:00 back to 23:00 the day before
+    ("Asia/Beirut", datetime(2025, 10, 25, 21, tzinfo=timezone.utc)),     # midnight back to 23:00
+    ("America/Santiago", datetime(2025, 9, 7, 4, tzinfo=timezone.utc)),   # midnight skipped
+    ("Pacific/Apia", datetime(2011, 12, 30, 10, tzinfo=timezone.utc)),    # a whole date skipped
+    ("Australia/Lord_Howe", datetime(2025, 4, 5, 15, tzinfo=timezone.utc)),  # half an hour back
+    ("Europe/Berlin", datetime(2025, 3, 30, 1, tzinfo=timezone.utc))])
+def test_a_table_tells_the_local_date_of_a_moment_as_its_zone_does(zone, change):
+    """Moments are placed on the table's dates by their instant, without asking the zone: every answer is the zone's
+    date, even where the clocks go back over midnight (Casey, 2010: an instant after 00:00 is the day before again)."""
+    calendar = written(OFFICE, zone=zone, country=None)
+    table = calendar._table_for((change - timedelta(days=3)).astimezone(ZoneInfo(zone)).date(), 8)
+    assert table is not None
+    answered = 0
+    for minutes in range(-2 * 24 * 60, 2 * 24 * 60, 5):
+        moment = change + timedelta(minutes=minutes)
+        index = table.date_of(micros(moment), 0)
+        if index is not None:
+            answered += 1
+            assert table.first + timedelta(days=index) == moment.astimezone(ZoneInfo(zone)).date(), moment
+    assert answered >= 2 * 24 * 12  # the dates the clocks keep still are answered
 
 
 def test_a_table_follows_a_clock_running_for_years_without_keeping_every_date_behind_it():

@@ -20,7 +20,8 @@ import os
 import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Optional
+from operator import attrgetter
+from typing import Iterable, Optional
 
 from ..calendars import HORIZON, BusinessCalendar, shift
 from ..model import Automation, Org
@@ -46,6 +47,11 @@ __all__ = ["Engine", "Agent", "ReloadReport"]
 _EVENT_NAMES = {e.TicketCreated: "created", e.FirstResponse: "first_response", e.AgentReplied: "agent_replied", e.HandOff: "handed_over", e.Reassigned: "reassigned",
                 e.Waiting: "waiting", e.CustomerReply: "customer_reply", e.Resolved: "resolved", e.Reopened: "reopened", e.Closed: "closed"}
 """The ticket events as automations name them (`updated` is an automation's own change)."""
+_HANDLERS = {event: attrgetter(name) for event, name in {
+    e.FirstResponse: "_first_response", e.AgentReplied: "_first_response", e.HandOff: "_hand_off", e.Reassigned: "_reassigned",
+    e.Waiting: "_waiting", e.CustomerReply: "_reply", e.Resolved: "_resolved", e.Reopened: "_reopened", e.Closed: "_closed",
+    e.FollowUpDone: "followups.done", e.WorkflowStep: "workflows.step"}.items()}
+"""What applies each event of an existing ticket, got from the engine per event (so a method replaced on it is the one called)."""
 
 log = logging.getLogger("cxrules.engine")
 
@@ -358,12 +364,7 @@ class Engine:
             if ticket is None:
                 return [d.Refused(event.ticket_id, at, type(event).__name__,
                                   f"unknown ticket `{event.ticket_id}` (never created, or closed with nothing left to do)")]
-            handlers: dict[type, Callable[..., list[d.Decision]]] = {  # looked up per event: tests put faults in these
-                e.FirstResponse: self._first_response, e.AgentReplied: self._first_response, e.HandOff: self._hand_off,
-                e.Reassigned: self._reassigned, e.Waiting: self._waiting, e.CustomerReply: self._reply, e.Resolved: self._resolved,
-                e.Reopened: self._reopened, e.Closed: self._closed, e.FollowUpDone: self.followups.done, e.WorkflowStep: self.workflows.step,
-            }
-            decisions = handlers[type(event)](ticket, event, at)
+            decisions = _HANDLERS[type(event)](self)(ticket, event, at)
         name = _EVENT_NAMES.get(type(event))
         if name and ticket is not None and self.org.automations and not any(isinstance(x, d.Refused) for x in decisions):
             decisions.extend(self.automations.on(ticket, name, at))

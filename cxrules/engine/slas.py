@@ -91,16 +91,15 @@ class Slas:
         due time (which every pause of this clock moved; a pause still running froze what was left of it)."""
         calendar = self.calendars[sla.calendar]
         due, total = getattr(ticket, f"{target}_due"), getattr(sla, target)
-        spent = calendar.between(since, at)
         met: Optional[bool] = None
         if due is None or total is None:
-            ran = spent
+            ran = spent = calendar.between(since, at)
         else:
             frozen = ticket.paused_since if self._stopped(ticket, sla, target) else at
             assert frozen is not None
             met = not_after(frozen, due)
-            left = calendar.between(frozen, due) if met else -calendar.between(due, frozen)
-            ran = calendar.business_time(since, total) - left
+            spent, left = calendar.betweens((since, at), (frozen, due) if met else (due, frozen))
+            ran = calendar.business_time(since, total) - (left if met else -left)
         minutes = round(max(ran, timedelta(0)).total_seconds() / 60, 2)
         setattr(ticket, f"{target}_in_min", minutes)
         stood = round(max(spent - ran, timedelta(0)).total_seconds() / 60, 2)

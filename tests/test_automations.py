@@ -48,6 +48,29 @@ def test_the_third_complaint_of_a_customer_within_30_days_goes_to_the_manager(tm
     assert (state.priority, state.tags, state.role) == ("urgent", {"repeat"}, "manager")
 
 
+def test_a_count_asks_durable_rules_about_the_one_fact_that_can_begin_a_match(tmp_path, monkeypatch):
+    """The new fact can only end a match with the fact count-1 places before it: the customer's other facts in the window
+    are not posted, however many they are, and every complaint from the third on still fires once."""
+    engine = Engine(make_org(tmp_path, with_automations(REPEAT)), VirtualClock(MONDAY))
+    posted, matches = [], engine.automations.patterns.matches
+    monkeypatch.setattr(engine.automations.patterns, "matches", lambda facts, new: posted.append(len(facts)) or matches(facts, new))
+    seen = [fired(engine.submit(ticket(n, MONDAY + timedelta(days=n)))) for n in range(8)]
+    assert [len(x) for x in seen] == [0, 0, 1, 1, 1, 1, 1, 1]
+    assert seen[7][0].matched == ("t5 at 2025-03-08 10:00", "t6 at 2025-03-09 10:00", "t7 at 2025-03-10 10:00")
+    assert posted == [1] * 6  # the new fact besides
+
+
+def test_an_event_no_automation_names_does_not_look_for_automations(tmp_path, monkeypatch):
+    """The automations are asked only about the events some automation is triggered by, timed from or counts."""
+    engine = Engine(make_org(tmp_path, with_automations(REPEAT)), VirtualClock(MONDAY))
+    asked, on = [], engine.automations.on
+    monkeypatch.setattr(engine.automations, "on", lambda ticket, event, *rest: asked.append(event) or on(ticket, event, *rest))
+    engine.submit(ticket(1, MONDAY))
+    engine.submit(FirstResponse("t1", at=MONDAY + timedelta(minutes=5)))
+    engine.submit(Resolved("t1", at=MONDAY + timedelta(hours=1)))
+    assert asked == ["created"]
+
+
 def test_complaints_outside_the_window_or_of_other_customers_do_not_count(tmp_path):
     engine = Engine(make_org(tmp_path, with_automations(REPEAT)), VirtualClock(MONDAY))
     days = [(0, "c1"), (1, "c2"), (2, "c3"), (31, "c1"), (32, "c1"), (33, "c2"), (45, "c1")]

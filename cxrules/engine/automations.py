@@ -215,8 +215,9 @@ class Automations:
         if trigger.count is not None:
             key = _key(automation, "counted", whose)
             kept = self.store.facts_since(key, shift(at, -trigger.within, self.zone))
-            facts = [{"t": automation.id, "n": n, "new": False, "at": moment, "ticket": ticket_id}
-                     for n, (moment, ticket_id) in enumerate(kept)]
+            # only the fact count-1 places before the new one can be a match's first: the earlier ones are not posted
+            first = len(kept) - (trigger.count - 1)
+            facts = [{"t": automation.id, "n": first, "new": False, "at": kept[first][0], "ticket": kept[first][1]}] if first >= 0 else []
             new = {"t": automation.id, "n": len(kept), "new": True, "at": now, "ticket": ticket.id}
             self.store.add_fact(key, at, ticket.id, until)
         else:

@@ -302,7 +302,7 @@ class BusinessCalendar:
         moment = micros(start) if moment is None else moment
         table = self._table
         offset = table.date_of(moment, ahead) if table is not None else None
-        if offset is None:  # not in the table as it is: found by the local date, which may grow the table
+        if table is None or offset is None:  # not in the table as it is: found by the local date, which may grow the table
             day = start.astimezone(self.zone).date()
             table = self._table_for(day, ahead)
             if table is None:
@@ -433,8 +433,7 @@ class BusinessCalendar:
         if until <= since:
             return timedelta(0)
         # the table must hold the end's date too: its index there, else the local dates of both
-        last_date = table.date_of(until, 0) if table is not None else None
-        first_date = table.date_of(since, 0) if last_date is not None else None
+        first_date, last_date = (table.date_of(since, 0), table.date_of(until, 0)) if table is not None else (None, None)
         if first_date is not None and last_date is not None:
             ahead = last_date - first_date + 2
         else:
@@ -454,9 +453,8 @@ class BusinessCalendar:
         each other, read off its running total once per moment."""
         table = self._table
         points = [micros(moment) for pair in pairs for moment in pair]
-        first = table.date_of(min(points), 0) if table is not None else None
-        last = table.date_of(max(points), 0) if first is not None else None
-        if first is None or last is None or last - first >= HORIZON.days:
+        first, last = (table.date_of(min(points), 0), table.date_of(max(points), 0)) if table is not None else (None, None)
+        if table is None or first is None or last is None or last - first >= HORIZON.days:
             return [self.between(start, end) for start, end in pairs]
         ends, starts, before, count = table.ends, table.starts, table.before, len(table.starts)
         totals = []

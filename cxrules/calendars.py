@@ -509,6 +509,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _YEAR = timedelta(days=366)
 _MICROSECOND = timedelta(microseconds=1)
 _DAY = timedelta(days=1)
+_ZERO = timedelta(0)
 _DAY_MICROS = _DAY // _MICROSECOND
 
 
@@ -530,16 +531,17 @@ def shift(moment: datetime, duration: timedelta, zone: tzinfo) -> datetime:
     the clock of ``zone`` (its time zone: where clocks change, a day is 23 or 25 hours), the rest in real time
     (:func:`elapsed`); told in the zone of ``moment``, whatever it is. `3d` after a Friday noon is Monday noon in the
     centre, whoever asks. Going back undoes going forward: the rest is taken off first, then the days."""
-    days = timedelta(days=int(duration / _DAY))  # towards zero: -25h is an hour back, then a day
-    rest = duration - days
-    if rest and duration < timedelta(0):
+    backwards = duration < _ZERO
+    rest = -(-duration % _DAY) if backwards else duration % _DAY  # whole days towards zero: -25h is an hour back, then a day
+    days = duration - rest
+    if rest and backwards:
         moment = elapsed(moment, rest)
     if days:
         if zone is timezone.utc:
             moment = elapsed(moment, days)
         else:  # through UTC: a wall time the clock skips becomes the one it shows
             moment = (moment.astimezone(zone) + days).astimezone(timezone.utc).astimezone(moment.tzinfo)
-    if rest and duration > timedelta(0):
+    if rest and not backwards:
         moment = elapsed(moment, rest)
     return moment
 

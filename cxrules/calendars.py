@@ -290,8 +290,9 @@ class BusinessCalendar:
             first, last = day, day + timedelta(days=max(ahead, 64))
         last = min(last, date.max - timedelta(days=1))
         dates = [first + timedelta(days=n) for n in range((last - first).days)]
+        midnights = [self._instant(day, 0) for day in (*dates, last)]
         table = _SpanTable(first, [self._spans(day) for day in dates], [self.is_working_day(day) for day in dates],
-                           [micros(self._instant(day, 0)) for day in (*dates, last)])
+                           [micros(midnight) for midnight in midnights], [midnight.astimezone(self.zone).utcoffset() for midnight in midnights])
         self._table = table
         return table
 
@@ -450,16 +451,18 @@ class BusinessCalendar:
 
     def betweens(self, *pairs: tuple[datetime, datetime]) -> list[timedelta]:
         """:meth:`between` of each (start, end) pair: when the table holds every moment's date, within :data:`HORIZON` of
-        each other, read off its running total once per moment."""
+        each other and with no clock change between them, read off its running total once per moment."""
         table = self._table
         points = [micros(moment) for pair in pairs for moment in pair]
-        first, last = (table.date_of(min(points), 0), table.date_of(max(points), 0)) if table is not None else (None, None)
-        if table is None or first is None or last is None or last - first >= HORIZON.days:
+        first, last = (table.date_of(min(points), 0), table.date_of(max(points), 0)) if table is not None and points else (None, None)
+        if table is None or first is None or last is None or last - first >= HORIZON.days or table.changes_within(first, last):
             return [self.between(start, end) for start, end in pairs]
+        # the spans of those dates only: a skipped date before them has spans on the instants of the date after it
         ends, starts, before, count = table.ends, table.starts, table.before, len(table.starts)
+        lo, hi = table.day_start[first], table.day_start[last + 1]
         totals = []
         for point in points:
-            span = bisect.bisect_right(ends, point)
+            span = bisect.bisect_right(ends, point, lo, hi)
             totals.append(before[span] + max(0, point - starts[span]) if span < count else before[span])
         return [timedelta(microseconds=max(0, end - start)) for start, end in zip(totals[::2], totals[1::2])]
 
@@ -566,13 +569,17 @@ class _SpanTable:
     difference of two totals, and "is it open" a bisect of the spans' ends: no walk over dates.
     """
 
-    def __init__(self, first: date, days: list[tuple[tuple[datetime, datetime], ...]], working: list[bool], midnights: list[int]):
+    def __init__(self, first: date, days: list[tuple[tuple[datetime, datetime], ...]], working: list[bool], midnights: list[int],
+                 offsets: list):
         self.first, self.days = first, len(days)
         self.midnights = midnights
         """Per date from ``first``, in µs: the instant its local day begins (one more entry: the end of the last)."""
-        self.changes = frozenset(index for index in range(self.days) if midnights[index + 1] - midnights[index] != _DAY_MICROS)
-        """Dates on which the clocks change: going back over midnight repeats part of the date before, so their moments
-        are told by the zone, not by :attr:`midnights`."""
+        self.changes = [index for index in range(self.days)
+                        if offsets[index] != offsets[index + 1] or midnights[index + 1] - midnights[index] != _DAY_MICROS]
+        """Dates on which the clocks change (the offset at their midnight is not the next midnight's, or they are not 24
+        hours long): going back over midnight repeats part of the date before, a gap across midnight starts the next date
+        before its midnight, a skipped date overlaps the next. Moments on them are told by the zone, not by
+        :attr:`midnights`, and running totals are not read across them."""
         self.working_before = [0, *itertools.accumulate(working)]
         """Working days before each date from ``first`` (one more entry: the total): `wd` targets count on it."""
         self.opened: list[datetime] = []
@@ -601,7 +608,12 @@ class _SpanTable:
         if not midnights[0] <= moment < midnights[-1]:
             return None
         index = bisect.bisect_right(midnights, moment) - 1
-        return None if index + ahead > self.days or index in self.changes else index
+        return None if index + ahead > self.days or self.changes_within(index, index) else index
+
+    def changes_within(self, first: int, last: int) -> bool:
+        """Whether the clocks change on a date from index ``first`` to ``last``."""
+        at = bisect.bisect_left(self.changes, first)
+        return at < len(self.changes) and self.changes[at] <= last
 
 
 def _merged(intervals: Iterable[Interval]) -> tuple[Interval, ...]:

@@ -301,3 +301,19 @@ def test_a_timer_of_an_unknown_kind_is_skipped_and_reported():
     engine.store.schedule(local(2025, 3, 3, 10, 1), "teleport", None, "teleport:1")
     engine.advance(local(2025, 3, 3, 10, 2))
     assert any("unknown kind `teleport`" in fault for fault in engine.faults)
+
+
+def test_an_event_whose_fields_were_swapped_for_a_mapping_of_its_own_is_refused():
+    """A frozen event's `__dict__` replaced by a dict subclass (whose length, keys and lookups may say anything) is refused
+    with an EventError, never a crash or a pass."""
+    class Lying(dict):
+        def __len__(self):
+            return 99
+
+        def keys(self):
+            return {"ticket_id"}
+
+    event = Resolved("A", at=datetime(2025, 1, 1, tzinfo=UTC))
+    object.__setattr__(event, "__dict__", Lying(event.__dict__))
+    with pytest.raises(EventError, match="holds its fields in a Lying"):
+        check_event(event)

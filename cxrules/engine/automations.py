@@ -217,7 +217,7 @@ class Automations:
             kept = self.store.facts_since(key, shift(at, -trigger.within, self.zone))
             # only the fact count-1 places before the new one can be a match's first: the earlier ones are not posted
             begins = len(kept) - (trigger.count - 1)
-            facts = [{"t": automation.id, "n": begins, "new": False, "at": kept[begins][0], "ticket": kept[begins][1]}] if begins >= 0 else []
+            facts = [{"t": automation.id, "n": begins, "new": False, "at": kept[begins][0], "ticket": kept[begins][1]}] if 0 <= begins < len(kept) else []
             new = {"t": automation.id, "n": len(kept), "new": True, "at": now, "ticket": ticket.id}
             self.store.add_fact(key, at, ticket.id, until)
         else:

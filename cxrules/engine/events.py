@@ -250,6 +250,9 @@ def check_event(event: Any) -> Event:
         kind = _kind_of(cls)
         raise EventError(f"an event is one of {', '.join(EVENT_TYPES)}, not {kind}", kind=kind)
     held = getattr(event, "__dict__", _NOTHING)
+    if type(held) is not dict:  # swapped for a mapping of its own, whose answers cannot be trusted
+        kind = _kind_of(cls)
+        raise EventError(f"{kind} holds its fields in a {_shown(type(held).__name__)[1:-1]}, not as an event's own", kind=kind)
     if held.keys() != _NAMES[cls]:
         kind = _kind_of(cls)
         extra = sorted(str(name) for name in held if name not in dict(checks))

@@ -570,10 +570,11 @@ class _SpanTable:
     """
 
     def __init__(self, first: date, days: list[tuple[tuple[datetime, datetime], ...]], working: list[bool], midnights: list[int],
-                 offsets: list):
+                 offsets: list[timedelta | None]):
         self.first, self.days = first, len(days)
         self.midnights = midnights
-        """Per date from ``first``, in µs: the instant its local day begins (one more entry: the end of the last)."""
+        """Per date from ``first``, in µs: the instant its local day begins (one more entry: the end of the last). ``offsets``:
+        the zone's UTC offset at each."""
         self.changes = [index for index in range(self.days)
                         if offsets[index] != offsets[index + 1] or midnights[index + 1] - midnights[index] != _DAY_MICROS]
         """Dates on which the clocks change (the offset at their midnight is not the next midnight's, or they are not 24

@@ -29,6 +29,10 @@ class TicketClass:
     priority: str
     member: bool = False
 
+    def class_fields(self) -> tuple[str, str, str, str, bool]:
+        """As the org's `match` conditions take it (like :meth:`.TicketState.class_fields`)."""
+        return self.category, self.channel, self.segment, self.priority, self.member
+
 
 Names = dict[str, tuple[str, ...]]
 """Ids in file order, each with the names people call it by (its `name` and `label`)."""
@@ -86,7 +90,7 @@ def precedence_order(rules: Iterable[RoutingRule]) -> tuple[RoutingRule, ...]:
 def surge_route(ticket: TicketClass, active_surges: Iterable[Surge]) -> Optional[Route]:
     """While a surge is active, the tickets it counts go to its team."""
     for surge in active_surges:
-        if surge.match.matches(ticket.category, ticket.channel, ticket.segment, ticket.priority, ticket.member):
+        if surge.match.matches(*ticket.class_fields()):
             return Route(surge.activate, None, surge)
     return None
 
@@ -104,8 +108,7 @@ class Router:
         """Every rule whose match fits the class, in the order they are tried."""
         found = self._candidates.get(ticket)
         if found is None:
-            found = tuple(rule for rule in self.rules if rule.match.matches(
-                ticket.category, ticket.channel, ticket.segment, ticket.priority, ticket.member))
+            found = tuple(rule for rule in self.rules if rule.match.matches(*ticket.class_fields()))
             self._candidates[ticket] = found
         return found
 

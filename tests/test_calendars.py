@@ -284,8 +284,8 @@ def test_open_time_across_a_skipped_date_is_that_of_between():
     it (a figure there once counted the day twice)."""
     calendar = written({"mon-sun": ["09:00-17:00"]}, zone="Pacific/Apia", country=None)
     calendar.is_open(datetime(2011, 12, 1, tzinfo=timezone.utc))  # a table holding the skipped date
-    after, across, end = (datetime(2011, 12, 30, 20, tzinfo=timezone.utc), datetime(2011, 12, 29, 20, tzinfo=timezone.utc),
-                          datetime(2012, 1, 1, tzinfo=timezone.utc))
+    after, across, end = (datetime(2011, 12, 30, 20, tzinfo=timezone.utc), datetime(2011, 12, 28, 20, tzinfo=timezone.utc),
+                          datetime(2012, 1, 1, tzinfo=timezone.utc))  # across: from the 28th, a date the clocks keep
     assert calendar.betweens((after, end), (end, after)) == [calendar.between(after, end), timedelta(0)] == [timedelta(hours=12), timedelta(0)]
     assert calendar.betweens((across, end), (after, end)) == [calendar.between(across, end), timedelta(hours=12)]  # across it: between
 

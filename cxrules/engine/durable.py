@@ -135,8 +135,7 @@ class DurableRouter:
     def _decided(self, ticket: TicketClass, open_calendars: frozenset[str]) -> Optional[str]:
         """The winner by durable-rules, asked once per class and set of open calendars among those that matter to it."""
         if (relevant := self._calendars_of.get(ticket)) is None:
-            fields = (ticket.category, ticket.channel, ticket.segment, ticket.priority, ticket.member)
-            relevant = self._calendars_of[ticket] = frozenset(during for match, during in self._during if match.matches(*fields))
+            relevant = self._calendars_of[ticket] = frozenset(during for match, during in self._during if match.matches(*ticket.class_fields()))
         key = (ticket, open_calendars & relevant)
         if key not in self._decisions:
             self._decisions[key] = self._post(ticket, key[1])

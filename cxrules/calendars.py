@@ -346,18 +346,19 @@ class BusinessCalendar:
             found = self._search(start, ahead)
             if found is None:
                 break
-            table, instant, first, hi, complete = found
-            if first < hi:
-                opens = table.starts[first]
-                target = table.before[first] + max(0, instant - opens) + duration // _MICROSECOND
-                span = bisect.bisect_left(table.total_at_end, target, first, hi)
-                if span < hi:
-                    if span == first and opens < instant:
-                        return elapsed(start, duration)  # as the walk did: from the moment itself, in its own time zone
-                    return table.opened[span] + timedelta(microseconds=target - table.before[span])
-            if complete:
-                return None
+            deadline = _deadline(found, start, duration)
+            if deadline is not _BEYOND:
+                return deadline
         return self._walk_add(start, duration)
+
+    def adds(self, start: datetime, *durations: timedelta) -> list[datetime | None]:
+        """:meth:`add` of each duration from one start, which is found in the table once (an SLA's targets and warnings)."""
+        found = self._search(start)
+        deadlines = []
+        for duration in durations:
+            deadline = _BEYOND if found is None or isinstance(duration, WorkingDays) else _deadline(found, start, duration)
+            deadlines.append(self.add(start, duration) if deadline is _BEYOND else deadline)
+        return deadlines
 
     def _walk_add(self, start: datetime, duration: timedelta) -> datetime | None:
         remaining = duration
@@ -447,7 +448,7 @@ class BusinessCalendar:
             return timedelta(0)
         last = bisect.bisect_right(table.ends, until, first, hi)
         reached = table.before[last] + max(0, until - table.starts[last]) if last < hi else table.before[hi]
-        return timedelta(microseconds=reached - table.before[first] - max(0, instant - table.starts[first]))
+        return _MICROSECOND * (reached - table.before[first] - max(0, instant - table.starts[first]))
 
     def betweens(self, *pairs: tuple[datetime, datetime]) -> list[timedelta]:
         """:meth:`between` of each (start, end) pair: when the table holds every moment's date, within :data:`HORIZON` of
@@ -464,7 +465,7 @@ class BusinessCalendar:
         for point in points:
             span = bisect.bisect_right(ends, point, lo, hi)
             totals.append(before[span] + max(0, point - starts[span]) if span < count else before[span])
-        return [timedelta(microseconds=max(0, end - start)) for start, end in zip(totals[::2], totals[1::2])]
+        return [_MICROSECOND * max(0, end - start) for start, end in zip(totals[::2], totals[1::2])]
 
     def next_open(self, moment: datetime) -> datetime | None:
         for ahead in (2, HORIZON.days + 1):
@@ -477,6 +478,26 @@ class BusinessCalendar:
             if complete:
                 return None
         return next((opens for opens, _ in self.intervals_from(moment)), None)
+
+
+_BEYOND = object()
+"""What :func:`_deadline` says of a deadline past the spans of the table it was given."""
+
+
+def _deadline(found: "tuple[_SpanTable, int, int, int, bool]", start: datetime, duration: timedelta) -> "datetime | None | object":
+    """:meth:`BusinessCalendar.add` of an hours-and-minutes duration from ``start``, where :meth:`BusinessCalendar._search`
+    ``found`` it: where it falls in the running total of open time, and a bisect for where that has grown by
+    ``duration``; None if the calendar does not open within :data:`HORIZON`; :data:`_BEYOND` past the table's spans."""
+    table, instant, first, hi, complete = found
+    if first < hi:
+        opens = table.starts[first]
+        target = table.before[first] + max(0, instant - opens) + duration // _MICROSECOND
+        span = bisect.bisect_left(table.total_at_end, target, first, hi)
+        if span < hi:
+            if span == first and opens < instant:
+                return elapsed(start, duration)  # as the walk did: from the moment itself, in its own time zone
+            return table.opened[span] + _MICROSECOND * (target - table.before[span])
+    return None if complete else _BEYOND
 
 
 class Stretch:
@@ -511,6 +532,7 @@ class Stretch:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _YEAR = timedelta(days=366)
 _MICROSECOND = timedelta(microseconds=1)
+"""Also how a count of µs becomes a timedelta: ``_MICROSECOND * n`` is exact, and twice as fast as ``timedelta(microseconds=n)``."""
 _DAY = timedelta(days=1)
 _ZERO = timedelta(0)
 _DAY_MICROS = _DAY // _MICROSECOND

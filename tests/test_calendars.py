@@ -279,6 +279,18 @@ def test_open_time_of_several_pairs_at_once_is_that_of_each_pair(hours, zone, pa
     assert calendar.betweens(*asked) == [calendar.between(start, end) for start, end in asked]
 
 
+@given(hours=_hours, zone=_ZONES, start=_HALF_HOURS, seconds=st.sampled_from([0, 1, 59]),
+       lengths=st.lists(st.one_of(_LENGTHS, st.sampled_from([HORIZON - timedelta(days=1), HORIZON + timedelta(days=3)]),
+                                  st.integers(1, 12).map(WorkingDays)), max_size=5))
+def test_deadlines_from_one_start_found_together_are_those_of_add(hours, zone, start, seconds, lengths):
+    """An SLA's targets and warnings from one moment, found with one search of the table, are each what :meth:`add` gives:
+    past the table as it is (it grows), past the horizon (none), and in working days."""
+    calendar = written(hours, zone=zone)
+    moment = datetime(2025, 6, 1, tzinfo=timezone.utc) + start + timedelta(seconds=seconds)
+    deadlines = calendar.adds(moment, *lengths)
+    assert deadlines == [written(hours, zone=zone).add(moment, length) for length in lengths]
+
+
 def test_open_time_across_a_skipped_date_is_that_of_between():
     """Apia skipped 30 December 2011: its spans fall on the instants of the 31st's, so the running total is not read across
     it (a figure there once counted the day twice)."""

@@ -53,6 +53,9 @@ _HANDLERS = {event: attrgetter(name) for event, name in {
     e.FollowUpDone: "followups.done", e.WorkflowStep: "workflows.step"}.items()}
 """What applies each event of an existing ticket, got from the engine per event (so a method replaced on it is the one called)."""
 
+_LATEST_UNTIL = e.LAST_MOMENT + HORIZON
+"""The latest moment an advance may reach: timers fall due up to :data:`~.calendars.HORIZON` after the last event."""
+
 log = logging.getLogger("cxrules.engine")
 
 
@@ -134,7 +137,11 @@ class Engine:
         :func:`~.events.check_event` refuses (a field of the wrong type, out of range, too
         long, not clean text) is refused here and never reaches the store.
         """
-        return self.submit_all([event])[0]
+        with self._lock:  # a batch of one, without the lists of a batch (a replay submits its events one by one)
+            with self.store.batch():
+                result = self._apply_checked(event)
+            self._handle((result,))
+            return result[0]
 
     def submit_all(self, events: Iterable[e.Event]) -> list[list[d.Decision]]:
         """Apply events in order, made durable together (group commit), then run the handlers: one list of decisions each.
@@ -146,12 +153,16 @@ class Engine:
         with self._lock:
             with self.store.batch():
                 results = [self._apply_checked(event) for event in events]
-            for decisions, kept in results:
-                if kept:
-                    self._dispatch(decisions)
             if results:
-                self._delivery.retry(self.clock.now())
+                self._handle(results)
             return [decisions for decisions, _ in results]
+
+    def _handle(self, results: Iterable[tuple[list[d.Decision], bool]]) -> None:
+        """After a batch is made durable: run the handlers of the decisions of each event kept, then the retries due."""
+        for decisions, kept in results:
+            if kept:
+                self._dispatch(decisions)
+        self._delivery.retry(self.clock.now())
 
     def _apply_checked(self, event: e.Event) -> tuple[list[d.Decision], bool]:
         """Check one event and apply it as a unit of the store: kept whole (True) or refused, and if applying failed, undone whole."""
@@ -218,7 +229,9 @@ class Engine:
         """``until`` of an advance in UTC, refused before anything is stored or the clock moves if it is no moment to advance
         to (None included). In UTC because it is compared with due times, and Python compares two datetimes of one zone by
         wall time, whatever their fold."""
-        if problem := e.time_problem("until", until, latest=e.LAST_MOMENT + HORIZON):
+        if e.plainly_sound(until):
+            return until
+        if problem := e.time_problem("until", until, latest=_LATEST_UNTIL):
             raise e.EventError(problem)  # a caller's mistake
         assert until is not None  # time_problem refuses None
         return until.astimezone(timezone.utc)

@@ -50,10 +50,10 @@ class Slas:
         sla = self.for_class(ticket.class_fields())
         if sla is None:
             return
-        calendar = self.calendars[sla.calendar]
         ticket.sla = sla.id
-        ticket.first_response_due = calendar.add(at, sla.first_response) if sla.first_response else None
-        ticket.resolution_due = calendar.add(at, sla.resolution) if sla.resolution else None
+        dues = iter(self.calendars[sla.calendar].adds(at, *filter(None, (sla.first_response, sla.resolution))))
+        ticket.first_response_due = next(dues) if sla.first_response else None
+        ticket.resolution_due = next(dues) if sla.resolution else None
         self._watch(ticket, sla, at, fresh=True)
 
     def pause(self, ticket: TicketState, reason: str, at: datetime) -> None:
@@ -176,17 +176,14 @@ class Slas:
         """Timers for the warning and the breach of each target; ``fresh``: the whole target lies ahead."""
         ticket.generation += 1
         calendar = self.calendars[sla.calendar]
-        for target, due, total in (("first_response", ticket.first_response_due, sla.first_response),
-                                   ("resolution", ticket.resolution_due, sla.resolution),
-                                   ("next_reply", ticket.next_reply_due, sla.next_reply)):
-            if due is None or self._stopped(ticket, sla, target):
-                continue
+        watched = [(target, due, total) for target, due, total in (("first_response", ticket.first_response_due, sla.first_response),
+                                                                   ("resolution", ticket.resolution_due, sla.resolution),
+                                                                   ("next_reply", ticket.next_reply_due, sla.next_reply))
+                   if due is not None and not self._stopped(ticket, sla, target)]
+        warns = iter(self._warnings(calendar, sla, at, fresh, [(due, total) for _, due, total in watched if total is not None]))
+        for target, due, total in watched:
             key = f"{ticket.id}:sla:{target}:{ticket.generation}"
-            warn = None
-            if sla.warn_at is not None and total is not None:
-                total = calendar.business_time(at, total)  # working days (`2wd`): the open time they give from now
-                remaining = total if fresh else calendar.between(at, due)
-                warn = calendar.add(at, max(timedelta(0), remaining - total * (1 - sla.warn_at)))
+            warn = next(warns) if sla.warn_at is not None and total is not None else None
             if warn is None:
                 self.timers.schedule(due, "sla", ticket, key + ":breach", (target, "breach", ticket.generation))
                 continue
@@ -194,6 +191,17 @@ class Slas:
             # now, so that it keeps its place among the timers due at its moment
             warning, breach = self.timers.reserve_seq(), self.timers.reserve_seq()
             self.timers.schedule(warn, "sla", ticket, key + ":warn", (target, "warn", breach, ticket.generation), warning)
+
+    @staticmethod
+    def _warnings(calendar: BusinessCalendar, sla: Sla, at: datetime, fresh: bool,
+                  targets: list[tuple[datetime, timedelta]]) -> list[Optional[datetime]]:
+        """When the warning of each target (due, length) falls due: once ``warn_at`` of its length has run, or now if less
+        than the rest of it is left (None: the calendar does not open). Found together: the table is searched for ``at`` once."""
+        if sla.warn_at is None or not targets:
+            return []
+        totals = [calendar.business_time(at, total) for _, total in targets]  # working days (`2wd`): the open time they give from now
+        remaining = totals if fresh else calendar.betweens(*((at, due) for due, _ in targets))
+        return calendar.adds(at, *(max(timedelta(0), left - total * (1 - sla.warn_at)) for total, left in zip(totals, remaining)))
 
     def _target_settled(self, ticket: TicketState, timer: Timer) -> bool:
         """Whether a target's timer, due now, has nothing to say: the targets moved since (a newer generation), the ticket is

@@ -603,6 +603,8 @@ class _SpanTable:
         hours long): going back over midnight repeats part of the date before, a gap across midnight starts the next date
         before its midnight, a skipped date overlaps the next. Moments on them are told by the zone, not by
         :attr:`midnights`, and running totals are not read across them."""
+        self.changed = frozenset(self.changes)
+        """:attr:`changes` as a set: whether the clocks change on one date, asked for every moment placed."""
         self.working_before = [0, *itertools.accumulate(working)]
         """Working days before each date from ``first`` (one more entry: the total): `wd` targets count on it."""
         self.opened: list[datetime] = []
@@ -631,7 +633,7 @@ class _SpanTable:
         if not midnights[0] <= moment < midnights[-1]:
             return None
         index = bisect.bisect_right(midnights, moment) - 1
-        return None if index + ahead > self.days or self.changes_within(index, index) else index
+        return None if index + ahead > self.days or index in self.changed else index
 
     def changes_within(self, first: int, last: int) -> bool:
         """Whether the clocks change on a date from index ``first`` to ``last``."""

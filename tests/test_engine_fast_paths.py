@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from dataclasses import fields, replace
+from dataclasses import fields
 from collections import Counter
 from random import Random
 from datetime import datetime, timedelta, timezone
@@ -357,7 +357,7 @@ def test_a_warning_stored_beside_its_breach_by_an_earlier_version_fires_once_and
         timers = engine.store.timers
         at, seq, warning = next(entry for entry in timers if entry[2].key.endswith(":first_response:1:warn"))
         target, _, breach_seq, generation = warning.data
-        timers[timers.index((at, seq, warning))] = (at, seq, replace(warning, data=(target, "warn", generation)))
+        timers[timers.index((at, seq, warning))] = (at, seq, warning._replace(data=(target, "warn", generation)))
         engine.store.schedule(engine.ticket("t1").first_response_due, "sla", "t1", warning.key.replace(":warn", ":breach"),
                               (target, "breach", generation), breach_seq)
         assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=24))] == ["SlaWarning"]
@@ -380,7 +380,7 @@ def test_a_breach_number_no_reservation_gave_is_not_trusted_with_a_place_in_the_
         timers = engine.store.timers
         entry = next(entry for entry in timers if entry[2].key.endswith(":first_response:1:warn"))
         target, phase, _, generation = entry[2].data
-        timers[timers.index(entry)] = (*entry[:2], replace(entry[2], data=(target, phase, number, generation)))
+        timers[timers.index(entry)] = (*entry[:2], entry[2]._replace(data=(target, phase, number, generation)))
         taken = engine.store.next_seq
         assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=24))] == ["SlaWarning"]
         assert _sla_timers(engine, "t1")["first_response:breach"].seq == taken

@@ -213,10 +213,13 @@ _FIRST_SECOND, _LAST_SECOND = FIRST_MOMENT.timestamp() + 1, LAST_MOMENT.timestam
 """Within a second of the years' ends a float timestamp may round the wrong way: there, moments are compared exactly."""
 
 
+_FIRST_UTC, _LAST_UTC = FIRST_MOMENT.astimezone(timezone.utc), LAST_MOMENT.astimezone(timezone.utc)
+
+
 def plainly_sound(value: Any) -> bool:
-    """Whether ``value`` is a UTC datetime well inside the years: the common case, which :func:`time_problem` passes,
-    told without it (an engine's own moments are such; a time zone's offset is the costly part of the check)."""
-    return type(value) is datetime and value.tzinfo is timezone.utc and _FIRST_SECOND < value.timestamp() < _LAST_SECOND
+    """Whether ``value`` is a UTC datetime inside the years: the common case, which :func:`time_problem` passes, told
+    without it (an engine's own moments are such). Two datetimes of one zone compare by their fields: no offset asked."""
+    return type(value) is datetime and value.tzinfo is timezone.utc and _FIRST_UTC <= value <= _LAST_UTC
 
 
 def time_problem(name: str, value: Any, latest: datetime = LAST_MOMENT) -> Optional[str]:

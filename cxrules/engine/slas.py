@@ -8,7 +8,7 @@ older timers fire nothing.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Optional
 
 from ..calendars import BusinessCalendar, not_after
@@ -100,9 +100,9 @@ class Slas:
             met = not_after(frozen, due)
             spent, left = calendar.betweens((since, at), (frozen, due) if met else (due, frozen))
             ran = calendar.business_time(since, total) - (left if met else -left)
-        minutes = round(max(ran, timedelta(0)).total_seconds() / 60, 2)
+        minutes = round(max(ran, _ZERO).total_seconds() / 60, 2)
         setattr(ticket, f"{target}_in_min", minutes)
-        stood = round(max(spent - ran, timedelta(0)).total_seconds() / 60, 2)
+        stood = round(max(spent - ran, _ZERO).total_seconds() / 60, 2)
         return d.SlaRecorded(ticket.id, at, sla.id, target, minutes, stood, due, met)
 
     def answered(self, ticket: TicketState, at: datetime) -> list[d.Decision]:
@@ -201,7 +201,7 @@ class Slas:
             return []
         totals = [calendar.business_time(at, total) for _, total in targets]  # working days (`2wd`): the open time they give from now
         remaining = totals if fresh else calendar.betweens(*((at, due) for due, _ in targets))
-        return calendar.adds(at, *(max(timedelta(0), left - total * (1 - sla.warn_at)) for total, left in zip(totals, remaining)))
+        return calendar.adds(at, *(max(_ZERO, left - _after_warning(total, sla.warn_at)) for total, left in zip(totals, remaining)))
 
     def _target_settled(self, ticket: TicketState, timer: Timer) -> bool:
         """Whether a target's timer, due now, has nothing to say: the targets moved since (a newer generation), the ticket is
@@ -232,6 +232,16 @@ class Slas:
     def _fire_escalation(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
         path_id, level, _ = timer.data
         return self.escalate(ticket, path_id, level, timer.due)
+
+
+_ZERO = timedelta(0)
+
+
+@lru_cache(maxsize=4096)
+def _after_warning(total: timedelta, warn_at: float) -> timedelta:
+    """The open time of a target of length ``total`` left when its warning comes: a timedelta times a float costs a
+    microsecond, and an SLA's targets are few (working days vary with the start: hence a bound)."""
+    return total * (1 - warn_at)
 
 
 def _schedules_breach(timer: Timer) -> bool:

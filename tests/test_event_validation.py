@@ -13,7 +13,7 @@ import re
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import cxrules
 from cxrules.engine import (EVENT_TYPES, FIRST_MOMENT, FIRST_YEAR, LAST_MOMENT, LAST_YEAR, MAX_TEXT, Closed, CustomerReply, Engine, EventError, FirstResponse,
@@ -188,6 +188,10 @@ def test_a_time_is_valid_if_it_is_in_the_years_somewhere_on_earth():
 
 
 @settings(max_examples=examples(300), deadline=None)
+@example(end=FIRST_MOMENT, micros=-1, zone=UTC)  # a microsecond either side of each end, in UTC (the short path)
+@example(end=FIRST_MOMENT, micros=0, zone=UTC)
+@example(end=LAST_MOMENT, micros=0, zone=UTC)
+@example(end=LAST_MOMENT, micros=1, zone=UTC)
 @given(end=st.sampled_from([FIRST_MOMENT, LAST_MOMENT, LAST_MOMENT + HORIZON]), micros=st.integers(-3_000_000, 3_000_000),
        zone=st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12)), timezone(timedelta(hours=5, minutes=45))]))
 def test_a_time_within_a_second_or_so_of_the_years_ends_is_judged_exactly(end, micros, zone):

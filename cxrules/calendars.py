@@ -465,7 +465,8 @@ class BusinessCalendar:
         for point in points:
             span = bisect.bisect_right(ends, point, lo, hi)
             totals.append(before[span] + max(0, point - starts[span]) if span < count else before[span])
-        return [_MICROSECOND * max(0, end - start) for start, end in zip(totals[::2], totals[1::2])]
+        paired = iter(totals)
+        return [_MICROSECOND * max(0, end - start) for start, end in zip(paired, paired)]
 
     def next_open(self, moment: datetime) -> datetime | None:
         for ahead in (2, HORIZON.days + 1):

@@ -7,6 +7,7 @@ older timers fire nothing.
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from typing import Optional
@@ -21,6 +22,9 @@ __all__ = ["Slas", "sla_of_class", "TARGETS"]
 
 TARGETS = ("first_response", "resolution", "next_reply")
 """An SLA's targets, each with its own clock."""
+_DUE = {target: sys.intern(f"{target}_due") for target in TARGETS}
+_IN_MIN = {target: sys.intern(f"{target}_in_min") for target in TARGETS}
+"""A ticket's fields of each target: its due time, and the business minutes it took (names made once, not per timer)."""
 
 
 def sla_of_class(org: Org, fields: tuple) -> Optional[Sla]:
@@ -80,9 +84,9 @@ class Slas:
         since = ticket.paused_since
         assert since is not None
         for target in TARGETS:
-            due = getattr(ticket, f"{target}_due")
+            due = getattr(ticket, _DUE[target])
             if due is not None and not not_after(due, since) and self._stopped(ticket, sla, target):
-                setattr(ticket, f"{target}_due", calendar.add(at, calendar.between(since, due)))
+                setattr(ticket, _DUE[target], calendar.add(at, calendar.between(since, due)))
         ticket.paused_min += calendar.between(since, at).total_seconds() / 60
         ticket.paused_since = ticket.pause_reason = None
 
@@ -90,7 +94,7 @@ class Slas:
         """A target ended at ``at``: the business minutes its clock ran since ``since`` and those it stood still, read off its
         due time (which every pause of this clock moved; a pause still running froze what was left of it)."""
         calendar = self.calendars[sla.calendar]
-        due, total = getattr(ticket, f"{target}_due"), getattr(sla, target)
+        due, total = getattr(ticket, _DUE[target]), getattr(sla, target)
         met: Optional[bool] = None
         if due is None or total is None:
             ran = spent = calendar.between(since, at)
@@ -101,7 +105,7 @@ class Slas:
             spent, left = calendar.betweens((since, at), (frozen, due) if met else (due, frozen))
             ran = calendar.business_time(since, total) - (left if met else -left)
         minutes = round(max(ran, _ZERO).total_seconds() / 60, 2)
-        setattr(ticket, f"{target}_in_min", minutes)
+        setattr(ticket, _IN_MIN[target], minutes)
         stood = round(max(spent - ran, _ZERO).total_seconds() / 60, 2)
         return d.SlaRecorded(ticket.id, at, sla.id, target, minutes, stood, due, met)
 
@@ -209,7 +213,7 @@ class Slas:
         clock stands still (a reload may bring either back before the breach)."""
         target = timer.data[0]
         if (_moved_on(ticket, timer) or (target == "first_response" and ticket.responded)
-                or getattr(ticket, f"{target}_due") is None):
+                or getattr(ticket, _DUE[target]) is None):
             return True
         sla = self.of(ticket)
         return not _schedules_breach(timer) and (sla is None or self._stopped(ticket, sla, target))
@@ -217,7 +221,7 @@ class Slas:
     def _fire_target(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
         target, phase = timer.data[:2]
         sla = self.of(ticket)
-        due = getattr(ticket, f"{target}_due")
+        due = getattr(ticket, _DUE[target])
         if phase == "warn":
             if _schedules_breach(timer):
                 self.timers.schedule(due, "sla", ticket, timer.key.removesuffix(":warn") + ":breach",

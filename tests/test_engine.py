@@ -423,3 +423,13 @@ def test_a_queued_ticket_resolved_leaves_its_queue(tmp_path):
     engine.submit(Resolved("Q1"))
     assert engine.queue(made[0].role) == ["Q0", "Q2"]
     assert engine.submit(TicketCreated("Q3", category="question", channel="phone", segment="normal", priority="low"))[-1].position == 3
+
+
+def test_every_kind_of_decision_is_its_own_class_that_nothing_extends():
+    """The engine and the replay tell decisions by their exact type (a dict of kinds, `Refused not in map(type, ...)`): each
+    kind extends Decision directly, and none is extended, so the exact type and isinstance agree."""
+    from cxrules.engine import decisions as d
+
+    kinds = [getattr(d, name) for name in d.__all__ if name != "Decision"]
+    assert kinds and all(kind.__bases__ == (d.Decision,) and not kind.__subclasses__() for kind in kinds)
+    assert set(d.Decision.__subclasses__()) == set(kinds)

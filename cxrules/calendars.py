@@ -19,8 +19,9 @@ import bisect
 import itertools
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from enum import Enum
 from functools import lru_cache
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Literal
 from zoneinfo import ZoneInfo
 
 from .model import Calendar, Interval, WorkingDays
@@ -481,11 +482,16 @@ class BusinessCalendar:
         return next((opens for opens, _ in self.intervals_from(moment)), None)
 
 
-_BEYOND = object()
-"""What :func:`_deadline` says of a deadline past the spans of the table it was given."""
+class _Beyond(Enum):
+    """What :func:`_deadline` says of a deadline past the spans of the table it was given."""
+
+    BEYOND = "beyond"
 
 
-def _deadline(found: "tuple[_SpanTable, int, int, int, bool]", start: datetime, duration: timedelta) -> "datetime | None | object":
+_BEYOND = _Beyond.BEYOND
+
+
+def _deadline(found: "tuple[_SpanTable, int, int, int, bool]", start: datetime, duration: timedelta) -> "datetime | None | Literal[_Beyond.BEYOND]":
     """:meth:`BusinessCalendar.add` of an hours-and-minutes duration from ``start``, where :meth:`BusinessCalendar._search`
     ``found`` it: where it falls in the running total of open time, and a bisect for where that has grown by
     ``duration``; None if the calendar does not open within :data:`HORIZON`; :data:`_BEYOND` past the table's spans."""

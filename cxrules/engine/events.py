@@ -11,7 +11,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Optional, TypeGuard
 
 from .data import DataError, from_data
 
@@ -216,7 +216,7 @@ _FIRST_SECOND, _LAST_SECOND = FIRST_MOMENT.timestamp() + 1, LAST_MOMENT.timestam
 _FIRST_UTC, _LAST_UTC = FIRST_MOMENT.astimezone(timezone.utc), LAST_MOMENT.astimezone(timezone.utc)
 
 
-def plainly_sound(value: Any) -> bool:
+def plainly_sound(value: Any) -> TypeGuard[datetime]:
     """Whether ``value`` is a UTC datetime inside the years: the common case, which :func:`time_problem` passes, told
     without it (an engine's own moments are such). Two datetimes of one zone compare by their fields: no offset asked."""
     return type(value) is datetime and value.tzinfo is timezone.utc and _FIRST_UTC <= value <= _LAST_UTC

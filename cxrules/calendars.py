@@ -353,12 +353,20 @@ class BusinessCalendar:
         return self._walk_add(start, duration)
 
     def adds(self, start: datetime, *durations: timedelta) -> list[datetime | None]:
-        """:meth:`add` of each duration from one start, which is found in the table once (an SLA's targets and warnings)."""
-        found = self._search(start)
-        deadlines = []
+        """:meth:`add` of each duration in turn from one start, which is found in the table once (an SLA's targets and
+        warnings); found again after a deadline that :meth:`add` had to work out, since that may have grown the table."""
+        deadlines: list[datetime | None] = []
+        found, stale = None, True
         for duration in durations:
-            deadline = _BEYOND if found is None or isinstance(duration, WorkingDays) else _deadline(found, start, duration)
-            deadlines.append(self.add(start, duration) if deadline is _BEYOND else deadline)
+            if not isinstance(duration, WorkingDays):
+                if stale:
+                    found, stale = self._search(start), False
+                deadline = _BEYOND if found is None else _deadline(found, start, duration)
+                if deadline is not _BEYOND:
+                    deadlines.append(deadline)
+                    continue
+            deadlines.append(self.add(start, duration))
+            stale = True
         return deadlines
 
     def _walk_add(self, start: datetime, duration: timedelta) -> datetime | None:

@@ -140,7 +140,7 @@ class Engine:
         with self._lock:  # a batch of one, without the lists of a batch (a replay submits its events one by one)
             with self.store.batch():
                 result = self._apply_checked(event)
-            self._handle((result,))
+            self._deliver_batch((result,))
             return result[0]
 
     def submit_all(self, events: Iterable[e.Event]) -> list[list[d.Decision]]:
@@ -154,10 +154,10 @@ class Engine:
             with self.store.batch():
                 results = [self._apply_checked(event) for event in events]
             if results:
-                self._handle(results)
+                self._deliver_batch(results)
             return [decisions for decisions, _ in results]
 
-    def _handle(self, results: Iterable[tuple[list[d.Decision], bool]]) -> None:
+    def _deliver_batch(self, results: Iterable[tuple[list[d.Decision], bool]]) -> None:
         """After a batch is made durable: run the handlers of the decisions of each event kept, then the retries due."""
         for decisions, kept in results:
             if kept:

@@ -198,9 +198,8 @@ _CLEAN_LIMIT = 8192
 
 
 def _text_problem_of_event(name: str, value: Any) -> Optional[str]:
-    """:func:`text_problem`, remembering the texts it passes (only plain `str`: a subclass may hash or compare as it likes)."""
-    if type(value) is str and len(value) <= MAX_TEXT and value in _CLEAN:  # the length first: a huge text is not hashed
-        return None
+    """:func:`text_problem` of a text not remembered yet (see :func:`check_event`), remembering it if it passes (only plain
+    `str`: a subclass may hash or compare as it likes)."""
     problem = text_problem(name, value)
     if problem is None and type(value) is str:
         if len(_CLEAN) >= _CLEAN_LIMIT:
@@ -272,8 +271,8 @@ def check_event(event: Any) -> Event:
         value = held[name]
         problem: Optional[str]
         if check == "text" or (check == "optional text" and value is not None):
-            if type(value) is str and len(value) <= MAX_TEXT and value in _CLEAN:  # found sound before (see below)
-                continue
+            if type(value) is str and len(value) <= MAX_TEXT and value in _CLEAN:  # found sound before; the length first: a
+                continue  # huge text is not hashed
             problem = _text_problem_of_event(name, value)
         elif check == "boolean":
             problem = None if isinstance(value, bool) else f"field `{name}` must be true or false, got {_kind(value)}"

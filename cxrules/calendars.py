@@ -258,10 +258,12 @@ class BusinessCalendar:
             day += timedelta(days=1)
 
     def _spans(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
-        """A local date's open intervals as UTC instants, computed once per date."""
+        """A local date's open intervals as UTC instants, computed once per date; none on a date the zone skipped (Apia
+        went from 29 to 31 December 2011), whose hours would lie on the instants of the next date's and count twice."""
         spans = self._days.get(day)
         if spans is None:
-            spans = tuple((self._instant(day, i.start), self._instant(day, i.end)) for i in self.hours_on(day))
+            skipped = day < date.max and self._instant(day + timedelta(days=1), 0) <= self._instant(day, 0)
+            spans = () if skipped else tuple((self._instant(day, i.start), self._instant(day, i.end)) for i in self.hours_on(day))
             if len(self._days) > 20_000:
                 self._days.clear()
             self._days[day] = spans
@@ -353,20 +355,12 @@ class BusinessCalendar:
         return self._walk_add(start, duration)
 
     def adds(self, start: datetime, *durations: timedelta) -> list[datetime | None]:
-        """:meth:`add` of each duration in turn from one start, which is found in the table once (an SLA's targets and
-        warnings); found again after a deadline that :meth:`add` had to work out, since that may have grown the table."""
-        deadlines: list[datetime | None] = []
-        found, stale = None, True
+        """:meth:`add` of each duration from one start, which is found in the table once (an SLA's targets and warnings)."""
+        found = self._search(start)
+        deadlines = []
         for duration in durations:
-            if not isinstance(duration, WorkingDays):
-                if stale:
-                    found, stale = self._search(start), False
-                deadline = _BEYOND if found is None else _deadline(found, start, duration)
-                if deadline is not _BEYOND:
-                    deadlines.append(deadline)
-                    continue
-            deadlines.append(self.add(start, duration))
-            stale = True
+            deadline = _BEYOND if found is None or isinstance(duration, WorkingDays) else _deadline(found, start, duration)
+            deadlines.append(self.add(start, duration) if deadline is _BEYOND else deadline)
         return deadlines
 
     def _walk_add(self, start: datetime, duration: timedelta) -> datetime | None:

@@ -301,6 +301,17 @@ def test_open_time_across_a_skipped_date_is_that_of_between():
     assert calendar.betweens((across, end), (after, end)) == [calendar.between(across, end), timedelta(hours=12)]  # across it: between
 
 
+def test_a_date_the_zone_skipped_has_no_open_hours():
+    """Apia went from 29 to 31 December 2011: the 30th's hours would lie on the instants of the 31st's, and count twice
+    (open time across the skip was 36 hours where 28 are open). The date has none, in the table and in the walk alike."""
+    calendar = written({"mon-sun": ["09:00-17:00"]}, zone="Pacific/Apia", country=None)
+    start, end = datetime(2011, 12, 28, 20, tzinfo=timezone.utc), datetime(2012, 1, 1, tzinfo=timezone.utc)  # 10:00 on the 28th, 14:00 on 1 January
+    assert calendar._spans(date(2011, 12, 30)) == ()
+    assert calendar.between(start, end) == _walked_between(calendar, start, end) == timedelta(hours=7 + 8 + 8 + 5)
+    new_year = datetime(2012, 1, 1, 10, tzinfo=ZoneInfo("Pacific/Apia"))  # 7 + 8 + 8 hours, then one on 1 January
+    assert calendar.add(start, timedelta(hours=24)) == calendar._walk_add(start, timedelta(hours=24)) == new_year
+
+
 @pytest.mark.parametrize("zone, change", [
     ("Antarctica/Casey", datetime(2010, 3, 4, 15, tzinfo=timezone.utc)),  # 02:00 back to 23:00 the day before
     ("Asia/Beirut", datetime(2025, 10, 25, 21, tzinfo=timezone.utc)),     # midnight back to 23:00

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from dataclasses import fields
+from functools import cache
 from collections import Counter
 from random import Random
 from datetime import datetime, timedelta, timezone
@@ -31,6 +32,7 @@ from cxrules.engine.durable import DurableRouter
 from cxrules.engine import store as store_module
 from cxrules.engine.slas import Slas
 from cxrules.engine.store import MemoryStore, RoleQueue, Store, StoreError, Timer
+from cxrules.engine.timers import TimerKinds
 from cxrules.routing import Router, TicketClass
 from cxrules.simulation import LogMapping, TicketRecord, simulate
 from cxrules.simulation.replay import MODES
@@ -39,6 +41,13 @@ from conftest import ORGS, SEED_ORGS, examples
 from engine_helpers import StoppedClock, local, make_org
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@cache
+def _seed_org_and_router() -> tuple[cxrules.Org, DurableRouter]:
+    """A seed org and its router, for parts built around a generated team (built once: compiling the routing is slow)."""
+    org = cxrules.load_org(SEED_ORGS[0])
+    return org, DurableRouter(org)
 
 
 def _chosen_by_definition(team: list[Agent], loads: dict[str, int], requires: frozenset[str], round_robin: bool, cursor: int):
@@ -64,10 +73,10 @@ def test_an_agent_is_picked_as_the_plain_definition_picks(agents, on_shift, requ
     store = MemoryStore()
     store.loads.update(loads)
     store.cursors["desk"] = cursor
-    assignment = object.__new__(Assignment)  # only what picking needs: the store, the team, its shifts
-    assignment.store, assignment.agents = store, {"desk": team}
-    assignment.shifts = {"desk": tuple(dict.fromkeys(agent.shift for agent in team))}
-    assignment.round_robin, assignment._teams = {"desk": round_robin}, {}
+    # only what picking needs is the org's: the store, the team and its shifts are the example's
+    org, router = _seed_org_and_router()
+    assignment = Assignment(org, store, {}, {"desk": team}, router, TimerKinds(store, []), [])
+    assignment.round_robin = {"desk": round_robin}
     shifts = tuple(shift for shift in assignment.shifts["desk"] if shift in on_shift)
     expected = _chosen_by_definition([a for a in team if a.shift in shifts], loads, frozenset(requires), round_robin, cursor)
     assert assignment._pick("desk", shifts, frozenset(requires)) == expected

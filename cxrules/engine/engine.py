@@ -23,6 +23,8 @@ from datetime import datetime, timezone
 from operator import attrgetter
 from typing import Iterable, Optional
 
+from mypy_extensions import mypyc_attr
+
 from ..calendars import HORIZON, BusinessCalendar, shift
 from ..model import Automation, Org
 from ..routing import class_values, unknown_value
@@ -80,6 +82,7 @@ class ReloadReport:
     """Open tickets whose category, channel, segment, priority or role is gone: sent to the fallback queue."""
 
 
+@mypyc_attr(native_class=False)
 class Engine:
     """Assigns tickets, escalates on SLA breach, schedules follow-ups, switches surge teams."""
 

@@ -17,17 +17,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from operator import itemgetter
-from typing import Any, Callable, ContextManager, Iterable, Iterator, NamedTuple, Optional, Sequence
+from typing import Any, Callable, ClassVar, ContextManager, Iterable, Iterator, NamedTuple, Optional, Sequence
+
+from mypy_extensions import mypyc_attr
 
 from .delivery import DeadLetter
 
 __all__ = ["TicketState", "Timer", "Store", "MemoryStore", "StoreError"]
 
 
+@mypyc_attr(native_class=False)
 class StoreError(RuntimeError):
     """The store cannot be used (unreadable, locked, corrupt, unreachable, or another org's)."""
 
 
+@mypyc_attr(native_class=False)
 @dataclass
 class TicketState:
     """What the engine knows of one open ticket."""
@@ -99,6 +103,7 @@ class Timer(NamedTuple):
     data: Any = None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Store(ABC):
     """The contract between the engine and its state; :class:`MemoryStore` is the reference implementation.
 
@@ -293,7 +298,7 @@ class RoleQueue:
 
     __slots__ = ("_entries", "_live")
 
-    SLACK = 64
+    SLACK: ClassVar[int] = 64
     """Spent entries always let stay: below this, copying the queue would cost more than it saves."""
 
     def __init__(self, ticket_ids: Iterable[str] = ()) -> None:
@@ -368,6 +373,7 @@ def _no_undo(step: Callable[[], Any]) -> None:
     """Outside a unit of work: nothing to reverse."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class MemoryStore(Store):
     """State in memory: for tests, simulation, and services that accept losing it on restart.
 

@@ -57,14 +57,14 @@ class TimerKinds:
             return False
 
     def schedule(self, due: Optional[datetime], kind: str, ticket: Optional[TicketState], key: str, data: Any = None,
-                 seq: Optional[int] = None) -> None:
+                 seq: object = None) -> None:
         """A timer at ``due`` (none if ``due`` is None); ``key`` must be stable, since a fired key never fires again.
         ``seq``: see :meth:`.Store.schedule`; one that no reservation can have given (read back from a store edited by hand)
-        is not trusted with a place in the schedule: the timer takes the next number."""
-        if seq is not None and not (type(seq) is int and 0 <= seq < self.store.next_seq):
-            seq = None
+        is not trusted with a place in the schedule: the timer takes the next number. (Typed `object`: compiled code takes
+        an `int` parameter on trust, and this one may be anything.)"""
         if due is not None:
-            self.store.schedule(due, kind, ticket.id if ticket else None, key, data, seq)
+            trusted = seq if type(seq) is int and 0 <= seq < self.store.next_seq else None
+            self.store.schedule(due, kind, ticket.id if ticket else None, key, data, trusted)
 
     def reserve_seq(self) -> int:
         """A number for a timer scheduled later, taken now (see :meth:`.Store.schedule`)."""

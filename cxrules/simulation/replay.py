@@ -24,6 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Optional
 from zoneinfo import ZoneInfo
 
+from mypy_extensions import mypyc_attr
+
 from ..calendars import hour_start
 from ..engine import decisions as d
 from ..engine import events as e
@@ -45,6 +47,7 @@ _UNDECIDED = "\0undecided"
 ESCALATIONS = ("move", "notify")
 
 
+@mypyc_attr(native_class=False)
 class SimulationError(RuntimeError):
     """The replay cannot go on: the engine failed on something it must do (a bug, reported with the engine's fault)."""
 

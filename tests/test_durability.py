@@ -81,7 +81,7 @@ def _crash_then_restart(path, monkeypatch) -> tuple[list, list]:
     """Submit one ticket in a process that dies before handlers run; restart."""
     store = SqliteStore(path)
     engine = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), store)
-    monkeypatch.setattr(engine, "_dispatch", lambda decisions, fresh=True: None)
+    monkeypatch.setattr(engine._delivery, "deliver", lambda decisions, now, fresh=True: None)  # no handler runs
     decided = engine.submit(TicketCreated("T1", category="consultation", channel="phone", segment="normal", priority="normal"))
     abandon(store)
     monkeypatch.undo()

@@ -6,6 +6,7 @@ import threading
 
 
 import cxrules
+from cxrules.engine import events
 from cxrules.engine import (Assigned, Closed, CustomerReply, Engine, Reopened, Escalated, Fallback, FirstResponse, FollowUpDone, FollowUpDue,
                             FollowUpOverdue, FollowUpScheduled, HandOff, Notified, Queued, Reassigned, Refused, Resolved, SlaBreached,
                             SlaWarning, StateChanged, SurgeActivated, SurgeDeactivated, TicketCreated, Waiting, WorkflowStep)
@@ -313,14 +314,14 @@ def test_the_engine_lock_is_held_while_an_event_is_applied(tmp_path, monkeypatch
     """
     engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
     inside, release = threading.Event(), threading.Event()
-    apply = engine._apply
+    check = events.check_event
 
-    def held(event, at):
+    def held(event):  # the event's check, which `submit` runs under the lock: the engine is compiled, its methods stay
         inside.set()
         assert release.wait(timeout=600)  # a guard against a hang, not a speed limit
-        return apply(event, at)
+        return check(event)
 
-    monkeypatch.setattr(engine, "_apply", held)
+    monkeypatch.setattr(events, "check_event", held)
     first = threading.Thread(target=engine.submit, args=(created("A"),))
     first.start()
     assert inside.wait(timeout=600)  # a guard against a hang, not a speed limit

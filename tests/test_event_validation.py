@@ -253,10 +253,10 @@ def test_an_event_that_fails_while_applied_is_refused_and_noted_not_raised(store
     """A bug in applying a checked event: refused with the reason, kept in `faults`, and the engine goes on."""
     engine = engine_on(store_path)
 
-    def broken(ticket, event, at):
+    def broken(self, ticket, event, at):
         raise OverflowError("date value out of range")
 
-    monkeypatch.setattr(engine, "_resolved", broken)
+    monkeypatch.setattr(Engine, "_resolved", broken)
     engine.submit(created("A"))
     decisions = engine.submit(Resolved("A", at=local(2025, 3, 3, 11)))
     assert [(x.kind, x.ticket_id, x.at) for x in decisions] == [("Refused", "A", local(2025, 3, 3, 11))]
@@ -271,13 +271,13 @@ def test_an_event_that_fails_half_applied_is_rolled_back_in_memory_and_in_the_jo
     engine.submit(created("A"))
     engine.advance(local(2025, 3, 3, 10, 30))
     before = (vars(engine.ticket("A")).copy(), engine.store.next_seq, engine.store.next_due(), engine.queue("desk"))
-    half_done = engine._resolved
+    half_done = Engine._resolved
 
-    def fails_half_way(ticket, event, at):
-        half_done(ticket, event, at)  # released the agent, scheduled the follow-ups, marked the ticket resolved
+    def fails_half_way(self, ticket, event, at):
+        half_done(self, ticket, event, at)  # released the agent, scheduled the follow-ups, marked the ticket resolved
         raise OverflowError("date value out of range")
 
-    monkeypatch.setattr(engine, "_resolved", fails_half_way)
+    monkeypatch.setattr(Engine, "_resolved", fails_half_way)
     assert engine.submit(Resolved("A", at=local(2025, 3, 3, 10, 40)))[0].kind == "Refused"
     assert (vars(engine.ticket("A")), engine.store.next_seq, engine.store.next_due(), engine.queue("desk")) == before
     monkeypatch.undo()

@@ -43,13 +43,13 @@ def test_an_event_failing_half_way_is_rolled_back_in_the_database(postgres_url, 
     engine = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), postgres_url)
     engine.submit(TicketCreated("T1", category="consultation", channel="phone", segment="normal", priority="normal"))
     before = (vars(engine.ticket("T1")), engine.store.next_seq, engine.store.next_due(), engine.store.events_applied)
-    half_done = engine._resolved
+    half_done = Engine._resolved
 
-    def fails_half_way(ticket, event, at):
-        half_done(ticket, event, at)
+    def fails_half_way(self, ticket, event, at):
+        half_done(self, ticket, event, at)
         raise OverflowError("date value out of range")
 
-    monkeypatch.setattr(engine, "_resolved", fails_half_way)
+    monkeypatch.setattr(Engine, "_resolved", fails_half_way)
     assert engine.submit(Resolved("T1", at=local(2025, 3, 10, 10, 5)))[0].kind == "Refused"
     assert (vars(engine.ticket("T1")), engine.store.next_seq, engine.store.next_due(), engine.store.events_applied) == before
     monkeypatch.undo()
@@ -69,7 +69,7 @@ def test_a_damaged_row_refuses_its_event_and_the_engine_goes_on(postgres_url):
 
 def test_decisions_a_dead_process_left_undelivered_are_taken_over_once(postgres_url, monkeypatch):
     dying = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), postgres_url)
-    monkeypatch.setattr(dying, "_dispatch", lambda decisions, fresh=True: None)  # dies before its handlers run
+    monkeypatch.setattr(dying._delivery, "deliver", lambda decisions, now, fresh=True: None)  # dies before its handlers run
     decided = dying.submit(TicketCreated("T1", category="consultation", channel="phone", segment="normal", priority="normal"))
     alive = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), postgres_url)
     seen = []

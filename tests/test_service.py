@@ -162,15 +162,15 @@ def test_a_store_error_or_any_surprise_from_one_event_is_refused_not_fatal(tmp_p
     monkeypatch.setattr(service.signal, "signal", lambda *args: None)   # leave pytest's own handlers alone
     runner = service.Service(str(ORG), str(tmp_path / "s.db"), stdin=io.BytesIO())
     failures = iter([StoreError("disk full"), RuntimeError("boom"), RecursionError("deep")])
-    real_submit = runner.engine.submit
+    real_submit = Engine.submit
 
-    def submit(event):
+    def submit(engine, event):
         failure = next(failures, None)
         if failure is not None:
             raise failure
-        return real_submit(event)
+        return real_submit(engine, event)
 
-    monkeypatch.setattr(runner.engine, "submit", submit)
+    monkeypatch.setattr(Engine, "submit", submit)  # on the class: the engine is compiled, its instances take no attributes
     assert [runner.apply(ticket(f"T{n}").encode()) for n in range(4)] == [False, False, False, True]
     runner.close()
     reasons = [json.loads(line)["reason"] for line in capsys.readouterr().err.splitlines()]

@@ -79,13 +79,13 @@ def test_a_batch_gives_the_decisions_of_single_submits_and_rolls_back_a_failing_
     assert got == expected and len(seen) == sum(len(decisions) for decisions in expected)  # every handler ran, once
     good = TicketCreated("G1", category="consultation", channel="phone", segment="normal", priority="normal", at=END)
     bad = Resolved(events[-2].ticket_id, at=END)
-    half_done = batched._resolved
+    half_done = Engine._resolved
 
-    def fails_half_way(ticket, event, at):
-        half_done(ticket, event, at)
+    def fails_half_way(self, ticket, event, at):
+        half_done(self, ticket, event, at)
         raise OverflowError("date value out of range")
 
-    monkeypatch.setattr(batched, "_resolved", fails_half_way)
+    monkeypatch.setattr(Engine, "_resolved", fails_half_way)
     made = batched.submit_all([good, bad])
     assert made[1][0].kind == "Refused" and batched.ticket("G1") is not None
     assert batched.ticket(bad.ticket_id).status != "resolved" and not batched.ticket(bad.ticket_id).followups_pending

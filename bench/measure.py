@@ -20,7 +20,9 @@ import pstats
 import resource
 import statistics
 import subprocess
+import sys
 import time
+from importlib.machinery import EXTENSION_SUFFIXES
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -127,8 +129,9 @@ def shares_by_module(profile: pstats.Stats) -> dict[str, float]:
     """:func:`own_time_by_module` of a profile taken already."""
     stats = profile.stats  # type: ignore[attr-defined]
     by_module: dict[str, float] = {}
+    compiled = _compiled_markers()
     for (path, _, name), (_, _, own, _, callers) in stats.items():
-        if path == "~" and "cxrules." in name:  # compiled by mypyc: a built-in to the profiler, its callees' time in its own
+        if path == "~" and any(marker in name for marker in compiled):  # compiled by mypyc: a built-in to the profiler
             by_module[COMPILED] = by_module.get(COMPILED, 0.0) + own
         elif path == "~" and callers:  # a built-in: its time, caller by caller, to the module that called it
             for (caller_path, _, _), (_, _, spent, _) in callers.items():
@@ -142,6 +145,16 @@ def shares_by_module(profile: pstats.Stats) -> dict[str, float]:
 
 COMPILED = "cxrules compiled"
 """The modules mypyc compiled, together: the profiler sees a call into them, not the calls they make to each other."""
+
+
+def _compiled_markers() -> tuple[str, ...]:
+    """How the profiler names what mypyc compiled: a function as `cxrules.module.name`, a method as `of 'Class' objects`
+    (the class's name alone: hence those of every class the loaded compiled modules define)."""
+    modules = [module for name, module in list(sys.modules.items())
+               if name.startswith("cxrules.") and str(getattr(module, "__file__", "")).endswith(tuple(EXTENSION_SUFFIXES))]
+    classes = {f"of '{value.__name__}' objects" for module in modules for value in vars(module).values()
+               if isinstance(value, type) and value.__module__ == module.__name__}
+    return ("cxrules.", *sorted(classes))
 
 
 def _module(path: str) -> str:

@@ -22,8 +22,8 @@ import statistics
 import subprocess
 import sys
 import time
-from importlib.machinery import EXTENSION_SUFFIXES
 from dataclasses import dataclass, field
+from importlib.machinery import EXTENSION_SUFFIXES
 from typing import Callable
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", 3))

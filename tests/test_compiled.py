@@ -20,7 +20,10 @@ import tomllib
 
 import pytest
 
+from cxrules.engine import Engine, TicketCreated, VirtualClock
+
 from conftest import ROOT, require_tool
+from engine_helpers import local, make_org
 
 PYPROJECT = ROOT / "pyproject.toml"
 
@@ -42,6 +45,25 @@ def test_the_installed_module_is_the_compiled_one(name):
     compiled = any(str(module.__file__).endswith(suffix) for suffix in importlib.machinery.EXTENSION_SUFFIXES)
     require_tool(compiled, f"the compiled `{name}` (this run imports {module.__file__})",
                  "pip install . compiles it; an editable install without build hooks does not")
+
+
+def test_a_service_may_extend_the_compiled_engine_and_its_overrides_are_called(tmp_path):
+    """A service's own engine, as before the engine was compiled: its override of a step the compiled engine takes
+    inside `submit` is the one called, and its instances keep attributes of their own."""
+    class Audited(Engine):
+        def _dispatch(self, decisions, fresh=True):
+            self.dispatched.extend(type(decision).__name__ for decision in decisions)
+            super()._dispatch(decisions, fresh)
+
+    start = local(2025, 3, 3, 10)
+    engine = Audited(make_org(tmp_path), VirtualClock(start))
+    engine.dispatched = []
+    try:
+        decided = engine.submit(TicketCreated("T1", category="question", channel="phone", segment="normal", priority="normal",
+                                              at=start))
+        assert engine.dispatched == [type(decision).__name__ for decision in decided] and "Assigned" in engine.dispatched
+    finally:
+        engine.close()
 
 
 _DIGESTS = """

@@ -82,7 +82,7 @@ class ReloadReport:
     """Open tickets whose category, channel, segment, priority or role is gone: sent to the fallback queue."""
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)
+@mypyc_attr(allow_interpreted_subclasses=True)  # a service may extend its engine, as before it was compiled
 class Engine:
     """Assigns tickets, escalates on SLA breach, schedules follow-ups, switches surge teams."""
 

@@ -26,12 +26,12 @@ from .delivery import DeadLetter
 __all__ = ["TicketState", "Timer", "Store", "MemoryStore", "StoreError"]
 
 
-@mypyc_attr(native_class=False)
+@mypyc_attr(native_class=False)  # compiled classes cannot extend RuntimeError
 class StoreError(RuntimeError):
     """The store cannot be used (unreadable, locked, corrupt, unreachable, or another org's)."""
 
 
-@mypyc_attr(native_class=False)
+@mypyc_attr(native_class=False)  # copied by its __dict__ (copy_ticket), written out by vars() (snapshots, rows)
 @dataclass
 class TicketState:
     """What the engine knows of one open ticket."""
@@ -103,7 +103,7 @@ class Timer(NamedTuple):
     data: Any = None
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)
+@mypyc_attr(allow_interpreted_subclasses=True)  # the SQLite and PostgreSQL stores
 class Store(ABC):
     """The contract between the engine and its state; :class:`MemoryStore` is the reference implementation.
 
@@ -373,7 +373,7 @@ def _no_undo(step: Callable[[], Any]) -> None:
     """Outside a unit of work: nothing to reverse."""
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)
+@mypyc_attr(allow_interpreted_subclasses=True)  # the legacy file store
 class MemoryStore(Store):
     """State in memory: for tests, simulation, and services that accept losing it on restart.
 

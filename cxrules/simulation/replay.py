@@ -47,7 +47,7 @@ _UNDECIDED = "\0undecided"
 ESCALATIONS = ("move", "notify")
 
 
-@mypyc_attr(native_class=False)
+@mypyc_attr(native_class=False)  # compiled classes cannot extend RuntimeError
 class SimulationError(RuntimeError):
     """The replay cannot go on: the engine failed on something it must do (a bug, reported with the engine's fault)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sqlite3
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
 import pytest
@@ -21,6 +22,7 @@ from cxrules.engine import (EVENT_TYPES, FIRST_MOMENT, FIRST_YEAR, LAST_MOMENT, 
                             WorkflowStep, check_event, parse_event)
 from cxrules.calendars import HORIZON
 from cxrules.engine.events import _CLEAN, _CLEAN_LIMIT, time_problem
+from cxrules.engine.data import from_data, time_to_json
 from cxrules.engine.sqlite import event_to_json
 
 from conftest import ROOT, examples
@@ -305,6 +307,33 @@ def test_a_timer_of_an_unknown_kind_is_skipped_and_reported():
     engine.store.schedule(local(2025, 3, 3, 10, 1), "teleport", None, "teleport:1")
     engine.advance(local(2025, 3, 3, 10, 2))
     assert any("unknown kind `teleport`" in fault for fault in engine.faults)
+
+
+_BAD_PAYLOADS = [("sla", None), ("sla", ("first_response", 3, 1)), ("sla", ("nope", "breach", 1)), ("sla", ("first_response", "breach", True)),
+                 ("sla", ("first_response", "breach", 7, 1)), ("escalate", (5, 0, 1)), ("escalate", ("complaints", "0", 1)),
+                 ("followup_call", (["u"], None)), ("followup_call", ("survey", "2025-03-04")), ("followup_deadline", ["survey"]),
+                 ("automation", 5), ("surge", ["rush"]), ("drain", None)]
+
+
+@pytest.mark.parametrize("kind, payload", _BAD_PAYLOADS, ids=[f"{kind}-{n}" for n, (kind, _) in enumerate(_BAD_PAYLOADS)])
+def test_a_stored_timer_whose_payload_does_not_fit_its_kind_is_skipped_and_reported_and_holds_back_nothing(store_path, kind, payload):
+    """A store edited by hand: such a timer is neither fired (a phase of 3 was once taken for a breach) nor tried again on every
+    advance, rolled back each time, which held back every timer due after it (here: the ticket's own warning and breach)."""
+    engine = engine_on(store_path)
+    engine.submit(created("A", category="complaint", member=True))
+    abandon(engine.store)
+    due = local(2025, 3, 3, 10, 1)
+    with sqlite3.connect(store_path) as db:
+        db.execute("INSERT INTO cx_timers VALUES (?, ?, ?, ?, ?, ?, ?)", (1000, due.timestamp(), time_to_json(due), kind,
+                                                                           None if kind in ("surge", "drain") else "A", "bad", json.dumps(payload)))
+    db.close()
+    restarted = engine_on(store_path)
+    decided = restarted.advance(local(2025, 3, 3, 10, 30))
+    assert [x.kind for x in decided] == ["SlaWarning", "SlaBreached", "Escalated"]
+    assert [fault for fault in restarted.faults if "bad" in fault] == [
+        f"timer `bad` of kind `{kind}` skipped: its payload {from_data(json.loads(json.dumps(payload)))!r} is not "
+        f"{restarted.timer_kinds._payloads[kind].words}"]
+    assert restarted.store.db.execute("SELECT count(*) FROM cx_timers WHERE key = 'bad'").fetchone() == (0,)
 
 
 def test_an_event_whose_fields_were_swapped_for_a_mapping_of_its_own_is_refused():

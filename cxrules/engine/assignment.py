@@ -18,7 +18,7 @@ from ..routing import Route, Router, TicketClass
 from . import decisions as d
 from .durable import DurableRouter
 from .store import Store, TicketState, Timer
-from .timers import TimerKinds
+from .timers import TEXT, TimerKinds
 
 __all__ = ["Agent", "Assignment", "teams"]
 
@@ -75,7 +75,7 @@ class Assignment:
         """Each role's shifts, once each: who is on shift is asked of each shift's calendar, not of each agent's."""
         self.round_robin = {role.id: role.assignment == "round_robin" for role in org.roles}
         self._teams: dict[tuple[str, tuple[str, ...]], _Team] = {}
-        timers.register("drain", self._fire_drain)
+        timers.register("drain", self._fire_drain, TEXT)
 
     def route(self, ticket: TicketState, at: datetime, active_surges: Iterable[Surge]) -> Route:
         """The role a new ticket goes to, by the compiled ruleset (by the reference router if durable-rules fails)."""

@@ -34,7 +34,7 @@ from ..calendars import BusinessCalendar, shift
 from ..model import Automation, Org, format_duration
 from . import decisions as d
 from .store import Store, TicketState, Timer
-from .timers import TimerKinds
+from .timers import TEXT, TimerKinds
 
 __all__ = ["Automations", "Patterns", "MAX_CASCADE"]
 
@@ -139,7 +139,7 @@ class Automations:
                 self.by_event.setdefault(event, []).append(automation)
         self.concerned = lru_cache(maxsize=65536)(self._concerned)
         """The automations an event concerns for a ticket of a class, worked out once per event and class."""
-        timers.register_for_ticket("automation", self._fire_timer, self._unwanted)
+        timers.register_for_ticket("automation", self._fire_timer, self._unwanted, TEXT)
 
     def on(self, ticket: TicketState, event: str, at: datetime, depth: int = 0) -> list[d.Decision]:
         """Run the automations ``event`` sets off for ``ticket``, in file order."""

@@ -10,7 +10,7 @@ import bisect
 import hashlib
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from ..calendars import BusinessCalendar, Span, intersect_spans, micros, open_spans, shift, subtract_spans, union_spans
 from ..model import FollowUp, Org
@@ -18,12 +18,19 @@ from . import decisions as d
 from . import events as e
 from .assignment import Agent
 from .store import Store, TicketState, Timer
-from .timers import TimerKinds
+from .timers import TEXT, Payload, TimerKinds
 
 __all__ = ["FollowUps"]
 
 Reopen = Callable[[TicketState, datetime, str], list[d.Decision]]
 Escalate = Callable[[TicketState, str, int, datetime], list[d.Decision]]
+
+
+def _fits_call_timer(data: Any) -> bool:
+    return type(data) is tuple and len(data) == 2 and type(data[0]) is str and isinstance(data[1], datetime) and data[1].tzinfo is not None
+
+
+_CALL_TIMER = Payload(_fits_call_timer, "(follow-up policy, the deadline)")
 
 
 class FollowUps:
@@ -39,8 +46,8 @@ class FollowUps:
         """Whose clock counts a follow-up's days: the centre's."""
         self._callable: dict[str, _Callable] = {}
         """Per policy: its callable spans of the week in which the last call was looked for."""
-        timers.register_for_ticket("followup_call", self._fire_call, self._call_needless)
-        timers.register_for_ticket("followup_deadline", self._fire_deadline, self._deadline_needless)
+        timers.register_for_ticket("followup_call", self._fire_call, self._call_needless, _CALL_TIMER)
+        timers.register_for_ticket("followup_deadline", self._fire_deadline, self._deadline_needless, TEXT)
 
     def start(self, ticket: TicketState, trigger: str, at: datetime) -> list[d.Decision]:
         """Schedule the follow-ups that ``trigger`` (handed_over, resolved, closed) sets off for this ticket."""

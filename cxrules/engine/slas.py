@@ -10,13 +10,13 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
-from typing import Optional
+from typing import Any, Optional
 
 from ..calendars import BusinessCalendar, not_after
 from ..model import Org, Sla
 from . import decisions as d
 from .store import TicketState, Timer
-from .timers import TimerKinds
+from .timers import Payload, TimerKinds, is_count
 
 __all__ = ["Slas", "sla_of_class", "TARGETS"]
 
@@ -42,8 +42,8 @@ class Slas:
         self.org_calendar = org.info.calendar
         self.for_class = cache(lambda fields: sla_of_class(org, fields))
         """The SLA a ticket class gets (the first that matches), worked out once per class."""
-        timers.register_for_ticket("sla", self._fire_target, self._target_settled)
-        timers.register_for_ticket("escalate", self._fire_escalation, _moved_on)
+        timers.register_for_ticket("sla", self._fire_target, self._target_settled, _TARGET_TIMER)
+        timers.register_for_ticket("escalate", self._fire_escalation, _moved_on, _ESCALATION_TIMER)
 
     def of(self, ticket: TicketState) -> Optional[Sla]:
         """The ticket's SLA, if this version of the org still has it."""
@@ -246,6 +246,22 @@ def _after_warning(total: timedelta, warn_at: float) -> timedelta:
     """The open time of a target of length ``total`` left when its warning comes: a timedelta times a float costs a
     microsecond, and an SLA's targets are few (working days vary with the start: hence a bound)."""
     return total * (1 - warn_at)
+
+
+def _fits_target_timer(data: Any) -> bool:
+    return (type(data) is tuple and len(data) in (3, 4) and type(data[0]) is str and data[0] in _DUE
+            and (data[1] == "warn" or (data[1] == "breach" and len(data) == 3)) and is_count(data[-1]))
+
+
+_TARGET_TIMER = Payload(_fits_target_timer, "(target, `breach`, generation) or (target, `warn`, the breach's number, generation)")
+"""An SLA timer's payload; a warning stored by an earlier version of cxrules has no breach number (see :func:`_schedules_breach`)."""
+
+
+def _fits_escalation_timer(data: Any) -> bool:
+    return type(data) is tuple and len(data) == 3 and type(data[0]) is str and is_count(data[1]) and is_count(data[2])
+
+
+_ESCALATION_TIMER = Payload(_fits_escalation_timer, "(escalation path, level, generation)")
 
 
 def _schedules_breach(timer: Timer) -> bool:

@@ -16,7 +16,7 @@ from ..calendars import shift
 from ..model import Org, Surge
 from . import decisions as d
 from .store import Store, TicketState, Timer
-from .timers import TimerKinds
+from .timers import TEXT, TimerKinds
 
 __all__ = ["Surges"]
 
@@ -33,7 +33,7 @@ class Surges:
         self._campaign_day: Optional[tuple[date, frozenset[str]]] = None
         self.for_class = cache(lambda fields: tuple(surge for surge in org.surges if surge.match.matches(*fields)))
         """The surges that count a ticket class, worked out once per class."""
-        timers.register("surge", self._fire_window_end)
+        timers.register("surge", self._fire_window_end, TEXT)
 
     def active(self, at: datetime) -> list[Surge]:
         """The surges whose team is on: switched on by their count (or an automation), or for a campaign running at ``at``."""

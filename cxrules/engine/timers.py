@@ -1,22 +1,45 @@
 """The registry of timer kinds: each part of the engine registers the kinds it schedules with what fires them.
 
 Timers are kept by the store as plain data (a kind, a key, a payload), so a restart can fire
-a timer scheduled before it; the kind is the only link back to the code that fires it.
+a timer scheduled before it; the kind is the only link back to the code that fires it. A store
+edited by hand may hold any kind and any payload: each kind says what its payload must be, and a
+timer of no known kind, or whose payload is not that, is skipped and noted, never fired (a timer
+that failed every time it fired would hold back every timer due after it).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 from . import decisions as d
 from .store import Store, TicketState, Timer
 
-__all__ = ["TimerKinds"]
+__all__ = ["TimerKinds", "Payload", "TEXT", "is_count"]
 
 Fire = Callable[[Timer], list[d.Decision]]
 FireForTicket = Callable[[TicketState, Timer], list[d.Decision]]
 Silent = Callable[[TicketState, Timer], bool]
+
+
+class Payload(NamedTuple):
+    """What a kind's payload must be: ``fits`` tells, ``words`` says it in the fault that skips a timer it does not fit."""
+
+    fits: Callable[[Any], bool]
+    words: str
+
+
+def _is_text(data: Any) -> bool:
+    return type(data) is str
+
+
+TEXT = Payload(_is_text, "an id (text)")
+"""The payload of most kinds: the id of what the timer is for (an automation, a surge, a role, a follow-up policy)."""
+
+
+def is_count(data: Any) -> bool:
+    """A whole number from zero (a level, a generation): not a bool, which Python counts as one."""
+    return type(data) is int and data >= 0
 
 
 class TimerKinds:
@@ -27,14 +50,16 @@ class TimerKinds:
         self.faults = faults
         self._fire: dict[str, Fire] = {}
         self._silent: dict[str, Silent] = {}
+        self._payloads: dict[str, Payload] = {}
 
-    def register(self, kind: str, fire: Fire) -> None:
-        """``fire`` decides what a due timer of ``kind`` means now."""
+    def register(self, kind: str, fire: Fire, payload: Payload) -> None:
+        """``fire`` decides what a due timer of ``kind`` means now; it is only given a timer whose data ``payload`` fits."""
         if kind in self._fire:
             raise ValueError(f"timer kind {kind} is registered twice")
         self._fire[kind] = fire
+        self._payloads[kind] = payload
 
-    def register_for_ticket(self, kind: str, fire: FireForTicket, silent: Silent) -> None:
+    def register_for_ticket(self, kind: str, fire: FireForTicket, silent: Silent, payload: Payload) -> None:
         """Like :meth:`register`, for timers of one ticket: ``fire`` gets the ticket; once it is gone, nothing fires.
 
         ``silent(ticket, timer)``: whether the timer, due now, decides nothing and changes nothing (its ticket moved on);
@@ -44,15 +69,16 @@ class TimerKinds:
             ticket = self.store.get(timer.ticket_id) if timer.ticket_id else None
             return fire(ticket, timer) if ticket is not None and not silent(ticket, timer) else []
 
-        self.register(kind, fire_if_kept)
+        self.register(kind, fire_if_kept, payload)
         self._silent[kind] = silent
 
     def spent(self, ticket: Optional[TicketState], timer: Timer) -> bool:
         """Whether ``timer``, due now, would fire nothing for ``ticket`` (None: the ticket is gone); a timer of no ticket is never
-        spent here (firing it may change what it watches), nor one whose check fails: firing it notes the fault."""
+        spent here (firing it may change what it watches), nor one whose payload does not fit its kind, or whose check fails:
+        firing it notes the fault."""
         silent = self._silent.get(timer.kind)
         try:
-            return silent is not None and (ticket is None or silent(ticket, timer))
+            return silent is not None and (ticket is None or (self._payloads[timer.kind].fits(timer.data) and silent(ticket, timer)))
         except Exception:  # a bug in the check: the timer is fired, in a unit of work that notes it and undoes what it began
             return False
 
@@ -75,4 +101,15 @@ class TimerKinds:
         if fire is None:  # only a store edited by hand holds one: one bad timer must not stop every run
             self.faults.append(f"timer `{timer.key}` of unknown kind `{timer.kind}` skipped")
             return []
+        payload = self._payloads[timer.kind]
+        if not payload.fits(timer.data):  # the same
+            self.faults.append(f"timer `{timer.key}` of kind `{timer.kind}` skipped: its payload {_shown(timer.data)} is not "
+                               f"{payload.words}")
+            return []
         return fire(timer)
+
+
+def _shown(data: Any) -> str:
+    """A payload as the fault shows it: a store edited by hand may hold a long one."""
+    text = repr(data)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -98,10 +98,14 @@ class RawRuleset:
 
     def __init__(self, org: Org):
         self._winner: list = [None]
-        self.ruleset = Ruleset(f"bench_raw_{next(_rulesets)}", None,
-                               compile_routing(org.routing, lambda rule_id: lambda closure: self._winner.__setitem__(0, rule_id)))
-        self.roles = {rule.id: rule.to for rule in org.routing}
+        definition = {name: {**rule, "run": self._recorder(name)} for name, rule in compile_routing(org.routing).items()}
+        self.ruleset = Ruleset(f"bench_raw_{next(_rulesets)}", None, definition)
+        self.roles = {f"r_{rule.id}": rule.to for rule in org.routing}
         self.fallback = org.info.fallback_queue
+
+    def _recorder(self, rule: str) -> Callable:
+        """An action as durable-rules' documentation writes one: it notes the rule that took the message."""
+        return lambda closure: self._winner.__setitem__(0, rule)
 
     def decider(self, flags: dict[str, bool]) -> Decide:
         """Post a class as the message the engine would (calendars as in ``flags``); the winning rule's role."""

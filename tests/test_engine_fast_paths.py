@@ -11,6 +11,7 @@ in for, written out plainly, on generated inputs. Nothing here measures time.
 from __future__ import annotations
 
 import bisect
+import gc
 import itertools
 from dataclasses import fields
 from functools import cache
@@ -28,6 +29,8 @@ from cxrules.calendars import intersect_spans, open_spans, subtract_spans, union
 from cxrules.engine import (AgentReplied, Assigned, AutomationFired, CustomerReply, DeliveryPolicy, Engine, FirstResponse,
                             FollowUpDone, FollowUpScheduled, Resolved, SlaBreached, SlaWarning, TicketCreated, VirtualClock)
 from cxrules.engine.assignment import Agent, Assignment
+from cxrules.engine import durable as durable_module
+from cxrules.engine.automations import Patterns
 from cxrules.engine.durable import DurableRouter
 from cxrules.engine import store as store_module
 from cxrules.engine.slas import Slas
@@ -121,6 +124,54 @@ def test_durable_rules_are_asked_once_per_class_and_state_of_the_calendars_that_
                 assert (found.role, found.rule) == (wanted.role, wanted.rule), (ticket, at)
         assert Counter(asked) == expected
         assert len({router._open_calendars(at) for at in week}) > max(expected.values()), "the week should open calendars no class needs"
+    finally:
+        router.close()
+
+
+def _every_class(org: cxrules.Org) -> list[TicketClass]:
+    values = ([c.id for c in org.categories], [c.id for c in org.channels], [s.id for s in org.segments], list(org.info.priorities), [False, True])
+    return [TicketClass(*fields) for fields in itertools.product(*values)]
+
+
+def test_asking_durable_rules_leaves_nothing_for_the_collector():
+    """Each action durable-rules' own loop runs leaves a reference cycle of some 28 objects (a closure, a promise, a timeout
+    function that refers to itself); a replay, whose collector is paused, asks thousands of times. The engine runs the actions
+    itself and leaves none, for routing and for patterns across tickets alike; and the owners are the reference router's."""
+    org = cxrules.load_org(AUTOMOTIVE)
+    router, reference = DurableRouter(org), Router(org)
+    patterns = Patterns(org)
+    repeat = next(a for a in org.automations if a.trigger.count is not None)
+    facts = [{"t": repeat.id, "n": 0, "new": False, "at": 0.0, "ticket": "A"}]
+    new = {"t": repeat.id, "n": repeat.trigger.count - 1, "new": True, "at": 60.0, "ticket": "B"}
+    classes = Random(3).sample(_every_class(org), 200)
+    gc.collect()
+    gc.disable()
+    try:
+        owners = [router.winner(ticket) for ticket in classes]
+        matched = [patterns.matches(facts, new) for _ in range(50)]
+        in_cycles = gc.collect()
+    finally:
+        gc.enable()
+        router.close()
+        patterns.close()
+    assert owners == [reference.route(ticket).rule.id if reference.route(ticket).rule else None for ticket in classes]
+    assert len(set(owners)) > 5
+    assert matched == [[(repeat.id, ("A", "B"))]] * 50
+    assert in_cycles == 0
+
+
+def test_a_failure_inside_durable_rules_abandons_the_action_raises_and_the_ruleset_goes_on(monkeypatch):
+    org = cxrules.load_org(AUTOMOTIVE)
+    router, reference = DurableRouter(org), Router(org)
+    first, then = [ticket for ticket in _every_class(org) if reference.route(ticket).rule is not None][:2]
+    try:
+        def fails(*args):
+            raise OSError("disk full")
+        monkeypatch.setattr(durable_module.durable_rules_engine, "update_state", fails)
+        with pytest.raises(RuntimeError, match="durable-rules failed.*disk full"):
+            router.winner(first)
+        monkeypatch.undo()
+        assert router.winner(then) == reference.route(then).rule.id
     finally:
         router.close()
 

@@ -28,11 +28,12 @@ from typing import Callable, Optional
 from zoneinfo import ZoneInfo
 
 import durable_rules_engine
-from durable.engine import MessageNotHandledException, Ruleset
+from durable.engine import Ruleset
 
 from ..calendars import BusinessCalendar, shift
 from ..model import Automation, Org, format_duration
 from . import decisions as d
+from .durable import post_and_act, run_by_post_and_act
 from .store import Store, TicketState, Timer
 from .timers import TEXT, TimerKinds
 
@@ -54,6 +55,8 @@ class Patterns:
     def __init__(self, org: Org):
         self.name = f"cxrules_automations_{org.info.id}_{os.getpid()}_{next(_serial)}"
         self._matches: list[tuple[str, tuple[str, ...]]] = []
+        self._named: dict[str, tuple[str, str, str]] = {}
+        """Per rule: its automation, and the names of the earlier fact and of the new one in what the rule matched."""
         self._lock = threading.Lock()
         rules = {}
         for automation in org.automations:
@@ -64,21 +67,21 @@ class Patterns:
                     {"first": {"t": automation.id}},
                     {"last": {"$and": [{"t": automation.id}, {"new": True},
                                        {"n": {"$add": {"$l": {"first": "n"}, "$r": trigger.count - 1}}}]}}],
-                    "run": self._recorder(automation.id, ("first", "last"))}
+                    "run": run_by_post_and_act}
+                self._named[f"c_{automation.id}"] = (automation.id, "first", "last")
             elif trigger.following is not None:
                 window = trigger.within.total_seconds() if trigger.within else 0
                 rules[f"f_{automation.id}"] = {"all": [
                     {"earlier": {"t": f"{automation.id}:earlier"}},
                     {"this": {"$and": [{"t": f"{automation.id}:this"}, {"$neq": {"ticket": {"earlier": "ticket"}}},
                                        {"$lte": {"at": {"$add": {"$l": {"earlier": "at"}, "$r": window}}}}]}}],
-                    "run": self._recorder(automation.id, ("earlier", "this"))}
+                    "run": run_by_post_and_act}
+                self._named[f"f_{automation.id}"] = (automation.id, "earlier", "this")
         self._ruleset: Optional[Ruleset] = Ruleset(self.name, None, rules) if rules else None
 
-    def _recorder(self, automation_id: str, names: tuple[str, str]) -> Callable:
-        def record(closure) -> None:
-            first, last = (getattr(closure, name) for name in names)
-            self._matches.append((automation_id, (first.ticket, last.ticket)))
-        return record
+    def _record(self, rule: str, matched: dict) -> None:
+        automation_id, first, last = self._named[rule]
+        self._matches.append((automation_id, (matched[first]["ticket"], matched[last]["ticket"])))
 
     def matches(self, facts: list[dict], new: dict) -> list[tuple[str, tuple[str, ...]]]:
         """(automation id, (matched earlier ticket, new fact's ticket)) for each match ending with ``new``.
@@ -93,23 +96,11 @@ class Patterns:
             try:
                 for number, fact in enumerate([*facts, new]):
                     posted.append({**fact, "sid": "patterns", "id": f"f{number}"})
-                    self._post(self._ruleset, self._ruleset.assert_fact, posted[-1])
+                    post_and_act(self._ruleset, self._ruleset.assert_fact, posted[-1], self._record)
                 return list(self._matches)
             finally:
                 for fact in posted:
-                    self._post(self._ruleset, self._ruleset.retract_fact, fact)
-
-    @staticmethod
-    def _post(ruleset: Ruleset, post: Callable[[dict], int], fact: dict) -> None:
-        """Assert or retract (``post``) a fact and run the actions it sets off; an action that failed raises."""
-        try:
-            handle = post(fact)
-        except MessageNotHandledException:
-            return
-        failure: list = [None]
-        ruleset.do_actions(handle, lambda error, state: failure.__setitem__(0, error))
-        if failure[0] is not None:
-            raise RuntimeError(f"durable-rules failed matching a pattern: {failure[0]}")
+                    post_and_act(self._ruleset, self._ruleset.retract_fact, fact, self._record)
 
     def close(self) -> None:
         if self._ruleset is not None:

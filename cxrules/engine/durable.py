@@ -5,8 +5,8 @@ dicts, so they are generated from the validated model, never written by hand; a 
 name must be unique in the process, so each compiled org gets a fresh one and releases it
 with :meth:`DurableRouter.close`; its Host starts wall-clock timer threads, so we use bare
 ``Ruleset`` objects and keep time ourselves; an action that raises is swallowed, so our
-actions only record the winner; an event no rule matches raises
-``MessageNotHandledException``, which means the fallback queue.
+actions only record the winner, and we run them ourselves (:func:`post_and_act`); an event
+no rule matches raises ``MessageNotHandledException``, which means the fallback queue.
 
 A routing decision is a pure function of the ticket's class and of which calendars are
 open among those of the `during` rules that match the class, so each one is computed by
@@ -17,10 +17,11 @@ implementation of the rules.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import threading
 from datetime import datetime
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 import durable_rules_engine
 from durable.engine import MessageNotHandledException, Ruleset
@@ -29,7 +30,7 @@ from ..calendars import BusinessCalendar, Stretch
 from ..model import Match, Org, RoutingRule, Surge
 from ..routing import Route, TicketClass, precedence_order, surge_route
 
-__all__ = ["DurableRouter", "compile_routing"]
+__all__ = ["DurableRouter", "compile_routing", "post_and_act", "run_by_post_and_act"]
 
 _serial = itertools.count()
 _NONE: frozenset[str] = frozenset()
@@ -52,8 +53,43 @@ def _match_terms(match: Match) -> list[dict]:
     return [term for term in terms if term is not None]
 
 
-def compile_routing(rules: Iterable[RoutingRule], action) -> dict:
-    """A durable-rules ruleset definition: one rule per routing rule, tried in precedence order.
+def run_by_post_and_act(closure) -> None:
+    """The action every rule of ours names, as durable-rules' ``Ruleset`` requires one: :func:`post_and_act` runs the actions
+    by the rules' names, and ``Ruleset.do_actions``, which would call this, is not used."""
+    raise RuntimeError("cxrules runs its durable-rules actions with post_and_act")
+
+
+def post_and_act(ruleset: Ruleset, post: Callable[[dict], int], message: dict, act: Callable[[str, dict], None]) -> None:
+    """Post ``message`` (``post``: the ruleset's ``assert_event``, ``assert_fact`` or ``retract_fact``) and hand each action it
+    sets off, in durable-rules' order, to ``act(rule name, what the rule matched)``; a message no rule takes sets off none.
+
+    The loop of ``Ruleset.do_actions`` without what only its asynchronous actions need: there each action builds a closure,
+    a promise and a timeout function that refers to itself, a reference cycle of some 28 objects left to the collector, and
+    writes the session's state back re-encoded. Our actions only note what matched, so the state goes back as it came.
+    A failure in durable-rules abandons the action and raises RuntimeError.
+    """
+    try:
+        handle = post(message)
+    except MessageNotHandledException:
+        return
+    engine = ruleset._handle
+    try:
+        result = durable_rules_engine.start_action_for_state(engine, handle)
+        if not result:
+            return
+        state, actions = result
+        while actions:
+            name, matched = next(iter(json.loads(actions).items()))
+            act(name, matched)
+            durable_rules_engine.update_state(engine, state)
+            actions = durable_rules_engine.complete_and_start_action(engine, handle)
+    except Exception as error:
+        durable_rules_engine.abandon_action(engine, handle)
+        raise RuntimeError(f"durable-rules failed on {sorted(message)}: {type(error).__name__}: {error}") from error
+
+
+def compile_routing(rules: Iterable[RoutingRule]) -> dict:
+    """A durable-rules ruleset definition: one rule per routing rule, named `r_` and its id, tried in precedence order.
 
     ``pri`` (lower fires first) is the rule's place in :func:`precedence_order`, so
     durable-rules resolves conflicts exactly as the reference router does.
@@ -63,7 +99,7 @@ def compile_routing(rules: Iterable[RoutingRule], action) -> dict:
         terms = [{"t": "route"}, *_match_terms(rule.match)]
         if rule.during:
             terms.append({f"open_{rule.during}": True})
-        definition[f"r_{rule.id}"] = {"all": [{"m": {"$and": terms}}], "pri": rank, "run": action(rule.id)}
+        definition[f"r_{rule.id}"] = {"all": [{"m": {"$and": terms}}], "pri": rank, "run": run_by_post_and_act}
     return definition
 
 
@@ -79,7 +115,9 @@ class DurableRouter:
         """The last stretch of time in which the same calendars were open, and their ids; replaced whole."""
         self._routes = {rule.id: Route(rule.to, rule) for rule in org.routing}
         self._fallback = Route(org.info.fallback_queue, None)
-        self._winner: list[Optional[str]] = [None]
+        self._winner: Optional[str] = None
+        """The rule that took the last message posted (under the lock)."""
+        self._rule_of_action = {f"r_{rule.id}": rule.id for rule in org.routing}
         self._lock = threading.Lock()
         self._cache: dict[object, Optional[str]] = {}
         """Winners by ticket class, or by (class, open calendars) for rules with `during`."""
@@ -90,12 +128,10 @@ class DurableRouter:
         self._decisions: dict[tuple[TicketClass, frozenset[str]], Optional[str]] = {}
         """Winners by (class, open calendars that matter to it): what durable-rules was asked."""
         self.name = f"cxrules_{org.info.id}_{os.getpid()}_{next(_serial)}"
-        self._ruleset = Ruleset(self.name, None, compile_routing(org.routing, self._recorder)) if org.routing else None
+        self._ruleset = Ruleset(self.name, None, compile_routing(org.routing)) if org.routing else None
 
-    def _recorder(self, rule_id: str):
-        def record(closure) -> None:
-            self._winner[0] = rule_id
-        return record
+    def _record(self, action: str, matched: dict) -> None:
+        self._winner = self._rule_of_action[action]
 
     def _open_calendars(self, at: Optional[datetime]) -> frozenset[str]:
         """The calendars of `during` rules open at ``at`` (all of them at no moment); the set stands until one of them
@@ -147,16 +183,9 @@ class DurableRouter:
         message = {"t": "route", "category": ticket.category, "channel": ticket.channel, "segment": ticket.segment,
                    "priority": ticket.priority, "member": ticket.member}
         message.update({f"open_{cid}": cid in open_calendars for cid in self._calendars})
-        self._winner[0] = None
-        try:
-            handle = self._ruleset.assert_event(message)
-        except MessageNotHandledException:
-            return None
-        failure: list = [None]
-        self._ruleset.do_actions(handle, lambda error, state: failure.__setitem__(0, error))
-        if failure[0] is not None:
-            raise RuntimeError(f"durable-rules failed while routing {ticket}: {failure[0]}")
-        return self._winner[0]
+        self._winner = None
+        post_and_act(self._ruleset, self._ruleset.assert_event, message, self._record)
+        return self._winner
 
     def route(self, ticket: TicketClass, at: Optional[datetime] = None, active_surges: Iterable[Surge] = ()) -> Route:
         if active_surges and (surged := surge_route(ticket, active_surges)) is not None:  # none active: no call

@@ -6,10 +6,10 @@ import threading
 
 
 import cxrules
-from cxrules.engine import events
 from cxrules.engine import (Assigned, Closed, CustomerReply, Engine, Reopened, Escalated, Fallback, FirstResponse, FollowUpDone, FollowUpDue,
                             FollowUpOverdue, FollowUpScheduled, HandOff, Notified, Queued, Reassigned, Refused, Resolved, SlaBreached,
                             SlaWarning, StateChanged, SurgeActivated, SurgeDeactivated, TicketCreated, Waiting, WorkflowStep)
+from cxrules.engine.store import MemoryStore
 
 from conftest import ORGS
 from engine_helpers import VirtualClock, local, make_engine, make_org
@@ -306,22 +306,23 @@ def test_submit_from_many_threads_keeps_every_ticket(tmp_path):
     assert all(load == 0 for load in engine.store.loads.values())
 
 
-def test_the_engine_lock_is_held_while_an_event_is_applied(tmp_path, monkeypatch):
+def test_the_engine_lock_is_held_while_an_event_is_applied(tmp_path):
     """Fails if `Engine._lock` is a no-op or not taken by `submit`: then another thread could apply an event meanwhile.
 
     The first event is held inside the engine until the test has tried the lock from
     another thread; no timing is involved, so a busy machine changes nothing.
     """
-    engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
     inside, release = threading.Event(), threading.Event()
-    check = events.check_event
 
-    def held(event):  # the event's check, which `submit` runs under the lock: the engine is compiled, its methods stay
-        inside.set()
-        assert release.wait(timeout=600)  # a guard against a hang, not a speed limit
-        return check(event)
+    class HeldStore(MemoryStore):
+        """Holds the unit of work the event begins (the engine is compiled: a store of the test's own is where to wait)."""
 
-    monkeypatch.setattr(events, "check_event", held)
+        def begin(self, entry):
+            inside.set()
+            assert release.wait(timeout=600)  # a guard against a hang, not a speed limit
+            return super().begin(entry)
+
+    engine = Engine(make_org(tmp_path), VirtualClock(local(2025, 3, 3, 10)), HeldStore())
     first = threading.Thread(target=engine.submit, args=(created("A"),))
     first.start()
     assert inside.wait(timeout=600)  # a guard against a hang, not a speed limit

@@ -21,7 +21,7 @@ from cxrules.engine import (EVENT_TYPES, FIRST_MOMENT, FIRST_YEAR, LAST_MOMENT, 
                             FollowUpDone, HandOff, Refused, Reopened, Resolved, SqliteStore, TicketCreated, VirtualClock, Waiting,
                             WorkflowStep, check_event, parse_event)
 from cxrules.calendars import HORIZON
-from cxrules.engine.events import _CLEAN, _CLEAN_LIMIT, time_problem
+from cxrules.engine.eventcheck import _CLEAN, _CLEAN_LIMIT, time_problem
 from cxrules.engine.data import from_data, time_to_json
 from cxrules.engine.sqlite import event_to_json
 

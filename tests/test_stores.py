@@ -15,7 +15,7 @@ import pytest
 
 import cxrules
 from cxrules.engine import (Engine, MemoryStore, Resolved, SqliteStore, StoreError, TicketCreated, VirtualClock)
-from cxrules.engine import events
+from cxrules.engine import eventcheck
 from cxrules.engine.sqlite import decision_to_json
 
 from conftest import ORGS
@@ -132,7 +132,7 @@ class _Forgetful(set):
 
 def test_resolved_tickets_leave_memory_with_a_durable_store(tmp_path, monkeypatch):
     """Memory after 3,000 more resolved-not-closed tickets (each keeps its follow-up timers): flat on SQLite, growing in memory."""
-    monkeypatch.setattr(events, "_CLEAN", _Forgetful())
+    monkeypatch.setattr(eventcheck, "_CLEAN", _Forgetful())
     durable = Engine(LOGISTICS, VirtualClock(local(2025, 3, 3, 10)), SqliteStore(tmp_path / "state.db", keep_tickets=0))
     memory = Engine(LOGISTICS, VirtualClock(local(2025, 3, 3, 10)), MemoryStore())
     tracemalloc.start()

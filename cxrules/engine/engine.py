@@ -35,6 +35,7 @@ from .automations import Automations
 from .clock import Clock, RealClock, VirtualClock
 from .delivery import DeadLetter, Delivery, DeliveryPolicy, Handler, Undelivered
 from .durable import DurableRouter
+from .eventcheck import EventError, check_event, plainly_sound, time_problem
 from .followups import FollowUps
 from .postgres import PostgresStore, is_database_url
 from .sqlite import SqliteStore
@@ -171,10 +172,10 @@ class Engine:
         """Check one event and apply it as a unit of the store: kept whole (True) or refused, and if applying failed, undone whole."""
         now = self.clock.now()
         try:
-            e.check_event(event)
-            if event.at is None and (problem := e.time_problem("at", now)):
-                raise e.EventError(f"the clock's now cannot be the event's time: {problem}", event.ticket_id, None, type(event).__name__)
-        except e.EventError as invalid:
+            check_event(event)
+            if event.at is None and (problem := time_problem("at", now)):
+                raise EventError(f"the clock's now cannot be the event's time: {problem}", event.ticket_id, None, type(event).__name__)
+        except EventError as invalid:
             return [d.Refused(invalid.ticket_id, invalid.at or now, invalid.kind, str(invalid))], False
         at = self._moment(event.at or now)
         event = _stamped(event, at)
@@ -232,10 +233,10 @@ class Engine:
         """``until`` of an advance in UTC, refused before anything is stored or the clock moves if it is no moment to advance
         to (None included). In UTC because it is compared with due times, and Python compares two datetimes of one zone by
         wall time, whatever their fold."""
-        if e.plainly_sound(until):
+        if until is not None and plainly_sound(until):
             return until
-        if problem := e.time_problem("until", until, latest=_LATEST_UNTIL):
-            raise e.EventError(problem)  # a caller's mistake
+        if problem := time_problem("until", until, latest=_LATEST_UNTIL):
+            raise EventError(problem)  # a caller's mistake
         assert until is not None  # time_problem refuses None
         return until.astimezone(timezone.utc)
 

@@ -30,9 +30,10 @@ from ..schema import closest
 from . import decisions as d
 from .clock import VirtualClock
 from .engine import Engine
-from .events import BAD_CHARACTER as _BAD_CHARACTER
-from .events import FIRST_YEAR, LAST_YEAR, MAX_TEXT, MAX_TIME_TEXT, UNFIT, Resolved, TicketCreated, text_problem, time_problem
-from .events import SURROGATE as _SURROGATE
+from .eventcheck import BAD_CHARACTER as _BAD_CHARACTER
+from .eventcheck import FIRST_YEAR, LAST_YEAR, MAX_TEXT, MAX_TIME_TEXT, UNFIT, text_problem, time_problem
+from .eventcheck import SURROGATE as _SURROGATE
+from .events import Resolved, TicketCreated
 
 __all__ = ["TicketError", "TicketSource", "read_ticket", "parse_ticket", "parse_time", "RouteReport", "TimelineEnd",
            "explain_route", "MAX_TICKET_BYTES", "FIRST_YEAR", "LAST_YEAR", "TIMELINE_LIMIT", "TICKET_FILE",

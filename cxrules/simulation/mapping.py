@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mypy_extensions import mypyc_attr
+
 from ..diagnostics import Diagnostic
 from ..loading import MAPPING_KIND, file_kind, load_file, open_regular_binary
 from ..model import MAX_DURATION, Org, duration_problem, parse_duration
@@ -39,6 +41,7 @@ EVENT_ONLY_FIELDS = ("state", "role", "assignee", "order")
 """Fields that describe the rows of an event log: they need `updated`."""
 
 
+@mypyc_attr(native_class=False)  # pickled to `staff --jobs` workers
 @dataclass
 class Unmapped:
     """Rows that could not be mapped, by reason, with up to five examples each.
@@ -62,6 +65,7 @@ class Unmapped:
         return sum(self.reasons.values())
 
 
+@mypyc_attr(native_class=False)  # pickled to `staff --jobs` workers
 @dataclass(frozen=True)
 class LogMapping:
     """A validated mapping (see the module docstring)."""
@@ -222,10 +226,12 @@ def load_mapping(path: str | Path, org: Org) -> tuple[Optional[LogMapping], list
     ), []
 
 
+@mypyc_attr(native_class=False)  # compiled classes cannot extend ValueError
 class LogError(ValueError):
     """The log as a whole cannot be read with this mapping (e.g. a mapped column is not in its header, or a byte is not of its encoding)."""
 
 
+@mypyc_attr(native_class=False)  # compiled classes cannot extend Exception
 class RowError(Exception):
     """Why one row (or, in an event log, one ticket) cannot be mapped; the message is the reason it is counted under."""
 
@@ -407,6 +413,7 @@ def field_reader(name: str, spec: Optional[dict], nulls: frozenset[str], *, defa
     return read
 
 
+@mypyc_attr(native_class=False)  # compiled classes cannot extend ValueError
 class OutOfYears(ValueError):
     """A time that reads but lies outside the years the engine works in (its deadlines could not be computed)."""
 

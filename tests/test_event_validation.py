@@ -336,6 +336,35 @@ def test_a_stored_timer_whose_payload_does_not_fit_its_kind_is_skipped_and_repor
     assert restarted.store.db.execute("SELECT count(*) FROM cx_timers WHERE key = 'bad'").fetchone() == (0,)
 
 
+@pytest.mark.parametrize("damage", ["not json {", '{"$time": "yesterday"}', "[" * 100_000])
+def test_a_stored_timer_whose_payload_cannot_be_read_back_is_skipped_and_reported_and_holds_back_nothing(store_path, damage):
+    """Damaged JSON in a timer's row failed every advance that reached it (rolled back, tried again)."""
+    engine = engine_on(store_path)
+    engine.submit(created("A", category="complaint", member=True))
+    abandon(engine.store)
+    due = local(2025, 3, 3, 10, 1)
+    with sqlite3.connect(store_path) as db:
+        db.execute("INSERT INTO cx_timers VALUES (?, ?, ?, ?, ?, ?, ?)", (1000, due.timestamp(), time_to_json(due), "sla", "A", "bad", damage))
+    db.close()
+    restarted = engine_on(store_path)
+    assert [x.kind for x in restarted.advance(local(2025, 3, 3, 10, 30))] == ["SlaWarning", "SlaBreached", "Escalated"]
+    assert [fault.split(":")[0] for fault in restarted.faults] == ["timer `bad` of kind `sla` skipped"]
+    assert "its payload unreadable (" in restarted.faults[0]
+
+
+def test_a_stored_timer_whose_due_time_cannot_be_read_back_fires_at_the_moment_it_is_ordered_by(store_path):
+    engine = engine_on(store_path)
+    engine.submit(created("A", category="complaint", member=True))
+    abandon(engine.store)
+    with sqlite3.connect(store_path) as db:
+        db.execute("UPDATE cx_timers SET due_data = 'not json {' WHERE key = 'A:sla:first_response:1:warn'")
+    db.close()
+    restarted = engine_on(store_path)
+    warned = restarted.advance(local(2025, 3, 3, 10, 30))
+    assert [x.kind for x in warned] == ["SlaWarning", "SlaBreached", "Escalated"] and restarted.faults == []
+    assert warned[0].at == local(2025, 3, 3, 10, 24)
+
+
 def test_an_event_whose_fields_were_swapped_for_a_mapping_of_its_own_is_refused():
     """A frozen event's `__dict__` replaced by a dict subclass (whose length, keys and lookups may say anything) is refused
     with an EventError, never a crash or a pass."""

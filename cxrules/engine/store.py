@@ -23,7 +23,7 @@ from mypy_extensions import mypyc_attr
 
 from .delivery import DeadLetter
 
-__all__ = ["TicketState", "Timer", "Store", "MemoryStore", "StoreError"]
+__all__ = ["TicketState", "Timer", "Unreadable", "Store", "MemoryStore", "StoreError"]
 
 
 @mypyc_attr(native_class=False)  # compiled classes cannot extend RuntimeError
@@ -101,6 +101,16 @@ class Timer(NamedTuple):
     key: str
     """Unique per timer: a timer whose key has fired never fires again."""
     data: Any = None
+
+
+class Unreadable(NamedTuple):
+    """A timer's payload that a durable store could not read back (a row edited by hand). It fits no kind's payload, so
+    the timer is skipped and noted, never fired, and holds back no timer after it."""
+
+    error: str
+
+    def __repr__(self) -> str:
+        return f"unreadable ({self.error})"
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # the SQLite and PostgreSQL stores

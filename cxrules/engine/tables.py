@@ -34,7 +34,7 @@ import itertools
 import json
 from abc import abstractmethod
 from collections import OrderedDict, deque
-from datetime import datetime
+from datetime import datetime, timezone
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
@@ -42,7 +42,7 @@ from ..model import fingerprint
 from .data import DataError, from_data, time_to_json, to_data
 from .delivery import DeadLetter
 from .snapshot import SnapshotError, ticket_from_data, ticket_to_data
-from .store import Store, StoreError, TicketState, Timer, copy_ticket
+from .store import Store, StoreError, TicketState, Timer, Unreadable, copy_ticket
 from .wire import decision_from_json, decision_to_json
 
 if TYPE_CHECKING:
@@ -487,20 +487,17 @@ class TableStore(Store):
 
     def _timer(self, unit: "_Unit", row: tuple) -> Timer:
         """A stored timer taken off the schedule, its ticket held by the unit from the same read."""
-        seq, _, due, kind, ticket_id, key, data, ticket_row = row
+        seq, ordered_by, due, kind, ticket_id, key, data, ticket_row = row
         if ticket_id is not None and ticket_id not in unit.tickets:
             if ticket_id in self._tickets_kept:
                 self.get(ticket_id)
             else:
                 self._hold(ticket_id, None if ticket_row is None else read_row(ticket_from_data, ticket_row, "a ticket row"))
-        try:  # the due time as it was scheduled, in its zone (the column `due` is for ordering)
-            return Timer(from_data(json.loads(due)), seq, kind, ticket_id, key, from_data(json.loads(data)))
-        except (ValueError, DataError) as error:
-            raise SnapshotError(f"timer {str(key)[:60]} holds unreadable data: {error}") from None
+        return Timer(_due_time(due, ordered_by, key), seq, kind, ticket_id, key, _payload(data))
 
     def next_due(self) -> Optional[datetime]:
-        text = self._one("SELECT due_data FROM cx_timers ORDER BY due, seq LIMIT 1")
-        return None if text is None else read_row(from_data, text, "a timer's due time")
+        row = self._run("SELECT due_data, due, key FROM cx_timers ORDER BY due, seq LIMIT 1").fetchone()
+        return None if row is None else _due_time(*row)
 
     @property
     def timer_count(self) -> int:
@@ -634,6 +631,26 @@ class _Unit:
 def _json(value: Any) -> Any:
     """A JSON aggregate as the driver returns it: already decoded (PostgreSQL) or text (SQLite)."""
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _due_time(text: str, ordered_by: float, key: str) -> datetime:
+    """A stored timer's due time as it was scheduled, in its zone; if that cannot be read (a row edited by hand), the moment
+    it is ordered by, in UTC: the timer still fires, or is skipped, in its place."""
+    try:
+        return from_data(json.loads(text))
+    except (ValueError, DataError, RecursionError, TypeError):
+        try:
+            return datetime.fromtimestamp(ordered_by, timezone.utc)
+        except (ValueError, OverflowError, OSError, TypeError) as error:
+            raise SnapshotError(f"timer {str(key)[:60]} has no readable due time: {error}") from None
+
+
+def _payload(text: str) -> Any:
+    """A stored timer's payload; one that cannot be read back is :class:`.Unreadable`, which its kind skips and notes."""
+    try:
+        return from_data(json.loads(text))
+    except (ValueError, DataError, RecursionError, TypeError) as error:
+        return Unreadable(str(error)[:80])
 
 
 def read_row(parse, text: str, what: str):

@@ -352,6 +352,23 @@ def test_a_stored_timer_whose_payload_cannot_be_read_back_is_skipped_and_reporte
     assert "its payload unreadable (" in restarted.faults[0]
 
 
+def test_the_timers_of_a_ticket_whose_row_cannot_be_read_back_are_skipped_and_reported_and_hold_back_no_other_ticket(store_path):
+    """A's warning falls due first, with B's; A's damaged row failed every advance that reached it (rolled back, tried again)."""
+    engine = engine_on(store_path)
+    engine.submit(created("A", category="complaint", member=True))
+    engine.submit(created("B", category="complaint", member=True))
+    abandon(engine.store)
+    with sqlite3.connect(store_path) as db:
+        db.execute("UPDATE cx_tickets SET state = 'not json {' WHERE id = 'A'")
+    db.close()
+    restarted = engine_on(store_path)
+    decided = restarted.advance(local(2025, 3, 3, 10, 30))
+    assert [(x.kind, x.ticket_id) for x in decided] == [("SlaWarning", "B"), ("SlaBreached", "B"), ("Escalated", "B")]
+    assert restarted.faults and all(fault.startswith("a timer of ticket `A` skipped: a ticket row in the store is damaged")
+                                    for fault in restarted.faults)
+    assert restarted.store.db.execute("SELECT state FROM cx_tickets WHERE id = 'A'").fetchone() == ("not json {",)
+
+
 def test_a_stored_timer_whose_due_time_cannot_be_read_back_fires_at_the_moment_it_is_ordered_by(store_path):
     engine = engine_on(store_path)
     engine.submit(created("A", category="complaint", member=True))

@@ -492,8 +492,20 @@ class TableStore(Store):
             if ticket_id in self._tickets_kept:
                 self.get(ticket_id)
             else:
-                self._hold(ticket_id, None if ticket_row is None else read_row(ticket_from_data, ticket_row, "a ticket row"))
+                self._hold(ticket_id, self._ticket_of_timer(ticket_id, ticket_row))
         return Timer(_due_time(due, ordered_by, key), seq, kind, ticket_id, key, _payload(data))
+
+    def _ticket_of_timer(self, ticket_id: str, row: Optional[str]) -> Optional[TicketState]:
+        """The ticket a due timer is for, as stored. A row that cannot be read (edited by hand) is passed over as a ticket
+        that is gone, and noted: its timers fire nothing and hold back no other ticket's; the row stays as it is, and each
+        event of the ticket is refused."""
+        if row is None:
+            return None
+        try:
+            return read_row(ticket_from_data, row, "a ticket row")
+        except SnapshotError as error:
+            self.faults.append(f"a timer of ticket `{str(ticket_id)[:60]}` skipped: {error}")
+            return None
 
     def next_due(self) -> Optional[datetime]:
         row = self._run("SELECT due_data, due, key FROM cx_timers ORDER BY due, seq LIMIT 1").fetchone()

@@ -315,21 +315,31 @@ _BAD_PAYLOADS = [("sla", None), ("sla", ("first_response", 3, 1)), ("sla", ("nop
                  ("automation", 5), ("surge", ["rush"]), ("drain", None)]
 
 
+def _edited_by_hand(store_path, sql: str, *parameters, tickets=("A",)):
+    """A store with a complaint ticket of each id, created at 10:00 (warned at 10:24, breached at 10:30), edited by ``sql``
+    while no engine runs, and an engine restarted on it."""
+    engine = engine_on(store_path)
+    for ticket_id in tickets:
+        engine.submit(created(ticket_id, category="complaint", member=True))
+    abandon(engine.store)
+    with sqlite3.connect(store_path) as db:
+        db.execute(sql, parameters)
+    db.close()
+    return engine_on(store_path)
+
+
+_BAD_TIMER = "INSERT INTO cx_timers VALUES (1000, ?, ?, ?, ?, 'bad', ?)"
+"""A timer keyed `bad` due at 10:01: (due, due as written, kind, ticket, payload as written)."""
+_AT_10_01 = local(2025, 3, 3, 10, 1)
+
+
 @pytest.mark.parametrize("kind, payload", _BAD_PAYLOADS, ids=[f"{kind}-{n}" for n, (kind, _) in enumerate(_BAD_PAYLOADS)])
 def test_a_stored_timer_whose_payload_does_not_fit_its_kind_is_skipped_and_reported_and_holds_back_nothing(store_path, kind, payload):
     """A store edited by hand: such a timer is neither fired (a phase of 3 was once taken for a breach) nor tried again on every
     advance, rolled back each time, which held back every timer due after it (here: the ticket's own warning and breach)."""
-    engine = engine_on(store_path)
-    engine.submit(created("A", category="complaint", member=True))
-    abandon(engine.store)
-    due = local(2025, 3, 3, 10, 1)
-    with sqlite3.connect(store_path) as db:
-        db.execute("INSERT INTO cx_timers VALUES (?, ?, ?, ?, ?, ?, ?)", (1000, due.timestamp(), time_to_json(due), kind,
-                                                                           None if kind in ("surge", "drain") else "A", "bad", json.dumps(payload)))
-    db.close()
-    restarted = engine_on(store_path)
-    decided = restarted.advance(local(2025, 3, 3, 10, 30))
-    assert [x.kind for x in decided] == ["SlaWarning", "SlaBreached", "Escalated"]
+    restarted = _edited_by_hand(store_path, _BAD_TIMER, _AT_10_01.timestamp(), time_to_json(_AT_10_01), kind,
+                                None if kind in ("surge", "drain") else "A", json.dumps(payload))
+    assert [x.kind for x in restarted.advance(local(2025, 3, 3, 10, 30))] == ["SlaWarning", "SlaBreached", "Escalated"]
     assert [fault for fault in restarted.faults if "bad" in fault] == [
         f"timer `bad` of kind `{kind}` skipped: its payload {from_data(json.loads(json.dumps(payload)))!r} is not "
         f"{restarted.timer_kinds._payloads[kind].words}"]
@@ -339,14 +349,7 @@ def test_a_stored_timer_whose_payload_does_not_fit_its_kind_is_skipped_and_repor
 @pytest.mark.parametrize("damage", ["not json {", '{"$time": "yesterday"}', "[" * 100_000])
 def test_a_stored_timer_whose_payload_cannot_be_read_back_is_skipped_and_reported_and_holds_back_nothing(store_path, damage):
     """Damaged JSON in a timer's row failed every advance that reached it (rolled back, tried again)."""
-    engine = engine_on(store_path)
-    engine.submit(created("A", category="complaint", member=True))
-    abandon(engine.store)
-    due = local(2025, 3, 3, 10, 1)
-    with sqlite3.connect(store_path) as db:
-        db.execute("INSERT INTO cx_timers VALUES (?, ?, ?, ?, ?, ?, ?)", (1000, due.timestamp(), time_to_json(due), "sla", "A", "bad", damage))
-    db.close()
-    restarted = engine_on(store_path)
+    restarted = _edited_by_hand(store_path, _BAD_TIMER, _AT_10_01.timestamp(), time_to_json(_AT_10_01), "sla", "A", damage)
     assert [x.kind for x in restarted.advance(local(2025, 3, 3, 10, 30))] == ["SlaWarning", "SlaBreached", "Escalated"]
     assert [fault.split(":")[0] for fault in restarted.faults] == ["timer `bad` of kind `sla` skipped"]
     assert "its payload unreadable (" in restarted.faults[0]
@@ -354,14 +357,7 @@ def test_a_stored_timer_whose_payload_cannot_be_read_back_is_skipped_and_reporte
 
 def test_the_timers_of_a_ticket_whose_row_cannot_be_read_back_are_skipped_and_reported_and_hold_back_no_other_ticket(store_path):
     """A's warning falls due first, with B's; A's damaged row failed every advance that reached it (rolled back, tried again)."""
-    engine = engine_on(store_path)
-    engine.submit(created("A", category="complaint", member=True))
-    engine.submit(created("B", category="complaint", member=True))
-    abandon(engine.store)
-    with sqlite3.connect(store_path) as db:
-        db.execute("UPDATE cx_tickets SET state = 'not json {' WHERE id = 'A'")
-    db.close()
-    restarted = engine_on(store_path)
+    restarted = _edited_by_hand(store_path, "UPDATE cx_tickets SET state = 'not json {' WHERE id = 'A'", tickets=("A", "B"))
     decided = restarted.advance(local(2025, 3, 3, 10, 30))
     assert [(x.kind, x.ticket_id) for x in decided] == [("SlaWarning", "B"), ("SlaBreached", "B"), ("Escalated", "B")]
     assert restarted.faults and all(fault.startswith("a timer of ticket `A` skipped: a ticket row in the store is damaged")
@@ -370,13 +366,7 @@ def test_the_timers_of_a_ticket_whose_row_cannot_be_read_back_are_skipped_and_re
 
 
 def test_a_stored_timer_whose_due_time_cannot_be_read_back_fires_at_the_moment_it_is_ordered_by(store_path):
-    engine = engine_on(store_path)
-    engine.submit(created("A", category="complaint", member=True))
-    abandon(engine.store)
-    with sqlite3.connect(store_path) as db:
-        db.execute("UPDATE cx_timers SET due_data = 'not json {' WHERE key = 'A:sla:first_response:1:warn'")
-    db.close()
-    restarted = engine_on(store_path)
+    restarted = _edited_by_hand(store_path, "UPDATE cx_timers SET due_data = 'not json {' WHERE key = 'A:sla:first_response:1:warn'")
     warned = restarted.advance(local(2025, 3, 3, 10, 30))
     assert [x.kind for x in warned] == ["SlaWarning", "SlaBreached", "Escalated"] and restarted.faults == []
     assert warned[0].at == local(2025, 3, 3, 10, 24)

@@ -4,9 +4,10 @@ What we rely on, and guard against (durable-rules 2.0.28): rulesets are built fr
 dicts, so they are generated from the validated model, never written by hand; a ruleset's
 name must be unique in the process, so each compiled org gets a fresh one and releases it
 with :meth:`DurableRouter.close`; its Host starts wall-clock timer threads, so we use bare
-``Ruleset`` objects and keep time ourselves; an action that raises is swallowed, so our
-actions only record the winner, and we run them ourselves (:func:`post_and_act`); an event
-no rule matches raises ``MessageNotHandledException``, which means the fallback queue.
+``Ruleset`` objects and keep time ourselves; its own loop over actions swallows one that
+raises and leaves reference cycles behind, so we run the actions ourselves
+(:func:`post_and_act`), and ours only note what matched; an event no rule matches raises
+``MessageNotHandledException``, which means the fallback queue.
 
 A routing decision is a pure function of the ticket's class and of which calendars are
 open among those of the `during` rules that match the class, so each one is computed by

@@ -67,6 +67,16 @@ def test_a_damaged_row_refuses_its_event_and_the_engine_goes_on(postgres_url):
     assert accepted(engine.submit(Resolved("T2", at=local(2025, 3, 10, 10, 6))))
 
 
+def _dies(engine: Engine, postgres_url: str) -> None:
+    """The engine's process gone, as the server sees it: its session ended on the server. Closing the socket alone raced the
+    server, which ends a session whose client left a moment later (the liveness lock still held when the next advance looked);
+    `pg_terminate_backend` with a timeout returns once the session has ended (the timeout only guards against a hang)."""
+    pid = engine.store.db.info.backend_pid
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s, 600000)", (pid,)).fetchone() == (True,)
+    engine.store.db.close()
+
+
 def test_decisions_a_dead_process_left_undelivered_are_taken_over_once(postgres_url, monkeypatch):
     dying = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), postgres_url)
     monkeypatch.setattr(dying._delivery, "deliver", lambda decisions, now, fresh=True: None)  # dies before its handlers run
@@ -76,7 +86,7 @@ def test_decisions_a_dead_process_left_undelivered_are_taken_over_once(postgres_
     alive.on(None, seen.append)
     alive.advance()
     assert seen == []                                             # its owner still lives: not taken
-    dying.store.db.close()                                        # the process is gone: its liveness lock with it
+    _dies(dying, postgres_url)                                    # the process is gone: its liveness lock with it
     alive.advance()
     assert [x.key for x in seen] == [x.key for x in decided]
     third = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), postgres_url)

@@ -341,7 +341,7 @@ def test_a_stored_timer_whose_payload_does_not_fit_its_kind_is_skipped_and_repor
                                 None if kind in ("surge", "drain") else "A", json.dumps(payload))
     assert [x.kind for x in restarted.advance(local(2025, 3, 3, 10, 30))] == ["SlaWarning", "SlaBreached", "Escalated"]
     assert [fault for fault in restarted.faults if "bad" in fault] == [
-        f"timer `bad` of kind `{kind}` skipped: its payload {from_data(json.loads(json.dumps(payload)))!r} is not "
+        f"timer `bad` of kind `{kind}` skipped: its payload `{from_data(json.loads(json.dumps(payload)))!r}` is not "
         f"{restarted.timer_kinds._payloads[kind].words}"]
     assert restarted.store.db.execute("SELECT count(*) FROM cx_timers WHERE key = 'bad'").fetchone() == (0,)
 
@@ -352,7 +352,7 @@ def test_a_stored_timer_whose_payload_cannot_be_read_back_is_skipped_and_reporte
     restarted = _edited_by_hand(store_path, _BAD_TIMER, _AT_10_01.timestamp(), time_to_json(_AT_10_01), "sla", "A", damage)
     assert [x.kind for x in restarted.advance(local(2025, 3, 3, 10, 30))] == ["SlaWarning", "SlaBreached", "Escalated"]
     assert [fault.split(":")[0] for fault in restarted.faults] == ["timer `bad` of kind `sla` skipped"]
-    assert "its payload unreadable (" in restarted.faults[0]
+    assert "its payload `unreadable (a timer's payload in the store is damaged: " in restarted.faults[0]
 
 
 def test_the_timers_of_a_ticket_whose_row_cannot_be_read_back_are_skipped_and_reported_and_hold_back_no_other_ticket(store_path):

@@ -17,6 +17,7 @@ implementation of the rules.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -85,7 +86,8 @@ def post_and_act(ruleset: Ruleset, post: Callable[[dict], int], message: dict, a
             durable_rules_engine.update_state(engine, state)
             actions = durable_rules_engine.complete_and_start_action(engine, handle)
     except Exception as error:
-        durable_rules_engine.abandon_action(engine, handle)
+        with contextlib.suppress(Exception):  # none may be open (starting one failed): nothing to abandon
+            durable_rules_engine.abandon_action(engine, handle)
         raise RuntimeError(f"durable-rules failed on {sorted(message)}: {type(error).__name__}: {error}") from error
 
 

@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 from ..model import fingerprint
-from .data import DataError, from_data, time_to_json, to_data
+from .data import from_data, time_to_json, to_data
 from .delivery import DeadLetter
 from .snapshot import SnapshotError, ticket_from_data, ticket_to_data
 from .store import Store, StoreError, TicketState, Timer, Unreadable, copy_ticket
@@ -649,8 +649,8 @@ def _due_time(text: str, ordered_by: float, key: str) -> datetime:
     """A stored timer's due time as it was scheduled, in its zone; if that cannot be read (a row edited by hand), the moment
     it is ordered by, in UTC: the timer still fires, or is skipped, in its place."""
     try:
-        return from_data(json.loads(text))
-    except (ValueError, DataError, RecursionError, TypeError):
+        return read_row(from_data, text, "a timer's due time")
+    except SnapshotError:
         try:
             return datetime.fromtimestamp(ordered_by, timezone.utc)
         except (ValueError, OverflowError, OSError, TypeError) as error:
@@ -660,9 +660,9 @@ def _due_time(text: str, ordered_by: float, key: str) -> datetime:
 def _payload(text: str) -> Any:
     """A stored timer's payload; one that cannot be read back is :class:`.Unreadable`, which its kind skips and notes."""
     try:
-        return from_data(json.loads(text))
-    except (ValueError, DataError, RecursionError, TypeError) as error:
-        return Unreadable(str(error)[:80])
+        return read_row(from_data, text, "a timer's payload")
+    except SnapshotError as error:
+        return Unreadable(str(error))
 
 
 def read_row(parse, text: str, what: str):

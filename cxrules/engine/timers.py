@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Callable, NamedTuple, Optional
 
 from . import decisions as d
+from .eventcheck import _shown
 from .store import Store, TicketState, Timer
 
 __all__ = ["TimerKinds", "Payload", "TEXT", "is_count"]
@@ -103,13 +104,7 @@ class TimerKinds:
             return []
         payload = self._payloads[timer.kind]
         if not payload.fits(timer.data):  # the same
-            self.faults.append(f"timer `{timer.key}` of kind `{timer.kind}` skipped: its payload {_shown(timer.data)} is not "
+            self.faults.append(f"timer `{timer.key}` of kind `{timer.kind}` skipped: its payload {_shown(repr(timer.data), 160)} is not "
                                f"{payload.words}")
             return []
         return fire(timer)
-
-
-def _shown(data: Any) -> str:
-    """A payload as the fault shows it: a store edited by hand may hold a long one."""
-    text = repr(data)
-    return text if len(text) <= 80 else text[:77] + "..."

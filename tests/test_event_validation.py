@@ -272,7 +272,7 @@ def test_an_event_that_fails_half_applied_is_rolled_back_in_memory_and_in_the_jo
     engine = engine_on(store_path)
     engine.submit(created("A"))
     engine.advance(local(2025, 3, 3, 10, 30))
-    before = (vars(engine.ticket("A")).copy(), engine.store.next_seq, engine.store.next_due(), engine.queue("desk"))
+    before = (dataclasses.asdict(engine.ticket("A")), engine.store.next_seq, engine.store.next_due(), engine.queue("desk"))
     half_done = Engine._resolved
 
     def fails_half_way(self, ticket, event, at):
@@ -281,11 +281,11 @@ def test_an_event_that_fails_half_applied_is_rolled_back_in_memory_and_in_the_jo
 
     monkeypatch.setattr(Engine, "_resolved", fails_half_way)
     assert engine.submit(Resolved("A", at=local(2025, 3, 3, 10, 40)))[0].kind == "Refused"
-    assert (vars(engine.ticket("A")), engine.store.next_seq, engine.store.next_due(), engine.queue("desk")) == before
+    assert (dataclasses.asdict(engine.ticket("A")), engine.store.next_seq, engine.store.next_due(), engine.queue("desk")) == before
     monkeypatch.undo()
     abandon(engine.store)
     restarted = engine_on(store_path)
-    assert vars(restarted.ticket("A")) == before[0] and not [f for f in restarted.faults if "quarantine" in f]
+    assert dataclasses.asdict(restarted.ticket("A")) == before[0] and not [f for f in restarted.faults if "quarantine" in f]
 
 
 _IMPOSSIBLE = [datetime(9999, 12, 31, tzinfo=timezone.utc), datetime(2025, 3, 3, 12), "2025-03-03"]

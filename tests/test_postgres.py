@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from dataclasses import asdict
 
 import psycopg
 import pytest
@@ -42,7 +43,7 @@ def test_state_lives_in_the_database_not_in_the_process(postgres_url):
 def test_an_event_failing_half_way_is_rolled_back_in_the_database(postgres_url, monkeypatch):
     engine = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), postgres_url)
     engine.submit(TicketCreated("T1", category="consultation", channel="phone", segment="normal", priority="normal"))
-    before = (vars(engine.ticket("T1")), engine.store.next_seq, engine.store.next_due(), engine.store.events_applied)
+    before = (asdict(engine.ticket("T1")), engine.store.next_seq, engine.store.next_due(), engine.store.events_applied)
     half_done = Engine._resolved
 
     def fails_half_way(self, ticket, event, at):
@@ -51,7 +52,7 @@ def test_an_event_failing_half_way_is_rolled_back_in_the_database(postgres_url, 
 
     monkeypatch.setattr(Engine, "_resolved", fails_half_way)
     assert engine.submit(Resolved("T1", at=local(2025, 3, 10, 10, 5)))[0].kind == "Refused"
-    assert (vars(engine.ticket("T1")), engine.store.next_seq, engine.store.next_due(), engine.store.events_applied) == before
+    assert (asdict(engine.ticket("T1")), engine.store.next_seq, engine.store.next_due(), engine.store.events_applied) == before
     monkeypatch.undo()
     assert accepted(engine.submit(Resolved("T1", at=local(2025, 3, 10, 10, 6))))
 

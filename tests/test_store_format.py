@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import copyreg
 import json
 import os
 import pickle
 import sqlite3
 import subprocess
 import sys
+from dataclasses import asdict
 
 import pytest
 
 import cxrules
 from cxrules.engine import Engine, SqliteStore, StoreError, TicketCreated, VirtualClock
-from cxrules.engine.snapshot import dump_state, load_state
+from cxrules.engine.snapshot import _ADDED_FIELDS, dump_state, load_state
+from cxrules.engine.store import TicketState
 from cxrules.engine.sqlite import event_to_json
 from cxrules.engine.tables import FORMAT
 from cxrules.model import fingerprint
@@ -132,18 +135,44 @@ def test_a_crafted_pickle_runs_nothing_and_is_refused(tmp_path, monkeypatch):
     assert not (tmp_path / "pwned").exists()
 
 
-def test_a_store_of_cxrules_0_1_is_migrated_to_tables(tmp_path):
+class _PickledBy0_1:
+    """A ticket as cxrules 0.1 pickled it: the state of an ordinary class, without the fields added since."""
+
+    def __init__(self, ticket: TicketState, without: tuple[str, ...] = ()):
+        self.fields = {name: value for name, value in asdict(ticket).items() if name not in _ADDED_FIELDS and name not in without}
+
+    @property  # type: ignore[misc]
+    def __class__(self):  # what pickle writes as the class of what it builds
+        return TicketState
+
+    def __reduce_ex__(self, protocol):
+        return copyreg.__newobj__, (TicketState,), self.fields
+
+
+def _old_engine() -> Engine:
     old = Engine(ORG, VirtualClock(START))
     old.submit(ticket("A"))
     old.submit(TicketCreated("B", category="shipment_status", channel="phone", segment="retail", priority="normal", at=local(2025, 3, 3, 11)))
+    return old
+
+
+def test_a_store_of_cxrules_0_1_is_migrated_to_tables(tmp_path):
+    old = _old_engine()
     state = old.store.state()
-    _legacy_file(tmp_path / "s.db", state)
+    _legacy_file(tmp_path / "s.db", {**state, "tickets": {ticket_id: _PickledBy0_1(t) for ticket_id, t in state["tickets"].items()}})
     migrated = engine_on(tmp_path / "s.db")
-    assert migrated.ticket("A").role == old.ticket("A").role and migrated.ticket("B").created_at == local(2025, 3, 3, 11)
+    assert asdict(migrated.ticket("A")) == asdict(old.ticket("A")) and migrated.ticket("B").created_at == local(2025, 3, 3, 11)
     assert migrated.store.next_due() == old.store.next_due()
     assert any("written in format 1; migrated" in fault for fault in migrated.faults)
     migrated.store.close()
     assert dict(sqlite3.connect(tmp_path / "s.db").execute("SELECT name, value FROM cx_meta"))["format"] == str(FORMAT)
+
+
+def test_a_store_of_cxrules_0_1_whose_ticket_lacks_a_field_is_refused(tmp_path):
+    state = _old_engine().store.state()
+    _legacy_file(tmp_path / "s.db", {**state, "tickets": {"A": _PickledBy0_1(state["tickets"]["A"], without=("category",))}})
+    with pytest.raises(StoreError, match=r"ticket fields \['category'\] differ from the engine's"):
+        engine_on(tmp_path / "s.db")
 
 
 def _with_a_new_role_for_questions(data):

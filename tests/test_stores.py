@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import tracemalloc
+from dataclasses import asdict, fields
 from datetime import timedelta
 
 import pytest
@@ -16,7 +17,9 @@ import pytest
 import cxrules
 from cxrules.engine import (Engine, MemoryStore, Resolved, SqliteStore, StoreError, TicketCreated, VirtualClock)
 from cxrules.engine import eventcheck
+from cxrules.engine.snapshot import _SETS, _TIMES
 from cxrules.engine.sqlite import decision_to_json
+from cxrules.engine.store import TicketState, copy_ticket
 
 from conftest import ORGS
 from engine_helpers import local
@@ -44,10 +47,29 @@ def test_decisions_and_state_are_those_of_the_in_memory_engine(store_at):
     for event in events:
         assert as_data(durable.submit(event)) == as_data(memory.submit(event)), event
     assert as_data(durable.advance(END)) == as_data(memory.advance(END))
-    assert {t.id: vars(t) for t in durable.store.all_tickets()} == {t.id: vars(t) for t in memory.store.all_tickets()}
+    assert {t.id: asdict(t) for t in durable.store.all_tickets()} == {t.id: asdict(t) for t in memory.store.all_tickets()}
     assert durable.fallback_tickets == memory.fallback_tickets
     assert [durable.queue(role.id) for role in ORG.roles] == [memory.queue(role.id) for role in ORG.roles]
     assert durable.store.next_due() == memory.store.next_due() and durable.store.events_applied == len(events)
+
+
+def _with_every_field_set(flag: str) -> TicketState:
+    """A ticket whose fields all differ from their defaults and from each other (of its flags, only ``flag`` is true)."""
+    values: dict = {}
+    for number, name in enumerate(spec.name for spec in fields(TicketState)):  # by name: compiled, the annotations are gone
+        values[name] = (name == flag if name in ("member", "responded", "fallback") else number if name in ("generation", "first_seq")
+                        else float(number) if name.endswith("_min") else local(2025, 3, 3, 10) + timedelta(minutes=number) if name in _TIMES
+                        else {name} if name in _SETS else name)
+    return TicketState(**values)
+
+
+@pytest.mark.parametrize("flag", ["member", "responded", "fallback"])
+def test_a_copied_ticket_has_every_field_and_sets_of_its_own(flag):
+    """copy_ticket names each field (it is on every event's path): one left out or put in another's place shows here."""
+    ticket = _with_every_field_set(flag)
+    twin = copy_ticket(ticket)
+    assert asdict(twin) == asdict(ticket)
+    assert [name for name in ("fired", "followups_pending", "tags") if getattr(twin, name) is getattr(ticket, name)] == []
 
 
 def surge_of_delays(count: int, start=local(2025, 3, 3, 10), prefix="D") -> list[TicketCreated]:

@@ -41,7 +41,8 @@ class SnapshotError(DataError):
     """A snapshot that is not what the engine wrote: the message names the part."""
 
 
-_TICKET_FIELDS = {f.name for f in fields(TicketState)}
+_TICKET_FIELD_ORDER = tuple(f.name for f in fields(TicketState))
+_TICKET_FIELDS = set(_TICKET_FIELD_ORDER)
 _ADDED_FIELDS: dict[str, Any] = {"pause_reason": None, "customer_id": None, "tags": [], "next_reply_due": None, "next_reply_since": None, "resolution_since": None,
                  "paused_min": 0.0, "first_response_in_min": None,
                  "resolution_in_min": None, "next_reply_in_min": None}
@@ -66,7 +67,7 @@ def dump_state(state: dict) -> str:
 
 def ticket_to_data(ticket: TicketState) -> dict:
     """One ticket as a JSON object (the form of a snapshot's `tickets` and of a database row)."""
-    row = dict(vars(ticket))  # every field is text, a number, a flag or None, but for these:
+    row = {name: getattr(ticket, name) for name in _TICKET_FIELD_ORDER}  # every field is text, a number, a flag or None, but for these:
     for name in _TIMES:
         if row[name] is not None:
             row[name] = to_data(row[name])
@@ -168,8 +169,13 @@ def _zone_unpickler(owner: Any, name: str) -> Callable:
     raise SnapshotError(f"a legacy snapshot asks for {name!r} of {owner!r}")
 
 
+class _PickledTicket:
+    """A ticket as a pickle holds it: the unpickler sets its fields on this plain object (a :class:`TicketState` is compiled
+    and takes no pickled state of an ordinary class); :func:`load_legacy_pickle` then builds the ticket from them."""
+
+
 _LEGACY_GLOBALS: dict[tuple[str, str], Any] = {
-    ("cxrules.engine.store", "TicketState"): TicketState, ("cxrules.engine.store", "Timer"): Timer,
+    ("cxrules.engine.store", "TicketState"): _PickledTicket, ("cxrules.engine.store", "Timer"): Timer,
     ("collections", "deque"): deque, ("datetime", "datetime"): datetime, ("datetime", "timezone"): timezone,
     ("datetime", "timedelta"): timedelta, ("builtins", "set"): set, ("builtins", "frozenset"): frozenset,
     ("zoneinfo", "ZoneInfo"): ZoneInfo, ("builtins", "getattr"): _zone_unpickler,
@@ -192,6 +198,18 @@ def load_legacy_pickle(blob: bytes) -> dict:
         raise
     except Exception as error:  # a damaged pickle fails in many ways; none may escape as anything but this
         raise SnapshotError(f"unreadable legacy snapshot: {error}") from None
-    if not isinstance(state, dict):
+    if not isinstance(state, dict) or not isinstance(state.get("tickets"), dict):
         raise SnapshotError("a legacy snapshot that is not the engine's state")
+    state["tickets"] = {ticket_id: _unpickled(ticket) for ticket_id, ticket in state["tickets"].items()}
     return state
+
+
+def _unpickled(ticket: Any) -> TicketState:
+    """A pickled ticket's fields as a :class:`TicketState`, those added since it was written at their defaults (checked
+    with every other field when the migrated state is read back)."""
+    if not isinstance(ticket, _PickledTicket):
+        raise SnapshotError("a legacy snapshot whose tickets are not tickets")
+    held = vars(ticket)
+    if differ := (set(held) ^ _TICKET_FIELDS) - set(_ADDED_FIELDS):
+        raise SnapshotError(f"a legacy snapshot's ticket fields {sorted(differ)} differ from the engine's")
+    return TicketState(**{**{name: set(value) if name in _SETS else value for name, value in _ADDED_FIELDS.items()}, **held})

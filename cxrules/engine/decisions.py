@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
+
+from .frozen import frozen
 
 __all__ = ["Decision", "Assigned", "Queued", "Fallback", "Notified", "SlaWarning", "SlaBreached", "Escalated",
            "FollowUpScheduled", "FollowUpDue", "FollowUpOverdue", "TicketReopened", "SurgeActivated",
            "SurgeDeactivated", "Refused", "StateChanged", "AutomationFired", "AutomationStopped", "SlaRecorded"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Decision:
     ticket_id: Optional[str]
     at: datetime
@@ -29,7 +30,7 @@ class Decision:
         return ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Assigned(Decision):
     role: str
     agent: Optional[str]
@@ -42,21 +43,21 @@ class Assigned(Decision):
         return f"{self.role}:{self.agent}"
 
 
-@dataclass(frozen=True)
+@frozen
 class Queued(Decision):
     role: str
     position: int
     reason: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Fallback(Decision):
     """No routing rule took the ticket: it went to the org's fallback queue (and is reported)."""
 
     role: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Notified(Decision):
     roles: tuple[str, ...]
     reason: str
@@ -65,7 +66,7 @@ class Notified(Decision):
         return self.reason
 
 
-@dataclass(frozen=True)
+@frozen
 class SlaWarning(Decision):
     target: str  # first_response | resolution
     due: datetime
@@ -74,7 +75,7 @@ class SlaWarning(Decision):
         return self.target
 
 
-@dataclass(frozen=True)
+@frozen
 class SlaRecorded(Decision):
     """A target reached its end (first response, resolution, next reply): how long it took in business minutes, pauses left
     out, against its due time."""
@@ -91,7 +92,7 @@ class SlaRecorded(Decision):
         return self.target
 
 
-@dataclass(frozen=True)
+@frozen
 class SlaBreached(Decision):
     target: str
     due: datetime
@@ -100,7 +101,7 @@ class SlaBreached(Decision):
         return self.target
 
 
-@dataclass(frozen=True)
+@frozen
 class Escalated(Decision):
     path: str
     level: int
@@ -112,7 +113,7 @@ class Escalated(Decision):
         return f"{self.path}:{self.level}"
 
 
-@dataclass(frozen=True)
+@frozen
 class FollowUpScheduled(Decision):
     policy: str
     by: str
@@ -123,7 +124,7 @@ class FollowUpScheduled(Decision):
         return self.policy
 
 
-@dataclass(frozen=True)
+@frozen
 class FollowUpDue(Decision):
     """Time to call the customer: the caller is on shift and the customer is not resting."""
 
@@ -135,7 +136,7 @@ class FollowUpDue(Decision):
         return self.policy
 
 
-@dataclass(frozen=True)
+@frozen
 class FollowUpOverdue(Decision):
     policy: str
     notify: tuple[str, ...]
@@ -144,26 +145,26 @@ class FollowUpOverdue(Decision):
         return self.policy
 
 
-@dataclass(frozen=True)
+@frozen
 class TicketReopened(Decision):
     reason: str
 
 
-@dataclass(frozen=True)
+@frozen
 class SurgeActivated(Decision):
     surge: str
     team: str
     count: int
 
 
-@dataclass(frozen=True)
+@frozen
 class SurgeDeactivated(Decision):
     surge: str
     team: str
     count: int
 
 
-@dataclass(frozen=True)
+@frozen
 class Refused(Decision):
     """An event the engine could not apply, with the reason; nothing changed."""
 
@@ -174,7 +175,7 @@ class Refused(Decision):
         return f"{self.event}:{self.reason}"
 
 
-@dataclass(frozen=True)
+@frozen
 class StateChanged(Decision):
     workflow: str
     state: str
@@ -183,7 +184,7 @@ class StateChanged(Decision):
         return self.state
 
 
-@dataclass(frozen=True)
+@frozen
 class AutomationFired(Decision):
     """An automation of the org fired on this ticket: why (its trigger and the facts that matched) and what it did."""
 
@@ -197,7 +198,7 @@ class AutomationFired(Decision):
         return self.automation
 
 
-@dataclass(frozen=True)
+@frozen
 class AutomationStopped(Decision):
     """Automations kept setting each other off: the cascade was stopped here (`cxrules check` reports such loops, CX801)."""
 

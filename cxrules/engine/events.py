@@ -10,26 +10,27 @@ annotations), and is named here too, where the engine looks it up.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any, Optional
 
 from .data import DataError, from_data
 from .eventcheck import (FIRST_MOMENT, FIRST_YEAR, LAST_MOMENT, LAST_YEAR, MAX_TEXT, MAX_TIME_TEXT, EventError, _kind, _shown, check_event,
                          plainly_sound, register_event_types, text_problem, time_problem)
+from .frozen import frozen
 
 __all__ = ["EventError", "parse_event", "check_event", "Event", "TicketCreated", "FirstResponse", "AgentReplied", "HandOff", "Reassigned", "Waiting", "CustomerReply",
            "Resolved", "Reopened", "Closed", "FollowUpDone", "WorkflowStep", "EVENT_TYPES", "MAX_TEXT", "MAX_TIME_TEXT", "FIRST_YEAR",
            "LAST_YEAR", "FIRST_MOMENT", "LAST_MOMENT", "plainly_sound", "text_problem", "time_problem"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Event:
     ticket_id: str
     at: Optional[datetime] = field(default=None, kw_only=True)
 
 
-@dataclass(frozen=True)
+@frozen
 class TicketCreated(Event):
     """A new ticket; routing looks at category, channel, segment, priority and member."""
 
@@ -41,25 +42,25 @@ class TicketCreated(Event):
     customer_id: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@frozen
 class FirstResponse(Event):
     """The customer got a first answer: the first-response target is met."""
 
 
-@dataclass(frozen=True)
+@frozen
 class AgentReplied(Event):
     """An agent answered the customer: the first response if none was given yet, else the answer to the customer's last
     reply (an SLA's `next_reply` target)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class HandOff(Event):
     """The owner passes the ticket to another role along a declared hand-off."""
 
     to_role: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Reassigned(Event):
     """Someone with the authority (a dispatcher, a supervisor) moves the ticket to another role's queue.
 
@@ -70,34 +71,34 @@ class Reassigned(Event):
     to_role: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Waiting(Event):
     """The ticket waits on someone else; SLA clocks pause if the SLA says so."""
 
     reason: str  # waiting_customer | waiting_parts | waiting_third_party
 
 
-@dataclass(frozen=True)
+@frozen
 class CustomerReply(Event):
     """The customer (or the awaited party) answered: paused clocks run again."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Resolved(Event):
     """The owner solved the ticket; follow-ups `on: resolved` start."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Reopened(Event):
     """The ticket is open again and goes back to its role."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Closed(Event):
     """The ticket is closed; follow-ups `on: closed` start."""
 
 
-@dataclass(frozen=True)
+@frozen
 class FollowUpDone(Event):
     """A follow-up call was made, with the customer's answer."""
 
@@ -105,7 +106,7 @@ class FollowUpDone(Event):
     satisfied: bool = True
 
 
-@dataclass(frozen=True)
+@frozen
 class WorkflowStep(Event):
     """The ticket moves to a workflow state; skipping a step is refused."""
 

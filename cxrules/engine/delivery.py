@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
-from mypy_extensions import mypyc_attr
-
 from . import decisions as d
 
 __all__ = ["DeliveryPolicy", "Undelivered", "DeadLetter", "Handler"]
@@ -27,7 +25,6 @@ log = logging.getLogger("cxrules.engine")
 Handler = Callable[[d.Decision], None]
 
 
-@mypyc_attr(native_class=False)  # a service's own setting, compared and copied as it likes: an ordinary class
 @dataclass(frozen=True)
 class DeliveryPolicy:
     """How often and how patiently a failing handler is tried again."""
@@ -49,7 +46,6 @@ class DeliveryPolicy:
         return min(self.first_delay * (self.factor ** (failed - 1)), self.max_delay)
 
 
-@mypyc_attr(native_class=False)  # handed to services (Engine.undelivered): an ordinary class
 @dataclass(frozen=True)
 class Undelivered:
     """A decision whose handlers have not all returned yet; tried again at ``next_try``."""
@@ -60,7 +56,6 @@ class Undelivered:
     error: str
 
 
-@mypyc_attr(native_class=False)  # handed to services and written out by the stores: an ordinary class
 @dataclass(frozen=True)
 class DeadLetter:
     """A decision given up on after ``attempts`` failed tries; the store keeps it for an operator."""

@@ -53,22 +53,24 @@ def test_decisions_and_state_are_those_of_the_in_memory_engine(store_at):
     assert durable.store.next_due() == memory.store.next_due() and durable.store.events_applied == len(events)
 
 
-def _with_every_field_set(flag: str) -> TicketState:
-    """A ticket whose fields all differ from their defaults and from each other (of its flags, only ``flag`` is true)."""
+def _ticket_fields_given(flag: str) -> dict:
+    """Values for every field of a ticket, all different from their defaults and from each other (of the flags, only ``flag``
+    is true)."""
     values: dict = {}
     for number, name in enumerate(spec.name for spec in fields(TicketState)):  # by name: compiled, the annotations are gone
         values[name] = (name == flag if name in ("member", "responded", "fallback") else number if name in ("generation", "first_seq")
                         else float(number) if name.endswith("_min") else local(2025, 3, 3, 10) + timedelta(minutes=number) if name in _TIMES
                         else {name} if name in _SETS else name)
-    return TicketState(**values)
+    return values
 
 
 @pytest.mark.parametrize("flag", ["member", "responded", "fallback"])
 def test_a_copied_ticket_has_every_field_and_sets_of_its_own(flag):
     """copy_ticket names each field (it is on every event's path): one left out or put in another's place shows here."""
-    ticket = _with_every_field_set(flag)
+    given = _ticket_fields_given(flag)
+    ticket = TicketState(**given)  # its __init__ is written out: each field must hold what it was given
     twin = copy_ticket(ticket)
-    assert asdict(twin) == asdict(ticket)
+    assert asdict(ticket) == given and asdict(twin) == given
     assert [name for name in ("fired", "followups_pending", "tags") if getattr(twin, name) is getattr(ticket, name)] == []
 
 

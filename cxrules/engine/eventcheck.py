@@ -14,7 +14,8 @@ from typing import Any, Mapping, Optional, TypeGuard
 from mypy_extensions import mypyc_attr
 
 __all__ = ["EventError", "check_event", "register_event_types", "text_problem", "time_problem", "plainly_sound", "MAX_TEXT",
-           "MAX_TIME_TEXT", "FIRST_YEAR", "LAST_YEAR", "FIRST_MOMENT", "LAST_MOMENT", "BAD_CHARACTER", "SURROGATE", "UNFIT"]
+           "MAX_TIME_TEXT", "FIRST_YEAR", "LAST_YEAR", "FIRST_MOMENT", "LAST_MOMENT", "BAD_CHARACTER", "SURROGATE", "UNFIT",
+           "described", "quoted"]
 
 MAX_TEXT = 200
 """Longest text a field may hold (ids, customer ids, category and other codes); `cxrules route` uses it too."""
@@ -70,14 +71,14 @@ def register_event_types(types: Mapping[str, type]) -> None:
         _TYPE_NAMES.append(name)
 
 
-def _kind(value: Any) -> str:
+def described(value: Any) -> str:
     """What a value is, for a message: short whatever the value (a 10 MB text, a 5,000-digit number)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f"the text {_shown(value)}"
+        return f"the text {quoted(value)}"
     if isinstance(value, float):
         return f"the number {value:.6g}"
     if isinstance(value, int):
@@ -86,7 +87,7 @@ def _kind(value: Any) -> str:
         type(value).__name__, f"a {type(value).__name__}")
 
 
-def _shown(text: str, limit: int = 60) -> str:
+def quoted(text: str, limit: int = 60) -> str:
     """Text quoted for a message: clipped, with control characters and lone surrogates escaped."""
     clipped = text if len(text) <= limit else text[: limit - 1] + "…"
     return "`" + UNFIT.sub(lambda m: f"\\u{ord(m.group()):04x}", clipped) + "`"
@@ -95,7 +96,7 @@ def _shown(text: str, limit: int = 60) -> str:
 def text_problem(name: str, value: Any, limit: int = MAX_TEXT) -> Optional[str]:
     """Why ``value`` cannot be the text of field ``name`` (an id or code): wrong type, empty, too long, not clean text."""
     if not isinstance(value, str):
-        return f"field `{name}` must be text, got {_kind(value)}"
+        return f"field `{name}` must be text, got {described(value)}"
     if len(value) > limit:
         return f"field `{name}` is longer than {limit} characters ({len(value):,})"
     if not value.strip():
@@ -143,7 +144,7 @@ def time_problem(name: str, value: Any, latest: datetime = LAST_MOMENT) -> Optio
     """Why ``value`` cannot be the time of field ``name``: not a datetime, no time zone, outside FIRST_YEAR–LAST_YEAR
     (``latest``: a later end, for moments a timeline may reach beyond the last event)."""
     if not isinstance(value, datetime):
-        return f"field `{name}` must be a datetime with a time zone, got {_kind(value)}"
+        return f"field `{name}` must be a datetime with a time zone, got {described(value)}"
     try:
         if value.utcoffset() is None:
             return f"field `{name}` needs a time-zone offset (it has no time zone), e.g. {value.isoformat()}+08:00"
@@ -152,7 +153,7 @@ def time_problem(name: str, value: Any, latest: datetime = LAST_MOMENT) -> Optio
         last_second = _LAST_SECOND if latest is LAST_MOMENT else latest.timestamp() - 1
         inside = _FIRST_SECOND < value.timestamp() < last_second or FIRST_MOMENT <= value <= latest
     except Exception as error:  # a tzinfo of the caller's that raises, or gives an offset of a day or more
-        return f"field `{name}` has a time zone that gives no offset ({type(error).__name__}: {_shown(str(error))[1:-1]})"
+        return f"field `{name}` has a time zone that gives no offset ({type(error).__name__}: {quoted(str(error))[1:-1]})"
     if not inside:
         said = f"year {value.year}" if not FIRST_YEAR <= value.year <= LAST_YEAR else f"{value.isoformat()} (a year earlier or later everywhere)"
         return f"field `{name}`: {said} is outside the years cxrules computes deadlines for ({FIRST_YEAR}–{LAST_YEAR})"
@@ -178,12 +179,12 @@ def check_event(event: Any) -> Any:
     held = getattr(event, "__dict__", _NOTHING)
     if type(held) is not dict:  # swapped for a mapping of its own, whose answers cannot be trusted
         kind = _kind_of(cls)
-        raise EventError(f"{kind} holds its fields in a {_shown(type(held).__name__)[1:-1]}, not as an event's own", kind=kind)
+        raise EventError(f"{kind} holds its fields in a {quoted(type(held).__name__)[1:-1]}, not as an event's own", kind=kind)
     if held.keys() != _NAMES[cls]:
         kind = _kind_of(cls)
         extra = sorted(str(name) for name in held if name not in dict(checks))
         missing = [name for name, _ in checks if name not in held]
-        absent = f"{kind} has no field `{_shown(extra[0])[1:-1]}`" if extra else f"{kind} needs field `{missing[0]}`"
+        absent = f"{kind} has no field `{quoted(extra[0])[1:-1]}`" if extra else f"{kind} needs field `{missing[0]}`"
         raise EventError(f"{absent}; fields: {', '.join(name for name, _ in checks)}", *_safe_names(held), kind)
     for name, check in checks:
         value = held[name]
@@ -193,7 +194,7 @@ def check_event(event: Any) -> Any:
                 continue  # huge text is not hashed
             problem = _text_problem_of_event(name, value)
         elif check == "boolean":
-            problem = None if isinstance(value, bool) else f"field `{name}` must be true or false, got {_kind(value)}"
+            problem = None if isinstance(value, bool) else f"field `{name}` must be true or false, got {described(value)}"
         elif check == "time" and value is not None:
             if plainly_sound(value):
                 continue

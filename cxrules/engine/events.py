@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Optional
 
 from .data import DataError, from_data
-from .eventcheck import (FIRST_MOMENT, FIRST_YEAR, LAST_MOMENT, LAST_YEAR, MAX_TEXT, MAX_TIME_TEXT, EventError, _kind, _shown, check_event,
+from .eventcheck import (FIRST_MOMENT, FIRST_YEAR, LAST_MOMENT, LAST_YEAR, MAX_TEXT, MAX_TIME_TEXT, EventError, described, quoted, check_event,
                          plainly_sound, register_event_types, text_problem, time_problem)
 from .frozen import frozen
 
@@ -127,15 +127,15 @@ def parse_event(data: Any) -> Event:
     or that is not an event at all.
     """
     if not isinstance(data, dict):
-        raise EventError(f"an event is a JSON object, not {_kind(data)}")
+        raise EventError(f"an event is a JSON object, not {described(data)}")
     kind = data.get("type")
     if not isinstance(kind, str) or kind not in EVENT_TYPES:
-        raise EventError(f"field `type` must be one of {', '.join(EVENT_TYPES)}; got {_kind(kind)}")
+        raise EventError(f"field `type` must be one of {', '.join(EVENT_TYPES)}; got {described(kind)}")
     cls = EVENT_TYPES[kind]
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(str(name) for name in data if name not in fields and name != "type")
     if unknown:
-        raise EventError(f"{kind} has no field `{_shown(unknown[0])[1:-1]}`; fields: {', '.join(fields)}", kind=kind)
+        raise EventError(f"{kind} has no field `{quoted(unknown[0])[1:-1]}`; fields: {', '.join(fields)}", kind=kind)
     values: dict[str, Any] = {}
     for name, spec in fields.items():
         if name not in data:
@@ -151,10 +151,10 @@ def parse_event(data: Any) -> Event:
                     raise EventError(f"field `at`: {error}", kind=kind) from None
                 continue
             if not isinstance(value, str) or len(value) > MAX_TIME_TEXT:
-                raise EventError(f"field `at` must be an ISO 8601 time with an offset, as text, got {_kind(value)}", kind=kind)
+                raise EventError(f"field `at` must be an ISO 8601 time with an offset, as text, got {described(value)}", kind=kind)
             try:
                 value = datetime.fromisoformat(value)
             except ValueError:
-                raise EventError(f"field `at` must be an ISO 8601 time with an offset, got {_shown(value)}", kind=kind) from None
+                raise EventError(f"field `at` must be an ISO 8601 time with an offset, got {quoted(value)}", kind=kind) from None
         values[name] = value
     return check_event(cls(**values))

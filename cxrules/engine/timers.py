@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Callable, NamedTuple, Optional
 
 from . import decisions as d
-from .eventcheck import _shown
+from .eventcheck import quoted
 from .store import Store, TicketState, Timer
 
 __all__ = ["TimerKinds", "Payload", "TEXT", "is_count"]
@@ -104,7 +104,7 @@ class TimerKinds:
             return []
         payload = self._payloads[timer.kind]
         if not payload.fits(timer.data):  # the same
-            self.faults.append(f"timer `{timer.key}` of kind `{timer.kind}` skipped: its payload {_shown(repr(timer.data), 160)} is not "
+            self.faults.append(f"timer `{timer.key}` of kind `{timer.kind}` skipped: its payload {quoted(repr(timer.data), 160)} is not "
                                f"{payload.words}")
             return []
         return fire(timer)

@@ -138,8 +138,8 @@ def test_a_crafted_pickle_runs_nothing_and_is_refused(tmp_path, monkeypatch):
 class _PickledBy0_1:
     """A ticket as cxrules 0.1 pickled it: the state of an ordinary class, without the fields added since."""
 
-    def __init__(self, ticket: TicketState, without: tuple[str, ...] = ()):
-        self.fields = {name: value for name, value in asdict(ticket).items() if name not in _ADDED_FIELDS and name not in without}
+    def __init__(self, ticket: TicketState, without: tuple[str, ...] = (), **changed):
+        self.fields = {name: value for name, value in {**asdict(ticket), **changed}.items() if name not in _ADDED_FIELDS and name not in without}
 
     @property  # type: ignore[misc]
     def __class__(self):  # what pickle writes as the class of what it builds
@@ -168,10 +168,15 @@ def test_a_store_of_cxrules_0_1_is_migrated_to_tables(tmp_path):
     assert dict(sqlite3.connect(tmp_path / "s.db").execute("SELECT name, value FROM cx_meta"))["format"] == str(FORMAT)
 
 
-def test_a_store_of_cxrules_0_1_whose_ticket_lacks_a_field_is_refused(tmp_path):
+@pytest.mark.parametrize("pickled, reason", [
+    (lambda ticket: _PickledBy0_1(ticket, without=("category",)), r"ticket fields \['category'\] differ from the engine's"),
+    (lambda ticket: _PickledBy0_1(ticket, member="yes"), "ticket 'A'.*(true or false|bool)"),  # compiled: on building it
+    (lambda ticket: ["not", "a", "ticket"], "tickets are not tickets"),
+], ids=["a field missing", "a field of the wrong type", "no ticket"])
+def test_a_store_of_cxrules_0_1_whose_ticket_is_not_one_is_refused(tmp_path, pickled, reason):
     state = _old_engine().store.state()
-    _legacy_file(tmp_path / "s.db", {**state, "tickets": {"A": _PickledBy0_1(state["tickets"]["A"], without=("category",))}})
-    with pytest.raises(StoreError, match=r"ticket fields \['category'\] differ from the engine's"):
+    _legacy_file(tmp_path / "s.db", {**state, "tickets": {"A": pickled(state["tickets"]["A"])}})
+    with pytest.raises(StoreError, match=reason):
         engine_on(tmp_path / "s.db")
 
 

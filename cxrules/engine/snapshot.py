@@ -212,4 +212,7 @@ def _unpickled(ticket: Any) -> TicketState:
     held = vars(ticket)
     if differ := (set(held) ^ _TICKET_FIELDS) - set(_ADDED_FIELDS):
         raise SnapshotError(f"a legacy snapshot's ticket fields {sorted(differ)} differ from the engine's")
-    return TicketState(**{**{name: set(value) if name in _SETS else value for name, value in _ADDED_FIELDS.items()}, **held})
+    try:
+        return TicketState(**{**{name: set(value) if name in _SETS else value for name, value in _ADDED_FIELDS.items()}, **held})
+    except TypeError as error:  # compiled, a field of the wrong type is refused here; interpreted, when read back
+        raise SnapshotError(f"a legacy snapshot's ticket {str(held.get('id'))[:40]!r}: {error}") from None

@@ -30,8 +30,7 @@ from ..schema import closest
 from . import decisions as d
 from .clock import VirtualClock
 from .engine import Engine
-from .eventcheck import BAD_CHARACTER as _BAD_CHARACTER
-from .eventcheck import FIRST_YEAR, LAST_YEAR, MAX_TEXT, MAX_TIME_TEXT, UNFIT, text_problem, time_problem
+from .eventcheck import FIRST_YEAR, LAST_YEAR, MAX_TEXT, MAX_TIME_TEXT, UNFIT, quoted, text_problem, time_problem
 from .eventcheck import SURROGATE as _SURROGATE
 from .events import Resolved, TicketCreated
 
@@ -331,16 +330,8 @@ def _kind(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, str):
-        return f"the text {_shown(value)}"
+        return f"the text {quoted(value)}"
     return {"list": "a list", "dict": "an object"}.get(type(value).__name__, type(value).__name__)
-
-
-def _shown(text: str, limit: int = 60) -> str:
-    """Text quoted for a message: clipped, with unprintable characters and lone surrogates escaped."""
-    clipped = text if len(text) <= limit else text[: limit - 1] + "…"
-    clipped = _BAD_CHARACTER.sub(lambda m: f"\\u{ord(m.group()):04x}", clipped)
-    clipped = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", clipped)
-    return f"`{clipped}`"
 
 
 # ---------------------------------------------------------------- checking
@@ -357,7 +348,7 @@ def _some(known: Names, limit: int = 12) -> str:
 def _type_hint(name: str, value: Any, known: Optional[Names]) -> str:
     """The fix for a value that is not text where text is expected."""
     if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str) and value[0].strip():
-        return f"give one value, without the brackets: `\"{_shown(value[0])[1:-1]}\"`"
+        return f"give one value, without the brackets: `\"{quoted(value[0])[1:-1]}\"`"
     if value is None:
         if known:
             return f"give one of: {_some(known)}"
@@ -439,14 +430,14 @@ def _time(text: str, zone: ZoneInfo, what: str) -> datetime | tuple[str, str]:
         moment = datetime.fromisoformat(text)
     except ValueError:
         fix = _time_fix(text)
-        return (f"{what} must be an ISO 8601 time such as {_ISO_EXAMPLE}, got {_shown(text)}",
+        return (f"{what} must be an ISO 8601 time such as {_ISO_EXAMPLE}, got {quoted(text)}",
                 f"did you mean `{fix}`?" if fix else
                 f"write it as `{_ISO_EXAMPLE}`, or without the offset, `{_ISO_EXAMPLE[:19]}`, in the org's time zone ({zone.key})")
     moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
     fix = f"give a time in the years {FIRST_YEAR}–{LAST_YEAR}" + (", or leave `created` out" if what == "field `created`" else "")
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
         return (f"{what}: year {moment.year} is outside the years cxrules computes deadlines for "
-                f"({FIRST_YEAR}–{LAST_YEAR}), got {_shown(text)}", fix)
+                f"({FIRST_YEAR}–{LAST_YEAR}), got {quoted(text)}", fix)
     if (problem := time_problem("time", moment)) is not None:  # the engine's rule: e.g. 1970-01-01T00:00+23:59 is 1969 in UTC
         return problem.replace("field `time`", what, 1), fix
     return moment
@@ -511,7 +502,7 @@ def parse_ticket(org: Org, data: Any) -> TicketCreated:
     first: dict[str, tuple[int, int]] = {}
     for name, key_at, _ in source.entries:
         if name in first:
-            problem(key_at, TICKET_DUPLICATE_FIELD, f"field {_shown(name)} is given twice",
+            problem(key_at, TICKET_DUPLICATE_FIELD, f"field {quoted(name)} is given twice",
                     "remove one of the two: JSON readers keep only one of them, and not all the same one",
                     (Related(Location(source.file, *first[name]), "first given here"),))
         first.setdefault(name, key_at)
@@ -523,7 +514,7 @@ def parse_ticket(org: Org, data: Any) -> TicketCreated:
             problems.found += 1
         elif name not in fields:
             suggestion = None if _SURROGATE.search(name) else name.lower() if name.lower() in fields else closest(name, fields)
-            problem(source.key(name), TICKET_UNKNOWN_FIELD, f"unknown field {_shown(name)}",
+            problem(source.key(name), TICKET_UNKNOWN_FIELD, f"unknown field {quoted(name)}",
                     f"did you mean `{suggestion}`?" if suggestion else f"remove it; the fields are {', '.join(fields)}")
             if suggestion and suggestion not in ticket:
                 misspelt.setdefault(suggestion, name)
@@ -534,7 +525,7 @@ def parse_ticket(org: Org, data: Any) -> TicketCreated:
             choices = f" with one of: {_some(known[name])}" if known[name] else ""
             hint = f"add `\"{name}\": \"…\"`{choices}"
             if name in misspelt:
-                hint = f"rename {_shown(misspelt[name])} (line {source.key(misspelt[name])[0]}) to `{name}`"
+                hint = f"rename {quoted(misspelt[name])} (line {source.key(misspelt[name])[0]}) to `{name}`"
             problem(source.start, TICKET_MISSING_FIELD, f"missing field `{name}`", hint)
             continue
         value = ticket[name]
@@ -543,7 +534,7 @@ def parse_ticket(org: Org, data: Any) -> TicketCreated:
             problem(source.value(name), *text)
         elif known[name] and value not in known[name]:
             suggestion = meant(value, known[name])
-            problem(source.value(name), TICKET_UNKNOWN_VALUE, f"field `{name}`: unknown {name} {_shown(value)}, expected a {name} of the org",
+            problem(source.value(name), TICKET_UNKNOWN_VALUE, f"field `{name}`: unknown {name} {quoted(value)}, expected a {name} of the org",
                     f"did you mean `{suggestion}`?" if suggestion else f"one of: {_some(known[name])}")
         else:
             values[name] = value

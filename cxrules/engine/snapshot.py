@@ -211,7 +211,7 @@ def _unpickled(ticket: Any) -> TicketState:
         raise SnapshotError("a legacy snapshot whose tickets are not tickets")
     held = vars(ticket)
     if differ := (set(held) ^ _TICKET_FIELDS) - set(_ADDED_FIELDS):
-        raise SnapshotError(f"a legacy snapshot's ticket fields {sorted(differ)} differ from the engine's")
+        raise SnapshotError(f"a legacy snapshot's ticket fields {sorted(map(str, differ))} differ from the engine's")
     try:
         return TicketState(**{**{name: set(value) if name in _SETS else value for name, value in _ADDED_FIELDS.items()}, **held})
     except TypeError as error:  # compiled, a field of the wrong type is refused here; interpreted, when read back

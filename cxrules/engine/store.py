@@ -96,8 +96,8 @@ class TicketState:
                  next_reply_since: Optional[datetime] = None, resolution_since: Optional[datetime] = None,
                  paused_min: float = 0.0, first_response_in_min: Optional[float] = None,
                  resolution_in_min: Optional[float] = None, next_reply_in_min: Optional[float] = None) -> None:
-        """Written out, not made by `@dataclass`, which would give a compiled class an interpreted `__init__` (ten times as
-        slow, and the engine copies a ticket on every event); a test checks that it takes every field."""
+        """Written out, not made by `@dataclass`, which gives a compiled class an interpreted `__init__` (1.9 µs against 0.3,
+        and the engine copies a ticket on every event); a test checks that it takes and holds every field."""
         self.id = id
         self.category = category
         self.channel = channel

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from datetime import datetime
 from pathlib import Path
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -51,3 +52,11 @@ def abandon(store) -> None:
     """What a killed process leaves of a SQLite store: no snapshot on the way out, its lock dropped by the kernel."""
     store.db.close()
     store._release_lock()
+
+
+def keys_differ(expected: Iterable[str], delivered: Iterable[str]) -> str:
+    """What a kill test reports when handlers did not see exactly the decisions of an uninterrupted run: the keys lost and
+    those invented, counted, a few of each (a diff of both sets whole is too long for a CI log to show); empty if none."""
+    expected, delivered = set(expected), set(delivered)
+    lost, invented = sorted(expected - delivered), sorted(delivered - expected)
+    return f"lost {len(lost)}: {lost[:10]}; invented {len(invented)}: {invented[:10]}" if lost or invented else ""

@@ -5,6 +5,7 @@ Every decision's key is appended to OUTBOX by a handler (flushed and fsynced), s
 parent sees what handlers were called; the store decides what the engine remembers.
 After starting, and after each event, the child prints `progress N` (N: events the store
 holds) on stdout, so the parent can pick its kill points by progress, never by time.
+At the end it writes the engine's faults on stderr, which the parent shows if the test fails.
 """
 
 import os
@@ -40,5 +41,7 @@ for event in events[store.events_applied:]:
     engine.submit(event)
     report_progress()
 engine.advance(datetime.fromisoformat(end))
+for fault in engine.faults:  # what the engine worked round (a failed handler is logged as it happens): shown on a failure
+    print(f"fault: {fault}", file=sys.stderr)
 outbox.write("DONE\n")
 outbox.close()

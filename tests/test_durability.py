@@ -119,7 +119,7 @@ def test_sigkill_at_random_points_loses_nothing_and_fires_each_timer_once(tmp_pa
     kills = 0
     runs: list[str] = []  # per child: the events it found applied, and how many it had when killed; for a failure's message
     while True:
-        errors = open(tmp_path / "child.err", "w", encoding="utf-8")  # a file, not a pipe: a chatty child never blocks
+        errors = open(tmp_path / "child.err", "a", encoding="utf-8")  # a file, not a pipe: a chatty child never blocks
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
         started_at = applied = None
         steps = 0 if rng.random() < 0.15 else rng.randint(1, 120)
@@ -141,7 +141,8 @@ def test_sigkill_at_random_points_loses_nothing_and_fires_each_timer_once(tmp_pa
     assert delivered[-1] == "DONE" and kills > 5
     expected = reference_keys(events)
     got = Counter(k for k in delivered if k != "DONE")
-    assert not (differ := keys_differ(expected, got)), f"{differ}; children ran {runs}"  # no decision lost, none invented
+    assert not (differ := keys_differ(expected, got)), (  # no decision lost, none invented
+        f"{differ}; children ran {runs}; they wrote {(tmp_path / 'child.err').read_text(encoding='utf-8')[-1500:]!r}")
     # at least once: a decision is delivered again only when a kill cut its batch short
     assert max(got.values()) <= kills + 1
     followups = [k for k in expected if k.startswith("FollowUpDue")]

@@ -103,6 +103,35 @@ def test_decisions_whose_handlers_did_not_run_are_delivered_after_a_restart(tmp_
     assert again == []
 
 
+def _kill_child_command(tmp_path, events) -> list[str]:
+    """How to start one child of a kill test (tests/kill_child.py) on ``events``, with its store and outbox in ``tmp_path``."""
+    (tmp_path / "events.jsonl").write_text("".join(event_to_json(e) + "\n" for e in events), encoding="utf-8")
+    return [sys.executable, str(ROOT / "tests" / "kill_child.py"), str(ORGS / "automotive.yaml"), str(tmp_path / "store.db"),
+            str(tmp_path / "events.jsonl"), str(tmp_path / "outbox.txt"), END.isoformat()]
+
+
+def _finished(child: subprocess.Popen, tmp_path) -> bool:
+    """Whether a child that has ended ran to the end (False: it was killed); any other end fails the test with its stderr."""
+    if child.returncode == -signal.SIGKILL:
+        return False
+    assert child.returncode == 0, (tmp_path / "child.err").read_text(encoding="utf-8")[-2000:]
+    return True
+
+
+def _check_deliveries(tmp_path, events, kills: int, runs: list[str]) -> None:
+    """Handlers saw every decision of an uninterrupted run, none it did not make, and one again only after a kill."""
+    delivered = (tmp_path / "outbox.txt").read_text(encoding="utf-8").splitlines()
+    assert delivered[-1] == "DONE" and kills > 5
+    expected = reference_keys(events)
+    got = Counter(k for k in delivered if k != "DONE")
+    assert not (differ := keys_differ(expected, got)), (  # no decision lost, none invented
+        f"{differ}; children ran {runs}; they wrote {(tmp_path / 'child.err').read_text(encoding='utf-8')[-1500:]!r}")
+    # at least once: a decision is delivered again only when a kill cut its batch short
+    assert max(got.values()) <= kills + 1
+    followups = [k for k in expected if k.startswith("FollowUpDue")]
+    assert followups and all(got[k] >= 1 for k in followups)
+
+
 def test_sigkill_at_random_points_loses_nothing_and_fires_each_timer_once(tmp_path):
     """Kill points are chosen by progress (events the child reports as applied), never by time.
 
@@ -111,13 +140,10 @@ def test_sigkill_at_random_points_loses_nothing_and_fires_each_timer_once(tmp_pa
     runs is bounded by the events, since every killed run first applied some.
     """
     events = stream(1000)
-    (tmp_path / "events.jsonl").write_text("".join(event_to_json(e) + "\n" for e in events), encoding="utf-8")
-    outbox = tmp_path / "outbox.txt"
-    command = [sys.executable, str(ROOT / "tests" / "kill_child.py"), str(ORGS / "automotive.yaml"), str(tmp_path / "store.db"),
-               str(tmp_path / "events.jsonl"), str(outbox), END.isoformat()]
+    command = _kill_child_command(tmp_path, events)
     rng = random.Random(11)
     kills = 0
-    runs: list[str] = []  # per child: the events it found applied, and how many it had when killed; for a failure's message
+    runs: list[str] = []  # per child: the events it found applied, and how many it had reported when killed
     while True:
         errors = open(tmp_path / "child.err", "a", encoding="utf-8")  # a file, not a pipe: a chatty child never blocks
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
@@ -133,20 +159,44 @@ def test_sigkill_at_random_points_loses_nothing_and_fires_each_timer_once(tmp_pa
         child.wait(timeout=600)  # a guard against a hang, not a speed limit
         errors.close()
         runs.append(f"{started_at}→{applied}")
-        if child.returncode != -signal.SIGKILL:
-            assert child.returncode == 0, (tmp_path / "child.err").read_text(encoding="utf-8")[-2000:]
+        if _finished(child, tmp_path):
             break
         assert kills <= len(events), "the child makes no progress between kills"
-    delivered = outbox.read_text(encoding="utf-8").splitlines()
-    assert delivered[-1] == "DONE" and kills > 5
-    expected = reference_keys(events)
-    got = Counter(k for k in delivered if k != "DONE")
-    assert not (differ := keys_differ(expected, got)), (  # no decision lost, none invented
-        f"{differ}; children ran {runs}; they wrote {(tmp_path / 'child.err').read_text(encoding='utf-8')[-1500:]!r}")
-    # at least once: a decision is delivered again only when a kill cut its batch short
-    assert max(got.values()) <= kills + 1
-    followups = [k for k in expected if k.startswith("FollowUpDue")]
-    assert followups and all(got[k] >= 1 for k in followups)
+    _check_deliveries(tmp_path, events, kills, runs)
+
+
+def _kill_at_steps(tmp_path, events, seed: int, most: int) -> None:
+    """Each child kills itself at a step drawn from 1 to ``most`` (the start of an SQL statement or of a handler call,
+    counted from its first), until one finishes: where kills land depends on the seed alone, so a failure here fails
+    again on any machine."""
+    command = _kill_child_command(tmp_path, events)
+    rng = random.Random(seed)
+    kills = 0
+    runs: list[str] = []  # the step each child was to die at
+    while True:
+        runs.append(str(rng.randint(1, most)))
+        with open(tmp_path / "child.err", "a", encoding="utf-8") as errors:
+            child = subprocess.Popen([*command, runs[-1]], stdout=subprocess.DEVNULL, stderr=errors)
+            child.wait(timeout=600)  # a guard against a hang, not a speed limit
+        if _finished(child, tmp_path):
+            break
+        kills += 1
+        assert kills <= 50 * len(events), "the child makes no progress between kills"
+    _check_deliveries(tmp_path, events, kills, runs)
+
+
+def test_sigkill_at_steps_chosen_by_a_seed_loses_nothing(tmp_path):
+    """Kills inside units of work, between a commit and its handlers, and in recovery, at points no machine's speed moves
+    (a kill by progress lands where the child is when the parent reads its line, on a quick machine nearly always before
+    the next commit)."""
+    _kill_at_steps(tmp_path, stream(300), seed=5, most=1500)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(20))
+def test_sigkill_at_steps_of_many_seeds_loses_nothing(tmp_path, seed):
+    """The same over the long stream with kills close together (`pytest -m slow -k steps`): to hunt a rare loss."""
+    _kill_at_steps(tmp_path, stream(1000), seed=seed, most=600)
 
 
 def test_a_store_of_another_org_or_a_corrupt_file_is_refused_clearly(tmp_path):

@@ -202,11 +202,16 @@ def created_and_closed(engine: Engine, classes: list[TicketClass], count: int, p
 
 
 class Realistic:
-    """The centre's stream through one fresh engine, every decision to a handler that counts it and makes the calls asked for."""
+    """The centre's stream through one fresh engine, every decision to a handler that counts it and makes the calls asked for.
 
-    def __init__(self, org: Org, classes: list[TicketClass], recorded: list):
-        self.engine = Engine(org, VirtualClock(START))
-        warm_routing(self.engine, org, classes, START, recorded[-1].at)
+    ``told``: instead of an engine, a :class:`Told` one with these answers (see :func:`answers_of`)."""
+
+    def __init__(self, org: Org, classes: list[TicketClass], recorded: list, told: "list | None" = None, fresh: bool = True):
+        if told is None:
+            self.engine: "Engine | Told" = Engine(org, VirtualClock(START))
+            warm_routing(self.engine, org, classes, START, recorded[-1].at)
+        else:
+            self.engine = Told(told, fresh)
         self.centre = Centre()
         self.recorded = recorded
         self.decided: Counter[str] = Counter()
@@ -223,6 +228,63 @@ class Realistic:
         for event in self.centre.replay(self.recorded):
             submit(event)
         return self.decided
+
+
+Answer = list[tuple[type, dict]]
+"""The decisions handed to the handlers for one event: each one's class and fields."""
+
+
+class Told:
+    """The floor of the engine's interface (event objects in, decision objects to handlers): an engine told beforehand every
+    decision the real one hands its handlers on the stream (:func:`answers_of`). Per event it finds the ticket, builds that
+    event's decisions afresh (``fresh``; else hands over ones built beforehand: the caller's own part alone) and calls the
+    handlers with each. It checks, routes, times and stores nothing, so no engine of this interface can be faster."""
+
+    def __init__(self, answers: list[Answer], fresh: bool = True):
+        built = [[self._built(kind, fields) for kind, fields in answer] for answer in answers] if not fresh else None
+        self._answers: list = iter(built) if built is not None else iter(answers)
+        self._fresh = fresh
+        self._tickets: dict[str, object] = {}
+        self._handlers: list[Callable] = []
+
+    @staticmethod
+    def _built(kind: type, fields: dict) -> object:
+        """A decision of ``kind`` with ``fields``, built as cheaply as Python can (no ``__init__``)."""
+        decision = object.__new__(kind)
+        decision.__dict__.update(fields)
+        return decision
+
+    def on(self, kind: None, handler: Callable) -> None:
+        assert kind is None, "the bench's handler takes every decision"
+        self._handlers.append(handler)
+
+    def submit(self, event) -> list:
+        tickets = self._tickets
+        if type(event) is TicketCreated:
+            tickets[event.ticket_id] = event
+        else:
+            tickets.get(event.ticket_id)
+        answer = next(self._answers)
+        decisions = [self._built(kind, fields) for kind, fields in answer] if self._fresh else answer
+        for decision in decisions:
+            for handler in self._handlers:
+                handler(decision)
+        return decisions
+
+    def close(self) -> None:
+        """Nothing to release (an engine's counterpart)."""
+
+
+def answers_of(org: Org, classes: list[TicketClass], recorded: list) -> list[Answer]:
+    """One run of the real engine on the stream: the decisions its handlers got, event by event."""
+    run = Realistic(org, classes, recorded)
+    answers: list[Answer] = []
+    run.engine.on(None, lambda decision: answers[-1].append((type(decision), dict(vars(decision)))))
+    for event in run.centre.replay(recorded):
+        answers.append([])
+        run.engine.submit(event)
+    run.engine.close()
+    return answers
 
 
 def cold_start(build: Callable[[], object], use: Callable[[object], object]) -> tuple[Timing, float]:
@@ -311,6 +373,13 @@ def realistic(org: Org, classes: list[TicketClass], raw_rate: float) -> None:
     print(f"                     where a ticket's {per_ticket:.0f} µs go (one profiled run's own time per module, built-ins "
           "counted to their callers): " + ", ".join(f"{module} {share * per_ticket:.0f}" for module, share in shares.items()
                                                     if share >= 0.01))
+    answers = answers_of(org, classes, recorded)
+    for fresh, what in ((False, "the caller's own part (the stream fed, decisions built beforehand handed to the handler)"),
+                        (True, "told every answer (each decision built afresh, its ticket looked up: the interface's floor)")):
+        floor = repeated(Realistic.run, setup=lambda: Realistic(org, classes, recorded, told=answers, fresh=fresh))
+        assert floor.value == decided, "the told engine was not fed the same stream"
+        print(f"          floor      {what}: {floor.spread()}, {floor.rate(created):,.0f} tickets/s = "
+              f"{floor.rate(created) / raw_rate:.2f}x raw posts; the engine takes {timing.best / floor.best:.1f}x its time")
 
 
 def cold(org: Org, classes: list[TicketClass]) -> None:

@@ -152,3 +152,55 @@ def test_durable_rules_decide_exactly_as_the_reference_on_generated_orgs(tmp_pat
                         overlaps=overlaps, catch_all=seed % 2 == 0, timed=timed)
     org = _org_from(tmp_path_factory.mktemp("org"), data)
     _assert_durable_agrees(org, [None, *WEEK_MOMENTS[::7]])
+
+
+_TINY_VALUES = {"category": ["complaint", "repair_quality", "question"], "segment": ["vip", "normal"],
+                "priority": ["low", "normal", "high", "urgent"]}
+
+
+@st.composite
+def _tiny_rules(draw) -> list[dict]:
+    """Rules over the tiny org's values: any subset of each dimension or none, members or not, a `during` calendar or not."""
+    rules = []
+    for number in range(draw(st.integers(1, 6))):
+        match = {name: draw(st.lists(st.sampled_from(values), min_size=1, unique=True))
+                 for name, values in _TINY_VALUES.items() if draw(st.booleans())}
+        if (member := draw(st.sampled_from([None, True, False]))) is not None:
+            match["member"] = member
+        rule = {"id": f"r{number}", "match": match, "to": draw(st.sampled_from(["desk", "manager"])), "precedence": draw(st.integers(0, 3))}
+        if (during := draw(st.sampled_from([None, "office", "rest"]))) is not None:
+            rule["during"] = during
+        rules.append(rule)
+    return rules
+
+
+@settings(max_examples=40, deadline=None)
+@given(routing=_tiny_rules())
+def test_durable_rules_are_asked_once_per_group_of_classes_every_rule_treats_alike(tmp_path_factory, routing):
+    """Classes whose values the same rules name, dimension by dimension (and of the same member flag where a rule tests it),
+    share one post to durable-rules; every class still gets the reference router's owner, at any moment."""
+    from cxrules.engine.durable import DurableRouter
+
+    org = _tiny(tmp_path_factory.mktemp("org"), routing)
+    classes = [TicketClass(category, "phone", segment, priority, member) for category, segment, priority, member
+               in itertools.product(*_TINY_VALUES.values(), (False, True))]
+    durable, reference, posted = DurableRouter(org), Router(org), []
+    post = durable._post
+    durable._post = lambda ticket, open_calendars: posted.append(ticket) or post(ticket, open_calendars)  # type: ignore[method-assign]
+    try:
+        for ticket in classes:
+            expected, found = reference.route(ticket), durable.route(ticket)
+            assert (found.role, found.rule) == (expected.role, expected.rule), ticket
+        member_tested = any(rule.match.member is not None for rule in org.routing)
+
+        def alike(ticket: TicketClass) -> tuple:  # a category names its children too: the model's sets, not the file's lists
+            named = tuple(frozenset(rule.id for rule in org.routing if (values := getattr(rule.match, dimension)) is not None and value in values)
+                          for dimension, value in zip(("categories", "segments", "priorities"), (ticket.category, ticket.segment, ticket.priority)))
+            return (*named, ticket.member if member_tested else None)
+        assert len(posted) == len({alike(ticket) for ticket in classes})
+        for ticket in classes:
+            for moment in WEEK_MOMENTS[::4]:
+                expected, found = reference.route(ticket, moment), durable.route(ticket, moment)
+                assert (found.role, found.rule) == (expected.role, expected.rule), (ticket, moment)
+    finally:
+        durable.close()

@@ -289,6 +289,20 @@ def test_handlers_get_their_decisions_and_a_failing_handler_loses_nothing(tmp_pa
     assert [x.decision.ticket_id for x in engine.undelivered] == ["A"] and engine.ticket("A").agent
 
 
+def test_a_handler_added_later_gets_every_later_decision_of_its_kind(tmp_path):
+    """The handlers of a kind are worked out once per kind: adding one must not leave it out of what was worked out."""
+    engine = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
+    early, late, failing = [], [], []
+    engine.on(Assigned, early.append)
+    engine.submit(created("A"))
+    engine.on(None, late.append)
+    engine.on(Assigned, lambda decision: failing.append(decision) or 1 / 0)
+    engine.submit(created("B"))
+    assert [x.ticket_id for x in early] == ["A", "B"]
+    assert [x.ticket_id for x in late if isinstance(x, Assigned)] == ["B"]
+    assert [x.ticket_id for x in failing] == ["B"] and [x.decision.ticket_id for x in engine.undelivered] == ["B"]
+
+
 def test_submit_from_many_threads_keeps_every_ticket(tmp_path):
     engine = make_engine(make_org(tmp_path, _staffed(agents=4, capacity=1000)), local(2025, 3, 3, 10))
 

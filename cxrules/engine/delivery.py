@@ -72,6 +72,8 @@ class Delivery:
         self.policy = policy
         self.store = store
         self.handlers: dict[Optional[type], list[Handler]] = {}
+        self._of_kind: dict[type, tuple[Handler, ...]] = {}
+        """The handlers of each kind of decision met: its own, then those of every decision (see :meth:`on`)."""
         self._owed: dict[str, tuple[Undelivered, tuple[Handler, ...]]] = {}
         self._earliest: Optional[datetime] = None
         """The soonest retry: every event asks whether one is due, so the answer must not cost a scan."""
@@ -79,6 +81,14 @@ class Delivery:
 
     def on(self, kind: Optional[type], handler: Handler) -> None:
         self.handlers.setdefault(kind, []).append(handler)
+        self._of_kind.clear()
+
+    def _handlers_of(self, kind: type) -> tuple[Handler, ...]:
+        """A decision's handlers, worked out once per kind until a handler is added: every decision asks."""
+        handlers = self._of_kind.get(kind)
+        if handlers is None:
+            handlers = self._of_kind[kind] = tuple(self.handlers.get(kind, ())) + tuple(self.handlers.get(None, ()))
+        return handlers
 
     def deliver(self, decisions: list[d.Decision], now: datetime, fresh: bool = True) -> None:
         """Run every handler of each decision; mark the fully delivered ones in the store.
@@ -91,7 +101,7 @@ class Delivery:
             return
         done = []
         for decision in decisions:
-            handlers = tuple(self.handlers.get(type(decision), ())) + tuple(self.handlers.get(None, ()))
+            handlers = self._handlers_of(type(decision))
             if self._run(decision, handlers, 0 if fresh else self.store.delivery_attempts(decision.key), now):
                 done.append(decision)
         if done:
@@ -117,14 +127,15 @@ class Delivery:
 
     def _run(self, decision: d.Decision, handlers: tuple[Handler, ...], failed_before: int, now: datetime) -> bool:
         """True when every handler returned; otherwise the decision is owed to those that raised."""
-        failing, error = [], ""
+        failing: Optional[list[Handler]] = None  # made only when one raises: every decision comes through here
+        error = ""
         for handler in handlers:
             try:
                 handler(decision)
             except Exception as raised:  # a broken handler must not lose the decision nor the engine's state
-                failing.append(handler)
+                failing = [*(failing or ()), handler]
                 error = f"{type(raised).__name__}: {raised}"
-        if not failing:
+        if failing is None:
             return True
         attempts = failed_before + 1
         log.warning("handler failed on %s (try %d of %d): %s", decision.key, attempts, self.policy.attempts, error)

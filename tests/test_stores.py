@@ -74,6 +74,24 @@ def test_a_copied_ticket_has_every_field_and_sets_of_its_own(flag):
     assert [name for name in ("fired", "followups_pending", "tags") if getattr(twin, name) is getattr(ticket, name)] == []
 
 
+def test_a_ticket_changed_in_a_unit_that_is_rolled_back_is_as_it_was():
+    """A unit that changed a ticket (every field, its sets included) and is rolled back leaves the ticket as it was."""
+    given = _ticket_fields_given("member")
+    store = MemoryStore()
+    store.put(TicketState(**{name: set(value) if name in _SETS else value for name, value in given.items()}))
+    store.begin(("event", None))
+    ticket = store.get(given["id"])
+    for name, value in given.items():
+        if name in _SETS:
+            getattr(ticket, name).add("changed")
+        elif name != "id":
+            setattr(ticket, name, not value if isinstance(value, bool) else value + timedelta(days=1) if name in _TIMES else value * 2 + 1
+                    if isinstance(value, (int, float)) else value + "!")
+    store.rollback(0)
+    again = store.get(given["id"])
+    assert asdict(again) == given and again is not ticket
+
+
 def surge_of_delays(count: int, start=local(2025, 3, 3, 10), prefix="D") -> list[TicketCreated]:
     return [TicketCreated(f"{prefix}{n}", category="delay", channel="phone", segment="retail", priority="normal",
                           at=start + timedelta(seconds=30 * n)) for n in range(count)]

@@ -19,8 +19,14 @@ them) and the seed org orgs/automotive.yaml. For each:
   the routing cache warm (the cold start is measured apart). tickets/s (created → closed),
   events/s, ratio to raw posts, what the engine decided, and where a ticket's time goes by module
   (one more run, profiled).
+- the floor of the engine's interface on that stream: an engine told beforehand every decision
+  the real one handed its handler (:class:`Told`), which per event only finds the ticket, builds
+  the decisions afresh and hands them over; and the caller's own part alone (the stream fed, the
+  decisions built beforehand). No engine that takes event objects and hands decision objects to
+  handlers can be faster than the first; none can remove the second.
 - cold start: a fresh engine built, then the first ticket of every class created and closed,
-  beside a fresh ruleset built, then its first post of each (what building took also shown).
+  beside a fresh ruleset built, then its first post of each (what building took also shown), and
+  its bound: a cold ticket does all a warm one does, so the ratio cannot pass the best case's.
 - memory: BENCH_MEMORY_EVENTS events (default 1,000,000) of the realistic stream, made lazily
   (it holds only tickets in flight), in a fresh process: RSS with the org loaded and after each
   quarter (after a collection).

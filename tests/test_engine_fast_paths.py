@@ -34,7 +34,7 @@ from cxrules.engine.automations import Patterns
 from cxrules.engine.durable import DurableRouter
 from cxrules.engine import store as store_module
 from cxrules.engine.slas import Slas
-from cxrules.engine.store import MemoryStore, RoleQueue, Store, StoreError, Timer
+from cxrules.engine.store import MemoryStore, RoleQueue, Store, StoreError, Timer, entry_timer, timer_entry
 from cxrules.engine.timers import TimerKinds
 from cxrules.routing import Router, TicketClass
 from cxrules.simulation import LogMapping, TicketRecord, simulate
@@ -414,7 +414,7 @@ def _tiny_ticket(engine: Engine, at: datetime, category: str = "question", **fie
 
 def _sla_timers(engine: Engine, ticket_id: str) -> dict[str, Timer]:
     """The ticket's SLA timers in the schedule by target and phase (`first_response:warn`, ...)."""
-    return {f"{timer.data[0]}:{timer.data[1]}": timer for _, _, timer in engine.store.timers
+    return {f"{timer.data[0]}:{timer.data[1]}": timer for timer in map(entry_timer, engine.store.timers)
             if timer.ticket_id == ticket_id and timer.kind == "sla"}
 
 
@@ -448,13 +448,14 @@ def test_a_warning_stored_beside_its_breach_by_an_earlier_version_fires_once_and
     try:
         _tiny_ticket(engine, start)
         timers = engine.store.timers
-        at, seq, warning = next(entry for entry in timers if entry[2].key.endswith(":first_response:1:warn"))
+        entry = next(entry for entry in timers if entry_timer(entry).key.endswith(":first_response:1:warn"))
+        warning = entry_timer(entry)
         target, _, breach_seq, generation = warning.data
-        timers[timers.index((at, seq, warning))] = (at, seq, warning._replace(data=(target, "warn", generation)))
+        timers[timers.index(entry)] = timer_entry(warning._replace(data=(target, "warn", generation)))
         engine.store.schedule(engine.ticket("t1").first_response_due, "sla", "t1", warning.key.replace(":warn", ":breach"),
                               (target, "breach", generation), breach_seq)
         assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=24))] == ["SlaWarning"]
-        assert sorted(timer.key for _, _, timer in engine.store.timers if timer.kind == "sla") == [
+        assert sorted(timer.key for timer in map(entry_timer, engine.store.timers) if timer.kind == "sla") == [
             "t1:sla:first_response:1:breach", "t1:sla:resolution:1:warn"]
         assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=30)) if isinstance(x, (SlaWarning, SlaBreached))] == [
             "SlaBreached"]
@@ -471,9 +472,9 @@ def test_a_breach_number_no_reservation_gave_is_not_trusted_with_a_place_in_the_
     try:
         _tiny_ticket(engine, start)
         timers = engine.store.timers
-        entry = next(entry for entry in timers if entry[2].key.endswith(":first_response:1:warn"))
-        target, phase, _, generation = entry[2].data
-        timers[timers.index(entry)] = (*entry[:2], entry[2]._replace(data=(target, phase, number, generation)))
+        entry = next(entry for entry in timers if entry_timer(entry).key.endswith(":first_response:1:warn"))
+        target, phase, _, generation = entry_timer(entry).data
+        timers[timers.index(entry)] = timer_entry(entry_timer(entry)._replace(data=(target, phase, number, generation)))
         taken = engine.store.next_seq
         assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=24))] == ["SlaWarning"]
         assert _sla_timers(engine, "t1")["first_response:breach"].seq == taken

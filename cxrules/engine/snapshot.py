@@ -29,7 +29,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from .data import DataError, from_data, to_data
-from .store import TicketState, Timer
+from .store import TicketState, Timer, entry_timer, timer_entry
 
 __all__ = ["FORMAT", "SnapshotError", "dump_state", "load_state", "load_legacy_pickle", "ticket_to_data", "ticket_from_data", "times_from_data", "strings_from_data"]
 
@@ -55,7 +55,7 @@ def dump_state(state: dict) -> str:
     """The snapshot text of a :meth:`MemoryStore.state` dict."""
     tickets = [ticket_to_data(ticket) for ticket in state["tickets"].values()]
     timers = [{"due": to_data(t.due), "seq": t.seq, "kind": t.kind, "ticket_id": t.ticket_id, "key": t.key, "data": to_data(t.data)}
-              for _, _, t in sorted(state["timers"], key=lambda entry: (entry[0], entry[1]))]
+              for t in map(entry_timer, sorted(state["timers"], key=lambda entry: (entry[0], entry[1])))]
     return json.dumps({
         "format": FORMAT, "tickets": tickets, "timers": timers, "fired_keys": sorted(state["fired_keys"]),
         "queues": {role: list(queue) for role, queue in state["queues"].items()}, "loads": dict(state["loads"]),
@@ -108,7 +108,7 @@ def load_state(text: str | bytes) -> dict:
         for row in data["timers"]:
             timer = Timer(_time(from_data(row["due"])), _integer(row["seq"]), _string(row["kind"]),
                           None if row["ticket_id"] is None else _string(row["ticket_id"]), _string(row["key"]), from_data(row["data"]))
-            timers.append((timer.due.timestamp(), timer.seq, timer))
+            timers.append(timer_entry(timer))
         heapq.heapify(timers)
         return {
             "tickets": tickets, "timers": timers, "fired_keys": set(strings_from_data(data["fired_keys"])),

@@ -31,7 +31,7 @@ from typing import Any, Optional
 
 from .data import to_data
 from .legacy import LEGACY_TABLES, LegacyFile
-from .store import StoreError
+from .store import StoreError, entry_timer
 from .snapshot import ticket_to_data
 from .tables import OPENING_COLUMNS, TableStore, first_line, schema
 from .wire import decision_from_json, decision_to_json, event_from_json, event_to_json
@@ -232,8 +232,8 @@ class SqliteStore(TableStore):
         self._run_many("INSERT INTO cx_tickets VALUES (%s, %s)",
                        [(t.id, json.dumps(ticket_to_data(t), ensure_ascii=False)) for t in state["tickets"].values()])
         self._run_many("INSERT INTO cx_timers VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                       [(t.seq, moment, json.dumps(to_data(t.due)), t.kind, t.ticket_id, t.key, json.dumps(to_data(t.data)))
-                        for moment, _, t in state["timers"]])
+                       [(t.seq, t.due.timestamp(), json.dumps(to_data(t.due)), t.kind, t.ticket_id, t.key, json.dumps(to_data(t.data)))
+                        for t in map(entry_timer, state["timers"])])
         self._run_many("INSERT INTO cx_queued (role, ticket_id) VALUES (%s, %s)",
                        [(role, ticket_id) for role, queue in state["queues"].items() for ticket_id in queue])
         self._run_many("INSERT INTO cx_queues VALUES (%s, %s)", [(role, len(queue)) for role, queue in state["queues"].items()])

@@ -151,6 +151,21 @@ class Timer(NamedTuple):
     data: Any = None
 
 
+TimerEntry = tuple[float, int, datetime, str, Optional[str], str, Any]
+"""A timer as the schedule's heap holds it (:func:`timer_entry`): its due time as a POSIX timestamp, its sequence, then its
+fields. A plain tuple, not one holding the :class:`Timer`: the collector stops tracking a tuple of atoms but never a named
+tuple, and a centre's schedule holds tens of thousands of timers, most of which never fire, which each of its passes walked."""
+
+
+def timer_entry(timer: Timer) -> TimerEntry:
+    return (timer.due.timestamp(), timer.seq, timer.due, timer.kind, timer.ticket_id, timer.key, timer.data)
+
+
+def entry_timer(entry: TimerEntry) -> Timer:
+    """The timer of a heap entry (:data:`TimerEntry`)."""
+    return Timer(entry[2], entry[1], entry[3], entry[4], entry[5], entry[6])
+
+
 class Unreadable(NamedTuple):
     """A timer's payload that a durable store could not read back (a row edited by hand). It fits no kind's payload, so
     the timer is skipped and noted, never fired, and holds back no timer after it."""
@@ -451,8 +466,8 @@ class MemoryStore(Store):
 
     def __init__(self, undo: bool = True) -> None:
         self.tickets: dict[str, TicketState] = {}
-        self.timers: list[tuple[float, int, Timer]] = []
-        """A heap of (due as a POSIX timestamp, sequence, timer): floats compare far faster than aware datetimes."""
+        self.timers: list[TimerEntry] = []
+        """A heap of :data:`TimerEntry`, due time first as a POSIX timestamp: floats compare far faster than aware datetimes."""
         self.queues: dict[str, RoleQueue] = {}
         self.loads: dict[str, int] = {}
         self.cursors: dict[str, int] = {}
@@ -705,11 +720,10 @@ class MemoryStore(Store):
     def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None, seq: Optional[int] = None) -> None:
         if seq is None:
             seq = self.reserve_seq()
-        timer = Timer(due, seq, kind, ticket_id, key, data)
         if (undo := self._timer_undo()) is not None:
             undo["scheduled"].add(seq)
-        if not self.fired(timer):
-            heapq.heappush(self.timers, (due.timestamp(), timer.seq, timer))
+        if not self._spent(ticket_id, seq, key):
+            heapq.heappush(self.timers, (due.timestamp(), seq, due, kind, ticket_id, key, data))
 
     def state(self) -> dict:
         """Everything a snapshot must hold."""
@@ -730,16 +744,16 @@ class MemoryStore(Store):
             entry = heapq.heappop(self.timers)
             if (undo := self._timer_undo()) is not None:
                 undo["taken"].append(entry)
-            return entry[2]
+            return entry_timer(entry)
         return None
 
     def next_due(self) -> Optional[datetime]:
-        return self.timers[0][2].due if self.timers else None
+        return self.timers[0][2] if self.timers else None
 
     def drop_spent(self, until: datetime, spent: Callable[[Optional[TicketState], Timer], bool]) -> None:
         timers, limit, tickets = self.timers, until.timestamp(), self.tickets
         while timers and timers[0][0] <= limit:
-            timer = timers[0][2]
+            timer = entry_timer(timers[0])
             fired = self.fired(timer)
             if not (fired or spent(tickets.get(timer.ticket_id) if timer.ticket_id else None, timer)):
                 return
@@ -754,10 +768,14 @@ class MemoryStore(Store):
 
         A timer of no ticket (a surge window, a queue drain) fires once by leaving the schedule: no key is kept for it.
         """
-        if timer.ticket_id is None:
+        return self._spent(timer.ticket_id, timer.seq, timer.key)
+
+    def _spent(self, ticket_id: Optional[str], seq: int, key: str) -> bool:
+        """:meth:`fired` of the timer of these fields, none built: most timers scheduled are asked before they are kept."""
+        if ticket_id is None:
             return False
-        ticket = self.tickets.get(timer.ticket_id)
-        return ticket is None or timer.seq < ticket.first_seq or timer.key in ticket.fired
+        ticket = self.tickets.get(ticket_id)
+        return ticket is None or seq < ticket.first_seq or key in ticket.fired
 
     def close(self) -> None:
         """Let go of every ticket, timer, queue and fact at once. An engine's parts refer to each other, so without this what

@@ -451,7 +451,7 @@ def test_a_warning_stored_beside_its_breach_by_an_earlier_version_fires_once_and
         entry = next(entry for entry in timers if entry_timer(entry).key.endswith(":first_response:1:warn"))
         warning = entry_timer(entry)
         target, _, breach_seq, generation = warning.data
-        timers[timers.index(entry)] = timer_entry(warning._replace(data=(target, "warn", generation)))
+        timers[timers.index(entry)] = timer_entry(*warning._replace(data=(target, "warn", generation)))
         engine.store.schedule(engine.ticket("t1").first_response_due, "sla", "t1", warning.key.replace(":warn", ":breach"),
                               (target, "breach", generation), breach_seq)
         assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=24))] == ["SlaWarning"]
@@ -474,7 +474,7 @@ def test_a_breach_number_no_reservation_gave_is_not_trusted_with_a_place_in_the_
         timers = engine.store.timers
         entry = next(entry for entry in timers if entry_timer(entry).key.endswith(":first_response:1:warn"))
         target, phase, _, generation = entry_timer(entry).data
-        timers[timers.index(entry)] = timer_entry(entry_timer(entry)._replace(data=(target, phase, number, generation)))
+        timers[timers.index(entry)] = timer_entry(*entry_timer(entry)._replace(data=(target, phase, number, generation)))
         taken = engine.store.next_seq
         assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=24))] == ["SlaWarning"]
         assert _sla_timers(engine, "t1")["first_response:breach"].seq == taken

@@ -133,7 +133,9 @@ class Delivery:
             try:
                 handler(decision)
             except Exception as raised:  # a broken handler must not lose the decision nor the engine's state
-                failing = [*(failing or ()), handler]
+                if failing is None:
+                    failing = []
+                failing.append(handler)
                 error = f"{type(raised).__name__}: {raised}"
         if failing is None:
             return True

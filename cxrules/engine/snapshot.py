@@ -108,7 +108,7 @@ def load_state(text: str | bytes) -> dict:
         for row in data["timers"]:
             timer = Timer(_time(from_data(row["due"])), _integer(row["seq"]), _string(row["kind"]),
                           None if row["ticket_id"] is None else _string(row["ticket_id"]), _string(row["key"]), from_data(row["data"]))
-            timers.append(timer_entry(timer))
+            timers.append(timer_entry(*timer))
         heapq.heapify(timers)
         return {
             "tickets": tickets, "timers": timers, "fired_keys": set(strings_from_data(data["fired_keys"])),

@@ -152,13 +152,14 @@ class Timer(NamedTuple):
 
 
 TimerEntry = tuple[float, int, datetime, str, Optional[str], str, Any]
-"""A timer as the schedule's heap holds it (:func:`timer_entry`): its due time as a POSIX timestamp, its sequence, then its
-fields. A plain tuple, not one holding the :class:`Timer`: the collector stops tracking a tuple of atoms but never a named
+"""A timer as the schedule's heap holds it (:func:`timer_entry`): its due time as a POSIX timestamp, its sequence, then the
+rest of its fields. A plain tuple, not one holding the :class:`Timer`: the collector stops tracking a tuple of atoms but never a named
 tuple, and a centre's schedule holds tens of thousands of timers, most of which never fire, which each of its passes walked."""
 
 
-def timer_entry(timer: Timer) -> TimerEntry:
-    return (timer.due.timestamp(), timer.seq, timer.due, timer.kind, timer.ticket_id, timer.key, timer.data)
+def timer_entry(due: datetime, seq: int, kind: str, ticket_id: Optional[str], key: str, data: Any) -> TimerEntry:
+    """The heap entry of the timer of these fields (a :class:`Timer` ``t``: ``timer_entry(*t)``), none built."""
+    return (due.timestamp(), seq, due, kind, ticket_id, key, data)
 
 
 def entry_timer(entry: TimerEntry) -> Timer:
@@ -723,7 +724,7 @@ class MemoryStore(Store):
         if (undo := self._timer_undo()) is not None:
             undo["scheduled"].add(seq)
         if not self._spent(ticket_id, seq, key):
-            heapq.heappush(self.timers, (due.timestamp(), seq, due, kind, ticket_id, key, data))
+            heapq.heappush(self.timers, timer_entry(due, seq, kind, ticket_id, key, data))
 
     def state(self) -> dict:
         """Everything a snapshot must hold."""

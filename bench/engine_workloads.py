@@ -47,7 +47,7 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import durable_rules_engine
 from durable.engine import MessageNotHandledException, Ruleset
@@ -247,8 +247,8 @@ class Told:
     handlers with each. It checks, routes, times and stores nothing, so no engine of this interface can be faster."""
 
     def __init__(self, answers: list[Answer], fresh: bool = True):
-        built = [[self._built(kind, fields) for kind, fields in answer] for answer in answers] if not fresh else None
-        self._answers: list = iter(built) if built is not None else iter(answers)
+        self._answers: Iterator[list] = iter(answers if fresh else [[self._built(kind, fields) for kind, fields in answer]
+                                                                     for answer in answers])
         self._fresh = fresh
         self._tickets: dict[str, object] = {}
         self._handlers: list[Callable] = []
@@ -269,7 +269,7 @@ class Told:
         if type(event) is TicketCreated:
             tickets[event.ticket_id] = event
         else:
-            tickets.get(event.ticket_id)
+            tickets.get(event.ticket_id)  # the least an engine does with an event of a ticket it holds
         answer = next(self._answers)
         decisions = [self._built(kind, fields) for kind, fields in answer] if self._fresh else answer
         for decision in decisions:

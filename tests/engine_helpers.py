@@ -13,6 +13,7 @@ import yaml
 import cxrules
 from cxrules.engine import Engine, VirtualClock
 from cxrules.loading import load_file
+from cxrules.routing import TicketClass
 
 from conftest import ROOT
 
@@ -46,6 +47,14 @@ class StoppedClock:
 
 def make_engine(org: cxrules.Org, start: datetime) -> Engine:
     return Engine(org, VirtualClock(start))
+
+
+def as_the_rules_see(org: cxrules.Org, ticket: TicketClass) -> tuple:
+    """What every routing rule sees of a class, worked out plainly: which rules name each of its values (a category names
+    its children too: the model's sets, not the file's lists), and its member flag if a rule tests it."""
+    named = tuple(frozenset(rule.id for rule in org.routing if (values := getattr(rule.match, dimension)) is not None and value in values)
+                  for dimension, value in zip(("categories", "channels", "segments", "priorities"), ticket.class_fields()))
+    return (*named, ticket.member if any(rule.match.member is not None for rule in org.routing) else None)
 
 
 def abandon(store) -> None:

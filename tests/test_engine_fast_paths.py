@@ -41,7 +41,7 @@ from cxrules.simulation import LogMapping, TicketRecord, simulate
 from cxrules.simulation.replay import MODES
 
 from conftest import ORGS, SEED_ORGS, examples
-from engine_helpers import StoppedClock, local, make_org
+from engine_helpers import StoppedClock, as_the_rules_see, local, make_org
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -101,13 +101,6 @@ def test_the_calendars_open_for_during_rules_are_those_each_calendar_says(org_pa
         router.close()
 
 
-def _alike(org: cxrules.Org, ticket: TicketClass) -> tuple:
-    """What every rule sees of a class: which rules name each of its values, and its member flag if a rule tests it."""
-    named = tuple(frozenset(rule.id for rule in org.routing if (values := getattr(rule.match, dimension)) is not None and value in values)
-                  for dimension, value in zip(("categories", "channels", "segments", "priorities"), ticket.class_fields()))
-    return (*named, ticket.member if any(rule.match.member is not None for rule in org.routing) else None)
-
-
 def test_durable_rules_are_asked_once_per_group_of_classes_and_state_of_the_calendars_that_matter_to_it(monkeypatch):
     """A calendar whose `during` rules cannot match a class changes nothing for it, open or not, and classes whose values the
     same rules name are decided alike: over a week of the automotive centre, whose calendars open and close in many
@@ -124,12 +117,12 @@ def test_durable_rules_are_asked_once_per_group_of_classes_and_state_of_the_cale
         states: dict[tuple, set[frozenset[str]]] = {}
         for ticket in classes:
             matters = {rule.during for rule in org.routing if rule.during and rule.match.matches(*ticket.class_fields())}
-            states.setdefault(_alike(org, ticket), set()).update(
+            states.setdefault(as_the_rules_see(org, ticket), set()).update(
                 frozenset(c for c in matters if router._calendars[c].is_open(at)) for at in week)
             for at in week:
                 found, wanted = router.route(ticket, at), reference.route(ticket, at)
                 assert (found.role, found.rule) == (wanted.role, wanted.rule), (ticket, at)
-        assert Counter(_alike(org, ticket) for ticket in asked) == {group: len(seen) for group, seen in states.items()}
+        assert Counter(as_the_rules_see(org, ticket) for ticket in asked) == {group: len(seen) for group, seen in states.items()}
         assert len(states) < len(classes), "some of the classes should be alike"
         assert len({router._open_calendars(at) for at in week}) > max(map(len, states.values())), "the week should open calendars no class needs"
     finally:
@@ -152,7 +145,7 @@ def test_a_fresh_router_asks_durable_rules_once_per_group_of_classes_alike(monke
     finally:
         router.close()
     assert len(classes) == 2560
-    assert len(asked) == len({_alike(org, ticket) for ticket in classes}) == 18
+    assert len(asked) == len({as_the_rules_see(org, ticket) for ticket in classes}) == 18
 
 
 def _every_class(org: cxrules.Org) -> list[TicketClass]:

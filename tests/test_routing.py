@@ -20,6 +20,7 @@ from cxrules.regions import uncovered
 from cxrules.routing import Router, TicketClass
 
 from conftest import ROOT, SEED_ORGS
+from engine_helpers import as_the_rules_see
 
 sys.path.insert(0, str(ROOT / "bench"))
 from generate import generate_org  # noqa: E402
@@ -191,13 +192,7 @@ def test_durable_rules_are_asked_once_per_group_of_classes_every_rule_treats_ali
         for ticket in classes:
             expected, found = reference.route(ticket), durable.route(ticket)
             assert (found.role, found.rule) == (expected.role, expected.rule), ticket
-        member_tested = any(rule.match.member is not None for rule in org.routing)
-
-        def alike(ticket: TicketClass) -> tuple:  # a category names its children too: the model's sets, not the file's lists
-            named = tuple(frozenset(rule.id for rule in org.routing if (values := getattr(rule.match, dimension)) is not None and value in values)
-                          for dimension, value in zip(("categories", "segments", "priorities"), (ticket.category, ticket.segment, ticket.priority)))
-            return (*named, ticket.member if member_tested else None)
-        assert len(posted) == len({alike(ticket) for ticket in classes})
+        assert len(posted) == len({as_the_rules_see(org, ticket) for ticket in classes})
         for ticket in classes:
             for moment in WEEK_MOMENTS[::4]:
                 expected, found = reference.route(ticket, moment), durable.route(ticket, moment)

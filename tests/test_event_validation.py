@@ -118,14 +118,15 @@ def test_a_bad_event_is_refused_and_never_reaches_the_store(store_path, event, t
     refused = decisions[0]
     assert reason in refused.reason and refused.ticket_id == ticket_id, refused
     assert refused.event == type(event).__name__
-    assert engine.store.events_applied == applied and {t.id for t in engine.store.all_tickets()} == tickets
+    assert {t.id for t in engine.store.all_tickets()} == tickets
+    assert engine.store.events_applied == applied + 1           # counted all the same: a feeder resumes after it
     assert engine.clock.now() == now                            # a refused time does not move the virtual clock
     assert engine.submit(created("B"))[0].kind == "Assigned"    # the next event goes through (a lone surrogate wedged it)
     engine.store.close()
 
     again = engine_on(store_path)                               # and the store still opens, with both good tickets
     assert again.ticket("A") is not None and again.ticket("B") is not None
-    assert again.store.events_applied == applied + 1
+    assert again.store.events_applied == applied + 2
     again.store.close()
 
 
@@ -134,7 +135,7 @@ def test_every_bad_event_in_one_store_then_a_restart(store_path):
     engine.submit(created("A", category="complaint"))
     for event, _, _ in BAD:
         assert [x.kind for x in engine.submit(event)] == ["Refused"]
-    assert engine.store.events_applied == 1
+    assert engine.store.events_applied == 1 + len(BAD)
     engine.store.close()
     assert {t.id for t in engine_on(store_path).store.all_tickets()} == {"A"}
 

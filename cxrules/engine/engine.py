@@ -176,6 +176,7 @@ class Engine:
             if event.at is None and (problem := time_problem("at", now)):
                 raise EventError(f"the clock's now cannot be the event's time: {problem}", event.ticket_id, None, type(event).__name__)
         except EventError as invalid:
+            self._count_refused()
             return [d.Refused(invalid.ticket_id, invalid.at or now, invalid.kind, str(invalid))], False
         at = self._moment(event.at or now)
         event = _stamped(event, at)
@@ -184,6 +185,7 @@ class Engine:
             decisions = self.replay(event)
         except Exception as error:  # a bug: a checked event must apply; all it changed is undone
             self.store.rollback(seq)
+            self._count_refused()
             log.exception("applying %s of ticket %s failed", type(event).__name__, event.ticket_id)
             reason = f"applying it failed: {type(error).__name__}: {error}"
             self._faults.append(f"{type(event).__name__} of ticket `{event.ticket_id}` at {at.isoformat()}: {reason} "
@@ -191,6 +193,11 @@ class Engine:
             return [d.Refused(event.ticket_id, at, type(event).__name__, reason)], False
         self.store.commit(seq, decisions)  # StoreError here: nothing of the event was kept
         return decisions, True
+
+    def _count_refused(self) -> None:
+        """A refused event is counted by the store all the same (a unit that changes nothing else): a feeder resuming after
+        the events a durable store counts would otherwise feed again, and apply twice, one event for each refused."""
+        self.store.commit(self.store.begin(("refused", None)), [])
 
     def advance(self, until: Optional[datetime] = None) -> list[d.Decision]:
         """Fire every timer due up to ``until`` (default: the clock's now), in order, at their own due times.

@@ -193,7 +193,8 @@ class Store(ABC):
 
     @abstractmethod
     def begin(self, entry: Optional[tuple]) -> int:
-        """Start a unit of work for ``entry`` (``("event", event)``, ``("advance", until)``, or None for a reload).
+        """Start a unit of work for ``entry``: ``("event", event)``, ``("refused", None)`` (an event refused whole, which the
+        unit only counts), ``("advance", until)``, or None for a reload.
 
         A durable store may write the entry ahead; returns its sequence number. StoreError: nothing began.
         """

@@ -279,7 +279,7 @@ class TableStore(Store):
         timers = [row[:7] for row in unit.due_rows]  # taken but not fired (the engine stopped early): back on the schedule
         timers += [(t.seq, moment, time_to_json(t.due), t.kind, t.ticket_id, t.key, json.dumps(to_data(t.data), ensure_ascii=False))
                    for moment, _, t in unit.new_timers]
-        counters = [(1, 1, "events")] if unit.entry is not None and unit.entry[0] == "event" else []
+        counters = [(1, 1, "events")] if unit.entry is not None and unit.entry[0] in ("event", "refused") else []
         if unit.next_seq != unit.first_seq:
             counters.append((0, unit.next_seq, "next_seq"))
         return {
@@ -597,7 +597,7 @@ class TableStore(Store):
 
     @property
     def events_applied(self) -> int:
-        """How many events the store has taken in, ever (from every process): a feeder resumes after them."""
+        """How many events the store has taken in, ever (from every process), applied or refused: a feeder resumes after them."""
         return int(self._one("SELECT value FROM cx_counters WHERE name = 'events'"))
 
 

@@ -139,7 +139,7 @@ class Engine:
 
         The decisions are made durable by the store before any handler runs. An event that
         :func:`~.events.check_event` refuses (a field of the wrong type, out of range, too
-        long, not clean text) is refused here and never reaches the store.
+        long, not clean text) is refused here and never reaches the store, which only counts it (see ``events_applied``).
         """
         with self._lock:  # a batch of one, without the lists of a batch (a replay submits its events one by one)
             with self.store.batch():

@@ -63,9 +63,10 @@ def test_restarts_rebuild_exactly_the_state_and_decisions_of_an_uninterrupted_ru
     assert sorted(keys) == sorted(reference_keys(events))
 
 
-def test_a_feeder_resuming_after_the_events_counted_applies_none_twice_though_some_were_refused(tmp_path, monkeypatch):
-    """Events refused by the check, or rolled back because applying them failed, are counted with those applied: a feeder
-    that resumes after the store's count neither skips an event nor applies one twice."""
+@pytest.mark.parametrize("batched", [False, True], ids=["one by one", "submit_all"])
+def test_a_feeder_resuming_after_the_events_counted_applies_none_twice_though_some_were_refused(tmp_path, monkeypatch, batched):
+    """Events refused by the check, or rolled back because applying them failed, are counted with those applied (in a
+    batch too): a feeder that resumes after the store's count neither skips an event nor applies one twice."""
     def broken(self, ticket, event, at):
         raise RuntimeError("a bug in applying it")
 
@@ -81,7 +82,9 @@ def test_a_feeder_resuming_after_the_events_counted_applies_none_twice_though_so
         engine = Engine(ORG, VirtualClock(events[0].at), store)
         keys += [x.key for x in engine.start()]
         fed = store.events_applied
-        keys += [x.key for event in events[fed:fed + 5] for x in engine.submit(event)]
+        chunk = events[fed:fed + 5]
+        made = engine.submit_all(chunk) if batched else [engine.submit(event) for event in chunk]
+        keys += [x.key for decisions in made for x in decisions]
         engine.close()
         store.close()
         if fed == len(events):

@@ -72,7 +72,8 @@ def test_an_event_no_automation_names_does_not_look_for_automations(tmp_path, mo
 
     def asked(event) -> int:  # each time the automations are asked, they first look up those the event concerns
         engine.submit(event)
-        return engine.automations.concerned.cache_info().hits + engine.automations.concerned.cache_info().misses
+        looked_up = engine.automations.concerned.cache_info()
+        return looked_up.hits + looked_up.misses
     assert [asked(ticket(1, MONDAY)), asked(FirstResponse("t1", at=MONDAY + timedelta(minutes=5))),
             asked(Resolved("t1", at=MONDAY + timedelta(hours=1)))] == [1, 1, 1]
 

@@ -185,11 +185,11 @@ class Engine:
             decisions = self.replay(event)
         except Exception as error:  # a bug: a checked event must apply; all it changed is undone
             self.store.rollback(seq)
-            self._count_refused()
             log.exception("applying %s of ticket %s failed", type(event).__name__, event.ticket_id)
             reason = f"applying it failed: {type(error).__name__}: {error}"
             self._faults.append(f"{type(event).__name__} of ticket `{event.ticket_id}` at {at.isoformat()}: {reason} "
                                 "(rolled back: the engine is as it was before the event)")
+            self._count_refused()  # last: a store that cannot count it raises StoreError, the fault already noted and logged
             return [d.Refused(event.ticket_id, at, type(event).__name__, reason)], False
         self.store.commit(seq, decisions)  # StoreError here: nothing of the event was kept
         return decisions, True

@@ -15,6 +15,7 @@ from hypothesis import example, given, settings, strategies as st
 
 from cxrules.calendars import elapsed, shift
 from cxrules.engine import Engine, FirstResponse, Resolved, TicketCreated, VirtualClock
+from cxrules.simulation.mapping import LogMapping, parse_moment
 
 from conftest import examples
 from engine_helpers import StoppedClock, make_org
@@ -131,3 +132,19 @@ def test_going_back_undoes_going_forward_around_the_spring_change(minutes, hours
     homeward = elapsed(there, days - duration) if duration >= timedelta(0) else there
     if _on_the_clock(outward.astimezone(BERLIN) + days) and _on_the_clock(homeward.astimezone(BERLIN) - days):
         assert shift(there, -duration, BERLIN) == start
+
+
+@settings(max_examples=examples(300))
+@given(change=st.sampled_from(sorted(CHANGES)), minutes=st.integers(-2 * 1440, 2 * 1440), seconds=st.integers(0, 59),
+       form=st.sampled_from(["iso", "%Y-%m-%d %H:%M:%S"]))
+@example(change="autumn", minutes=60, seconds=0, form="iso")   # 02:00 on 26 October: the first of its two passes
+@example(change="spring", minutes=60, seconds=0, form="iso")   # 02:00 on 30 March: a time the clock skips
+def test_a_logs_wall_time_is_the_instant_berlins_clock_means(change, minutes, seconds, form):
+    """A log's time without an offset is a wall time of the mapping's zone: the instant zoneinfo gives it (the first pass of
+    a repeated hour, a skipped time as the clock before the change tells it), whichever way the time is put in the zone."""
+    wall = (CHANGES[change].astimezone(BERLIN).replace(tzinfo=None, minute=0) - timedelta(hours=1)
+            + timedelta(minutes=minutes, seconds=seconds))
+    text = wall.isoformat(sep=" ") if form == "iso" else wall.strftime(form)
+    mapping = LogMapping(fields={}, path="mapping.yaml", timezone="Europe/Berlin", time_formats=(form,))
+    moment = parse_moment(text, mapping, BERLIN)
+    assert moment.tzinfo is timezone.utc and moment == wall.replace(tzinfo=BERLIN).astimezone(timezone.utc)

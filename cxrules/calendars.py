@@ -194,6 +194,8 @@ def _country_holidays(country: str, year: int):
 
 HORIZON = timedelta(days=732)
 """How far ahead business time is looked up: twice the longest target an org may set (366 days)."""
+_WORKING_DAYS_KEPT = 4096
+"""How many :meth:`BusinessCalendar.add_working_days` answers a calendar keeps (tickets in flight each ask again later)."""
 
 
 class BusinessCalendar:
@@ -208,6 +210,9 @@ class BusinessCalendar:
         self._known: tuple[Stretch, bool] | None = None
         """The last stretch :meth:`is_open` looked up, and whether the calendar is open in it; replaced whole, so safe across
         threads."""
+        self._working_days: dict[tuple[int, int], datetime | None] = {}
+        """:meth:`add_working_days` by (start in µs, count): an SLA of working days asks it three times of one ticket (its
+        deadline, its warning, its figure). Bounded; an entry is written whole, so safe across threads."""
 
     def shifts_on(self, day: date) -> tuple[Interval, ...]:
         """The shifts that start on a local date, as written (an end past midnight goes past 1440).
@@ -383,6 +388,17 @@ class BusinessCalendar:
         shift's worth. The deadline is that wall-clock time even if the calendar is closed then
         (e.g. on a shorter Saturday).
         """
+        key = (micros(start), count)  # by instant: two times of a repeated hour are equal to Python's `==`
+        known = self._working_days
+        due = known.get(key)  # one lookup, which another thread's clearing cannot break (None: worked out again)
+        if due is None:
+            due = self._working_days_after(start, count)
+            if len(known) >= _WORKING_DAYS_KEPT:
+                known.clear()
+            known[key] = due
+        return due
+
+    def _working_days_after(self, start: datetime, count: int) -> datetime | None:
         begin = self.next_open(start)
         if begin is None:
             return None
@@ -397,8 +413,7 @@ class BusinessCalendar:
         due_day = self._nth_working_day_after(day, count)
         if due_day is None:
             return None
-        naive = datetime.combine(due_day, time(0)) + offset
-        return naive.replace(tzinfo=self.zone).astimezone(timezone.utc)
+        return (datetime.combine(due_day, time(0), self.zone) + offset).astimezone(timezone.utc)  # a wall time: + counts on the clock
 
     def _nth_working_day_after(self, day: date, count: int) -> date | None:
         """The ``count``-th working day after ``day``, within :data:`HORIZON`: a bisect of the running count of working

@@ -399,6 +399,7 @@ class BusinessCalendar:
         return due
 
     def _working_days_after(self, start: datetime, count: int) -> datetime | None:
+        """:meth:`add_working_days`, worked out."""
         begin = self.next_open(start)
         if begin is None:
             return None

@@ -273,6 +273,46 @@ def test_spent_facts_leave_as_a_sweep_of_every_key_would_remove_them(facts, swee
     assert store.facts == kept
 
 
+_window_step = st.tuples(st.sampled_from(["add_fact", "facts_since", "expire", "arrival", "arrivals_since"]),
+                         st.sampled_from(["C1", "C2"]), st.integers(0, 120))
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(units=st.lists(st.tuples(st.lists(_window_step, max_size=8), st.booleans()), max_size=12))
+def test_facts_and_surge_windows_roll_back_to_what_they_held(units):
+    """What a unit of work does in place to the facts patterns count and the arrivals surges count (added, forgotten as
+    they leave a window, swept when spent), a rollback puts back whole; a unit committed keeps it."""
+    store = MemoryStore()
+    start, clock = datetime(2025, 1, 1, tzinfo=SHANGHAI), 0
+
+    def held() -> tuple[dict, dict]:
+        return ({key: list(facts) for key, facts in store.facts.items()},
+                {surge: list(arrivals) for surge, arrivals in store.arrivals_by_surge.items() if arrivals})
+    for steps, keep in units:
+        before = held()
+        store.begin(("event", None))
+        for name, key, step in steps:
+            clock += step  # the engine's clock moves forward
+            at = start + timedelta(seconds=clock)
+            if name == "add_fact":
+                store.add_fact(key, at, f"T{clock}", at + timedelta(seconds=60 if key == "C1" else 300))
+            elif name == "facts_since":
+                store.facts_since(key, at - timedelta(seconds=90))
+            elif name == "expire":
+                store.expire_facts(at)
+            elif name == "arrival":
+                store.add_arrival(key, at)
+            else:
+                store.arrivals_since(key, at - timedelta(seconds=90))
+        if keep:
+            store.commit(0, [])
+        else:
+            store.rollback(0)
+            assert held() == before
+    store.expire_facts(start + timedelta(seconds=clock + 301))
+    assert store.facts == {}  # every fact is spent by then and swept: those a rolled-back sweep put back too
+
+
 _queue_step = st.one_of(st.tuples(st.just("enqueue"), st.sampled_from(["T1", "T2", "T3", "T4", "T5"])),
                         st.tuples(st.just("unqueue"), st.sampled_from(["T1", "T2", "T3", "T4", "T5"])),
                         st.tuples(st.just("pop"), st.none()), st.tuples(st.just("head"), st.none()))

@@ -358,8 +358,9 @@ def copy_ticket(ticket: TicketState) -> TicketState:
                        t.first_response_in_min, t.resolution_in_min, t.next_reply_in_min)
 
 
-Undo = Callable[[Callable[[], Any]], None]
-"""Where a change to a queue hands the step that reverses it (the unit of work's undo log)."""
+Steps = Optional[list[Callable[[], Any]]]
+"""Where a change to a queue adds the step that reverses it: the unit of work's undo log, or None when none is kept (no
+step is even built: a simulation changes its queues hundreds of thousands of times)."""
 
 _tokens = itertools.count()
 """Tell apart two stays of one ticket in one queue (taken out, queued again)."""
@@ -371,7 +372,7 @@ class RoleQueue:
     A ticket taken out from the middle leaves its entry behind, marked spent (its token no longer
     the ticket's), until the entry reaches the head: an overloaded centre holds tens of thousands
     of tickets in a queue, where finding one to remove it would cost the queue's length.
-    Each change takes ``undo``, which is given the step that reverses it.
+    Each change takes ``steps`` (:data:`Steps`), to which it adds the step that reverses it.
     """
 
     __slots__ = ("_entries", "_live")
@@ -385,7 +386,7 @@ class RoleQueue:
         self._live: dict[str, int] = {}
         """The token of each ticket in the queue."""
         for ticket_id in ticket_ids:
-            self.append(ticket_id, _no_undo)
+            self.append(ticket_id, None)
 
     def __len__(self) -> int:
         return len(self._live)
@@ -394,12 +395,13 @@ class RoleQueue:
         live = self._live
         return (ticket_id for ticket_id, token in list(self._entries) if live.get(ticket_id) == token)
 
-    def append(self, ticket_id: str, undo: Undo) -> int:
+    def append(self, ticket_id: str, steps: Steps) -> int:
         """Queue ``ticket_id`` at the end; its place, from 1 (the engine takes a ticket out before queueing it again)."""
         token, earlier = next(_tokens), self._live.get(ticket_id)
         self._entries.append((ticket_id, token))
         self._live[ticket_id] = token
-        undo(partial(self._unappend, ticket_id, earlier))
+        if steps is not None:
+            steps.append(partial(self._unappend, ticket_id, earlier))
         return len(self._live)
 
     def _unappend(self, ticket_id: str, earlier: Optional[int]) -> None:
@@ -409,28 +411,31 @@ class RoleQueue:
         else:
             self._live[ticket_id] = earlier
 
-    def head(self, undo: Undo) -> Optional[str]:
+    def head(self, steps: Steps) -> Optional[str]:
         """The ticket longest in the queue (spent entries before it are dropped)."""
         entries, live = self._entries, self._live
         while entries:
             ticket_id, token = entries[0]
             if live.get(ticket_id) == token:
                 return ticket_id
-            undo(partial(entries.appendleft, entries.popleft()))
+            spent = entries.popleft()
+            if steps is not None:
+                steps.append(partial(entries.appendleft, spent))
         return None
 
-    def pop_head(self, undo: Undo) -> None:
-        ticket_id = self.head(undo)
+    def pop_head(self, steps: Steps) -> None:
+        ticket_id = self.head(steps)
         if ticket_id is not None:
             entry = self._entries.popleft()
             del self._live[ticket_id]
-            undo(partial(self._unpop, entry))
+            if steps is not None:
+                steps.append(partial(self._unpop, entry))
 
     def _unpop(self, entry: tuple[str, int]) -> None:
         self._entries.appendleft(entry)
         self._live[entry[0]] = entry[1]
 
-    def remove(self, ticket_id: str, undo: Undo) -> None:
+    def remove(self, ticket_id: str, steps: Steps) -> None:
         """Take ``ticket_id`` out wherever it is (if it is there): its entry is spent.
 
         Once spent entries outnumber the tickets, the live ones are copied to a fresh deque: a head that never moves (a
@@ -440,15 +445,13 @@ class RoleQueue:
         token = live.pop(ticket_id, None)
         if token is None:
             return
-        undo(partial(live.__setitem__, ticket_id, token))
+        if steps is not None:
+            steps.append(partial(live.__setitem__, ticket_id, token))
         if len(self._entries) > 2 * len(live) + self.SLACK:
             kept = self._entries
             self._entries = deque(entry for entry in kept if live.get(entry[0]) == entry[1])
-            undo(partial(setattr, self, "_entries", kept))
-
-
-def _no_undo(step: Callable[[], Any]) -> None:
-    """Outside a unit of work: nothing to reverse."""
+            if steps is not None:
+                steps.append(partial(setattr, self, "_entries", kept))
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # the legacy file store
@@ -569,24 +572,25 @@ class MemoryStore(Store):
         queue = self.queues.get(role)
         if queue is None:
             queue = self.queues[role] = RoleQueue()
-        return queue.append(ticket_id, self._on_rollback)
+        return queue.append(ticket_id, self._steps())
 
     def queue_head(self, role: str) -> Optional[str]:
         queue = self.queues.get(role)
-        return queue.head(self._on_rollback) if queue else None
+        return queue.head(self._steps()) if queue else None
 
     def pop_queue_head(self, role: str) -> None:
-        self.queues[role].pop_head(self._on_rollback)
+        self.queues[role].pop_head(self._steps())
 
     def unqueue(self, role: str, ticket_id: str) -> None:
         queue = self.queues.get(role)
         if queue:
-            queue.remove(ticket_id, self._on_rollback)
+            queue.remove(ticket_id, self._steps())
 
-    def _on_rollback(self, undo: Callable[[], Any]) -> None:
-        """In a unit: ``undo`` puts back a change to a queue or a surge window (changed in place: a copy would cost their length)."""
-        if self._undo is not None:
-            self._undo.setdefault(("steps", None), []).append(undo)
+    def _steps(self) -> Steps:
+        """The unit's steps that put back changes made in place (to a queue, a surge window, the facts: a copy would cost
+        their length); None outside a unit or without an undo log, when no step need even be built."""
+        undo = self._undo
+        return None if undo is None else undo.setdefault(("steps", None), [])
 
     def queued(self, role: str) -> list[str]:
         return list(self.queues.get(role, ()))
@@ -611,21 +615,26 @@ class MemoryStore(Store):
     def add_arrival(self, surge: str, at: datetime) -> None:
         arrivals = self.arrivals_by_surge.setdefault(surge, deque())
         arrivals.append(at)
-        self._on_rollback(arrivals.pop)
+        if (steps := self._steps()) is not None:
+            steps.append(arrivals.pop)
 
     def arrivals_since(self, surge: str, after: datetime) -> int:
-        arrivals, after_seconds = self.arrivals_by_surge.setdefault(surge, deque()), after.timestamp()
+        arrivals, after_seconds, steps = self.arrivals_by_surge.setdefault(surge, deque()), after.timestamp(), self._steps()
         while arrivals and arrivals[0].timestamp() <= after_seconds:  # as instants: one zone's datetimes compare by wall time
-            self._on_rollback(partial(arrivals.appendleft, arrivals.popleft()))
+            left = arrivals.popleft()
+            if steps is not None:
+                steps.append(partial(arrivals.appendleft, left))
         return len(arrivals)
 
     def add_fact(self, key: str, at: datetime, ticket_id: str, until: datetime) -> None:
-        facts = self.facts.get(key)
+        facts, steps = self.facts.get(key), self._steps()
         if facts is None:
             facts = self.facts[key] = []
-            self._on_rollback(partial(self.facts.pop, key, None))
+            if steps is not None:
+                steps.append(partial(self.facts.pop, key, None))
         facts.append((at.timestamp(), ticket_id, until.timestamp()))
-        self._on_rollback(facts.pop)
+        if steps is not None:
+            steps.append(facts.pop)
         heapq.heappush(self.fact_expiry, (facts[-1][2], key))  # left behind by a rollback, it finds nothing to remove
 
     def facts_since(self, key: str, after: datetime) -> list[tuple[float, str]]:
@@ -634,7 +643,8 @@ class MemoryStore(Store):
             return []
         gone = bisect.bisect_right(facts, after.timestamp(), key=itemgetter(0))
         if gone:
-            self._on_rollback(partial(facts.__setitem__, slice(0, 0), facts[:gone]))
+            if (steps := self._steps()) is not None:
+                steps.append(partial(facts.__setitem__, slice(0, 0), facts[:gone]))
             del facts[:gone]
         return [(at, ticket_id) for at, ticket_id, _ in facts]
 
@@ -649,19 +659,26 @@ class MemoryStore(Store):
         """Spent facts leave, and a key with none left goes whole: the keys come off a heap by when their facts are
         spent, so the sweep costs what it removes, not the number of keys."""
         moment, expiry = now.timestamp(), self.fact_expiry
+        if not expiry or expiry[0][0] > moment:
+            return  # nearly always: no step to take
         spent_until = itemgetter(2)  # a key's facts are kept for one length of time, so they are spent in order too
+        steps = self._steps()
         while expiry and expiry[0][0] <= moment:
             entry = heapq.heappop(expiry)
-            self._on_rollback(partial(heapq.heappush, expiry, entry))
+            if steps is not None:
+                steps.append(partial(heapq.heappush, expiry, entry))
             key = entry[1]
             facts = self.facts.get(key)
-            if not facts:
+            if facts is None:
                 continue
-            spent = bisect.bisect_right(facts, moment, key=spent_until)
+            spent = bisect.bisect_right(facts, moment, key=spent_until)  # a key whose facts left its window goes too
             if spent == len(facts):
-                self._on_rollback(partial(self.facts.__setitem__, key, self.facts.pop(key)))
+                gone = self.facts.pop(key)
+                if steps is not None:
+                    steps.append(partial(self.facts.__setitem__, key, gone))
             elif spent:
-                self._on_rollback(partial(facts.__setitem__, slice(0, 0), facts[:spent]))
+                if steps is not None:
+                    steps.append(partial(facts.__setitem__, slice(0, 0), facts[:spent]))
                 del facts[:spent]
 
     def surge_active(self, surge: str) -> bool:

@@ -194,8 +194,6 @@ def _country_holidays(country: str, year: int):
 
 HORIZON = timedelta(days=732)
 """How far ahead business time is looked up: twice the longest target an org may set (366 days)."""
-_WORKING_DAYS_KEPT = 4096
-"""How many :meth:`BusinessCalendar.add_working_days` answers a calendar keeps (tickets in flight each ask again later)."""
 
 
 class BusinessCalendar:
@@ -210,9 +208,10 @@ class BusinessCalendar:
         self._known: tuple[Stretch, bool] | None = None
         """The last stretch :meth:`is_open` looked up, and whether the calendar is open in it; replaced whole, so safe across
         threads."""
-        self._working_days: dict[tuple[int, int], datetime | None] = {}
-        """:meth:`add_working_days` by (start in µs, count): an SLA of working days asks it three times of one ticket (its
-        deadline, its warning, its figure). Bounded; an entry is written whole, so safe across threads."""
+        self._working_days = lru_cache(maxsize=4096)(self._working_days_after)
+        """:meth:`add_working_days` by (start in µs, count), the latest asked: an SLA of working days asks it three times of
+        one ticket (its deadline, its warning's length, its figure). By instant: two times of a repeated hour are equal to
+        Python's `==`."""
 
     def shifts_on(self, day: date) -> tuple[Interval, ...]:
         """The shifts that start on a local date, as written (an end past midnight goes past 1440).
@@ -388,19 +387,11 @@ class BusinessCalendar:
         shift's worth. The deadline is that wall-clock time even if the calendar is closed then
         (e.g. on a shorter Saturday).
         """
-        key = (micros(start), count)  # by instant: two times of a repeated hour are equal to Python's `==`
-        known = self._working_days
-        due = known.get(key)  # one lookup, which another thread's clearing cannot break (None: worked out again)
-        if due is None:
-            due = self._working_days_after(start, count)
-            if len(known) >= _WORKING_DAYS_KEPT:
-                known.clear()
-            known[key] = due
-        return due
+        return self._working_days(micros(start), count)
 
-    def _working_days_after(self, start: datetime, count: int) -> datetime | None:
-        """:meth:`add_working_days`, worked out."""
-        begin = self.next_open(start)
+    def _working_days_after(self, moment: int, count: int) -> datetime | None:
+        """:meth:`add_working_days` of the instant ``moment`` (µs since the epoch), worked out: it depends on the instant only."""
+        begin = self.next_open(_EPOCH + moment * _MICROSECOND)
         if begin is None:
             return None
         local = begin.astimezone(self.zone)

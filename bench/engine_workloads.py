@@ -29,6 +29,11 @@ them) and the seed org orgs/automotive.yaml. For each:
 - cold start: a fresh engine built, then the first ticket of every class created and closed,
   beside a fresh ruleset built, then its first post of each (what building took also shown), and
   its bound: a cold ticket does all a warm one does, so the ratio cannot pass the best case's.
+- a desk kept full: one role of 10 agents, then of 1,000 (capacity 5, a queue as long as the team), each of
+  BENCH_DESK_TICKETS tickets created a minute after the last and queued, then the oldest closed, its agent taking the
+  queue's head; least loaded and round robin; µs a ticket and their growth from 10 agents to 1,000, beside the same
+  engine reading every agent's load for each pick (as it does of a store that processes share, whose loads it cannot
+  keep an index of), in the same run.
 - memory: BENCH_MEMORY_EVENTS events (default 1,000,000) of the realistic stream, made lazily
   (it holds only tickets in flight), in a fresh process: RSS with the org loaded and after each
   quarter (after a collection).
@@ -72,6 +77,7 @@ MOMENT = START + timedelta(hours=2)
 EVENTS = env_int("BENCH_EVENTS", 200_000)
 LOOKUPS = env_int("BENCH_LOOKUPS", 50_000)
 MEMORY_EVENTS = env_int("BENCH_MEMORY_EVENTS", 1_000_000)
+DESK_TICKETS = env_int("BENCH_DESK_TICKETS", 20_000)
 
 Decide = Callable[[TicketClass], str]
 """A router as the peers are compared: a ticket's class in, the role that gets it out."""
@@ -447,6 +453,77 @@ def cold(org: Org, classes: list[TicketClass], best_rate: float) -> None:
           f"tickets/s over these posts/s, {best_rate / raw_rate:.2f}x")
 
 
+DESK = """apiVersion: cxrules/v1
+kind: Organisation
+org: {{id: desk, name: A desk kept full, timezone: Asia/Shanghai, calendar: always, fallback_queue: desk}}
+calendars: [{{id: always, hours: {{daily: ["00:00-24:00"]}}}}]
+units: [{{id: centre, name: Centre}}]
+roles:
+  - {{id: desk, name: Desk, unit: centre, authority: true, duties: [answer], handles: [question], capacity: {capacity},
+     assignment: {assignment}, staff: [{{shift: always, agents: {agents}}}]}}
+duties: [{{id: answer, name: Answer customers, accountable: [desk]}}]
+channels: [{{id: phone, name: Phone}}]
+categories: [{{id: question, name: Question}}]
+segments: [{{id: everyone, name: Everyone}}]
+routing: [{{id: all, match: {{category: [question]}}, to: desk, precedence: 1}}]
+"""
+"""An org of one role, ``agents`` agents of ``capacity`` tickets each, given tickets by ``assignment``."""
+
+DESK_CAPACITY = 5
+
+
+class LoadsReadAfresh(MemoryStore):
+    """A memory store that keeps no index of agents by load: the engine reads the whole team's loads for each pick, as it
+    does of a store whose loads other processes change."""
+
+    def load_index(self, pools):
+        return None
+
+
+class KeptFull:
+    """An engine on a desk of ``agents``, given a full load and a queue as long as the team before it is timed."""
+
+    def __init__(self, folder: Path, agents: int, assignment: str, store: MemoryStore):
+        path = folder / f"desk_{agents}_{assignment}.yaml"
+        path.write_text(DESK.format(agents=agents, capacity=DESK_CAPACITY, assignment=assignment), encoding="utf-8")
+        self.engine = Engine(cxrules.load_org(path), VirtualClock(START), store)
+        self.created = 0
+        self.closed = 0
+        for _ in range(agents * (DESK_CAPACITY + 1)):
+            self._create()
+
+    def _create(self) -> None:
+        self.engine.clock.advance(timedelta(minutes=1))
+        self.engine.submit(TicketCreated(f"d{self.created}", category="question", channel="phone", segment="everyone",
+                                         priority="normal"))
+        self.created += 1
+
+    def run(self, tickets: int) -> None:
+        """``tickets`` created, each queued, then the oldest open one closed: its agent takes the queue's head."""
+        for _ in range(tickets):
+            self._create()
+            self.engine.submit(Closed(f"d{self.closed}"))
+            self.closed += 1
+
+
+def desks(folder: Path) -> None:
+    """A desk kept full, 10 agents and 1,000, the loads indexed (the memory store) and read afresh for each pick."""
+    print(f"engine    a desk kept full (bench/engine_workloads.py DESK): one role, 10 agents then 1,000, {DESK_CAPACITY} tickets "
+          f"each and a queue as long as the team; {REPEAT}x each", flush=True)
+    for assignment in ("least_loaded", "round_robin"):
+        per_ticket: dict[tuple[str, int], float] = {}
+        for agents in (10, 1000):
+            runs = {"indexed": lambda: KeptFull(folder, agents, assignment, MemoryStore()),
+                    "read afresh": lambda: KeptFull(folder, agents, assignment, LoadsReadAfresh())}
+            for name, build in runs.items():
+                timing = repeated(lambda desk: desk.run(DESK_TICKETS), setup=build, teardown=lambda desk: desk.engine.close())
+                per_ticket[name, agents] = timing.best / DESK_TICKETS * 1e6
+        print(f"          {assignment.replace('_', ' '):<12} {DESK_TICKETS:,} tickets, each queued as the oldest closes "
+              "(µs a ticket, min of the repeats; 10 agents → 1,000): " + "; ".join(
+                  f"loads {name}: {per_ticket[name, 10]:.1f} → {per_ticket[name, 1000]:.1f}, "
+                  f"{per_ticket[name, 1000] / per_ticket[name, 10]:.2f}x" for name in ("indexed", "read afresh")), flush=True)
+
+
 def memory(path: Path) -> None:
     """The realistic stream, made lazily, over BENCH_MEMORY_EVENTS events in a fresh process: RSS at each quarter."""
     done = subprocess.run([sys.executable, __file__, "memory", str(path), str(MEMORY_EVENTS)], capture_output=True, text=True)
@@ -476,6 +553,7 @@ def bench_engine(folder: Path) -> None:
     generated.write_text(generate_yaml(roles=200, categories=100, channels=5, segments=4, rules=1000, service=True), encoding="utf-8")
     bench_table("generated org (bench/generate.py with service=True)", generated)
     bench_table("orgs/automotive.yaml", ROOT / "orgs" / "automotive.yaml")
+    desks(folder)
 
 
 if __name__ == "__main__":

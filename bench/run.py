@@ -5,7 +5,7 @@ Parts (default: all, in this order):
   validate     validating a large generated org, beside parsing it with libyaml alone           checking.py
   check        checking it, beside a brute force cell by cell on a smaller org                  checking.py
   engine       the engine on one routing table beside its peers (a dict, a hand-written loop,   engine_workloads.py
-               raw durable-rules): best case, realistic stream, cold start, memory
+               raw durable-rules): best case, realistic stream, cold start, memory; a desk kept full
   simulate     read_log + simulate of a month of tickets, then of as many at the centre's usual  simulation.py
                load, beside reading the CSV alone
   import       a million-row event log read with a mapping, beside reading the CSV alone        simulation.py
@@ -26,6 +26,7 @@ Knobs (environment):
   BENCH_EVENTS=200000              engine: events of the best case and of the realistic stream (automations: 50000)
   BENCH_LOOKUPS=50000              engine: routing decisions each peer makes
   BENCH_MEMORY_EVENTS=1000000      engine: events of the realistic stream in the memory run
+  BENCH_DESK_TICKETS=20000         engine: tickets through the desk kept full, at each size
   BENCH_TICKETS=100000             simulate: tickets of the month (and of the usual load's months)
   BENCH_ROWS=1000000               import: rows of the event log
   BENCH_SERVICE_EVENTS=200000      service: events the 8 threads submit

@@ -1,7 +1,8 @@
 """The engine's fast paths choose exactly what their plain definitions choose.
 
-Issue #16 made the per-event path fast: an agent is picked from the team on shift with its
-loads read in one call, stopping at the first free agent; the calendars open for `during`
+Issue #16 made the per-event path fast: an agent is picked from the store's index of agents by
+load (or, where processes share the store, from the team on shift with its loads read in one
+call, stopping at the first free agent); the calendars open for `during`
 rules are remembered for the stretch in which none opens or closes; spent facts leave by a
 heap instead of an hourly sweep of every key; timers that can no longer decide anything are
 dropped unfired, outside any unit of work. Each is held here to the definition it stands
@@ -67,24 +68,78 @@ def _chosen_by_definition(team: list[Agent], loads: dict[str, int], requires: fr
 _agent = st.tuples(st.sampled_from(["early", "late"]), st.integers(1, 3), st.sets(st.sampled_from(["de", "fr"])), st.integers(0, 3))
 
 
-@settings(max_examples=examples(200), deadline=None)
-@given(agents=st.lists(_agent, min_size=1, max_size=12), on_shift=st.sampled_from([("early",), ("late",), ("early", "late")]),
-       requires=st.sets(st.sampled_from(["de", "fr"]), max_size=1), round_robin=st.booleans(), cursor=st.integers(-1, 12))
-def test_an_agent_is_picked_as_the_plain_definition_picks(agents, on_shift, requires, round_robin, cursor):
+class _LoadsReadAfresh(MemoryStore):
+    """A store that keeps no index of agents by load, as those whose loads other processes change: the team's are read."""
+
+    def load_index(self, pools):
+        return None
+
+
+def _desk(agents: list, store: MemoryStore) -> tuple[list[Agent], Assignment]:
+    """The team of ``agents`` (shift, capacity, skills, load) as role `desk`, and the assignment picking from it."""
     team = [Agent(f"desk#{n + 1}", "desk", shift, frozenset(skills), capacity, n) for n, (shift, capacity, skills, _) in enumerate(agents)]
-    loads = {agent.id: load for agent, (_, _, _, load) in zip(team, agents)}
-    store = MemoryStore()
-    store.loads.update(loads)
-    store.cursors["desk"] = cursor
     # only what picking needs is the org's: the store, the team and its shifts are the example's
     org, router = _seed_org_and_router()
-    assignment = Assignment(org, store, {}, {"desk": team}, router, TimerKinds(store, []), [])
+    return team, Assignment(org, store, {}, {"desk": team}, router, TimerKinds(store, []), [])
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(agents=st.lists(_agent, min_size=1, max_size=12), on_shift=st.sampled_from([("early",), ("late",), ("early", "late")]),
+       requires=st.sets(st.sampled_from(["de", "fr"]), max_size=1), round_robin=st.booleans(), cursor=st.integers(-1, 12),
+       indexed=st.booleans())
+def test_an_agent_is_picked_as_the_plain_definition_picks(agents, on_shift, requires, round_robin, cursor, indexed):
+    """From the store's index of agents by load, or by reading the whole team's loads."""
+    store = MemoryStore() if indexed else _LoadsReadAfresh()
+    team, assignment = _desk(agents, store)
+    loads = {agent.id: load for agent, (_, _, _, load) in zip(team, agents)}
+    store.loads.update(loads)
+    store.cursors["desk"] = cursor
     assignment.round_robin = {"desk": round_robin}
     shifts = tuple(shift for shift in assignment.shifts["desk"] if shift in on_shift)
     expected = _chosen_by_definition([a for a in team if a.shift in shifts], loads, frozenset(requires), round_robin, cursor)
     assert assignment._pick("desk", shifts, frozenset(requires)) == expected
     if round_robin and expected is not None:
         assert store.cursors["desk"] == expected.number
+
+
+_load_change = st.tuples(st.integers(0, 11), st.sampled_from([1, 1, -1]))
+_step = st.one_of(st.tuples(st.just("change"), _load_change),
+                  st.tuples(st.just("unit"), st.lists(_load_change, max_size=4), st.booleans()),
+                  st.tuples(st.just("restore"), st.just(None)),
+                  st.tuples(st.just("pick"), st.tuples(st.sampled_from([("early",), ("late",), ("early", "late")]),
+                                                      st.sets(st.sampled_from(["de", "fr"]), max_size=1), st.booleans())))
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(agents=st.lists(_agent, min_size=1, max_size=12), steps=st.lists(_step, max_size=40))
+def test_the_index_of_agents_by_load_follows_every_change_of_the_loads(agents, steps):
+    """Loads changed one by one, in units of work kept or rolled back, a snapshot restored, agents picked (which change
+    loads and the cursor too): each pick is the one the plain definition makes of the loads the store holds then."""
+    store = MemoryStore()
+    team, assignment = _desk(agents, store)
+    store.loads.update({agent.id: load for agent, (_, _, _, load) in zip(team, agents)})
+    for step in steps:
+        if step[0] == "change":
+            number, change = step[1]
+            store.add_load(team[number % len(team)].id, change)
+        elif step[0] == "unit":
+            changes, kept = step[1], step[2]
+            seq = store.begin(None)
+            for number, change in changes:
+                store.add_load(team[number % len(team)].id, change)
+            store.commit(seq, []) if kept else store.rollback(seq)
+        elif step[0] == "restore":
+            store.restore({**store.state(), "loads": {agent.id: len(agent.id) % 3 for agent in team}})
+        else:
+            on_shift, requires, round_robin = step[1]
+            assignment.round_robin = {"desk": round_robin}
+            shifts = tuple(shift for shift in assignment.shifts["desk"] if shift in on_shift)
+            cursor = store.cursor("desk")
+            expected = _chosen_by_definition([a for a in team if a.shift in shifts], {a.id: store.load(a.id) for a in team},
+                                             frozenset(requires), round_robin, cursor)
+            assert assignment._pick("desk", shifts, frozenset(requires)) == expected
+            if expected is not None:
+                store.add_load(expected.id, 1)  # as the engine hands it the ticket
 
 
 @settings(max_examples=examples(30), deadline=None)

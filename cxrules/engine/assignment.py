@@ -17,6 +17,7 @@ from ..model import Org, Surge
 from ..routing import Route, Router, TicketClass
 from . import decisions as d
 from .durable import DurableRouter
+from .loads import Pool
 from .store import Store, TicketState, Timer
 from .timers import TEXT, TimerKinds
 
@@ -75,6 +76,12 @@ class Assignment:
         """Each role's shifts, once each: who is on shift is asked of each shift's calendar, not of each agent's."""
         self.round_robin = {role.id: role.assignment == "round_robin" for role in org.roles}
         self._teams: dict[tuple[str, tuple[str, ...]], _Team] = {}
+        self._pool_agents = tuple(tuple(pool) for team in agents.values()
+                                  for _, pool in itertools.groupby(team, key=lambda agent: (agent.shift, agent.skills, agent.capacity)))
+        """The agents of each :class:`.loads.Pool`: a role's alike in shift, skills and capacity, in number order."""
+        self.pools = tuple(Pool(tuple(agent.id for agent in pool), tuple(agent.number for agent in pool), pool[0].capacity)
+                           for pool in self._pool_agents)
+        self._able_pools: dict[tuple[str, tuple[str, ...], frozenset[str]], tuple[int, ...]] = {}
         timers.register("drain", self._fire_drain, TEXT)
 
     def route(self, ticket: TicketState, at: datetime, active_surges: Iterable[Surge]) -> Route:
@@ -149,21 +156,32 @@ class Assignment:
         """Of the agents on ``on_shift`` below their capacity with the skills required: the next after the last one
         given a ticket (round robin), or the least loaded; ties to the lower number.
 
-        The loads are the store's (processes sharing a database change them), read as the search goes; agents
-        are in number order, so it stops at the first free one when it can.
+        The loads are the store's: from its :class:`.loads.LoadIndex` where it keeps one, else read for the whole team
+        (processes sharing a database change them) as the search goes, which stops at the first free agent when it can.
         """
         if not on_shift:
             return None
-        team = self._on_duty(role, on_shift)
+        index = self.store.load_index(self.pools)
         if self.round_robin[role]:
-            loads = list(self.store.loads_of(team.ids))
             cursor = self.store.cursor(role)
-            after = bisect.bisect_right(team.numbers, cursor)
-            order = itertools.chain(range(after, len(team.agents)), range(after))
-            chosen = next((team.agents[n] for n in order if team.agents[n].can_take(loads[n], requires)), None)
+            chosen = (self._indexed(index.next_after(self._able(role, on_shift, requires), cursor)) if index is not None
+                      else self._next_after(self._on_duty(role, on_shift), cursor, requires))
             if chosen is not None:
                 self.store.set_cursor(role, chosen.number)
             return chosen
+        if index is not None:
+            return self._indexed(index.least_loaded(self._able(role, on_shift, requires)))
+        return self._least_loaded(self._on_duty(role, on_shift), requires)
+
+    def _next_after(self, team: "_Team", cursor: int, requires: frozenset[str]) -> Optional[Agent]:
+        """Round robin by reading the team's loads: the first agent able to take the ticket after ``cursor``, round the team."""
+        loads = list(self.store.loads_of(team.ids))
+        after = bisect.bisect_right(team.numbers, cursor)
+        order = itertools.chain(range(after, len(team.agents)), range(after))
+        return next((team.agents[n] for n in order if team.agents[n].can_take(loads[n], requires)), None)
+
+    def _least_loaded(self, team: "_Team", requires: frozenset[str]) -> Optional[Agent]:
+        """The least loaded agent able to take the ticket, by reading the team's loads in number order."""
         best: Optional[Agent] = None
         least = 0
         for agent, load in zip(team.agents, self.store.loads_of(team.ids)):
@@ -172,6 +190,20 @@ class Assignment:
                 if load == 0:
                     break
         return best
+
+    def _indexed(self, found: Optional[tuple[int, int]]) -> Optional[Agent]:
+        """The agent at a (pool, position) a :class:`.loads.LoadIndex` answered."""
+        return None if found is None else self._pool_agents[found[0]][found[1]]
+
+    def _able(self, role: str, on_shift: tuple[str, ...], requires: frozenset[str]) -> tuple[int, ...]:
+        """The pools of ``role`` on these shifts with the skills required (worked out once per role, shifts and skills)."""
+        key = (role, on_shift, requires)
+        able = self._able_pools.get(key)
+        if able is None:
+            able = self._able_pools[key] = tuple(
+                number for number, pool in enumerate(self._pool_agents)
+                if pool[0].role == role and pool[0].shift in on_shift and requires <= pool[0].skills)
+        return able
 
     def _on_duty(self, role: str, on_shift: tuple[str, ...]) -> "_Team":
         """The role's agents on these shifts, in number order (worked out once per role and set of shifts)."""

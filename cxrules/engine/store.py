@@ -22,6 +22,7 @@ from typing import Any, Callable, ClassVar, ContextManager, Iterable, Iterator, 
 from mypy_extensions import mypyc_attr
 
 from .delivery import DeadLetter
+from .loads import LoadIndex, Pool
 
 __all__ = ["TicketState", "Timer", "Unreadable", "Store", "MemoryStore", "StoreError"]
 
@@ -243,6 +244,10 @@ class Store(ABC):
         return map(self.load, agents)
     @abstractmethod
     def add_load(self, agent: str, change: int) -> None: ...
+    def load_index(self, pools: tuple[Pool, ...]) -> Optional[LoadIndex]:
+        """These agents arranged by load, kept so as their loads change; None where other processes change loads (they
+        are read afresh in each unit of work): the engine then reads the loads of the whole team."""
+        return None
     @abstractmethod
     def cursor(self, role: str) -> int:
         """Per round-robin role: the number of the agent who got the last ticket (-1: none yet)."""
@@ -475,6 +480,9 @@ class MemoryStore(Store):
         """A heap of :data:`TimerEntry`, due time first as a POSIX timestamp: floats compare far faster than aware datetimes."""
         self.queues: dict[str, RoleQueue] = {}
         self.loads: dict[str, int] = {}
+        self._load_index: Optional[LoadIndex] = None
+        """The agents of the pools last asked for, by load (:meth:`load_index`); None after anything but
+        :meth:`add_load` changed the loads (a rollback, a restore): built again when next asked for."""
         self.cursors: dict[str, int] = {}
         self.arrivals_by_surge: dict[str, deque[datetime]] = {}
         self.active_surges: set[str] = set()
@@ -510,7 +518,7 @@ class MemoryStore(Store):
         if not self._keeps_undo:
             self._half_done = "a unit of work failed in a store kept without an undo log: it may hold part of that unit"
             raise StoreError(self._half_done)
-        undo, self._undo = self._undo, None
+        undo, self._undo, self._load_index = self._undo, None, None
         for (name, key), old in (undo or {}).items():
             if name == "steps":
                 for step in reversed(old):
@@ -603,7 +611,16 @@ class MemoryStore(Store):
 
     def add_load(self, agent: str, change: int) -> None:
         self._save("loads", agent)
-        self.loads[agent] = self.loads.get(agent, 0) + change
+        old = self.loads.get(agent, 0)
+        self.loads[agent] = old + change
+        if self._load_index is not None:
+            self._load_index.moved(agent, old, old + change)
+
+    def load_index(self, pools: tuple[Pool, ...]) -> Optional[LoadIndex]:
+        index = self._load_index
+        if index is None or index.pools is not pools:  # another engine's pools, or the loads were put back
+            index = self._load_index = LoadIndex(pools, self.loads)
+        return index
 
     def cursor(self, role: str) -> int:
         return self.cursors.get(role, -1)
@@ -752,7 +769,7 @@ class MemoryStore(Store):
                 "active_surges": self.active_surges, "fallback": self.fallback, "next_seq": self._next_seq}
 
     def restore(self, state: dict) -> None:
-        self.tickets, self.timers = state["tickets"], state["timers"]  # fired_keys: see fired()
+        self.tickets, self.timers, self._load_index = state["tickets"], state["timers"], None  # fired_keys: see fired()
         self.queues = {role: RoleQueue(queue) for role, queue in state["queues"].items()}
         self.loads, self.cursors = state["loads"], state["cursors"]
         self.arrivals_by_surge, self.active_surges = state["arrivals"], state["active_surges"]

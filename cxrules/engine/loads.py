@@ -1,0 +1,99 @@
+"""Agents arranged by their open tickets, so that picking one costs a lookup per staff group, not a scan of the team.
+
+A desk of a thousand agents kept busy would otherwise read a thousand loads for every ticket handed out (and again for
+every ticket a freed agent takes from the queue). A :class:`LoadIndex` keeps, per pool (agents of one role alike in
+shift, skills and capacity, in number order), the positions of its agents at each load and of those below capacity, in
+order; a pick looks at the head of each pool the ticket may go to.
+
+The store whose loads no one else changes keeps the index (:meth:`.store.Store.load_index`): it moves an agent in it
+as their load changes. Stores whose loads other processes change read them afresh in each unit of work, and the
+engine then reads the loads of the whole team, which picks the same agent (``tests/test_engine_fast_paths.py``).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+from typing import Mapping, NamedTuple, Optional, Sequence
+
+__all__ = ["LoadIndex", "Pool"]
+
+
+class Pool(NamedTuple):
+    """Agents of one role alike in shift, skills and capacity, in number order: whichever of them is picked, only load
+    and number tell them apart."""
+
+    ids: tuple[str, ...]
+    numbers: tuple[int, ...]
+    capacity: int
+
+
+class LoadIndex:
+    """The agents of ``pools`` by load, built from ``loads`` and kept up to date by :meth:`moved`.
+
+    A pick names pools by their place in ``pools``, in number order (a role's pools follow each other as its staff groups
+    do), and answers (pool, position in it), or None when no agent of them is below capacity."""
+
+    def __init__(self, pools: tuple[Pool, ...], loads: Mapping[str, int]):
+        self.pools = pools
+        self._place: dict[str, tuple[int, int]] = {}
+        """Each agent's pool and position in it."""
+        self._levels: list[dict[int, list[int]]] = []
+        """Per pool: each load some agent has, and the positions of its agents with it, in order."""
+        self._free: list[list[int]] = []
+        """Per pool: the positions of its agents below capacity, in order."""
+        for number, pool in enumerate(pools):
+            levels: dict[int, list[int]] = {}
+            free: list[int] = []
+            for position, agent in enumerate(pool.ids):
+                self._place[agent] = (number, position)
+                load = loads.get(agent, 0)
+                levels.setdefault(load, []).append(position)
+                if load < pool.capacity:
+                    free.append(position)
+            self._levels.append(levels)
+            self._free.append(free)
+
+    def moved(self, agent: str, old: int, new: int) -> None:
+        """``agent``'s load went from ``old`` to ``new`` (an agent of none of the pools is no concern of the index)."""
+        place = self._place.get(agent)
+        if place is None:
+            return
+        pool, position = place
+        levels = self._levels[pool]
+        level = levels[old]
+        del level[bisect_left(level, position)]
+        if not level:
+            del levels[old]
+        insort(levels.setdefault(new, []), position)
+        capacity = self.pools[pool].capacity
+        if (old < capacity) != (new < capacity):
+            free = self._free[pool]
+            if new < capacity:
+                insort(free, position)
+            else:
+                del free[bisect_left(free, position)]
+
+    def least_loaded(self, pools: Sequence[int]) -> Optional[tuple[int, int]]:
+        """Of the agents of ``pools`` (in number order) below capacity, the least loaded; ties to the lower number."""
+        best: Optional[tuple[int, int]] = None
+        least = 0
+        for pool in pools:
+            if self._free[pool]:
+                capacity, levels = self.pools[pool].capacity, self._levels[pool]
+                load = min(load for load in levels if load < capacity)
+                if best is None or load < least:  # an equal load in a later pool is a higher number
+                    best, least = (pool, levels[load][0]), load
+        return best
+
+    def next_after(self, pools: Sequence[int], cursor: int) -> Optional[tuple[int, int]]:
+        """Of the agents of ``pools`` (in number order) below capacity, the one of the lowest number after ``cursor``, else
+        (round the team) of the lowest number."""
+        first: Optional[tuple[int, int]] = None
+        for pool in pools:
+            free = self._free[pool]
+            if free:
+                first = first or (pool, free[0])
+                beyond = bisect_left(free, bisect_right(self.pools[pool].numbers, cursor))  # the first free one after the cursor
+                if beyond < len(free):
+                    return pool, free[beyond]
+        return first

@@ -187,7 +187,7 @@ class Assignment:
         for agent, load in zip(team.agents, self.store.loads_of(team.ids)):
             if (best is None or load < least) and agent.can_take(load, requires):
                 best, least = agent, load
-                if load == 0:
+                if load == 0:  # no load is below none
                     break
         return best
 

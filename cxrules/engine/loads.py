@@ -7,7 +7,8 @@ order; a pick looks at the head of each pool the ticket may go to.
 
 The store whose loads no one else changes keeps the index (:meth:`.store.Store.load_index`): it moves an agent in it
 as their load changes. Stores whose loads other processes change read them afresh in each unit of work, and the
-engine then reads the loads of the whole team, which picks the same agent (``tests/test_engine_fast_paths.py``).
+engine then reads the loads of the whole team, which picks the same agent (loads are never negative: an agent is given
+back only the tickets it was given; ``tests/test_engine_fast_paths.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Pool(NamedTuple):
 
 
 class LoadIndex:
-    """The agents of ``pools`` by load, built from ``loads`` and kept up to date by :meth:`moved`.
+    """The agents of ``pools`` by load, built from ``loads`` and kept up to date by :meth:`changed`.
 
     A pick names pools by their place in ``pools``, in number order (a role's pools follow each other as its staff groups
     do), and answers (pool, position in it), or None when no agent of them is below capacity."""
@@ -37,6 +38,9 @@ class LoadIndex:
         self.pools = pools
         self._place: dict[str, tuple[int, int]] = {}
         """Each agent's pool and position in it."""
+        self._loads: dict[str, int] = {}
+        """Each agent's load as the index holds it: a change is told the new load alone, so the index cannot be told an
+        old one it does not hold."""
         self._levels: list[dict[int, list[int]]] = []
         """Per pool: each load some agent has, and the positions of its agents with it, in order."""
         self._free: list[list[int]] = []
@@ -46,29 +50,30 @@ class LoadIndex:
             free: list[int] = []
             for position, agent in enumerate(pool.ids):
                 self._place[agent] = (number, position)
-                load = loads.get(agent, 0)
+                load = self._loads[agent] = loads.get(agent, 0)
                 levels.setdefault(load, []).append(position)
                 if load < pool.capacity:
                     free.append(position)
             self._levels.append(levels)
             self._free.append(free)
 
-    def moved(self, agent: str, old: int, new: int) -> None:
-        """``agent``'s load went from ``old`` to ``new`` (an agent of none of the pools is no concern of the index)."""
+    def changed(self, agent: str, load: int) -> None:
+        """``agent`` has ``load`` open tickets now (an agent of none of the pools is no concern of the index)."""
         place = self._place.get(agent)
         if place is None:
             return
         pool, position = place
+        old, self._loads[agent] = self._loads[agent], load
         levels = self._levels[pool]
         level = levels[old]
         del level[bisect_left(level, position)]
         if not level:
             del levels[old]
-        insort(levels.setdefault(new, []), position)
+        insort(levels.setdefault(load, []), position)
         capacity = self.pools[pool].capacity
-        if (old < capacity) != (new < capacity):
+        if (old < capacity) != (load < capacity):
             free = self._free[pool]
-            if new < capacity:
+            if load < capacity:
                 insort(free, position)
             else:
                 del free[bisect_left(free, position)]
@@ -78,9 +83,9 @@ class LoadIndex:
         best: Optional[tuple[int, int]] = None
         least = 0
         for pool in pools:
-            if self._free[pool]:
-                capacity, levels = self.pools[pool].capacity, self._levels[pool]
-                load = min(load for load in levels if load < capacity)
+            if self._free[pool]:  # then its least load is below capacity
+                levels = self._levels[pool]
+                load = min(levels)
                 if best is None or load < least:  # an equal load in a later pool is a higher number
                     best, least = (pool, levels[load][0]), load
         return best

@@ -480,6 +480,7 @@ class MemoryStore(Store):
         """A heap of :data:`TimerEntry`, due time first as a POSIX timestamp: floats compare far faster than aware datetimes."""
         self.queues: dict[str, RoleQueue] = {}
         self.loads: dict[str, int] = {}
+        """Open tickets per agent, changed through :meth:`add_load` alone (it keeps the index of agents by load)."""
         self._load_index: Optional[LoadIndex] = None
         """The agents of the pools last asked for, by load (:meth:`load_index`); None after anything but
         :meth:`add_load` changed the loads (a rollback, a restore): built again when next asked for."""
@@ -611,10 +612,9 @@ class MemoryStore(Store):
 
     def add_load(self, agent: str, change: int) -> None:
         self._save("loads", agent)
-        old = self.loads.get(agent, 0)
-        self.loads[agent] = old + change
+        load = self.loads[agent] = self.loads.get(agent, 0) + change
         if self._load_index is not None:
-            self._load_index.moved(agent, old, old + change)
+            self._load_index.changed(agent, load)
 
     def load_index(self, pools: tuple[Pool, ...]) -> Optional[LoadIndex]:
         index = self._load_index

@@ -42,7 +42,9 @@ class LoadIndex:
         """Each agent's load as the index holds it: a change is told the new load alone, so the index cannot be told an
         old one it does not hold."""
         self._levels: list[dict[int, list[int]]] = []
-        """Per pool: each load some agent has, and the positions of its agents with it, in order."""
+        """Per pool: each load below capacity that some agent has had, and the positions of its agents with it now, in
+        order (a list left empty is kept: a desk whose agents take a ticket and give it back would otherwise make and
+        drop one each time, and every list made counts towards the collector's next pass)."""
         self._free: list[list[int]] = []
         """Per pool: the positions of its agents below capacity, in order."""
         for number, pool in enumerate(pools):
@@ -51,8 +53,8 @@ class LoadIndex:
             for position, agent in enumerate(pool.ids):
                 self._place[agent] = (number, position)
                 load = self._loads[agent] = loads.get(agent, 0)
-                levels.setdefault(load, []).append(position)
                 if load < pool.capacity:
+                    levels.setdefault(load, []).append(position)
                     free.append(position)
             self._levels.append(levels)
             self._free.append(free)
@@ -64,30 +66,29 @@ class LoadIndex:
             return
         pool, position = place
         old, self._loads[agent] = self._loads[agent], load
-        levels = self._levels[pool]
-        level = levels[old]
-        del level[bisect_left(level, position)]
-        if not level:
-            del levels[old]
-        insort(levels.setdefault(load, []), position)
-        capacity = self.pools[pool].capacity
-        if (old < capacity) != (load < capacity):
-            free = self._free[pool]
-            if load < capacity:
-                insort(free, position)
-            else:
+        levels, free, capacity = self._levels[pool], self._free[pool], self.pools[pool].capacity
+        if old < capacity:
+            left = levels[old]
+            del left[bisect_left(left, position)]
+            if load >= capacity:
                 del free[bisect_left(free, position)]
+        if load < capacity:
+            joined = levels.get(load)
+            if joined is None:
+                levels[load] = [position]
+            else:
+                insort(joined, position)
+            if old >= capacity:
+                insort(free, position)
 
     def least_loaded(self, pools: Sequence[int]) -> Optional[tuple[int, int]]:
         """Of the agents of ``pools`` (in number order) below capacity, the least loaded; ties to the lower number."""
         best: Optional[tuple[int, int]] = None
         least = 0
         for pool in pools:
-            if self._free[pool]:  # then its least load is below capacity
-                levels = self._levels[pool]
-                load = min(levels)
-                if best is None or load < least:  # an equal load in a later pool is a higher number
-                    best, least = (pool, levels[load][0]), load
+            for load, level in self._levels[pool].items():
+                if level and (best is None or load < least):  # an equal load in a later pool is a higher number
+                    best, least = (pool, level[0]), load
         return best
 
     def next_after(self, pools: Sequence[int], cursor: int) -> Optional[tuple[int, int]]:

@@ -81,6 +81,8 @@ class Assignment:
         """The agents of each :class:`.loads.Pool`: a role's alike in shift, skills and capacity, in number order."""
         self.pools = tuple(Pool(tuple(agent.id for agent in pool), tuple(agent.number for agent in pool), pool[0].capacity)
                            for pool in self._pool_agents)
+        """What the store's index of agents by load is asked for: the same tuple each time, by which the store knows its index
+        is this engine's."""
         self._able_pools: dict[tuple[str, tuple[str, ...], frozenset[str]], tuple[int, ...]] = {}
         timers.register("drain", self._fire_drain, TEXT)
 

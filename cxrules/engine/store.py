@@ -245,8 +245,8 @@ class Store(ABC):
     @abstractmethod
     def add_load(self, agent: str, change: int) -> None: ...
     def load_index(self, pools: tuple[Pool, ...]) -> Optional[LoadIndex]:
-        """These agents arranged by load, kept so as their loads change; None where other processes change loads (they
-        are read afresh in each unit of work): the engine then reads the loads of the whole team."""
+        """These agents arranged by load, kept up to date as their loads change; None where other processes change loads
+        (they are read afresh in each unit of work): the engine then reads the loads of the whole team."""
         return None
     @abstractmethod
     def cursor(self, role: str) -> int:

@@ -505,12 +505,15 @@ class KeptFull:
                                          priority="normal"))
         self.created += 1
 
-    def run(self, tickets: int) -> None:
-        """``tickets`` created, each queued, then the oldest open one closed: its agent takes the queue's head."""
+    def run(self, tickets: int) -> tuple[dict[str, int], int]:
+        """``tickets`` created, each queued, then the oldest open one closed: its agent takes the queue's head. Returns
+        the agents' loads and the round-robin cursor after, which tell whether two stores picked alike."""
         for _ in range(tickets):
             self._create()
             self.engine.submit(Closed(f"d{self.closed}"))
             self.closed += 1
+        store = self.engine.store
+        return dict(store.loads), store.cursor("desk")
 
 
 def desks(folder: Path) -> None:
@@ -519,11 +522,12 @@ def desks(folder: Path) -> None:
           f"each and a queue as long as the team; {REPEAT}x each", flush=True)
     stores = {"indexed": LoadsIndexed, "read afresh": LoadsReadAfresh}
     for assignment in ("least_loaded", "round_robin"):
-        per_ticket = {}
+        per_ticket, picked = {}, {}
         for agents, (name, store) in itertools.product((10, 1000), stores.items()):
             timing = repeated(lambda desk: desk.run(DESK_TICKETS), setup=partial(KeptFull, folder, agents, assignment, store),
                               teardown=lambda desk: desk.engine.close())
             per_ticket[name, agents] = timing.best / DESK_TICKETS * 1e6
+            assert picked.setdefault(agents, timing.value) == timing.value, "the two stores picked different agents"
         print(f"          {assignment.replace('_', ' '):<12} {DESK_TICKETS:,} tickets, each queued as the oldest closes "
               "(µs a ticket, min of the repeats; 10 agents → 1,000): " + "; ".join(
                   f"loads {name}: {per_ticket[name, 10]:.1f} → {per_ticket[name, 1000]:.1f}, "

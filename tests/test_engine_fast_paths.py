@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import gc
 import itertools
+import sys
 from dataclasses import fields
 from functools import cache
 from collections import Counter
@@ -42,8 +43,11 @@ from cxrules.routing import Router, TicketClass
 from cxrules.simulation import LogMapping, TicketRecord, simulate
 from cxrules.simulation.replay import MODES
 
-from conftest import ORGS, SEED_ORGS, examples
+from conftest import ORGS, ROOT, SEED_ORGS, examples
 from engine_helpers import StoppedClock, as_the_rules_see, local, make_org
+
+sys.path.insert(0, str(ROOT / "bench"))
+from engine_workloads import LoadsReadAfresh  # noqa: E402  (the bench's baseline: loads read for each pick)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -73,13 +77,6 @@ _agents = st.lists(_staff_group, min_size=1, max_size=5).map(
 """(shift, capacity, skills, load) of each agent of a team, in staff groups of agents alike but for their load."""
 
 
-class _LoadsReadAfresh(MemoryStore):
-    """A store that keeps no index of agents by load, as those whose loads other processes change: the team's are read."""
-
-    def load_index(self, pools):
-        return None
-
-
 def _desk(agents: list, store: MemoryStore) -> tuple[list[Agent], Assignment]:
     """The team of ``agents`` (shift, capacity, skills, load) as role `desk`, and the assignment picking from it."""
     team = [Agent(f"desk#{n + 1}", "desk", shift, frozenset(skills), capacity, n) for n, (shift, capacity, skills, _) in enumerate(agents)]
@@ -93,7 +90,7 @@ def _desk(agents: list, store: MemoryStore) -> tuple[list[Agent], Assignment]:
        requires=st.sets(st.sampled_from(["de", "fr"]), max_size=1), round_robin=st.booleans(), cursor=st.integers(-1, 12))
 def test_an_agent_is_picked_as_the_plain_definition_picks(agents, on_shift, requires, round_robin, cursor):
     """From the store's index of agents by load, and by reading the whole team's loads."""
-    for store in (MemoryStore(), _LoadsReadAfresh()):
+    for store in (MemoryStore(), LoadsReadAfresh()):  # the second: as a store that processes share
         team, assignment = _desk(agents, store)
         loads = {agent.id: load for agent, (_, _, _, load) in zip(team, agents)}
         store.loads.update(loads)

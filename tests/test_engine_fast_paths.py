@@ -31,7 +31,7 @@ from cxrules.calendars import intersect_spans, open_spans, subtract_spans, union
 from cxrules.engine import (AgentReplied, Assigned, AutomationFired, CustomerReply, DeliveryPolicy, Engine, FirstResponse,
                             FollowUpDone, FollowUpScheduled, Resolved, SlaBreached, SlaWarning, TicketCreated, VirtualClock)
 from cxrules.engine.assignment import Agent, Assignment
-from cxrules.engine import durable as durable_module
+from cxrules.engine import automations as automations_module, durable as durable_module
 from cxrules.engine.automations import Patterns
 from cxrules.engine.durable import DurableRouter
 from cxrules.engine.loads import LoadIndex
@@ -267,6 +267,71 @@ def test_a_failure_inside_durable_rules_abandons_the_action_raises_and_the_rules
         assert router.winner(then) == reference.route(then).rule.id
     finally:
         router.close()
+
+
+@cache
+def _pattern_sessions() -> tuple[cxrules.Org, Patterns, Patterns]:
+    """The automotive centre's patterns twice: one session serving answers per shape, one asked about each set of facts."""
+    org = cxrules.load_org(AUTOMOTIVE)
+    return org, Patterns(org), Patterns(org)
+
+
+_OFF_THE_WINDOWS_END = st.sampled_from([0.0, 1e-6, -1e-6, 1.0, -1.0]) | st.floats(-8 * 86400, 8 * 86400)
+"""Seconds between an earlier fact's time plus the window and the new fact's: at the window's very end (where the sum of a
+time and the window rounds either way), near it, and anywhere."""
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(sets=st.lists(st.tuples(st.booleans(), st.lists(st.tuples(st.sampled_from("AB"), _OFF_THE_WINDOWS_END, st.integers(0, 3)), max_size=3),
+                               st.integers(0, 3)), min_size=1, max_size=6),
+       start=st.floats(1.6e9, 1.9e9))
+def test_a_pattern_matches_as_durable_rules_asked_about_the_very_facts_matches(sets, start):
+    """Each set of facts (a count's numbered facts, or earlier events before a `following` one, some of the new fact's own
+    ticket) gets the matches durable-rules gives when asked about those very facts, served from the answer kept for
+    facts of its shape or not: at a window's very end too. Each set comes in twins that differ in one thing the rules test (the new fact's ticket, its number, the
+    side of the window's end), which facts of one shape must not."""
+    org, served, asked = _pattern_sessions()
+    served._answers.clear()
+    counted = next(a for a in org.automations if a.trigger.count is not None)
+    following = next(a for a in org.automations if a.trigger.following is not None)
+    window = following.trigger.within.total_seconds()
+    for (is_count, earlier, number), ticket, later, side in itertools.product(sets, "AN", (0, 1), (1, -1)):
+        if is_count:
+            facts = [{"t": counted.id, "n": n, "new": False, "at": start, "ticket": t} for t, _, n in earlier]
+            new = {"t": counted.id, "n": number + later, "new": True, "at": start, "ticket": ticket}
+        else:
+            facts = [{"t": f"{following.id}:earlier", "at": start - window - side * off, "ticket": t} for t, off, _ in earlier]
+            new = {"t": f"{following.id}:this", "at": start, "ticket": ticket}
+        tickets = [*(fact["ticket"] for fact in facts), ticket]
+        expected = [(automation, (tickets[first], tickets[last])) for automation, first, last in asked._ask(facts, new)]
+        assert served.matches(facts, new) == expected
+        assert served.matches(facts, new) == expected  # again: now from the answer kept, if its shape allows
+
+
+def test_durable_rules_is_asked_once_per_shape_of_the_facts(monkeypatch):
+    """A month of customers coming back: facts of other tickets and times but of a shape seen before are answered without
+    asking durable-rules again."""
+    org, served, _ = _pattern_sessions()
+    served._answers.clear()
+    following = next(a for a in org.automations if a.trigger.following is not None)
+    window = following.trigger.within.total_seconds()
+    asked: list[str] = []
+    post_and_act = automations_module.post_and_act
+
+    def posting(ruleset, post, fact, record):  # replaced on the module, as in test_automations
+        if post.__name__ == "assert_fact" and fact["t"].endswith(":this"):
+            asked.append(fact["ticket"])
+        return post_and_act(ruleset, post, fact, record)
+    monkeypatch.setattr(automations_module, "post_and_act", posting)
+    earlier = f"{following.id}:earlier"
+    for day in range(30):
+        now = 1.75e9 + day * 86400.25
+        one = [{"t": earlier, "at": now - 3 * 86400, "ticket": f"a{day}"}]
+        two = [*one, {"t": earlier, "at": now - 3600, "ticket": f"b{day}"}]
+        too_long_ago = [{"t": earlier, "at": now - window - 60, "ticket": f"c{day}"}]
+        found = [served.matches(facts, {"t": f"{following.id}:this", "at": now, "ticket": f"n{day}"}) for facts in (one, two, too_long_ago)]
+        assert found == [[(following.id, (f"a{day}", f"n{day}"))], [(following.id, (f"b{day}", f"n{day}")), (following.id, (f"a{day}", f"n{day}"))], []]
+    assert asked == ["n0", "n0", "n0"]
 
 
 def _first_call_by_definition(followups, policy, start: datetime, due: datetime):

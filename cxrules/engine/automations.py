@@ -9,8 +9,15 @@ Patterns across tickets are decided by durable-rules (:class:`Patterns`). The ev
 in the store (so they survive a restart and are shared by processes on one database); for each new one, the facts of
 its key within the window are posted to a durable-rules session with the new fact last, and the compiled rule (the
 count-th fact after an earlier one of the same key; a fact following another ticket's within the window) fires on the
-matches that end with it. The session is deleted afterwards: durable-rules keeps nothing between events, its
+matches that end with it. The session is emptied afterwards: durable-rules keeps nothing between events, its
 wall-clock timers are never used, and memory stays flat however many customers come and go.
+
+What the rules can tell of the facts is little: of each earlier fact, its type, how far its number lies from the new
+one's, whether it is the same ticket, and which side of the window's end the new one falls. Facts alike in that (their
+*shape*) match alike, so durable-rules is asked once per shape and its answer, as places in the list of facts, serves
+every later set of that shape, as routing is served once per group of classes alike (:mod:`.durable`). Its sum of a
+fact's time and the window is the very one of IEEE doubles that durable-rules makes, so a fact at the window's end
+falls on the side durable-rules puts it.
 
 What an action changes is an event other automations may react to (`updated`; a reopening is `reopened`, a move
 `reassigned`), at most :data:`MAX_CASCADE` deep: deeper is a loop, stopped and reported (`cxrules check` finds such
@@ -45,6 +52,13 @@ MAX_CASCADE = 8
 _serial = itertools.count()
 
 
+_MAX_SHAPES = 4096
+"""Answers kept per org at most; a shape seen later is asked about each time (a customer with many facts makes many)."""
+
+Answer = tuple[tuple[str, int, int], ...]
+"""Durable-rules' matches, in its order: (automation id, place of the earlier fact, place of the new one)."""
+
+
 def _key(automation: Automation, role: str, whose: str) -> str:
     return f"{automation.id}|{role}|{whose}"
 
@@ -54,9 +68,13 @@ class Patterns:
 
     def __init__(self, org: Org):
         self.name = f"cxrules_automations_{org.info.id}_{os.getpid()}_{next(_serial)}"
-        self._matches: list[tuple[str, tuple[str, ...]]] = []
+        self._matches: list[tuple[str, int, int]] = []
         self._named: dict[str, tuple[str, str, str]] = {}
         """Per rule: its automation, and the names of the earlier fact and of the new one in what the rule matched."""
+        self._windows: dict[str, float] = {}
+        """Per type of earlier fact a rule compares times with: the seconds of its window."""
+        self._answers: dict[tuple, Answer] = {}
+        """Durable-rules' answer per shape of the facts posted (:meth:`_shape`)."""
         self._lock = threading.Lock()
         rules = {}
         for automation in org.automations:
@@ -77,30 +95,53 @@ class Patterns:
                                        {"$lte": {"at": {"$add": {"$l": {"earlier": "at"}, "$r": window}}}}]}}],
                     "run": run_by_post_and_act}
                 self._named[f"f_{automation.id}"] = (automation.id, "earlier", "this")
+                self._windows[f"{automation.id}:earlier"] = window
         self._ruleset: Optional[Ruleset] = Ruleset(self.name, None, rules) if rules else None
 
     def _record(self, rule: str, matched: dict) -> None:
         automation_id, first, last = self._named[rule]
-        self._matches.append((automation_id, (matched[first]["ticket"], matched[last]["ticket"])))
+        self._matches.append((automation_id, int(matched[first]["id"][1:]), int(matched[last]["id"][1:])))
 
     def matches(self, facts: list[dict], new: dict) -> list[tuple[str, tuple[str, ...]]]:
-        """(automation id, (matched earlier ticket, new fact's ticket)) for each match ending with ``new``.
-
-        The facts are posted to one session and retracted after, which leaves it empty (deleting a session's state
-        crashes durable-rules 2.0.28)."""
+        """(automation id, (matched earlier ticket, new fact's ticket)) for each match ending with ``new``."""
         if self._ruleset is None:
             return []
         with self._lock:
-            self._matches.clear()
-            posted = []
-            try:
-                for number, fact in enumerate([*facts, new]):
-                    posted.append({**fact, "sid": "patterns", "id": f"f{number}"})
-                    post_and_act(self._ruleset, self._ruleset.assert_fact, posted[-1], self._record)
-                return list(self._matches)
-            finally:
-                for fact in posted:
-                    post_and_act(self._ruleset, self._ruleset.retract_fact, fact, self._record)
+            shape = self._shape(facts, new)
+            answer = self._answers.get(shape)
+            if answer is None:
+                answer = self._ask(facts, new)
+                if len(self._answers) < _MAX_SHAPES:
+                    self._answers[shape] = answer
+        tickets = [*(fact["ticket"] for fact in facts), new["ticket"]]
+        return [(automation_id, (tickets[first], tickets[last])) for automation_id, first, last in answer]
+
+    def _shape(self, facts: list[dict], new: dict) -> tuple:
+        """All the rules can test of ``facts`` beside ``new``. How the earlier facts stand to each other does not count: each
+        rule's second fact can only be the new one (`last` needs `new`, and `this` is a type only the new fact has)."""
+        shape: list = [new["t"], new.get("new")]
+        for fact in facts:
+            window = self._windows.get(fact["t"])
+            within = None if window is None else new["at"] <= fact["at"] + window  # durable-rules' own sum, to the last bit
+            apart = new["n"] - fact["n"] if "n" in fact and "n" in new else None
+            shape.append((fact["t"], fact.get("new"), apart, fact["ticket"] == new["ticket"], within))
+        return tuple(shape)
+
+    def _ask(self, facts: list[dict], new: dict) -> Answer:
+        """Durable-rules' matches of ``facts`` then ``new``, posted to one session and retracted after, which leaves it
+        empty (deleting a session's state crashes durable-rules 2.0.28)."""
+        ruleset = self._ruleset
+        assert ruleset is not None
+        self._matches.clear()
+        posted = []
+        try:
+            for number, fact in enumerate([*facts, new]):
+                posted.append({**fact, "sid": "patterns", "id": f"f{number}"})
+                post_and_act(ruleset, ruleset.assert_fact, posted[-1], self._record)
+            return tuple(self._matches)
+        finally:
+            for fact in posted:
+                post_and_act(ruleset, ruleset.retract_fact, fact, self._record)
 
     def close(self) -> None:
         if self._ruleset is not None:

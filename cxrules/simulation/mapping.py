@@ -30,6 +30,7 @@ from mypy_extensions import mypyc_attr
 from ..diagnostics import Diagnostic
 from ..loading import MAPPING_KIND, file_kind, load_file, open_regular_binary
 from ..model import MAX_DURATION, Org, duration_problem, parse_duration
+from ..performance import paused_gc
 from ..schema import closest, validate_against
 from ..engine.events import FIRST_YEAR, LAST_YEAR
 from .history import LIFECYCLE, TicketRecord
@@ -492,19 +493,25 @@ def read_log(path: str | Path, mapping: LogMapping) -> tuple[list[TicketRecord],
     """Every ticket that maps, sorted by arrival, and the rest counted by reason.
 
     A flat log gives a ticket per row; an event log (the mapping maps `updated`) a ticket per
-    id with its way through the roles, built by :func:`.eventlog.read_event_log`.
+    id with its way through the roles, built by :func:`.eventlog.read_event_log`. The collector is paused: the
+    records form no reference cycles, and its passes over them took a tenth of reading a flat log of 100,000 tickets.
     """
-    if mapping.is_event_log:
-        from .eventlog import read_event_log  # it builds on this module's row reading
+    with paused_gc():
+        if mapping.is_event_log:
+            from .eventlog import read_event_log  # it builds on this module's row reading
 
-        return read_event_log(Path(path), mapping)
+            return read_event_log(Path(path), mapping)
+        return _read_flat_log(Path(path), mapping)
+
+
+def _read_flat_log(path: Path, mapping: LogMapping) -> tuple[list[TicketRecord], Unmapped]:
     unmapped = Unmapped()
     records: list[TicketRecord] = []
     zone = ZoneInfo(mapping.timezone)
     readers = {name: field_reader(name, spec, mapping.null_values) for name, spec in mapping.fields.items()}
     parse = time_parser(mapping, zone)
     seen: set[str] = set()
-    for number, row in log_rows(Path(path), mapping, unmapped):
+    for number, row in log_rows(path, mapping, unmapped):
         try:
             values = {name: read(row) for name, read in readers.items()}
             for name in ("created", "category", "channel", "priority"):

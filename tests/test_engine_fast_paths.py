@@ -276,15 +276,19 @@ def _pattern_sessions() -> tuple[cxrules.Org, Patterns, Patterns]:
     return org, Patterns(org), Patterns(org)
 
 
-_OFF_THE_WINDOWS_END = st.sampled_from([0.0, 1e-6, -1e-6, 1.0, -1.0]) | st.floats(-8 * 86400, 8 * 86400)
-"""Seconds between an earlier fact's time plus the window and the new fact's: at the window's very end (where the sum of a
-time and the window rounds either way), near it, and anywhere."""
+_OFF_THE_WINDOWS_END = (st.sampled_from([0.0, 1.0, -1.0]) | st.integers(-3, 3).map(lambda ulps: ulps * 2.0**-22)
+                        | st.floats(-8 * 86400, 8 * 86400))
+"""Seconds between an earlier fact's time plus the window and the new fact's: at the window's very end, a few units of the
+last place of a time near 2**31 either side of it (where the sum of a time and the window rounds, and `new - window <=
+earlier` would put one fact in thirty on the other side from durable-rules), near it, and anywhere."""
 
 
 @settings(max_examples=examples(100), deadline=None)
 @given(sets=st.lists(st.tuples(st.booleans(), st.lists(st.tuples(st.sampled_from("AB"), _OFF_THE_WINDOWS_END, st.integers(0, 3)), max_size=3),
                                st.integers(0, 3)), min_size=1, max_size=6),
-       start=st.floats(1.6e9, 1.9e9))
+       start=st.floats(1.6e9, 1.9e9) | st.floats(2**31 - 8 * 86400, 2**31 + 8 * 86400))
+# one unit of the last place inside the window, where only durable-rules' own sum tells it from a fact outside
+@example(sets=[(False, [("A", 2.0**-22, 0)], 0), (False, [("A", 1.0, 0)], 0)], start=2147627307.0613556)
 def test_a_pattern_matches_as_durable_rules_asked_about_the_very_facts_matches(sets, start):
     """Each set of facts (a count's numbered facts, or earlier events before a `following` one, some of the new fact's own
     ticket) gets the matches durable-rules gives when asked about those very facts, served from the answer kept for
@@ -310,7 +314,7 @@ def test_a_pattern_matches_as_durable_rules_asked_about_the_very_facts_matches(s
 
 def test_durable_rules_is_asked_once_per_shape_of_the_facts(monkeypatch):
     """A month of customers coming back: facts of other tickets and times but of a shape seen before are answered without
-    asking durable-rules again."""
+    asking durable-rules again; an answer about many facts is not kept."""
     org, served, _ = _pattern_sessions()
     served._answers.clear()
     following = next(a for a in org.automations if a.trigger.following is not None)
@@ -332,6 +336,12 @@ def test_durable_rules_is_asked_once_per_shape_of_the_facts(monkeypatch):
         found = [served.matches(facts, {"t": f"{following.id}:this", "at": now, "ticket": f"n{day}"}) for facts in (one, two, too_long_ago)]
         assert found == [[(following.id, (f"a{day}", f"n{day}"))], [(following.id, (f"b{day}", f"n{day}")), (following.id, (f"a{day}", f"n{day}"))], []]
     assert asked == ["n0", "n0", "n0"]
+    # a customer with more facts than an answer is kept for adds one with each ticket: such a shape is asked about each time
+    many = [{"t": earlier, "at": now - 60 * (n + 1), "ticket": f"m{n}"} for n in range(automations_module._MOST_FACTS_KEPT + 1)]
+    kept = len(served._answers)
+    for _ in range(2):
+        assert len(served.matches(many, {"t": f"{following.id}:this", "at": now, "ticket": "m"})) == len(many)
+    assert (asked[3:], len(served._answers)) == (["m", "m"], kept)
 
 
 def _first_call_by_definition(followups, policy, start: datetime, due: datetime):

@@ -10,7 +10,8 @@ in the store (so they survive a restart and are shared by processes on one datab
 its key within the window are posted to a durable-rules session with the new fact last, and the compiled rule (the
 count-th fact after an earlier one of the same key; a fact following another ticket's within the window) fires on the
 matches that end with it. The session is emptied afterwards: durable-rules keeps nothing between events, its
-wall-clock timers are never used, and memory stays flat however many customers come and go.
+wall-clock timers are never used, and memory stays flat however many customers come and go (the answers kept per
+shape, below, are bounded in number and in size).
 
 What the rules can tell of the facts is little: of each earlier fact, its type, how far its number lies from the new
 one's, whether it is the same ticket, and which side of the window's end the new one falls. Facts alike in that (their
@@ -53,7 +54,10 @@ _serial = itertools.count()
 
 
 _MAX_SHAPES = 4096
-"""Answers kept per org at most; a shape seen later is asked about each time (a customer with many facts makes many)."""
+"""Answers kept per org at most; a shape seen later is asked about each time."""
+_MOST_FACTS_KEPT = 32
+"""The most earlier facts of a shape whose answer is kept: a customer with more in the window (a fleet, a catch-all id) adds
+one with each ticket, so such a shape seldom comes again, and keeping it would hold memory for nothing."""
 
 Answer = tuple[tuple[str, int, int], ...]
 """Durable-rules' matches, in its order: (automation id, place of the earlier fact, place of the new one)."""
@@ -64,7 +68,7 @@ def _key(automation: Automation, role: str, whose: str) -> str:
 
 
 class Patterns:
-    """The org's patterns across tickets, compiled into one durable-rules ruleset and matched one session per event."""
+    """The org's patterns across tickets, compiled into one durable-rules ruleset, asked once per shape of the facts."""
 
     def __init__(self, org: Org):
         self.name = f"cxrules_automations_{org.info.id}_{os.getpid()}_{next(_serial)}"
@@ -103,7 +107,10 @@ class Patterns:
         self._matches.append((automation_id, int(matched[first]["id"][1:]), int(matched[last]["id"][1:])))
 
     def matches(self, facts: list[dict], new: dict) -> list[tuple[str, tuple[str, ...]]]:
-        """(automation id, (matched earlier ticket, new fact's ticket)) for each match ending with ``new``."""
+        """(automation id, (matched earlier ticket, new fact's ticket)) for each match ending with ``new``.
+
+        ``facts`` are earlier ones only: none is new (`new: true`, or the type of a `following` pattern's new fact), as
+        :meth:`_shape` takes for granted."""
         if self._ruleset is None:
             return []
         with self._lock:
@@ -111,7 +118,7 @@ class Patterns:
             answer = self._answers.get(shape)
             if answer is None:
                 answer = self._ask(facts, new)
-                if len(self._answers) < _MAX_SHAPES:
+                if len(self._answers) < _MAX_SHAPES and len(facts) <= _MOST_FACTS_KEPT:
                     self._answers[shape] = answer
         tickets = [*(fact["ticket"] for fact in facts), new["ticket"]]
         return [(automation_id, (tickets[first], tickets[last])) for automation_id, first, last in answer]

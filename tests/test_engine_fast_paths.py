@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import gc
+import heapq
 import itertools
 import sys
 from dataclasses import fields
@@ -21,6 +22,7 @@ from collections import Counter
 from random import Random
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -494,6 +496,50 @@ def test_a_queue_changes_and_rolls_back_as_a_plain_list_would(units):
         assert store.queue_head("desk") == (plain[0] if plain else None)
 
 
+_timer_step = st.one_of(st.tuples(st.just("schedule"), st.integers(0, 4 * 60 * 8)),
+                        st.tuples(st.just("pop"), st.integers(0, 4 * 60 * 8)), st.tuples(st.just("next"), st.none()))
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(units=st.lists(st.tuples(st.lists(_timer_step, max_size=10), st.booleans()), max_size=12))
+def test_timers_leave_the_schedule_as_they_leave_a_heap_of_due_time_and_number(units):
+    """The memory store keeps its timers in buckets of a minute: in and out of units of work, committed or rolled back, with
+    timers due in the minute being taken from and before it, they leave in the order of a heap of (due time, number) and
+    the schedule holds what that heap holds (a rolled-back unit leaves both as they were)."""
+    start = local(2025, 3, 3, 10)
+    store = MemoryStore()
+    heap: list[tuple[float, int, str]] = []
+    names = itertools.count()
+    for steps, keep in units:
+        before, seq_before = list(heap), store.next_seq
+        store.begin(("advance", start))
+        for name, quarter_seconds in steps:
+            at = start + timedelta(seconds=quarter_seconds / 4) if quarter_seconds is not None else start
+            if name == "schedule":
+                key = f"surge:{next(names)}"
+                heapq.heappush(heap, (at.timestamp(), store.next_seq, key))
+                store.schedule(at, "surge", None, key, "s")
+            elif name == "pop":
+                due = heap and heap[0][0] <= at.timestamp()
+                timer = store.pop_due(at)
+                assert (timer.due.timestamp(), timer.seq, timer.key) == heapq.heappop(heap) if due else timer is None
+            else:
+                assert store.next_due() == (datetime.fromtimestamp(heap[0][0], timezone.utc) if heap else None)
+        if keep:
+            store.commit(0, [])
+        else:
+            store.rollback(0)
+            heap = before
+            heapq.heapify(heap)
+            assert store.next_seq == seq_before
+        assert len(store.timers) == len(heap)
+        assert sorted((entry[0], entry[1], entry[5]) for entry in store.timers) == sorted(heap)
+    while heap:
+        timer = store.pop_due(start + timedelta(hours=1))
+        assert (timer.due.timestamp(), timer.seq, timer.key) == heapq.heappop(heap)
+    assert store.pop_due(start + timedelta(hours=1)) is None and store.next_due() is None
+
+
 def test_a_queue_whose_head_never_moves_keeps_only_its_tickets_and_rolls_back_whole():
     """Tickets taken out of the middle of a queue whose head stays (a role nobody staffs) leave no trail behind them: the
     entries left are bounded by the tickets queued; a unit that takes many out and is rolled back puts back each one."""
@@ -593,6 +639,18 @@ def _sla_timers(engine: Engine, ticket_id: str) -> dict[str, Timer]:
             if timer.ticket_id == ticket_id and timer.kind == "sla"}
 
 
+def _warning_edited(engine: Engine, edit: Callable[..., tuple]) -> Timer:
+    """Ticket t1's first-response warning as it was, after giving it the payload ``edit(*payload)`` in the schedule, as a
+    store edited by hand or written by an earlier version would hold it."""
+    state = engine.store.state()
+    timers = state["timers"]
+    place = next(place for place, entry in enumerate(timers) if entry_timer(entry).key.endswith(":first_response:1:warn"))
+    warning = entry_timer(timers[place])
+    timers[place] = timer_entry(*warning._replace(data=edit(*warning.data)))
+    engine.store.restore(state)
+    return warning
+
+
 def test_a_breach_is_scheduled_by_its_warning_in_the_place_numbered_beside_it(tmp_path):
     """Most targets are met before their warning: such a ticket leaves no breach timer behind. A warning that fires schedules
     the breach with the number taken next to its own, so the breach keeps its place among timers due at its moment."""
@@ -622,11 +680,8 @@ def test_a_warning_stored_beside_its_breach_by_an_earlier_version_fires_once_and
     engine = Engine(make_org(tmp_path), VirtualClock(start))
     try:
         _tiny_ticket(engine, start)
-        timers = engine.store.timers
-        entry = next(entry for entry in timers if entry_timer(entry).key.endswith(":first_response:1:warn"))
-        warning = entry_timer(entry)
+        warning = _warning_edited(engine, lambda target, phase, breach_seq, generation: (target, phase, generation))
         target, _, breach_seq, generation = warning.data
-        timers[timers.index(entry)] = timer_entry(*warning._replace(data=(target, "warn", generation)))
         engine.store.schedule(engine.ticket("t1").first_response_due, "sla", "t1", warning.key.replace(":warn", ":breach"),
                               (target, "breach", generation), breach_seq)
         assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=24))] == ["SlaWarning"]
@@ -646,10 +701,7 @@ def test_a_breach_number_no_reservation_gave_is_not_trusted_with_a_place_in_the_
     engine = Engine(make_org(tmp_path), VirtualClock(start))
     try:
         _tiny_ticket(engine, start)
-        timers = engine.store.timers
-        entry = next(entry for entry in timers if entry_timer(entry).key.endswith(":first_response:1:warn"))
-        target, phase, _, generation = entry_timer(entry).data
-        timers[timers.index(entry)] = timer_entry(*entry_timer(entry)._replace(data=(target, phase, number, generation)))
+        _warning_edited(engine, lambda target, phase, breach_seq, generation: (target, phase, number, generation))
         taken = engine.store.next_seq
         assert [type(x).__name__ for x in engine.advance(start + timedelta(minutes=24))] == ["SlaWarning"]
         assert _sla_timers(engine, "t1")["first_response:breach"].seq == taken

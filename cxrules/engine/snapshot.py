@@ -18,7 +18,6 @@ with an unpickler that builds only the engine's own state classes, once, to migr
 
 from __future__ import annotations
 
-import heapq
 import io
 import json
 import pickle
@@ -109,7 +108,6 @@ def load_state(text: str | bytes) -> dict:
             timer = Timer(_time(from_data(row["due"])), _integer(row["seq"]), _string(row["kind"]),
                           None if row["ticket_id"] is None else _string(row["ticket_id"]), _string(row["key"]), from_data(row["data"]))
             timers.append(timer_entry(*timer))
-        heapq.heapify(timers)
         return {
             "tickets": tickets, "timers": timers, "fired_keys": set(strings_from_data(data["fired_keys"])),
             "queues": {_string(role): deque(strings_from_data(queue)) for role, queue in data["queues"].items()},

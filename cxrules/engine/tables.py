@@ -613,7 +613,7 @@ class _Unit:
         self.due_rows: deque[tuple] = deque()
         """Stored timers taken off the schedule by this unit and not fired yet, in the order they fire."""
         self.new_timers: list[tuple[float, int, Timer]] = []
-        """Timers scheduled by this unit, a heap as in :class:`~.store.MemoryStore`; written at commit."""
+        """Timers scheduled by this unit, a heap (due time, sequence, timer); written at commit."""
         self.loads: dict[str, int] = loads
         self.cursors: dict[str, int] = cursors
         self.active_surges: set[str] = active_surges

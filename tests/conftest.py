@@ -32,7 +32,7 @@ SEED_ORGS = sorted(ORGS.glob("*.yaml"))
 def require_tool(available: object, what: str, install: str) -> None:
     """Skip a test whose outside tool is missing, saying why; fail instead in CI (``CI=true``).
 
-    `.ci/run` installs Chromium, Graphviz and Mermaid's parser, so there a missing tool is a
+    `.ci/run` installs Chromium, Graphviz, Mermaid's parser and valgrind, so there a missing tool is a
     broken install, not a reason to pass quietly.
     """
     if available:

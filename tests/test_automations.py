@@ -3,6 +3,11 @@ customer's tickets (decided by durable-rules), cascades, and facts that survive 
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
+import sys
 from datetime import timedelta
 
 from cxrules.engine import (AgentReplied, AutomationFired, AutomationStopped, Closed, Engine, Escalated, FirstResponse, MemoryStore, Notified, Resolved,
@@ -10,6 +15,7 @@ from cxrules.engine import (AgentReplied, AutomationFired, AutomationStopped, Cl
 from cxrules.engine import automations
 from cxrules.engine.automations import MAX_CASCADE
 
+from conftest import SEED_ORGS, require_tool
 from engine_helpers import abandon, local, make_org
 
 MONDAY = local(2025, 3, 3, 10)
@@ -285,3 +291,42 @@ def test_an_automation_on_a_ticket_closed_and_forgotten_only_tells(tmp_path):
     (firing,) = fired(decisions)
     assert firing.actions == ("changes to `t0` skipped: the ticket is closed and gone", "notify `manager`")
     assert engine.ticket("t0") is None and engine.queue("manager") == [] and not engine.faults
+
+
+_NEAR_MISSES = """
+import cxrules
+from cxrules.engine.automations import Patterns
+org = cxrules.load_org({org!r})
+patterns = Patterns(org)
+counted = next(a for a in org.automations if a.trigger.count is not None)
+following = next(a for a in org.automations if a.trigger.following is not None)
+window = following.trigger.within.total_seconds()
+for n in range(6):  # the number one short, the same ticket, a second past the window: each rule's last term false
+    patterns.matches([{{"t": counted.id, "n": 0, "new": False, "at": 1.7e9, "ticket": "A"}}],
+                     {{"t": counted.id, "n": counted.trigger.count + n, "new": True, "at": 1.7e9, "ticket": "N"}})
+    patterns.matches([{{"t": following.id + ":earlier", "at": 1.7e9, "ticket": "A"}}],
+                     {{"t": following.id + ":this", "at": 1.7e9 + 60 * n, "ticket": "A"}})
+    patterns.matches([{{"t": following.id + ":earlier", "at": 1.7e9, "ticket": "A"}}],
+                     {{"t": following.id + ":this", "at": 1.7e9 + window + 1 + n, "ticket": "B"}})
+patterns.close()
+print("asked")
+"""
+
+
+def test_durable_rules_reads_only_its_own_memory_when_a_pattern_just_misses(tmp_path):
+    """Durable-rules 2.0.28 skips the end mark of an `$and` whose last term is false and reads on past the rule, through
+    memory it does not own, until some byte looks like an end mark: a crash when that memory runs out (it happened in a
+    long test run). The patterns' conditions are written so that the read stops at an end mark (`_all_of`): under
+    valgrind, asking about facts that just miss each rule reads nothing outside the rules' expressions.
+
+    (Valgrind also reports, and this test leaves alone, a read of uninitialised slots when a fact that took part in a
+    finished match is retracted: durable-rules leaves the match's frame among the fact's places.)"""
+    valgrind = shutil.which("valgrind")
+    require_tool(valgrind, "valgrind", "apt-get install valgrind")
+    script = _NEAR_MISSES.format(org=str(next(path for path in SEED_ORGS if path.stem == "automotive")))
+    run = subprocess.run([valgrind, "--tool=memcheck", "--num-callers=6", sys.executable, "-c", script], capture_output=True,
+                         text=True, env={**os.environ, "PYTHONMALLOC": "malloc"}, timeout=900)
+    assert "asked" in run.stdout, run.stderr[-3000:]
+    assert "ERROR SUMMARY" in run.stderr, run.stderr[-3000:]  # valgrind ran to the end
+    in_conditions = [error for error in re.split(r"\n==\d+== ?\n", run.stderr) if "reduceExpressionSequence" in error or "isBetaMatch" in error]
+    assert not in_conditions, "\n\n".join(in_conditions)

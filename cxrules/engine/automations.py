@@ -63,6 +63,17 @@ Answer = tuple[tuple[str, int, int], ...]
 """Durable-rules' matches, in its order: (automation id, place of the earlier fact, place of the new one)."""
 
 
+def _all_of(terms: list[dict]) -> dict:
+    """A condition on a rule's second fact that holds when every term does: ``$and``, inside a ``$or`` of one.
+
+    Durable-rules 2.0.28 (events.c, ``reduceExpressionSequence``) skips the end mark of an ``$and`` whose last term it finds
+    false, and reads on past the rule's expressions, through memory it does not own, until some byte looks like an end
+    mark: a crash when that memory runs out (it did, in a long test run). The ``$or`` around it puts a second end mark
+    where that read lands. The answers are the same: a test holds them to the plain ``$and``'s, and valgrind finds
+    no read outside durable-rules' own memory."""
+    return {"$or": [{"$and": terms}]}
+
+
 def _key(automation: Automation, role: str, whose: str) -> str:
     return f"{automation.id}|{role}|{whose}"
 
@@ -87,16 +98,16 @@ class Patterns:
                 # the new fact is the count-th after `first`: numbered in order, so count-1 places later
                 rules[f"c_{automation.id}"] = {"all": [
                     {"first": {"t": automation.id}},
-                    {"last": {"$and": [{"t": automation.id}, {"new": True},
-                                       {"n": {"$add": {"$l": {"first": "n"}, "$r": trigger.count - 1}}}]}}],
+                    {"last": _all_of([{"t": automation.id}, {"new": True},
+                                      {"n": {"$add": {"$l": {"first": "n"}, "$r": trigger.count - 1}}}])}],
                     "run": run_by_post_and_act}
                 self._named[f"c_{automation.id}"] = (automation.id, "first", "last")
             elif trigger.following is not None:
                 window = trigger.within.total_seconds() if trigger.within else 0
                 rules[f"f_{automation.id}"] = {"all": [
                     {"earlier": {"t": f"{automation.id}:earlier"}},
-                    {"this": {"$and": [{"t": f"{automation.id}:this"}, {"$neq": {"ticket": {"earlier": "ticket"}}},
-                                       {"$lte": {"at": {"$add": {"$l": {"earlier": "at"}, "$r": window}}}}]}}],
+                    {"this": _all_of([{"t": f"{automation.id}:this"}, {"$neq": {"ticket": {"earlier": "ticket"}}},
+                                      {"$lte": {"at": {"$add": {"$l": {"earlier": "at"}, "$r": window}}}}])}],
                     "run": run_by_post_and_act}
                 self._named[f"f_{automation.id}"] = (automation.id, "earlier", "this")
                 self._windows[f"{automation.id}:earlier"] = window

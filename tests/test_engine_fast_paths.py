@@ -497,6 +497,7 @@ def test_a_queue_changes_and_rolls_back_as_a_plain_list_would(units):
 
 
 _timer_step = st.one_of(st.tuples(st.just("schedule"), st.integers(0, 4 * 60 * 8)),
+                        st.tuples(st.just("again"), st.integers(0, 4 * 60 * 8)),
                         st.tuples(st.just("pop"), st.integers(0, 4 * 60 * 8)), st.tuples(st.just("next"), st.none()))
 
 
@@ -505,24 +506,26 @@ _timer_step = st.one_of(st.tuples(st.just("schedule"), st.integers(0, 4 * 60 * 8
 def test_timers_leave_the_schedule_as_they_leave_a_heap_of_due_time_and_number(units):
     """The memory store keeps its timers in buckets of a minute: in and out of units of work, committed or rolled back, with
     timers due in the minute being taken from and before it, they leave in the order of a heap of (due time, number) and
-    the schedule holds what that heap holds (a rolled-back unit leaves both as they were)."""
+    the schedule holds what that heap holds (a rolled-back unit leaves both as they were). A unit may schedule a timer under
+    the number of one it took (`again`: a warning edited by hand may name any number as its breach's)."""
     start = local(2025, 3, 3, 10)
     store = MemoryStore()
     heap: list[tuple[float, int, str]] = []
     names = itertools.count()
     for steps, keep in units:
-        before, seq_before = list(heap), store.next_seq
+        before, seq_before, taken = list(heap), store.next_seq, None
         store.begin(("advance", start))
         for name, quarter_seconds in steps:
             at = start + timedelta(seconds=quarter_seconds / 4) if quarter_seconds is not None else start
-            if name == "schedule":
-                key = f"surge:{next(names)}"
-                heapq.heappush(heap, (at.timestamp(), store.next_seq, key))
-                store.schedule(at, "surge", None, key, "s")
+            if name == "schedule" or (name == "again" and taken is not None):
+                key, seq = f"surge:{next(names)}", store.next_seq if name == "schedule" else taken
+                heapq.heappush(heap, (at.timestamp(), seq, key))
+                store.schedule(at, "surge", None, key, "s", None if name == "schedule" else seq)
             elif name == "pop":
                 due = heap and heap[0][0] <= at.timestamp()
                 timer = store.pop_due(at)
                 assert (timer.due.timestamp(), timer.seq, timer.key) == heapq.heappop(heap) if due else timer is None
+                taken = timer.seq if timer is not None else taken
             else:
                 assert store.next_due() == (datetime.fromtimestamp(heap[0][0], timezone.utc) if heap else None)
         if keep:

@@ -169,27 +169,27 @@ def entry_timer(entry: TimerEntry) -> Timer:
 
 
 _NO_MINUTE = -(2**62)
-""":attr:`Schedule._front_minute` when no bucket is sorted for taking."""
+""":attr:`Schedule._front_minute` when no bucket is known to be the front one."""
 
 
 class Schedule:
     """The memory store's timers (:data:`TimerEntry`), taken in due order: a calendar queue, one bucket per minute.
 
     A binary heap of every timer sifted each one through a dozen levels of tuples spread over memory: a tenth of a month's
-    replay at ten times the staff's load, where the schedule holds 25,000 timers. Here a timer goes into its minute's bucket
-    with one append; only the minutes are a heap (of ints), and a bucket is sorted once, when its minute comes to the
-    front. Timers leave in the order a heap gives them, due time then sequence number.
+    replay at ten times the staff's load, where the schedule holds 25,000 timers. Here a timer goes into its minute's
+    bucket, a heap of a handful of timers as a rule; the minutes are a heap of ints. A minute that holds many timers (the
+    tickets of one moment) costs what a heap of them costs, however often earlier minutes come and go before it. Timers
+    leave in the order a heap of all of them gives, due time then sequence number.
     """
 
     def __init__(self, entries: Iterable[TimerEntry] = ()) -> None:
         self._buckets: dict[int, list[TimerEntry]] = {}
+        """A heap of timers per minute; one left empty goes when its minute comes to the front."""
         self._minutes: list[int] = []
         """A heap of the minutes that have a bucket."""
         self._front: list[TimerEntry] = []
-        """The bucket of the earliest minute, sorted, while timers are taken from it (else empty)."""
+        """The bucket of the earliest minute, as last found (empty: find it again)."""
         self._front_minute = _NO_MINUTE
-        self._taken = 0
-        """How many of the front bucket's timers have left the schedule."""
         self._size = 0
         for entry in entries:
             self.push(entry)
@@ -199,54 +199,41 @@ class Schedule:
 
     def __iter__(self) -> Iterator[TimerEntry]:
         """Every timer held, in no particular order."""
-        for minute, bucket in self._buckets.items():
-            yield from (bucket[self._taken:] if minute == self._front_minute else bucket)
+        for bucket in self._buckets.values():
+            yield from bucket
 
     def push(self, entry: TimerEntry) -> None:
         minute = int(entry[0] // 60.0)
         self._size += 1
-        if minute == self._front_minute:
-            bisect.insort(self._front, entry, self._taken)
-            return
         bucket = self._buckets.get(minute)
         if bucket is not None:
-            bucket.append(entry)
+            heapq.heappush(bucket, entry)
             return
-        if minute < self._front_minute:  # an earlier minute comes to the front
-            self._release_front()
         self._buckets[minute] = [entry]
         heapq.heappush(self._minutes, minute)
+        if minute < self._front_minute:  # an earlier minute comes to the front
+            self._front, self._front_minute = [], _NO_MINUTE
 
     def head(self) -> Optional[TimerEntry]:
         """The timer due first (None: the schedule is empty)."""
-        if self._taken < len(self._front):
-            return self._front[self._taken]
-        if self._front_minute != _NO_MINUTE:  # the front bucket is spent
-            self._release_front()
-        if not self._minutes:
-            return None
-        minute = self._minutes[0]
-        front = self._buckets[minute]
-        front.sort()
-        self._front, self._front_minute = front, minute
-        return front[0]
-
-    def _release_front(self) -> None:
-        """The front bucket, without the timers taken from it, waits among the others for its turn (sorted), or goes if
-        none is left. It is the earliest bucket, at the top of the heap of minutes."""
-        del self._front[:self._taken]
-        if not self._front:
-            del self._buckets[heapq.heappop(self._minutes)]
-        self._front, self._front_minute, self._taken = [], _NO_MINUTE, 0
+        if self._front:
+            return self._front[0]
+        minutes = self._minutes
+        while minutes:
+            bucket = self._buckets[minutes[0]]
+            if bucket:
+                self._front, self._front_minute = bucket, minutes[0]
+                return bucket[0]
+            del self._buckets[heapq.heappop(minutes)]
+        self._front_minute = _NO_MINUTE
+        return None
 
     def pop(self) -> TimerEntry:
         """Take the timer due first off the schedule (IndexError: it is empty)."""
-        entry = self.head()
-        if entry is None:
+        if self.head() is None:
             raise IndexError("pop from an empty schedule")
-        self._taken += 1
         self._size -= 1
-        return entry
+        return heapq.heappop(self._front)
 
 
 class Unreadable(NamedTuple):
@@ -618,8 +605,9 @@ class MemoryStore(Store):
                     container[key] = old
 
     def _undo_timers(self, undo: dict) -> None:
-        kept = [entry for entry in self.timers if entry[1] not in undo["scheduled"]]
-        kept.extend(entry for entry in undo["taken"] if entry[1] not in undo["scheduled"])  # not one the unit scheduled
+        pushed = {id(entry) for entry in undo["pushed"]}  # by identity: a number may be shared (a warning edited by hand)
+        kept = [entry for entry in self.timers if id(entry) not in pushed]
+        kept.extend(entry for entry in undo["taken"] if id(entry) not in pushed)  # not one the unit itself scheduled
         self.timers = Schedule(kept)
         self._next_seq = undo["next_seq"]
 
@@ -798,13 +786,13 @@ class MemoryStore(Store):
         return self._next_seq
 
     def _timer_undo(self) -> Optional[dict]:
-        """The unit's record of timer changes: scheduled sequence numbers, timers taken, the old sequence."""
+        """The unit's record of timer changes: the entries it put on the schedule, those it took, the old sequence."""
         undo = self._undo
         if undo is None:
             return None
         timers = undo.get(("timers", None))
         if timers is None:
-            timers = undo[("timers", None)] = {"scheduled": set(), "taken": [], "next_seq": self._next_seq}
+            timers = undo[("timers", None)] = {"pushed": [], "taken": [], "next_seq": self._next_seq}
         return timers
 
     # ------------------------------------------------------------ delivery
@@ -835,10 +823,12 @@ class MemoryStore(Store):
     def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None, seq: Optional[int] = None) -> None:
         if seq is None:
             seq = self.reserve_seq()
-        if (undo := self._timer_undo()) is not None:
-            undo["scheduled"].add(seq)
+        undo = self._timer_undo()
         if not self._spent(ticket_id, seq, key):
-            self.timers.push(timer_entry(due, seq, kind, ticket_id, key, data))
+            entry = timer_entry(due, seq, kind, ticket_id, key, data)
+            self.timers.push(entry)
+            if undo is not None:
+                undo["pushed"].append(entry)
 
     def state(self) -> dict:
         """Everything a snapshot must hold."""

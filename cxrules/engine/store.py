@@ -605,9 +605,9 @@ class MemoryStore(Store):
                     container[key] = old
 
     def _undo_timers(self, undo: dict) -> None:
-        pushed = {id(entry) for entry in undo["pushed"]}  # by identity: a number may be shared (a warning edited by hand)
-        kept = [entry for entry in self.timers if id(entry) not in pushed]
-        kept.extend(entry for entry in undo["taken"] if id(entry) not in pushed)  # not one the unit itself scheduled
+        kept = [*self.timers, *undo["taken"]]
+        for entry in undo["pushed"]:  # each entry the unit put on, wherever it is now; not by number, which may be shared
+            kept.remove(entry)
         self.timers = Schedule(kept)
         self._next_seq = undo["next_seq"]
 

@@ -303,7 +303,7 @@ patterns = Patterns(org)
 counted = next(a for a in org.automations if a.trigger.count is not None)
 following = next(a for a in org.automations if a.trigger.following is not None)
 window = following.trigger.within.total_seconds()
-for n in range(6):  # a number past the count's, a second or more past the window: each rule's last term false
+for n in range(6):  # a number past the count's, a second or more past the window (each rule's last term false), the same ticket
     patterns.matches([{{"t": counted.id, "n": 0, "new": False, "at": 1.7e9, "ticket": "A"}}],
                      {{"t": counted.id, "n": counted.trigger.count + n, "new": True, "at": 1.7e9, "ticket": "N"}})
     patterns.matches([{{"t": following.id + ":earlier", "at": 1.7e9, "ticket": "A"}}],
@@ -315,7 +315,7 @@ print("asked")
 """
 
 
-def test_durable_rules_reads_only_its_own_memory_when_a_pattern_just_misses(tmp_path):
+def test_durable_rules_reads_only_its_own_memory_when_a_pattern_just_misses():
     """Durable-rules 2.0.28 skips the end mark of an `$and` whose last term is false and reads on past the rule, through
     memory it does not own, until some byte looks like an end mark: a crash when that memory runs out (it happened in a
     long test run). The patterns' conditions are written so that the read stops at an end mark (`_all_of`): under

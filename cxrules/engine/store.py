@@ -12,7 +12,7 @@ import heapq
 import itertools
 from abc import ABC, abstractmethod
 from contextlib import nullcontext
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -166,6 +166,11 @@ def timer_entry(due: datetime, seq: int, kind: str, ticket_id: Optional[str], ke
 def entry_timer(entry: TimerEntry) -> Timer:
     """The timer of a schedule's entry (:data:`TimerEntry`)."""
     return Timer(entry[2], entry[1], entry[3], entry[4], entry[5], entry[6])
+
+
+def _pushed_as(entry: TimerEntry) -> tuple[float, int, str]:
+    """What tells a timer a unit scheduled from any other: its due time, number and key."""
+    return entry[0], entry[1], entry[5]
 
 
 _NO_MINUTE = -(2**62)
@@ -605,9 +610,16 @@ class MemoryStore(Store):
                     container[key] = old
 
     def _undo_timers(self, undo: dict) -> None:
-        kept = [*self.timers, *undo["taken"]]
-        for entry in undo["pushed"]:  # each entry the unit put on, wherever it is now; not by number, which may be shared
-            kept.remove(entry)
+        # each entry the unit put on goes, once, wherever it is now: known by due time, number and key (a number alone may be
+        # shared: a warning edited by hand may name any number as its breach's), counted, so a unit that scheduled
+        # thousands of timers is undone in one pass over the schedule
+        pushed = Counter(_pushed_as(entry) for entry in undo["pushed"])
+        kept: list[TimerEntry] = []
+        for entry in itertools.chain(self.timers, undo["taken"]):
+            if pushed[identity := _pushed_as(entry)]:
+                pushed[identity] -= 1
+            else:
+                kept.append(entry)
         self.timers = Schedule(kept)
         self._next_seq = undo["next_seq"]
 

@@ -12,7 +12,7 @@ import heapq
 import itertools
 from abc import ABC, abstractmethod
 from contextlib import nullcontext
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -152,25 +152,25 @@ class Timer(NamedTuple):
     data: Any = None
 
 
-TimerEntry = tuple[float, int, datetime, str, Optional[str], str, Any]
-"""A timer as the :class:`Schedule` holds it (:func:`timer_entry`): its due time as a POSIX timestamp, its sequence, then the
-rest of its fields. A plain tuple, not one holding the :class:`Timer`: the collector stops tracking a tuple of atoms but never a named
-tuple, and a centre's schedule holds tens of thousands of timers, most of which never fire, which each of its passes walked."""
+TimerEntry = tuple[float, int, int, datetime, str, Optional[str], str, Any]
+"""A timer as the :class:`Schedule` holds it (:func:`timer_entry`): its due time as a POSIX timestamp, its sequence, the
+entry's own number, then the rest of its fields. A plain tuple, not one holding the :class:`Timer`: the collector stops
+tracking a tuple of atoms but never a named tuple, and a centre's schedule holds tens of thousands of timers, most of which
+never fire, which each of its passes walked."""
+
+_entry_numbers = itertools.count()
+"""Numbers each entry apart: two timers may share a due time and sequence (a store edited by hand may name any number as a
+breach's), and comparing on past them would compare a ticket's id with none, or payloads that cannot be compared."""
 
 
 def timer_entry(due: datetime, seq: int, kind: str, ticket_id: Optional[str], key: str, data: Any) -> TimerEntry:
     """The schedule's entry of the timer of these fields (a :class:`Timer` ``t``: ``timer_entry(*t)``), none built."""
-    return (due.timestamp(), seq, due, kind, ticket_id, key, data)
+    return (due.timestamp(), seq, next(_entry_numbers), due, kind, ticket_id, key, data)
 
 
 def entry_timer(entry: TimerEntry) -> Timer:
     """The timer of a schedule's entry (:data:`TimerEntry`)."""
-    return Timer(entry[2], entry[1], entry[3], entry[4], entry[5], entry[6])
-
-
-def _pushed_as(entry: TimerEntry) -> tuple[float, int, str]:
-    """What tells a timer a unit scheduled from any other: its due time, number and key."""
-    return entry[0], entry[1], entry[5]
+    return Timer(entry[3], entry[1], entry[4], entry[5], entry[6], entry[7])
 
 
 _NO_MINUTE = -(2**62)
@@ -610,17 +610,9 @@ class MemoryStore(Store):
                     container[key] = old
 
     def _undo_timers(self, undo: dict) -> None:
-        # each entry the unit put on goes, once, wherever it is now: known by due time, number and key (a number alone may be
-        # shared: a warning edited by hand may name any number as its breach's), counted, so a unit that scheduled
-        # thousands of timers is undone in one pass over the schedule
-        pushed = Counter(_pushed_as(entry) for entry in undo["pushed"])
-        kept: list[TimerEntry] = []
-        for entry in itertools.chain(self.timers, undo["taken"]):
-            if pushed[identity := _pushed_as(entry)]:
-                pushed[identity] -= 1
-            else:
-                kept.append(entry)
-        self.timers = Schedule(kept)
+        # each entry the unit put on goes, wherever it is now (known by its own number), in one pass over the schedule
+        pushed = {entry[2] for entry in undo["pushed"]}
+        self.timers = Schedule(entry for entry in itertools.chain(self.timers, undo["taken"]) if entry[2] not in pushed)
         self._next_seq = undo["next_seq"]
 
     def _save(self, name: str, key: Any, copy_old=None) -> None:
@@ -867,7 +859,7 @@ class MemoryStore(Store):
 
     def next_due(self) -> Optional[datetime]:
         head = self.timers.head()
-        return None if head is None else head[2]
+        return None if head is None else head[3]
 
     def drop_spent(self, until: datetime, spent: Callable[[Optional[TicketState], Timer], bool]) -> None:
         timers, limit, tickets = self.timers, until.timestamp(), self.tickets

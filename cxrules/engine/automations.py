@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 import durable_rules_engine
 from durable.engine import Ruleset
 
-from ..calendars import BusinessCalendar, shift
+from ..calendars import BusinessCalendar, seconds, shift
 from ..model import Automation, Org, format_duration
 from . import decisions as d
 from .durable import post_and_act, run_by_post_and_act
@@ -261,7 +261,7 @@ class Automations:
         if trigger.event != event or not self.holds(automation, ticket):
             return []
         self.store.expire_facts(at)
-        now = at.timestamp()
+        now = seconds(at)
         if trigger.count is not None:
             key = _key(automation, "counted", whose)
             kept = self.store.facts_since(key, shift(at, -trigger.within, self.zone))

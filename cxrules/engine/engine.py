@@ -25,7 +25,7 @@ from typing import Iterable, Optional
 
 from mypy_extensions import mypyc_attr
 
-from ..calendars import HORIZON, BusinessCalendar, shift
+from ..calendars import HORIZON, BusinessCalendar, micros, shift
 from ..model import Automation, Org
 from ..routing import class_values, unknown_value
 from . import decisions as d
@@ -63,8 +63,9 @@ log = logging.getLogger("cxrules.engine")
 
 
 def _stamped(event: e.Event, at: datetime) -> e.Event:
-    """The event with its time filled in (a cheap copy: `dataclasses.replace` is slow on a hot path)."""
-    if event.at == at:
+    """The event with its time filled in (a cheap copy: `dataclasses.replace` is slow on a hot path); one whose own time is
+    the instant ``at`` keeps it, in its own zone. (Told by instants: ``==`` of two zones asks each for its offset three times.)"""
+    if event.at is not None and micros(event.at) == micros(at):
         return event
     stamped = object.__new__(type(event))
     stamped.__dict__.update(event.__dict__)

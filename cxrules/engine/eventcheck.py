@@ -13,6 +13,8 @@ from typing import Any, Mapping, Optional, TypeGuard
 
 from mypy_extensions import mypyc_attr
 
+from ..calendars import seconds
+
 __all__ = ["EventError", "check_event", "register_event_types", "text_problem", "time_problem", "plainly_sound", "MAX_TEXT",
            "MAX_TIME_TEXT", "FIRST_YEAR", "LAST_YEAR", "FIRST_MOMENT", "LAST_MOMENT", "BAD_CHARACTER", "SURROGATE", "UNFIT",
            "described", "quoted"]
@@ -150,8 +152,8 @@ def time_problem(name: str, value: Any, latest: datetime = LAST_MOMENT) -> Optio
             return f"field `{name}` needs a time-zone offset (it has no time zone), e.g. {value.isoformat()}+08:00"
         # two comparisons of aware moments in different zones cost four times the timestamp; the exact ones decide only
         # within a second of either end
-        last_second = _LAST_SECOND if latest is LAST_MOMENT else latest.timestamp() - 1
-        inside = _FIRST_SECOND < value.timestamp() < last_second or FIRST_MOMENT <= value <= latest
+        last_second = _LAST_SECOND if latest is LAST_MOMENT else seconds(latest) - 1
+        inside = _FIRST_SECOND < seconds(value) < last_second or FIRST_MOMENT <= value <= latest
     except Exception as error:  # a tzinfo of the caller's that raises, or gives an offset of a day or more
         return f"field `{name}` has a time zone that gives no offset ({type(error).__name__}: {quoted(str(error))[1:-1]})"
     if not inside:

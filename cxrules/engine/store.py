@@ -21,6 +21,7 @@ from typing import Any, Callable, ClassVar, ContextManager, Iterable, Iterator, 
 
 from mypy_extensions import mypyc_attr
 
+from ..calendars import seconds
 from .delivery import DeadLetter
 from .loads import LoadIndex, Pool
 
@@ -165,12 +166,17 @@ breach's), and comparing on past them would compare a ticket's id with none, or 
 
 def timer_entry(due: datetime, seq: int, kind: str, ticket_id: Optional[str], key: str, data: Any) -> TimerEntry:
     """The schedule's entry of the timer of these fields (a :class:`Timer` ``t``: ``timer_entry(*t)``), none built."""
-    return (due.timestamp(), seq, next(_entry_numbers), due, kind, ticket_id, key, data)
+    return (seconds(due), seq, next(_entry_numbers), due, kind, ticket_id, key, data)
+
+
+_as_timer = partial(tuple.__new__, Timer)
+"""A :class:`Timer` of its fields in a tuple, built without the named tuple's ``__new__`` (a function of Python's own,
+interpreted even here, and a timer is built from its entry each time it is looked at)."""
 
 
 def entry_timer(entry: TimerEntry) -> Timer:
     """The timer of a schedule's entry (:data:`TimerEntry`)."""
-    return Timer(entry[3], entry[1], entry[4], entry[5], entry[6], entry[7])
+    return _as_timer((entry[3], entry[1], entry[4], entry[5], entry[6], entry[7]))
 
 
 _NO_MINUTE = -(2**62)
@@ -707,8 +713,8 @@ class MemoryStore(Store):
             steps.append(arrivals.pop)
 
     def arrivals_since(self, surge: str, after: datetime) -> int:
-        arrivals, after_seconds, steps = self.arrivals_by_surge.setdefault(surge, deque()), after.timestamp(), self._steps()
-        while arrivals and arrivals[0].timestamp() <= after_seconds:  # as instants: one zone's datetimes compare by wall time
+        arrivals, after_seconds, steps = self.arrivals_by_surge.setdefault(surge, deque()), seconds(after), self._steps()
+        while arrivals and seconds(arrivals[0]) <= after_seconds:  # as instants: one zone's datetimes compare by wall time
             left = arrivals.popleft()
             if steps is not None:
                 steps.append(partial(arrivals.appendleft, left))
@@ -720,7 +726,7 @@ class MemoryStore(Store):
             facts = self.facts[key] = []
             if steps is not None:
                 steps.append(partial(self.facts.pop, key, None))
-        facts.append((at.timestamp(), ticket_id, until.timestamp()))
+        facts.append((seconds(at), ticket_id, seconds(until)))
         if steps is not None:
             steps.append(facts.pop)
         heapq.heappush(self.fact_expiry, (facts[-1][2], key))  # left behind by a rollback, it finds nothing to remove
@@ -729,7 +735,7 @@ class MemoryStore(Store):
         facts = self.facts.get(key)
         if facts is None:
             return []
-        gone = bisect.bisect_right(facts, after.timestamp(), key=itemgetter(0))
+        gone = bisect.bisect_right(facts, seconds(after), key=itemgetter(0))
         if gone:
             if (steps := self._steps()) is not None:
                 steps.append(partial(facts.__setitem__, slice(0, 0), facts[:gone]))
@@ -741,12 +747,12 @@ class MemoryStore(Store):
         if not facts:
             return 0
         when = itemgetter(0)
-        return bisect.bisect_right(facts, until.timestamp(), key=when) - bisect.bisect_right(facts, after.timestamp(), key=when)
+        return bisect.bisect_right(facts, seconds(until), key=when) - bisect.bisect_right(facts, seconds(after), key=when)
 
     def expire_facts(self, now: datetime) -> None:
         """Spent facts leave, and a key with none left goes whole: the keys come off a heap by when their facts are
         spent, so the sweep costs what it removes, not the number of keys."""
-        moment, expiry = now.timestamp(), self.fact_expiry
+        moment, expiry = seconds(now), self.fact_expiry
         if not expiry or expiry[0][0] > moment:
             return  # nearly always: no step to take
         spent_until = itemgetter(2)  # a key's facts are kept for one length of time, so they are spent in order too
@@ -850,7 +856,7 @@ class MemoryStore(Store):
 
     def pop_due(self, now: datetime) -> Optional[Timer]:
         head = self.timers.head()
-        if head is not None and head[0] <= now.timestamp():
+        if head is not None and head[0] <= seconds(now):
             entry = self.timers.pop()
             if (undo := self._timer_undo()) is not None:
                 undo["taken"].append(entry)
@@ -862,16 +868,16 @@ class MemoryStore(Store):
         return None if head is None else head[3]
 
     def drop_spent(self, until: datetime, spent: Callable[[Optional[TicketState], Timer], bool]) -> None:
-        timers, limit, tickets = self.timers, until.timestamp(), self.tickets
+        timers, limit, tickets = self.timers, seconds(until), self.tickets
         while (head := timers.head()) is not None and head[0] <= limit:
-            timer = entry_timer(head)
-            fired = self.fired(timer)
-            if not (fired or spent(tickets.get(timer.ticket_id) if timer.ticket_id else None, timer)):
+            fired = self._spent(head[5], head[1], head[6])  # fired(), no timer built
+            timer = None if fired else entry_timer(head)
+            if timer is not None and not spent(tickets.get(timer.ticket_id) if timer.ticket_id else None, timer):
                 return
             entry = timers.pop()
             if (undo := self._timer_undo()) is not None:
                 undo["taken"].append(entry)
-            if not fired:
+            if timer is not None:
                 self.mark_fired(timer)  # its key scheduled again (an event delivered twice) stays spent
 
     def fired(self, timer: Timer) -> bool:

@@ -38,6 +38,7 @@ from datetime import datetime, timezone
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
+from ..calendars import seconds
 from ..model import fingerprint
 from .data import from_data, time_to_json, to_data
 from .delivery import DeadLetter
@@ -411,21 +412,21 @@ class TableStore(Store):
         unit.changed_cursors.add(role)
 
     def add_arrival(self, surge: str, at: datetime) -> None:
-        self._require_unit().arrived.append((surge, at.timestamp()))
+        self._require_unit().arrived.append((surge, seconds(at)))
 
     def arrivals_since(self, surge: str, after: datetime) -> int:
         unit = self._require_unit()
-        start = max(after.timestamp(), unit.window_starts.get(surge, float("-inf")))
+        start = max(seconds(after), unit.window_starts.get(surge, float("-inf")))
         unit.window_starts[surge] = start
         stored = self._one("SELECT count(*) FROM cx_arrivals WHERE surge = %s AND at > %s", (surge, start))
         return int(stored) + sum(1 for name, at in unit.arrived if name == surge and at > start)
 
     def add_fact(self, key: str, at: datetime, ticket_id: str, until: datetime) -> None:
-        self._require_unit().facts.append((key, at.timestamp(), ticket_id, until.timestamp()))
+        self._require_unit().facts.append((key, seconds(at), ticket_id, seconds(until)))
 
     def facts_since(self, key: str, after: datetime) -> list[tuple[float, str]]:
         unit = self._require_unit()
-        start = max(after.timestamp(), unit.fact_window_starts.get(key, float("-inf")))
+        start = max(seconds(after), unit.fact_window_starts.get(key, float("-inf")))
         unit.fact_window_starts[key] = start
         stored = self._run("SELECT at, ticket_id FROM cx_facts WHERE key = %s AND at > %s AND until > %s ORDER BY at, position",
                            (key, start, unit.facts_expired_at or float("-inf"))).fetchall()
@@ -434,13 +435,13 @@ class TableStore(Store):
 
     def count_facts(self, key: str, after: datetime, until: datetime) -> int:
         unit = self._require_unit()
-        start, end = after.timestamp(), until.timestamp()
+        start, end = seconds(after), seconds(until)
         stored = self._one("SELECT count(*) FROM cx_facts WHERE key = %s AND at > %s AND at <= %s", (key, start, end))
         return int(stored) + sum(1 for name, at, _, _ in unit.facts if name == key and start < at <= end)
 
     def expire_facts(self, now: datetime) -> None:
         unit = self._require_unit()
-        unit.facts_expired_at = max(now.timestamp(), unit.facts_expired_at or float("-inf"))
+        unit.facts_expired_at = max(seconds(now), unit.facts_expired_at or float("-inf"))
 
     def surge_active(self, surge: str) -> bool:
         return surge in self._require_unit().active_surges
@@ -471,12 +472,12 @@ class TableStore(Store):
     def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None, seq: Optional[int] = None) -> None:
         timer = Timer(due, self.reserve_seq() if seq is None else seq, kind, ticket_id, key, data)
         if not self.fired(timer):  # written at commit; until then the unit keeps it (and may fire it)
-            heapq.heappush(self._require_unit().new_timers, (due.timestamp(), timer.seq, timer))
+            heapq.heappush(self._require_unit().new_timers, (seconds(due), timer.seq, timer))
 
     def pop_due(self, now: datetime) -> Optional[Timer]:
         """The earliest due timer, of those stored and those this unit scheduled (stored ones first at the same time)."""
         unit = self._require_unit()
-        moment = now.timestamp()
+        moment = seconds(now)
         if unit.next_stored is not None and unit.next_stored <= moment:  # every stored timer due by now, in one read
             rows, unit.next_stored = self._take_due(moment)
             unit.due_rows.extend(rows)

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from mypy_extensions import mypyc_attr
 
-from ..calendars import hour_start
+from ..calendars import hour_start, seconds
 from ..engine import decisions as d
 from ..engine import events as e
 from ..engine.clock import VirtualClock
@@ -208,7 +208,7 @@ class _Replay:
 
     def _push(self, moment: datetime, kind: str, ticket_id: str, generation: Optional[int] = None, payload=None) -> None:
         # ordered by POSIX time: the heap compares floats, far cheaper than aware datetimes
-        heapq.heappush(self.pending, (moment.timestamp(), next(self.sequence), moment, kind, ticket_id, generation, payload))
+        heapq.heappush(self.pending, (seconds(moment), next(self.sequence), moment, kind, ticket_id, generation, payload))
 
     def _submit(self, event: e.Event) -> None:
         self._fold(self.engine.submit(event))

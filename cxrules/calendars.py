@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from enum import Enum
 from functools import lru_cache
-from typing import Iterable, Iterator, Literal
+from typing import Final, Iterable, Iterator, Literal
 from zoneinfo import ZoneInfo
 
 from .model import Calendar, Interval, WorkingDays
@@ -545,7 +545,7 @@ class Stretch:
         return self.utc_start <= moment < self.utc_end
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _YEAR = timedelta(days=366)
 _MICROSECOND = timedelta(microseconds=1)
 """Also how a count of µs becomes a timedelta: ``_MICROSECOND * n`` is exact, and twice as fast as ``timedelta(microseconds=n)``."""
@@ -554,25 +554,31 @@ _ZERO = timedelta(0)
 _DAY_MICROS = _DAY // _MICROSECOND
 
 
-_recent_micros: tuple[datetime, int, datetime, int] = (_EPOCH, 0, _EPOCH, 0)
-"""The two moments :func:`micros` was last asked about, each with its answer, latest first (one tuple: threads swap it whole)."""
+class _Recent:
+    """The moments :func:`micros` was last asked about, each with its answer, latest first: one tuple, replaced whole, so
+    that threads never see one moment beside another's answer."""
+
+    def __init__(self) -> None:
+        self.answers: tuple = (_EPOCH, 0) * _KEPT
+
+
+_KEPT: Final = 4
+_RECENT: Final = _Recent()
 
 
 def micros(moment: datetime) -> int:
     """An aware moment as whole microseconds since the epoch: exact, and far cheaper to compare and add than datetimes.
 
     In a centre's zone the subtraction asks the zone for its offset twice, a tenth of the engine's work per event, and most
-    calls ask again about one of the last two moments (an event's time, read by the check, the clock, the schedule and
+    calls ask again about one of the last few moments (an event's time, read by the check, the clock, the schedule and
     one calendar after another): their answers are kept."""
-    global _recent_micros
-    recent = _recent_micros
-    if recent[0] is moment:
-        return recent[1]
-    if recent[2] is moment:
-        return recent[3]
+    answers = _RECENT.answers
+    for place in range(0, 2 * _KEPT, 2):
+        if answers[place] is moment:
+            return answers[place + 1]
     since = moment - _EPOCH
     answer = (since.days * 86400 + since.seconds) * 1_000_000 + since.microseconds
-    _recent_micros = (moment, answer, recent[0], recent[1])
+    _RECENT.answers = (moment, answer) + answers[:-2]
     return answer
 
 

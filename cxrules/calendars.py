@@ -677,7 +677,13 @@ class _SpanTable:
         midnights = self.midnights
         if not midnights[0] <= moment < midnights[-1]:
             return None
-        index = bisect.bisect_right(midnights, moment) - 1
+        # days are 24 hours but where the clocks change, so counting whole days from the first midnight lands on the date
+        # or next to it (an hour per change the table spans): a step or two, not a search of every midnight
+        index = min((moment - midnights[0]) // _DAY_MICROS, self.days - 1)
+        while midnights[index] > moment:
+            index -= 1
+        while midnights[index + 1] <= moment:
+            index += 1
         return None if index + ahead > self.days or index in self.changed else index
 
     def changes_within(self, first: int, last: int) -> bool:

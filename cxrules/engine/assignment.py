@@ -88,12 +88,12 @@ class Assignment:
 
     def route(self, ticket: TicketState, at: datetime, active_surges: Iterable[Surge]) -> Route:
         """The role a new ticket goes to, by the compiled ruleset (by the reference router if durable-rules fails)."""
-        ticket_class = TicketClass(*ticket.class_fields())
+        fields = ticket.class_fields()
         try:
-            return self.router.route(ticket_class, at, active_surges)
+            return self.router.route_fields(fields, at, active_surges)
         except RuntimeError as error:  # durable-rules failed: the reference router decides the same way
             self.faults.append(f"durable-rules failed routing `{ticket.id}`: {error}; decided by the reference router")
-            return Router(self.org).route(ticket_class, at, active_surges)
+            return Router(self.org).route(TicketClass(*fields), at, active_surges)
 
     def mark_fallback(self, ticket: TicketState) -> None:
         """The ticket went to the fallback queue: listed, so people see what the rules missed."""

@@ -58,6 +58,9 @@ def _match_terms(match: Match) -> list[dict]:
     return [term for term in terms if term is not None]
 
 
+ClassFields = tuple[str, str, str, str, bool]
+"""A ticket's class as its fields: category, channel, segment, priority, member."""
+
 Group = tuple[int, int, int, int, Optional[bool]]
 """Classes that every rule treats alike: per dimension, the number of the set of rules that name the value (:func:`value_groups`),
 and the member flag if any rule tests it."""
@@ -147,7 +150,7 @@ class DurableRouter:
         self._rule_of_action = {f"r_{rule.id}": rule.id for rule in org.routing}
         self._lock = threading.Lock()
         self._cache: dict[object, Optional[str]] = {}
-        """Winners by ticket class, or by (class, open calendars) for rules with `during`."""
+        """Winners by the fields of a ticket's class, or by (fields, open calendars) for rules with `during`."""
         self._during = [(rule.match, rule.during) for rule in org.routing if rule.during]
         self._groups = value_groups(org.routing)
         self._member_matters = any(rule.match.member is not None for rule in org.routing)
@@ -187,15 +190,21 @@ class DurableRouter:
 
     def winner(self, ticket: TicketClass, at: Optional[datetime] = None) -> Optional[str]:
         """Id of the rule that owns the ticket at ``at`` (None: no rule, the fallback queue)."""
+        return self._winner_of(ticket.class_fields(), at, ticket)
+
+    def _winner_of(self, fields: ClassFields, at: Optional[datetime], ticket: Optional[TicketClass]) -> Optional[str]:
+        """:meth:`winner` of the class of ``fields``, cached by them: a tuple of text is hashed and compared in C, where a
+        :class:`TicketClass` (a dataclass) runs Python for each, and the engine has the fields of a ticket, not its class,
+        which is built only when durable-rules is asked (``ticket``: the class, if the caller has it)."""
         open_calendars = self._open_calendars(at)
-        key: object = (ticket, open_calendars) if open_calendars else ticket
+        key: object = (fields, open_calendars) if open_calendars else fields
         try:
             return self._cache[key]
         except KeyError:
             pass
         with self._lock:
             if key not in self._cache:
-                self._cache[key] = self._decided(ticket, open_calendars)
+                self._cache[key] = self._decided(ticket or TicketClass(*fields), open_calendars)
             return self._cache[key]
 
     def _group(self, ticket: TicketClass) -> Group:
@@ -226,9 +235,15 @@ class DurableRouter:
         return self._winner
 
     def route(self, ticket: TicketClass, at: Optional[datetime] = None, active_surges: Iterable[Surge] = ()) -> Route:
-        if active_surges and (surged := surge_route(ticket, active_surges)) is not None:  # none active: no call
+        return self.route_fields(ticket.class_fields(), at, active_surges, ticket)
+
+    def route_fields(self, fields: ClassFields, at: Optional[datetime] = None, active_surges: Iterable[Surge] = (),
+                     ticket: Optional[TicketClass] = None) -> Route:
+        """:meth:`route` of the class of these fields (category, channel, segment, priority, member: what
+        :meth:`.TicketState.class_fields` gives), its :class:`TicketClass` built only if needed (``ticket``: it, if at hand)."""
+        if active_surges and (surged := surge_route(ticket or TicketClass(*fields), active_surges)) is not None:  # none active: no call
             return surged
-        rule_id = self.winner(ticket, at)
+        rule_id = self._winner_of(fields, at, ticket)
         return self._fallback if rule_id is None else self._routes[rule_id]
 
     def close(self) -> None:

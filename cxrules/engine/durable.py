@@ -163,6 +163,12 @@ class DurableRouter:
         self.name = f"cxrules_{org.info.id}_{os.getpid()}_{next(_serial)}"
         self._ruleset = Ruleset(self.name, None, compile_routing(org.routing)) if org.routing else None
 
+    @property
+    def asked(self) -> int:
+        """How many times durable-rules has been asked: once per group of classes alike and set of open calendars that
+        matter to it, met so far (what a fresh engine pays for beyond a warm one)."""
+        return len(self._decisions)
+
     def _record(self, action: str, matched: dict) -> None:
         self._winner = self._rule_of_action[action]
 

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from cxrules import calendars
 from cxrules.calendars import HORIZON, BusinessCalendar, Stretch, micros
 from cxrules.model import Calendar, Interval, Source
 
@@ -392,3 +393,19 @@ def test_a_calendar_remembers_a_bounded_number_of_working_day_deadlines():
     for minute in range(5000):
         calendar.add_working_days(at(2025, 3, 3, 9) + timedelta(minutes=minute), 2)
     assert calendar._working_days.cache_info().currsize == 4096
+
+
+_ZONES = [ZoneInfo(name) for name in ("Asia/Shanghai", "Europe/Berlin", "America/St_Johns", "Australia/Lord_Howe")] + [
+    timezone.utc, timezone(timedelta(hours=-9, minutes=-30))]
+
+
+@given(st.lists(st.tuples(st.integers(-2 * 10**9, 6 * 10**9), st.integers(0, 999_999), st.sampled_from(_ZONES), st.booleans()),
+                min_size=1, max_size=12), st.lists(st.integers(0, 11), max_size=40))
+def test_moments_read_as_numbers_are_exact_however_often_and_in_whatever_order_asked(moments, asks):
+    """micros and seconds keep their last answers (by the moment itself): asked about moments of any zone, folds included,
+    again and in any order, they answer what the subtraction and timestamp() answer, never another moment's number."""
+    made = [datetime.fromtimestamp(second, zone).replace(microsecond=micro, fold=fold) for second, micro, zone, fold in moments]
+    for index in [*range(len(made)), *(ask % len(made) for ask in asks)]:
+        moment = made[index]
+        assert micros(moment) == (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+        assert calendars.seconds(moment) == moment.timestamp()

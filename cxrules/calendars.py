@@ -554,6 +554,10 @@ _ZERO = timedelta(0)
 _DAY_MICROS = _DAY // _MICROSECOND
 
 
+_KEPT: Final = 4
+"""How many of its last answers :func:`micros` keeps."""
+
+
 class _Recent:
     """The moments :func:`micros` was last asked about, each with its answer, latest first: one tuple, replaced whole, so
     that threads never see one moment beside another's answer."""
@@ -562,7 +566,6 @@ class _Recent:
         self.answers: tuple = (_EPOCH, 0) * _KEPT
 
 
-_KEPT: Final = 4
 _RECENT: Final = _Recent()
 
 

@@ -16,6 +16,7 @@ import pytest
 
 import cxrules
 from cxrules.engine import (Engine, MemoryStore, Resolved, SqliteStore, StoreError, TicketCreated, VirtualClock)
+from cxrules.engine.postgres import PostgresStore, is_database_url
 from cxrules.engine import eventcheck
 from cxrules.engine.snapshot import _SETS, _TIMES
 from cxrules.engine.sqlite import decision_to_json
@@ -188,3 +189,27 @@ def test_resolved_tickets_leave_memory_with_a_durable_store(tmp_path, monkeypatc
     assert durable.store.ticket_count == 3500 and durable.store.timer_count > 3500
     assert growth["memory"] > 5_000_000          # about 2 KB a ticket in memory...
     assert growth["sqlite"] < 300_000            # ...and next to nothing with the state on disk
+
+
+def test_a_number_another_timer_holds_is_not_taken_again(store_at):
+    """A timer scheduled under a number another holds (a warning edited by hand may name any as its breach's), stored or of
+    the same unit, takes the next number: both are kept and leave in order, where the unit's timers would have been compared
+    field by field (a text and a number, here) and the store's rows, keyed by number, refused at commit."""
+    at = local(2025, 3, 3, 10)
+    store = PostgresStore(store_at) if is_database_url(store_at) else SqliteStore(store_at)
+    try:
+        store.commit(store.begin(("advance", at)), [])
+        stored = store.next_seq
+        unit = store.begin(("advance", at))
+        store.schedule(at, "surge", None, "surge:w", 0)
+        store.commit(unit, [])
+        unit = store.begin(("advance", at))
+        store.schedule(at, "surge", None, "surge:w", "one", stored)
+        store.schedule(at, "surge", None, "surge:w", 2, stored)
+        store.commit(unit, [])
+        unit = store.begin(("advance", at))
+        assert [(timer.seq, timer.data) for timer in iter(lambda: store.pop_due(at), None)] == [
+            (stored, 0), (stored + 1, "one"), (stored + 2, 2)]
+        store.commit(unit, [])
+    finally:
+        store.close()

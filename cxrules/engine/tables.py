@@ -470,9 +470,19 @@ class TableStore(Store):
         return unit.next_seq - 1
 
     def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None, seq: Optional[int] = None) -> None:
+        if seq is not None and self._held(seq):
+            seq = None  # a number another timer holds (a warning edited by hand may name any as its breach's): the next one
         timer = Timer(due, self.reserve_seq() if seq is None else seq, kind, ticket_id, key, data)
         if not self.fired(timer):  # written at commit; until then the unit keeps it (and may fire it)
             heapq.heappush(self._require_unit().new_timers, (seconds(due), timer.seq, timer))
+
+    def _held(self, seq: int) -> bool:
+        """Whether a timer holds ``seq``: one stored, one this unit took and has not fired, or one it scheduled. A timer's
+        number is its row's key, and the unit's timers are ordered by it: two of one number could be neither written nor
+        told apart."""
+        unit = self._require_unit()
+        return (any(timer.seq == seq for _, _, timer in unit.new_timers) or any(row[0] == seq for row in unit.due_rows)
+                or bool(self._one("SELECT count(*) FROM cx_timers WHERE seq = %s", (seq,))))
 
     def pop_due(self, now: datetime) -> Optional[Timer]:
         """The earliest due timer, of those stored and those this unit scheduled (stored ones first at the same time)."""

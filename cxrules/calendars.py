@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from .model import Calendar, Interval, WorkingDays
 
-__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "elapsed", "shift", "hour_start", "not_after"]
+__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "seconds", "utc_moment", "elapsed", "shift", "hour_start", "not_after"]
 
 WEEK = 7 * 1440
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -391,7 +391,7 @@ class BusinessCalendar:
 
     def _working_days_after(self, moment: int, count: int) -> datetime | None:
         """:meth:`add_working_days` of the instant ``moment`` (µs since the epoch), worked out: it depends on the instant only."""
-        begin = self.next_open(_EPOCH + moment * _MICROSECOND)
+        begin = self.next_open(utc_moment(moment))
         if begin is None:
             return None
         local = begin.astimezone(self.zone)
@@ -579,10 +579,30 @@ def micros(moment: datetime) -> int:
     for place in range(0, 2 * _KEPT, 2):
         if answers[place] is moment:
             return answers[place + 1]
-    since = moment - _EPOCH
+    zone = moment.tzinfo
+    if type(zone) is ZoneInfo and (wall_epoch := _WALL_EPOCHS.get(zone)) is not None:
+        since = moment - wall_epoch - zone.utcoffset(moment)
+    else:
+        since = moment - _EPOCH
+        if type(zone) is ZoneInfo and len(_WALL_EPOCHS) < _WALL_EPOCHS_KEPT:
+            _WALL_EPOCHS[zone] = datetime(1970, 1, 1, tzinfo=zone)
     answer = (since.days * 86400 + since.seconds) * 1_000_000 + since.microseconds
     _RECENT.answers = (moment, answer) + answers[:-2]
     return answer
+
+
+_WALL_EPOCHS: Final[dict] = {}
+"""Per zone, its wall clock's 1970-01-01 00:00. A moment minus it, of the very same zone, is the wall-clock time between them
+with no offset asked; taking the moment's own offset then gives the instant. ``moment - _EPOCH`` asks both zones for
+their offset through a call by name (datetime's C code builds the method's name anew each time): twice the work."""
+_WALL_EPOCHS_KEPT: Final = 256
+"""Zones made with ``ZoneInfo.no_cache`` are new objects each time: past this many, their moments go the long way."""
+
+
+def utc_moment(count: int) -> datetime:
+    """The UTC moment ``count`` microseconds after the epoch: what ``astimezone(timezone.utc)`` gives of a moment whose
+    :func:`micros` is ``count``, without asking its zone again."""
+    return _EPOCH + count * _MICROSECOND
 
 
 def seconds(moment: datetime) -> float:

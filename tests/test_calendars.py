@@ -395,6 +395,16 @@ def test_a_calendar_remembers_a_bounded_number_of_working_day_deadlines():
     assert calendar._working_days.cache_info().currsize == 4096
 
 
+def test_moments_of_zones_made_anew_each_time_are_read_exactly_and_their_zones_not_kept_without_bound():
+    """A zone made with ``ZoneInfo.no_cache`` is a new object each time: micros keeps each zone's wall-clock epoch, but only
+    up to a bound; past it a moment is read the long way, with the same answer."""
+    for number in range(calendars._WALL_EPOCHS_KEPT + 50):
+        zone = ZoneInfo.no_cache("Europe/Berlin")
+        for moment in (datetime(2025, 10, 26, 2, 30, tzinfo=zone), datetime(2025, 10, 26, 2, 30, 0, number, tzinfo=zone, fold=1)):
+            assert micros(moment) == (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+    assert len(calendars._WALL_EPOCHS) == calendars._WALL_EPOCHS_KEPT
+
+
 _ZONES = [ZoneInfo(name) for name in ("Asia/Shanghai", "Europe/Berlin", "America/St_Johns", "Australia/Lord_Howe")] + [
     timezone.utc, timezone(timedelta(hours=-9, minutes=-30))]
 

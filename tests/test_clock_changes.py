@@ -11,6 +11,7 @@ import dataclasses
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from cxrules.calendars import elapsed, shift
@@ -148,3 +149,17 @@ def test_a_logs_wall_time_is_the_instant_berlins_clock_means(change, minutes, se
     mapping = LogMapping(fields={}, path="mapping.yaml", timezone="Europe/Berlin", time_formats=(form,))
     moment = parse_moment(text, mapping, BERLIN)
     assert moment.tzinfo is timezone.utc and moment == wall.replace(tzinfo=BERLIN).astimezone(timezone.utc)
+
+
+def test_the_virtual_clock_moves_by_instants_in_utc_and_refuses_a_moment_of_no_zone():
+    """Set to Berlin's repeated autumn hour, the clock follows the instant, not the wall time; it never goes back, and a
+    moment without a zone (which Python would read in the machine's own zone) is refused, not guessed."""
+    first = datetime(2025, 10, 26, 2, 30, tzinfo=BERLIN)                 # 00:30 UTC, summer time
+    clock = VirtualClock(first)
+    assert clock.now() == datetime(2025, 10, 26, 0, 30, tzinfo=timezone.utc) and clock.now().tzinfo is timezone.utc
+    second = datetime(2025, 10, 26, 2, 10, tzinfo=BERLIN, fold=1)        # 01:10 UTC: later, though its wall time is earlier
+    assert clock.set(second) == datetime(2025, 10, 26, 1, 10, tzinfo=timezone.utc) and clock.now().tzinfo is timezone.utc
+    assert clock.set(datetime(2025, 10, 26, 2, 50, tzinfo=BERLIN)) == datetime(2025, 10, 26, 1, 10, tzinfo=timezone.utc)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        clock.set(datetime(2025, 10, 27))
+    assert clock.now() == datetime(2025, 10, 26, 1, 10, tzinfo=timezone.utc)

@@ -6,6 +6,8 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
+from ..calendars import micros, utc_moment
+
 __all__ = ["Clock", "RealClock", "VirtualClock"]
 
 
@@ -25,8 +27,7 @@ class VirtualClock:
     """Time that moves only when told to, so a month of tickets replays in seconds."""
 
     def __init__(self, start: datetime):
-        if start.tzinfo is None:
-            raise ValueError("VirtualClock needs a timezone-aware start, e.g. datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))")
+        _refuse_naive(start)
         self._now = start.astimezone(timezone.utc)
         self._lock = threading.Lock()
 
@@ -41,9 +42,17 @@ class VirtualClock:
             return self._now
 
     def set(self, moment: datetime) -> datetime:
-        """Move to ``moment`` (never backwards)."""
-        moment = moment.astimezone(timezone.utc)
+        """Move to ``moment`` (never backwards). A moment of another zone is made UTC from its instant in microseconds,
+        which the engine reads of an event's time anyway: ``astimezone`` would ask its zone for the offset once more."""
+        _refuse_naive(moment)
+        if moment.tzinfo is not timezone.utc:
+            moment = utc_moment(micros(moment))
         with self._lock:
             if moment > self._now:
                 self._now = moment
             return self._now
+
+
+def _refuse_naive(moment: datetime) -> None:
+    if moment.tzinfo is None:
+        raise ValueError("VirtualClock needs timezone-aware moments, e.g. datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))")

@@ -63,6 +63,13 @@ def abandon(store) -> None:
     store._release_lock()
 
 
+class DiesBeforeHandlers(Engine):
+    """An engine whose process dies each time a unit is made durable, before any handler runs: nothing is handed over."""
+
+    def _dispatch(self, decisions, fresh: bool = True) -> None:
+        pass
+
+
 def keys_differ(expected: Iterable[str], delivered: Iterable[str]) -> str:
     """What a kill test reports when handlers did not see exactly the decisions of an uninterrupted run: the keys lost and
     those invented, counted, a few of each (a diff of both sets whole is too long for a CI log to show); empty if none."""

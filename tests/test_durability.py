@@ -17,7 +17,7 @@ from cxrules.engine import (Engine, MemoryStore, Resolved, SlaBreached, SqliteSt
 from cxrules.engine.sqlite import event_to_json
 
 from conftest import ORGS, ROOT
-from engine_helpers import abandon, keys_differ, local, make_org
+from engine_helpers import DiesBeforeHandlers, abandon, keys_differ, local, make_org
 
 ORG = cxrules.load_org(ORGS / "automotive.yaml")
 END = local(2025, 3, 25)
@@ -111,14 +111,12 @@ def test_timers_due_while_down_fire_at_start_in_order_with_their_due_times(tmp_p
     assert later.start() == []                                             # and never again
 
 
-def _crash_then_restart(path, monkeypatch) -> tuple[list, list]:
+def _crash_then_restart(path) -> tuple[list, list]:
     """Submit one ticket in a process that dies before handlers run; restart."""
     store = SqliteStore(path)
-    engine = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), store)
-    monkeypatch.setattr(engine._delivery, "deliver", lambda decisions, now, fresh=True: None)  # no handler runs
+    engine = DiesBeforeHandlers(ORG, VirtualClock(local(2025, 3, 10, 10)), store)
     decided = engine.submit(TicketCreated("T1", category="consultation", channel="phone", segment="normal", priority="normal"))
     abandon(store)
-    monkeypatch.undo()
     delivered = []
     restarted = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), SqliteStore(path))
     restarted.on(None, delivered.append)
@@ -127,8 +125,8 @@ def _crash_then_restart(path, monkeypatch) -> tuple[list, list]:
     return decided, delivered
 
 
-def test_decisions_whose_handlers_did_not_run_are_delivered_after_a_restart(tmp_path, monkeypatch):
-    decided, delivered = _crash_then_restart(tmp_path / "store.db", monkeypatch)
+def test_decisions_whose_handlers_did_not_run_are_delivered_after_a_restart(tmp_path):
+    decided, delivered = _crash_then_restart(tmp_path / "store.db")
     assert decided and [x.key for x in delivered] == [x.key for x in decided]       # same idempotency keys
     again = []
     third = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), SqliteStore(tmp_path / "store.db"))

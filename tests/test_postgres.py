@@ -21,7 +21,7 @@ from cxrules.engine import (Engine, PostgresStore, Resolved, StoreError, TicketC
 from cxrules.engine.sqlite import event_to_json
 
 from conftest import ORGS, ROOT
-from engine_helpers import keys_differ, local, make_org
+from engine_helpers import DiesBeforeHandlers, keys_differ, local, make_org
 from test_durability import END, ORG, reference_keys, stream
 
 
@@ -79,9 +79,8 @@ def _dies(engine: Engine, postgres_url: str) -> None:
     engine.store.db.close()
 
 
-def test_decisions_a_dead_process_left_undelivered_are_taken_over_once(postgres_url, monkeypatch):
-    dying = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), postgres_url)
-    monkeypatch.setattr(dying._delivery, "deliver", lambda decisions, now, fresh=True: None)  # dies before its handlers run
+def test_decisions_a_dead_process_left_undelivered_are_taken_over_once(postgres_url):
+    dying = DiesBeforeHandlers(ORG, VirtualClock(local(2025, 3, 10, 10)), postgres_url)
     decided = dying.submit(TicketCreated("T1", category="consultation", channel="phone", segment="normal", priority="normal"))
     alive = Engine(ORG, VirtualClock(local(2025, 3, 10, 10)), postgres_url)
     seen = []

@@ -456,8 +456,13 @@ class Engine:
         return decisions, words, caused
 
     def _invalid_field(self, event) -> Optional[str]:
-        return next((problem for name, values in self.known_values.items()
-                     if (problem := unknown_value(name, getattr(event, name), values))), None)
+        """Why one of a new ticket's class fields is no value of this org, if one is not (the known ones are told here, in
+        compiled code: the wording of a problem is interpreted Python, four calls a ticket when asked for every field)."""
+        for name, values in self.known_values.items():
+            value = getattr(event, name)
+            if values and value not in values:
+                return unknown_value(name, value, values)
+        return None
 
     def _created(self, event: e.TicketCreated, at: datetime) -> list[d.Decision]:
         if self.store.get(event.ticket_id) is not None:

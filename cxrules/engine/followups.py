@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 from datetime import datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 from typing import Any, Callable, Optional
 
@@ -44,6 +45,10 @@ class FollowUps:
         self.policies = {policy.id: policy for policy in org.followups}
         self.zone = ZoneInfo(org.info.timezone)
         """Whose clock counts a follow-up's days: the centre's."""
+        self.for_class = cache(lambda trigger, fields: tuple(policy for policy in org.followups
+                                                             if policy.on == trigger and policy.match.matches(*fields)))
+        """The policies that ``trigger`` sets off for a ticket class, in the org's order: worked out once per class, for
+        each asks the interpreted model (every policy, on every hand-over, resolution and closing)."""
         self._callable: dict[str, _Callable] = {}
         """Per policy: its callable spans of the week in which the last call was looked for."""
         timers.register_for_ticket("followup_call", self._fire_call, self._call_needless, _CALL_TIMER)
@@ -52,8 +57,8 @@ class FollowUps:
     def start(self, ticket: TicketState, trigger: str, at: datetime) -> list[d.Decision]:
         """Schedule the follow-ups that ``trigger`` (handed_over, resolved, closed) sets off for this ticket."""
         decisions: list[d.Decision] = []
-        for policy in self.org.followups:
-            if policy.on == trigger and policy.match.matches(*ticket.class_fields()) and self._sampled(ticket, policy):
+        for policy in self.for_class(trigger, ticket.class_fields()):
+            if self._sampled(ticket, policy):
                 decisions.extend(self.schedule(ticket, policy, at))
         return decisions
 

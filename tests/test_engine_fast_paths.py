@@ -37,11 +37,13 @@ from cxrules.engine import automations as automations_module, durable as durable
 from cxrules.engine.automations import Patterns
 from cxrules.engine.durable import DurableRouter
 from cxrules.engine.loads import LoadIndex
+from cxrules.engine.matching import MatchIndex
 from cxrules.engine import store as store_module
 from cxrules.engine.slas import Slas
 from cxrules.engine.store import MemoryStore, RoleQueue, Store, StoreError, Timer, entry_timer, timer_entry
 from cxrules.engine.timers import TimerKinds
 from cxrules.routing import Router, TicketClass
+from cxrules.model import Match
 from cxrules.simulation import LogMapping, TicketRecord, simulate
 from cxrules.simulation.replay import MODES
 
@@ -154,6 +156,23 @@ def test_the_index_of_agents_by_load_follows_every_change_of_the_loads(agents, s
 def _held(levels: list[dict[int, list[int]]]) -> list[dict[int, list[int]]]:
     """The loads some agent of each pool has now, with theirs (a load left by all is kept as an empty list)."""
     return [{load: level for load, level in pool.items() if level} for pool in levels]
+
+
+_VALUES = ("a", "b", "c")
+_named = st.one_of(st.none(), st.frozensets(st.sampled_from(_VALUES)))
+_matches = st.lists(st.builds(Match, _named, _named, _named, _named, st.one_of(st.none(), st.booleans())), max_size=70)
+"""Matches over values a, b and c on each dimension (None: any), more than a machine word of them at most."""
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(matches=_matches, classes=st.lists(st.tuples(*[st.sampled_from(_VALUES + ("d",))] * 4, st.booleans()), min_size=1, max_size=20))
+def test_the_items_an_index_finds_for_a_class_are_those_whose_match_takes_it(matches, classes):
+    """In order, the first among them, none for a value no match names (`d`); as the model's Match.matches says."""
+    index = MatchIndex(matches, lambda match: match)
+    for ticket_class in classes:
+        taking = tuple(match for match in matches if match.matches(*ticket_class))
+        assert [id(match) for match in index.all(ticket_class)] == [id(match) for match in taking]
+        assert index.first(ticket_class) is (taking[0] if taking else None)
 
 
 @settings(max_examples=examples(30), deadline=None)

@@ -31,7 +31,6 @@ import itertools
 import os
 import threading
 from datetime import datetime
-from functools import lru_cache
 from typing import Callable, Optional
 from zoneinfo import ZoneInfo
 
@@ -39,9 +38,10 @@ import durable_rules_engine
 from durable.engine import Ruleset
 
 from ..calendars import BusinessCalendar, seconds, shift
-from ..model import Automation, Org, format_duration
+from ..model import Automation, Match, Org, format_duration
 from . import decisions as d
 from .durable import post_and_act, run_by_post_and_act
+from .matching import MatchIndex
 from .store import Store, TicketState, Timer
 from .timers import TEXT, TimerKinds
 
@@ -187,35 +187,28 @@ class Automations:
             trigger = automation.trigger
             for event in dict.fromkeys(filter(None, (trigger.event, trigger.following))):
                 self.by_event.setdefault(event, []).append(automation)
-        self.concerned = lru_cache(maxsize=65536)(self._concerned)
-        """The automations an event concerns for a ticket of a class, worked out once per event and class."""
+        self.concerned = {event: MatchIndex(concerned, _class_match) for event, concerned in self.by_event.items()}
+        """Per event, the automations it concerns whose class conditions a ticket's class meets (a timer starts only for them)."""
         timers.register_for_ticket("automation", self._fire_timer, self._unwanted, TEXT)
 
     def on(self, ticket: TicketState, event: str, at: datetime, depth: int = 0) -> list[d.Decision]:
         """Run the automations ``event`` sets off for ``ticket``, in file order."""
         decisions: list[d.Decision] = []
         dues: dict[tuple, Optional[datetime]] = {}  # timers of one length on one calendar are due at one moment
-        for automation in self.concerned(event, ticket.class_fields()):
+        concerned = self.concerned.get(event)
+        for automation in concerned.all(ticket.class_fields()) if concerned is not None else ():  # their class conditions met
             trigger = automation.trigger
             if trigger.after is not None:
                 self._schedule(ticket, automation, at, dues)
             elif trigger.pattern:
                 decisions.extend(self._pattern(ticket, automation, event, at, depth))
-            elif trigger.event == event and self.holds(automation, ticket):
+            elif trigger.event == event and _holds_but_class(automation, ticket):
                 decisions.extend(self._fire(ticket, automation, at, event, (), None, depth))
         return decisions
 
-    def _concerned(self, event: str, fields: tuple) -> tuple[Automation, ...]:
-        """Those of :attr:`by_event` whose class conditions a ticket of ``fields`` meets (a timer starts only for them)."""
-        return tuple(automation for automation in self.by_event.get(event, ()) if automation.conditions.match.matches(*fields))
-
     def holds(self, automation: Automation, ticket: TicketState) -> bool:
         """Whether the ticket meets the automation's conditions now."""
-        conditions = automation.conditions
-        return (conditions.match.matches(*ticket.class_fields())
-                and (conditions.statuses is None or ticket.status in conditions.statuses)
-                and (conditions.responded is None or ticket.responded == conditions.responded)
-                and conditions.tags <= ticket.tags and not conditions.without_tags & ticket.tags)
+        return automation.conditions.match.matches(*ticket.class_fields()) and _holds_but_class(automation, ticket)
 
     # ------------------------------------------------------------ timers
 
@@ -249,16 +242,17 @@ class Automations:
     # ------------------------------------------------------------ patterns across tickets
 
     def _pattern(self, ticket: TicketState, automation: Automation, event: str, at: datetime, depth: int) -> list[d.Decision]:
+        """``event`` of a ticket whose class the automation's conditions take (see :attr:`concerned`) in its pattern."""
         trigger = automation.trigger
         whose = "all" if trigger.per == "all" else ticket.customer_id
         if whose is None or trigger.within is None:
             return []  # a ticket of no known customer is no one's repeat
         until = shift(at, trigger.within, self.zone)
-        if trigger.following == event and automation.conditions.match.matches(*ticket.class_fields()):
+        if trigger.following == event:
             # a ticket of the class the automation is about becomes the earlier one of the customer's later tickets
             self.store.expire_facts(at)
             self.store.add_fact(_key(automation, "earlier", whose), at, ticket.id, until)
-        if trigger.event != event or not self.holds(automation, ticket):
+        if trigger.event != event or not _holds_but_class(automation, ticket):
             return []
         self.store.expire_facts(at)
         now = seconds(at)
@@ -316,6 +310,18 @@ class Automations:
 
     def close(self) -> None:
         self.patterns.close()
+
+
+def _class_match(automation: Automation) -> Match:
+    return automation.conditions.match
+
+
+def _holds_but_class(automation: Automation, ticket: TicketState) -> bool:
+    """Whether the ticket meets the automation's conditions now, its class apart (known to: see :attr:`Automations.concerned`)."""
+    conditions = automation.conditions
+    return ((conditions.statuses is None or ticket.status in conditions.statuses)
+            and (conditions.responded is None or ticket.responded == conditions.responded)
+            and conditions.tags <= ticket.tags and not conditions.without_tags & ticket.tags)
 
 
 def _fact(ticket_id: str, moment: float, zone: ZoneInfo) -> str:

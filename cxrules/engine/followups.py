@@ -9,7 +9,6 @@ from __future__ import annotations
 import bisect
 import hashlib
 from datetime import datetime, timedelta
-from functools import cache
 from zoneinfo import ZoneInfo
 from typing import Any, Callable, Optional
 
@@ -18,6 +17,7 @@ from ..model import FollowUp, Org
 from . import decisions as d
 from . import events as e
 from .assignment import Agent
+from .matching import MatchIndex
 from .store import Store, TicketState, Timer
 from .timers import TEXT, Payload, TimerKinds
 
@@ -45,10 +45,9 @@ class FollowUps:
         self.policies = {policy.id: policy for policy in org.followups}
         self.zone = ZoneInfo(org.info.timezone)
         """Whose clock counts a follow-up's days: the centre's."""
-        self.for_class = cache(lambda trigger, fields: tuple(policy for policy in org.followups
-                                                             if policy.on == trigger and policy.match.matches(*fields)))
-        """The policies that ``trigger`` sets off for a ticket class, in the org's order: worked out once per class, for
-        each asks the interpreted model (every policy, on every hand-over, resolution and closing)."""
+        self.by_trigger = {trigger: MatchIndex([policy for policy in org.followups if policy.on == trigger], lambda policy: policy.match)
+                           for trigger in {policy.on for policy in org.followups}}
+        """Per trigger (handed_over, resolved, closed): the policies it sets off for a ticket class, in the org's order."""
         self._callable: dict[str, _Callable] = {}
         """Per policy: its callable spans of the week in which the last call was looked for."""
         timers.register_for_ticket("followup_call", self._fire_call, self._call_needless, _CALL_TIMER)
@@ -57,7 +56,8 @@ class FollowUps:
     def start(self, ticket: TicketState, trigger: str, at: datetime) -> list[d.Decision]:
         """Schedule the follow-ups that ``trigger`` (handed_over, resolved, closed) sets off for this ticket."""
         decisions: list[d.Decision] = []
-        for policy in self.for_class(trigger, ticket.class_fields()):
+        policies = self.by_trigger.get(trigger)
+        for policy in policies.all(ticket.class_fields()) if policies is not None else ():
             if self._sampled(ticket, policy):
                 decisions.extend(self.schedule(ticket, policy, at))
         return decisions

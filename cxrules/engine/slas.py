@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any, Optional
 
 from ..calendars import BusinessCalendar, not_after
 from ..model import Org, Sla
 from . import decisions as d
+from .matching import MatchIndex
 from .store import TicketState, Timer
 from .timers import Payload, TimerKinds, is_count
 
@@ -40,8 +41,8 @@ class Slas:
         self.slas = {sla.id: sla for sla in org.slas}
         self.paths = {path.id: path for path in org.escalations}
         self.org_calendar = org.info.calendar
-        self.for_class = cache(lambda fields: sla_of_class(org, fields))
-        """The SLA a ticket class gets (the first that matches), worked out once per class."""
+        self.by_class = MatchIndex(org.slas, lambda sla: sla.match)
+        """The SLA a ticket class gets: the first that matches, as :func:`sla_of_class` says."""
         timers.register_for_ticket("sla", self._fire_target, self._target_settled, _TARGET_TIMER)
         timers.register_for_ticket("escalate", self._fire_escalation, _moved_on, _ESCALATION_TIMER)
 
@@ -51,7 +52,7 @@ class Slas:
 
     def start(self, ticket: TicketState, at: datetime) -> None:
         """Set a new ticket's targets from the SLA of its class, if one matches, and watch them."""
-        sla = self.for_class(ticket.class_fields())
+        sla = self.by_class.first(ticket.class_fields())
         if sla is None:
             return
         ticket.sla = sla.id

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
-from functools import cache
 from typing import Optional
 from zoneinfo import ZoneInfo
 
 from ..calendars import shift
 from ..model import Org, Surge
 from . import decisions as d
+from .matching import MatchIndex
 from .store import Store, TicketState, Timer
 from .timers import TEXT, TimerKinds
 
@@ -31,8 +31,8 @@ class Surges:
         self.zone = ZoneInfo(org.info.timezone)
         self.by_id = {surge.id: surge for surge in org.surges}
         self._campaign_day: Optional[tuple[date, frozenset[str]]] = None
-        self.for_class = cache(lambda fields: tuple(surge for surge in org.surges if surge.match.matches(*fields)))
-        """The surges that count a ticket class, worked out once per class."""
+        self.by_class = MatchIndex(org.surges, lambda surge: surge.match)
+        """The surges that count a ticket class."""
         timers.register("surge", self._fire_window_end, TEXT)
 
     def active(self, at: datetime) -> list[Surge]:
@@ -55,7 +55,7 @@ class Surges:
         decisions: list[d.Decision] = []
         if not self.surges:
             return decisions
-        for surge in self.for_class(ticket.class_fields()):
+        for surge in self.by_class.all(ticket.class_fields()):
             self.store.add_arrival(surge.id, at)
             if surge.usual_times is not None:  # the history the usual count is taken from
                 self.store.expire_facts(at)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
 
 from ..model import Org
 from . import decisions as d
 from . import events as e
+from .matching import MatchIndex
 from .store import TicketState
 
 __all__ = ["Workflows"]
@@ -18,11 +18,11 @@ class Workflows:
 
     def __init__(self, org: Org):
         self.workflows = {workflow.id: workflow for workflow in org.workflows}
-        self.for_class = cache(lambda fields: next((workflow for workflow in org.workflows if workflow.match.matches(*fields)), None))
-        """The workflow a ticket class follows (the first that matches), worked out once per class."""
+        self.by_class = MatchIndex(org.workflows, lambda workflow: workflow.match)
+        """The workflow a ticket class follows: the first that matches."""
 
     def start(self, ticket: TicketState) -> None:
-        workflow = self.for_class(ticket.class_fields())
+        workflow = self.by_class.first(ticket.class_fields())
         if workflow is not None:
             ticket.workflow, ticket.state = workflow.id, workflow.initial
 

@@ -461,13 +461,18 @@ class BusinessCalendar:
         return _MICROSECOND * (reached - table.before[first] - max(0, instant - table.starts[first]))
 
     def betweens(self, *pairs: tuple[datetime, datetime]) -> list[timedelta]:
-        """:meth:`between` of each (start, end) pair: when the table holds every moment's date, within :data:`HORIZON` of
-        each other and with no clock change between them, read off its running total once per moment."""
+        """:meth:`between` of each (start, end) pair."""
+        return [_MICROSECOND * count for count in self.betweens_micros(*pairs)]
+
+    def betweens_micros(self, *pairs: tuple[datetime, datetime]) -> list[int]:
+        """:meth:`betweens` in whole microseconds, for figures worked out in numbers: when the table holds every moment's
+        date, within :data:`HORIZON` of each other and with no clock change between them, read off its running total once
+        per moment."""
         table = self._table
         points = [micros(moment) for pair in pairs for moment in pair]
         first, last = (table.date_of(min(points), 0), table.date_of(max(points), 0)) if table is not None and points else (None, None)
         if table is None or first is None or last is None or last - first >= HORIZON.days or table.changes_within(first, last):
-            return [self.between(start, end) for start, end in pairs]
+            return [self.between(start, end) // _MICROSECOND for start, end in pairs]
         # the spans of those dates only: a skipped date before them has spans on the instants of the date after it
         ends, starts, before, count = table.ends, table.starts, table.before, len(table.starts)
         lo, hi = table.day_start[first], table.day_start[last + 1]
@@ -476,7 +481,7 @@ class BusinessCalendar:
             span = bisect.bisect_right(ends, point, lo, hi)
             totals.append(before[span] + max(0, point - starts[span]) if span < count else before[span])
         paired = iter(totals)
-        return [_MICROSECOND * max(0, end - start) for start, end in zip(paired, paired)]
+        return [max(0, end - start) for start, end in zip(paired, paired)]
 
     def next_open(self, moment: datetime) -> datetime | None:
         for ahead in (2, HORIZON.days + 1):

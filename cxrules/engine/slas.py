@@ -97,17 +97,19 @@ class Slas:
         calendar = self.calendars[sla.calendar]
         due, total = getattr(ticket, _DUE[target]), getattr(sla, target)
         met: Optional[bool] = None
+        # in whole microseconds: timedeltas made and taken apart cost more than the figures' arithmetic (the minutes are
+        # those of timedeltas: total_seconds() divides their microseconds by a million)
         if due is None or total is None:
-            ran = spent = calendar.between(since, at)
+            ran = spent = calendar.between(since, at) // _MICROSECOND
         else:
             frozen = ticket.paused_since if self._stopped(ticket, sla, target) else at
             assert frozen is not None
             met = not_after(frozen, due)
-            spent, left = calendar.betweens((since, at), (frozen, due) if met else (due, frozen))
-            ran = calendar.business_time(since, total) - (left if met else -left)
-        minutes = round(max(ran, _ZERO).total_seconds() / 60, 2)
+            spent, left = calendar.betweens_micros((since, at), (frozen, due) if met else (due, frozen))
+            ran = calendar.business_time(since, total) // _MICROSECOND - (left if met else -left)
+        minutes = round(max(ran, 0) / 1_000_000 / 60, 2)
         setattr(ticket, _IN_MIN[target], minutes)
-        stood = round(max(spent - ran, _ZERO).total_seconds() / 60, 2)
+        stood = round(max(spent - ran, 0) / 1_000_000 / 60, 2)
         return d.SlaRecorded(ticket.id, at, sla.id, target, minutes, stood, due, met)
 
     def answered(self, ticket: TicketState, at: datetime) -> list[d.Decision]:
@@ -240,6 +242,7 @@ class Slas:
 
 
 _ZERO = timedelta(0)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @lru_cache(maxsize=4096)

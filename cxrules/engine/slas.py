@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, Optional
 
 from ..calendars import BusinessCalendar, not_after
-from ..model import Org, Sla
+from ..model import Org, Sla, WorkingDays
 from . import decisions as d
 from .matching import MatchIndex
 from .store import TicketState, Timer
@@ -56,10 +56,18 @@ class Slas:
         if sla is None:
             return
         ticket.sla = sla.id
-        dues = iter(self.calendars[sla.calendar].adds(at, *filter(None, (sla.first_response, sla.resolution))))
+        lengths = [length for length in (sla.first_response, sla.resolution) if length]
+        warnings: list[timedelta] = []
+        if sla.warn_at is not None and not any(isinstance(length, WorkingDays) for length in lengths):
+            # a warning of a whole target of hours and minutes is that much open time from now: found with the due
+            # times, the table is searched for ``at`` once (working days give open time that depends on the start)
+            warnings = [max(_ZERO, length - _after_warning(length, sla.warn_at)) for length in lengths]
+        moments = self.calendars[sla.calendar].adds(at, *lengths, *warnings)
+        dues = iter(moments)
         ticket.first_response_due = next(dues) if sla.first_response else None
         ticket.resolution_due = next(dues) if sla.resolution else None
-        self._watch(ticket, sla, at, fresh=True)
+        warns = [warn for due, warn in zip(moments, moments[len(lengths):]) if due is not None] if warnings else None
+        self._watch(ticket, sla, at, fresh=True, warns=warns)
 
     def pause(self, ticket: TicketState, reason: str, at: datetime) -> None:
         """Stop the clocks the SLA stops while the ticket waits for ``reason``; the others run on."""
@@ -179,18 +187,22 @@ class Slas:
                                  (*following, ticket.generation))
         return [d.Escalated(ticket.id, at, path_id, level + 1, step.role, step.notify, next_at)]
 
-    def _watch(self, ticket: TicketState, sla: Sla, at: datetime, fresh: bool = False) -> None:
-        """Timers for the warning and the breach of each target; ``fresh``: the whole target lies ahead."""
+    def _watch(self, ticket: TicketState, sla: Sla, at: datetime, fresh: bool = False,
+               warns: Optional[list[Optional[datetime]]] = None) -> None:
+        """Timers for the warning and the breach of each target; ``fresh``: the whole target lies ahead; ``warns``: when
+        the warnings of the targets watched fall due, if known already."""
         ticket.generation += 1
         calendar = self.calendars[sla.calendar]
         watched = [(target, due, total) for target, due, total in (("first_response", ticket.first_response_due, sla.first_response),
                                                                    ("resolution", ticket.resolution_due, sla.resolution),
                                                                    ("next_reply", ticket.next_reply_due, sla.next_reply))
                    if due is not None and not self._stopped(ticket, sla, target)]
-        warns = iter(self._warnings(calendar, sla, at, fresh, [(due, total) for _, due, total in watched if total is not None]))
+        if warns is None:
+            warns = self._warnings(calendar, sla, at, fresh, [(due, total) for _, due, total in watched if total is not None])
+        warned = iter(warns)
         for target, due, total in watched:
             key = f"{ticket.id}:sla:{target}:{ticket.generation}"
-            warn = next(warns) if sla.warn_at is not None and total is not None else None
+            warn = next(warned) if sla.warn_at is not None and total is not None else None
             if warn is None:
                 self.timers.schedule(due, "sla", ticket, key + ":breach", (target, "breach", ticket.generation))
                 continue

@@ -97,6 +97,27 @@ def test_an_event_no_automation_names_does_not_look_for_automations(tmp_path, mo
     assert len(asked) == 1  # each time the automations are asked, they first look up those the event concerns: `created` only
 
 
+RAISE = {"id": "raise", "when": {"event": "created"}, "if": {"match": {"category": ["complaint"]}}, "then": {"priority": "urgent"}}
+NORMAL_ONLY = {"id": "normal_only", "when": {"event": "created"}, "if": {"match": {"priority": ["normal"]}}, "then": {"tag": ["was_normal"]}}
+
+
+def test_an_automation_set_off_by_the_same_event_after_one_that_changed_the_class_checks_the_class_as_it_is_now(tmp_path):
+    """The automations an event concerns are found for the ticket's class when the event came; one before may change it."""
+    engine = Engine(make_org(tmp_path, with_automations(RAISE, NORMAL_ONLY)), VirtualClock(MONDAY))
+    assert [x.automation for x in fired(engine.submit(ticket(1, MONDAY)))] == ["raise"]
+    assert engine.ticket("t1").priority == "urgent" and engine.ticket("t1").tags == set()
+
+
+def test_a_ticket_whose_class_an_automation_changed_on_the_same_event_is_no_earlier_ticket_of_a_pattern_of_another_class(tmp_path):
+    raise_on_resolving = {"id": "raise", "when": {"event": "resolved"}, "then": {"priority": "urgent"}}
+    came_back = {"id": "came_back", "when": {"event": "created", "following": "resolved", "within": "7d"},
+                 "if": {"match": {"priority": ["normal"]}}, "then": {"tag": ["came_back"]}}
+    engine = Engine(make_org(tmp_path, with_automations(raise_on_resolving, came_back)), VirtualClock(MONDAY))
+    engine.submit(ticket(1, MONDAY))
+    assert [x.automation for x in fired(engine.submit(Resolved("t1", at=MONDAY + timedelta(hours=1))))] == ["raise"]
+    assert fired(engine.submit(ticket(2, MONDAY + timedelta(days=1)))) == []  # t1 was urgent when it was resolved
+
+
 def test_complaints_outside_the_window_or_of_other_customers_do_not_count(tmp_path):
     engine = Engine(make_org(tmp_path, with_automations(REPEAT)), VirtualClock(MONDAY))
     days = [(0, "c1"), (1, "c2"), (2, "c3"), (31, "c1"), (32, "c1"), (33, "c2"), (45, "c1")]

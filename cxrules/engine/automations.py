@@ -196,13 +196,14 @@ class Automations:
         decisions: list[d.Decision] = []
         dues: dict[tuple, Optional[datetime]] = {}  # timers of one length on one calendar are due at one moment
         concerned = self.concerned.get(event)
-        for automation in concerned.all(ticket.class_fields()) if concerned is not None else ():  # their class conditions met
+        fields = ticket.class_fields()
+        for automation in concerned.all(fields) if concerned is not None else ():  # their class conditions met
             trigger = automation.trigger
             if trigger.after is not None:
                 self._schedule(ticket, automation, at, dues)
             elif trigger.pattern:
-                decisions.extend(self._pattern(ticket, automation, event, at, depth))
-            elif trigger.event == event and _holds_but_class(automation, ticket):
+                decisions.extend(self._pattern(ticket, automation, event, at, depth, fields))
+            elif trigger.event == event and _class_still_met(automation, ticket, fields) and _holds_but_class(automation, ticket):
                 decisions.extend(self._fire(ticket, automation, at, event, (), None, depth))
         return decisions
 
@@ -241,18 +242,20 @@ class Automations:
 
     # ------------------------------------------------------------ patterns across tickets
 
-    def _pattern(self, ticket: TicketState, automation: Automation, event: str, at: datetime, depth: int) -> list[d.Decision]:
-        """``event`` of a ticket whose class the automation's conditions take (see :attr:`concerned`) in its pattern."""
+    def _pattern(self, ticket: TicketState, automation: Automation, event: str, at: datetime, depth: int,
+                 fields: tuple) -> list[d.Decision]:
+        """``event`` of a ticket in the automation's pattern; ``fields``: the class it had when the event came, which the
+        automation's conditions take (see :attr:`concerned`)."""
         trigger = automation.trigger
         whose = "all" if trigger.per == "all" else ticket.customer_id
         if whose is None or trigger.within is None:
             return []  # a ticket of no known customer is no one's repeat
         until = shift(at, trigger.within, self.zone)
-        if trigger.following == event:
+        if trigger.following == event and _class_still_met(automation, ticket, fields):
             # a ticket of the class the automation is about becomes the earlier one of the customer's later tickets
             self.store.expire_facts(at)
             self.store.add_fact(_key(automation, "earlier", whose), at, ticket.id, until)
-        if trigger.event != event or not _holds_but_class(automation, ticket):
+        if trigger.event != event or not (_class_still_met(automation, ticket, fields) and _holds_but_class(automation, ticket)):
             return []
         self.store.expire_facts(at)
         now = seconds(at)
@@ -314,6 +317,13 @@ class Automations:
 
 def _class_match(automation: Automation) -> Match:
     return automation.conditions.match
+
+
+def _class_still_met(automation: Automation, ticket: TicketState, fields: tuple) -> bool:
+    """Whether the ticket's class still meets the automation's conditions, found met for the class ``fields`` it had when
+    the event came: an automation before it, set off by the same event, may have changed its priority or segment."""
+    now = ticket.class_fields()
+    return now == fields or automation.conditions.match.matches(*now)
 
 
 def _holds_but_class(automation: Automation, ticket: TicketState) -> bool:

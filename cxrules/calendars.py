@@ -586,7 +586,7 @@ def micros(moment: datetime) -> int:
             return answers[place + 1]
     zone = moment.tzinfo
     since: timedelta  # typed: compiled, its parts are added and multiplied as machine integers
-    if type(zone) is ZoneInfo and (wall_epoch := _WALL_EPOCHS.get(zone)) is not None:
+    if type(zone) is ZoneInfo and type(moment) is datetime and (wall_epoch := _WALL_EPOCHS.get(zone)) is not None:
         since = moment - wall_epoch - zone.utcoffset(moment)  # type: ignore[operator]  # a ZoneInfo always has an offset
     else:
         since = moment - _EPOCH
@@ -600,7 +600,8 @@ def micros(moment: datetime) -> int:
 _WALL_EPOCHS: Final[dict[ZoneInfo, datetime]] = {}
 """Per zone, its wall clock's 1970-01-01 00:00. A moment minus it, of the very same zone, is the wall-clock time between them
 with no offset asked; taking the moment's own offset then gives the instant. ``moment - _EPOCH`` asks both zones for
-their offset through a call by name (datetime's C code builds the method's name anew each time): twice the work."""
+their offset through a call by name (datetime's C code builds the method's name anew each time): twice the work. Only for
+a plain datetime: a subclass may subtract by instants even within one zone (pandas' Timestamp does)."""
 _WALL_EPOCHS_KEPT: Final = 256
 """Zones made with ``ZoneInfo.no_cache`` are new objects each time: past this many, their moments go the long way."""
 

@@ -405,6 +405,22 @@ def test_moments_of_zones_made_anew_each_time_are_read_exactly_and_their_zones_n
     assert len(calendars._WALL_EPOCHS) == calendars._WALL_EPOCHS_KEPT
 
 
+class _ByInstants(datetime):
+    """A datetime that subtracts by instants even within one zone, as pandas' Timestamp does."""
+
+    def __sub__(self, other):
+        if isinstance(other, datetime):
+            return datetime.__sub__(self.astimezone(timezone.utc), other.astimezone(timezone.utc))
+        return super().__sub__(other)
+
+
+def test_a_moment_of_a_datetime_subclass_that_subtracts_by_instants_is_read_exactly():
+    berlin = ZoneInfo("Europe/Berlin")
+    micros(datetime(2025, 7, 3, 9, tzinfo=berlin))  # the zone's wall-clock epoch kept
+    moment = _ByInstants(2025, 7, 3, 10, tzinfo=berlin)
+    assert micros(moment) == (datetime(2025, 7, 3, 8, tzinfo=timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+
+
 _ZONES = [ZoneInfo(name) for name in ("Asia/Shanghai", "Europe/Berlin", "America/St_Johns", "Australia/Lord_Howe")] + [
     timezone.utc, timezone(timedelta(hours=-9, minutes=-30))]
 

@@ -8,7 +8,7 @@ the wall clock; each of these once moved a deadline, a figure, a window or a tim
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -160,6 +160,16 @@ def test_the_virtual_clock_moves_by_instants_in_utc_and_refuses_a_moment_of_no_z
     second = datetime(2025, 10, 26, 2, 10, tzinfo=BERLIN, fold=1)        # 01:10 UTC: later, though its wall time is earlier
     assert clock.set(second) == datetime(2025, 10, 26, 1, 10, tzinfo=timezone.utc) and clock.now().tzinfo is timezone.utc
     assert clock.set(datetime(2025, 10, 26, 2, 50, tzinfo=BERLIN)) == datetime(2025, 10, 26, 1, 10, tzinfo=timezone.utc)
-    with pytest.raises(ValueError, match="timezone-aware"):
-        clock.set(datetime(2025, 10, 27))
+    for no_zone in (datetime(2025, 10, 27), datetime(2025, 10, 27, tzinfo=_NoOffset())):
+        with pytest.raises(ValueError, match="timezone-aware"):
+            clock.set(no_zone)
+        with pytest.raises(ValueError, match="timezone-aware"):
+            VirtualClock(no_zone)
     assert clock.now() == datetime(2025, 10, 26, 1, 10, tzinfo=timezone.utc)
+
+
+class _NoOffset(tzinfo):
+    """A zone that gives no offset: Python takes its moments as naive."""
+
+    def utcoffset(self, moment):
+        return None

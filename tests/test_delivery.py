@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from datetime import timedelta
 
 import pytest
 
 import cxrules
-from cxrules.engine import Assigned, DeliveryPolicy, Engine, SqliteStore, TicketCreated, VirtualClock
+from cxrules.engine import Assigned, DeliveryPolicy, Engine, Fallback, SqliteStore, TicketCreated, VirtualClock
+from cxrules.engine.retries import DeadLetter, Undelivered
 
 from conftest import ORGS
 from engine_helpers import local
@@ -119,3 +122,18 @@ def test_the_in_memory_store_retries_too():
 def test_a_nonsensical_policy_is_refused():
     with pytest.raises(ValueError):
         DeliveryPolicy(attempts=0)
+
+
+def test_the_values_delivery_hands_a_service_copy_pickle_and_extend_as_plain_dataclasses():
+    """The delivery module is compiled; its policy, undelivered decisions and dead letters stay ordinary classes, which a
+    service keeps, copies, sends to another process and extends, and which take its values as given."""
+    made = Fallback("T1", local(2025, 3, 10, 10), "desk")
+    values = [DeliveryPolicy(attempts=3, factor=2), Undelivered(made, 1, local(2025, 3, 10, 10, 1), "ConnectionError: down"),
+              DeadLetter(made, 5, "ConnectionError: down")]
+    for value in values:
+        assert copy.copy(value) == copy.deepcopy(value) == pickle.loads(pickle.dumps(value)) == value
+    assert repr(values[0]) == "DeliveryPolicy(attempts=3, first_delay=datetime.timedelta(seconds=30), factor=2, max_delay=datetime.timedelta(seconds=3600))"
+
+    class Patient(DeliveryPolicy):
+        pass
+    assert Patient(attempts=9).delay(2) == timedelta(minutes=2)

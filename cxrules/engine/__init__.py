@@ -3,7 +3,7 @@
 from .clock import Clock, RealClock, VirtualClock
 from .decisions import *  # noqa: F401,F403
 from .decisions import __all__ as _decisions
-from .delivery import DeadLetter, DeliveryPolicy, Undelivered
+from .retries import DeadLetter, DeliveryPolicy, Undelivered
 from .engine import Agent, Engine, ReloadReport
 from .events import *  # noqa: F401,F403
 from .events import __all__ as _events

@@ -27,8 +27,7 @@ class VirtualClock:
     """Time that moves only when told to, so a month of tickets replays in seconds."""
 
     def __init__(self, start: datetime):
-        _refuse_naive(start)
-        self._now = start.astimezone(timezone.utc)
+        self._now = _in_utc(start)
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
@@ -42,17 +41,21 @@ class VirtualClock:
             return self._now
 
     def set(self, moment: datetime) -> datetime:
-        """Move to ``moment`` (never backwards). A moment of another zone is made UTC from its instant in microseconds,
-        which the engine reads of an event's time anyway: ``astimezone`` would ask its zone for the offset once more."""
-        _refuse_naive(moment)
-        if moment.tzinfo is not timezone.utc:
-            moment = utc_moment(micros(moment))
+        """Move to ``moment`` (never backwards)."""
+        moment = _in_utc(moment)
         with self._lock:
             if moment > self._now:
                 self._now = moment
             return self._now
 
 
-def _refuse_naive(moment: datetime) -> None:
-    if moment.tzinfo is None:
-        raise ValueError("VirtualClock needs timezone-aware moments, e.g. datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))")
+def _in_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC, made from its instant in microseconds, which the engine reads of an event's time anyway
+    (``astimezone`` would ask its zone for the offset once more); refused if it has no zone or its zone no offset, where
+    Python would read it in the machine's own zone."""
+    if moment.tzinfo is timezone.utc:
+        return moment
+    try:
+        return utc_moment(micros(moment))
+    except TypeError:  # naive: no offset to tell its instant by
+        raise ValueError("VirtualClock needs timezone-aware moments, e.g. datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))") from None

@@ -33,7 +33,8 @@ from . import events as e
 from .assignment import Agent, Assignment, teams
 from .automations import Automations
 from .clock import Clock, RealClock, VirtualClock
-from .delivery import DeadLetter, Delivery, DeliveryPolicy, Handler, Undelivered
+from .delivery import Delivery, Handler
+from .retries import DeadLetter, DeliveryPolicy, Undelivered
 from .durable import DurableRouter
 from .eventcheck import EventError, check_event, plainly_sound, time_problem
 from .followups import FollowUps

@@ -21,7 +21,7 @@ from typing import Any, Callable, ClassVar, ContextManager, Iterable, Iterator, 
 from mypy_extensions import mypyc_attr
 
 from ..calendars import seconds
-from .delivery import DeadLetter
+from .retries import DeadLetter
 from .loads import LoadIndex, Pool
 
 __all__ = ["TicketState", "Timer", "Unreadable", "Store", "MemoryStore", "StoreError"]

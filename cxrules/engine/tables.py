@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 from ..calendars import seconds
 from ..model import fingerprint
 from .data import from_data, time_to_json, to_data
-from .delivery import DeadLetter
+from .retries import DeadLetter
 from .snapshot import SnapshotError, ticket_from_data, ticket_to_data
 from .store import Store, StoreError, TicketState, Timer, Unreadable, copy_ticket
 from .wire import decision_from_json, decision_to_json

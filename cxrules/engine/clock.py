@@ -57,5 +57,7 @@ def _in_utc(moment: datetime) -> datetime:
         return moment
     try:
         return utc_moment(micros(moment))
-    except TypeError:  # naive: no offset to tell its instant by
+    except TypeError:
+        if moment.utcoffset() is not None:
+            raise
         raise ValueError("VirtualClock needs timezone-aware moments, e.g. datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))") from None

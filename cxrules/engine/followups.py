@@ -45,7 +45,7 @@ class FollowUps:
         self.policies = {policy.id: policy for policy in org.followups}
         self.zone = ZoneInfo(org.info.timezone)
         """Whose clock counts a follow-up's days: the centre's."""
-        self.by_trigger = {trigger: MatchIndex([policy for policy in org.followups if policy.on == trigger], lambda policy: policy.match)
+        self.by_trigger = {trigger: MatchIndex([policy for policy in org.followups if policy.on == trigger])
                            for trigger in {policy.on for policy in org.followups}}
         """Per trigger (handed_over, resolved, closed): the policies it sets off for a ticket class, in the org's order."""
         self._callable: dict[str, _Callable] = {}

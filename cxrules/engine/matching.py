@@ -7,6 +7,7 @@ per dimension, the bit set of the items each value lets through: a class's items
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Callable, Generic, Optional, Sequence, TypeVar
 
 from mypy_extensions import mypyc_attr
@@ -23,7 +24,8 @@ class MatchIndex(Generic[Item]):
     """The items whose match takes a ticket class, in their order; the same answer as asking ``match.matches(*fields)`` of
     each (immutable, thread-safe)."""
 
-    def __init__(self, items: Sequence[Item], match_of: Callable[[Item], Match]) -> None:
+    def __init__(self, items: Sequence[Item], match_of: Callable[[Item], Match] = attrgetter("match")) -> None:
+        """``match_of``: an item's match (by default its ``match``)."""
         self.items = tuple(items)
         self._by_value: list[dict[object, int]] = [{}, {}, {}, {}]
         """Per dimension (category, channel, segment, priority): the items that name each value."""

@@ -41,7 +41,7 @@ class Slas:
         self.slas = {sla.id: sla for sla in org.slas}
         self.paths = {path.id: path for path in org.escalations}
         self.org_calendar = org.info.calendar
-        self.by_class = MatchIndex(org.slas, lambda sla: sla.match)
+        self.by_class = MatchIndex(org.slas)
         """The SLA a ticket class gets: the first that matches, as :func:`sla_of_class` says."""
         timers.register_for_ticket("sla", self._fire_target, self._target_settled, _TARGET_TIMER)
         timers.register_for_ticket("escalate", self._fire_escalation, _moved_on, _ESCALATION_TIMER)
@@ -61,7 +61,7 @@ class Slas:
         if sla.warn_at is not None and not any(isinstance(length, WorkingDays) for length in lengths):
             # a warning of a whole target of hours and minutes is that much open time from now: found with the due
             # times, the table is searched for ``at`` once (working days give open time that depends on the start)
-            warnings = [max(_ZERO, length - _after_warning(length, sla.warn_at)) for length in lengths]
+            warnings = _warning_offsets(sla.warn_at, lengths, lengths)
         moments = self.calendars[sla.calendar].adds(at, *lengths, *warnings)
         dues = iter(moments)
         ticket.first_response_due = next(dues) if sla.first_response else None
@@ -220,7 +220,7 @@ class Slas:
             return []
         totals = [calendar.business_time(at, total) for _, total in targets]  # working days (`2wd`): the open time they give from now
         remaining = totals if fresh else calendar.betweens(*((at, due) for due, _ in targets))
-        return calendar.adds(at, *(max(_ZERO, left - _after_warning(total, sla.warn_at)) for total, left in zip(totals, remaining)))
+        return calendar.adds(at, *_warning_offsets(sla.warn_at, totals, remaining))
 
     def _target_settled(self, ticket: TicketState, timer: Timer) -> bool:
         """Whether a target's timer, due now, has nothing to say: the targets moved since (a newer generation), the ticket is
@@ -255,6 +255,12 @@ class Slas:
 
 _ZERO = timedelta(0)
 _MICROSECOND = timedelta(microseconds=1)
+
+
+def _warning_offsets(warn_at: float, totals: list[timedelta], remaining: list[timedelta]) -> list[timedelta]:
+    """The open time from now after which each target (of ``totals`` open time, ``remaining`` of it left) warns: once
+    ``warn_at`` of it has run, or now if less than the rest of it is left."""
+    return [max(_ZERO, left - _after_warning(total, warn_at)) for total, left in zip(totals, remaining)]
 
 
 @lru_cache(maxsize=4096)

@@ -31,7 +31,7 @@ class Surges:
         self.zone = ZoneInfo(org.info.timezone)
         self.by_id = {surge.id: surge for surge in org.surges}
         self._campaign_day: Optional[tuple[date, frozenset[str]]] = None
-        self.by_class = MatchIndex(org.surges, lambda surge: surge.match)
+        self.by_class = MatchIndex(org.surges)
         """The surges that count a ticket class."""
         timers.register("surge", self._fire_window_end, TEXT)
 

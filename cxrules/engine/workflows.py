@@ -18,7 +18,7 @@ class Workflows:
 
     def __init__(self, org: Org):
         self.workflows = {workflow.id: workflow for workflow in org.workflows}
-        self.by_class = MatchIndex(org.workflows, lambda workflow: workflow.match)
+        self.by_class = MatchIndex(org.workflows)
         """The workflow a ticket class follows: the first that matches."""
 
     def start(self, ticket: TicketState) -> None:

@@ -24,6 +24,8 @@ from functools import lru_cache
 from typing import Final, Iterable, Iterator, Literal
 from zoneinfo import ZoneInfo
 
+from mypy_extensions import i64
+
 from .model import Calendar, Interval, WorkingDays
 
 __all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "seconds", "utc_moment", "elapsed", "shift", "hour_start", "not_after"]
@@ -560,18 +562,25 @@ _DAY_MICROS = _DAY // _MICROSECOND
 
 
 _KEPT: Final = 4
-"""How many of its last answers :func:`micros` keeps."""
+"""How many of its last answers :func:`micros` keeps (a power of two)."""
 
 
 class _Recent:
-    """The moments :func:`micros` was last asked about, each with its answer, latest first: one tuple, replaced whole, so
-    that threads never see one moment beside another's answer."""
+    """The last moments :func:`micros` was asked about, each in a slot with its answer. A slot is a pair replaced whole, so
+    that threads never see one moment beside another's answer; a new answer takes the oldest slot (none moved, no tuple of
+    them all rebuilt)."""
 
     def __init__(self) -> None:
-        self.answers: tuple = (_EPOCH, 0) * _KEPT
+        self.slots: list[tuple] = [(_EPOCH, 0)] * _KEPT
+        self.oldest: i64 = 0
 
 
 _RECENT: Final = _Recent()
+_ZONEINFO: Final = ZoneInfo
+"""Names a compiled module reads as constants, not from its globals on every call."""
+_DATETIME: Final = datetime
+_ZONE_OFFSET: Final = ZoneInfo.utcoffset
+"""A zone's offset asked through the method itself, not looked up by name on each call."""
 
 
 def micros(moment: datetime) -> int:
@@ -580,20 +589,27 @@ def micros(moment: datetime) -> int:
     In a centre's zone the subtraction asks the zone for its offset twice, a tenth of the engine's work per event, and most
     calls ask again about one of the last few moments (an event's time, read by the check, the clock, the schedule and
     one calendar after another): their answers are kept."""
-    answers = _RECENT.answers
-    for place in range(0, 2 * _KEPT, 2):
-        if answers[place] is moment:
-            return answers[place + 1]
+    recent = _RECENT
+    for slot in recent.slots:
+        if slot[0] is moment:
+            return slot[1]
     zone = moment.tzinfo
-    since: timedelta  # typed: compiled, its parts are added and multiplied as machine integers
-    if type(zone) is ZoneInfo and type(moment) is datetime and (wall_epoch := _WALL_EPOCHS.get(zone)) is not None:
-        since = moment - wall_epoch - zone.utcoffset(moment)  # type: ignore[operator]  # a ZoneInfo always has an offset
+    since: timedelta  # typed: compiled, its parts are read with no check of their type
+    if type(zone) is _ZONEINFO and type(moment) is _DATETIME and (wall_epoch := _WALL_EPOCHS.get(zone)) is not None:
+        since = moment - wall_epoch - _ZONE_OFFSET(zone, moment)  # type: ignore[operator]  # a ZoneInfo always has an offset
     else:
         since = moment - _EPOCH
-        if type(zone) is ZoneInfo and len(_WALL_EPOCHS) < _WALL_EPOCHS_KEPT:
+        if type(zone) is _ZONEINFO and len(_WALL_EPOCHS) < _WALL_EPOCHS_KEPT:
             _WALL_EPOCHS[zone] = datetime(1970, 1, 1, tzinfo=zone)
-    answer = (since.days * 86400 + since.seconds) * 1_000_000 + since.microseconds
-    _RECENT.answers = (moment, answer) + answers[:-2]
+    # machine integers, compiled: a count of µs since 1970 is past the range in which mypyc multiplies tagged ints inline
+    # (it then multiplies Python ints, four times the work of the rest); the years cxrules takes are far inside an i64's
+    days: i64 = since.days
+    whole_seconds: i64 = since.seconds
+    rest: i64 = since.microseconds
+    answer = (days * 86_400 + whole_seconds) * 1_000_000 + rest
+    oldest = recent.oldest
+    recent.slots[oldest] = (moment, answer)
+    recent.oldest = (oldest + 1) & (_KEPT - 1)
     return answer
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from operator import itemgetter
-from typing import Any, Callable, ClassVar, ContextManager, Iterable, Iterator, NamedTuple, Optional, Sequence
+from typing import Any, Callable, ClassVar, ContextManager, Final, Iterable, Iterator, NamedTuple, Optional, Sequence
 
 from mypy_extensions import mypyc_attr
 
@@ -442,6 +442,8 @@ class Store(ABC):
 
 
 _ABSENT = object()
+_UNTOUCHED: Final = -1
+""":attr:`MemoryStore._seq_before` of a unit that has not touched the timers (sequence numbers start at 0)."""
 
 
 def copy_ticket(ticket: TicketState) -> TicketState:
@@ -590,7 +592,16 @@ class MemoryStore(Store):
         """Failed delivery tries of decisions still undelivered, by key."""
         self.dead: dict[str, DeadLetter] = {}
         self._undo: Optional[dict[tuple[str, Any], Any]] = None
-        """In a unit of work: the old value of everything it touched, by (container, key)."""
+        """In a unit of work: the old value of everything it touched, by (container, key), tickets and timers apart."""
+        self._old_tickets: dict[str, Optional[TicketState]] = {}
+        """In a unit of work: each ticket it touched, as it was (None: there was none), by id. Every event touches a ticket
+        or two: kept apart, and emptied rather than made anew, its record costs one lookup by id."""
+        self._timers_pushed: list[TimerEntry] = []
+        """In a unit of work: the entries it put on the schedule."""
+        self._timers_taken: list[TimerEntry] = []
+        """In a unit of work: the entries it took off the schedule."""
+        self._seq_before = _UNTOUCHED
+        """The timer sequence before the unit first touched the timers (:data:`_UNTOUCHED`: it has not)."""
         self._keeps_undo = undo
         self._half_done: Optional[str] = None
         """Without an undo log: why the store may hold part of a unit (a rollback was asked for)."""
@@ -600,23 +611,40 @@ class MemoryStore(Store):
     def begin(self, entry: Optional[tuple]) -> int:
         if self._half_done:
             raise StoreError(self._half_done)
+        self._forget_unit()  # of a unit neither committed nor rolled back
         self._undo = {} if self._keeps_undo else None
         return 0
 
     def commit(self, seq: int, decisions: list) -> None:
         self._undo = None
+        self._forget_unit()
+
+    def _forget_unit(self) -> None:
+        """Empty the unit's record of tickets and timers (done with it)."""
+        if self._old_tickets:
+            self._old_tickets.clear()
+        if self._seq_before != _UNTOUCHED:
+            self._timers_pushed.clear()
+            self._timers_taken.clear()
+            self._seq_before = _UNTOUCHED
 
     def rollback(self, seq: int) -> None:
         if not self._keeps_undo:
             self._half_done = "a unit of work failed in a store kept without an undo log: it may hold part of that unit"
             raise StoreError(self._half_done)
         undo, self._undo, self._load_index = self._undo, None, None
+        for ticket_id, ticket in self._old_tickets.items():
+            if ticket is None:
+                self.tickets.pop(ticket_id, None)
+            else:
+                self.tickets[ticket_id] = ticket
+        if self._seq_before != _UNTOUCHED:
+            self._undo_timers()
+        self._forget_unit()
         for (name, key), old in (undo or {}).items():
             if name == "steps":
                 for step in reversed(old):
                     step()
-            elif name == "timers":
-                self._undo_timers(old)
             elif name == "fallback":
                 del self.fallback[old:]
             elif name == "active_surges":
@@ -628,19 +656,18 @@ class MemoryStore(Store):
                 else:
                     container[key] = old
 
-    def _undo_timers(self, undo: dict) -> None:
+    def _undo_timers(self) -> None:
         # each entry the unit put on goes, wherever it is now (known by its own number), in one pass over the schedule
-        pushed = {entry[2] for entry in undo["pushed"]}
-        self.timers = Schedule(entry for entry in itertools.chain(self.timers, undo["taken"]) if entry[2] not in pushed)
-        self._next_seq = undo["next_seq"]
+        pushed = {entry[2] for entry in self._timers_pushed}
+        self.timers = Schedule(entry for entry in itertools.chain(self.timers, self._timers_taken) if entry[2] not in pushed)
+        self._next_seq = self._seq_before
 
-    def _save(self, name: str, key: Any, copy_old=None) -> None:
-        """Before the unit first changes ``name[key]``: keep its old value (copied by ``copy_old``)."""
+    def _save(self, name: str, key: Any) -> None:
+        """Before the unit first changes ``name[key]`` (a load, a cursor): keep its old value."""
         undo = self._undo
         if undo is None or (name, key) in undo:
             return
-        old = getattr(self, name).get(key, _ABSENT)
-        undo[(name, key)] = old if old is _ABSENT or copy_old is None else copy_old(old)
+        undo[(name, key)] = getattr(self, name).get(key, _ABSENT)
 
     def _save_whole(self, name: str, value: Any) -> None:
         if self._undo is not None and (name, None) not in self._undo:
@@ -648,18 +675,23 @@ class MemoryStore(Store):
 
     # ------------------------------------------------------------ tickets
 
+    def _save_ticket(self, ticket_id: str, ticket: Optional[TicketState]) -> None:
+        """Before the unit first changes ticket ``ticket_id`` (now ``ticket``): keep a copy of it."""
+        if self._undo is not None and ticket_id not in self._old_tickets:
+            self._old_tickets[ticket_id] = None if ticket is None else copy_ticket(ticket)
+
     def get(self, ticket_id: str) -> Optional[TicketState]:
         ticket = self.tickets.get(ticket_id)
         if ticket is not None:
-            self._save("tickets", ticket_id, copy_ticket)
+            self._save_ticket(ticket_id, ticket)
         return ticket
 
     def put(self, ticket: TicketState) -> None:
-        self._save("tickets", ticket.id, copy_ticket)
+        self._save_ticket(ticket.id, self.tickets.get(ticket.id))
         self.tickets[ticket.id] = ticket
 
     def drop(self, ticket_id: str) -> None:
-        self._save("tickets", ticket_id, copy_ticket)
+        self._save_ticket(ticket_id, self.tickets.get(ticket_id))
         self.tickets.pop(ticket_id, None)
 
     def all_tickets(self) -> list[TicketState]:
@@ -808,15 +840,14 @@ class MemoryStore(Store):
     def next_seq(self) -> int:
         return self._next_seq
 
-    def _timer_undo(self) -> Optional[dict]:
-        """The unit's record of timer changes: the entries it put on the schedule, those it took, the old sequence."""
-        undo = self._undo
-        if undo is None:
-            return None
-        timers = undo.get(("timers", None))
-        if timers is None:
-            timers = undo[("timers", None)] = {"pushed": [], "taken": [], "next_seq": self._next_seq}
-        return timers
+    def _touch_timers(self) -> bool:
+        """Whether the unit keeps a record of its changes to the timers (:attr:`_timers_pushed`, :attr:`_timers_taken`):
+        the sequence they started from noted the first time."""
+        if self._undo is None:
+            return False
+        if self._seq_before == _UNTOUCHED:
+            self._seq_before = self._next_seq
+        return True
 
     # ------------------------------------------------------------ delivery
 
@@ -839,19 +870,19 @@ class MemoryStore(Store):
                 self.failed_attempts.pop(decision.key, None)
 
     def reserve_seq(self) -> int:
-        self._timer_undo()  # a rollback gives the number back
+        self._touch_timers()  # a rollback gives the number back
         self._next_seq += 1
         return self._next_seq - 1
 
     def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None, seq: Optional[int] = None) -> None:
         if seq is None:
             seq = self.reserve_seq()
-        undo = self._timer_undo()
+        kept = self._touch_timers()
         if not self._spent(ticket_id, seq, key):
             entry = timer_entry(due, seq, kind, ticket_id, key, data)
             self.timers.push(entry)
-            if undo is not None:
-                undo["pushed"].append(entry)
+            if kept:
+                self._timers_pushed.append(entry)
 
     def state(self) -> dict:
         """Everything a snapshot must hold."""
@@ -871,8 +902,8 @@ class MemoryStore(Store):
         head = self.timers.head()
         if head is not None and head[0] <= seconds(now):
             entry = self.timers.pop()
-            if (undo := self._timer_undo()) is not None:
-                undo["taken"].append(entry)
+            if self._touch_timers():
+                self._timers_taken.append(entry)
             return entry_timer(entry)
         return None
 
@@ -888,8 +919,8 @@ class MemoryStore(Store):
             if timer is not None and not spent(tickets.get(timer.ticket_id) if timer.ticket_id else None, timer):
                 return
             entry = timers.pop()
-            if (undo := self._timer_undo()) is not None:
-                undo["taken"].append(entry)
+            if self._touch_timers():
+                self._timers_taken.append(entry)
             if timer is not None:
                 self.mark_fired(timer)  # its key scheduled again (an event delivered twice) stays spent
 

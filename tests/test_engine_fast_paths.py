@@ -239,6 +239,25 @@ def test_a_fresh_router_asks_durable_rules_once_per_group_of_classes_alike(monke
     assert len(asked) == told == len({as_the_rules_see(org, ticket) for ticket in classes}) == 18
 
 
+def test_a_ticket_no_surge_counts_is_routed_without_a_surge_being_looked_at(monkeypatch):
+    """In Double 11's fortnight the logistics centre's delay surge is on all day: a delay ticket goes to its team, and a ticket
+    of a class the surge does not count is routed with no surge handed to the router (each such ticket was tested against
+    every surge on, a ticket class built for it in Python)."""
+    org = cxrules.load_org(ORGS / "logistics.yaml")
+    handed: list[list[str]] = []
+    surge_route = durable_module.surge_route
+    monkeypatch.setattr(durable_module, "surge_route", lambda ticket, surges: handed.append([x.id for x in surges]) or surge_route(ticket, surges))
+    moment = datetime(2025, 11, 12, 10, tzinfo=SHANGHAI)
+    engine = Engine(org, VirtualClock(moment))
+    try:
+        for number, category in enumerate(["delay", "fees", "delay"]):
+            engine.submit(TicketCreated(f"T{number}", category=category, channel="phone", segment="retail", priority="normal", at=moment))
+        assert handed == [["delay_complaint_surge"]] * 2
+        assert [engine.ticket(f"T{number}").role == "surge_agent" for number in range(3)] == [True, False, True]
+    finally:
+        engine.close()
+
+
 def _every_class(org: cxrules.Org) -> list[TicketClass]:
     values = ([c.id for c in org.categories], [c.id for c in org.channels], [s.id for s in org.segments], list(org.info.priorities), [False, True])
     return [TicketClass(*fields) for fields in itertools.product(*values)]

@@ -475,7 +475,7 @@ class Engine:
                              first_seq=self.store.next_seq, customer_id=event.customer_id)
         self.store.put(ticket)
         decisions = self.surges.count(ticket, at)
-        route = self.assignment.route(ticket, at, self.surges.active(at))
+        route = self.assignment.route(ticket, at, self.surges.active_for(ticket, at))
         ticket.rule = route.rule.id if route.rule else None
         if route.fallback:
             self.assignment.mark_fallback(ticket)

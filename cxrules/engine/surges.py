@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
-from typing import Optional
+from typing import Optional, Sequence
 from zoneinfo import ZoneInfo
 
 from ..calendars import shift
@@ -37,10 +37,19 @@ class Surges:
 
     def active(self, at: datetime) -> list[Surge]:
         """The surges whose team is on: switched on by their count (or an automation), or for a campaign running at ``at``."""
-        if not self.surges:
+        return self._on(self.surges, at)
+
+    def active_for(self, ticket: TicketState, at: datetime) -> list[Surge]:
+        """The surges of :meth:`active` that count the class of ``ticket``, in file order: the only ones that may take it.
+        Most tickets are of a class no surge counts: then no surge is asked whether it is on, nor a router handed any."""
+        return self._on(self.by_class.all(ticket.class_fields()), at)
+
+    def _on(self, surges: Sequence[Surge], at: datetime) -> list[Surge]:
+        """Those of ``surges`` whose team is on at ``at``."""
+        if not surges:
             return []
         campaigning = self._campaigning(at.astimezone(self.zone).date())
-        return [surge for surge in self.surges if surge.id in campaigning or self.store.surge_active(surge.id)]
+        return [surge for surge in surges if surge.id in campaigning or self.store.surge_active(surge.id)]
 
     def _campaigning(self, day: date) -> frozenset[str]:
         """The surges a campaign running on ``day`` switches on (the last day asked is remembered: the clock moves on)."""

@@ -544,6 +544,7 @@ class Stretch:
 
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UTC: Final = timezone.utc
 _YEAR = timedelta(days=366)
 _MICROSECOND = timedelta(microseconds=1)
 """Also how a count of µs becomes a timedelta: ``_MICROSECOND * n`` is exact, and twice as fast as ``timedelta(microseconds=n)``."""
@@ -660,8 +661,9 @@ def hour_start(moment: datetime, zone: tzinfo) -> datetime:
 
 
 def not_after(end: datetime, start: datetime) -> bool:
-    """``end <= start`` as instants: Python compares two datetimes of one zone by wall time, whatever their fold."""
-    if end.tzinfo is not start.tzinfo or end.tzinfo is timezone.utc:
+    """``end <= start`` as instants: Python compares two datetimes of one zone by wall time, whatever their fold, and two of
+    different zones through both zones' offsets, each asked for by name (twice the work of reading both as numbers)."""
+    if end.tzinfo is _UTC and start.tzinfo is _UTC:
         return end <= start
     return micros(end) <= micros(start)
 

@@ -435,3 +435,14 @@ def test_moments_read_as_numbers_are_exact_however_often_and_in_whatever_order_a
         moment = made[index]
         assert micros(moment) == (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
         assert calendars.seconds(moment) == moment.timestamp()
+
+
+@given(st.lists(st.tuples(st.integers(-2 * 10**9, 6 * 10**9), st.sampled_from([0, 1, 999_999]), st.sampled_from(_ZONES), st.booleans()),
+                min_size=2, max_size=6))
+def test_a_moment_is_not_after_another_exactly_when_its_instant_is_not(moments):
+    """not_after compares instants, for moments of one zone (folds included: Python compares those by wall time) and of two."""
+    made = [datetime.fromtimestamp(second, zone).replace(microsecond=micro, fold=fold) for second, micro, zone, fold in moments]
+    made += [moment.astimezone(zone) for moment in made[:2] for zone in _ZONES]  # the same instants told in every zone
+    for end in made:
+        for start in made:
+            assert calendars.not_after(end, start) == (end.astimezone(timezone.utc) <= start.astimezone(timezone.utc))

@@ -573,6 +573,8 @@ _ZONEINFO: Final = ZoneInfo
 _DATETIME: Final = datetime
 _ZONE_OFFSET: Final = ZoneInfo.utcoffset
 """A zone's offset asked through the method itself, not looked up by name on each call."""
+_ZONE_FROM_UTC: Final = ZoneInfo.fromutc
+"""The moment of a zone whose wall time, read as UTC, is given (how ``astimezone`` ends)."""
 
 
 def micros(moment: datetime) -> int:
@@ -629,9 +631,13 @@ def seconds(moment: datetime) -> float:
 def elapsed(moment: datetime, duration: timedelta) -> datetime:
     """``duration`` of real time after ``moment``, told in its zone. Python's ``+`` counts on the wall clock: an hour
     added in the repeated autumn hour would be two, or none."""
-    if moment.tzinfo is timezone.utc:
+    zone = moment.tzinfo
+    if zone is _UTC:
         return moment + duration
-    return (moment.astimezone(timezone.utc) + duration).astimezone(moment.tzinfo)
+    if type(zone) is _ZONEINFO and type(moment) is _DATETIME:
+        # what the two conversions do, without their calls by name: the UTC wall time, kept in the zone, told by fromutc
+        return _ZONE_FROM_UTC(zone, moment + (duration - _ZONE_OFFSET(zone, moment)))  # type: ignore[operator]
+    return (moment.astimezone(_UTC) + duration).astimezone(zone)
 
 
 def shift(moment: datetime, duration: timedelta, zone: tzinfo) -> datetime:
@@ -647,6 +653,9 @@ def shift(moment: datetime, duration: timedelta, zone: tzinfo) -> datetime:
     if days:
         if zone is timezone.utc:
             moment = elapsed(moment, days)
+        elif moment.tzinfo is zone and type(zone) is _ZONEINFO and type(moment) is _DATETIME:  # as below, no call by name
+            moment += days
+            moment = _ZONE_FROM_UTC(zone, moment - _ZONE_OFFSET(zone, moment))  # type: ignore[operator]
         else:  # through UTC: a wall time the clock skips becomes the one it shows
             moment = (moment.astimezone(zone) + days).astimezone(timezone.utc).astimezone(moment.tzinfo)
     if rest and not backwards:

@@ -111,6 +111,25 @@ def test_an_hour_is_real_time_and_a_day_is_the_centres():
     assert in_utc.tzinfo is timezone.utc and in_utc == datetime(2025, 10, 26, 12, tzinfo=BERLIN)
 
 
+@settings(max_examples=examples(300))
+@given(change=st.sampled_from(sorted(CHANGES)), minutes=st.integers(-1440, 1440), fold=st.integers(0, 1),
+       zone=st.sampled_from([BERLIN, ZoneInfo("America/New_York"), ZoneInfo("Australia/Lord_Howe")]),
+       hours=st.integers(-50, 50), days=st.integers(-3, 3))
+@example(change="spring", minutes=-1470, fold=0, zone=BERLIN, hours=0, days=1)  # a day after 02:30 is one the clock skips
+@example(change="autumn", minutes=30, fold=1, zone=BERLIN, hours=1, days=-1)     # 02:30 on 26 October, second pass
+@example(change="autumn", minutes=-1410, fold=0, zone=BERLIN, hours=-1, days=1)  # a day after 02:30: its first pass
+def test_real_time_and_the_centres_days_are_told_as_converting_through_utc_tells_them(change, minutes, fold, zone, hours, days):
+    """elapsed and a day's step of shift work on a zone's wall time without converting through UTC: the moment they tell is
+    the very one the conversions give (instant, wall time and fold), for wall times in the repeated hour (either pass) and
+    in the hour the clock skips."""
+    moment = (CHANGES[change].astimezone(zone).replace(tzinfo=None) + timedelta(minutes=minutes)).replace(tzinfo=zone, fold=fold)
+    duration, step = timedelta(hours=hours, minutes=minutes % 7), timedelta(days=days)
+    told, converted = elapsed(moment, duration), (moment.astimezone(timezone.utc) + duration).astimezone(zone)
+    assert (repr(told), told.fold) == (repr(converted), converted.fold)
+    told, converted = shift(moment, step, zone), (moment + step).astimezone(timezone.utc).astimezone(zone) if days else moment
+    assert (repr(told), told.fold) == (repr(converted), converted.fold)
+
+
 def _on_the_clock(moment: datetime) -> bool:
     """Whether Berlin's clock shows this wall time at all (02:00–03:00 on 30 March it does not)."""
     return moment.astimezone(timezone.utc).astimezone(BERLIN).replace(tzinfo=None) == moment.replace(tzinfo=None)

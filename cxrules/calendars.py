@@ -15,7 +15,7 @@ holiday's night shift is not worked into the next morning.
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_left, bisect_right
 import itertools
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
@@ -321,7 +321,7 @@ class BusinessCalendar:
         horizon = offset + HORIZON.days + 1
         complete = horizon <= table.days
         hi = table.day_start[horizon if complete else table.days]
-        return table, moment, bisect.bisect_right(table.ends, moment, table.day_start[offset], hi), hi, complete
+        return table, moment, bisect_right(table.ends, moment, table.day_start[offset], hi), hi, complete
 
     def is_open(self, moment: datetime) -> bool:
         return self.stretch(moment)[0]
@@ -419,7 +419,7 @@ class BusinessCalendar:
             offset = (day - table.first).days
             horizon = offset + HORIZON.days + 1
             hi = min(horizon, table.days)
-            after = bisect.bisect_left(table.working_before, table.working_before[offset + 1] + count, offset + 2, hi + 1)
+            after = bisect_left(table.working_before, table.working_before[offset + 1] + count, offset + 2, hi + 1)
             if after <= hi:
                 return table.first + timedelta(days=after - 1)
             if horizon <= table.days:
@@ -458,7 +458,7 @@ class BusinessCalendar:
         table, instant, first, hi, _ = found
         if first >= hi:
             return timedelta(0)
-        last = bisect.bisect_right(table.ends, until, first, hi)
+        last = bisect_right(table.ends, until, first, hi)
         reached = table.before[last] + max(0, until - table.starts[last]) if last < hi else table.before[hi]
         return _MICROSECOND * (reached - table.before[first] - max(0, instant - table.starts[first]))
 
@@ -480,7 +480,7 @@ class BusinessCalendar:
         lo, hi = table.day_start[first], table.day_start[last + 1]
         totals = []
         for point in points:
-            span = bisect.bisect_right(ends, point, lo, hi)
+            span = bisect_right(ends, point, lo, hi)
             totals.append(before[span] + max(0, point - starts[span]) if span < count else before[span])
         paired = iter(totals)
         return [max(0, end - start) for start, end in zip(paired, paired)]
@@ -515,7 +515,7 @@ def _deadline(found: "tuple[_SpanTable, int, int, int, bool]", start: datetime, 
     if first < hi:
         opens = table.starts[first]
         target = table.before[first] + max(0, instant - opens) + duration // _MICROSECOND
-        span = bisect.bisect_left(table.total_at_end, target, first, hi)
+        span = bisect_left(table.total_at_end, target, first, hi)
         if span < hi:
             if span == first and opens < instant:
                 return elapsed(start, duration)  # as the walk did: from the moment itself, in its own time zone
@@ -736,7 +736,7 @@ class _SpanTable:
 
     def changes_within(self, first: int, last: int) -> bool:
         """Whether the clocks change on a date from index ``first`` to ``last``."""
-        at = bisect.bisect_left(self.changes, first)
+        at = bisect_left(self.changes, first)
         return at < len(self.changes) and self.changes[at] <= last
 
 

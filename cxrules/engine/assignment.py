@@ -6,7 +6,7 @@ whose role has nobody on shift is drained by a timer at the next shift start.
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_right
 import itertools
 from dataclasses import dataclass
 from datetime import datetime
@@ -178,7 +178,7 @@ class Assignment:
     def _next_after(self, team: "_Team", cursor: int, requires: frozenset[str]) -> Optional[Agent]:
         """Round robin by reading the team's loads: the first agent able to take the ticket after ``cursor``, round the team."""
         loads = list(self.store.loads_of(team.ids))
-        after = bisect.bisect_right(team.numbers, cursor)
+        after = bisect_right(team.numbers, cursor)
         order = itertools.chain(range(after, len(team.agents)), range(after))
         return next((team.agents[n] for n in order if team.agents[n].can_take(loads[n], requires)), None)
 

@@ -6,7 +6,7 @@ reopen or escalate the ticket. A closed ticket stays in the store until its foll
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_right
 import hashlib
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -197,7 +197,7 @@ class _Callable:
         """The first moment a call may be made from ``start`` (``moment`` in µs, within the week) on; None: search."""
         if moment in self.edges:
             return None
-        index = bisect.bisect_right(self.ends, moment)
+        index = bisect_right(self.ends, moment)
         if index == len(self.spans):
             return None
         opens = self.spans[index][0]

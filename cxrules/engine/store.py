@@ -7,8 +7,8 @@ keys of timers already fired (so each fires once).
 
 from __future__ import annotations
 
-import bisect
-import heapq
+from bisect import bisect_right
+from heapq import heappop, heappush
 import itertools
 from abc import ABC, abstractmethod
 from collections import deque
@@ -217,10 +217,10 @@ class Schedule:
         self._size += 1
         bucket = self._buckets.get(minute)
         if bucket is not None:
-            heapq.heappush(bucket, entry)
+            heappush(bucket, entry)
             return
         self._buckets[minute] = [entry]
-        heapq.heappush(self._minutes, minute)
+        heappush(self._minutes, minute)
         if minute < self._front_minute:  # an earlier minute comes to the front
             self._front, self._front_minute = [], _NO_MINUTE
 
@@ -234,7 +234,7 @@ class Schedule:
             if bucket:
                 self._front, self._front_minute = bucket, minutes[0]
                 return bucket[0]
-            del self._buckets[heapq.heappop(minutes)]
+            del self._buckets[heappop(minutes)]
         self._front_minute = _NO_MINUTE
         return None
 
@@ -243,7 +243,7 @@ class Schedule:
         if self.head() is None:
             raise IndexError("pop from an empty schedule")
         self._size -= 1
-        return heapq.heappop(self._front)
+        return heappop(self._front)
 
 
 class Unreadable(NamedTuple):
@@ -774,13 +774,13 @@ class MemoryStore(Store):
         facts.append((seconds(at), ticket_id, seconds(until)))
         if steps is not None:
             steps.append(facts.pop)
-        heapq.heappush(self.fact_expiry, (facts[-1][2], key))  # left behind by a rollback, it finds nothing to remove
+        heappush(self.fact_expiry, (facts[-1][2], key))  # left behind by a rollback, it finds nothing to remove
 
     def facts_since(self, key: str, after: datetime) -> list[tuple[float, str]]:
         facts = self.facts.get(key)
         if facts is None:
             return []
-        gone = bisect.bisect_right(facts, seconds(after), key=itemgetter(0))
+        gone = bisect_right(facts, seconds(after), key=itemgetter(0))
         if gone:
             if (steps := self._steps()) is not None:
                 steps.append(partial(facts.__setitem__, slice(0, 0), facts[:gone]))
@@ -792,7 +792,7 @@ class MemoryStore(Store):
         if not facts:
             return 0
         when = itemgetter(0)
-        return bisect.bisect_right(facts, seconds(until), key=when) - bisect.bisect_right(facts, seconds(after), key=when)
+        return bisect_right(facts, seconds(until), key=when) - bisect_right(facts, seconds(after), key=when)
 
     def expire_facts(self, now: datetime) -> None:
         """Spent facts leave, and a key with none left goes whole: the keys come off a heap by when their facts are
@@ -803,14 +803,14 @@ class MemoryStore(Store):
         spent_until = itemgetter(2)  # a key's facts are kept for one length of time, so they are spent in order too
         steps = self._steps()
         while expiry and expiry[0][0] <= moment:
-            entry = heapq.heappop(expiry)
+            entry = heappop(expiry)
             if steps is not None:
-                steps.append(partial(heapq.heappush, expiry, entry))
+                steps.append(partial(heappush, expiry, entry))
             key = entry[1]
             facts = self.facts.get(key)
             if facts is None:
                 continue
-            spent = bisect.bisect_right(facts, moment, key=spent_until)  # a key whose facts left its window goes too
+            spent = bisect_right(facts, moment, key=spent_until)  # a key whose facts left its window goes too
             if spent == len(facts):
                 gone = self.facts.pop(key)
                 if steps is not None:

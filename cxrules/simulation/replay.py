@@ -16,7 +16,7 @@ the replay's events, so work moves at the exact time an escalation fires.
 
 from __future__ import annotations
 
-import heapq
+from heapq import heappop, heappush
 import itertools
 import random
 from dataclasses import dataclass, field
@@ -182,7 +182,7 @@ class _Replay:
                 if progress and (arrived % 500 == 0 or arrived == total):
                     progress(arrived, total)
                 continue
-            _, _, _, kind, ticket_id, generation, payload = heapq.heappop(self.pending)
+            _, _, _, kind, ticket_id, generation, payload = heappop(self.pending)
             flight = self.flights[ticket_id]
             if generation is not None and generation != flight.generation:
                 continue  # superseded: the ticket moved on (an escalation took it) before this fell due
@@ -208,7 +208,7 @@ class _Replay:
 
     def _push(self, moment: datetime, kind: str, ticket_id: str, generation: Optional[int] = None, payload=None) -> None:
         # ordered by POSIX time: the heap compares floats, far cheaper than aware datetimes
-        heapq.heappush(self.pending, (seconds(moment), next(self.sequence), moment, kind, ticket_id, generation, payload))
+        heappush(self.pending, (seconds(moment), next(self.sequence), moment, kind, ticket_id, generation, payload))
 
     def _submit(self, event: e.Event) -> None:
         self._fold(self.engine.submit(event))

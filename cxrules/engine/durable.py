@@ -39,6 +39,8 @@ __all__ = ["DurableRouter", "compile_routing", "post_and_act", "run_by_post_and_
 
 _serial = itertools.count()
 _NONE: frozenset[str] = frozenset()
+_UNKNOWN = object()
+"""What the cache of winners gives for a class it has not decided yet (None is a winner: the fallback queue)."""
 
 
 def _condition(name: str, values: Optional[frozenset]) -> Optional[dict]:
@@ -204,10 +206,9 @@ class DurableRouter:
         which is built only when durable-rules is asked (``ticket``: the class, if the caller has it)."""
         open_calendars = self._open_calendars(at)
         key: object = (fields, open_calendars) if open_calendars else fields
-        try:
-            return self._cache[key]
-        except KeyError:
-            pass
+        known = self._cache.get(key, _UNKNOWN)  # not a KeyError caught: a cold start misses on every class
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]
         with self._lock:
             if key not in self._cache:
                 self._cache[key] = self._decided(ticket or TicketClass(*fields), open_calendars)

@@ -130,6 +130,14 @@ def test_real_time_and_the_centres_days_are_told_as_converting_through_utc_tells
     assert (repr(told), told.fold) == (repr(converted), converted.fold)
 
 
+def test_real_time_after_a_moment_of_year_one_is_told_though_utc_would_be_before_it():
+    """Converting through UTC overflowed where the zone is ahead of UTC at the start of year 1; the moment asked for is
+    inside the years Python tells."""
+    start = datetime(1, 1, 1, 0, 30, tzinfo=BERLIN)
+    told = elapsed(start, timedelta(hours=1))
+    assert told.tzinfo is BERLIN and told.replace(tzinfo=None) == datetime(1, 1, 1, 1, 30)
+
+
 def _on_the_clock(moment: datetime) -> bool:
     """Whether Berlin's clock shows this wall time at all (02:00–03:00 on 30 March it does not)."""
     return moment.astimezone(timezone.utc).astimezone(BERLIN).replace(tzinfo=None) == moment.replace(tzinfo=None)

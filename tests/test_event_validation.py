@@ -12,6 +12,7 @@ import json
 import re
 import sqlite3
 from datetime import date, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import example, given, settings, strategies as st
@@ -50,6 +51,13 @@ class Naive(tzinfo):
         return None
 
 
+class OffsetDenied(datetime):
+    """A datetime of its own that says it has no offset, whatever its zone: a ZoneInfo's too."""
+
+    def utcoffset(self):
+        return None
+
+
 class MyResolved(Resolved):
     """A subclass: journalled as `MyResolved`, it could never be read back."""
 
@@ -76,6 +84,7 @@ BAD = [
     (Resolved("A", at=datetime(2025, 3, 3, 11)), "A", "field `at` needs a time-zone offset (it has no time zone)"),
     (Resolved("A", at=datetime(2025, 3, 3, 11, tzinfo=Naive())), "A", "field `at` needs a time-zone offset"),
     (Resolved("A", at=datetime(2025, 3, 3, 11, tzinfo=Broken())), "A", "field `at` has a time zone that gives no offset"),
+    (Resolved("A", at=OffsetDenied(2025, 3, 3, 11, tzinfo=ZoneInfo("Asia/Shanghai"))), "A", "field `at` needs a time-zone offset"),
     (Resolved("A", at="2025-01-01"), "A", "field `at` must be a datetime with a time zone, got the text `2025-01-01`"),
     (Resolved("A", at=date(2025, 3, 3)), "A", "field `at` must be a datetime with a time zone, got a date without a time"),
     (Resolved("A", at=datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)), "A", "field `at`: year 9999 is outside the years"),

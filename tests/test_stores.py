@@ -93,6 +93,18 @@ def test_a_ticket_changed_in_a_unit_that_is_rolled_back_is_as_it_was():
     assert asdict(again) == given and again is not ticket
 
 
+@pytest.mark.parametrize("next_seq", [-1, 0, 7])
+def test_a_rolled_back_unit_gives_back_the_timer_sequence_it_started_from(next_seq):
+    """Whatever number a store restored from a snapshot goes on from (one edited by hand may say -1)."""
+    store = MemoryStore()
+    store.restore({**store.state(), "next_seq": next_seq})
+    store.begin(("event", None))
+    store.reserve_seq()
+    store.schedule(local(2025, 3, 3, 10), "drain", None, "drain:desk", "desk")
+    store.rollback(0)
+    assert (store.next_seq, store.next_due()) == (next_seq, None)
+
+
 def surge_of_delays(count: int, start=local(2025, 3, 3, 10), prefix="D") -> list[TicketCreated]:
     return [TicketCreated(f"{prefix}{n}", category="delay", channel="phone", segment="retail", priority="normal",
                           at=start + timedelta(seconds=30 * n)) for n in range(count)]

@@ -151,7 +151,8 @@ def time_problem(name: str, value: Any, latest: datetime = LAST_MOMENT) -> Optio
     if not isinstance(value, datetime):
         return f"field `{name}` must be a datetime with a time zone, got {described(value)}"
     try:
-        if type(value.tzinfo) is not _ZONEINFO and value.utcoffset() is None:  # a ZoneInfo always has one (asking costs a call by name)
+        # a plain datetime in a ZoneInfo always has an offset (asking costs a call by name); a subclass answers for itself
+        if (type(value) is not datetime or type(value.tzinfo) is not _ZONEINFO) and value.utcoffset() is None:
             return f"field `{name}` needs a time-zone offset (it has no time zone), e.g. {value.isoformat()}+08:00"
         # two comparisons of aware moments in different zones cost four times the timestamp; the exact ones decide only
         # within a second of either end

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from operator import itemgetter
-from typing import Any, Callable, ClassVar, ContextManager, Final, Iterable, Iterator, NamedTuple, Optional, Sequence
+from typing import Any, Callable, ClassVar, ContextManager, Iterable, Iterator, NamedTuple, Optional, Sequence
 
 from mypy_extensions import mypyc_attr
 
@@ -442,8 +442,6 @@ class Store(ABC):
 
 
 _ABSENT = object()
-_UNTOUCHED: Final = -1
-""":attr:`MemoryStore._seq_before` of a unit that has not touched the timers (sequence numbers start at 0)."""
 
 
 def copy_ticket(ticket: TicketState) -> TicketState:
@@ -600,8 +598,8 @@ class MemoryStore(Store):
         """In a unit of work: the entries it put on the schedule."""
         self._timers_taken: list[TimerEntry] = []
         """In a unit of work: the entries it took off the schedule."""
-        self._seq_before = _UNTOUCHED
-        """The timer sequence before the unit first touched the timers (:data:`_UNTOUCHED`: it has not)."""
+        self._seq_before: Optional[int] = None
+        """The timer sequence before the unit first touched the timers (None: it has not)."""
         self._keeps_undo = undo
         self._half_done: Optional[str] = None
         """Without an undo log: why the store may hold part of a unit (a rollback was asked for)."""
@@ -623,10 +621,10 @@ class MemoryStore(Store):
         """Empty the unit's record of tickets and timers (done with it)."""
         if self._old_tickets:
             self._old_tickets.clear()
-        if self._seq_before != _UNTOUCHED:
+        if self._seq_before is not None:
             self._timers_pushed.clear()
             self._timers_taken.clear()
-            self._seq_before = _UNTOUCHED
+            self._seq_before = None
 
     def rollback(self, seq: int) -> None:
         if not self._keeps_undo:
@@ -638,8 +636,8 @@ class MemoryStore(Store):
                 self.tickets.pop(ticket_id, None)
             else:
                 self.tickets[ticket_id] = ticket
-        if self._seq_before != _UNTOUCHED:
-            self._undo_timers()
+        if self._seq_before is not None:
+            self._undo_timers(self._seq_before)
         self._forget_unit()
         for (name, key), old in (undo or {}).items():
             if name == "steps":
@@ -656,11 +654,11 @@ class MemoryStore(Store):
                 else:
                     container[key] = old
 
-    def _undo_timers(self) -> None:
+    def _undo_timers(self, seq_before: int) -> None:
         # each entry the unit put on goes, wherever it is now (known by its own number), in one pass over the schedule
         pushed = {entry[2] for entry in self._timers_pushed}
         self.timers = Schedule(entry for entry in itertools.chain(self.timers, self._timers_taken) if entry[2] not in pushed)
-        self._next_seq = self._seq_before
+        self._next_seq = seq_before
 
     def _save(self, name: str, key: Any) -> None:
         """Before the unit first changes ``name[key]`` (a load, a cursor): keep its old value."""
@@ -845,7 +843,7 @@ class MemoryStore(Store):
         the sequence they started from noted the first time."""
         if self._undo is None:
             return False
-        if self._seq_before == _UNTOUCHED:
+        if self._seq_before is None:
             self._seq_before = self._next_seq
         return True
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Final, Mapping, Optional, TypeGuard
-from zoneinfo import ZoneInfo
+from typing import Any, Mapping, Optional, TypeGuard
 
 from mypy_extensions import mypyc_attr
 
-from ..calendars import seconds
+from ..calendars import seconds, zoneinfo_of
 
 __all__ = ["EventError", "check_event", "register_event_types", "text_problem", "time_problem", "plainly_sound", "MAX_TEXT",
            "MAX_TIME_TEXT", "FIRST_YEAR", "LAST_YEAR", "FIRST_MOMENT", "LAST_MOMENT", "BAD_CHARACTER", "SURROGATE", "UNFIT",
@@ -135,8 +134,6 @@ _FIRST_SECOND, _LAST_SECOND = FIRST_MOMENT.timestamp() + 1, LAST_MOMENT.timestam
 
 
 _FIRST_UTC, _LAST_UTC = FIRST_MOMENT.astimezone(timezone.utc), LAST_MOMENT.astimezone(timezone.utc)
-_ZONEINFO: Final = ZoneInfo
-"""Read as a constant when compiled, not from the module's globals."""
 
 
 def plainly_sound(value: Any) -> TypeGuard[datetime]:
@@ -151,8 +148,7 @@ def time_problem(name: str, value: Any, latest: datetime = LAST_MOMENT) -> Optio
     if not isinstance(value, datetime):
         return f"field `{name}` must be a datetime with a time zone, got {described(value)}"
     try:
-        # a plain datetime in a ZoneInfo always has an offset (asking costs a call by name); a subclass answers for itself
-        if (type(value) is not datetime or type(value.tzinfo) is not _ZONEINFO) and value.utcoffset() is None:
+        if zoneinfo_of(value, value.tzinfo) is None and value.utcoffset() is None:
             return f"field `{name}` needs a time-zone offset (it has no time zone), e.g. {value.isoformat()}+08:00"
         # two comparisons of aware moments in different zones cost four times the timestamp; the exact ones decide only
         # within a second of either end

@@ -6,13 +6,12 @@ whose role has nobody on shift is drained by a timer at the next shift start.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 import itertools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, NamedTuple, Optional
 
-from ..calendars import BusinessCalendar
+from ..calendars import BusinessCalendar, bisect_right
 from ..model import Org, Surge
 from ..routing import Route, Router, TicketClass
 from . import decisions as d

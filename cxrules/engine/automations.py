@@ -31,7 +31,7 @@ import itertools
 import os
 import threading
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Callable, Final, Optional, TypeAlias
 from zoneinfo import ZoneInfo
 
 import durable_rules_engine
@@ -47,19 +47,19 @@ from .timers import TEXT, TimerKinds
 
 __all__ = ["Automations", "Patterns", "MAX_CASCADE"]
 
-MAX_CASCADE = 8
+MAX_CASCADE: Final = 8
 """How many automations may set each other off from one event before the cascade counts as a loop."""
 
-_serial = itertools.count()
+_serial: Final = itertools.count()
 
 
-_MAX_SHAPES = 4096
+_MAX_SHAPES: Final = 4096
 """Answers kept per org at most; a shape seen later is asked about each time."""
-_MOST_FACTS_KEPT = 32
+_MOST_FACTS_KEPT: Final = 32
 """The most earlier facts of a shape whose answer is kept: a customer with more in the window (a fleet, a catch-all id) adds
 one with each ticket, so such a shape seldom comes again, and keeping it would hold memory for nothing."""
 
-Answer = tuple[tuple[str, int, int], ...]
+Answer: TypeAlias = tuple[tuple[str, int, int], ...]
 """Durable-rules' matches, in its order: (automation id, place of the earlier fact, place of the new one)."""
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from ..calendars import micros, utc_moment
+from ..calendars import UTC, micros, utc_moment
 
 __all__ = ["Clock", "RealClock", "VirtualClock"]
 
@@ -20,7 +20,7 @@ class RealClock:
     """Wall-clock time in UTC."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class VirtualClock:
@@ -53,7 +53,7 @@ def _in_utc(moment: datetime) -> datetime:
     """``moment`` in UTC, made from its instant in microseconds, which the engine reads of an event's time anyway
     (``astimezone`` would ask its zone for the offset once more); refused if it has no zone or its zone no offset, where
     Python would read it in the machine's own zone."""
-    if moment.tzinfo is timezone.utc:
+    if moment.tzinfo is UTC:
         return moment
     try:
         return utc_moment(micros(moment))

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Callable, Final, Optional, TypeAlias
 
 from . import decisions as d
 from .retries import DeadLetter, DeliveryPolicy, Undelivered
 
 __all__ = ["DeliveryPolicy", "Undelivered", "DeadLetter", "Handler"]  # the values, here as before they had a module of their own
 
-log = logging.getLogger("cxrules.engine")
-Handler = Callable[[d.Decision], None]
+log: Final = logging.getLogger("cxrules.engine")
+Handler: TypeAlias = Callable[[d.Decision], None]
 
 
 class Delivery:

@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from operator import attrgetter
-from typing import Iterable, Optional
+from typing import Final, Iterable, Optional
 
 from mypy_extensions import mypyc_attr
 
@@ -48,19 +48,19 @@ from .workflows import Workflows
 
 __all__ = ["Engine", "Agent", "ReloadReport"]
 
-_EVENT_NAMES = {e.TicketCreated: "created", e.FirstResponse: "first_response", e.AgentReplied: "agent_replied", e.HandOff: "handed_over", e.Reassigned: "reassigned",
+_EVENT_NAMES: Final = {e.TicketCreated: "created", e.FirstResponse: "first_response", e.AgentReplied: "agent_replied", e.HandOff: "handed_over", e.Reassigned: "reassigned",
                 e.Waiting: "waiting", e.CustomerReply: "customer_reply", e.Resolved: "resolved", e.Reopened: "reopened", e.Closed: "closed"}
 """The ticket events as automations name them (`updated` is an automation's own change)."""
-_HANDLERS = {event: attrgetter(name) for event, name in {
+_HANDLERS: Final = {event: attrgetter(name) for event, name in {
     e.FirstResponse: "_first_response", e.AgentReplied: "_first_response", e.HandOff: "_hand_off", e.Reassigned: "_reassigned",
     e.Waiting: "_waiting", e.CustomerReply: "_reply", e.Resolved: "_resolved", e.Reopened: "_reopened", e.Closed: "_closed",
     e.FollowUpDone: "followups.done", e.WorkflowStep: "workflows.step"}.items()}
 """What applies each event of an existing ticket, got from the engine per event (so a method replaced on it is the one called)."""
 
-_LATEST_UNTIL = e.LAST_MOMENT + HORIZON
+_LATEST_UNTIL: Final = e.LAST_MOMENT + HORIZON
 """The latest moment an advance may reach: timers fall due up to :data:`~.calendars.HORIZON` after the last event."""
 
-log = logging.getLogger("cxrules.engine")
+log: Final = logging.getLogger("cxrules.engine")
 
 
 def _stamped(event: e.Event, at: datetime) -> e.Event:

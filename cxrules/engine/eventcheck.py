@@ -9,34 +9,35 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Optional, TypeGuard
+from typing import Any, Final, Mapping, Optional, TypeGuard
 
 from mypy_extensions import mypyc_attr
 
-from ..calendars import seconds, zoneinfo_of
+from ..calendars import DATETIME, UTC, seconds, zoneinfo_of
 
 __all__ = ["EventError", "check_event", "register_event_types", "text_problem", "time_problem", "plainly_sound", "MAX_TEXT",
            "MAX_TIME_TEXT", "FIRST_YEAR", "LAST_YEAR", "FIRST_MOMENT", "LAST_MOMENT", "BAD_CHARACTER", "SURROGATE", "UNFIT",
            "described", "quoted"]
 
-MAX_TEXT = 200
+MAX_TEXT: Final = 200
 """Longest text a field may hold (ids, customer ids, category and other codes); `cxrules route` uses it too."""
-MAX_TIME_TEXT = 64
+MAX_TIME_TEXT: Final = 64
 """Longest text of a time (ISO 8601) that is parsed at all."""
-FIRST_YEAR, LAST_YEAR = 1970, 2100
+FIRST_YEAR: Final = 1970
+LAST_YEAR: Final = 2100
 """Event times (and `cxrules route`'s `created` and `--at`) must fall in these years: outside them deadlines cannot be computed."""
-FIRST_MOMENT = datetime(FIRST_YEAR, 1, 1, tzinfo=timezone(timedelta(hours=14)))
-LAST_MOMENT = datetime(LAST_YEAR, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-12)))
+FIRST_MOMENT: Final = datetime(FIRST_YEAR, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+LAST_MOMENT: Final = datetime(LAST_YEAR, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-12)))
 """The first and last moment that is in those years somewhere on Earth (UTC+14 to UTC−12): an event's time must lie
 between them, so a time written in the years as route takes it stays valid in any time zone it is moved to."""
-_CONTROLS = "\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_SURROGATES = f"{chr(0xD800)}-{chr(0xDFFF)}"  # built: mypyc takes no surrogate in a literal
-BAD_CHARACTER = re.compile(f"[{_CONTROLS}]")
+_CONTROLS: Final = "\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_SURROGATES: Final = f"{chr(0xD800)}-{chr(0xDFFF)}"  # built: mypyc takes no surrogate in a literal
+BAD_CHARACTER: Final = re.compile(f"[{_CONTROLS}]")
 """Characters that have no place in an id or a value: C0/C1 controls, and the bidirectional
 controls that make text display differently from what it is."""
-SURROGATE = re.compile(f"[{_SURROGATES}]")
+SURROGATE: Final = re.compile(f"[{_SURROGATES}]")
 """A lone surrogate: a `str` can hold one (e.g. from the JSON escape "\\ud800"), UTF-8 cannot."""
-UNFIT = re.compile(f"[{_CONTROLS}{_SURROGATES}]")
+UNFIT: Final = re.compile(f"[{_CONTROLS}{_SURROGATES}]")
 
 
 @mypyc_attr(native_class=False)  # compiled classes cannot extend ValueError
@@ -56,12 +57,12 @@ class EventError(ValueError):
 
 # ---------------------------------------------------------------- the one check of an event
 
-_CHECKS = {"str": "text", "Optional[str]": "optional text", "bool": "boolean", "Optional[datetime]": "time"}
-_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
+_CHECKS: Final = {"str": "text", "Optional[str]": "optional text", "bool": "boolean", "Optional[datetime]": "time"}
+_FIELDS: Final[dict[type, tuple[tuple[str, str], ...]]] = {}
 """Per event type: each field and how it is checked."""
-_NAMES: dict[type, frozenset[str]] = {}
+_NAMES: Final[dict[type, frozenset[str]]] = {}
 """Per event type: the names of its fields, which an event's own must equal."""
-_TYPE_NAMES: list[str] = []
+_TYPE_NAMES: Final[list[str]] = []
 
 
 def register_event_types(types: Mapping[str, type]) -> None:
@@ -112,10 +113,10 @@ def text_problem(name: str, value: Any, limit: int = MAX_TEXT) -> Optional[str]:
     return f"field `{name}` holds a control character (U+{ord(bad.group()):04X} at character {bad.start() + 1})"
 
 
-_CLEAN: set[str] = set()
+_CLEAN: Final[set[str]] = set()
 """Texts :func:`text_problem` found sound already: ids and codes recur (a ticket's id in each of its events, a category in
 each ticket of it), and a set lookup costs a tenth of the check. Emptied when full."""
-_CLEAN_LIMIT = 8192
+_CLEAN_LIMIT: Final = 8192
 
 
 def _text_problem_of_event(name: str, value: Any) -> Optional[str]:
@@ -129,23 +130,25 @@ def _text_problem_of_event(name: str, value: Any) -> Optional[str]:
     return problem
 
 
-_FIRST_SECOND, _LAST_SECOND = FIRST_MOMENT.timestamp() + 1, LAST_MOMENT.timestamp() - 1
+_FIRST_SECOND: Final = FIRST_MOMENT.timestamp() + 1
+_LAST_SECOND: Final = LAST_MOMENT.timestamp() - 1
 """Within a second of the years' ends a float timestamp may round the wrong way: there, moments are compared exactly."""
 
 
-_FIRST_UTC, _LAST_UTC = FIRST_MOMENT.astimezone(timezone.utc), LAST_MOMENT.astimezone(timezone.utc)
+_FIRST_UTC: Final = FIRST_MOMENT.astimezone(timezone.utc)
+_LAST_UTC: Final = LAST_MOMENT.astimezone(timezone.utc)
 
 
 def plainly_sound(value: Any) -> TypeGuard[datetime]:
     """Whether ``value`` is a UTC datetime inside the years: the common case, which :func:`time_problem` passes, told
     without it (an engine's own moments are such). Two datetimes of one zone compare by their fields: no offset asked."""
-    return type(value) is datetime and value.tzinfo is timezone.utc and _FIRST_UTC <= value <= _LAST_UTC
+    return type(value) is DATETIME and value.tzinfo is UTC and _FIRST_UTC <= value <= _LAST_UTC
 
 
 def time_problem(name: str, value: Any, latest: datetime = LAST_MOMENT) -> Optional[str]:
     """Why ``value`` cannot be the time of field ``name``: not a datetime, no time zone, outside FIRST_YEAR–LAST_YEAR
     (``latest``: a later end, for moments a timeline may reach beyond the last event)."""
-    if not isinstance(value, datetime):
+    if not isinstance(value, DATETIME):
         return f"field `{name}` must be a datetime with a time zone, got {described(value)}"
     try:
         if zoneinfo_of(value, value.tzinfo) is None and value.utcoffset() is None:
@@ -208,7 +211,7 @@ def check_event(event: Any) -> Any:
     return event
 
 
-_NOTHING: dict = {}
+_NOTHING: Final[dict] = {}
 """The fields of an object that has none (never changed)."""
 
 

@@ -6,13 +6,12 @@ reopen or escalate the ticket. A closed ticket stays in the store until its foll
 
 from __future__ import annotations
 
-from bisect import bisect_right
 import hashlib
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Final, Optional, TypeAlias
 
-from ..calendars import BusinessCalendar, Span, intersect_spans, micros, open_spans, shift, subtract_spans, union_spans
+from ..calendars import BusinessCalendar, Span, bisect_right, intersect_spans, micros, open_spans, shift, subtract_spans, union_spans
 from ..model import FollowUp, Org
 from . import decisions as d
 from . import events as e
@@ -23,15 +22,15 @@ from .timers import TEXT, Payload, TimerKinds
 
 __all__ = ["FollowUps"]
 
-Reopen = Callable[[TicketState, datetime, str], list[d.Decision]]
-Escalate = Callable[[TicketState, str, int, datetime], list[d.Decision]]
+Reopen: TypeAlias = Callable[[TicketState, datetime, str], list[d.Decision]]
+Escalate: TypeAlias = Callable[[TicketState, str, int, datetime], list[d.Decision]]
 
 
 def _fits_call_timer(data: Any) -> bool:
     return type(data) is tuple and len(data) == 2 and type(data[0]) is str and isinstance(data[1], datetime) and data[1].tzinfo is not None
 
 
-_CALL_TIMER = Payload(_fits_call_timer, "(follow-up policy, the deadline)")
+_CALL_TIMER: Final = Payload(_fits_call_timer, "(follow-up policy, the deadline)")
 
 
 class FollowUps:
@@ -167,10 +166,10 @@ class FollowUps:
         return decisions
 
 
-_CALL_GRACE = timedelta(days=14)
+_CALL_GRACE: Final = timedelta(days=14)
 """How long after a follow-up is due its call may still come: past that, no moment is found."""
 
-_CALLABLE_STRETCH = timedelta(days=7)
+_CALLABLE_STRETCH: Final = timedelta(days=7)
 """How far ahead a policy's callable spans are worked out at once: the first calls of a week are read off them (shorter
 than the grace, so every opening in it comes before the last moment a call may come)."""
 

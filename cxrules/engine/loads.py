@@ -13,8 +13,10 @@ back only the tickets it was given; ``tests/test_engine_fast_paths.py``).
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right, insort
+from bisect import insort
 from typing import Mapping, NamedTuple, Optional, Sequence
+
+from ..calendars import bisect_left, bisect_right
 
 __all__ = ["LoadIndex", "Pool"]
 

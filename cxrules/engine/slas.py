@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Optional
+from typing import Any, Final, Optional
 
 from ..calendars import BusinessCalendar, not_after
 from ..model import Org, Sla, WorkingDays
@@ -21,10 +21,10 @@ from .timers import Payload, TimerKinds, is_count
 
 __all__ = ["Slas", "sla_of_class", "TARGETS"]
 
-TARGETS = ("first_response", "resolution", "next_reply")
+TARGETS: Final = ("first_response", "resolution", "next_reply")
 """An SLA's targets, each with its own clock."""
-_DUE = {target: sys.intern(f"{target}_due") for target in TARGETS}
-_IN_MIN = {target: sys.intern(f"{target}_in_min") for target in TARGETS}
+_DUE: Final = {target: sys.intern(f"{target}_due") for target in TARGETS}
+_IN_MIN: Final = {target: sys.intern(f"{target}_in_min") for target in TARGETS}
 """A ticket's fields of each target: its due time, and the business minutes it took (names made once, not per timer)."""
 
 
@@ -253,8 +253,8 @@ class Slas:
         return self.escalate(ticket, path_id, level, timer.due)
 
 
-_ZERO = timedelta(0)
-_MICROSECOND = timedelta(microseconds=1)
+_ZERO: Final = timedelta(0)
+_MICROSECOND: Final = timedelta(microseconds=1)
 
 
 def _warning_offsets(warn_at: float, totals: list[timedelta], remaining: list[timedelta]) -> list[timedelta]:
@@ -275,7 +275,7 @@ def _fits_target_timer(data: Any) -> bool:
             and (data[1] == "warn" or (data[1] == "breach" and len(data) == 3)) and is_count(data[-1]))
 
 
-_TARGET_TIMER = Payload(_fits_target_timer, "(target, `breach`, generation) or (target, `warn`, the breach's number, generation)")
+_TARGET_TIMER: Final = Payload(_fits_target_timer, "(target, `breach`, generation) or (target, `warn`, the breach's number, generation)")
 """An SLA timer's payload; a warning stored by an earlier version of cxrules has no breach number (see :func:`_schedules_breach`)."""
 
 
@@ -283,7 +283,7 @@ def _fits_escalation_timer(data: Any) -> bool:
     return type(data) is tuple and len(data) == 3 and type(data[0]) is str and is_count(data[1]) and is_count(data[2])
 
 
-_ESCALATION_TIMER = Payload(_fits_escalation_timer, "(escalation path, level, generation)")
+_ESCALATION_TIMER: Final = Payload(_fits_escalation_timer, "(escalation path, level, generation)")
 
 
 def _schedules_breach(timer: Timer) -> bool:

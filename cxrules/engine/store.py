@@ -7,22 +7,26 @@ keys of timers already fired (so each fires once).
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from heapq import heappop, heappush
+import heapq
 import itertools
 from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+import functools
 from operator import itemgetter
-from typing import Any, Callable, ClassVar, ContextManager, Iterable, Iterator, NamedTuple, Optional, Sequence
+from typing import Any, Callable, ClassVar, ContextManager, Final, Iterable, Iterator, NamedTuple, Optional, Sequence, TypeAlias
 
 from mypy_extensions import mypyc_attr
 
-from ..calendars import seconds
+from ..calendars import bisect_right, seconds
 from .retries import DeadLetter
 from .loads import LoadIndex, Pool
+
+# Final: constants a compiled module reads as C statics, not from its dict (see :mod:`cxrules.calendars`)
+heappush: Final = heapq.heappush
+heappop: Final = heapq.heappop
+partial: Final = functools.partial
 
 __all__ = ["TicketState", "Timer", "Unreadable", "Store", "MemoryStore", "StoreError"]
 
@@ -152,13 +156,13 @@ class Timer(NamedTuple):
     data: Any = None
 
 
-TimerEntry = tuple[float, int, int, datetime, str, Optional[str], str, Any]
+TimerEntry: TypeAlias = tuple[float, int, int, datetime, str, Optional[str], str, Any]
 """A timer as the :class:`Schedule` holds it (:func:`timer_entry`): its due time as a POSIX timestamp, its sequence, the
 entry's own number, then the rest of its fields. A plain tuple, not one holding the :class:`Timer`: the collector stops
 tracking a tuple of atoms but never a named tuple, and a centre's schedule holds tens of thousands of timers, most of which
 never fire, which each of its passes walked."""
 
-_entry_numbers = itertools.count()
+_entry_numbers: Final = itertools.count()
 """Numbers each entry apart: two timers may share a due time and sequence (a store edited by hand may name any number as a
 breach's), and comparing on past them would compare a ticket's id with none, or payloads that cannot be compared."""
 
@@ -168,7 +172,7 @@ def timer_entry(due: datetime, seq: int, kind: str, ticket_id: Optional[str], ke
     return (seconds(due), seq, next(_entry_numbers), due, kind, ticket_id, key, data)
 
 
-_as_timer = partial(tuple.__new__, Timer)
+_as_timer: Final = partial(tuple.__new__, Timer)
 """A :class:`Timer` of its fields in a tuple, built without the named tuple's ``__new__`` (a function of Python's own,
 interpreted even here, and a timer is built from its entry each time it is looked at)."""
 
@@ -178,7 +182,7 @@ def entry_timer(entry: TimerEntry) -> Timer:
     return _as_timer((entry[3], entry[1], entry[4], entry[5], entry[6], entry[7]))
 
 
-_NO_MINUTE = -(2**62)
+_NO_MINUTE: Final = -(2**62)
 """:attr:`Schedule._front_minute` when no bucket is known to be the front one."""
 
 
@@ -267,7 +271,7 @@ class _NoUnit:
         return None  # an error goes on
 
 
-_NO_UNIT = _NoUnit()
+_NO_UNIT: Final = _NoUnit()
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # the SQLite and PostgreSQL stores
@@ -441,7 +445,7 @@ class Store(ABC):
         """Let go of files and connections."""
 
 
-_ABSENT = object()
+_ABSENT: Final = object()
 
 
 def copy_ticket(ticket: TicketState) -> TicketState:
@@ -455,11 +459,11 @@ def copy_ticket(ticket: TicketState) -> TicketState:
                        t.first_response_in_min, t.resolution_in_min, t.next_reply_in_min)
 
 
-Steps = Optional[list[Callable[[], Any]]]
+Steps: TypeAlias = Optional[list[Callable[[], Any]]]
 """Where a change to a queue adds the step that reverses it: the unit of work's undo log, or None when none is kept (no
 step is even built: a simulation changes its queues hundreds of thousands of times)."""
 
-_tokens = itertools.count()
+_tokens: Final = itertools.count()
 """Tell apart two stays of one ticket in one queue (taken out, queued again)."""
 
 

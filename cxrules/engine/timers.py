@@ -10,7 +10,7 @@ that failed every time it fired would hold back every timer due after it).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Final, NamedTuple, Optional, TypeAlias
 
 from . import decisions as d
 from .eventcheck import quoted
@@ -18,9 +18,9 @@ from .store import Store, TicketState, Timer
 
 __all__ = ["TimerKinds", "Payload", "TEXT", "is_count"]
 
-Fire = Callable[[Timer], list[d.Decision]]
-FireForTicket = Callable[[TicketState, Timer], list[d.Decision]]
-Silent = Callable[[TicketState, Timer], bool]
+Fire: TypeAlias = Callable[[Timer], list[d.Decision]]
+FireForTicket: TypeAlias = Callable[[TicketState, Timer], list[d.Decision]]
+Silent: TypeAlias = Callable[[TicketState, Timer], bool]
 
 
 class Payload(NamedTuple):
@@ -34,7 +34,7 @@ def _is_text(data: Any) -> bool:
     return type(data) is str
 
 
-TEXT = Payload(_is_text, "an id (text)")
+TEXT: Final = Payload(_is_text, "an id (text)")
 """The payload of most kinds: the id of what the timer is for (an automation, a surge, a role, a follow-up policy)."""
 
 

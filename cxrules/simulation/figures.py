@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable, Optional
+from typing import Final, Iterable, Optional
 from zoneinfo import ZoneInfo
 
 from ..calendars import hour_start
@@ -24,7 +24,7 @@ from .journeys import Journey, Phase
 __all__ = ["Flight", "Window", "SimulationResult", "summarise", "stats", "percentile", "wip_series", "hour_of_week",
            "DIMENSIONS", "attainment_table"]
 
-DIMENSIONS = ("priority", "segment", "channel", "category")
+DIMENSIONS: Final = ("priority", "segment", "channel", "category")
 
 
 @dataclass(slots=True)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Optional, Protocol, Union
+from typing import Final, Optional, Protocol, TypeAlias, Union
 
 from .history import Stint, TicketRecord
 
 __all__ = ["Work", "Phase", "Step", "Next", "Journey", "AsIsJourney", "ModelJourney", "WorkModel", "as_is_steps"]
 
-Work = Union[timedelta, tuple[datetime, datetime], None]
+Work: TypeAlias = Union[timedelta, tuple[datetime, datetime], None]
 """Business time to work; or a stretch of the log, measured on the shift of the agent who works it; None: never done (the log ends first)."""
 
 
@@ -186,7 +186,7 @@ class WorkModel(Protocol):
     def reopens(self, category: str, rng: random.Random) -> Optional[timedelta]: ...
 
 
-MAX_STEPS = 20
+MAX_STEPS: Final = 20
 """A drawn route longer than this resolves: a model's ping-pong probabilities cannot keep a ticket for ever."""
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Final, Iterator, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mypy_extensions import mypyc_attr
@@ -37,8 +37,8 @@ from .history import LIFECYCLE, TicketRecord
 
 __all__ = ["LogMapping", "LogError", "TicketRecord", "Unmapped", "load_mapping", "validate_mapping", "is_mapping_file", "read_log"]
 
-TIME_FIELDS = ("created", "first_response", "resolved", "closed")
-EVENT_ONLY_FIELDS = ("state", "role", "assignee", "order")
+TIME_FIELDS: Final = ("created", "first_response", "resolved", "closed")
+EVENT_ONLY_FIELDS: Final = ("state", "role", "assignee", "order")
 """Fields that describe the rows of an event log: they need `updated`."""
 
 
@@ -100,7 +100,7 @@ class LogMapping:
         return mean
 
 
-_ORG_KINDS = {"category": "categories", "channel": "channels", "segment": "segments", "priority": "priorities", "role": "roles"}
+_ORG_KINDS: Final = {"category": "categories", "channel": "channels", "segment": "segments", "priority": "priorities", "role": "roles"}
 
 
 
@@ -279,7 +279,7 @@ def _json_rows(stream: io.TextIOWrapper, unmapped: Unmapped) -> Iterator[tuple[i
         yield number, row
 
 
-_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32 (little-endian)", "utf-32"), (codecs.BOM_UTF32_BE, "UTF-32 (big-endian)", "utf-32"),
+_WIDE_BOMS: Final = ((codecs.BOM_UTF32_LE, "UTF-32 (little-endian)", "utf-32"), (codecs.BOM_UTF32_BE, "UTF-32 (big-endian)", "utf-32"),
               (codecs.BOM_UTF16_LE, "UTF-16 (little-endian)", "utf-16"), (codecs.BOM_UTF16_BE, "UTF-16 (big-endian)", "utf-16"))
 
 
@@ -311,7 +311,7 @@ def _refuse_wide_text(path: Path, mapping: LogMapping, head: bytes) -> None:
                    f"set `encoding: {encoding}` in the mapping")
 
 
-_HINT_ENCODINGS = ("gb18030", "cp1252")
+_HINT_ENCODINGS: Final = ("gb18030", "cp1252")
 """Encodings suggested, in this order, for a log that is not in the mapping's: the usual exports of Chinese and Western Windows."""
 
 
@@ -464,7 +464,8 @@ def _time(value: Any, parse: Callable[[str], datetime], name: str) -> Optional[d
         raise no_time_format(name, str(value), error) from None
 
 
-_TRUE, _FALSE = frozenset({"true", "yes", "y", "1", "t"}), frozenset({"false", "no", "n", "0", "f"})
+_TRUE: Final = frozenset({"true", "yes", "y", "1", "t"})
+_FALSE: Final = frozenset({"false", "no", "n", "0", "f"})
 
 
 def truth(value: Any, name: str) -> Optional[bool]:

@@ -16,12 +16,11 @@ the replay's events, so work moves at the exact time an escalation fires.
 
 from __future__ import annotations
 
-from heapq import heappop, heappush
 import itertools
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Final, Iterable, Optional
 from zoneinfo import ZoneInfo
 
 from mypy_extensions import mypyc_attr
@@ -31,7 +30,7 @@ from ..engine import decisions as d
 from ..engine import events as e
 from ..engine.clock import VirtualClock
 from ..engine.engine import Engine
-from ..engine.store import MemoryStore, StoreError
+from ..engine.store import MemoryStore, StoreError, heappop, heappush
 from ..model import Org
 from ..performance import paused_gc
 from .figures import Flight, SimulationResult, Window, summarise
@@ -41,10 +40,10 @@ from .mapping import LogMapping, Unmapped
 
 __all__ = ["SimulationResult", "SimulationError", "simulate", "MODES", "ESCALATIONS"]
 
-MODES = ("as-is", "what-if")
-_UNDECIDED = "\0undecided"
+MODES: Final = ("as-is", "what-if")
+_UNDECIDED: Final = "\0undecided"
 """The role a new ticket is expected at while its journey has not yet said where it starts: no assignment is taken up."""
-ESCALATIONS = ("move", "notify")
+ESCALATIONS: Final = ("move", "notify")
 
 
 @mypyc_attr(native_class=False)  # compiled classes cannot extend RuntimeError

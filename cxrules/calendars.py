@@ -521,13 +521,15 @@ def _deadline(found: "tuple[_SpanTable, int, int, int, bool]", start: datetime, 
     ``duration``; None if the calendar does not open within :data:`HORIZON`; :data:`_BEYOND` past the table's spans."""
     table, instant, first, hi, complete = found
     if first < hi:
-        opens = table.starts[first]
-        target = table.before[first] + max(0, instant - opens) + duration // _MICROSECOND
+        opens, length = table.starts[first], duration // _MICROSECOND
+        target = table.before[first] + max(0, instant - opens) + length
         span = bisect_left(table.total_at_end, target, first, hi)
-        if span < hi:
+        if span < hi:  # the deadline's micros is known here, and asked for again when its timer is scheduled
             if span == first and opens < instant:
-                return elapsed(start, duration)  # as the walk did: from the moment itself, in its own time zone
-            return table.opened[span] + _MICROSECOND * (target - table.before[span])
+                deadline = elapsed(start, duration)  # as the walk did: from the moment itself, in its own time zone
+                _remember(deadline, instant + length)
+                return deadline
+            return utc_moment(table.starts[span] + target - table.before[span])
     return None if complete else _BEYOND
 
 
@@ -561,7 +563,7 @@ _ZERO: Final = timedelta(0)
 _DAY_MICROS: Final = _DAY // _MICROSECOND
 
 
-_KEPT: Final = 4
+_KEPT: Final = 8
 """How many of its last answers :func:`micros` keeps (a power of two)."""
 
 
@@ -617,10 +619,17 @@ def micros(moment: datetime) -> int:
     whole_seconds: i64 = since.seconds
     rest: i64 = since.microseconds
     answer = (days * 86_400 + whole_seconds) * 1_000_000 + rest
+    _remember(moment, answer)
+    return answer
+
+
+def _remember(moment: datetime, answer: i64) -> None:
+    """Keep ``answer`` as :func:`micros`' of ``moment``, in the oldest slot; also for a moment made from its count (a fifth
+    of the work of reading it back)."""
+    recent = _RECENT
     oldest = recent.oldest
     recent.slots[oldest] = (moment, answer)
     recent.oldest = (oldest + 1) & (_KEPT - 1)
-    return answer
 
 
 _WALL_EPOCHS: Final[dict[ZoneInfo, datetime]] = {}
@@ -634,8 +643,10 @@ _WALL_EPOCHS_KEPT: Final = 256
 
 def utc_moment(count: int) -> datetime:
     """The UTC moment ``count`` microseconds after the epoch: what ``astimezone(UTC)`` gives of a moment whose
-    :func:`micros` is ``count``, without asking its zone again."""
-    return _EPOCH + count * _MICROSECOND
+    :func:`micros` is ``count``, without asking its zone again (and whose :func:`micros` is known)."""
+    moment = _EPOCH + count * _MICROSECOND
+    _remember(moment, count)
+    return moment
 
 
 def seconds(moment: datetime) -> float:

@@ -291,6 +291,20 @@ def test_deadlines_from_one_start_found_together_are_those_of_add(hours, zone, s
     assert calendar.adds(moment, *lengths) == [twin.add(moment, length) for length in lengths]
 
 
+@given(hours=_hours, zone=_ZONES, moments=st.lists(st.tuples(_HALF_HOURS, st.sampled_from([0, 1, 59]), _LENGTHS, st.booleans()), min_size=1, max_size=6))
+def test_a_deadline_read_as_a_number_is_its_instant(hours, zone, moments):
+    """:func:`micros` of a deadline, which the calendar knows as it finds it and keeps for when the deadline's timer is
+    scheduled, is its instant: a deadline in UTC, and one told in the start's own zone (within the span it starts in)."""
+    calendar = written(hours, zone=zone)
+    epoch, microsecond = datetime(1970, 1, 1, tzinfo=timezone.utc), timedelta(microseconds=1)
+    for offset, seconds, duration, zoned in moments:
+        start = datetime(2025, 6, 1, tzinfo=timezone.utc) + offset + timedelta(seconds=seconds)
+        start = start.astimezone(ZoneInfo(zone)) if zoned else start
+        for deadline in (calendar.add(start, duration), *calendar.adds(start, duration, 2 * duration)):
+            if deadline is not None:
+                assert micros(deadline) == (deadline - epoch) // microsecond
+
+
 def test_open_time_across_a_skipped_date_is_that_of_between():
     """Apia skipped 30 December 2011: its spans fall on the instants of the 31st's, so the running total is not read across
     it (a figure there once counted the day twice)."""

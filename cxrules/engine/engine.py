@@ -66,7 +66,8 @@ log: Final = logging.getLogger("cxrules.engine")
 def _stamped(event: e.Event, at: datetime) -> e.Event:
     """The event with its time filled in (a cheap copy: `dataclasses.replace` is slow on a hot path); one whose own time is
     the instant ``at`` keeps it, in its own zone. (Told by instants: ``==`` of two zones asks each for its offset three times.)"""
-    if event.at is not None and micros(event.at) == micros(at):
+    given = event.at
+    if given is not None and micros(given) == micros(at):
         return event
     stamped = object.__new__(type(event))
     stamped.__dict__.update(event.__dict__)
@@ -175,12 +176,13 @@ class Engine:
         now = self.clock.now()
         try:
             check_event(event)
-            if event.at is None and (problem := time_problem("at", now)):
+            given = event.at
+            if given is None and (problem := time_problem("at", now)):
                 raise EventError(f"the clock's now cannot be the event's time: {problem}", event.ticket_id, None, type(event).__name__)
         except EventError as invalid:
             self._count_refused()
             return [d.Refused(invalid.ticket_id, invalid.at or now, invalid.kind, str(invalid))], False
-        at = self._moment(event.at or now)
+        at = self._moment(given or now)
         event = _stamped(event, at)
         seq = self.store.begin(("event", event))  # StoreError here: nothing was applied, submit again later
         try:
@@ -293,10 +295,11 @@ class Engine:
 
     def replay(self, event: e.Event) -> list[d.Decision]:
         """Apply an event at its own time without persisting or dispatching (used by recovery)."""
-        if event.at is None:
+        at = event.at
+        if at is None:
             raise ValueError("replay needs an event with its time filled in")
-        decisions = self._run_timers(event.at)
-        decisions.extend(self._apply(event, event.at))
+        decisions = self._run_timers(at)
+        decisions.extend(self._apply(event, at))
         return decisions
 
     @property

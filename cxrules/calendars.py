@@ -29,7 +29,7 @@ from mypy_extensions import i64
 from .model import Calendar, Interval, WorkingDays
 
 __all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "seconds", "utc_moment", "elapsed", "shift", "hour_start", "not_after",
-           "UTC", "DATETIME"]
+           "span_micros", "UTC", "DATETIME"]
 
 # Compiled, a module's constants are C statics when declared Final; any other global name, a function imported with `from`
 # included, is looked up in the module's dict at each use (a fifth of a µs).
@@ -202,6 +202,7 @@ def _country_holidays(country: str, year: int):
 
 HORIZON: Final = timedelta(days=732)
 """How far ahead business time is looked up: twice the longest target an org may set (366 days)."""
+_HORIZON_DAYS: Final = HORIZON.days
 _WORKING_DAYS: Final = WorkingDays
 """A target counted in working days (`3wd`), checked for on every deadline."""
 
@@ -326,7 +327,7 @@ class BusinessCalendar:
             if table is None:
                 return None
             offset = (day - table.first).days
-        horizon = offset + HORIZON.days + 1
+        horizon = offset + _HORIZON_DAYS + 1
         complete = horizon <= table.days
         hi = table.day_start[horizon if complete else table.days]
         return table, moment, bisect_right(table.ends, moment, table.day_start[offset], hi), hi, complete
@@ -359,7 +360,7 @@ class BusinessCalendar:
         """
         if isinstance(duration, _WORKING_DAYS):
             return self.add_working_days(start, duration.count)
-        for ahead in (2, HORIZON.days + 1):  # most deadlines fall within the table as it is
+        for ahead in (2, _HORIZON_DAYS + 1):  # most deadlines fall within the table as it is
             found = self._search(start, ahead)
             if found is None:
                 break
@@ -420,12 +421,12 @@ class BusinessCalendar:
     def _nth_working_day_after(self, day: date, count: int) -> date | None:
         """The ``count``-th working day after ``day``, within :data:`HORIZON`: a bisect of the running count of working
         days in the table (a walk over dates near the end of the calendar)."""
-        for ahead in (2 * count + 16, HORIZON.days + 1):  # most fall within a few weeks
+        for ahead in (2 * count + 16, _HORIZON_DAYS + 1):  # most fall within a few weeks
             table = self._table_for(day, ahead)
             if table is None:
                 break
             offset = (day - table.first).days
-            horizon = offset + HORIZON.days + 1
+            horizon = offset + _HORIZON_DAYS + 1
             hi = min(horizon, table.days)
             after = bisect_left(table.working_before, table.working_before[offset + 1] + count, offset + 2, hi + 1)
             if after <= hi:
@@ -460,7 +461,7 @@ class BusinessCalendar:
             ahead = last_date - first_date + 2
         else:
             ahead = (end.astimezone(self.zone).date() - start.astimezone(self.zone).date()).days + 2
-        found = self._search(start, min(ahead, HORIZON.days + 1), since)
+        found = self._search(start, min(ahead, _HORIZON_DAYS + 1), since)
         if found is None:
             return sum((closes - opens for opens, closes in open_spans(self, start, end)), timedelta(0))
         table, instant, first, hi, _ = found
@@ -479,10 +480,21 @@ class BusinessCalendar:
         date, within :data:`HORIZON` of each other and with no clock change between them, read off its running total once
         per moment."""
         table = self._table
-        points = [micros(moment) for pair in pairs for moment in pair]
-        first, last = (table.date_of(min(points), 0), table.date_of(max(points), 0)) if table is not None and points else (None, None)
-        if table is None or first is None or last is None or last - first >= HORIZON.days or table.changes_within(first, last):
-            return [self.between(start, end) // _MICROSECOND for start, end in pairs]
+        points: list[int] = []
+        for start, end in pairs:
+            points.append(micros(start))
+            points.append(micros(end))
+        first = last = None
+        if table is not None and points:
+            lowest = highest = points[0]  # compiled, compared inline; min() and max() compare Python ints
+            for point in points:
+                if point < lowest:
+                    lowest = point
+                elif point > highest:
+                    highest = point
+            first, last = table.date_of(lowest, 0), table.date_of(highest, 0)
+        if table is None or first is None or last is None or last - first >= _HORIZON_DAYS or table.changes_within(first, last):
+            return [span_micros(self.between(start, end)) for start, end in pairs]
         # the spans of those dates only: a skipped date before them has spans on the instants of the date after it
         ends, starts, before, count = table.ends, table.starts, table.before, len(table.starts)
         lo, hi = table.day_start[first], table.day_start[last + 1]
@@ -494,7 +506,7 @@ class BusinessCalendar:
         return [max(0, end - start) for start, end in zip(paired, paired)]
 
     def next_open(self, moment: datetime) -> datetime | None:
-        for ahead in (2, HORIZON.days + 1):
+        for ahead in (2, _HORIZON_DAYS + 1):
             found = self._search(moment, ahead)
             if found is None:
                 break
@@ -521,7 +533,7 @@ def _deadline(found: "tuple[_SpanTable, int, int, int, bool]", start: datetime, 
     ``duration``; None if the calendar does not open within :data:`HORIZON`; :data:`_BEYOND` past the table's spans."""
     table, instant, first, hi, complete = found
     if first < hi:
-        opens, length = table.starts[first], duration // _MICROSECOND
+        opens, length = table.starts[first], span_micros(duration)
         target = table.before[first] + max(0, instant - opens) + length
         span = bisect_left(table.total_at_end, target, first, hi)
         if span < hi:  # the deadline's micros is known here, and asked for again when its timer is scheduled
@@ -613,14 +625,30 @@ def micros(moment: datetime) -> int:
         since = moment - _EPOCH
         if own is not None and len(_WALL_EPOCHS) < _WALL_EPOCHS_KEPT:
             _WALL_EPOCHS[own] = datetime(1970, 1, 1, tzinfo=own)
-    # machine integers, compiled: a count of µs since 1970 is past the range in which mypyc multiplies tagged ints inline
-    # (it then multiplies Python ints, four times the work of the rest); the years cxrules takes are far inside an i64's
-    days: i64 = since.days
-    whole_seconds: i64 = since.seconds
-    rest: i64 = since.microseconds
-    answer = (days * 86_400 + whole_seconds) * 1_000_000 + rest
+    answer = _whole_micros(since)  # datetime's years are far inside an i64's range of µs
     _remember(moment, answer)
     return answer
+
+
+def _whole_micros(span: timedelta) -> i64:
+    """``span`` in µs, in machine integers: a count of µs since 1970 is past the range in which mypyc multiplies tagged ints
+    inline (it then multiplies Python ints, four times the work of the rest), and ``span // timedelta(microseconds=1)``
+    builds a Python int at each step (2.5 times the work). Only for spans within :data:`_MOST_DAYS`."""
+    days: i64 = span.days
+    whole_seconds: i64 = span.seconds
+    rest: i64 = span.microseconds
+    return (days * 86_400 + whole_seconds) * 1_000_000 + rest
+
+
+_MOST_DAYS: Final = 100_000_000
+"""Days whose µs an i64 holds (a timedelta may hold ten times as many)."""
+
+
+def span_micros(span: timedelta) -> int:
+    """``span // timedelta(microseconds=1)``: a duration in whole µs, exact for any timedelta."""
+    if -_MOST_DAYS <= span.days <= _MOST_DAYS:
+        return _whole_micros(span)
+    return span // _MICROSECOND
 
 
 def _remember(moment: datetime, answer: i64) -> None:

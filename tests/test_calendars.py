@@ -291,6 +291,16 @@ def test_deadlines_from_one_start_found_together_are_those_of_add(hours, zone, s
     assert calendar.adds(moment, *lengths) == [twin.add(moment, length) for length in lengths]
 
 
+@example(timedelta.max)
+@example(timedelta.min)
+@example(timedelta(days=calendars._MOST_DAYS, hours=23, microseconds=999_999))
+@example(-timedelta(days=calendars._MOST_DAYS))
+@given(st.timedeltas())
+def test_a_span_in_microseconds_is_that_of_dividing_it(span):
+    """Read off its parts in machine integers where those hold it, by division beyond."""
+    assert calendars.span_micros(span) == span // timedelta(microseconds=1)
+
+
 @given(hours=_hours, zone=_ZONES, moments=st.lists(st.tuples(_HALF_HOURS, st.sampled_from([0, 1, 59]), _LENGTHS, st.booleans()), min_size=1, max_size=6))
 def test_a_deadline_read_as_a_number_is_its_instant(hours, zone, moments):
     """:func:`micros` of a deadline, which the calendar knows as it finds it and keeps for when the deadline's timer is

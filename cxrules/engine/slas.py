@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Final, Optional
 
-from ..calendars import BusinessCalendar, not_after
+from ..calendars import BusinessCalendar, not_after, span_micros
 from ..model import Org, Sla, WorkingDays
 from . import decisions as d
 from .matching import MatchIndex
@@ -108,13 +108,13 @@ class Slas:
         # in whole microseconds: timedeltas made and taken apart cost more than the figures' arithmetic (the minutes are
         # those of timedeltas: total_seconds() divides their microseconds by a million)
         if due is None or total is None:
-            ran = spent = calendar.between(since, at) // _MICROSECOND
+            ran = spent = span_micros(calendar.between(since, at))
         else:
             frozen = ticket.paused_since if self._stopped(ticket, sla, target) else at
             assert frozen is not None
             met = not_after(frozen, due)
             spent, left = calendar.betweens_micros((since, at), (frozen, due) if met else (due, frozen))
-            ran = calendar.business_time(since, total) // _MICROSECOND - (left if met else -left)
+            ran = span_micros(calendar.business_time(since, total)) - (left if met else -left)
         minutes = round(max(ran, 0) / 1_000_000 / 60, 2)
         setattr(ticket, _IN_MIN[target], minutes)
         stood = round(max(spent - ran, 0) / 1_000_000 / 60, 2)
@@ -254,7 +254,6 @@ class Slas:
 
 
 _ZERO: Final = timedelta(0)
-_MICROSECOND: Final = timedelta(microseconds=1)
 
 
 def _warning_offsets(warn_at: float, totals: list[timedelta], remaining: list[timedelta]) -> list[timedelta]:

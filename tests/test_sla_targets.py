@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from hypothesis import example, given, strategies as st
+
 from cxrules.engine import (AgentReplied, Closed, CustomerReply, Engine, FirstResponse, Resolved, SlaBreached, SlaRecorded,
                             TicketCreated, VirtualClock, Waiting)
+from cxrules.engine.slas import in_minutes
 
 from engine_helpers import local, make_org
 
@@ -127,3 +130,13 @@ def test_a_target_that_ends_while_its_clock_stands_still_counts_up_to_the_pause(
     created(engine)
     engine.submit(Waiting("t1", reason="waiting_customer", at=local(2025, 3, 3, 10, 20)))
     assert recorded(engine.submit(FirstResponse("t1", at=local(2025, 3, 3, 11)))) == [("first_response", 20.0, 40.0, True)]
+
+
+@example(1_500_000)  # 0.025 minutes: a tie in decimals that the float is just above
+@example(300_000)
+@example(2**30 * 600_000)
+@given(st.one_of(st.integers(-10**6, 10**13), st.integers(0, 10**6).map(lambda n: n * 300_000),
+                 st.integers(0, 10**20)))
+def test_minutes_to_two_decimals_are_those_python_rounds(count):
+    """An SLA figure's minutes are rounded as ``round(µs / 1e6 / 60, 2)`` rounds them, ties in decimals included."""
+    assert in_minutes(count) == round(max(count, 0) / 1_000_000 / 60, 2)

@@ -477,8 +477,8 @@ class Engine:
         ticket = TicketState(event.ticket_id, event.category, event.channel, event.segment, event.priority, event.member, at,
                              first_seq=self.store.next_seq, customer_id=event.customer_id)
         self.store.put(ticket)
-        decisions = self.surges.count(ticket, at)
-        route = self.assignment.route(ticket, at, self.surges.active_for(ticket, at))
+        decisions, surges_on = self.surges.arrived(ticket, at)
+        route = self.assignment.route(ticket, at, surges_on)
         ticket.rule = route.rule.id if route.rule else None
         if route.fallback:
             self.assignment.mark_fallback(ticket)

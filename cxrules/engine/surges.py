@@ -39,11 +39,6 @@ class Surges:
         """The surges whose team is on: switched on by their count (or an automation), or for a campaign running at ``at``."""
         return self._on(self.surges, at)
 
-    def active_for(self, ticket: TicketState, at: datetime) -> list[Surge]:
-        """The surges of :meth:`active` that count the class of ``ticket``, in file order: the only ones that may take it.
-        Most tickets are of a class no surge counts: then no surge is asked whether it is on, nor a router handed any."""
-        return self._on(self.by_class.all(ticket.class_fields()), at)
-
     def _on(self, surges: Sequence[Surge], at: datetime) -> list[Surge]:
         """Those of ``surges`` whose team is on at ``at``."""
         if not surges:
@@ -59,12 +54,15 @@ class Surges:
                                                          for surge in campaign.surges))
         return known[1]
 
-    def count(self, ticket: TicketState, at: datetime) -> list[d.Decision]:
-        """A new ticket arrives in the window of each surge matching its class."""
+    def arrived(self, ticket: TicketState, at: datetime) -> tuple[list[d.Decision], list[Surge]]:
+        """A new ticket arrives in the window of each surge matching its class: the decisions, and those of the surges
+        that are on once it is counted (as :meth:`active` tells), in file order, the only ones that may take it. Most
+        tickets are of a class no surge counts: then no surge is asked whether it is on, nor a router handed any."""
         decisions: list[d.Decision] = []
         if not self.surges:
-            return decisions
-        for surge in self.by_class.all(ticket.class_fields()):
+            return decisions, []
+        counting = self.by_class.all(ticket.class_fields())
+        for surge in counting:
             self.store.add_arrival(surge.id, at)
             if surge.usual_times is not None:  # the history the usual count is taken from
                 self.store.expire_facts(at)
@@ -72,7 +70,7 @@ class Surges:
             judged, count = self._judge(surge, at)
             decisions.extend(judged)
             self.timers.schedule(shift(at, surge.window, self.zone), "surge", None, f"surge:{surge.id}:{at.isoformat()}:{count}", surge.id)
-        return decisions
+        return decisions, self._on(counting, at)
 
     def _judge(self, surge: Surge, at: datetime) -> tuple[list[d.Decision], int]:
         """Count the arrivals inside the window; switch the surge on at its threshold, off below its release."""

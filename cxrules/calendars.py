@@ -539,7 +539,9 @@ def _deadline(found: "tuple[_SpanTable, int, int, int, bool]", start: datetime, 
         if span < hi:  # the deadline's micros is known here, and asked for again when its timer is scheduled
             if span == first and opens < instant:
                 deadline = elapsed(start, duration)  # as the walk did: from the moment itself, in its own time zone
-                _remember(deadline, instant + length)
+                # kept but in a zone of the caller's, whose offsets need not agree with its conversions (one ignoring fold)
+                if deadline.tzinfo is UTC or zoneinfo_of(deadline, deadline.tzinfo) is not None:
+                    _remember(deadline, instant + length)
                 return deadline
             return utc_moment(table.starts[span] + target - table.before[span])
     return None if complete else _BEYOND
@@ -593,6 +595,7 @@ _RECENT: Final = _Recent()
 _ZONEINFO: Final = ZoneInfo
 """Names a compiled module reads as constants, not from its globals on every call."""
 DATETIME: Final = datetime
+_TIMEDELTA: Final = timedelta
 _ZONE_OFFSET: Final = ZoneInfo.utcoffset
 """A zone's offset asked through the method itself, not looked up by name on each call."""
 _ZONE_FROM_UTC: Final = ZoneInfo.fromutc
@@ -645,8 +648,9 @@ _MOST_DAYS: Final = 100_000_000
 
 
 def span_micros(span: timedelta) -> int:
-    """``span // timedelta(microseconds=1)``: a duration in whole µs, exact for any timedelta."""
-    if -_MOST_DAYS <= span.days <= _MOST_DAYS:
+    """``span // timedelta(microseconds=1)``: a duration in whole µs, exact for any timedelta (and the division of any
+    other type that divides so, a subclass or numpy's timedelta64)."""
+    if type(span) is _TIMEDELTA and -_MOST_DAYS <= span.days <= _MOST_DAYS:
         return _whole_micros(span)
     return span // _MICROSECOND
 
@@ -673,7 +677,8 @@ def utc_moment(count: int) -> datetime:
     """The UTC moment ``count`` microseconds after the epoch: what ``astimezone(UTC)`` gives of a moment whose
     :func:`micros` is ``count``, without asking its zone again (and whose :func:`micros` is known)."""
     moment = _EPOCH + count * _MICROSECOND
-    _remember(moment, count)
+    if type(count) is int:  # interpreted, a float or a bool would be kept as given
+        _remember(moment, count)
     return moment
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -289,6 +289,41 @@ def test_deadlines_from_one_start_found_together_are_those_of_add(hours, zone, s
     calendar, twin = written(hours, zone=zone), written(hours, zone=zone)
     moment = datetime(2025, 6, 1, tzinfo=timezone.utc) + start + timedelta(seconds=seconds)
     assert calendar.adds(moment, *lengths) == [twin.add(moment, length) for length in lengths]
+
+
+class _FoldBlindBerlin(tzinfo):
+    """Berlin's offsets told by wall time alone, as a tzinfo written before PEP 495 does: the repeated autumn hour gets its
+    summer offset, whatever the fold, and ``fromutc`` is tzinfo's own."""
+
+    def _summer(self, moment: datetime) -> bool:
+        year, wall = moment.year, moment.replace(tzinfo=None)
+        last_sunday = {month: max(day for day in range(25, 32) if date(year, month, day).weekday() == 6) for month in (3, 10)}
+        return datetime(year, 3, last_sunday[3], 2) <= wall < datetime(year, 10, last_sunday[10], 2)
+
+    def utcoffset(self, moment):
+        return timedelta(hours=2 if self._summer(moment) else 1)
+
+    def dst(self, moment):
+        return timedelta(hours=1 if self._summer(moment) else 0)
+
+
+def test_a_deadline_in_a_zone_of_the_callers_is_read_as_its_own_offsets_tell():
+    """A deadline told in a start's zone that is not a ZoneInfo is read as that zone tells it, every time: its offsets need
+    not agree with the instant the deadline was worked out for (two hours after 00:30 on the night Berlin's clocks go
+    back is 01:30 in the hour told twice, which this zone tells as summer time)."""
+    always = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    calendar = written(always, zone="Europe/Berlin", country=None)
+    deadline = calendar.add(datetime(2025, 10, 26, 0, 30, tzinfo=_FoldBlindBerlin()), timedelta(hours=2))
+    assert micros(deadline) == (deadline - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+
+
+def test_a_duration_of_another_type_that_divides_into_microseconds_gives_its_deadline():
+    """numpy's timedelta64 is no timedelta, but divides like one: deadlines are found for it as for the timedelta."""
+    numpy = pytest.importorskip("numpy")
+    calendar = written({"mon": ["09:00-18:00"]}, zone="Europe/Berlin", country=None)
+    start = datetime(2025, 6, 2, 10, tzinfo=timezone.utc)
+    assert calendar.add(start, numpy.timedelta64(3600 * 10**6, "us")) == calendar.add(start, timedelta(hours=1))
+    assert calendars.span_micros(numpy.timedelta64(90, "s")) == 90_000_000
 
 
 @example(timedelta.max)

@@ -136,7 +136,8 @@ def test_a_target_that_ends_while_its_clock_stands_still_counts_up_to_the_pause(
 @example(300_000)
 @example(2**30 * 600_000)
 @given(st.one_of(st.integers(-10**6, 10**13), st.integers(0, 10**6).map(lambda n: n * 300_000),
-                 st.integers(0, 10**20)))
+                 st.integers(0, 2**53)))
 def test_minutes_to_two_decimals_are_those_python_rounds(count):
-    """An SLA figure's minutes are rounded as ``round(µs / 1e6 / 60, 2)`` rounds them, ties in decimals included."""
+    """An SLA figure's minutes are rounded as ``round(µs / 1e6 / 60, 2)`` rounds them, ties in decimals included. (Up to
+    2⁵³ µs, 285 years: past it compiled code divides an int as a float, before and after in_minutes.)"""
     assert in_minutes(count) == round(max(count, 0) / 1_000_000 / 60, 2)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, NamedTuple, Optional
 
-from ..calendars import BusinessCalendar, bisect_right
+from ..calendars import BusinessCalendar
+from ..fastcalls import bisect_right
 from ..model import Org, Surge
 from ..routing import Route, Router, TicketClass
 from . import decisions as d

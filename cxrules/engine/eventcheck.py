@@ -135,8 +135,8 @@ _LAST_SECOND: Final = LAST_MOMENT.timestamp() - 1
 """Within a second of the years' ends a float timestamp may round the wrong way: there, moments are compared exactly."""
 
 
-_FIRST_UTC: Final = FIRST_MOMENT.astimezone(timezone.utc)
-_LAST_UTC: Final = LAST_MOMENT.astimezone(timezone.utc)
+_FIRST_UTC: Final = FIRST_MOMENT.astimezone(UTC)
+_LAST_UTC: Final = LAST_MOMENT.astimezone(UTC)
 
 
 def plainly_sound(value: Any) -> TypeGuard[datetime]:

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 from typing import Any, Callable, Final, Optional, TypeAlias
 
-from ..calendars import BusinessCalendar, Span, bisect_right, intersect_spans, micros, open_spans, shift, subtract_spans, union_spans
+from ..calendars import BusinessCalendar, Span, intersect_spans, micros, open_spans, shift, subtract_spans, union_spans
+from ..fastcalls import bisect_right
 from ..model import FollowUp, Org
 from . import decisions as d
 from . import events as e

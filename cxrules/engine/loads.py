@@ -13,10 +13,9 @@ back only the tickets it was given; ``tests/test_engine_fast_paths.py``).
 
 from __future__ import annotations
 
-from bisect import insort
 from typing import Mapping, NamedTuple, Optional, Sequence
 
-from ..calendars import bisect_left, bisect_right
+from ..fastcalls import bisect_left, bisect_right, insort
 
 __all__ = ["LoadIndex", "Pool"]
 

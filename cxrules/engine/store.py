@@ -7,26 +7,20 @@ keys of timers already fired (so each fires once).
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-import functools
 from operator import itemgetter
 from typing import Any, Callable, ClassVar, ContextManager, Final, Iterable, Iterator, NamedTuple, Optional, Sequence, TypeAlias
 
 from mypy_extensions import mypyc_attr
 
-from ..calendars import bisect_right, seconds
+from ..calendars import seconds
+from ..fastcalls import bisect_right, heappop, heappush, partial
 from .retries import DeadLetter
 from .loads import LoadIndex, Pool
-
-# Final: constants a compiled module reads as C statics, not from its dict (see :mod:`cxrules.calendars`)
-heappush: Final = heapq.heappush
-heappop: Final = heapq.heappop
-partial: Final = functools.partial
 
 __all__ = ["TicketState", "Timer", "Unreadable", "Store", "MemoryStore", "StoreError"]
 

@@ -9,7 +9,6 @@ took, are counted under ``open_at_end``.
 from __future__ import annotations
 
 import statistics
-from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from typing import Final, Iterable, Optional
 from zoneinfo import ZoneInfo
 
 from ..calendars import hour_start
+from ..fastcalls import bisect_right
 from ..model import Org
 from .history import TicketRecord
 from .journeys import Journey, Phase

@@ -30,7 +30,8 @@ from ..engine import decisions as d
 from ..engine import events as e
 from ..engine.clock import VirtualClock
 from ..engine.engine import Engine
-from ..engine.store import MemoryStore, StoreError, heappop, heappush
+from ..engine.store import MemoryStore, StoreError
+from ..fastcalls import heappop, heappush
 from ..model import Org
 from ..performance import paused_gc
 from .figures import Flight, SimulationResult, Window, summarise

@@ -70,7 +70,7 @@ class FollowUps:
         ticket.fired.add(key)
         due = shift(at, policy.within, self.zone)
         call_at = self._first_call_moment(policy, at, due) or due
-        ticket.followups_pending.add(policy.id)
+        ticket.followups_pending |= {policy.id}
         self.timers.schedule(call_at, "followup_call", ticket, f"{key}:call", (policy.id, due))
         self.timers.schedule(due, "followup_deadline", ticket, f"{key}:deadline", policy.id)
         return [d.FollowUpScheduled(ticket.id, at, policy.id, policy.by, call_at, due)]
@@ -79,7 +79,7 @@ class FollowUps:
         """The call was made: an unsatisfied customer may notify, reopen or escalate, as the policy says."""
         if event.policy not in ticket.followups_pending:
             return [d.Refused(ticket.id, at, "FollowUpDone", f"no follow-up `{event.policy}` is pending for this ticket")]
-        ticket.followups_pending.discard(event.policy)
+        ticket.followups_pending -= {event.policy}
         policy = self.policies.get(event.policy)
         if policy is None:  # the policy was removed by a reload: the answer is kept, nothing follows from it
             return [d.Refused(ticket.id, at, "FollowUpDone", f"follow-up `{event.policy}` no longer exists in org `{self.org.info.id}`")]
@@ -158,7 +158,7 @@ class FollowUps:
     def _fire_deadline(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
         policy = self.policies.get(timer.data)
         if policy is None:  # removed by a reload: forget the promise, and say so
-            ticket.followups_pending.discard(timer.data)
+            ticket.followups_pending -= {timer.data}
             self.faults.append(f"follow-up `{timer.data}` of ticket `{ticket.id}` dropped: the policy no longer exists")
             return []
         decisions: list[d.Decision] = [d.FollowUpOverdue(ticket.id, timer.due, policy.id, policy.notify_when_overdue)]

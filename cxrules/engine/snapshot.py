@@ -47,6 +47,8 @@ _ADDED_FIELDS: dict[str, Any] = {"pause_reason": None, "customer_id": None, "tag
                  "resolution_in_min": None, "next_reply_in_min": None}
 """Ticket fields added after format 3 was first written, with the value a row without them reads as."""
 _SETS = ("fired", "followups_pending", "tags")
+_FROZEN_SETS = ("followups_pending", "tags")
+"""Those a ticket holds frozen (:data:`~.store.TicketState`'s fields)."""
 _TIMES = ("created_at", "first_response_due", "resolution_due", "paused_since", "next_reply_due", "next_reply_since", "resolution_since")
 
 
@@ -155,7 +157,8 @@ _TICKET_CHECKS: dict[str, Callable[[Any], Any]] = {
     **dict.fromkeys(("first_response_due", "resolution_due", "paused_since", "next_reply_due", "next_reply_since", "resolution_since"), _optional(lambda value: _time(from_data(value)))),
     "paused_min": lambda value: _number(value),
     **dict.fromkeys(("first_response_in_min", "resolution_in_min", "next_reply_in_min"), _optional(lambda value: _number(value))),
-    **dict.fromkeys(_SETS, lambda value: set(strings_from_data(value))),
+    "fired": lambda value: set(strings_from_data(value)),
+    **dict.fromkeys(_FROZEN_SETS, lambda value: frozenset(strings_from_data(value))),
 }
 """How each field of a ticket is read back, checked."""
 
@@ -211,6 +214,9 @@ def _unpickled(ticket: Any) -> TicketState:
     if differ := (set(held) ^ _TICKET_FIELDS) - set(_ADDED_FIELDS):
         raise SnapshotError(f"a legacy snapshot's ticket fields {sorted(map(str, differ))} differ from the engine's")
     try:
-        return TicketState(**{**{name: set(value) if name in _SETS else value for name, value in _ADDED_FIELDS.items()}, **held})
+        given: dict[str, Any] = {name: (set if name == "fired" else frozenset)(value)
+                                 if name in _SETS and isinstance(value, (set, frozenset, list)) else value
+                                 for name, value in {**_ADDED_FIELDS, **held}.items()}
+        return TicketState(**given)
     except TypeError as error:  # compiled, a field of the wrong type is refused here; interpreted, when read back
         raise SnapshotError(f"a legacy snapshot's ticket {str(held.get('id'))[:40]!r}: {error}") from None

@@ -30,6 +30,11 @@ class StoreError(RuntimeError):
     """The store cannot be used (unreadable, locked, corrupt, unreachable, or another org's)."""
 
 
+_NO_KEYS: Final[frozenset[str]] = frozenset()
+"""No keys: one empty set that every ticket without any shares (a ticket's sets that seldom change are frozen, so that
+copying one for a unit's undo copies neither; its fired keys change as its timers fire, and are copied)."""
+
+
 @dataclass
 class TicketState:
     """What the engine knows of one open ticket. A compiled class (its fields are read on every step of the engine), so it
@@ -61,13 +66,13 @@ class TicketState:
     fallback: bool = False
     fired: set[str] = field(default_factory=set)
     """Keys of this ticket's timers that have fired (dropped with the ticket)."""
-    followups_pending: set[str] = field(default_factory=set)
+    followups_pending: frozenset[str] = _NO_KEYS
     first_seq: int = 0
     """The store's timer sequence when this ticket was created: timers numbered below it belong to an
     earlier ticket of the same id (closed and forgotten) and never fire for this one."""
     customer_id: Optional[str] = None
     """Whose ticket it is: patterns across tickets correlate on it."""
-    tags: set[str] = field(default_factory=set)
+    tags: frozenset[str] = _NO_KEYS
     """Set by automations, read by their conditions."""
     next_reply_due: Optional[datetime] = None
     """When the agent must answer the customer's last reply (an SLA's `next_reply`)."""
@@ -90,8 +95,8 @@ class TicketState:
                  resolution_due: Optional[datetime] = None, responded: bool = False, paused_since: Optional[datetime] = None,
                  pause_reason: Optional[str] = None, generation: int = 0, escalation: Optional[str] = None,
                  workflow: Optional[str] = None, state: Optional[str] = None, fallback: bool = False,
-                 fired: Optional[set[str]] = None, followups_pending: Optional[set[str]] = None, first_seq: int = 0,
-                 customer_id: Optional[str] = None, tags: Optional[set[str]] = None, next_reply_due: Optional[datetime] = None,
+                 fired: Optional[set[str]] = None, followups_pending: frozenset[str] = _NO_KEYS, first_seq: int = 0,
+                 customer_id: Optional[str] = None, tags: frozenset[str] = _NO_KEYS, next_reply_due: Optional[datetime] = None,
                  next_reply_since: Optional[datetime] = None, resolution_since: Optional[datetime] = None,
                  paused_min: float = 0.0, first_response_in_min: Optional[float] = None,
                  resolution_in_min: Optional[float] = None, next_reply_in_min: Optional[float] = None) -> None:
@@ -120,10 +125,10 @@ class TicketState:
         self.state = state
         self.fallback = fallback
         self.fired = set() if fired is None else fired
-        self.followups_pending = set() if followups_pending is None else followups_pending
+        self.followups_pending = followups_pending
         self.first_seq = first_seq
         self.customer_id = customer_id
-        self.tags = set() if tags is None else tags
+        self.tags = tags
         self.next_reply_due = next_reply_due
         self.next_reply_since = next_reply_since
         self.resolution_since = resolution_since
@@ -443,13 +448,13 @@ _ABSENT: Final = object()
 
 
 def copy_ticket(ticket: TicketState) -> TicketState:
-    """A copy to change without touching the original (its sets copied too). Every event takes one, so each field is named
+    """A copy to change without touching the original (its fired keys copied; its other sets are frozen). Every event takes one, so each field is named
     here: `copy.copy` of a compiled class takes twice as long (a test sees that no field is left out)."""
     t = ticket
     return TicketState(t.id, t.category, t.channel, t.segment, t.priority, t.member, t.created_at, t.role, t.agent, t.rule, t.status,
                        t.sla, t.first_response_due, t.resolution_due, t.responded, t.paused_since, t.pause_reason, t.generation,
-                       t.escalation, t.workflow, t.state, t.fallback, set(t.fired), set(t.followups_pending), t.first_seq,
-                       t.customer_id, set(t.tags), t.next_reply_due, t.next_reply_since, t.resolution_since, t.paused_min,
+                       t.escalation, t.workflow, t.state, t.fallback, set(t.fired), t.followups_pending, t.first_seq,
+                       t.customer_id, t.tags, t.next_reply_due, t.next_reply_since, t.resolution_since, t.paused_min,
                        t.first_response_in_min, t.resolution_in_min, t.next_reply_in_min)
 
 

@@ -638,6 +638,9 @@ def _whole_micros(span: timedelta) -> i64:
     return (days * 86_400 + whole_seconds) * 1_000_000 + rest
 
 
+_FIRST_MICROS: Final = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
+_LAST_MICROS: Final = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
+"""The first and last moment a datetime holds, in µs since the epoch."""
 _MOST_DAYS: Final = 100_000_000
 """Days whose µs an i64 holds (a timedelta may hold ten times as many)."""
 
@@ -671,10 +674,32 @@ _WALL_EPOCHS_KEPT: Final = 256
 def utc_moment(count: int) -> datetime:
     """The UTC moment ``count`` microseconds after the epoch: what ``astimezone(UTC)`` gives of a moment whose
     :func:`micros` is ``count``, without asking its zone again (and whose :func:`micros` is known)."""
-    moment = _EPOCH + count * _MICROSECOND
-    if type(count) is int:  # interpreted, a float or a bool would be kept as given
-        _remember(moment, count)
+    if type(count) is not int or not _FIRST_MICROS <= count <= _LAST_MICROS:  # interpreted, a float or a bool
+        return _EPOCH + count * _MICROSECOND  # what it was meant to be (OverflowError: out of datetime's range)
+    moment = _utc_of(count)
+    _remember(moment, count)
     return moment
+
+
+def _utc_of(count: i64) -> datetime:
+    """The UTC moment ``count`` µs after the epoch, built from its date and time of day. ``_EPOCH + count * _MICROSECOND``
+    is the same moment, but a timedelta times an int works in Python ints throughout (turned to µs, multiplied, divided
+    back into days, seconds and µs): 2,500 instructions of the 4,000 a moment took. The date is found from the days since
+    the epoch as in Howard Hinnant's `civil_from_days`, in machine integers (floor division, as Python's, for days before
+    1970)."""
+    days = count // 86_400_000_000
+    of_day = count - days * 86_400_000_000
+    shifted = days + 719_468  # days since 0000-03-01: leap days come at the end of a year counted from March
+    era = shifted // 146_097
+    of_era = shifted - era * 146_097
+    year_of_era = (of_era - of_era // 1_460 + of_era // 36_524 - of_era // 146_096) // 365
+    of_year = of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_from_march = (5 * of_year + 2) // 153
+    day = of_year - (153 * month_from_march + 2) // 5 + 1
+    month = month_from_march + 3 if month_from_march < 10 else month_from_march - 9
+    year = year_of_era + era * 400 + (1 if month <= 2 else 0)
+    second = of_day // 1_000_000
+    return DATETIME(year, month, day, second // 3_600, second // 60 % 60, second % 60, of_day % 1_000_000, UTC)
 
 
 def seconds(moment: datetime) -> float:

@@ -336,6 +336,28 @@ def test_a_span_in_microseconds_is_that_of_dividing_it(span):
     assert calendars.span_micros(span) == span // timedelta(microseconds=1)
 
 
+_UTC_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@example(calendars._FIRST_MICROS)
+@example(calendars._LAST_MICROS)
+@example(-1)
+@example((datetime(2000, 2, 29, 23, 59, 59, 999_999, tzinfo=timezone.utc) - _UTC_EPOCH) // timedelta(microseconds=1))
+@example((datetime(1900, 3, 1, tzinfo=timezone.utc) - _UTC_EPOCH) // timedelta(microseconds=1) - 1)
+@given(st.integers(calendars._FIRST_MICROS, calendars._LAST_MICROS))
+def test_the_utc_moment_of_a_count_of_microseconds_is_the_epoch_plus_that_many(count):
+    """Built from its date and time of day rather than by a timedelta's arithmetic: the same moment, leap days and days
+    before 1970 included; its micros is the count."""
+    moment = calendars.utc_moment(count)
+    assert (moment, moment.tzinfo, micros(moment)) == (_UTC_EPOCH + count * timedelta(microseconds=1), timezone.utc, count)
+
+
+@pytest.mark.parametrize("count", [calendars._FIRST_MICROS - 1, calendars._LAST_MICROS + 1])
+def test_a_count_of_microseconds_past_a_datetime_s_range_overflows_as_the_arithmetic_does(count):
+    with pytest.raises(OverflowError):
+        calendars.utc_moment(count)
+
+
 @given(hours=_hours, zone=_ZONES, moments=st.lists(st.tuples(_HALF_HOURS, st.sampled_from([0, 1, 59]), _LENGTHS, st.booleans()), min_size=1, max_size=6))
 def test_a_deadline_read_as_a_number_is_its_instant(hours, zone, moments):
     """:func:`micros` of a deadline, which the calendar knows as it finds it and keeps for when the deadline's timer is

@@ -172,12 +172,22 @@ def test_a_store_of_cxrules_0_1_is_migrated_to_tables(tmp_path):
     (lambda ticket: _PickledBy0_1(ticket, without=("category",)), r"ticket fields \['category'\] differ from the engine's"),
     (lambda ticket: _PickledBy0_1(ticket, member="yes"), "ticket 'A'.*(true or false|bool)"),  # compiled: on building it
     (lambda ticket: ["not", "a", "ticket"], "tickets are not tickets"),
-], ids=["a field missing", "a field of the wrong type", "no ticket"])
+    (lambda ticket: _PickledBy0_1(ticket, followups_pending="abc"), "ticket 'A'.*expected a list, found str"),
+    (lambda ticket: _PickledBy0_1(ticket, fired={1, "a"}), "ticket 'A'.*expected text, found int"),
+], ids=["a field missing", "a field of the wrong type", "no ticket", "a text for a set", "a set of more than texts"])
 def test_a_store_of_cxrules_0_1_whose_ticket_is_not_one_is_refused(tmp_path, pickled, reason):
     state = _old_engine().store.state()
     _legacy_file(tmp_path / "s.db", {**state, "tickets": {"A": pickled(state["tickets"]["A"])}})
     with pytest.raises(StoreError, match=reason):
         engine_on(tmp_path / "s.db")
+
+
+def test_a_store_of_cxrules_0_1_whose_ticket_has_none_for_a_set_reads_it_as_empty(tmp_path):
+    """cxrules 0.1 took None for an empty set of keys (the ticket's class made it one)."""
+    state = _old_engine().store.state()
+    _legacy_file(tmp_path / "s.db", {**state, "tickets": {"A": _PickledBy0_1(state["tickets"]["A"], followups_pending=None)}})
+    migrated = engine_on(tmp_path / "s.db").ticket("A")
+    assert migrated.followups_pending == frozenset() and type(migrated.followups_pending) is frozenset
 
 
 def _with_a_new_role_for_questions(data):

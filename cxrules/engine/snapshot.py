@@ -213,10 +213,16 @@ def _unpickled(ticket: Any) -> TicketState:
     held = vars(ticket)
     if differ := (set(held) ^ _TICKET_FIELDS) - set(_ADDED_FIELDS):
         raise SnapshotError(f"a legacy snapshot's ticket fields {sorted(map(str, differ))} differ from the engine's")
+    given = {**_ADDED_FIELDS, **held}
     try:
-        given: dict[str, Any] = {name: (set if name == "fired" else frozenset)(value)
-                                 if name in _SETS and isinstance(value, (set, frozenset, list)) else value
-                                 for name, value in {**_ADDED_FIELDS, **held}.items()}
+        for name in _SETS:  # checked here: written out first, a set of anything but strings could not be sorted
+            given[name] = _TICKET_CHECKS[name](_pickled_keys(given[name]))
         return TicketState(**given)
-    except TypeError as error:  # compiled, a field of the wrong type is refused here; interpreted, when read back
+    except (TypeError, SnapshotError) as error:  # compiled, a field of the wrong type is refused here; interpreted, when read back
         raise SnapshotError(f"a legacy snapshot's ticket {str(held.get('id'))[:40]!r}: {error}") from None
+
+
+def _pickled_keys(value: Any) -> Any:
+    """A pickled ticket's set of keys as a snapshot's list (cxrules 0.1 took None for an empty one); anything else as it is,
+    to be refused by the check."""
+    return [] if value is None else list(value) if isinstance(value, (set, frozenset, list)) else value

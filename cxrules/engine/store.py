@@ -196,9 +196,11 @@ class Schedule:
     """
 
     def __init__(self, entries: Iterable[TimerEntry] = ()) -> None:
-        self._buckets: dict[int, list[TimerEntry]] = {}
-        """A heap of timers per minute; one left empty goes when its minute comes to the front."""
-        self._minutes: list[int] = []
+        self._buckets: dict[Any, list[TimerEntry]] = {}
+        """A heap of timers per minute; one left empty goes when its minute comes to the front. The minutes, ints, are
+        typed `Any` here and in :attr:`_minutes`: compiled, an `int` read from one is unboxed, and boxed anew (a
+        Python int allocated) each time it goes into the other, three times a timer."""
+        self._minutes: list[Any] = []
         """A heap of the minutes that have a bucket."""
         self._front: list[TimerEntry] = []
         """The bucket of the earliest minute, as last found (empty: find it again)."""
@@ -217,13 +219,14 @@ class Schedule:
 
     def push(self, entry: TimerEntry) -> None:
         minute = int(entry[0] // 60.0)
+        key: Any = minute  # boxed once
         self._size += 1
-        bucket = self._buckets.get(minute)
+        bucket = self._buckets.get(key)
         if bucket is not None:
             heappush(bucket, entry)
             return
-        self._buckets[minute] = [entry]
-        heappush(self._minutes, minute)
+        self._buckets[key] = [entry]
+        heappush(self._minutes, key)
         if minute < self._front_minute:  # an earlier minute comes to the front
             self._front, self._front_minute = [], _NO_MINUTE
 
@@ -233,9 +236,10 @@ class Schedule:
             return self._front[0]
         minutes = self._minutes
         while minutes:
-            bucket = self._buckets[minutes[0]]
+            first = minutes[0]
+            bucket = self._buckets[first]
             if bucket:
-                self._front, self._front_minute = bucket, minutes[0]
+                self._front, self._front_minute = bucket, first
                 return bucket[0]
             del self._buckets[heappop(minutes)]
         self._front_minute = _NO_MINUTE

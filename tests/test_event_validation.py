@@ -67,6 +67,11 @@ def with_extra(event):
     return event
 
 
+def without(event, name):
+    del event.__dict__[name]
+    return event
+
+
 # (event, ticket id of the refusal, text in the reason)
 BAD = [
     (created(123), "?", "field `ticket_id` must be text, got the number 123"),
@@ -101,6 +106,8 @@ BAD = [
     (Closed("  "), "?", "field `ticket_id` is empty"),
     (MyResolved("A"), "?", "an event is one of TicketCreated"),
     (with_extra(Resolved("A")), "A", "Resolved has no field `colour`"),
+    (without(with_extra(Resolved("A")), "at"), "A", "Resolved has no field `colour`"),  # as many fields, one not its own
+    (without(Resolved("A"), "at"), "A", "Resolved needs field `at`"),
     ({"type": "Resolved", "ticket_id": "A"}, "?", "an event is one of TicketCreated, FirstResponse"),
     (None, "?", "an event is one of"),
 ]
@@ -150,7 +157,7 @@ def test_every_bad_event_in_one_store_then_a_restart(store_path):
 
 
 AS_DATA = [(event, reason) for event, _, reason in BAD
-           if type(event) in EVENT_TYPES.values() and "colour" not in vars(event)
+           if type(event) in EVENT_TYPES.values() and "colour" not in vars(event) and "at" in vars(event)  # as data, a missing time is now
            and (event.at is None or isinstance(event.at, datetime) and isinstance(event.at.tzinfo, (type(None), timezone)))]
 
 

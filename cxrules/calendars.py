@@ -725,9 +725,7 @@ def shift(moment: datetime, duration: timedelta, zone: tzinfo) -> datetime:
     the clock of ``zone`` (its time zone: where clocks change, a day is 23 or 25 hours), the rest in real time
     (:func:`elapsed`); told in the zone of ``moment``, whatever it is. `3d` after a Friday noon is Monday noon in the
     centre, whoever asks. Going back undoes going forward: the rest is taken off first, then the days."""
-    backwards = duration < _ZERO
-    rest = -(-duration % _DAY) if backwards else duration % _DAY  # whole days towards zero: -25h is an hour back, then a day
-    days = duration - rest
+    days, rest, backwards = _days_and_rest(duration)
     if rest and backwards:
         moment = elapsed(moment, rest)
     if days:
@@ -741,6 +739,26 @@ def shift(moment: datetime, duration: timedelta, zone: tzinfo) -> datetime:
     if rest and not backwards:
         moment = elapsed(moment, rest)
     return moment
+
+
+def _days_and_rest(duration: timedelta) -> tuple[timedelta, timedelta, bool]:
+    """``duration``'s whole days towards zero (-25h is an hour back, then a day), the rest, and whether it goes back. A
+    timedelta's ``%`` works in Python ints (3,600 instructions), and a centre shifts by a few durations only (its
+    automations' windows, its follow-ups' deadlines): each plain one's split is kept."""
+    found = _SPLITS.get(duration) if type(duration) is _TIMEDELTA else None
+    if found is not None:
+        return found
+    backwards = duration < _ZERO
+    rest = -(-duration % _DAY) if backwards else duration % _DAY
+    found = (duration - rest, rest, backwards)
+    if type(duration) is _TIMEDELTA and len(_SPLITS) < _SPLITS_KEPT:
+        _SPLITS[duration] = found
+    return found
+
+
+_SPLITS: Final[dict[timedelta, tuple[timedelta, timedelta, bool]]] = {}
+_SPLITS_KEPT: Final = 1024
+"""Past this many durations (an org reloaded again and again), splits are worked out each time."""
 
 
 def hour_start(moment: datetime, zone: tzinfo) -> datetime:

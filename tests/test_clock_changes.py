@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
+from cxrules import calendars
 from cxrules.calendars import elapsed, shift
 from cxrules.engine import Engine, FirstResponse, Resolved, TicketCreated, VirtualClock
+from cxrules.model import WorkingDays
 from cxrules.simulation.mapping import LogMapping, parse_moment
 
 from conftest import examples
@@ -200,3 +202,24 @@ class _NoOffset(tzinfo):
 
     def utcoffset(self, moment):
         return None
+
+
+@example(timedelta(days=-1, hours=-1))
+@example(timedelta(hours=-1))
+@given(st.timedeltas(min_value=-timedelta(days=4000), max_value=timedelta(days=4000)))
+def test_a_duration_is_split_into_whole_days_towards_zero_and_a_rest_kept_or_not(duration):
+    """What :func:`shift` counts on the centre's clock (the days) and in real time (the rest), the same when kept."""
+    calendars._SPLITS.clear()
+    days, rest, backwards = calendars._days_and_rest(duration)
+    assert days + rest == duration and days % timedelta(days=1) == timedelta(0) and backwards == (duration < timedelta(0))
+    assert abs(rest) < timedelta(days=1) and (rest <= timedelta(0) if backwards else rest >= timedelta(0))
+    assert calendars._days_and_rest(duration) == (days, rest, backwards) and duration in calendars._SPLITS
+
+
+def test_a_bounded_number_of_splits_is_kept_and_none_of_working_days():
+    calendars._SPLITS.clear()
+    for minutes in range(calendars._SPLITS_KEPT + 50):
+        calendars._days_and_rest(timedelta(minutes=minutes))
+    assert len(calendars._SPLITS) == calendars._SPLITS_KEPT
+    calendars._SPLITS.clear()
+    assert calendars._days_and_rest(WorkingDays(2))[:2] == (timedelta(days=2), timedelta(0)) and not calendars._SPLITS

@@ -763,34 +763,8 @@ _SPLITS_KEPT: Final = 1024
 
 def hour_start(moment: datetime, zone: tzinfo) -> datetime:
     """The start of the hour of ``zone``'s clock that ``moment`` falls in, as a UTC instant (so the repeated autumn hour
-    is two hours, and a zone half an hour off UTC gets its own whole hours).
-
-    Three conversions asked for by name, 23,000 instructions, and a replay asks for every decision that queues a ticket,
-    hour after hour: the last stretch of instants known to share their hour's start is kept, per zone. The start never
-    moves back as the instant moves on, so two instants that share it share it with every instant between them. (Kept
-    for a centre's zones only, ZoneInfo: a zone of the caller's may not hash, and a moment of no zone is told in the
-    machine's.)"""
-    if type(zone) is not _ZONEINFO or moment.tzinfo is None:
-        return _hour_start(moment, zone)
-    instant = micros(moment)
-    known = _HOUR_KNOWN.get(zone)
-    if known is not None and known[0] <= instant <= known[1]:
-        return known[2]
-    start = _hour_start(moment, zone)
-    last = micros(start) + _HOUR_MICROS - 1  # the hour's last µs, if it is a whole hour of real time (most are)
-    if instant <= last and _hour_start(utc_moment(last), zone) == start and len(_HOUR_KNOWN) < _HOUR_ZONES_KEPT:
-        _HOUR_KNOWN[zone] = (instant, last, start)
-    return start
-
-
-def _hour_start(moment: datetime, zone: tzinfo) -> datetime:
+    is two hours, and a zone half an hour off UTC gets its own whole hours)."""
     return moment.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
-
-
-_HOUR_KNOWN: Final[dict[ZoneInfo, tuple[int, int, datetime]]] = {}
-"""Per zone: from the first to the last µs of a stretch of instants, and the start of the hour they fall in."""
-_HOUR_ZONES_KEPT: Final = 256
-_HOUR_MICROS: Final = 3_600_000_000
 
 
 def not_after(end: datetime, start: datetime) -> bool:

@@ -223,34 +223,3 @@ def test_a_bounded_number_of_splits_is_kept_and_none_of_working_days():
     assert len(calendars._SPLITS) == calendars._SPLITS_KEPT
     calendars._SPLITS.clear()
     assert calendars._days_and_rest(WorkingDays(2))[:2] == (timedelta(days=2), timedelta(0)) and not calendars._SPLITS
-
-
-_HOUR_ZONES = st.sampled_from(["Europe/Berlin", "Australia/Lord_Howe", "Asia/Kathmandu", "Pacific/Apia", "America/St_Johns"])
-
-
-@settings(max_examples=60, deadline=None)
-@example(zone="Australia/Lord_Howe", start=datetime(2025, 10, 4, 14, tzinfo=timezone.utc), steps=[600] * 24, zoned=False)  # 02:00 → 02:30
-@example(zone="Australia/Lord_Howe", start=datetime(2025, 4, 5, 14, tzinfo=timezone.utc), steps=[600] * 24, zoned=True)  # 02:00 → 01:30
-@example(zone="Europe/Berlin", start=datetime(2025, 10, 25, 23, tzinfo=timezone.utc), steps=[900] * 16, zoned=True)
-@given(zone=_HOUR_ZONES, start=st.datetimes(datetime(2024, 1, 1), datetime(2026, 12, 31), timezones=st.just(timezone.utc)),
-       steps=st.lists(st.integers(-3 * 3600, 3 * 3600), min_size=1, max_size=40), zoned=st.booleans())
-def test_the_hour_a_moment_falls_in_is_the_same_whether_its_stretch_is_known_or_not(zone, start, steps, zoned):
-    """A centre's hour, asked of moments forwards and backwards around clock changes (half-hour ones on Lord Howe, a zone
-    45 minutes off the hour): as the three conversions tell it, in UTC."""
-    zone, moment = ZoneInfo(zone), start
-    calendars._HOUR_KNOWN.clear()
-    for step in steps:
-        moment += timedelta(seconds=step)
-        asked = moment.astimezone(zone) if zoned else moment
-        told = calendars.hour_start(asked, zone)
-        assert told == asked.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(timezone.utc)
-        assert told.tzinfo is timezone.utc
-
-
-def test_the_hour_is_known_for_a_bounded_number_of_zones_and_told_in_any_other():
-    calendars._HOUR_KNOWN.clear()
-    noon = datetime(2025, 6, 2, 10, 20, tzinfo=timezone.utc)
-    for _ in range(calendars._HOUR_ZONES_KEPT + 10):  # new zone objects each time (an org reloaded again and again)
-        assert calendars.hour_start(noon, ZoneInfo.no_cache("Asia/Kathmandu")) == datetime(2025, 6, 2, 10, 15, tzinfo=timezone.utc)
-    assert len(calendars._HOUR_KNOWN) == calendars._HOUR_ZONES_KEPT
-    assert calendars.hour_start(noon, timezone(timedelta(hours=5, minutes=30))) == datetime(2025, 6, 2, 9, 30, tzinfo=timezone.utc)

@@ -43,14 +43,10 @@ class VirtualClock:
     def set(self, moment: datetime) -> datetime:
         """Move to ``moment`` (never backwards)."""
         moment = _in_utc(moment)
-        lock = self._lock
-        lock.acquire()  # not `with`: compiled, its __enter__ and __exit__ are looked up by name (every event sets the clock)
-        try:
+        with self._lock:
             if moment > self._now:
                 self._now = moment
             return self._now
-        finally:
-            lock.release()
 
 
 def _in_utc(moment: datetime) -> datetime:

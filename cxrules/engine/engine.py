@@ -144,15 +144,11 @@ class Engine:
         :func:`~.events.check_event` refuses (a field of the wrong type, out of range, too
         long, not clean text) is refused here and never reaches the store, which only counts it (see ``events_applied``).
         """
-        lock = self._lock
-        lock.acquire()  # not `with`: compiled, its __enter__ and __exit__ are looked up by name on every event
-        try:  # a batch of one, without the lists of a batch (a replay submits its events one by one)
+        with self._lock:  # a batch of one, without the lists of a batch (a replay submits its events one by one)
             with self.store.batch():
                 result = self._apply_checked(event)
             self._deliver_batch((result,))
             return result[0]
-        finally:
-            lock.release()
 
     def submit_all(self, events: Iterable[e.Event]) -> list[list[d.Decision]]:
         """Apply events in order, made durable together (group commit), then run the handlers: one list of decisions each.

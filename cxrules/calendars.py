@@ -745,13 +745,13 @@ def _days_and_rest(duration: timedelta) -> tuple[timedelta, timedelta, bool]:
     """``duration``'s whole days towards zero (-25h is an hour back, then a day), the rest, and whether it goes back. A
     timedelta's ``%`` works in Python ints (3,600 instructions), and a centre shifts by a few durations only (its
     automations' windows, its follow-ups' deadlines): each plain one's split is kept."""
-    found = _SPLITS.get(duration) if type(duration) is _TIMEDELTA else None
-    if found is not None:
+    plain = type(duration) is _TIMEDELTA  # a subclass may compare otherwise (working days equal only working days)
+    if plain and (found := _SPLITS.get(duration)) is not None:
         return found
     backwards = duration < _ZERO
     rest = -(-duration % _DAY) if backwards else duration % _DAY
     found = (duration - rest, rest, backwards)
-    if type(duration) is _TIMEDELTA and len(_SPLITS) < _SPLITS_KEPT:
+    if plain and len(_SPLITS) < _SPLITS_KEPT:
         _SPLITS[duration] = found
     return found
 

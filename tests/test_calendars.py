@@ -13,6 +13,12 @@ from cxrules.model import Calendar, Interval, Source
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _micros_of(moment: datetime) -> int:
+    """A moment's instant in µs since the epoch, as Python's own arithmetic tells it (what :func:`micros` must give)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 def calendar(zone: str, intervals, country=None, **dates) -> BusinessCalendar:
@@ -314,7 +320,7 @@ def test_a_deadline_in_a_zone_of_the_callers_is_read_as_its_own_offsets_tell():
     always = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     calendar = written(always, zone="Europe/Berlin", country=None)
     deadline = calendar.add(datetime(2025, 10, 26, 0, 30, tzinfo=_FoldBlindBerlin()), timedelta(hours=2))
-    assert micros(deadline) == (deadline - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+    assert micros(deadline) == _micros_of(deadline)
 
 
 def test_a_duration_of_another_type_that_divides_into_microseconds_gives_its_deadline():
@@ -336,20 +342,17 @@ def test_a_span_in_microseconds_is_that_of_dividing_it(span):
     assert calendars.span_micros(span) == span // timedelta(microseconds=1)
 
 
-_UTC_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
 @example(calendars._FIRST_MICROS)
 @example(calendars._LAST_MICROS)
 @example(-1)
-@example((datetime(2000, 2, 29, 23, 59, 59, 999_999, tzinfo=timezone.utc) - _UTC_EPOCH) // timedelta(microseconds=1))
-@example((datetime(1900, 3, 1, tzinfo=timezone.utc) - _UTC_EPOCH) // timedelta(microseconds=1) - 1)
+@example(_micros_of(datetime(2000, 2, 29, 23, 59, 59, 999_999, tzinfo=timezone.utc)))
+@example(_micros_of(datetime(1900, 3, 1, tzinfo=timezone.utc)) - 1)
 @given(st.integers(calendars._FIRST_MICROS, calendars._LAST_MICROS))
 def test_the_utc_moment_of_a_count_of_microseconds_is_the_epoch_plus_that_many(count):
     """Built from its date and time of day rather than by a timedelta's arithmetic: the same moment, leap days and days
     before 1970 included; its micros is the count."""
     moment = calendars.utc_moment(count)
-    assert (moment, moment.tzinfo, micros(moment)) == (_UTC_EPOCH + count * timedelta(microseconds=1), timezone.utc, count)
+    assert (moment, moment.tzinfo, micros(moment)) == (_EPOCH + count * timedelta(microseconds=1), timezone.utc, count)
 
 
 @pytest.mark.parametrize("count", [calendars._FIRST_MICROS - 1, calendars._LAST_MICROS + 1])
@@ -363,13 +366,12 @@ def test_a_deadline_read_as_a_number_is_its_instant(hours, zone, moments):
     """:func:`micros` of a deadline, which the calendar knows as it finds it and keeps for when the deadline's timer is
     scheduled, is its instant: a deadline in UTC, and one told in the start's own zone (within the span it starts in)."""
     calendar = written(hours, zone=zone)
-    epoch, microsecond = datetime(1970, 1, 1, tzinfo=timezone.utc), timedelta(microseconds=1)
     for offset, seconds, duration, zoned in moments:
         start = datetime(2025, 6, 1, tzinfo=timezone.utc) + offset + timedelta(seconds=seconds)
         start = start.astimezone(ZoneInfo(zone)) if zoned else start
         for deadline in (calendar.add(start, duration), *calendar.adds(start, duration, 2 * duration)):
             if deadline is not None:
-                assert micros(deadline) == (deadline - epoch) // microsecond
+                assert micros(deadline) == _micros_of(deadline)
 
 
 def test_open_time_across_a_skipped_date_is_that_of_between():
@@ -482,7 +484,7 @@ def test_moments_of_zones_made_anew_each_time_are_read_exactly_and_their_zones_n
     for number in range(calendars._WALL_EPOCHS_KEPT + 50):
         zone = ZoneInfo.no_cache("Europe/Berlin")
         for moment in (datetime(2025, 10, 26, 2, 30, tzinfo=zone), datetime(2025, 10, 26, 2, 30, 0, number, tzinfo=zone, fold=1)):
-            assert micros(moment) == (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+            assert micros(moment) == _micros_of(moment)
     assert len(calendars._WALL_EPOCHS) == calendars._WALL_EPOCHS_KEPT
 
 
@@ -499,7 +501,7 @@ def test_a_moment_of_a_datetime_subclass_that_subtracts_by_instants_is_read_exac
     berlin = ZoneInfo("Europe/Berlin")
     micros(datetime(2025, 7, 3, 9, tzinfo=berlin))  # the zone's wall-clock epoch kept
     moment = _ByInstants(2025, 7, 3, 10, tzinfo=berlin)
-    assert micros(moment) == (datetime(2025, 7, 3, 8, tzinfo=timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+    assert micros(moment) == _micros_of(datetime(2025, 7, 3, 8, tzinfo=timezone.utc))
 
 
 _ZONES = [ZoneInfo(name) for name in ("Asia/Shanghai", "Europe/Berlin", "America/St_Johns", "Australia/Lord_Howe")] + [
@@ -514,7 +516,7 @@ def test_moments_read_as_numbers_are_exact_however_often_and_in_whatever_order_a
     made = [datetime.fromtimestamp(second, zone).replace(microsecond=micro, fold=fold) for second, micro, zone, fold in moments]
     for index in [*range(len(made)), *(ask % len(made) for ask in asks)]:
         moment = made[index]
-        assert micros(moment) == (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+        assert micros(moment) == _micros_of(moment)
         assert calendars.seconds(moment) == moment.timestamp()
 
 

@@ -452,8 +452,9 @@ _ABSENT: Final = object()
 
 
 def copy_ticket(ticket: TicketState) -> TicketState:
-    """A copy to change without touching the original (its fired keys copied; its other sets are frozen). Every event takes one, so each field is named
-    here: `copy.copy` of a compiled class takes twice as long (a test sees that no field is left out)."""
+    """A copy to change without touching the original (its fired keys copied; its other sets are frozen). Every event
+    takes one, so each field is named here: `copy.copy` of a compiled class takes twice as long (a test sees that no field
+    is left out)."""
     t = ticket
     return TicketState(t.id, t.category, t.channel, t.segment, t.priority, t.member, t.created_at, t.role, t.agent, t.rule, t.status,
                        t.sla, t.first_response_due, t.resolution_due, t.responded, t.paused_since, t.pause_reason, t.generation,

@@ -763,8 +763,37 @@ _SPLITS_KEPT: Final = 1024
 
 def hour_start(moment: datetime, zone: tzinfo) -> datetime:
     """The start of the hour of ``zone``'s clock that ``moment`` falls in, as a UTC instant (so the repeated autumn hour
-    is two hours, and a zone half an hour off UTC gets its own whole hours)."""
-    return moment.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    is two hours, and a zone half an hour off UTC gets its own whole hours).
+
+    In a ZoneInfo zone the answers are kept per hour of the wall clock and fold: the start is that hour's wall time, with
+    the fold, converted to UTC, and a ZoneInfo's offset for a wall time and fold is fixed, so one conversion (``moment``'s
+    to the zone) finds it. ``replace`` parses its keywords and builds the datetime twice: with the last conversion, 70 % of
+    the work (a replay asks for every ``Queued`` decision)."""
+    local = moment.astimezone(zone)
+    own = zoneinfo_of(local, zone)
+    starts = _HOUR_STARTS.get(own) if own is not None else None
+    if starts is None:
+        if own is None or len(_HOUR_STARTS) >= _HOUR_ZONES_KEPT:
+            return _start_of_hour(local)
+        starts = _HOUR_STARTS[own] = {}
+    hour = (local.toordinal() * 24 + local.hour) * 2 + local.fold
+    start = starts.get(hour)
+    if start is None:
+        if len(starts) >= _HOURS_KEPT:
+            starts.clear()
+        start = starts[hour] = _start_of_hour(local)
+    return start
+
+
+def _start_of_hour(local: datetime) -> datetime:
+    return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+_HOUR_STARTS: Final[dict[ZoneInfo, dict[int, datetime]]] = {}
+"""Per zone, :func:`hour_start`'s answers by hour of the wall clock (its day's ordinal times 24 plus the hour) and fold."""
+_HOUR_ZONES_KEPT: Final = 16
+_HOURS_KEPT: Final = 8_192
+"""A year of hours per zone; then they are found afresh."""
 
 
 def not_after(end: datetime, start: datetime) -> bool:

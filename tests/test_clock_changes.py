@@ -223,3 +223,53 @@ def test_a_bounded_number_of_splits_is_kept_and_none_of_working_days():
     assert len(calendars._SPLITS) == calendars._SPLITS_KEPT
     calendars._SPLITS.clear()
     assert calendars._days_and_rest(WorkingDays(2))[:2] == (timedelta(days=2), timedelta(0)) and not calendars._SPLITS
+
+
+def _three_conversions(moment: datetime, zone: tzinfo) -> datetime:
+    return moment.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+
+
+_HOUR_ZONES = st.sampled_from(["Europe/Berlin", "Australia/Lord_Howe", "Asia/Kathmandu", "America/St_Johns",
+                               "America/Mexico_City", "Antarctica/Casey", "Pacific/Apia"])
+
+
+@settings(max_examples=150, deadline=None)
+# where an hour's start moves back as the instant moves on: Newfoundland's two-hour spring jump of 1988 (00:01 → 02:01),
+# Mexico City leaving local mean time (-6:36:36) in 1922, Casey's jumps from +11 to +8 and back
+@example(zone="America/St_Johns", start=datetime(1988, 4, 3, 2, 30, tzinfo=timezone.utc), steps=[60] * 40, form=0)
+@example(zone="America/Mexico_City", start=datetime(1922, 1, 1, 6, tzinfo=timezone.utc), steps=[300] * 30, form=0)
+@example(zone="Antarctica/Casey", start=datetime(2020, 10, 3, 15, tzinfo=timezone.utc), steps=[900] * 30, form=1)
+# a wall time the clock skips, given with either fold (Lord Howe's spring change, 02:00 → 02:30), and Berlin's autumn hour
+@example(zone="Australia/Lord_Howe", start=datetime(2025, 10, 4, 14, tzinfo=timezone.utc), steps=[600] * 24, form=2)
+@example(zone="Australia/Lord_Howe", start=datetime(2025, 10, 4, 14, tzinfo=timezone.utc), steps=[600] * 24, form=3)
+@example(zone="Europe/Berlin", start=datetime(2025, 10, 25, 23, tzinfo=timezone.utc), steps=[900] * 16, form=1)
+@given(zone=_HOUR_ZONES, start=st.datetimes(datetime(1900, 1, 1), datetime(2040, 12, 31), timezones=st.just(timezone.utc)),
+       steps=st.lists(st.integers(-3 * 3600, 3 * 3600), min_size=1, max_size=40), form=st.integers(0, 3))
+def test_the_hour_a_moment_falls_in_is_the_same_whether_kept_or_not(zone, start, steps, form):
+    """A centre's hour, asked of moments forwards and backwards around clock changes, given in UTC (form 0), in the zone
+    (1), or as the zone's wall time with fold 0 or 1 (2, 3: a wall time the clock skips or repeats is then taken as written):
+    as the three conversions tell it, asked afresh and asked again."""
+    zone, moment = ZoneInfo(zone), start
+    calendars._HOUR_STARTS.clear()
+    for step in steps:
+        moment += timedelta(seconds=step)
+        local = moment.astimezone(zone)
+        asked = (moment, local, local.replace(tzinfo=None).replace(tzinfo=zone, fold=0),
+                 local.replace(tzinfo=None).replace(tzinfo=zone, fold=1))[form]
+        for _ in range(2):
+            told = calendars.hour_start(asked, zone)
+            assert told == _three_conversions(asked, zone) and told.tzinfo is timezone.utc
+
+
+def test_the_hour_is_kept_for_a_bounded_number_of_zones_and_hours_and_told_in_any_zone():
+    calendars._HOUR_STARTS.clear()
+    noon = datetime(2025, 6, 2, 10, 20, tzinfo=timezone.utc)
+    for _ in range(calendars._HOUR_ZONES_KEPT + 10):  # new zone objects each time (an org reloaded again and again)
+        assert calendars.hour_start(noon, ZoneInfo.no_cache("Asia/Kathmandu")) == datetime(2025, 6, 2, 10, 15, tzinfo=timezone.utc)
+    assert len(calendars._HOUR_STARTS) == calendars._HOUR_ZONES_KEPT
+    assert calendars.hour_start(noon, timezone(timedelta(hours=5, minutes=30))) == datetime(2025, 6, 2, 9, 30, tzinfo=timezone.utc)
+    calendars._HOUR_STARTS.clear()
+    for hours in range(calendars._HOURS_KEPT + 10):
+        moment = noon + timedelta(hours=hours)
+        assert calendars.hour_start(moment, BERLIN) == moment.replace(minute=0)
+    assert 0 < len(calendars._HOUR_STARTS[BERLIN]) <= calendars._HOURS_KEPT

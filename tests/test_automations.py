@@ -8,9 +8,11 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import durable_rules_engine
+from hypothesis import given, strategies as st
 
 from cxrules.engine import (AgentReplied, AutomationFired, AutomationStopped, Closed, Engine, Escalated, FirstResponse, MemoryStore, Notified, Resolved,
                             SqliteStore, SurgeActivated, TicketCreated, TicketReopened, VirtualClock)
@@ -366,3 +368,10 @@ def test_durable_rules_reads_only_its_own_memory_when_a_pattern_just_misses():
     assert "ERROR SUMMARY" in run.stderr, run.stderr[-3000:]  # valgrind ran to the end
     in_conditions = [error for error in re.split(r"\n==\d+== ?\n", run.stderr) if "reduceExpressionSequence" in error or "isBetaMatch" in error]
     assert not in_conditions, "\n\n".join(in_conditions)
+
+
+@given(st.floats(0, 4_133_980_799), st.sampled_from(["Asia/Shanghai", "America/St_Johns", "Pacific/Kiritimati", "Etc/GMT+12"]))
+def test_a_matched_fact_tells_its_local_time_to_the_minute(moment, zone):
+    """As ``strftime`` writes it, for any moment of the years an event may have (1970–2100), in any zone."""
+    zone = ZoneInfo(zone)
+    assert automations._fact("t1", moment, zone) == f"t1 at {datetime.fromtimestamp(moment, zone):%Y-%m-%d %H:%M}"

@@ -770,11 +770,13 @@ def hour_start(moment: datetime, zone: tzinfo) -> datetime:
     to the zone) finds it. ``replace`` parses its keywords and builds the datetime twice: with the last conversion, 70 % of
     the work (a replay asks for every ``Queued`` decision)."""
     local = moment.astimezone(zone)
-    own = zoneinfo_of(local, zone)
-    starts = _HOUR_STARTS.get(own) if own is not None else None
+    own = zoneinfo_of(local, zone) if local.tzinfo is zone else None  # a subclass's astimezone may tell another zone
+    if own is None:
+        return _start_of_hour(local)
+    starts = _HOUR_STARTS.get(own)
     if starts is None:
-        if own is None or len(_HOUR_STARTS) >= _HOUR_ZONES_KEPT:
-            return _start_of_hour(local)
+        if len(_HOUR_STARTS) >= _HOUR_ZONES_KEPT:
+            _HOUR_STARTS.clear()
         starts = _HOUR_STARTS[own] = {}
     hour = (local.toordinal() * 24 + local.hour) * 2 + local.fold
     start = starts.get(hour)
@@ -793,7 +795,7 @@ _HOUR_STARTS: Final[dict[ZoneInfo, dict[int, datetime]]] = {}
 """Per zone, :func:`hour_start`'s answers by hour of the wall clock (its day's ordinal times 24 plus the hour) and fold."""
 _HOUR_ZONES_KEPT: Final = 16
 _HOURS_KEPT: Final = 8_192
-"""A year of hours per zone; then they are found afresh."""
+"""A year of hours for each of up to 16 zones; past either, those kept are let go and found afresh."""
 
 
 def not_after(end: datetime, start: datetime) -> bool:

@@ -265,11 +265,28 @@ def test_the_hour_is_kept_for_a_bounded_number_of_zones_and_hours_and_told_in_an
     calendars._HOUR_STARTS.clear()
     noon = datetime(2025, 6, 2, 10, 20, tzinfo=timezone.utc)
     for _ in range(calendars._HOUR_ZONES_KEPT + 10):  # new zone objects each time (an org reloaded again and again)
-        assert calendars.hour_start(noon, ZoneInfo.no_cache("Asia/Kathmandu")) == datetime(2025, 6, 2, 10, 15, tzinfo=timezone.utc)
-    assert len(calendars._HOUR_STARTS) == calendars._HOUR_ZONES_KEPT
+        zone = ZoneInfo.no_cache("Asia/Kathmandu")
+        assert calendars.hour_start(noon, zone) == datetime(2025, 6, 2, 10, 15, tzinfo=timezone.utc)
+        assert zone in calendars._HOUR_STARTS and len(calendars._HOUR_STARTS) <= calendars._HOUR_ZONES_KEPT
     assert calendars.hour_start(noon, timezone(timedelta(hours=5, minutes=30))) == datetime(2025, 6, 2, 9, 30, tzinfo=timezone.utc)
     calendars._HOUR_STARTS.clear()
     for hours in range(calendars._HOURS_KEPT + 10):
         moment = noon + timedelta(hours=hours)
         assert calendars.hour_start(moment, BERLIN) == moment.replace(minute=0)
     assert 0 < len(calendars._HOUR_STARTS[BERLIN]) <= calendars._HOURS_KEPT
+
+
+class _ToldInUtc(datetime):
+    """A moment whose ``astimezone`` answers in UTC, whatever zone it is asked for."""
+
+    def astimezone(self, tz=None):
+        return datetime.fromtimestamp(self.timestamp(), timezone.utc)  # a plain datetime
+
+
+def test_a_moment_told_in_another_zone_than_asked_is_not_kept_for_that_zone():
+    """Its hour is what the three conversions give of it, and the zone's own moments keep theirs."""
+    calendars._HOUR_STARTS.clear()
+    odd = _ToldInUtc(2025, 6, 2, 10, 20, tzinfo=timezone.utc)
+    assert calendars.hour_start(odd, BERLIN) == _three_conversions(odd, BERLIN)
+    berlin = datetime(2025, 6, 2, 10, 20, tzinfo=BERLIN)
+    assert calendars.hour_start(berlin, BERLIN) == datetime(2025, 6, 2, 8, tzinfo=timezone.utc)

@@ -22,6 +22,7 @@ import tomllib
 import pytest
 
 from cxrules.engine import Engine, TicketCreated, VirtualClock
+from cxrules.engine.store import Schedule, timer_entry
 
 from conftest import ROOT, require_tool
 from engine_helpers import local, make_org
@@ -67,6 +68,17 @@ def test_a_compiled_module_binds_at_its_top_level_only_constants_and_type_aliase
             if targets != ["__all__"] and not is_type_var:
                 loose.append(f"line {node.lineno}: {' = '.join(targets)}")
     assert not loose, f"{name}: declare these Final (or TypeAlias): {'; '.join(loose)}"
+
+
+def test_the_schedule_hands_back_the_entries_it_holds_not_copies():
+    """Compiled, a tuple typed field by field is taken apart each time it is read from a list and built anew (a new tuple, its
+    float and ints allocated) each time it is returned: 460 instructions a look at the schedule's head, 2.5 % of a replay's
+    work. The memory store's timer entries are typed as tuples of any length so that they pass through whole."""
+    entries = [timer_entry(local(2025, 3, 3, 10, minute), 7 + minute, "sla", "T1", f"T1:{minute}", ("resolution", "breach", 0))
+               for minute in range(3)]
+    schedule = Schedule(reversed(entries))
+    for entry in entries:
+        assert schedule.head() is entry and schedule.pop() is entry
 
 
 def test_a_service_may_extend_the_compiled_engine_and_its_overrides_are_called(tmp_path):

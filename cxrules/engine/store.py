@@ -155,11 +155,13 @@ class Timer(NamedTuple):
     data: Any = None
 
 
-TimerEntry: TypeAlias = tuple[float, int, int, datetime, str, Optional[str], str, Any]
-"""A timer as the :class:`Schedule` holds it (:func:`timer_entry`): its due time as a POSIX timestamp, its sequence, the
-entry's own number, then the rest of its fields. A plain tuple, not one holding the :class:`Timer`: the collector stops
-tracking a tuple of atoms but never a named tuple, and a centre's schedule holds tens of thousands of timers, most of which
-never fire, which each of its passes walked."""
+TimerEntry: TypeAlias = tuple[Any, ...]
+"""A timer as the :class:`Schedule` holds it (:func:`timer_entry`): its due time as a POSIX timestamp (float), its sequence,
+the entry's own number, the due time, kind, ticket id, key and payload. A plain tuple, not one holding the :class:`Timer`:
+the collector stops tracking a tuple of atoms but never a named tuple, and a centre's schedule holds tens of thousands of
+timers, most of which never fire, which each of its passes walked. Typed as a tuple of any length: compiled, a tuple of
+fixed types is taken apart into its fields each time it is read from a list and built anew (a new tuple, its float and
+ints allocated) each time it is returned or stored, 460 instructions each look at the schedule's head."""
 
 _entry_numbers: Final = itertools.count()
 """Numbers each entry apart: two timers may share a due time and sequence (a store edited by hand may name any number as a

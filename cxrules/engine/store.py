@@ -220,7 +220,8 @@ class Schedule:
             yield from bucket
 
     def push(self, entry: TimerEntry) -> None:
-        minute = int(entry[0] // 60.0)
+        due: float = entry[0]  # typed: compiled, divided and cut to an int in machine numbers
+        minute = int(due // 60.0)
         key: Any = minute  # boxed once
         self._size += 1
         bucket = self._buckets.get(key)
@@ -908,7 +909,7 @@ class MemoryStore(Store):
 
     def pop_due(self, now: datetime) -> Optional[Timer]:
         head = self.timers.head()
-        if head is not None and head[0] <= seconds(now):
+        if head is not None and (head[3] is now or head[0] <= seconds(now)):  # see drop_spent
             entry = self.timers.pop()
             if self._touch_timers():
                 self._timers_taken.append(entry)
@@ -920,7 +921,10 @@ class MemoryStore(Store):
         return None if head is None else head[3]
 
     def drop_spent(self, until: datetime, spent: Callable[[Optional[TicketState], Timer], bool]) -> None:
-        timers, limit, tickets = self.timers, seconds(until), self.tickets
+        timers, tickets = self.timers, self.tickets
+        # a replay runs up to the first timer's own due time: its entry holds its seconds, and the datetime, made when the
+        # timer was scheduled, has long left micros' slots (its offset would be asked again)
+        limit = head[0] if (head := timers.head()) is not None and head[3] is until else seconds(until)
         while (head := timers.head()) is not None and head[0] <= limit:
             fired = self._spent(head[5], head[1], head[6])  # fired(), no timer built
             timer = None if fired else entry_timer(head)

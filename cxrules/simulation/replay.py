@@ -152,6 +152,10 @@ class _Replay:
             d.TicketReopened: self._fold_reopened, d.SurgeActivated: self._fold_surge, d.SurgeDeactivated: self._fold_surge,
             d.Fallback: self._fold_fallback, d.Refused: self._fold_refused}
         """What each kind of decision means for the replay (looked up by its exact type: every kind is a direct subclass)."""
+        self._steps: dict[str, Callable[[Flight, datetime, Any], None]] = {
+            "start": self._on_start, "phase_done": self._on_phase_done, "pause_end": self._on_pause_end,
+            "reopen": self._on_reopen, "follow_up": self._on_follow_up, "escalate": self._on_escalate}
+        """Who takes each kind of step the agenda holds: bound once, not looked up by a name built for each step."""
         self.pending: list = []
         self.sequence = itertools.count()
 
@@ -186,7 +190,7 @@ class _Replay:
             flight = self.flights[ticket_id]
             if generation is not None and generation != flight.generation:
                 continue  # superseded: the ticket moved on (an escalation took it) before this fell due
-            self._on_due(kind, flight, moment, payload)
+            self._steps[kind](flight, moment, payload)
         for flight in self.flights.values():
             flight.left_untaken(until)
             flight.close_holding(until)
@@ -214,24 +218,6 @@ class _Replay:
         self._fold(self.engine.submit(event))
 
     # ------------------------------------------------------------------ replay events
-
-    def _on_due(self, kind: str, flight: Flight, at: datetime, payload: Any) -> None:
-        """What the agenda held for this moment, by kind, each handled by its own method: called directly, compiled, where a
-        method looked up by its name is a Python call (its name built, a bound method made, its arguments parsed)."""
-        if kind == "phase_done":
-            self._on_phase_done(flight, at, payload)
-        elif kind == "start":
-            self._on_start(flight, at, payload)
-        elif kind == "pause_end":
-            self._on_pause_end(flight, at, payload)
-        elif kind == "reopen":
-            self._on_reopen(flight, at, payload)
-        elif kind == "follow_up":
-            self._on_follow_up(flight, at, payload)
-        elif kind == "escalate":
-            self._on_escalate(flight, at, payload)
-        else:
-            raise ValueError(f"the replay's agenda holds an unknown kind of step: {kind!r}")
 
     def _on_create(self, flight: Flight, at: datetime, _) -> None:
         """The engine routes the ticket; the journey may start it elsewhere (the log's first role, or the model's entry)."""

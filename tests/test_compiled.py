@@ -22,6 +22,7 @@ import tomllib
 import pytest
 
 from cxrules.engine import Engine, TicketCreated, VirtualClock
+from cxrules.engine import store as store_module
 from cxrules.engine.store import Schedule, timer_entry
 
 from conftest import ROOT, require_tool
@@ -74,6 +75,9 @@ def test_the_schedule_hands_back_the_entries_it_holds_not_copies():
     """Compiled, a tuple typed field by field is taken apart each time it is read from a list and built anew (a new tuple, its
     float and ints allocated) each time it is returned: 460 instructions a look at the schedule's head, 2.5 % of a replay's
     work. The memory store's timer entries are typed as tuples of any length so that they pass through whole."""
+    compiled = any(str(store_module.__file__).endswith(suffix) for suffix in importlib.machinery.EXTENSION_SUFFIXES)
+    require_tool(compiled, f"the compiled `cxrules.engine.store` (this run imports {store_module.__file__})",
+                 "pip install . compiles it; interpreted, an entry is always the very one held")
     entries = [timer_entry(local(2025, 3, 3, 10, minute), 7 + minute, "sla", "T1", f"T1:{minute}", ("resolution", "breach", 0))
                for minute in range(3)]
     schedule = Schedule(reversed(entries))

@@ -902,7 +902,8 @@ class MemoryStore(Store):
 
     def restore(self, state: dict) -> None:
         """Take back a state of :meth:`state`, or one read by :func:`~.snapshot.load_state`, which checks every field and
-        builds each timer's entry afresh (its seconds those of its due time): a state built otherwise is not checked here."""
+        builds each timer's entry afresh (its seconds those of its due time), or an empty one (:meth:`close`'s): a state
+        built otherwise is not checked here."""
         self.tickets, self.timers, self._load_index = state["tickets"], Schedule(state["timers"]), None  # fired_keys: see fired()
         self.queues = {role: RoleQueue(queue) for role, queue in state["queues"].items()}
         self.loads, self.cursors = state["loads"], state["cursors"]

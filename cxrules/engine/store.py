@@ -178,6 +178,13 @@ _as_timer: Final = partial(tuple.__new__, Timer)
 interpreted even here, and a timer is built from its entry each time it is looked at)."""
 
 
+def _seconds_against(head: TimerEntry, moment: datetime) -> float:
+    """``seconds(moment)``, to compare with the schedule's first entry ``head``: read off the entry when ``moment`` is its very
+    due time, as when a replay runs the engine up to its next timer. That datetime was made when the timer was scheduled and
+    has long left :func:`~.calendars.micros`' slots: its zone would be asked for its offset again."""
+    return head[0] if head[3] is moment else seconds(moment)
+
+
 def entry_timer(entry: TimerEntry) -> Timer:
     """The timer of a schedule's entry (:data:`TimerEntry`)."""
     return _as_timer((entry[3], entry[1], entry[4], entry[5], entry[6], entry[7]))
@@ -912,7 +919,7 @@ class MemoryStore(Store):
 
     def pop_due(self, now: datetime) -> Optional[Timer]:
         head = self.timers.head()
-        if head is not None and (head[3] is now or head[0] <= seconds(now)):  # see drop_spent
+        if head is not None and head[0] <= _seconds_against(head, now):
             entry = self.timers.pop()
             if self._touch_timers():
                 self._timers_taken.append(entry)
@@ -925,9 +932,9 @@ class MemoryStore(Store):
 
     def drop_spent(self, until: datetime, spent: Callable[[Optional[TicketState], Timer], bool]) -> None:
         timers, tickets = self.timers, self.tickets
-        # a replay runs up to the first timer's own due time: its entry holds its seconds, and the datetime, made when the
-        # timer was scheduled, has long left micros' slots (its offset would be asked again)
-        limit = head[0] if (head := timers.head()) is not None and head[3] is until else seconds(until)
+        if (first := timers.head()) is None:
+            return
+        limit = _seconds_against(first, until)
         while (head := timers.head()) is not None and head[0] <= limit:
             fired = self._spent(head[5], head[1], head[6])  # fired(), no timer built
             timer = None if fired else entry_timer(head)

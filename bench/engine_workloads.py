@@ -29,7 +29,7 @@ them) and the seed org orgs/automotive.yaml. For each:
 - cold start: a fresh engine built, then the first ticket of every class created and closed,
   beside a fresh ruleset built, then its first post of each (what building took also shown), and
   its bound: a cold ticket does all a warm one does (the best case), and the engine asks
-  durable-rules once for each group of classes alike it meets, each ask a first post at least.
+  durable-rules once for each set of rules taking the classes it meets, each ask a first post at least.
 - a desk kept full: one role of 10 agents, then of 1,000 (capacity 5, a queue as long as the team), each of
   BENCH_DESK_TICKETS tickets created a minute after the last and queued, then the oldest closed, its agent taking the
   queue's head; least loaded and round robin; µs a ticket and their growth from 10 agents to 1,000, beside the same
@@ -442,8 +442,8 @@ def realistic(org: Org, classes: list[TicketClass], raw_rate: float) -> None:
 
 def cold(org: Org, classes: list[TicketClass], best_rate: float) -> None:
     """A fresh engine and a fresh ruleset, built in the timing, then the first ticket (the first post) of each class; beside
-    the bound: each cold ticket does all a warm one does (``best_rate``), and each group of classes the engine asks
-    durable-rules about costs a first post at least."""
+    the bound: each cold ticket does all a warm one does (``best_rate``), and each set of rules taking a class that the
+    engine asks durable-rules about costs a first post at least."""
     engine_timing, engine_built = cold_start(lambda: Engine(org, VirtualClock(MOMENT)),
                                              lambda fresh: created_and_closed(fresh, classes, len(classes), "c"))
     flags = OpenFlags(org).at(MOMENT)
@@ -458,7 +458,7 @@ def cold(org: Org, classes: list[TicketClass], best_rate: float) -> None:
           f"{engine_timing.spread()}, {engine_rate:,.0f} tickets/s; a fresh ruleset, then its first post of each: "
           f"{raw_timing.spread()}, {raw_rate:,.0f}/s; ratio {engine_rate / raw_rate:.2f}x (target ≥ 1x); of which building "
           f"the engine {engine_built * 1000:.0f} ms, the ruleset {raw_built * 1000:.0f} ms (mins); bound: the best case's "
-          f"work for each ticket and a first post for each of the {asked:,} groups of classes durable-rules is asked about, "
+          f"work for each ticket and a first post for each of the {asked:,} sets of rules taking a class that durable-rules is asked about, "
           f"{bound_rate / raw_rate:.2f}x (the best case's alone: {best_rate / raw_rate:.2f}x)")
 
 

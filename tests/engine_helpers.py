@@ -49,12 +49,10 @@ def make_engine(org: cxrules.Org, start: datetime) -> Engine:
     return Engine(org, VirtualClock(start))
 
 
-def as_the_rules_see(org: cxrules.Org, ticket: TicketClass) -> tuple:
-    """What every routing rule sees of a class, worked out plainly: which rules name each of its values (a category names
-    its children too: the model's sets, not the file's lists), and its member flag if a rule tests it."""
-    named = tuple(frozenset(rule.id for rule in org.routing if (values := getattr(rule.match, dimension)) is not None and value in values)
-                  for dimension, value in zip(("categories", "channels", "segments", "priorities"), ticket.class_fields()))
-    return (*named, ticket.member if any(rule.match.member is not None for rule in org.routing) else None)
+def rules_taking(org: cxrules.Org, ticket: TicketClass) -> frozenset[str]:
+    """The routing rules whose match takes a class, worked out plainly: each rule's match asked (a category names its children
+    too: the model's sets, not the file's lists). Durable-rules' answer for a class depends on nothing else of it."""
+    return frozenset(rule.id for rule in org.routing if rule.match.matches(*ticket.class_fields()))
 
 
 def abandon(store) -> None:

@@ -20,7 +20,7 @@ from cxrules.regions import uncovered
 from cxrules.routing import Router, TicketClass
 
 from conftest import ROOT, SEED_ORGS
-from engine_helpers import as_the_rules_see
+from engine_helpers import rules_taking
 
 sys.path.insert(0, str(ROOT / "bench"))
 from generate import generate_org  # noqa: E402
@@ -177,9 +177,9 @@ def _tiny_rules(draw) -> list[dict]:
 
 @settings(max_examples=40, deadline=None)
 @given(routing=_tiny_rules())
-def test_durable_rules_are_asked_once_per_group_of_classes_every_rule_treats_alike(tmp_path_factory, routing):
-    """Classes whose values the same rules name, dimension by dimension (and of the same member flag where a rule tests it),
-    share one post to durable-rules; every class still gets the reference router's owner, at any moment."""
+def test_durable_rules_are_asked_once_per_set_of_rules_taking_a_class(tmp_path_factory, routing):
+    """Classes that the same rules' matches take (members or not, a category by its parent) share one post to durable-rules,
+    however their values differ; every class still gets the reference router's owner, at any moment."""
     from cxrules.engine.durable import DurableRouter
 
     org = _tiny(tmp_path_factory.mktemp("org"), routing)
@@ -192,7 +192,7 @@ def test_durable_rules_are_asked_once_per_group_of_classes_every_rule_treats_ali
         for ticket in classes:
             expected, found = reference.route(ticket), durable.route(ticket)
             assert (found.role, found.rule) == (expected.role, expected.rule), ticket
-        assert len(posted) == len({as_the_rules_see(org, ticket) for ticket in classes})
+        assert len(posted) == len({rules_taking(org, ticket) for ticket in classes})
         for ticket in classes:
             for moment in WEEK_MOMENTS[::4]:
                 expected, found = reference.route(ticket, moment), durable.route(ticket, moment)

@@ -12,10 +12,13 @@ raises and leaves reference cycles behind, so we run the actions ourselves
 A routing decision is a pure function of the ticket's class and of which calendars are
 open among those of the `during` rules that match the class, so each one is computed by
 durable-rules once and then served from a cache: the engine is fast without a second
-implementation of the rules. A class matters only through which rules name each of its
-values (a rule tests a value by naming it or by naming no value of its dimension), so
-classes alike in that, dimension by dimension, share one answer: durable-rules is asked
-once per such group (18 groups for the 2,560 classes of orgs/automotive.yaml).
+implementation of the rules. Durable-rules fires the first rule, by precedence, whose
+conditions hold, so a class matters only through which rules' matches take it: classes
+taken by the same rules share one answer, and durable-rules is asked once per such set
+(13 for the 2,560 classes of orgs/automotive.yaml, 1,001 for the 16,000 of the bench's
+generated org). Which rules take a class is told by a :class:`~.matching.MatchIndex` of the
+rules' matches, the model's sets that :func:`compile_routing` writes as conditions; which
+of them wins is durable-rules' to say.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from durable.engine import MessageNotHandledException, Ruleset
 from ..calendars import BusinessCalendar, Stretch
 from ..model import Match, Org, RoutingRule, Surge
 from ..routing import Route, TicketClass, precedence_order, surge_route
+from .matching import MatchIndex
 
-__all__ = ["DurableRouter", "compile_routing", "post_and_act", "run_by_post_and_act", "value_groups"]
+__all__ = ["DurableRouter", "compile_routing", "post_and_act", "run_by_post_and_act"]
 
 _serial = itertools.count()
 _NONE: frozenset[str] = frozenset()
@@ -62,27 +66,6 @@ def _match_terms(match: Match) -> list[dict]:
 
 ClassFields = tuple[str, str, str, str, bool]
 """A ticket's class as its fields: category, channel, segment, priority, member."""
-
-Group = tuple[int, int, int, int, Optional[bool]]
-"""Classes that every rule treats alike: per dimension, the number of the set of rules that name the value (:func:`value_groups`),
-and the member flag if any rule tests it."""
-
-
-def value_groups(rules: Iterable[RoutingRule]) -> tuple[dict[str, int], ...]:
-    """For category, channel, segment and priority: every value some rule names, numbered by the set of rules naming it
-    (from 1; values named by the same rules share a number). A value no rule names is group 0, with every other such value."""
-    named_by: tuple[dict[str, set[str]], ...] = ({}, {}, {}, {})
-    for rule in rules:
-        match = rule.match
-        for names, values in zip(named_by, (match.categories, match.channels, match.segments, match.priorities)):
-            for value in values or ():
-                names.setdefault(value, set()).add(rule.id)
-    numbered = []
-    for names in named_by:
-        numbers: dict[frozenset[str], int] = {}
-        numbered.append({value: numbers.setdefault(frozenset(naming), len(numbers) + 1) for value, naming in names.items()})
-    return tuple(numbered)
-
 
 def run_by_post_and_act(closure) -> None:
     """The action every rule of ours names, as durable-rules' ``Ruleset`` requires one: :func:`post_and_act` runs the actions
@@ -153,22 +136,20 @@ class DurableRouter:
         self._lock = threading.Lock()
         self._cache: dict[object, Optional[str]] = {}
         """Winners by the fields of a ticket's class, or by (fields, open calendars) for rules with `during`."""
-        self._during = [(rule.match, rule.during) for rule in org.routing if rule.during]
-        self._groups = value_groups(org.routing)
-        self._member_matters = any(rule.match.member is not None for rule in org.routing)
-        self._calendars_of: dict[Group, frozenset[str]] = {}
-        """Per group of classes (:meth:`_group`), the calendars of the `during` rules that match it: whether any other calendar
-        is open cannot change its winner, so durable-rules is asked once for all the states of the others (and told none is
-        open)."""
-        self._decisions: dict[tuple[Group, frozenset[str]], Optional[str]] = {}
-        """Winners by (group of classes, open calendars that matter to it): what durable-rules was asked."""
+        self._taking = MatchIndex(org.routing)
+        self._calendars_of: dict[int, frozenset[str]] = {}
+        """Per set of rules taking a class (:meth:`.MatchIndex.taking`), the calendars of its `during` rules: whether any other
+        calendar is open cannot change its winner, so durable-rules is asked once for all the states of the others (and told
+        none is open)."""
+        self._decisions: dict[tuple[int, frozenset[str]], Optional[str]] = {}
+        """Winners by (set of rules taking the class, open calendars that matter to it): what durable-rules was asked."""
         self.name = f"cxrules_{org.info.id}_{os.getpid()}_{next(_serial)}"
         self._ruleset = Ruleset(self.name, None, compile_routing(org.routing)) if org.routing else None
 
     @property
     def asked(self) -> int:
-        """How many times durable-rules has been asked: once per group of classes alike and set of open calendars that
-        matter to it, met so far (what a fresh engine pays for beyond a warm one)."""
+        """How many times durable-rules has been asked: once per set of rules taking the classes met so far and state of the
+        calendars that matter to it (what a fresh engine pays for beyond a warm one)."""
         return len(self._decisions)
 
     def _record(self, action: str, matched: dict) -> None:
@@ -211,24 +192,18 @@ class DurableRouter:
             return known  # type: ignore[return-value]
         with self._lock:
             if key not in self._cache:
-                self._cache[key] = self._decided(ticket or TicketClass(*fields), open_calendars)
+                self._cache[key] = self._decided(fields, ticket, open_calendars)
             return self._cache[key]
 
-    def _group(self, ticket: TicketClass) -> Group:
-        """The classes every rule treats as ``ticket``: the same rules name each of their values (see the module's docstring)."""
-        categories, channels, segments, priorities = self._groups
-        return (categories.get(ticket.category, 0), channels.get(ticket.channel, 0), segments.get(ticket.segment, 0),
-                priorities.get(ticket.priority, 0), ticket.member if self._member_matters else None)
-
-    def _decided(self, ticket: TicketClass, open_calendars: frozenset[str]) -> Optional[str]:
-        """The winner by durable-rules, asked once per group of classes alike and set of open calendars among those that
-        matter to it (the first class of the group met is the one posted)."""
-        group = self._group(ticket)
-        if (relevant := self._calendars_of.get(group)) is None:
-            relevant = self._calendars_of[group] = frozenset(during for match, during in self._during if match.matches(*ticket.class_fields()))
-        key = (group, open_calendars & relevant)
+    def _decided(self, fields: ClassFields, ticket: Optional[TicketClass], open_calendars: frozenset[str]) -> Optional[str]:
+        """The winner by durable-rules, asked once per set of rules taking the class and state of the calendars among those
+        that matter to it (the first class met of each is the one posted; ``ticket``: its class, if the caller has it)."""
+        taking = self._taking.taking(fields)
+        if (relevant := self._calendars_of.get(taking)) is None:
+            relevant = self._calendars_of[taking] = frozenset(rule.during for rule in self._taking.all(fields) if rule.during)
+        key = (taking, open_calendars & relevant)
         if key not in self._decisions:
-            self._decisions[key] = self._post(ticket, key[1])
+            self._decisions[key] = self._post(ticket or TicketClass(*fields), key[1])
         return self._decisions[key]
 
     def _post(self, ticket: TicketClass, open_calendars: frozenset[str]) -> Optional[str]:

@@ -47,8 +47,9 @@ class MatchIndex(Generic[Item]):
             if match.member is None or not match.member:
                 self._others |= bit
 
-    def _taking(self, fields: tuple) -> int:
-        """The bit set of the items that take the class of ``fields`` (category, channel, segment, priority, member)."""
+    def taking(self, fields: tuple) -> int:
+        """The bit set of the items that take the class of ``fields`` (category, channel, segment, priority, member): bit
+        ``n`` for ``items[n]``. Classes with the same bit set are taken by the same items."""
         category, channel, segment, priority, member = fields
         by_value, anything = self._by_value, self._anything
         return ((by_value[0].get(category, 0) | anything[0]) & (by_value[1].get(channel, 0) | anything[1])
@@ -57,12 +58,12 @@ class MatchIndex(Generic[Item]):
 
     def first(self, fields: tuple) -> Optional[Item]:
         """The first item that takes the class, if any."""
-        taking = self._taking(fields)
+        taking = self.taking(fields)
         return self.items[(taking & -taking).bit_length() - 1] if taking else None
 
     def all(self, fields: tuple) -> tuple[Item, ...]:
         """Every item that takes the class, in order."""
-        taking = self._taking(fields)
+        taking = self.taking(fields)
         found = []
         while taking:
             lowest = taking & -taking

@@ -458,8 +458,8 @@ def cold(org: Org, classes: list[TicketClass], best_rate: float) -> None:
           f"{engine_timing.spread()}, {engine_rate:,.0f} tickets/s; a fresh ruleset, then its first post of each: "
           f"{raw_timing.spread()}, {raw_rate:,.0f}/s; ratio {engine_rate / raw_rate:.2f}x (target ≥ 1x); of which building "
           f"the engine {engine_built * 1000:.0f} ms, the ruleset {raw_built * 1000:.0f} ms (mins); bound: the best case's "
-          f"work for each ticket and a first post for each of the {asked:,} sets of rules taking a class that durable-rules is asked about, "
-          f"{bound_rate / raw_rate:.2f}x (the best case's alone: {best_rate / raw_rate:.2f}x)")
+          f"work for each ticket and a first post for each of the {asked:,} sets of rules taking a class that durable-rules "
+          f"is asked about, {bound_rate / raw_rate:.2f}x (the best case's alone: {best_rate / raw_rate:.2f}x)")
 
 
 DESK = """apiVersion: cxrules/v1

@@ -51,7 +51,8 @@ def make_engine(org: cxrules.Org, start: datetime) -> Engine:
 
 def rules_taking(org: cxrules.Org, ticket: TicketClass) -> frozenset[str]:
     """The routing rules whose match takes a class, worked out plainly: each rule's match asked (a category names its children
-    too: the model's sets, not the file's lists). Durable-rules' answer for a class depends on nothing else of it."""
+    too: the model's sets, not the file's lists). Durable-rules' answer for a class depends on nothing else of it but which
+    of those rules' `during` calendars are open."""
     return frozenset(rule.id for rule in org.routing if rule.match.matches(*ticket.class_fields()))
 
 

@@ -47,7 +47,7 @@ from cxrules.simulation import LogMapping, TicketRecord, simulate
 from cxrules.simulation.replay import MODES
 
 from conftest import ORGS, ROOT, SEED_ORGS, examples
-from engine_helpers import StoppedClock, rules_taking, local, make_org
+from engine_helpers import StoppedClock, local, make_org, rules_taking
 
 sys.path.insert(0, str(ROOT / "bench"))
 from engine_workloads import LoadsReadAfresh  # noqa: E402  (the bench's baseline: loads read for each pick)
@@ -164,12 +164,15 @@ _matches = st.lists(st.builds(Match, _named, _named, _named, _named, st.one_of(s
 
 
 @settings(max_examples=examples(300), deadline=None)
-@given(matches=_matches, classes=st.lists(st.tuples(*[st.sampled_from(_VALUES + ("d",))] * 4, st.booleans()), min_size=1, max_size=20))
+@given(matches=_matches, classes=st.lists(st.tuples(*[st.sampled_from(_VALUES + ("d",))] * 4, st.one_of(st.none(), st.booleans())),
+                                          min_size=1, max_size=20))
 def test_the_items_an_index_finds_for_a_class_are_those_whose_match_takes_it(matches, classes):
-    """In order, the first among them, none for a value no match names (`d`); as the model's Match.matches says."""
+    """In order, the first among them, none for a value no match names (`d`), as their bit set; as the model's Match.matches
+    says (a class whose member flag is not known, None, is taken only by matches that test none)."""
     index = MatchIndex(matches, lambda match: match)
     for ticket_class in classes:
         taking = tuple(match for match in matches if match.matches(*ticket_class))
+        assert index.taking(ticket_class) == sum(1 << n for n, match in enumerate(matches) if match.matches(*ticket_class))
         assert [id(match) for match in index.all(ticket_class)] == [id(match) for match in taking]
         assert index.first(ticket_class) is (taking[0] if taking else None)
 

@@ -34,9 +34,10 @@ def _org_from(tmp_path: Path, data: dict) -> cxrules.Org:
     return cxrules.load_org(path)
 
 
-def _tiny(tmp_path: Path, routing: list[dict]) -> cxrules.Org:
+def _tiny(tmp_path: Path, routing: list[dict], more_channels: tuple[str, ...] = ()) -> cxrules.Org:
     data = load_file(ROOT / "tests/fixtures/tiny.yaml")[0].data  # keeps `on:` a key, unlike yaml.safe_load
     data["routing"] = routing
+    data["channels"] += [{"id": channel, "name": channel.title()} for channel in more_channels]
     return _org_from(tmp_path, data)
 
 
@@ -155,8 +156,9 @@ def test_durable_rules_decide_exactly_as_the_reference_on_generated_orgs(tmp_pat
     _assert_durable_agrees(org, [None, *WEEK_MOMENTS[::7]])
 
 
-_TINY_VALUES = {"category": ["complaint", "repair_quality", "question"], "segment": ["vip", "normal"],
-                "priority": ["low", "normal", "high", "urgent"]}
+_TINY_VALUES = {"category": ["complaint", "repair_quality", "question"], "channel": ["phone", "email"],
+                "segment": ["vip", "normal"], "priority": ["low", "normal", "high", "urgent"]}
+"""The tiny org's values, with an `email` channel the property test adds (:func:`_tiny`'s ``more_channels``)."""
 
 
 @st.composite
@@ -182,9 +184,8 @@ def test_durable_rules_are_asked_once_per_set_of_rules_taking_a_class(tmp_path_f
     however their values differ; every class still gets the reference router's owner, at any moment."""
     from cxrules.engine.durable import DurableRouter
 
-    org = _tiny(tmp_path_factory.mktemp("org"), routing)
-    classes = [TicketClass(category, "phone", segment, priority, member) for category, segment, priority, member
-               in itertools.product(*_TINY_VALUES.values(), (False, True))]
+    org = _tiny(tmp_path_factory.mktemp("org"), routing, more_channels=("email",))
+    classes = [TicketClass(*values, member) for values in itertools.product(*_TINY_VALUES.values()) for member in (False, True)]
     durable, reference, posted = DurableRouter(org), Router(org), []
     post = durable._post
     durable._post = lambda ticket, open_calendars: posted.append(ticket) or post(ticket, open_calendars)  # type: ignore[method-assign]

@@ -16,7 +16,7 @@ shape, below, are bounded in number and in size).
 What the rules can tell of the facts is little: of each earlier fact, its type, how far its number lies from the new
 one's, whether it is the same ticket, and which side of the window's end the new one falls. Facts alike in that (their
 *shape*) match alike, so durable-rules is asked once per shape and its answer, as places in the list of facts, serves
-every later set of that shape, as routing is served once per group of classes alike (:mod:`.durable`). Its sum of a
+every later set of that shape, as routing is served once per set of rules taking a class (:mod:`.durable`). Its sum of a
 fact's time and the window is the very one of IEEE doubles that durable-rules makes, so a fact at the window's end
 falls on the side durable-rules puts it.
 

@@ -67,6 +67,7 @@ def _match_terms(match: Match) -> list[dict]:
 ClassFields = tuple[str, str, str, str, bool]
 """A ticket's class as its fields: category, channel, segment, priority, member."""
 
+
 def run_by_post_and_act(closure) -> None:
     """The action every rule of ours names, as durable-rules' ``Ruleset`` requires one: :func:`post_and_act` runs the actions
     by the rules' names, and ``Ruleset.do_actions``, which would call this, is not used."""

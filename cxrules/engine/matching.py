@@ -32,7 +32,7 @@ class MatchIndex(Generic[Item]):
         self._anything = [0, 0, 0, 0]
         """Per dimension: the items that take any value of it."""
         self._members, self._others = 0, 0
-        """The items that take a member's ticket, and those that take another's."""
+        """The items that take a member's ticket, and those that take another's; those that test no member flag are in both."""
         for position, item in enumerate(self.items):
             match, bit = match_of(item), 1 << position
             for dimension, named in enumerate((match.categories, match.channels, match.segments, match.priorities)):
@@ -49,12 +49,13 @@ class MatchIndex(Generic[Item]):
 
     def taking(self, fields: tuple) -> int:
         """The bit set of the items that take the class of ``fields`` (category, channel, segment, priority, member): bit
-        ``n`` for ``items[n]``. Classes with the same bit set are taken by the same items."""
+        ``n`` for ``items[n]``. Classes with the same bit set are taken by the same items. A member flag that is neither True
+        nor False (None: not known) is taken only by the items that test none, as a match tells it."""
         category, channel, segment, priority, member = fields
         by_value, anything = self._by_value, self._anything
+        flagged = self._members if member is True else self._others if member is False else self._members & self._others
         return ((by_value[0].get(category, 0) | anything[0]) & (by_value[1].get(channel, 0) | anything[1])
-                & (by_value[2].get(segment, 0) | anything[2]) & (by_value[3].get(priority, 0) | anything[3])
-                & (self._members if member else self._others))
+                & (by_value[2].get(segment, 0) | anything[2]) & (by_value[3].get(priority, 0) | anything[3]) & flagged)
 
     def first(self, fields: tuple) -> Optional[Item]:
         """The first item that takes the class, if any."""

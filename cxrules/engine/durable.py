@@ -137,7 +137,7 @@ class DurableRouter:
         self._lock = threading.Lock()
         self._cache: dict[object, Optional[str]] = {}
         """Winners by the fields of a ticket's class, or by (fields, open calendars) for rules with `during`."""
-        self._taking = MatchIndex(org.routing)
+        self._by_class = MatchIndex(org.routing)
         self._calendars_of: dict[int, frozenset[str]] = {}
         """Per set of rules taking a class (:meth:`.MatchIndex.taking`), the calendars of its `during` rules: whether any other
         calendar is open cannot change its winner, so durable-rules is asked once for all the states of the others (and told
@@ -199,9 +199,9 @@ class DurableRouter:
     def _decided(self, fields: ClassFields, ticket: Optional[TicketClass], open_calendars: frozenset[str]) -> Optional[str]:
         """The winner by durable-rules, asked once per set of rules taking the class and state of the calendars among those
         that matter to it (the first class met of each is the one posted; ``ticket``: its class, if the caller has it)."""
-        taking = self._taking.taking(fields)
+        taking = self._by_class.taking(fields)
         if (relevant := self._calendars_of.get(taking)) is None:
-            relevant = self._calendars_of[taking] = frozenset(rule.during for rule in self._taking.all(fields) if rule.during)
+            relevant = self._calendars_of[taking] = frozenset(rule.during for rule in self._by_class.all(fields) if rule.during)
         key = (taking, open_calendars & relevant)
         if key not in self._decisions:
             self._decisions[key] = self._post(ticket or TicketClass(*fields), key[1])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import gc
 from datetime import timedelta
 
@@ -15,7 +14,6 @@ from cxrules.engine.store import TicketState, Timer
 from cxrules.simulation.figures import Flight
 from cxrules.simulation import LogMapping, Pause, SimulationError, Stint, TicketRecord, simulate
 
-from conftest import ROOT
 from engine_helpers import local, make_org
 
 HOUR = timedelta(hours=1)
@@ -190,11 +188,3 @@ def test_a_replay_frees_its_tickets_and_flights_itself_and_leaves_them_not_to_th
         gc.enable()
     assert result.tickets == 40 and left == []
 
-
-def test_every_kind_of_step_the_replay_puts_on_its_agenda_has_a_handler():
-    """The agenda's steps are handed over through a table (``_Replay._steps``): a kind pushed but left out of it would end a
-    replay with a bare KeyError. Read off the source: each ``self._push(moment, "kind", ...)`` against the table's keys."""
-    tree = ast.parse((ROOT / "cxrules" / "simulation" / "replay.py").read_text(encoding="utf-8"))
-    pushed = {node.args[1].value for node in ast.walk(tree) if isinstance(node, ast.Call) and ast.unparse(node.func) == "self._push"}
-    table = next(node.value for node in ast.walk(tree) if isinstance(node, ast.AnnAssign) and ast.unparse(node.target) == "self._steps")
-    assert pushed and pushed == {key.value for key in table.keys}

@@ -20,7 +20,7 @@ import itertools
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Final, Iterable, Optional
+from typing import Any, Callable, Final, Iterable, Optional, TypeAlias
 from zoneinfo import ZoneInfo
 
 from mypy_extensions import mypyc_attr
@@ -131,6 +131,10 @@ class _Tally:
     """When the replay stopped: the log's last moment and the tail after it."""
 
 
+_Step: TypeAlias = Callable[[Flight, datetime, Any], None]
+"""A step of the replay's agenda: its handler, given the ticket's flight, the moment and the step's payload."""
+
+
 class _Replay:
     def __init__(self, org: Org, records: list[TicketRecord], mapping: LogMapping, mode: str, model: Optional[WorkModel],
                  escalation: str, rng: random.Random):
@@ -152,10 +156,6 @@ class _Replay:
             d.TicketReopened: self._fold_reopened, d.SurgeActivated: self._fold_surge, d.SurgeDeactivated: self._fold_surge,
             d.Fallback: self._fold_fallback, d.Refused: self._fold_refused}
         """What each kind of decision means for the replay (looked up by its exact type: every kind is a direct subclass)."""
-        self._steps: dict[str, Callable[[Flight, datetime, Any], None]] = {
-            "start": self._on_start, "phase_done": self._on_phase_done, "pause_end": self._on_pause_end,
-            "reopen": self._on_reopen, "follow_up": self._on_follow_up, "escalate": self._on_escalate}
-        """Who takes each kind of step the agenda holds: bound once, not looked up by a name built for each step."""
         self.pending: list = []
         self.sequence = itertools.count()
 
@@ -186,11 +186,11 @@ class _Replay:
                 if progress and (arrived % 500 == 0 or arrived == total):
                     progress(arrived, total)
                 continue
-            _, _, _, kind, ticket_id, generation, payload = heappop(self.pending)
+            _, _, _, step, ticket_id, generation, payload = heappop(self.pending)
             flight = self.flights[ticket_id]
             if generation is not None and generation != flight.generation:
                 continue  # superseded: the ticket moved on (an escalation took it) before this fell due
-            self._steps[kind](flight, moment, payload)
+            step(flight, moment, payload)
         for flight in self.flights.values():
             flight.left_untaken(until)
             flight.close_holding(until)
@@ -210,9 +210,11 @@ class _Replay:
             return AsIsJourney(as_is_steps(record, lambda category: self.mapping.service_time(category, self.rng)))
         return ModelJourney(record, self.model, self.rng, truncated=self.tally.truncated)
 
-    def _push(self, moment: datetime, kind: str, ticket_id: str, generation: Optional[int] = None, payload=None) -> None:
-        # ordered by POSIX time: the heap compares floats, far cheaper than aware datetimes
-        heappush(self.pending, (seconds(moment), next(self.sequence), moment, kind, ticket_id, generation, payload))
+    def _push(self, moment: datetime, step: _Step, ticket_id: str, generation: Optional[int] = None, payload=None) -> None:
+        """Put ``step`` on the agenda, to be taken with the ticket's flight at ``moment`` (the handler itself, so every step
+        pushed has one). Ordered by POSIX time, then by when it was pushed: the heap compares floats, far cheaper than aware
+        datetimes, and never reaches the step."""
+        heappush(self.pending, (seconds(moment), next(self.sequence), moment, step, ticket_id, generation, payload))
 
     def _submit(self, event: e.Event) -> None:
         self._fold(self.engine.submit(event))
@@ -342,13 +344,13 @@ class _Replay:
             flight.paused = True
             self._submit(e.Waiting(flight.record.id, phase.reason or "waiting_customer", at=at))
             if length is not None:
-                self._push(at + length, "pause_end", flight.record.id, flight.generation)
+                self._push(at + length, self._on_pause_end, flight.record.id, flight.generation)
             return
         if length is None:
             return  # the log ends with the ticket in hand: its agent keeps it
         end = self.agent_shifts[flight.agent].add(at, length) if flight.agent else at + length
         if end is not None:
-            self._push(end, "phase_done", flight.record.id, flight.generation)
+            self._push(end, self._on_phase_done, flight.record.id, flight.generation)
 
     def _next_phase(self, flight: Flight, at: datetime) -> None:
         if flight.phases:
@@ -366,7 +368,7 @@ class _Replay:
             reopen = flight.journey.reopen()
             if reopen is not None:
                 delay, role = reopen
-                self._push(at + delay, "reopen", flight.record.id, flight.generation, role)
+                self._push(at + delay, self._on_reopen, flight.record.id, flight.generation, role)
         elif following.kind == "move" and following.role is not None:
             self._move(flight, following.role, at)
 
@@ -385,7 +387,7 @@ class _Replay:
             return  # the rules' choice, about to be overridden by the log's route
         flight.assigned(decision.agent, decision.role, decision.at)
         if flight.phases is not None:
-            self._push(decision.at, "start", flight.record.id, flight.generation)
+            self._push(decision.at, self._on_start, flight.record.id, flight.generation)
 
     def _fold_queued(self, decision: d.Queued, flight: Optional[Flight]) -> None:
         peaks, key = self.tally.queue_peaks, (hour_start(decision.at, self.zone), decision.role)
@@ -401,7 +403,7 @@ class _Replay:
         if flight is not None:
             flight.escalated = True
             if self.escalation == "move" and self.engine.agents.get(decision.role):
-                self._push(decision.at, "escalate", flight.record.id, flight.generation, decision.role)
+                self._push(decision.at, self._on_escalate, flight.record.id, flight.generation, decision.role)
 
     def _fold_follow_up_scheduled(self, decision: d.FollowUpScheduled, flight: Optional[Flight]) -> None:
         self.tally.followups["scheduled"] += 1
@@ -411,7 +413,7 @@ class _Replay:
     def _fold_follow_up_due(self, decision: d.FollowUpDue, flight: Optional[Flight]) -> None:
         if flight is not None:
             self.tally.followups["due"] += 1
-            self._push(decision.at, "follow_up", flight.record.id, None, decision)
+            self._push(decision.at, self._on_follow_up, flight.record.id, None, decision)
 
     def _fold_follow_up_overdue(self, decision: d.FollowUpOverdue, flight: Optional[Flight]) -> None:
         self.tally.followups["late"] += 1

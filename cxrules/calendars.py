@@ -189,10 +189,23 @@ def dated_week(calendar: "BusinessCalendar", day: date, view_zone: str | None = 
 
 
 @lru_cache(maxsize=64)
-def _country_holidays(country: str, year: int):
+def _holiday_dates(country: str, year: int) -> tuple[frozenset[date], frozenset[date]]:
+    """A country's public holidays in ``year`` and its make-up working days, as plain sets of dates: a calendar asks of
+    every date it lays out and of the date before, and the `holidays` package's own lookup converts each key first (18
+    times as long as a set's)."""
     import holidays
 
-    return holidays.country_holidays(country, years=year)
+    table = holidays.country_holidays(country, years=year)
+    return frozenset(table), frozenset(getattr(table, "weekend_workdays", ()))
+
+
+_STARTS_NONE: Final = 0
+"""A date's kind, by the shifts that start on it: none (a holiday, a `closed` date, a campaign's date off),"""
+_STARTS_OWN: Final = 1
+"""its weekday's (an ordinary date),"""
+_STARTS_WITH_MONDAY: Final = 2
+"""or Monday's and its weekday's (a make-up working day, an `open` date)."""
+_KINDS: Final = 3
 
 
 HORIZON: Final = timedelta(days=732)
@@ -209,11 +222,24 @@ class BusinessCalendar:
         self.calendar = calendar
         self.zone = ZoneInfo(calendar.timezone)
         self._days: dict[date, tuple] = {}
+        self._midnights: dict[date, datetime] = {}
         self._table: _SpanTable | None = None
         """Open spans of a stretch of dates with their running total: replaced whole, so safe across threads."""
         self._known: tuple[Stretch, bool] | None = None
         """The last stretch :meth:`is_open` looked up, and whether the calendar is open in it; replaced whole, so safe across
         threads."""
+        self._closed, self._open, self._dates, self._country = calendar.closed, calendar.open, calendar.dates, calendar.holiday_country
+        self._holidays: dict[int, tuple[frozenset[date], frozenset[date]]] = {}
+        """The holiday country's holidays and make-up working days, by year."""
+        shifts = calendar.shifts
+        self._starting: tuple[tuple[tuple[Interval, ...], ...], ...] = (
+            ((),) * 7, shifts, tuple(_merged(shifts[0] + shifts[weekday]) for weekday in range(7)))
+        """The shifts that start on a date, by its kind and then its weekday."""
+        self._hours: tuple[tuple[Interval, ...], ...] = tuple(
+            _day_hours(self._starting[kind][weekday], self._starting[before][(weekday - 1) % 7])
+            for before in range(_KINDS) for kind in range(_KINDS) for weekday in range(7))
+        """A date's open hours, by the kind of the date before, its own kind and its weekday: all a date's hours depend on
+        (63 at most, worked out once rather than for each date)."""
         self._working_days = lru_cache(maxsize=4096)(self._working_days_after)
         """:meth:`add_working_days` by (start in µs, count), the latest asked: an SLA of working days asks it three times of
         one ticket (its deadline, its warning's length, its figure). By instant: two times of a repeated hour are equal to
@@ -225,19 +251,27 @@ class BusinessCalendar:
         A `closed` date or a public holiday starts none; an `open` date or a make-up working
         day starts Monday's shifts and its own weekday's, so it never loses working time.
         """
-        calendar = self.calendar
-        shifts = calendar.shifts
-        if day in calendar.closed or (calendar.dates is not None and day not in calendar.dates):
-            return ()
-        if day in calendar.open:
-            return _merged(shifts[0] + shifts[day.weekday()])
-        if calendar.holiday_country:
-            table = _country_holidays(calendar.holiday_country, day.year)
-            if day in table:
-                return ()
-            if day in getattr(table, "weekend_workdays", ()):
-                return _merged(shifts[0] + shifts[day.weekday()])
-        return shifts[day.weekday()]
+        return self._starting[self._kind(day)][day.weekday()]
+
+    def _kind(self, day: date) -> int:
+        """Which shifts start on a local date (``_STARTS_*``), by the precedence :meth:`shifts_on` tells."""
+        if day in self._closed or (self._dates is not None and day not in self._dates):
+            return _STARTS_NONE
+        if day in self._open:
+            return _STARTS_WITH_MONDAY
+        if self._country:
+            year = day.year
+            found = self._holidays.get(year)
+            if found is None:
+                if len(self._holidays) > 64:
+                    self._holidays.clear()
+                found = self._holidays[year] = _holiday_dates(self._country, year)
+            holidays, workdays = found
+            if day in holidays:
+                return _STARTS_NONE
+            if day in workdays:
+                return _STARTS_WITH_MONDAY
+        return _STARTS_OWN
 
     def is_working_day(self, day: date) -> bool:
         """Whether any shift starts on the local date (the unit `wd` durations count)."""
@@ -246,9 +280,7 @@ class BusinessCalendar:
     def hours_on(self, day: date) -> tuple[Interval, ...]:
         """Open intervals of a local date (within 00:00-24:00): its own shifts up to midnight,
         and the part after midnight of the shifts the day before started."""
-        own = [(shift.start, min(shift.end, 1440)) for shift in self.shifts_on(day)]
-        tails = [(0, shift.end - 1440) for shift in self.shifts_on(day - timedelta(days=1)) if shift.end > 1440]
-        return _merged(tuple(Interval(s, e) for s, e in own + tails))
+        return self._hours[(self._kind(day - _DAY) * _KINDS + self._kind(day)) * 7 + day.weekday()]
 
     def intervals_from(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Open intervals (aware, UTC) from ``start`` on, the first one clipped to ``start``.
@@ -272,7 +304,7 @@ class BusinessCalendar:
         went from 29 to 31 December 2011), whose hours would lie on the instants of the next date's and count twice."""
         spans = self._days.get(day)
         if spans is None:
-            skipped = day < date.max and self._instant(day + timedelta(days=1), 0) <= self._instant(day, 0)
+            skipped = day < date.max and self._midnight(day + _DAY) <= self._midnight(day)
             spans = () if skipped else tuple((self._instant(day, i.start), self._instant(day, i.end)) for i in self.hours_on(day))
             if len(self._days) > 20_000:
                 self._days.clear()
@@ -280,11 +312,21 @@ class BusinessCalendar:
         return spans
 
     def _instant(self, day: date, minute: int) -> datetime:
-        if minute >= 1440:
-            naive = datetime.combine(day + timedelta(days=1), time(0))
-        else:
-            naive = datetime.combine(day, time(minute // 60, minute % 60))
-        return naive.replace(tzinfo=self.zone).astimezone(UTC)
+        """The UTC instant of a minute (0–1440) of a local date; a wall time the clock skipped or repeated as Python reads
+        it (its first fold)."""
+        if minute == 0 or minute >= 1440:
+            return self._midnight(day + _DAY if minute else day)
+        return datetime.combine(day, _TIMES_OF_DAY[minute], self.zone).astimezone(UTC)
+
+    def _midnight(self, day: date) -> datetime:
+        """The UTC instant a local date begins, kept: it is asked of each date laid out, by its own hours, the day
+        before's (to tell a date the zone skipped) and the table's running total."""
+        moment = self._midnights.get(day)
+        if moment is None:
+            if len(self._midnights) > 20_000:
+                self._midnights.clear()
+            moment = self._midnights[day] = datetime.combine(day, _TIMES_OF_DAY[0], self.zone).astimezone(UTC)
+        return moment
 
     def _table_for(self, day: date, ahead: int) -> "_SpanTable | None":
         """A table holding ``day`` and ``ahead`` dates after it. It grows as the clock moves (forward by doubling, back by
@@ -303,7 +345,7 @@ class BusinessCalendar:
             first, last = day, day + timedelta(days=max(ahead, 64))
         last = min(last, date.max - timedelta(days=1))
         dates = [first + timedelta(days=n) for n in range((last - first).days)]
-        midnights = [self._instant(day, 0) for day in (*dates, last)]
+        midnights = [self._midnight(day) for day in (*dates, last)]
         table = _SpanTable(first, [self._spans(day) for day in dates], [self.is_working_day(day) for day in dates],
                            [micros(midnight) for midnight in midnights], [midnight.astimezone(self.zone).utcoffset() for midnight in midnights])
         self._table = table
@@ -867,6 +909,17 @@ class _SpanTable:
         """Whether the clocks change on a date from index ``first`` to ``last``."""
         at = bisect_left(self.changes, first)
         return at < len(self.changes) and self.changes[at] <= last
+
+
+def _day_hours(own: tuple[Interval, ...], before: tuple[Interval, ...]) -> tuple[Interval, ...]:
+    """A date's open hours from the shifts that start on it (up to midnight) and those the date before started (their part
+    after midnight)."""
+    tails = [Interval(0, shift.end - 1440) for shift in before if shift.end > 1440]
+    return _merged([Interval(shift.start, min(shift.end, 1440)) for shift in own] + tails)
+
+
+_TIMES_OF_DAY: Final = tuple(time(minute // 60, minute % 60) for minute in range(1440))
+"""Each minute of a day as a time: a table's instants are built of a date and one of these."""
 
 
 def _merged(intervals: Iterable[Interval]) -> tuple[Interval, ...]:

@@ -145,6 +145,60 @@ def test_a_make_up_day_never_has_less_open_time_than_the_same_weekday_would(hour
     assert _minutes(with_holidays.shifts_on(day)) >= _minutes(ordinary.shifts_on(day))
 
 
+def _shifts_starting(calendar: BusinessCalendar, day: date) -> tuple[Interval, ...]:
+    """The shifts that start on a date, read plainly off the org's calendar and the holidays package: what the calendar's
+    table by kind of date must give."""
+    import holidays
+
+    written_calendar, weekday = calendar.calendar, day.weekday()
+    with_monday = calendars._merged(written_calendar.shifts[0] + written_calendar.shifts[weekday])
+    if day in written_calendar.closed or (written_calendar.dates is not None and day not in written_calendar.dates):
+        return ()
+    if day in written_calendar.open:
+        return with_monday
+    if written_calendar.holiday_country:
+        table = holidays.country_holidays(written_calendar.holiday_country, years=day.year)
+        if day in table:
+            return ()
+        if day in getattr(table, "weekend_workdays", ()):
+            return with_monday
+    return written_calendar.shifts[weekday]
+
+
+_AROUND_HOLIDAYS = st.integers(-40, 40).flatmap(lambda offset: st.sampled_from(
+    [date(2025, 1, 28), date(2025, 5, 1), date(2025, 10, 1), date(2024, 12, 31)]).map(lambda day: day + timedelta(days=offset)))
+
+
+@given(hours=_hours, country=st.sampled_from(["CN", None]), closed=st.frozensets(_AROUND_HOLIDAYS, max_size=4),
+       opened=st.frozensets(_AROUND_HOLIDAYS, max_size=4), campaign=st.none() | st.frozensets(_AROUND_HOLIDAYS, max_size=20),
+       days=st.lists(_AROUND_HOLIDAYS, min_size=1, max_size=10))
+@example(hours=NIGHTS, country="CN", closed=frozenset(), opened=frozenset(), campaign=None,
+         days=[date(2025, 2, 8), date(2025, 10, 1), date(2025, 10, 9), date(2025, 1, 27)])  # make-up days, a holiday after nights
+def test_a_date_s_shifts_and_hours_are_those_its_kind_and_the_day_before_s_give(hours, country, closed, opened, campaign, days):
+    calendar = written(hours, country=country, closed=closed, open=opened, dates=campaign)
+    for day in [*days, *closed, *opened, *(day + timedelta(days=1) for day in opened)]:
+        own, before = _shifts_starting(calendar, day), _shifts_starting(calendar, day - timedelta(days=1))
+        assert calendar.shifts_on(day) == own
+        assert calendar.is_working_day(day) == bool(own)
+        tails = [Interval(0, shift.end - 1440) for shift in before if shift.end > 1440]
+        assert calendar.hours_on(day) == calendars._merged([Interval(s.start, min(s.end, 1440)) for s in own] + tails)
+
+
+_ZONE_CHANGES = st.sampled_from([("Europe/Berlin", date(2025, 3, 30)), ("Europe/Berlin", date(2025, 10, 26)),
+                                 ("America/Santiago", date(2025, 9, 6)), ("Asia/Beirut", date(2025, 10, 25)),
+                                 ("Australia/Lord_Howe", date(2025, 4, 6)), ("Pacific/Apia", date(2011, 12, 29)),
+                                 ("Antarctica/Casey", date(2010, 3, 4)), ("Asia/Shanghai", date(2025, 3, 1))])
+
+
+@given(change=_ZONE_CHANGES, offset=st.integers(-1, 1), minute=st.integers(0, 1440) | st.sampled_from([0, 1440]))
+def test_the_instant_of_a_minute_of_a_local_date_is_that_wall_time_s_first_fold(change, offset, minute):
+    zone, day = change[0], change[1] + timedelta(days=offset)
+    calendar = written(OFFICE, zone=zone, country=None)
+    wall = datetime.combine(day, datetime.min.time()) + timedelta(minutes=minute)
+    assert calendar._instant(day, minute) == wall.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+    assert calendar._instant(day, minute).tzinfo is calendars.UTC
+
+
 @given(hours=_hours, start=st.integers(0, 60 * 24 * 400), minutes=st.integers(1, 60 * 200))
 def test_between_measures_back_what_add_added(hours, start, minutes):
     calendar = written(hours)

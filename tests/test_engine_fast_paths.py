@@ -437,6 +437,27 @@ def test_the_first_follow_up_call_is_the_moment_the_whole_stretch_gives(org_path
         engine.close()
 
 
+@pytest.mark.parametrize("org_path", SEED_ORGS)
+def test_a_follow_up_asked_again_from_the_week_s_own_start_is_the_moment_the_whole_stretch_gives(org_path):
+    """A standing clock (tickets closed at one instant) asks again and again from the very moment the week of callable
+    spans was laid out from, which is also where a calendar opens or closes: answered off the week, as the search would
+    (the moment and its zone). The same instant in another zone, or a wall time of the other fold, is another moment."""
+    berlin = ZoneInfo("Europe/Berlin")
+    engine = Engine(cxrules.load_org(org_path), VirtualClock(datetime(2025, 9, 20, tzinfo=SHANGHAI)))
+    try:
+        followups = engine.followups
+        for policy in followups.policies.values():
+            for local in (datetime(2025, 9, 22, 9, tzinfo=SHANGHAI), datetime(2025, 9, 20, tzinfo=SHANGHAI),
+                          datetime(2025, 10, 26, 2, 30, tzinfo=berlin), datetime(2025, 10, 26, 2, 30, fold=1, tzinfo=berlin)):
+                again = [local, local.replace(), local.astimezone(timezone.utc), local.replace(), local.replace(fold=1 - local.fold)]
+                for start in again:
+                    due = start + policy.within
+                    found, expected = followups._first_call_moment(policy, start, due), _first_call_by_definition(followups, policy, start, due)
+                    assert found == expected and (found is None or found.isoformat() == expected.isoformat()), (policy.id, start)
+    finally:
+        engine.close()
+
+
 @settings(max_examples=examples(100), deadline=None)
 @given(facts=st.lists(st.tuples(st.sampled_from(["C1", "C2", "C3"]), st.integers(0, 200)), max_size=30),
        sweeps=st.lists(st.integers(0, 400), max_size=10))

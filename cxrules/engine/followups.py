@@ -175,6 +175,12 @@ _CALLABLE_STRETCH: Final = timedelta(days=7)
 than the grace, so every opening in it comes before the last moment a call may come)."""
 
 
+def _same_moment(one: datetime, other: datetime) -> bool:
+    """Whether two datetimes are the same in every respect arithmetic reads: zone (the object), fold and wall time (two of
+    one zone compare by their wall times)."""
+    return one.tzinfo is other.tzinfo and one.fold == other.fold and one == other
+
+
 class _Callable:
     """A policy's callable spans from ``first`` to ``end``, to read first calls off instead of searching each time.
 
@@ -185,17 +191,21 @@ class _Callable:
     their wall times, whatever their fold, which would place a moment of a repeated hour on the wrong side of another.
     """
 
-    __slots__ = ("first", "end", "spans", "ends", "edges")
+    __slots__ = ("start", "first", "end", "spans", "ends", "edges")
 
     def __init__(self, first: datetime, end: datetime, spans: list[Span], parts: list[Span]):
+        self.start = first
         self.first, self.end, self.spans = micros(first), micros(end), spans
         self.ends = [micros(closes) for _, closes in spans]
         self.edges = {micros(moment) for span in parts for moment in span} | {self.first, self.end}
         """Every moment a calendar of the policy opens or closes in the week, and the week's own ends."""
 
     def first_from(self, start: datetime, moment: int) -> Optional[datetime]:
-        """The first moment a call may be made from ``start`` (``moment`` in µs, within the week) on; None: search."""
-        if moment in self.edges:
+        """The first moment a call may be made from ``start`` (``moment`` in µs, within the week) on; None: search.
+
+        The week's own start asked again as the very same moment (its zone, fold and wall time: a standing clock, tickets
+        closed at one instant) is answered too: the search from it would take every step the week's spans took."""
+        if moment in self.edges and not (moment == self.first and _same_moment(start, self.start)):
             return None
         index = bisect_right(self.ends, moment)
         if index == len(self.spans):

@@ -239,7 +239,7 @@ class BusinessCalendar:
             _day_hours(self._starting[kind][weekday], self._starting[before][(weekday - 1) % 7])
             for before in range(_KINDS) for kind in range(_KINDS) for weekday in range(7))
         """A date's open hours, by the kind of the date before, its own kind and its weekday: all a date's hours depend on
-        (63 at most, worked out once rather than for each date)."""
+        (63 entries, worked out once rather than for each date)."""
         self._working_days = lru_cache(maxsize=4096)(self._working_days_after)
         """:meth:`add_working_days` by (start in µs, count), the latest asked: an SLA of working days asks it three times of
         one ticket (its deadline, its warning's length, its figure). By instant: two times of a repeated hour are equal to
@@ -319,8 +319,8 @@ class BusinessCalendar:
         return datetime.combine(day, _TIMES_OF_DAY[minute], self.zone).astimezone(UTC)
 
     def _midnight(self, day: date) -> datetime:
-        """The UTC instant a local date begins, kept: it is asked of each date laid out, by its own hours, the day
-        before's (to tell a date the zone skipped) and the table's running total."""
+        """The UTC instant a local date begins, kept: it is asked of each date laid out, by its own hours, by the date
+        before it (to tell whether that date was skipped) and by the table's running total."""
         moment = self._midnights.get(day)
         if moment is None:
             if len(self._midnights) > 20_000:

@@ -174,6 +174,8 @@ _AROUND_HOLIDAYS = st.integers(-40, 40).flatmap(lambda offset: st.sampled_from(
        days=st.lists(_AROUND_HOLIDAYS, min_size=1, max_size=10))
 @example(hours=NIGHTS, country="CN", closed=frozenset(), opened=frozenset(), campaign=None,
          days=[date(2025, 2, 8), date(2025, 10, 1), date(2025, 10, 9), date(2025, 1, 27)])  # make-up days, a holiday after nights
+@example(hours=NIGHTS, country="CN", closed=frozenset(), opened=frozenset({date(2025, 10, 1)}), campaign=None,
+         days=[date(2025, 1, 1), date(2025, 10, 1)])  # a holiday whose date before is of another year (asked first); an open date on a holiday
 def test_a_date_s_shifts_and_hours_are_those_its_kind_and_the_day_before_s_give(hours, country, closed, opened, campaign, days):
     calendar = written(hours, country=country, closed=closed, open=opened, dates=campaign)
     for day in [*days, *closed, *opened, *(day + timedelta(days=1) for day in opened)]:

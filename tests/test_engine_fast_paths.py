@@ -29,7 +29,7 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 import cxrules
-from cxrules.calendars import intersect_spans, open_spans, subtract_spans, union_spans
+from cxrules.calendars import intersect_spans, micros, open_spans, subtract_spans, union_spans
 from cxrules.engine import (AgentReplied, Assigned, AutomationFired, CustomerReply, DeliveryPolicy, Engine, FirstResponse,
                             FollowUpDone, FollowUpScheduled, Resolved, SlaBreached, SlaWarning, TicketCreated, VirtualClock)
 from cxrules.engine.assignment import Agent, Assignment
@@ -391,8 +391,8 @@ def test_durable_rules_is_asked_once_per_shape_of_the_facts(monkeypatch):
 
 
 def _first_call_by_definition(followups, policy, start: datetime, due: datetime):
-    """The first moment in (the callers' shifts ∩ the policy's calendar) − quiet hours, from ``start`` up to 14 days after
-    ``due``, worked out over that whole stretch at once."""
+    """The first moment in (the callers' shifts ∪) ∩ the policy's calendar − quiet hours, from ``start`` up to 14 days after
+    ``due``, worked out over that whole stretch at once: ``start`` itself if a call may be made at its instant."""
     last = due + timedelta(days=14)
     shifts = {agent.shift for agent in followups.agents.get(policy.by, ())}
     spans = union_spans(*(open_spans(followups.calendars[shift], start, last) for shift in shifts))
@@ -400,7 +400,7 @@ def _first_call_by_definition(followups, policy, start: datetime, due: datetime)
         spans = intersect_spans(spans, open_spans(followups.calendars[policy.calendar], start, last))
     if policy.quiet_hours:
         spans = subtract_spans(spans, open_spans(followups.calendars[policy.quiet_hours], start, last))
-    return spans[0][0] if spans else None
+    return None if not spans else start if micros(spans[0][0]) == micros(start) else spans[0][0]  # by instant: == tells none in a gap
 
 
 _FOLDS = {"Europe/Berlin": datetime(2025, 10, 26, 2), "America/New_York": datetime(2025, 11, 2, 1)}
@@ -437,18 +437,50 @@ def test_the_first_follow_up_call_is_the_moment_the_whole_stretch_gives(org_path
         engine.close()
 
 
+def _callers_on_two_shifts(data: dict) -> None:
+    """The desk's follow-up calls made by two agents, one on a shift open since midnight, one on a shift opening at 09:00;
+    both close more than half a day later, at different times (no quiet hours)."""
+    data["calendars"] += [{"id": "early", "hours": {"daily": ["00:00-23:00"]}}, {"id": "late", "hours": {"daily": ["09:00-23:30"]}}]
+    desk = next(role for role in data["roles"] if role["id"] == "desk")
+    desk["staff"] = [{"shift": "early", "agents": 1}, {"shift": "late", "agents": 1}]
+    for policy in data["followups"]:
+        policy.pop("quiet_hours", None)
+
+
+@pytest.mark.parametrize("asked_before", [[], [(8, 0)], [(9, 0)], [(8, 0), (9, 0)]])
+def test_a_follow_up_from_the_moment_a_caller_s_shift_opens_is_that_moment_whatever_was_asked_before(asked_before, tmp_path):
+    """At 09:00 one caller's shift has been open since midnight and another's opens: the call may be made at once, and the
+    answer is the moment asked, whether the week of spans was laid out from it, from earlier, or not at all, and whichever
+    of the two spans starting then the union kept (the week's longer spans and the search's half day break that tie
+    differently)."""
+    engine = Engine(make_org(tmp_path, _callers_on_two_shifts), VirtualClock(datetime(2025, 9, 20, tzinfo=SHANGHAI)))
+    try:
+        followups = engine.followups
+        policy = next(iter(followups.policies.values()))
+        for hour, minute in asked_before:
+            earlier = datetime(2025, 9, 22, hour, minute, tzinfo=SHANGHAI)
+            followups._first_call_moment(policy, earlier, earlier + policy.within)
+        for start in (datetime(2025, 9, 22, 9, tzinfo=SHANGHAI), datetime(2025, 9, 22, 1, tzinfo=timezone.utc)):
+            found = followups._first_call_moment(policy, start, start + policy.within)
+            assert found is start, (found, start)
+            assert found == _first_call_by_definition(followups, policy, start, start + policy.within)
+    finally:
+        engine.close()
+
+
 @pytest.mark.parametrize("org_path", SEED_ORGS)
 def test_a_follow_up_asked_again_from_the_week_s_own_start_is_the_moment_the_whole_stretch_gives(org_path):
     """A standing clock (tickets closed at one instant) asks again and again from the very moment the week of callable
-    spans was laid out from, which is also where a calendar opens or closes: answered off the week, as the search would
-    (the moment and its zone). The same instant in another zone, or a wall time of the other fold, is another moment."""
+    spans was laid out from: answered as the whole stretch gives it (the moment and its zone), for an equal moment made
+    afresh, the same instant in UTC, and a wall time of the other fold; at an opening, at midnight, in a repeated hour."""
     berlin = ZoneInfo("Europe/Berlin")
     engine = Engine(cxrules.load_org(org_path), VirtualClock(datetime(2025, 9, 20, tzinfo=SHANGHAI)))
     try:
         followups = engine.followups
         for policy in followups.policies.values():
             for local in (datetime(2025, 9, 22, 9, tzinfo=SHANGHAI), datetime(2025, 9, 20, tzinfo=SHANGHAI),
-                          datetime(2025, 10, 26, 2, 30, tzinfo=berlin), datetime(2025, 10, 26, 2, 30, fold=1, tzinfo=berlin)):
+                          datetime(2025, 10, 26, 2, 30, tzinfo=berlin), datetime(2025, 10, 26, 2, 30, fold=1, tzinfo=berlin),
+                          datetime(2025, 3, 30, 2, 0, tzinfo=berlin)):  # a wall time the clock skipped: 03:00 in the zone
                 again = [local, local.replace(), local.astimezone(timezone.utc), local.replace(), local.replace(fold=1 - local.fold)]
                 for start in again:
                     due = start + policy.within

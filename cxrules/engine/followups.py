@@ -109,15 +109,16 @@ class FollowUps:
         return draw < share
 
     def _first_call_moment(self, policy: FollowUp, start: datetime, due: datetime) -> Optional[datetime]:
-        """First moment the caller is on shift, inside the policy's calendar, outside quiet hours.
+        """First moment the caller is on shift, inside the policy's calendar, outside quiet hours: ``start`` itself if a call
+        may be made at that instant, else the opening of the first span in which one may (an instant of a calendar, in UTC).
 
-        Read off the policy's callable spans of the week around (:class:`_Callable`) where they answer exactly, else
-        searched from ``start``."""
+        Told by instants alone, the answer is the same whichever calendar's span a tie of instants kept, so it is read off
+        the policy's callable spans of the week around (:class:`_Callable`) where they hold it, else searched from ``start``."""
         moment = micros(start)
         callable_ = self._callable.get(policy.id)
         if callable_ is None or not callable_.first <= moment < callable_.end:
             week_end = start + _CALLABLE_STRETCH
-            callable_ = self._callable[policy.id] = _Callable(start, week_end, *self._callable_spans(policy, start, week_end))
+            callable_ = self._callable[policy.id] = _Callable(start, week_end, self._callable_spans(policy, start, week_end))
         found = callable_.first_from(start, moment)
         if found is not None:
             return found
@@ -125,23 +126,20 @@ class FollowUps:
         window = timedelta(hours=12)
         while True:  # look a little ahead first: the first slot is nearly always within half a day (a night's quiet hours)
             horizon = min(start + window, last)
-            spans, _ = self._callable_spans(policy, start, horizon)
+            spans = self._callable_spans(policy, start, horizon)
             if spans or horizon >= last:
-                return spans[0][0] if spans else None
+                return _first_of(spans, 0, start, moment)
             window *= 4
 
-    def _callable_spans(self, policy: FollowUp, start: datetime, end: datetime) -> tuple[list[Span], list[Span]]:
-        """When the policy's calls may be made between two moments, and the spans of every calendar that makes it up."""
+    def _callable_spans(self, policy: FollowUp, start: datetime, end: datetime) -> list[Span]:
+        """When the policy's calls may be made between two moments."""
         shifts = {agent.shift for agent in self.agents.get(policy.by, ())}
-        parts = [open_spans(self.calendars[name], start, end) for name in shifts]
-        spans = union_spans(*parts)
+        spans = union_spans(*(open_spans(self.calendars[name], start, end) for name in shifts))
         if policy.calendar:
-            parts.append(open_spans(self.calendars[policy.calendar], start, end))
-            spans = intersect_spans(spans, parts[-1])
+            spans = intersect_spans(spans, open_spans(self.calendars[policy.calendar], start, end))
         if policy.quiet_hours:
-            parts.append(open_spans(self.calendars[policy.quiet_hours], start, end))
-            spans = subtract_spans(spans, parts[-1])
-        return spans, [span for part in parts for span in part]
+            spans = subtract_spans(spans, open_spans(self.calendars[policy.quiet_hours], start, end))
+        return spans
 
     def _call_needless(self, ticket: TicketState, timer: Timer) -> bool:
         """The call was made already, or its policy is gone (a reload)."""
@@ -175,40 +173,31 @@ _CALLABLE_STRETCH: Final = timedelta(days=7)
 than the grace, so every opening in it comes before the last moment a call may come)."""
 
 
-def _same_moment(one: datetime, other: datetime) -> bool:
-    """Whether two datetimes are the same in every respect arithmetic reads: zone (the object), fold and wall time (two of
-    one zone compare by their wall times)."""
-    return one.tzinfo is other.tzinfo and one.fold == other.fold and one == other
+def _first_of(spans: list[Span], index: int, start: datetime, moment: int) -> Optional[datetime]:
+    """The first call from ``start`` (``moment`` in µs) in the spans from ``index`` on, the first of which ends after it:
+    ``start`` itself where that span holds it, else the span's opening; None if there is none."""
+    if index == len(spans):
+        return None
+    opens = spans[index][0]
+    return start if micros(opens) <= moment else opens
 
 
 class _Callable:
     """A policy's callable spans from ``first`` to ``end``, to read first calls off instead of searching each time.
 
-    The search's answer is ``start`` itself where it falls inside a span, else the opening of the next span: an instant of
-    one of the calendars, in UTC. Where ``start`` is an instant at which one of those calendars opens or closes, the answer
-    may be that instant instead (equal, but in UTC): there, and where the week holds no answer, :meth:`first_from` gives
-    None and the caller searches. Moments are compared as UTC microseconds: Python compares two datetimes of one zone by
-    their wall times, whatever their fold, which would place a moment of a repeated hour on the wrong side of another.
+    The answer, ``start`` itself where a call may be made at its instant, else the opening of the next span, follows from
+    the instants alone: the week's spans give what a search from ``start`` gives, though their ends past the search's window
+    break ties of openings otherwise. Where the week holds no answer, :meth:`first_from` gives None and the caller searches.
+    Moments are compared as UTC microseconds: Python compares two datetimes of one zone by their wall times, whatever their
+    fold, which would place a moment of a repeated hour on the wrong side of another.
     """
 
-    __slots__ = ("start", "first", "end", "spans", "ends", "edges")
+    __slots__ = ("first", "end", "spans", "ends")
 
-    def __init__(self, first: datetime, end: datetime, spans: list[Span], parts: list[Span]):
-        self.start = first
+    def __init__(self, first: datetime, end: datetime, spans: list[Span]):
         self.first, self.end, self.spans = micros(first), micros(end), spans
         self.ends = [micros(closes) for _, closes in spans]
-        self.edges = {micros(moment) for span in parts for moment in span} | {self.first, self.end}
-        """Every moment a calendar of the policy opens or closes in the week, and the week's own ends."""
 
     def first_from(self, start: datetime, moment: int) -> Optional[datetime]:
-        """The first moment a call may be made from ``start`` (``moment`` in µs, within the week) on; None: search.
-
-        The week's own start asked again as the very same moment (its zone, fold and wall time: a standing clock, tickets
-        closed at one instant) is answered too: the search from it would take every step the week's spans took."""
-        if moment in self.edges and not (moment == self.first and _same_moment(start, self.start)):
-            return None
-        index = bisect_right(self.ends, moment)
-        if index == len(self.spans):
-            return None
-        opens = self.spans[index][0]
-        return start if micros(opens) < moment else opens
+        """The first moment a call may be made from ``start`` (``moment`` in µs, within the week) on; None: search."""
+        return _first_of(self.spans, bisect_right(self.ends, moment), start, moment)

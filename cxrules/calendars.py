@@ -289,7 +289,7 @@ class BusinessCalendar:
         returns None), so a calendar that never or seldom opens cannot loop for ever, and
         dates never run past the end of the calendar.
         """
-        day = start.astimezone(self.zone).date()
+        day = self._local_date(start)
         last = date.max - timedelta(days=2) if day > date.max - HORIZON - timedelta(days=2) else day + HORIZON
         while day <= last:
             spans = self._spans(day)
@@ -298,6 +298,15 @@ class BusinessCalendar:
                     continue
                 yield max(opens, start), closes
             day += timedelta(days=1)
+
+    def _local_date(self, moment: datetime) -> date:
+        """The local date of ``moment``'s instant. ``astimezone`` hands a moment of the calendar's own zone back as it is, wall
+        date and all, which a wall time the clocks skipped at midnight gets wrong: Santiago's 7 September 2025, 00:30 with
+        fold 1, is 23:30 on the 6th. So it is read through UTC (but in datetime's first and last years, which UTC would
+        overflow)."""
+        if moment.tzinfo is self.zone and 1 < moment.year < 9999:
+            moment = moment.astimezone(UTC)
+        return moment.astimezone(self.zone).date()
 
     def _spans(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """A local date's open intervals as UTC instants, computed once per date; none on a date the zone skipped (Apia
@@ -359,7 +368,7 @@ class BusinessCalendar:
         table = self._table
         offset = table.date_of(moment, ahead) if table is not None else None
         if table is None or offset is None:  # not in the table as it is: found by the local date, which may grow the table
-            day = start.astimezone(self.zone).date()
+            day = self._local_date(start)
             table = self._table_for(day, ahead)
             if table is None:
                 return None

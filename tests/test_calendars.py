@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -199,6 +200,35 @@ def test_the_instant_of_a_minute_of_a_local_date_is_that_wall_time_s_first_fold(
     wall = datetime.combine(day, datetime.min.time()) + timedelta(minutes=minute)
     assert calendar._instant(day, minute) == wall.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
     assert calendar._instant(day, minute).tzinfo is calendars.UTC
+
+
+_MIDNIGHT_GAPS = [("America/Santiago", datetime(2025, 9, 7, 4, tzinfo=timezone.utc)),   # 24:00 on the 6th is 01:00 on the 7th
+                  ("America/Havana", datetime(2025, 3, 9, 5, tzinfo=timezone.utc)),
+                  ("Asia/Beirut", datetime(2025, 3, 29, 22, tzinfo=timezone.utc)),
+                  ("America/Asuncion", datetime(2024, 10, 6, 4, tzinfo=timezone.utc))]
+
+
+@pytest.mark.parametrize("zone, change", _MIDNIGHT_GAPS)
+def test_a_wall_time_of_the_calendar_s_zone_is_walked_from_its_instant_where_the_clocks_skip_midnight(zone, change):
+    """A moment written in the calendar's own zone, at a wall time the clocks skipped at midnight, is an instant of the date
+    before with one fold (Santiago's 7 September 2025, 00:30 with fold 1, is 23:30 on the 6th): walked from its wall date,
+    the night shift running then was skipped and the first call of a follow-up came half an hour late. Every moment around
+    the change, either fold, answers as the same instant in UTC does."""
+    nights = written({"mon-sun": ["22:00-06:00"]}, zone=zone, country=None)
+    tz = ZoneInfo(zone)
+    for minutes in range(-150, 150, 15):
+        wall = (change + timedelta(minutes=minutes)).astimezone(tz).replace(tzinfo=None)
+        for fold in (0, 1):
+            moment = (wall + timedelta(minutes=30 * (minutes % 2))).replace(tzinfo=tz, fold=fold)
+            same = moment.astimezone(timezone.utc)
+            walked = [(micros(opens), micros(closes)) for opens, closes in itertools.islice(nights.intervals_from(moment), 2)]
+            assert walked == [(micros(opens), micros(closes)) for opens, closes in itertools.islice(nights.intervals_from(same), 2)], moment
+            assert nights.is_open(moment) == nights.is_open(same)
+            assert micros(nights.next_open(moment)) == micros(nights.next_open(same))
+            for length in (timedelta(minutes=30), timedelta(hours=9)):
+                assert micros(nights.add(moment, length)) == micros(nights.add(same, length)), (moment, length)
+                fresh = [written({"mon-sun": ["22:00-06:00"]}, zone=zone, country=None) for _ in range(2)]  # no table yet
+                assert fresh[0].between(moment, same + length) == fresh[1].between(same, same + length), (moment, length)
 
 
 @given(hours=_hours, start=st.integers(0, 60 * 24 * 400), minutes=st.integers(1, 60 * 200))

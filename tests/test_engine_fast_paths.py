@@ -450,8 +450,8 @@ def _callers_on_two_shifts(data: dict) -> None:
 @pytest.mark.parametrize("asked_before", [[], [(8, 0)], [(9, 0)], [(8, 0), (9, 0)]])
 def test_a_follow_up_from_the_moment_a_caller_s_shift_opens_is_that_moment_whatever_was_asked_before(asked_before, tmp_path):
     """At 09:00 one caller's shift has been open since midnight and another's opens: the call may be made at once, and the
-    answer is the moment asked, whether the week of spans was laid out from it, from earlier, or not at all, and whichever
-    of the two spans starting then the union kept (the week's longer spans and the search's half day break that tie
+    answer is the moment asked, whether the week of spans was laid out from it or from earlier, and whichever of the two
+    spans starting then the union kept (spans cut at different ends, or taken in another order of shifts, break that tie
     differently)."""
     engine = Engine(make_org(tmp_path, _callers_on_two_shifts), VirtualClock(datetime(2025, 9, 20, tzinfo=SHANGHAI)))
     try:
@@ -472,7 +472,8 @@ def test_a_follow_up_from_the_moment_a_caller_s_shift_opens_is_that_moment_whate
 def test_a_follow_up_asked_again_from_the_week_s_own_start_is_the_moment_the_whole_stretch_gives(org_path):
     """A standing clock (tickets closed at one instant) asks again and again from the very moment the week of callable
     spans was laid out from: answered as the whole stretch gives it (the moment and its zone), for an equal moment made
-    afresh, the same instant in UTC, and a wall time of the other fold; at an opening, at midnight, in a repeated hour."""
+    afresh, the same instant in UTC, and a wall time of the other fold; at an opening, at midnight, in a repeated hour, at
+    a wall time the clocks skipped."""
     berlin = ZoneInfo("Europe/Berlin")
     engine = Engine(cxrules.load_org(org_path), VirtualClock(datetime(2025, 9, 20, tzinfo=SHANGHAI)))
     try:

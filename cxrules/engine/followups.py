@@ -113,7 +113,8 @@ class FollowUps:
         may be made at that instant, else the opening of the first span in which one may (an instant of a calendar, in UTC).
 
         Told by instants alone, the answer is the same whichever calendar's span a tie of instants kept, so it is read off
-        the policy's callable spans of the week around (:class:`_Callable`) where they hold it, else searched from ``start``."""
+        the policy's callable spans of the week from the first moment asked (:class:`_Callable`) where they hold it, else
+        searched from ``start``: then the first call lies past the week, an opening."""
         moment = micros(start)
         callable_ = self._callable.get(policy.id)
         if callable_ is None or not callable_.first <= moment < callable_.end:
@@ -128,7 +129,7 @@ class FollowUps:
             horizon = min(start + window, last)
             spans = self._callable_spans(policy, start, horizon)
             if spans or horizon >= last:
-                return _first_of(spans, 0, start, moment)
+                return spans[0][0] if spans else None
             window *= 4
 
     def _callable_spans(self, policy: FollowUp, start: datetime, end: datetime) -> list[Span]:
@@ -173,15 +174,6 @@ _CALLABLE_STRETCH: Final = timedelta(days=7)
 than the grace, so every opening in it comes before the last moment a call may come)."""
 
 
-def _first_of(spans: list[Span], index: int, start: datetime, moment: int) -> Optional[datetime]:
-    """The first call from ``start`` (``moment`` in µs) in the spans from ``index`` on, the first of which ends after it:
-    ``start`` itself where that span holds it, else the span's opening; None if there is none."""
-    if index == len(spans):
-        return None
-    opens = spans[index][0]
-    return start if micros(opens) <= moment else opens
-
-
 class _Callable:
     """A policy's callable spans from ``first`` to ``end``, to read first calls off instead of searching each time.
 
@@ -199,5 +191,10 @@ class _Callable:
         self.ends = [micros(closes) for _, closes in spans]
 
     def first_from(self, start: datetime, moment: int) -> Optional[datetime]:
-        """The first moment a call may be made from ``start`` (``moment`` in µs, within the week) on; None: search."""
-        return _first_of(self.spans, bisect_right(self.ends, moment), start, moment)
+        """The first moment a call may be made from ``start`` (``moment`` in µs, within the week) on: ``start`` itself where a
+        span holds it, else the next span's opening; None (search) past the week's last span."""
+        index = bisect_right(self.ends, moment)
+        if index == len(self.spans):
+            return None
+        opens = self.spans[index][0]
+        return start if micros(opens) <= moment else opens

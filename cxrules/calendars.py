@@ -228,9 +228,6 @@ class BusinessCalendar:
         self._known: tuple[Stretch, bool] | None = None
         """The last stretch :meth:`is_open` looked up, and whether the calendar is open in it; replaced whole, so safe across
         threads."""
-        self._closed, self._open, self._dates, self._country = calendar.closed, calendar.open, calendar.dates, calendar.holiday_country
-        self._holidays: dict[int, tuple[frozenset[date], frozenset[date]]] = {}
-        """The holiday country's holidays and make-up working days, by year."""
         shifts = calendar.shifts
         self._starting: tuple[tuple[tuple[Interval, ...], ...], ...] = (
             ((),) * 7, shifts, tuple(_merged(shifts[0] + shifts[weekday]) for weekday in range(7)))
@@ -255,18 +252,13 @@ class BusinessCalendar:
 
     def _kind(self, day: date) -> int:
         """Which shifts start on a local date (``_STARTS_*``), by the precedence :meth:`shifts_on` tells."""
-        if day in self._closed or (self._dates is not None and day not in self._dates):
+        calendar = self.calendar
+        if day in calendar.closed or (calendar.dates is not None and day not in calendar.dates):
             return _STARTS_NONE
-        if day in self._open:
+        if day in calendar.open:
             return _STARTS_WITH_MONDAY
-        if self._country:
-            year = day.year
-            found = self._holidays.get(year)
-            if found is None:
-                if len(self._holidays) > 64:
-                    self._holidays.clear()
-                found = self._holidays[year] = _holiday_dates(self._country, year)
-            holidays, workdays = found
+        if calendar.holiday_country:
+            holidays, workdays = _holiday_dates(calendar.holiday_country, day.year)
             if day in holidays:
                 return _STARTS_NONE
             if day in workdays:
@@ -302,9 +294,8 @@ class BusinessCalendar:
     def _local_date(self, moment: datetime) -> date:
         """The local date of ``moment``'s instant. ``astimezone`` hands a moment of the calendar's own zone back as it is, wall
         date and all, which a wall time the clocks skipped at midnight gets wrong: Santiago's 7 September 2025, 00:30 with
-        fold 1, is 23:30 on the 6th. So it is read through UTC (but in datetime's first and last years, which UTC would
-        overflow)."""
-        if moment.tzinfo is self.zone and 1 < moment.year < 9999:
+        fold 1, is 23:30 on the 6th. So it is read through UTC (but in datetime's last year, which UTC may overflow)."""
+        if moment.tzinfo is self.zone and moment.year < 9999:
             moment = moment.astimezone(UTC)
         return moment.astimezone(self.zone).date()
 
@@ -506,7 +497,7 @@ class BusinessCalendar:
         if first_date is not None and last_date is not None:
             ahead = last_date - first_date + 2
         else:
-            ahead = (end.astimezone(self.zone).date() - start.astimezone(self.zone).date()).days + 2
+            ahead = (self._local_date(end) - self._local_date(start)).days + 2
         found = self._search(start, min(ahead, _HORIZON_DAYS + 1), since)
         if found is None:
             return sum((closes - opens for opens, closes in open_spans(self, start, end)), timedelta(0))

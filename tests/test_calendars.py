@@ -231,6 +231,14 @@ def test_a_wall_time_of_the_calendar_s_zone_is_walked_from_its_instant_where_the
                 assert fresh[0].between(moment, same + length) == fresh[1].between(same, same + length), (moment, length)
 
 
+def test_a_moment_of_the_calendar_s_zone_in_the_last_year_west_of_utc_gives_no_deadline_instead_of_overflowing():
+    """Its instant lies in a year datetime cannot hold: read by its wall date, it is past the calendar's last date."""
+    zone = ZoneInfo("America/New_York")
+    office = written(OFFICE, zone="America/New_York", country=None)
+    late = datetime(9999, 12, 31, 22, tzinfo=zone)
+    assert (office.next_open(late), office.add(late, timedelta(hours=1)), list(office.intervals_from(late))) == (None, None, [])
+
+
 @given(hours=_hours, start=st.integers(0, 60 * 24 * 400), minutes=st.integers(1, 60 * 200))
 def test_between_measures_back_what_add_added(hours, start, minutes):
     calendar = written(hours)

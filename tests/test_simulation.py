@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gc
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import example, given, strategies as st
 
 import cxrules
 from cxrules.simulation import LogError, load_mapping, read_log, simulate
@@ -251,3 +252,57 @@ def test_simulate_cli_modes_windows_and_bad_options(run_cli, tmp_path):
     (tmp_path / "model.yaml").write_text("apiVersion: cxrules/v1\nkind: SimulationModel\n", encoding="utf-8")
     bad_model = run_cli(*base, "--model", tmp_path / "model.yaml")
     assert bad_model.exit_code == 2 and "model.yaml:" in bad_model.output
+
+
+_CELLS = st.text(alphabet=st.sampled_from(list('ab,;"\n\r x')), max_size=4)
+
+
+@given(header=st.lists(st.sampled_from(["id", "opened", "type", "a b", ""]), min_size=1, max_size=5),
+       rows=st.lists(st.lists(_CELLS, max_size=7), max_size=6), delimiter=st.sampled_from([",", ";"]))
+@example(header=["id", "opened"], rows=[["T1"], [], ["T2", "x", "extra", "more"], ["", ""]], delimiter=",")
+def test_a_csv_log_s_rows_are_those_of_the_csv_module_s_dict_reader(tmp_path_factory, header, rows, delimiter):
+    """Rows with cells missing (None), cells beyond the header (a list under None), blank rows (skipped), quoted delimiters
+    and line breaks, numbered as DictReader numbers them: the row reader builds them itself, DictReader being interpreted."""
+    import csv
+    import io
+
+    from cxrules.simulation.mapping import LogMapping, _csv_rows
+
+    text = io.StringIO(newline="")
+    writer = csv.writer(text, delimiter=delimiter)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(row)
+    log = tmp_path_factory.mktemp("rows") / "log.csv"
+    log.write_text(text.getvalue(), encoding="utf-8", newline="")
+    mapping = LogMapping(fields={}, path="mapping.yaml", delimiter=delimiter)
+
+    def read(rows_of):
+        with open(log, encoding="utf-8", newline="") as stream:
+            return list(rows_of(stream))
+
+    expected = read(lambda stream: enumerate(csv.DictReader(stream, delimiter=delimiter), start=2))
+    assert read(lambda stream: _csv_rows(log, mapping, stream)) == expected
+
+
+def test_a_new_flight_holds_every_field_of_its_own():
+    """A flight's ``__init__`` is written out (a dataclass's is interpreted, even compiled): it must set every field, and
+    give each flight its own sets and lists."""
+    import dataclasses
+
+    from cxrules.simulation.figures import Flight
+    from cxrules.simulation.history import TicketRecord
+    from cxrules.simulation.journeys import AsIsJourney
+
+    record = TicketRecord("T1", datetime(2025, 3, 3, 9, tzinfo=timezone.utc), "question", "phone", "normal", "normal")
+    first, second = Flight(record, AsIsJourney([])), Flight(record, AsIsJourney([]))
+    values = {field.name: getattr(first, field.name) for field in dataclasses.fields(Flight)}
+    assert values.pop("record") is record and isinstance(values.pop("journey"), AsIsJourney)
+    assert values == {**dict.fromkeys(("expected_role", "role", "phases", "agent", "phase_started", "entered_role_at",
+                                       "holding_since", "first_assigned_at", "first_resolved_at", "resolved_at",
+                                       "resolved_by")),
+                      **dict.fromkeys(("paused", "responded", "escalated", "fallback", "has_sla"), False),
+                      **dict.fromkeys(("generation", "reopened", "moves", "moves_by_escalation"), 0),
+                      "breached": set(), "waits": [], "holdings": []}
+    assert first.breached is not second.breached and first.waits is not second.waits and first.holdings is not second.holdings
+    assert repr(first).startswith("Flight(record=TicketRecord(")

@@ -1,29 +1,45 @@
-"""Frozen dataclasses that are quick to build: the engine's decisions and events.
+"""Frozen dataclasses that are quick to build: the engine's decisions and events, the records of a ticket log.
 
-The engine makes about ten of them a ticket. ``@dataclass(frozen=True)`` makes its ``__init__`` set each field through
-``object.__setattr__`` to get past the guard against changes, which takes 3.5 times as long as writing the new instance's
-``__dict__``; :func:`frozen` gives the class an ``__init__`` that writes it at once, and is otherwise that dataclass.
+The engine makes about ten of them a ticket, and reading a log one a row. ``@dataclass(frozen=True)`` makes its
+``__init__`` set each field through ``object.__setattr__`` to get past the guard against changes, which takes 3.5 times
+as long as writing the new instance's ``__dict__``; :func:`frozen` gives the class an ``__init__`` that writes it at once,
+and is otherwise that dataclass. With ``slots=True`` there is no ``__dict__``: each field is written by its slot's own
+descriptor (a log's record of 16 fields is built in 45 % of the time).
 """
 
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, TypeVar, dataclass_transform
+from typing import Any, Callable, Optional, TypeVar, dataclass_transform, overload
 
 __all__ = ["frozen"]
 
 _Class = TypeVar("_Class", bound=type)
 
 
+@overload
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
-def frozen(cls: _Class) -> _Class:
-    """``@dataclass(frozen=True)`` with a quicker ``__init__`` of the same signature (fields, defaults, keyword-only ones).
+def frozen(cls: _Class, /) -> _Class: ...
+@overload
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def frozen(*, slots: bool = False) -> Callable[[_Class], _Class]: ...
+
+
+def frozen(cls: Optional[_Class] = None, /, *, slots: bool = False) -> Any:
+    """``@dataclass(frozen=True)`` (``slots``: and ``slots=True``) with a quicker ``__init__`` of the same signature (fields,
+    defaults, keyword-only ones).
 
     Like the dataclass's own, it is generated from source: a function that takes ``*args`` and binds them itself would
-    lose most of what is saved. Default factories and ``__post_init__`` are not supported (no decision or event needs
-    them), and are refused rather than ignored.
+    lose most of what is saved. Default factories and ``__post_init__`` are not supported (no decision, event or record
+    needs them), and are refused rather than ignored.
     """
-    made: Any = dataclass(frozen=True)(cls)
+    if cls is None:
+        return lambda undecorated: _made(undecorated, slots)
+    return _made(cls, slots)
+
+
+def _made(cls: _Class, slots: bool) -> _Class:
+    made: Any = dataclass(frozen=True, slots=slots)(cls)
     specs = fields(made)
     if any(spec.default_factory is not MISSING for spec in specs) or hasattr(made, "__post_init__"):
         raise TypeError(f"{made.__name__}: @frozen supports neither default factories nor __post_init__")
@@ -34,11 +50,20 @@ def frozen(cls: _Class) -> _Class:
     positional = [parameter(spec) for spec in specs if not spec.kw_only]
     keyword = [parameter(spec) for spec in specs if spec.kw_only]
     parameters = ", ".join(["_self", *positional, *(["*", *keyword] if keyword else [])])
-    writes = "".join(f"    _held[{spec.name!r}] = {spec.name}\n" for spec in specs)
     namespace: dict = {"_defaults": {spec.name: spec.default for spec in specs if spec.default is not MISSING}}
-    exec(f"def __init__({parameters}):\n    _held = _self.__dict__\n{writes or '    pass'}\n", namespace)  # noqa: S102 (our source)
+    if slots:  # each slot's descriptor, found as attribute lookup would find it
+        namespace.update({f"_set_{spec.name}": _slot(made, spec.name).__set__ for spec in specs})
+        body = "".join(f"    _set_{spec.name}(_self, {spec.name})\n" for spec in specs)
+    else:
+        body = "    _held = _self.__dict__\n" + "".join(f"    _held[{spec.name!r}] = {spec.name}\n" for spec in specs)
+    exec(f"def __init__({parameters}):\n{body if specs else '    pass'}\n", namespace)  # noqa: S102 (our source)
     init = namespace["__init__"]
     init.__qualname__, init.__module__ = f"{made.__qualname__}.__init__", made.__module__
     init.__annotations__ = dict(made.__init__.__annotations__)
     made.__init__ = init
     return made
+
+
+def _slot(cls: type, name: str) -> Any:
+    """The descriptor of slot ``name`` of ``cls``, from the first class of its MRO that holds it."""
+    return next(klass.__dict__[name] for klass in cls.__mro__ if name in klass.__dict__)

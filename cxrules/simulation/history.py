@@ -9,9 +9,10 @@ The simulation replays these stints as work (as-is mode), and calibration measur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
+
+from ..engine.frozen import frozen
 
 __all__ = ["LIFECYCLE", "WAITING_STATES", "Pause", "Stint", "TicketRecord"]
 
@@ -22,7 +23,7 @@ LIFECYCLE = ("new", "active", *WAITING_STATES, "resolved", "closed", "reopened")
 """The states an event log's state values are mapped to."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Pause:
     """The ticket waited on someone outside the centre from ``start`` to ``end`` (None: still waiting when the log ends)."""
 
@@ -31,7 +32,7 @@ class Pause:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Stint:
     """One stretch of a ticket with one role.
 
@@ -50,7 +51,7 @@ class Stint:
     pauses: tuple[Pause, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class TicketRecord:
     """One ticket of a log, in cxrules terms."""
 

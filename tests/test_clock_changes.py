@@ -15,7 +15,7 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from cxrules import calendars
-from cxrules.calendars import elapsed, shift
+from cxrules.calendars import elapsed, in_zone, shift
 from cxrules.engine import Engine, FirstResponse, Resolved, TicketCreated, VirtualClock
 from cxrules.model import WorkingDays
 from cxrules.simulation.mapping import LogMapping, parse_moment
@@ -123,13 +123,37 @@ def test_an_hour_is_real_time_and_a_day_is_the_centres():
 def test_real_time_and_the_centres_days_are_told_as_converting_through_utc_tells_them(change, minutes, fold, zone, hours, days):
     """elapsed and a day's step of shift work on a zone's wall time without converting through UTC: the moment they tell is
     the very one the conversions give (instant, wall time and fold), for wall times in the repeated hour (either pass) and
-    in the hour the clock skips."""
+    in the hour the clock skips, and a day's step from a UTC moment too."""
     moment = (CHANGES[change].astimezone(zone).replace(tzinfo=None) + timedelta(minutes=minutes)).replace(tzinfo=zone, fold=fold)
     duration, step = timedelta(hours=hours, minutes=minutes % 7), timedelta(days=days)
     told, converted = elapsed(moment, duration), (moment.astimezone(timezone.utc) + duration).astimezone(zone)
     assert (repr(told), told.fold) == (repr(converted), converted.fold)
     told, converted = shift(moment, step, zone), (moment + step).astimezone(timezone.utc).astimezone(zone) if days else moment
     assert (repr(told), told.fold) == (repr(converted), converted.fold)
+    instant = moment.astimezone(timezone.utc)  # the same instant asked in UTC: the day steps on the zone's clock all the same
+    told, converted = shift(instant, step, zone), (instant.astimezone(zone) + step).astimezone(timezone.utc) if days else instant
+    assert (repr(told), told.fold) == (repr(converted), converted.fold)
+
+
+_ZONES_THAT_CHANGE = [BERLIN, ZoneInfo("America/Santiago"), ZoneInfo("Australia/Lord_Howe"), ZoneInfo("Pacific/Apia"),
+                      ZoneInfo("Asia/Kathmandu"), ZoneInfo.no_cache("Europe/Berlin")]
+
+
+@settings(max_examples=examples(300))
+@given(instant=st.datetimes(min_value=datetime(1850, 1, 1), max_value=datetime(2100, 1, 1)), zone=st.sampled_from(_ZONES_THAT_CHANGE),
+       told_in=st.sampled_from(["utc", "another utc", "berlin", "the zone"]))
+@example(instant=datetime(2025, 10, 26, 0, 30), zone=BERLIN, told_in="utc")          # 02:30, first pass of the repeated hour
+@example(instant=datetime(2025, 10, 26, 1, 30), zone=BERLIN, told_in="utc")          # its second pass: fold 1
+@example(instant=datetime(2011, 12, 30, 9, 59), zone=ZoneInfo("Pacific/Apia"), told_in="utc")  # the eve of the date Apia skipped
+@example(instant=datetime(1, 1, 1, 0, 30), zone=BERLIN, told_in="utc")              # before the zone's first change: its LMT
+def test_a_moment_is_told_in_a_zone_as_astimezone_tells_it(instant, zone, told_in):
+    """in_zone's way from UTC (no call by name) gives astimezone's wall time and fold, in the zone's clock changes, its
+    own first years and a zone made apart (no_cache); a moment of another zone goes astimezone's own way."""
+    moment = instant.replace(tzinfo=timezone.utc)
+    moment = {"utc": moment, "another utc": moment.astimezone(timezone(timedelta(0))), "berlin": moment.astimezone(BERLIN),
+              "the zone": moment.astimezone(zone)}[told_in]
+    told, converted = in_zone(moment, zone), moment.astimezone(zone)
+    assert (repr(told), told.fold, told.tzinfo is zone) == (repr(converted), converted.fold, True)
 
 
 def test_real_time_after_a_moment_of_year_one_is_told_though_utc_would_be_before_it():

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Final, Iterable, Optional
 from zoneinfo import ZoneInfo
 
-from ..calendars import hour_start
+from ..calendars import BusinessCalendar, hour_start, in_zone
 from ..fastcalls import bisect_right
 from ..model import Org
 from .history import TicketRecord
@@ -164,7 +164,7 @@ def attainment_table(items: Iterable[tuple[TicketRecord, set]]) -> dict:
 
 def _local(moment: Optional[datetime], zone: ZoneInfo) -> Optional[datetime]:
     """A moment as the org's clock shows it (the replay works in UTC)."""
-    return moment.astimezone(zone) if moment is not None else None
+    return in_zone(moment, zone) if moment is not None else None
 
 
 def _local_text(moment: Optional[datetime], zone: ZoneInfo) -> Optional[str]:
@@ -173,7 +173,7 @@ def _local_text(moment: Optional[datetime], zone: ZoneInfo) -> Optional[str]:
 
 
 def hour_of_week(moment: datetime, zone: ZoneInfo) -> int:
-    local = moment.astimezone(zone)
+    local = in_zone(moment, zone)
     return local.weekday() * 24 + local.hour
 
 
@@ -337,7 +337,7 @@ def _rate(part: int, whole: int) -> Optional[float]:
 
 def _roles(org: Org, engine, counted: list[Flight], queue_peaks: dict, window: Window, reached: set) -> dict:
     """Per role: tickets taken, mean handling (shift time), utilisation within the window, longest queue."""
-    shift_of = {agent.id: engine.calendars[agent.shift] for team in engine.agents.values() for agent in team}
+    shift_of: dict[str, BusinessCalendar] = {agent.id: engine.calendars[agent.shift] for team in engine.agents.values() for agent in team}
     busy: dict[str, float] = defaultdict(float)
     held: dict[str, list[float]] = defaultdict(list)
     for flight in counted:

@@ -116,17 +116,13 @@ mapping, _ = load_mapping(sys.argv[2] + "/mapping.yaml", org)
 records, unmapped = read_log(sys.argv[2] + "/tickets.csv", mapping)
 
 
-def fields(value):  # a flight field by field (its journey's and steps' too): a compiled class's repr is not the source's
+def fields(value):  # a flight field by field (its journey's too): a compiled class's repr is not the dataclass's
     if isinstance(value, random.Random):
         return "a random generator"
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)  # a set's order differs from process to process
     if dataclasses.is_dataclass(value):
         return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
-    if hasattr(type(value), "__mypyc_attrs__"):  # a plain class, compiled (the journeys')
-        return {name: getattr(value, name) for name in type(value).__mypyc_attrs__ if name != "__dict__"}
-    if hasattr(value, "__dict__") and value.__class__.__module__.startswith("cxrules."):  # the same, interpreted
-        return vars(value)
     return repr(value)
 
 

@@ -286,8 +286,8 @@ def test_a_csv_log_s_rows_are_those_of_the_csv_module_s_dict_reader(tmp_path_fac
 
 
 def test_a_new_flight_holds_every_field_of_its_own():
-    """A flight's ``__init__`` is written out (a dataclass's is interpreted, even compiled): it must set every field, and
-    give each flight its own sets and lists."""
+    """A flight's ``__init__`` is written out (a dataclass's is interpreted, even compiled): it takes every field, as the
+    dataclass's would, holds each, and gives each flight its own sets and lists."""
     import dataclasses
 
     from cxrules.simulation.figures import Flight
@@ -297,7 +297,7 @@ def test_a_new_flight_holds_every_field_of_its_own():
     record = TicketRecord("T1", datetime(2025, 3, 3, 9, tzinfo=timezone.utc), "question", "phone", "normal", "normal")
     first, second = Flight(record, AsIsJourney([])), Flight(record, AsIsJourney([]))
     values = {field.name: getattr(first, field.name) for field in dataclasses.fields(Flight)}
-    assert values.pop("record") is record and isinstance(values.pop("journey"), AsIsJourney)
+    assert values.pop("record") is record and values.pop("journey") == AsIsJourney([])
     assert values == {**dict.fromkeys(("expected_role", "role", "phases", "agent", "phase_started", "entered_role_at",
                                        "holding_since", "first_assigned_at", "first_resolved_at", "resolved_at",
                                        "resolved_by")),
@@ -305,4 +305,27 @@ def test_a_new_flight_holds_every_field_of_its_own():
                       **dict.fromkeys(("generation", "reopened", "moves", "moves_by_escalation"), 0),
                       "breached": set(), "waits": [], "holdings": []}
     assert first.breached is not second.breached and first.waits is not second.waits and first.holdings is not second.holdings
-    assert repr(first).startswith("Flight(record=TicketRecord(")
+    assert first == second and repr(first).startswith("Flight(record=TicketRecord(")
+    given = {field.name: f"value of {field.name}" for field in dataclasses.fields(Flight)}
+    made = Flight(**given)
+    assert {field.name: getattr(made, field.name) for field in dataclasses.fields(Flight)} == given
+    assert dataclasses.replace(made, moves=3) == Flight(**{**given, "moves": 3})
+
+
+def test_the_replay_s_phases_steps_and_journeys_compare_hash_and_print_as_the_dataclasses_they_were():
+    """Their ``__init__`` is written out, for speed: a flight's equality and repr, which hold them, are unchanged."""
+    import dataclasses
+
+    from cxrules.simulation import journeys
+
+    phase = journeys.Phase(timedelta(hours=1), "pause", "waiting_customer")
+    step = journeys.Step("desk", (phase,), False, timedelta(days=1), responds=False)
+    for made, frozen in ((phase, True), (step, True), (journeys.Next("move", "desk", timedelta(0)), True),
+                         (journeys.AsIsJourney([step], 1), False)):
+        kind = type(made)
+        values = {field.name: getattr(made, field.name) for field in dataclasses.fields(kind)}
+        twin = dataclasses.make_dataclass(kind.__name__, list(values), frozen=frozen)(**values)
+        first = next(iter(values))  # set in each example: None differs
+        assert repr(made) == repr(twin) and made == kind(**values) and made != kind(**{**values, first: None})
+        if frozen:
+            assert hash(made) == hash(kind(**values))

@@ -65,15 +65,24 @@ class Flight:
     holdings: list
     """(agent, role, from, to): the ticket took one of the agent's places for that time."""
 
-    def __init__(self, record: TicketRecord, journey: Journey) -> None:
-        self.record, self.journey, self.generation = record, journey, 0
-        self.expected_role = self.role = self.agent = self.resolved_by = None
-        self.phases = None
-        self.phase_started = self.entered_role_at = self.holding_since = None
-        self.first_assigned_at = self.first_resolved_at = self.resolved_at = None
-        self.paused = self.responded = self.escalated = self.fallback = self.has_sla = False
-        self.reopened = self.moves = self.moves_by_escalation = 0
-        self.breached, self.waits, self.holdings = set(), [], []
+    def __init__(self, record: TicketRecord, journey: Journey, generation: int = 0, expected_role: Optional[str] = None,
+                 role: Optional[str] = None, phases: Optional[list[Phase]] = None, agent: Optional[str] = None,
+                 phase_started: Optional[datetime] = None, paused: bool = False, entered_role_at: Optional[datetime] = None,
+                 holding_since: Optional[datetime] = None, first_assigned_at: Optional[datetime] = None,
+                 first_resolved_at: Optional[datetime] = None, resolved_at: Optional[datetime] = None,
+                 resolved_by: Optional[str] = None, responded: bool = False, reopened: int = 0, moves: int = 0,
+                 moves_by_escalation: int = 0, escalated: bool = False, fallback: bool = False, has_sla: bool = False,
+                 breached: Optional[set] = None, waits: Optional[list] = None, holdings: Optional[list] = None) -> None:
+        """The dataclass's signature, but None for a new set or list (a test checks that it holds every field)."""
+        self.record, self.journey, self.generation, self.expected_role, self.role = record, journey, generation, expected_role, role
+        self.phases, self.agent, self.phase_started, self.paused = phases, agent, phase_started, paused
+        self.entered_role_at, self.holding_since, self.first_assigned_at = entered_role_at, holding_since, first_assigned_at
+        self.first_resolved_at, self.resolved_at, self.resolved_by = first_resolved_at, resolved_at, resolved_by
+        self.responded, self.reopened, self.moves, self.moves_by_escalation = responded, reopened, moves, moves_by_escalation
+        self.escalated, self.fallback, self.has_sla = escalated, fallback, has_sla
+        self.breached = set() if breached is None else breached
+        self.waits = [] if waits is None else waits
+        self.holdings = [] if holdings is None else holdings
 
     def assigned(self, agent: Optional[str], role: str, at: datetime) -> None:
         self.agent, self.role, self.holding_since, self.phase_started = agent, role, at, None

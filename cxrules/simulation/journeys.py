@@ -10,6 +10,7 @@ wall clock. When a step's phases are done the ticket is resolved, moves to the n
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Optional, Protocol, TypeAlias, Union
 
@@ -21,6 +22,7 @@ Work: TypeAlias = Union[timedelta, tuple[datetime, datetime], None]
 """Business time to work; or a stretch of the log, measured on the shift of the agent who works it; None: never done (the log ends first)."""
 
 
+@dataclass(init=False, unsafe_hash=True)
 class Phase:
     """A stretch of a step, of ``length`` (:data:`Work`), by ``kind``.
 
@@ -29,46 +31,56 @@ class Phase:
     role to the first assignee or activity): it takes a place like work, and the answer comes at
     its end. ``pause``: the ticket waits on someone outside (``reason``), wall-clock ``length``.
 
-    Phases, steps and what follows them are plain classes whose fields are final, not frozen dataclasses: the replay
-    makes about eight of them a ticket, and a dataclass's ``__init__`` is made at run time, so it is interpreted even
-    where this module is compiled (4,600 instructions a phase, against a few hundred).
+    Phases, steps and what follows them compare, hash and print as frozen dataclasses do, but their fields are final
+    and their ``__init__`` written out: the replay makes about eight of them a ticket, and a dataclass's ``__init__`` is
+    made at run time, so it is interpreted even where this module is compiled (4,600 instructions a phase, against a
+    few hundred); and one of a frozen dataclass cannot be written (mypy refuses it the fields).
     """
 
+    length: Final[Work]
+    kind: Final[str]
+    reason: Final[Optional[str]]
 
     def __init__(self, length: Work, kind: str = "work", reason: Optional[str] = None) -> None:
-        self.length: Final = length
-        self.kind: Final = kind
-        self.reason: Final = reason
-
-    def __repr__(self) -> str:
-        return f"Phase({self.length!r}, {self.kind!r}, {self.reason!r})"
+        self.length = length
+        self.kind = kind
+        self.reason = reason
 
 
+@dataclass(init=False, unsafe_hash=True)
 class Step:
-    """The work one role does on a ticket; ``role`` None: whichever role the org's rules route it to.
+    """The work one role does on a ticket; ``role`` None: whichever role the org's rules route it to."""
 
-    ``reopen_after``: set when the step begins with a reopening, this long after the previous step's resolution.
-    ``responds``: whether taking the ticket at this step answers the customer; not for a stint the log shows nobody of
-    the role took (the group passed it on unassigned: triage time, replayed as work but no response).
-    """
-
+    role: Final[Optional[str]]
+    phases: Final[tuple[Phase, ...]]
+    resolves: Final[bool]
+    reopen_after: Final[Optional[timedelta]]
+    """Set when the step begins with a reopening: this long after the previous step's resolution."""
+    responds: Final[bool]
+    """Whether taking the ticket at this step answers the customer: not for a stint the log shows nobody
+    of the role took (the group passed it on unassigned: triage time, replayed as work but no response)."""
 
     def __init__(self, role: Optional[str], phases: tuple[Phase, ...], resolves: bool = True,
                  reopen_after: Optional[timedelta] = None, responds: bool = True) -> None:
-        self.role: Final = role
-        self.phases: Final = phases
-        self.resolves: Final = resolves
-        self.reopen_after: Final = reopen_after
-        self.responds: Final = responds
+        self.role = role
+        self.phases = phases
+        self.resolves = resolves
+        self.reopen_after = reopen_after
+        self.responds = responds
 
 
+@dataclass(init=False, unsafe_hash=True)
 class Next:
     """What follows a finished step: ``resolve``, ``move`` (to ``role``) or ``hold`` (the log ends with the ticket in hand)."""
 
+    kind: Final[str]
+    role: Final[Optional[str]]
+    reopen_after: Final[Optional[timedelta]]
 
-    def __init__(self, kind: str, role: Optional[str] = None) -> None:
-        self.kind: Final = kind
-        self.role: Final = role
+    def __init__(self, kind: str, role: Optional[str] = None, reopen_after: Optional[timedelta] = None) -> None:
+        self.kind = kind
+        self.role = role
+        self.reopen_after = reopen_after
 
 
 class Journey(Protocol):
@@ -147,13 +159,17 @@ def _stint_phases(stint: Stint) -> tuple[Phase, ...]:
     return tuple(phases) + (Phase(None),)
 
 
+@dataclass(init=False)
 class AsIsJourney:
-    """Each ticket's route and work per role from its own history in the log."""
+    """Each ticket's route and work per role from its own history in the log (its ``__init__`` written out: see
+    :class:`Phase`)."""
 
+    steps: list[Step]
+    index: int
 
-    def __init__(self, steps: list[Step]) -> None:
-        self.steps: Final = steps
-        self.index = 0
+    def __init__(self, steps: list[Step], index: int = 0) -> None:
+        self.steps = steps
+        self.index = index
 
     def first_role(self, routed: Optional[str]) -> Optional[str]:
         return self.steps[0].role
@@ -202,20 +218,24 @@ MAX_STEPS: Final = 20
 """A drawn route longer than this resolves: a model's ping-pong probabilities cannot keep a ticket for ever."""
 
 
+@dataclass(init=False)
 class ModelJourney:
-    """Routes from the org's rules, then calibrated reassignment probabilities; work and pauses drawn per role.
+    """Routes from the org's rules, then calibrated reassignment probabilities; work and pauses drawn per role (its
+    ``__init__`` written out: see :class:`Phase`)."""
 
-    ``truncated``: shared by every journey of a run, the ids of tickets whose drawn route hit :data:`MAX_STEPS`.
-    """
+    record: TicketRecord
+    model: WorkModel
+    rng: random.Random
+    steps: int
+    truncated: list
+    """Shared by every journey of a run: ids of tickets whose drawn route hit :data:`MAX_STEPS`."""
+    answering: bool
 
-
-    def __init__(self, record: TicketRecord, model: WorkModel, rng: random.Random, truncated: list[str]) -> None:
-        self.record: Final = record
-        self.model: Final = model
-        self.rng: Final = rng
-        self.truncated: Final = truncated
-        self.steps = 0
-        self.answering = True
+    def __init__(self, record: TicketRecord, model: WorkModel, rng: random.Random, steps: int = 0,
+                 truncated: Optional[list] = None, answering: bool = True) -> None:
+        self.record, self.model, self.rng, self.steps = record, model, rng, steps
+        self.truncated = [] if truncated is None else truncated
+        self.answering = answering
 
     def first_role(self, routed: Optional[str]) -> Optional[str]:
         return self.model.start(routed, self.record.category, self.rng) if routed else None

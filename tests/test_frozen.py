@@ -102,3 +102,22 @@ def test_a_slotted_kind_sets_the_slots_its_base_holds_too():
 
     made = Extended("a")
     assert (made.first, made.second) == ("a", 2) and "first" not in vars(Extended) and not hasattr(made, "__dict__")
+
+
+@pytest.mark.parametrize("slots", [False, True])
+def test_fields_frozen_would_build_wrongly_are_refused(slots):
+    """A field left out of __init__ would become a parameter, an InitVar would be dropped, and a field named as the
+    generated __init__'s own names would break it."""
+    with pytest.raises(TypeError, match="init=False"):
+        @frozen(slots=slots)
+        class LeftOut:
+            kept: int
+            derived: int = dataclasses.field(default=0, init=False)
+    with pytest.raises(TypeError, match="InitVar"):
+        @frozen(slots=slots)
+        class Passing:
+            kept: int
+            only_passed: dataclasses.InitVar[int] = 0
+    for name in ("_self", "_held", "_defaults", "_set_kept"):
+        with pytest.raises(TypeError, match=name):
+            frozen(slots=slots)(dataclasses.make_dataclass("Clashing", [("kept", int), (name, int)]))

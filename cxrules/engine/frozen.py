@@ -9,12 +9,15 @@ descriptor (a log's record of 16 fields is built in 45 % of the time).
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Callable, Optional, TypeVar, dataclass_transform, overload
+from typing import Any, Callable, Final, Optional, TypeVar, dataclass_transform, overload
 
 __all__ = ["frozen"]
 
 _Class = TypeVar("_Class", bound=type)
+_OWN_NAMES: Final = frozenset({"_self", "_held", "_defaults"})
+"""Names the generated ``__init__`` uses itself (besides ``_set_`` and a field's name, for a slot's descriptor)."""
 
 
 @overload
@@ -43,6 +46,10 @@ def _made(cls: _Class, slots: bool) -> _Class:
     specs = fields(made)
     if any(spec.default_factory is not MISSING for spec in specs) or hasattr(made, "__post_init__"):
         raise TypeError(f"{made.__name__}: @frozen supports neither default factories nor __post_init__")
+    if set(inspect.signature(made.__init__).parameters) - {"self"} != {spec.name for spec in specs}:  # the dataclass's own
+        raise TypeError(f"{made.__name__}: @frozen supports no field left out of __init__ (init=False) and no InitVar")
+    if clashing := [spec.name for spec in specs if spec.name in _OWN_NAMES or spec.name.startswith("_set_")]:
+        raise TypeError(f"{made.__name__}: @frozen's __init__ uses the names of fields {', '.join(clashing)} itself")
 
     def parameter(spec) -> str:
         return spec.name if spec.default is MISSING else f"{spec.name}=_defaults[{spec.name!r}]"

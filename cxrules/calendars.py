@@ -28,7 +28,7 @@ from mypy_extensions import i64
 from .fastcalls import bisect_left, bisect_right
 from .model import Calendar, Interval, WorkingDays
 
-__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "seconds", "utc_moment", "elapsed", "shift", "in_zone", "hour_start", "not_after",
+__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "seconds", "utc_moment", "elapsed", "shift", "in_zone", "local_date", "hour_start", "not_after",
            "span_micros", "UTC", "DATETIME"]
 
 WEEK: Final = 7 * 1440
@@ -281,7 +281,7 @@ class BusinessCalendar:
         returns None), so a calendar that never or seldom opens cannot loop for ever, and
         dates never run past the end of the calendar.
         """
-        day = self._local_date(start)
+        day = local_date(start, self.zone)
         last = date.max - timedelta(days=2) if day > date.max - HORIZON - timedelta(days=2) else day + HORIZON
         while day <= last:
             spans = self._spans(day)
@@ -290,14 +290,6 @@ class BusinessCalendar:
                     continue
                 yield max(opens, start), closes
             day += timedelta(days=1)
-
-    def _local_date(self, moment: datetime) -> date:
-        """The local date of ``moment``'s instant. ``astimezone`` hands a moment of the calendar's own zone back as it is, wall
-        date and all, which a wall time the clocks skipped at midnight gets wrong: Santiago's 7 September 2025, 00:30 with
-        fold 1, is 23:30 on the 6th. So it is read through UTC (but in datetime's last year, which UTC may overflow)."""
-        if moment.tzinfo is self.zone and moment.year < 9999:
-            moment = moment.astimezone(UTC)
-        return moment.astimezone(self.zone).date()
 
     def _spans(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """A local date's open intervals as UTC instants, computed once per date; none on a date the zone skipped (Apia
@@ -359,7 +351,7 @@ class BusinessCalendar:
         table = self._table
         offset = table.date_of(moment, ahead) if table is not None else None
         if table is None or offset is None:  # not in the table as it is: found by the local date, which may grow the table
-            day = self._local_date(start)
+            day = local_date(start, self.zone)
             table = self._table_for(day, ahead)
             if table is None:
                 return None
@@ -497,7 +489,7 @@ class BusinessCalendar:
         if first_date is not None and last_date is not None:
             ahead = last_date - first_date + 2
         else:
-            ahead = (self._local_date(end) - self._local_date(start)).days + 2
+            ahead = (local_date(end, self.zone) - local_date(start, self.zone)).days + 2
         found = self._search(start, min(ahead, _HORIZON_DAYS + 1), since)
         if found is None:
             return sum((closes - opens for opens, closes in open_spans(self, start, end)), timedelta(0))
@@ -727,6 +719,16 @@ def in_zone(moment: datetime, zone: tzinfo) -> datetime:
     if moment.tzinfo is UTC and (own := zoneinfo_of(moment, zone)) is not None and (wall_epoch := _wall_epoch(own)):
         return _from_utc(moment, own, wall_epoch)
     return moment.astimezone(zone)
+
+
+def local_date(moment: datetime, zone: tzinfo) -> date:
+    """The date of ``zone``'s clock at ``moment``'s instant. ``astimezone`` hands a moment of ``zone`` itself back as it is,
+    wall date and all, which a wall time the clocks skipped at midnight gets wrong: Santiago's 7 September 2025, 00:30 with
+    fold 1, is 23:30 on the 6th. So such a moment is read through UTC (but in datetime's last year, which UTC may
+    overflow)."""
+    if moment.tzinfo is zone and moment.year < 9999:
+        moment = moment.astimezone(UTC)
+    return in_zone(moment, zone).date()
 
 
 def _from_utc(moment: datetime, zone: ZoneInfo, wall_epoch: datetime) -> datetime:

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from cxrules import CheckConfig, check
 from cxrules.engine import Engine, Queued, TicketCreated, VirtualClock
 
-from engine_helpers import local, make_org
+from engine_helpers import StoppedClock, local, make_org
 
 DOUBLE_11 = {"id": "double_11", "name": "Double 11", "label": "双十一", "dates": ["2025-11-01/2025-11-12"]}
 
@@ -110,3 +111,23 @@ def test_a_surge_relative_to_the_usual_volume_of_that_hour(tmp_path):
     assert [arrivals(local(2025, 3, 3, 10) + timedelta(weeks=week), 5) for week in range(4)] == [[3], [3], [3], []]
     assert arrivals(local(2025, 3, 31, 10), 11, spacing=timedelta(minutes=4)) == [10]
     assert engine.surges.threshold(org.surges[0], local(2025, 4, 1, 3)) == 3  # Tuesday 03:00: never busy, the floor
+
+
+def test_a_campaign_s_surge_is_on_by_the_date_of_the_event_s_instant_even_at_a_wall_time_the_clocks_skipped(tmp_path):
+    """A service's clock keeps an event's time as told. Santiago's 7 September 2025, 00:30 with fold 1, is 23:30 on the 6th
+    (the clocks skip from midnight to one): on a campaign of the 6th, its ticket goes to the surge team. Read off the wall
+    date, the 7th, it did not."""
+    santiago = ZoneInfo("America/Santiago")
+
+    def change(data):
+        data["org"]["timezone"] = "America/Santiago"
+        data["roles"].append({"id": "surge_team", "name": "Surge team", "unit": "front", "reports_to": "manager",
+                              "handles": ["complaint", "question"], "temporary": True, "staff": [{"shift": "office", "agents": 4}]})
+        data["surges"] = [{"id": "complaint_wave", "match": {"category": ["complaint"]}, "threshold": 500, "window": "1h",
+                           "activate": "surge_team"}]
+        data["campaigns"] = [{"id": "eve", "name": "The eve", "dates": ["2025-09-06"], "surges": ["complaint_wave"]}]
+    skipped = datetime(2025, 9, 7, 0, 30, fold=1, tzinfo=santiago)
+    engine = Engine(make_org(tmp_path, change), StoppedClock(skipped))
+    engine.submit(complaint(1, skipped))
+    engine.submit(complaint(2, datetime(2025, 9, 7, 10, tzinfo=santiago)))  # the day after the campaign
+    assert [engine.ticket(f"t{n}").role for n in (1, 2)] == ["surge_team", "desk"]

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from cxrules import calendars
-from cxrules.calendars import elapsed, in_zone, shift
+from cxrules.calendars import elapsed, in_zone, local_date, shift
 from cxrules.engine import Engine, FirstResponse, Resolved, TicketCreated, VirtualClock
 from cxrules.model import WorkingDays
 from cxrules.simulation.mapping import LogMapping, parse_moment
@@ -154,6 +154,17 @@ def test_a_moment_is_told_in_a_zone_as_astimezone_tells_it(instant, zone, told_i
               "the zone": moment.astimezone(zone)}[told_in]
     told, converted = in_zone(moment, zone), moment.astimezone(zone)
     assert (repr(told), told.fold, told.tzinfo is zone) == (repr(converted), converted.fold, True)
+
+
+@settings(max_examples=examples(300))
+@given(instant=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1)),
+       zone=st.sampled_from([ZoneInfo("America/Santiago"), ZoneInfo("America/Havana"), ZoneInfo("Asia/Beirut"),
+                             ZoneInfo("America/Asuncion"), BERLIN]), fold=st.integers(0, 1), told_in=st.sampled_from(["utc", "the zone"]))
+@example(instant=datetime(2025, 9, 7, 0, 30), zone=ZoneInfo("America/Santiago"), fold=1, told_in="the zone")  # 23:30 on the 6th
+def test_a_moment_s_local_date_is_that_of_its_instant(instant, zone, fold, told_in):
+    """Even a wall time the clocks skipped at midnight, told in the zone itself: astimezone would keep its wall date."""
+    moment = instant.replace(tzinfo=timezone.utc) if told_in == "utc" else instant.replace(tzinfo=zone, fold=fold)
+    assert local_date(moment, zone) == moment.astimezone(timezone.utc).astimezone(zone).date()
 
 
 def test_real_time_after_a_moment_of_year_one_is_told_though_utc_would_be_before_it():

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Optional, Sequence
 from zoneinfo import ZoneInfo
 
-from ..calendars import shift
+from ..calendars import local_date, shift
 from ..model import Org, Surge
 from . import decisions as d
 from .matching import MatchIndex
@@ -43,7 +43,7 @@ class Surges:
         """Those of ``surges`` whose team is on at ``at``."""
         if not surges:
             return []
-        campaigning = self._campaigning(at.astimezone(self.zone).date())
+        campaigning = self._campaigning(local_date(at, self.zone))  # the campaign's date at the instant, in any zone told
         return [surge for surge in surges if surge.id in campaigning or self.store.surge_active(surge.id)]
 
     def _campaigning(self, day: date) -> frozenset[str]:

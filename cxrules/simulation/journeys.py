@@ -34,7 +34,7 @@ class Phase:
     Phases, steps and what follows them compare, hash and print as frozen dataclasses do, but their fields are final
     and their ``__init__`` written out: the replay makes about eight of them a ticket, and a dataclass's ``__init__`` is
     made at run time, so it is interpreted even where this module is compiled (4,600 instructions a phase, against a
-    few hundred); and one of a frozen dataclass cannot be written (mypy refuses it the fields).
+    few hundred). Final fields, because mypy refuses an ``__init__`` that writes a frozen dataclass's fields.
     """
 
     length: Final[Work]

@@ -3,6 +3,9 @@
 Compiled, a module-level name declared ``Final`` is a C static, and mypyc reads another compiled module's ``Final`` names
 natively; any other global name, a function imported with ``from`` included, is looked up in the module's dict at each
 use (a fifth of a µs). The engine, the calendars and the replay import these from here.
+
+The same goes for a lock: ``with`` on one calls its ``__enter__`` and ``__exit__`` by name, which a compiled class's are
+not (:class:`Guard`).
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 import bisect
 import functools
 import heapq
-from typing import Final
+import threading
+from typing import Any, Callable, Final, final
 
-__all__ = ["bisect_left", "bisect_right", "insort", "heappush", "heappop", "partial"]
+__all__ = ["bisect_left", "bisect_right", "insort", "heappush", "heappop", "partial", "Guard"]
 
 bisect_left: Final = bisect.bisect_left
 bisect_right: Final = bisect.bisect_right
@@ -20,3 +24,22 @@ insort: Final = bisect.insort
 heappush: Final = heapq.heappush
 heappop: Final = heapq.heappop
 partial: Final = functools.partial
+
+
+@final
+class Guard:
+    """A :class:`threading.Lock` or ``RLock`` to take with ``with``, as the lock itself is taken: compiled, ``with`` on a
+    compiled class calls its ``__enter__`` and ``__exit__`` directly, where a lock's are looked up by name and bound at each
+    use (four calls by name an event, in the engine and its clock). It also takes and releases the lock as the lock does."""
+
+    def __init__(self, lock: Any = None) -> None:
+        """``lock``: a new :class:`threading.Lock` if not given."""
+        self.lock = lock if lock is not None else threading.Lock()
+        self.acquire: Final[Callable[..., bool]] = self.lock.acquire
+        self.release: Final[Callable[[], None]] = self.lock.release
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        self.release()  # an error goes on

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-
+from contextlib import contextmanager
 
 import cxrules
 from cxrules.engine import (Assigned, Closed, CustomerReply, Engine, Reopened, Escalated, Fallback, FirstResponse, FollowUpDone, FollowUpDue,
                             FollowUpOverdue, FollowUpScheduled, HandOff, Notified, Queued, Reassigned, Refused, Resolved, SlaBreached,
                             SlaWarning, StateChanged, SurgeActivated, SurgeDeactivated, TicketCreated, Waiting, WorkflowStep)
-from cxrules.engine.store import MemoryStore, entry_timer
+from cxrules.engine.store import NO_UNIT, MemoryStore, entry_timer
 
 from conftest import ORGS
 from engine_helpers import VirtualClock, local, make_engine, make_org
@@ -348,6 +348,28 @@ def test_the_engine_lock_is_held_while_an_event_is_applied(tmp_path):
         release.set()
         first.join()
     assert not taken and engine.ticket("A")
+
+
+def test_submit_applies_an_event_inside_its_stores_unit_and_the_memory_store_without_one(tmp_path):
+    """Fails if `submit` applies an event outside a store's group commit (its `batch()`), or if the memory store's gives a
+    unit to enter: the engine skips the `with` for the memory store's, and only for it."""
+    seen: list[str] = []
+
+    class UnitStore(MemoryStore):
+        @contextmanager
+        def batch(self):
+            seen.append("enter")
+            yield
+            seen.append("exit")
+
+        def begin(self, entry):
+            seen.append("apply")
+            return super().begin(entry)
+
+    engine = Engine(make_org(tmp_path), VirtualClock(local(2025, 3, 3, 10)), UnitStore())
+    assert kinds(engine.submit(created("A"))) == ["Assigned"]
+    assert seen == ["enter", "apply", "exit"]
+    assert MemoryStore().batch() is NO_UNIT
 
 
 def test_two_orgs_and_a_reloaded_version_live_side_by_side(tmp_path):

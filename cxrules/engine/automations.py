@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
 from datetime import datetime
 from typing import Callable, Final, Optional, TypeAlias
 from zoneinfo import ZoneInfo
@@ -38,6 +37,7 @@ import durable_rules_engine
 from durable.engine import Ruleset
 
 from ..calendars import BusinessCalendar, seconds, shift
+from ..fastcalls import Guard
 from ..model import Automation, Match, Org, format_duration
 from . import decisions as d
 from .durable import post_and_act, run_by_post_and_act
@@ -90,7 +90,7 @@ class Patterns:
         """Per type of earlier fact a rule compares times with: the seconds of its window."""
         self._answers: dict[tuple, Answer] = {}
         """Durable-rules' answer per shape of the facts posted (:meth:`_shape`)."""
-        self._lock = threading.Lock()
+        self._lock = Guard()
         rules = {}
         for automation in org.automations:
             trigger = automation.trigger

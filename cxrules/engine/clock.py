@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from ..calendars import UTC, micros, utc_moment
+from ..fastcalls import Guard
 
 __all__ = ["Clock", "RealClock", "VirtualClock"]
 
@@ -28,7 +28,7 @@ class VirtualClock:
 
     def __init__(self, start: datetime):
         self._now = _in_utc(start)
-        self._lock = threading.Lock()
+        self._lock = Guard()
 
     def now(self) -> datetime:
         return self._now

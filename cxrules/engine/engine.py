@@ -26,6 +26,7 @@ from typing import Final, Iterable, Optional
 from mypy_extensions import mypyc_attr
 
 from ..calendars import HORIZON, BusinessCalendar, micros, shift
+from ..fastcalls import Guard
 from ..model import Automation, Org
 from ..routing import class_values, unknown_value
 from . import decisions as d
@@ -41,7 +42,7 @@ from .followups import FollowUps
 from .postgres import PostgresStore, is_database_url
 from .sqlite import SqliteStore
 from .slas import Slas
-from .store import MemoryStore, Store, TicketState
+from .store import NO_UNIT, MemoryStore, Store, TicketState
 from .surges import Surges
 from .timers import TimerKinds
 from .workflows import Workflows
@@ -106,7 +107,7 @@ class Engine:
         self._faults: list[str] = []
         self._configure(org)
         self._delivery = Delivery(delivery, self.store)
-        self._lock = threading.RLock()
+        self._lock = Guard(threading.RLock())
         self._pending_dispatch = self.store.recover(self)
         """Decisions persisted before a crash whose handlers may not have run; see :meth:`start`."""
 
@@ -145,8 +146,12 @@ class Engine:
         long, not clean text) is refused here and never reaches the store, which only counts it (see ``events_applied``).
         """
         with self._lock:  # a batch of one, without the lists of a batch (a replay submits its events one by one)
-            with self.store.batch():
+            unit = self.store.batch()
+            if unit is NO_UNIT:  # nothing to make durable: no `with`, which calls the unit's methods by name
                 result = self._apply_checked(event)
+            else:
+                with unit:
+                    result = self._apply_checked(event)
             self._deliver_batch((result,))
             return result[0]
 
@@ -479,13 +484,14 @@ class Engine:
         self.store.put(ticket)
         decisions, surges_on = self.surges.arrived(ticket, at)
         route = self.assignment.route(ticket, at, surges_on)
-        ticket.rule = route.rule.id if route.rule else None
+        rule, role = route.rule, route.role  # read once: a route's fields are read by name
+        ticket.rule = rule.id if rule else None
         if route.fallback:
             self.assignment.mark_fallback(ticket)
-            decisions.append(d.Fallback(ticket.id, at, route.role))
+            decisions.append(d.Fallback(ticket.id, at, role))
         self.slas.start(ticket, at)  # before the assignment, which reports the targets
         self.workflows.start(ticket)
-        decisions.extend(self.assignment.assign(ticket, route.role, at, route.rule.requires if route.rule else ()))
+        decisions.extend(self.assignment.assign(ticket, role, at, rule.requires if rule else ()))
         return decisions
 
     def _first_response(self, ticket: TicketState, event: e.Event, at: datetime) -> list[d.Decision]:

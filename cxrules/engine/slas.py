@@ -173,16 +173,17 @@ class Slas:
     def escalate(self, ticket: TicketState, path_id: str, level: int, at: datetime) -> list[d.Decision]:
         """Take level ``level`` of the escalation path, and time the next level (or the path it continues on)."""
         path = self.paths.get(path_id)
-        if path is None or level >= len(path.levels):  # removed or shortened by a reload
+        levels = path.levels if path is not None else ()  # read once: a model's fields are read by name
+        if path is None or level >= len(levels):  # removed or shortened by a reload
             return []
-        step = path.levels[level]
+        step, then = levels[level], path.then
         ticket.escalation = path_id
         sla = self.of(ticket)
         calendar = self.calendars[sla.calendar if sla else self.org_calendar]
         next_at = None
-        if level + 1 < len(path.levels) or path.then:
+        if level + 1 < len(levels) or then:
             next_at = calendar.add(at, step.within or timedelta(0))
-            following = (path_id, level + 1) if level + 1 < len(path.levels) else (path.then, 0)
+            following = (path_id, level + 1) if level + 1 < len(levels) else (then, 0)
             self.timers.schedule(next_at, "escalate", ticket, f"{ticket.id}:esc:{following[0]}:{following[1]}:{ticket.generation}",
                                  (*following, ticket.generation))
         return [d.Escalated(ticket.id, at, path_id, level + 1, step.role, step.notify, next_at)]

@@ -284,7 +284,8 @@ class _NoUnit:
         return None  # an error goes on
 
 
-_NO_UNIT: Final = _NoUnit()
+NO_UNIT: Final = _NoUnit()
+"""What :meth:`Store.batch` gives where nothing is made durable (the engine then applies an event without it)."""
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # the SQLite and PostgreSQL stores
@@ -431,7 +432,7 @@ class Store(ABC):
 
     def batch(self) -> ContextManager[None]:
         """Group commit: the units begun inside are made durable together at its end (nothing to do in memory)."""
-        return _NO_UNIT
+        return NO_UNIT
 
     def take_over(self) -> list:
         """Undelivered decisions that another process left when it died, now this one's to deliver (a shared store)."""

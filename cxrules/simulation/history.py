@@ -81,8 +81,8 @@ class TicketRecord:
         """The last moment the log says anything of the ticket: where a replay or a back-test of the log ends."""
         moments = [self.created, self.first_response, self.resolved, self.closed]
         for stint in self.stints:
-            moments += [stint.entered, stint.picked, stint.left] + [pause.end for pause in stint.pauses]
-        return max(moment for moment in moments if moment is not None)
+            moments += (stint.entered, stint.picked, stint.left, *[pause.end for pause in stint.pauses])
+        return max(filter(None, moments))  # drops the Nones (a datetime is never false), half the time of a generator's test
 
     @property
     def reassigned(self) -> bool:

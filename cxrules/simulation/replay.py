@@ -380,7 +380,8 @@ class _Replay:
         for decision in decisions:
             fold = folds.get(type(decision))
             if fold is not None:
-                fold(decision, flights.get(decision.ticket_id) if decision.ticket_id else None)
+                ticket_id = decision.ticket_id  # read once: a decision's fields are read by name
+                fold(decision, flights.get(ticket_id) if ticket_id else None)
 
     def _fold_assigned(self, decision: d.Assigned, flight: Optional[Flight]) -> None:
         if flight is None or (flight.expected_role is not None and decision.role != flight.expected_role):

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from mypy_extensions import i64
 
-from .fastcalls import bisect_left, bisect_right
+from .fastcalls import ints_bisect_left, ints_bisect_right
 from .model import Calendar, Interval, WorkingDays
 
 __all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "seconds", "utc_moment", "elapsed", "shift", "in_zone", "local_date", "hour_start", "not_after",
@@ -359,7 +359,7 @@ class BusinessCalendar:
         horizon = offset + _HORIZON_DAYS + 1
         complete = horizon <= table.days
         hi = table.day_start[horizon if complete else table.days]
-        return table, moment, bisect_right(table.ends, moment, table.day_start[offset], hi), hi, complete
+        return table, moment, ints_bisect_right(table.ends, moment, table.day_start[offset], hi), hi, complete
 
     def is_open(self, moment: datetime) -> bool:
         return self.stretch(moment)[0]
@@ -457,7 +457,7 @@ class BusinessCalendar:
             offset = (day - table.first).days
             horizon = offset + _HORIZON_DAYS + 1
             hi = min(horizon, table.days)
-            after = bisect_left(table.working_before, table.working_before[offset + 1] + count, offset + 2, hi + 1)
+            after = ints_bisect_left(table.working_before, table.working_before[offset + 1] + count, offset + 2, hi + 1)
             if after <= hi:
                 return table.first + timedelta(days=after - 1)
             if horizon <= table.days:
@@ -496,7 +496,7 @@ class BusinessCalendar:
         table, instant, first, hi, _ = found
         if first >= hi:
             return timedelta(0)
-        last = bisect_right(table.ends, until, first, hi)
+        last = ints_bisect_right(table.ends, until, first, hi)
         reached = table.before[last] + max(0, until - table.starts[last]) if last < hi else table.before[hi]
         return _MICROSECOND * (reached - table.before[first] - max(0, instant - table.starts[first]))
 
@@ -529,7 +529,7 @@ class BusinessCalendar:
         lo, hi = table.day_start[first], table.day_start[last + 1]
         totals = []
         for point in points:
-            span = bisect_right(ends, point, lo, hi)
+            span = ints_bisect_right(ends, point, lo, hi)
             totals.append(before[span] + max(0, point - starts[span]) if span < count else before[span])
         paired = iter(totals)
         return [max(0, end - start) for start, end in zip(paired, paired)]
@@ -564,7 +564,7 @@ def _deadline(found: "tuple[_SpanTable, int, int, int, bool]", start: datetime, 
     if first < hi:
         opens, length = table.starts[first], span_micros(duration)
         target = table.before[first] + max(0, instant - opens) + length
-        span = bisect_left(table.total_at_end, target, first, hi)
+        span = ints_bisect_left(table.total_at_end, target, first, hi)
         if span < hi:  # the deadline's micros is known here, and asked for again when its timer is scheduled
             if span == first and opens < instant:
                 deadline = elapsed(start, duration)  # as the walk did: from the moment itself, in its own time zone
@@ -937,7 +937,7 @@ class _SpanTable:
 
     def changes_within(self, first: int, last: int) -> bool:
         """Whether the clocks change on a date from index ``first`` to ``last``."""
-        at = bisect_left(self.changes, first)
+        at = ints_bisect_left(self.changes, first, 0, len(self.changes))
         return at < len(self.changes) and self.changes[at] <= last
 
 

@@ -343,9 +343,8 @@ class BusinessCalendar:
         self._table = table
         return table
 
-    def _search(self, start: datetime, ahead: int = 2, moment: int | None = None) -> "tuple[_SpanTable, int, int, int, bool] | None":
-        """Where ``start`` falls in a table holding its date and ``ahead`` dates after it: (the table, its time in µs, the
-        first span ending after it, the end of the spans to look at, whether those reach :data:`HORIZON`). ``moment``:
+    def _search(self, start: datetime, ahead: int = 2, moment: int | None = None) -> "_Place | None":
+        """Where ``start`` falls in a table holding its date and ``ahead`` dates after it (see :class:`_Place`). ``moment``:
         ``start`` in µs, if the caller has it."""
         moment = micros(start) if moment is None else moment
         table = self._table
@@ -359,7 +358,7 @@ class BusinessCalendar:
         horizon = offset + _HORIZON_DAYS + 1
         complete = horizon <= table.days
         hi = table.day_start[horizon if complete else table.days]
-        return table, moment, ints_bisect_right(table.ends, moment, table.day_start[offset], hi), hi, complete
+        return _Place(table, moment, ints_bisect_right(table.ends, moment, table.day_start[offset], hi), hi, complete)
 
     def is_open(self, moment: datetime) -> bool:
         return self.stretch(moment)[0]
@@ -372,7 +371,7 @@ class BusinessCalendar:
         found = self._search(moment)
         if found is None:
             return any(opens <= moment for opens, _ in itertools.islice(self.intervals_from(moment), 1)), None
-        table, instant, first, hi, _ = found
+        table, instant, first, hi = found.table, found.moment, found.first, found.hi
         if first >= hi:  # no span left in the table: closed at least until its last date ends
             return False, self._instant(table.first + timedelta(days=table.days - 1), 1440)
         opened = table.starts[first] <= instant
@@ -493,7 +492,7 @@ class BusinessCalendar:
         found = self._search(start, min(ahead, _HORIZON_DAYS + 1), since)
         if found is None:
             return sum((closes - opens for opens, closes in open_spans(self, start, end)), timedelta(0))
-        table, instant, first, hi, _ = found
+        table, instant, first, hi = found.table, found.moment, found.first, found.hi
         if first >= hi:
             return timedelta(0)
         last = ints_bisect_right(table.ends, until, first, hi)
@@ -539,12 +538,21 @@ class BusinessCalendar:
             found = self._search(moment, ahead)
             if found is None:
                 break
-            table, instant, first, hi, complete = found
+            table, instant, first, hi, complete = found.table, found.moment, found.first, found.hi, found.complete
             if first < hi:
                 return moment if table.starts[first] < instant else table.opened[first]
             if complete:
                 return None
         return next((opens for opens, _ in self.intervals_from(moment)), None)
+
+
+class _Place:
+    """Where a moment falls in a :class:`_SpanTable` (what :meth:`BusinessCalendar._search` finds): the table, the moment
+    in µs, the first span ending after it, the end of the spans to look at, and whether those reach :data:`HORIZON`.
+    Compiled, its counts are kept as machine ints: in a tuple each would be a Python int, made and read back."""
+
+    def __init__(self, table: "_SpanTable", moment: int, first: int, hi: int, complete: bool) -> None:
+        self.table, self.moment, self.first, self.hi, self.complete = table, moment, first, hi, complete
 
 
 class _Beyond(Enum):
@@ -556,11 +564,11 @@ class _Beyond(Enum):
 _BEYOND: Final = _Beyond.BEYOND
 
 
-def _deadline(found: "tuple[_SpanTable, int, int, int, bool]", start: datetime, duration: timedelta) -> "datetime | None | Literal[_Beyond.BEYOND]":
+def _deadline(found: "_Place", start: datetime, duration: timedelta) -> "datetime | None | Literal[_Beyond.BEYOND]":
     """:meth:`BusinessCalendar.add` of an hours-and-minutes duration from ``start``, where :meth:`BusinessCalendar._search`
     ``found`` it: where it falls in the running total of open time, and a bisect for where that has grown by
     ``duration``; None if the calendar does not open within :data:`HORIZON`; :data:`_BEYOND` past the table's spans."""
-    table, instant, first, hi, complete = found
+    table, instant, first, hi, complete = found.table, found.moment, found.first, found.hi, found.complete
     if first < hi:
         opens, length = table.starts[first], span_micros(duration)
         target = table.before[first] + max(0, instant - opens) + length

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import heapq
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -11,6 +12,7 @@ from hypothesis import example, given, strategies as st
 
 import cxrules
 from cxrules.simulation import LogError, load_mapping, read_log, simulate
+from cxrules.simulation.replay import _Agendum
 
 from conftest import ORGS, ROOT
 from engine_helpers import make_org
@@ -339,3 +341,15 @@ def test_the_replay_s_phases_steps_and_journeys_compare_hash_and_print_as_the_da
         assert repr(made) == repr(twin) and made == kind(**values) and made != unlike
         if frozen:
             assert hash(made) == hash(kind(**values))
+
+
+@given(st.lists(st.tuples(st.sampled_from([0.0, 1.5, 1.5000000000000002, 86_400.25, -3.0]), st.integers(0, 10**6)),
+                max_size=30, unique_by=lambda pair: pair[1]))
+def test_the_replays_agenda_takes_its_steps_by_time_then_in_the_order_pushed(pairs):
+    """Fails if the agenda's steps are not taken by POSIX time, or if steps of one moment are not taken in the order they
+    were pushed (the heap's order decides which of two steps at one moment the replay takes first)."""
+    agenda: list = []
+    for due, number in pairs:
+        heapq.heappush(agenda, _Agendum(due, number, datetime(2025, 1, 1, tzinfo=timezone.utc), print, "T", None, None))
+    taken = [heapq.heappop(agenda) for _ in pairs]
+    assert [(step.due, step.number) for step in taken] == sorted(pairs)

@@ -135,6 +135,20 @@ _Step: TypeAlias = Callable[[Flight, datetime, Any], None]
 """A step of the replay's agenda: its handler, given the ticket's flight, the moment and the step's payload."""
 
 
+class _Agendum:
+    """A step on the replay's agenda, due at ``moment`` (``due``: its POSIX time), taken in that order and then in the order
+    pushed (``number``). Compiled, the agenda's heap compares two in one call of :meth:`__lt__`, in machine numbers; a
+    tuple's comparison asks its first items for equality and then for order, each a call by the runtime."""
+
+    def __init__(self, due: float, number: int, moment: datetime, step: _Step, ticket_id: str, generation: Optional[int],
+                 payload: Any) -> None:
+        self.due, self.number, self.moment, self.step = due, number, moment, step
+        self.ticket_id, self.generation, self.payload = ticket_id, generation, payload
+
+    def __lt__(self, other: _Agendum) -> bool:
+        return self.due < other.due or (self.due == other.due and self.number < other.number)
+
+
 class _Replay:
     def __init__(self, org: Org, records: list[TicketRecord], mapping: LogMapping, mode: str, model: Optional[WorkModel],
                  escalation: str, rng: random.Random):
@@ -156,7 +170,7 @@ class _Replay:
             d.TicketReopened: self._fold_reopened, d.SurgeActivated: self._fold_surge, d.SurgeDeactivated: self._fold_surge,
             d.Fallback: self._fold_fallback, d.Refused: self._fold_refused}
         """What each kind of decision means for the replay (looked up by its exact type: every kind is a direct subclass)."""
-        self.pending: list = []
+        self.pending: list[_Agendum] = []
         self.sequence = itertools.count()
 
     # ------------------------------------------------------------------ the loop
@@ -170,8 +184,8 @@ class _Replay:
         until = (self.log_end or self.engine.clock.now()) + tail
         total = len(records)
         while True:
-            arriving = arrived < total and (not self.pending or arrivals[arrived] <= self.pending[0][0])
-            moment = records[arrived].created if arriving else self.pending[0][2] if self.pending else None
+            arriving = arrived < total and (not self.pending or arrivals[arrived] <= self.pending[0].due)
+            moment = records[arrived].created if arriving else self.pending[0].moment if self.pending else None
             due = self.engine.store.next_due()
             if due is not None and due <= until and (moment is None or due <= moment):
                 # the engine's timers first, at their own moments, each moment's decisions folded before later timers fire
@@ -186,11 +200,11 @@ class _Replay:
                 if progress and (arrived % 500 == 0 or arrived == total):
                     progress(arrived, total)
                 continue
-            _, _, _, step, ticket_id, generation, payload = heappop(self.pending)
-            flight = self.flights[ticket_id]
-            if generation is not None and generation != flight.generation:
+            agendum = heappop(self.pending)
+            flight = self.flights[agendum.ticket_id]
+            if agendum.generation is not None and agendum.generation != flight.generation:
                 continue  # superseded: the ticket moved on (an escalation took it) before this fell due
-            step(flight, moment, payload)
+            agendum.step(flight, moment, agendum.payload)
         for flight in self.flights.values():
             flight.left_untaken(until)
             flight.close_holding(until)
@@ -212,9 +226,9 @@ class _Replay:
 
     def _push(self, moment: datetime, step: _Step, ticket_id: str, generation: Optional[int] = None, payload=None) -> None:
         """Put ``step`` on the agenda, to be taken with the ticket's flight at ``moment`` (the handler itself, so every step
-        pushed has one). Ordered by POSIX time, then by when it was pushed: the heap compares floats, far cheaper than aware
-        datetimes, and never reaches the step."""
-        heappush(self.pending, (seconds(moment), next(self.sequence), moment, step, ticket_id, generation, payload))
+        pushed has one). Ordered by POSIX time, then by when it was pushed (see :class:`_Agendum`): numbers, far cheaper to
+        compare than aware datetimes."""
+        heappush(self.pending, _Agendum(seconds(moment), next(self.sequence), moment, step, ticket_id, generation, payload))
 
     def _submit(self, event: e.Event) -> None:
         self._fold(self.engine.submit(event))

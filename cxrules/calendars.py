@@ -480,9 +480,14 @@ class BusinessCalendar:
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Open time between two moments: the difference of the running totals at each."""
+        return _MICROSECOND * self.between_micros(start, end)
+
+    def between_micros(self, start: datetime, end: datetime) -> int:
+        """:meth:`between` in whole microseconds, for figures worked out in numbers: a timedelta made of them and taken apart
+        again costs as much as finding them."""
         since, until, table = micros(start), micros(end), self._table
         if until <= since:
-            return timedelta(0)
+            return 0
         # the table must hold the end's date too: its index there, else the local dates of both
         first_date, last_date = (table.date_of(since, 0), table.date_of(until, 0)) if table is not None else (None, None)
         if first_date is not None and last_date is not None:
@@ -491,13 +496,13 @@ class BusinessCalendar:
             ahead = (local_date(end, self.zone) - local_date(start, self.zone)).days + 2
         found = self._search(start, min(ahead, _HORIZON_DAYS + 1), since)
         if found is None:
-            return sum((closes - opens for opens, closes in open_spans(self, start, end)), timedelta(0))
+            return span_micros(sum((closes - opens for opens, closes in open_spans(self, start, end)), timedelta(0)))
         table, instant, first, hi = found.table, found.moment, found.first, found.hi
         if first >= hi:
-            return timedelta(0)
+            return 0
         last = ints_bisect_right(table.ends, until, first, hi)
         reached = table.before[last] + max(0, until - table.starts[last]) if last < hi else table.before[hi]
-        return _MICROSECOND * (reached - table.before[first] - max(0, instant - table.starts[first]))
+        return reached - table.before[first] - max(0, instant - table.starts[first])
 
     def betweens(self, *pairs: tuple[datetime, datetime]) -> list[timedelta]:
         """:meth:`between` of each (start, end) pair."""
@@ -522,7 +527,7 @@ class BusinessCalendar:
                     highest = point
             first, last = table.date_of(lowest, 0), table.date_of(highest, 0)
         if table is None or first is None or last is None or last - first >= _HORIZON_DAYS or table.changes_within(first, last):
-            return [span_micros(self.between(start, end)) for start, end in pairs]
+            return [self.between_micros(start, end) for start, end in pairs]
         # the spans of those dates only: a skipped date before them has spans on the instants of the date after it
         ends, starts, before, count = table.ends, table.starts, table.before, len(table.starts)
         lo, hi = table.day_start[first], table.day_start[last + 1]

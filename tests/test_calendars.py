@@ -354,13 +354,15 @@ _LENGTHS = st.one_of(st.integers(0, 48 * 60).map(lambda n: timedelta(minutes=30 
 
 @given(hours=_hours, zone=_ZONES, moments=st.lists(st.tuples(_HALF_HOURS, st.sampled_from([0, 0, 1, 59]), _LENGTHS), min_size=1, max_size=6))
 def test_deadlines_and_open_time_from_the_table_are_those_of_a_walk_over_dates(hours, zone, moments):
-    """Deadlines, open time, "is it open" and the next opening, read off the running total of open time, are exactly
-    what walking the dates one by one gives, in any order of moments (the table grows back and forth) and across DST."""
+    """Deadlines, open time (as a timedelta and in µs), "is it open" and the next opening, read off the running total of
+    open time, are exactly what walking the dates one by one gives, in any order of moments (the table grows back and forth) and across DST."""
     calendar = written(hours, zone=zone)
     for offset, seconds, duration in moments:  # on the half hours where spans begin and end, and off them
         start = datetime(2025, 6, 1, tzinfo=timezone.utc) + offset + timedelta(seconds=seconds)
         assert calendar.add(start, duration) == calendar._walk_add(start, duration)
-        assert calendar.between(start, start + duration) == _walked_between(calendar, start, start + duration)
+        walked_time = _walked_between(calendar, start, start + duration)
+        assert calendar.between(start, start + duration) == walked_time
+        assert calendar.between_micros(start, start + duration) == walked_time // timedelta(microseconds=1)
         walked = next(calendar.intervals_from(start), None)
         assert calendar.is_open(start) == (walked is not None and walked[0] <= start)
         assert calendar.next_open(start) == (walked[0] if walked else None)

@@ -96,7 +96,7 @@ class Slas:
             due = getattr(ticket, _DUE[target])
             if due is not None and not not_after(due, since) and self._stopped(ticket, sla, target):
                 setattr(ticket, _DUE[target], calendar.add(at, calendar.between(since, due)))
-        ticket.paused_min += calendar.between(since, at).total_seconds() / 60
+        ticket.paused_min += calendar.between_micros(since, at) / 1_000_000 / 60  # as total_seconds() / 60
         ticket.paused_since = ticket.pause_reason = None
 
     def _figure(self, ticket: TicketState, sla: Sla, target: str, since: datetime, at: datetime) -> d.SlaRecorded:
@@ -108,7 +108,7 @@ class Slas:
         # in whole microseconds: timedeltas made and taken apart cost more than the figures' arithmetic (the minutes are
         # those of timedeltas: total_seconds() divides their microseconds by a million)
         if due is None or total is None:
-            ran = spent = span_micros(calendar.between(since, at))
+            ran = spent = calendar.between_micros(since, at)
         else:
             frozen = ticket.paused_since if self._stopped(ticket, sla, target) else at
             assert frozen is not None

@@ -355,12 +355,12 @@ def _roles(org: Org, engine, counted: list[Flight], queue_peaks: dict, window: W
             if shift is None:
                 held[role].append(_minutes(since, until))
                 continue
-            worked = shift.between(since, until)
-            held[role].append(worked.total_seconds() / 60)
+            worked = shift.between_micros(since, until) / 1_000_000  # in seconds, as total_seconds() gives them
+            held[role].append(worked / 60)
             if window.counted_from and window.to:
                 begin, end = max(since, window.counted_from), min(until, window.to)
                 if end > begin:  # most holdings lie inside the window: their working time is already known
-                    busy[role] += (worked if begin is since and end is until else shift.between(begin, end)).total_seconds()
+                    busy[role] += worked if begin is since and end is until else shift.between_micros(begin, end) / 1_000_000
     roles = {}
     for role in org.roles:
         available = 0.0

@@ -349,7 +349,8 @@ class _Replay:
         phase = flight.phases[0]
         length = phase.length
         if isinstance(length, tuple):  # a stretch of the log: that much of this agent's working time
-            length = self.agent_shifts[flight.agent].between(*length) if flight.agent else length[1] - length[0]
+            began, ended = length
+            length = self.agent_shifts[flight.agent].between(began, ended) if flight.agent else ended - began
             flight.phases[0] = phase = Phase(length, phase.kind, phase.reason)
         flight.phase_started = at
         if phase.kind == "work":

@@ -623,13 +623,22 @@ _KEPT: Final = 8
 """How many of its last answers :func:`micros` keeps (a power of two)."""
 
 
+class _Kept:
+    """A moment and its :func:`micros`, as :class:`_Recent` keeps them. Compiled, the count is a machine int: in a tuple it
+    was a Python int, made for each answer kept and read back for each one found."""
+
+    def __init__(self, moment: datetime, count: i64) -> None:
+        self.moment: Final = moment
+        self.count: Final = count
+
+
 class _Recent:
     """The last moments :func:`micros` was asked about, each in a slot with its answer. A slot is a pair replaced whole, so
     that threads never see one moment beside another's answer; a new answer takes the oldest slot (none moved, no tuple of
     them all rebuilt)."""
 
     def __init__(self) -> None:
-        self.slots: list[tuple] = [(_EPOCH, 0)] * _KEPT
+        self.slots: list[_Kept] = [_Kept(_EPOCH, 0)] * _KEPT
         self.oldest: i64 = 0
 
 
@@ -659,8 +668,8 @@ def micros(moment: datetime) -> int:
     one calendar after another): their answers are kept."""
     recent = _RECENT
     for slot in recent.slots:
-        if slot[0] is moment:
-            return slot[1]
+        if slot.moment is moment:
+            return slot.count
     zone = moment.tzinfo
     since: timedelta  # typed: compiled, its parts are read with no check of their type
     own = zoneinfo_of(moment, zone)
@@ -705,7 +714,7 @@ def _remember(moment: datetime, answer: i64) -> None:
     of the work of reading it back)."""
     recent = _RECENT
     oldest = recent.oldest
-    recent.slots[oldest] = (moment, answer)
+    recent.slots[oldest] = _Kept(moment, answer)
     recent.oldest = (oldest + 1) & (_KEPT - 1)
 
 

@@ -5,7 +5,7 @@ natively; any other global name, a function imported with ``from`` included, is 
 use (a fifth of a µs). The engine, the calendars and the replay import these from here.
 
 The same goes for a lock: ``with`` on one calls its ``__enter__`` and ``__exit__`` by name, which a compiled class's are
-not (:class:`Guard`). And a search of a few ints costs less done here than by the C function (:func:`ints_bisect_right`).
+not (:func:`guarded`). And a search of a few ints costs less done here than by the C function (:func:`ints_bisect_right`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import bisect
 import functools
 import heapq
 import threading
-from typing import Any, Callable, Final, final
+from types import FunctionType
+from typing import Any, Callable, Final, cast, final
 
-__all__ = ["bisect_left", "bisect_right", "insort", "heappush", "heappop", "partial", "Guard", "ints_bisect_left",
+__all__ = ["bisect_left", "bisect_right", "insort", "heappush", "heappop", "partial", "Guard", "guarded", "ints_bisect_left",
            "ints_bisect_right"]
 
 bisect_left: Final = bisect.bisect_left
@@ -68,3 +69,16 @@ class Guard:
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
         self.release()  # an error goes on
+
+
+def guarded(lock: Any = None) -> Guard:
+    """``lock`` (a new :class:`threading.Lock` if not given) to take with ``with``: a :class:`Guard` of it where this module
+    is compiled, else the lock itself. Interpreted, a guard's ``__enter__`` and ``__exit__`` are frames of Python, where an
+    exception raised from outside (Ctrl-C) between taking the lock and returning would leave it held; a lock's own are C."""
+    if lock is None:
+        lock = threading.Lock()
+    return Guard(lock) if COMPILED else cast(Guard, lock)  # interpreted, taken as a guard is: acquire, release, with
+
+
+COMPILED: Final = not isinstance(guarded, FunctionType)
+"""Whether this module runs compiled (its functions are then built-in ones)."""

@@ -9,7 +9,7 @@ import threading
 import pytest
 from hypothesis import given, strategies as st
 
-from cxrules.fastcalls import Guard, ints_bisect_left, ints_bisect_right
+from cxrules.fastcalls import COMPILED, Guard, guarded, ints_bisect_left, ints_bisect_right
 
 
 def test_a_guard_holds_its_lock_inside_with_and_releases_it_after():
@@ -30,18 +30,32 @@ def test_a_guard_releases_its_lock_when_the_block_raises_and_the_error_goes_on()
 
 
 def test_a_guard_of_a_reentrant_lock_is_reentrant_and_a_new_guard_holds_a_plain_lock():
-    """Fails if the guard takes a lock of its own instead of the one given, or its default is re-entrant."""
-    guard = Guard(threading.RLock())
+    """Fails if the guard takes a lock of its own instead of the one given, or its default is re-entrant (asked without
+    blocking: a wrong lock fails the test rather than hanging it)."""
+    reentrant = threading.RLock()
+    guard = Guard(reentrant)
+    assert guard.lock is reentrant
     with guard:
-        with guard:
-            assert guard.acquire(blocking=False)
-            guard.release()
+        assert guard.acquire(blocking=False)
+        guard.release()
     plain = Guard()
     with plain:
         assert not plain.acquire(blocking=False)
 
 
-@given(st.lists(st.integers(-2**63, 2**63 - 1), max_size=40).map(sorted), st.integers(-2**63, 2**63 - 1),
+def test_guarded_gives_a_guard_where_compiled_and_the_lock_itself_where_interpreted():
+    """Fails if an interpreted run gets a guard (whose `__enter__`, a frame of Python, may be interrupted holding the lock)
+    or a compiled one the bare lock (whose `with` calls by name), or if the lock given is not the one taken."""
+    reentrant = threading.RLock()
+    held = guarded(reentrant)
+    assert (held.lock if COMPILED else held) is reentrant
+    assert isinstance(held, Guard) == COMPILED
+    fresh = guarded()
+    with fresh:  # a new plain lock either way
+        assert not fresh.acquire(blocking=False)
+
+
+@given(st.lists(st.integers(-2**70, 2**70), max_size=40).map(sorted), st.integers(-2**70, 2**70),
        st.integers(0, 45), st.integers(0, 45), st.booleans())
 def test_the_searches_of_ints_are_bisects_own(values, value, lo, hi, present):
     """Fails if either search is off by one, takes the other side of an equal value, or strays outside lo..hi (values

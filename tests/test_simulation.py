@@ -12,6 +12,7 @@ from hypothesis import example, given, strategies as st
 
 import cxrules
 from cxrules.simulation import LogError, load_mapping, read_log, simulate
+from cxrules.simulation.history import Pause, Stint, TicketRecord
 from cxrules.simulation.replay import _Agendum
 
 from conftest import ORGS, ROOT
@@ -296,7 +297,6 @@ def test_a_new_flight_holds_every_field_of_its_own():
     import dataclasses
 
     from cxrules.simulation.figures import Flight
-    from cxrules.simulation.history import TicketRecord
     from cxrules.simulation.journeys import AsIsJourney, Phase
 
     record = TicketRecord("T1", datetime(2025, 3, 3, 9, tzinfo=timezone.utc), "question", "phone", "normal", "normal")
@@ -353,3 +353,19 @@ def test_the_replays_agenda_takes_its_steps_by_time_then_in_the_order_pushed(pai
         heapq.heappush(agenda, _Agendum(due, number, datetime(2025, 1, 1, tzinfo=timezone.utc), print, "T", None, None))
     taken = [heapq.heappop(agenda) for _ in pairs]
     assert [(step.due, step.number) for step in taken] == sorted(pairs)
+
+
+@pytest.mark.parametrize("latest", ["resolved", "closed", "picked", "left", "pause"])
+def test_a_records_last_moment_is_its_latest_of_every_moment_the_log_gives(latest):
+    """Fails if the last moment leaves out the stints (who picked it, when it left) or their pauses' ends, or trips on the
+    moments the log leaves out (None)."""
+    created = datetime(2025, 3, 3, 9, tzinfo=timezone.utc)
+    hour = timedelta(hours=1)
+    late = created + 10 * hour
+    stints = (Stint("desk", created, picked=late if latest == "picked" else created + hour, left=late if latest == "left" else None,
+                    pauses=(Pause(created + hour, late if latest == "pause" else None, "waiting_customer"),)),
+              Stint("expert", created + 2 * hour))
+    record = TicketRecord("T1", created, "question", "phone", "normal", "normal", first_response=None,
+                          resolved=late if latest == "resolved" else created + 3 * hour, closed=late if latest == "closed" else None,
+                          stints=stints)
+    assert record.last_moment == late

@@ -37,7 +37,7 @@ import durable_rules_engine
 from durable.engine import Ruleset
 
 from ..calendars import BusinessCalendar, seconds, shift
-from ..fastcalls import Guard
+from ..fastcalls import guarded
 from ..model import Automation, Match, Org, format_duration
 from . import decisions as d
 from .durable import post_and_act, run_by_post_and_act
@@ -90,7 +90,7 @@ class Patterns:
         """Per type of earlier fact a rule compares times with: the seconds of its window."""
         self._answers: dict[tuple, Answer] = {}
         """Durable-rules' answer per shape of the facts posted (:meth:`_shape`)."""
-        self._lock = Guard()
+        self._lock = guarded()
         rules = {}
         for automation in org.automations:
             trigger = automation.trigger

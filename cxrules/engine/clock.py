@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from ..calendars import UTC, micros, utc_moment
-from ..fastcalls import Guard
+from ..fastcalls import guarded
 
 __all__ = ["Clock", "RealClock", "VirtualClock"]
 
@@ -28,7 +28,7 @@ class VirtualClock:
 
     def __init__(self, start: datetime):
         self._now = _in_utc(start)
-        self._lock = Guard()
+        self._lock = guarded()
 
     def now(self) -> datetime:
         return self._now

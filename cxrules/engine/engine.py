@@ -26,7 +26,7 @@ from typing import Final, Iterable, Optional
 from mypy_extensions import mypyc_attr
 
 from ..calendars import HORIZON, BusinessCalendar, micros, shift
-from ..fastcalls import Guard
+from ..fastcalls import guarded
 from ..model import Automation, Org
 from ..routing import class_values, unknown_value
 from . import decisions as d
@@ -107,7 +107,7 @@ class Engine:
         self._faults: list[str] = []
         self._configure(org)
         self._delivery = Delivery(delivery, self.store)
-        self._lock = Guard(threading.RLock())
+        self._lock = guarded(threading.RLock())
         self._pending_dispatch = self.store.recover(self)
         """Decisions persisted before a crash whose handlers may not have run; see :meth:`start`."""
 

@@ -20,7 +20,7 @@ from dataclasses import fields
 from functools import cache
 from collections import Counter
 from random import Random
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from operator import itemgetter
 from typing import Callable
 from zoneinfo import ZoneInfo
@@ -464,6 +464,35 @@ def test_a_follow_up_from_the_moment_a_caller_s_shift_opens_is_that_moment_whate
             found = followups._first_call_moment(policy, start, start + policy.within)
             assert found is start, (found, start)
             assert found == _first_call_by_definition(followups, policy, start, start + policy.within)
+    finally:
+        engine.close()
+
+
+def _callers_away(days: int):
+    """The desk's follow-up calls made by one agent, on a daily shift closed for ``days`` dates from 22 September 2025."""
+    def change(data: dict) -> None:
+        closed = [(date(2025, 9, 22) + timedelta(days=n)).isoformat() for n in range(days)]
+        data["calendars"].append({"id": "away", "hours": {"daily": ["09:00-17:00"]}, "holidays": {"closed": closed}})
+        desk = next(role for role in data["roles"] if role["id"] == "desk")
+        desk["staff"] = [{"shift": "away", "agents": 1}]
+        for policy in data["followups"]:
+            policy.pop("quiet_hours", None)
+    return change
+
+
+@pytest.mark.parametrize("days_away", [13, 15, 20])
+def test_a_follow_up_call_never_comes_past_its_grace_however_far_its_week_of_spans_reaches(days_away, tmp_path):
+    """A call may come up to 14 days after its follow-up is due, never later: with its callers away 13 days it comes at
+    their return, with 15 or 20 days it does not come. Fails if the week of callable spans a policy lays out reaches past
+    that grace (the spans held would give a call the grace forbids) or if the search past the week stops short of it."""
+    engine = Engine(make_org(tmp_path, _callers_away(days_away)), VirtualClock(datetime(2025, 9, 20, tzinfo=SHANGHAI)))
+    try:
+        followups = engine.followups
+        policy = next(iter(followups.policies.values()))
+        start = datetime(2025, 9, 22, 10, tzinfo=SHANGHAI)
+        found = followups._first_call_moment(policy, start, start)  # due at once: the grace runs from the start
+        back = datetime(2025, 9, 22, 9, tzinfo=SHANGHAI) + timedelta(days=days_away)
+        assert found == (back if days_away < 14 else None) == _first_call_by_definition(followups, policy, start, start)
     finally:
         engine.close()
 

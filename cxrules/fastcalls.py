@@ -58,11 +58,10 @@ class Guard:
     compiled class calls its ``__enter__`` and ``__exit__`` directly, where a lock's are looked up by name and bound at each
     use (four calls by name an event, in the engine and its clock). It also takes and releases the lock as the lock does."""
 
-    def __init__(self, lock: Any = None) -> None:
-        """``lock``: a new :class:`threading.Lock` if not given."""
-        self.lock = lock if lock is not None else threading.Lock()
-        self.acquire: Final[Callable[..., bool]] = self.lock.acquire
-        self.release: Final[Callable[[], None]] = self.lock.release
+    def __init__(self, lock: Any) -> None:
+        self.lock = lock
+        self.acquire: Final[Callable[..., bool]] = lock.acquire
+        self.release: Final[Callable[[], None]] = lock.release
 
     def __enter__(self) -> bool:
         return self.acquire()

@@ -22,23 +22,23 @@ def test_a_guard_holds_its_lock_inside_with_and_releases_it_after():
 
 def test_a_guard_releases_its_lock_when_the_block_raises_and_the_error_goes_on():
     """Fails if `__exit__` swallows the error (returns true) or leaves the lock taken."""
-    guard = Guard()
+    guard = Guard(threading.Lock())
     with pytest.raises(KeyError):
         with guard:
             raise KeyError("x")
     assert not guard.lock.locked()
 
 
-def test_a_guard_of_a_reentrant_lock_is_reentrant_and_a_new_guard_holds_a_plain_lock():
-    """Fails if the guard takes a lock of its own instead of the one given, or its default is re-entrant (asked without
-    blocking: a wrong lock fails the test rather than hanging it)."""
+def test_a_guard_is_reentrant_over_a_reentrant_lock_only():
+    """Fails if the guard takes a lock of its own instead of the one given, or over a plain lock is re-entrant (asked
+    without blocking: a wrong lock fails the test rather than hanging it)."""
     reentrant = threading.RLock()
     guard = Guard(reentrant)
     assert guard.lock is reentrant
     with guard:
         assert guard.acquire(blocking=False)
         guard.release()
-    plain = Guard()
+    plain = Guard(threading.Lock())
     with plain:
         assert not plain.acquire(blocking=False)
 

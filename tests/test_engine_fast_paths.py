@@ -22,7 +22,7 @@ from collections import Counter
 from random import Random
 from datetime import date, datetime, timedelta, timezone
 from operator import itemgetter
-from typing import Callable
+from typing import Callable, Optional
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -625,7 +625,8 @@ def test_a_queue_changes_and_rolls_back_as_a_plain_list_would(units):
 
 _timer_step = st.one_of(st.tuples(st.just("schedule"), st.integers(0, 4 * 60 * 8)),
                         st.tuples(st.just("again"), st.integers(0, 4 * 60 * 8)),
-                        st.tuples(st.just("pop"), st.integers(0, 4 * 60 * 8)), st.tuples(st.just("next"), st.none()))
+                        st.tuples(st.just("pop"), st.integers(0, 4 * 60 * 8)), st.tuples(st.just("look"), st.integers(0, 4 * 60 * 8)),
+                        st.tuples(st.just("next"), st.none()))
 
 
 @settings(max_examples=examples(300), deadline=None)
@@ -635,16 +636,19 @@ def test_timers_leave_the_schedule_as_they_leave_a_heap_of_due_time_and_number(u
     timers due in the minute being taken from and before it, they leave in the order of a heap of (due time, number) and
     the schedule holds what that heap holds (a rolled-back unit leaves both as they were). A unit may schedule a timer under
     the number of one it took (`again`: a warning edited by hand may name any number as its breach's), and timers of one due
-    time and number leave in the order they were scheduled."""
+    time and number leave in the order they were scheduled. Each moment is one object throughout, as the engine asks about
+    one moment again and again; `look` is a look at the timers due then that drops none (the store keeps the timer it built
+    for the head, to hand out if that very entry is popped next)."""
     start = local(2025, 3, 3, 10)
     store = MemoryStore()
     heap: list[tuple[float, int, int]] = []  # due time, number, the order scheduled in (the timer's key names it)
     names = itertools.count()
+    moments: dict[Optional[int], datetime] = {}
     for steps, keep in units:
         before, seq_before, taken = list(heap), store.next_seq, None
         store.begin(("advance", start))
         for name, quarter_seconds in steps:
-            at = start + timedelta(seconds=quarter_seconds / 4) if quarter_seconds is not None else start
+            at = moments.setdefault(quarter_seconds, start + timedelta(seconds=quarter_seconds / 4) if quarter_seconds is not None else start)
             if name == "schedule" or (name == "again" and taken is not None):
                 order, seq = next(names), store.next_seq if name == "schedule" else taken
                 heapq.heappush(heap, (at.timestamp(), seq, order))
@@ -654,6 +658,10 @@ def test_timers_leave_the_schedule_as_they_leave_a_heap_of_due_time_and_number(u
                 timer = store.pop_due(at)
                 assert _due_number_order(timer) == heapq.heappop(heap) if due else timer is None
                 taken = timer.seq if timer is not None else taken
+            elif name == "look":
+                looked: list[Timer] = []
+                store.drop_spent(at, lambda ticket, timer: looked.append(timer) and False)
+                assert list(map(_due_number_order, looked)) == ([heap[0]] if heap and heap[0][0] <= at.timestamp() else [])
             else:
                 assert store.next_due() == (datetime.fromtimestamp(heap[0][0], timezone.utc) if heap else None)
         if keep:
@@ -669,6 +677,21 @@ def test_timers_leave_the_schedule_as_they_leave_a_heap_of_due_time_and_number(u
         timer = store.pop_due(start + timedelta(hours=1))
         assert _due_number_order(timer) == heapq.heappop(heap)
     assert store.pop_due(start + timedelta(hours=1)) is None and store.next_due() is None
+
+
+def test_the_timer_a_look_found_due_is_the_one_popped_unless_an_earlier_one_came_first():
+    """The store hands out the timer it built when it looked at the schedule's head (none built twice), but only for that very
+    entry: a timer scheduled since, due earlier, is popped first, and the one looked at after it."""
+    at = local(2025, 3, 3, 10)
+    store = MemoryStore()
+    store.schedule(at, "surge", None, "surge:late", "s")
+    looked: list[Timer] = []
+    store.drop_spent(at, lambda ticket, timer: looked.append(timer) and False)
+    assert store.pop_due(at) is looked[0]
+    store.schedule(at, "surge", None, "surge:late", "s")
+    store.drop_spent(at, lambda ticket, timer: looked.append(timer) and False)
+    store.schedule(at - timedelta(minutes=1), "surge", None, "surge:early", "s")
+    assert [store.pop_due(at).key for _ in range(2)] == ["surge:early", "surge:late"] and store.pop_due(at) is None
 
 
 def _due_number_order(timer: Timer) -> tuple[float, int, int]:

@@ -163,14 +163,15 @@ timers, most of which never fire, which each of its passes walked. Typed as a tu
 fixed types is taken apart into its fields each time it is read from a list and built anew (a new tuple, its float and
 ints allocated) each time it is returned or stored, 460 instructions each look at the schedule's head."""
 
-_entry_numbers: Final = itertools.count()
+_next_entry_number: Final = itertools.count().__next__
 """Numbers each entry apart: two timers may share a due time and sequence (a store edited by hand may name any number as a
-breach's), and comparing on past them would compare a ticket's id with none, or payloads that cannot be compared."""
+breach's), and comparing on past them would compare a ticket's id with none, or payloads that cannot be compared. The
+counter's own ``__next__``: compiled, ``next(counter)`` looks ``next`` up among the builtins by name at every call."""
 
 
 def timer_entry(due: datetime, seq: int, kind: str, ticket_id: Optional[str], key: str, data: Any) -> TimerEntry:
     """The schedule's entry of the timer of these fields (a :class:`Timer` ``t``: ``timer_entry(*t)``), none built."""
-    return (seconds(due), seq, next(_entry_numbers), due, kind, ticket_id, key, data)
+    return (seconds(due), seq, _next_entry_number(), due, kind, ticket_id, key, data)
 
 
 _as_timer: Final = partial(tuple.__new__, Timer)
@@ -619,6 +620,14 @@ class MemoryStore(Store):
         """In a unit of work: the entries it took off the schedule."""
         self._seq_before: Optional[int] = None
         """The timer sequence before the unit first touched the timers (None: it has not)."""
+        self._looked_at: Optional[TimerEntry] = None
+        """The entry at the schedule's head whose timer :meth:`drop_spent` built and found due to fire (:attr:`_looked_at_timer`):
+        :meth:`pop_due` takes that timer when it pops this very entry, rather than building it again."""
+        self._looked_at_timer: Optional[Timer] = None
+        self._limit_moment: Optional[datetime] = None
+        """The moment :meth:`pop_due` was last asked about, and :attr:`_limit`, its POSIX seconds: the engine fires a
+        moment's timers one at a time, asking about the same moment each time, then once more to find none is left."""
+        self._limit = 0.0
         self._keeps_undo = undo
         self._half_done: Optional[str] = None
         """Without an undo log: why the store may hold part of a unit (a rollback was asked for)."""
@@ -920,12 +929,18 @@ class MemoryStore(Store):
 
     def pop_due(self, now: datetime) -> Optional[Timer]:
         head = self.timers.head()
-        if head is not None and head[0] <= _seconds_against(head, now):
-            entry = self.timers.pop()
-            if self._touch_timers():
-                self._timers_taken.append(entry)
-            return entry_timer(entry)
-        return None
+        if head is None:
+            return None
+        if now is not self._limit_moment:
+            self._limit_moment, self._limit = now, _seconds_against(head, now)
+        if head[0] > self._limit:
+            return None
+        entry = self.timers.pop()
+        if self._touch_timers():
+            self._timers_taken.append(entry)
+        timer = self._looked_at_timer if entry is self._looked_at and self._looked_at_timer is not None else entry_timer(entry)
+        self._looked_at = self._looked_at_timer = None
+        return timer
 
     def next_due(self) -> Optional[datetime]:
         head = self.timers.head()
@@ -940,6 +955,7 @@ class MemoryStore(Store):
             fired = self._spent(head[5], head[1], head[6])  # fired(), no timer built
             timer = None if fired else entry_timer(head)
             if timer is not None and not spent(tickets.get(timer.ticket_id) if timer.ticket_id else None, timer):
+                self._looked_at, self._looked_at_timer = head, timer  # to fire: popped next (a timer is its entry's fields)
                 return
             entry = timers.pop()
             if self._touch_timers():

@@ -63,9 +63,8 @@ class Slas:
             # times, the table is searched for ``at`` once (working days give open time that depends on the start)
             warnings = _warning_offsets(sla.warn_at, lengths, lengths)
         moments = self.calendars[sla.calendar].adds(at, *lengths, *warnings)
-        dues = iter(moments)
-        ticket.first_response_due = next(dues) if sla.first_response else None
-        ticket.resolution_due = next(dues) if sla.resolution else None
+        ticket.first_response_due = moments[0] if sla.first_response else None
+        ticket.resolution_due = moments[1 if sla.first_response else 0] if sla.resolution else None
         warns = [warn for due, warn in zip(moments, moments[len(lengths):]) if due is not None] if warnings else None
         self._watch(ticket, sla, at, fresh=True, warns=warns)
 
@@ -200,10 +199,12 @@ class Slas:
                    if due is not None and not self._stopped(ticket, sla, target)]
         if warns is None:
             warns = self._warnings(calendar, sla, at, fresh, [(due, total) for _, due, total in watched if total is not None])
-        warned = iter(warns)
+        told = 0  # warnings told so far: one per target of a length, in order
         for target, due, total in watched:
             key = f"{ticket.id}:sla:{target}:{ticket.generation}"
-            warn = next(warned) if sla.warn_at is not None and total is not None else None
+            warn = None
+            if sla.warn_at is not None and total is not None:
+                warn, told = warns[told], told + 1
             if warn is None:
                 self.timers.schedule(due, "sla", ticket, key + ":breach", (target, "breach", ticket.generation))
                 continue

@@ -28,7 +28,7 @@ from mypy_extensions import i64
 from .fastcalls import ints_bisect_left, ints_bisect_right
 from .model import Calendar, Interval, WorkingDays
 
-__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "seconds", "utc_moment", "elapsed", "shift", "in_zone", "local_date", "hour_start", "not_after",
+__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "remember_micros", "seconds", "utc_moment", "elapsed", "shift", "in_zone", "local_date", "hour_start", "not_after",
            "span_micros", "UTC", "DATETIME"]
 
 WEEK: Final = 7 * 1440
@@ -583,7 +583,7 @@ def _deadline(found: "_Place", start: datetime, duration: timedelta) -> "datetim
                 deadline = elapsed(start, duration)  # as the walk did: from the moment itself, in its own time zone
                 # kept but in a zone of the caller's, whose offsets need not agree with its conversions (one ignoring fold)
                 if deadline.tzinfo is UTC or zoneinfo_of(deadline, deadline.tzinfo) is not None:
-                    _remember(deadline, instant + length)
+                    remember_micros(deadline, instant + length)
                 return deadline
             return utc_moment(table.starts[span] + target - table.before[span])
     return None if complete else _BEYOND
@@ -680,7 +680,7 @@ def micros(moment: datetime) -> int:
         if own is not None:
             _wall_epoch(own)  # for the zone's next moments
     answer = _whole_micros(since)  # datetime's years are far inside an i64's range of µs
-    _remember(moment, answer)
+    remember_micros(moment, answer)
     return answer
 
 
@@ -709,9 +709,9 @@ def span_micros(span: timedelta) -> int:
     return span // _MICROSECOND
 
 
-def _remember(moment: datetime, answer: i64) -> None:
-    """Keep ``answer`` as :func:`micros`' of ``moment``, in the oldest slot; also for a moment made from its count (a fifth
-    of the work of reading it back)."""
+def remember_micros(moment: datetime, answer: i64) -> None:
+    """Keep ``answer`` as :func:`micros`' of ``moment``, in the oldest slot: for a moment made from its count (a fifth of the
+    work of reading it back), or one whose count its caller had from :func:`micros` and kept, and is about to hand round."""
     recent = _RECENT
     oldest = recent.oldest
     recent.slots[oldest] = _Kept(moment, answer)
@@ -766,7 +766,7 @@ def utc_moment(count: int) -> datetime:
     if type(count) is not int or not _FIRST_MICROS <= count <= _LAST_MICROS:  # interpreted, a float or a bool
         return _EPOCH + count * _MICROSECOND  # what it was meant to be (OverflowError: out of datetime's range)
     moment = _utc_of(count)
-    _remember(moment, count)
+    remember_micros(moment, count)
     return moment
 
 

@@ -457,6 +457,17 @@ def test_a_count_of_microseconds_past_a_datetime_s_range_overflows_as_the_arithm
         calendars.utc_moment(count)
 
 
+def test_a_count_kept_for_a_moment_is_micros_answer_until_later_answers_push_it_out():
+    """What the replay relies on when it hands the engine a moment whose count it kept: micros answers from what it was
+    told (a count it did not work out, here, to show it), for that very object only, until as many moments again were kept."""
+    moment = datetime(2025, 3, 4, 10, tzinfo=BERLIN)
+    calendars.remember_micros(moment, 42)
+    assert micros(moment) == 42 and micros(moment.replace()) == _micros_of(moment)
+    for count in range(calendars._KEPT):
+        calendars.remember_micros(calendars.utc_moment(count), count)
+    assert micros(moment) == _micros_of(moment)
+
+
 @given(hours=_hours, zone=_ZONES, moments=st.lists(st.tuples(_HALF_HOURS, st.sampled_from([0, 1, 59]), _LENGTHS, st.booleans()), min_size=1, max_size=6))
 def test_a_deadline_read_as_a_number_is_its_instant(hours, zone, moments):
     """:func:`micros` of a deadline, which the calendar knows as it finds it and keeps for when the deadline's timer is

@@ -16,16 +16,15 @@ the replay's events, so work moves at the exact time an escalation fires.
 
 from __future__ import annotations
 
-import itertools
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Final, Iterable, Optional, TypeAlias
 from zoneinfo import ZoneInfo
 
-from mypy_extensions import mypyc_attr
+from mypy_extensions import i64, mypyc_attr
 
-from ..calendars import hour_start, seconds
+from ..calendars import hour_start, micros, remember_micros
 from ..engine import decisions as d
 from ..engine import events as e
 from ..engine.clock import VirtualClock
@@ -136,11 +135,11 @@ _Step: TypeAlias = Callable[[Flight, datetime, Any], None]
 
 
 class _Agendum:
-    """A step on the replay's agenda, due at ``moment`` (``due``: its POSIX time), taken in that order and then in the order
-    pushed (``number``). Compiled, the agenda's heap compares two in one call of :meth:`__lt__`, in machine numbers; a
-    tuple's comparison asks its first items for equality and then for order, each a call by the runtime."""
+    """A step on the replay's agenda, due at ``moment`` (``due``: its :func:`~.calendars.micros`), taken in that order and
+    then in the order pushed (``number``). Compiled, the agenda's heap compares two in one call of :meth:`__lt__`, in machine
+    numbers; a tuple's comparison asks its first items for equality and then for order, each a call by the runtime."""
 
-    def __init__(self, due: float, number: int, moment: datetime, step: _Step, ticket_id: str, generation: Optional[int],
+    def __init__(self, due: i64, number: i64, moment: datetime, step: _Step, ticket_id: str, generation: Optional[int],
                  payload: Any) -> None:
         self.due, self.number, self.moment, self.step = due, number, moment, step
         self.ticket_id, self.generation, self.payload = ticket_id, generation, payload
@@ -171,7 +170,8 @@ class _Replay:
             d.Fallback: self._fold_fallback, d.Refused: self._fold_refused}
         """What each kind of decision means for the replay (looked up by its exact type: every kind is a direct subclass)."""
         self.pending: list[_Agendum] = []
-        self.sequence = itertools.count()
+        self.pushed = 0
+        """Steps pushed onto the agenda so far: each one's number."""
 
     # ------------------------------------------------------------------ the loop
 
@@ -180,7 +180,7 @@ class _Replay:
             self.flights[record.id] = Flight(record, self._journey(record))
         # arrivals are taken in log order beside the agenda (not pushed into it: a heap of every arrival makes each
         # step cost its depth); at one moment, an arrival comes before what the agenda holds
-        records, arrived, arrivals = self.records, 0, [record.created.timestamp() for record in self.records]
+        records, arrived, arrivals = self.records, 0, [micros(record.created) for record in self.records]
         until = (self.log_end or self.engine.clock.now()) + tail
         total = len(records)
         while True:
@@ -194,13 +194,17 @@ class _Replay:
                 continue
             if moment is None or moment > until:
                 break
+            # the moment's count, known, kept for the engine, which asks for it at once (a moment long made has left
+            # micros' slots, and each is a count worked out again)
             if arriving:
+                remember_micros(moment, arrivals[arrived])
                 self._on_create(self.flights[records[arrived].id], moment, None)
                 arrived += 1
                 if progress and (arrived % 500 == 0 or arrived == total):
                     progress(arrived, total)
                 continue
             agendum = heappop(self.pending)
+            remember_micros(moment, agendum.due)
             flight = self.flights[agendum.ticket_id]
             if agendum.generation is not None and agendum.generation != flight.generation:
                 continue  # superseded: the ticket moved on (an escalation took it) before this fell due
@@ -226,9 +230,10 @@ class _Replay:
 
     def _push(self, moment: datetime, step: _Step, ticket_id: str, generation: Optional[int] = None, payload=None) -> None:
         """Put ``step`` on the agenda, to be taken with the ticket's flight at ``moment`` (the handler itself, so every step
-        pushed has one). Ordered by POSIX time, then by when it was pushed (see :class:`_Agendum`): numbers, far cheaper to
-        compare than aware datetimes."""
-        heappush(self.pending, _Agendum(seconds(moment), next(self.sequence), moment, step, ticket_id, generation, payload))
+        pushed has one). Ordered by instant, in µs, then by when it was pushed (see :class:`_Agendum`): numbers, far cheaper
+        to compare than aware datetimes."""
+        self.pushed += 1
+        heappush(self.pending, _Agendum(micros(moment), self.pushed, moment, step, ticket_id, generation, payload))
 
     def _submit(self, event: e.Event) -> None:
         self._fold(self.engine.submit(event))

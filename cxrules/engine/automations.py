@@ -250,10 +250,11 @@ class Automations:
         whose = "all" if trigger.per == "all" else ticket.customer_id
         if whose is None or trigger.within is None:
             return []  # a ticket of no known customer is no one's repeat
-        until = shift(at, trigger.within, self.zone)
+        until: Optional[datetime] = None  # when a fact of this event is spent: worked out only for a fact kept
         if trigger.following == event and _class_still_met(automation, ticket, fields):
             # a ticket of the class the automation is about becomes the earlier one of the customer's later tickets
             self.store.expire_facts(at)
+            until = shift(at, trigger.within, self.zone)
             self.store.add_fact(_key(automation, "earlier", whose), at, ticket.id, until)
         if trigger.event != event or not (_class_still_met(automation, ticket, fields) and _holds_but_class(automation, ticket)):
             return []
@@ -266,7 +267,7 @@ class Automations:
             begins = len(kept) - (trigger.count - 1)
             facts = [{"t": automation.id, "n": begins, "new": False, "at": kept[begins][0], "ticket": kept[begins][1]}] if 0 <= begins < len(kept) else []
             new = {"t": automation.id, "n": len(kept), "new": True, "at": now, "ticket": ticket.id}
-            self.store.add_fact(key, at, ticket.id, until)
+            self.store.add_fact(key, at, ticket.id, until or shift(at, trigger.within, self.zone))
         else:
             kept = self.store.facts_since(_key(automation, "earlier", whose), shift(at, -trigger.within, self.zone))
             facts = [{"t": f"{automation.id}:earlier", "at": moment, "ticket": ticket_id} for moment, ticket_id in kept]
@@ -335,9 +336,11 @@ def _holds_but_class(automation: Automation, ticket: TicketState) -> bool:
 
 
 def _fact(ticket_id: str, moment: float, zone: ZoneInfo) -> str:
-    """A matched fact as the decision tells it: the ticket and its local time to the minute. ``isoformat`` writes what
-    ``strftime("%Y-%m-%d %H:%M")`` does of the years events may have (four digits), in 40 % fewer instructions."""
-    return f"{ticket_id} at {datetime.fromtimestamp(moment, zone).isoformat(' ', 'minutes')[:16]}"
+    """A matched fact as the decision tells it: the ticket and its local time to the minute, as ``strftime("%Y-%m-%d %H:%M")``
+    writes it, in half the instructions: ``isoformat`` parses its arguments and asks the zone for the offset it writes
+    after the minutes, to be cut off (4-digit years, as events may have)."""
+    local = datetime.fromtimestamp(moment, zone)
+    return "%s at %04d-%02d-%02d %02d:%02d" % (ticket_id, local.year, local.month, local.day, local.hour, local.minute)
 
 
 def _whose(per: str, whose: str) -> str:

@@ -659,8 +659,7 @@ def test_timers_leave_the_schedule_as_they_leave_a_heap_of_due_time_and_number(u
                 assert _due_number_order(timer) == heapq.heappop(heap) if due else timer is None
                 taken = timer.seq if timer is not None else taken
             elif name == "look":
-                looked: list[Timer] = []
-                store.drop_spent(at, lambda ticket, timer: looked.append(timer) and False)
+                looked = _looked_at(store, at)
                 assert list(map(_due_number_order, looked)) == ([heap[0]] if heap and heap[0][0] <= at.timestamp() else [])
             else:
                 assert store.next_due() == (datetime.fromtimestamp(heap[0][0], timezone.utc) if heap else None)
@@ -685,13 +684,23 @@ def test_the_timer_a_look_found_due_is_the_one_popped_unless_an_earlier_one_came
     at = local(2025, 3, 3, 10)
     store = MemoryStore()
     store.schedule(at, "surge", None, "surge:late", "s")
-    looked: list[Timer] = []
-    store.drop_spent(at, lambda ticket, timer: looked.append(timer) and False)
+    looked = _looked_at(store, at)
     assert store.pop_due(at) is looked[0]
     store.schedule(at, "surge", None, "surge:late", "s")
-    store.drop_spent(at, lambda ticket, timer: looked.append(timer) and False)
+    assert [timer.key for timer in _looked_at(store, at)] == ["surge:late"]
     store.schedule(at - timedelta(minutes=1), "surge", None, "surge:early", "s")
     assert [store.pop_due(at).key for _ in range(2)] == ["surge:early", "surge:late"] and store.pop_due(at) is None
+
+
+def _looked_at(store: MemoryStore, at: datetime) -> list[Timer]:
+    """The timers ``drop_spent`` looks at up to ``at``, told that none is spent (so it drops none, and keeps the first)."""
+    looked: list[Timer] = []
+
+    def spent(ticket, timer: Timer) -> bool:
+        looked.append(timer)
+        return False  # a bool: compiled, the store takes the answer as one
+    store.drop_spent(at, spent)
+    return looked
 
 
 def _due_number_order(timer: Timer) -> tuple[float, int, int]:

@@ -16,6 +16,7 @@ import gc
 import heapq
 import itertools
 import sys
+import weakref
 from dataclasses import fields
 from functools import cache
 from collections import Counter
@@ -690,6 +691,24 @@ def test_the_timer_a_look_found_due_is_the_one_popped_unless_an_earlier_one_came
     assert [timer.key for timer in _looked_at(store, at)] == ["surge:late"]
     store.schedule(at - timedelta(minutes=1), "surge", None, "surge:early", "s")
     assert [store.pop_due(at).key for _ in range(2)] == ["surge:early", "surge:late"] and store.pop_due(at) is None
+
+
+def test_a_store_closed_holds_nothing_of_the_timers_it_looked_at():
+    """close() lets go of every timer: also the one a look at the schedule's head kept to hand out, and the moment last
+    asked about (their payload and moment would otherwise outlive the store's state)."""
+    at = local(2025, 3, 3, 10)
+    store = MemoryStore()
+    payload = _Payload()
+    store.schedule(at, "surge", None, "surge:w", payload)
+    assert [timer.data for timer in _looked_at(store, at)] == [payload]
+    kept = weakref.ref(payload)
+    del payload
+    store.close()
+    assert kept() is None
+
+
+class _Payload:
+    """A timer's payload that can be watched for being let go (a weak reference to it)."""
 
 
 def _looked_at(store: MemoryStore, at: datetime) -> list[Timer]:

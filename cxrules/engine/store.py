@@ -926,6 +926,7 @@ class MemoryStore(Store):
         self.loads, self.cursors = state["loads"], state["cursors"]
         self.arrivals_by_surge, self.active_surges = state["arrivals"], state["active_surges"]
         self.fallback, self._next_seq = state["fallback"], state["next_seq"]
+        self._looked_at = self._looked_at_timer = self._limit_moment = None  # nothing of the schedule before is held
 
     def pop_due(self, now: datetime) -> Optional[Timer]:
         head = self.timers.head()

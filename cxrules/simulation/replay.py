@@ -204,10 +204,10 @@ class _Replay:
                     progress(arrived, total)
                 continue
             agendum = heappop(self.pending)
-            remember_micros(moment, agendum.due)
             flight = self.flights[agendum.ticket_id]
             if agendum.generation is not None and agendum.generation != flight.generation:
                 continue  # superseded: the ticket moved on (an escalation took it) before this fell due
+            remember_micros(moment, agendum.due)
             agendum.step(flight, moment, agendum.payload)
         for flight in self.flights.values():
             flight.left_untaken(until)

@@ -32,10 +32,11 @@ def ints_bisect_right(values: list[int], value: int, lo: int, hi: int) -> int:
     """``bisect_right(values, value, lo, hi)`` of ints. Calling the C function, with ``value``, ``lo`` and ``hi`` made Python
     ints and its comparisons asked of them, costs more than the search, which compiled compares machine ints.
 
-    The calendars search two years of spans for an answer that is nearly always within a few places of ``lo`` (the span
-    a moment falls in, from the first of its own date; a deadline's, from the span it starts in): the search strides from
+    The calendars search every span their table holds from a moment's date on (two months of dates on automotive, more as
+    later dates are asked for, up to two years), for an answer nearly always within a few places of ``lo`` (the span a
+    moment falls in, from the first of its own date; a deadline's, from the span it starts in): the search strides from
     ``lo`` 1, 2, 4... places on until it passes the answer, then bisects the last stride, in twice the steps of the
-    distance's logarithm rather than the range's (11 over 1,500 spans)."""
+    distance's logarithm rather than the range's."""
     stride = 1
     while lo + stride <= hi:
         probe = lo + stride - 1

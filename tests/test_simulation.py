@@ -369,3 +369,45 @@ def test_a_records_last_moment_is_its_latest_of_every_moment_the_log_gives(lates
                           resolved=late if latest == "resolved" else created + 3 * hour, closed=late if latest == "closed" else None,
                           stints=stints)
     assert record.last_moment == late
+
+
+def _replay_of(created: list[datetime]):
+    """A replay of automotive with one consultation by phone arriving at each of ``created`` (T0, T1, ...), not yet run."""
+    import random
+
+    from cxrules.simulation import LogMapping
+    from cxrules.simulation.replay import _Replay
+
+    org = cxrules.load_org(ORGS / "automotive.yaml")
+    records = [TicketRecord(f"T{n}", moment, "consultation", "phone", "normal", "normal", row=n + 2) for n, moment in enumerate(created)]
+    return _Replay(org, records, LogMapping(fields={}, path=""), "as-is", None, "move", random.Random(1))
+
+
+def test_the_replay_takes_steps_of_one_moment_in_the_order_it_pushed_them():
+    """Fails if the replay's steps are not numbered as pushed (steps of one moment would leave the heap in its own order)."""
+    start = datetime(2025, 3, 3, 9, tzinfo=timezone.utc)
+    replay = _replay_of([start, start + timedelta(minutes=10)])  # the replay runs to the log's last moment
+    taken: list[int] = []
+    for number in range(20):
+        replay._push(start + timedelta(minutes=5 * (number % 2)), lambda flight, at, payload: taken.append(payload), "T0",
+                     payload=number)
+    try:
+        replay.run(None, timedelta(0))
+    finally:
+        replay.close()
+    assert taken == list(range(0, 20, 2)) + list(range(1, 20, 2))
+
+
+def test_a_ticket_arriving_at_the_moment_of_a_step_arrives_first():
+    """At one moment an arrival comes before what the agenda holds (the replay's rule): a step due when T1 arrives finds T1
+    already known to the engine. Fails if the arrival is taken only when strictly earlier than the agenda's next step."""
+    start = datetime(2025, 3, 3, 9, tzinfo=timezone.utc)
+    later = start + timedelta(minutes=5)
+    replay = _replay_of([start, later])
+    seen: list[bool] = []
+    replay._push(later, lambda flight, at, payload: seen.append(replay.engine.ticket("T1") is not None), "T0")
+    try:
+        replay.run(None, timedelta(0))
+    finally:
+        replay.close()
+    assert seen == [True]

@@ -400,7 +400,8 @@ class Engine:
                                   f"unknown ticket `{event.ticket_id}` (never created, or closed with nothing left to do)")]
             decisions = _HANDLERS[type(event)](self)(ticket, event, at)
         name = _EVENT_NAMES.get(type(event))
-        if name in self.automations.by_event and ticket is not None and not any(type(decision) is d.Refused for decision in decisions):  # no kind subclasses Refused
+        refused = d.Refused  # looked up in the module once, not for each decision
+        if name in self.automations.by_event and ticket is not None and not any(type(decision) is refused for decision in decisions):  # no kind subclasses Refused
             decisions.extend(self.automations.on(ticket, name, at))
         return decisions
 

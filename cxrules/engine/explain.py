@@ -611,7 +611,7 @@ class RouteReport:
 
         def plain(decision):
             return {"kind": decision.kind, **{k: when(v) if isinstance(v, datetime) else v
-                                               for k, v in vars(decision).items() if k != "ticket_id"}}
+                                               for k, v in decision.field_values().items() if k != "ticket_id"}}
 
         end = None if self.end is None else {"complete": self.end.complete, "at": when(self.end.at), "reason": self.end.reason,
                                              "next_due": when(self.end.next_due)}

@@ -1,19 +1,22 @@
-"""Frozen dataclasses that are quick to build: the engine's decisions and events, the records of a ticket log.
+"""Frozen dataclasses that are quick to build: the engine's events, the records of a ticket log.
 
-The engine makes about ten of them a ticket, and reading a log one a row. ``@dataclass(frozen=True)`` makes its
+A replay makes several events a ticket, and reading a log one record a row. ``@dataclass(frozen=True)`` makes its
 ``__init__`` set each field through ``object.__setattr__`` to get past the guard against changes, which takes 3.5 times
 as long as writing the new instance's ``__dict__``; :func:`frozen` gives the class an ``__init__`` that writes it at once,
 and is otherwise that dataclass. With ``slots=True`` there is no ``__dict__``: each field is written by its slot's own
 descriptor (a log's record of 16 fields is built in 45 % of the time).
+
+The engine's decisions are compiled classes instead, whose ``Final`` fields :func:`written_once` guards where they run
+interpreted.
 """
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, FrozenInstanceError, dataclass, field, fields
 from typing import Any, Callable, Final, Optional, TypeVar, dataclass_transform, overload
 
-__all__ = ["frozen"]
+__all__ = ["frozen", "written_once"]
 
 _Class = TypeVar("_Class", bound=type)
 _OWN_NAMES: Final = frozenset({"_self", "_held", "_defaults"})
@@ -74,3 +77,23 @@ def _made(cls: _Class, slots: bool) -> _Class:
 def _slot(cls: type, name: str) -> Any:
     """The descriptor of slot ``name`` of ``cls``, from the first class of its MRO that holds it."""
     return next(klass.__dict__[name] for klass in cls.__mro__ if name in klass.__dict__)
+
+
+def written_once(base: type) -> None:
+    """Make the fields of dataclass ``base`` and of its subclasses final at run time where they are final for mypy alone.
+
+    A compiled class refuses to set or delete a ``Final`` field from outside; the same source run by the interpreter does
+    not. With this, as with a frozen dataclass, a field may be set only while it is unset (by ``__init__``), and nothing
+    else may be set or deleted. (A frozen dataclass's own guard would refuse ``__init__`` too, which sets its fields by
+    plain assignment to be compiled into a native store.)"""
+
+    def refuse_a_change(held: Any, name: str, value: Any) -> None:
+        if name in held.__dict__ or name not in held.__dataclass_fields__:
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        held.__dict__[name] = value
+
+    def refuse_a_deletion(held: Any, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    setattr(base, "__setattr__", refuse_a_change)
+    setattr(base, "__delattr__", refuse_a_deletion)

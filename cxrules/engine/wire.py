@@ -20,11 +20,12 @@ def event_from_json(text: str) -> e.Event:
     return e.parse_event(json.loads(text))
 
 
-_DECISIONS = {cls.__name__: cls for cls in vars(d).values() if isinstance(cls, type) and issubclass(cls, d.Decision)}
+_DECISIONS = {cls.__name__: cls for cls in vars(d).values()
+              if isinstance(cls, type) and issubclass(cls, d.Decision) and not cls.__name__.startswith("_")}
 
 
 def decision_to_json(decision: d.Decision) -> str:
-    return json.dumps({"type": decision.kind, **{k: to_data(v) for k, v in vars(decision).items()}}, ensure_ascii=False)
+    return json.dumps({"type": decision.kind, **{k: to_data(v) for k, v in decision.field_values().items()}}, ensure_ascii=False)
 
 
 def decision_from_json(text: str) -> d.Decision:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from datetime import timedelta
 
 import cxrules
 from cxrules.engine import (Assigned, Closed, CustomerReply, Engine, Reopened, Escalated, Fallback, FirstResponse, FollowUpDone, FollowUpDue,
@@ -473,3 +474,29 @@ def test_every_kind_of_decision_is_its_own_class_that_nothing_extends():
     assert kinds and all(issubclass(kind, d.Decision) and not kind.__subclasses__() for kind in kinds)
     shared = {base for kind in kinds for base in kind.__mro__[1:kind.__mro__.index(d.Decision)]}
     assert shared and all(base.__name__.startswith("_") and base not in kinds for base in shared)
+
+
+class _Spinning(BaseException):
+    """Raised by a test's store asked again and again for what it will not give: the loop that asks would never end."""
+
+
+def test_a_store_that_holds_a_due_timer_but_hands_out_none_is_a_fault_not_a_loop_without_end(tmp_path):
+    """The engine fires timers until none is due by the moment: a store whose `pop_due` gives nothing while `next_due` says a
+    timer is due would be asked for ever. It is a fault noted (the unit undone), and `advance` returns. Fails (with
+    _Spinning, not a hang) without the check."""
+    asked = 0
+
+    class Withholding(MemoryStore):
+        def pop_due(self, until):
+            nonlocal asked
+            asked += 1
+            if asked > 1000:
+                raise _Spinning
+            return None
+
+    engine = Engine(make_org(tmp_path), VirtualClock(local(2025, 3, 3, 10)), Withholding())
+    engine.submit(created("A"))
+    due = engine.store.next_due()
+    assert due is not None
+    assert engine.advance_to_decision(due + timedelta(days=30)) == [] and engine.advance(due + timedelta(days=30)) == []
+    assert [fault for fault in engine.faults if "hands out none due by" in fault] and asked <= 4

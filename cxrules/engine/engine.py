@@ -42,7 +42,7 @@ from .followups import FollowUps
 from .postgres import PostgresStore, is_database_url
 from .sqlite import SqliteStore
 from .slas import Slas
-from .store import NO_UNIT, MemoryStore, Store, TicketState
+from .store import NO_UNIT, MemoryStore, Store, StoreError, TicketState
 from .surges import Surges
 from .timers import TimerKinds
 from .workflows import Workflows
@@ -378,12 +378,19 @@ class Engine:
         self._delivery.deliver(decisions, self.clock.now(), fresh)
 
     def _run_timers(self, until: datetime) -> list[d.Decision]:
-        """Fire timers one at a time, earliest first (firing one may schedule an earlier one)."""
+        """Fire timers one at a time, earliest first (firing one may schedule an earlier one).
+
+        StoreError if the store hands out no timer though it holds one due by ``until``: the callers that loop until no
+        timer is due would otherwise ask again for ever."""
         decisions: list[d.Decision] = []
+        popped = False
         while (timer := self.store.pop_due(until)) is not None:
+            popped = True
             if not self.store.fired(timer):
                 decisions.extend(self.timer_kinds.fire(timer))
                 self.store.mark_fired(timer)
+        if not popped and (due := self.store.next_due()) is not None and due <= until:
+            raise StoreError(f"the store holds a timer due at {due.isoformat()} but hands out none due by {until.isoformat()}")
         return decisions
 
     # ------------------------------------------------------------------ events

@@ -19,13 +19,13 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from operator import attrgetter
 from typing import Final, Iterable, Optional
 
 from mypy_extensions import mypyc_attr
 
-from ..calendars import HORIZON, BusinessCalendar, micros, shift
+from ..calendars import HORIZON, UTC, BusinessCalendar, micros, shift
 from ..fastcalls import guarded
 from ..model import Automation, Org
 from ..routing import class_values, unknown_value
@@ -120,6 +120,8 @@ class Engine:
         self.handoffs = {(h.from_role, h.to_role): h for h in org.handoffs}
         self.known_values = class_values(org)
         self.timer_kinds = TimerKinds(self.store, self._faults)
+        self._spent = self.timer_kinds.spent
+        """Bound once: compiled, reading a method off an object builds a bound method each time (at each moment with timers)."""
         self.assignment = Assignment(org, self.store, self.calendars, self.agents, self.router, self.timer_kinds, self._faults)
         self.slas = Slas(org, self.calendars, self.timer_kinds)
         self.followups = FollowUps(org, self.store, self.calendars, self.agents, self.timer_kinds, self._faults,
@@ -217,7 +219,7 @@ class Engine:
             moment = self._moment(None if until is None else self._checked_until(until))
             self._dispatch(self.store.take_over(), fresh=False)
             self._delivery.retry(moment)
-            self.store.drop_spent(moment, self.timer_kinds.spent)
+            self.store.drop_spent(moment, self._spent)
             due = self.store.next_due()
             if due is None or due > moment:
                 return []
@@ -235,9 +237,11 @@ class Engine:
             until = self._checked_until(until)
             self._dispatch(self.store.take_over(), fresh=False)
             while (due := self.store.next_due()) is not None and due <= until:
-                moment = self._moment(due.astimezone(timezone.utc))  # compared below with other due times, by instant
+                # compared below with other due times, by instant; the engine's own are in UTC already (astimezone would parse
+                # its arguments to hand the very moment back)
+                moment = self._moment(due if due.tzinfo is UTC else due.astimezone(UTC))
                 self._delivery.retry(moment)  # each moment as before: a handler's retry due by then runs first
-                self.store.drop_spent(moment, self.timer_kinds.spent)
+                self.store.drop_spent(moment, self._spent)
                 if (left := self.store.next_due()) is None or left > moment:
                     continue  # every timer of this moment was spent: no unit of work
                 decisions = self._fire_due(moment)
@@ -254,7 +258,7 @@ class Engine:
         if problem := time_problem("until", until, latest=_LATEST_UNTIL):
             raise EventError(problem)  # a caller's mistake
         assert until is not None  # time_problem refuses None
-        return until.astimezone(timezone.utc)
+        return until.astimezone(UTC)
 
     def _fire_due(self, moment: datetime) -> Optional[list[d.Decision]]:
         """Fire the timers due up to ``moment`` as one unit of the store, then hand their decisions to the handlers (None:

@@ -9,14 +9,14 @@ import dataclasses
 import inspect
 import copy
 import pickle
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from cxrules.engine import decisions, events
 from cxrules.engine.frozen import frozen
 from cxrules.engine.wire import decision_from_json, decision_to_json
-from cxrules.simulation import history
+from cxrules.simulation import history, journeys
 
 KINDS = [kind for kind in vars(events).values() if isinstance(kind, type) and dataclasses.is_dataclass(kind) and kind.__module__ == events.__name__]
 DECISIONS = [getattr(decisions, name) for name in decisions.__all__]
@@ -87,6 +87,21 @@ def test_a_decision_is_copied_pickled_and_written_whole_and_refuses_every_change
         with pytest.raises(AttributeError):
             change()
     assert made.field_values() == _values_of(kind)
+
+
+@pytest.mark.parametrize("make", [lambda: journeys.Phase(timedelta(minutes=5), "pause", "waiting_customer"),
+                                  lambda: journeys.Step("desk", (journeys.Phase(timedelta(minutes=5)),), False, timedelta(days=1), False),
+                                  lambda: journeys.Next("move", "desk", timedelta(hours=2))], ids=["Phase", "Step", "Next"])
+def test_a_replay_s_phases_steps_and_what_follows_refuse_every_change_compiled_or_not(make):
+    """Their fields are Final, with an ``__init__`` written out (as the decisions'): compiled, the class refuses a change;
+    interpreted, ``written_once`` does."""
+    made, twin = make(), make()
+    for change in (lambda: setattr(made, dataclasses.fields(made)[0].name, "changed"),
+                   lambda: setattr(made, dataclasses.fields(made)[-1].name, "changed"),
+                   lambda: delattr(made, dataclasses.fields(made)[0].name), lambda: setattr(made, "added", 1)):
+        with pytest.raises(AttributeError):
+            change()
+    assert made == twin and hash(made) == hash(twin)
 
 
 def test_the_fields_two_decisions_share_are_no_decision_of_their_own():

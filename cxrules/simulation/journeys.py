@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Optional, Protocol, TypeAlias, Union
 
+from ..engine.frozen import written_once
+from ..fastcalls import COMPILED
 from .history import Stint, TicketRecord
 
 __all__ = ["Work", "Phase", "Step", "Next", "Journey", "AsIsJourney", "ModelJourney", "WorkModel", "as_is_steps"]
@@ -81,6 +83,12 @@ class Next:
         self.kind = kind
         self.role = role
         self.reopen_after = reopen_after
+
+
+if not COMPILED:  # compiled, a Final field is neither set nor deleted from outside; interpreted, this sees to it
+    written_once(Phase)
+    written_once(Step)
+    written_once(Next)
 
 
 class Journey(Protocol):

@@ -277,10 +277,9 @@ class Told:
 
     @staticmethod
     def _built(kind: type, fields: dict) -> object:
-        """A decision of ``kind`` with ``fields``, built as cheaply as Python can (no ``__init__``)."""
-        decision = object.__new__(kind)
-        decision.__dict__.update(fields)
-        return decision
+        """A decision of ``kind`` with ``fields`` (in order, as its ``__init__`` takes them): the engine's own way, a
+        compiled class's ``__init__``."""
+        return kind(*fields.values())
 
     def on(self, kind: None, handler: Callable) -> None:
         assert kind is None, "the bench's handler takes every decision"
@@ -331,7 +330,7 @@ def answers_of(org: Org, classes: list[TicketClass], recorded: list) -> tuple[li
     store = DuesNoted()
     run = Realistic(org, classes, recorded, store=store)
     answers: list[Answer] = []
-    run.engine.on(None, lambda decision: answers[-1].append((type(decision), dict(vars(decision)))))
+    run.engine.on(None, lambda decision: answers[-1].append((type(decision), decision.field_values())))
     for event in run.centre.replay(recorded):
         answers.append([])
         store.dues.append([])

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
 
 import cxrules
 from cxrules.engine import (Assigned, Closed, CustomerReply, Engine, Reopened, Escalated, Fallback, FirstResponse, FollowUpDone, FollowUpDue,
@@ -13,7 +16,7 @@ from cxrules.engine import (Assigned, Closed, CustomerReply, Engine, Reopened, E
 from cxrules.engine.store import NO_UNIT, MemoryStore, entry_timer
 
 from conftest import ORGS
-from engine_helpers import VirtualClock, local, make_engine, make_org
+from engine_helpers import StoppedClock, VirtualClock, local, make_engine, make_org
 
 
 def created(ticket_id, category="question", channel="phone", segment="normal", priority="normal", member=False, at=None):
@@ -500,3 +503,32 @@ def test_a_store_that_holds_a_due_timer_but_hands_out_none_is_a_fault_not_a_loop
     assert due is not None
     assert engine.advance_to_decision(due + timedelta(days=30)) == [] and engine.advance(due + timedelta(days=30)) == []
     assert [fault for fault in engine.faults if "hands out none due by" in fault] and asked <= 4
+
+
+@pytest.mark.parametrize("durable", [False, True], ids=["memory", "sqlite"])
+def test_a_timer_due_in_the_hour_the_clocks_repeat_is_told_by_its_instant_not_its_wall_time(tmp_path, durable):
+    """Berlin's clocks go from 03:00 back to 02:00 on 26 October 2025. A surge's timer set by a ticket at 02:10 (the first
+    time) falls due an hour later, at 02:10 the second time: on the wall clock before events at 02:40 and 02:50 the first
+    time, in fact after them. The store hands timers out by instant: the events are taken, and an advance to the service
+    clock's now, 02:50 in Berlin, fires nothing, with no fault (comparing wall times would see the timer due and withheld:
+    a refused event, a fault)."""
+    def berlin(data):
+        data["org"]["timezone"] = "Europe/Berlin"
+        data["calendars"][0]["hours"] = {"daily": ["00:00-24:00"]}
+        data["calendars"][0].pop("holidays", None)
+        data["roles"].append({"id": "surge_team", "name": "Surge team", "unit": "front", "reports_to": "manager",
+                              "handles": ["complaint"], "temporary": True, "staff": [{"shift": "office", "agents": 3}]})
+        data["surges"] = [{"id": "wave", "match": {"category": ["complaint"]}, "threshold": 1000, "release_below": 5,
+                           "window": "1h", "activate": "surge_team"}]
+
+    zone = ZoneInfo("Europe/Berlin")
+    engine = Engine(make_org(tmp_path, berlin), StoppedClock(datetime(2025, 10, 26, 2, 50, tzinfo=zone)),
+                    tmp_path / "state.db" if durable else None)
+    try:
+        for ticket_id, minute in (("A", 10), ("B", 40), ("C", 50)):
+            made = engine.submit(TicketCreated(ticket_id, category="complaint", channel="phone", segment="normal", priority="normal",
+                                               at=datetime(2025, 10, 26, 2, minute, tzinfo=zone)))
+            assert "Refused" not in kinds(made), made
+        assert engine.advance() == [] and engine.faults == []
+    finally:
+        engine.close()

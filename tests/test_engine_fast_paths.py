@@ -51,7 +51,8 @@ from conftest import ORGS, ROOT, SEED_ORGS, examples
 from engine_helpers import StoppedClock, local, make_org, rules_taking
 
 sys.path.insert(0, str(ROOT / "bench"))
-from engine_workloads import LoadsReadAfresh  # noqa: E402  (the bench's baseline: loads read for each pick)
+from centre import whole_lives  # noqa: E402  (the bench's stream of a centre)
+from engine_workloads import LoadsReadAfresh, Realistic, answers_of, every_class  # noqa: E402  (the bench's baselines)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -1038,3 +1039,21 @@ def test_a_store_without_an_undo_log_copies_no_ticket_and_refuses_to_go_on_after
         store.rollback(0)
     with pytest.raises(StoreError, match="may hold part of that unit"):
         store.begin(None)
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_the_bench_s_told_floor_hands_its_handlers_what_the_engine_decided(fresh):
+    """`bench/run.py engine` sets the engine against an engine told every answer beforehand (the interface's floor), which
+    builds each decision as the engine's handlers got it. Fails if the floor cannot build a decision (as when it wrote a
+    compiled decision's `__dict__`, which it has not) or hands over other decisions than the engine's."""
+    org = cxrules.load_org(ORGS / "automotive.yaml")
+    classes, recorded = every_class(org), whole_lives(org, 300)
+    real = Realistic(org, classes, recorded)
+    decided = real.run()
+    real.engine.close()
+    answers, dues = answers_of(org, classes, recorded)
+    told = Realistic(org, classes, recorded, told=answers, fresh=fresh, dues=dues)
+    kept: list = []
+    told.engine.on(None, kept.append)
+    assert told.run() == decided and sum(decided.values()) > 300
+    assert [(type(decision), decision.field_values()) for decision in kept] == [entry for answer in answers for entry in answer]

@@ -104,6 +104,15 @@ def test_a_replay_s_phases_steps_and_what_follows_refuse_every_change_compiled_o
     assert made == twin and hash(made) == hash(twin)
 
 
+def test_the_decisions_that_default_a_field_give_the_defaults_they_gave_as_frozen_dataclasses():
+    """(A field's default lives in the ``__init__`` written out; ``dataclasses.fields()`` tells none.)"""
+    defaults = {kind.__name__: {name: parameter.default for name, parameter in inspect.signature(kind).parameters.items()
+                                if parameter.default is not inspect.Parameter.empty} for kind in DECISIONS}
+    assert {kind: given for kind, given in defaults.items() if given} == {
+        "Assigned": {"first_response_due": None, "resolution_due": None}, "Escalated": {"notify": (), "next_at": None},
+        "AutomationFired": {"matched": (), "actions": ()}}
+
+
 def test_the_fields_two_decisions_share_are_no_decision_of_their_own():
     written = decisions.SlaWarning("A", datetime(2025, 3, 3, 9, tzinfo=timezone.utc), "resolution", datetime(2025, 3, 3, 10, tzinfo=timezone.utc))
     for shared in ("_TargetDue", "Decision"):

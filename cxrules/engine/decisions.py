@@ -21,6 +21,10 @@ __all__ = ["Decision", "Assigned", "Queued", "Fallback", "Notified", "SlaWarning
            "SurgeDeactivated", "Refused", "StateChanged", "AutomationFired", "AutomationStopped", "SlaRecorded"]
 
 
+_FIELD_NAMES: Final[dict[type, tuple[str, ...]]] = {}
+"""Per kind, its fields' names in order (:meth:`Decision.field_values`)."""
+
+
 @dataclass(init=False, unsafe_hash=True)
 class Decision:
     ticket_id: Final[Optional[str]]
@@ -44,7 +48,11 @@ class Decision:
 
     def field_values(self) -> dict[str, object]:
         """Each field by name, in order (the form the stores and reports write out)."""
-        return {spec.name: getattr(self, spec.name) for spec in fields(self)}
+        kind = type(self)
+        names = _FIELD_NAMES.get(kind)
+        if names is None:  # dataclasses.fields() builds a tuple of every field's spec each time: the stores write each decision
+            names = _FIELD_NAMES[kind] = tuple(spec.name for spec in fields(self))
+        return {name: getattr(self, name) for name in names}
 
     def __reduce__(self) -> tuple[type, tuple[object, ...]]:
         """Copied and pickled by its fields: each kind's ``__init__`` takes them in order (compiled, a decision has no

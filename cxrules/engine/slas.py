@@ -43,6 +43,8 @@ class Slas:
         self.org_calendar = org.info.calendar
         self.by_class = MatchIndex(org.slas)
         """The SLA a ticket class gets: the first that matches, as :func:`sla_of_class` says."""
+        self._starts: dict[str, _Start] = {}
+        """Per SLA, what starting its clocks needs (:class:`_Start`), worked out for its first ticket."""
         timers.register_for_ticket("sla", self._fire_target, self._target_settled, _TARGET_TIMER)
         timers.register_for_ticket("escalate", self._fire_escalation, _moved_on, _ESCALATION_TIMER)
 
@@ -56,16 +58,13 @@ class Slas:
         if sla is None:
             return
         ticket.sla = sla.id
-        lengths = [length for length in (sla.first_response, sla.resolution) if length]
-        warnings: list[timedelta] = []
-        if sla.warn_at is not None and not any(isinstance(length, WorkingDays) for length in lengths):
-            # a warning of a whole target of hours and minutes is that much open time from now: found with the due
-            # times, the table is searched for ``at`` once (working days give open time that depends on the start)
-            warnings = _warning_offsets(sla.warn_at, lengths, lengths)
-        moments = self.calendars[sla.calendar].adds(at, *lengths, *warnings)
-        ticket.first_response_due = moments[0] if sla.first_response else None
-        ticket.resolution_due = moments[1 if sla.first_response else 0] if sla.resolution else None
-        warns = [warn for due, warn in zip(moments, moments[len(lengths):]) if due is not None] if warnings else None
+        plan = self._starts.get(sla.id)
+        if plan is None:
+            plan = self._starts[sla.id] = _Start(sla, self.calendars[sla.calendar])
+        moments = plan.calendar.adds(at, *plan.lengths)
+        ticket.first_response_due = moments[0] if plan.first_response else None
+        ticket.resolution_due = moments[1 if plan.first_response else 0] if plan.resolution else None
+        warns = [warn for due, warn in zip(moments, moments[plan.targets:]) if due is not None] if plan.warned else None
         self._watch(ticket, sla, at, fresh=True, warns=warns)
 
     def pause(self, ticket: TicketState, reason: str, at: datetime) -> None:
@@ -274,6 +273,24 @@ def in_minutes(count: int) -> float:
 
 
 _FAR_FROM_EXACT: Final = 2.0**30
+
+
+class _Start:
+    """What starting an SLA's clocks on a new ticket needs of the SLA, which depends on it alone: worked out for its first
+    ticket, not for each (the list of its targets, their warnings' offsets, the checks for working days)."""
+
+    def __init__(self, sla: Sla, calendar: BusinessCalendar) -> None:
+        self.calendar: Final = calendar
+        targets = [length for length in (sla.first_response, sla.resolution) if length]
+        self.first_response: Final = bool(sla.first_response)
+        self.resolution: Final = bool(sla.resolution)
+        self.targets: Final = len(targets)
+        # a warning of a whole target of hours and minutes is that much open time from arrival: found with the due times,
+        # the table is searched for the arrival once (working days give open time that depends on the start)
+        self.warned: Final = sla.warn_at is not None and bool(targets) and not any(isinstance(length, WorkingDays) for length in targets)
+        warnings = _warning_offsets(sla.warn_at, targets, targets) if self.warned and sla.warn_at is not None else []
+        self.lengths: Final = (*targets, *warnings)
+        """Open time from arrival to each target, then to each target's warning: what the calendar adds to the arrival."""
 
 
 def _warning_offsets(warn_at: float, totals: list[timedelta], remaining: list[timedelta]) -> list[timedelta]:

@@ -285,10 +285,13 @@ class _Start:
         self.first_response: Final = bool(sla.first_response)
         self.resolution: Final = bool(sla.resolution)
         self.targets: Final = len(targets)
-        # a warning of a whole target of hours and minutes is that much open time from arrival: found with the due times,
-        # the table is searched for the arrival once (working days give open time that depends on the start)
-        self.warned: Final = sla.warn_at is not None and bool(targets) and not any(isinstance(length, WorkingDays) for length in targets)
-        warnings = _warning_offsets(sla.warn_at, targets, targets) if self.warned and sla.warn_at is not None else []
+        warnings: list[timedelta] = []
+        if sla.warn_at is not None and not any(isinstance(length, WorkingDays) for length in targets):
+            # a warning of a whole target of hours and minutes is that much open time from arrival: found with the due
+            # times, the table is searched for the arrival once (working days give open time that depends on the start)
+            warnings = _warning_offsets(sla.warn_at, targets, targets)
+        self.warned: Final = bool(warnings)
+        """Whether the warnings' offsets are known here (else :meth:`Slas._watch` works them out for the start)."""
         self.lengths: Final = (*targets, *warnings)
         """Open time from arrival to each target, then to each target's warning: what the calendar adds to the arrival."""
 

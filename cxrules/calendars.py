@@ -339,7 +339,8 @@ class BusinessCalendar:
         dates = [first + timedelta(days=n) for n in range((last - first).days)]
         midnights = [self._midnight(day) for day in (*dates, last)]
         table = _SpanTable(first, [self._spans(day) for day in dates], [self.is_working_day(day) for day in dates],
-                           [micros(midnight) for midnight in midnights], [midnight.astimezone(self.zone).utcoffset() for midnight in midnights])
+                           [micros(midnight) for midnight in midnights], [midnight.astimezone(self.zone).utcoffset() for midnight in midnights],
+                           [max([shift.end - 1440 for shift in self.shifts_on(day - _DAY)], default=0) for day in dates])
         self._table = table
         return table
 
@@ -430,6 +431,43 @@ class BusinessCalendar:
 
     def _working_days_after(self, moment: int, count: int) -> datetime | None:
         """:meth:`add_working_days` of the instant ``moment`` (µs since the epoch), worked out: it depends on the instant only."""
+        due = self._working_days_in_table(moment, count)
+        return self._working_days_walked(moment, count) if due is _BEYOND else due
+
+    def _working_days_in_table(self, moment: int, count: int) -> "datetime | None | Literal[_Beyond.BEYOND]":
+        """:meth:`_working_days_walked` read off the table as it is, in µs: the next opening and the due date are bisects,
+        and a local time of day is an instant less its date's midnight (datetimes made, converted and taken apart cost ten
+        times as much). :data:`_BEYOND` where the table does not hold every date it would read, where the clocks change on
+        the start's, the opening's or the due date, or where the opening may lie in the tail of the night before's shift."""
+        table = self._table
+        index = table.date_of(moment, 2) if table is not None else None
+        if table is None or index is None:
+            return _BEYOND
+        horizon = index + _HORIZON_DAYS + 1  # as next_open looks
+        complete = horizon <= table.days
+        hi = table.day_start[horizon if complete else table.days]
+        span = ints_bisect_right(table.ends, moment, table.day_start[index], hi)
+        if span >= hi:
+            return None if complete else _BEYOND
+        begin = max(moment, table.starts[span])
+        day = table.date_of(begin, 2 * count + 16)  # as _nth_working_day_after first asks of the table
+        if day is None:
+            return _BEYOND
+        of_day = begin - table.midnights[day]  # no clock change that date: its wall clock runs from its midnight
+        if of_day // 60_000_000 < table.night_tails[day]:
+            return _BEYOND
+        horizon = day + _HORIZON_DAYS + 1
+        last = min(horizon, table.days)
+        working_before = table.working_before
+        after = ints_bisect_left(working_before, working_before[day + 1] + count, day + 2, last + 1)
+        if after > last:
+            return None if horizon <= table.days else _BEYOND
+        due_day = after - 1
+        return _BEYOND if due_day in table.changed else utc_moment(table.midnights[due_day] + of_day)
+
+    def _working_days_walked(self, moment: int, count: int) -> datetime | None:
+        """:meth:`_working_days_after` by datetimes: the local date and time of the next opening, and the due date counted
+        in the table that holds it."""
         begin = self.next_open(utc_moment(moment))
         if begin is None:
             return None
@@ -908,8 +946,11 @@ class _SpanTable:
     """
 
     def __init__(self, first: date, days: list[tuple[tuple[datetime, datetime], ...]], working: list[bool], midnights: list[int],
-                 offsets: list[timedelta | None]):
+                 offsets: list[timedelta | None], night_tails: list[int]):
         self.first, self.days = first, len(days)
+        self.night_tails = night_tails
+        """Per date from ``first``: the minute up to which a shift the date before started runs into it (0: none). A `wd`
+        target from a moment before it may count from the date before (:meth:`BusinessCalendar.add_working_days`)."""
         self.midnights = midnights
         """Per date from ``first``, in µs: the instant its local day begins (one more entry: the end of the last). ``offsets``:
         the zone's UTC offset at each."""

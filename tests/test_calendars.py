@@ -10,6 +10,7 @@ import pytest
 
 from cxrules import calendars
 from cxrules.calendars import HORIZON, BusinessCalendar, Stretch, micros
+from cxrules.fastcalls import COMPILED
 from cxrules.model import Calendar, Interval, Source
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -575,6 +576,61 @@ def test_working_day_deadlines_asked_again_are_those_of_a_calendar_asked_nothing
         start = start.astimezone(ZoneInfo(zone)) if in_zone else start
         due = calendar.add_working_days(start, count)
         assert due == written(hours, zone=zone).add_working_days(start, count) and (due is None or due.tzinfo is timezone.utc)
+
+
+@settings(max_examples=300)
+@given(hours=_hours, zone=_ZONES, country=st.sampled_from(["CN", None]),
+       asked=st.lists(st.tuples(st.integers(-60 * 24 * 20, 60 * 24 * 400), st.integers(1, 40)), min_size=1, max_size=6))
+@example(hours=NIGHTS, zone="Asia/Shanghai", country="CN", asked=[(60 * 24 * 66 + 60 * 2, 1)])  # Sat 8 Mar 02:00, Friday's night
+@example(hours=OFFICE, zone="Europe/Berlin", country=None, asked=[(60 * 24 * 87 + 60 * 15, 1), (60 * 24 * 84 + 60 * 15, 1)])
+def test_working_day_deadlines_read_off_the_table_are_those_of_the_long_way(hours, zone, country, asked):
+    """Where the table answers a `wd` deadline in µs (most starts), it answers what local dates and times of day give: with
+    night shifts, holidays and make-up days, and across Berlin's and New York's clock changes (the table declines those)."""
+    calendar = written(hours, zone=zone, country=country)
+    base = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    calendar.next_open(base)  # the table laid out, as an SLA's start lays it out
+    for minutes, count in asked:
+        moment = micros(base + timedelta(minutes=minutes))
+        quick = calendar._working_days_in_table(moment, count)
+        if quick is not calendars._BEYOND:
+            assert quick == calendar._working_days_walked(moment, count) and (quick is None or quick.tzinfo is timezone.utc)
+
+
+def test_a_working_day_deadline_is_read_off_the_table_unless_a_night_shift_or_a_clock_change_may_matter():
+    """The table's answer is the one taken; the long way only for a start in the tail of a night shift or on a date the
+    clocks change."""
+    office, nights = written(OFFICE), written(NIGHTS)
+    berlin = written({"daily": ["09:00-18:00"]}, zone="Europe/Berlin", country=None)
+    for calendar in (office, nights, berlin):
+        calendar.next_open(at(2025, 3, 3))
+    assert office._working_days_in_table(micros(at(2025, 3, 4, 15)), 3) == at(2025, 3, 7, 15)
+    assert office._working_days_in_table(micros(at(2025, 3, 4, 20)), 1) == at(2025, 3, 6, 9)    # from Wednesday's opening
+    assert nights._working_days_in_table(micros(at(2025, 3, 4, 23)), 1) == at(2025, 3, 5, 23)
+    assert nights._working_days_in_table(micros(at(2025, 3, 8, 2)), 1) is calendars._BEYOND       # Friday's night, Saturday
+
+    def local(day: int, hour: int) -> datetime:
+        return datetime(2025, 3, day, hour, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert berlin._working_days_in_table(micros(local(27, 15)), 5) == datetime(2025, 4, 1, 15, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert berlin._working_days_in_table(micros(local(29, 15)), 1) is calendars._BEYOND           # due on Sunday 30 March
+    assert berlin._working_days_in_table(micros(local(30, 15)), 1) is calendars._BEYOND           # from it
+    assert berlin.add_working_days(local(29, 15), 1) == local(30, 15)                              # the long way
+    closed = written({"daily": []})
+    assert closed.add_working_days(at(2025, 3, 3), 2) is None                                        # its table reaches the horizon
+    assert closed._working_days_in_table(micros(at(2025, 3, 3)), 2) is None                          # never opens
+    rare = written({"mon": ["09:00-09:01"]}, country=None)
+    assert rare.add_working_days(at(2025, 3, 3, 9), 200) is None
+    assert rare._working_days_in_table(micros(at(2025, 3, 3, 9)), 200) is None                       # not due within it
+    assert rare._working_days_in_table(micros(at(2025, 3, 3, 9)), 2) == at(2025, 3, 17, 9)
+
+
+def test_a_working_day_deadline_the_table_holds_is_not_worked_out_the_long_way(monkeypatch):
+    if COMPILED:
+        pytest.skip("a compiled class's methods cannot be replaced (the same source is tested interpreted)")
+    office = written(OFFICE)
+    office.next_open(at(2025, 3, 3))
+    monkeypatch.setattr(BusinessCalendar, "_working_days_walked", lambda *args: pytest.fail("worked out the long way"))
+    assert office.add_working_days(at(2025, 3, 4, 15), 3) == at(2025, 3, 7, 15)
+    assert office.add(at(2025, 3, 4, 20), WorkingDays(1)) == at(2025, 3, 6, 9)
 
 
 def test_a_calendar_remembers_a_bounded_number_of_working_day_deadlines():

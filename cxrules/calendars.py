@@ -29,7 +29,7 @@ from .fastcalls import ints_bisect_left, ints_bisect_right
 from .model import Calendar, Interval, WorkingDays
 
 __all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "remember_micros", "seconds", "utc_moment", "elapsed", "shift", "in_zone", "local_date", "hour_start", "not_after",
-           "span_micros", "UTC", "DATETIME"]
+           "span_micros", "iso_text", "UTC", "DATETIME"]
 
 WEEK: Final = 7 * 1440
 _DAY_NAMES: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -809,11 +809,18 @@ def utc_moment(count: int) -> datetime:
 
 
 def _utc_of(count: i64) -> datetime:
-    """The UTC moment ``count`` µs after the epoch, built from its date and time of day. ``_EPOCH + count * _MICROSECOND``
-    is the same moment, but a timedelta times an int works in Python ints throughout (turned to µs, multiplied, divided
-    back into days, seconds and µs): 2,500 instructions of the 4,000 a moment took. The date is found from the days since
-    the epoch as in Howard Hinnant's `civil_from_days`, in machine integers (floor division, as Python's, for days before
-    1970)."""
+    """The UTC moment ``count`` µs after the epoch, built from its date and time of day (:func:`_civil`).
+    ``_EPOCH + count * _MICROSECOND`` is the same moment, but a timedelta times an int works in Python ints throughout
+    (turned to µs, multiplied, divided back into days, seconds and µs): 2,500 instructions of the 4,000 a moment took."""
+    year, month, day, of_day = _civil(count)
+    second = of_day // 1_000_000
+    return DATETIME(year, month, day, second // 3_600, second // 60 % 60, second % 60, of_day % 1_000_000, UTC)
+
+
+def _civil(count: i64) -> tuple[i64, i64, i64, i64]:
+    """The UTC date (year, month, day) and the µs into it of the instant ``count`` µs after the epoch. The date is found from
+    the days since the epoch as in Howard Hinnant's `civil_from_days`, in machine integers (floor division, as Python's, for
+    days before 1970)."""
     days = count // 86_400_000_000
     of_day = count - days * 86_400_000_000
     shifted = days + 719_468  # days since 0000-03-01: leap days come at the end of a year counted from March
@@ -824,9 +831,60 @@ def _utc_of(count: i64) -> datetime:
     month_from_march = (5 * of_year + 2) // 153
     day = of_year - (153 * month_from_march + 2) // 5 + 1
     month = month_from_march + 3 if month_from_march < 10 else month_from_march - 9
-    year = year_of_era + era * 400 + (1 if month <= 2 else 0)
-    second = of_day // 1_000_000
-    return DATETIME(year, month, day, second // 3_600, second // 60 % 60, second % 60, of_day % 1_000_000, UTC)
+    return year_of_era + era * 400 + (1 if month <= 2 else 0), month, day, of_day
+
+
+_TWO_DIGITS: Final = tuple(f"{number:02d}" for number in range(100))
+
+
+def iso_text(moment: datetime) -> str:
+    """``moment.isoformat()``: for the keys of timers and decisions, made for most events and by a durable store for each
+    decision. A plain datetime in UTC or in a ZoneInfo is written from its wall clock's µs since 1970 (a subtraction within
+    its zone) and its instant's (:func:`micros`), whose difference is its offset: ``isoformat`` parses its arguments and
+    asks the zone for the offset it writes by name, several times the instructions."""
+    zone = moment.tzinfo
+    if type(moment) is DATETIME and zone is UTC:
+        return _written(micros(moment), "+00:00")
+    own = zoneinfo_of(moment, zone)
+    wall_epoch = _wall_epoch(own) if own is not None else None
+    if wall_epoch is None:  # another tzinfo, or too many zones kept
+        return moment.isoformat()
+    wall = _whole_micros(moment - wall_epoch)
+    offset = wall - micros(moment)
+    text = _OFFSET_TEXTS.get(offset)
+    if text is None:
+        text = _offset_text(offset)
+        if len(_OFFSET_TEXTS) < _OFFSET_TEXTS_KEPT:
+            _OFFSET_TEXTS[offset] = text
+    return _written(wall, text)
+
+
+def _written(wall: i64, offset_text: str) -> str:
+    """A wall-clock time (µs since 1970-01-01 00:00 on its clock) and its offset's text, as ``isoformat`` writes them."""
+    year, month, day, of_day = _civil(wall)
+    second, fraction = of_day // 1_000_000, of_day % 1_000_000
+    digits = _TWO_DIGITS
+    year_text = str(year) if year >= 1000 else f"{year:04d}"
+    fraction_text = "." + str(1_000_000 + fraction)[1:] if fraction else ""
+    return (f"{year_text}-{digits[month]}-{digits[day]}T{digits[second // 3_600]}:{digits[second // 60 % 60]}:{digits[second % 60]}"
+            f"{fraction_text}{offset_text}")
+
+
+def _offset_text(offset: i64) -> str:
+    """A UTC offset (µs) as ``isoformat`` writes it: ±HH:MM, then :SS and .ffffff only where they are not zero."""
+    sign = "-" if offset < 0 else "+"
+    rest = -offset if offset < 0 else offset
+    fraction = rest % 1_000_000
+    seconds = rest // 1_000_000
+    text = f"{sign}{_TWO_DIGITS[seconds // 3_600]}:{_TWO_DIGITS[seconds // 60 % 60]}"
+    if fraction:
+        return f"{text}:{_TWO_DIGITS[seconds % 60]}.{str(1_000_000 + fraction)[1:]}"
+    return f"{text}:{_TWO_DIGITS[seconds % 60]}" if seconds % 60 else text
+
+
+_OFFSET_TEXTS: Final[dict[int, str]] = {}
+""":func:`_offset_text` by offset: a zone has a few."""
+_OFFSET_TEXTS_KEPT: Final = 1024
 
 
 def seconds(moment: datetime) -> float:

@@ -452,6 +452,36 @@ def test_the_utc_moment_of_a_count_of_microseconds_is_the_epoch_plus_that_many(c
     assert (moment, moment.tzinfo, micros(moment)) == (_EPOCH + count * timedelta(microseconds=1), timezone.utc, count)
 
 
+class _Stamp(datetime):
+    """A datetime of the caller's own class, which may write itself otherwise."""
+
+    def isoformat(self, *args, **kwargs) -> str:
+        return "stamp"
+
+
+@example(calendars._FIRST_MICROS, 0, "UTC")
+@example(calendars._LAST_MICROS, 0, "UTC")
+@example(_micros_of(datetime(999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)), 0, "UTC")
+@example(_micros_of(datetime(2025, 3, 3, 1, 2, 3, 40, tzinfo=timezone.utc)), 0, "UTC")
+@example(_micros_of(datetime(2025, 10, 26, 0, 30, tzinfo=timezone.utc)), 1, "Europe/Berlin")
+@given(st.integers(calendars._FIRST_MICROS + calendars._DAY_MICROS, calendars._LAST_MICROS - calendars._DAY_MICROS), st.integers(0, 1),
+       st.sampled_from(["UTC", "Europe/Berlin", "Asia/Shanghai", "America/St_Johns", "Africa/Monrovia", "Europe/Amsterdam",
+                        "fixed", "stamp"]))
+@example(_micros_of(datetime(1930, 6, 1, tzinfo=timezone.utc)), 0, "Europe/Amsterdam")     # +00:19:32
+@example(_micros_of(datetime(1960, 6, 1, tzinfo=timezone.utc)), 0, "Africa/Monrovia")      # -00:44:30
+@example(_micros_of(datetime(2025, 3, 30, 4, 30, tzinfo=timezone.utc)), 0, "America/St_Johns")
+def test_a_moment_s_iso_text_is_what_isoformat_writes(count, fold, zone):
+    """The keys of timers and decisions: a moment in UTC or a ZoneInfo written from its numbers is isoformat's to the
+    character (whole seconds, µs, years before 1000, offsets of minutes and of seconds, either fold of a repeated hour),
+    and any other is written by isoformat (a fixed offset, a class's own)."""
+    moment = calendars.utc_moment(count)
+    if zone == "stamp":
+        moment = _Stamp.fromtimestamp(moment.timestamp(), timezone.utc)
+    elif zone != "UTC":
+        moment = moment.astimezone(ZoneInfo(zone) if zone != "fixed" else timezone(timedelta(hours=-9, minutes=-30))).replace(fold=fold)
+    assert calendars.iso_text(moment) == moment.isoformat()
+
+
 @pytest.mark.parametrize("count", [calendars._FIRST_MICROS - 1, calendars._LAST_MICROS + 1])
 def test_a_count_of_microseconds_past_a_datetime_s_range_overflows_as_the_arithmetic_does(count):
     with pytest.raises(OverflowError):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, NamedTuple, Optional
 
-from ..calendars import BusinessCalendar
+from ..calendars import BusinessCalendar, iso_text, not_after
 from ..fastcalls import bisect_right
 from ..model import Org, Surge
 from ..routing import Route, Router, TicketClass
@@ -218,8 +218,11 @@ class Assignment:
 
     def _drain_at_next_shift(self, role: str, at: datetime) -> None:
         """Nobody of the role is on shift: drain its queue when the first of them comes on."""
-        starts = [start for shift in self.shifts.get(role, ()) if (start := self.calendars[shift].next_open(at)) is not None and start > at]
-        self.timers.schedule(min(starts) if starts else None, "drain", None, f"drain:{role}:{at.isoformat()}", role)
+        # compared as instants: the opening is in UTC, the moment mostly in the event's zone (datetimes of two zones compare
+        # through both offsets, asked for by name)
+        starts = [start for shift in self.shifts.get(role, ()) if (start := self.calendars[shift].next_open(at)) is not None
+                  and not not_after(start, at)]
+        self.timers.schedule(min(starts) if starts else None, "drain", None, f"drain:{role}:{iso_text(at)}", role)
 
     def _fire_drain(self, timer: Timer) -> list[d.Decision]:
         return self.drain(timer.data, timer.due)

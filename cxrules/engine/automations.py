@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 import durable_rules_engine
 from durable.engine import Ruleset
 
-from ..calendars import BusinessCalendar, seconds, shift
+from ..calendars import BusinessCalendar, iso_text, seconds, shift
 from ..fastcalls import guarded
 from ..model import Automation, Match, Org, format_duration
 from . import decisions as d
@@ -225,7 +225,7 @@ class Automations:
         if key not in dues:
             dues[key] = shift(at, trigger.after, self.zone) if trigger.clock == "calendar" else self.calendars[key[0]].add(at, trigger.after)
         due = dues[key]
-        self.timers.schedule(due, "automation", ticket, f"{ticket.id}:auto:{automation.id}:{at.isoformat()}", automation.id)
+        self.timers.schedule(due, "automation", ticket, f"{ticket.id}:auto:{automation.id}:{iso_text(at)}", automation.id)
 
     def _unwanted(self, ticket: TicketState, timer: Timer) -> bool:
         """The automation is gone (a reload), or the ticket no longer meets its conditions."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Final, Optional
 
+from ..calendars import iso_text
 from ..fastcalls import COMPILED
 from .frozen import written_once
 
@@ -41,7 +42,7 @@ class Decision:
     @property
     def key(self) -> str:
         """Idempotency key: the same decision replayed has the same key."""
-        return f"{self.kind}:{self.ticket_id}:{self.at.isoformat()}:{self._detail()}"
+        return f"{self.kind}:{self.ticket_id}:{iso_text(self.at)}:{self._detail()}"
 
     def _detail(self) -> str:
         return ""

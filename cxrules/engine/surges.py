@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Optional, Sequence
 from zoneinfo import ZoneInfo
 
-from ..calendars import local_date, shift
+from ..calendars import iso_text, local_date, shift
 from ..model import Org, Surge
 from . import decisions as d
 from .matching import MatchIndex
@@ -69,7 +69,7 @@ class Surges:
                 self.store.add_fact(f"usual|{surge.id}", at, ticket.id, shift(at, surge.usual_weeks * timedelta(days=7) + surge.window, self.zone))
             judged, count = self._judge(surge, at)
             decisions.extend(judged)
-            self.timers.schedule(shift(at, surge.window, self.zone), "surge", None, f"surge:{surge.id}:{at.isoformat()}:{count}", surge.id)
+            self.timers.schedule(shift(at, surge.window, self.zone), "surge", None, f"surge:{surge.id}:{iso_text(at)}:{count}", surge.id)
         return decisions, self._on(counting, at)
 
     def _judge(self, surge: Surge, at: datetime) -> tuple[list[d.Decision], int]:

@@ -16,7 +16,8 @@ from typing import Iterable, Optional
 from .calendars import BusinessCalendar
 from .model import Org, RoutingRule, Surge
 
-__all__ = ["TicketClass", "Route", "Router", "precedence_order", "surge_route", "class_values", "meant", "unknown_value"]
+__all__ = ["TicketClass", "Route", "Router", "precedence_order", "surge_route", "surge_route_of", "class_values", "meant",
+           "unknown_value"]
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,14 @@ def precedence_order(rules: Iterable[RoutingRule]) -> tuple[RoutingRule, ...]:
 
 def surge_route(ticket: TicketClass, active_surges: Iterable[Surge]) -> Optional[Route]:
     """While a surge is active, the tickets it counts go to its team."""
+    return surge_route_of(ticket.class_fields(), active_surges)
+
+
+def surge_route_of(fields: tuple[str, str, str, str, bool], active_surges: Iterable[Surge]) -> Optional[Route]:
+    """:func:`surge_route` of the class of these fields (category, channel, segment, priority, member), for a caller that
+    has them and not the class (the engine: a :class:`TicketClass` built for each ticket was a dataclass's Python)."""
     for surge in active_surges:
-        if surge.match.matches(*ticket.class_fields()):
+        if surge.match.matches(*fields):
             return Route(surge.activate, None, surge)
     return None
 

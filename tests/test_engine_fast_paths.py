@@ -34,7 +34,7 @@ from cxrules.calendars import intersect_spans, micros, open_spans, subtract_span
 from cxrules.engine import (AgentReplied, Assigned, AutomationFired, CustomerReply, DeliveryPolicy, Engine, FirstResponse,
                             FollowUpDone, FollowUpScheduled, Resolved, SlaBreached, SlaWarning, TicketCreated, VirtualClock)
 from cxrules.engine.assignment import Agent, Assignment
-from cxrules.engine import automations as automations_module, durable as durable_module
+from cxrules.engine import automations as automations_module, durable as durable_module, routes as routes_module
 from cxrules.engine.automations import Patterns
 from cxrules.engine.durable import DurableRouter
 from cxrules.engine.loads import LoadIndex
@@ -188,7 +188,7 @@ def test_the_calendars_open_for_during_rules_are_those_each_calendar_says(org_pa
         start = datetime(2025, 9, 20, tzinfo=SHANGHAI)
         for minute in minutes:
             at = start + timedelta(minutes=minute)
-            assert router._open_calendars(at) == frozenset(cid for cid, calendar in router._calendars.items() if calendar.is_open(at))
+            assert router.routes.open_calendars(at) == frozenset(cid for cid, calendar in router.routes.calendars.items() if calendar.is_open(at))
     finally:
         router.close()
 
@@ -210,13 +210,13 @@ def test_durable_rules_are_asked_once_per_set_of_rules_taking_a_class_and_state_
         for ticket in classes:
             matters = {rule.during for rule in org.routing if rule.during and rule.match.matches(*ticket.class_fields())}
             states.setdefault(rules_taking(org, ticket), set()).update(
-                frozenset(c for c in matters if router._calendars[c].is_open(at)) for at in week)
+                frozenset(c for c in matters if router.routes.calendars[c].is_open(at)) for at in week)
             for at in week:
                 found, wanted = router.route(ticket, at), reference.route(ticket, at)
                 assert (found.role, found.rule) == (wanted.role, wanted.rule), (ticket, at)
         assert Counter(rules_taking(org, ticket) for ticket in asked) == {taken: len(seen) for taken, seen in states.items()}
         assert len(states) < len(classes), "some of the classes should be alike"
-        assert len({router._open_calendars(at) for at in week}) > max(map(len, states.values())), "the week should open calendars no class needs"
+        assert len({router.routes.open_calendars(at) for at in week}) > max(map(len, states.values())), "the week should open calendars no class needs"
     finally:
         router.close()
 
@@ -250,8 +250,8 @@ def test_a_ticket_no_surge_counts_is_routed_without_a_surge_being_looked_at(monk
     every surge on, a ticket class built for it in Python)."""
     org = cxrules.load_org(ORGS / "logistics.yaml")
     handed: list[list[str]] = []
-    surge_route = durable_module.surge_route
-    monkeypatch.setattr(durable_module, "surge_route", lambda ticket, surges: handed.append([x.id for x in surges]) or surge_route(ticket, surges))
+    surge_route_of = routes_module.surge_route_of
+    monkeypatch.setattr(routes_module, "surge_route_of", lambda fields, surges: handed.append([x.id for x in surges]) or surge_route_of(fields, surges))
     moment = datetime(2025, 11, 12, 10, tzinfo=SHANGHAI)
     engine = Engine(org, VirtualClock(moment))
     try:

@@ -70,6 +70,7 @@ class Assignment:
                  router: DurableRouter, timers: TimerKinds, faults: list[str]):
         """``faults``: where a routing failure worked round is noted."""
         self.org, self.store, self.calendars, self.agents, self.router = org, store, calendars, agents, router
+        self.routes = router.routes  # asked of each new ticket: compiled, where the router is not
         self.timers, self.faults = timers, faults
         self.rules = {rule.id: rule for rule in org.routing}
         self.shifts = {role: tuple(dict.fromkeys(agent.shift for agent in team)) for role, team in agents.items()}
@@ -90,7 +91,7 @@ class Assignment:
         """The role a new ticket goes to, by the compiled ruleset (by the reference router if durable-rules fails)."""
         fields = ticket.class_fields()
         try:
-            return self.router.route_fields(fields, at, active_surges)
+            return self.routes.route_fields(fields, at, active_surges)
         except RuntimeError as error:  # durable-rules failed: the reference router decides the same way
             self.faults.append(f"durable-rules failed routing `{ticket.id}`: {error}; decided by the reference router")
             return Router(self.org).route(TicketClass(*fields), at, active_surges)

@@ -178,6 +178,9 @@ class Automations:
         self.automations = org.automations
         self.by_id = {automation.id: automation for automation in org.automations}
         self.patterns = Patterns(org)
+        self.patterned = frozenset(automation.id for automation in org.automations if automation.trigger.pattern)
+        """The automations triggered by a pattern across tickets: asked on most events, and ``Trigger.pattern`` is an
+        interpreted property."""
         self.slas = {sla.id: sla for sla in org.slas}
         self.zone = ZoneInfo(org.info.timezone)
         """The centre's clock: it tells local hours, and counts an automation's days."""
@@ -201,7 +204,7 @@ class Automations:
             trigger = automation.trigger
             if trigger.after is not None:
                 self._schedule(ticket, automation, at, dues)
-            elif trigger.pattern:
+            elif automation.id in self.patterned:
                 decisions.extend(self._pattern(ticket, automation, event, at, depth, fields))
             elif trigger.event == event and _class_still_met(automation, ticket, fields) and _holds_but_class(automation, ticket):
                 decisions.extend(self._fire(ticket, automation, at, event, (), None, depth))

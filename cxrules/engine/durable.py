@@ -11,7 +11,7 @@ raises and leaves reference cycles behind, so we run the actions ourselves
 
 A routing decision is a pure function of the ticket's class and of which calendars are
 open among those of the `during` rules that match the class, so each one is computed by
-durable-rules once and then served from a cache: the engine is fast without a second
+durable-rules once and then served from a cache (:class:`~.routes.RouteCache`, compiled): the engine is fast without a second
 implementation of the rules. Durable-rules fires the first rule, by precedence, whose
 conditions hold, so a class matters only through which rules' matches take it: classes
 taken by the same rules share one answer, and durable-rules is asked once per such set
@@ -27,24 +27,20 @@ import contextlib
 import itertools
 import json
 import os
-import threading
 from datetime import datetime
 from typing import Callable, Iterable, Optional
 
 import durable_rules_engine
 from durable.engine import MessageNotHandledException, Ruleset
 
-from ..calendars import BusinessCalendar, Stretch
 from ..model import Match, Org, RoutingRule, Surge
-from ..routing import Route, TicketClass, precedence_order, surge_route
+from ..routing import Route, TicketClass, precedence_order
 from .matching import MatchIndex
+from .routes import ClassFields, RouteCache
 
 __all__ = ["DurableRouter", "compile_routing", "post_and_act", "run_by_post_and_act"]
 
 _serial = itertools.count()
-_NONE: frozenset[str] = frozenset()
-_UNKNOWN = object()
-"""What the cache of winners gives for a class it has not decided yet (None is a winner: the fallback queue)."""
 
 
 def _condition(name: str, values: Optional[frozenset]) -> Optional[dict]:
@@ -62,10 +58,6 @@ def _match_terms(match: Match) -> list[dict]:
     if match.member is not None:
         terms.append({"member": match.member})
     return [term for term in terms if term is not None]
-
-
-ClassFields = tuple[str, str, str, str, bool]
-"""A ticket's class as its fields: category, channel, segment, priority, member."""
 
 
 def run_by_post_and_act(closure) -> None:
@@ -125,18 +117,12 @@ class DurableRouter:
     def __init__(self, org: Org):
         self.org = org
         self.rules = {rule.id: rule for rule in org.routing}
-        self._calendars = {c.id: BusinessCalendar(c) for c in org.calendars if any(r.during == c.id for r in org.routing)}
-        self._all_calendars = frozenset(self._calendars)
-        self._open_known: Optional[tuple[Stretch, frozenset[str]]] = None
-        """The last stretch of time in which the same calendars were open, and their ids; replaced whole."""
-        self._routes = {rule.id: Route(rule.to, rule) for rule in org.routing}
-        self._fallback = Route(org.info.fallback_queue, None)
+        self.routes = RouteCache(org, self._decided)
+        """Every route decided so far, served compiled: what the engine asks of each new ticket (:meth:`route_fields` is
+        the same)."""
         self._winner: Optional[str] = None
-        """The rule that took the last message posted (under the lock)."""
+        """The rule that took the last message posted (under the routes' lock)."""
         self._rule_of_action = {f"r_{rule.id}": rule.id for rule in org.routing}
-        self._lock = threading.Lock()
-        self._cache: dict[object, Optional[str]] = {}
-        """Winners by the fields of a ticket's class, or by (fields, open calendars) for rules with `during`."""
         self._by_class = MatchIndex(org.routing)
         self._calendars_of: dict[int, frozenset[str]] = {}
         """Per set of rules taking a class (:meth:`.MatchIndex.taking`), the calendars of its `during` rules: whether any other
@@ -156,45 +142,9 @@ class DurableRouter:
     def _record(self, action: str, matched: dict) -> None:
         self._winner = self._rule_of_action[action]
 
-    def _open_calendars(self, at: Optional[datetime]) -> frozenset[str]:
-        """The calendars of `during` rules open at ``at`` (all of them at no moment); the set stands until one of them
-        opens or closes, so it is worked out once per stretch."""
-        if not self._calendars:
-            return _NONE
-        if at is None:
-            return self._all_calendars
-        known = self._open_known
-        if known is not None and at in known[0]:  # most tickets come within the stretch of the one before
-            return known[1]
-        opened, ends = [], []
-        for cid, calendar in self._calendars.items():
-            is_open, until = calendar.stretch(at)
-            if is_open:
-                opened.append(cid)
-            if until is not None:
-                ends.append(until)
-        result = frozenset(opened)
-        if len(ends) == len(self._calendars):  # a calendar that cannot say how long it stays as it is: nothing to remember
-            self._open_known = (Stretch(at, min(ends)), result)
-        return result
-
     def winner(self, ticket: TicketClass, at: Optional[datetime] = None) -> Optional[str]:
         """Id of the rule that owns the ticket at ``at`` (None: no rule, the fallback queue)."""
-        return self._winner_of(ticket.class_fields(), at, ticket)
-
-    def _winner_of(self, fields: ClassFields, at: Optional[datetime], ticket: Optional[TicketClass]) -> Optional[str]:
-        """:meth:`winner` of the class of ``fields``, cached by them: a tuple of text is hashed and compared in C, where a
-        :class:`TicketClass` (a dataclass) runs Python for each, and the engine has the fields of a ticket, not its class,
-        which is built only when durable-rules is asked (``ticket``: the class, if the caller has it)."""
-        open_calendars = self._open_calendars(at)
-        key: object = (fields, open_calendars) if open_calendars else fields
-        known = self._cache.get(key, _UNKNOWN)  # not a KeyError caught: a cold start misses on every class
-        if known is not _UNKNOWN:
-            return known  # type: ignore[return-value]
-        with self._lock:
-            if key not in self._cache:
-                self._cache[key] = self._decided(fields, ticket, open_calendars)
-            return self._cache[key]
+        return self.routes.winner_of(ticket.class_fields(), at, ticket)
 
     def _decided(self, fields: ClassFields, ticket: Optional[TicketClass], open_calendars: frozenset[str]) -> Optional[str]:
         """The winner by durable-rules, asked once per set of rules taking the class and state of the calendars among those
@@ -212,27 +162,24 @@ class DurableRouter:
             return None
         message = {"t": "route", "category": ticket.category, "channel": ticket.channel, "segment": ticket.segment,
                    "priority": ticket.priority, "member": ticket.member}
-        message.update({f"open_{cid}": cid in open_calendars for cid in self._calendars})
+        message.update({f"open_{cid}": cid in open_calendars for cid in self.routes.calendars})
         self._winner = None
         post_and_act(self._ruleset, self._ruleset.assert_event, message, self._record)
         return self._winner
 
     def route(self, ticket: TicketClass, at: Optional[datetime] = None, active_surges: Iterable[Surge] = ()) -> Route:
-        return self.route_fields(ticket.class_fields(), at, active_surges, ticket)
+        return self.routes.route_fields(ticket.class_fields(), at, active_surges, ticket)
 
     def route_fields(self, fields: ClassFields, at: Optional[datetime] = None, active_surges: Iterable[Surge] = (),
                      ticket: Optional[TicketClass] = None) -> Route:
         """:meth:`route` of the class of these fields (category, channel, segment, priority, member: what
         :meth:`.TicketState.class_fields` gives), its :class:`TicketClass` built only if needed (``ticket``: it, if at hand)."""
-        if active_surges and (surged := surge_route(ticket or TicketClass(*fields), active_surges)) is not None:  # none active: no call
-            return surged
-        rule_id = self._winner_of(fields, at, ticket)
-        return self._fallback if rule_id is None else self._routes[rule_id]
+        return self.routes.route_fields(fields, at, active_surges, ticket)
 
     def close(self) -> None:
         """Release the compiled ruleset (durable-rules keeps it until told)."""
         if self._ruleset is not None:
             durable_rules_engine.delete_ruleset(self._ruleset._handle)
             self._ruleset = None
-            self._cache.clear()
+            self.routes.clear()
             self._decisions.clear()

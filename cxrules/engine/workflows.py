@@ -20,11 +20,14 @@ class Workflows:
         self.workflows = {workflow.id: workflow for workflow in org.workflows}
         self.by_class = MatchIndex(org.workflows)
         """The workflow a ticket class follows: the first that matches."""
+        self.initial = {workflow.id: workflow.initial for workflow in org.workflows}
+        """Each workflow's first state, asked of each new ticket (``Workflow.initial`` is an interpreted property)."""
 
     def start(self, ticket: TicketState) -> None:
         workflow = self.by_class.first(ticket.class_fields())
         if workflow is not None:
-            ticket.workflow, ticket.state = workflow.id, workflow.initial
+            ticket.workflow = workflow.id
+            ticket.state = self.initial[workflow.id]
 
     def step(self, ticket: TicketState, event: e.WorkflowStep, at: datetime) -> list[d.Decision]:
         if ticket.workflow is None:

@@ -232,6 +232,43 @@ def test_the_virtual_clock_moves_by_instants_in_utc_and_refuses_a_moment_of_no_z
     assert clock.now() == datetime(2025, 10, 26, 1, 10, tzinfo=timezone.utc)
 
 
+def test_the_virtual_clock_moved_to_a_moment_tells_whether_it_is_there_and_makes_its_utc_moment_when_asked():
+    """What the engine moves the clock with for each event: a moment at or after the clock's instant (any zone, either fold)
+    may stand for the clock's now, an earlier one may not; the clock's own moment, in UTC, is made when asked, then kept."""
+    clock = VirtualClock(datetime(2025, 10, 26, 2, 30, tzinfo=BERLIN))                       # 00:30 UTC
+    later = datetime(2025, 10, 26, 1, 10, tzinfo=timezone.utc)
+    assert clock.move_to(later.astimezone(BERLIN)) and clock._now is None                    # 02:10, the second time: moved
+    assert clock.now() == later and clock.now().tzinfo is timezone.utc and clock.now() is clock.now()
+    assert clock.move_to(later)                                                              # there already
+    assert not clock.move_to(datetime(2025, 10, 26, 2, 50, tzinfo=BERLIN))                   # 00:50 UTC: behind it
+    assert clock.now() == later and clock.advance(timedelta(minutes=5)) == later + timedelta(minutes=5)
+    assert clock.move_to(later + timedelta(minutes=5)) and not clock.move_to(later)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        clock.move_to(datetime(2025, 10, 27))
+
+
+def test_a_service_s_clock_is_asked_only_for_an_event_without_a_time(tmp_path):
+    """An event that brings its time, handed to handlers that return, never asks the service's clock (each asked it three
+    times: before the check, for the retries owed and for the handlers); one without a time takes the clock's now."""
+    class Asked(StoppedClock):
+        asked = 0
+
+        def now(self) -> datetime:
+            self.asked += 1
+            return super().now()
+
+    moment = datetime(2025, 3, 3, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
+    clock = Asked(moment)
+    engine = Engine(make_org(tmp_path), clock)
+    handed: list[str] = []
+    engine.on(None, lambda decision: handed.append(decision.kind))
+    engine.submit(TicketCreated("A", category="question", channel="phone", segment="normal", priority="low", at=moment))
+    engine.submit(FirstResponse("A", at=moment + timedelta(minutes=5)))
+    assert clock.asked == 0 and "Assigned" in handed
+    engine.submit(Resolved("A"))
+    assert clock.asked == 1 and engine.ticket("A").status == "resolved"
+
+
 class _NoOffset(tzinfo):
     """A zone that gives no offset: Python takes its moments as naive."""
 

@@ -279,8 +279,9 @@ def test_an_event_that_fails_while_applied_is_refused_and_noted_not_raised(store
     engine.submit(created("A"))
     decisions = engine.submit(Resolved("A", at=local(2025, 3, 3, 11)))
     assert [(x.kind, x.ticket_id, x.at) for x in decisions] == [("Refused", "A", local(2025, 3, 3, 11))]
+    assert decisions[0].at.tzinfo is timezone.utc  # told by the virtual clock, in UTC, as any refusal
     assert decisions[0].reason == "applying it failed: OverflowError: date value out of range"
-    assert any("Resolved of ticket `A`" in fault and "OverflowError" in fault for fault in engine.faults)
+    assert any("Resolved of ticket `A` at 2025-03-03T03:00:00+00:00" in fault and "OverflowError" in fault for fault in engine.faults)
     assert "Assigned" in [x.kind for x in engine.submit(created("B"))]
 
 

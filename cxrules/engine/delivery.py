@@ -28,9 +28,11 @@ Handler: TypeAlias = Callable[[d.Decision], None]
 class Delivery:
     """The handlers, and the decisions still owed to some of them (not thread-safe: the engine's lock guards it)."""
 
-    def __init__(self, policy: DeliveryPolicy, store) -> None:
+    def __init__(self, policy: DeliveryPolicy, store, now: Callable[[], datetime]) -> None:
+        """``now``: the engine's clock, asked only when a handler fails or a retry is owed."""
         self.policy = policy
         self.store = store
+        self.now = now
         self.handlers: dict[Optional[type], list[Handler]] = {}
         self._of_kind: dict[type, tuple[Handler, ...]] = {}
         """The handlers of each kind of decision met: its own, then those of every decision (see :meth:`on`)."""
@@ -50,7 +52,7 @@ class Delivery:
             handlers = self._of_kind[kind] = tuple(self.handlers.get(kind, ())) + tuple(self.handlers.get(None, ()))
         return handlers
 
-    def deliver(self, decisions: list[d.Decision], now: datetime, fresh: bool = True) -> None:
+    def deliver(self, decisions: list[d.Decision], fresh: bool = True) -> None:
         """Run every handler of each decision; mark the fully delivered ones in the store.
 
         ``fresh``: decisions just made, never tried; otherwise (after a restart) the store says how often they failed.
@@ -62,14 +64,18 @@ class Delivery:
         done = []
         for decision in decisions:
             handlers = self._handlers_of(type(decision))
-            if self._run(decision, handlers, 0 if fresh else self.store.delivery_attempts(decision.key), now):
+            if self._run(decision, handlers, 0 if fresh else self.store.delivery_attempts(decision.key), None):
                 done.append(decision)
         if done:
             self.store.dispatched(done)
 
-    def retry(self, now: datetime, everything: bool = False) -> None:
-        """Try again the decisions whose wait is over (``everything``: all of them, now)."""
-        if self._earliest is None or (not everything and now < self._earliest):
+    def retry(self, now: Optional[datetime] = None, everything: bool = False) -> None:
+        """Try again the decisions whose wait is over by ``now`` (None: the clock's; ``everything``: all of them, now)."""
+        if self._earliest is None:
+            return
+        if now is None:
+            now = self.now()
+        if not everything and now < self._earliest:
             return
         due = [(owed, handlers) for owed, handlers in self._owed.values() if everything or owed.next_try <= now]
         done = []
@@ -85,8 +91,9 @@ class Delivery:
     def undelivered(self) -> list[Undelivered]:
         return sorted((owed for owed, _ in self._owed.values()), key=lambda owed: (owed.next_try, owed.decision.key))
 
-    def _run(self, decision: d.Decision, handlers: tuple[Handler, ...], failed_before: int, now: datetime) -> bool:
-        """True when every handler returned; otherwise the decision is owed to those that raised."""
+    def _run(self, decision: d.Decision, handlers: tuple[Handler, ...], failed_before: int, now: Optional[datetime]) -> bool:
+        """True when every handler returned; otherwise the decision is owed to those that raised (from ``now``; None: the
+        clock's)."""
         failing: Optional[list[Handler]] = None  # made only when one raises: every decision comes through here
         error = ""
         for handler in handlers:
@@ -108,7 +115,7 @@ class Delivery:
             self.faults.append(f"handler failed on {decision.key} (try {attempts} of {self.policy.attempts}): {error}; "
                                f"tried again in {self.policy.delay(attempts)}")
             self.store.delivery_failed(decision, attempts, error)
-            next_try = now + self.policy.delay(attempts)
+            next_try = (self.now() if now is None else now) + self.policy.delay(attempts)
             self._owed[decision.key] = (Undelivered(decision, attempts, next_try, error), tuple(failing))
             self._earliest = next_try if self._earliest is None else min(self._earliest, next_try)
         return False

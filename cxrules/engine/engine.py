@@ -106,7 +106,7 @@ class Engine:
         self.store = store or MemoryStore()
         self._faults: list[str] = []
         self._configure(org)
-        self._delivery = Delivery(delivery, self.store)
+        self._delivery = Delivery(delivery, self.store, self.clock.now)
         self._lock = guarded(threading.RLock())
         self._pending_dispatch = self.store.recover(self)
         """Decisions persisted before a crash whose handlers may not have run; see :meth:`start`."""
@@ -176,26 +176,28 @@ class Engine:
         for decisions, kept in results:
             if kept:
                 self._dispatch(decisions)
-        self._delivery.retry(self.clock.now())
+        self._delivery.retry()
 
     def _apply_checked(self, event: e.Event) -> tuple[list[d.Decision], bool]:
         """Check one event and apply it as a unit of the store: kept whole (True) or refused, and if applying failed, undone whole."""
-        now = self.clock.now()
         try:
             check_event(event)
             given = event.at
-            if given is None and (problem := time_problem("at", now)):
-                raise EventError(f"the clock's now cannot be the event's time: {problem}", event.ticket_id, None, type(event).__name__)
+            if given is None:
+                given = self.clock.now()
+                if problem := time_problem("at", given):
+                    raise EventError(f"the clock's now cannot be the event's time: {problem}", event.ticket_id, None, type(event).__name__)
         except EventError as invalid:
             self._count_refused()
-            return [d.Refused(invalid.ticket_id, invalid.at or now, invalid.kind, str(invalid))], False
-        at = self._moment(given or now)
+            return [d.Refused(invalid.ticket_id, invalid.at or self.clock.now(), invalid.kind, str(invalid))], False
+        at = self._moment(given)
         event = _stamped(event, at)
         seq = self.store.begin(("event", event))  # StoreError here: nothing was applied, submit again later
         try:
             decisions = self.replay(event)
         except Exception as error:  # a bug: a checked event must apply; all it changed is undone
             self.store.rollback(seq)
+            at = self._told(at)
             log.exception("applying %s of ticket %s failed", type(event).__name__, event.ticket_id)
             reason = f"applying it failed: {type(error).__name__}: {error}"
             self._faults.append(f"{type(event).__name__} of ticket `{event.ticket_id}` at {at.isoformat()}: {reason} "
@@ -371,15 +373,21 @@ class Engine:
     # ------------------------------------------------------------------ plumbing
 
     def _moment(self, at: Optional[datetime]) -> datetime:
-        """When an event happens: its own time, else now; a virtual clock moves forward to it, never back."""
+        """When an event happens: its own time, else now; a virtual clock moves forward to it, never back. A moment the
+        clock reached is given back as it came: the clock's own, in UTC, is made only when asked (see :meth:`_told`)."""
         if at is None:
             return self.clock.now()
-        if isinstance(self.clock, VirtualClock):
-            return self.clock.set(at)
+        clock = self.clock
+        if isinstance(clock, VirtualClock):
+            return at if clock.move_to(at) else clock.now()
         return at
 
+    def _told(self, at: datetime) -> datetime:
+        """``at``, a moment :meth:`_moment` gave, as a refusal tells it: a virtual clock's now, which is its instant in UTC."""
+        return self.clock.now() if isinstance(self.clock, VirtualClock) else at
+
     def _dispatch(self, decisions: list[d.Decision], fresh: bool = True) -> None:
-        self._delivery.deliver(decisions, self.clock.now(), fresh)
+        self._delivery.deliver(decisions, fresh)
 
     def _run_timers(self, until: datetime, seen_due: bool = False) -> list[d.Decision]:
         """Fire timers one at a time, earliest first (firing one may schedule an earlier one).

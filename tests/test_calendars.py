@@ -651,6 +651,10 @@ def test_a_working_day_deadline_is_read_off_the_table_unless_a_night_shift_or_a_
     assert rare.add_working_days(at(2025, 3, 3, 9), 200) is None
     assert rare._working_days_in_table(micros(at(2025, 3, 3, 9)), 200) is None                       # not due within it
     assert rare._working_days_in_table(micros(at(2025, 3, 3, 9)), 2) == at(2025, 3, 17, 9)
+    seldom = written({"mon": ["09:00-09:01"]}, country=None)
+    seldom.next_open(at(2025, 3, 5))                                  # a table of 64 dates: the horizon lies beyond it
+    assert seldom._working_days_in_table(micros(at(2025, 5, 5, 10)), 1) is calendars._BEYOND      # no opening left in it
+    assert seldom.add_working_days(at(2025, 5, 5, 10), 1) == at(2025, 5, 19, 9)
 
 
 def test_a_working_day_deadline_the_table_holds_is_not_worked_out_the_long_way(monkeypatch):

@@ -147,6 +147,25 @@ def test_durable_rules_decide_exactly_as_the_reference_on_seed_orgs(path):
     assert _assert_durable_agrees(cxrules.load_org(path), [None, *WEEK_MOMENTS[::3]]) > 1000
 
 
+@pytest.mark.parametrize("member", [1, 0, None], ids=["one", "zero", "not known"])
+def test_the_durable_router_takes_a_member_flag_that_is_not_a_bool_as_the_reference_does(member):
+    """A service may hand the routers 1, or None for not known: the reference router takes it, and the durable one answers
+    the same (its cache is compiled, where a tuple typed element by element would refuse it), by class and by fields."""
+    from cxrules.engine.durable import DurableRouter
+
+    org = cxrules.load_org(ROOT / "orgs" / "automotive.yaml")
+    durable, reference = DurableRouter(org), Router(org)
+    try:
+        for category in ("repair_quality", "complaint", "vehicle_fault", "appointment"):
+            ticket = TicketClass(category, "phone", "vip", "high", member)  # type: ignore[arg-type]
+            expected = reference.route(ticket, WEEK_MOMENTS[2])
+            for found in (durable.route(ticket, WEEK_MOMENTS[2]), durable.route_fields(ticket.class_fields(), WEEK_MOMENTS[2])):
+                assert (found.role, found.rule) == (expected.role, expected.rule)
+            assert durable.winner(ticket, WEEK_MOMENTS[2]) == (expected.rule.id if expected.rule else None)
+    finally:
+        durable.close()
+
+
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), overlaps=st.booleans(), timed=st.sampled_from([0.0, 0.5]))
 def test_durable_rules_decide_exactly_as_the_reference_on_generated_orgs(tmp_path_factory, seed, overlaps, timed):

@@ -18,8 +18,10 @@ from ..routing import Route, TicketClass, surge_route_of
 
 __all__ = ["RouteCache", "ClassFields", "Decide"]
 
-ClassFields: TypeAlias = tuple[str, str, str, str, bool]
-"""A ticket's class as its fields: category, channel, segment, priority, member."""
+ClassFields: TypeAlias = tuple
+"""A ticket's class as its fields: category, channel, segment, priority, member. Typed as any tuple: compiled code checks
+each element of a tuple typed element by element, and a service may hand a member flag that is not a bool (1, or None
+for not known), which the reference router takes."""
 
 Decide: TypeAlias = Callable[[ClassFields, Optional[TicketClass], frozenset[str]], Optional[str]]
 """The winner of a class (its fields, its :class:`TicketClass` if the caller has it) with these `during` calendars open:

@@ -356,10 +356,7 @@ class BusinessCalendar:
             if table is None:
                 return None
             offset = (day - table.first).days
-        horizon = offset + _HORIZON_DAYS + 1
-        complete = horizon <= table.days
-        hi = table.day_start[horizon if complete else table.days]
-        return _Place(table, moment, ints_bisect_right(table.ends, moment, table.day_start[offset], hi), hi, complete)
+        return table.place(moment, offset)
 
     def is_open(self, moment: datetime) -> bool:
         return self.stretch(moment)[0]
@@ -443,26 +440,19 @@ class BusinessCalendar:
         index = table.date_of(moment, 2) if table is not None else None
         if table is None or index is None:
             return _BEYOND
-        horizon = index + _HORIZON_DAYS + 1  # as next_open looks
-        complete = horizon <= table.days
-        hi = table.day_start[horizon if complete else table.days]
-        span = ints_bisect_right(table.ends, moment, table.day_start[index], hi)
-        if span >= hi:
-            return None if complete else _BEYOND
-        begin = max(moment, table.starts[span])
+        found = table.place(moment, index)  # as next_open looks
+        if found.first >= found.hi:
+            return None if found.complete else _BEYOND
+        begin = max(moment, table.starts[found.first])
         day = table.date_of(begin, 2 * count + 16)  # as _nth_working_day_after first asks of the table
         if day is None:
             return _BEYOND
         of_day = begin - table.midnights[day]  # no clock change that date: its wall clock runs from its midnight
         if of_day // 60_000_000 < table.night_tails[day]:
             return _BEYOND
-        horizon = day + _HORIZON_DAYS + 1
-        last = min(horizon, table.days)
-        working_before = table.working_before
-        after = ints_bisect_left(working_before, working_before[day + 1] + count, day + 2, last + 1)
-        if after > last:
-            return None if horizon <= table.days else _BEYOND
-        due_day = after - 1
+        due_day = table.working_day_after(day, count)
+        if due_day is None or due_day is _BEYOND:
+            return due_day
         return _BEYOND if due_day in table.changed else utc_moment(table.midnights[due_day] + of_day)
 
     def _working_days_walked(self, moment: int, count: int) -> datetime | None:
@@ -491,14 +481,11 @@ class BusinessCalendar:
             table = self._table_for(day, ahead)
             if table is None:
                 break
-            offset = (day - table.first).days
-            horizon = offset + _HORIZON_DAYS + 1
-            hi = min(horizon, table.days)
-            after = ints_bisect_left(table.working_before, table.working_before[offset + 1] + count, offset + 2, hi + 1)
-            if after <= hi:
-                return table.first + timedelta(days=after - 1)
-            if horizon <= table.days:
+            due_day = table.working_day_after((day - table.first).days, count)
+            if due_day is None:
                 return None
+            if due_day is not _BEYOND:
+                return table.first + timedelta(days=due_day)
         last = day + HORIZON if day <= date.max - HORIZON - timedelta(days=2) else date.max - timedelta(days=2)
         while count > 0:
             day += timedelta(days=1)
@@ -1055,6 +1042,24 @@ class _SpanTable:
         while midnights[index + 1] <= moment:
             index += 1
         return None if index + ahead > self.days or index in self.changed else index
+
+    def place(self, moment: int, index: int) -> "_Place":
+        """Where ``moment`` (µs), on the date of ``index``, falls among the spans up to :data:`HORIZON` after that date."""
+        horizon = index + _HORIZON_DAYS + 1
+        complete = horizon <= self.days
+        hi = self.day_start[horizon if complete else self.days]
+        return _Place(self, moment, ints_bisect_right(self.ends, moment, self.day_start[index], hi), hi, complete)
+
+    def working_day_after(self, index: int, count: int) -> "int | None | Literal[_Beyond.BEYOND]":
+        """The index of the ``count``-th working date after the date of ``index``, within :data:`HORIZON`: a bisect of the
+        running count of working dates; None if there is none within it, :data:`_BEYOND` past the table's dates."""
+        horizon = index + _HORIZON_DAYS + 1
+        last = min(horizon, self.days)
+        working_before = self.working_before
+        after = ints_bisect_left(working_before, working_before[index + 1] + count, index + 2, last + 1)
+        if after <= last:
+            return after - 1
+        return None if horizon <= self.days else _BEYOND
 
     def changes_within(self, first: int, last: int) -> bool:
         """Whether the clocks change on a date from index ``first`` to ``last``."""

@@ -17,6 +17,7 @@ from hypothesis import example, given, settings, strategies as st
 from cxrules import calendars
 from cxrules.calendars import elapsed, in_zone, local_date, shift
 from cxrules.engine import Engine, FirstResponse, Resolved, TicketCreated, VirtualClock
+from cxrules.fastcalls import guarded
 from cxrules.model import WorkingDays
 from cxrules.simulation.mapping import LogMapping, parse_moment
 
@@ -245,6 +246,38 @@ def test_the_virtual_clock_moved_to_a_moment_tells_whether_it_is_there_and_makes
     assert clock.move_to(later + timedelta(minutes=5)) and not clock.move_to(later)
     with pytest.raises(ValueError, match="timezone-aware"):
         clock.move_to(datetime(2025, 10, 27))
+
+
+class _TakenOnce:
+    """A lock that fails, rather than waits for ever, when taken again by its holder (as a plain lock would deadlock)."""
+
+    held = False
+
+    def acquire(self) -> bool:
+        assert not self.held, "the clock's lock was taken again while held"
+        self.held = True
+        return True
+
+    def release(self) -> None:
+        self.held = False
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+@pytest.mark.parametrize("asked_first", [False, True], ids=["moved, not asked", "asked"])
+def test_the_virtual_clock_moved_then_advanced_takes_its_lock_once(asked_first):
+    """Advanced after a move that made no moment, the clock makes it under the lock it holds, not by taking it again."""
+    clock = VirtualClock(datetime(2025, 3, 3, tzinfo=timezone.utc))
+    clock._lock = guarded(_TakenOnce())
+    clock.move_to(datetime(2025, 3, 4, 8, tzinfo=ZoneInfo("Asia/Shanghai")))              # 00:00 UTC
+    if asked_first:
+        assert clock.now() == datetime(2025, 3, 4, tzinfo=timezone.utc)
+    assert clock.advance(timedelta(minutes=5)) == datetime(2025, 3, 4, 0, 5, tzinfo=timezone.utc) == clock.now()
+    assert clock.set(datetime(2025, 3, 4, 1, tzinfo=timezone.utc)) == datetime(2025, 3, 4, 1, tzinfo=timezone.utc)
 
 
 def test_a_service_s_clock_is_asked_only_for_an_event_without_a_time(tmp_path):

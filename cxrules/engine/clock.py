@@ -42,15 +42,19 @@ class VirtualClock:
         if now is not None:
             return now
         with self._lock:
-            if self._now is None:
-                self._now = utc_moment(self._count)
-            return self._now
+            return self._made()
+
+    def _made(self) -> datetime:
+        """The clock's moment, made if it is not yet (the lock held: it is not taken twice)."""
+        if self._now is None:
+            self._now = utc_moment(self._count)
+        return self._now
 
     def advance(self, delta: timedelta) -> datetime:
         if delta < timedelta(0):
             raise ValueError("time does not run backwards")
         with self._lock:
-            moved = self.now() + delta
+            moved = self._made() + delta
             self._count, self._now = micros(moved), moved
             return moved
 

@@ -329,13 +329,17 @@ class BusinessCalendar:
             return table
         if not date.min + timedelta(days=7) <= day <= date.max - HORIZON - timedelta(days=2):
             return None
-        if table is not None and table.first - _YEAR <= day <= table.first + timedelta(days=table.days) + _YEAR:
-            # dates more than a year before the one asked are let go: a service running for years keeps a table of two
-            first = max(table.first, day - _YEAR) if day >= table.first else day - timedelta(days=7)
-            last = max(first + timedelta(days=2 * (table.first + timedelta(days=table.days) - first).days), day + timedelta(days=ahead))
-        else:
-            first, last = day, day + timedelta(days=max(ahead, 64))
-        last = min(last, date.max - timedelta(days=1))
+        # reckoned in ordinals: near the last dates a datetime holds, the dates these bounds would name may lie past it
+        asked = day.toordinal()
+        start, stop = asked, asked + max(ahead, 64)
+        if table is not None:
+            begin = table.first.toordinal()
+            end = begin + table.days
+            if begin - _YEAR_DAYS <= asked <= end + _YEAR_DAYS:
+                # dates more than a year before the one asked are let go: a service running for years keeps a table of two
+                start = max(begin, asked - _YEAR_DAYS) if asked >= begin else asked - 7
+                stop = max(start + 2 * (end - start), asked + ahead)
+        first, last = date.fromordinal(start), date.fromordinal(min(stop, _LAST_ORDINAL - 1))
         dates = [first + timedelta(days=n) for n in range((last - first).days)]
         midnights = [self._midnight(day) for day in (*dates, last)]
         table = _SpanTable(first, [self._spans(day) for day in dates], [self.is_working_day(day) for day in dates],
@@ -636,7 +640,8 @@ class Stretch:
 
 UTC: Final = timezone.utc
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_YEAR: Final = timedelta(days=366)
+_YEAR_DAYS: Final = 366
+_LAST_ORDINAL: Final = date.max.toordinal()
 _MICROSECOND: Final = timedelta(microseconds=1)
 """Also how a count of µs becomes a timedelta: ``_MICROSECOND * n`` is exact, and twice as fast as ``timedelta(microseconds=n)``."""
 _DAY: Final = timedelta(days=1)
@@ -1056,7 +1061,7 @@ class _SpanTable:
         horizon = index + _HORIZON_DAYS + 1
         last = min(horizon, self.days)
         working_before = self.working_before
-        after = ints_bisect_left(working_before, working_before[index + 1] + count, index + 2, last + 1)
+        after = ints_bisect_left(working_before, working_before[index + 1] + count, index + 1, last + 1)  # `0wd`: its own date
         if after <= last:
             return after - 1
         return None if horizon <= self.days else _BEYOND

@@ -610,7 +610,7 @@ def test_working_day_deadlines_asked_again_are_those_of_a_calendar_asked_nothing
 
 @settings(max_examples=300)
 @given(hours=_hours, zone=_ZONES, country=st.sampled_from(["CN", None]),
-       asked=st.lists(st.tuples(st.integers(-60 * 24 * 20, 60 * 24 * 400), st.integers(1, 40)), min_size=1, max_size=6))
+       asked=st.lists(st.tuples(st.integers(-60 * 24 * 20, 60 * 24 * 400), st.integers(0, 40)), min_size=1, max_size=6))
 @example(hours=NIGHTS, zone="Asia/Shanghai", country="CN", asked=[(60 * 24 * 66 + 60 * 2, 1)])  # Sat 8 Mar 02:00, Friday's night
 @example(hours=OFFICE, zone="Europe/Berlin", country=None, asked=[(60 * 24 * 87 + 60 * 15, 1), (60 * 24 * 84 + 60 * 15, 1)])
 def test_working_day_deadlines_read_off_the_table_are_those_of_the_long_way(hours, zone, country, asked):
@@ -655,6 +655,34 @@ def test_a_working_day_deadline_is_read_off_the_table_unless_a_night_shift_or_a_
     seldom.next_open(at(2025, 3, 5))                                  # a table of 64 dates: the horizon lies beyond it
     assert seldom._working_days_in_table(micros(at(2025, 5, 5, 10)), 1) is calendars._BEYOND      # no opening left in it
     assert seldom.add_working_days(at(2025, 5, 5, 10), 1) == at(2025, 5, 19, 9)
+
+
+def test_no_working_days_are_due_at_the_opening_the_count_starts_from():
+    """`0wd`, which the schema takes, counts no working day: due where the count starts, as `0h` is. The table and the walk
+    near the last dates a datetime holds answer alike (the table answered the next date's same time, as for `1wd`)."""
+    office, nights = written(OFFICE), written(NIGHTS)
+    assert office.add(at(2025, 3, 4, 15), WorkingDays(0)) == at(2025, 3, 4, 15)
+    assert office.add(at(2025, 3, 4, 20), WorkingDays(0)) == at(2025, 3, 5, 9)      # Wednesday's opening
+    assert office.add(at(2025, 3, 8, 10), WorkingDays(0)) == at(2025, 3, 10, 9)     # Saturday: Monday's
+    assert nights.add(at(2025, 3, 8, 2), WorkingDays(0)) == at(2025, 3, 8, 2)       # in Friday's night
+    assert written(OFFICE, country=None).add(at(9999, 3, 4, 15), WorkingDays(0)) == at(9999, 3, 4, 15)  # the walk
+
+
+_LAST_YEARS = st.datetimes(datetime(9988, 1, 1), datetime(9999, 12, 31, 23, 59), timezones=st.just(timezone.utc))
+
+
+@settings(max_examples=60)
+@given(zone=st.sampled_from(["UTC", "America/New_York", "Pacific/Kiritimati"]), asked=st.lists(_LAST_YEARS, min_size=1, max_size=6))
+@example(zone="UTC", asked=[datetime(9997, 1, 1, 10, tzinfo=timezone.utc), datetime(9996, 1, 1, 10, tzinfo=timezone.utc),
+                            datetime(9995, 12, 1, 10, tzinfo=timezone.utc)])
+def test_a_table_laid_out_in_the_last_years_a_datetime_holds_answers_as_a_calendar_asked_nothing_before(zone, asked):
+    """Asked in any order in the last years, the table's bounds (a year either side, twice its length) would name dates past
+    9999: each answer is a fresh calendar's, not an OverflowError."""
+    def asks(calendar: BusinessCalendar, moment: datetime) -> tuple:
+        return (calendar.is_open(moment), calendar.add(moment, timedelta(hours=5)), calendar.add(moment, WorkingDays(3)))
+    calendar = written(OFFICE, zone=zone, country=None)
+    for moment in asked:
+        assert asks(calendar, moment) == asks(written(OFFICE, zone=zone, country=None), moment), moment
 
 
 def test_a_working_day_deadline_the_table_holds_is_not_worked_out_the_long_way(monkeypatch):

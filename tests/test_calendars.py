@@ -435,8 +435,15 @@ def test_a_duration_of_another_type_that_divides_into_microseconds_gives_its_dea
 @example(-timedelta(days=calendars._MOST_DAYS))
 @given(st.timedeltas())
 def test_a_span_in_microseconds_is_that_of_dividing_it(span):
-    """Read off its parts in machine integers where those hold it, by division beyond."""
-    assert calendars.span_micros(span) == span // timedelta(microseconds=1)
+    """Read off its parts in machine integers where those hold it, by division beyond; asked again, from what was kept."""
+    assert calendars.span_micros(span) == calendars.span_micros(span) == span // timedelta(microseconds=1)
+
+
+def test_spans_asked_once_are_kept_within_a_bound():
+    """A pause's remainder is a span of its own: a service asks millions."""
+    for minute in range(3 * calendars._SPANS_KEPT):
+        assert calendars.span_micros(timedelta(minutes=minute)) == minute * 60_000_000
+        assert len(calendars._SPANS) <= calendars._SPANS_KEPT
 
 
 @example(calendars._FIRST_MICROS)

@@ -122,6 +122,21 @@ def test_nobody_on_shift_queues_until_the_shift_starts(tmp_path):
     assert [(type(x), x.at) for x in monday if isinstance(x, Assigned)] == [(Assigned, local(2025, 3, 3, 9))]
 
 
+def test_tickets_waiting_for_the_same_shift_ask_for_one_drain_of_their_queue(tmp_path):
+    """Each ticket that arrives while nobody of the role is on shift asks for its queue's drain at the opening: one timer
+    is kept (a weekend's tickets made as many, and each fired), and at the opening it hands out as many as the agents take."""
+    engine = make_engine(make_org(tmp_path, _staffed(agents=2, capacity=2)), local(2025, 3, 1, 10))  # Saturday: office closed
+    for number in range(6):
+        engine.submit(created(f"W{number}", at=local(2025, 3, 1, 10 + number)))
+    drains = [entry_timer(entry) for entry in engine.store.timers if entry_timer(entry).kind == "drain"]
+    assert [(timer.due, timer.data) for timer in drains] == [(local(2025, 3, 3, 9), "desk")]
+    monday = engine.advance(local(2025, 3, 3, 12))
+    assert [(x.ticket_id, x.at) for x in monday if isinstance(x, Assigned)] == [(f"W{n}", local(2025, 3, 3, 9)) for n in range(4)]
+    assert engine.queue("desk") == ["W4", "W5"]
+    engine.submit(created("W6", at=local(2025, 3, 3, 19)))               # after hours: the next opening's drain
+    assert [entry_timer(entry).due for entry in engine.store.timers if entry_timer(entry).kind == "drain"] == [local(2025, 3, 4, 9)]
+
+
 def test_unrouted_ticket_goes_to_the_fallback_queue_and_is_reported(tmp_path):
     def only_complaints(data):
         data["routing"] = [{"id": "complaints", "match": {"category": ["complaint"]}, "to": "manager", "precedence": 1}]

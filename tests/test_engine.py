@@ -137,6 +137,28 @@ def test_tickets_waiting_for_the_same_shift_ask_for_one_drain_of_their_queue(tmp
     assert [entry_timer(entry).due for entry in engine.store.timers if entry_timer(entry).kind == "drain"] == [local(2025, 3, 4, 9)]
 
 
+def _german_for_complaints(data):
+    data["skills"] = [{"id": "de", "name": "German"}]
+    desk = next(r for r in data["roles"] if r["id"] == "desk")
+    desk.update(capacity=1, staff=[{"shift": "office", "agents": 1}, {"shift": "office", "agents": 1, "skills": ["de"]}])
+    next(rule for rule in data["routing"] if rule["id"] == "complaints")["requires"] = ["de"]
+
+
+def test_a_rule_s_required_skills_choose_the_agent_when_assigned_and_when_the_queue_drains(tmp_path):
+    """A complaint needs German: it waits for the one agent who speaks it, though another is free, and the drain that
+    follows a resolution hands it to that agent. The skills a rule requires are one set, made once for all its tickets."""
+    org = make_org(tmp_path, _german_for_complaints)
+    engine = make_engine(org, local(2025, 3, 3, 10))
+    taken = [next(x for x in engine.submit(created("C1", category="complaint")) if isinstance(x, Assigned)).agent]
+    assert isinstance(engine.submit(created("C2", category="complaint"))[-1], Queued)   # desk#1 is free, but no German
+    freed = engine.submit(Resolved("C1"))                                                 # both free: the least loaded
+    taken.append(next(x for x in engine.submit(created("Q1")) if isinstance(x, Assigned)).agent)
+    assert (taken, [(x.ticket_id, x.agent) for x in freed if isinstance(x, Assigned)]) == (["desk#2", "desk#1"], [("C2", "desk#2")])
+    complaints = next(rule for rule in org.routing if rule.id == "complaints")
+    assert engine.assignment.required(complaints) == {"de"} and engine.assignment.required(complaints) is engine.assignment.required(complaints)
+    assert engine.assignment.required(None) == frozenset()
+
+
 def test_unrouted_ticket_goes_to_the_fallback_queue_and_is_reported(tmp_path):
     def only_complaints(data):
         data["routing"] = [{"id": "complaints", "match": {"category": ["complaint"]}, "to": "manager", "precedence": 1}]

@@ -9,11 +9,11 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, NamedTuple, Optional
+from typing import Final, Iterable, NamedTuple, Optional
 
 from ..calendars import BusinessCalendar, iso_text, not_after
 from ..fastcalls import bisect_right
-from ..model import Org, Surge
+from ..model import Org, RoutingRule, Surge
 from ..routing import Route, Router, TicketClass
 from . import decisions as d
 from .durable import DurableRouter
@@ -22,6 +22,10 @@ from .store import Store, TicketState, Timer
 from .timers import TEXT, TimerKinds
 
 __all__ = ["Agent", "Assignment", "teams"]
+
+
+NOTHING_REQUIRED: Final[frozenset[str]] = frozenset()
+"""The skills a ticket no rule asks skills of requires."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,8 @@ class Assignment:
         self.org, self.store, self.calendars, self.agents, self.router = org, store, calendars, agents, router
         self.routes = router.routes  # asked of each new ticket: compiled, where the router is not
         self.timers, self.faults = timers, faults
-        self.rules = {rule.id: rule for rule in org.routing}
+        self._required = {rule.id: frozenset(rule.requires) for rule in org.routing}
+        """The skills each rule requires, as the set each pick of an agent takes (made once, not for each ticket)."""
         self.shifts = {role: tuple(dict.fromkeys(agent.shift for agent in team)) for role, team in agents.items()}
         """Each role's shifts, once each: who is on shift is asked of each shift's calendar, not of each agent's."""
         self.round_robin = {role.id: role.assignment == "round_robin" for role in org.roles}
@@ -101,11 +106,18 @@ class Assignment:
         ticket.fallback = True
         self.store.add_fallback(ticket.id)
 
-    def assign(self, ticket: TicketState, role: str, at: datetime, requires: Iterable[str]) -> list[d.Decision]:
-        """Give the ticket to an agent of ``role`` who can take it now, else queue it."""
+    def required(self, rule: Optional[RoutingRule]) -> frozenset[str]:
+        """The skills an agent needs to take a ticket ``rule`` routed (none for a ticket no rule routed)."""
+        if rule is None:
+            return NOTHING_REQUIRED
+        required = self._required.get(rule.id)
+        return frozenset(rule.requires) if required is None else required  # a rule of no version of the org held now
+
+    def assign(self, ticket: TicketState, role: str, at: datetime, requires: frozenset[str] = NOTHING_REQUIRED) -> list[d.Decision]:
+        """Give the ticket to an agent of ``role`` with the skills ``requires`` who can take it now, else queue it."""
         ticket.role, ticket.agent = role, None
         on_shift = self._on_shift(role, at)
-        agent = self._pick(role, on_shift, frozenset(requires))
+        agent = self._pick(role, on_shift, requires)
         if agent is None:
             place = self.store.enqueue(role, ticket.id)
             ticket.status = "queued"
@@ -135,9 +147,9 @@ class Assignment:
             if ticket is None or ticket.status != "queued" or ticket.role != role:
                 self.store.pop_queue_head(role)
                 continue
-            rule = self.rules.get(ticket.rule) if ticket.rule else None
+            requires = self._required.get(ticket.rule, NOTHING_REQUIRED) if ticket.rule else NOTHING_REQUIRED
             on_shift = self._on_shift(role, at)
-            agent = self._pick(role, on_shift, frozenset(rule.requires if rule else ()))
+            agent = self._pick(role, on_shift, requires)
             if agent is None:
                 if not on_shift:
                     self._drain_at_next_shift(role, at)

@@ -363,7 +363,7 @@ class Engine:
                     continue
                 self.assignment.release(ticket, at)
                 moved.append(ticket.id)
-                self.assignment.assign(ticket, org.info.fallback_queue, at, ())
+                self.assignment.assign(ticket, org.info.fallback_queue, at)
                 self.assignment.mark_fallback(ticket)
             self.store.commit(seq, [])
             old_router.close()
@@ -450,7 +450,7 @@ class Engine:
             caused.append((ticket, "updated"))
         if actions.assign and actions.assign != ticket.role and ticket.status not in ("resolved", "closed"):
             decisions.extend(self.assignment.release(ticket, at))
-            decisions.extend(self.assignment.assign(ticket, actions.assign, at, ()))
+            decisions.extend(self.assignment.assign(ticket, actions.assign, at))
             words.append(f"assign to `{actions.assign}`")
             caused.append((ticket, "reassigned"))
         if actions.escalate:
@@ -512,7 +512,7 @@ class Engine:
             decisions.append(d.Fallback(ticket.id, at, role))
         self.slas.start(ticket, at)  # before the assignment, which reports the targets
         self.workflows.start(ticket)
-        decisions.extend(self.assignment.assign(ticket, role, at, rule.requires if rule else ()))
+        decisions.extend(self.assignment.assign(ticket, role, at, self.assignment.required(rule)))
         return decisions
 
     def _first_response(self, ticket: TicketState, event: e.Event, at: datetime) -> list[d.Decision]:
@@ -528,7 +528,7 @@ class Engine:
         if handoff.returns:
             return [d.Notified(ticket.id, at, (event.to_role,), f"hand-off `{handoff.id}`: answer back to `{ticket.role}`, who keeps the ticket")]
         decisions = self.assignment.release(ticket, at)
-        decisions.extend(self.assignment.assign(ticket, event.to_role, at, ()))
+        decisions.extend(self.assignment.assign(ticket, event.to_role, at))
         decisions.extend(self.followups.start(ticket, "handed_over", at))
         return decisions
 
@@ -538,7 +538,7 @@ class Engine:
         if event.to_role not in self.agents:
             return [d.Refused(ticket.id, at, "Reassigned", f"org `{self.org.info.id}` has no role `{event.to_role}`")]
         decisions = self.assignment.release(ticket, at)
-        decisions.extend(self.assignment.assign(ticket, event.to_role, at, ()))
+        decisions.extend(self.assignment.assign(ticket, event.to_role, at))
         return decisions
 
     def _waiting(self, ticket: TicketState, event: e.Waiting, at: datetime) -> list[d.Decision]:
@@ -592,5 +592,5 @@ class Engine:
         if role != ticket.role:  # its role went away in a reload
             self.assignment.mark_fallback(ticket)
             decisions.append(d.Fallback(ticket.id, at, role))
-        decisions.extend(self.assignment.assign(ticket, role, at, ()))
+        decisions.extend(self.assignment.assign(ticket, role, at))
         return decisions

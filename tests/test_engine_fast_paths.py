@@ -734,31 +734,13 @@ def test_timers_of_one_due_time_and_number_leave_in_the_order_scheduled_and_are_
     be, here)."""
     at = local(2025, 3, 3, 10)
     store = MemoryStore()
-    store.schedule(at, "surge", None, "surge:w1", {"n": 1}, 0)
-    store.schedule(at, "surge", None, "surge:w2", {"n": 2}, 0)
+    store.schedule(at, "surge", None, "surge:w", {"n": 1}, 0)
+    store.schedule(at, "surge", None, "surge:w", {"n": 2}, 0)
     store.begin(("advance", at))
-    store.schedule(at, "surge", None, "surge:w3", {"n": 3}, 0)
+    store.schedule(at, "surge", None, "surge:w", {"n": 3}, 0)
     assert store.pop_due(at).data == {"n": 1}
     store.rollback(0)
     assert [store.pop_due(at).data for _ in range(2)] == [{"n": 1}, {"n": 2}] and store.pop_due(at) is None
-
-
-def test_a_timer_of_no_ticket_is_kept_once_per_key_while_it_is_on_the_schedule():
-    """A queue's drain asked for again (its key: the role's and the opening's) is the timer already kept: until it leaves,
-    by firing or by the rollback of the unit that scheduled it."""
-    at = local(2025, 3, 3, 9)
-    store = MemoryStore()
-    store.schedule(at, "drain", None, "drain:desk:09", "desk")
-    store.schedule(at, "drain", None, "drain:desk:09", "desk")
-    store.schedule(at, "drain", None, "drain:desk:10", "desk")
-    assert sorted(entry[6] for entry in store.timers) == ["drain:desk:09", "drain:desk:10"] and store.next_seq == 2
-    store.begin(("advance", at))
-    assert store.pop_due(at).key == "drain:desk:09"
-    store.schedule(at, "drain", None, "drain:desk:09", "desk")            # fired: asked for again, kept again
-    assert sorted(entry[6] for entry in store.timers) == ["drain:desk:09", "drain:desk:10"]
-    store.rollback(0)                                                   # the pop and the new one undone: the first is back
-    store.schedule(at, "drain", None, "drain:desk:09", "desk")
-    assert sorted(entry[6] for entry in store.timers) == ["drain:desk:09", "drain:desk:10"]
 
 
 def test_a_queue_whose_head_never_moves_keeps_only_its_tickets_and_rolls_back_whole():

@@ -230,16 +230,12 @@ class Assignment:
         return team
 
     def _drain_at_next_shift(self, role: str, at: datetime) -> None:
-        """Nobody of the role is on shift: drain its queue when the first of them comes on. The drain's key is the role's
-        and the opening's: each ticket that arrives meanwhile asks for the same one (one drain empties the queue as far
-        as the agents can take it; a store keeps it once)."""
+        """Nobody of the role is on shift: drain its queue when the first of them comes on."""
         # compared as instants: the opening is in UTC, the moment mostly in the event's zone (datetimes of two zones compare
         # through both offsets, asked for by name)
         starts = [start for shift in self.shifts.get(role, ()) if (start := self.calendars[shift].next_open(at)) is not None
                   and not not_after(start, at)]
-        if starts:
-            opening = min(starts)
-            self.timers.schedule(opening, "drain", None, f"drain:{role}:{iso_text(opening)}", role)
+        self.timers.schedule(min(starts) if starts else None, "drain", None, f"drain:{role}:{iso_text(at)}", role)
 
     def _fire_drain(self, timer: Timer) -> list[d.Decision]:
         return self.drain(timer.data, timer.due)

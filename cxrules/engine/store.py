@@ -216,8 +216,6 @@ class Schedule:
         """The bucket of the earliest minute, as last found (empty: find it again)."""
         self._front_minute = _NO_MINUTE
         self._size = 0
-        self._free_keys: dict[str, int] = {}
-        """Per key, how many timers of no ticket (a queue's drain, a surge's window end) hold it: see :meth:`holds_free`."""
         for entry in entries:
             self.push(entry)
 
@@ -229,18 +227,11 @@ class Schedule:
         for bucket in self._buckets.values():
             yield from bucket
 
-    def holds_free(self, key: str) -> bool:
-        """Whether a timer of no ticket with ``key`` is on the schedule (one of a ticket is kept with its ticket's)."""
-        return key in self._free_keys
-
     def push(self, entry: TimerEntry) -> None:
         due: float = entry[0]  # typed: compiled, divided and cut to an int in machine numbers
         minute = int(due // 60.0)
         key: Any = minute  # boxed once
         self._size += 1
-        if entry[5] is None:
-            free_keys = self._free_keys
-            free_keys[entry[6]] = free_keys.get(entry[6], 0) + 1
         bucket = self._buckets.get(key)
         if bucket is not None:
             heappush(bucket, entry)
@@ -270,14 +261,7 @@ class Schedule:
         if self.head() is None:
             raise IndexError("pop from an empty schedule")
         self._size -= 1
-        entry = heappop(self._front)
-        if entry[5] is None:
-            free_keys, key = self._free_keys, entry[6]
-            if (held := free_keys[key]) > 1:
-                free_keys[key] = held - 1
-            else:
-                del free_keys[key]
-        return entry
+        return heappop(self._front)
 
 
 class Unreadable(NamedTuple):
@@ -420,11 +404,7 @@ class Store(ABC):
     @abstractmethod
     def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None, seq: Optional[int] = None) -> None:
         """A timer at ``due``; ``seq``: a number from :meth:`reserve_seq`, which places it among the timers due at the same
-        moment as if it had been scheduled when the number was taken (else it gets the next number).
-
-        A timer of no ticket whose key one on the schedule has is that timer (a queue's drain at a shift's opening, asked
-        for by each ticket that arrives while nobody is on shift). A store may keep it once: the memory store does, the
-        durable ones keep each, and the later ones find nothing left to do."""
+        moment as if it had been scheduled when the number was taken (else it gets the next number)."""
     @abstractmethod
     def pop_due(self, now: datetime) -> Optional[Timer]:
         """The earliest timer due at or before ``now``, removed from the schedule."""
@@ -921,8 +901,6 @@ class MemoryStore(Store):
         return self._next_seq - 1
 
     def schedule(self, due: datetime, kind: str, ticket_id: Optional[str], key: str, data: Any = None, seq: Optional[int] = None) -> None:
-        if ticket_id is None and self.timers.holds_free(key):
-            return  # that very timer is on the schedule (see Store.schedule)
         if seq is None:
             seq = self.reserve_seq()
         kept = self._touch_timers()

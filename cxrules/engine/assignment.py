@@ -107,11 +107,9 @@ class Assignment:
         self.store.add_fallback(ticket.id)
 
     def required(self, rule: Optional[RoutingRule]) -> frozenset[str]:
-        """The skills an agent needs to take a ticket ``rule`` routed (none for a ticket no rule routed)."""
-        if rule is None:
-            return NOTHING_REQUIRED
-        required = self._required.get(rule.id)
-        return frozenset(rule.requires) if required is None else required  # a rule of no version of the org held now
+        """The skills an agent needs to take a ticket ``rule`` (one of this org's, as every route is) routed: none for a
+        ticket no rule routed."""
+        return NOTHING_REQUIRED if rule is None else self._required[rule.id]
 
     def assign(self, ticket: TicketState, role: str, at: datetime, requires: frozenset[str] = NOTHING_REQUIRED) -> list[d.Decision]:
         """Give the ticket to an agent of ``role`` with the skills ``requires`` who can take it now, else queue it."""

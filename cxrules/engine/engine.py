@@ -290,7 +290,7 @@ class Engine:
     def redeliver(self) -> None:
         """Try every undelivered decision again now (say, once the broker is back), whatever its backoff."""
         with self._lock:
-            self._delivery.retry(self.clock.now(), everything=True)
+            self._delivery.retry(everything=True)
 
     @property
     def undelivered(self) -> list[Undelivered]:

@@ -541,31 +541,47 @@ class BusinessCalendar:
         """:meth:`betweens` in whole microseconds, for figures worked out in numbers: when the table holds every moment's
         date, within :data:`HORIZON` of each other and with no clock change between them, read off its running total once
         per moment."""
-        table = self._table
         points: list[int] = []
         for start, end in pairs:
             points.append(micros(start))
             points.append(micros(end))
-        first = last = None
-        if table is not None and points:
-            lowest = highest = points[0]  # compiled, compared inline; min() and max() compare Python ints
-            for point in points:
-                if point < lowest:
-                    lowest = point
-                elif point > highest:
-                    highest = point
-            first, last = table.date_of(lowest, 0), table.date_of(highest, 0)
-        if table is None or first is None or last is None or last - first >= _HORIZON_DAYS or table.changes_within(first, last):
-            return [self.between_micros(start, end) for start, end in pairs]
-        # the spans of those dates only: a skipped date before them has spans on the instants of the date after it
-        ends, starts, before, count = table.ends, table.starts, table.before, len(table.starts)
-        lo, hi = table.day_start[first], table.day_start[last + 1]
-        totals = []
+        lowest = highest = points[0] if points else 0  # compiled, compared inline; min() and max() compare Python ints
         for point in points:
-            span = ints_bisect_right(ends, point, lo, hi)
-            totals.append(before[span] + max(0, point - starts[span]) if span < count else before[span])
+            if point < lowest:
+                lowest = point
+            elif point > highest:
+                highest = point
+        spans = self._spans_between(lowest, highest) if points else None
+        if spans is None:
+            return [self.between_micros(start, end) for start, end in pairs]
+        table, lo, hi = spans
+        totals = [table.total_at(point, lo, hi) for point in points]
         paired = iter(totals)
         return [max(0, end - start) for start, end in zip(paired, paired)]
+
+    def between_two_micros(self, start: datetime, end: datetime, other_start: datetime, other_end: datetime) -> tuple[int, int]:
+        """:meth:`betweens_micros` of two pairs, as a pair: an SLA's figure asks for two (the time its target ran, and what
+        was left of it), and compiled, a pair of counts is neither boxed nor built into lists."""
+        first, until, other, other_until = micros(start), micros(end), micros(other_start), micros(other_end)
+        spans = self._spans_between(min(min(first, until), min(other, other_until)), max(max(first, until), max(other, other_until)))
+        if spans is None:
+            return self.between_micros(start, end), self.between_micros(other_start, other_end)
+        table, lo, hi = spans
+        return (max(0, table.total_at(until, lo, hi) - table.total_at(first, lo, hi)),
+                max(0, table.total_at(other_until, lo, hi) - table.total_at(other, lo, hi)))
+
+    def _spans_between(self, lowest: int, highest: int) -> "tuple[_SpanTable, int, int] | None":
+        """The table and the range of its spans from the date of ``lowest`` (µs) to that of ``highest``, if it holds both,
+        within :data:`HORIZON` of each other with no clock change between them (its running totals then read the open time
+        between any two moments of those dates); else None. A skipped date before them has spans on the instants of the
+        date after it."""
+        table = self._table
+        if table is None:
+            return None
+        first, last = table.date_of(lowest, 0), table.date_of(highest, 0)
+        if first is None or last is None or last - first >= _HORIZON_DAYS or table.changes_within(first, last):
+            return None
+        return table, table.day_start[first], table.day_start[last + 1]
 
     def next_open(self, moment: datetime) -> datetime | None:
         for ahead in (2, _HORIZON_DAYS + 1):
@@ -1078,6 +1094,11 @@ class _SpanTable:
         if after <= last:
             return after - 1
         return None if horizon <= self.days else _BEYOND
+
+    def total_at(self, moment: int, lo: int, hi: int) -> int:
+        """The open µs before ``moment``, which falls on a date whose spans are in ``lo`` to ``hi``."""
+        span = ints_bisect_right(self.ends, moment, lo, hi)
+        return self.before[span] + max(0, moment - self.starts[span]) if span < len(self.starts) else self.before[span]
 
     def changes_within(self, first: int, last: int) -> bool:
         """Whether the clocks change on a date from index ``first`` to ``last``."""

@@ -380,7 +380,10 @@ def test_open_time_of_several_pairs_at_once_is_that_of_each_pair(hours, zone, pa
              for index, (offset, seconds, length, _) in enumerate(pairs)]
     asked = [(end, start) if backwards else (start, end) for (start, end), (*_, backwards) in zip(asked, pairs)]
     calendar._table_for(date(2022, 1, 1), 6 * 366)  # a table holding every moment asked
-    assert calendar.betweens(*asked) == [calendar.between(start, end) for start, end in asked]
+    each = [calendar.between(start, end) for start, end in asked]
+    assert calendar.betweens(*asked) == each
+    pair = (asked + asked)[:2]  # an SLA's figure asks for two at once (one pair twice, if only one is drawn)
+    assert calendar.between_two_micros(*pair[0], *pair[1]) == tuple(span // timedelta(microseconds=1) for span in (each + each)[:2])
 
 
 @given(hours=_hours, zone=_ZONES, start=_HALF_HOURS, seconds=st.sampled_from([0, 1, 59]),
@@ -528,6 +531,9 @@ def test_open_time_across_a_skipped_date_is_that_of_between():
                           datetime(2012, 1, 1, tzinfo=timezone.utc))  # across: from the 28th, a date the clocks keep
     assert calendar.betweens((after, end), (end, after)) == [calendar.between(after, end), timedelta(0)] == [timedelta(hours=12), timedelta(0)]
     assert calendar.betweens((across, end), (after, end)) == [calendar.between(across, end), timedelta(hours=12)]  # across it: between
+    hours = timedelta(hours=1) // timedelta(microseconds=1)
+    assert calendar.between_two_micros(after, end, end, after) == (12 * hours, 0)
+    assert calendar.between_two_micros(across, end, after, end) == (calendar.between_micros(across, end), 12 * hours)
 
 
 def test_a_date_the_zone_skipped_has_no_open_hours():

@@ -9,6 +9,7 @@ from hypothesis import example, given, strategies as st
 
 from cxrules.engine import (AgentReplied, Closed, CustomerReply, Engine, FirstResponse, Resolved, SlaBreached, SlaRecorded,
                             TicketCreated, VirtualClock, Waiting)
+from cxrules.calendars import micros
 from cxrules.engine.slas import in_minutes
 
 from engine_helpers import local, make_org
@@ -141,3 +142,24 @@ def test_minutes_to_two_decimals_are_those_python_rounds(count):
     """An SLA figure's minutes are rounded as ``round(µs / 1e6 / 60, 2)`` rounds them, ties in decimals included. (Up to
     2⁵³ µs, 285 years: past it compiled code divides an int as a float, before and after in_minutes.)"""
     assert in_minutes(count) == round(max(count, 0) / 1_000_000 / 60, 2)
+
+
+def test_figures_read_the_microseconds_a_ticket_kept_of_the_very_moments_kept_and_no_others(tmp_path):
+    """A ticket keeps the µs of its arrival and due times when its SLA starts, for its figures (worked out afresh long
+    after, each costs a tenth of the figure). They are read for those very moments, and not once a pause has moved the due
+    time: here kept µs made wrong show in the first response's figure (an arrival read an hour early: an hour that the
+    target's clock did not run, so it stood still), and not in the resolution's."""
+    engine = Engine(make_org(tmp_path, sla(pause_when=["waiting_customer"])), VirtualClock(MONDAY))
+    created(engine)
+    ticket = engine.ticket("t1")
+    kept = [(ticket.created_kept, ticket.created_micros), (ticket.first_response_due_kept, ticket.first_response_due_micros),
+            (ticket.resolution_due_kept, ticket.resolution_due_micros)]
+    assert kept == [(moment, micros(moment)) for moment in (ticket.created_at, ticket.first_response_due, ticket.resolution_due)]
+    hour = timedelta(hours=1) // timedelta(microseconds=1)
+    ticket.created_micros -= hour  # read as an arrival at 09:00, for the first response's figure alone
+    assert recorded(engine.submit(FirstResponse("t1", at=local(2025, 3, 3, 10, 15)))) == [("first_response", 15.0, 60.0, True)]
+    ticket.created_micros += hour
+    engine.submit(Waiting("t1", reason="waiting_customer", at=local(2025, 3, 3, 11)))
+    engine.submit(CustomerReply("t1", at=local(2025, 3, 3, 17)))  # the pause moves the resolution's due time
+    ticket.resolution_due_micros -= 24 * hour  # kept for the due time the pause replaced: not read
+    assert recorded(engine.submit(Resolved("t1", at=local(2025, 3, 4, 10)))) == [("resolution", 180.0, 360.0, True)]

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Final, Optional
 
-from ..calendars import BusinessCalendar, not_after, span_micros
+from ..calendars import BusinessCalendar, micros, not_after, remember_micros, span_micros
 from ..model import Org, Sla, WorkingDays
 from . import decisions as d
 from .matching import MatchIndex
@@ -64,6 +64,7 @@ class Slas:
         moments = plan.calendar.adds(at, *plan.lengths)
         ticket.first_response_due = moments[0] if plan.first_response else None
         ticket.resolution_due = moments[1 if plan.first_response else 0] if plan.resolution else None
+        _keep_micros(ticket)
         warns = [warn for due, warn in zip(moments, moments[plan.targets:]) if due is not None] if plan.warned else None
         self._watch(ticket, sla, at, fresh=True, warns=warns)
 
@@ -110,8 +111,9 @@ class Slas:
         else:
             frozen = ticket.paused_since if self._stopped(ticket, sla, target) else at
             assert frozen is not None
+            kept_micros(ticket, since, due)
             met = not_after(frozen, due)
-            spent, left = calendar.betweens_micros((since, at), (frozen, due) if met else (due, frozen))
+            spent, left = calendar.between_two_micros(since, at, frozen, due) if met else calendar.between_two_micros(since, at, due, frozen)
             ran = span_micros(calendar.business_time(since, total)) - (left if met else -left)
         minutes = in_minutes(ran)
         setattr(ticket, _IN_MIN[target], minutes)
@@ -255,6 +257,28 @@ class Slas:
 
 
 _ZERO: Final = timedelta(0)
+
+
+def _keep_micros(ticket: TicketState) -> None:
+    """Keep with a new ticket the µs of its arrival and of the due times its SLA's clocks just set (known now: the check
+    and the calendar worked them out), for its figures, read long after."""
+    ticket.created_micros, ticket.created_kept = micros(ticket.created_at), ticket.created_at
+    if (first_response := ticket.first_response_due) is not None:
+        ticket.first_response_due_micros, ticket.first_response_due_kept = micros(first_response), first_response
+    if (resolution := ticket.resolution_due) is not None:
+        ticket.resolution_due_micros, ticket.resolution_due_kept = micros(resolution), resolution
+
+
+def kept_micros(ticket: TicketState, since: datetime, due: datetime) -> None:
+    """Hand :func:`~.calendars.micros` the µs of a figure's start and due time that the ticket kept (:func:`_keep_micros`),
+    for those that are still the very moments they were kept for (a pause or a reopening sets new ones): worked out
+    afresh, each costs a tenth of the figure."""
+    if since is ticket.created_kept:
+        remember_micros(since, ticket.created_micros)
+    if due is ticket.first_response_due_kept:
+        remember_micros(due, ticket.first_response_due_micros)
+    elif due is ticket.resolution_due_kept:
+        remember_micros(due, ticket.resolution_due_micros)
 
 
 def in_minutes(count: int) -> float:

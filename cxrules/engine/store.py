@@ -136,6 +136,14 @@ class TicketState:
         self.first_response_in_min = first_response_in_min
         self.resolution_in_min = resolution_in_min
         self.next_reply_in_min = next_reply_in_min
+        # Not fields (neither stored, compared nor copied): the µs of moments the ticket's SLA figures read long after they
+        # were made, each beside the very moment it is of (see :func:`.slas.kept_micros`)
+        self.created_micros: int = 0
+        self.created_kept: Optional[datetime] = None
+        self.first_response_due_micros: int = 0
+        self.first_response_due_kept: Optional[datetime] = None
+        self.resolution_due_micros: int = 0
+        self.resolution_due_kept: Optional[datetime] = None
 
     def class_fields(self) -> tuple[str, str, str, str, bool]:
         """Its class as the org's `match` conditions take it: category, channel, segment, priority, member."""

@@ -522,6 +522,18 @@ def test_a_deadline_read_as_a_number_is_its_instant(hours, zone, moments):
                 assert micros(deadline) == _micros_of(deadline)
 
 
+def test_two_pairs_on_dates_far_apart_read_the_table_over_the_dates_of_both():
+    """The pair form reads the running total over every date from the earliest moment of either pair to the latest: bounds
+    taken from the first pair alone put the second pair's moments outside the spans searched (here it was read as five
+    days open, not one)."""
+    calendar = written({"mon-sun": ["09:00-17:00"]}, zone="Europe/Berlin", country=None)
+    start = datetime(2025, 6, 2, 10, tzinfo=timezone.utc)
+    pairs = ((start, start + timedelta(hours=1)), (start + timedelta(days=10, hours=4), start + timedelta(days=11)))
+    calendar.is_open(start)  # a table holding every date asked
+    assert calendar.between_two_micros(*pairs[0], *pairs[1]) == tuple(calendar.between_micros(*pair) for pair in pairs) == (
+        timedelta(hours=1) // timedelta(microseconds=1), timedelta(hours=4) // timedelta(microseconds=1))
+
+
 def test_open_time_across_a_skipped_date_is_that_of_between():
     """Apia skipped 30 December 2011: its spans fall on the instants of the 31st's, so the running total is not read across
     it (a figure there once counted the day twice)."""

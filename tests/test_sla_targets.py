@@ -163,3 +163,12 @@ def test_figures_read_the_microseconds_a_ticket_kept_of_the_very_moments_kept_an
     engine.submit(CustomerReply("t1", at=local(2025, 3, 3, 17)))  # the pause moves the resolution's due time
     ticket.resolution_due_micros -= 24 * hour  # kept for the due time the pause replaced: not read
     assert recorded(engine.submit(Resolved("t1", at=local(2025, 3, 4, 10)))) == [("resolution", 180.0, 360.0, True)]
+
+
+def test_a_resolution_figure_reads_the_microseconds_kept_for_its_own_due_time(tmp_path):
+    """Each target's figure reads the µs kept for its own due time: read for the resolution, the first response's (due
+    the same morning) would make a resolution on Tuesday late."""
+    engine = Engine(make_org(tmp_path, sla()), VirtualClock(MONDAY))
+    created(engine)
+    engine.submit(FirstResponse("t1", at=local(2025, 3, 3, 10, 15)))
+    assert recorded(engine.submit(Resolved("t1", at=local(2025, 3, 4, 10)))) == [("resolution", 540.0, 0.0, True)]

@@ -559,13 +559,15 @@ class BusinessCalendar:
         paired = iter(totals)
         return [max(0, end - start) for start, end in zip(paired, paired)]
 
-    def between_two_micros(self, start: datetime, end: datetime, other_start: datetime, other_end: datetime) -> tuple[int, int]:
-        """:meth:`betweens_micros` of two pairs, as a pair: an SLA's figure asks for two (the time its target ran, and what
-        was left of it), and compiled, a pair of counts is neither boxed nor built into lists."""
-        first, until, other, other_until = micros(start), micros(end), micros(other_start), micros(other_end)
+    def between_two_micros(self, pair: tuple[datetime, datetime], other_pair: tuple[datetime, datetime],
+                           counts: tuple[int, int, int, int]) -> tuple[int, int]:
+        """:meth:`betweens_micros` of two pairs of moments whose µs the caller knows (``counts``: :func:`micros` of each
+        moment, in order), as a pair. An SLA's figure asks for two (the time its target ran, and what was left of it), of
+        moments its ticket kept the µs of; compiled, no count is boxed and no list built."""
+        first, until, other, other_until = counts
         spans = self._spans_between(min(min(first, until), min(other, other_until)), max(max(first, until), max(other, other_until)))
         if spans is None:
-            return self.between_micros(start, end), self.between_micros(other_start, other_end)
+            return self.between_micros(pair[0], pair[1]), self.between_micros(other_pair[0], other_pair[1])
         table, lo, hi = spans
         return (max(0, table.total_at(until, lo, hi) - table.total_at(first, lo, hi)),
                 max(0, table.total_at(other_until, lo, hi) - table.total_at(other, lo, hi)))

@@ -383,7 +383,7 @@ def test_open_time_of_several_pairs_at_once_is_that_of_each_pair(hours, zone, pa
     each = [calendar.between(start, end) for start, end in asked]
     assert calendar.betweens(*asked) == each
     pair = (asked + asked)[:2]  # an SLA's figure asks for two at once (one pair twice, if only one is drawn)
-    assert calendar.between_two_micros(*pair[0], *pair[1]) == tuple(span // timedelta(microseconds=1) for span in (each + each)[:2])
+    assert calendar.between_two_micros(*pair, _counts(pair)) == tuple(span // timedelta(microseconds=1) for span in (each + each)[:2])
 
 
 @given(hours=_hours, zone=_ZONES, start=_HALF_HOURS, seconds=st.sampled_from([0, 1, 59]),
@@ -522,6 +522,12 @@ def test_a_deadline_read_as_a_number_is_its_instant(hours, zone, moments):
                 assert micros(deadline) == _micros_of(deadline)
 
 
+def _counts(pairs) -> tuple[int, int, int, int]:
+    """The µs of two pairs' moments, in order, as :meth:`BusinessCalendar.between_two_micros` is handed them."""
+    (start, end), (other_start, other_end) = pairs
+    return micros(start), micros(end), micros(other_start), micros(other_end)
+
+
 def test_two_pairs_on_dates_far_apart_read_the_table_over_the_dates_of_both():
     """The pair form reads the running total over every date from the earliest moment of either pair to the latest: bounds
     taken from the first pair alone put the second pair's moments outside the spans searched (here it was read as five
@@ -530,7 +536,7 @@ def test_two_pairs_on_dates_far_apart_read_the_table_over_the_dates_of_both():
     start = datetime(2025, 6, 2, 10, tzinfo=timezone.utc)
     pairs = ((start, start + timedelta(hours=1)), (start + timedelta(days=10, hours=4), start + timedelta(days=11)))
     calendar.is_open(start)  # a table holding every date asked
-    assert calendar.between_two_micros(*pairs[0], *pairs[1]) == tuple(calendar.between_micros(*pair) for pair in pairs) == (
+    assert calendar.between_two_micros(*pairs, _counts(pairs)) == tuple(calendar.between_micros(*pair) for pair in pairs) == (
         timedelta(hours=1) // timedelta(microseconds=1), timedelta(hours=4) // timedelta(microseconds=1))
 
 
@@ -544,8 +550,9 @@ def test_open_time_across_a_skipped_date_is_that_of_between():
     assert calendar.betweens((after, end), (end, after)) == [calendar.between(after, end), timedelta(0)] == [timedelta(hours=12), timedelta(0)]
     assert calendar.betweens((across, end), (after, end)) == [calendar.between(across, end), timedelta(hours=12)]  # across it: between
     hours = timedelta(hours=1) // timedelta(microseconds=1)
-    assert calendar.between_two_micros(after, end, end, after) == (12 * hours, 0)
-    assert calendar.between_two_micros(across, end, after, end) == (calendar.between_micros(across, end), 12 * hours)
+    for pairs, each in ((((after, end), (end, after)), (12 * hours, 0)),
+                        (((across, end), (after, end)), (calendar.between_micros(across, end), 12 * hours))):
+        assert calendar.between_two_micros(*pairs, _counts(pairs)) == each
 
 
 def test_a_date_the_zone_skipped_has_no_open_hours():

@@ -172,3 +172,11 @@ def test_a_resolution_figure_reads_the_microseconds_kept_for_its_own_due_time(tm
     created(engine)
     engine.submit(FirstResponse("t1", at=local(2025, 3, 3, 10, 15)))
     assert recorded(engine.submit(Resolved("t1", at=local(2025, 3, 4, 10)))) == [("resolution", 540.0, 0.0, True)]
+
+
+def test_a_target_answered_at_its_very_due_moment_is_met(tmp_path):
+    """Met means answered by the due time, that moment included (in µs, as the figure compares them)."""
+    engine = Engine(make_org(tmp_path, sla()), VirtualClock(MONDAY))
+    created(engine)
+    assert engine.ticket("t1").first_response_due == local(2025, 3, 3, 10, 30)
+    assert recorded(engine.submit(FirstResponse("t1", at=local(2025, 3, 3, 10, 30)))) == [("first_response", 30.0, 0.0, True)]

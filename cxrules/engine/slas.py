@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Final, Optional
 
-from ..calendars import BusinessCalendar, micros, not_after, remember_micros, span_micros
+from ..calendars import BusinessCalendar, micros, not_after, span_micros
 from ..model import Org, Sla, WorkingDays
 from . import decisions as d
 from .matching import MatchIndex
@@ -111,9 +111,12 @@ class Slas:
         else:
             frozen = ticket.paused_since if self._stopped(ticket, sla, target) else at
             assert frozen is not None
-            kept_micros(ticket, since, due)
-            met = not_after(frozen, due)
-            spent, left = calendar.between_two_micros(since, at, frozen, due) if met else calendar.between_two_micros(since, at, due, frozen)
+            since_count, at_count, due_count = kept_micros(ticket, since), micros(at), kept_micros(ticket, due)
+            frozen_count = at_count if frozen is at else micros(frozen)
+            met = frozen_count <= due_count
+            spent, left = (calendar.between_two_micros((since, at), (frozen, due), (since_count, at_count, frozen_count, due_count))
+                           if met else
+                           calendar.between_two_micros((since, at), (due, frozen), (since_count, at_count, due_count, frozen_count)))
             ran = span_micros(calendar.business_time(since, total)) - (left if met else -left)
         minutes = in_minutes(ran)
         setattr(ticket, _IN_MIN[target], minutes)
@@ -269,16 +272,17 @@ def _keep_micros(ticket: TicketState) -> None:
         ticket.resolution_due_micros, ticket.resolution_due_kept = micros(resolution), resolution
 
 
-def kept_micros(ticket: TicketState, since: datetime, due: datetime) -> None:
-    """Hand :func:`~.calendars.micros` the µs of a figure's start and due time that the ticket kept (:func:`_keep_micros`),
-    for those that are still the very moments they were kept for (a pause or a reopening sets new ones): worked out
-    afresh, each costs a tenth of the figure."""
-    if since is ticket.created_kept:
-        remember_micros(since, ticket.created_micros)
-    if due is ticket.first_response_due_kept:
-        remember_micros(due, ticket.first_response_due_micros)
-    elif due is ticket.resolution_due_kept:
-        remember_micros(due, ticket.resolution_due_micros)
+def kept_micros(ticket: TicketState, moment: datetime) -> int:
+    """:func:`~.calendars.micros` of ``moment``, read off what the ticket kept (:func:`_keep_micros`) when it is the very
+    moment kept: worked out afresh, a moment made long before costs a tenth of a figure (a pause or a reopening sets new
+    due times, which are)."""
+    if moment is ticket.created_kept:
+        return ticket.created_micros
+    if moment is ticket.first_response_due_kept:
+        return ticket.first_response_due_micros
+    if moment is ticket.resolution_due_kept:
+        return ticket.resolution_due_micros
+    return micros(moment)
 
 
 def in_minutes(count: int) -> float:

@@ -13,7 +13,7 @@ from typing import Final, Iterable, NamedTuple, Optional
 
 from ..calendars import BusinessCalendar, iso_text, not_after
 from ..fastcalls import bisect_right
-from ..model import Org, RoutingRule, Surge
+from ..model import Org, Surge
 from ..routing import Route, Router, TicketClass
 from . import decisions as d
 from .durable import DurableRouter
@@ -106,10 +106,10 @@ class Assignment:
         ticket.fallback = True
         self.store.add_fallback(ticket.id)
 
-    def required(self, rule: Optional[RoutingRule]) -> frozenset[str]:
-        """The skills an agent needs to take a ticket ``rule`` (one of this org's, as every route is) routed: none for a
-        ticket no rule routed."""
-        return NOTHING_REQUIRED if rule is None else self._required[rule.id]
+    def required(self, rule: Optional[str]) -> frozenset[str]:
+        """The skills an agent needs to take a ticket the rule of id ``rule`` routed: none for a ticket no rule routed, or
+        one whose rule a reload has since removed."""
+        return self._required.get(rule, NOTHING_REQUIRED) if rule else NOTHING_REQUIRED
 
     def assign(self, ticket: TicketState, role: str, at: datetime, requires: frozenset[str] = NOTHING_REQUIRED) -> list[d.Decision]:
         """Give the ticket to an agent of ``role`` with the skills ``requires`` who can take it now, else queue it."""
@@ -145,9 +145,8 @@ class Assignment:
             if ticket is None or ticket.status != "queued" or ticket.role != role:
                 self.store.pop_queue_head(role)
                 continue
-            requires = self._required.get(ticket.rule, NOTHING_REQUIRED) if ticket.rule else NOTHING_REQUIRED
             on_shift = self._on_shift(role, at)
-            agent = self._pick(role, on_shift, requires)
+            agent = self._pick(role, on_shift, self.required(ticket.rule))
             if agent is None:
                 if not on_shift:
                     self._drain_at_next_shift(role, at)

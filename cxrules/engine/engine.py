@@ -512,7 +512,7 @@ class Engine:
             decisions.append(d.Fallback(ticket.id, at, role))
         self.slas.start(ticket, at)  # before the assignment, which reports the targets
         self.workflows.start(ticket)
-        decisions.extend(self.assignment.assign(ticket, role, at, self.assignment.required(rule)))
+        decisions.extend(self.assignment.assign(ticket, role, at, self.assignment.required(ticket.rule)))
         return decisions
 
     def _first_response(self, ticket: TicketState, event: e.Event, at: datetime) -> list[d.Decision]:

@@ -111,7 +111,7 @@ class Slas:
         else:
             frozen = ticket.paused_since if self._stopped(ticket, sla, target) else at
             assert frozen is not None
-            since_count, at_count, due_count = kept_micros(ticket, since), micros(at), kept_micros(ticket, due)
+            since_count, at_count, due_count = _kept_micros(ticket, since), micros(at), _kept_micros(ticket, due)
             frozen_count = at_count if frozen is at else micros(frozen)
             met = frozen_count <= due_count
             spent, left = (calendar.between_two_micros((since, at), (frozen, due), (since_count, at_count, frozen_count, due_count))
@@ -272,7 +272,7 @@ def _keep_micros(ticket: TicketState) -> None:
         ticket.resolution_due_micros, ticket.resolution_due_kept = micros(resolution), resolution
 
 
-def kept_micros(ticket: TicketState, moment: datetime) -> int:
+def _kept_micros(ticket: TicketState, moment: datetime) -> int:
     """:func:`~.calendars.micros` of ``moment``, read off what the ticket kept (:func:`_keep_micros`) when it is the very
     moment kept: worked out afresh, a moment made long before costs a tenth of a figure (a pause or a reopening sets new
     due times, which are)."""

@@ -137,7 +137,7 @@ class TicketState:
         self.resolution_in_min = resolution_in_min
         self.next_reply_in_min = next_reply_in_min
         # Not fields (neither stored, compared nor copied): the µs of moments the ticket's SLA figures read long after they
-        # were made, each beside the very moment it is of (see :func:`.slas.kept_micros`)
+        # were made, each beside the very moment it is of (see :func:`.slas._kept_micros`)
         self.created_micros: int = 0
         self.created_kept: Optional[datetime] = None
         self.first_response_due_micros: int = 0

@@ -146,6 +146,17 @@ def test_a_new_ticket_within_7_days_of_a_resolved_one_reopens_it(tmp_path):
     assert fired(late) == []
 
 
+def test_a_timer_tells_its_length_on_its_own_clock(tmp_path):
+    """The words of a timer's trigger are worded once for each automation: business hours (never days: `1d` of open time
+    is refused), and a calendar clock's days."""
+    soon = {"id": "soon", "when": {"after": "24h", "since": "created"}, "then": {"notify": ["manager"]}}
+    next_day = {"id": "next_day", "when": {"after": "1d", "since": "created", "clock": "calendar"}, "then": {"notify": ["manager"]}}
+    engine = Engine(make_org(tmp_path, with_automations(soon, next_day)), VirtualClock(MONDAY))
+    engine.submit(ticket(0, MONDAY))
+    assert [(x.automation, x.at, x.trigger) for x in fired(engine.advance(MONDAY + timedelta(days=7)))] == [
+        ("next_day", MONDAY + timedelta(days=1), "1d after created"), ("soon", local(2025, 3, 5, 16), "24h business after created")]
+
+
 def test_a_timer_fires_at_the_exact_business_moment_and_judges_its_conditions_then(tmp_path):
     nudge = {"id": "unanswered", "when": {"after": "2h", "since": "created"}, "if": {"responded": False},
              "then": {"notify": ["manager"]}}

@@ -792,6 +792,16 @@ def _flown(result) -> dict:
             for ticket_id, flight in result.flights.items()}
 
 
+@given(seed=st.integers(0, 2**32 - 1), mean=st.integers(0, 10**13), draws=st.integers(1, 4))
+def test_an_exponential_handling_time_is_the_draw_expovariate_makes(seed, mean, draws):
+    """A what-if replay's draw of a handling time, worked out where it is used, is to the microsecond the timedelta of
+    ``expovariate``'s seconds, draw after draw of one random source (so a seed replays as it did)."""
+    mapping = LogMapping(fields={}, path="", service_default=(timedelta(microseconds=mean), "exponential"))
+    ours, expovariate = Random(seed), Random(seed)
+    for _ in range(draws):
+        assert mapping.service_time("any", ours) == timedelta(seconds=expovariate.expovariate(1 / max(mean / 1e6, 1)))
+
+
 def test_dropping_spent_timers_unfired_changes_nothing_a_replay_shows(monkeypatch):
     """Every figure and every ticket's flight, in both modes, are those of a store that fires every timer (the durable
     stores do): a spent timer would have decided nothing and changed nothing."""

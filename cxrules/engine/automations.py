@@ -38,7 +38,7 @@ from durable.engine import Ruleset
 
 from ..calendars import BusinessCalendar, iso_text, seconds, shift
 from ..fastcalls import guarded
-from ..model import Automation, Match, Org, format_duration
+from ..model import Automation, Match, Org, Trigger, format_duration
 from . import decisions as d
 from .durable import post_and_act, run_by_post_and_act
 from .matching import MatchIndex
@@ -192,6 +192,12 @@ class Automations:
                 self.by_event.setdefault(event, []).append(automation)
         self.concerned = {event: MatchIndex(concerned, _class_match) for event, concerned in self.by_event.items()}
         """Per event, the automations it concerns whose class conditions a ticket's class meets (a timer starts only for them)."""
+        self.after_words = {automation.id: _after_words(automation.trigger) for automation in org.automations
+                            if automation.trigger.after is not None}
+        self.within_words = {automation.id: format_duration(automation.trigger.within) for automation in org.automations
+                             if automation.trigger.within is not None}
+        """Per automation, its timer's length and its pattern's window as its decisions word them (`2h business`, `7d`): worded
+        once, not by an interpreted function's call each."""
         timers.register_for_ticket("automation", self._fire_timer, self._unwanted, TEXT)
 
     def on(self, ticket: TicketState, event: str, at: datetime, depth: int = 0) -> list[d.Decision]:
@@ -238,10 +244,7 @@ class Automations:
     def _fire_timer(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
         automation = self.by_id[timer.data]
         trigger = automation.trigger
-        assert trigger.after is not None
-        clock = "" if trigger.clock == "calendar" else " business"
-        return self._fire(ticket, automation, timer.due, f"{format_duration(trigger.after, days=trigger.clock == 'calendar')}{clock} "
-                          f"after {trigger.event}", (), None, 0)
+        return self._fire(ticket, automation, timer.due, f"{self.after_words[automation.id]} after {trigger.event}", (), None, 0)
 
     # ------------------------------------------------------------ patterns across tickets
 
@@ -285,11 +288,11 @@ class Automations:
             if trigger.count is not None:
                 matched = tuple(_fact(ticket_id, moment, self.zone) for moment, ticket_id in kept[-(trigger.count - 1):]) + (_fact(ticket.id, now, self.zone),)
                 described = (f"{trigger.event}: the {_ordinal(len(kept) + 1)} of {_whose(trigger.per, whose)} within "
-                             f"{format_duration(trigger.within)} (at least {trigger.count})")
+                             f"{self.within_words[automation.id]} (at least {trigger.count})")
                 decisions.extend(self._fire(ticket, automation, at, described, matched, None, depth))
             else:
                 earlier = self.store.get(first)
-                described = (f"{trigger.event} within {format_duration(trigger.within)} of ticket `{first}` of "
+                described = (f"{trigger.event} within {self.within_words[automation.id]} of ticket `{first}` of "
                              f"{_whose(trigger.per, whose)} being {trigger.following}")
                 decisions.extend(self._fire(ticket, automation, at, described, (_fact(first, times[first], self.zone), _fact(ticket.id, now, self.zone)),
                                             earlier, depth, earlier_id=first))
@@ -344,6 +347,13 @@ def _fact(ticket_id: str, moment: float, zone: ZoneInfo) -> str:
     after the minutes, to be cut off (4-digit years, as events may have)."""
     local = datetime.fromtimestamp(moment, zone)
     return "%s at %04d-%02d-%02d %02d:%02d" % (ticket_id, local.year, local.month, local.day, local.hour, local.minute)
+
+
+def _after_words(trigger: Trigger) -> str:
+    """A timer trigger's length as its decisions word it: `2h business`, or `3d` of the calendar's clock."""
+    assert trigger.after is not None
+    on_calendar = trigger.clock == "calendar"
+    return format_duration(trigger.after, days=on_calendar) + ("" if on_calendar else " business")
 
 
 def _whose(per: str, whose: str) -> str:

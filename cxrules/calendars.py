@@ -934,23 +934,37 @@ def shift(moment: datetime, duration: timedelta, zone: tzinfo) -> datetime:
     (:func:`elapsed`); told in the zone of ``moment``, whatever it is. `3d` after a Friday noon is Monday noon in the
     centre, whoever asks. Going back undoes going forward: the rest is taken off first, then the days."""
     days, rest, backwards = _days_and_rest(duration)
+    # the answer's micros, kept where the arithmetic gives it on the way: every caller reads it at once (a fact's time, a
+    # timer's due time), and worked out afresh a moment's count costs twice what keeping it here does
+    count: int | None = None
     if rest and backwards:
+        if not days:
+            count = micros(moment) + span_micros(rest)
         moment = elapsed(moment, rest)
     if days:
         if zone is UTC:
             moment = elapsed(moment, days)
         elif moment.tzinfo is zone and (own := zoneinfo_of(moment, zone)) is not None:  # as below, with no call by name
             moment += days
-            moment = _ZONE_FROM_UTC(own, moment - _ZONE_OFFSET(own, moment))  # type: ignore[operator]
+            utc_wall = moment - _ZONE_OFFSET(own, moment)  # type: ignore[operator]
+            moment = _ZONE_FROM_UTC(own, utc_wall)
+            if (wall_epoch := _wall_epoch(own)) is not None:
+                count = _whole_micros(utc_wall - wall_epoch)
         elif moment.tzinfo is UTC and (own := zoneinfo_of(moment, zone)) is not None and (wall_epoch := _wall_epoch(own)):
             # as below, each conversion without its calls by name (see in_zone); back from the zone, its offset taken off
             # a wall time gives the UTC wall time, which less the zone's 1970 is the time since UTC's
             local = _from_utc(moment, own, wall_epoch) + days
-            moment = _EPOCH + (local - _ZONE_OFFSET(own, local) - wall_epoch)  # type: ignore[operator]
+            since = local - _ZONE_OFFSET(own, local) - wall_epoch  # type: ignore[operator]
+            moment = _EPOCH + since
+            count = _whole_micros(since)
         else:  # through UTC: a wall time the clock skips becomes the one it shows
             moment = (moment.astimezone(zone) + days).astimezone(UTC).astimezone(moment.tzinfo)
     if rest and not backwards:
+        if count is not None or not days:
+            count = (micros(moment) if count is None else count) + span_micros(rest)
         moment = elapsed(moment, rest)
+    if count is not None:
+        remember_micros(moment, count)
     return moment
 
 

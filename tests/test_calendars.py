@@ -777,6 +777,26 @@ def test_moments_read_as_numbers_are_exact_however_often_and_in_whatever_order_a
         assert calendars.seconds(moment) == moment.timestamp()
 
 
+@given(st.integers(-2 * 10**9, 6 * 10**9), st.integers(0, 999_999), st.sampled_from(_ZONES), st.booleans(), st.integers(-400, 400),
+       st.sampled_from([0, 1, 3_600_000_000, 86_399_999_999]), st.booleans(), st.sampled_from(_ZONES))
+def test_a_shifted_moment_is_told_as_the_number_of_its_instant(second, micro, zone, fold, days, rest, back, centre):
+    """shift keeps the number of the moment it gives, where its arithmetic gives it on the way: micros of the answer is that
+    of its instant, whatever the zones and the folds, for days, a rest or both, forwards and back."""
+    moment = datetime.fromtimestamp(second, zone).replace(microsecond=micro, fold=fold)
+    shifted = calendars.shift(moment, timedelta(days=days, microseconds=-rest if back else rest), centre)
+    assert micros(shifted) == _micros_of(shifted)
+
+
+def test_a_shift_in_the_centre_s_zone_keeps_the_number_of_its_answer():
+    """Each caller of shift reads its answer's instant at once: a shift by days, by a rest or by both (a day counted on the
+    centre's clock, from a moment in UTC or in the centre's zone) keeps it, where working it out again costs twice as much."""
+    berlin = ZoneInfo("Europe/Berlin")
+    for moment in (datetime(2025, 3, 29, 12, tzinfo=timezone.utc), datetime(2025, 3, 29, 12, tzinfo=berlin)):
+        for duration in (timedelta(days=3), -timedelta(hours=1), timedelta(days=1, hours=2), -timedelta(days=7, minutes=5)):
+            shifted = calendars.shift(moment, duration, berlin)
+            assert any(slot.moment is shifted for slot in calendars._RECENT.slots), (moment, duration)
+
+
 @given(st.lists(st.tuples(st.integers(-2 * 10**9, 6 * 10**9), st.sampled_from([0, 1, 999_999]), st.sampled_from(_ZONES), st.booleans()),
                 min_size=2, max_size=6))
 def test_a_moment_is_not_after_another_exactly_when_its_instant_is_not(moments):

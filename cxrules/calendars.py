@@ -772,7 +772,9 @@ _SPANS_KEPT: Final = 1024
 
 def remember_micros(moment: datetime, answer: i64) -> None:
     """Keep ``answer`` as :func:`micros`' of ``moment``, in the oldest slot: for a moment made from its count (a fifth of the
-    work of reading it back), or one whose count its caller had from :func:`micros` and kept, and is about to hand round."""
+    work of reading it back), one whose count its caller had from :func:`micros` and kept, and is about to hand round, or
+    one whose count the arithmetic that made it gave exactly (:func:`shift`). ``answer`` must be the moment's own instant,
+    ``(moment - epoch) // 1µs``: every later comparison of the moment reads it."""
     recent = _RECENT
     oldest = recent.oldest
     recent.slots[oldest] = _Kept(moment, answer)
@@ -938,7 +940,7 @@ def shift(moment: datetime, duration: timedelta, zone: tzinfo) -> datetime:
     # timer's due time), and worked out afresh a moment's count costs twice what keeping it here does
     count: int | None = None
     if rest and backwards:
-        if not days:
+        if not days and _elapses_exactly(moment):
             count = micros(moment) + span_micros(rest)
         moment = elapsed(moment, rest)
     if days:
@@ -960,12 +962,20 @@ def shift(moment: datetime, duration: timedelta, zone: tzinfo) -> datetime:
         else:  # through UTC: a wall time the clock skips becomes the one it shows
             moment = (moment.astimezone(zone) + days).astimezone(UTC).astimezone(moment.tzinfo)
     if rest and not backwards:
-        if count is not None or not days:
+        if count is not None or (not days and _elapses_exactly(moment)):  # a count is of a moment of UTC or a ZoneInfo
             count = (micros(moment) if count is None else count) + span_micros(rest)
         moment = elapsed(moment, rest)
     if count is not None:
         remember_micros(moment, count)
     return moment
+
+
+def _elapses_exactly(moment: datetime) -> bool:
+    """Whether :func:`elapsed` tells the instant a real time after ``moment`` exactly: a plain datetime in UTC, a ZoneInfo or
+    a fixed offset. A time zone of the caller's own may not know the fold, and be told, in its repeated hour, a moment an
+    hour off; a subclass of datetime may add as it likes."""
+    zone = moment.tzinfo
+    return type(moment) is DATETIME and (zone is UTC or type(zone) is timezone or type(zone) is _ZONEINFO)
 
 
 def _days_and_rest(duration: timedelta) -> tuple[timedelta, timedelta, bool]:

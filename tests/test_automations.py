@@ -157,6 +157,21 @@ def test_a_timer_tells_its_length_on_its_own_clock(tmp_path):
         ("next_day", MONDAY + timedelta(days=1), "1d after created"), ("soon", local(2025, 3, 5, 16), "24h business after created")]
 
 
+def test_a_timer_of_an_automation_a_reload_made_another_kind_is_spent_and_holds_back_no_other(tmp_path):
+    """A reload may turn a timer automation into one of an event: the timers it had scheduled are then spent, and the later
+    timers fire as ever (the first one's firing failed, and was undone and tried again on each advance, ahead of them)."""
+    timer = {"id": "x", "when": {"after": "2h", "since": "created"}, "then": {"notify": ["manager"]}}
+    plain = {"id": "x", "when": {"event": "created"}, "then": {"notify": ["manager"]}}
+    (tmp_path / "timer").mkdir(), (tmp_path / "plain").mkdir()
+    engine = Engine(make_org(tmp_path / "timer", with_automations(timer)), VirtualClock(MONDAY))
+    engine.submit(ticket(0, MONDAY))
+    engine.reload(make_org(tmp_path / "plain", with_automations(plain)))
+    decisions = engine.advance(MONDAY + timedelta(days=1))
+    assert engine.faults == [] and fired(decisions) == []
+    assert [(x.level, x.at) for x in decisions if isinstance(x, Escalated)] == [(1, MONDAY + timedelta(minutes=30)),
+                                                                              (2, MONDAY + timedelta(hours=2, minutes=30))]
+
+
 def test_a_timer_fires_at_the_exact_business_moment_and_judges_its_conditions_then(tmp_path):
     nudge = {"id": "unanswered", "when": {"after": "2h", "since": "created"}, "if": {"responded": False},
              "then": {"notify": ["manager"]}}

@@ -779,22 +779,60 @@ def test_moments_read_as_numbers_are_exact_however_often_and_in_whatever_order_a
 
 @given(st.integers(-2 * 10**9, 6 * 10**9), st.integers(0, 999_999), st.sampled_from(_ZONES), st.booleans(), st.integers(-400, 400),
        st.sampled_from([0, 1, 3_600_000_000, 86_399_999_999]), st.booleans(), st.sampled_from(_ZONES))
-def test_a_shifted_moment_is_told_as_the_number_of_its_instant(second, micro, zone, fold, days, rest, back, centre):
+def test_a_shifted_moment_is_told_as_the_number_of_its_instant(second, micro, zone, fold, days, rest, negative_rest, centre):
     """shift keeps the number of the moment it gives, where its arithmetic gives it on the way: micros of the answer is that
     of its instant, whatever the zones and the folds, for days, a rest or both, forwards and back."""
     moment = datetime.fromtimestamp(second, zone).replace(microsecond=micro, fold=fold)
-    shifted = calendars.shift(moment, timedelta(days=days, microseconds=-rest if back else rest), centre)
+    shifted = calendars.shift(moment, timedelta(days=days, microseconds=-rest if negative_rest else rest), centre)
     assert micros(shifted) == _micros_of(shifted)
 
 
 def test_a_shift_in_the_centre_s_zone_keeps_the_number_of_its_answer():
     """Each caller of shift reads its answer's instant at once: a shift by days, by a rest or by both (a day counted on the
-    centre's clock, from a moment in UTC or in the centre's zone) keeps it, where working it out again costs twice as much."""
+    centre's clock, from a moment in UTC or in the centre's zone, over the night the clocks go forward) keeps it, where
+    working it out again costs twice as much."""
     berlin = ZoneInfo("Europe/Berlin")
     for moment in (datetime(2025, 3, 29, 12, tzinfo=timezone.utc), datetime(2025, 3, 29, 12, tzinfo=berlin)):
-        for duration in (timedelta(days=3), -timedelta(hours=1), timedelta(days=1, hours=2), -timedelta(days=7, minutes=5)):
+        for duration in (timedelta(days=3), timedelta(hours=1), -timedelta(hours=1), timedelta(days=1, hours=2),
+                         -timedelta(days=7, minutes=5)):
             shifted = calendars.shift(moment, duration, berlin)
-            assert any(slot.moment is shifted for slot in calendars._RECENT.slots), (moment, duration)
+            assert [slot.count for slot in calendars._RECENT.slots if slot.moment is shifted] == [_micros_of(shifted)], (moment, duration)
+
+
+class _NoFold(tzinfo):
+    """A zone of the caller's own that knows no fold: in its repeated autumn hour, Python's default ``fromutc`` tells a
+    moment whose own offset puts it an hour off the instant meant (America/New_York's rules of 2025)."""
+
+    def utcoffset(self, moment):
+        return timedelta(hours=-5) + self.dst(moment)
+
+    def dst(self, moment):
+        wall = moment.replace(tzinfo=None)
+        return timedelta(hours=1) if datetime(wall.year, 3, 9, 2) <= wall < datetime(wall.year, 11, 2, 1) else timedelta(0)
+
+    def tzname(self, moment):
+        return "E"
+
+
+def test_a_shift_in_a_zone_that_knows_no_fold_keeps_no_number_the_moment_does_not_have():
+    """A real-time shift told by a zone of the caller's own is the moment that zone tells, an hour off in its repeated hour:
+    its number is worked out from that moment, not added up on the way."""
+    for moment, duration in ((datetime(2025, 11, 2, 0, 30, tzinfo=_NoFold()), timedelta(hours=1)),
+                             (datetime(2025, 11, 2, 1, 30, tzinfo=_NoFold()), -timedelta(hours=1))):
+        shifted = calendars.shift(moment, duration, timezone.utc)
+        assert micros(shifted) == _micros_of(shifted) and calendars.seconds(shifted) == shifted.timestamp(), duration
+
+
+class _AddsTwice(datetime):
+    """A datetime of the caller's own whose ``+`` adds twice what it is given."""
+
+    def __add__(self, other):
+        return datetime.__add__(self, other * 2)
+
+
+def test_a_shift_of_a_datetime_subclass_keeps_no_number_its_own_arithmetic_did_not_give():
+    shifted = calendars.shift(_AddsTwice(2025, 3, 3, 10, tzinfo=timezone.utc), timedelta(hours=1), timezone.utc)
+    assert micros(shifted) == _micros_of(shifted)
 
 
 @given(st.lists(st.tuples(st.integers(-2 * 10**9, 6 * 10**9), st.sampled_from([0, 1, 999_999]), st.sampled_from(_ZONES), st.booleans()),

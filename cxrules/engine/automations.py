@@ -237,9 +237,9 @@ class Automations:
         self.timers.schedule(due, "automation", ticket, f"{ticket.id}:auto:{automation.id}:{iso_text(at)}", automation.id)
 
     def _unwanted(self, ticket: TicketState, timer: Timer) -> bool:
-        """The automation is gone (a reload), or the ticket no longer meets its conditions."""
+        """The automation is gone or no longer a timer (a reload), or the ticket no longer meets its conditions."""
         automation = self.by_id.get(timer.data)
-        return automation is None or not self.holds(automation, ticket)
+        return automation is None or automation.trigger.after is None or not self.holds(automation, ticket)
 
     def _fire_timer(self, ticket: TicketState, timer: Timer) -> list[d.Decision]:
         automation = self.by_id[timer.data]

@@ -40,6 +40,7 @@ from cxrules.engine.durable import DurableRouter
 from cxrules.engine.loads import LoadIndex
 from cxrules.engine.matching import MatchIndex
 from cxrules.engine.slas import Slas
+from cxrules.engine.snapshot import dump_state, load_state
 from cxrules.engine.store import MemoryStore, RoleQueue, Store, StoreError, Timer, entry_timer, timer_entry
 from cxrules.engine.timers import TimerKinds
 from cxrules.routing import Router, TicketClass
@@ -544,6 +545,21 @@ def test_spent_facts_leave_as_a_sweep_of_every_key_would_remove_them(facts, swee
             if not held:
                 del kept[key]
     assert store.facts == kept
+
+
+def test_a_surge_s_arrivals_go_into_a_snapshot_as_their_moments_and_come_back_counted_by_instants():
+    """The memory store keeps each arrival with its seconds, for the window's test; a snapshot holds the moments themselves,
+    and a store restored from one counts the window as the first does (by instants: Berlin's repeated hour, and UTC)."""
+    berlin = ZoneInfo("Europe/Berlin")
+    moments = [datetime(2025, 10, 26, 2, 30, tzinfo=berlin, fold=fold) for fold in (0, 1)] + [datetime(2025, 10, 26, 1, 45, tzinfo=timezone.utc)]
+    store, restored = MemoryStore(), MemoryStore()
+    for at in moments:
+        store.add_arrival("rush", at)
+    (kept,) = store.state()["arrivals"].values()
+    assert len(kept) == len(moments) and all(at is moment for at, moment in zip(kept, moments))
+    restored.restore(load_state(dump_state(store.state())))
+    after = datetime(2025, 10, 26, 1, 30, tzinfo=timezone.utc)  # the second 02:30 of Berlin: it leaves, as the first did
+    assert restored.arrivals_since("rush", after) == store.arrivals_since("rush", after) == 1
 
 
 _window_step = st.tuples(st.sampled_from(["add_fact", "facts_since", "expire", "arrival", "arrivals_since"]),

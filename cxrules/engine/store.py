@@ -604,7 +604,10 @@ class MemoryStore(Store):
         """The agents of the pools last asked for, by load (:meth:`load_index`); None after anything but
         :meth:`add_load` changed the loads (a rollback, a restore): built again when next asked for."""
         self.cursors: dict[str, int] = {}
-        self.arrivals_by_surge: dict[str, deque[datetime]] = {}
+        self.arrivals_by_surge: dict[str, deque[tuple[float, datetime]]] = {}
+        """Per surge, the arrivals its window may still count, oldest first: each one's POSIX seconds and its moment. The
+        oldest is compared with each new arrival's window, long after it came: its seconds, worked out afresh, would cost
+        a reading of its zone each time. A snapshot keeps the moments (:meth:`state`)."""
         self.active_surges: set[str] = set()
         self.facts: dict[str, list[tuple[float, str, float]]] = {}
         """Per pattern key: (POSIX seconds, ticket id, kept until) of the events it counts, oldest first (lists, not
@@ -787,13 +790,13 @@ class MemoryStore(Store):
 
     def add_arrival(self, surge: str, at: datetime) -> None:
         arrivals = self.arrivals_by_surge.setdefault(surge, deque())
-        arrivals.append(at)
+        arrivals.append((seconds(at), at))
         if (steps := self._steps()) is not None:
             steps.append(arrivals.pop)
 
     def arrivals_since(self, surge: str, after: datetime) -> int:
         arrivals, after_seconds, steps = self.arrivals_by_surge.setdefault(surge, deque()), seconds(after), self._steps()
-        while arrivals and seconds(arrivals[0]) <= after_seconds:  # as instants: one zone's datetimes compare by wall time
+        while arrivals and arrivals[0][0] <= after_seconds:  # as instants: one zone's datetimes compare by wall time
             left = arrivals.popleft()
             if steps is not None:
                 steps.append(partial(arrivals.appendleft, left))
@@ -922,7 +925,8 @@ class MemoryStore(Store):
         """Everything a snapshot must hold."""
         return {"tickets": self.tickets, "timers": list(self.timers), "fired_keys": set(),
                 "queues": {role: list(queue) for role, queue in self.queues.items()},
-                "loads": self.loads, "cursors": self.cursors, "arrivals": self.arrivals_by_surge,
+                "loads": self.loads, "cursors": self.cursors,
+                "arrivals": {surge: deque(at for _, at in arrivals) for surge, arrivals in self.arrivals_by_surge.items()},
                 "active_surges": self.active_surges, "fallback": self.fallback, "next_seq": self._next_seq}
 
     def restore(self, state: dict) -> None:
@@ -932,7 +936,8 @@ class MemoryStore(Store):
         self.tickets, self.timers, self._load_index = state["tickets"], Schedule(state["timers"]), None  # fired_keys: see fired()
         self.queues = {role: RoleQueue(queue) for role, queue in state["queues"].items()}
         self.loads, self.cursors = state["loads"], state["cursors"]
-        self.arrivals_by_surge, self.active_surges = state["arrivals"], state["active_surges"]
+        self.arrivals_by_surge = {surge: deque((seconds(at), at) for at in times) for surge, times in state["arrivals"].items()}
+        self.active_surges = state["active_surges"]
         self.fallback, self._next_seq = state["fallback"], state["next_seq"]
         self._looked_at = self._looked_at_timer = self._limit_moment = None  # nothing of the schedule before is held
 

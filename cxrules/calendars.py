@@ -541,17 +541,19 @@ class BusinessCalendar:
         """:meth:`betweens` in whole microseconds, for figures worked out in numbers: when the table holds every moment's
         date, within :data:`HORIZON` of each other and with no clock change between them, read off its running total once
         per moment."""
+        if not pairs:
+            return []
         points: list[int] = []
         for start, end in pairs:
             points.append(micros(start))
             points.append(micros(end))
-        lowest = highest = points[0] if points else 0  # compiled, compared inline; min() and max() compare Python ints
+        lowest = highest = points[0]  # compiled, compared inline; min() and max() compare Python ints
         for point in points:
             if point < lowest:
                 lowest = point
             elif point > highest:
                 highest = point
-        spans = self._spans_between(lowest, highest) if points else None
+        spans = self._spans_between(lowest, highest)
         if spans is None:
             return [self.between_micros(start, end) for start, end in pairs]
         table, lo, hi = spans
@@ -937,7 +939,7 @@ def shift(moment: datetime, duration: timedelta, zone: tzinfo) -> datetime:
     centre, whoever asks. Going back undoes going forward: the rest is taken off first, then the days."""
     days, rest, backwards = _days_and_rest(duration)
     # the answer's micros, kept where the arithmetic gives it on the way: every caller reads it at once (a fact's time, a
-    # timer's due time), and worked out afresh a moment's count costs twice what keeping it here does
+    # timer's due time), and worked out afresh a moment's count costs nearly twice what keeping it here does
     count: int | None = None
     if rest and backwards:
         if not days and _elapses_exactly(moment):

@@ -162,7 +162,8 @@ def test_a_timer_of_an_automation_a_reload_made_another_kind_is_spent_and_holds_
     timers fire as ever (the first one's firing failed, and was undone and tried again on each advance, ahead of them)."""
     timer = {"id": "x", "when": {"after": "2h", "since": "created"}, "then": {"notify": ["manager"]}}
     plain = {"id": "x", "when": {"event": "created"}, "then": {"notify": ["manager"]}}
-    (tmp_path / "timer").mkdir(), (tmp_path / "plain").mkdir()
+    (tmp_path / "timer").mkdir()
+    (tmp_path / "plain").mkdir()
     engine = Engine(make_org(tmp_path / "timer", with_automations(timer)), VirtualClock(MONDAY))
     engine.submit(ticket(0, MONDAY))
     engine.reload(make_org(tmp_path / "plain", with_automations(plain)))

@@ -844,3 +844,60 @@ def test_a_moment_is_not_after_another_exactly_when_its_instant_is_not(moments):
     for end in made:
         for start in made:
             assert calendars.not_after(end, start) == (end.astimezone(timezone.utc) <= start.astimezone(timezone.utc))
+
+
+# ---------------------------------------------------------------- the hour of the week of an instant given in µs
+
+def _hour_of_week_told_by_the_zone(count: int, zone: ZoneInfo) -> int:
+    local = calendars.utc_moment(count).astimezone(zone)
+    return local.weekday() * 24 + local.hour
+
+
+_HOUR_ZONES = ["UTC", "Europe/Berlin", "America/St_Johns", "Australia/Lord_Howe", "Asia/Kathmandu", "Pacific/Apia",
+               "America/Santiago", "Africa/Monrovia", "Europe/Amsterdam", "Pacific/Kiritimati", "Pacific/Pago_Pago"]
+"""Half- and quarter-hour offsets, a change of half an hour (Lord Howe), changes in the middle of an hour of UTC (St John's,
+Lord Howe), a skipped date (Apia), offsets of seconds (Monrovia and Amsterdam before 1972), the widest offsets (+14, -11)."""
+
+
+@settings(max_examples=300)
+@given(st.integers(_micros_of(datetime(1900, 1, 1, tzinfo=timezone.utc)), _micros_of(datetime(2100, 1, 1, tzinfo=timezone.utc))),
+       st.sampled_from(_HOUR_ZONES))
+def test_the_hour_of_the_week_of_an_instant_is_the_zone_s_clock_s(count, zone):
+    hours = calendars.HourOfWeek(ZoneInfo(zone))
+    assert hours.of(count) == _hour_of_week_told_by_the_zone(count, ZoneInfo(zone))
+    assert hours.of(count) == _hour_of_week_told_by_the_zone(count, ZoneInfo(zone))  # the hour's offset, as kept
+
+
+@pytest.mark.parametrize("zone, change", [
+    ("America/St_Johns", datetime(2025, 3, 9, 5, 30, tzinfo=timezone.utc)),      # 02:00 -03:30 to 03:00 -02:30
+    ("America/St_Johns", datetime(2025, 11, 2, 4, 30, tzinfo=timezone.utc)),     # 02:00 -02:30 back to 01:00 -03:30
+    ("Australia/Lord_Howe", datetime(2025, 4, 5, 15, tzinfo=timezone.utc)),      # 02:00 +11 back to 01:30 +10:30
+    ("Australia/Lord_Howe", datetime(2025, 10, 4, 15, 30, tzinfo=timezone.utc)),  # 02:00 +10:30 to 02:30 +11
+    ("Asia/Kathmandu", datetime(1985, 12, 31, 18, 30, tzinfo=timezone.utc)),      # +05:30 to +05:45
+    ("Europe/Berlin", datetime(2025, 3, 30, 1, tzinfo=timezone.utc)),
+    ("Pacific/Apia", datetime(2011, 12, 30, 10, tzinfo=timezone.utc))])          # 29 December skipped
+def test_the_hour_of_the_week_is_the_zone_s_on_either_side_of_a_change_within_an_hour_of_utc(zone, change):
+    """Each hour of UTC keeps one offset for all of it; where the offset changes inside the hour, moments on either side
+    of the change are told by the zone (a minute at a time, over the three hours around it, in one object that keeps them)."""
+    hours, start = calendars.HourOfWeek(ZoneInfo(zone)), _micros_of(change) - 90 * 60_000_000
+    for minute in range(181):
+        count = start + minute * 60_000_000 + 7
+        assert hours.of(count) == _hour_of_week_told_by_the_zone(count, ZoneInfo(zone)), calendars.utc_moment(count)
+
+
+@pytest.mark.parametrize("count, zone", [
+    (calendars._FIRST_MICROS, "Asia/Shanghai"), (calendars._LAST_MICROS, "America/St_Johns"),
+    (calendars._FIRST_MICROS, "America/St_Johns"), (calendars._LAST_MICROS, "Asia/Shanghai"),  # off the zone's clock
+    (calendars._FIRST_MICROS + 50 * 60_000_000, "Europe/Dublin"),  # 00:24:39 on 1 January of year 1 (-00:25:21), its hour's start not
+    (_micros_of(datetime(9999, 12, 31, 18, tzinfo=timezone.utc)), "Asia/Kolkata")])  # 23:30 on 31 December 9999, its hour's end not
+def test_the_hour_of_the_week_at_a_datetime_s_ends_is_the_zone_s_or_the_same_overflow(count, zone):
+    """An hour of UTC at either end of what a datetime holds may leave it on the zone's clock: its moments are then told one
+    by one, and one that the zone's clock cannot show overflows, as putting it on that clock does."""
+    hours = calendars.HourOfWeek(ZoneInfo(zone))
+    try:
+        expected = _hour_of_week_told_by_the_zone(count, ZoneInfo(zone))
+    except OverflowError:
+        with pytest.raises(OverflowError):
+            hours.of(count)
+    else:
+        assert hours.of(count) == expected

@@ -38,7 +38,7 @@ def _escalating_org(tmp_path, desk_agents: int = 1):
 
 
 def _holdings(result, ticket_id):
-    return [(role, since, until) for _, role, since, until in result.flights[ticket_id].holdings]
+    return [(holding.role, holding.since, holding.until) for holding in result.flights[ticket_id].holdings]
 
 
 def test_an_escalation_moves_what_remains_of_the_work_into_the_next_roles_queue(tmp_path):
@@ -126,9 +126,9 @@ def test_no_ticket_is_resolved_while_queued_and_no_agent_holds_more_than_its_pla
     places: dict[str, list] = {}
     for flight in result.flights.values():
         if flight.first_resolved_at is not None:  # resolved by the agent holding it, at the end of its work
-            assert flight.holdings and flight.holdings[-1][3] == flight.first_resolved_at
-        for agent, _, since, until in flight.holdings:
-            places.setdefault(agent, []).append((since, until))
+            assert flight.holdings and flight.holdings[-1].until == flight.first_resolved_at
+        for holding in flight.holdings:
+            places.setdefault(holding.agent, []).append((holding.since, holding.until))
     for spans in places.values():  # capacity 1: an agent's holdings never overlap
         spans.sort()
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))

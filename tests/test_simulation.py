@@ -6,11 +6,13 @@ import gc
 import heapq
 import json
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import cxrules
+from cxrules.calendars import hour_start, micros
 from cxrules.simulation import LogError, load_mapping, read_log, simulate
 from cxrules.simulation.history import Pause, Stint, TicketRecord
 from cxrules.simulation.replay import _Agendum
@@ -228,6 +230,107 @@ def test_the_queue_series_counts_the_hours_of_the_centres_clock_even_half_an_hou
     assert result.surges and {entry["at"][-6:] for entry in result.surges} == {"+05:30"}          # and surges are told so
 
 
+def test_the_figures_a_replay_reads_from_the_counts_it_kept_are_those_its_moments_give(tmp_path):
+    """A flight keeps the µs of its moments as they happen, and the figures read those: each is its moment's, and the
+    arrivals by hour of the week (overall and per role), the work in progress and the waits are what the moments themselves
+    give. In St John's, half an hour off whole hours, over its clocks' change of 9 March 2025 (in the middle of an hour of
+    UTC), with tickets arriving on either side of it, night and day. Two agents, day and night, so tickets queue; a ticket
+    not resolved within two hours goes to the manager, so it comes to a second role after it arrived. The replay stops at
+    the last arrival, with tickets still queued (their waits untaken)."""
+    def in_st_johns(data):
+        data["org"]["timezone"] = "America/St_Johns"
+        data["calendars"][0]["hours"] = {"mon-sun": ["00:00-24:00"]}
+        data["slas"][0].update(resolution="2h", first_response="2h")
+        data["escalations"][0]["levels"] = [{"role": "manager"}]
+        next(r for r in data["roles"] if r["id"] == "desk").update(capacity=1, staff=[{"shift": "office", "agents": 2}])
+
+    org = make_org(tmp_path, in_st_johns)
+    times = ["2025-03-08 23:50", "2025-03-09 01:15", "2025-03-09 01:45", "2025-03-09 01:59", "2025-03-09 03:00",
+             "2025-03-09 03:20", "2025-03-09 03:40", "2025-03-09 03:41", "2025-03-09 03:42", "2025-03-09 09:05",
+             "2025-03-10 12:31", "2025-03-10 12:32", "2025-03-10 12:40", "2025-03-10 13:00"]
+    rows = "".join(f"L{i},{moment},,Question,P2\n" for i, moment in enumerate(times))
+    log, mapping_path = _files(tmp_path, rows, MAPPING.replace("timezone: Asia/Shanghai", "timezone: America/St_Johns")
+                               .replace("default: {mean: 30m}", "default: {mean: 80m}"))
+    mapping, _ = load_mapping(mapping_path, org)
+    result = simulate(org, *read_log(log, mapping)[:1], mapping, mode="what-if", keep_flights=True, tail=timedelta(0))
+    zone = ZoneInfo("America/St_Johns")
+
+    def hour_of_week(moment):
+        local = moment.astimezone(zone)
+        return local.weekday() * 24 + local.hour
+
+    def minutes(since, until):
+        return (until - since).total_seconds() / 60
+
+    flights = list(result.flights.values())
+    for flight in flights:
+        assert flight.created_micros == micros(flight.record.created)
+        for moment, count in ((flight.entered_role_at, flight.entered_role_micros), (flight.first_assigned_at, flight.first_assigned_micros),
+                              (flight.first_resolved_at, flight.first_resolved_micros)):
+            assert count == (0 if moment is None else micros(moment))
+        assert all((wait.entered_micros, wait.until_micros) == (micros(wait.entered), micros(wait.until)) for wait in flight.waits)
+        assert all((held.since_micros, held.until_micros) == (micros(held.since), micros(held.until)) for held in flight.holdings)
+    assert sum(len(flight.waits) for flight in flights) >= len(times) and any(len(flight.holdings) for flight in flights)
+    assert result.counted == len(flights) == len(times)
+    arrivals = [0] * 168
+    for flight in flights:
+        arrivals[hour_of_week(flight.record.created)] += 1
+    assert result.arrivals_by_hour_of_week == arrivals and arrivals.count(0) < 168 - 4
+    weeks = max(1.0, (result.scope.to - result.scope.counted_from).total_seconds() / (7 * 86400))
+    by_role: dict = {}
+    for flight in flights:
+        for wait in flight.waits:
+            by_role.setdefault(wait.role, [0.0] * 168)[hour_of_week(wait.entered)] += 1 / weeks
+    assert result.role_arrivals == by_role
+    for taken, figures in ((True, result.role_waits), (False, result.role_untaken)):
+        expected: dict = {}
+        for flight in flights:
+            for wait in flight.waits:
+                if wait.taken == taken:
+                    expected.setdefault(wait.role, []).append(minutes(wait.entered, wait.until))
+        assert figures == expected and expected
+    assert any(wait.entered != flight.record.created for flight in flights for wait in flight.waits)
+    hour, series = hour_start(result.scope.counted_from, zone) + timedelta(hours=1), []
+    while hour <= result.scope.to:
+        series.append((hour.astimezone(zone).isoformat(),
+                       sum(f.record.created <= hour and not (f.first_resolved_at and f.first_resolved_at <= hour) for f in flights)))
+        hour += timedelta(hours=1)
+    assert result.wip_series == series and {value for _, value in series} != {0} and series[-1][0] == "2025-03-10T13:00:00-02:30"
+    assert {text[-6:] for text, _ in series} == {"-03:30", "-02:30"}  # either side of the change
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.integers(0, 30 * 24 * 60), st.one_of(st.none(), st.integers(0, 40 * 24 * 60))), max_size=30),
+       st.sampled_from(["America/St_Johns", "Europe/Berlin", "Asia/Kathmandu"]))
+def test_the_work_in_progress_is_what_each_hour_sees_open_in_any_order_given(spans, zone):
+    """Tickets open at each hour of the centre's clock, stepped in UTC (a day of 23 or 25 hours where the clocks change),
+    from spans given in no order (a replay's tickets are resolved out of their order), some never resolved."""
+    from cxrules.simulation.figures import wip_series
+
+    start, tz = datetime(2025, 3, 1, 0, 7, tzinfo=timezone.utc), ZoneInfo(zone)
+    moments = [(start + timedelta(minutes=arrived), None if took is None else start + timedelta(minutes=arrived + took))
+               for arrived, took in spans]
+    end = start + timedelta(days=40, minutes=13)
+    series, hour = [], hour_start(start, tz) + timedelta(hours=1)
+    while hour <= end:
+        series.append((hour.astimezone(tz).isoformat(),
+                       sum(arrived <= hour and not (resolved is not None and resolved <= hour) for arrived, resolved in moments)))
+        hour += timedelta(hours=1)
+    assert wip_series([(arrived.astimezone(tz), resolved) for arrived, resolved in moments], start, end, tz) == series
+
+
+@settings(max_examples=300)
+@given(st.integers(-10**15, 10**15), st.integers(-10**15, 10**15))
+def test_minutes_from_counts_of_microseconds_are_the_timedelta_s_float_for_float(since, until):
+    """The replay's figures turn µs into minutes as ``total_seconds() / 60`` of the moments did: over a million, then over
+    sixty (one division by sixty million rounds differently, for some counts)."""
+    from cxrules.simulation.figures import _minutes
+
+    moment = datetime(2025, 3, 3, tzinfo=timezone.utc)
+    span = (moment + timedelta(microseconds=until)) - (moment + timedelta(microseconds=since))
+    assert _minutes(since, until) == span.total_seconds() / 60
+
+
 def test_values_the_org_does_not_know_are_unmapped_rows(tmp_path, org):
     mapping_text = MAPPING.replace("category: {column: type, values: {Question: question, Complaint: complaint}}", "category: {column: type}")
     log, mapping_path = _files(tmp_path, "T1,2025-03-03 09:00,,questoin,P2\nT2,2025-03-03 09:00,,question,P2\n", mapping_text)
@@ -293,15 +396,20 @@ def test_a_csv_log_s_rows_are_those_of_the_csv_module_s_dict_reader(tmp_path_fac
 
 def test_a_new_flight_holds_every_field_of_its_own():
     """A flight's ``__init__`` is written out (a dataclass's is interpreted, even compiled): it takes every field, as the
-    dataclass's would, holds each, and gives each flight its own sets and lists."""
+    dataclass's would, holds each, and gives each flight its own sets and lists. The µs it keeps of its moments are worked
+    out from the moments given (0 for a moment unset), never taken as arguments, so a flight's copy keeps them right."""
     import dataclasses
 
-    from cxrules.simulation.figures import Flight
+    from cxrules.calendars import micros
+    from cxrules.simulation.figures import Flight, Holding, Wait
     from cxrules.simulation.journeys import AsIsJourney, Phase
 
     record = TicketRecord("T1", datetime(2025, 3, 3, 9, tzinfo=timezone.utc), "question", "phone", "normal", "normal")
     first, second = Flight(record, AsIsJourney([])), Flight(record, AsIsJourney([]))
-    values = {field.name: getattr(first, field.name) for field in dataclasses.fields(Flight)}
+    kept = ("created_micros", "entered_role_micros", "holding_since_micros", "first_assigned_micros", "first_resolved_micros")
+    assert [field.name for field in dataclasses.fields(Flight) if not field.init] == list(kept)
+    assert [getattr(first, name) for name in kept] == [micros(record.created), 0, 0, 0, 0]
+    values = {field.name: getattr(first, field.name) for field in dataclasses.fields(Flight) if field.init}
     assert values.pop("record") is record and values.pop("journey") == AsIsJourney([])
     assert values == {**dict.fromkeys(("expected_role", "role", "phases", "agent", "phase_started", "entered_role_at",
                                        "holding_since", "first_assigned_at", "first_resolved_at", "resolved_at",
@@ -317,11 +425,14 @@ def test_a_new_flight_holds_every_field_of_its_own():
              "entered_role_at": moment, "holding_since": moment, "first_assigned_at": moment, "first_resolved_at": moment,
              "resolved_at": moment, "resolved_by": "desk", "responded": True, "reopened": 1, "moves": 2,
              "moves_by_escalation": 1, "escalated": True, "fallback": True, "has_sla": True, "breached": {"resolution"},
-             "waits": [("desk", moment, moment, True)], "holdings": [("desk#1", "desk", moment, moment)]}
-    assert list(every) == [field.name for field in dataclasses.fields(Flight)]  # every field, each unlike its default
+             "waits": [Wait("desk", moment, moment, True, 1, 1)], "holdings": [Holding("desk#1", "desk", moment, moment, 1, 1)]}
+    assert list(every) == [field.name for field in dataclasses.fields(Flight) if field.init]  # every field, each unlike its default
     made = Flight(**every)
-    assert {field.name: getattr(made, field.name) for field in dataclasses.fields(Flight)} == every
-    assert dataclasses.replace(made, moves=3) == Flight(**{**every, "moves": 3})
+    assert {field.name: getattr(made, field.name) for field in dataclasses.fields(Flight) if field.init} == every
+    assert [getattr(made, name) for name in kept] == [micros(record.created)] + [micros(moment)] * 4
+    later = dataclasses.replace(made, moves=3, entered_role_at=record.created)
+    assert later == Flight(**{**every, "moves": 3, "entered_role_at": record.created})
+    assert later.entered_role_micros == micros(record.created) and later.holding_since_micros == micros(moment)
 
 
 def test_the_replay_s_phases_steps_and_journeys_compare_hash_and_print_as_the_dataclasses_they_were():

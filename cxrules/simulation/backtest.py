@@ -151,7 +151,7 @@ def _role_entries(result: SimulationResult) -> dict:
     """How many times tickets came to each role in the replay (taken or not), counted tickets only."""
     counts: Counter = Counter()
     for flight in _counted_flights(result):
-        counts.update(role for role, _, _, _ in flight.waits)
+        counts.update(wait.role for wait in flight.waits)
     return dict(sorted(counts.items()))
 
 

@@ -11,20 +11,72 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Final, Iterable, Optional
 from zoneinfo import ZoneInfo
 
-from ..calendars import BusinessCalendar, hour_start, in_zone
-from ..fastcalls import bisect_right
+from ..calendars import BusinessCalendar, HourOfWeek, hour_start, in_zone, micros, utc_moment
+from ..engine.frozen import written_once
+from ..fastcalls import COMPILED, ints_bisect_right
 from ..model import Org
 from .history import TicketRecord
 from .journeys import Journey, Phase
 
-__all__ = ["Flight", "Window", "SimulationResult", "summarise", "stats", "percentile", "wip_series", "hour_of_week",
+__all__ = ["Flight", "Wait", "Holding", "Window", "SimulationResult", "summarise", "stats", "percentile", "wip_series",
            "DIMENSIONS", "attainment_table"]
 
 DIMENSIONS: Final = ("priority", "segment", "channel", "category")
+
+
+@dataclass(init=False, unsafe_hash=True)
+class Wait:
+    """A time a ticket came to a role: it entered the role's queue at ``entered`` and was taken by one of the role's agents
+    at ``until`` (``taken``), or was not (it moved on, by escalation, or the replay ended, at ``until``). ``entered_micros``
+    and ``until_micros``: the moments' :func:`~cxrules.calendars.micros`, kept when they were current, for the figures.
+
+    Its fields are final and its ``__init__`` written out, as a :class:`~.journeys.Phase`'s are (a ticket makes one or
+    more)."""
+
+    role: Final[str]
+    entered: Final[datetime]
+    until: Final[datetime]
+    taken: Final[bool]
+    entered_micros: Final[int]
+    until_micros: Final[int]
+
+    def __init__(self, role: str, entered: datetime, until: datetime, taken: bool, entered_micros: int, until_micros: int) -> None:
+        self.role = role
+        self.entered = entered
+        self.until = until
+        self.taken = taken
+        self.entered_micros = entered_micros
+        self.until_micros = until_micros
+
+
+@dataclass(init=False, unsafe_hash=True)
+class Holding:
+    """A ticket held one of ``agent``'s places (as one of ``role``) from ``since`` to ``until``; ``since_micros`` and
+    ``until_micros`` as a :class:`Wait`'s."""
+
+    agent: Final[str]
+    role: Final[Optional[str]]
+    since: Final[datetime]
+    until: Final[datetime]
+    since_micros: Final[int]
+    until_micros: Final[int]
+
+    def __init__(self, agent: str, role: Optional[str], since: datetime, until: datetime, since_micros: int, until_micros: int) -> None:
+        self.agent = agent
+        self.role = role
+        self.since = since
+        self.until = until
+        self.since_micros = since_micros
+        self.until_micros = until_micros
+
+
+if not COMPILED:  # compiled, a Final field is neither set nor deleted from outside; interpreted, this sees to it
+    written_once(Wait)
+    written_once(Holding)
 
 
 @dataclass(init=False, slots=True)
@@ -59,11 +111,18 @@ class Flight:
     fallback: bool
     has_sla: bool
     breached: set
-    waits: list
-    """(role, entered, until, taken) for each time the ticket came to a role: taken by an agent at ``until``, or
-    not (it moved on, by escalation, or the replay ended, at ``until``)."""
-    holdings: list
-    """(agent, role, from, to): the ticket took one of the agent's places for that time."""
+    waits: list[Wait]
+    """Each time the ticket came to a role."""
+    holdings: list[Holding]
+    """Each time the ticket took one of an agent's places."""
+    created_micros: int = field(init=False, repr=False, compare=False)
+    entered_role_micros: int = field(init=False, repr=False, compare=False)
+    holding_since_micros: int = field(init=False, repr=False, compare=False)
+    first_assigned_micros: int = field(init=False, repr=False, compare=False)
+    first_resolved_micros: int = field(init=False, repr=False, compare=False)
+    """The :func:`~cxrules.calendars.micros` of the record's arrival and of the moments above (0 while unset), kept when
+    they were current: the figures read them long after, when working them out afresh would cost more than the rest of
+    the figures. Kept in step by the methods that set the moments."""
 
     def __init__(self, record: TicketRecord, journey: Journey, generation: int = 0, expected_role: Optional[str] = None,
                  role: Optional[str] = None, phases: Optional[list[Phase]] = None, agent: Optional[str] = None,
@@ -83,22 +142,37 @@ class Flight:
         self.breached = set() if breached is None else breached
         self.waits = [] if waits is None else waits
         self.holdings = [] if holdings is None else holdings
+        self.created_micros = micros(record.created)
+        self.entered_role_micros = _micros_or_zero(entered_role_at)
+        self.holding_since_micros = _micros_or_zero(holding_since)
+        self.first_assigned_micros = _micros_or_zero(first_assigned_at)
+        self.first_resolved_micros = _micros_or_zero(first_resolved_at)
+
+    def enter_role(self, expected_role: Optional[str], at: datetime) -> None:
+        """The ticket is on its way to a role (``expected_role``; None: whichever the engine says) from ``at``: its wait there
+        starts."""
+        self.expected_role, self.entered_role_at, self.entered_role_micros = expected_role, at, micros(at)
 
     def assigned(self, agent: Optional[str], role: str, at: datetime) -> None:
-        self.agent, self.role, self.holding_since, self.phase_started = agent, role, at, None
-        self.waits.append((role, self.entered_role_at or self.record.created, at, True))
+        count = micros(at)
+        self.agent, self.role, self.holding_since, self.holding_since_micros, self.phase_started = agent, role, at, count, None
+        entered = self.entered_role_at
+        if entered is None:
+            self.waits.append(Wait(role, self.record.created, at, True, self.created_micros, count))
+        else:
+            self.waits.append(Wait(role, entered, at, True, self.entered_role_micros, count))
         if self.first_assigned_at is None:
-            self.first_assigned_at = at
+            self.first_assigned_at, self.first_assigned_micros = at, count
 
     def close_holding(self, at: datetime) -> None:
         if self.agent is not None and self.holding_since is not None:
-            self.holdings.append((self.agent, self.role, self.holding_since, at))
+            self.holdings.append(Holding(self.agent, self.role, self.holding_since, at, self.holding_since_micros, micros(at)))
         self.holding_since = None
 
     def left_untaken(self, at: datetime) -> None:
         """The ticket leaves its role's queue (or the replay ends) before anyone of the role took it: a wait that counts."""
         if self.agent is None and self.role is not None and self.resolved_at is None and self.entered_role_at is not None:
-            self.waits.append((self.role, self.entered_role_at, at, False))
+            self.waits.append(Wait(self.role, self.entered_role_at, at, False, self.entered_role_micros, micros(at)))
 
     def let_go(self, at: datetime) -> None:
         """The agent lets the ticket go (it moves on or is resolved): work under way is no longer theirs."""
@@ -108,8 +182,12 @@ class Flight:
 
     def resolved(self, at: datetime) -> None:
         if self.first_resolved_at is None:
-            self.first_resolved_at, self.resolved_by = at, self.role
+            self.first_resolved_at, self.first_resolved_micros, self.resolved_by = at, micros(at), self.role
         self.resolved_at = at
+
+
+def _micros_or_zero(moment: Optional[datetime]) -> int:
+    return 0 if moment is None else micros(moment)
 
 
 @dataclass(frozen=True)
@@ -181,23 +259,31 @@ def _local_text(moment: Optional[datetime], zone: ZoneInfo) -> Optional[str]:
     return local.isoformat() if local is not None else None
 
 
-def hour_of_week(moment: datetime, zone: ZoneInfo) -> int:
-    local = in_zone(moment, zone)
-    return local.weekday() * 24 + local.hour
+def wip_series(spans: Iterable[tuple[datetime, Optional[datetime]]], start: datetime, end: datetime, zone: tzinfo) -> list[tuple[str, int]]:
+    """Tickets open (arrived, not yet resolved) at each whole hour of ``zone`` from ``start`` to ``end``, told in ``zone``."""
+    opened: list[int] = []
+    closed: list[int] = []
+    for arrived, resolved in spans:
+        opened.append(micros(arrived))
+        if resolved is not None:
+            closed.append(micros(resolved))
+    return _open_each_hour(opened, closed, start, end, zone)
 
 
-def wip_series(spans: Iterable[tuple[datetime, Optional[datetime]]], start: datetime, end: datetime, zone: ZoneInfo) -> list[tuple[str, int]]:
-    """Tickets open (arrived, not yet resolved) at each whole hour of ``zone`` from ``start`` to ``end``, told in ``zone``.
-    The hours are stepped in UTC: a wall clock's step would repeat or skip one where the clock changes."""
-    spans = list(spans)
-    opened = sorted(s for s, _ in spans)
-    closed = sorted(e for _, e in spans if e is not None)
-    hour = hour_start(start, zone) + timedelta(hours=1)
+def _open_each_hour(opened: list[int], closed: list[int], start: datetime, end: datetime, zone: tzinfo) -> list[tuple[str, int]]:
+    """:func:`wip_series` of tickets that arrived at ``opened`` and were resolved at ``closed`` (µs since the epoch, in any
+    order). The hours are stepped in UTC: a wall clock's step would repeat or skip one where the clock changes."""
+    opened, closed = sorted(opened), sorted(closed)
+    hour, last = micros(hour_start(start, zone)) + _HOUR_MICROS, micros(end)
     series: list[tuple[str, int]] = []
-    while hour <= end and len(series) < 24 * 366:
-        series.append((hour.astimezone(zone).isoformat(), bisect_right(opened, hour) - bisect_right(closed, hour)))
-        hour += timedelta(hours=1)
+    while hour <= last and len(series) < 24 * 366:
+        open_now = ints_bisect_right(opened, hour, 0, len(opened)) - ints_bisect_right(closed, hour, 0, len(closed))
+        series.append((in_zone(utc_moment(hour), zone).isoformat(), open_now))
+        hour += _HOUR_MICROS
     return series
+
+
+_HOUR_MICROS: Final = 3_600_000_000
 
 
 @dataclass(frozen=True)
@@ -269,8 +355,10 @@ class SimulationResult:
         }
 
 
-def _minutes(a: datetime, b: datetime) -> float:
-    return (b - a).total_seconds() / 60
+def _minutes(since: int, until: int) -> float:
+    """The minutes from one moment to another, given in µs: ``(until - since).total_seconds() / 60`` of the moments, float
+    for float (µs over a million, then over sixty)."""
+    return (until - since) / 1_000_000 / 60
 
 
 def summarise(org: Org, engine, flights: Iterable[Flight], tally, window: Window, mode: str, escalation: str, unmapped,
@@ -283,14 +371,15 @@ def summarise(org: Org, engine, flights: Iterable[Flight], tally, window: Window
     first_waits: list[float] = []
     role_waits: dict[str, list[float]] = defaultdict(list)
     role_untaken: dict[str, list[float]] = defaultdict(list)
+    end_micros = micros(end) if end is not None else 0
     for flight in counted:
-        for role, entered, until, taken in flight.waits:
-            (role_waits if taken else role_untaken)[role].append(_minutes(entered, until))
+        for wait in flight.waits:
+            (role_waits if wait.taken else role_untaken)[wait.role].append(_minutes(wait.entered_micros, wait.until_micros))
         if flight.first_assigned_at is not None:
-            first_waits.append(_minutes(flight.record.created, flight.first_assigned_at))
+            first_waits.append(_minutes(flight.created_micros, flight.first_assigned_micros))
         elif flight.role is not None and end is not None:
-            first_waits.append(_minutes(flight.record.created, end))  # never taken: it waited all that time
-    resolved = [(f, _minutes(f.record.created, f.first_resolved_at)) for f in counted if f.first_resolved_at]
+            first_waits.append(_minutes(flight.created_micros, end_micros))  # never taken: it waited all that time
+    resolved = [(f, _minutes(f.created_micros, f.first_resolved_micros)) for f in counted if f.first_resolved_at]
     resolution: dict = {"all": stats([minutes for _, minutes in resolved])}
     for dimension in ("priority", "segment", "category", "role"):
         groups = defaultdict(list)
@@ -309,10 +398,11 @@ def summarise(org: Org, engine, flights: Iterable[Flight], tally, window: Window
     weeks = max(1.0, (window.to - window.counted_from).total_seconds() / (7 * 86400)) if window.to and window.counted_from else 1.0
     arrivals_by_hour = [0] * 168
     role_arrivals: dict[str, list[float]] = defaultdict(lambda: [0.0] * 168)
+    hours = HourOfWeek(zone)
     for f in counted:
-        arrivals_by_hour[hour_of_week(f.record.created, zone)] += 1
-        for role, entered, _, _ in f.waits:
-            role_arrivals[role][hour_of_week(entered, zone)] += 1 / weeks
+        arrivals_by_hour[hours.of(f.created_micros)] += 1
+        for wait in f.waits:
+            role_arrivals[wait.role][hours.of(wait.entered_micros)] += 1 / weeks
     roles = _roles(org, engine, counted, tally.queue_peaks, window, set(role_waits) | set(role_untaken))
     return SimulationResult(
         org=org.info.id, mode=mode, escalation=escalation, tickets=len(flights), counted=len(counted),
@@ -328,8 +418,8 @@ def summarise(org: Org, engine, flights: Iterable[Flight], tally, window: Window
                "moved_by_escalation": sum(f.moves_by_escalation for f in counted), "started_elsewhere": tally.started_elsewhere,
                "reopened": sum(f.reopened > 0 for f in counted), "routes_cut_short": len(tally.truncated)},
         queue_series=[{"hour": _local_text(hour, zone), "role": role, "queue": length} for (hour, role), length in sorted(tally.queue_peaks.items())],
-        wip_series=wip_series(((f.record.created, f.first_resolved_at) for f in counted), window.counted_from, window.to, zone)
-        if window.counted_from and window.to else [],
+        wip_series=_open_each_hour([f.created_micros for f in counted], [f.first_resolved_micros for f in counted if f.first_resolved_at],
+                                   window.counted_from, window.to, zone) if window.counted_from and window.to else [],
         arrivals_by_hour_of_week=arrivals_by_hour,
         escalations={str(level): count for level, count in sorted(tally.escalations.items())},
         followups=dict(tally.followups), surges=tally.surges, fallback=sum(f.fallback for f in flights), refused=dict(tally.refused),
@@ -347,20 +437,21 @@ def _rate(part: int, whole: int) -> Optional[float]:
 def _roles(org: Org, engine, counted: list[Flight], queue_peaks: dict, window: Window, reached: set) -> dict:
     """Per role: tickets taken, mean handling (shift time), utilisation within the window, longest queue."""
     shift_of: dict[str, BusinessCalendar] = {agent.id: engine.calendars[agent.shift] for team in engine.agents.values() for agent in team}
-    busy: dict[str, float] = defaultdict(float)
-    held: dict[str, list[float]] = defaultdict(list)
+    busy: dict[Optional[str], float] = defaultdict(float)
+    held: dict[Optional[str], list[float]] = defaultdict(list)
     for flight in counted:
-        for agent, role, since, until in flight.holdings:  # held time counts within the agent's shift, as work does
-            shift = shift_of.get(agent)
+        for holding in flight.holdings:  # held time counts within the agent's shift, as work does
+            held_as, since, until = holding.role, holding.since, holding.until
+            shift = shift_of.get(holding.agent)
             if shift is None:
-                held[role].append(_minutes(since, until))
+                held[held_as].append(_minutes(holding.since_micros, holding.until_micros))
                 continue
-            worked = shift.between_micros(since, until) / 1_000_000  # in seconds, as total_seconds() gives them
-            held[role].append(worked / 60)
+            worked = shift.between_counted(since, until, holding.since_micros, holding.until_micros) / 1_000_000  # in seconds, as total_seconds() gives them
+            held[held_as].append(worked / 60)
             if window.counted_from and window.to:
                 begin, end = max(since, window.counted_from), min(until, window.to)
                 if end > begin:  # most holdings lie inside the window: their working time is already known
-                    busy[role] += worked if begin is since and end is until else shift.between_micros(begin, end) / 1_000_000
+                    busy[held_as] += worked if begin is since and end is until else shift.between_micros(begin, end) / 1_000_000
     roles = {}
     for role in org.roles:
         available = 0.0

@@ -176,11 +176,13 @@ class _Replay:
     # ------------------------------------------------------------------ the loop
 
     def run(self, progress: Optional[Callable[[int, int], None]], tail: timedelta) -> None:
-        for record in self.records:
-            self.flights[record.id] = Flight(record, self._journey(record))
         # arrivals are taken in log order beside the agenda (not pushed into it: a heap of every arrival makes each
         # step cost its depth); at one moment, an arrival comes before what the agenda holds
-        records, arrived, arrivals = self.records, 0, [micros(record.created) for record in self.records]
+        records, arrived = self.records, 0
+        arrivals: list[int] = []
+        for record in records:
+            flight = self.flights[record.id] = Flight(record, self._journey(record))
+            arrivals.append(flight.created_micros)
         until = (self.log_end or self.engine.clock.now()) + tail
         total = len(records)
         while True:
@@ -243,7 +245,7 @@ class _Replay:
     def _on_create(self, flight: Flight, at: datetime, _) -> None:
         """The engine routes the ticket; the journey may start it elsewhere (the log's first role, or the model's entry)."""
         record = flight.record
-        flight.expected_role, flight.entered_role_at = _UNDECIDED, at  # the routing's assignment is taken up below, once decided
+        flight.enter_role(_UNDECIDED, at)  # the routing's assignment is taken up below, once decided
         self._submit(e.TicketCreated(record.id, category=record.category, channel=record.channel, segment=record.segment,
                                      priority=record.priority, member=record.member, customer_id=record.customer_id, at=at))
         state = self.engine.ticket(record.id)
@@ -287,7 +289,8 @@ class _Replay:
     def _on_reopen(self, flight: Flight, at: datetime, role: Optional[str]) -> None:
         flight.reopened += 1
         flight.resolved_at = None
-        flight.expected_role, flight.phases, flight.entered_role_at = role, None, at
+        flight.phases = None
+        flight.enter_role(role, at)
         self._submit(e.Reopened(flight.record.id, at=at))
         state = self.engine.ticket(flight.record.id)
         if state is None or state.status in ("resolved", "closed"):
@@ -332,7 +335,7 @@ class _Replay:
             flight.moves += 1
         flight.left_untaken(at)
         flight.let_go(at)
-        flight.expected_role, flight.entered_role_at = role, at
+        flight.enter_role(role, at)
         phases = flight.phases if keep_work else None
         flight.phases = None
         self._submit(e.Reassigned(flight.record.id, role, at=at))
@@ -460,7 +463,7 @@ class _Replay:
         flight.reopened += 1
         flight.resolved_at = None
         state = self.engine.ticket(flight.record.id)
-        flight.expected_role, flight.entered_role_at = None, at
+        flight.enter_role(None, at)
         flight.phases = [Phase(self.model.work(state.role, flight.record.category, flight.record.priority, self.rng))] \
             if state is not None and state.role else None
         flight.role = state.role if state is not None else flight.role

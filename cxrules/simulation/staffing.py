@@ -29,11 +29,10 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping, Optional, Sequence
 from zoneinfo import ZoneInfo
 
-from ..calendars import WeekSet, week_set
+from ..calendars import HourOfWeek, WeekSet, span_micros, week_set
 from ..diagnostics import Diagnostic
 from ..model import DAYS, Org, WorkingDays, format_duration, parse_duration
 from ..validation import ValidationResult, load_org, validate_path
-from .figures import hour_of_week
 from .mapping import LogError, load_mapping, read_log
 from .replay import MODES, simulate
 
@@ -274,12 +273,13 @@ class _Replayer:
         org = load_org(org_path)
         result = simulate(org, self.records, self.mapping, mode=self.inputs.mode, model=self.model, seed=self.inputs.seed,
                           keep_flights=True)
-        zone, within = ZoneInfo(org.info.timezone), self.inputs.within
+        hours, within = HourOfWeek(ZoneInfo(org.info.timezone)), self.inputs.within
+        within_micros = span_micros(within)
         late: dict[str, list[int]] = defaultdict(lambda: [0] * HOURS)
         for flight in result.flights.values():
-            for role, entered, until, taken in flight.waits:
-                if not taken or until - entered > within:
-                    late[role][hour_of_week(entered, zone)] += 1
+            for wait in flight.waits:
+                if not wait.taken or wait.until_micros - wait.entered_micros > within_micros:
+                    late[wait.role][hours.of(wait.entered_micros)] += 1
         reached = result.roles_reached
         return _Outcome({role: result.service_level(role, within) for role in reached},
                         {role: result.arrived(role) for role in reached},

@@ -216,6 +216,38 @@ def test_a_logs_wall_time_is_the_instant_berlins_clock_means(change, minutes, se
     assert moment.tzinfo is timezone.utc and moment == wall.replace(tzinfo=BERLIN).astimezone(timezone.utc)
 
 
+_WALL_ZONES = {"Australia/Lord_Howe": datetime(2025, 4, 5, 15, tzinfo=timezone.utc),   # half an hour back
+               "America/St_Johns": datetime(2025, 3, 9, 5, 30, tzinfo=timezone.utc),    # in the middle of an hour of UTC
+               "America/Santiago": datetime(2025, 9, 7, 4, tzinfo=timezone.utc),        # midnight skipped
+               "Pacific/Apia": datetime(2011, 12, 30, 10, tzinfo=timezone.utc),         # a whole date skipped
+               "Asia/Kathmandu": datetime(1985, 12, 31, 18, 30, tzinfo=timezone.utc),   # +05:30 to +05:45
+               "Africa/Monrovia": datetime(1972, 1, 7, tzinfo=timezone.utc)}            # -00:44:30 to UTC
+
+
+@settings(max_examples=examples(300))
+@given(zone=st.sampled_from(sorted(_WALL_ZONES)), minutes=st.integers(-3 * 1440, 3 * 1440), micros=st.integers(0, 59_999_999),
+       form=st.sampled_from(["iso", "%Y-%m-%d %H:%M:%S.%f"]))
+def test_a_logs_wall_time_is_the_instant_its_zone_means_wherever_its_clocks_change(zone, minutes, micros, form):
+    """As in Berlin, in zones whose clocks change by half an hour, skip midnight or a date, or change an offset of seconds:
+    the instant ``replace(tzinfo=zone).astimezone(UTC)`` gives, in UTC, for both passes and the gaps alike."""
+    there = ZoneInfo(zone)
+    wall = _WALL_ZONES[zone].astimezone(there).replace(tzinfo=None) + timedelta(minutes=minutes, microseconds=micros)
+    text = wall.isoformat(sep=" ") if form == "iso" else wall.strftime(form)
+    mapping = LogMapping(fields={}, path="mapping.yaml", timezone=zone, time_formats=(form,))
+    moment = parse_moment(text, mapping, there)
+    assert moment.tzinfo is timezone.utc and moment.fold == 0
+    assert (moment, moment.utcoffset()) == (wall.replace(tzinfo=there).astimezone(timezone.utc), timedelta(0))
+
+
+def test_a_logs_wall_time_in_a_zone_of_fixed_offset_and_a_time_with_its_own_offset_are_their_instants():
+    """Not a ZoneInfo: the zone is put on the wall time and the moment converted, as before; a time that gives its offset
+    keeps it, whatever the mapping's zone."""
+    mapping = LogMapping(fields={}, path="mapping.yaml", timezone="UTC", time_formats=("iso",))
+    fixed = timezone(timedelta(hours=-9, minutes=-30))
+    assert parse_moment("2025-03-03 10:00", mapping, fixed) == datetime(2025, 3, 3, 19, 30, tzinfo=timezone.utc)  # type: ignore[arg-type]
+    assert parse_moment("2025-03-03T10:00+05:45", mapping, BERLIN) == datetime(2025, 3, 3, 4, 15, tzinfo=timezone.utc)
+
+
 def test_the_virtual_clock_moves_by_instants_in_utc_and_refuses_a_moment_of_no_zone():
     """Set to Berlin's repeated autumn hour, the clock follows the instant, not the wall time; it never goes back, and a
     moment without a zone (which Python would read in the machine's own zone) is refused, not guessed."""

@@ -17,7 +17,7 @@ from typing import Any, Callable, ClassVar, ContextManager, Final, Iterable, Ite
 
 from mypy_extensions import mypyc_attr
 
-from ..calendars import seconds
+from ..calendars import micros, remember_micros, seconds
 from ..fastcalls import bisect_right, heappop, heappush, partial
 from .retries import DeadLetter
 from .loads import LoadIndex, Pool
@@ -165,7 +165,7 @@ class Timer(NamedTuple):
 
 TimerEntry: TypeAlias = tuple[Any, ...]
 """A timer as the :class:`Schedule` holds it (:func:`timer_entry`): its due time as a POSIX timestamp (float), its sequence,
-the entry's own number, the due time, kind, ticket id, key and payload. A plain tuple, not one holding the :class:`Timer`:
+the entry's own number, the due time, kind, ticket id, key and payload, and the due time's :func:`~.calendars.micros`. A plain tuple, not one holding the :class:`Timer`:
 the collector stops tracking a tuple of atoms but never a named tuple, and a centre's schedule holds tens of thousands of
 timers, most of which never fire, which each of its passes walked. Typed as a tuple of any length: compiled, a tuple of
 fixed types is taken apart into its fields each time it is read from a list and built anew (a new tuple, its float and
@@ -179,7 +179,8 @@ counter's own ``__next__``: compiled, ``next(counter)`` looks ``next`` up among 
 
 def timer_entry(due: datetime, seq: int, kind: str, ticket_id: Optional[str], key: str, data: Any) -> TimerEntry:
     """The schedule's entry of the timer of these fields (a :class:`Timer` ``t``: ``timer_entry(*t)``), none built."""
-    return (seconds(due), seq, _next_entry_number(), due, kind, ticket_id, key, data)
+    count = micros(due)
+    return (count / 1_000_000, seq, _next_entry_number(), due, kind, ticket_id, key, data, count)
 
 
 _as_timer: Final = partial(tuple.__new__, Timer)
@@ -632,6 +633,8 @@ class MemoryStore(Store):
         self._seq_before: Optional[int] = None
         """The timer sequence before the unit first touched the timers (None: it has not)."""
         self._looked_at: Optional[TimerEntry] = None
+        self._told_head: Optional[TimerEntry] = None
+        """The entry whose due time :meth:`next_due` last handed out."""
         """The entry at the schedule's head whose timer :meth:`drop_spent` built and found due to fire (:attr:`_looked_at_timer`):
         :meth:`pop_due` takes that timer when it pops this very entry, rather than building it again."""
         self._looked_at_timer: Optional[Timer] = None
@@ -957,8 +960,16 @@ class MemoryStore(Store):
         return timer
 
     def next_due(self) -> Optional[datetime]:
+        """The first timer's due time, whose count :func:`~.calendars.micros` is told the first time it is handed out: the
+        engine moves its clock there at once, and that datetime, made when the timer was scheduled, has long left micros'
+        slots (working its count out afresh was most of what moving the clock to a timer cost)."""
         head = self.timers.head()
-        return None if head is None else head[3]
+        if head is None:
+            return None
+        if head is not self._told_head:
+            self._told_head = head
+            remember_micros(head[3], head[8])
+        return head[3]
 
     def drop_spent(self, until: datetime, spent: Callable[[Optional[TicketState], Timer], bool]) -> None:
         timers, tickets = self.timers, self.tickets

@@ -547,42 +547,6 @@ def test_spent_facts_leave_as_a_sweep_of_every_key_would_remove_them(facts, swee
     assert store.facts == kept
 
 
-def test_the_first_timer_s_due_time_is_handed_out_with_its_count_which_micros_then_answers():
-    """The engine moves its clock to the first timer's due time as soon as the store hands it out: the store tells micros
-    that moment's count, the instant's own, once for each timer that comes to the head (not for each time it is asked).
-    Timers are ordered by that count: two a µs apart are taken in the order of their instants even where floats of
-    seconds are further apart than that."""
-    from cxrules import calendars
-
-    berlin, epoch = ZoneInfo("Europe/Berlin"), datetime(1970, 1, 1, tzinfo=timezone.utc)
-    store = MemoryStore()
-    # Berlin's repeated hour: 02:10 on its second pass is 01:10 UTC, after 02:50 on its first (00:50 UTC)
-    later, first = datetime(2025, 10, 26, 2, 10, fold=1, tzinfo=berlin), datetime(2025, 10, 26, 2, 50, 0, 1, tzinfo=berlin)
-    store.schedule(later, "drain", None, "drain:later")  # timers of no ticket: a ticket unknown to the store is gone
-    store.schedule(first, "drain", None, "drain:first")
-    last = datetime(9000, 1, 1, 0, 0, 0, 123_457, tzinfo=berlin)  # where floats of seconds are 30 µs apart
-    store.schedule(last, "drain", None, "drain:last")
-    just_before = last - timedelta(microseconds=1)  # scheduled after it: due first all the same (a float of seconds ties them)
-    store.schedule(just_before, "drain", None, "drain:just_before")
-
-    def count_of(moment):
-        return (moment - epoch) // timedelta(microseconds=1)
-
-    def kept(moment):
-        return [slot.count for slot in calendars._RECENT.slots if slot.moment is moment]
-
-    assert sorted(entry[0] for entry in store.timers) == [count_of(moment) for moment in (first, later, just_before, last)]
-    for count in range(calendars._KEPT):  # whatever micros was told before is pushed out
-        calendars.remember_micros(calendars.utc_moment(count), count)
-    assert store.next_due() is first and kept(first) == [count_of(first)]
-    assert store.next_due() is first and kept(first) == [count_of(first)]  # told once
-    assert store.pop_due(first) is not None
-    assert store.next_due() is later and kept(later) == [count_of(later)]
-    assert store.pop_due(later) is not None
-    assert store.next_due() is just_before and kept(just_before) == [count_of(just_before)]
-    assert store.pop_due(last).key == "drain:just_before" and store.pop_due(last).key == "drain:last"
-
-
 def test_a_surge_s_arrivals_go_into_a_snapshot_as_their_moments_and_come_back_counted_by_instants():
     """The memory store keeps each arrival with its seconds, for the window's test; a snapshot holds the moments themselves,
     and a store restored from one counts the window as the first does (by instants: Berlin's repeated hour, and UTC)."""

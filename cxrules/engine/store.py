@@ -15,9 +15,9 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, Callable, ClassVar, ContextManager, Final, Iterable, Iterator, NamedTuple, Optional, Sequence, TypeAlias
 
-from mypy_extensions import i64, mypyc_attr
+from mypy_extensions import mypyc_attr
 
-from ..calendars import micros, remember_micros, seconds
+from ..calendars import seconds
 from ..fastcalls import bisect_right, heappop, heappush, partial
 from .retries import DeadLetter
 from .loads import LoadIndex, Pool
@@ -164,8 +164,8 @@ class Timer(NamedTuple):
 
 
 TimerEntry: TypeAlias = tuple[Any, ...]
-"""A timer as the :class:`Schedule` holds it (:func:`timer_entry`): its due time's instant (:func:`~.calendars.micros`),
-its sequence, the entry's own number, the due time, kind, ticket id, key and payload. A plain tuple, not one holding the :class:`Timer`:
+"""A timer as the :class:`Schedule` holds it (:func:`timer_entry`): its due time as a POSIX timestamp (float), its sequence,
+the entry's own number, the due time, kind, ticket id, key and payload. A plain tuple, not one holding the :class:`Timer`:
 the collector stops tracking a tuple of atoms but never a named tuple, and a centre's schedule holds tens of thousands of
 timers, most of which never fire, which each of its passes walked. Typed as a tuple of any length: compiled, a tuple of
 fixed types is taken apart into its fields each time it is read from a list and built anew (a new tuple, its float and
@@ -179,7 +179,7 @@ counter's own ``__next__``: compiled, ``next(counter)`` looks ``next`` up among 
 
 def timer_entry(due: datetime, seq: int, kind: str, ticket_id: Optional[str], key: str, data: Any) -> TimerEntry:
     """The schedule's entry of the timer of these fields (a :class:`Timer` ``t``: ``timer_entry(*t)``), none built."""
-    return (micros(due), seq, _next_entry_number(), due, kind, ticket_id, key, data)
+    return (seconds(due), seq, _next_entry_number(), due, kind, ticket_id, key, data)
 
 
 _as_timer: Final = partial(tuple.__new__, Timer)
@@ -187,11 +187,11 @@ _as_timer: Final = partial(tuple.__new__, Timer)
 interpreted even here, and a timer is built from its entry each time it is looked at)."""
 
 
-def _micros_against(head: TimerEntry, moment: datetime) -> int:
-    """``micros(moment)``, to compare with the schedule's first entry ``head``: read off the entry when ``moment`` is its very
+def _seconds_against(head: TimerEntry, moment: datetime) -> float:
+    """``seconds(moment)``, to compare with the schedule's first entry ``head``: read off the entry when ``moment`` is its very
     due time, as when a replay runs the engine up to its next timer. That datetime was made when the timer was scheduled and
     has long left :func:`~.calendars.micros`' slots: its zone would be asked for its offset again."""
-    return head[0] if head[3] is moment else micros(moment)
+    return head[0] if head[3] is moment else seconds(moment)
 
 
 def entry_timer(entry: TimerEntry) -> Timer:
@@ -236,8 +236,8 @@ class Schedule:
             yield from bucket
 
     def push(self, entry: TimerEntry) -> None:
-        due: i64 = entry[0]  # typed: compiled, divided in machine numbers
-        minute = due // 60_000_000
+        due: float = entry[0]  # typed: compiled, divided and cut to an int in machine numbers
+        minute = int(due // 60.0)
         key: Any = minute  # boxed once
         self._size += 1
         bucket = self._buckets.get(key)
@@ -632,15 +632,13 @@ class MemoryStore(Store):
         self._seq_before: Optional[int] = None
         """The timer sequence before the unit first touched the timers (None: it has not)."""
         self._looked_at: Optional[TimerEntry] = None
-        self._told_head: Optional[TimerEntry] = None
-        """The entry whose due time :meth:`next_due` last handed out."""
         """The entry at the schedule's head whose timer :meth:`drop_spent` built and found due to fire (:attr:`_looked_at_timer`):
         :meth:`pop_due` takes that timer when it pops this very entry, rather than building it again."""
         self._looked_at_timer: Optional[Timer] = None
         self._limit_moment: Optional[datetime] = None
-        """The moment :meth:`pop_due` was last asked about, and :attr:`_limit`, its instant in µs: the engine fires a
+        """The moment :meth:`pop_due` was last asked about, and :attr:`_limit`, its POSIX seconds: the engine fires a
         moment's timers one at a time, asking about the same moment each time, then once more to find none is left."""
-        self._limit = 0
+        self._limit = 0.0
         self._keeps_undo = undo
         self._half_done: Optional[str] = None
         """Without an undo log: why the store may hold part of a unit (a rollback was asked for)."""
@@ -948,7 +946,7 @@ class MemoryStore(Store):
         if head is None:
             return None
         if now is not self._limit_moment:
-            self._limit_moment, self._limit = now, _micros_against(head, now)
+            self._limit_moment, self._limit = now, _seconds_against(head, now)
         if head[0] > self._limit:
             return None
         entry = self.timers.pop()
@@ -959,22 +957,14 @@ class MemoryStore(Store):
         return timer
 
     def next_due(self) -> Optional[datetime]:
-        """The first timer's due time, whose count :func:`~.calendars.micros` is told the first time it is handed out: the
-        engine moves its clock there at once, and that datetime, made when the timer was scheduled, has long left micros'
-        slots (working its count out afresh was most of what moving the clock to a timer cost)."""
         head = self.timers.head()
-        if head is None:
-            return None
-        if head is not self._told_head:
-            self._told_head = head
-            remember_micros(head[3], head[0])
-        return head[3]
+        return None if head is None else head[3]
 
     def drop_spent(self, until: datetime, spent: Callable[[Optional[TicketState], Timer], bool]) -> None:
         timers, tickets = self.timers, self.tickets
         if (first := timers.head()) is None:
             return
-        limit = _micros_against(first, until)
+        limit = _seconds_against(first, until)
         while (head := timers.head()) is not None and head[0] <= limit:
             fired = self._spent(head[5], head[1], head[6])  # fired(), no timer built
             timer = None if fired else entry_timer(head)

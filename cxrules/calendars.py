@@ -28,7 +28,7 @@ from mypy_extensions import i64
 from .fastcalls import ints_bisect_left, ints_bisect_right
 from .model import Calendar, Interval, WorkingDays
 
-__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "remember_micros", "seconds", "utc_moment", "elapsed", "shift", "in_zone", "local_date", "hour_start", "HourOfWeek", "not_after",
+__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "remember_micros", "seconds", "utc_moment", "elapsed", "shift", "in_zone", "local_date", "hour_start", "HourOfWeek", "HOUR_MICROS", "not_after",
            "span_micros", "iso_text", "UTC", "DATETIME"]
 
 WEEK: Final = 7 * 1440
@@ -1021,7 +1021,7 @@ class HourOfWeek:
         :data:`_OFFSET_CHANGES`."""
 
     def of(self, count: int) -> int:
-        hour = count // _HOUR_MICROS
+        hour = count // HOUR_MICROS
         offset = self.offsets.get(hour)
         if offset is None:
             offset = self.offsets[hour] = self._offset_through(hour)
@@ -1029,10 +1029,10 @@ class HourOfWeek:
             local = in_zone(utc_moment(count), self.zone)
             return local.weekday() * 24 + local.hour
         wall = count + offset
-        return (wall // _DAY_MICROS + _EPOCH_WEEKDAY) % 7 * 24 + wall % _DAY_MICROS // _HOUR_MICROS
+        return (wall // _DAY_MICROS + _EPOCH_WEEKDAY) % 7 * 24 + wall % _DAY_MICROS // HOUR_MICROS
 
     def _offset_through(self, hour: int) -> int:
-        first, last = _offset_micros(hour * _HOUR_MICROS, self.zone), _offset_micros((hour + 1) * _HOUR_MICROS - 1, self.zone)
+        first, last = _offset_micros(hour * HOUR_MICROS, self.zone), _offset_micros((hour + 1) * HOUR_MICROS - 1, self.zone)
         return first if first == last else _OFFSET_CHANGES
 
 
@@ -1046,7 +1046,8 @@ def _offset_micros(count: int, zone: ZoneInfo) -> int:
     return _OFFSET_CHANGES if offset is None else span_micros(offset)
 
 
-_HOUR_MICROS: Final = 3_600_000_000
+HOUR_MICROS: Final = 3_600_000_000
+"""An hour in µs."""
 _EPOCH_WEEKDAY: Final = 3
 """1970-01-01, the epoch's date, was a Thursday (Monday is 0)."""
 _OFFSET_CHANGES: Final = 7 * 86_400_000_000

@@ -75,3 +75,27 @@ def keys_differ(expected: Iterable[str], delivered: Iterable[str]) -> str:
     expected, delivered = set(expected), set(delivered)
     lost, invented = sorted(expected - delivered), sorted(delivered - expected)
     return f"lost {len(lost)}: {lost[:10]}; invented {len(invented)}: {invented[:10]}" if lost or invented else ""
+
+
+def counts_out_of_step(flights) -> list[str]:
+    """Where a replay's flights keep a µs count that is not their moment's own (the figures read the counts): none, if the
+    replay set each moment through the flight's methods."""
+    from cxrules.calendars import micros
+
+    wrong = []
+    for flight in flights:
+        moments = {"created": (flight.record.created, flight.created_micros),
+                   "entered_role": (flight.entered_role_at, flight.entered_role_micros),
+                   "first_assigned": (flight.first_assigned_at, flight.first_assigned_micros),
+                   "first_resolved": (flight.first_resolved_at, flight.first_resolved_micros)}
+        if flight.holding_since is not None:
+            moments["holding_since"] = (flight.holding_since, flight.holding_since_micros)
+        for number, wait in enumerate(flight.waits):
+            moments[f"wait {number}"] = (wait.entered, wait.entered_micros)
+            moments[f"wait {number} end"] = (wait.until, wait.until_micros)
+        for number, held in enumerate(flight.holdings):
+            moments[f"holding {number}"] = (held.since, held.since_micros)
+            moments[f"holding {number} end"] = (held.until, held.until_micros)
+        wrong += [f"{flight.record.id}: {name}" for name, (moment, count) in moments.items()
+                  if count != (0 if moment is None else micros(moment))]
+    return wrong

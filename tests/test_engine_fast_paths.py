@@ -49,7 +49,7 @@ from cxrules.simulation import LogMapping, TicketRecord, simulate
 from cxrules.simulation.replay import MODES
 
 from conftest import ORGS, ROOT, SEED_ORGS, examples
-from engine_helpers import StoppedClock, local, make_org, rules_taking
+from engine_helpers import StoppedClock, counts_out_of_step, local, make_org, rules_taking
 
 sys.path.insert(0, str(ROOT / "bench"))
 from centre import whole_lives  # noqa: E402  (the bench's stream of a centre)
@@ -835,6 +835,7 @@ def test_dropping_spent_timers_unfired_changes_nothing_a_replay_shows(monkeypatc
             patched.setattr(MemoryStore, "drop_spent", Store.drop_spent)
             firing = simulate(org, records, mapping, mode=mode, keep_flights=True, seed=1)
         assert dropping.to_dict() == firing.to_dict() and _flown(dropping) == _flown(firing), mode
+        assert counts_out_of_step(dropping.flights.values()) == [], mode  # the figures' counts, through reopenings too
         assert dropping.escalations and dropping.followups["due"], "the replay should exercise escalations and follow-ups"
 
 

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, strategies as st
 
 import cxrules
-from cxrules.simulation import LogError, Pause, Stint, load_mapping, read_log
+from cxrules.simulation import LogError, Pause, Stint, load_mapping, read_log, simulate
 from cxrules.simulation.mapping import validate_mapping
 
 from conftest import ROOT
-from engine_helpers import make_org
+from engine_helpers import counts_out_of_step, make_org
 
 SERVICENOW_LOG = ROOT.parent / "shared" / "data" / "servicenow_incident_event_log_excerpt.csv"
 
@@ -251,6 +251,8 @@ def test_the_servicenow_excerpt_reads_into_one_history_per_incident():
     assert 0.85 * 391 <= reassigned <= 391
     assert sum(r.reopenings for r in records) >= 10                   # reopen_count > 0 for 10 incidents
     assert sum(len(s.pauses) for r in records for s in r.stints) > 0
+    replayed = simulate(org, records, mapping, mode="as-is", keep_flights=True)  # the figures' counts, through reopenings
+    assert sum(f.reopened for f in replayed.flights.values()) >= 10 and counts_out_of_step(replayed.flights.values()) == []
 
 
 def test_an_unknown_lifecycle_state_is_a_diagnostic_at_its_line(tmp_path):

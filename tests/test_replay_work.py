@@ -188,3 +188,23 @@ def test_a_replay_frees_its_tickets_and_flights_itself_and_leaves_them_not_to_th
         gc.enable()
     assert result.tickets == 40 and left == []
 
+
+
+def test_tickets_given_in_a_zone_whose_clocks_change_are_measured_by_their_instants(tmp_path):
+    """A caller may hand the replay records in the centre's own zone (a log read by `read_log` is in UTC). Across Berlin's
+    spring change an hour of work resolves an hour after arrival, though the wall clock moves two; a time the clock skips
+    is the instant zoneinfo gives it, and counts in the hour of the week of that instant. (Before the replay's figures were
+    read from µs, two moments of one zone were subtracted and sorted by wall time: 120 minutes, and 80 for the skipped time.)"""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    def in_berlin(data):
+        data["org"]["timezone"] = "Europe/Berlin"
+        data["calendars"][0]["hours"] = {"mon-sun": ["00:00-24:00"]}
+
+    berlin, org = ZoneInfo("Europe/Berlin"), make_org(tmp_path, in_berlin)
+    before, skipped = datetime(2025, 3, 30, 1, 30, tzinfo=berlin), datetime(2025, 3, 30, 2, 30, tzinfo=berlin)
+    for created, hour_of_week in ((before, 6 * 24 + 1), (skipped, 6 * 24 + 3)):  # 02:30 is 03:30 summer time
+        result = simulate(org, [_ticket("B", created)], _fixed(HOUR), mode="what-if")
+        assert result.resolution_minutes["all"]["p50"] == 60.0 and result.roles["desk"]["mean_handling_minutes"] == 60.0
+        assert result.arrivals_by_hour_of_week.index(1) == hour_of_week

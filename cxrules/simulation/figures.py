@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Final, Iterable, Optional
 from zoneinfo import ZoneInfo
 
-from ..calendars import BusinessCalendar, HourOfWeek, hour_start, in_zone, micros, utc_moment
+from ..calendars import HOUR_MICROS, BusinessCalendar, HourOfWeek, hour_start, in_zone, micros, utc_moment
 from ..engine.frozen import written_once
 from ..fastcalls import COMPILED, ints_bisect_right
 from ..model import Org
@@ -120,9 +120,10 @@ class Flight:
     holding_since_micros: int = field(init=False, repr=False, compare=False)
     first_assigned_micros: int = field(init=False, repr=False, compare=False)
     first_resolved_micros: int = field(init=False, repr=False, compare=False)
-    """The :func:`~cxrules.calendars.micros` of the record's arrival and of the moments above (0 while unset), kept when
-    they were current: the figures read them long after, when working them out afresh would cost more than the rest of
-    the figures. Kept in step by the methods that set the moments."""
+    """The :func:`~cxrules.calendars.micros` of the record's arrival and of the moments above (0 until first set; a
+    holding's stays when it closes, and is read only while ``holding_since`` is set), kept when they were current: the
+    figures read them long after, when working them out afresh would cost more than the rest of the figures. Kept in step
+    by the methods that set the moments (:meth:`enter_role`, :meth:`assigned`, :meth:`resolved`)."""
 
     def __init__(self, record: TicketRecord, journey: Journey, generation: int = 0, expected_role: Optional[str] = None,
                  role: Optional[str] = None, phases: Optional[list[Phase]] = None, agent: Optional[str] = None,
@@ -274,16 +275,13 @@ def _open_each_hour(opened: list[int], closed: list[int], start: datetime, end: 
     """:func:`wip_series` of tickets that arrived at ``opened`` and were resolved at ``closed`` (µs since the epoch, in any
     order). The hours are stepped in UTC: a wall clock's step would repeat or skip one where the clock changes."""
     opened, closed = sorted(opened), sorted(closed)
-    hour, last = micros(hour_start(start, zone)) + _HOUR_MICROS, micros(end)
+    hour, last = micros(hour_start(start, zone)) + HOUR_MICROS, micros(end)
     series: list[tuple[str, int]] = []
     while hour <= last and len(series) < 24 * 366:
         open_now = ints_bisect_right(opened, hour, 0, len(opened)) - ints_bisect_right(closed, hour, 0, len(closed))
         series.append((in_zone(utc_moment(hour), zone).isoformat(), open_now))
-        hour += _HOUR_MICROS
+        hour += HOUR_MICROS
     return series
-
-
-_HOUR_MICROS: Final = 3_600_000_000
 
 
 @dataclass(frozen=True)
@@ -357,7 +355,8 @@ class SimulationResult:
 
 def _minutes(since: int, until: int) -> float:
     """The minutes from one moment to another, given in µs: ``(until - since).total_seconds() / 60`` of the moments, float
-    for float (µs over a million, then over sixty)."""
+    for float (µs over a million, then over sixty) for spans under 2**53 µs, 285 years; compiled, a longer one is made a
+    float before it is divided, a rounding more (the engine takes the years 1970 to 2100)."""
     return (until - since) / 1_000_000 / 60
 
 

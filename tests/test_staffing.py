@@ -135,6 +135,18 @@ def test_two_erlangs_need_three_agents_and_the_simulation_confirms_it(monday):
     assert "    Mon 0 0 0 0 0 0 0 0 0 3 3 0 0 0 0 0 0 0 0 0 0 0 0 0" in text
 
 
+def test_a_replay_counts_the_tickets_taken_late_by_the_hour_of_the_week_they_reached_the_role(monday):
+    """Where the advice adds agents: ticket n reaches the desk at 09:00 + 6n minutes and is taken at 12n, so it waits 6n
+    minutes. Those that wait more than 30 (n from 6, not 5, which waits exactly 30) count in the hour they arrived: four
+    from 09:36 to 09:54, ten from 10:00, on Monday (hours 9 and 10 of the week)."""
+    from cxrules.simulation.staffing import _Inputs, _Replayer
+
+    org, log, mapping = (str(path) for path in monday)
+    outcome = _Replayer(_Inputs(org, log, mapping, None, "what-if", None, TARGET.within)).run(org)
+    late = outcome.late["desk"]
+    assert (late[9], late[10], sum(late)) == (4, 10, 14) and outcome.levels["desk"] == 6 / 20
+
+
 def test_the_patch_applies_and_the_org_validates(monday):
     patch = advise(*monday, TARGET, jobs=1).patch
     assert patch.startswith("--- org.yaml\n+++ org.yaml\n")

@@ -28,7 +28,7 @@ from mypy_extensions import i64
 from .fastcalls import ints_bisect_left, ints_bisect_right
 from .model import Calendar, Interval, WorkingDays
 
-__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "remember_micros", "seconds", "utc_moment", "elapsed", "shift", "in_zone", "local_date", "hour_start", "HourOfWeek", "HOUR_MICROS", "not_after",
+__all__ = ["WeekSet", "WEEK", "week_set", "BusinessCalendar", "Stretch", "micros", "remember_micros", "seconds", "utc_moment", "elapsed", "shift", "in_zone", "wall_instant", "local_date", "hour_start", "HourOfWeek", "HOUR_MICROS", "not_after",
            "span_micros", "iso_text", "UTC", "DATETIME"]
 
 WEEK: Final = 7 * 1440
@@ -707,6 +707,9 @@ _ZONE_OFFSET: Final = ZoneInfo.utcoffset
 """A zone's offset asked through the method itself, not looked up by name on each call."""
 _ZONE_FROM_UTC: Final = ZoneInfo.fromutc
 """The moment of a zone whose wall time, read as UTC, is given (how ``astimezone`` ends)."""
+_COMBINE: Final = datetime.combine
+_TIME_OF: Final = datetime.time
+"""Called as constants: compiled, a class's method named in the call is looked up by name each time."""
 
 
 def zoneinfo_of(moment: datetime, zone: tzinfo | None) -> ZoneInfo | None:
@@ -812,6 +815,19 @@ def in_zone(moment: datetime, zone: tzinfo) -> datetime:
     if moment.tzinfo is UTC and (own := zoneinfo_of(moment, zone)) is not None and (wall_epoch := _wall_epoch(own)):
         return _from_utc(moment, own, wall_epoch)
     return moment.astimezone(zone)
+
+
+def wall_instant(wall: datetime, zone: tzinfo) -> datetime:
+    """The UTC moment of the naive wall time ``wall`` on ``zone``'s clock: ``combine(wall, wall.time(), zone)`` converted
+    to UTC (its fold picks the pass of a repeated hour; a time the clock skips is the instant the clock before the change
+    tells). Of a ZoneInfo, the zone's offset for the wall time (it reads a datetime's wall fields and fold, not its zone)
+    is taken off the same wall time in UTC: ``astimezone`` asks the zone for its offset and UTC for its conversion through
+    calls by name, after the zone was put on (a log has a time in most cells)."""
+    own = zoneinfo_of(wall, zone)
+    if own is not None:
+        return _COMBINE(wall, _TIME_OF(wall), UTC) - _ZONE_OFFSET(own, wall)  # type: ignore[operator]  # a ZoneInfo always has an offset
+    # put on by `combine`, which keeps the time's fields and fold as `replace(tzinfo=…)` would, in a quarter of the time
+    return datetime.combine(wall, wall.time(), zone).astimezone(UTC)
 
 
 def local_date(moment: datetime, zone: tzinfo) -> date:
@@ -1050,7 +1066,7 @@ HOUR_MICROS: Final = 3_600_000_000
 """An hour in µs."""
 _EPOCH_WEEKDAY: Final = 3
 """1970-01-01, the epoch's date, was a Thursday (Monday is 0)."""
-_OFFSET_CHANGES: Final = 7 * 86_400_000_000
+_OFFSET_CHANGES: Final = 7 * _DAY_MICROS
 """No offset a zone has (they are less than a day): an hour of UTC in which the offset changes."""
 
 

@@ -157,11 +157,10 @@ class Flight:
     def assigned(self, agent: Optional[str], role: str, at: datetime) -> None:
         count = micros(at)
         self.agent, self.role, self.holding_since, self.holding_since_micros, self.phase_started = agent, role, at, count, None
-        entered = self.entered_role_at
-        if entered is None:
+        if self.entered_role_at is None:  # a flight made by hand: its wait counts from the ticket's arrival
             self.waits.append(Wait(role, self.record.created, at, True, self.created_micros, count))
         else:
-            self.waits.append(Wait(role, entered, at, True, self.entered_role_micros, count))
+            self.waits.append(Wait(role, self.entered_role_at, at, True, self.entered_role_micros, count))
         if self.first_assigned_at is None:
             self.first_assigned_at, self.first_assigned_micros = at, count
 

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mypy_extensions import mypyc_attr
 
+from ..calendars import UTC, wall_instant
 from ..diagnostics import Diagnostic
 from ..loading import MAPPING_KIND, file_kind, load_file, open_regular_binary
 from ..model import MAX_DURATION, Org, duration_problem, parse_duration
@@ -453,24 +454,12 @@ def parse_moment(text: str, mapping: LogMapping, zone: ZoneInfo) -> datetime:
             continue
         if not FIRST_YEAR <= moment.year <= LAST_YEAR:  # checked on the year as read: year 1 or 9999 cannot even change zone
             raise OutOfYears(text)
-        if moment.tzinfo is None and type(zone) is _ZONEINFO:
-            # the naive time's offset asked of the zone itself (a ZoneInfo reads a datetime's wall fields and fold, not its
-            # zone), taken off the same wall time in UTC: `astimezone` asks the zone for its offset and UTC for its own
-            # conversion through calls by name, and the zone had to be put on first (a log has a time in most cells)
-            return _COMBINE(moment, _TIME_OF(moment), _UTC) - _OFFSET_AT(zone, moment)
-        # any other zone put on by `combine`, which keeps the time's fields and fold as `replace(tzinfo=…)` would, in a
-        # quarter of the time (keyword arguments cost `replace` most of its time)
-        return (moment if moment.tzinfo else datetime.combine(moment, moment.time(), zone)).astimezone(timezone.utc)
+        return moment.astimezone(UTC) if moment.tzinfo else wall_instant(moment, zone)
     raise ValueError(text)
 
 
 _FROM_ISO: Final = datetime.fromisoformat
-_COMBINE: Final = datetime.combine
-_TIME_OF: Final = datetime.time
-_UTC: Final = timezone.utc
-_ZONEINFO: Final = ZoneInfo
-_OFFSET_AT: Final[Callable[[ZoneInfo, datetime], timedelta]] = ZoneInfo.utcoffset  # type: ignore[assignment]  # never None for a ZoneInfo
-"""Called as constants: compiled, a class's method named in the call is looked up by name each time."""
+"""Called as a constant: compiled, a class's method named in the call is looked up by name each time."""
 
 
 def no_time_format(name: str, text: str, error: ValueError) -> RowError:

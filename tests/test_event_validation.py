@@ -268,6 +268,21 @@ def test_an_event_without_a_time_is_refused_when_the_clock_is_outside_the_years(
     assert engine.ticket("A") is None
 
 
+@pytest.mark.parametrize("now, said", [(datetime(2025, 3, 3, 10), "needs a time-zone offset"),
+                                        (datetime(2025, 3, 3, 10, tzinfo=ZoneInfo("Asia/Shanghai")).replace(year=2101), "year 2101 is outside"),
+                                        ("2025-03-03T10:00:00Z", "must be a datetime")])
+def test_an_event_without_a_time_is_refused_when_a_clock_of_the_caller_s_own_gives_no_sound_moment(now, said):
+    """A clock of the caller's own may give anything: what is not a UTC moment in the years gets the whole check."""
+    class Told:
+        def now(self):
+            return now
+
+    engine = Engine(TINY, Told())
+    refused = engine.submit(created("A"))
+    assert [x.kind for x in refused] == ["Refused"] and "the clock's now cannot be the event's time" in refused[0].reason
+    assert said in refused[0].reason and engine.ticket("A") is None
+
+
 def test_an_event_that_fails_while_applied_is_refused_and_noted_not_raised(store_path, monkeypatch):
     """A bug in applying a checked event: refused with the reason, kept in `faults`, and the engine goes on."""
     engine = engine_on(store_path)

@@ -184,7 +184,7 @@ class Engine:
             check_event(event)
             given = event.at
             if given is None:
-                given = self.clock.now()  # a virtual clock's, or the real one's: a UTC moment in the years, told without the check
+                given = self.clock.now()  # a virtual or real clock's is a UTC moment, mostly in the years: told so without the whole check
                 if not plainly_sound(given) and (problem := time_problem("at", given)):
                     raise EventError(f"the clock's now cannot be the event's time: {problem}", event.ticket_id, None, type(event).__name__)
         except EventError as invalid:

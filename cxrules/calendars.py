@@ -827,7 +827,7 @@ def wall_instant(wall: datetime, zone: tzinfo) -> datetime:
     if own is not None:
         return _COMBINE(wall, _TIME_OF(wall), UTC) - _ZONE_OFFSET(own, wall)  # type: ignore[operator]  # a ZoneInfo always has an offset
     # put on by `combine`, which keeps the time's fields and fold as `replace(tzinfo=…)` would, in a quarter of the time
-    return datetime.combine(wall, wall.time(), zone).astimezone(UTC)
+    return _COMBINE(wall, _TIME_OF(wall), zone).astimezone(UTC)
 
 
 def local_date(moment: datetime, zone: tzinfo) -> date:

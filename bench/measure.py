@@ -55,6 +55,25 @@ def run_child(command: list[str], quiet: bool = False) -> tuple[int, resource.st
     return process.returncode, usage
 
 
+def pace() -> float:
+    """Seconds this machine takes, now, for a fixed piece of interpreted work (tuples made, a dict filled, a sort): the
+    least of three. The speed of these shared machines drifts by up to twice over half an hour, and every timing with it;
+    ratios within a part need no correction, but seconds read against an absolute target (`simulate` < 20 s) or against
+    another run mean something only beside the pace each was taken at."""
+    def work() -> None:
+        table = {}
+        for number in range(200_000):
+            table[(number % 997, number)] = number
+        sorted(table)
+
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def timed(work: Callable, *args, **kwargs) -> tuple[object, float]:
     """``work(*args, **kwargs)`` and its seconds, the collector on, after a collection, with what was alive before frozen."""
     gc.collect()

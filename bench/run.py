@@ -18,7 +18,10 @@ this driver imports nothing heavy, so it adds nothing. Every timing is repeated 
 times, min and median printed; a baseline does the same work as what it is compared with,
 under the same conditions: the garbage collector is ON in every timing, baselines and
 cxrules alike, after a `gc.collect()`, with what was alive before frozen (`gc.freeze`). Ratios
-are of the mins, within one run: ratios travel between machines, seconds do not.
+are of the mins, within one run: ratios travel between machines, seconds do not. The driver
+times a fixed piece of interpreted work (`measure.pace`) before and after each part and prints it
+with the part's peak RSS: the speed of these machines drifts by up to twice within half an hour,
+so seconds read against an absolute target or another run mean something only at a like pace.
 
 Knobs (environment):
   BENCH_REPEAT=3                   repeats of every timing
@@ -44,7 +47,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from measure import run_child
+from measure import pace, run_child
 
 PARTS = {"durable": ("stores", "bench_durable"), "validate": ("checking", "bench_validate"), "check": ("checking", "bench_check"),
          "engine": ("engine_workloads", "bench_engine"), "simulate": ("simulation", "bench_simulate"),
@@ -55,11 +58,13 @@ PARTS = {"durable": ("stores", "bench_durable"), "validate": ("checking", "bench
 
 def run_part(name: str, folder: Path) -> int:
     """Run one part in a fresh process; print its peak RSS and wall time; its exit status."""
+    before = pace()
     started = time.perf_counter()
     code, usage = run_child([sys.executable, __file__, "--part", name, str(folder)])
+    seconds = time.perf_counter() - started
     verdict = "" if code == 0 else f", FAILED (exit {code})"
-    print(f"          [{name}: own process, peak RSS {usage.ru_maxrss / 1024:.0f} MB, "
-          f"{time.perf_counter() - started:.0f} s in all{verdict}]", flush=True)
+    print(f"          [{name}: own process, peak RSS {usage.ru_maxrss / 1024:.0f} MB, {seconds:.0f} s in all{verdict}; "
+          f"the machine's pace {before:.3f} s before, {pace():.3f} s after]", flush=True)
     return code
 
 

@@ -27,8 +27,9 @@ them) and the seed org orgs/automotive.yaml. For each:
   also checking each event whole and keeping the timers the real engine scheduled in time order:
   work that no engine that refuses a bad event before acting on it and fires its timers on time
   skips. The floors are the bench's interpreted code calling the engine's compiled parts, so a
-  compiled engine can do their work for less: yardsticks of the work, not bounds on its time
-  (the caller's own part excepted, which is the bench's and any engine's).
+  compiled engine can do their work for less: yardsticks of the work, not bounds on its time.
+  The caller's own part is nearly all the bench's, which any engine on this stream pays, but
+  it too runs a little interpreted code on the engine's side (Told.submit, once an event).
 - cold start: a fresh engine built, then the first ticket of every class created and closed,
   beside a fresh ruleset built, then its first post of each (what building took also shown), and
   its bound: a cold ticket does all a warm one does (the best case), and the engine asks
@@ -258,7 +259,7 @@ Answer = list[tuple[type, dict]]
 
 
 class Told:
-    """The floor of the engine's interface (event objects in, decision objects to handlers): an engine told beforehand every
+    """The work of the engine's interface (event objects in, decision objects to handlers): an engine told beforehand every
     decision the real one hands its handlers on the stream (:func:`answers_of`). Per event it finds the ticket, builds that
     event's decisions afresh (``fresh``; else hands over ones built beforehand: the caller's own part alone) and calls the
     handlers with each. It checks, routes, times and stores nothing: an engine of this interface does this work at least

@@ -66,12 +66,7 @@ def pace() -> float:
             table[(number % 997, number)] = number
         sorted(table)
 
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - started)
-    return best
+    return repeated(work, repeat=3).best
 
 
 def timed(work: Callable, *args, **kwargs) -> tuple[object, float]:

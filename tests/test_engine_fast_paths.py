@@ -1075,7 +1075,7 @@ def test_a_store_without_an_undo_log_copies_no_ticket_and_refuses_to_go_on_after
 
 @pytest.mark.parametrize("fresh", [False, True])
 def test_the_bench_s_told_floor_hands_its_handlers_what_the_engine_decided(fresh):
-    """`bench/run.py engine` sets the engine against an engine told every answer beforehand (the interface's floor), which
+    """`bench/run.py engine` sets the engine against an engine told every answer beforehand (the interface's work), which
     builds each decision as the engine's handlers got it. Fails if the floor cannot build a decision (as when it wrote a
     compiled decision's `__dict__`, which it has not) or hands over other decisions than the engine's."""
     org = cxrules.load_org(ORGS / "automotive.yaml")

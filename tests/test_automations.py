@@ -146,6 +146,23 @@ def test_a_new_ticket_within_7_days_of_a_resolved_one_reopens_it(tmp_path):
     assert fired(late) == []
 
 
+def test_an_earlier_ticket_resolved_twice_within_the_window_is_matched_once(tmp_path):
+    """t0 is resolved, reopened by t1 and resolved again: two facts of t0 in t2's window, one earlier ticket. The automation
+    fires once for the pair (t0, t2), and notifies once; and once for (t1, t2)."""
+    came_back = {"id": "came_back", "when": {"event": "created", "following": "resolved", "within": "7d"},
+                 "then": {"reopen": "earlier", "notify": ["manager"]}}
+    engine = Engine(make_org(tmp_path, with_automations(came_back)), VirtualClock(MONDAY))
+    engine.submit(ticket(0, MONDAY))
+    engine.submit(Resolved("t0", at=MONDAY + timedelta(hours=1)))
+    assert [x.matched[0] for x in fired(engine.submit(ticket(1, MONDAY + timedelta(days=1))))] == ["t0 at 2025-03-03 11:00"]
+    engine.submit(Resolved("t0", at=MONDAY + timedelta(days=1, hours=1)))
+    engine.submit(Resolved("t1", at=MONDAY + timedelta(days=1, hours=2)))
+    decisions = engine.submit(ticket(2, MONDAY + timedelta(days=2)))
+    assert [x.matched[0] for x in fired(decisions)] == ["t1 at 2025-03-04 12:00", "t0 at 2025-03-04 11:00"]  # the latest first
+    assert [x.ticket_id for x in decisions if isinstance(x, TicketReopened)] == ["t1", "t0"]
+    assert len([x for x in decisions if isinstance(x, Notified)]) == 2
+
+
 def test_a_timer_tells_its_length_on_its_own_clock(tmp_path):
     """The words of a timer's trigger are worded once for each automation: business hours (never days: `1d` of open time
     is refused), and a calendar clock's days."""

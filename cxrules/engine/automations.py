@@ -55,9 +55,6 @@ _serial: Final = itertools.count()
 
 _MAX_SHAPES: Final = 4096
 """Answers kept per org at most; a shape seen later is asked about each time."""
-_MOST_FACTS_KEPT: Final = 32
-"""The most earlier facts of a shape whose answer is kept: a customer with more in the window (a fleet, a catch-all id) adds
-one with each ticket, so such a shape seldom comes again, and keeping it would hold memory for nothing."""
 
 Answer: TypeAlias = tuple[tuple[str, int, int], ...]
 """Durable-rules' matches, in its order: (automation id, place of the earlier fact, place of the new one)."""
@@ -79,7 +76,7 @@ def _key(automation: Automation, role: str, whose: str) -> str:
 
 
 class Patterns:
-    """The org's patterns across tickets, compiled into one durable-rules ruleset, asked once per shape of the facts."""
+    """The org's patterns across tickets, compiled into one durable-rules ruleset, asked once per shape of a pair of facts."""
 
     def __init__(self, org: Org):
         self.name = f"cxrules_automations_{org.info.id}_{os.getpid()}_{next(_serial)}"
@@ -89,7 +86,7 @@ class Patterns:
         self._windows: dict[str, float] = {}
         """Per type of earlier fact a rule compares times with: the seconds of its window."""
         self._answers: dict[tuple, Answer] = {}
-        """Durable-rules' answer per shape of the facts posted (:meth:`_shape`)."""
+        """Durable-rules' answer per shape of a pair posted, an earlier fact and the new one (:meth:`_shape`)."""
         self._lock = guarded()
         rules = {}
         for automation in org.automations:
@@ -118,32 +115,41 @@ class Patterns:
         self._matches.append((automation_id, int(matched[first]["id"][1:]), int(matched[last]["id"][1:])))
 
     def matches(self, facts: list[dict], new: dict) -> list[tuple[str, tuple[str, ...]]]:
-        """(automation id, (matched earlier ticket, new fact's ticket)) for each match ending with ``new``.
+        """(automation id, (matched earlier ticket, new fact's ticket)) for each match ending with ``new``, in durable-rules'
+        order: the latest earlier fact's first.
 
-        ``facts`` are earlier ones only: none is new (`new: true`, or the type of a `following` pattern's new fact), as
-        :meth:`_shape` takes for granted."""
+        ``facts`` are earlier ones only: none is new (`new: true`, or the type of a `following` pattern's new fact). Each rule
+        matches a pair, one earlier fact and the new one (`last` needs `new`, and `this` is a type only the new fact has), so
+        durable-rules is asked about each earlier fact beside the new one, once per shape of the pair (:meth:`_shape`), and
+        the matches of all are those durable-rules gives when asked about them all at once (a test holds them alike). Asking
+        about them all at once cost a customer with a thousand facts in the window (a fleet, a catch-all id) two thousand
+        posts for each new ticket: a replay of such a customer's month never ended.
+
+        Each pair of tickets matches once: an earlier ticket with two facts in the window (resolved, reopened, resolved
+        again) is one earlier ticket, and its latest fact's match stands for it (two would fire the automation twice for
+        the same pair, notifying twice)."""
         if self._ruleset is None:
             return []
+        found: dict[tuple[str, tuple[str, ...]], None] = {}
         with self._lock:
-            shape = self._shape(facts, new)
-            answer = self._answers.get(shape)
-            if answer is None:
-                answer = self._ask(facts, new)
-                if len(self._answers) < _MAX_SHAPES and len(facts) <= _MOST_FACTS_KEPT:
-                    self._answers[shape] = answer
-        tickets = [*(fact["ticket"] for fact in facts), new["ticket"]]
-        return [(automation_id, (tickets[first], tickets[last])) for automation_id, first, last in answer]
+            for place in range(len(facts) - 1, -1, -1):  # not reversed(facts), which mypyc 2.4 fails to compile for a list of dicts
+                fact = facts[place]
+                shape = self._shape(fact, new)
+                answer = self._answers.get(shape)
+                if answer is None:
+                    answer = self._ask([fact], new)
+                    if len(self._answers) < _MAX_SHAPES:
+                        self._answers[shape] = answer
+                for automation_id, _, _ in answer:
+                    found.setdefault((automation_id, (fact["ticket"], new["ticket"])))
+        return list(found)
 
-    def _shape(self, facts: list[dict], new: dict) -> tuple:
-        """All the rules can test of ``facts`` beside ``new``. How the earlier facts stand to each other does not count: each
-        rule's second fact can only be the new one (`last` needs `new`, and `this` is a type only the new fact has)."""
-        shape: list = [new["t"], new.get("new")]
-        for fact in facts:
-            window = self._windows.get(fact["t"])
-            within = None if window is None else new["at"] <= fact["at"] + window  # durable-rules' own sum, to the last bit
-            apart = new["n"] - fact["n"] if "n" in fact and "n" in new else None
-            shape.append((fact["t"], fact.get("new"), apart, fact["ticket"] == new["ticket"], within))
-        return tuple(shape)
+    def _shape(self, fact: dict, new: dict) -> tuple:
+        """All the rules can test of an earlier ``fact`` beside ``new``."""
+        window = self._windows.get(fact["t"])
+        within = None if window is None else new["at"] <= fact["at"] + window  # durable-rules' own sum, to the last bit
+        apart = new["n"] - fact["n"] if "n" in fact and "n" in new else None
+        return new["t"], new.get("new"), fact["t"], fact.get("new"), apart, fact["ticket"] == new["ticket"], within
 
     def _ask(self, facts: list[dict], new: dict) -> Answer:
         """Durable-rules' matches of ``facts`` then ``new``, posted to one session and retracted after, which leaves it

@@ -55,6 +55,8 @@ _serial: Final = itertools.count()
 
 _MAX_SHAPES: Final = 4096
 """Answers kept per org at most; a shape seen later is asked about each time."""
+_FACT_WORDS_KEPT: Final = 16_384
+"""Facts told in words kept at most (then forgotten at once): some 3 MB."""
 
 Answer: TypeAlias = tuple[tuple[str, int, int], ...]
 """Durable-rules' matches, in its order: (automation id, place of the earlier fact, place of the new one)."""
@@ -86,7 +88,7 @@ class Patterns:
         self._windows: dict[str, float] = {}
         """Per type of earlier fact a rule compares times with: the seconds of its window."""
         self._answers: dict[tuple, Answer] = {}
-        """Durable-rules' answer per shape of a pair posted, an earlier fact and the new one (:meth:`_shape`)."""
+        """Durable-rules' answer per shape of a pair posted, an earlier fact and the new one (see :meth:`matches`)."""
         self._lock = guarded()
         rules = {}
         for automation in org.automations:
@@ -120,7 +122,7 @@ class Patterns:
 
         ``facts`` are earlier ones only: none is new (`new: true`, or the type of a `following` pattern's new fact). Each rule
         matches a pair, one earlier fact and the new one (`last` needs `new`, and `this` is a type only the new fact has), so
-        durable-rules is asked about each earlier fact beside the new one, once per shape of the pair (:meth:`_shape`), and
+        durable-rules is asked about each earlier fact beside the new one, once per shape of the pair, and
         the matches of all are those durable-rules gives when asked about them all at once (a test holds them alike). Asking
         about them all at once cost a customer with a thousand facts in the window (a fleet, a catch-all id) two thousand
         posts for each new ticket: a replay of such a customer's month never ended.
@@ -131,25 +133,24 @@ class Patterns:
         if self._ruleset is None:
             return []
         found: dict[tuple[str, tuple[str, ...]], None] = {}
+        new_type, new_flag, new_at, new_ticket, new_number = new["t"], new.get("new"), new["at"], new["ticket"], new.get("n")
         with self._lock:
             for place in range(len(facts) - 1, -1, -1):  # not reversed(facts), which mypyc 2.4 fails to compile for a list of dicts
                 fact = facts[place]
-                shape = self._shape(fact, new)
+                fact_type, ticket_id, number = fact["t"], fact["ticket"], fact.get("n")
+                window = self._windows.get(fact_type)
+                # the pair's shape: all the rules can test of the fact beside the new one (the window's end by durable-rules'
+                # own sum, to the last bit)
+                shape = (new_type, new_flag, fact_type, fact.get("new"), None if number is None or new_number is None else new_number - number,
+                         ticket_id == new_ticket, None if window is None else new_at <= fact["at"] + window)
                 answer = self._answers.get(shape)
                 if answer is None:
                     answer = self._ask([fact], new)
                     if len(self._answers) < _MAX_SHAPES:
                         self._answers[shape] = answer
                 for automation_id, _, _ in answer:
-                    found.setdefault((automation_id, (fact["ticket"], new["ticket"])))
+                    found.setdefault((automation_id, (ticket_id, new_ticket)))
         return list(found)
-
-    def _shape(self, fact: dict, new: dict) -> tuple:
-        """All the rules can test of an earlier ``fact`` beside ``new``."""
-        window = self._windows.get(fact["t"])
-        within = None if window is None else new["at"] <= fact["at"] + window  # durable-rules' own sum, to the last bit
-        apart = new["n"] - fact["n"] if "n" in fact and "n" in new else None
-        return new["t"], new.get("new"), fact["t"], fact.get("new"), apart, fact["ticket"] == new["ticket"], within
 
     def _ask(self, facts: list[dict], new: dict) -> Answer:
         """Durable-rules' matches of ``facts`` then ``new``, posted to one session and retracted after, which leaves it
@@ -204,6 +205,9 @@ class Automations:
                              if automation.trigger.within is not None}
         """Per automation, its timer's length and its pattern's window as its decisions word them (`2h business`, `7d`): worded
         once, not by an interpreted function's call each."""
+        self._fact_words: dict[tuple[str, float], str] = {}
+        """Matched facts as decisions tell them (:func:`_fact`), by ticket and time: a customer with many tickets in a pattern's
+        window has each told again for each new ticket, and the new ticket once for each earlier one."""
         timers.register_for_ticket("automation", self._fire_timer, self._unwanted, TEXT)
 
     def on(self, ticket: TicketState, event: str, at: datetime, depth: int = 0) -> list[d.Decision]:
@@ -282,7 +286,8 @@ class Automations:
             self.store.add_fact(key, at, ticket.id, until or shift(at, trigger.within, self.zone))
         else:
             kept = self.store.facts_since(_key(automation, "earlier", whose), shift(at, -trigger.within, self.zone))
-            facts = [{"t": f"{automation.id}:earlier", "at": moment, "ticket": ticket_id} for moment, ticket_id in kept]
+            earlier_type = f"{automation.id}:earlier"
+            facts = [{"t": earlier_type, "at": moment, "ticket": ticket_id} for moment, ticket_id in kept]
             new = {"t": f"{automation.id}:this", "at": now, "ticket": ticket.id}
         decisions: list[d.Decision] = []
         if len(kept) + 1 < (trigger.count or 2):
@@ -292,7 +297,7 @@ class Automations:
             if automation_id != automation.id:
                 continue
             if trigger.count is not None:
-                matched = tuple(_fact(ticket_id, moment, self.zone) for moment, ticket_id in kept[-(trigger.count - 1):]) + (_fact(ticket.id, now, self.zone),)
+                matched = tuple(self._told(ticket_id, moment) for moment, ticket_id in kept[-(trigger.count - 1):]) + (self._told(ticket.id, now),)
                 described = (f"{trigger.event}: the {_ordinal(len(kept) + 1)} of {_whose(trigger.per, whose)} within "
                              f"{self.within_words[automation.id]} (at least {trigger.count})")
                 decisions.extend(self._fire(ticket, automation, at, described, matched, None, depth))
@@ -300,9 +305,19 @@ class Automations:
                 earlier = self.store.get(first)
                 described = (f"{trigger.event} within {self.within_words[automation.id]} of ticket `{first}` of "
                              f"{_whose(trigger.per, whose)} being {trigger.following}")
-                decisions.extend(self._fire(ticket, automation, at, described, (_fact(first, times[first], self.zone), _fact(ticket.id, now, self.zone)),
+                decisions.extend(self._fire(ticket, automation, at, described, (self._told(first, times[first]), self._told(ticket.id, now)),
                                             earlier, depth, earlier_id=first))
         return decisions
+
+    def _told(self, ticket_id: str, moment: float) -> str:
+        """:func:`_fact`, kept (see :attr:`_fact_words`)."""
+        key = (ticket_id, moment)
+        words = self._fact_words.get(key)
+        if words is None:
+            if len(self._fact_words) >= _FACT_WORDS_KEPT:
+                self._fact_words.clear()
+            words = self._fact_words[key] = _fact(ticket_id, moment, self.zone)
+        return words
 
     # ------------------------------------------------------------ firing
 

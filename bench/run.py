@@ -7,7 +7,7 @@ Parts (default: all, in this order):
   engine       the engine on one routing table beside its peers (a dict, a hand-written loop,   engine_workloads.py
                raw durable-rules): best case, realistic stream, cold start, memory; a desk kept full
   simulate     read_log + simulate of a month of tickets, then of as many at the centre's usual  simulation.py
-               load, beside reading the CSV alone
+               load, beside reading the CSV alone; a month of one customer beside customers spread
   import       a million-row event log read with a mapping, beside reading the CSV alone        simulation.py
   service      8 threads on one engine on SQLite; 1,000 hot reloads                             stores.py
   automations  200 automations beside the same engine and stream without them                   automations.py
@@ -31,6 +31,7 @@ Knobs (environment):
   BENCH_MEMORY_EVENTS=1000000      engine: events of the realistic stream in the memory run
   BENCH_DESK_TICKETS=20000         engine: tickets through the desk kept full, at each size
   BENCH_TICKETS=100000             simulate: tickets of the month (and of the usual load's months)
+  BENCH_ONE_CUSTOMER=4000          simulate: tickets of the month of one customer (and of customers spread)
   BENCH_ROWS=1000000               import: rows of the event log
   BENCH_SERVICE_EVENTS=200000      service: events the 8 threads submit
   BENCH_DURABLE_CHECKPOINTS=20000,200000,1000000, BENCH_DURABLE_STORES=memory,sqlite,...,

@@ -48,8 +48,9 @@ month, 13,703 of 100,000 are still open at the end, and a ticket costs the repla
 (queued, warned, breached, escalated and moved)."""
 
 
-def write_ticket_log(folder: Path, count: int, seed: int = 3, days: int = 31) -> tuple[Path, Path]:
-    """A flat log of ``count`` tickets over ``days`` days from 1 March 2025 for orgs/automotive.yaml, and its mapping.
+def write_ticket_log(folder: Path, count: int, seed: int = 3, days: int = 31, customers: int = 0) -> tuple[Path, Path]:
+    """A flat log of ``count`` tickets over ``days`` days from 1 March 2025 for orgs/automotive.yaml, and its mapping; the
+    tickets come from ``customers`` customers, drawn at random (0: a third as many as tickets, three tickets each on average).
 
     Every category, channel, segment and priority of the org occurs (segments and priorities
     skewed to the everyday ones); resolution takes a lognormal time (median 2 h, 1 % beyond a
@@ -63,7 +64,7 @@ def write_ticket_log(folder: Path, count: int, seed: int = 3, days: int = 31) ->
     segments, priorities = [s.id for s in org.segments], list(org.info.priorities)
     rng = random.Random(seed)
     start = datetime(2025, 3, 1)
-    log = folder / (f"tickets_{count}.csv" if days == 31 else f"tickets_{count}_over_{days}_days.csv")
+    log = folder / (f"tickets_{count}{'' if days == 31 else f'_over_{days}_days'}{f'_of_{customers}_customers' if customers else ''}.csv")
     with open(log, "w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
         writer.writerow(["ticket_id", "created_at", "first_response_at", "resolved_at", "category", "channel", "segment",
@@ -76,7 +77,7 @@ def write_ticket_log(folder: Path, count: int, seed: int = 3, days: int = 31) ->
             score = rng.choices((1, 2, 3, 4, 5), (5, 7, 13, 30, 45))[0] if rng.random() < 0.4 else ""
             writer.writerow([f"T{number:06}", str(created)[:19], str(answered)[:19], resolved, rng.choice(categories),
                              rng.choice(channels), rng.choices(segments, SKEW)[0], f"P{rng.choices(range(4), SKEW)[0] + 1}",
-                             "yes" if rng.random() < 0.3 else "no", f"C{rng.randrange(count // 3):06}", score])
+                             "yes" if rng.random() < 0.3 else "no", f"C{rng.randrange(customers or count // 3):06}", score])
     mapping = {
         "apiVersion": "cxrules/v1", "kind": "TicketLogMapping", "description": "generated flat log → automotive",
         "format": "csv", "encoding": "utf-8", "timezone": "Asia/Shanghai", "time_formats": ["iso"], "seed": 1,
@@ -293,7 +294,8 @@ def _replay_line(runs: list[dict]) -> None:
 def bench_simulate(folder: Path) -> None:
     """Read and replay BENCH_TICKETS tickets (default 100,000) against orgs/automotive.yaml, target < 20 s: all in March
     2025, however many (the centre overloaded beyond :data:`CENTRE_LOAD`), then spread over as many months as its staff
-    take (the same centre at its usual load), each beside reading its file."""
+    take (the same centre at its usual load), each beside reading its file; then a month of one customer's tickets beside
+    customers spread (:func:`_one_customer`)."""
     count = env_int("BENCH_TICKETS", 100_000)
     org = ROOT / "orgs" / "automotive.yaml"
     for days in dict.fromkeys((31, max(31, round(31 * count / CENTRE_LOAD)))):
@@ -311,6 +313,7 @@ def bench_simulate(folder: Path) -> None:
             _report(f"read_log + simulate {mode}", runs, count, "tickets", baseline, "< 20 s")
             if runs:
                 _replay_line(runs)
+    _one_customer(folder, org)
     small, small_mapping = write_ticket_log(folder, CENTRE_LOAD)
     runs = _measure("profile", org, small_mapping, small, repeat=1)
     if runs:
@@ -319,6 +322,23 @@ def bench_simulate(folder: Path) -> None:
               f"top 8 by cumulative time:\n{cumulative}\n          and by own time:\n{own}", flush=True)
         print("          own time by module (built-ins counted to their callers): "
               + ", ".join(f"{module} {share:.0%}" for module, share in runs[0]["modules"].items() if share >= 0.01), flush=True)
+
+
+def _one_customer(folder: Path, org: Path) -> None:
+    """BENCH_ONE_CUSTOMER tickets (default 4,000) in March, of customers spread and of one customer: a fleet, or a log whose
+    customer column holds a catch-all id. The automotive centre's patterns across a customer's tickets then find hundreds
+    in their windows (`repeat_complaint`, the second complaint within 30 days; `complaint_comes_back`, a complaint within
+    7 days of a resolved one, which fires once for each such earlier ticket)."""
+    count = env_int("BENCH_ONE_CUSTOMER", 4_000)
+    print(f"simulate  {count:,} tickets over 31 days against automotive, of {count // 3:,} customers and of one (a fleet, a "
+          f"catch-all id), what-if; each part {REPEAT}× in its own process:", flush=True)
+    spread = _measure("simulate", org, *reversed(write_ticket_log(folder, count)), "what-if")
+    _report("customers spread", spread, count, "tickets")
+    one = _measure("simulate", org, *reversed(write_ticket_log(folder, count, customers=1)), "what-if")
+    _report("one customer", one, count, "tickets")
+    if spread and one:
+        print(f"          {'':<26} one customer takes {min(r['seconds'] for r in one) / min(r['seconds'] for r in spread):.1f}× "
+              "the time of customers spread", flush=True)
 
 
 def bench_import(folder: Path) -> None:

@@ -320,7 +320,8 @@ def test_a_failure_inside_durable_rules_abandons_the_action_raises_and_the_rules
 
 @cache
 def _pattern_sessions() -> tuple[cxrules.Org, Patterns, Patterns]:
-    """The automotive centre's patterns twice: one session serving answers per shape, one asked about each set of facts."""
+    """The automotive centre's patterns twice: one session serving answers per shape of a pair, one asked about each set of
+    facts at once."""
     org = cxrules.load_org(AUTOMOTIVE)
     return org, Patterns(org), Patterns(org)
 

@@ -7,18 +7,19 @@ calendar, or calendar time), its conditions judged again then: no hourly sweep.
 
 Patterns across tickets are decided by durable-rules (:class:`Patterns`). The events a pattern counts are facts kept
 in the store (so they survive a restart and are shared by processes on one database); for each new one, the facts of
-its key within the window are posted to a durable-rules session with the new fact last, and the compiled rule (the
-count-th fact after an earlier one of the same key; a fact following another ticket's within the window) fires on the
-matches that end with it. The session is emptied afterwards: durable-rules keeps nothing between events, its
-wall-clock timers are never used, and memory stays flat however many customers come and go (the answers kept per
-shape, below, are bounded in number and in size).
+its key within the window are matched with the new fact by the compiled rule (the count-th fact after an earlier one
+of the same key; a fact following another ticket's within the window), whose matches are those that end with it. Each
+rule matches a pair, one earlier fact and the new one, so durable-rules is asked about pairs, each posted to a session
+with the new fact last; the session is emptied afterwards: durable-rules keeps nothing between events, its wall-clock
+timers are never used, and memory stays flat however many customers come and go (the answers kept per shape, below,
+are bounded in number and in size).
 
-What the rules can tell of the facts is little: of each earlier fact, its type, how far its number lies from the new
-one's, whether it is the same ticket, and which side of the window's end the new one falls. Facts alike in that (their
-*shape*) match alike, so durable-rules is asked once per shape and its answer, as places in the list of facts, serves
-every later set of that shape, as routing is served once per set of rules taking a class (:mod:`.durable`). Its sum of a
-fact's time and the window is the very one of IEEE doubles that durable-rules makes, so a fact at the window's end
-falls on the side durable-rules puts it.
+What the rules can tell of a pair is little: of the earlier fact, its type, how far its number lies from the new one's,
+whether it is the same ticket, and which side of the window's end the new one falls. Pairs alike in that (their
+*shape*) match alike, so durable-rules is asked once per shape and its answer serves every later pair of that shape,
+however many facts a customer has in the window, as routing is served once per set of rules taking a class
+(:mod:`.durable`). Its sum of a fact's time and the window is the very one of IEEE doubles that durable-rules makes, so a
+fact at the window's end falls on the side durable-rules puts it.
 
 What an action changes is an event other automations may react to (`updated`; a reopening is `reopened`, a move
 `reassigned`), at most :data:`MAX_CASCADE` deep: deeper is a loop, stopped and reported (`cxrules check` finds such
@@ -286,8 +287,15 @@ class Automations:
             self.store.add_fact(key, at, ticket.id, until or shift(at, trigger.within, self.zone))
         else:
             kept = self.store.facts_since(_key(automation, "earlier", whose), shift(at, -trigger.within, self.zone))
-            earlier_type = f"{automation.id}:earlier"
-            facts = [{"t": earlier_type, "at": moment, "ticket": ticket_id} for moment, ticket_id in kept]
+            # a ticket's latest fact stands for its earlier ones (if any of them is in the window, so is the latest), and a
+            # pair of tickets matches once: a ticket reopened and resolved again and again leaves a fact each time
+            earlier_type, facts, seen = f"{automation.id}:earlier", [], set()
+            for place in range(len(kept) - 1, -1, -1):
+                moment, ticket_id = kept[place]
+                if ticket_id not in seen:
+                    seen.add(ticket_id)
+                    facts.append({"t": earlier_type, "at": moment, "ticket": ticket_id})
+            facts.reverse()  # oldest first, as kept
             new = {"t": f"{automation.id}:this", "at": now, "ticket": ticket.id}
         decisions: list[d.Decision] = []
         if len(kept) + 1 < (trigger.count or 2):

@@ -563,7 +563,25 @@ def test_a_surge_s_arrivals_go_into_a_snapshot_as_their_moments_and_come_back_co
     assert restored.arrivals_since("rush", after) == store.arrivals_since("rush", after) == 1
 
 
-_window_step = st.tuples(st.sampled_from(["add_fact", "facts_since", "expire", "arrival", "arrivals_since"]),
+@settings(max_examples=examples(100), deadline=None)
+@given(steps=st.lists(st.tuples(st.sampled_from(["C1", "C2"]), st.integers(0, 120), st.integers(0, 200), st.integers(1, 6)), max_size=40))
+def test_the_tail_of_a_count_s_facts_is_that_of_all_of_them(steps):
+    """A count reads how many facts its key holds in the window and the last count-1 of them (the memory store slices its
+    list, not building all of it): what the whole list gives, and the same facts forgotten as they leave the window."""
+    whole, tail = MemoryStore(), MemoryStore()
+    start, clock = datetime(2025, 1, 1, tzinfo=SHANGHAI), 0
+    for key, step, window, last in steps:
+        clock += step
+        at = start + timedelta(seconds=clock)
+        after = at - timedelta(seconds=window)
+        kept = whole.facts_since(key, after)
+        assert tail.facts_tail(key, after, last) == (len(kept), kept[-last:])
+        for store in (whole, tail):
+            store.add_fact(key, at, f"T{clock}", at + timedelta(seconds=300))
+    assert tail.facts == whole.facts
+
+
+_window_step = st.tuples(st.sampled_from(["add_fact", "facts_since", "facts_tail", "expire", "arrival", "arrivals_since"]),
                          st.sampled_from(["C1", "C2"]), st.integers(0, 120))
 
 
@@ -588,6 +606,8 @@ def test_facts_and_surge_windows_roll_back_to_what_they_held(units):
                 store.add_fact(key, at, f"T{clock}", at + timedelta(seconds=60 if key == "C1" else 300))
             elif name == "facts_since":
                 store.facts_since(key, at - timedelta(seconds=90))
+            elif name == "facts_tail":
+                store.facts_tail(key, at - timedelta(seconds=90), 2)
             elif name == "expire":
                 store.expire_facts(at)
             elif name == "arrival":

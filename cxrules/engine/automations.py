@@ -279,14 +279,14 @@ class Automations:
         now = seconds(at)
         if trigger.count is not None:
             key = _key(automation, "counted", whose)
-            kept = self.store.facts_since(key, shift(at, -trigger.within, self.zone))
-            # only the fact count-1 places before the new one can be a match's first: the earlier ones are not posted
-            begins = len(kept) - (trigger.count - 1)
-            facts = [{"t": automation.id, "n": begins, "new": False, "at": kept[begins][0], "ticket": kept[begins][1]}] if 0 <= begins < len(kept) else []
-            new = {"t": automation.id, "n": len(kept), "new": True, "at": now, "ticket": ticket.id}
+            # only the fact count-1 places before the new one can be a match's first: the earlier ones are not posted, nor read
+            total, kept = self.store.facts_tail(key, shift(at, -trigger.within, self.zone), trigger.count - 1)
+            facts = [{"t": automation.id, "n": total - len(kept), "new": False, "at": kept[0][0], "ticket": kept[0][1]}] if len(kept) == trigger.count - 1 else []
+            new = {"t": automation.id, "n": total, "new": True, "at": now, "ticket": ticket.id}
             self.store.add_fact(key, at, ticket.id, until or shift(at, trigger.within, self.zone))
         else:
             kept = self.store.facts_since(_key(automation, "earlier", whose), shift(at, -trigger.within, self.zone))
+            total, times = len(kept), {ticket_id: moment for moment, ticket_id in kept}
             # a ticket's latest fact stands for its earlier ones (if any of them is in the window, so is the latest), and a
             # pair of tickets matches once: a ticket reopened and resolved again and again leaves a fact each time
             earlier_type, facts, seen = f"{automation.id}:earlier", [], set()
@@ -298,15 +298,14 @@ class Automations:
             facts.reverse()  # oldest first, as kept
             new = {"t": f"{automation.id}:this", "at": now, "ticket": ticket.id}
         decisions: list[d.Decision] = []
-        if len(kept) + 1 < (trigger.count or 2):
+        if total + 1 < (trigger.count or 2):
             return decisions  # too few facts for any match: durable-rules need not be asked (most customers write once)
-        times = {ticket_id: moment for moment, ticket_id in kept}
         for automation_id, (first, _) in self.patterns.matches(facts, new):
             if automation_id != automation.id:
                 continue
             if trigger.count is not None:
-                matched = tuple(self._told(ticket_id, moment) for moment, ticket_id in kept[-(trigger.count - 1):]) + (self._told(ticket.id, now),)
-                described = (f"{trigger.event}: the {_ordinal(len(kept) + 1)} of {_whose(trigger.per, whose)} within "
+                matched = tuple(self._told(ticket_id, moment) for moment, ticket_id in kept) + (self._told(ticket.id, now),)
+                described = (f"{trigger.event}: the {_ordinal(total + 1)} of {_whose(trigger.per, whose)} within "
                              f"{self.within_words[automation.id]} (at least {trigger.count})")
                 decisions.extend(self._fire(ticket, automation, at, described, matched, None, depth))
             else:

@@ -388,6 +388,11 @@ class Store(ABC):
     @abstractmethod
     def facts_since(self, key: str, after: datetime) -> list[tuple[float, str]]:
         """Forget the facts of ``key`` at or before ``after`` (they left its window); (POSIX seconds, ticket id) of the rest, oldest first."""
+    def facts_tail(self, key: str, after: datetime, last: int) -> tuple[int, list[tuple[float, str]]]:
+        """:meth:`facts_since`, told as how many facts are left and the last ``last`` of them, all a count needs: a store may
+        tell them without listing the rest (a count `per: all` keeps every ticket of its class in the window)."""
+        kept = self.facts_since(key, after)
+        return len(kept), kept[max(0, len(kept) - last):]
     @abstractmethod
     def count_facts(self, key: str, after: datetime, until: datetime) -> int:
         """How many facts of ``key`` fall after ``after`` and at or before ``until`` (forgetting none)."""
@@ -814,6 +819,14 @@ class MemoryStore(Store):
         heappush(self.fact_expiry, (facts[-1][2], key))  # left behind by a rollback, it finds nothing to remove
 
     def facts_since(self, key: str, after: datetime) -> list[tuple[float, str]]:
+        return [(at, ticket_id) for at, ticket_id, _ in self._facts_after(key, after)]
+
+    def facts_tail(self, key: str, after: datetime, last: int) -> tuple[int, list[tuple[float, str]]]:
+        facts = self._facts_after(key, after)
+        return len(facts), [(at, ticket_id) for at, ticket_id, _ in facts[max(0, len(facts) - last):]]
+
+    def _facts_after(self, key: str, after: datetime) -> list[tuple[float, str, float]]:
+        """The facts of ``key`` held, those at or before ``after`` forgotten first (see :meth:`facts_since`)."""
         facts = self.facts.get(key)
         if facts is None:
             return []
@@ -822,7 +835,7 @@ class MemoryStore(Store):
             if (steps := self._steps()) is not None:
                 steps.append(partial(facts.__setitem__, slice(0, 0), facts[:gone]))
             del facts[:gone]
-        return [(at, ticket_id) for at, ticket_id, _ in facts]
+        return facts
 
     def count_facts(self, key: str, after: datetime, until: datetime) -> int:
         facts = self.facts.get(key)

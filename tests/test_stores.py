@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import tracemalloc
+from random import Random
 from dataclasses import asdict, fields
 from datetime import timedelta
 
@@ -52,6 +53,30 @@ def test_decisions_and_state_are_those_of_the_in_memory_engine(store_at):
     assert durable.fallback_tickets == memory.fallback_tickets
     assert [durable.queue(role.id) for role in ORG.roles] == [memory.queue(role.id) for role in ORG.roles]
     assert durable.store.next_due() == memory.store.next_due() and durable.store.events_applied == len(events)
+
+
+def test_the_tail_of_a_count_s_facts_is_that_of_all_of_them_in_a_durable_store(store_at):
+    """A count reads how many facts its key holds in the window and the last count-1 of them, stored ones and those the
+    unit added alike (the database counts and returns the tail): what the whole list gives."""
+    store = SqliteStore(store_at) if not is_database_url(store_at) else PostgresStore(store_at)
+    rng, start, clock = Random(5), local(2025, 3, 3, 10), 0
+    try:
+        for _ in range(40):
+            store.begin(("event", None))
+            for _ in range(rng.randrange(4)):
+                clock += rng.randrange(0, 90)
+                at = start + timedelta(seconds=clock)
+                key = rng.choice(["C1", "C2"])
+                store.add_fact(key, at, f"T{clock}", at + timedelta(seconds=rng.choice([60, 600])))
+                after, last = at - timedelta(seconds=rng.randrange(0, 400)), rng.randrange(1, 7)
+                told = store.facts_tail(key, after, last)
+                kept = store.facts_since(key, after)
+                assert told == (len(kept), kept[-last:])
+            if rng.random() < 0.3:
+                store.expire_facts(start + timedelta(seconds=clock - 120))
+            store.commit(0, [])
+    finally:
+        store.close()
 
 
 def _ticket_fields_given(flag: str) -> dict:

@@ -388,11 +388,10 @@ class Store(ABC):
     @abstractmethod
     def facts_since(self, key: str, after: datetime) -> list[tuple[float, str]]:
         """Forget the facts of ``key`` at or before ``after`` (they left its window); (POSIX seconds, ticket id) of the rest, oldest first."""
+    @abstractmethod
     def facts_tail(self, key: str, after: datetime, last: int) -> tuple[int, list[tuple[float, str]]]:
-        """:meth:`facts_since`, told as how many facts are left and the last ``last`` of them, all a count needs: a store may
-        tell them without listing the rest (a count `per: all` keeps every ticket of its class in the window)."""
-        kept = self.facts_since(key, after)
-        return len(kept), kept[max(0, len(kept) - last):]
+        """:meth:`facts_since`, told as how many facts are left and the last ``last`` of them, all a count needs, without
+        listing the rest: a count `per: all` keeps every ticket of its class in its window."""
     @abstractmethod
     def count_facts(self, key: str, after: datetime, until: datetime) -> int:
         """How many facts of ``key`` fall after ``after`` and at or before ``until`` (forgetting none)."""

@@ -425,13 +425,27 @@ class TableStore(Store):
         self._require_unit().facts.append((key, seconds(at), ticket_id, seconds(until)))
 
     def facts_since(self, key: str, after: datetime) -> list[tuple[float, str]]:
+        start, spent, added = self._fact_window(key, after)
+        stored = self._run("SELECT at, ticket_id FROM cx_facts WHERE key = %s AND at > %s AND until > %s ORDER BY at, position",
+                           (key, start, spent)).fetchall()
+        return [(float(at), ticket_id) for at, ticket_id in stored] + added
+
+    def facts_tail(self, key: str, after: datetime, last: int) -> tuple[int, list[tuple[float, str]]]:
+        start, spent, added = self._fact_window(key, after)
+        count = self._one("SELECT count(*) FROM cx_facts WHERE key = %s AND at > %s AND until > %s", (key, start, spent))
+        stored = self._run("SELECT at, ticket_id FROM cx_facts WHERE key = %s AND at > %s AND until > %s ORDER BY at DESC, position DESC "
+                           "LIMIT %s", (key, start, spent, max(0, last - len(added)))).fetchall()
+        tail = [(float(at), ticket_id) for at, ticket_id in reversed(stored)] + added
+        return int(count) + len(added), tail[max(0, len(tail) - last):]
+
+    def _fact_window(self, key: str, after: datetime) -> tuple[float, float, list[tuple[float, str]]]:
+        """The window of ``key``'s facts from ``after`` on (its start never moves back within the unit): its start, the time
+        at or before which facts are spent, and the facts of ``key`` this unit added inside it, oldest first."""
         unit = self._require_unit()
         start = max(seconds(after), unit.fact_window_starts.get(key, float("-inf")))
         unit.fact_window_starts[key] = start
-        stored = self._run("SELECT at, ticket_id FROM cx_facts WHERE key = %s AND at > %s AND until > %s ORDER BY at, position",
-                           (key, start, unit.facts_expired_at or float("-inf"))).fetchall()
-        return [(float(at), ticket_id) for at, ticket_id in stored] + [(at, ticket_id) for name, at, ticket_id, _ in unit.facts
-                                                                        if name == key and at > start]
+        return start, unit.facts_expired_at or float("-inf"), [(at, ticket_id) for name, at, ticket_id, _ in unit.facts
+                                                               if name == key and at > start]
 
     def count_facts(self, key: str, after: datetime, until: datetime) -> int:
         unit = self._require_unit()

@@ -12,17 +12,18 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import durable_rules_engine
+import pytest
 from hypothesis import example, given, strategies as st
 
-from cxrules.engine import (AgentReplied, AutomationFired, AutomationStopped, Closed, Engine, Escalated, FirstResponse, MemoryStore, Notified, Resolved,
-                            SqliteStore, SurgeActivated, TicketCreated, TicketReopened, VirtualClock)
+from cxrules.engine import (AgentReplied, AutomationFired, AutomationStopped, Closed, Engine, Escalated, FirstResponse, MemoryStore, Notified, Reopened,
+                            Resolved, SqliteStore, SurgeActivated, TicketCreated, TicketReopened, VirtualClock)
 from cxrules.engine import automations
 from cxrules.engine.automations import MAX_CASCADE
 from cxrules.engine.eventcheck import FIRST_MOMENT, LAST_MOMENT
 from cxrules.engine.matching import MatchIndex
 
 from conftest import SEED_ORGS, require_tool
-from engine_helpers import abandon, local, make_org
+from engine_helpers import StoppedClock, abandon, local, make_org
 
 MONDAY = local(2025, 3, 3, 10)
 
@@ -161,6 +162,24 @@ def test_an_earlier_ticket_resolved_twice_within_the_window_is_matched_once(tmp_
     assert [x.matched[0] for x in fired(decisions)] == ["t1 at 2025-03-04 12:00", "t0 at 2025-03-04 11:00"]  # the latest first
     assert [x.ticket_id for x in decisions if isinstance(x, TicketReopened)] == ["t1", "t0"]
     assert len([x for x in decisions if isinstance(x, Notified)]) == 2
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_an_earlier_ticket_whose_late_event_is_listed_after_a_later_one_still_matches(tmp_path, kind):
+    """On a service's clock an event keeps its own time however late it comes: t0's second resolution, at 10:30, comes after
+    its first, at 11:00, and is listed after it. A new ticket 7 days after 10:50 matches the fact of 11:00 (and t8's of
+    12:00), though t0's fact listed last is out of the window."""
+    came_back = {"id": "came_back", "when": {"event": "created", "following": "resolved", "within": "7d"},
+                 "then": {"reopen": "earlier", "notify": ["manager"]}}
+    org = make_org(tmp_path, with_automations(came_back))
+    engine = Engine(org, StoppedClock(MONDAY), *([] if kind == "memory" else [SqliteStore(tmp_path / "state.db")]))
+    for event in (ticket(0, MONDAY), ticket(8, MONDAY), Resolved("t0", at=MONDAY + timedelta(hours=1)),
+                  Resolved("t8", at=MONDAY + timedelta(hours=2)), Reopened("t0", at=MONDAY + timedelta(hours=1, minutes=5)),
+                  Resolved("t0", at=MONDAY + timedelta(minutes=30))):
+        engine.submit(event)
+    decisions = engine.submit(ticket(1, MONDAY + timedelta(days=7, minutes=50)))
+    assert [x.matched[0].split(" at ")[0] for x in fired(decisions)] == ["t8", "t0"]
+    engine.close()
 
 
 def test_a_timer_tells_its_length_on_its_own_clock(tmp_path):

@@ -341,9 +341,10 @@ earlier` would put one fact in thirty on the other side from durable-rules), nea
 @example(sets=[(False, [("A", 2.0**-22, 0)], 0), (False, [("A", 1.0, 0)], 0)], start=2147627307.0613556)
 def test_a_pattern_matches_as_durable_rules_asked_about_the_very_facts_matches(sets, start):
     """Each set of facts (a count's numbered facts, or earlier events before a `following` one, some of the new fact's own
-    ticket, up to 40, some of one earlier ticket) gets the matches durable-rules gives when asked about those very facts at
-    once, each pair of tickets once, though it is asked about each earlier fact beside the new one, or served from the
-    answer kept for a pair of its shape: at a window's very end too. Each set comes in twins that differ in one thing the
+    ticket, some of one earlier ticket; up to 40, seldom over 20: the test below takes long lists) gets the matches
+    durable-rules gives when asked about those very facts at once, each pair of tickets once, though it is asked about
+    each earlier fact beside the new one, or served from the answer kept for a pair of its shape: at a window's very end
+    too. Each set comes in twins that differ in one thing the
     rules test (the new fact's ticket, its number, the side of the window's end), which facts of one shape must not."""
     org, served, asked = _pattern_sessions()
     served._answers.clear()
@@ -361,6 +362,30 @@ def test_a_pattern_matches_as_durable_rules_asked_about_the_very_facts_matches(s
         expected = list(dict.fromkeys((automation, (tickets[first], tickets[last])) for automation, first, last in asked._ask(facts, new)))
         assert served.matches(facts, new) == expected
         assert served.matches(facts, new) == expected  # again: now from the answer kept, if its shape allows
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_customer_s_many_facts_match_as_durable_rules_asked_about_them_all_at_once(seed):
+    """Long lists, which the property test above seldom draws: 30 to 150 earlier facts of a few tickets, times near the
+    window's end and equal ones, a count's numbers alike; the matches served pair by pair are durable-rules' for all of
+    them at once, each pair of tickets once."""
+    org, served, asked = _pattern_sessions()
+    rng = Random(seed)
+    counted = next(a for a in org.automations if a.trigger.count is not None)
+    following = next(a for a in org.automations if a.trigger.following is not None)
+    window, now = following.trigger.within.total_seconds(), 1.75e9 + seed * 86400.5
+    size = rng.randrange(30, 151)
+    tickets = [rng.choice("ABCDEFN") for _ in range(size)]
+    if seed % 2:
+        facts = [{"t": counted.id, "n": rng.randrange(4), "new": False, "at": now, "ticket": t} for t in tickets]
+        new = {"t": counted.id, "n": rng.randrange(5), "new": True, "at": now, "ticket": "N"}
+    else:
+        facts = [{"t": f"{following.id}:earlier", "at": now - window + rng.choice([-1.0, 0.0, 1.0, -3600.0, 3600.0]), "ticket": t}
+                 for t in tickets]
+        new = {"t": f"{following.id}:this", "at": now, "ticket": "N"}
+    names = [*tickets, "N"]
+    expected = list(dict.fromkeys((automation, (names[first], names[last])) for automation, first, last in asked._ask(facts, new)))
+    assert served.matches(facts, new) == expected and expected
 
 
 def test_durable_rules_is_asked_once_per_shape_of_a_pair_of_facts_however_many_a_customer_has(monkeypatch):

@@ -7,8 +7,10 @@ calendar, or calendar time), its conditions judged again then: no hourly sweep.
 
 Patterns across tickets are decided by durable-rules (:class:`Patterns`). The events a pattern counts are facts kept
 in the store (so they survive a restart and are shared by processes on one database); for each new one, the facts of
-its key within the window are matched with the new fact by the compiled rule (the count-th fact after an earlier one
-of the same key; a fact following another ticket's within the window), whose matches are those that end with it. Each
+its key within the window (those that can match: for a count, the one count-1 places before it; for a following pattern,
+a ticket's facts but those a later one of it stands for) are matched with the new fact by the compiled rule (the count-th
+fact after an earlier one of the same key; a fact following another ticket's within the window), whose matches are those
+that end with it. Each
 rule matches a pair, one earlier fact and the new one, so durable-rules is asked about pairs, each posted to a session
 with the new fact last; the session is emptied afterwards: durable-rules keeps nothing between events, its wall-clock
 timers are never used, and memory stays flat however many customers come and go (the answers kept per shape, below,
@@ -279,7 +281,7 @@ class Automations:
         now = seconds(at)
         if trigger.count is not None:
             key = _key(automation, "counted", whose)
-            # only the fact count-1 places before the new one can be a match's first: the earlier ones are not posted, nor read
+            # only the fact count-1 places before the new one can be a match's first: the earlier ones are not posted, nor listed
             total, kept = self.store.facts_tail(key, shift(at, -trigger.within, self.zone), trigger.count - 1)
             facts = [{"t": automation.id, "n": total - len(kept), "new": False, "at": kept[0][0], "ticket": kept[0][1]}] if len(kept) == trigger.count - 1 else []
             new = {"t": automation.id, "n": total, "new": True, "at": now, "ticket": ticket.id}
@@ -287,15 +289,18 @@ class Automations:
         else:
             kept = self.store.facts_since(_key(automation, "earlier", whose), shift(at, -trigger.within, self.zone))
             total, times = len(kept), {ticket_id: moment for moment, ticket_id in kept}
-            # a ticket's latest fact stands for its earlier ones (if any of them is in the window, so is the latest), and a
-            # pair of tickets matches once: a ticket reopened and resolved again and again leaves a fact each time
-            earlier_type, facts, seen = f"{automation.id}:earlier", [], set()
+            # a ticket reopened and resolved again and again leaves a fact each time, and a pair of tickets matches once, for
+            # its fact listed last that matches (see Patterns.matches): a fact is left out when one of its ticket listed after
+            # it is as late or later, which then matches wherever it would, and comes first (a late event's fact is listed
+            # after those of later times: it is kept)
+            earlier_type, facts = f"{automation.id}:earlier", []
+            latest: dict[str, float] = {}
             for place in range(len(kept) - 1, -1, -1):
                 moment, ticket_id = kept[place]
-                if ticket_id not in seen:
-                    seen.add(ticket_id)
+                if ticket_id not in latest or moment > latest[ticket_id]:
+                    latest[ticket_id] = moment
                     facts.append({"t": earlier_type, "at": moment, "ticket": ticket_id})
-            facts.reverse()  # oldest first, as kept
+            facts.reverse()  # in the order kept
             new = {"t": f"{automation.id}:this", "at": now, "ticket": ticket.id}
         decisions: list[d.Decision] = []
         if total + 1 < (trigger.count or 2):

@@ -95,6 +95,10 @@ OPENING_COLUMNS = """(SELECT value FROM cx_meta WHERE name = 'org_fingerprint'),
 _DELIVERED = "DELETE FROM cx_outbox WHERE key = %s AND state = 0"
 """A decision whose handlers all returned leaves the outbox (a dead letter stays)."""
 
+_FACTS_IN_WINDOW = "FROM cx_facts WHERE key = %s AND at > %s AND until > %s"
+"""The stored facts of a key in its window (after its start, not spent), the parameters in that order."""
+
+
 WRITES = {
     "tickets": "INSERT INTO cx_tickets VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET state = excluded.state",
     "gone": "DELETE FROM cx_tickets WHERE id = %s",
@@ -426,17 +430,17 @@ class TableStore(Store):
 
     def facts_since(self, key: str, after: datetime) -> list[tuple[float, str]]:
         start, spent, added = self._fact_window(key, after)
-        stored = self._run("SELECT at, ticket_id FROM cx_facts WHERE key = %s AND at > %s AND until > %s ORDER BY at, position",
-                           (key, start, spent)).fetchall()
+        stored = self._run(f"SELECT at, ticket_id {_FACTS_IN_WINDOW} ORDER BY at, position", (key, start, spent)).fetchall()
         return [(float(at), ticket_id) for at, ticket_id in stored] + added
 
     def facts_tail(self, key: str, after: datetime, last: int) -> tuple[int, list[tuple[float, str]]]:
         start, spent, added = self._fact_window(key, after)
-        count = self._one("SELECT count(*) FROM cx_facts WHERE key = %s AND at > %s AND until > %s", (key, start, spent))
-        stored = self._run("SELECT at, ticket_id FROM cx_facts WHERE key = %s AND at > %s AND until > %s ORDER BY at DESC, position DESC "
-                           "LIMIT %s", (key, start, spent, max(0, last - len(added)))).fetchall()
-        tail = [(float(at), ticket_id) for at, ticket_id in reversed(stored)] + added
-        return int(count) + len(added), tail[max(0, len(tail) - last):]
+        # one statement: each row carries the count of the whole window, so one row at least is asked for
+        wanted = max(0, last - len(added))
+        stored = self._run(f"SELECT at, ticket_id, count(*) OVER () {_FACTS_IN_WINDOW} ORDER BY at DESC, position DESC LIMIT %s",
+                           (key, start, spent, max(1, wanted))).fetchall()
+        tail = [(float(at), ticket_id) for at, ticket_id, _ in reversed(stored[:wanted])] + added
+        return (int(stored[0][2]) if stored else 0) + len(added), tail[max(0, len(tail) - last):]
 
     def _fact_window(self, key: str, after: datetime) -> tuple[float, float, list[tuple[float, str]]]:
         """The window of ``key``'s facts from ``after`` on (its start never moves back within the unit): its start, the time

@@ -10,11 +10,10 @@ in the store (so they survive a restart and are shared by processes on one datab
 its key within the window (those that can match: for a count, the one count-1 places before it; for a following pattern,
 a ticket's facts but those a later one of it stands for) are matched with the new fact by the compiled rule (the count-th
 fact after an earlier one of the same key; a fact following another ticket's within the window), whose matches are those
-that end with it. Each
-rule matches a pair, one earlier fact and the new one, so durable-rules is asked about pairs, each posted to a session
-with the new fact last; the session is emptied afterwards: durable-rules keeps nothing between events, its wall-clock
-timers are never used, and memory stays flat however many customers come and go (the answers kept per shape, below,
-are bounded in number and in size).
+that end with it. Each rule matches a pair, one earlier fact and the new one, so durable-rules is asked about pairs, each
+posted to a session with the new fact last; the session is emptied afterwards: durable-rules keeps nothing between
+events, its wall-clock timers are never used, and memory stays flat however many customers come and go (the answers kept
+per shape, below, are bounded in number and in size).
 
 What the rules can tell of a pair is little: of the earlier fact, its type, how far its number lies from the new one's,
 whether it is the same ticket, and which side of the window's end the new one falls. Pairs alike in that (their
@@ -125,14 +124,14 @@ class Patterns:
 
         ``facts`` are earlier ones only: none is new (`new: true`, or the type of a `following` pattern's new fact). Each rule
         matches a pair, one earlier fact and the new one (`last` needs `new`, and `this` is a type only the new fact has), so
-        durable-rules is asked about each earlier fact beside the new one, once per shape of the pair, and
-        the matches of all are those durable-rules gives when asked about them all at once (a test holds them alike). Asking
-        about them all at once cost a customer with a thousand facts in the window (a fleet, a catch-all id) two thousand
-        posts for each new ticket: a replay of such a customer's month never ended.
+        durable-rules is asked about each earlier fact beside the new one, once per shape of the pair, and the matches of
+        all are those durable-rules gives when asked about them all at once (tests hold them alike). Asking about them all
+        at once cost a customer with a thousand facts in the window (a fleet, a catch-all id) two thousand posts for each
+        new ticket: a replay of such a customer's month never ended.
 
         Each pair of tickets matches once: an earlier ticket with two facts in the window (resolved, reopened, resolved
-        again) is one earlier ticket, and its latest fact's match stands for it (two would fire the automation twice for
-        the same pair, notifying twice)."""
+        again) is one earlier ticket, and the match of its fact listed last stands for it (two would fire the automation
+        twice for the same pair, notifying twice)."""
         if self._ruleset is None:
             return []
         found: dict[tuple[str, tuple[str, ...]], None] = {}

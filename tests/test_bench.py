@@ -27,6 +27,8 @@ def test_each_part_is_printed_with_the_machine_s_pace_before_and_after_it(monkey
 
 
 def test_the_pace_is_the_seconds_of_the_fixed_work():
+    """A number of seconds, whatever the machine's speed (no bound on it: a busy machine may take any time)."""
     from measure import pace
 
-    assert 0 < pace() < 60
+    seconds = pace()
+    assert isinstance(seconds, float) and seconds > 0

@@ -287,7 +287,7 @@ class Automations:
             self.store.add_fact(key, at, ticket.id, until or shift(at, trigger.within, self.zone))
         else:
             kept = self.store.facts_since(_key(automation, "earlier", whose), shift(at, -trigger.within, self.zone))
-            total, times = len(kept), {ticket_id: moment for moment, ticket_id in kept}
+            total = len(kept)
             # a ticket reopened and resolved again and again leaves a fact each time, and a pair of tickets matches once, for
             # its fact listed last that matches (see Patterns.matches): a fact is left out when one of its ticket listed after
             # it is as late or later, which then matches wherever it would, and comes first (a late event's fact is listed
@@ -304,6 +304,7 @@ class Automations:
         decisions: list[d.Decision] = []
         if total + 1 < (trigger.count or 2):
             return decisions  # too few facts for any match: durable-rules need not be asked (most customers write once)
+        times = {ticket_id: moment for moment, ticket_id in kept}
         for automation_id, (first, _) in self.patterns.matches(facts, new):
             if automation_id != automation.id:
                 continue

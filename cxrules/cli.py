@@ -372,8 +372,10 @@ def simulate(
     """Replay a ticket log against an org, or two side by side: agents work each ticket's work in their shifts.
 
     Figures: SLA attainment, resolution times, waits per role, utilisation, moves, escalations,
-    follow-ups, and tickets still open at the end. Exit status: 0 replayed, 1 rows unmapped
-    with --strict or a back-test outside tolerance, 2 bad org, mapping, model, log or usage.
+    follow-ups, and tickets still open at the end. A customer id on a large share of the tickets,
+    which the org's patterns across a customer's tickets take as one customer's, is noted on
+    standard error. Exit status: 0 replayed, 1 rows unmapped with --strict or a back-test
+    outside tolerance, 2 bad org, mapping, model, log or usage.
     """
     import json
 
@@ -410,6 +412,7 @@ def simulate(
         if strict and unmapped.total:
             typer.echo(f"cxrules: {unmapped.total} rows of {log} cannot be mapped: {_unmapped_counts(unmapped)}", err=True)
             raise typer.Exit(EXIT_PROBLEMS)
+        _note_crowded_customer(org, records, log)
         calibrated = _model_or_exit(model, org)
         window = (_moment_option(start, "--from", org), _moment_option(end, "--to", org))
         if window[0] and window[1] and window[1] <= window[0]:
@@ -528,6 +531,21 @@ def _model_or_exit(path: Optional[Path], org):
         _emit(Report((str(path),), tuple(problems)), Format["text"], None, None)
         raise typer.Exit(EXIT_USAGE)
     return model
+
+
+def _note_crowded_customer(org, records, log: Path) -> None:
+    """Tell on standard error of a customer id holding a large share of the log, which the org's patterns across a
+    customer's tickets take as one customer's (see :mod:`.simulation.customers`); a note, not a problem: the exit status
+    stays."""
+    from .simulation import crowded_customer
+
+    crowded = crowded_customer(org, records)
+    if crowded is not None:
+        typer.echo(f"cxrules: note: customer `{crowded.customer_id}` holds {crowded.tickets:,} of the {crowded.named:,} tickets of "
+                   f"{log} that name a customer ({crowded.share:.0%}); org `{org.info.id}`'s patterns across a customer's tickets "
+                   f"({', '.join(f'`{pattern}`' for pattern in crowded.patterns)}) match each of them with the others. If the id "
+                   f"stands for no one customer (`unknown`, a placeholder), add it to the mapping's `null_values`, which reads "
+                   f"it as empty in every column.", err=True)
 
 
 def _unmapped_counts(unmapped) -> str:

@@ -412,11 +412,12 @@ def simulate(
         if strict and unmapped.total:
             typer.echo(f"cxrules: {unmapped.total} rows of {log} cannot be mapped: {_unmapped_counts(unmapped)}", err=True)
             raise typer.Exit(EXIT_PROBLEMS)
-        _note_crowded_customer(org, records, log)
         calibrated = _model_or_exit(model, org)
         window = (_moment_option(start, "--from", org), _moment_option(end, "--to", org))
         if window[0] and window[1] and window[1] <= window[0]:
             raise typer.BadParameter("--to must come after --from", param_hint="--to")
+        if arrivals == "log":  # drawn arrivals name no customer
+            _note_crowded_customers(org, records, loaded, log)
         if backtest:
             verdict = _with_progress(show, f"back-testing {org.info.id}", lambda report: run_backtest(
                 org, records, loaded, unmapped, model=calibrated, window=window, warm_up=warm, seed=seed, progress=report))
@@ -533,19 +534,19 @@ def _model_or_exit(path: Optional[Path], org):
     return model
 
 
-def _note_crowded_customer(org, records, log: Path) -> None:
-    """Tell on standard error of a customer id holding a large share of the log, which the org's patterns across a
+def _note_crowded_customers(org, records, mapping, log: Path) -> None:
+    """Tell on standard error of each customer id holding a large share of the log, which the org's patterns across a
     customer's tickets take as one customer's (see :mod:`.simulation.customers`); a note, not a problem: the exit status
     stays."""
-    from .simulation import crowded_customer
+    from .engine.eventcheck import quoted
+    from .simulation import crowded_customers
 
-    crowded = crowded_customer(org, records)
-    if crowded is not None:
-        typer.echo(f"cxrules: note: customer `{crowded.customer_id}` holds {crowded.tickets:,} of the {crowded.named:,} tickets of "
-                   f"{log} that name a customer ({crowded.share:.0%}); org `{org.info.id}`'s patterns across a customer's tickets "
-                   f"({', '.join(f'`{pattern}`' for pattern in crowded.patterns)}) match each of them with the others. If the id "
-                   f"stands for no one customer (`unknown`, a placeholder), add it to the mapping's `null_values`, which reads "
-                   f"it as empty in every column.", err=True)
+    for crowded in crowded_customers(org, records, mapping):
+        typer.echo(f"cxrules: note: customer {quoted(crowded.customer_id)} is named by {crowded.tickets:,} ({crowded.share:.0%}) of "
+                   f"the {crowded.named:,} tickets of {log} that name a customer and are of a class org `{org.info.id}`'s patterns "
+                   f"across a customer's tickets look at ({', '.join(f'`{pattern}`' for pattern in crowded.patterns)}), which take "
+                   f"them all as one customer's tickets. If the id stands for no one customer (`unknown`, a placeholder), "
+                   f"{crowded.fix}.", err=True)
 
 
 def _unmapped_counts(unmapped) -> str:
@@ -692,6 +693,7 @@ def report(
             raise typer.BadParameter("give the log's mapping too", param_hint="--mapping")
         org, loaded, records, unmapped = _log_or_exit(org_path, mapping, tickets)
         calibrated = _model_or_exit(model, org)
+        _note_crowded_customers(org, records, loaded, tickets)
         verdict = _with_progress(sys.stderr.isatty(), f"back-testing {org.info.id}", lambda progress: backtest(
             org, records, loaded, unmapped, model=calibrated, progress=progress))
     _write(output, build_report(org, check_org(org), verdict, wanted))

@@ -7,11 +7,11 @@ calibrate a what-if model from a log (:func:`calibrate`).
 
 from .backtest import Backtest, Tolerances, backtest
 from .calibration import calibrate, load_model
-from .customers import CrowdedCustomer, crowded_customer
+from .customers import CrowdedCustomer, crowded_customers
 from .figures import SimulationResult
 from .history import Pause, Stint, TicketRecord
 from .mapping import LogError, LogMapping, Unmapped, load_mapping, read_log
 from .replay import SimulationError, simulate
 
 __all__ = ["LogError", "LogMapping", "Pause", "Stint", "TicketRecord", "Unmapped", "load_mapping", "read_log", "SimulationResult",
-           "SimulationError", "simulate", "Backtest", "Tolerances", "backtest", "calibrate", "load_model", "CrowdedCustomer", "crowded_customer"]
+           "SimulationError", "simulate", "Backtest", "Tolerances", "backtest", "calibrate", "load_model", "CrowdedCustomer", "crowded_customers"]

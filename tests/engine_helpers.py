@@ -25,6 +25,14 @@ def local(*args) -> datetime:
     return datetime(*args, tzinfo=SHANGHAI)
 
 
+def with_automations(*automations):
+    """A change for :func:`make_org`: the org's automations are these (and its surges none, unless it has some)."""
+    def change(data):
+        data["automations"] = list(automations)
+        data.setdefault("surges", [])
+    return change
+
+
 def make_org(tmp_path: Path, change=None, name: str = "org.yaml") -> cxrules.Org:
     data = copy.deepcopy(TINY)
     if change:

@@ -23,16 +23,9 @@ from cxrules.engine.eventcheck import FIRST_MOMENT, LAST_MOMENT
 from cxrules.engine.matching import MatchIndex
 
 from conftest import SEED_ORGS, require_tool
-from engine_helpers import StoppedClock, abandon, local, make_org
+from engine_helpers import StoppedClock, abandon, local, make_org, with_automations
 
 MONDAY = local(2025, 3, 3, 10)
-
-
-def with_automations(*automations):
-    def change(data):
-        data["automations"] = list(automations)
-        data.setdefault("surges", [])
-    return change
 
 
 def ticket(number: int, at, customer="c1", category="complaint", **fields):

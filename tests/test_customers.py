@@ -13,18 +13,12 @@ from cxrules.simulation.customers import CROWDED_SHARE, CROWDED_TICKETS, custome
 from cxrules.simulation.history import TicketRecord
 
 from conftest import ROOT
-from engine_helpers import make_org
+from engine_helpers import make_org, with_automations
 
 CAME_BACK = {"id": "came_back", "when": {"event": "created", "following": "resolved", "within": "7d"}, "then": {"tag": ["came_back"]}}
 WAVE = {"id": "wave", "when": {"event": "created", "count": 21, "within": "1h", "per": "all"}, "then": {"tag": ["wave"]}}
 RAISE = {"id": "raise", "when": {"event": "created"}, "then": {"priority": "urgent"}}
 START = datetime(2025, 3, 3, 1, tzinfo=timezone.utc)
-
-
-def _with(*automations):
-    def change(data):
-        data["automations"] = list(automations)
-    return change
 
 
 def _records(customers: list, category: str = "question") -> list[TicketRecord]:
@@ -37,7 +31,7 @@ def _spread(count: int) -> list[str]:
 
 
 def test_an_id_holding_a_fifth_of_the_tickets_that_name_a_customer_is_told_with_the_patterns_it_concerns(tmp_path):
-    org = make_org(tmp_path, _with(CAME_BACK, WAVE, RAISE))
+    org = make_org(tmp_path, with_automations(CAME_BACK, WAVE, RAISE))
     [crowded] = crowded_customers(org, _records(["unknown"] * 25 + _spread(75) + [None] * 400))
     assert crowded.customer_id == "unknown"
     assert (crowded.tickets, crowded.named, crowded.share) == (25, 100, 0.25)  # tickets naming no customer are not counted
@@ -52,36 +46,36 @@ def test_an_id_holding_a_fifth_of_the_tickets_that_name_a_customer_is_told_with_
     [None] * 200,
 ])
 def test_no_id_is_told_below_the_share_or_the_count(tmp_path, customers):
-    assert crowded_customers(make_org(tmp_path, _with(CAME_BACK)), _records(customers)) == []
+    assert crowded_customers(make_org(tmp_path, with_automations(CAME_BACK)), _records(customers)) == []
 
 
 def test_at_the_share_and_the_count_the_id_is_told(tmp_path):
     customers = ["unknown"] * CROWDED_TICKETS + _spread(int(CROWDED_TICKETS / CROWDED_SHARE) - CROWDED_TICKETS)
-    [crowded] = crowded_customers(make_org(tmp_path, _with(CAME_BACK)), _records(customers))
+    [crowded] = crowded_customers(make_org(tmp_path, with_automations(CAME_BACK)), _records(customers))
     assert crowded.share == CROWDED_SHARE
 
 
 def test_every_id_over_the_bounds_is_told_most_tickets_first(tmp_path):
-    told = crowded_customers(make_org(tmp_path, _with(CAME_BACK)), _records(["-"] * 25 + ["unknown"] * 30 + _spread(45)))
+    told = crowded_customers(make_org(tmp_path, with_automations(CAME_BACK)), _records(["-"] * 25 + ["unknown"] * 30 + _spread(45)))
     assert [(crowded.customer_id, crowded.tickets) for crowded in told] == [("unknown", 30), ("-", 25)]
 
 
 def test_ids_are_counted_as_text_as_the_engine_keys_a_customer_s_tickets(tmp_path):
-    [crowded] = crowded_customers(make_org(tmp_path, _with(CAME_BACK)), _records([42] * 15 + ["42"] * 15 + _spread(30)))
+    [crowded] = crowded_customers(make_org(tmp_path, with_automations(CAME_BACK)), _records([42] * 15 + ["42"] * 15 + _spread(30)))
     assert (crowded.customer_id, crowded.tickets) == ("42", 30)
     assert "as a number" in crowded.fix  # `null_values` match texts only
 
 
 def test_only_tickets_of_a_class_the_patterns_look_at_count(tmp_path):
     complaints_only = dict(CAME_BACK, **{"if": {"match": {"category": ["complaint"]}}})
-    org = make_org(tmp_path, _with(complaints_only))
+    org = make_org(tmp_path, with_automations(complaints_only))
     assert crowded_customers(org, _records(["unknown"] * 100)) == []  # questions: no pattern of this org looks at them
     [crowded] = crowded_customers(org, _records(["unknown"] * 30, "complaint") + _records(_spread(70)))
     assert (crowded.tickets, crowded.named) == (30, 30)  # the questions' customers are not counted either
 
 
 def test_an_org_with_no_pattern_across_a_customer_s_tickets_is_told_nothing(tmp_path):
-    org = make_org(tmp_path, _with(WAVE, RAISE))
+    org = make_org(tmp_path, with_automations(WAVE, RAISE))
     assert customer_patterns(org) == ()
     assert crowded_customers(org, _records(["unknown"] * 100)) == []
 
@@ -124,7 +118,7 @@ def _note(log, share: str = "30 (50%) of the 60") -> str:
 
 
 def test_simulate_notes_a_crowded_customer_on_standard_error_and_replays_as_ever(run_cli, tmp_path):
-    make_org(tmp_path, _with(CAME_BACK))
+    make_org(tmp_path, with_automations(CAME_BACK))
     log, mapping = _log(tmp_path, ["unknown"] * 30 + _spread(30))
     result = run_cli("simulate", tmp_path / "org.yaml", log, "--mapping", mapping, "--no-progress", "--format", "json")
     assert result.exit_code == 0 and '"tickets": 60' in result.stdout
@@ -132,21 +126,21 @@ def test_simulate_notes_a_crowded_customer_on_standard_error_and_replays_as_ever
 
 
 def test_the_mapping_s_null_values_the_note_advises_leave_the_id_out(run_cli, tmp_path):
-    make_org(tmp_path, _with(CAME_BACK))
+    make_org(tmp_path, with_automations(CAME_BACK))
     log, mapping = _log(tmp_path, ["unknown"] * 30 + _spread(30), nulls='null_values: ["unknown"]\n')
     result = run_cli("simulate", tmp_path / "org.yaml", log, "--mapping", mapping, "--no-progress", "--format", "json")
     assert result.exit_code == 0 and result.stderr == ""
 
 
 def test_simulate_says_nothing_of_customers_spread(run_cli, tmp_path):
-    make_org(tmp_path, _with(CAME_BACK))
+    make_org(tmp_path, with_automations(CAME_BACK))
     log, mapping = _log(tmp_path, _spread(60))
     result = run_cli("simulate", tmp_path / "org.yaml", log, "--mapping", mapping, "--no-progress", "--format", "json")
     assert result.exit_code == 0 and result.stderr == ""
 
 
 def test_tickets_drawn_from_a_model_name_no_customer_and_are_not_noted(run_cli, tmp_path):
-    make_org(tmp_path, _with(CAME_BACK))
+    make_org(tmp_path, with_automations(CAME_BACK))
     log, mapping = _log(tmp_path, ["unknown"] * 30 + _spread(30))
     model = tmp_path / "model.yaml"
     assert run_cli("calibrate", tmp_path / "org.yaml", log, "-m", mapping, "-o", model).exit_code == 0
@@ -158,7 +152,7 @@ def test_tickets_drawn_from_a_model_name_no_customer_and_are_not_noted(run_cli, 
 
 
 def test_the_report_of_a_ticket_log_notes_it_too(run_cli, tmp_path):
-    make_org(tmp_path, _with(CAME_BACK))
+    make_org(tmp_path, with_automations(CAME_BACK))
     log, mapping = _log(tmp_path, ["unknown"] * 30 + _spread(30))
     result = run_cli("report", tmp_path / "org.yaml", "--tickets", log, "-m", mapping, "-o", tmp_path / "report.html")
     assert result.exit_code == 0 and _note(log) in result.stderr
@@ -170,7 +164,7 @@ def test_the_report_of_a_ticket_log_notes_it_too(run_cli, tmp_path):
     ("{column: customer, values: {'?': unknown, c1: c1}, default: c2}", "the mapping's `values` of `customer_id` translate to it"),
 ])
 def test_the_fix_is_worded_for_the_mapping(tmp_path, customer, fix):
-    org = make_org(tmp_path, _with(CAME_BACK))
+    org = make_org(tmp_path, with_automations(CAME_BACK))
     log, mapping_path = _log(tmp_path, ["?"] * 30 + [""] * 30 if "values" in customer else [""] * 30, customer=customer)
     mapping, problems = load_mapping(mapping_path, org)
     assert problems == []

@@ -27,6 +27,12 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from typing import Callable
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", 3))
+AGAINST = os.environ.get("BENCH_AGAINST", "")
+"""Another build's Python: a virtualenv holding another cxrules, such as the commit an issue measured. Seconds travel
+neither between machines nor between hours of one machine, so a target in seconds is read against that build timed at the
+same work in the same run: the parts whose targets are seconds (`simulate`, `check`'s whole command) time it too."""
+AGAINST_REPEAT = int(os.environ.get("BENCH_AGAINST_REPEAT", REPEAT))
+"""Repeats of each timing of the other build (an older build may be slow)."""
 
 
 def env_int(name: str, default: int) -> int:
@@ -104,6 +110,11 @@ class Timing:
     def spread(self, digits: int = 3) -> str:
         """`min 0.123 s, median 0.130 s`."""
         return f"min {self.best:.{digits}f} s, median {self.median:.{digits}f} s"
+
+
+def against(this: Timing, other: Timing) -> str:
+    """The other build's timing of the same work, and how many times as fast this build is (of the mins)."""
+    return f"the build at {AGAINST}: {other.spread(2)}; this build {other.best / this.best:.2f}× as fast"
 
 
 def repeated(work: Callable, repeat: int = REPEAT, setup: Callable[[], object] | None = None,

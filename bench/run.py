@@ -37,18 +37,22 @@ Knobs (environment):
   BENCH_DURABLE_CHECKPOINTS=20000,200000,1000000, BENCH_DURABLE_STORES=memory,sqlite,...,
   CXRULES_BENCH_POSTGRES=URL       durable: sizes, stores, the PostgreSQL server
   BENCH_LONG_EVENTS=1000000        automations: events of the memory run
+  BENCH_AGAINST=PYTHON             simulate, check: time the same work with another build too, in the same run (the Python
+                                   of a virtualenv holding it, e.g. the commit an issue measured), and print the ratio
+  BENCH_AGAINST_REPEAT=3           repeats of each timing of that build (default: BENCH_REPEAT)
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from measure import pace, run_child
+from measure import AGAINST, pace, run_child
 
 PARTS = {"durable": ("stores", "bench_durable"), "validate": ("checking", "bench_validate"), "check": ("checking", "bench_check"),
          "engine": ("engine_workloads", "bench_engine"), "simulate": ("simulation", "bench_simulate"),
@@ -77,6 +81,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", choices=[*PARTS, []], help="parts to run (default: all)")
     names = parser.parse_args().names or list(PARTS)
+    if AGAINST and not (os.path.isfile(AGAINST) and os.access(AGAINST, os.X_OK)):
+        parser.error(f"BENCH_AGAINST={AGAINST} is not a Python to run (a virtualenv's bin/python)")
     with tempfile.TemporaryDirectory() as folder:
         failed = [name for name in names if run_part(name, Path(folder)) != 0]
     if failed:

@@ -20,7 +20,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from measure import REPEAT, Timing, env_int, peak_mb, rss_mb, shares_by_module, timed
+from measure import AGAINST, AGAINST_REPEAT, REPEAT, Timing, against, env_int, peak_mb, rss_mb, shares_by_module, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -256,11 +256,12 @@ def _child(name: str, args: list[str]) -> None:
     print(json.dumps(figures))
 
 
-def _measure(name: str, *args, repeat: int = REPEAT) -> list[dict]:
-    """Run part ``name`` ``repeat`` times, each in a fresh process; its figures per run (none if it failed: its error is printed)."""
+def _measure(name: str, *args, repeat: int = REPEAT, python: str = sys.executable) -> list[dict]:
+    """Run part ``name`` ``repeat`` times, each in a fresh process of ``python`` (this build's, or :data:`AGAINST`); its
+    figures per run (none if it failed: its error is printed)."""
     runs = []
     for _ in range(repeat):
-        done = subprocess.run([sys.executable, __file__, name, *map(str, args)], capture_output=True, text=True)
+        done = subprocess.run([python, __file__, name, *map(str, args)], capture_output=True, text=True)
         if done.returncode != 0:
             print(f"          {name} FAILED (exit {done.returncode}):\n" + done.stderr[-3000:], flush=True)
             return []
@@ -278,6 +279,15 @@ def _report(label: str, runs: list[dict], count: int, unit: str, baseline: list[
     if baseline:
         line += f"; = {timing.best / min(run['seconds'] for run in baseline):,.0f}× reading the file, {peak / baseline[0]['peak_mb']:.1f}× its memory"
     print(line + (f"; target {target}" if target else ""), flush=True)
+
+
+def _against_line(runs: list[dict], other: list[dict]) -> None:
+    """The other build's read + simulate of the same log, and whether it left the same figures (else it did other work)."""
+    if runs and other:
+        same = all(other[0][key] == runs[0][key] for key in ("records", "open_at_end", "sla_met"))
+        print(f"          {'':<26} {against(Timing([r['seconds'] for r in runs]), Timing([r['seconds'] for r in other]))}; "
+              + ("the same figures" if same else f"other figures: {other[0]['open_at_end']:,} open at the end, SLA met "
+                                                 f"{other[0]['sla_met']}"), flush=True)
 
 
 def _replay_line(runs: list[dict]) -> None:
@@ -313,6 +323,8 @@ def bench_simulate(folder: Path) -> None:
             _report(f"read_log + simulate {mode}", runs, count, "tickets", baseline, "< 20 s")
             if runs:
                 _replay_line(runs)
+            if runs and AGAINST:
+                _against_line(runs, _measure("simulate", org, mapping, log, mode, repeat=AGAINST_REPEAT, python=AGAINST))
     _one_customer(folder, org)
     small, small_mapping = write_ticket_log(folder, CENTRE_LOAD)
     runs = _measure("profile", org, small_mapping, small, repeat=1)

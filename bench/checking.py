@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import sys
+import tempfile
+from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -26,7 +29,7 @@ from cxrules.checks import CheckConfig, CheckContext, run_checks
 from cxrules.performance import paused_gc
 from cxrules.routing import TicketClass
 from generate import dump_yaml, generate_org, generate_yaml
-from measure import AGAINST, AGAINST_REPEAT, REPEAT, Timing, against, alternated, env_int, repeated, run_child
+from measure import AGAINST, AGAINST_REPEAT, REPEAT, Timing, against, alternated, env_int, in_turns, repeated, run_child
 
 RULES = env_int("BENCH_RULES", 20_000)
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,17 +62,50 @@ def _checks_of(path: Path) -> Timing:
     return repeated(lambda: run_checks(org))
 
 
-def _command(path: Path, python: str = sys.executable, repeat: int = REPEAT) -> Timing:
-    """CPU seconds (user + system) of `cxrules check PATH` in a process of its own, as a user runs it, ``repeat`` times, with
-    the cxrules ``python`` has installed (`-P`: not a cxrules folder in the working directory, as the repository's root holds
-    one: run from there, the bench would time that source, not the build installed)."""
-    timing = Timing()
-    for _ in range(repeat):
-        code, usage = run_child([python, "-P", "-c", "from cxrules.cli import main; main()", "check", str(path)], quiet=True)
-        if code not in (0, 1):  # 1: findings; anything else is a failure whose time means nothing
-            raise SystemExit(f"`cxrules check {path}` failed with exit {code} ({python})")
-        timing.seconds.append(usage.ru_utime + usage.ru_stime)
-    return timing
+def _command(path: Path, python: str) -> tuple[int, float, Counter[str]]:
+    """`cxrules check PATH` as a user runs it, in a process of its own, with the cxrules ``python`` has installed (`-P`: not
+    the package in the working directory, which run from the repository's root, as README.md says, is the source with
+    whatever compiled modules a build left beside it): its exit status, CPU seconds (user + system) and findings per code."""
+    with tempfile.TemporaryFile() as report:
+        code, usage = run_child([python, "-P", "-c", "from cxrules.cli import main; main()", "check", str(path)], stdout=report)
+        report.seek(0)
+        return code, usage.ru_utime + usage.ru_stime, Counter(re.findall(r"\b(CX\d{3})\b", report.read().decode("utf-8", "replace")))
+
+
+def _commands(path: Path, other: str = "") -> tuple[Timing, Timing | None]:
+    """CPU seconds of `cxrules check PATH`, BENCH_REPEAT times; with ``other`` (a Python), that build's too, in turns with
+    this one's, BENCH_AGAINST_REPEAT times. A timing's value is the findings per code. A failure of this build ends the
+    part (a failed run's time means nothing); one of the other build is printed, and its timing is None."""
+    builds = [(sys.executable, REPEAT), *([(other, AGAINST_REPEAT)] if other else [])]
+    timings: list[Timing | None] = [Timing() for _ in builds]
+    for index in in_turns([repeat for _, repeat in builds]):
+        python, timing = builds[index][0], timings[index]
+        if timing is None:
+            continue
+        code, seconds, timing.value = _command(path, python)
+        if code not in (0, 1):  # 1: findings; anything else is a failure
+            if index == 0:
+                raise SystemExit(f"`cxrules check {path}` failed with exit {code}")
+            print(f"check     the build at {python}: `cxrules check` FAILED (exit {code})", flush=True)
+            timings[index] = None
+            continue
+        timing.seconds.append(seconds)
+    this = timings[0]
+    assert this is not None  # this build's failure ended the part
+    return this, timings[1] if other else None
+
+
+def _findings_compared(this: Timing, other: Timing) -> str:
+    """Whether two builds' `cxrules check` found the same (else they did other work, and their ratio says little)."""
+    if this.value == other.value:
+        return "the same findings"
+    return f"other findings: {_codes(other.value)} against {_codes(this.value)}"
+
+
+def _codes(findings: object) -> str:
+    """`CX403 66, CX711 5`."""
+    assert isinstance(findings, Counter)
+    return ", ".join(f"{code} {count}" for code, count in sorted(findings.items())) or "none"
 
 
 def _growth(small: Timing, large: Timing, factor: int) -> float:
@@ -160,15 +196,15 @@ def bench_check(folder: Path) -> None:
     overlaps = _checks_of(_write(folder, "overlapping.yaml", channels=10, overlaps=True, **sizes))
     print(f"check     same size, precedence drawn from 1..50 (many overlaps): {overlaps.spread(2)}, "
           f"{len(overlaps.value.diagnostics)} findings")
-    command = _command(folder / "large.yaml")
+    command, other = _commands(folder / "large.yaml", AGAINST)
     print(f"check     whole command `cxrules check` on the large org, own process (imports, loading, validation, checks, report): "
           f"CPU {command.spread(2)} (target < 5 s)")
-    if AGAINST:
-        print(f"check     the same command, {against(command, _command(folder / 'large.yaml', AGAINST, AGAINST_REPEAT))}")
+    if other is not None:
+        print(f"check     the same command, {against(AGAINST, command, other)}; {_findings_compared(command, other)}", flush=True)
     factor = 4
     larger_path = _write_with_fragments(folder, "larger", **_large(RULES * factor))
     larger_timing = _checks_of(larger_path)
-    larger_command = _command(larger_path)
+    larger_command, _ = _commands(larger_path)
     print(f"check     growth {RULES:,} -> {RULES * factor:,} rules: checks {timing.best:.2f} -> {larger_timing.best:.2f} s, "
           f"k {_growth(timing, larger_timing, factor):.2f}; whole command (CPU) {command.best:.2f} -> {larger_command.best:.2f} s, "
           f"k {_growth(command, larger_command, factor):.2f} (target k ≤ 1.2)")

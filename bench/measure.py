@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from importlib.machinery import EXTENSION_SUFFIXES
-from typing import Callable
+from typing import IO, Callable, Iterator
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", 3))
 AGAINST = os.environ.get("BENCH_AGAINST", "")
@@ -52,10 +52,10 @@ def peak_mb() -> float:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
-def run_child(command: list[str], quiet: bool = False) -> tuple[int, resource.struct_rusage]:
+def run_child(command: list[str], stdout: IO | None = None) -> tuple[int, resource.struct_rusage]:
     """Run ``command`` to its end: its exit code and its own resource usage (CPU seconds, peak RSS), not this process's;
-    ``quiet``: what it prints on standard output is dropped (its errors still show)."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL if quiet else None)
+    what it prints on standard output goes to ``stdout`` if given (a file: a pipe could fill while this waits)."""
+    process = subprocess.Popen(command, stdout=stdout)
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: the Popen must not wait for it again
     return process.returncode, usage
@@ -112,9 +112,22 @@ class Timing:
         return f"min {self.best:.{digits}f} s, median {self.median:.{digits}f} s"
 
 
-def against(this: Timing, other: Timing) -> str:
-    """The other build's timing of the same work, and how many times as fast this build is (of the mins)."""
-    return f"the build at {AGAINST}: {other.spread(2)}; this build {other.best / this.best:.2f}× as fast"
+def against(python: str, this: Timing, other: Timing) -> str:
+    """The timing of the same work by the build ``python`` has installed, and how many times as fast this build is (of the
+    mins; with the repeats of each, since a min over fewer runs reads higher)."""
+    return (f"the build at {python}: {other.spread(2)} ({_runs(len(other.seconds))}, this build's {len(this.seconds)}); "
+            f"this build {other.best / this.best:.2f}× as fast")
+
+
+def _runs(count: int) -> str:
+    return f"{count} run" if count == 1 else f"{count} runs"
+
+
+def in_turns(repeats: list[int]) -> Iterator[int]:
+    """Which measurement to make next, in rounds (0, 1, 2, 0, 1, 2, ...), each as many times as ``repeats`` says: measurements
+    compared with each other meet the machine's drift alike."""
+    for round_ in range(max(repeats, default=0)):
+        yield from (index for index, count in enumerate(repeats) if round_ < count)
 
 
 def repeated(work: Callable, repeat: int = REPEAT, setup: Callable[[], object] | None = None,
@@ -134,11 +147,12 @@ def repeated(work: Callable, repeat: int = REPEAT, setup: Callable[[], object] |
 
 def alternated(works: dict[str, Callable[[], object]], repeat: int = REPEAT) -> dict[str, Timing]:
     """Time each of ``works`` ``repeat`` times, in rounds (a, b, c, a, b, c, ...) so that all meet the same noise."""
-    timings = {name: Timing() for name in works}
-    for _ in range(repeat):
-        for name, work in works.items():
-            timings[name].value, seconds = timed(work)
-            timings[name].seconds.append(seconds)
+    names = list(works)
+    timings = {name: Timing() for name in names}
+    for index in in_turns([repeat] * len(names)):
+        timing = timings[names[index]]
+        timing.value, seconds = timed(works[names[index]])
+        timing.seconds.append(seconds)
     return timings
 
 

@@ -37,8 +37,8 @@ Knobs (environment):
   BENCH_DURABLE_CHECKPOINTS=20000,200000,1000000, BENCH_DURABLE_STORES=memory,sqlite,...,
   CXRULES_BENCH_POSTGRES=URL       durable: sizes, stores, the PostgreSQL server
   BENCH_LONG_EVENTS=1000000        automations: events of the memory run
-  BENCH_AGAINST=PYTHON             simulate, check: time the same work with another build too, in the same run (the Python
-                                   of a virtualenv holding it, e.g. the commit an issue measured), and print the ratio
+  BENCH_AGAINST=PYTHON             simulate, check: time the same work with another build too, in turns with this one (the
+                                   Python of a virtualenv holding it, e.g. the commit an issue measured), and print the ratio
   BENCH_AGAINST_REPEAT=3           repeats of each timing of that build (default: BENCH_REPEAT)
 """
 

@@ -20,7 +20,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from measure import AGAINST, AGAINST_REPEAT, REPEAT, Timing, against, env_int, peak_mb, rss_mb, shares_by_module, timed
+from measure import AGAINST, AGAINST_REPEAT, REPEAT, Timing, against, env_int, in_turns, peak_mb, rss_mb, shares_by_module, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -256,24 +256,37 @@ def _child(name: str, args: list[str]) -> None:
     print(json.dumps(figures))
 
 
-def _measure(name: str, *args, repeat: int = REPEAT, python: str = sys.executable) -> list[dict]:
-    """Run part ``name`` ``repeat`` times, each in a fresh process of ``python`` (this build's, or :data:`AGAINST`); its
-    figures per run (none if it failed: its error is printed)."""
-    runs = []
-    for _ in range(repeat):
-        done = subprocess.run([python, __file__, name, *map(str, args)], capture_output=True, text=True)
+def _measure(name: str, *args, repeat: int = REPEAT) -> list[dict]:
+    """Run part ``name`` ``repeat`` times, each in a fresh process; its figures per run (none if it failed: its error is printed)."""
+    return _measure_in_turns(name, *args, repeats=[repeat])[0]
+
+
+def _measure_in_turns(name: str, *args, other: str = "", repeats: list[int] | None = None) -> tuple[list[dict], list[dict]]:
+    """Part ``name`` with this build, and with ``other``'s (a Python) in turns with it (this, other, this, ...: both meet
+    the machine's drift alike), each run in a fresh process; the figures of each build's runs (none for a build that failed:
+    its error is printed)."""
+    pythons = [sys.executable, *([other] if other else [])]
+    runs: list[list[dict] | None] = [[] for _ in pythons]
+    for index in in_turns(repeats or [REPEAT, AGAINST_REPEAT][:len(pythons)]):
+        kept = runs[index]
+        if kept is None:
+            continue
+        done = subprocess.run([pythons[index], __file__, name, *map(str, args)], capture_output=True, text=True)
         if done.returncode != 0:
-            print(f"          {name} FAILED (exit {done.returncode}):\n" + done.stderr[-3000:], flush=True)
-            return []
-        runs.append(json.loads(done.stdout.splitlines()[-1]))
-    return runs
+            who = f" with the build at {pythons[index]}" if index else ""
+            print(f"          {name}{who} FAILED (exit {done.returncode}):\n" + done.stderr[-3000:], flush=True)
+            runs[index] = None
+            continue
+        kept.append(json.loads(done.stdout.splitlines()[-1]))
+    this, *others = (kept or [] for kept in runs)
+    return this, others[0] if others else []
 
 
 def _report(label: str, runs: list[dict], count: int, unit: str, baseline: list[dict] | None = None, target: str = "") -> None:
     """One line: min and median seconds, rate, peak RSS (with the RSS after setup), ratios to the baseline's min."""
     if not runs:
         return
-    timing, peak = Timing([run["seconds"] for run in runs]), max(run["peak_mb"] for run in runs)
+    timing, peak = _timing(runs), max(run["peak_mb"] for run in runs)
     line = (f"          {label:<26} {timing.spread(2)}, {timing.rate(count):>9,.0f} {unit}/s, "
             f"peak {peak:5.0f} MB (after setup {runs[0]['setup_mb']:.0f} MB)")
     if baseline:
@@ -281,13 +294,18 @@ def _report(label: str, runs: list[dict], count: int, unit: str, baseline: list[
     print(line + (f"; target {target}" if target else ""), flush=True)
 
 
+def _timing(runs: list[dict]) -> Timing:
+    return Timing([run["seconds"] for run in runs])
+
+
 def _against_line(runs: list[dict], other: list[dict]) -> None:
     """The other build's read + simulate of the same log, and whether it left the same figures (else it did other work)."""
     if runs and other:
-        same = all(other[0][key] == runs[0][key] for key in ("records", "open_at_end", "sla_met"))
-        print(f"          {'':<26} {against(Timing([r['seconds'] for r in runs]), Timing([r['seconds'] for r in other]))}; "
-              + ("the same figures" if same else f"other figures: {other[0]['open_at_end']:,} open at the end, SLA met "
-                                                 f"{other[0]['sla_met']}"), flush=True)
+        figures = ("records", "open_at_end", "sla_met")
+        same = all(other[0][key] == runs[0][key] for key in figures)
+        print(f"          {'':<26} {against(AGAINST, _timing(runs), _timing(other))}; "
+              + ("the same figures" if same else "other figures: " + ", ".join(f"{key} {other[0][key]} against {runs[0][key]}"
+                                                                             for key in figures)), flush=True)
 
 
 def _replay_line(runs: list[dict]) -> None:
@@ -319,12 +337,10 @@ def bench_simulate(folder: Path) -> None:
         _report("read the file (csv only)", baseline, count, "tickets")
         _report("read_log", _measure("read-log", org, mapping, log), count, "tickets", baseline)
         for mode in ("as-is", "what-if"):
-            runs = _measure("simulate", org, mapping, log, mode)
+            runs, other = _measure_in_turns("simulate", org, mapping, log, mode, other=AGAINST)
             _report(f"read_log + simulate {mode}", runs, count, "tickets", baseline, "< 20 s")
-            if runs:
-                _replay_line(runs)
-            if runs and AGAINST:
-                _against_line(runs, _measure("simulate", org, mapping, log, mode, repeat=AGAINST_REPEAT, python=AGAINST))
+            _replay_line(runs)
+            _against_line(runs, other)
     _one_customer(folder, org)
     small, small_mapping = write_ticket_log(folder, CENTRE_LOAD)
     runs = _measure("profile", org, small_mapping, small, repeat=1)

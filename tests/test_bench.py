@@ -34,28 +34,98 @@ def test_the_pace_is_the_seconds_of_the_fixed_work():
     assert isinstance(seconds, float) and seconds > 0
 
 
+def _python_with(folder: Path, code: str) -> str:
+    """A stand-in for another build's Python: this Python with a stand-in cxrules (``code`` as its package) found first."""
+    (folder / "cxrules").mkdir(parents=True)
+    (folder / "cxrules" / "__init__.py").write_text(code, encoding="utf-8")
+    wrapper = folder / "python"
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={folder} exec {sys.executable} "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
 def test_the_whole_check_command_times_the_installed_build_not_a_cxrules_folder_in_the_working_directory(monkeypatch, tmp_path):
-    """Run from the repository's root, as README.md says, `python -c` would import the source folder there, not the build
+    """Run from the repository's root, as README.md says, `python -c` would import the package there, not the build
     installed (compiled, or another one given by BENCH_AGAINST); here a stand-in folder that exits 7 must not be imported."""
     import checking
 
     (tmp_path / "cxrules").mkdir()
     (tmp_path / "cxrules" / "__init__.py").write_text("raise SystemExit(7)\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    timing = checking._command(ROOT / "orgs" / "aftersales.yaml", repeat=1)
-    assert len(timing.seconds) == 1 and timing.best > 0
+    code, seconds, findings = checking._command(ROOT / "orgs" / "aftersales.yaml", sys.executable)
+    assert code == 0 and seconds > 0 and findings == {}
+
+
+def test_another_build_s_check_is_timed_in_turns_and_its_failure_costs_this_build_s_figures_nothing(monkeypatch, tmp_path, capsys):
+    """BENCH_AGAINST: the other build's `cxrules check` runs in turns with this one's; if it fails, that is printed and its
+    timing is None, and this build's timing is still whole (the part goes on to its growth)."""
+    import checking
+
+    monkeypatch.setattr(checking, "REPEAT", 2)
+    monkeypatch.setattr(checking, "AGAINST_REPEAT", 1)
+    calls = []
+    real = checking._command
+    monkeypatch.setattr(checking, "_command", lambda path, python: calls.append(python) or real(path, python))
+    broken = _python_with(tmp_path, "raise SystemExit(5)\n")
+    this, other = checking._commands(ROOT / "orgs" / "aftersales.yaml", broken)
+    assert calls == [sys.executable, broken, sys.executable]
+    assert other is None and len(this.seconds) == 2
+    assert capsys.readouterr().out.strip() == f"check     the build at {broken}: `cxrules check` FAILED (exit 5)"
+
+
+def test_two_builds_checks_are_told_apart_by_their_findings_per_code():
+    import checking
+    from collections import Counter
+
+    from measure import Timing
+
+    this = Timing([1.0], Counter({"CX403": 66, "CX711": 5}))
+    assert checking._findings_compared(this, Timing([2.0], Counter({"CX711": 5, "CX403": 66}))) == "the same findings"
+    assert checking._findings_compared(this, Timing([2.0], Counter({"CX403": 60}))) == (
+        "other findings: CX403 60 against CX403 66, CX711 5")
+
+
+def test_measurements_compared_are_made_in_turns_each_as_often_as_asked():
+    from measure import in_turns
+
+    assert list(in_turns([3, 1])) == [0, 1, 0, 0]
+    assert list(in_turns([2, 2, 1])) == [0, 1, 2, 0, 1]
+    assert list(in_turns([])) == []
+
+
+STAND_IN_SIMULATION = """
+import types, sys
+def load_org(path):
+    return None
+simulation = types.ModuleType("cxrules.simulation")
+simulation.load_mapping = lambda path, org: (object(), [])
+simulation.read_log = lambda log, mapping: ([1, 2, 3], types.SimpleNamespace(total=0))
+simulation.simulate = lambda *args, **kwargs: types.SimpleNamespace(open_at_end={"total": 42}, attainment={})
+sys.modules["cxrules.simulation"] = simulation
+"""
+
+
+def test_another_build_s_replay_runs_with_that_build_s_python(tmp_path):
+    """`simulate` with BENCH_AGAINST: the other build's runs are made by the Python given, so with the cxrules it has (here a
+    stand-in whose replay leaves 42 tickets open), in turns with this build's."""
+    import simulation
+
+    other_python = _python_with(tmp_path, STAND_IN_SIMULATION)
+    this, other = simulation._measure_in_turns("simulate", "org.yaml", "mapping.yaml", "log.csv", "as-is", other=other_python,
+                                               repeats=[0, 2])
+    assert this == [] and [run["open_at_end"] for run in other] == [42, 42] and other[0]["records"] == 3
 
 
 def test_another_build_s_replay_is_printed_with_the_ratio_and_whether_its_figures_are_the_same(monkeypatch, capsys):
-    """BENCH_AGAINST: the other build's min and median, this build's speed as a multiple of its (mins), and a word on whether
-    it left the same figures (else the two did other work, and the ratio says little)."""
-    import measure
+    """BENCH_AGAINST: the other build's min and median with its runs, this build's speed as a multiple of its (mins), and
+    whether it left the same figures (else the two did other work, and the ratio says little)."""
     import simulation
 
-    monkeypatch.setattr(measure, "AGAINST", "/old/bin/python")
+    monkeypatch.setattr(simulation, "AGAINST", "/old/bin/python")
     ours = [{"seconds": 2.0, "records": 10, "open_at_end": 3, "sla_met": 0.9}, {"seconds": 2.5, "records": 10, "open_at_end": 3, "sla_met": 0.9}]
     simulation._against_line(ours, [{**ours[0], "seconds": 9.0}])
     assert capsys.readouterr().out.strip() == (
-        "the build at /old/bin/python: min 9.00 s, median 9.00 s; this build 4.50× as fast; the same figures")
-    simulation._against_line(ours, [{**ours[0], "seconds": 4.0, "open_at_end": 5}])
-    assert capsys.readouterr().out.strip().endswith("this build 2.00× as fast; other figures: 5 open at the end, SLA met 0.9")
+        "the build at /old/bin/python: min 9.00 s, median 9.00 s (1 run, this build's 2); this build 4.50× as fast; the same figures")
+    simulation._against_line(ours, [{**ours[0], "seconds": 4.0, "records": 9}])
+    assert capsys.readouterr().out.strip().endswith(
+        "this build 2.00× as fast; other figures: records 9 against 10, open_at_end 3 against 3, sla_met 0.9 against 0.9")

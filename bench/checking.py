@@ -29,7 +29,7 @@ from cxrules.checks import CheckConfig, CheckContext, run_checks
 from cxrules.performance import paused_gc
 from cxrules.routing import TicketClass
 from generate import dump_yaml, generate_org, generate_yaml
-from measure import AGAINST, AGAINST_REPEAT, REPEAT, Timing, against, alternated, env_int, in_turns, repeated, run_child
+from measure import AGAINST, AGAINST_REPEAT, REPEAT, Timing, alternated, env_int, in_turns, other_build_line, repeated, run_child
 
 RULES = env_int("BENCH_RULES", 20_000)
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +62,10 @@ def _checks_of(path: Path) -> Timing:
     return repeated(lambda: run_checks(org))
 
 
+_FINDING = re.compile(r"^\S+:\d+:\d+: \w+ (CX\d{3})\b", re.MULTILINE)
+"""A finding's line in `cxrules check`'s report (`FILE:LINE:COLUMN: error CX403 ...`), its code taken."""
+
+
 def _command(path: Path, python: str) -> tuple[int, float, Counter[str]]:
     """`cxrules check PATH` as a user runs it, in a process of its own, with the cxrules ``python`` has installed (`-P`: not
     the package in the working directory, which run from the repository's root, as README.md says, is the source with
@@ -69,7 +73,7 @@ def _command(path: Path, python: str) -> tuple[int, float, Counter[str]]:
     with tempfile.TemporaryFile() as report:
         code, usage = run_child([python, "-P", "-c", "from cxrules.cli import main; main()", "check", str(path)], stdout=report)
         report.seek(0)
-        return code, usage.ru_utime + usage.ru_stime, Counter(re.findall(r"\b(CX\d{3})\b", report.read().decode("utf-8", "replace")))
+        return code, usage.ru_utime + usage.ru_stime, Counter(_FINDING.findall(report.read().decode("utf-8", "replace")))
 
 
 def _commands(path: Path, other: str = "") -> tuple[Timing, Timing | None]:
@@ -200,7 +204,7 @@ def bench_check(folder: Path) -> None:
     print(f"check     whole command `cxrules check` on the large org, own process (imports, loading, validation, checks, report): "
           f"CPU {command.spread(2)} (target < 5 s)")
     if other is not None:
-        print(f"check     the same command, {against(AGAINST, command, other)}; {_findings_compared(command, other)}", flush=True)
+        print(f"check     the same command, {other_build_line(AGAINST, command, other)}; {_findings_compared(command, other)}", flush=True)
     factor = 4
     larger_path = _write_with_fragments(folder, "larger", **_large(RULES * factor))
     larger_timing = _checks_of(larger_path)

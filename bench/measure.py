@@ -112,9 +112,9 @@ class Timing:
         return f"min {self.best:.{digits}f} s, median {self.median:.{digits}f} s"
 
 
-def against(python: str, this: Timing, other: Timing) -> str:
+def other_build_line(python: str, this: Timing, other: Timing) -> str:
     """The timing of the same work by the build ``python`` has installed, and how many times as fast this build is (of the
-    mins; with the repeats of each, since a min over fewer runs reads higher)."""
+    mins; with the runs of each, since a min over fewer runs reads higher)."""
     return (f"the build at {python}: {other.spread(2)} ({_runs(len(other.seconds))}, this build's {len(this.seconds)}); "
             f"this build {other.best / this.best:.2f}× as fast")
 
@@ -125,7 +125,8 @@ def _runs(count: int) -> str:
 
 def in_turns(repeats: list[int]) -> Iterator[int]:
     """Which measurement to make next, in rounds (0, 1, 2, 0, 1, 2, ...), each as many times as ``repeats`` says: measurements
-    compared with each other meet the machine's drift alike."""
+    compared with each other spread over the same stretch of the machine's drift (one repeated fewer times has its runs in
+    the first rounds only)."""
     for round_ in range(max(repeats, default=0)):
         yield from (index for index, count in enumerate(repeats) if round_ < count)
 

@@ -20,7 +20,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from measure import AGAINST, AGAINST_REPEAT, REPEAT, Timing, against, env_int, in_turns, peak_mb, rss_mb, shares_by_module, timed
+from measure import AGAINST, AGAINST_REPEAT, REPEAT, Timing, env_int, in_turns, other_build_line, peak_mb, rss_mb, shares_by_module, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -258,28 +258,30 @@ def _child(name: str, args: list[str]) -> None:
 
 def _measure(name: str, *args, repeat: int = REPEAT) -> list[dict]:
     """Run part ``name`` ``repeat`` times, each in a fresh process; its figures per run (none if it failed: its error is printed)."""
-    return _measure_in_turns(name, *args, repeats=[repeat])[0]
+    return _measure_in_turns(name, *args, builds=[(sys.executable, repeat)])[0]
 
 
-def _measure_in_turns(name: str, *args, other: str = "", repeats: list[int] | None = None) -> tuple[list[dict], list[dict]]:
-    """Part ``name`` with this build, and with ``other``'s (a Python) in turns with it (this, other, this, ...: both meet
-    the machine's drift alike), each run in a fresh process; the figures of each build's runs (none for a build that failed:
-    its error is printed)."""
-    pythons = [sys.executable, *([other] if other else [])]
-    runs: list[list[dict] | None] = [[] for _ in pythons]
-    for index in in_turns(repeats or [REPEAT, AGAINST_REPEAT][:len(pythons)]):
-        kept = runs[index]
-        if kept is None:
+def _measure_in_turns(name: str, *args, builds: list[tuple[str, int]]) -> list[list[dict]]:
+    """Part ``name`` with each of ``builds`` (a Python, and its repeats), in turns (see :func:`in_turns`), each run in a fresh
+    process; the figures of each build's runs. A build that fails is printed, makes no more runs and has none; if the
+    first (this build) fails, no build has any (nothing would be compared with them)."""
+    runs: list[list[dict]] = [[] for _ in builds]
+    failed: set[int] = set()
+    for index in in_turns([repeat for _, repeat in builds]):
+        if index in failed:
             continue
-        done = subprocess.run([pythons[index], __file__, name, *map(str, args)], capture_output=True, text=True)
+        python = builds[index][0]
+        done = subprocess.run([python, __file__, name, *map(str, args)], capture_output=True, text=True)
         if done.returncode != 0:
-            who = f" with the build at {pythons[index]}" if index else ""
+            who = f" with the build at {python}" if index else ""
             print(f"          {name}{who} FAILED (exit {done.returncode}):\n" + done.stderr[-3000:], flush=True)
-            runs[index] = None
+            if index == 0:
+                return [[] for _ in builds]
+            failed.add(index)
+            runs[index] = []
             continue
-        kept.append(json.loads(done.stdout.splitlines()[-1]))
-    this, *others = (kept or [] for kept in runs)
-    return this, others[0] if others else []
+        runs[index].append(json.loads(done.stdout.splitlines()[-1]))
+    return runs
 
 
 def _report(label: str, runs: list[dict], count: int, unit: str, baseline: list[dict] | None = None, target: str = "") -> None:
@@ -301,11 +303,10 @@ def _timing(runs: list[dict]) -> Timing:
 def _against_line(runs: list[dict], other: list[dict]) -> None:
     """The other build's read + simulate of the same log, and whether it left the same figures (else it did other work)."""
     if runs and other:
-        figures = ("records", "open_at_end", "sla_met")
-        same = all(other[0][key] == runs[0][key] for key in figures)
-        print(f"          {'':<26} {against(AGAINST, _timing(runs), _timing(other))}; "
-              + ("the same figures" if same else "other figures: " + ", ".join(f"{key} {other[0][key]} against {runs[0][key]}"
-                                                                             for key in figures)), flush=True)
+        differing = [key for key in ("records", "open_at_end", "sla_met") if other[0][key] != runs[0][key]]
+        print(f"          {'':<26} {other_build_line(AGAINST, _timing(runs), _timing(other))}; "
+              + ("other figures: " + ", ".join(f"{key} {other[0][key]} against {runs[0][key]}" for key in differing)
+                 if differing else "the same figures"), flush=True)
 
 
 def _replay_line(runs: list[dict]) -> None:
@@ -337,10 +338,11 @@ def bench_simulate(folder: Path) -> None:
         _report("read the file (csv only)", baseline, count, "tickets")
         _report("read_log", _measure("read-log", org, mapping, log), count, "tickets", baseline)
         for mode in ("as-is", "what-if"):
-            runs, other = _measure_in_turns("simulate", org, mapping, log, mode, other=AGAINST)
+            runs, *other = _measure_in_turns("simulate", org, mapping, log, mode,
+                                             builds=[(sys.executable, REPEAT), *([(AGAINST, AGAINST_REPEAT)] if AGAINST else [])])
             _report(f"read_log + simulate {mode}", runs, count, "tickets", baseline, "< 20 s")
             _replay_line(runs)
-            _against_line(runs, other)
+            _against_line(runs, other[0] if other else [])
     _one_customer(folder, org)
     small, small_mapping = write_ticket_log(folder, CENTRE_LOAD)
     runs = _measure("profile", org, small_mapping, small, repeat=1)

@@ -57,12 +57,12 @@ def test_the_whole_check_command_times_the_installed_build_not_a_cxrules_folder_
 
 
 def test_another_build_s_check_is_timed_in_turns_and_its_failure_costs_this_build_s_figures_nothing(monkeypatch, tmp_path, capsys):
-    """BENCH_AGAINST: the other build's `cxrules check` runs in turns with this one's; if it fails, that is printed and its
-    timing is None, and this build's timing is still whole (the part goes on to its growth)."""
+    """BENCH_AGAINST: the other build's `cxrules check` runs in turns with this one's; if it fails, that is printed, it runs no
+    more and its timing is None, and this build's timing is still whole (the part goes on to its growth)."""
     import checking
 
     monkeypatch.setattr(checking, "REPEAT", 2)
-    monkeypatch.setattr(checking, "AGAINST_REPEAT", 1)
+    monkeypatch.setattr(checking, "AGAINST_REPEAT", 2)
     calls = []
     real = checking._command
     monkeypatch.setattr(checking, "_command", lambda path, python: calls.append(python) or real(path, python))
@@ -71,6 +71,16 @@ def test_another_build_s_check_is_timed_in_turns_and_its_failure_costs_this_buil
     assert calls == [sys.executable, broken, sys.executable]
     assert other is None and len(this.seconds) == 2
     assert capsys.readouterr().out.strip() == f"check     the build at {broken}: `cxrules check` FAILED (exit 5)"
+
+
+def test_a_check_s_findings_are_counted_per_code_from_its_report_lines_alone(tmp_path):
+    """The report's finding lines, not every `CX…` in it (here the file's name holds another code)."""
+    import checking
+
+    org = tmp_path / "CX402.yaml"
+    org.write_text((ROOT / "tests" / "checks" / "CX401_vip_gap.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    code, _, findings = checking._command(org, sys.executable)
+    assert code == 1 and findings == {"CX401": 1}
 
 
 def test_two_builds_checks_are_told_apart_by_their_findings_per_code():
@@ -93,27 +103,48 @@ def test_measurements_compared_are_made_in_turns_each_as_often_as_asked():
     assert list(in_turns([])) == []
 
 
-STAND_IN_SIMULATION = """
+def _stand_in_build(folder: Path, label: str, calls: Path, exit_code: int = 0) -> str:
+    """A build whose replay leaves 42 tickets open and writes ``label`` to ``calls`` each time it runs (or exits ``exit_code``)."""
+    return _python_with(folder / label, f"""
 import types, sys
+with open({str(calls)!r}, "a") as calls:
+    calls.write({label!r} + "\\n")
+if {exit_code}:
+    raise SystemExit({exit_code})
 def load_org(path):
     return None
 simulation = types.ModuleType("cxrules.simulation")
 simulation.load_mapping = lambda path, org: (object(), [])
 simulation.read_log = lambda log, mapping: ([1, 2, 3], types.SimpleNamespace(total=0))
-simulation.simulate = lambda *args, **kwargs: types.SimpleNamespace(open_at_end={"total": 42}, attainment={})
+simulation.simulate = lambda *args, **kwargs: types.SimpleNamespace(open_at_end={{"total": 42}}, attainment={{}})
 sys.modules["cxrules.simulation"] = simulation
-"""
+""")
 
 
-def test_another_build_s_replay_runs_with_that_build_s_python(tmp_path):
-    """`simulate` with BENCH_AGAINST: the other build's runs are made by the Python given, so with the cxrules it has (here a
-    stand-in whose replay leaves 42 tickets open), in turns with this build's."""
+def _replays_in_turns(tmp_path: Path, *builds: tuple[str, int, int]) -> tuple[list[list[dict]], list[str]]:
+    """``_measure_in_turns`` of stand-in builds (label, repeats, exit code): each build's runs, and which ran, in order."""
     import simulation
 
-    other_python = _python_with(tmp_path, STAND_IN_SIMULATION)
-    this, other = simulation._measure_in_turns("simulate", "org.yaml", "mapping.yaml", "log.csv", "as-is", other=other_python,
-                                               repeats=[0, 2])
-    assert this == [] and [run["open_at_end"] for run in other] == [42, 42] and other[0]["records"] == 3
+    calls = tmp_path / "calls"
+    pythons = [(_stand_in_build(tmp_path, label, calls, exit_code), repeat) for label, repeat, exit_code in builds]
+    runs = simulation._measure_in_turns("simulate", "org.yaml", "mapping.yaml", "log.csv", "as-is", builds=pythons)
+    return runs, calls.read_text(encoding="utf-8").split()
+
+
+def test_builds_replay_in_turns_each_with_its_own_python(tmp_path):
+    """`simulate` with BENCH_AGAINST: each build's runs are made by its Python, so with the cxrules it has (here stand-ins
+    whose replay leaves 42 tickets open), in turns."""
+    runs, calls = _replays_in_turns(tmp_path, ("this", 2, 0), ("other", 2, 0))
+    assert calls == ["this", "other", "this", "other"]
+    assert [[run["open_at_end"] for run in build] for build in runs] == [[42, 42], [42, 42]] and runs[1][0]["records"] == 3
+
+
+def test_a_build_that_fails_to_replay_runs_no_more_and_if_it_is_this_build_neither_does_the_other(tmp_path, capsys):
+    runs, calls = _replays_in_turns(tmp_path / "other", ("this", 2, 0), ("other", 2, 5))
+    assert calls == ["this", "other", "this"] and [len(build) for build in runs] == [2, 0]
+    assert "simulate with the build at " in capsys.readouterr().out
+    runs, calls = _replays_in_turns(tmp_path / "this", ("this", 2, 5), ("other", 2, 0))
+    assert calls == ["this"] and runs == [[], []]
 
 
 def test_another_build_s_replay_is_printed_with_the_ratio_and_whether_its_figures_are_the_same(monkeypatch, capsys):
@@ -126,6 +157,5 @@ def test_another_build_s_replay_is_printed_with_the_ratio_and_whether_its_figure
     simulation._against_line(ours, [{**ours[0], "seconds": 9.0}])
     assert capsys.readouterr().out.strip() == (
         "the build at /old/bin/python: min 9.00 s, median 9.00 s (1 run, this build's 2); this build 4.50× as fast; the same figures")
-    simulation._against_line(ours, [{**ours[0], "seconds": 4.0, "records": 9}])
-    assert capsys.readouterr().out.strip().endswith(
-        "this build 2.00× as fast; other figures: records 9 against 10, open_at_end 3 against 3, sla_met 0.9 against 0.9")
+    simulation._against_line(ours, [{**ours[0], "seconds": 4.0, "records": 9, "sla_met": 0.8}])
+    assert capsys.readouterr().out.strip().endswith("this build 2.00× as fast; other figures: records 9 against 10, sla_met 0.8 against 0.9")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -29,7 +28,8 @@ from cxrules.checks import CheckConfig, CheckContext, run_checks
 from cxrules.performance import paused_gc
 from cxrules.routing import TicketClass
 from generate import dump_yaml, generate_org, generate_yaml
-from measure import AGAINST, AGAINST_REPEAT, REPEAT, Timing, alternated, env_int, in_turns, other_build_line, repeated, run_child
+from measure import (AGAINST, Timing, alternated, builds_to_compare, env_int, other_build_line, repeated, run_child,
+                     runs_in_turns)
 
 RULES = env_int("BENCH_RULES", 20_000)
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,27 +76,21 @@ def _command(path: Path, python: str) -> tuple[int, float, Counter[str]]:
         return code, usage.ru_utime + usage.ru_stime, Counter(_FINDING.findall(report.read().decode("utf-8", "replace")))
 
 
-def _commands(path: Path, other: str = "") -> tuple[Timing, Timing | None]:
-    """CPU seconds of `cxrules check PATH`, BENCH_REPEAT times; with ``other`` (a Python), that build's too, in turns with
-    this one's, BENCH_AGAINST_REPEAT times. A timing's value is the findings per code. A failure of this build ends the
-    part (a failed run's time means nothing); one of the other build is printed, and its timing is None."""
-    builds = [(sys.executable, REPEAT), *([(other, AGAINST_REPEAT)] if other else [])]
-    timings: list[Timing | None] = [Timing() for _ in builds]
-    for index in in_turns([repeat for _, repeat in builds]):
-        python, timing = builds[index][0], timings[index]
-        if timing is None:
-            continue
-        code, seconds, timing.value = _command(path, python)
-        if code not in (0, 1):  # 1: findings; anything else is a failure
-            if index == 0:
-                raise SystemExit(f"`cxrules check {path}` failed with exit {code}")
-            print(f"check     the build at {python}: `cxrules check` FAILED (exit {code})", flush=True)
-            timings[index] = None
-            continue
-        timing.seconds.append(seconds)
-    this = timings[0]
-    assert this is not None  # this build's failure ended the part
-    return this, timings[1] if other else None
+def _commands(path: Path, builds: list[tuple[str, int]]) -> tuple[Timing, Timing | None]:
+    """CPU seconds of `cxrules check PATH` with each of ``builds`` (this one, then maybe another: a Python and its repeats),
+    in turns (see :func:`runs_in_turns`); a timing's value is the findings per code. A failure of this build ends the part
+    (a failed run's time means nothing); one of the other build is printed, and its timing is None."""
+    def run(python: str) -> tuple[float, Counter[str]] | None:
+        code, seconds, findings = _command(path, python)
+        if code in (0, 1):  # 1: findings; anything else is a failure
+            return seconds, findings
+        print(f"check     the build at {python}: `cxrules check` FAILED (exit {code})", flush=True)
+        return None
+
+    this, *other = [Timing([seconds for seconds, _ in runs], runs[-1][1]) if runs else None for runs in runs_in_turns(builds, run)]
+    if this is None:
+        raise SystemExit(f"`cxrules check {path}` failed")
+    return this, other[0] if other else None
 
 
 def _findings_compared(this: Timing, other: Timing) -> str:
@@ -200,7 +194,7 @@ def bench_check(folder: Path) -> None:
     overlaps = _checks_of(_write(folder, "overlapping.yaml", channels=10, overlaps=True, **sizes))
     print(f"check     same size, precedence drawn from 1..50 (many overlaps): {overlaps.spread(2)}, "
           f"{len(overlaps.value.diagnostics)} findings")
-    command, other = _commands(folder / "large.yaml", AGAINST)
+    command, other = _commands(folder / "large.yaml", builds_to_compare())
     print(f"check     whole command `cxrules check` on the large org, own process (imports, loading, validation, checks, report): "
           f"CPU {command.spread(2)} (target < 5 s)")
     if other is not None:
@@ -208,7 +202,7 @@ def bench_check(folder: Path) -> None:
     factor = 4
     larger_path = _write_with_fragments(folder, "larger", **_large(RULES * factor))
     larger_timing = _checks_of(larger_path)
-    larger_command, _ = _commands(larger_path)
+    larger_command, _ = _commands(larger_path, builds_to_compare(""))
     print(f"check     growth {RULES:,} -> {RULES * factor:,} rules: checks {timing.best:.2f} -> {larger_timing.best:.2f} s, "
           f"k {_growth(timing, larger_timing, factor):.2f}; whole command (CPU) {command.best:.2f} -> {larger_command.best:.2f} s, "
           f"k {_growth(command, larger_command, factor):.2f} (target k ≤ 1.2)")

@@ -24,8 +24,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from importlib.machinery import EXTENSION_SUFFIXES
-from typing import IO, Callable, Iterator
+from typing import IO, Callable, Iterator, TypeVar
 
+R = TypeVar("R")
 REPEAT = int(os.environ.get("BENCH_REPEAT", 3))
 AGAINST = os.environ.get("BENCH_AGAINST", "")
 """Another build's Python: a virtualenv holding another cxrules, such as the commit an issue measured. Seconds travel
@@ -129,6 +130,31 @@ def in_turns(repeats: list[int]) -> Iterator[int]:
     the first rounds only)."""
     for round_ in range(max(repeats, default=0)):
         yield from (index for index, count in enumerate(repeats) if round_ < count)
+
+
+def builds_to_compare(other: str = AGAINST) -> list[tuple[str, int]]:
+    """This build's Python with its repeats (BENCH_REPEAT), then ``other``'s (BENCH_AGAINST_REPEAT), if there is one."""
+    return [(sys.executable, REPEAT), *([(other, AGAINST_REPEAT)] if other else [])]
+
+
+def runs_in_turns(builds: list[tuple[str, int]], run: Callable[[str], R | None]) -> list[list[R]]:
+    """``run(python)`` for each of ``builds`` (a Python and its repeats), in turns (:func:`in_turns`): each build's results.
+    ``run`` returns None for a run that failed, having said why; that build then makes no more runs and has none, and if
+    it is the first (this build), no build has any: nothing would be compared with them."""
+    results: list[list[R]] = [[] for _ in builds]
+    failed: set[int] = set()
+    for index in in_turns([repeat for _, repeat in builds]):
+        if index in failed:
+            continue
+        result = run(builds[index][0])
+        if result is None:
+            if index == 0:
+                return [[] for _ in builds]
+            failed.add(index)
+            results[index] = []
+            continue
+        results[index].append(result)
+    return results
 
 
 def repeated(work: Callable, repeat: int = REPEAT, setup: Callable[[], object] | None = None,

@@ -20,7 +20,8 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from measure import AGAINST, AGAINST_REPEAT, REPEAT, Timing, env_int, in_turns, other_build_line, peak_mb, rss_mb, shares_by_module, timed
+from measure import (AGAINST, REPEAT, Timing, builds_to_compare, env_int, other_build_line, peak_mb, rss_mb, runs_in_turns,
+                     shares_by_module, timed)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -262,26 +263,17 @@ def _measure(name: str, *args, repeat: int = REPEAT) -> list[dict]:
 
 
 def _measure_in_turns(name: str, *args, builds: list[tuple[str, int]]) -> list[list[dict]]:
-    """Part ``name`` with each of ``builds`` (a Python, and its repeats), in turns (see :func:`in_turns`), each run in a fresh
-    process; the figures of each build's runs. A build that fails is printed, makes no more runs and has none; if the
-    first (this build) fails, no build has any (nothing would be compared with them)."""
-    runs: list[list[dict]] = [[] for _ in builds]
-    failed: set[int] = set()
-    for index in in_turns([repeat for _, repeat in builds]):
-        if index in failed:
-            continue
-        python = builds[index][0]
+    """Part ``name`` with each of ``builds`` (a Python, and its repeats), in turns (see :func:`runs_in_turns`), each run in a
+    fresh process; the figures of each build's runs (a failure is printed)."""
+    def run(python: str) -> dict | None:
         done = subprocess.run([python, __file__, name, *map(str, args)], capture_output=True, text=True)
-        if done.returncode != 0:
-            who = f" with the build at {python}" if index else ""
-            print(f"          {name}{who} FAILED (exit {done.returncode}):\n" + done.stderr[-3000:], flush=True)
-            if index == 0:
-                return [[] for _ in builds]
-            failed.add(index)
-            runs[index] = []
-            continue
-        runs[index].append(json.loads(done.stdout.splitlines()[-1]))
-    return runs
+        if done.returncode == 0:
+            return json.loads(done.stdout.splitlines()[-1])
+        who = "" if python == sys.executable else f" with the build at {python}"
+        print(f"          {name}{who} FAILED (exit {done.returncode}):\n" + done.stderr[-3000:], flush=True)
+        return None
+
+    return runs_in_turns(builds, run)
 
 
 def _report(label: str, runs: list[dict], count: int, unit: str, baseline: list[dict] | None = None, target: str = "") -> None:
@@ -338,8 +330,7 @@ def bench_simulate(folder: Path) -> None:
         _report("read the file (csv only)", baseline, count, "tickets")
         _report("read_log", _measure("read-log", org, mapping, log), count, "tickets", baseline)
         for mode in ("as-is", "what-if"):
-            runs, *other = _measure_in_turns("simulate", org, mapping, log, mode,
-                                             builds=[(sys.executable, REPEAT), *([(AGAINST, AGAINST_REPEAT)] if AGAINST else [])])
+            runs, *other = _measure_in_turns("simulate", org, mapping, log, mode, builds=builds_to_compare())
             _report(f"read_log + simulate {mode}", runs, count, "tickets", baseline, "< 20 s")
             _replay_line(runs)
             _against_line(runs, other[0] if other else [])

@@ -61,13 +61,11 @@ def test_another_build_s_check_is_timed_in_turns_and_its_failure_costs_this_buil
     more and its timing is None, and this build's timing is still whole (the part goes on to its growth)."""
     import checking
 
-    monkeypatch.setattr(checking, "REPEAT", 2)
-    monkeypatch.setattr(checking, "AGAINST_REPEAT", 2)
     calls = []
     real = checking._command
     monkeypatch.setattr(checking, "_command", lambda path, python: calls.append(python) or real(path, python))
     broken = _python_with(tmp_path, "raise SystemExit(5)\n")
-    this, other = checking._commands(ROOT / "orgs" / "aftersales.yaml", broken)
+    this, other = checking._commands(ROOT / "orgs" / "aftersales.yaml", [(sys.executable, 2), (broken, 2)])
     assert calls == [sys.executable, broken, sys.executable]
     assert other is None and len(this.seconds) == 2
     assert capsys.readouterr().out.strip() == f"check     the build at {broken}: `cxrules check` FAILED (exit 5)"
@@ -159,3 +157,23 @@ def test_another_build_s_replay_is_printed_with_the_ratio_and_whether_its_figure
         "the build at /old/bin/python: min 9.00 s, median 9.00 s (1 run, this build's 2); this build 4.50× as fast; the same figures")
     simulation._against_line(ours, [{**ours[0], "seconds": 4.0, "records": 9, "sla_met": 0.8}])
     assert capsys.readouterr().out.strip().endswith("this build 2.00× as fast; other figures: records 9 against 10, sla_met 0.8 against 0.9")
+
+
+def test_this_build_s_failed_check_ends_the_part(tmp_path, capsys):
+    """A failed run's time means nothing, and the growth that follows would compare with it."""
+    import checking
+    import pytest
+
+    broken = _python_with(tmp_path, "raise SystemExit(5)\n")
+    with pytest.raises(SystemExit, match="failed"):
+        checking._commands(ROOT / "orgs" / "aftersales.yaml", [(broken, 2)])
+    assert capsys.readouterr().out.strip() == f"check     the build at {broken}: `cxrules check` FAILED (exit 5)"
+
+
+def test_the_builds_compared_are_this_one_and_bench_against_s_each_with_its_repeats(monkeypatch):
+    import measure
+
+    monkeypatch.setattr(measure, "REPEAT", 3)
+    monkeypatch.setattr(measure, "AGAINST_REPEAT", 1)
+    assert measure.builds_to_compare("/old/bin/python") == [(sys.executable, 3), ("/old/bin/python", 1)]
+    assert measure.builds_to_compare("") == [(sys.executable, 3)]

@@ -44,7 +44,10 @@ them) and the seed org orgs/automotive.yaml. For each:
   quarter (after a collection).
 
 Each timing is repeated BENCH_REPEAT times (min and median, :mod:`measure`); each engine and
-ruleset timed is a fresh one, closed after.
+ruleset timed is a fresh one, closed after. What is read as a ratio to raw posts is timed in
+turns with them (the peers, the best case, the realistic stream and its floors in one round; the
+cold start's two sides in another), so both sides of a ratio meet the same stretch of the
+machine's drift, which moves every timing by up to twice over half an hour.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ from cxrules.engine.durable import compile_routing
 from cxrules.model import Org
 from cxrules.routing import Router, TicketClass, class_values, precedence_order
 from generate import generate_yaml
-from measure import REPEAT, Timing, alternated, env_int, own_time_by_module, peak_mb, repeated, rss_mb
+from measure import REPEAT, Timing, Work, alternated, env_int, own_time_by_module, peak_mb, repeated, rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 MOMENT = START + timedelta(hours=2)
@@ -344,9 +347,9 @@ def answers_of(org: Org, classes: list[TicketClass], recorded: list) -> tuple[li
     return answers, store.dues
 
 
-def cold_start(build: Callable[[], object], use: Callable[[object], object]) -> tuple[Timing, float]:
-    """Build a fresh thing and use it, timed together (an engine that did its work when built pays for it here too), each
-    repeat's thing closed after; the timings, and the least time a building took."""
+def cold_start(build: Callable[[], object], use: Callable[[object], object]) -> tuple[Work, list[float]]:
+    """Build a fresh thing and use it, timed together (an engine that did its work when built pays for it here too), the
+    thing closed after; and the seconds each building took, as they are timed."""
     built_in: list[float] = []
 
     def work() -> object:
@@ -355,67 +358,99 @@ def cold_start(build: Callable[[], object], use: Callable[[object], object]) -> 
         built_in.append(time.perf_counter() - started)
         use(thing)
         return thing
-    return repeated(work, teardown=lambda thing: thing.close()), min(built_in)
+    return Work(work, teardown=lambda thing: thing.close()), built_in
+
+
+RAW = "raw durable-rules post"
+BEST = "best case"
+REALISTIC = "realistic"
+FLOORS = {"caller": "the caller's own part (the stream fed, decisions built beforehand handed to the handler)",
+          "told": "told every answer (each decision built afresh, its ticket looked up: the interface's work, interpreted)",
+          "checked": "told every answer, each event checked whole and the engine's {timers:.1f} timers a ticket kept in time "
+                     "order (work no engine that keeps cxrules' promises skips; interpreted, so not a bound)"}
 
 
 def bench_table(label: str, path: Path) -> None:
-    """Every measurement of the engine part on one org; see the module's docstring."""
+    """Every measurement of the engine part on one org; see the module's docstring. Whatever is read as a ratio to raw
+    posts is timed in turns with them (:func:`measure.alternated`), so both meet the same stretch of the machine's drift."""
     org = cxrules.load_org(path)
     classes = every_class(org)
     print(f"engine    {label}: {len(org.routing):,} rules, {len(org.roles):,} roles, {len(classes):,} classes, "
           f"{len(org.slas)} SLAs, {len(org.escalations)} escalation paths, {len(org.followups)} follow-up policies; "
-          f"{REPEAT}x each, collector on everywhere", flush=True)
-    raw_rate = peers(org, classes)
-    best_rate = best_case(org, classes, raw_rate)
-    realistic(org, classes, raw_rate)
+          f"{REPEAT}x each, in turns with the raw posts they are read against, collector on everywhere", flush=True)
+    raw, engine = RawRuleset(org), Engine(org, VirtualClock(MOMENT))
+    recorded = whole_lives(org, EVENTS)
+    answers, dues = answers_of(org, classes, recorded)
+    peer_works = peers(org, classes, raw, engine)
+    timings = alternated({**peer_works, BEST: best_case(org, classes),
+                          REALISTIC: Work(Realistic.run, setup=lambda: Realistic(org, classes, recorded),
+                                          teardown=lambda run: run.engine.close()),
+                          **floors(org, classes, recorded, answers, dues)})
+    engine.close()
+    raw.close()
+    raw_rate = timings[RAW].rate(LOOKUPS)
+    print_peers({name: timings[name] for name in peer_works}, raw_rate)
+    best_rate = print_best_case(timings[BEST], raw_rate)
+    print_realistic(org, classes, recorded, timings, raw_rate, dues)
     cold(org, classes, best_rate)
     memory(path)
 
 
-def peers(org: Org, classes: list[TicketClass]) -> float:
-    """The same routing decisions by each peer, at one moment, checked to agree first; the raw durable-rules posts/s."""
+def peers(org: Org, classes: list[TicketClass], raw: RawRuleset, engine: Engine) -> dict[str, Work]:
+    """The same routing decisions by each peer, at one moment, checked to agree first."""
     lookups = [classes[number % len(classes)] for number in range(LOOKUPS)]
-    raw = RawRuleset(org)
-    engine = Engine(org, VirtualClock(MOMENT))
     deciders = {"dict floor (class → role, worked out before)": dict_floor(org, classes, MOMENT),
                 "hand-written first-match loop": first_match_loop(org, MOMENT),
-                "raw durable-rules post": raw.decider(OpenFlags(org).at(MOMENT)),
+                RAW: raw.decider(OpenFlags(org).at(MOMENT)),
                 "engine's cached decision (router.route)": cached_decision(engine, classes, MOMENT)}
     for ticket in classes:
         answers = {name: decide(ticket) for name, decide in deciders.items()}
         assert len(set(answers.values())) == 1, f"the peers disagree on {ticket}: {answers}"
-    timings = alternated({name: decide_each(decide, lookups) for name, decide in deciders.items()})
-    engine.close()
-    raw.close()
-    raw_rate = timings["raw durable-rules post"].rate(LOOKUPS)
+    return {name: Work(decide_each(decide, lookups)) for name, decide in deciders.items()}
+
+
+def print_peers(timings: dict[str, Timing], raw_rate: float) -> None:
+    """Each peer's line, with its ratio to raw posts."""
     print(f"          peers: {LOOKUPS:,} routing decisions, every class in turn, at {MOMENT:%a %H:%M}:")
     for name, timing in timings.items():
         target = "  (target ≥ 20x)" if name.startswith("engine") else ""
         print(f"            {name:<46} {timing.spread(4)}  {timing.rate(LOOKUPS):>12,.0f}/s  "
               f"{timing.rate(LOOKUPS) / raw_rate:7.2f}x raw{target}")
-    return raw_rate
 
 
-def best_case(org: Org, classes: list[TicketClass], raw_rate: float) -> float:
-    """Created and closed at once, classes cycling, the clock standing, the routing cache warm; tickets/s."""
-    tickets = EVENTS // 2
-
+def best_case(org: Org, classes: list[TicketClass]) -> Work:
+    """Created and closed at once, classes cycling, the clock standing, the routing cache warm."""
     def fresh_warm_engine() -> Engine:
         fresh = Engine(org, VirtualClock(MOMENT))
         cached_decision(fresh, classes, MOMENT)
         return fresh
-    timing = repeated(lambda fresh: created_and_closed(fresh, classes, tickets, "t"), setup=fresh_warm_engine, teardown=Engine.close)
+    return Work(lambda fresh: created_and_closed(fresh, classes, EVENTS // 2, "t"), setup=fresh_warm_engine,
+                teardown=Engine.close)
+
+
+def print_best_case(timing: Timing, raw_rate: float) -> float:
+    """The best case's line; its tickets/s."""
+    tickets = EVENTS // 2
     print(f"          best case  Engine.submit created + closed, classes cycling, clock standing, {tickets:,} tickets: "
           f"{timing.spread()}, {timing.rate(tickets):,.0f} tickets/s ({timing.rate(2 * tickets):,.0f} events/s) = "
           f"{timing.rate(tickets) / raw_rate:.2f}x raw posts")
     return timing.rate(tickets)
 
 
-def realistic(org: Org, classes: list[TicketClass], raw_rate: float) -> None:
-    """The centre's stream, the clock moving, made beforehand; what the engine decided on it."""
-    recorded = whole_lives(org, EVENTS)
+def floors(org: Org, classes: list[TicketClass], recorded: list, answers: list[Answer], dues: list[Dues]) -> dict[str, Work]:
+    """The floors of the engine's interface on the stream (see the module's docstring), each fed what the engine decided."""
+    kept_for = {"caller": (False, None), "told": (True, None), "checked": (True, dues)}
+    return {name: Work(Realistic.run, setup=lambda fresh=fresh, kept=kept: Realistic(org, classes, recorded, told=answers,
+                                                                                        fresh=fresh, dues=kept))
+            for name, (fresh, kept) in kept_for.items()}
+
+
+def print_realistic(org: Org, classes: list[TicketClass], recorded: list, timings: dict[str, Timing], raw_rate: float,
+                    dues: list[Dues]) -> None:
+    """The realistic stream's lines: its rate, what the engine decided, where a ticket's time goes (one more run, profiled),
+    and the floors beside it."""
+    timing = timings[REALISTIC]
     created = sum(1 for event in recorded if type(event) is TicketCreated)
-    timing = repeated(Realistic.run, setup=lambda: Realistic(org, classes, recorded), teardown=lambda run: run.engine.close())
     decided = timing.value
     events = len(recorded) + decided["FollowUpDue"]
     days = (recorded[-1].at - recorded[0].at) / timedelta(days=1)
@@ -431,39 +466,37 @@ def realistic(org: Org, classes: list[TicketClass], raw_rate: float) -> None:
     print(f"                     where a ticket's {per_ticket:.0f} µs go (one profiled run's own time per module, built-ins "
           "counted to their callers): " + ", ".join(f"{module} {share * per_ticket:.0f}" for module, share in shares.items()
                                                     if share >= 0.01))
-    answers, dues = answers_of(org, classes, recorded)
     timers = sum(map(len, dues))
-    for fresh, kept, what in (
-            (False, None, "the caller's own part (the stream fed, decisions built beforehand handed to the handler)"),
-            (True, None, "told every answer (each decision built afresh, its ticket looked up: the interface's work, interpreted)"),
-            (True, dues, f"told every answer, each event checked whole and the engine's {timers / created:.1f} timers a ticket "
-                         "kept in time order (work no engine that keeps cxrules' promises skips; interpreted, so not a bound)")):
-        floor = repeated(Realistic.run, setup=lambda: Realistic(org, classes, recorded, told=answers, fresh=fresh, dues=kept))
+    for name, what in FLOORS.items():
+        floor = timings[name]
         assert floor.value == decided, "the told engine was not fed the same stream"
-        print(f"          floor      {what}: {floor.spread()}, {floor.rate(created):,.0f} tickets/s = "
-              f"{floor.rate(created) / raw_rate:.2f}x raw posts; the engine takes {timing.best / floor.best:.1f}x its time")
+        print(f"          floor      {what.format(timers=timers / created)}: {floor.spread()}, {floor.rate(created):,.0f} "
+              f"tickets/s = {floor.rate(created) / raw_rate:.2f}x raw posts; the engine takes {timing.best / floor.best:.1f}x "
+              "its time")
 
 
 def cold(org: Org, classes: list[TicketClass], best_rate: float) -> None:
-    """A fresh engine and a fresh ruleset, built in the timing, then the first ticket (the first post) of each class; beside
-    the bound: each cold ticket does all a warm one does (``best_rate``), and each set of rules taking a class that the
-    engine asks durable-rules about costs a first post at least."""
-    engine_timing, engine_built = cold_start(lambda: Engine(org, VirtualClock(MOMENT)),
-                                             lambda fresh: created_and_closed(fresh, classes, len(classes), "c"))
+    """A fresh engine and a fresh ruleset, built in the timing, then the first ticket (the first post) of each class, timed in
+    turns; beside the bound: each cold ticket does all a warm one does (``best_rate``), and each set of rules taking a class
+    that the engine asks durable-rules about costs a first post at least."""
     flags = OpenFlags(org).at(MOMENT)
-    raw_timing, raw_built = cold_start(lambda: RawRuleset(org), lambda fresh: decide_each(fresh.decider(flags), classes)())
-    engine_rate, raw_rate = engine_timing.rate(len(classes)), raw_timing.rate(len(classes))
+    engine_work, engine_built = cold_start(lambda: Engine(org, VirtualClock(MOMENT)),
+                                           lambda fresh: created_and_closed(fresh, classes, len(classes), "c"))
+    raw_work, raw_built = cold_start(lambda: RawRuleset(org), lambda fresh: decide_each(fresh.decider(flags), classes)())
+    timings = alternated({"engine": engine_work, "raw": raw_work})
+    engine_rate, raw_rate = timings["engine"].rate(len(classes)), timings["raw"].rate(len(classes))
     probe = Engine(org, VirtualClock(MOMENT))  # how often a fresh engine asks durable-rules on this stream (not timed)
     created_and_closed(probe, classes, len(classes), "c")
     asked = probe.router.asked
     probe.close()
     bound_rate = len(classes) / (len(classes) / best_rate + asked / raw_rate)
     print(f"          cold start a fresh engine, then the first ticket of each of {len(classes):,} classes, created → closed: "
-          f"{engine_timing.spread()}, {engine_rate:,.0f} tickets/s; a fresh ruleset, then its first post of each: "
-          f"{raw_timing.spread()}, {raw_rate:,.0f}/s; ratio {engine_rate / raw_rate:.2f}x (target ≥ 1x); of which building "
-          f"the engine {engine_built * 1000:.0f} ms, the ruleset {raw_built * 1000:.0f} ms (mins); bound: the best case's "
-          f"work for each ticket and a first post for each of the {asked:,} sets of rules taking a class that durable-rules "
-          f"is asked about, {bound_rate / raw_rate:.2f}x (the best case's alone: {best_rate / raw_rate:.2f}x)")
+          f"{timings['engine'].spread()}, {engine_rate:,.0f} tickets/s; a fresh ruleset, then its first post of each: "
+          f"{timings['raw'].spread()}, {raw_rate:,.0f}/s, in turns; ratio {engine_rate / raw_rate:.2f}x (target ≥ 1x); of "
+          f"which building the engine {min(engine_built) * 1000:.0f} ms, the ruleset {min(raw_built) * 1000:.0f} ms (mins); "
+          f"bound: the best case's work for each ticket and a first post for each of the {asked:,} sets of rules taking a "
+          f"class that durable-rules is asked about, {bound_rate / raw_rate:.2f}x (the best case's alone: "
+          f"{best_rate / raw_rate:.2f}x)")
 
 
 DESK = """apiVersion: cxrules/v1

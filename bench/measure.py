@@ -157,29 +157,38 @@ def runs_in_turns(builds: list[tuple[str, int]], run: Callable[[str], R | None])
     return results
 
 
+@dataclass(frozen=True)
+class Work:
+    """One thing to time: ``run(setup())`` with a setup, else ``run()``. ``teardown`` is called after each timing with what
+    the setup made (with no setup: with what ``run`` returned); neither it nor the setup is timed."""
+
+    run: Callable
+    setup: Callable[[], object] | None = None
+    teardown: Callable[[object], object] | None = None
+
+    def time_into(self, timing: Timing) -> None:
+        """One timing of it, added to ``timing``."""
+        prepared = None if self.setup is None else self.setup()
+        timing.value, seconds = timed(self.run) if self.setup is None else timed(self.run, prepared)
+        timing.seconds.append(seconds)
+        if self.teardown is not None:
+            self.teardown(timing.value if self.setup is None else prepared)
+
+
 def repeated(work: Callable, repeat: int = REPEAT, setup: Callable[[], object] | None = None,
              teardown: Callable[[object], object] | None = None) -> Timing:
-    """Time ``work`` ``repeat`` times; with ``setup``, each repeat times ``work(setup())``. ``teardown`` is called after
-    each repeat with what the setup made (with no setup: with what the work returned); neither it nor the setup is timed."""
-    timing = Timing()
-    for _ in range(repeat):
-        prepared = None if setup is None else setup()
-        timing.value, seconds = timed(work) if setup is None else timed(work, prepared)
-        timing.seconds.append(seconds)
-        if teardown is not None:
-            teardown(timing.value if setup is None else prepared)
-        del prepared
-    return timing
+    """Time ``work`` ``repeat`` times (see :class:`Work` for ``setup`` and ``teardown``)."""
+    return alternated({"": Work(work, setup, teardown)}, repeat)[""]
 
 
-def alternated(works: dict[str, Callable[[], object]], repeat: int = REPEAT) -> dict[str, Timing]:
-    """Time each of ``works`` ``repeat`` times, in rounds (a, b, c, a, b, c, ...) so that all meet the same noise."""
+def alternated(works: dict[str, Callable[[], object] | Work], repeat: int = REPEAT) -> dict[str, Timing]:
+    """Time each of ``works`` ``repeat`` times, in rounds (a, b, c, a, b, c, ...) so that all meet the same noise: a ratio
+    of two of them is then read over the same stretch of the machine's drift, not over two stretches minutes apart."""
     names = list(works)
     timings = {name: Timing() for name in names}
     for index in in_turns([repeat] * len(names)):
-        timing = timings[names[index]]
-        timing.value, seconds = timed(works[names[index]])
-        timing.seconds.append(seconds)
+        work = works[names[index]]
+        (work if isinstance(work, Work) else Work(work)).time_into(timings[names[index]])
     return timings
 
 

@@ -177,3 +177,51 @@ def test_the_builds_compared_are_this_one_and_bench_against_s_each_with_its_repe
     monkeypatch.setattr(measure, "AGAINST_REPEAT", 1)
     assert measure.builds_to_compare("/old/bin/python") == [(sys.executable, 3), ("/old/bin/python", 1)]
     assert measure.builds_to_compare("") == [(sys.executable, 3)]
+
+
+def test_works_timed_in_turns_are_each_prepared_and_released_by_their_own_setup_and_teardown():
+    """`alternated` times several works in rounds; each timing of a work with a setup runs on what that setup made, and its
+    teardown gets it after (an engine built for the timing is closed, not another's)."""
+    from measure import Work, alternated
+
+    log: list[tuple] = []
+    made = iter(range(100))
+
+    def work(name: str) -> Work:
+        def setup() -> int:
+            log.append(("setup", name))
+            return next(made)
+        return Work(lambda thing: log.append(("run", name, thing)) or name, setup=setup,
+                    teardown=lambda thing: log.append(("teardown", name, thing)))
+
+    timings = alternated({"engine": work("engine"), "raw": work("raw"), "plain": lambda: log.append(("run", "plain"))},
+                         repeat=2)
+    assert log == [("setup", "engine"), ("run", "engine", 0), ("teardown", "engine", 0),
+                   ("setup", "raw"), ("run", "raw", 1), ("teardown", "raw", 1), ("run", "plain"),
+                   ("setup", "engine"), ("run", "engine", 2), ("teardown", "engine", 2),
+                   ("setup", "raw"), ("run", "raw", 3), ("teardown", "raw", 3), ("run", "plain")]
+    assert [len(timing.seconds) for timing in timings.values()] == [2, 2, 2] and timings["engine"].value == "engine"
+
+
+def test_the_engine_part_times_what_it_reads_against_raw_posts_in_turns_with_them(monkeypatch, capsys):
+    """A ratio's two sides timed minutes apart meet different stretches of the machine's drift: the best case, the realistic
+    stream and its floors are timed in the same rounds as the raw posts, and the cold start's two sides in rounds of their
+    own."""
+    import engine_workloads
+    import measure
+
+    rounds: list[list[str]] = []
+
+    def recorded_alternated(works, repeat=1):
+        rounds.append(list(works))
+        return measure.alternated(works, repeat=1)
+    monkeypatch.setattr(engine_workloads, "alternated", recorded_alternated)
+    monkeypatch.setattr(engine_workloads, "EVENTS", 60)
+    monkeypatch.setattr(engine_workloads, "LOOKUPS", 20)
+    monkeypatch.setattr(engine_workloads, "memory", lambda path: None)
+    engine_workloads.bench_table("aftersales", ROOT / "orgs" / "aftersales.yaml")
+    assert rounds == [["dict floor (class → role, worked out before)", "hand-written first-match loop", "raw durable-rules post",
+                       "engine's cached decision (router.route)", "best case", "realistic", "caller", "told", "checked"],
+                      ["engine", "raw"]]
+    out = capsys.readouterr().out
+    assert "in turns with the raw posts they are read against" in out and "first post of each: " in out and ", in turns;" in out

@@ -390,8 +390,8 @@ def bench_table(label: str, path: Path) -> None:
     raw.close()
     raw_rate = timings[RAW].rate(LOOKUPS)
     print_peers({name: timings[name] for name in peer_works}, raw_rate)
-    best_rate = print_best_case(timings[BEST], raw_rate)
-    print_realistic(org, classes, recorded, timings, raw_rate, dues)
+    best_rate = print_best_case(timings[BEST], timings[RAW])
+    print_realistic(org, classes, recorded, timings, dues)
     cold(org, classes, best_rate)
     memory(path)
 
@@ -428,12 +428,12 @@ def best_case(org: Org, classes: list[TicketClass]) -> Work:
                 teardown=Engine.close)
 
 
-def print_best_case(timing: Timing, raw_rate: float) -> float:
+def print_best_case(timing: Timing, raw: Timing) -> float:
     """The best case's line; its tickets/s."""
     tickets = EVENTS // 2
     print(f"          best case  Engine.submit created + closed, classes cycling, clock standing, {tickets:,} tickets: "
           f"{timing.spread()}, {timing.rate(tickets):,.0f} tickets/s ({timing.rate(2 * tickets):,.0f} events/s) = "
-          f"{timing.rate(tickets) / raw_rate:.2f}x raw posts")
+          f"{timing.rate(tickets) / raw.rate(LOOKUPS):.2f}x raw posts (by round: {timing.ratios_by_round(tickets, raw, LOOKUPS)})")
     return timing.rate(tickets)
 
 
@@ -445,11 +445,11 @@ def floors(org: Org, classes: list[TicketClass], recorded: list, answers: list[A
             for name, (fresh, kept) in kept_for.items()}
 
 
-def print_realistic(org: Org, classes: list[TicketClass], recorded: list, timings: dict[str, Timing], raw_rate: float,
-                    dues: list[Dues]) -> None:
+def print_realistic(org: Org, classes: list[TicketClass], recorded: list, timings: dict[str, Timing], dues: list[Dues]) -> None:
     """The realistic stream's lines: its rate, what the engine decided, where a ticket's time goes (one more run, profiled),
     and the floors beside it."""
-    timing = timings[REALISTIC]
+    timing, raw = timings[REALISTIC], timings[RAW]
+    raw_rate = raw.rate(LOOKUPS)
     created = sum(1 for event in recorded if type(event) is TicketCreated)
     decided = timing.value
     events = len(recorded) + decided["FollowUpDue"]
@@ -457,7 +457,7 @@ def print_realistic(org: Org, classes: list[TicketClass], recorded: list, timing
     print(f"          realistic  a centre's stream: {created:,} tickets over {days:.1f} days, created → closed, {events:,} events "
           f"(follow-up calls included): {timing.spread()}, {timing.rate(created):,.0f} tickets/s, "
           f"{timing.rate(events):,.0f} events/s = {timing.rate(created) / raw_rate:.2f}x raw posts "
-          f"(target ≥ 30,000 tickets/s, ≥ 1.5x)")
+          f"(by round: {timing.ratios_by_round(created, raw, LOOKUPS)}; target ≥ 30,000 tickets/s, ≥ 1.5x)")
     print("                     decided: " + ", ".join(f"{kind} {n:,}" for kind, n in decided.most_common()))
     per_ticket = timing.best / created * 1e6
     profiled = Realistic(org, classes, recorded)
@@ -484,15 +484,17 @@ def cold(org: Org, classes: list[TicketClass], best_rate: float) -> None:
                                            lambda fresh: created_and_closed(fresh, classes, len(classes), "c"))
     raw_work, raw_built = cold_start(lambda: RawRuleset(org), lambda fresh: decide_each(fresh.decider(flags), classes)())
     timings = alternated({"engine": engine_work, "raw": raw_work})
-    engine_rate, raw_rate = timings["engine"].rate(len(classes)), timings["raw"].rate(len(classes))
+    engine, raw = timings["engine"], timings["raw"]
+    engine_rate, raw_rate = engine.rate(len(classes)), raw.rate(len(classes))
     probe = Engine(org, VirtualClock(MOMENT))  # how often a fresh engine asks durable-rules on this stream (not timed)
     created_and_closed(probe, classes, len(classes), "c")
     asked = probe.router.asked
     probe.close()
     bound_rate = len(classes) / (len(classes) / best_rate + asked / raw_rate)
     print(f"          cold start a fresh engine, then the first ticket of each of {len(classes):,} classes, created → closed: "
-          f"{timings['engine'].spread()}, {engine_rate:,.0f} tickets/s; a fresh ruleset, then its first post of each: "
-          f"{timings['raw'].spread()}, {raw_rate:,.0f}/s, in turns; ratio {engine_rate / raw_rate:.2f}x (target ≥ 1x); of "
+          f"{engine.spread()}, {engine_rate:,.0f} tickets/s; a fresh ruleset, then its first post of each: "
+          f"{raw.spread()}, {raw_rate:,.0f}/s, in turns; ratio {engine_rate / raw_rate:.2f}x (by round: "
+          f"{engine.ratios_by_round(1, raw, 1)}; target ≥ 1x); of "
           f"which building the engine {min(engine_built) * 1000:.0f} ms, the ruleset {min(raw_built) * 1000:.0f} ms (mins); "
           f"bound: the best case's work for each ticket and a first post for each of the {asked:,} sets of rules taking a "
           f"class that durable-rules is asked about, {bound_rate / raw_rate:.2f}x (the best case's alone: "

@@ -112,6 +112,11 @@ class Timing:
         """`min 0.123 s, median 0.130 s`."""
         return f"min {self.best:.{digits}f} s, median {self.median:.{digits}f} s"
 
+    def ratios_by_round(self, count: float, baseline: "Timing", baseline_count: float) -> str:
+        """This timing's rate over ``baseline``'s in each round of timings made in turns (`0.71, 0.75, 0.80`): how far the
+        ratio of the mins moves with the machine's drift."""
+        return ", ".join(f"{(count / mine) / (baseline_count / theirs):.2f}" for mine, theirs in zip(self.seconds, baseline.seconds))
+
 
 def other_build_line(python: str, this: Timing, other: Timing) -> str:
     """The timing of the same work by the build ``python`` has installed, and how many times as fast this build is (of the

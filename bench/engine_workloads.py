@@ -44,10 +44,11 @@ them) and the seed org orgs/automotive.yaml. For each:
   quarter (after a collection).
 
 Each timing is repeated BENCH_REPEAT times (min and median, :mod:`measure`); each engine and
-ruleset timed is a fresh one, closed after. What is read as a ratio to raw posts is timed in
-turns with them (the peers, the best case, the realistic stream and its floors in one round; the
-cold start's two sides in another), so both sides of a ratio meet the same stretch of the
-machine's drift, which moves every timing by up to twice over half an hour.
+ruleset timed is a fresh one, closed after. All that is read as a ratio to raw posts (the peers,
+the best case, the realistic stream and its floors, the cold start's two sides) is timed in one
+series of rounds with them (a, b, c, a, b, c, ...): the two sides of a ratio are timed within
+one round of each other, not minutes apart, on machines whose pace drifts by up to twice over
+half an hour. Each ratio is also given round by round, to show how much it moves.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -347,7 +349,7 @@ def answers_of(org: Org, classes: list[TicketClass], recorded: list) -> tuple[li
     return answers, store.dues
 
 
-def cold_start(build: Callable[[], object], use: Callable[[object], object]) -> tuple[Work, list[float]]:
+def cold_start(build: Callable[[], object], use: Callable[[object], object]) -> tuple[list[float], Work]:
     """Build a fresh thing and use it, timed together (an engine that did its work when built pays for it here too), the
     thing closed after; and the seconds each building took, as they are timed."""
     built_in: list[float] = []
@@ -358,21 +360,38 @@ def cold_start(build: Callable[[], object], use: Callable[[object], object]) -> 
         built_in.append(time.perf_counter() - started)
         use(thing)
         return thing
-    return Work(work, teardown=lambda thing: thing.close()), built_in
+    return built_in, Work(work, teardown=lambda thing: thing.close())
 
 
 RAW = "raw durable-rules post"
 BEST = "best case"
 REALISTIC = "realistic"
-FLOORS = {"caller": "the caller's own part (the stream fed, decisions built beforehand handed to the handler)",
-          "told": "told every answer (each decision built afresh, its ticket looked up: the interface's work, interpreted)",
-          "checked": "told every answer, each event checked whole and the engine's {timers:.1f} timers a ticket kept in time "
-                     "order (work no engine that keeps cxrules' promises skips; interpreted, so not a bound)"}
+COLD_ENGINE, COLD_RAW = "cold engine", "cold ruleset"
+TICKETS = EVENTS // 2
+"""Tickets of the best case (each created and closed)."""
+
+
+@dataclass(frozen=True)
+class Floor:
+    """A floor of the engine's interface on the stream (see the module's docstring): what it is, and how the told engine is
+    fed (``fresh``: each decision built afresh; ``dues``: the timers kept in time order, each event checked whole)."""
+
+    what: str
+    fresh: bool
+    dues: bool
+
+
+FLOORS = {"caller": Floor("the caller's own part (the stream fed, decisions built beforehand handed to the handler)", False, False),
+          "told": Floor("told every answer (each decision built afresh, its ticket looked up: the interface's work, "
+                        "interpreted)", True, False),
+          "checked": Floor("told every answer, each event checked whole and the engine's {timers:.1f} timers a ticket kept in "
+                           "time order (work no engine that keeps cxrules' promises skips; interpreted, so not a bound)",
+                           True, True)}
 
 
 def bench_table(label: str, path: Path) -> None:
-    """Every measurement of the engine part on one org; see the module's docstring. Whatever is read as a ratio to raw
-    posts is timed in turns with them (:func:`measure.alternated`), so both meet the same stretch of the machine's drift."""
+    """Every measurement of the engine part on one org; see the module's docstring. All that is read as a ratio to raw
+    posts is timed in one series of rounds with them (:func:`measure.alternated`)."""
     org = cxrules.load_org(path)
     classes = every_class(org)
     print(f"engine    {label}: {len(org.routing):,} rules, {len(org.roles):,} roles, {len(classes):,} classes, "
@@ -382,17 +401,23 @@ def bench_table(label: str, path: Path) -> None:
     recorded = whole_lives(org, EVENTS)
     answers, dues = answers_of(org, classes, recorded)
     peer_works = peers(org, classes, raw, engine)
+    engine_built, engine_cold = cold_start(lambda: Engine(org, VirtualClock(MOMENT)),
+                                           lambda fresh: created_and_closed(fresh, classes, len(classes), "c"))
+    flags = OpenFlags(org).at(MOMENT)
+    raw_built, raw_cold = cold_start(lambda: RawRuleset(org), lambda fresh: decide_each(fresh.decider(flags), classes)())
     timings = alternated({**peer_works, BEST: best_case(org, classes),
                           REALISTIC: Work(Realistic.run, setup=lambda: Realistic(org, classes, recorded),
                                           teardown=lambda run: run.engine.close()),
-                          **floors(org, classes, recorded, answers, dues)})
+                          **{name: Work(Realistic.run, setup=partial(Realistic, org, classes, recorded, told=answers,
+                                                                      fresh=floor.fresh, dues=dues if floor.dues else None))
+                             for name, floor in FLOORS.items()},
+                          COLD_ENGINE: engine_cold, COLD_RAW: raw_cold})
     engine.close()
     raw.close()
-    raw_rate = timings[RAW].rate(LOOKUPS)
-    print_peers({name: timings[name] for name in peer_works}, raw_rate)
-    best_rate = print_best_case(timings[BEST], timings[RAW])
+    print_peers({name: timings[name] for name in peer_works}, timings[RAW])
+    print_best_case(timings[BEST], timings[RAW])
     print_realistic(org, classes, recorded, timings, dues)
-    cold(org, classes, best_rate)
+    print_cold(org, classes, timings, min(engine_built), min(raw_built))
     memory(path)
 
 
@@ -409,13 +434,13 @@ def peers(org: Org, classes: list[TicketClass], raw: RawRuleset, engine: Engine)
     return {name: Work(decide_each(decide, lookups)) for name, decide in deciders.items()}
 
 
-def print_peers(timings: dict[str, Timing], raw_rate: float) -> None:
+def print_peers(timings: dict[str, Timing], raw: Timing) -> None:
     """Each peer's line, with its ratio to raw posts."""
     print(f"          peers: {LOOKUPS:,} routing decisions, every class in turn, at {MOMENT:%a %H:%M}:")
     for name, timing in timings.items():
         target = "  (target ≥ 20x)" if name.startswith("engine") else ""
         print(f"            {name:<46} {timing.spread(4)}  {timing.rate(LOOKUPS):>12,.0f}/s  "
-              f"{timing.rate(LOOKUPS) / raw_rate:7.2f}x raw{target}")
+              f"{timing.rate(LOOKUPS) / raw.rate(LOOKUPS):7.2f}x raw{target}")
 
 
 def best_case(org: Org, classes: list[TicketClass]) -> Work:
@@ -424,25 +449,13 @@ def best_case(org: Org, classes: list[TicketClass]) -> Work:
         fresh = Engine(org, VirtualClock(MOMENT))
         cached_decision(fresh, classes, MOMENT)
         return fresh
-    return Work(lambda fresh: created_and_closed(fresh, classes, EVENTS // 2, "t"), setup=fresh_warm_engine,
-                teardown=Engine.close)
+    return Work(lambda fresh: created_and_closed(fresh, classes, TICKETS, "t"), setup=fresh_warm_engine, teardown=Engine.close)
 
 
-def print_best_case(timing: Timing, raw: Timing) -> float:
-    """The best case's line; its tickets/s."""
-    tickets = EVENTS // 2
-    print(f"          best case  Engine.submit created + closed, classes cycling, clock standing, {tickets:,} tickets: "
-          f"{timing.spread()}, {timing.rate(tickets):,.0f} tickets/s ({timing.rate(2 * tickets):,.0f} events/s) = "
-          f"{timing.rate(tickets) / raw.rate(LOOKUPS):.2f}x raw posts (by round: {timing.ratios_by_round(tickets, raw, LOOKUPS)})")
-    return timing.rate(tickets)
-
-
-def floors(org: Org, classes: list[TicketClass], recorded: list, answers: list[Answer], dues: list[Dues]) -> dict[str, Work]:
-    """The floors of the engine's interface on the stream (see the module's docstring), each fed what the engine decided."""
-    kept_for = {"caller": (False, None), "told": (True, None), "checked": (True, dues)}
-    return {name: Work(Realistic.run, setup=lambda fresh=fresh, kept=kept: Realistic(org, classes, recorded, told=answers,
-                                                                                        fresh=fresh, dues=kept))
-            for name, (fresh, kept) in kept_for.items()}
+def print_best_case(timing: Timing, raw: Timing) -> None:
+    print(f"          best case  Engine.submit created + closed, classes cycling, clock standing, {TICKETS:,} tickets: "
+          f"{timing.spread()}, {timing.rate(TICKETS):,.0f} tickets/s ({timing.rate(2 * TICKETS):,.0f} events/s) = "
+          f"{timing.rate(TICKETS) / raw.rate(LOOKUPS):.2f}x raw posts (by round: {timing.ratios_by_round(TICKETS, raw, LOOKUPS)})")
 
 
 def print_realistic(org: Org, classes: list[TicketClass], recorded: list, timings: dict[str, Timing], dues: list[Dues]) -> None:
@@ -467,25 +480,19 @@ def print_realistic(org: Org, classes: list[TicketClass], recorded: list, timing
           "counted to their callers): " + ", ".join(f"{module} {share * per_ticket:.0f}" for module, share in shares.items()
                                                     if share >= 0.01))
     timers = sum(map(len, dues))
-    for name, what in FLOORS.items():
-        floor = timings[name]
-        assert floor.value == decided, "the told engine was not fed the same stream"
-        print(f"          floor      {what.format(timers=timers / created)}: {floor.spread()}, {floor.rate(created):,.0f} "
-              f"tickets/s = {floor.rate(created) / raw_rate:.2f}x raw posts; the engine takes {timing.best / floor.best:.1f}x "
-              "its time")
+    for name, floor in FLOORS.items():
+        floor_timing = timings[name]
+        assert floor_timing.value == decided, "the told engine was not fed the same stream"
+        print(f"          floor      {floor.what.format(timers=timers / created)}: {floor_timing.spread()}, "
+              f"{floor_timing.rate(created):,.0f} tickets/s = {floor_timing.rate(created) / raw_rate:.2f}x raw posts; the "
+              f"engine takes {timing.best / floor_timing.best:.1f}x its time")
 
 
-def cold(org: Org, classes: list[TicketClass], best_rate: float) -> None:
-    """A fresh engine and a fresh ruleset, built in the timing, then the first ticket (the first post) of each class, timed in
-    turns; beside the bound: each cold ticket does all a warm one does (``best_rate``), and each set of rules taking a class
-    that the engine asks durable-rules about costs a first post at least."""
-    flags = OpenFlags(org).at(MOMENT)
-    engine_work, engine_built = cold_start(lambda: Engine(org, VirtualClock(MOMENT)),
-                                           lambda fresh: created_and_closed(fresh, classes, len(classes), "c"))
-    raw_work, raw_built = cold_start(lambda: RawRuleset(org), lambda fresh: decide_each(fresh.decider(flags), classes)())
-    timings = alternated({"engine": engine_work, "raw": raw_work})
-    engine, raw = timings["engine"], timings["raw"]
-    engine_rate, raw_rate = engine.rate(len(classes)), raw.rate(len(classes))
+def print_cold(org: Org, classes: list[TicketClass], timings: dict[str, Timing], engine_built: float, raw_built: float) -> None:
+    """The cold start beside a fresh ruleset's first posts, and its bound: each cold ticket does all a warm one does (the
+    best case), and each set of rules taking a class that the engine asks durable-rules about costs a first post at least."""
+    engine, raw = timings[COLD_ENGINE], timings[COLD_RAW]
+    engine_rate, raw_rate, best_rate = engine.rate(len(classes)), raw.rate(len(classes)), timings[BEST].rate(TICKETS)
     probe = Engine(org, VirtualClock(MOMENT))  # how often a fresh engine asks durable-rules on this stream (not timed)
     created_and_closed(probe, classes, len(classes), "c")
     asked = probe.router.asked
@@ -493,12 +500,11 @@ def cold(org: Org, classes: list[TicketClass], best_rate: float) -> None:
     bound_rate = len(classes) / (len(classes) / best_rate + asked / raw_rate)
     print(f"          cold start a fresh engine, then the first ticket of each of {len(classes):,} classes, created → closed: "
           f"{engine.spread()}, {engine_rate:,.0f} tickets/s; a fresh ruleset, then its first post of each: "
-          f"{raw.spread()}, {raw_rate:,.0f}/s, in turns; ratio {engine_rate / raw_rate:.2f}x (by round: "
-          f"{engine.ratios_by_round(1, raw, 1)}; target ≥ 1x); of "
-          f"which building the engine {min(engine_built) * 1000:.0f} ms, the ruleset {min(raw_built) * 1000:.0f} ms (mins); "
-          f"bound: the best case's work for each ticket and a first post for each of the {asked:,} sets of rules taking a "
-          f"class that durable-rules is asked about, {bound_rate / raw_rate:.2f}x (the best case's alone: "
-          f"{best_rate / raw_rate:.2f}x)")
+          f"{raw.spread()}, {raw_rate:,.0f}/s; ratio {engine_rate / raw_rate:.2f}x (by round: "
+          f"{engine.ratios_by_round(1, raw, 1)}; target ≥ 1x); of which building the engine {engine_built * 1000:.0f} ms, the "
+          f"ruleset {raw_built * 1000:.0f} ms (mins); bound: the best case's work for each ticket and a first post for each of "
+          f"the {asked:,} sets of rules taking a class that durable-rules is asked about, {bound_rate / raw_rate:.2f}x (the "
+          f"best case's alone: {best_rate / raw_rate:.2f}x)")
 
 
 DESK = """apiVersion: cxrules/v1

@@ -3,7 +3,9 @@
 The collector stays ON in every timing, the baselines' and the engine's alike, because a
 service runs with it on; before each timing `gc.collect()` clears what earlier work left, and
 what is alive then (the bench's own inputs: streams, class lists, the org) is frozen
-(`gc.freeze`) until the timing ends, so the collector walks only what the timed work makes.
+(`gc.freeze`) until the timing ends, so the collector walks only what the timed work makes, and
+collects it as often whatever else is alive (a second `gc.collect()` after the freeze counts the
+long-lived objects afresh, which paces full collections).
 The exceptions are forced by cxrules itself: `validate_path` and `run_checks` pause the collector
 while they build, so the libyaml parse and the brute force beside them run paused too
 (:mod:`checking`).
@@ -77,9 +79,13 @@ def pace() -> float:
 
 
 def timed(work: Callable, *args, **kwargs) -> tuple[object, float]:
-    """``work(*args, **kwargs)`` and its seconds, the collector on, after a collection, with what was alive before frozen."""
+    """``work(*args, **kwargs)`` and its seconds, the collector on, after a collection, with what was alive before frozen: the
+    collector walks only what the work makes, and collects it as often whatever else the process holds."""
     gc.collect()
     gc.freeze()
+    # collected again, the long-lived objects are counted afresh (none, all frozen): else the more the bench holds alive, the
+    # rarer the timed work's full collections, each of which waits for new survivors to reach a quarter of that count
+    gc.collect()
     try:
         started = time.perf_counter()
         value = work(*args, **kwargs)
@@ -113,9 +119,10 @@ class Timing:
         return f"min {self.best:.{digits}f} s, median {self.median:.{digits}f} s"
 
     def ratios_by_round(self, count: float, baseline: "Timing", baseline_count: float) -> str:
-        """This timing's rate over ``baseline``'s in each round of timings made in turns (`0.71, 0.75, 0.80`): how far the
-        ratio of the mins moves with the machine's drift."""
-        return ", ".join(f"{(count / mine) / (baseline_count / theirs):.2f}" for mine, theirs in zip(self.seconds, baseline.seconds))
+        """This timing's rate over ``baseline``'s in each round of timings made in turns (`0.71, 0.75, 0.80`): how much the
+        ratio of two timings made close together varies, beside the ratio of the mins."""
+        return ", ".join(f"{(count / mine) / (baseline_count / theirs):.2f}"
+                         for mine, theirs in zip(self.seconds, baseline.seconds, strict=True))
 
 
 def other_build_line(python: str, this: Timing, other: Timing) -> str:

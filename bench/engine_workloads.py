@@ -48,7 +48,7 @@ ruleset timed is a fresh one, closed after. All that is read as a ratio to raw p
 the best case, the realistic stream and its floors, the cold start's two sides) is timed in one
 series of rounds with them (a, b, c, a, b, c, ...): the two sides of a ratio are timed within
 one round of each other, not minutes apart, on machines whose pace drifts by up to twice over
-half an hour. Each ratio is also given round by round, to show how much it moves.
+half an hour. Each ratio is also given round by round, with their median, to show how much it moves.
 """
 
 from __future__ import annotations

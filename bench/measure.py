@@ -119,10 +119,11 @@ class Timing:
         return f"min {self.best:.{digits}f} s, median {self.median:.{digits}f} s"
 
     def ratios_by_round(self, count: float, baseline: "Timing", baseline_count: float) -> str:
-        """This timing's rate over ``baseline``'s in each round of timings made in turns (`0.71, 0.75, 0.80`): how much the
-        ratio of two timings made close together varies, beside the ratio of the mins."""
-        return ", ".join(f"{(count / mine) / (baseline_count / theirs):.2f}"
-                         for mine, theirs in zip(self.seconds, baseline.seconds, strict=True))
+        """This timing's rate over ``baseline``'s in each round of timings made in turns, and their median (`0.71, 0.88,
+        0.80, median 0.80`): how much the ratio of two timings made close together varies, beside the ratio of the mins,
+        whose two mins may come from different rounds."""
+        ratios = [(count / mine) / (baseline_count / theirs) for mine, theirs in zip(self.seconds, baseline.seconds, strict=True)]
+        return ", ".join(f"{ratio:.2f}" for ratio in ratios) + f", median {statistics.median(ratios):.2f}"
 
 
 def other_build_line(python: str, this: Timing, other: Timing) -> str:

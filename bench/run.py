@@ -30,6 +30,7 @@ Knobs (environment):
   BENCH_LOOKUPS=50000              engine: routing decisions each peer makes
   BENCH_MEMORY_EVENTS=1000000      engine: events of the realistic stream in the memory run
   BENCH_DESK_TICKETS=20000         engine: tickets through the desk kept full, at each size
+  BENCH_COLD_STARTS=5              engine: fresh engines (and fresh rulesets) in each timing of the cold start
   BENCH_TICKETS=100000             simulate: tickets of the month (and of the usual load's months)
   BENCH_ONE_CUSTOMER=4000          simulate: tickets of the month of one customer (and of customers spread)
   BENCH_ROWS=1000000               import: rows of the event log

@@ -47,7 +47,7 @@ them) and the seed org orgs/automotive.yaml. For each:
 Each timing is repeated BENCH_REPEAT times (min and median, :mod:`measure`); each engine and
 ruleset timed is a fresh one, closed after. All that is read as a ratio to raw posts (the peers,
 the best case, the realistic stream and its floors, the cold start's two sides) is timed in one
-series of rounds with them (a, b, c, b, c, a, ...): the two sides of a ratio are timed within
+series of rounds with them (a, b, c, then c, b, a, ...): the two sides of a ratio are timed within
 one round of each other, not minutes apart, on machines whose pace drifts by up to twice over
 half an hour. Each ratio is also given round by round, with their median, to show how much it moves.
 """
@@ -370,8 +370,10 @@ def cold_start(build: Callable[[], object], use: Callable[[object], object]) -> 
 
 
 def close_each(things: list) -> None:
+    """Close each of ``things`` and let them go (the list is kept as the timing's value)."""
     for thing in things:
         thing.close()
+    things.clear()
 
 
 RAW = "raw durable-rules post"
@@ -510,11 +512,12 @@ def print_cold(org: Org, classes: list[TicketClass], timings: dict[str, Timing],
     asked = probe.router.asked
     probe.close()
     bound_rate = len(classes) / (len(classes) / best_rate + asked / raw_rate)
-    print(f"          cold start {COLD_STARTS} times a fresh engine, then the first ticket of each of {len(classes):,} classes, "
-          f"created → closed: {engine.spread()}, {engine_rate:,.0f} tickets/s; as often a fresh ruleset, then its first post of each: "
+    print(f"          cold start {COLD_STARTS} fresh engines a timing, each then taking the first ticket of each of {len(classes):,} "
+          f"classes, created → closed: {engine.spread()}, {engine_rate:,.0f} tickets/s; {COLD_STARTS} fresh rulesets, each then "
+          f"posted the first of each: "
           f"{raw.spread()}, {raw_rate:,.0f}/s; ratio {engine_rate / raw_rate:.2f}x (by round: "
-          f"{engine.ratios_by_round(1, raw, 1)}; target ≥ 1x); of which building the engine {engine_built * 1000:.0f} ms, the "
-          f"ruleset {raw_built * 1000:.0f} ms (mins); bound: the best case's work for each ticket and a first post for each of "
+          f"{engine.ratios_by_round(1, raw, 1)}; target ≥ 1x); building an engine took {engine_built * 1000:.0f} ms, a "
+          f"ruleset {raw_built * 1000:.0f} ms (the least of the builds); bound: the best case's work for each ticket and a first post for each of "
           f"the {asked:,} sets of rules taking a class that durable-rules is asked about, {bound_rate / raw_rate:.2f}x (the "
           f"best case's alone: {best_rate / raw_rate:.2f}x)")
 

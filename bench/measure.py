@@ -195,15 +195,14 @@ def repeated(work: Callable, repeat: int = REPEAT, setup: Callable[[], object] |
 
 
 def alternated(works: dict[str, Callable[[], object] | Work], repeat: int = REPEAT) -> dict[str, Timing]:
-    """Time each of ``works`` ``repeat`` times, in rounds (a, b, c, b, c, a, c, a, b, ...) so that all meet the same noise:
-    a ratio of two of them is then read over the same stretch of the machine's drift, not over two stretches minutes apart.
-    Each round starts one work further on, so what a work leaves behind (freed memory, a cold cache) does not always fall
-    on the same next one."""
+    """Time each of ``works`` ``repeat`` times, in rounds (a, b, c, then c, b, a, then a, b, c, ...) so that all meet the
+    same noise: a ratio of two of them is then read over the same stretch of the machine's drift, not over two stretches
+    minutes apart. Every other round runs backwards, so what a work leaves behind (freed memory, a cold cache) falls on the
+    work after it in one round and on the work before it in the next."""
     names = list(works)
     timings = {name: Timing() for name in names}
     for round_ in range(repeat):
-        for offset in range(len(names)):
-            name = names[(round_ + offset) % len(names)]
+        for name in names if round_ % 2 == 0 else reversed(names):
             work = works[name]
             (work if isinstance(work, Work) else Work(work)).time_into(timings[name])
     return timings

@@ -182,8 +182,8 @@ def test_the_builds_compared_are_this_one_and_bench_against_s_each_with_its_repe
 
 
 def test_works_timed_in_turns_are_each_prepared_and_released_by_their_own_setup_and_teardown():
-    """`alternated` times several works in rounds, each round starting one work further on (what a work leaves behind does
-    not always fall on the same next one); each timing of a work with a setup runs on what that setup made, and its teardown
+    """`alternated` times several works in rounds, every other one backwards (what a work leaves behind falls on the work
+    after it, then on the one before it); each timing of a work with a setup runs on what that setup made, and its teardown
     gets it after (an engine built for the timing is closed, not another's)."""
     from measure import Work, alternated
 
@@ -201,7 +201,7 @@ def test_works_timed_in_turns_are_each_prepared_and_released_by_their_own_setup_
                          repeat=2)
     assert log == [("setup", "engine"), ("run", "engine", 0), ("teardown", "engine", 0),
                    ("setup", "raw"), ("run", "raw", 1), ("teardown", "raw", 1), ("run", "plain"),
-                   ("setup", "raw"), ("run", "raw", 2), ("teardown", "raw", 2), ("run", "plain"),  # each round starts one on
+                   ("run", "plain"), ("setup", "raw"), ("run", "raw", 2), ("teardown", "raw", 2),  # the next round backwards
                    ("setup", "engine"), ("run", "engine", 3), ("teardown", "engine", 3)]
     assert [len(timing.seconds) for timing in timings.values()] == [2, 2, 2] and timings["engine"].value == "engine"
 
@@ -225,13 +225,20 @@ def test_the_engine_part_times_what_it_reads_against_raw_posts_in_turns_with_the
     monkeypatch.setattr(engine_workloads, "COLD_STARTS", 2)
     rulesets = []
 
+    closed = []
+
     class CountedRuleset(engine_workloads.RawRuleset):
         def __init__(self, org):
             super().__init__(org)
             rulesets.append(self)
+
+        def close(self):
+            closed.append(self)
+            super().close()
     monkeypatch.setattr(engine_workloads, "RawRuleset", CountedRuleset)
     engine_workloads.bench_table("aftersales", ROOT / "orgs" / "aftersales.yaml")
     assert len(rulesets) == 1 + 2  # the peers', then the cold start's two fresh ones in its one timing
+    assert len(closed) == 3 and set(closed) == set(rulesets)  # each closed once
     assert rounds == [["dict floor (class → role, worked out before)", "hand-written first-match loop", "raw durable-rules post",
                        "engine's cached decision (router.route)", "best case", "realistic", "caller", "told", "checked",
                        "cold engine", "cold ruleset"]]

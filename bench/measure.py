@@ -29,18 +29,32 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from typing import IO, Callable, Iterator, TypeVar
 
 R = TypeVar("R")
-REPEAT = int(os.environ.get("BENCH_REPEAT", 3))
+
+
+def env_int(name: str, default: int) -> int:
+    """A size or repeat knob: the environment variable ``name`` (underscores allowed, `200_000`), else ``default``. Anything
+    but a whole number of at least 1 is a usage error (exit 2), not a traceback; `bench/run.py` reads every knob it lists
+    before any part runs."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        print(f"bench: {name}={text!r} is not a whole number of at least 1", file=sys.stderr)
+        raise SystemExit(2)
+    return value
+
+
+REPEAT = env_int("BENCH_REPEAT", 3)
 AGAINST = os.environ.get("BENCH_AGAINST", "")
 """Another build's Python: a virtualenv holding another cxrules, such as the commit an issue measured. Seconds travel
 neither between machines nor between hours of one machine, so a target in seconds is read against that build timed at the
 same work in the same run: the parts whose targets are seconds (`simulate`, `check`'s whole command) time it too."""
-AGAINST_REPEAT = int(os.environ.get("BENCH_AGAINST_REPEAT", REPEAT))
+AGAINST_REPEAT = env_int("BENCH_AGAINST_REPEAT", REPEAT)
 """Repeats of each timing of the other build (an older build may be slow)."""
-
-
-def env_int(name: str, default: int) -> int:
-    """A size knob: the environment variable ``name`` (underscores allowed, `200_000`), else ``default``."""
-    return int(os.environ.get(name, default))
 
 
 def rss_mb() -> float:

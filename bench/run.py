@@ -48,12 +48,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from measure import AGAINST, pace, run_child
+from measure import AGAINST, env_int, pace, run_child
 
 PARTS = {"durable": ("stores", "bench_durable"), "validate": ("checking", "bench_validate"), "check": ("checking", "bench_check"),
          "engine": ("engine_workloads", "bench_engine"), "simulate": ("simulation", "bench_simulate"),
@@ -82,6 +83,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", choices=[*PARTS, []], help="parts to run (default: all)")
     names = parser.parse_args().names or list(PARTS)
+    for knob in re.findall(r"^  (BENCH_\w+)=\d+\s", __doc__ or "", re.MULTILINE):  # the whole-number knobs listed above
+        env_int(knob, 1)  # a bad one stops the run here, not in a part's process after others have run
     if AGAINST and not (os.path.isfile(AGAINST) and os.access(AGAINST, os.X_OK)):
         parser.error(f"BENCH_AGAINST={AGAINST} is not a Python to run (a virtualenv's bin/python)")
     with tempfile.TemporaryDirectory() as folder:

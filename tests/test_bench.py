@@ -277,3 +277,16 @@ def test_a_timed_work_is_collected_as_often_whatever_the_bench_holds_alive():
     alone = full_collections_of_work()
     held = [[number] for number in range(1_000_000)]
     assert alone > 0 and full_collections_of_work() == alone, len(held)
+
+
+def test_a_knob_that_is_not_a_whole_number_of_at_least_one_is_a_usage_error_before_any_part_runs():
+    """`BENCH_COLD_STARTS=0` would fail after the engine part's timings, with a traceback; every whole-number knob the
+    driver lists is read first (exit 2, the knob named)."""
+    import os
+    import subprocess
+
+    for knob, value in (("BENCH_COLD_STARTS", "0"), ("BENCH_TICKETS", "many"), ("BENCH_REPEAT", "-1")):
+        done = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "validate"], capture_output=True, text=True,
+                              env={**os.environ, knob: value}, timeout=600)
+        assert (done.returncode, done.stdout) == (2, ""), done.stderr
+        assert done.stderr.strip() == f"bench: {knob}={value!r} is not a whole number of at least 1"

@@ -152,11 +152,13 @@ def _runs(count: int) -> str:
 
 
 def in_turns(repeats: list[int]) -> Iterator[int]:
-    """Which measurement to make next, in rounds (0, 1, 2, 0, 1, 2, ...), each as many times as ``repeats`` says: measurements
-    compared with each other spread over the same stretch of the machine's drift (one repeated fewer times has its runs in
-    the first rounds only)."""
+    """Which measurement to make next, in rounds, every other one backwards (0, 1, 2, then 2, 1, 0, ...), each as many times
+    as ``repeats`` says: measurements compared with each other spread over the same stretch of the machine's drift (one
+    repeated fewer times has its runs in the first rounds only), and what one leaves behind (freed memory, a cold cache)
+    falls on the one after it in one round and on the one before it in the next."""
     for round_ in range(max(repeats, default=0)):
-        yield from (index for index, count in enumerate(repeats) if round_ < count)
+        order = [index for index, count in enumerate(repeats) if round_ < count]
+        yield from (order if round_ % 2 == 0 else reversed(order))
 
 
 def builds_to_compare(other: str = AGAINST) -> list[tuple[str, int]]:
@@ -209,16 +211,13 @@ def repeated(work: Callable, repeat: int = REPEAT, setup: Callable[[], object] |
 
 
 def alternated(works: dict[str, Callable[[], object] | Work], repeat: int = REPEAT) -> dict[str, Timing]:
-    """Time each of ``works`` ``repeat`` times, in rounds (a, b, c, then c, b, a, then a, b, c, ...) so that all meet the
-    same noise: a ratio of two of them is then read over the same stretch of the machine's drift, not over two stretches
-    minutes apart. Every other round runs backwards, so what a work leaves behind (freed memory, a cold cache) falls on the
-    work after it in one round and on the work before it in the next."""
+    """Time each of ``works`` ``repeat`` times, in turns (:func:`in_turns`: a, b, c, then c, b, a, ...), so that a ratio of
+    two of them is read over the same stretch of the machine's drift, not over two stretches minutes apart."""
     names = list(works)
     timings = {name: Timing() for name in names}
-    for round_ in range(repeat):
-        for name in names if round_ % 2 == 0 else reversed(names):
-            work = works[name]
-            (work if isinstance(work, Work) else Work(work)).time_into(timings[name])
+    for index in in_turns([repeat] * len(names)):
+        work = works[names[index]]
+        (work if isinstance(work, Work) else Work(work)).time_into(timings[names[index]])
     return timings
 
 

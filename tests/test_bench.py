@@ -100,7 +100,7 @@ def test_measurements_compared_are_made_in_turns_each_as_often_as_asked():
     from measure import in_turns
 
     assert list(in_turns([3, 1])) == [0, 1, 0, 0]
-    assert list(in_turns([2, 2, 1])) == [0, 1, 2, 0, 1]
+    assert list(in_turns([2, 2, 1])) == [0, 1, 2, 1, 0]  # every other round backwards
     assert list(in_turns([])) == []
 
 
@@ -136,7 +136,7 @@ def test_builds_replay_in_turns_each_with_its_own_python(tmp_path):
     """`simulate` with BENCH_AGAINST: each build's runs are made by its Python, so with the cxrules it has (here stand-ins
     whose replay leaves 42 tickets open), in turns."""
     runs, calls = _replays_in_turns(tmp_path, ("this", 2, 0), ("other", 2, 0))
-    assert calls == ["this", "other", "this", "other"]
+    assert calls == ["this", "other", "other", "this"]
     assert [[run["open_at_end"] for run in build] for build in runs] == [[42, 42], [42, 42]] and runs[1][0]["records"] == 3
 
 

@@ -399,12 +399,15 @@ class BusinessCalendar:
                 return deadline
         return self._walk_add(start, duration)
 
-    def adds(self, start: datetime, *durations: timedelta) -> list[datetime | None]:
-        """:meth:`add` of each duration from one start, which is found in the table once (an SLA's targets and warnings)."""
+    def add_each(self, start: datetime, durations: tuple[timedelta, ...]) -> list[datetime | None]:
+        """:meth:`add` of each duration from one start, which is found in the table once (an SLA's targets and warnings).
+        A tuple, not ``*durations``: compiled code then calls this directly, not through Python's call."""
         found = self._search(start)
         deadlines = []
         for duration in durations:
-            deadline = _BEYOND if found is None or isinstance(duration, _WORKING_DAYS) else _deadline(found, start, duration)
+            # a plain timedelta is told by its type, in a few instructions: isinstance asks the class
+            hours = type(duration) is _TIMEDELTA or not isinstance(duration, _WORKING_DAYS)
+            deadline = _deadline(found, start, duration) if found is not None and hours else _BEYOND
             deadlines.append(self.add(start, duration) if deadline is _BEYOND else deadline)
         return deadlines
 

@@ -394,7 +394,7 @@ def test_deadlines_from_one_start_found_together_are_those_of_add(hours, zone, s
     in turn: past the table as it is (it grows), past the horizon (none), and in working days."""
     calendar, twin = written(hours, zone=zone), written(hours, zone=zone)
     moment = datetime(2025, 6, 1, tzinfo=timezone.utc) + start + timedelta(seconds=seconds)
-    assert calendar.adds(moment, *lengths) == [twin.add(moment, length) for length in lengths]
+    assert calendar.add_each(moment, tuple(lengths)) == [twin.add(moment, length) for length in lengths]
 
 
 class _FoldBlindBerlin(tzinfo):
@@ -517,7 +517,7 @@ def test_a_deadline_read_as_a_number_is_its_instant(hours, zone, moments):
     for offset, seconds, duration, zoned in moments:
         start = datetime(2025, 6, 1, tzinfo=timezone.utc) + offset + timedelta(seconds=seconds)
         start = start.astimezone(ZoneInfo(zone)) if zoned else start
-        for deadline in (calendar.add(start, duration), *calendar.adds(start, duration, 2 * duration)):
+        for deadline in (calendar.add(start, duration), *calendar.add_each(start, (duration, 2 * duration))):
             if deadline is not None:
                 assert micros(deadline) == _micros_of(deadline)
 

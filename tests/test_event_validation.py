@@ -62,6 +62,15 @@ class MyResolved(Resolved):
     """A subclass: journalled as `MyResolved`, it could never be read back."""
 
 
+class Quarrelsome:
+    """A value that no comparison may be asked of: the check must tell its type without it."""
+
+    def __eq__(self, other):
+        raise RuntimeError("compared")
+
+    __hash__ = object.__hash__
+
+
 def with_extra(event):
     object.__setattr__(event, "colour", "red")
     return event
@@ -78,6 +87,7 @@ BAD = [
     (created("B", member="yes"), "B", "field `member` must be true or false, got the text `yes`"),
     (created("B", member=1), "B", "field `member` must be true or false"),
     (created("B", customer_id={}), "B", "field `customer_id` must be text, got an object"),
+    (created("B", segment=Quarrelsome()), "B", "field `segment` must be text, got a Quarrelsome"),
     (created("B", category=123), "B", "field `category` must be text"),
     (created("B", channel=None), "B", "field `channel` must be text, got null"),
     (created("B", segment=b"normal"), "B", "field `segment` must be text, got a bytes"),

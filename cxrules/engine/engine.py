@@ -64,15 +64,22 @@ _LATEST_UNTIL: Final = e.LAST_MOMENT + HORIZON
 log: Final = logging.getLogger("cxrules.engine")
 
 
+_NEW: Final = object.__new__
+"""Bound once: compiled, ``object.__new__`` is looked up by name on each call."""
+_TICKET_CREATED: Final = e.TicketCreated
+"""An interpreted module's class, read once (compiled, ``e.TicketCreated`` is looked up by name on each event)."""
+
+
 def _stamped(event: e.Event, at: datetime) -> e.Event:
     """The event with its time filled in (a cheap copy: `dataclasses.replace` is slow on a hot path); one whose own time is
     the instant ``at`` keeps it, in its own zone. (Told by instants: ``==`` of two zones asks each for its offset three times.)"""
     given = event.at
     if given is not None and micros(given) == micros(at):
         return event
-    stamped = object.__new__(type(event))
-    stamped.__dict__.update(event.__dict__)
-    object.__setattr__(stamped, "at", at)
+    stamped = _NEW(type(event))
+    fields = stamped.__dict__  # written as the event's own `__init__` writes it (`object.__setattr__` is a call by name)
+    fields.update(event.__dict__)
+    fields["at"] = at
     return stamped
 
 
@@ -410,7 +417,7 @@ class Engine:
 
     def _apply(self, event: e.Event, at: datetime) -> list[d.Decision]:
         """The event's own decisions, then those of the automations it sets off (unless it was refused)."""
-        if isinstance(event, e.TicketCreated):
+        if isinstance(event, _TICKET_CREATED):
             decisions = self._created(event, at)
             ticket = self.store.get(event.ticket_id)
         else:
@@ -485,23 +492,26 @@ class Engine:
             words.extend(f"step to `{actions.step}`" + (f": refused, {x.reason}" if isinstance(x, d.Refused) else "") for x in stepped)
         return decisions, words, caused
 
-    def _invalid_field(self, event) -> Optional[str]:
-        """Why one of a new ticket's class fields is no value of this org, if one is not (the known ones are told here, in
+    def _invalid_field(self, ticket: TicketState) -> Optional[str]:
+        """Why one of a ticket's class fields is no value of this org, if one is not (the known ones are told here, in
         compiled code: the wording of a problem is interpreted Python, four calls a ticket when asked for every field)."""
-        for name, values in self.known_values.items():
-            value = getattr(event, name)
+        known = self.known_values
+        for name, value in (("category", ticket.category), ("channel", ticket.channel), ("segment", ticket.segment),
+                            ("priority", ticket.priority)):  # a ticket's own fields, not read by name
+            values = known[name]
             if values and value not in values:
                 return unknown_value(name, value, values)
         return None
 
     def _created(self, event: e.TicketCreated, at: datetime) -> list[d.Decision]:
-        if self.store.get(event.ticket_id) is not None:
-            return [d.Refused(event.ticket_id, at, "TicketCreated", f"ticket `{event.ticket_id}` already exists")]
-        problem = self._invalid_field(event)
-        if problem:
-            return [d.Refused(event.ticket_id, at, "TicketCreated", problem)]
-        ticket = TicketState(event.ticket_id, event.category, event.channel, event.segment, event.priority, event.member, at,
+        ticket_id = event.ticket_id  # read once: an event's fields are read by name
+        if self.store.get(ticket_id) is not None:
+            return [d.Refused(ticket_id, at, "TicketCreated", f"ticket `{ticket_id}` already exists")]
+        ticket = TicketState(ticket_id, event.category, event.channel, event.segment, event.priority, event.member, at,
                              first_seq=self.store.next_seq, customer_id=event.customer_id)
+        problem = self._invalid_field(ticket)
+        if problem:
+            return [d.Refused(ticket_id, at, "TicketCreated", problem)]
         self.store.put(ticket)
         decisions, surges_on = self.surges.arrived(ticket, at)
         route = self.assignment.route(ticket, at, surges_on)

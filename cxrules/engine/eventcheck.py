@@ -183,15 +183,15 @@ def check_event(event: Any) -> Any:
         kind = _kind_of(cls)
         raise EventError(f"{kind} holds its fields in a {quoted(type(held).__name__)[1:-1]}, not as an event's own", kind=kind)
     # its own fields are the type's: as many, each there (a dict's keys compared with a set are walked both ways, 1,000
-    # instructions an event)
-    if len(held) != len(checks) or not all(name in held for name, _ in checks):
+    # instructions an event); each read once, for the checks below
+    values = [held.get(name, _ABSENT) for name, _ in checks]
+    if len(held) != len(checks) or any(value is _ABSENT for value in values):  # by identity: a value's own == may do anything
         kind = _kind_of(cls)
         extra = sorted(str(name) for name in held if name not in dict(checks))
         missing = [name for name, _ in checks if name not in held]
         absent = f"{kind} has no field `{quoted(extra[0])[1:-1]}`" if extra else f"{kind} needs field `{missing[0]}`"
         raise EventError(f"{absent}; fields: {', '.join(name for name, _ in checks)}", *_safe_names(held), kind)
-    for name, check in checks:
-        value = held[name]
+    for (name, check), value in zip(checks, values):
         problem: Optional[str]
         if check == "text" or (check == "optional text" and value is not None):
             if type(value) is str and len(value) <= MAX_TEXT and value in _CLEAN:  # found sound before; the length first: a
@@ -210,6 +210,8 @@ def check_event(event: Any) -> Any:
     return event
 
 
+_ABSENT: Final = object()
+"""The value of a field an event does not hold (no value of a caller's is this object)."""
 _NOTHING: Final[dict] = {}
 """The fields of an object that has none (never changed)."""
 

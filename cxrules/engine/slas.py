@@ -61,7 +61,7 @@ class Slas:
         plan = self._starts.get(sla.id)
         if plan is None:
             plan = self._starts[sla.id] = _Start(sla, self.calendars[sla.calendar])
-        moments = plan.calendar.adds(at, *plan.lengths)
+        moments = plan.calendar.add_each(at, plan.lengths)
         ticket.first_response_due = moments[0] if plan.first_response else None
         ticket.resolution_due = moments[1 if plan.first_response else 0] if plan.resolution else None
         _keep_micros(ticket)
@@ -195,27 +195,28 @@ class Slas:
                warns: Optional[list[Optional[datetime]]] = None) -> None:
         """Timers for the warning and the breach of each target; ``fresh``: the whole target lies ahead; ``warns``: when
         the warnings of the targets watched fall due, if known already."""
-        ticket.generation += 1
-        calendar = self.calendars[sla.calendar]
+        generation = ticket.generation = ticket.generation + 1
         watched = [(target, due, total) for target, due, total in (("first_response", ticket.first_response_due, sla.first_response),
                                                                    ("resolution", ticket.resolution_due, sla.resolution),
                                                                    ("next_reply", ticket.next_reply_due, sla.next_reply))
                    if due is not None and not self._stopped(ticket, sla, target)]
+        warned = sla.warn_at is not None  # read once: a model's fields are read by name
         if warns is None:
-            warns = self._warnings(calendar, sla, at, fresh, [(due, total) for _, due, total in watched if total is not None])
+            warns = self._warnings(self.calendars[sla.calendar], sla, at, fresh,
+                                   [(due, total) for _, due, total in watched if total is not None])
         told = 0  # warnings told so far: one per target of a length, in order
         for target, due, total in watched:
-            key = f"{ticket.id}:sla:{target}:{ticket.generation}"
             warn = None
-            if sla.warn_at is not None and total is not None:
+            if warned and total is not None:
                 warn, told = warns[told], told + 1
             if warn is None:
-                self.timers.schedule(due, "sla", ticket, key + ":breach", (target, "breach", ticket.generation))
+                self.timers.schedule(due, "sla", ticket, f"{ticket.id}:sla:{target}:{generation}:breach", (target, "breach", generation))
                 continue
             # the breach is scheduled when the warning falls due, for most targets are met before it; its number is taken
             # now, so that it keeps its place among the timers due at its moment
             warning, breach = self.timers.reserve_seq(), self.timers.reserve_seq()
-            self.timers.schedule(warn, "sla", ticket, key + ":warn", (target, "warn", breach, ticket.generation), warning)
+            self.timers.schedule(warn, "sla", ticket, f"{ticket.id}:sla:{target}:{generation}:warn", (target, "warn", breach, generation),
+                                 warning)
 
     @staticmethod
     def _warnings(calendar: BusinessCalendar, sla: Sla, at: datetime, fresh: bool,
@@ -226,7 +227,7 @@ class Slas:
             return []
         totals = [calendar.business_time(at, total) for _, total in targets]  # working days (`2wd`): the open time they give from now
         remaining = totals if fresh else calendar.betweens(*((at, due) for due, _ in targets))
-        return calendar.adds(at, *_warning_offsets(sla.warn_at, totals, remaining))
+        return calendar.add_each(at, tuple(_warning_offsets(sla.warn_at, totals, remaining)))
 
     def _target_settled(self, ticket: TicketState, timer: Timer) -> bool:
         """Whether a target's timer, due now, has nothing to say: the targets moved since (a newer generation), the ticket is

@@ -417,6 +417,24 @@ def test_submit_applies_an_event_inside_its_stores_unit_and_the_memory_store_wit
     assert MemoryStore().batch() is NO_UNIT
 
 
+def test_a_store_that_may_read_its_unit_s_entry_gets_the_event_with_its_time_filled_in(tmp_path):
+    """Fails if the engine leaves an event without a time as it came (it does for the memory store, whose own `begin` reads
+    nothing of it) when the store's `begin` is one of its own: a durable store writes the event ahead, and a journal must
+    hold when it happened. Either way the ticket is created at the clock's now."""
+    entries: list[tuple] = []
+
+    class Noting(MemoryStore):
+        def begin(self, entry):
+            entries.append(entry)
+            return super().begin(entry)
+
+    now = local(2025, 3, 3, 10)
+    for store in (MemoryStore(), Noting()):
+        engine = Engine(make_org(tmp_path), VirtualClock(now), store)
+        assert kinds(engine.submit(created("A"))) == ["Assigned"] and engine.ticket("A").created_at == now
+    assert [(kind, event.ticket_id, event.at) for kind, event in entries] == [("event", "A", now)]
+
+
 def test_two_orgs_and_a_reloaded_version_live_side_by_side(tmp_path):
     first = make_engine(make_org(tmp_path), local(2025, 3, 3, 10))
     second = make_engine(make_org(tmp_path, _staffed(agents=2), "v2.yaml"), local(2025, 3, 3, 10))

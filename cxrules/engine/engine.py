@@ -66,6 +66,8 @@ log: Final = logging.getLogger("cxrules.engine")
 
 _NEW: Final = object.__new__
 """Bound once: compiled, ``object.__new__`` is looked up by name on each call."""
+_MEMORY_BEGIN: Final = MemoryStore.begin
+"""The memory store's own start of a unit of work, which reads nothing of its entry."""
 _TICKET_CREATED: Final = e.TicketCreated
 """An interpreted module's class, read once (compiled, ``e.TicketCreated`` is looked up by name on each event)."""
 
@@ -111,6 +113,9 @@ class Engine:
         elif isinstance(store, (str, os.PathLike)):
             store = SqliteStore(store)
         self.store = store or MemoryStore()
+        self._entries_read = type(self.store).begin is not _MEMORY_BEGIN
+        """Whether the store's unit of work may read its entry (a durable store writes the event ahead): then an event that
+        came without a time is copied with it (:func:`_stamped`). The memory store's own reads none."""
         self._faults: list[str] = []
         self._configure(org)
         self._delivery = Delivery(delivery, self.store, self.clock.now)
@@ -198,10 +203,11 @@ class Engine:
             self._count_refused()
             return [d.Refused(invalid.ticket_id, invalid.at or self.clock.now(), invalid.kind, str(invalid))], False
         at = self._moment(given)
-        event = _stamped(event, at)
+        if self._entries_read:
+            event = _stamped(event, at)
         seq = self.store.begin(("event", event))  # StoreError here: nothing was applied, submit again later
         try:
-            decisions = self.replay(event)
+            decisions = self._replay_at(event, at)
         except Exception as error:  # a bug: a checked event must apply; all it changed is undone
             self.store.rollback(seq)
             at = self._told(at)
@@ -316,6 +322,11 @@ class Engine:
         at = event.at
         if at is None:
             raise ValueError("replay needs an event with its time filled in")
+        return self._replay_at(event, at)
+
+    def _replay_at(self, event: e.Event, at: datetime) -> list[d.Decision]:
+        """:meth:`replay` of ``event`` at ``at``, the moment it happens, whatever time the event itself holds (none, or one
+        the clock had passed)."""
         decisions = self._run_timers(at)
         decisions.extend(self._apply(event, at))
         return decisions

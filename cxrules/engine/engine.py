@@ -114,8 +114,9 @@ class Engine:
             store = SqliteStore(store)
         self.store = store or MemoryStore()
         self._entries_read = type(self.store).begin is not _MEMORY_BEGIN
-        """Whether the store's unit of work may read its entry (a durable store writes the event ahead): then an event that
-        came without a time is copied with it (:func:`_stamped`). The memory store's own reads none."""
+        """Whether the store's `begin` may read its entry (a store's own may, as :meth:`.Store.begin` allows): then it gets
+        the event at the moment it is applied, a copy (:func:`_stamped`) if the event came without a time or with one the
+        virtual clock had passed. The memory store's own reads nothing of it. Decided once, from the store's class."""
         self._faults: list[str] = []
         self._configure(org)
         self._delivery = Delivery(delivery, self.store, self.clock.now)
@@ -318,7 +319,8 @@ class Engine:
             return self.store.dead_letters()
 
     def replay(self, event: e.Event) -> list[d.Decision]:
-        """Apply an event at its own time without persisting or dispatching (used by recovery)."""
+        """Apply an event at its own time without persisting or dispatching (used by recovery; :meth:`submit` applies its
+        events through :meth:`_replay_at`, not this)."""
         at = event.at
         if at is None:
             raise ValueError("replay needs an event with its time filled in")

@@ -316,7 +316,9 @@ class Store(ABC):
         """Start a unit of work for ``entry``: ``("event", event)``, ``("refused", None)`` (an event refused whole, which the
         unit only counts), ``("advance", until)``, or None for a reload.
 
-        A durable store may write the entry ahead; returns its sequence number. StoreError: nothing began.
+        The event of an entry holds the moment it is applied (its own time, or the clock's now if it had none or one the
+        virtual clock had passed). A durable store may write the entry ahead; returns its sequence number. StoreError:
+        nothing began.
         """
 
     @abstractmethod

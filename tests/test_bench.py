@@ -223,9 +223,7 @@ def test_the_engine_part_times_what_it_reads_against_raw_posts_in_turns_with_the
     monkeypatch.setattr(engine_workloads, "LOOKUPS", 20)
     monkeypatch.setattr(engine_workloads, "memory", lambda path: None)
     monkeypatch.setattr(engine_workloads, "COLD_STARTS", 2)
-    rulesets = []
-
-    closed = []
+    rulesets, closed = [], []
 
     class CountedRuleset(engine_workloads.RawRuleset):
         def __init__(self, org):

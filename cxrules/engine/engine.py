@@ -505,13 +505,12 @@ class Engine:
             words.extend(f"step to `{actions.step}`" + (f": refused, {x.reason}" if isinstance(x, d.Refused) else "") for x in stepped)
         return decisions, words, caused
 
-    def _invalid_field(self, ticket: TicketState) -> Optional[str]:
-        """Why one of a ticket's class fields is no value of this org, if one is not (the known ones are told here, in
-        compiled code: the wording of a problem is interpreted Python, four calls a ticket when asked for every field)."""
-        known = self.known_values
-        for name, value in (("category", ticket.category), ("channel", ticket.channel), ("segment", ticket.segment),
-                            ("priority", ticket.priority)):  # a ticket's own fields, not read by name
-            values = known[name]
+    def _invalid_field(self, event_or_ticket) -> Optional[str]:
+        """Why one of a ticket's class fields (read off its event, or off its state on a reload) is no value of this org, if
+        one is not (the known ones are told here, in compiled code: the wording of a problem is interpreted Python, four
+        calls a ticket when asked for every field)."""
+        for name, values in self.known_values.items():
+            value = getattr(event_or_ticket, name)
             if values and value not in values:
                 return unknown_value(name, value, values)
         return None
@@ -520,11 +519,11 @@ class Engine:
         ticket_id = event.ticket_id  # read once: an event's fields are read by name
         if self.store.get(ticket_id) is not None:
             return [d.Refused(ticket_id, at, "TicketCreated", f"ticket `{ticket_id}` already exists")]
-        ticket = TicketState(ticket_id, event.category, event.channel, event.segment, event.priority, event.member, at,
-                             first_seq=self.store.next_seq, customer_id=event.customer_id)
-        problem = self._invalid_field(ticket)
+        problem = self._invalid_field(event)
         if problem:
             return [d.Refused(ticket_id, at, "TicketCreated", problem)]
+        ticket = TicketState(ticket_id, event.category, event.channel, event.segment, event.priority, event.member, at,
+                             first_seq=self.store.next_seq, customer_id=event.customer_id)
         self.store.put(ticket)
         decisions, surges_on = self.surges.arrived(ticket, at)
         route = self.assignment.route(ticket, at, surges_on)

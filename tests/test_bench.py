@@ -288,3 +288,80 @@ def test_a_knob_that_is_not_a_whole_number_of_at_least_one_is_a_usage_error_befo
                               env={**os.environ, knob: value}, timeout=600)
         assert (done.returncode, done.stdout) == (2, ""), done.stderr
         assert done.stderr.strip() == f"bench: {knob}={value!r} is not a whole number of at least 1"
+
+
+# ---------------------------------------------------------------------------------------------- cachesim
+
+SUMMARY = """desc: I1 cache: 32768 B, 64 B, 8-way associative
+cmd: python work
+events: Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw Bc Bcm Bi Bim
+fl= a.c
+fn=f
+1 5 1 0 2 1 0 1 0 0 3 1 1 0
+summary: 1000 40 3 500 20 2 300 10 1 200 7 50 5
+"""
+
+
+def test_cachegrind_s_totals_are_read_into_the_figures_shown_reads_and_writes_summed(tmp_path):
+    import cachesim
+
+    out_file = tmp_path / "cachegrind.out"
+    out_file.write_text(SUMMARY, encoding="utf-8")
+    assert cachesim.counts_of(out_file) == {"instructions": 1000, "I1 misses": 40, "D1 misses": 30, "LL misses": 6,
+                                            "mispredicted branches": 12}
+
+
+def test_a_cachegrind_output_without_the_simulated_caches_and_branches_is_refused_by_name(tmp_path):
+    import cachesim
+
+    out_file = tmp_path / "cachegrind.out"
+    out_file.write_text("events: Ir\nsummary: 1000\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="has no I1mr.*--cache-sim=yes --branch-sim=yes"):
+        cachesim.counts_of(out_file)
+
+
+def test_each_work_s_counts_are_per_unit_beside_the_posts_and_each_ratio_is_a_post_s_over_a_ticket_s(capsys):
+    import cachesim
+
+    def counts(instructions: float, misses: float) -> dict[str, float]:
+        return {"instructions": instructions, "I1 misses": misses, "D1 misses": misses, "LL misses": -1.0,
+                "mispredicted branches": misses}
+    assert cachesim.per_unit({"instructions": 100, "I1 misses": 10, "D1 misses": 0, "LL misses": 5, "mispredicted branches": 1},
+                             {"instructions": 700, "I1 misses": 40, "D1 misses": 30, "LL misses": 5, "mispredicted branches": 4},
+                             3) == {"instructions": 200, "I1 misses": 10, "D1 misses": 10, "LL misses": 0, "mispredicted branches": 1}
+    cachesim.print_counts("an org", {"post": cachesim.Counted(counts(300_000, 6_000), 10),
+                                     "ticket": cachesim.Counted(counts(100_000, 6_000), 10),
+                                     "realistic": cachesim.Counted(counts(200_000, 12_000), 4)})
+    out = capsys.readouterr().out
+    assert "raw durable-rules post, warm" in out and "300,000" in out and "(4 units)" in out
+    assert "best case: instructions 3.00x, I1 misses 1.00x" in out
+    assert "realistic stream: instructions 1.50x, I1 misses 0.50x, D1 misses 0.50x, mispredicted branches 0.50x" in out
+    assert "LL misses -" not in out  # a count that netted out below 0 has no ratio
+
+
+def test_without_valgrind_the_cachesim_part_says_so_and_counts_nothing(monkeypatch, capsys, tmp_path):
+    import cachesim
+
+    monkeypatch.setattr(cachesim.shutil, "which", lambda name: None)
+    monkeypatch.setattr(cachesim, "counted", lambda *args: pytest.fail("counted without valgrind"))
+    cachesim.bench_cachesim(tmp_path)
+    assert "valgrind is not on PATH: nothing counted" in capsys.readouterr().out
+
+
+def test_a_work_is_counted_under_cachegrind_as_its_run_less_its_setup_alone(monkeypatch, tmp_path):
+    """The real thing on a desk of one role: two children under valgrind, the setup's counts taken off the whole run's."""
+    import shutil
+
+    from conftest import require_tool
+    require_tool(shutil.which("valgrind"), "valgrind", "apt-get install valgrind")
+    import cachesim
+    from engine_workloads import DESK
+
+    org = tmp_path / "desk.yaml"
+    org.write_text(DESK.format(capacity=5, assignment="least_loaded", agents=10), encoding="utf-8")
+    monkeypatch.setenv("BENCH_CACHESIM_UNITS", "100")
+    result = cachesim.counted(org, "ticket", tmp_path)
+    assert result.units == 100
+    # a ticket created and closed runs tens of thousands of instructions, and misses the caches some
+    assert 10_000 < result.per_unit["instructions"] < 1_000_000
+    assert result.per_unit["I1 misses"] > 0 and result.per_unit["mispredicted branches"] > 0

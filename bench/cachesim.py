@@ -16,7 +16,9 @@ two, divided by the units of work, is the count per unit:
   BENCH_CACHESIM_UNITS posts of them;
 - the best case: a ticket created and closed on a warm engine, classes of the same sample, the clock standing;
 - the realistic stream: a ticket of the engine part's stream of BENCH_CACHESIM_EVENTS events (created to closed, with
-  every timer, queue and follow-up call). The bench's own driver and handler are included, as in its timing.
+  every timer, queue and follow-up call). The bench's own driver and handler are included, as in its timing;
+- the cold start, as the engine part's, on the sample: a fresh ruleset built, then posted each class once; and a fresh
+  engine built, then the first ticket of each class created and closed (per class, building included).
 The collector is on in each, as in the timings (:mod:`measure`); both children of a work get one hash seed, so their dicts
 lay out alike. valgrind must be on PATH (.ci/run installs it); without it the part says so and counts nothing.
 """
@@ -49,7 +51,10 @@ SHOWN = {"instructions": ("Ir",), "I1 misses": ("I1mr",), "D1 misses": ("D1mr", 
          "mispredicted branches": ("Bcm", "Bim")}
 """The figures printed, each the sum of these of cachegrind's events (reads and writes, conditional and indirect branches)."""
 
-WORKS = {"post": "raw durable-rules post, warm", "ticket": "best case: a ticket, warm", "realistic": "realistic stream: a ticket"}
+WORKS = {"post": "raw durable-rules post, warm", "ticket": "best case: a ticket, warm", "realistic": "realistic stream: a ticket",
+         "cold post": "cold start: a ruleset's post", "cold ticket": "cold start: an engine's ticket"}
+COMPARED = {"best case": ("post", "ticket"), "realistic stream": ("post", "realistic"), "cold start": ("cold post", "cold ticket")}
+"""The ratios printed: a post's counts over a ticket's, as the engine part's timed ratios are read."""
 
 
 def counts_of(out_file: Path) -> dict[str, int]:
@@ -108,11 +113,11 @@ def print_counts(label: str, results: dict[str, Counted]) -> None:
     for work, result in results.items():
         print(f"          {WORKS[work]:<30}" + "".join(f"{result.per_unit[figure]:>{len(figure) + 3},.0f}" for figure in SHOWN)
               + f"   ({result.units:,} units)")
-    post = results["post"].per_unit
-    for work in ("ticket", "realistic"):
-        ratios = ", ".join(f"{figure} {post[figure] / results[work].per_unit[figure]:.2f}x" for figure in SHOWN
-                           if post[figure] > 0 and results[work].per_unit[figure] > 0)  # a handful of LL misses may net out below 0
-        print(f"          a post's counts over a ticket's, {WORKS[work].split(':')[0]}: {ratios}", flush=True)
+    for name, (post_work, ticket_work) in COMPARED.items():
+        post, ticket = results[post_work].per_unit, results[ticket_work].per_unit
+        ratios = ", ".join(f"{figure} {post[figure] / ticket[figure]:.2f}x" for figure in SHOWN
+                           if post[figure] > 0 and ticket[figure] > 0)  # a handful of LL misses may net out below 0
+        print(f"          a post's counts over a ticket's, {name}: {ratios}", flush=True)
 
 
 def bench_cachesim(folder: Path) -> None:
@@ -130,7 +135,8 @@ def bench_cachesim(folder: Path) -> None:
 
 
 def prepared(org_path: Path, work: str) -> tuple[Callable[[], object], int]:
-    """In the child: ``work`` set up on the org (warm), as a call that does it, and its units."""
+    """In the child: ``work`` set up on the org (warm, but for a cold start's, whose building is part of the work), as a call
+    that does it, and its units."""
     import cxrules
     from cxrules.engine import Engine, TicketCreated, VirtualClock
     from engine_workloads import (MOMENT, OpenFlags, RawRuleset, Realistic, created_and_closed, decide_each, every_class,
@@ -139,8 +145,13 @@ def prepared(org_path: Path, work: str) -> tuple[Callable[[], object], int]:
     org = cxrules.load_org(org_path)
     classes = every_class(org)
     sample = classes[:SAMPLE]
+    flags = OpenFlags(org).at(MOMENT)
+    if work == "cold post":
+        return lambda: decide_each(RawRuleset(org).decider(flags), sample)(), len(sample)
+    if work == "cold ticket":
+        return lambda: created_and_closed(Engine(org, VirtualClock(MOMENT)), sample, len(sample), "c"), len(sample)
     if work == "post":
-        decide = RawRuleset(org).decider(OpenFlags(org).at(MOMENT))
+        decide = RawRuleset(org).decider(flags)
         decide_each(decide, sample)()
         return decide_each(decide, [sample[number % len(sample)] for number in range(UNITS)]), UNITS
     if work == "ticket":

@@ -320,7 +320,7 @@ def test_a_cachegrind_output_without_the_simulated_caches_and_branches_is_refuse
         cachesim.counts_of(out_file)
 
 
-def test_each_work_s_counts_are_per_unit_beside_the_posts_and_each_ratio_is_a_post_s_over_a_ticket_s(capsys):
+def test_each_work_s_counts_are_per_unit_and_each_ratio_is_a_post_s_over_the_ticket_s_of_the_same_kind(capsys):
     import cachesim
 
     def counts(instructions: float, misses: float) -> dict[str, float]:
@@ -331,11 +331,14 @@ def test_each_work_s_counts_are_per_unit_beside_the_posts_and_each_ratio_is_a_po
                              3) == {"instructions": 200, "I1 misses": 10, "D1 misses": 10, "LL misses": 0, "mispredicted branches": 1}
     cachesim.print_counts("an org", {"post": cachesim.Counted(counts(300_000, 6_000), 10),
                                      "ticket": cachesim.Counted(counts(100_000, 6_000), 10),
-                                     "realistic": cachesim.Counted(counts(200_000, 12_000), 4)})
+                                     "realistic": cachesim.Counted(counts(200_000, 12_000), 4),
+                                     "cold post": cachesim.Counted(counts(400_000, 8_000), 3),
+                                     "cold ticket": cachesim.Counted(counts(100_000, 16_000), 3)})
     out = capsys.readouterr().out
     assert "raw durable-rules post, warm" in out and "300,000" in out and "(4 units)" in out
     assert "best case: instructions 3.00x, I1 misses 1.00x" in out
     assert "realistic stream: instructions 1.50x, I1 misses 0.50x, D1 misses 0.50x, mispredicted branches 0.50x" in out
+    assert "cold start: instructions 4.00x, I1 misses 0.50x" in out  # a fresh ruleset's post over a fresh engine's ticket
     assert "LL misses -" not in out  # a count that netted out below 0 has no ratio
 
 
@@ -365,3 +368,20 @@ def test_a_work_is_counted_under_cachegrind_as_its_run_less_its_setup_alone(monk
     # a ticket created and closed runs tens of thousands of instructions, and misses the caches some
     assert 10_000 < result.per_unit["instructions"] < 1_000_000
     assert result.per_unit["I1 misses"] > 0 and result.per_unit["mispredicted branches"] > 0
+
+
+@pytest.mark.parametrize("work", ["post", "ticket", "realistic", "cold post", "cold ticket"])
+def test_each_work_is_set_up_and_done_in_the_child_with_its_units(monkeypatch, tmp_path, work):
+    """What each child does, in-process (cachegrind only counts it): set up, then done, with the units it is divided by."""
+    import cachesim
+    from engine_workloads import DESK
+
+    org = tmp_path / "desk.yaml"
+    org.write_text(DESK.format(capacity=5, assignment="least_loaded", agents=10), encoding="utf-8")
+    monkeypatch.setattr(cachesim, "UNITS", 30)
+    monkeypatch.setattr(cachesim, "EVENTS", 200)
+    job, units = cachesim.prepared(org, work)
+    job()
+    classes = 4 * 2  # the desk's one category, channel and segment, four priorities, member or not
+    assert units == {"post": 30, "ticket": 30, "cold post": classes, "cold ticket": classes}.get(work, units)
+    assert units > 0

@@ -12,8 +12,8 @@ Parts (default: all, in this order):
   service      8 threads on one engine on SQLite; 1,000 hot reloads                             stores.py
   automations  200 automations beside the same engine and stream without them                   automations.py
   cachesim     a ticket's and a raw post's instructions, cache misses and mispredicted branches, cachesim.py
-               counted by valgrind's cachegrind (a simulation): what the engine part's timings
-               leave unexplained
+               counted by valgrind's cachegrind (a simulation), warm, on the realistic stream and
+               at the cold start: what the engine part's timings leave unexplained
 
 How it measures (measure.py): every part runs in its own process, so the peak RSS printed after
 it is its own (that process's or, if larger, one it started), not what an earlier part left;
@@ -41,7 +41,7 @@ Knobs (environment):
   BENCH_DURABLE_CHECKPOINTS=20000,200000,1000000, BENCH_DURABLE_STORES=memory,sqlite,...,
   CXRULES_BENCH_POSTGRES=URL       durable: sizes, stores, the PostgreSQL server
   BENCH_LONG_EVENTS=1000000        automations: events of the memory run
-  BENCH_CACHESIM_UNITS=5000        cachesim: warm posts, and warm tickets of the best case, counted
+  BENCH_CACHESIM_UNITS=5000        cachesim: warm posts, and warm tickets of the best case, counted (after a warm-up)
   BENCH_CACHESIM_EVENTS=20000      cachesim: events of the realistic stream counted
   BENCH_AGAINST=PYTHON             simulate, check: time the same work with another build too, in turns with this one (the
                                    Python of a virtualenv holding it, e.g. the commit an issue measured), and print the ratio

@@ -130,10 +130,11 @@ class Counted:
 def counted(org_path: Path, work: str, folder: Path) -> Counted:
     """Run ``work`` on the org under cachegrind twice at once, setup alone and setup with the work; its counts per unit."""
     runs = []
+    caches = simulated_caches()
     try:
         for doing in (False, True):
             out_file = folder / f"cachegrind.{work.replace(' ', '_')}.{int(doing)}.out"
-            command = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", "--branch-sim=yes", *simulated_caches(),
+            command = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", "--branch-sim=yes", *caches,
                        f"--cachegrind-out-file={out_file}", sys.executable, __file__, str(org_path), work, "1" if doing else "0"]
             runs.append((out_file, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                                     env={**os.environ, "PYTHONHASHSEED": "0"})))
@@ -182,9 +183,9 @@ def prepared(org_path: Path, work: str) -> tuple[Callable[[], object], int]:
     """In the child: ``work`` set up on the org (warm, but for a cold start's, whose building is part of the work), as a call
     that does it, and its units."""
     import cxrules
-    from cxrules.engine import Engine, TicketCreated, VirtualClock
-    from engine_workloads import (MOMENT, OpenFlags, RawRuleset, Realistic, created_and_closed, decide_each, every_class,
-                                  whole_lives)
+    from cxrules.engine import Engine, VirtualClock
+    from engine_workloads import (MOMENT, OpenFlags, RawRuleset, Realistic, created_and_closed, cycled, decide_each, every_class,
+                                  tickets_created, whole_lives)
 
     org = cxrules.load_org(org_path)
     classes = every_class(org)
@@ -196,13 +197,13 @@ def prepared(org_path: Path, work: str) -> tuple[Callable[[], object], int]:
     if work == "post":
         decide = RawRuleset(org).decider(flags)
         decide_each(decide, classes)()
-        return decide_each(decide, [classes[number % len(classes)] for number in range(UNITS)]), UNITS
+        return decide_each(decide, cycled(classes, UNITS)), UNITS
     if work == "ticket":
         engine = Engine(org, VirtualClock(MOMENT))
         created_and_closed(engine, classes, len(classes), "w")  # warm: routes cached, calendars' tables laid out
         return partial(created_and_closed, engine, classes, UNITS, "t"), UNITS
     recorded = whole_lives(org, EVENTS)
-    return Realistic(org, classes, recorded).run, sum(1 for event in recorded if type(event) is TicketCreated)
+    return Realistic(org, classes, recorded).run, tickets_created(recorded)
 
 
 def child(org_path: Path, work: str, doing: bool) -> None:

@@ -195,6 +195,16 @@ def cached_decision(engine: Engine, classes: list[TicketClass], at: datetime) ->
     return decide
 
 
+def cycled(classes: list[TicketClass], count: int) -> list[TicketClass]:
+    """``count`` classes, every class in turn: the lookups the peers and the warm posts make."""
+    return [classes[number % len(classes)] for number in range(count)]
+
+
+def tickets_created(recorded: list) -> int:
+    """The tickets a stream creates: what its rates and counts are given per."""
+    return sum(1 for event in recorded if type(event) is TicketCreated)
+
+
 def decide_each(decide: Decide, lookups: list[TicketClass]) -> Callable[[], None]:
     """The timed work of a peer: one decision per lookup."""
     def work() -> None:
@@ -436,7 +446,7 @@ def bench_table(label: str, path: Path) -> None:
 
 def peers(org: Org, classes: list[TicketClass], raw: RawRuleset, engine: Engine) -> dict[str, Work]:
     """The same routing decisions by each peer, at one moment, checked to agree first."""
-    lookups = [classes[number % len(classes)] for number in range(LOOKUPS)]
+    lookups = cycled(classes, LOOKUPS)
     deciders = {"dict floor (class → role, worked out before)": dict_floor(org, classes, MOMENT),
                 "hand-written first-match loop": first_match_loop(org, MOMENT),
                 RAW: raw.decider(OpenFlags(org).at(MOMENT)),
@@ -476,7 +486,7 @@ def print_realistic(org: Org, classes: list[TicketClass], recorded: list, timing
     and the floors beside it."""
     timing, raw = timings[REALISTIC], timings[RAW]
     raw_rate = raw.rate(LOOKUPS)
-    created = sum(1 for event in recorded if type(event) is TicketCreated)
+    created = tickets_created(recorded)
     decided = timing.value
     events = len(recorded) + decided["FollowUpDue"]
     days = (recorded[-1].at - recorded[0].at) / timedelta(days=1)
